@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
+/*
+ * dm-cbt: changed-block tracking for device-mapper.
+ *
+ * This is the one header shared by the dm-cbt kernel module and the cbt
+ * tool. It defines the generic netlink family, its commands and attributes,
+ * and the on-disk constants of the metadata device.
+ *
+ * Generic netlink family "dm_cbt", version DM_CBT_GENL_VERSION.
+ * Every command that reads tracking data or changes state needs
+ * CAP_SYS_ADMIN (GENL_ADMIN_PERM). Errors come back as a negative errno in
+ * the netlink ack, with an extack message that says what was wrong.
+ *
+ * Devices are named by a selector, either:
+ *     CBT_A_DEV_NAME: NLA_NUL_STRING, the device-mapper name (dmsetup name)
+ * or both of
+ *     CBT_A_DEV_MAJOR: NLA_U32
+ *     CBT_A_DEV_MINOR: NLA_U32
+ * Giving both forms, or neither, is -EINVAL. An unknown device is -ENODEV.
+ *
+ * CBT_CMD_GET_DEVICE
+ *   doit, with a selector: one reply carrying the device's status.
+ *   dumpit, no attributes: one message per cbt device. Each reply holds:
+ *     CBT_A_DEV_NAME, CBT_A_DEV_MAJOR, CBT_A_DEV_MINOR
+ *     CBT_A_UUID: binary, 16 bytes. The tracking identity. It is created
+ *         with the metadata, or anew at every load when tracking is held in
+ *         memory only, and it changes whenever history is lost. A tool that
+ *         sees a different UUID than its last image must take a full image.
+ *     CBT_A_PERSISTENCE: NLA_U32, enum cbt_persistence
+ *     CBT_A_BLOCK_SIZE: NLA_U32, tracking block size in bytes
+ *     CBT_A_NR_BLOCKS: NLA_U64, blocks covering the device
+ *     CBT_A_DEV_SECTORS: NLA_U64, device length in 512-byte sectors
+ *     CBT_A_BITMAP_BYTES: NLA_U64, memory held by all bitmaps of the device
+ *     CBT_A_EPOCH_CURRENT: NLA_U64, the open epoch that takes writes
+ *     CBT_A_EPOCHS: nested; one CBT_A_EPOCH nest per epoch held in the
+ *         kernel (the open one and every closed one not yet committed):
+ *         CBT_A_EPOCH_NUMBER: NLA_U64
+ *         CBT_A_EPOCH_STATE: NLA_U32, enum cbt_epoch_state
+ *         CBT_A_EPOCH_BITS: NLA_U64, blocks set in its bitmap
+ *     CBT_A_METADATA_ERRORS: NLA_U64, failed metadata I/Os since load
+ *
+ * CBT_CMD_CLOSE_EPOCH
+ *   doit, with a selector. Atomically freezes the open epoch N and opens
+ *   N+1: every write is recorded in N or in N+1, none in neither. Replies
+ *   with CBT_A_EPOCH_NUMBER = N. -EBUSY when DM_CBT_MAX_CLOSED epochs are
+ *   already closed and waiting for commit or abort.
+ *
+ * CBT_CMD_COMMIT_EPOCH
+ *   doit, with a selector and CBT_A_EPOCH_NUMBER of a closed epoch: the
+ *   backup that read it succeeded; its bitmap is dropped. Epochs are
+ *   committed in order: committing N while an older one is still closed
+ *   is -EINVAL.
+ *
+ * CBT_CMD_ABORT_EPOCH
+ *   doit, with a selector and CBT_A_EPOCH_NUMBER of a closed epoch: its
+ *   bitmap is merged into the open epoch, so its changes are kept for the
+ *   next image, and the epoch is dropped.
+ *
+ * CBT_CMD_GET_BITMAP
+ *   dumpit only, with a selector and either CBT_A_EPOCH_NUMBER (one epoch,
+ *   open or closed) or CBT_A_EPOCH_FIRST and CBT_A_EPOCH_LAST (the union of
+ *   that range of epochs held in the kernel). CBT_A_BITMAP_FLAGS may hold
+ *   CBT_BITMAP_F_EXTENTS to allow extent encoding. Every message holds
+ *   CBT_A_EPOCH_NUMBER (the first epoch of the range), CBT_A_BLOCK_SIZE and
+ *   CBT_A_NR_BLOCKS, then one or more CBT_A_CHUNK nests:
+ *     CBT_A_CHUNK_START: NLA_U64, index of the chunk's first block
+ *     CBT_A_CHUNK_BLOCKS: NLA_U32, blocks the chunk covers
+ *     and exactly one of
+ *     CBT_A_CHUNK_WORDS: binary, the chunk's bits as little-endian u64
+ *         words, bit i of the chunk = word i / 64, bit i % 64
+ *     CBT_A_CHUNK_EXTENTS: binary, an array of struct cbt_extent (in
+ *         little-endian), sorted and non-overlapping, relative to
+ *         CBT_A_CHUNK_START, used when it is smaller than the words.
+ *   Chunks with no bit set are not sent; a block absent from every chunk
+ *   has not changed. Chunks come in increasing order and never overlap.
+ *   Reading the open epoch gives a view that may grow while it is read.
+ *
+ * Multicast group "events": CBT_CMD_EVENT messages with a selector
+ *   (name, major, minor), CBT_A_UUID, CBT_A_EVENT (enum cbt_event) and,
+ *   where it applies, CBT_A_EPOCH_NUMBER.
+ */
+#ifndef _UAPI_LINUX_DM_CBT_H
+#define _UAPI_LINUX_DM_CBT_H
+
+#include <linux/types.h>
+
+#define DM_CBT_GENL_NAME "dm_cbt"
+#define DM_CBT_GENL_VERSION 1
+#define DM_CBT_GENL_MCGRP_EVENTS "events"
+
+#define DM_CBT_TARGET_NAME "cbt"
+
+/* Tracking block size bounds, in bytes (powers of two). */
+#define DM_CBT_MIN_BLOCK_SIZE 4096
+#define DM_CBT_MAX_BLOCK_SIZE (1024 * 1024)
+#define DM_CBT_DEFAULT_BLOCK_SIZE (64 * 1024)
+
+/* Closed epochs waiting for commit or abort, at most. */
+#define DM_CBT_MAX_CLOSED 3
+
+enum cbt_cmd {
+	CBT_CMD_UNSPEC,
+	CBT_CMD_GET_DEVICE,
+	CBT_CMD_CLOSE_EPOCH,
+	CBT_CMD_COMMIT_EPOCH,
+	CBT_CMD_ABORT_EPOCH,
+	CBT_CMD_GET_BITMAP,
+	CBT_CMD_EVENT,
+	__CBT_CMD_MAX
+};
+#define CBT_CMD_MAX (__CBT_CMD_MAX - 1)
+
+enum cbt_attr {
+	CBT_A_UNSPEC,
+	CBT_A_DEV_NAME,
+	CBT_A_DEV_MAJOR,
+	CBT_A_DEV_MINOR,
+	CBT_A_UUID,
+	CBT_A_PERSISTENCE,
+	CBT_A_BLOCK_SIZE,
+	CBT_A_NR_BLOCKS,
+	CBT_A_DEV_SECTORS,
+	CBT_A_BITMAP_BYTES,
+	CBT_A_EPOCH_CURRENT,
+	CBT_A_EPOCHS,
+	CBT_A_EPOCH,
+	CBT_A_EPOCH_NUMBER,
+	CBT_A_EPOCH_STATE,
+	CBT_A_EPOCH_BITS,
+	CBT_A_EPOCH_FIRST,
+	CBT_A_EPOCH_LAST,
+	CBT_A_BITMAP_FLAGS,
+	CBT_A_CHUNK,
+	CBT_A_CHUNK_START,
+	CBT_A_CHUNK_BLOCKS,
+	CBT_A_CHUNK_WORDS,
+	CBT_A_CHUNK_EXTENTS,
+	CBT_A_EVENT,
+	CBT_A_METADATA_ERRORS,
+	CBT_A_PAD,
+	__CBT_A_LAST
+};
+#define CBT_A_MAX (__CBT_A_LAST - 1)
+
+enum cbt_persistence {
+	/* Tracking in memory only: history starts at the last table load. */
+	CBT_PERSIST_NONE,
+	/* Tracking committed to a metadata device, survives reboots and crashes. */
+	CBT_PERSIST_METADATA,
+	/*
+	 * The metadata device failed; tracking went on in memory under a new
+	 * identity. A full image is needed before incrementals resume.
+	 */
+	CBT_PERSIST_FAILED,
+};
+
+enum cbt_epoch_state {
+	CBT_EPOCH_OPEN,
+	CBT_EPOCH_CLOSED,
+};
+
+enum cbt_bitmap_flags {
+	CBT_BITMAP_F_EXTENTS = 1U << 0,
+	__CBT_BITMAP_F_ALL = CBT_BITMAP_F_EXTENTS
+};
+
+enum cbt_event {
+	CBT_EVENT_EPOCH_CLOSED = 1,
+	CBT_EVENT_EPOCH_COMMITTED,
+	CBT_EVENT_EPOCH_ABORTED,
+	/* History was lost: the identity UUID changed, a full image is due. */
+	CBT_EVENT_TRACKING_LOST,
+};
+
+/* A run of set bits: blocks [start, start + len). Little-endian on the wire. */
+struct cbt_extent {
+	__u32 start;
+	__u32 len;
+};
+
+/*
+ * Metadata device layout (all integers little-endian), in 4 KiB pages:
+ *   page 0 and 1: two superblock copies, written alternately; the valid one
+ *                 with the highest sequence number wins.
+ *   page 2..:     DM_CBT_MD_SLOTS bitmap slots of equal size, each a dense
+ *                 bitmap (bit i = block i). One slot holds the open epoch,
+ *                 the others closed epochs or nothing (then all zero).
+ * See docs/target.md for the commit protocol.
+ */
+#define DM_CBT_MD_MAGIC 0x6463627444435354ULL	/* "TSCDtbcd" */
+#define DM_CBT_MD_VERSION 1
+#define DM_CBT_MD_PAGE_SIZE 4096
+#define DM_CBT_MD_SLOTS (DM_CBT_MAX_CLOSED + 1)
+#define DM_CBT_MD_SB_COPIES 2
+
+#endif /* _UAPI_LINUX_DM_CBT_H */

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Install every Debian package that building dm-cbt and running its tests needs.
+# Idempotent: packages already present are left alone; safe to run on every CI run.
+set -eu
+
+PKGS="
+build-essential make gcc pkg-config git
+linux-headers-amd64 linux-headers-6.12-amd64
+linux-image-amd64 linux-image-6.12-amd64
+linux-source-6.1
+dkms kmod
+libmnl-dev libdevmapper-dev libzstd-dev
+sparse python3 bc bison flex libelf-dev libssl-dev
+qemu-system-x86 busybox-static cpio xz-utils zstd
+dmsetup e2fsprogs xfsprogs fio util-linux
+"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+		missing="$missing $p"
+done
+
+if [ -z "$missing" ]; then
+	echo "deps: all packages present"
+	exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "deps: installing:$missing"
+$SUDO apt-get update -q
+# Kernel images are only booted under qemu; keep their postinst from
+# building host initramfs images we never use.
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing
