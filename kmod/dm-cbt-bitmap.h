@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Sparse changed-block bitmaps.
+ *
+ * A bitmap is a table of pointers to leaves of CBT_LEAF_BYTES (4 KiB, the
+ * metadata page size), each covering CBT_BITS_PER_LEAF blocks. A NULL leaf
+ * is all zero and costs nothing, so 4 KiB tracking of a multi-TiB disk
+ * costs memory only where the disk was written. When a leaf cannot be
+ * allocated the table slot is set to CBT_LEAF_FULL, which reads as all
+ * ones: the bitmap then over-reports a region instead of missing a write.
+ *
+ * Concurrency: cbt_bitmap_set_range() and the readers may run at the same
+ * time on any CPU without a lock (bits are set with atomic word ops, leaves
+ * installed with cmpxchg). Everything else (init, grow, destroy, or, load)
+ * needs the caller to exclude setters; the function comments say so.
+ */
+#ifndef DM_CBT_BITMAP_H
+#define DM_CBT_BITMAP_H
+
+#include <linux/types.h>
+#include <linux/gfp.h>
+#include <linux/dm-cbt.h>
+
+#define CBT_LEAF_BYTES 4096U
+#define CBT_BITS_PER_LEAF (CBT_LEAF_BYTES * 8U)
+#define CBT_WORDS_PER_LEAF (CBT_LEAF_BYTES / sizeof(unsigned long))
+
+/* The all-ones leaf stand-in; never dereferenced. */
+#define CBT_LEAF_FULL ((unsigned long *)1UL)
+
+struct cbt_bitmap {
+	unsigned long **leaves;	/* nr_leaves slots: NULL, CBT_LEAF_FULL or a page */
+	u64 nr_bits;
+	u32 nr_leaves;
+	atomic_long_t nr_allocated;	/* leaves that are real pages */
+};
+
+/* Sleeps if @gfp allows. Returns 0 or -ENOMEM. */
+int cbt_bitmap_init(struct cbt_bitmap *bm, u64 nr_bits, gfp_t gfp);
+/* No setters may run. */
+void cbt_bitmap_destroy(struct cbt_bitmap *bm);
+/*
+ * Grow to @nr_bits (never shrinks: a smaller value is -EINVAL). New bits
+ * are clear. No setters or readers may run. Returns 0 or -errno and leaves
+ * the bitmap unchanged on failure.
+ */
+int cbt_bitmap_grow(struct cbt_bitmap *bm, u64 nr_bits, gfp_t gfp);
+
+/*
+ * Set bits [start, start + len), clipped to nr_bits. Lock-free, safe from
+ * any context that @gfp allows (GFP_NOWAIT in the I/O path). Returns the
+ * number of bits that were clear before; a leaf that could not be
+ * allocated becomes CBT_LEAF_FULL and counts its range as newly set.
+ */
+u64 cbt_bitmap_set_range(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp);
+
+bool cbt_bitmap_test(const struct cbt_bitmap *bm, u64 bit);
+/* True if every bit of [start, start + len) (clipped) is set. */
+bool cbt_bitmap_range_all_set(const struct cbt_bitmap *bm, u64 start, u64 len);
+/* Bits set; nr_bits for FULL leaves' range. */
+u64 cbt_bitmap_weight(const struct cbt_bitmap *bm);
+/* Memory the bitmap holds, table included. */
+size_t cbt_bitmap_bytes(const struct cbt_bitmap *bm);
+/* False when leaf @leaf was never touched (all clear, costs nothing). */
+bool cbt_bitmap_leaf_present(const struct cbt_bitmap *bm, u32 leaf);
+
+/*
+ * Copy leaf @leaf into @buf (CBT_LEAF_BYTES) as little-endian u64 words
+ * (bit i = word i / 64, bit i % 64), bits past nr_bits clear. Returns false
+ * (and zeroes @buf) when the leaf is NULL.
+ */
+bool cbt_bitmap_read_leaf(const struct cbt_bitmap *bm, u32 leaf, void *buf);
+/*
+ * OR little-endian words in @buf (CBT_LEAF_BYTES) into leaf @leaf. Bits past
+ * nr_bits are ignored. Returns the number of newly set bits, or -ENOMEM.
+ * No setters may run at the same time on this leaf.
+ */
+long cbt_bitmap_or_leaf(struct cbt_bitmap *bm, u32 leaf, const void *buf, gfp_t gfp);
+/*
+ * dst |= src, over the smaller of the two sizes. Setters on @dst may run;
+ * @src must be frozen. Returns 0 or -ENOMEM (a leaf that could not be
+ * allocated becomes FULL, so on -ENOMEM nothing is lost either).
+ */
+int cbt_bitmap_or(struct cbt_bitmap *dst, const struct cbt_bitmap *src, gfp_t gfp);
+
+/*
+ * Encode @nbits bits of little-endian words @words as sorted runs of set
+ * bits. Returns the number of extents written to @out, or -E2BIG when more
+ * than @max would be needed (the caller then sends words).
+ */
+int cbt_extents_encode(const void *words, u32 nbits, struct cbt_extent *out, u32 max);
+/*
+ * Decode extents into little-endian words (@nbits bits, zeroed first).
+ * Returns 0, or -EINVAL for unsorted, overlapping, empty or out-of-range
+ * extents.
+ */
+int cbt_extents_decode(const struct cbt_extent *ext, u32 nr, void *words, u32 nbits);
+
+#endif /* DM_CBT_BITMAP_H */
