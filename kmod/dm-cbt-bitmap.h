@@ -72,14 +72,16 @@ bool cbt_bitmap_leaf_present(const struct cbt_bitmap *bm, u32 leaf);
 bool cbt_bitmap_read_leaf(const struct cbt_bitmap *bm, u32 leaf, void *buf);
 /*
  * OR little-endian words in @buf (CBT_LEAF_BYTES) into leaf @leaf. Bits past
- * nr_bits are ignored. Returns the number of newly set bits, or -ENOMEM.
- * No setters may run at the same time on this leaf.
+ * nr_bits are ignored. Returns the number of newly set bits (0 when the
+ * leaf is FULL, which already reads as all set), or -EINVAL for a leaf
+ * index out of range. Safe against concurrent setters.
  */
 long cbt_bitmap_or_leaf(struct cbt_bitmap *bm, u32 leaf, const void *buf, gfp_t gfp);
 /*
  * dst |= src, over the smaller of the two sizes. Setters on @dst may run;
- * @src must be frozen. Returns 0 or -ENOMEM (a leaf that could not be
- * allocated becomes FULL, so on -ENOMEM nothing is lost either).
+ * @src must be frozen. Returns 0, or -ENOMEM when no bounce buffer could
+ * be had (then nothing was merged). A destination leaf that cannot be
+ * allocated becomes FULL, so no bit is lost.
  */
 int cbt_bitmap_or(struct cbt_bitmap *dst, const struct cbt_bitmap *src, gfp_t gfp);
 

@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Sparse changed-block bitmaps: see dm-cbt-bitmap.h for the contract.
+ */
+#include <linux/atomic.h>
+#include <linux/bitops.h>
+#include <linux/errno.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <asm/byteorder.h>
+
+#include "dm-cbt-bitmap.h"
+
+static u32 leaves_for(u64 nr_bits)
+{
+	return DIV_ROUND_UP_ULL(nr_bits, CBT_BITS_PER_LEAF);
+}
+
+static bool leaf_is_page(const unsigned long *leaf)
+{
+	return leaf && leaf != CBT_LEAF_FULL;
+}
+
+int cbt_bitmap_init(struct cbt_bitmap *bm, u64 nr_bits, gfp_t gfp)
+{
+	u64 nr_leaves = leaves_for(nr_bits);
+
+	if (nr_leaves > U32_MAX)
+		return -EINVAL;
+	bm->nr_bits = nr_bits;
+	bm->nr_leaves = nr_leaves;
+	atomic_long_set(&bm->nr_allocated, 0);
+	bm->leaves = kvcalloc(max_t(u32, nr_leaves, 1), sizeof(*bm->leaves), gfp);
+	return bm->leaves ? 0 : -ENOMEM;
+}
+
+void cbt_bitmap_destroy(struct cbt_bitmap *bm)
+{
+	u32 i;
+
+	if (!bm->leaves)
+		return;
+	for (i = 0; i < bm->nr_leaves; i++)
+		if (leaf_is_page(bm->leaves[i]))
+			free_page((unsigned long)bm->leaves[i]);
+	kvfree(bm->leaves);
+	bm->leaves = NULL;
+	bm->nr_leaves = 0;
+	bm->nr_bits = 0;
+	atomic_long_set(&bm->nr_allocated, 0);
+}
+
+int cbt_bitmap_grow(struct cbt_bitmap *bm, u64 nr_bits, gfp_t gfp)
+{
+	u64 nr_leaves = leaves_for(nr_bits);
+	unsigned long **leaves;
+
+	if (nr_bits < bm->nr_bits || nr_leaves > U32_MAX)
+		return -EINVAL;
+	if (nr_leaves > bm->nr_leaves) {
+		leaves = kvcalloc(nr_leaves, sizeof(*leaves), gfp);
+		if (!leaves)
+			return -ENOMEM;
+		memcpy(leaves, bm->leaves, bm->nr_leaves * sizeof(*leaves));
+		kvfree(bm->leaves);
+		bm->leaves = leaves;
+		bm->nr_leaves = nr_leaves;
+	}
+	/*
+	 * Bits between the old end and the end of its last leaf were never
+	 * set (setters clip to nr_bits), so the new range starts clear.
+	 */
+	bm->nr_bits = nr_bits;
+	return 0;
+}
+
+/*
+ * Returns the leaf for @idx, allocating it if needed. A leaf that cannot be
+ * allocated is replaced by CBT_LEAF_FULL, so the caller always gets either
+ * a page or FULL, never NULL.
+ */
+static unsigned long *get_leaf(struct cbt_bitmap *bm, u32 idx, gfp_t gfp)
+{
+	unsigned long *leaf = READ_ONCE(bm->leaves[idx]);
+	unsigned long *page, *old;
+
+	if (leaf)
+		return leaf;
+	page = (unsigned long *)get_zeroed_page(gfp | __GFP_NOWARN);
+	if (!page) {
+		/* Over-report rather than miss: the whole leaf reads as changed. */
+		old = cmpxchg(&bm->leaves[idx], NULL, CBT_LEAF_FULL);
+		return old ? old : CBT_LEAF_FULL;
+	}
+	old = cmpxchg(&bm->leaves[idx], NULL, page);
+	if (old) {
+		free_page((unsigned long)page);
+		return old;
+	}
+	atomic_long_inc(&bm->nr_allocated);
+	return page;
+}
+
+/* Sets bits [first, first + n) inside one leaf; returns how many were clear. */
+static u32 leaf_set(unsigned long *leaf, u32 first, u32 n)
+{
+	u32 newly = 0;
+
+	while (n) {
+		u32 word = first / BITS_PER_LONG, shift = first % BITS_PER_LONG;
+		u32 span = min_t(u32, n, BITS_PER_LONG - shift);
+		unsigned long mask = (span == BITS_PER_LONG) ? ~0UL :
+				     ((1UL << span) - 1) << shift;
+		unsigned long old;
+
+		/* Fast path: a block written again finds its bits set already. */
+		old = READ_ONCE(leaf[word]);
+		if ((old & mask) != mask)
+			old = atomic_long_fetch_or(mask, (atomic_long_t *)&leaf[word]);
+		newly += hweight_long(mask & ~old);
+		first += span;
+		n -= span;
+	}
+	return newly;
+}
+
+u64 cbt_bitmap_set_range(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp)
+{
+	u64 end, newly = 0;
+
+	if (start >= bm->nr_bits || !len)
+		return 0;
+	end = min(start + len, bm->nr_bits);
+	if (end < start)	/* overflow */
+		end = bm->nr_bits;
+	while (start < end) {
+		u32 idx = start / CBT_BITS_PER_LEAF;
+		u32 first = start % CBT_BITS_PER_LEAF;
+		u32 n = min_t(u64, end - start, CBT_BITS_PER_LEAF - first);
+		unsigned long *leaf = get_leaf(bm, idx, gfp);
+
+		/* A FULL leaf reads as set already: nothing newly set. */
+		if (leaf != CBT_LEAF_FULL)
+			newly += leaf_set(leaf, first, n);
+		start += n;
+	}
+	return newly;
+}
+
+bool cbt_bitmap_test(const struct cbt_bitmap *bm, u64 bit)
+{
+	const unsigned long *leaf;
+
+	if (bit >= bm->nr_bits)
+		return false;
+	leaf = READ_ONCE(bm->leaves[bit / CBT_BITS_PER_LEAF]);
+	if (!leaf)
+		return false;
+	if (leaf == CBT_LEAF_FULL)
+		return true;
+	return test_bit(bit % CBT_BITS_PER_LEAF, leaf);
+}
+
+bool cbt_bitmap_range_all_set(const struct cbt_bitmap *bm, u64 start, u64 len)
+{
+	u64 end;
+
+	if (start >= bm->nr_bits || !len)
+		return true;
+	end = min(start + len, bm->nr_bits);
+	if (end < start)
+		end = bm->nr_bits;
+	while (start < end) {
+		u32 idx = start / CBT_BITS_PER_LEAF;
+		u32 first = start % CBT_BITS_PER_LEAF;
+		u32 n = min_t(u64, end - start, CBT_BITS_PER_LEAF - first);
+		const unsigned long *leaf = READ_ONCE(bm->leaves[idx]);
+
+		if (!leaf)
+			return false;
+		if (leaf != CBT_LEAF_FULL &&
+		    find_next_zero_bit(leaf, first + n, first) < first + n)
+			return false;
+		start += n;
+	}
+	return true;
+}
+
+/* Valid bits in leaf @idx: CBT_BITS_PER_LEAF except for a short last leaf. */
+static u32 leaf_bits(const struct cbt_bitmap *bm, u32 idx)
+{
+	u64 first = (u64)idx * CBT_BITS_PER_LEAF;
+
+	return min_t(u64, bm->nr_bits - first, CBT_BITS_PER_LEAF);
+}
+
+u64 cbt_bitmap_weight(const struct cbt_bitmap *bm)
+{
+	u64 weight = 0;
+	u32 i;
+
+	for (i = 0; i < bm->nr_leaves; i++) {
+		const unsigned long *leaf = READ_ONCE(bm->leaves[i]);
+
+		if (!leaf)
+			continue;
+		if (leaf == CBT_LEAF_FULL)
+			weight += leaf_bits(bm, i);
+		else
+			weight += bitmap_weight(leaf, leaf_bits(bm, i));
+	}
+	return weight;
+}
+
+size_t cbt_bitmap_bytes(const struct cbt_bitmap *bm)
+{
+	return (size_t)bm->nr_leaves * sizeof(*bm->leaves) +
+	       (size_t)atomic_long_read(&bm->nr_allocated) * CBT_LEAF_BYTES;
+}
+
+bool cbt_bitmap_leaf_present(const struct cbt_bitmap *bm, u32 leaf)
+{
+	return leaf < bm->nr_leaves && READ_ONCE(bm->leaves[leaf]);
+}
+
+bool cbt_bitmap_read_leaf(const struct cbt_bitmap *bm, u32 idx, void *buf)
+{
+	__le64 *out = buf;
+	const unsigned long *leaf;
+	u32 nbits, i;
+
+	memset(buf, 0, CBT_LEAF_BYTES);
+	if (idx >= bm->nr_leaves)
+		return false;
+	leaf = READ_ONCE(bm->leaves[idx]);
+	if (!leaf)
+		return false;
+	nbits = leaf_bits(bm, idx);
+	if (leaf == CBT_LEAF_FULL) {
+		for (i = 0; i < nbits / 64; i++)
+			out[i] = cpu_to_le64(~0ULL);
+		if (nbits % 64)
+			out[i] = cpu_to_le64((1ULL << (nbits % 64)) - 1);
+		return true;
+	}
+	for (i = 0; i < DIV_ROUND_UP(nbits, 64); i++) {
+		u64 w;
+#if BITS_PER_LONG == 64
+		w = READ_ONCE(leaf[i]);
+#else
+		w = READ_ONCE(leaf[2 * i]) | ((u64)READ_ONCE(leaf[2 * i + 1]) << 32);
+#endif
+		if (i == nbits / 64 && nbits % 64)
+			w &= (1ULL << (nbits % 64)) - 1;
+		out[i] = cpu_to_le64(w);
+	}
+	return true;
+}
+
+/* ORs a 64-bit little-endian-ordered word into the leaf; returns bits newly set. */
+static u32 leaf_or_u64(unsigned long *leaf, u32 word64, u64 val)
+{
+#if BITS_PER_LONG == 64
+	unsigned long old = READ_ONCE(leaf[word64]);
+
+	if ((old & val) != val)
+		old = atomic_long_fetch_or(val, (atomic_long_t *)&leaf[word64]);
+	return hweight64(val & ~(u64)old);
+#else
+	u32 newly = 0, half;
+
+	for (half = 0; half < 2; half++) {
+		unsigned long v = val >> (32 * half);
+		unsigned long old = atomic_long_fetch_or(v, (atomic_long_t *)&leaf[2 * word64 + half]);
+
+		newly += hweight32(v & ~old);
+	}
+	return newly;
+#endif
+}
+
+long cbt_bitmap_or_leaf(struct cbt_bitmap *bm, u32 idx, const void *buf, gfp_t gfp)
+{
+	const __le64 *in = buf;
+	unsigned long *leaf = NULL;
+	u32 nbits, i;
+	long newly = 0;
+
+	if (idx >= bm->nr_leaves)
+		return -EINVAL;
+	nbits = leaf_bits(bm, idx);
+	for (i = 0; i < DIV_ROUND_UP(nbits, 64); i++) {
+		u64 w = le64_to_cpu(in[i]);
+
+		if (i == nbits / 64 && nbits % 64)
+			w &= (1ULL << (nbits % 64)) - 1;
+		if (!w)
+			continue;
+		if (!leaf)
+			leaf = get_leaf(bm, idx, gfp);
+		/* A FULL leaf already reads as all set. */
+		if (leaf == CBT_LEAF_FULL)
+			return newly;
+		newly += leaf_or_u64(leaf, i, w);
+	}
+	return newly;
+}
+
+int cbt_bitmap_or(struct cbt_bitmap *dst, const struct cbt_bitmap *src, gfp_t gfp)
+{
+	u32 n = min(dst->nr_leaves, src->nr_leaves), i;
+	void *buf;
+
+	buf = kmalloc(CBT_LEAF_BYTES, gfp);
+	if (!buf)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		/* read_leaf clips to src, or_leaf to dst; FULL expands to ones. */
+		if (cbt_bitmap_read_leaf(src, i, buf))
+			cbt_bitmap_or_leaf(dst, i, buf, gfp);
+	}
+	kfree(buf);
+	return 0;
+}
+
+int cbt_extents_encode(const void *words, u32 nbits, struct cbt_extent *out, u32 max)
+{
+	const __le64 *w = words;
+	u32 i = 0, n = 0;
+
+	while (i < nbits) {
+		u64 word = le64_to_cpu(w[i / 64]) >> (i % 64);
+		u32 start;
+
+		if (!word) {
+			i = round_up(i + 1, 64);
+			continue;
+		}
+		i += __ffs64(word);
+		if (i >= nbits)
+			break;
+		start = i;
+		while (i < nbits) {
+			u32 shift = i % 64;
+			u64 inv = ~(le64_to_cpu(w[i / 64]) >> shift);
+			/* inv is 0 only for a whole word of ones at shift 0. */
+			u32 ones = inv ? __ffs64(inv) : 64;
+
+			i += ones;
+			if (shift + ones < 64)
+				break;
+		}
+		if (i > nbits)
+			i = nbits;
+		if (n == max)
+			return -E2BIG;
+		out[n].start = cpu_to_le32(start);
+		out[n].len = cpu_to_le32(i - start);
+		n++;
+	}
+	return n;
+}
+
+int cbt_extents_decode(const struct cbt_extent *ext, u32 nr, void *words, u32 nbits)
+{
+	__le64 *w = words;
+	u64 next_free = 0;
+	u32 i, b;
+
+	memset(words, 0, DIV_ROUND_UP(nbits, 64) * sizeof(u64));
+	for (i = 0; i < nr; i++) {
+		u64 start = le32_to_cpu(ext[i].start);
+		u64 len = le32_to_cpu(ext[i].len);
+
+		if (!len || start < next_free || start + len > nbits)
+			return -EINVAL;
+		for (b = start; b < start + len; b++)
+			w[b / 64] |= cpu_to_le64(1ULL << (b % 64));
+		next_free = start + len;
+	}
+	return 0;
+}

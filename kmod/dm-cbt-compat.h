@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every kernel-version difference dm-cbt meets, in one place. Tested
+ * kernels: Debian's 6.1 and 6.12.
+ */
+#ifndef DM_CBT_COMPAT_H
+#define DM_CBT_COMPAT_H
+
+#include <linux/version.h>
+#include <net/genetlink.h>
+
+/* Attributes of a dump request: genl_info_dump() replaced ->attrs in 6.4. */
+static inline struct nlattr **cbt_dump_attrs(struct netlink_callback *cb)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+	return genl_info_dump(cb)->attrs;
+#else
+	return genl_dumpit_info(cb)->attrs;
+#endif
+}
+
+/* The extack of a dump request. */
+static inline struct netlink_ext_ack *cbt_dump_extack(struct netlink_callback *cb)
+{
+	return cb->extack;
+}
+
+#endif /* DM_CBT_COMPAT_H */

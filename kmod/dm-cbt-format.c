@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The epoch ledger and its on-disk superblock: see dm-cbt-format.h.
+ */
+#include <linux/crc32c.h>
+#include <linux/errno.h>
+#include <linux/log2.h>
+#include <linux/string.h>
+#include <asm/byteorder.h>
+
+#include "dm-cbt-format.h"
+
+#define ALL_SLOTS_MASK ((1U << DM_CBT_MD_SLOTS) - 1)
+
+static u32 used_slots(const struct cbt_ledger *l)
+{
+	u32 used = 1U << l->open_slot, i;
+
+	for (i = 0; i < l->nr_closed; i++)
+		used |= 1U << l->closed[i].slot;
+	return used;
+}
+
+void cbt_ledger_init(struct cbt_ledger *l, const u8 uuid[16], u32 block_size,
+		     u64 nr_blocks, u64 slot_pages)
+{
+	memset(l, 0, sizeof(*l));
+	memcpy(l->uuid, uuid, sizeof(l->uuid));
+	l->block_size = block_size;
+	l->nr_blocks = nr_blocks;
+	l->slot_pages = slot_pages;
+	l->open_epoch = 1;
+	l->open_slot = 0;
+}
+
+int cbt_ledger_close(struct cbt_ledger *l, u32 *closed_slot)
+{
+	u32 busy = used_slots(l), slot;
+
+	if (l->nr_closed >= DM_CBT_MAX_CLOSED)
+		return -EBUSY;
+	for (slot = 0; slot < DM_CBT_MD_SLOTS; slot++)
+		if (!((busy | l->dirty_slots) & (1U << slot)))
+			break;
+	if (slot == DM_CBT_MD_SLOTS)
+		return -EAGAIN;
+	l->closed[l->nr_closed].epoch = l->open_epoch;
+	l->closed[l->nr_closed].slot = l->open_slot;
+	l->nr_closed++;
+	*closed_slot = l->open_slot;
+	l->open_epoch++;
+	l->open_slot = slot;
+	return 0;
+}
+
+static int find_closed(const struct cbt_ledger *l, u64 epoch)
+{
+	u32 i;
+
+	for (i = 0; i < l->nr_closed; i++)
+		if (l->closed[i].epoch == epoch)
+			return i;
+	return -ENOENT;
+}
+
+static void drop_closed(struct cbt_ledger *l, u32 i, u32 *freed_slot)
+{
+	*freed_slot = l->closed[i].slot;
+	l->dirty_slots |= 1U << l->closed[i].slot;
+	memmove(&l->closed[i], &l->closed[i + 1],
+		(l->nr_closed - i - 1) * sizeof(l->closed[0]));
+	l->nr_closed--;
+	memset(&l->closed[l->nr_closed], 0, sizeof(l->closed[0]));
+}
+
+int cbt_ledger_commit(struct cbt_ledger *l, u64 epoch, u32 *freed_slot)
+{
+	int i = find_closed(l, epoch);
+
+	if (i < 0)
+		return i;
+	/* An incremental chain needs epochs committed in the order they closed. */
+	if (i != 0)
+		return -EINVAL;
+	drop_closed(l, i, freed_slot);
+	return 0;
+}
+
+int cbt_ledger_abort(struct cbt_ledger *l, u64 epoch, u32 *freed_slot)
+{
+	int i = find_closed(l, epoch);
+
+	if (i < 0)
+		return i;
+	drop_closed(l, i, freed_slot);
+	return 0;
+}
+
+void cbt_ledger_slot_clean(struct cbt_ledger *l, u32 slot)
+{
+	if (slot < DM_CBT_MD_SLOTS)
+		l->dirty_slots &= ~(1U << slot);
+}
+
+int cbt_ledger_find(const struct cbt_ledger *l, u64 epoch)
+{
+	int i;
+
+	if (epoch == l->open_epoch)
+		return l->open_slot;
+	i = find_closed(l, epoch);
+	return i < 0 ? i : l->closed[i].slot;
+}
+
+static u32 sb_checksum(const void *page)
+{
+	return crc32c(~0U, (const u8 *)page + sizeof(__le32),
+		      DM_CBT_MD_PAGE_SIZE - sizeof(__le32));
+}
+
+void cbt_sb_encode(const struct cbt_ledger *l, void *page)
+{
+	struct cbt_sb_disk *sb = page;
+	u32 i;
+
+	BUILD_BUG_ON(sizeof(struct cbt_sb_disk) > DM_CBT_MD_PAGE_SIZE);
+	memset(page, 0, DM_CBT_MD_PAGE_SIZE);
+	sb->version = cpu_to_le32(DM_CBT_MD_VERSION);
+	sb->magic = cpu_to_le64(DM_CBT_MD_MAGIC);
+	sb->seq = cpu_to_le64(l->seq);
+	memcpy(sb->uuid, l->uuid, sizeof(sb->uuid));
+	sb->block_size = cpu_to_le32(l->block_size);
+	sb->dirty_slots = cpu_to_le32(l->dirty_slots);
+	sb->nr_blocks = cpu_to_le64(l->nr_blocks);
+	sb->slot_pages = cpu_to_le64(l->slot_pages);
+	sb->open_epoch = cpu_to_le64(l->open_epoch);
+	sb->open_slot = cpu_to_le32(l->open_slot);
+	sb->nr_closed = cpu_to_le32(l->nr_closed);
+	for (i = 0; i < l->nr_closed; i++) {
+		sb->closed[i].epoch = cpu_to_le64(l->closed[i].epoch);
+		sb->closed[i].slot = cpu_to_le32(l->closed[i].slot);
+	}
+	sb->csum = cpu_to_le32(sb_checksum(page));
+}
+
+static bool page_is_zero(const void *page)
+{
+	return !memchr_inv(page, 0, DM_CBT_MD_PAGE_SIZE);
+}
+
+/* Cross-checks the fields; the checksum only proves what was written. */
+static bool ledger_consistent(const struct cbt_ledger *l)
+{
+	u32 seen, i;
+
+	if (l->block_size < DM_CBT_MIN_BLOCK_SIZE ||
+	    l->block_size > DM_CBT_MAX_BLOCK_SIZE ||
+	    !is_power_of_2(l->block_size))
+		return false;
+	if (!l->nr_blocks || l->nr_closed > DM_CBT_MAX_CLOSED ||
+	    l->open_slot >= DM_CBT_MD_SLOTS || l->open_epoch == 0 ||
+	    (l->dirty_slots & ~ALL_SLOTS_MASK))
+		return false;
+	if (l->slot_pages &&
+	    l->nr_blocks > l->slot_pages * DM_CBT_MD_PAGE_SIZE * 8)
+		return false;
+	seen = 1U << l->open_slot;
+	for (i = 0; i < l->nr_closed; i++) {
+		const struct cbt_closed_epoch *c = &l->closed[i];
+
+		if (c->slot >= DM_CBT_MD_SLOTS || (seen & (1U << c->slot)))
+			return false;
+		seen |= 1U << c->slot;
+		if (c->epoch >= l->open_epoch ||
+		    (i && c->epoch <= l->closed[i - 1].epoch))
+			return false;
+	}
+	return !(seen & l->dirty_slots);
+}
+
+int cbt_sb_decode(const void *page, struct cbt_ledger *l)
+{
+	const struct cbt_sb_disk *sb = page;
+	u32 i;
+
+	if (page_is_zero(page))
+		return -ENODATA;
+	if (le64_to_cpu(sb->magic) != DM_CBT_MD_MAGIC)
+		return -EILSEQ;
+	if (le32_to_cpu(sb->csum) != sb_checksum(page))
+		return -EBADMSG;
+	if (le32_to_cpu(sb->version) != DM_CBT_MD_VERSION)
+		return -EPROTO;
+	memset(l, 0, sizeof(*l));
+	l->seq = le64_to_cpu(sb->seq);
+	memcpy(l->uuid, sb->uuid, sizeof(l->uuid));
+	l->block_size = le32_to_cpu(sb->block_size);
+	l->dirty_slots = le32_to_cpu(sb->dirty_slots);
+	l->nr_blocks = le64_to_cpu(sb->nr_blocks);
+	l->slot_pages = le64_to_cpu(sb->slot_pages);
+	l->open_epoch = le64_to_cpu(sb->open_epoch);
+	l->open_slot = le32_to_cpu(sb->open_slot);
+	l->nr_closed = le32_to_cpu(sb->nr_closed);
+	if (l->nr_closed > DM_CBT_MAX_CLOSED)
+		return -EUCLEAN;
+	for (i = 0; i < l->nr_closed; i++) {
+		l->closed[i].epoch = le64_to_cpu(sb->closed[i].epoch);
+		l->closed[i].slot = le32_to_cpu(sb->closed[i].slot);
+	}
+	return ledger_consistent(l) ? 0 : -EUCLEAN;
+}

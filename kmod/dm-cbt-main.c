@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dm-cbt: changed-block tracking for device-mapper.
+ */
+#include <linux/module.h>
+#include <net/genetlink.h>
+
+#include "dm-cbt.h"
+
+static int __init dm_cbt_init(void)
+{
+	int r;
+
+	r = cbt_target_register();
+	if (r) {
+		DMERR("Cannot register the cbt target: %d", r);
+		return r;
+	}
+	r = cbt_netlink_init();
+	if (r) {
+		DMERR("Cannot register the %s netlink family: %d", DM_CBT_GENL_NAME, r);
+		goto err_netlink;
+	}
+	return 0;
+
+err_netlink:
+	cbt_target_unregister();
+	return r;
+}
+
+static void __exit dm_cbt_exit(void)
+{
+	cbt_netlink_exit();
+	cbt_target_unregister();
+}
+
+module_init(dm_cbt_init);
+module_exit(dm_cbt_exit);
+
+MODULE_DESCRIPTION(DM_NAME " changed-block tracking target");
+MODULE_AUTHOR("dm-cbt developers");
+MODULE_LICENSE("GPL");
+MODULE_ALIAS_GENL_FAMILY(DM_CBT_GENL_NAME);

@@ -1,0 +1,345 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The metadata device: loading, formatting and committing bitmaps.
+ *
+ * Layout (include/uapi/linux/dm-cbt.h): two superblock copies, then
+ * DM_CBT_MD_SLOTS slots of slot_pages pages, page i of a slot holding bitmap
+ * leaf i. Bits only go from 0 to 1 inside a slot while its epoch lives, so a
+ * torn page write can only lose bits whose writes have not been released
+ * yet; a freed slot is zeroed before an epoch opens in it.
+ *
+ * Every function here runs with the tracker's lock held and may sleep.
+ */
+#include <linux/blkdev.h>
+#include <linux/bio.h>
+#include <linux/completion.h>
+#include <linux/uuid.h>
+
+#include "dm-cbt.h"
+
+#define SECTORS_PER_MD_PAGE (DM_CBT_MD_PAGE_SIZE >> SECTOR_SHIFT)
+
+struct md_batch_io {
+	atomic_t remaining;
+	blk_status_t status;
+	struct completion done;
+};
+
+static void md_end_io(struct bio *bio)
+{
+	struct md_batch_io *io = bio->bi_private;
+
+	if (bio->bi_status)
+		io->status = bio->bi_status;
+	bio_put(bio);
+	if (atomic_dec_and_test(&io->remaining))
+		complete(&io->done);
+}
+
+/* Read or write n metadata pages at once and wait for all of them. */
+static int md_rw(struct cbt_tracker *t, struct page **pages, const u64 *page_nos,
+		 unsigned int n, blk_opf_t opf)
+{
+	struct md_batch_io io = { .status = BLK_STS_OK };
+	unsigned int i;
+
+	BUILD_BUG_ON(PAGE_SIZE < DM_CBT_MD_PAGE_SIZE);
+	lockdep_assert_held(&t->lock);
+	if (!n)
+		return 0;
+	atomic_set(&io.remaining, n);
+	init_completion(&io.done);
+	for (i = 0; i < n; i++) {
+		/* Mempool-backed with a sleeping gfp: this cannot fail. */
+		struct bio *bio = bio_alloc(t->meta_bdev, 1, opf, GFP_NOIO);
+
+		bio->bi_iter.bi_sector = page_nos[i] * SECTORS_PER_MD_PAGE;
+		__bio_add_page(bio, pages[i], DM_CBT_MD_PAGE_SIZE, 0);
+		bio->bi_private = &io;
+		bio->bi_end_io = md_end_io;
+		submit_bio(bio);
+	}
+	wait_for_completion_io(&io.done);
+	if (io.status) {
+		atomic64_inc(&t->metadata_errors);
+		return blk_status_to_errno(io.status);
+	}
+	return 0;
+}
+
+static u64 slot_page(struct cbt_tracker *t, u32 slot, u32 leaf)
+{
+	return DM_CBT_MD_SB_COPIES + (u64)slot * t->ledger.slot_pages + leaf;
+}
+
+int cbt_md_write_sb(struct cbt_tracker *t)
+{
+	u64 page_no = t->ledger.seq % DM_CBT_MD_SB_COPIES;
+
+	cbt_sb_encode(&t->ledger, page_address(t->batch[0]));
+	/* PREFLUSH: every bitmap page written before is durable first. */
+	return md_rw(t, &t->batch[0], &page_no, 1,
+		     REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA | REQ_META | REQ_SYNC);
+}
+
+void cbt_md_mark_dirty(struct cbt_epoch *e, u64 start, u64 len)
+{
+	u64 first, last;
+
+	if (!len || start >= e->bm.nr_bits)
+		return;
+	last = min(start + len, e->bm.nr_bits) - 1;
+	for (first = start / CBT_BITS_PER_LEAF; first <= last / CBT_BITS_PER_LEAF; first++)
+		__set_bit(first, e->dirty_leaves);
+}
+
+int cbt_md_commit_dirty(struct cbt_tracker *t)
+{
+	u64 page_nos[CBT_COMMIT_BATCH];
+	unsigned int n = 0, written = 0;
+	u32 slot, leaf;
+	int r;
+
+	for (slot = 0; slot < DM_CBT_MD_SLOTS; slot++) {
+		struct cbt_epoch *e = t->slots[slot];
+
+		if (!e)
+			continue;
+		for_each_set_bit(leaf, e->dirty_leaves, e->bm.nr_leaves) {
+			__clear_bit(leaf, e->dirty_leaves);
+			cbt_bitmap_read_leaf(&e->bm, leaf, page_address(t->batch[n]));
+			page_nos[n++] = slot_page(t, slot, leaf);
+			if (n == CBT_COMMIT_BATCH) {
+				r = md_rw(t, t->batch, page_nos, n, REQ_OP_WRITE | REQ_SYNC);
+				if (r)
+					return r;
+				written += n;
+				n = 0;
+			}
+		}
+	}
+	r = md_rw(t, t->batch, page_nos, n, REQ_OP_WRITE | REQ_SYNC);
+	if (r)
+		return r;
+	written += n;
+	return written ? blkdev_issue_flush(t->meta_bdev) : 0;
+}
+
+int cbt_md_zero_slot(struct cbt_tracker *t, u32 slot, const struct cbt_bitmap *bm)
+{
+	u32 leaf = 0, run;
+	int r;
+
+	/* Only pages an epoch touched can hold bits: zero just those runs. */
+	while (leaf < bm->nr_leaves) {
+		if (!cbt_bitmap_leaf_present(bm, leaf)) {
+			leaf++;
+			continue;
+		}
+		for (run = 1; leaf + run < bm->nr_leaves &&
+			      cbt_bitmap_leaf_present(bm, leaf + run); run++)
+			;
+		r = blkdev_issue_zeroout(t->meta_bdev,
+					 slot_page(t, slot, leaf) * SECTORS_PER_MD_PAGE,
+					 (sector_t)run * SECTORS_PER_MD_PAGE, GFP_NOIO, 0);
+		if (r) {
+			atomic64_inc(&t->metadata_errors);
+			return r;
+		}
+		leaf += run;
+	}
+	return 0;
+}
+
+void cbt_md_failed(struct cbt_tracker *t, int err, const char *what)
+{
+	u8 uuid[16];
+
+	lockdep_assert_held(&t->lock);
+	if (t->persistence != CBT_PERSIST_METADATA)
+		return;
+	DMERR("%u:%u: metadata device failed while %s (%d): tracking goes on in memory under a new identity; the next image must be a full one",
+	      MAJOR(t->devt), MINOR(t->devt), what, err);
+	WRITE_ONCE(t->persistence, CBT_PERSIST_FAILED);
+	generate_random_uuid(uuid);
+	memcpy(t->ledger.uuid, uuid, sizeof(uuid));
+	/*
+	 * Best effort: wipe both superblocks so a later load can never trust
+	 * bitmaps that stopped being updated here.
+	 */
+	blkdev_issue_zeroout(t->meta_bdev, 0,
+			     DM_CBT_MD_SB_COPIES * SECTORS_PER_MD_PAGE, GFP_NOIO, 0);
+	schedule_work(&t->lost_work);
+}
+
+/* Read every leaf of @slot into @e's bitmap. */
+static int load_slot(struct cbt_tracker *t, struct cbt_epoch *e)
+{
+	u64 page_nos[CBT_COMMIT_BATCH];
+	u32 leaf = 0, n, i;
+	int r;
+
+	while (leaf < e->bm.nr_leaves) {
+		n = min_t(u32, CBT_COMMIT_BATCH, e->bm.nr_leaves - leaf);
+		for (i = 0; i < n; i++)
+			page_nos[i] = slot_page(t, e->slot, leaf + i);
+		r = md_rw(t, t->batch, page_nos, n, REQ_OP_READ);
+		if (r)
+			return r;
+		for (i = 0; i < n; i++)
+			cbt_bitmap_or_leaf(&e->bm, leaf + i,
+					   page_address(t->batch[i]), GFP_KERNEL);
+		leaf += n;
+	}
+	return 0;
+}
+
+static int format(struct cbt_tracker *t, u64 md_pages, char **error)
+{
+	u64 slot_pages = (md_pages - DM_CBT_MD_SB_COPIES) / DM_CBT_MD_SLOTS;
+	u64 zero_page = 0, one_page = 1;
+	struct cbt_epoch *e;
+	u8 uuid[16];
+	int r;
+
+	r = blkdev_issue_zeroout(t->meta_bdev, DM_CBT_MD_SB_COPIES * SECTORS_PER_MD_PAGE,
+				 slot_pages * DM_CBT_MD_SLOTS * SECTORS_PER_MD_PAGE,
+				 GFP_KERNEL, 0);
+	if (r) {
+		*error = "Cannot zero the metadata device";
+		return r;
+	}
+	generate_random_uuid(uuid);
+	cbt_ledger_init(&t->ledger, uuid, t->block_sectors << SECTOR_SHIFT,
+			t->nr_blocks, slot_pages);
+	t->ledger.seq = 1;
+	/* Both copies, so no older superblock can outrank the new identity. */
+	cbt_sb_encode(&t->ledger, page_address(t->batch[0]));
+	r = md_rw(t, &t->batch[0], &zero_page, 1, REQ_OP_WRITE | REQ_SYNC);
+	if (!r)
+		r = md_rw(t, &t->batch[0], &one_page, 1,
+			  REQ_OP_WRITE | REQ_PREFLUSH | REQ_FUA | REQ_SYNC);
+	if (r) {
+		*error = "Cannot write the metadata superblock";
+		return r;
+	}
+	e = cbt_epoch_alloc(t, t->ledger.open_epoch, t->ledger.open_slot);
+	if (!e) {
+		*error = "Cannot allocate bitmap";
+		return -ENOMEM;
+	}
+	t->slots[e->slot] = e;
+	DMINFO("%u:%u: new tracking identity %pUb on fresh metadata",
+	       MAJOR(t->devt), MINOR(t->devt), uuid);
+	return 0;
+}
+
+/* Load a valid ledger's epochs; 0, or -errno with *error set. */
+static int load(struct cbt_tracker *t, const struct cbt_ledger *l, char **error)
+{
+	u64 old_blocks = l->nr_blocks;
+	struct cbt_epoch *e;
+	u32 slot, i;
+	int r;
+
+	t->ledger = *l;
+	for (i = 0; i <= t->ledger.nr_closed; i++) {
+		u64 number = i < t->ledger.nr_closed ? t->ledger.closed[i].epoch :
+						       t->ledger.open_epoch;
+
+		slot = i < t->ledger.nr_closed ? t->ledger.closed[i].slot :
+						 t->ledger.open_slot;
+		e = cbt_epoch_alloc(t, number, slot);
+		if (!e) {
+			*error = "Cannot allocate bitmap";
+			return -ENOMEM;
+		}
+		t->slots[slot] = e;
+		r = load_slot(t, e);
+		if (r) {
+			*error = "Cannot read the metadata bitmaps";
+			return r;
+		}
+	}
+	for (slot = 0; slot < DM_CBT_MD_SLOTS; slot++) {
+		if (!(t->ledger.dirty_slots & (1U << slot)))
+			continue;
+		r = blkdev_issue_zeroout(t->meta_bdev,
+					 slot_page(t, slot, 0) * SECTORS_PER_MD_PAGE,
+					 t->ledger.slot_pages * SECTORS_PER_MD_PAGE,
+					 GFP_KERNEL, 0);
+		if (r) {
+			*error = "Cannot zero a freed metadata slot";
+			return r;
+		}
+		cbt_ledger_slot_clean(&t->ledger, slot);
+	}
+	if (t->nr_blocks > old_blocks) {
+		/* The origin grew while we were away: the new area changed. */
+		e = t->slots[t->ledger.open_slot];
+		cbt_bitmap_set_range(&e->bm, old_blocks - 1, t->nr_blocks - old_blocks + 1,
+				     GFP_KERNEL);
+		cbt_md_mark_dirty(e, old_blocks - 1, t->nr_blocks - old_blocks + 1);
+		r = cbt_md_commit_dirty(t);
+		if (r) {
+			*error = "Cannot write the metadata bitmaps";
+			return r;
+		}
+		t->ledger.nr_blocks = t->nr_blocks;
+	}
+	t->ledger.seq++;
+	r = cbt_md_write_sb(t);
+	if (r)
+		*error = "Cannot write the metadata superblock";
+	return r;
+}
+
+int cbt_md_open(struct cbt_tracker *t, char **error)
+{
+	u64 md_pages = bdev_nr_sectors(t->meta_bdev) / SECTORS_PER_MD_PAGE;
+	u64 need = DM_CBT_MD_SB_COPIES + (u64)DM_CBT_MD_SLOTS *
+		   DIV_ROUND_UP_ULL(t->nr_blocks, CBT_BITS_PER_LEAF);
+	struct cbt_ledger l[DM_CBT_MD_SB_COPIES];
+	u64 page_nos[DM_CBT_MD_SB_COPIES] = { 0, 1 };
+	int r, d[DM_CBT_MD_SB_COPIES], best = -1, i;
+
+	lockdep_assert_held(&t->lock);
+	if (md_pages < need) {
+		*error = "Metadata device too small (see docs/target.md for its size)";
+		return -ENOSPC;
+	}
+	r = md_rw(t, t->batch, page_nos, DM_CBT_MD_SB_COPIES, REQ_OP_READ);
+	if (r) {
+		*error = "Cannot read the metadata superblock";
+		return r;
+	}
+	for (i = 0; i < DM_CBT_MD_SB_COPIES; i++) {
+		d[i] = cbt_sb_decode(page_address(t->batch[i]), &l[i]);
+		if (!d[i] && (best < 0 || l[i].seq > l[best].seq))
+			best = i;
+	}
+	if (best < 0) {
+		if (d[0] == -ENODATA && d[1] == -ENODATA)
+			return format(t, md_pages, error);
+		if (d[0] == -EILSEQ || d[1] == -EILSEQ) {
+			/* Never overwrite what the user may need: it isn't ours. */
+			*error = "Metadata device holds data that is not dm-cbt metadata; zero its first 8 KiB to use it";
+			return -EINVAL;
+		}
+		DMWARN("%u:%u: metadata is damaged (%d, %d): starting a new identity; the next image must be a full one",
+		       MAJOR(t->devt), MINOR(t->devt), d[0], d[1]);
+		return format(t, md_pages, error);
+	}
+	if (l[best].block_size != t->block_sectors << SECTOR_SHIFT ||
+	    l[best].nr_blocks > t->nr_blocks ||
+	    DM_CBT_MD_SB_COPIES + DM_CBT_MD_SLOTS * l[best].slot_pages > md_pages) {
+		DMWARN("%u:%u: metadata was made for another device or block size: starting a new identity; the next image must be a full one",
+		       MAJOR(t->devt), MINOR(t->devt));
+		return format(t, md_pages, error);
+	}
+	if (t->nr_blocks > l[best].slot_pages * CBT_BITS_PER_LEAF) {
+		*error = "Metadata device too small for the grown origin";
+		return -ENOSPC;
+	}
+	return load(t, &l[best], error);
+}

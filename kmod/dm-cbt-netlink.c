@@ -1,0 +1,520 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The dm_cbt generic netlink family: see include/uapi/linux/dm-cbt.h for
+ * the commands, attributes and dump format.
+ */
+#include <linux/slab.h>
+#include <net/genetlink.h>
+
+#include "dm-cbt.h"
+#include "dm-cbt-compat.h"
+
+/* Blocks per dumped chunk: 1 KiB of words, so any dump skb holds one. */
+#define CBT_DUMP_CHUNK_BITS 8192U
+#define CBT_DUMP_CHUNK_WORDS (CBT_DUMP_CHUNK_BITS / 64)
+#define CHUNKS_PER_LEAF (CBT_BITS_PER_LEAF / CBT_DUMP_CHUNK_BITS)
+
+static const struct nla_policy cbt_policy[CBT_A_MAX + 1] = {
+	[CBT_A_DEV_NAME] = { .type = NLA_NUL_STRING, .len = DM_NAME_LEN - 1 },
+	[CBT_A_DEV_MAJOR] = { .type = NLA_U32 },
+	[CBT_A_DEV_MINOR] = { .type = NLA_U32 },
+	[CBT_A_EPOCH_NUMBER] = { .type = NLA_U64 },
+	[CBT_A_EPOCH_FIRST] = { .type = NLA_U64 },
+	[CBT_A_EPOCH_LAST] = { .type = NLA_U64 },
+	[CBT_A_BITMAP_FLAGS] = NLA_POLICY_MASK(NLA_U32, __CBT_BITMAP_F_ALL),
+};
+
+static struct genl_family cbt_family;
+
+/* Finds the device the request names; takes a tracker reference. */
+static struct cbt_tracker *lookup(struct nlattr **attrs, struct netlink_ext_ack *extack)
+{
+	const char *name = NULL;
+	struct cbt_tracker *t;
+	dev_t devt = 0;
+
+	if (attrs[CBT_A_DEV_NAME] && !attrs[CBT_A_DEV_MAJOR] && !attrs[CBT_A_DEV_MINOR]) {
+		name = nla_data(attrs[CBT_A_DEV_NAME]);
+	} else if (!attrs[CBT_A_DEV_NAME] && attrs[CBT_A_DEV_MAJOR] && attrs[CBT_A_DEV_MINOR]) {
+		u32 major = nla_get_u32(attrs[CBT_A_DEV_MAJOR]);
+		u32 minor = nla_get_u32(attrs[CBT_A_DEV_MINOR]);
+
+		if (major >= (1U << (32 - MINORBITS)) || minor > MINORMASK) {
+			NL_SET_ERR_MSG(extack, "Device number out of range");
+			return ERR_PTR(-EINVAL);
+		}
+		devt = MKDEV(major, minor);
+	} else {
+		NL_SET_ERR_MSG(extack, "Name the device by CBT_A_DEV_NAME, or by both CBT_A_DEV_MAJOR and CBT_A_DEV_MINOR");
+		return ERR_PTR(-EINVAL);
+	}
+	mutex_lock(&cbt_trackers_lock);
+	t = cbt_tracker_find(name, devt);
+	mutex_unlock(&cbt_trackers_lock);
+	if (!t) {
+		NL_SET_ERR_MSG(extack, "No cbt device by that name or number");
+		return ERR_PTR(-ENODEV);
+	}
+	return t;
+}
+
+static int put_selector(struct sk_buff *skb, struct cbt_tracker *t)
+{
+	char name[DM_NAME_LEN] = "";
+
+	mutex_lock(&cbt_trackers_lock);
+	cbt_tracker_name(t, name);
+	mutex_unlock(&cbt_trackers_lock);
+	if (nla_put_string(skb, CBT_A_DEV_NAME, name) ||
+	    nla_put_u32(skb, CBT_A_DEV_MAJOR, MAJOR(t->devt)) ||
+	    nla_put_u32(skb, CBT_A_DEV_MINOR, MINOR(t->devt)))
+		return -EMSGSIZE;
+	return 0;
+}
+
+static int put_epoch(struct sk_buff *skb, struct cbt_epoch *e, enum cbt_epoch_state state)
+{
+	struct nlattr *nest = nla_nest_start(skb, CBT_A_EPOCH);
+
+	if (!nest ||
+	    nla_put_u64_64bit(skb, CBT_A_EPOCH_NUMBER, e->number, CBT_A_PAD) ||
+	    nla_put_u32(skb, CBT_A_EPOCH_STATE, state) ||
+	    nla_put_u64_64bit(skb, CBT_A_EPOCH_BITS, cbt_bitmap_weight(&e->bm), CBT_A_PAD))
+		return -EMSGSIZE;
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int fill_device(struct sk_buff *skb, struct cbt_tracker *t, u32 portid,
+		       u32 seq, int flags)
+{
+	struct nlattr *epochs;
+	void *hdr;
+	u32 i;
+	int r = -EMSGSIZE;
+
+	hdr = genlmsg_put(skb, portid, seq, &cbt_family, flags, CBT_CMD_GET_DEVICE);
+	if (!hdr)
+		return -EMSGSIZE;
+	if (put_selector(skb, t))
+		goto cancel;
+	mutex_lock(&t->lock);
+	if (nla_put(skb, CBT_A_UUID, sizeof(t->ledger.uuid), t->ledger.uuid) ||
+	    nla_put_u32(skb, CBT_A_PERSISTENCE, t->persistence) ||
+	    nla_put_u32(skb, CBT_A_BLOCK_SIZE, t->block_sectors << SECTOR_SHIFT) ||
+	    nla_put_u64_64bit(skb, CBT_A_NR_BLOCKS, t->nr_blocks, CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_DEV_SECTORS, t->dev_sectors, CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_BITMAP_BYTES, cbt_tracker_bytes(t), CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_EPOCH_CURRENT, t->ledger.open_epoch, CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_METADATA_ERRORS,
+			      atomic64_read(&t->metadata_errors), CBT_A_PAD))
+		goto unlock;
+	epochs = nla_nest_start(skb, CBT_A_EPOCHS);
+	if (!epochs)
+		goto unlock;
+	for (i = 0; i < t->ledger.nr_closed; i++)
+		if (put_epoch(skb, t->slots[t->ledger.closed[i].slot], CBT_EPOCH_CLOSED))
+			goto unlock;
+	if (put_epoch(skb, t->slots[t->ledger.open_slot], CBT_EPOCH_OPEN))
+		goto unlock;
+	nla_nest_end(skb, epochs);
+	r = 0;
+unlock:
+	mutex_unlock(&t->lock);
+	if (!r) {
+		genlmsg_end(skb, hdr);
+		return 0;
+	}
+cancel:
+	genlmsg_cancel(skb, hdr);
+	return r;
+}
+
+static int get_device_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cbt_tracker *t = lookup(info->attrs, info->extack);
+	struct sk_buff *msg;
+	int r;
+
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	r = msg ? fill_device(msg, t, info->snd_portid, info->snd_seq, 0) : -ENOMEM;
+	cbt_tracker_put(t);
+	if (r) {
+		nlmsg_free(msg);
+		return r;
+	}
+	return genlmsg_reply(msg, info);
+}
+
+static int get_device_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct cbt_tracker *t;
+	long idx;
+
+	/* args[0]: index of the next device in the registry. */
+	for (idx = cb->args[0];; idx++) {
+		long i = 0;
+
+		mutex_lock(&cbt_trackers_lock);
+		list_for_each_entry(t, &cbt_trackers, list)
+			if (t->md && i++ == idx)
+				break;
+		if (list_entry_is_head(t, &cbt_trackers, list))
+			t = NULL;
+		else
+			cbt_tracker_get(t);
+		mutex_unlock(&cbt_trackers_lock);
+		if (!t)
+			break;
+		if (fill_device(skb, t, NETLINK_CB(cb->skb).portid,
+				cb->nlh->nlmsg_seq, NLM_F_MULTI)) {
+			cbt_tracker_put(t);
+			break;
+		}
+		cbt_tracker_put(t);
+	}
+	cb->args[0] = idx;
+	return skb->len;
+}
+
+static int epoch_reply(struct genl_info *info, u8 cmd, u64 epoch)
+{
+	struct sk_buff *msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	void *hdr;
+
+	if (!msg)
+		return -ENOMEM;
+	hdr = genlmsg_put_reply(msg, info, &cbt_family, 0, cmd);
+	if (!hdr || nla_put_u64_64bit(msg, CBT_A_EPOCH_NUMBER, epoch, CBT_A_PAD)) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
+}
+
+static int close_epoch_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cbt_tracker *t = lookup(info->attrs, info->extack);
+	u64 closed;
+	int r;
+
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	r = cbt_close_epoch(t, &closed);
+	cbt_tracker_put(t);
+	if (r == -EBUSY)
+		NL_SET_ERR_MSG(info->extack, "Too many closed epochs: commit or abort one first");
+	else if (r == -EAGAIN)
+		NL_SET_ERR_MSG(info->extack, "A freed bitmap slot could not be cleared yet; retry");
+	return r ? r : epoch_reply(info, CBT_CMD_CLOSE_EPOCH, closed);
+}
+
+static int end_epoch_doit(struct genl_info *info, bool commit)
+{
+	struct cbt_tracker *t;
+	u64 epoch;
+	int r;
+
+	if (GENL_REQ_ATTR_CHECK(info, CBT_A_EPOCH_NUMBER))
+		return -EINVAL;
+	t = lookup(info->attrs, info->extack);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	epoch = nla_get_u64(info->attrs[CBT_A_EPOCH_NUMBER]);
+	r = commit ? cbt_commit_epoch(t, epoch) : cbt_abort_epoch(t, epoch);
+	cbt_tracker_put(t);
+	if (r == -ENOENT)
+		NL_SET_ERR_MSG(info->extack, "No such closed epoch");
+	else if (r == -EINVAL)
+		NL_SET_ERR_MSG(info->extack, "An older closed epoch must be committed first");
+	return r;
+}
+
+static int commit_epoch_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	return end_epoch_doit(info, true);
+}
+
+static int abort_epoch_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	return end_epoch_doit(info, false);
+}
+
+/* State of one bitmap dump, from start to done. */
+struct bitmap_dump {
+	struct cbt_tracker *t;
+	u64 first, last;	/* epoch range */
+	u32 flags;
+	u64 next_chunk;
+	s64 cached_leaf;	/* leaf held in words, or -1 */
+	__le64 words[CBT_LEAF_BYTES / sizeof(__le64)];
+	__le64 tmp[CBT_LEAF_BYTES / sizeof(__le64)];
+	struct cbt_extent ext[CBT_DUMP_CHUNK_WORDS];
+};
+
+/* Every epoch of the range is held; t->lock held. */
+static bool range_held(struct bitmap_dump *st)
+{
+	u64 n;
+
+	for (n = st->first; n <= st->last; n++)
+		if (!cbt_find_epoch(st->t, n))
+			return false;
+	return true;
+}
+
+static int bitmap_start(struct netlink_callback *cb)
+{
+	struct nlattr **attrs = cbt_dump_attrs(cb);
+	struct netlink_ext_ack *extack = cbt_dump_extack(cb);
+	struct bitmap_dump *st;
+	struct cbt_tracker *t;
+	bool held;
+
+	t = lookup(attrs, extack);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	st = kvzalloc(sizeof(*st), GFP_KERNEL);
+	if (!st) {
+		cbt_tracker_put(t);
+		return -ENOMEM;
+	}
+	st->t = t;
+	st->cached_leaf = -1;
+	if (attrs[CBT_A_BITMAP_FLAGS])
+		st->flags = nla_get_u32(attrs[CBT_A_BITMAP_FLAGS]);
+	if (attrs[CBT_A_EPOCH_NUMBER] && !attrs[CBT_A_EPOCH_FIRST] && !attrs[CBT_A_EPOCH_LAST]) {
+		st->first = nla_get_u64(attrs[CBT_A_EPOCH_NUMBER]);
+		st->last = st->first;
+	} else if (!attrs[CBT_A_EPOCH_NUMBER] && attrs[CBT_A_EPOCH_FIRST] &&
+		   attrs[CBT_A_EPOCH_LAST]) {
+		st->first = nla_get_u64(attrs[CBT_A_EPOCH_FIRST]);
+		st->last = nla_get_u64(attrs[CBT_A_EPOCH_LAST]);
+	} else {
+		NL_SET_ERR_MSG(extack, "Give CBT_A_EPOCH_NUMBER, or CBT_A_EPOCH_FIRST and CBT_A_EPOCH_LAST");
+		goto invalid;
+	}
+	if (st->first > st->last || st->last - st->first >= DM_CBT_MD_SLOTS) {
+		NL_SET_ERR_MSG(extack, "Invalid epoch range");
+		goto invalid;
+	}
+	mutex_lock(&t->lock);
+	held = range_held(st);
+	mutex_unlock(&t->lock);
+	if (!held) {
+		NL_SET_ERR_MSG(extack, "Epoch not held: committed, aborted or not yet begun");
+		cbt_tracker_put(t);
+		kvfree(st);
+		return -ENOENT;
+	}
+	cb->args[0] = (long)st;
+	return 0;
+invalid:
+	cbt_tracker_put(t);
+	kvfree(st);
+	return -EINVAL;
+}
+
+static int bitmap_done(struct netlink_callback *cb)
+{
+	struct bitmap_dump *st = (struct bitmap_dump *)cb->args[0];
+
+	if (st) {
+		cbt_tracker_put(st->t);
+		kvfree(st);
+	}
+	return 0;
+}
+
+/* Union of the range's bits for @leaf into st->words; false if all clear. */
+static bool load_leaf(struct bitmap_dump *st, u32 leaf)
+{
+	bool any = false;
+	u64 n;
+	u32 i;
+
+	if (st->cached_leaf == leaf)
+		return true;
+	memset(st->words, 0, sizeof(st->words));
+	for (n = st->first; n <= st->last; n++) {
+		struct cbt_epoch *e = cbt_find_epoch(st->t, n);
+
+		if (!cbt_bitmap_read_leaf(&e->bm, leaf, st->tmp))
+			continue;
+		any = true;
+		for (i = 0; i < ARRAY_SIZE(st->words); i++)
+			st->words[i] |= st->tmp[i];
+	}
+	st->cached_leaf = leaf;
+	return any;
+}
+
+/* Puts one chunk; 0, 1 when it has no bit set, or -EMSGSIZE. */
+static int put_chunk(struct sk_buff *skb, struct bitmap_dump *st, u64 chunk, u32 nbits)
+{
+	const __le64 *words = &st->words[(chunk % CHUNKS_PER_LEAF) * CBT_DUMP_CHUNK_WORDS];
+	u32 nwords = DIV_ROUND_UP(nbits, 64);
+	struct nlattr *nest;
+	int n = -E2BIG;
+
+	if (!memchr_inv(words, 0, nwords * sizeof(*words)))
+		return 1;
+	if (st->flags & CBT_BITMAP_F_EXTENTS)
+		n = cbt_extents_encode(words, nbits, st->ext,
+				       nwords * sizeof(*words) / sizeof(struct cbt_extent) - 1);
+	nest = nla_nest_start(skb, CBT_A_CHUNK);
+	if (!nest ||
+	    nla_put_u64_64bit(skb, CBT_A_CHUNK_START, chunk * CBT_DUMP_CHUNK_BITS, CBT_A_PAD) ||
+	    nla_put_u32(skb, CBT_A_CHUNK_BLOCKS, nbits) ||
+	    (n >= 0 ? nla_put(skb, CBT_A_CHUNK_EXTENTS, n * sizeof(struct cbt_extent), st->ext) :
+		      nla_put(skb, CBT_A_CHUNK_WORDS, nwords * sizeof(*words), words))) {
+		if (nest)
+			nla_nest_cancel(skb, nest);
+		return -EMSGSIZE;
+	}
+	nla_nest_end(skb, nest);
+	return 0;
+}
+
+static int bitmap_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct bitmap_dump *st = (struct bitmap_dump *)cb->args[0];
+	struct cbt_tracker *t = st->t;
+	u64 nr_chunks, chunk;
+	int r = 0, sent = 0;
+	void *hdr;
+
+	/* args[1]: the dump has ended. */
+	if (cb->args[1])
+		return 0;
+	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
+			  &cbt_family, NLM_F_MULTI, CBT_CMD_GET_BITMAP);
+	if (!hdr)
+		return -EMSGSIZE;
+	mutex_lock(&t->lock);
+	if (!range_held(st)) {
+		r = -ESTALE;
+		goto out;
+	}
+	if (nla_put_u64_64bit(skb, CBT_A_EPOCH_NUMBER, st->first, CBT_A_PAD) ||
+	    nla_put_u32(skb, CBT_A_BLOCK_SIZE, t->block_sectors << SECTOR_SHIFT) ||
+	    nla_put_u64_64bit(skb, CBT_A_NR_BLOCKS, t->nr_blocks, CBT_A_PAD)) {
+		r = -EMSGSIZE;
+		goto out;
+	}
+	nr_chunks = DIV_ROUND_UP_ULL(t->nr_blocks, CBT_DUMP_CHUNK_BITS);
+	for (chunk = st->next_chunk; chunk < nr_chunks; chunk++) {
+		u32 leaf = chunk / CHUNKS_PER_LEAF;
+		u32 nbits = min_t(u64, CBT_DUMP_CHUNK_BITS,
+				  t->nr_blocks - chunk * CBT_DUMP_CHUNK_BITS);
+
+		if (!load_leaf(st, leaf)) {
+			/* Skip the rest of an empty leaf at once. */
+			chunk = (u64)(leaf + 1) * CHUNKS_PER_LEAF - 1;
+			continue;
+		}
+		r = put_chunk(skb, st, chunk, nbits);
+		if (r < 0)
+			break;
+		sent += !r;
+		r = 0;
+	}
+	st->next_chunk = chunk;
+	if (chunk >= nr_chunks)
+		cb->args[1] = 1;
+	if (r == -EMSGSIZE && sent)
+		r = 0;
+out:
+	mutex_unlock(&t->lock);
+	if (r) {
+		genlmsg_cancel(skb, hdr);
+		return r;
+	}
+	genlmsg_end(skb, hdr);
+	return skb->len;
+}
+
+static const struct genl_ops cbt_ops[] = {
+	{
+		.cmd = CBT_CMD_GET_DEVICE,
+		.doit = get_device_doit,
+		.dumpit = get_device_dumpit,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = CBT_CMD_CLOSE_EPOCH,
+		.doit = close_epoch_doit,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = CBT_CMD_COMMIT_EPOCH,
+		.doit = commit_epoch_doit,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = CBT_CMD_ABORT_EPOCH,
+		.doit = abort_epoch_doit,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = CBT_CMD_GET_BITMAP,
+		.start = bitmap_start,
+		.dumpit = bitmap_dumpit,
+		.done = bitmap_done,
+		.flags = GENL_ADMIN_PERM,
+	},
+};
+
+static const struct genl_multicast_group cbt_mcgrps[] = {
+	{ .name = DM_CBT_GENL_MCGRP_EVENTS },
+};
+
+static struct genl_family cbt_family __ro_after_init = {
+	.name = DM_CBT_GENL_NAME,
+	.version = DM_CBT_GENL_VERSION,
+	.maxattr = CBT_A_MAX,
+	.policy = cbt_policy,
+	.module = THIS_MODULE,
+	.ops = cbt_ops,
+	.n_ops = ARRAY_SIZE(cbt_ops),
+	.resv_start_op = CBT_CMD_MAX + 1,
+	.mcgrps = cbt_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(cbt_mcgrps),
+};
+
+void cbt_notify(struct cbt_tracker *t, enum cbt_event event, u64 epoch)
+{
+	struct sk_buff *msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	u8 uuid[16];
+	void *hdr;
+
+	if (!msg)
+		return;
+	hdr = genlmsg_put(msg, 0, 0, &cbt_family, 0, CBT_CMD_EVENT);
+	mutex_lock(&t->lock);
+	memcpy(uuid, t->ledger.uuid, sizeof(uuid));
+	mutex_unlock(&t->lock);
+	if (!hdr || put_selector(msg, t) ||
+	    nla_put(msg, CBT_A_UUID, sizeof(uuid), uuid) ||
+	    nla_put_u32(msg, CBT_A_EVENT, event) ||
+	    (epoch && nla_put_u64_64bit(msg, CBT_A_EPOCH_NUMBER, epoch, CBT_A_PAD))) {
+		nlmsg_free(msg);
+		return;
+	}
+	genlmsg_end(msg, hdr);
+	/* -ESRCH just means nobody listens. */
+	genlmsg_multicast(&cbt_family, msg, 0, 0, GFP_KERNEL);
+}
+
+int __init cbt_netlink_init(void)
+{
+	return genl_register_family(&cbt_family);
+}
+
+void cbt_netlink_exit(void)
+{
+	genl_unregister_family(&cbt_family);
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dm-cbt internals shared by the target, the metadata code and netlink.
+ *
+ * A tracker holds one device's tracking state: its epochs and their
+ * bitmaps, the ledger, and the metadata device. It outlives table reloads:
+ * a reload's constructor finds the tracker of its mapped device and takes
+ * a reference, so a resize or a `dmsetup reload` never loses a bit.
+ *
+ * Write path. Memory-only: map() sets the bits of a write in the open
+ * epoch (lock-free) before remapping it. Persistent: a write whose blocks
+ * are all marked, while no commit is running, goes straight through;
+ * any other write is deferred to the worker, which marks it, writes the
+ * changed bitmap pages to the metadata device, flushes, and only then
+ * submits it. So a block's new data can never be on the origin before its
+ * bit is on the metadata device, and a crash can only leave extra bits.
+ */
+#ifndef DM_CBT_H
+#define DM_CBT_H
+
+#include <linux/bio.h>
+#include <linux/device-mapper.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/rcupdate.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+#include <linux/dm-cbt.h>
+
+#include "dm-cbt-bitmap.h"
+#include "dm-cbt-format.h"
+
+#define DM_MSG_PREFIX "cbt"
+
+/* Metadata pages written per batch of a commit. */
+#define CBT_COMMIT_BATCH 64
+
+struct cbt_epoch {
+	u64 number;
+	u32 slot;
+	struct cbt_bitmap bm;
+	/*
+	 * Persistent only: one bit per leaf whose content is not yet on the
+	 * metadata device. Set and cleared under the tracker's lock.
+	 */
+	unsigned long *dirty_leaves;
+};
+
+struct cbt_tracker {
+	struct kref ref;
+	struct list_head list;		/* on cbt_trackers, under cbt_trackers_lock */
+	/* Both under cbt_trackers_lock: md is NULL once no target uses it. */
+	struct mapped_device *md;
+	unsigned int nr_targets;
+	dev_t devt;
+	/* Table parameters, fixed for the tracker's life. */
+	u32 block_sectors;
+	u32 block_shift;		/* log2(block_sectors) */
+	dev_t meta_devt;		/* 0 without a metadata device */
+
+	/*
+	 * Protects the ledger, slots[], the open pointer's updates, the
+	 * epochs' dirty_leaves, dev_sectors/nr_blocks changes, the persistence
+	 * state and every metadata I/O. Never taken in the I/O path's map().
+	 */
+	struct mutex lock;
+	struct cbt_ledger ledger;
+	struct cbt_epoch *slots[DM_CBT_MD_SLOTS];
+	/* The epoch writes go to: read under RCU in map(), replaced under lock. */
+	struct cbt_epoch __rcu *open;
+	sector_t dev_sectors;
+	u64 nr_blocks;
+	enum cbt_persistence persistence;	/* written under lock, read lockless */
+	atomic64_t metadata_errors;
+
+	/* Persistent mode. */
+	struct block_device *meta_bdev;	/* the active table's metadata device */
+	struct page *batch[CBT_COMMIT_BATCH];	/* commit buffers, under lock */
+	struct workqueue_struct *wq;
+	struct work_struct commit_work;
+	spinlock_t deferred_lock;	/* protects deferred */
+	struct bio_list deferred;	/* writes waiting for their bits' commit */
+	/*
+	 * Nonzero while the worker marks and commits. map() trusts a set bit
+	 * only when this reads zero after the bit: pairs with the smp_mb()
+	 * in cbt_commit_work() before bits are set and after the flush.
+	 */
+	atomic_t committing;
+	struct work_struct lost_work;	/* announces CBT_EVENT_TRACKING_LOST */
+};
+
+/* dm-cbt-target.c */
+int cbt_target_register(void);
+void cbt_target_unregister(void);
+
+/* Tracker registry, in dm-cbt-target.c. */
+extern struct mutex cbt_trackers_lock;
+extern struct list_head cbt_trackers;
+void cbt_tracker_get(struct cbt_tracker *t);
+void cbt_tracker_put(struct cbt_tracker *t);
+/* Find by dm name or dev_t, under cbt_trackers_lock; takes a reference. */
+struct cbt_tracker *cbt_tracker_find(const char *name, dev_t devt);
+/* dm name of the tracker's device, under cbt_trackers_lock. */
+int cbt_tracker_name(struct cbt_tracker *t, char *name);
+
+/* Epoch operations, tracker lock NOT held by the caller. */
+int cbt_close_epoch(struct cbt_tracker *t, u64 *closed);
+int cbt_commit_epoch(struct cbt_tracker *t, u64 epoch);
+int cbt_abort_epoch(struct cbt_tracker *t, u64 epoch);
+/* A new, empty epoch sized for t->nr_blocks. */
+struct cbt_epoch *cbt_epoch_alloc(struct cbt_tracker *t, u64 number, u32 slot);
+/* Called with t->lock held: the epoch of that number, or NULL. */
+struct cbt_epoch *cbt_find_epoch(struct cbt_tracker *t, u64 number);
+size_t cbt_tracker_bytes(struct cbt_tracker *t);
+
+/* Bracket any marking outside map(): see cbt_tracker.committing. */
+void cbt_begin_marking(struct cbt_tracker *t);
+void cbt_end_marking(struct cbt_tracker *t);
+
+/* dm-cbt-metadata.c: every function needs t->lock held and may sleep. */
+int cbt_md_open(struct cbt_tracker *t, char **error);
+int cbt_md_write_sb(struct cbt_tracker *t);
+int cbt_md_commit_dirty(struct cbt_tracker *t);
+int cbt_md_zero_slot(struct cbt_tracker *t, u32 slot, const struct cbt_bitmap *bm);
+void cbt_md_mark_dirty(struct cbt_epoch *e, u64 start, u64 len);
+void cbt_md_failed(struct cbt_tracker *t, int err, const char *what);
+
+/* dm-cbt-netlink.c */
+int cbt_netlink_init(void);
+void cbt_netlink_exit(void);
+void cbt_notify(struct cbt_tracker *t, enum cbt_event event, u64 epoch);
+
+#endif /* DM_CBT_H */
