@@ -62,7 +62,8 @@
  *   that range of epochs held in the kernel). CBT_A_BITMAP_FLAGS may hold
  *   CBT_BITMAP_F_EXTENTS to allow extent encoding. Every message holds
  *   CBT_A_EPOCH_NUMBER (the first epoch of the range), CBT_A_BLOCK_SIZE and
- *   CBT_A_NR_BLOCKS, then one or more CBT_A_CHUNK nests:
+ *   CBT_A_NR_BLOCKS, then zero or more CBT_A_CHUNK nests (a chunk covers at
+ *   most 8192 blocks, so a message always has room for one):
  *     CBT_A_CHUNK_START: NLA_U64, index of the chunk's first block
  *     CBT_A_CHUNK_BLOCKS: NLA_U32, blocks the chunk covers
  *     and exactly one of
