@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Operations on cbt devices through the dm_cbt family: what subcommands
+ * (status, bitmap, epoch, and later backup and clone) call. Each returns 0
+ * or -errno with a detail that names the device and, for the usual
+ * failures (no such device, no permission), says what to do.
+ */
+#ifndef CBT_DEVICE_H
+#define CBT_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "devsel.h"
+#include "extents.h"
+#include "genl.h"
+#include "proto.h"
+
+int cbt_get_device(struct cbt_nl *nl, const struct cbt_devsel *sel, struct cbt_dev_info *info);
+/* Every cbt device, sorted by name; free with cbt_dev_infos_free(). */
+int cbt_list_devices(struct cbt_nl *nl, struct cbt_dev_info **infos, size_t *nr);
+void cbt_dev_infos_free(struct cbt_dev_info *infos, size_t nr);
+
+int cbt_epoch_close(struct cbt_nl *nl, const struct cbt_devsel *sel, uint64_t *closed);
+int cbt_epoch_commit(struct cbt_nl *nl, const struct cbt_devsel *sel, uint64_t epoch);
+int cbt_epoch_abort(struct cbt_nl *nl, const struct cbt_devsel *sel, uint64_t epoch);
+
+/*
+ * Receives changed extents in increasing order, in batches, as the dump
+ * comes in; runs that cross a chunk or message boundary arrive whole.
+ */
+typedef int (*cbt_extents_cb)(const struct cbt_range *v, size_t nr, void *data);
+
+/*
+ * Read the changes of epochs @first..@last of the device @info describes
+ * (from cbt_get_device() on @sel) and pass them to @cb. Afterwards the
+ * device is asked again: if its tracking identity (UUID) or size changed
+ * meanwhile, the result is -ESTALE, as what was read may be incomplete.
+ */
+int cbt_read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
+		    const struct cbt_dev_info *info, uint64_t first, uint64_t last,
+		    cbt_extents_cb cb, void *data);
+
+#endif /* CBT_DEVICE_H */

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef CBT_SUBCOMMANDS_H
+#define CBT_SUBCOMMANDS_H
+
+extern const char *PROG_NAME;
+
+/* Each takes the arguments from its own name on and returns the exit status. */
+int status_main(int argc, char *argv[]);
+int bitmap_main(int argc, char *argv[]);
+int epoch_main(int argc, char *argv[]);
+int version_main(int argc, char *argv[]);
+int help_main(int argc, char *argv[]);
+
+/*
+ * After getopt_long() (optstring starting with ':') returned @c ('?' or
+ * ':'): say which option of `cbt @cmd' was wrong, quoting it. Returns 1.
+ */
+int bad_option(const char *cmd, int c, char *argv[]);
+/* `cbt @cmd: <what> `@arg''; returns 1, the exit status for usage errors. */
+int bad_argument(const char *cmd, const char *what, const char *arg, const char *hint);
+
+#endif /* CBT_SUBCOMMANDS_H */

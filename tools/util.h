@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Small helpers shared by every part of the cbt tool: the error detail
+ * that goes with a -errno, strict number parsing, human sizes, UUIDs.
+ *
+ * Error convention: functions return 0 (or a count) on success and a
+ * negative errno on failure. A function that knows more than the errno
+ * says (which attribute was bad, which input it could not read) records
+ * it with cbt_err(); the subcommand prints it once, with cbt_perror().
+ */
+#ifndef CBT_UTIL_H
+#define CBT_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Record @fmt as the detail of error @err (a negative errno) and return
+ * @err, so a caller can write `return cbt_err(-EINVAL, "...", ...);`.
+ */
+int cbt_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Put "@fmt: " in front of the recorded detail (or of strerror(-@err) when
+ * there is none) and return @err: callers add context on the way up.
+ */
+int cbt_err_prefix(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Add " (@fmt)" after the detail: a hint saying what to do next. */
+int cbt_err_hint(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The recorded detail, or NULL. */
+const char *cbt_err_detail(void);
+void cbt_err_clear(void);
+/* Print "@prefix: detail" (or "@prefix: strerror") to stderr, once. */
+void cbt_perror(const char *prefix, int err);
+
+/*
+ * Decimal only: no sign, no blanks, no trailing junk, at least one digit.
+ * -EINVAL for a malformed string, -ERANGE when it does not fit.
+ */
+int cbt_parse_u64(const char *s, uint64_t *out);
+int cbt_parse_u32(const char *s, uint32_t *out);
+
+/* "512 B", "64 KiB", "1.5 GiB": IEC units, one decimal when not exact. */
+#define CBT_HUMAN_LEN 32
+const char *cbt_human_size(uint64_t bytes, char buf[CBT_HUMAN_LEN]);
+
+/* The canonical 8-4-4-4-12 lower-case form. */
+#define CBT_UUID_STR_LEN 37
+const char *cbt_uuid_str(const uint8_t uuid[16], char buf[CBT_UUID_STR_LEN]);
+
+#endif /* CBT_UTIL_H */
