@@ -121,9 +121,6 @@ int cbt_epoch_close(struct cbt_nl *nl, const struct cbt_devsel *sel, uint64_t *c
 	ret = cbt_nl_exchange(nl, req, epoch_cb, &n);
 	if (!ret && n == UINT64_MAX)
 		ret = cbt_err(-EPROTO, "bad reply from dm-cbt: no epoch number in the answer to CLOSE_EPOCH");
-	if (ret == -EBUSY)
-		cbt_err_hint(ret, "%d epochs are closed already: commit or abort one first",
-			     DM_CBT_MAX_CLOSED);
 	if (!ret)
 		*closed = n;
 	return dev_err(ret, sel);
@@ -186,6 +183,8 @@ int cbt_read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
 
 	cbt_bitmap_reader_init(&b.r, first, info->block_size, info->nr_blocks);
 	ret = cbt_nl_exchange(nl, req, bitmap_cb, &b);
+	if (ret == -ESTALE)	/* from the kernel, mid-dump */
+		cbt_err_hint(ret, "an epoch was committed or aborted while it was read");
 	if (!ret && b.r.ext.nr)
 		ret = cb(b.r.ext.v, b.r.ext.nr, data);
 	cbt_bitmap_reader_free(&b.r);

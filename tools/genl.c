@@ -99,7 +99,6 @@ static int rx_error(struct cbt_nl_rx *rx, const struct nlmsghdr *nlh)
 	const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 	size_t plen = nlh->nlmsg_len - MNL_NLMSG_HDRLEN, off = sizeof(*e);
 	const void *tlvs = NULL;
-	int ret;
 
 	if (plen < sizeof(*e))
 		return cbt_err(-EPROTO, "bad reply from the kernel: error message of %zu bytes", plen);
@@ -107,12 +106,12 @@ static int rx_error(struct cbt_nl_rx *rx, const struct nlmsghdr *nlh)
 		return cbt_err(-EPROTO, "bad reply from the kernel: error code %d", e->error);
 	if (!(nlh->nlmsg_flags & NLM_F_CAPPED) && e->msg.nlmsg_len >= MNL_NLMSG_HDRLEN)
 		off += MNL_ALIGN(e->msg.nlmsg_len - MNL_NLMSG_HDRLEN);
-	if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) && off < plen)
-		tlvs = (const char *)e + off;
-	ret = ack_tlvs(rx, e->error, tlvs, tlvs ? plen - off : 0);
+	/* The first error is the one to tell. */
 	if (rx->cb_err)
 		return rx->cb_err;
-	return ret;
+	if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) && off < plen)
+		tlvs = (const char *)e + off;
+	return ack_tlvs(rx, e->error, tlvs, tlvs ? plen - off : 0);
 }
 
 static int rx_done(struct cbt_nl_rx *rx, const struct nlmsghdr *nlh)
@@ -125,11 +124,11 @@ static int rx_done(struct cbt_nl_rx *rx, const struct nlmsghdr *nlh)
 		memcpy(&err, mnl_nlmsg_get_payload(nlh), sizeof(err));
 	if (err > 0 || err < -4095)
 		return cbt_err(-EPROTO, "bad reply from the kernel: dump ended with code %d", err);
+	if (rx->cb_err)
+		return rx->cb_err;
 	if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) && plen > MNL_ALIGN(sizeof(err)))
 		tlvs = (const char *)mnl_nlmsg_get_payload(nlh) + MNL_ALIGN(sizeof(err));
 	ret = ack_tlvs(rx, err, tlvs, tlvs ? plen - MNL_ALIGN(sizeof(err)) : 0);
-	if (rx->cb_err)
-		return rx->cb_err;
 	if (ret)
 		return ret;
 	if (rx->intr)

@@ -11,6 +11,9 @@
 #include "proto.h"
 #include "util.h"
 
+/* CBT_A_PAD (alignment for the u64 that follows) may come any number of times. */
+#define PADS (1ULL << CBT_A_PAD)
+
 /* Errors in what the kernel sent get one prefix, at the public entry points. */
 static int bad(int ret)
 {
@@ -46,7 +49,6 @@ static const char *const attr_names[] = {
 	[CBT_A_PAD] = "CBT_A_PAD",
 };
 
-_Static_assert(ARRAY_SIZE(attr_names) == CBT_A_MAX + 1, "a CBT_A_ attribute has no name");
 _Static_assert(CBT_A_MAX < 64, "cbt_attr_index()'s multi mask holds 64 types");
 
 const char *cbt_attr_name(unsigned int type, char buf[32])
@@ -222,7 +224,7 @@ static int parse_epochs(const struct nlattr *nest, struct cbt_dev_info *info)
 	size_t len = mnl_attr_get_payload_len(nest), n = 0, i;
 	int ret;
 
-	ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, 1ULL << CBT_A_EPOCH);
+	ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS | 1ULL << CBT_A_EPOCH);
 	if (ret)
 		return cbt_err_prefix(ret, "CBT_A_EPOCHS");
 	mnl_attr_for_each_payload(buf, len)
@@ -238,7 +240,7 @@ static int parse_epochs(const struct nlattr *nest, struct cbt_dev_info *info)
 			continue;
 		ep = &info->epochs[info->nr_epochs];
 		ret = cbt_attr_index(mnl_attr_get_payload(attr), mnl_attr_get_payload_len(attr),
-				     etb, CBT_A_MAX, 0);
+				     etb, CBT_A_MAX, PADS);
 		if (!ret)
 			ret = get_u64(etb, CBT_A_EPOCH_NUMBER, &ep->number);
 		if (!ret)
@@ -285,7 +287,7 @@ int cbt_parse_device(const struct nlmsghdr *nlh, struct cbt_dev_info *info)
 	memset(info, 0, sizeof(*info));
 	ret = cbt_genl_payload(nlh, &buf, &len);
 	if (!ret)
-		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, 0);
+		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS);
 	if (!ret)
 		ret = get_name(tb, info->name);
 	if (!ret)
@@ -351,7 +353,7 @@ int cbt_parse_epoch_reply(const struct nlmsghdr *nlh, uint64_t *epoch)
 
 	ret = cbt_genl_payload(nlh, &buf, &len);
 	if (!ret)
-		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, 0);
+		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS);
 	if (!ret)
 		ret = get_u64(tb, CBT_A_EPOCH_NUMBER, epoch);
 	return bad(ret);
@@ -380,7 +382,7 @@ int cbt_chunk_parse(const struct nlattr *nest, struct cbt_chunk *c)
 
 	memset(c, 0, sizeof(*c));
 	ret = cbt_attr_index(mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest), tb,
-			     CBT_A_MAX, 0);
+			     CBT_A_MAX, PADS);
 	if (!ret)
 		ret = get_u64(tb, CBT_A_CHUNK_START, &c->start);
 	if (!ret)
@@ -409,7 +411,7 @@ int cbt_bitmap_parse_msg(struct cbt_bitmap_reader *r, const struct nlmsghdr *nlh
 
 	ret = cbt_genl_payload(nlh, &buf, &len);
 	if (!ret)
-		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, 1ULL << CBT_A_CHUNK);
+		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS | 1ULL << CBT_A_CHUNK);
 	if (!ret)
 		ret = get_u64(tb, CBT_A_EPOCH_NUMBER, &epoch);
 	if (!ret)
