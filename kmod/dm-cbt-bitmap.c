@@ -148,6 +148,32 @@ u64 cbt_bitmap_set_range(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp)
 	return newly;
 }
 
+int cbt_bitmap_prepare(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp)
+{
+	u64 end;
+	u32 idx;
+
+	if (start >= bm->nr_bits || !len)
+		return 0;
+	end = min(start + len, bm->nr_bits);
+	if (end < start)
+		end = bm->nr_bits;
+	for (idx = start / CBT_BITS_PER_LEAF; idx <= (end - 1) / CBT_BITS_PER_LEAF; idx++) {
+		unsigned long *page;
+
+		if (READ_ONCE(bm->leaves[idx]))
+			continue;
+		page = (unsigned long *)get_zeroed_page(gfp | __GFP_NOWARN);
+		if (!page)
+			return -ENOMEM;
+		if (cmpxchg(&bm->leaves[idx], NULL, page))
+			free_page((unsigned long)page);
+		else
+			atomic_long_inc(&bm->nr_allocated);
+	}
+	return 0;
+}
+
 bool cbt_bitmap_test(const struct cbt_bitmap *bm, u64 bit)
 {
 	const unsigned long *leaf;

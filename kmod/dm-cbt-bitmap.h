@@ -54,6 +54,15 @@ int cbt_bitmap_grow(struct cbt_bitmap *bm, u64 nr_bits, gfp_t gfp);
  */
 u64 cbt_bitmap_set_range(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp);
 
+/*
+ * Allocate the leaves covering [start, start + len) without setting bits,
+ * so that later cbt_bitmap_set_range() calls on the range need no memory.
+ * Unlike set_range it never falls back to FULL: for bitmaps where a set
+ * bit must never be invented (a snapshot's copied chunks). -ENOMEM if a
+ * leaf cannot be had.
+ */
+int cbt_bitmap_prepare(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp);
+
 bool cbt_bitmap_test(const struct cbt_bitmap *bm, u64 bit);
 /* True if every bit of [start, start + len) (clipped) is set. */
 bool cbt_bitmap_range_all_set(const struct cbt_bitmap *bm, u64 start, u64 len);

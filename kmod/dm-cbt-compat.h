@@ -6,6 +6,7 @@
 #ifndef DM_CBT_COMPAT_H
 #define DM_CBT_COMPAT_H
 
+#include <linux/blkdev.h>
 #include <linux/version.h>
 #include <net/genetlink.h>
 
@@ -23,6 +24,32 @@ static inline struct nlattr **cbt_dump_attrs(struct netlink_callback *cb)
 static inline struct netlink_ext_ack *cbt_dump_extack(struct netlink_callback *cb)
 {
 	return cb->extack;
+}
+
+/* Open mode for a read-only dm_get_device(): blk_mode_t since 6.5. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define CBT_OPEN_READ BLK_OPEN_READ
+#else
+#define CBT_OPEN_READ FMODE_READ
+#endif
+
+/* Filesystem freeze of a block device: bdev_freeze() since 6.8. */
+static inline int cbt_freeze_bdev(struct block_device *bdev)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	return bdev_freeze(bdev);
+#else
+	return freeze_bdev(bdev);
+#endif
+}
+
+static inline void cbt_thaw_bdev(struct block_device *bdev)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	bdev_thaw(bdev);
+#else
+	thaw_bdev(bdev);
+#endif
 }
 
 #endif /* DM_CBT_COMPAT_H */

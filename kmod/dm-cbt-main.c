@@ -16,6 +16,11 @@ static int __init dm_cbt_init(void)
 		DMERR("Cannot register the cbt target: %d", r);
 		return r;
 	}
+	r = cbt_snap_register();
+	if (r) {
+		DMERR("Cannot register the cbt-snap target: %d", r);
+		goto err_snap;
+	}
 	r = cbt_netlink_init();
 	if (r) {
 		DMERR("Cannot register the %s netlink family: %d", DM_CBT_GENL_NAME, r);
@@ -24,6 +29,8 @@ static int __init dm_cbt_init(void)
 	return 0;
 
 err_netlink:
+	cbt_snap_unregister();
+err_snap:
 	cbt_target_unregister();
 	return r;
 }
@@ -31,6 +38,7 @@ err_netlink:
 static void __exit dm_cbt_exit(void)
 {
 	cbt_netlink_exit();
+	cbt_snap_unregister();
 	cbt_target_unregister();
 }
 
@@ -41,3 +49,4 @@ MODULE_DESCRIPTION(DM_NAME " changed-block tracking target");
 MODULE_AUTHOR("dm-cbt developers");
 MODULE_LICENSE("GPL");
 MODULE_ALIAS_GENL_FAMILY(DM_CBT_GENL_NAME);
+MODULE_ALIAS("dm-" DM_CBT_SNAP_TARGET_NAME);

@@ -14,6 +14,12 @@
 #define CBT_DUMP_CHUNK_WORDS (CBT_DUMP_CHUNK_BITS / 64)
 #define CHUNKS_PER_LEAF (CBT_BITS_PER_LEAF / CBT_DUMP_CHUNK_BITS)
 
+static const struct nla_policy cbt_device_policy[CBT_A_MAX + 1] = {
+	[CBT_A_DEV_NAME] = { .type = NLA_NUL_STRING, .len = DM_NAME_LEN - 1 },
+	[CBT_A_DEV_MAJOR] = { .type = NLA_U32 },
+	[CBT_A_DEV_MINOR] = { .type = NLA_U32 },
+};
+
 static const struct nla_policy cbt_policy[CBT_A_MAX + 1] = {
 	[CBT_A_DEV_NAME] = { .type = NLA_NUL_STRING, .len = DM_NAME_LEN - 1 },
 	[CBT_A_DEV_MAJOR] = { .type = NLA_U32 },
@@ -22,6 +28,8 @@ static const struct nla_policy cbt_policy[CBT_A_MAX + 1] = {
 	[CBT_A_EPOCH_FIRST] = { .type = NLA_U64 },
 	[CBT_A_EPOCH_LAST] = { .type = NLA_U64 },
 	[CBT_A_BITMAP_FLAGS] = NLA_POLICY_MASK(NLA_U32, __CBT_BITMAP_F_ALL),
+	[CBT_A_DEVICES] = { .type = NLA_NESTED },
+	[CBT_A_FREEZE] = { .type = NLA_FLAG },
 };
 
 static struct genl_family cbt_family;
@@ -121,6 +129,9 @@ static int fill_device(struct sk_buff *skb, struct cbt_tracker *t, u32 portid,
 	r = 0;
 unlock:
 	mutex_unlock(&t->lock);
+	/* Outside t->lock: the snapshot lock is taken before it elsewhere. */
+	if (!r)
+		r = cbt_snap_fill(skb, t);
 	if (!r) {
 		genlmsg_end(skb, hdr);
 		return 0;
@@ -241,6 +252,88 @@ static int commit_epoch_doit(struct sk_buff *skb, struct genl_info *info)
 static int abort_epoch_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	return end_epoch_doit(info, false);
+}
+
+static int snapshot_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *tb[CBT_A_MAX + 1], *dev, *list, *nest;
+	struct cbt_tracker *ts[DM_CBT_MAX_GROUP];
+	u64 epochs[DM_CBT_MAX_GROUP], freeze_ns = 0, hold_ns = 0;
+	const char *why = NULL;
+	unsigned int n = 0, i;
+	struct sk_buff *msg;
+	void *hdr;
+	int rem, r = 0;
+
+	if (GENL_REQ_ATTR_CHECK(info, CBT_A_DEVICES))
+		return -EINVAL;
+	nla_for_each_nested(dev, info->attrs[CBT_A_DEVICES], rem) {
+		if (nla_type(dev) != CBT_A_DEVICE || n == DM_CBT_MAX_GROUP) {
+			NL_SET_ERR_MSG_ATTR(info->extack, dev,
+					    "Expected at most 64 CBT_A_DEVICE nests");
+			r = -EINVAL;
+			goto put;
+		}
+		r = nla_parse_nested(tb, CBT_A_MAX, dev, cbt_device_policy, info->extack);
+		if (r)
+			goto put;
+		ts[n] = lookup(tb, info->extack);
+		if (IS_ERR(ts[n])) {
+			r = PTR_ERR(ts[n]);
+			goto put;
+		}
+		for (i = 0; i < n; i++)
+			if (ts[i] == ts[n])
+				break;
+		n++;
+		if (i < n - 1) {
+			NL_SET_ERR_MSG_ATTR(info->extack, dev, "A device is named twice");
+			r = -EINVAL;
+			goto put;
+		}
+	}
+	if (!n) {
+		NL_SET_ERR_MSG(info->extack, "No device named");
+		return -EINVAL;
+	}
+	r = cbt_take_snapshots(ts, n, nla_get_flag(info->attrs[CBT_A_FREEZE]),
+			       epochs, &freeze_ns, &hold_ns, &why);
+	if (r) {
+		/* why is always a string literal, as NL_SET_ERR_MSG needs. */
+		if (why && info->extack)
+			info->extack->_msg = why;
+		goto put;
+	}
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg) {
+		r = -ENOMEM;
+		goto put;
+	}
+	hdr = genlmsg_put_reply(msg, info, &cbt_family, 0, CBT_CMD_SNAPSHOT);
+	list = hdr ? nla_nest_start(msg, CBT_A_DEVICES) : NULL;
+	for (i = 0; list && i < n; i++) {
+		nest = nla_nest_start(msg, CBT_A_DEVICE);
+		if (!nest || put_selector(msg, ts[i]) ||
+		    nla_put_u64_64bit(msg, CBT_A_EPOCH_NUMBER, epochs[i], CBT_A_PAD))
+			list = NULL;
+		else
+			nla_nest_end(msg, nest);
+	}
+	if (!list ||
+	    nla_put_u64_64bit(msg, CBT_A_FREEZE_NS, freeze_ns, CBT_A_PAD) ||
+	    nla_put_u64_64bit(msg, CBT_A_HOLD_NS, hold_ns, CBT_A_PAD)) {
+		/* Taken all the same; the caller sees the state in GET_DEVICE. */
+		nlmsg_free(msg);
+		r = -EMSGSIZE;
+		goto put;
+	}
+	nla_nest_end(msg, list);
+	genlmsg_end(msg, hdr);
+	r = genlmsg_reply(msg, info);
+put:
+	for (i = 0; i < n; i++)
+		cbt_tracker_put(ts[i]);
+	return r;
 }
 
 /* State of one bitmap dump, from start to done. */
@@ -457,6 +550,11 @@ static const struct genl_ops cbt_ops[] = {
 	{
 		.cmd = CBT_CMD_ABORT_EPOCH,
 		.doit = abort_epoch_doit,
+		.flags = GENL_ADMIN_PERM,
+	},
+	{
+		.cmd = CBT_CMD_SNAPSHOT,
+		.doit = snapshot_doit,
 		.flags = GENL_ADMIN_PERM,
 	},
 	{

@@ -273,7 +273,8 @@ static void cbt_commit_work(struct work_struct *ws)
 
 	/* The origin never fails a write for metadata's sake: submit them all. */
 	while ((bio = bio_list_pop(&bios)))
-		dm_submit_bio_remap(bio, NULL);
+		if (cbt_snap_check_write(t, bio))
+			dm_submit_bio_remap(bio, NULL);
 }
 
 /*
@@ -322,6 +323,7 @@ static void tracker_release(struct kref *ref)
 	u32 i;
 
 	cancel_work_sync(&t->lost_work);
+	percpu_ref_exit(&t->writes);
 	if (t->wq)
 		destroy_workqueue(t->wq);
 	for (i = 0; i < DM_CBT_MD_SLOTS; i++)
@@ -375,8 +377,15 @@ static struct cbt_tracker *tracker_of_md(struct mapped_device *md)
 	return NULL;
 }
 
+static void writes_drained(struct percpu_ref *ref)
+{
+	struct cbt_tracker *t = container_of(ref, struct cbt_tracker, writes);
+
+	complete(&t->writes_drained);
+}
+
 static struct cbt_tracker *tracker_create(struct dm_target *ti, u32 block_sectors,
-					  struct dm_dev *meta)
+					  struct dm_dev *origin, struct dm_dev *meta)
 {
 	struct cbt_tracker *t;
 	struct cbt_epoch *e;
@@ -396,8 +405,18 @@ static struct cbt_tracker *tracker_create(struct dm_target *ti, u32 block_sector
 	bio_list_init(&t->deferred);
 	INIT_WORK(&t->commit_work, cbt_commit_work);
 	INIT_WORK(&t->lost_work, tracking_lost_work);
+	spin_lock_init(&t->held_lock);
+	bio_list_init(&t->held);
+	init_completion(&t->writes_drained);
+	r = percpu_ref_init(&t->writes, writes_drained, 0, GFP_KERNEL);
+	if (r) {
+		kfree(t);
+		ti->error = "Cannot allocate write counter";
+		return ERR_PTR(r);
+	}
 	t->md = dm_table_get_md(ti->table);
 	t->devt = disk_devt(dm_disk(t->md));
+	t->origin_bdev = origin->bdev;
 	t->block_sectors = block_sectors;
 	t->block_shift = ilog2(block_sectors);
 	t->dev_sectors = ti->len;
@@ -558,6 +577,10 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		} else if (t->meta_devt != (ct->meta ? ct->meta->bdev->bd_dev : 0)) {
 			ti->error = "Cannot change the metadata device of a live cbt device; remove it first";
 			r = -EINVAL;
+		} else if (ct->origin->bdev != t->origin_bdev &&
+			   rcu_access_pointer(t->snap)) {
+			ti->error = "Cannot change the origin while a snapshot is attached";
+			r = -EBUSY;
 		} else if (ti->len < t->dev_sectors) {
 			ti->error = "Shrinking a cbt device is not supported; remove it and create it again";
 			r = -EINVAL;
@@ -575,7 +598,7 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			goto bad;
 		}
 	} else {
-		t = tracker_create(ti, block_sectors, ct->meta);
+		t = tracker_create(ti, block_sectors, ct->origin, ct->meta);
 		if (IS_ERR(t)) {
 			mutex_unlock(&cbt_trackers_lock);
 			r = PTR_ERR(t);
@@ -593,6 +616,7 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->num_secure_erase_bios = 1;
 	ti->num_write_zeroes_bios = 1;
 	ti->flush_supported = true;
+	ti->per_io_data_size = sizeof(struct cbt_io);
 	return 0;
 bad:
 	if (ct->meta)
@@ -622,28 +646,104 @@ static void cbt_dtr(struct dm_target *ti)
 	kfree(ct);
 }
 
+/* Track a remapped write; DM_MAPIO_REMAPPED if it may go down now. */
+static int process_write(struct cbt_tracker *t, struct bio *bio)
+{
+	unsigned long flags;
+	u64 start, len;
+
+	bio_blocks(t, bio, &start, &len);
+	if (!cbt_mark_fast(t, start, len)) {
+		spin_lock_irqsave(&t->deferred_lock, flags);
+		bio_list_add(&t->deferred, bio);
+		spin_unlock_irqrestore(&t->deferred_lock, flags);
+		queue_work(t->wq, &t->commit_work);
+		return DM_MAPIO_SUBMITTED;
+	}
+	return cbt_snap_check_write(t, bio) ? DM_MAPIO_REMAPPED : DM_MAPIO_SUBMITTED;
+}
+
+/*
+ * Count a write in t->writes, or park it while writes are held. False
+ * when it was parked.
+ */
+static bool count_write(struct cbt_tracker *t, struct bio *bio)
+{
+	struct cbt_io *io = dm_per_bio_data(bio, sizeof(struct cbt_io));
+	unsigned long flags;
+
+	while (!percpu_ref_tryget_live(&t->writes)) {
+		spin_lock_irqsave(&t->held_lock, flags);
+		if (t->holding) {
+			bio_list_add(&t->held, bio);
+			spin_unlock_irqrestore(&t->held_lock, flags);
+			return false;
+		}
+		spin_unlock_irqrestore(&t->held_lock, flags);
+		/* Released between the two checks: the ref is live again. */
+	}
+	io->counted = true;
+	return true;
+}
+
 static int cbt_map(struct dm_target *ti, struct bio *bio)
 {
 	struct cbt_target *ct = ti->private;
 	struct cbt_tracker *t = ct->t;
-	unsigned long flags;
-	u64 start, len;
+	struct cbt_io *io = dm_per_bio_data(bio, sizeof(struct cbt_io));
 
+	io->counted = false;
 	bio_set_dev(bio, ct->origin->bdev);
 	bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
 	/* Reads and empty flushes change nothing; every sized write-type op does. */
 	if (!op_is_write(bio_op(bio)) || !bio_sectors(bio))
 		return DM_MAPIO_REMAPPED;
+	if (!count_write(t, bio))
+		return DM_MAPIO_SUBMITTED;
+	return process_write(t, bio);
+}
 
-	bio_blocks(t, bio, &start, &len);
-	if (cbt_mark_fast(t, start, len))
-		return DM_MAPIO_REMAPPED;
+static int cbt_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
+{
+	struct cbt_target *ct = ti->private;
+	struct cbt_io *io = dm_per_bio_data(bio, sizeof(struct cbt_io));
 
-	spin_lock_irqsave(&t->deferred_lock, flags);
-	bio_list_add(&t->deferred, bio);
-	spin_unlock_irqrestore(&t->deferred_lock, flags);
-	queue_work(t->wq, &t->commit_work);
-	return DM_MAPIO_SUBMITTED;
+	if (io->counted)
+		percpu_ref_put(&ct->t->writes);
+	return DM_ENDIO_DONE;
+}
+
+void cbt_hold_writes(struct cbt_tracker *t)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&t->held_lock, flags);
+	t->holding = true;
+	spin_unlock_irqrestore(&t->held_lock, flags);
+	reinit_completion(&t->writes_drained);
+	percpu_ref_kill(&t->writes);
+}
+
+void cbt_wait_writes(struct cbt_tracker *t)
+{
+	wait_for_completion(&t->writes_drained);
+}
+
+void cbt_release_writes(struct cbt_tracker *t)
+{
+	struct bio_list held;
+	unsigned long flags;
+	struct bio *bio;
+
+	percpu_ref_resurrect(&t->writes);
+	spin_lock_irqsave(&t->held_lock, flags);
+	t->holding = false;
+	held = t->held;
+	bio_list_init(&t->held);
+	spin_unlock_irqrestore(&t->held_lock, flags);
+	while ((bio = bio_list_pop(&held)))
+		if (count_write(t, bio) && process_write(t, bio) == DM_MAPIO_REMAPPED)
+			dm_submit_bio_remap(bio, NULL);
 }
 
 static int cbt_preresume(struct dm_target *ti)
@@ -655,9 +755,10 @@ static int cbt_preresume(struct dm_target *ti)
 	int r = 0;
 
 	mutex_lock(&t->lock);
-	/* This table is now the live one: its metadata bdev serves commits. */
+	/* This table is now the live one: its devices serve the worker. */
 	if (ct->meta)
 		t->meta_bdev = ct->meta->bdev;
+	t->origin_bdev = ct->origin->bdev;
 	if (ti->len <= t->dev_sectors)
 		goto out;
 	/* Grown: every bitmap follows, and the new area counts as changed. */
@@ -814,6 +915,7 @@ static struct target_type cbt_target = {
 	.ctr = cbt_ctr,
 	.dtr = cbt_dtr,
 	.map = cbt_map,
+	.end_io = cbt_end_io,
 	.preresume = cbt_preresume,
 	.postsuspend = cbt_postsuspend,
 	.status = cbt_status,

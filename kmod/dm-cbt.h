@@ -23,6 +23,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/percpu-refcount.h>
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
@@ -88,11 +89,56 @@ struct cbt_tracker {
 	 */
 	atomic_t committing;
 	struct work_struct lost_work;	/* announces CBT_EVENT_TRACKING_LOST */
+
+	/* The active table's origin device, for snapshot copies. */
+	struct block_device *origin_bdev;
+	/*
+	 * Writes between map() and their end_io(). Killed to hold new writes
+	 * while a snapshot is taken; writes_drained completes when the last
+	 * one in flight ends.
+	 */
+	struct percpu_ref writes;
+	struct completion writes_drained;
+	spinlock_t held_lock;		/* protects holding and held */
+	bool holding;
+	struct bio_list held;		/* writes that arrived while holding */
+	/* The attached snapshot: read under RCU, changed under cbt_snapshot_lock. */
+	struct cbt_snapshot __rcu *snap;
+};
+
+/* Per-bio data of the cbt target. */
+struct cbt_io {
+	bool counted;		/* holds a reference on tracker->writes */
+	atomic_t waiting;	/* chunk copies this write waits for, plus one */
 };
 
 /* dm-cbt-target.c */
 int cbt_target_register(void);
 void cbt_target_unregister(void);
+/* Hold new writes and wait for those in flight; then release them. */
+void cbt_hold_writes(struct cbt_tracker *t);
+void cbt_wait_writes(struct cbt_tracker *t);
+void cbt_release_writes(struct cbt_tracker *t);
+
+/* dm-cbt-snapshot.c */
+struct cbt_snapshot;
+struct sk_buff;
+extern struct mutex cbt_snapshot_lock;
+int cbt_snap_register(void);
+void cbt_snap_unregister(void);
+/*
+ * True if a remapped origin write may go down now; false if the snapshot
+ * took it to copy the old data first (it submits the write itself).
+ */
+bool cbt_snap_check_write(struct cbt_tracker *t, struct bio *bio);
+/*
+ * Take snapshots of @n devices at one instant; see CBT_CMD_SNAPSHOT.
+ * Fills @epochs with the closed epochs.
+ */
+int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
+		       u64 *epochs, u64 *freeze_ns, u64 *hold_ns, const char **why);
+/* Put the CBT_A_SNAPSHOT nest of @t, if it has a snapshot. */
+int cbt_snap_fill(struct sk_buff *skb, struct cbt_tracker *t);
 
 /* Tracker registry, in dm-cbt-target.c. */
 extern struct mutex cbt_trackers_lock;

@@ -38,6 +38,16 @@
  *         CBT_A_EPOCH_STATE: NLA_U32, enum cbt_epoch_state
  *         CBT_A_EPOCH_BITS: NLA_U64, blocks set in its bitmap
  *     CBT_A_METADATA_ERRORS: NLA_U64, failed metadata I/Os since load
+ *     CBT_A_SNAPSHOT: nested, present while a snapshot device is attached:
+ *         CBT_A_SNAP_STATE: NLA_U32, enum cbt_snap_state
+ *         CBT_A_SNAP_ERROR: NLA_U32, errno that invalidated it (ENOSPC:
+ *             the COW store filled up; EIO: it failed), 0 otherwise
+ *         CBT_A_EPOCH_NUMBER: NLA_U64, the epoch the snapshot closed
+ *         CBT_A_SNAP_AGE_MS: NLA_U64, time since it was taken
+ *         CBT_A_SNAP_CHUNK_SIZE: NLA_U32, COW chunk size in bytes
+ *         CBT_A_SNAP_COW_USED, CBT_A_SNAP_COW_TOTAL: NLA_U64, bytes
+ *         CBT_A_SNAP_COPIED: NLA_U64, chunks copied to the COW store
+ *         CBT_A_SNAP_SECTORS: NLA_U64, snapshot size in sectors
  *
  * CBT_CMD_CLOSE_EPOCH
  *   doit, with a selector. Atomically freezes the open epoch N and opens
@@ -76,6 +86,25 @@
  *   has not changed. Chunks come in increasing order and never overlap.
  *   Reading the open epoch gives a view that may grow while it is read.
  *
+ * CBT_CMD_SNAPSHOT
+ *   doit. Takes a point-in-time snapshot of one or more cbt devices at the
+ *   same instant (a consistency group). Each device needs a snapshot device
+ *   attached and not yet taken (a "cbt-snap" table over it, see
+ *   docs/snapshot.md). Attributes:
+ *     CBT_A_DEVICES: nested, one CBT_A_DEVICE nest (a selector) per device,
+ *         at most DM_CBT_MAX_GROUP
+ *     CBT_A_FREEZE: NLA_FLAG, freeze the filesystems on the devices around
+ *         the instant, so the snapshots are filesystem-consistent
+ *   In one step for all devices: freeze (if asked), hold new writes, wait
+ *   for writes in flight, close each open epoch N, start copy-on-write,
+ *   release writes, thaw. A write completed before the step is in the
+ *   snapshot and in epoch N; one issued after is in neither. Replies with
+ *   CBT_A_DEVICES, each CBT_A_DEVICE holding the selector and the closed
+ *   CBT_A_EPOCH_NUMBER, and CBT_A_FREEZE_NS, CBT_A_HOLD_NS: how long
+ *   filesystems were frozen and writes were held. Nothing changes when it
+ *   fails (-EBUSY: an epoch cannot be closed or a snapshot is taken
+ *   already; -ENOENT: no snapshot device attached).
+ *
  * Multicast group "events": CBT_CMD_EVENT messages with a selector
  *   (name, major, minor), CBT_A_UUID, CBT_A_EVENT (enum cbt_event) and,
  *   where it applies, CBT_A_EPOCH_NUMBER.
@@ -99,6 +128,11 @@
 /* Closed epochs waiting for commit or abort, at most. */
 #define DM_CBT_MAX_CLOSED 3
 
+/* Devices in one consistency group, at most. */
+#define DM_CBT_MAX_GROUP 64
+
+#define DM_CBT_SNAP_TARGET_NAME "cbt-snap"
+
 enum cbt_cmd {
 	CBT_CMD_UNSPEC,
 	CBT_CMD_GET_DEVICE,
@@ -107,6 +141,7 @@ enum cbt_cmd {
 	CBT_CMD_ABORT_EPOCH,
 	CBT_CMD_GET_BITMAP,
 	CBT_CMD_EVENT,
+	CBT_CMD_SNAPSHOT,
 	__CBT_CMD_MAX
 };
 #define CBT_CMD_MAX (__CBT_CMD_MAX - 1)
@@ -139,6 +174,20 @@ enum cbt_attr {
 	CBT_A_EVENT,
 	CBT_A_METADATA_ERRORS,
 	CBT_A_PAD,
+	CBT_A_SNAPSHOT,
+	CBT_A_SNAP_STATE,
+	CBT_A_SNAP_ERROR,
+	CBT_A_SNAP_AGE_MS,
+	CBT_A_SNAP_CHUNK_SIZE,
+	CBT_A_SNAP_COW_USED,
+	CBT_A_SNAP_COW_TOTAL,
+	CBT_A_SNAP_COPIED,
+	CBT_A_SNAP_SECTORS,
+	CBT_A_DEVICES,
+	CBT_A_DEVICE,
+	CBT_A_FREEZE,
+	CBT_A_FREEZE_NS,
+	CBT_A_HOLD_NS,
 	__CBT_A_LAST
 };
 #define CBT_A_MAX (__CBT_A_LAST - 1)
@@ -160,6 +209,15 @@ enum cbt_epoch_state {
 	CBT_EPOCH_CLOSED,
 };
 
+enum cbt_snap_state {
+	/* Attached, not yet taken: reads fail. */
+	CBT_SNAP_PREPARED,
+	/* Taken: reads return the device as it was at the instant. */
+	CBT_SNAP_ACTIVE,
+	/* The COW store filled up or failed: reads fail, the origin is unharmed. */
+	CBT_SNAP_INVALID,
+};
+
 enum cbt_bitmap_flags {
 	CBT_BITMAP_F_EXTENTS = 1U << 0,
 	__CBT_BITMAP_F_ALL = CBT_BITMAP_F_EXTENTS
@@ -171,6 +229,11 @@ enum cbt_event {
 	CBT_EVENT_EPOCH_ABORTED,
 	/* History was lost: the identity UUID changed, a full image is due. */
 	CBT_EVENT_TRACKING_LOST,
+	CBT_EVENT_SNAPSHOT_TAKEN,
+	/* The snapshot became invalid; CBT_A_SNAP_ERROR says why. */
+	CBT_EVENT_SNAPSHOT_INVALID,
+	/* The COW store passed 80% full. */
+	CBT_EVENT_COW_LOW,
 };
 
 /* A run of set bits: blocks [start, start + len). Little-endian on the wire. */

@@ -1,0 +1,855 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Point-in-time snapshots of a cbt device, and the cbt-snap target that
+ * reads them. See docs/snapshot.md.
+ *
+ * A chunk of the origin is in one of three states:
+ *   uncopied  no map entry: the origin still holds the snapshot's data;
+ *   copying   a struct cbt_copy in the map: its old data is being copied
+ *             to the COW store (COPYING), or is there but snapshot reads
+ *             that went to the origin before are still in flight
+ *             (DRAINING); writes to the chunk wait either way;
+ *   copied    a value entry (the COW index) and its bit in ->copied:
+ *             writes go straight to the origin, reads to the COW store.
+ * An origin write to uncopied chunks waits until each is copied. A
+ * snapshot read of uncopied or COPYING chunks reads the origin and is
+ * registered in ->reads until it completes; a chunk leaves DRAINING only
+ * when no such read overlaps it, so no read can see a later write.
+ */
+#include <linux/blkdev.h>
+#include <linux/dm-kcopyd.h>
+#include <linux/ktime.h>
+#include <linux/mempool.h>
+#include <linux/module.h>
+#include <linux/slab.h>
+#include <linux/xarray.h>
+
+#include "dm-cbt.h"
+#include "dm-cbt-compat.h"
+
+DEFINE_MUTEX(cbt_snapshot_lock);	/* serialises attach, detach and taking snapshots */
+
+#define COW_LOW_PERCENT 80
+
+enum copy_state { COPYING, DRAINING };
+
+struct cbt_copy {
+	u64 chunk;
+	u64 cow_index;
+	enum copy_state state;
+	bool job_done;		/* kcopyd finished with it */
+	struct list_head waiters;	/* struct cbt_waiter */
+	struct cbt_snapshot *s;
+};
+
+/* One write waiting for one chunk. */
+struct cbt_waiter {
+	struct list_head node;
+	struct bio *bio;
+};
+
+/* Per-bio data of cbt-snap: a read of the origin in flight. */
+struct cbt_snap_read {
+	struct list_head node;	/* on ->reads while registered */
+	u64 first, last;	/* chunks */
+	bool registered;
+};
+
+struct cbt_snapshot {
+	struct cbt_tracker *t;
+	struct dm_dev *cbt_dev;		/* the cbt device, held open */
+	struct dm_dev *cow;
+	struct block_device *origin_bdev;	/* set when taken */
+	u32 chunk_sectors;
+	u32 chunk_shift;
+	u64 nr_chunks;
+	sector_t sectors;
+	u64 cow_chunks;
+	atomic64_t cow_next;
+	u64 epoch;
+	ktime_t taken;
+	/* PREPARED until taken; read lockless, changed under lock. */
+	enum cbt_snap_state state;
+	int error;
+	bool warned_low;
+
+	/*
+	 * Protects map entries' state changes, every cbt_copy, ->reads,
+	 * ->queued and the state. Taken from end_io (any context): irqsave.
+	 */
+	spinlock_t lock;
+	struct xarray map;		/* chunk -> COW index value, or struct cbt_copy */
+	struct cbt_bitmap copied;	/* chunks writes may overwrite freely */
+	struct list_head reads;		/* struct cbt_snap_read */
+	struct bio_list queued;		/* writes map() handed over */
+	struct bio_list ready;		/* writes end_io released, to submit */
+	struct work_struct work;
+	struct work_struct event_work;
+	int pending_event;		/* under lock: event for event_work */
+	struct dm_kcopyd_client *kc;
+	mempool_t *waiters;
+	atomic_t copies;		/* kcopyd jobs in flight */
+	wait_queue_head_t copies_wait;
+};
+
+static struct cbt_io *io_of(struct bio *bio)
+{
+	return dm_per_bio_data(bio, sizeof(struct cbt_io));
+}
+
+static void chunk_range(struct cbt_snapshot *s, struct bio *bio, u64 *first, u64 *last)
+{
+	*first = bio->bi_iter.bi_sector >> s->chunk_shift;
+	*last = (bio_end_sector(bio) - 1) >> s->chunk_shift;
+}
+
+/* Drop one wait of a write; when it was the last, hand it to @ready. */
+static void waiter_done(struct cbt_snapshot *s, struct cbt_waiter *w, struct bio_list *ready)
+{
+	if (atomic_dec_and_test(&io_of(w->bio)->waiting))
+		bio_list_add(ready, w->bio);
+	list_del(&w->node);
+	mempool_free(w, s->waiters);
+}
+
+static void submit_ready(struct bio_list *ready)
+{
+	struct bio *bio;
+
+	while ((bio = bio_list_pop(ready)))
+		dm_submit_bio_remap(bio, NULL);
+}
+
+static void event_work(struct work_struct *ws)
+{
+	struct cbt_snapshot *s = container_of(ws, struct cbt_snapshot, event_work);
+	unsigned long flags;
+	int event;
+
+	spin_lock_irqsave(&s->lock, flags);
+	event = s->pending_event;
+	s->pending_event = 0;
+	spin_unlock_irqrestore(&s->lock, flags);
+	if (event)
+		cbt_notify(s->t, event, s->epoch);
+}
+
+/*
+ * The snapshot can no longer be trusted: reads fail from now on, and every
+ * waiting write goes down at once. The origin never pays for it.
+ */
+static void invalidate_locked(struct cbt_snapshot *s, int error, struct bio_list *ready)
+{
+	struct cbt_copy *cp;
+	unsigned long idx;
+	void *entry;
+
+	lockdep_assert_held(&s->lock);
+	if (s->state == CBT_SNAP_INVALID)
+		return;
+	WRITE_ONCE(s->state, CBT_SNAP_INVALID);
+	s->error = error;
+	if (error) {
+		DMERR("%u:%u: snapshot of epoch %llu invalidated (%d): its reads fail from now on; the origin is unaffected",
+		      MAJOR(s->t->devt), MINOR(s->t->devt), s->epoch, error);
+		s->pending_event = CBT_EVENT_SNAPSHOT_INVALID;
+		schedule_work(&s->event_work);
+	}
+	xa_for_each(&s->map, idx, entry) {
+		struct cbt_waiter *w, *tmp;
+
+		if (xa_is_value(entry))
+			continue;
+		cp = entry;
+		list_for_each_entry_safe(w, tmp, &cp->waiters, node)
+			waiter_done(s, w, ready);
+		if (cp->job_done) {
+			__xa_erase(&s->map, idx);
+			kfree(cp);
+		}
+	}
+}
+
+static bool read_overlaps(struct cbt_snapshot *s, u64 chunk)
+{
+	struct cbt_snap_read *rd;
+
+	list_for_each_entry(rd, &s->reads, node)
+		if (rd->first <= chunk && chunk <= rd->last)
+			return true;
+	return false;
+}
+
+/* A DRAINING chunk no read overlaps any more becomes copied. */
+static void finish_copy_locked(struct cbt_snapshot *s, struct cbt_copy *cp, struct bio_list *ready)
+{
+	struct cbt_waiter *w, *tmp;
+
+	lockdep_assert_held(&s->lock);
+	/* The slot exists and the leaf was prepared: neither allocates. */
+	__xa_store(&s->map, cp->chunk, xa_mk_value(cp->cow_index), GFP_ATOMIC);
+	cbt_bitmap_set_range(&s->copied, cp->chunk, 1, GFP_ATOMIC);
+	list_for_each_entry_safe(w, tmp, &cp->waiters, node)
+		waiter_done(s, w, ready);
+	kfree(cp);
+}
+
+static void copy_done(int read_err, unsigned long write_err, void *context)
+{
+	struct cbt_copy *cp = context;
+	struct cbt_snapshot *s = cp->s;
+	struct bio_list ready = BIO_EMPTY_LIST;
+	unsigned long flags;
+
+	spin_lock_irqsave(&s->lock, flags);
+	xa_lock(&s->map);
+	cp->job_done = true;
+	if (read_err || write_err)
+		invalidate_locked(s, -EIO, &ready);
+	if (s->state != CBT_SNAP_ACTIVE) {
+		/* Its waiters went down when the snapshot was invalidated. */
+		__xa_erase(&s->map, cp->chunk);
+		kfree(cp);
+	} else {
+		cp->state = DRAINING;
+		if (!read_overlaps(s, cp->chunk))
+			finish_copy_locked(s, cp, &ready);
+	}
+	xa_unlock(&s->map);
+	spin_unlock_irqrestore(&s->lock, flags);
+	submit_ready(&ready);
+	if (atomic_dec_and_test(&s->copies))
+		wake_up(&s->copies_wait);
+}
+
+/* Start copying @cp's chunk from the origin to its COW slot. */
+static void start_copy(struct cbt_snapshot *s, struct cbt_copy *cp)
+{
+	sector_t start = cp->chunk << s->chunk_shift;
+	struct dm_io_region from = {
+		.bdev = s->origin_bdev,
+		.sector = start,
+		.count = min_t(sector_t, s->chunk_sectors, s->sectors - start),
+	};
+	struct dm_io_region to = {
+		.bdev = s->cow->bdev,
+		.sector = cp->cow_index << s->chunk_shift,
+		.count = from.count,
+	};
+
+	atomic_inc(&s->copies);
+	dm_kcopyd_copy(s->kc, &from, 1, &to, 0, copy_done, cp);
+}
+
+/*
+ * Attach a waiter for chunk @c of a write, creating its copy if none runs.
+ * Returns the copy to start (outside the lock), or NULL. *used says
+ * whether @w and @fresh were consumed.
+ */
+static struct cbt_copy *wait_for_chunk(struct cbt_snapshot *s, u64 c, struct bio *bio,
+				       struct cbt_waiter *w, struct cbt_copy **fresh,
+				       bool *w_used, struct bio_list *ready)
+{
+	struct cbt_copy *cp = NULL, *start = NULL;
+	void *entry;
+	u64 idx;
+
+	lockdep_assert_held(&s->lock);
+	*w_used = false;
+	entry = xa_load(&s->map, c);
+	if (s->state != CBT_SNAP_ACTIVE || xa_is_value(entry))
+		return NULL;
+	if (entry) {
+		cp = entry;
+	} else {
+		idx = atomic64_inc_return(&s->cow_next) - 1;
+		if (idx >= s->cow_chunks) {
+			invalidate_locked(s, -ENOSPC, ready);
+			return NULL;
+		}
+		cp = *fresh;
+		*fresh = NULL;
+		cp->chunk = c;
+		cp->cow_index = idx;
+		cp->state = COPYING;
+		cp->job_done = false;
+		cp->s = s;
+		INIT_LIST_HEAD(&cp->waiters);
+		/* The slot was reserved: this does not allocate. */
+		__xa_store(&s->map, c, cp, GFP_ATOMIC);
+		if (!s->warned_low && idx * 100 >= s->cow_chunks * COW_LOW_PERCENT) {
+			s->warned_low = true;
+			s->pending_event = CBT_EVENT_COW_LOW;
+			schedule_work(&s->event_work);
+		}
+		start = cp;
+	}
+	w->bio = bio;
+	list_add_tail(&w->node, &cp->waiters);
+	atomic_inc(&io_of(bio)->waiting);
+	*w_used = true;
+	return start;
+}
+
+/* Make a write wait for every chunk of it that is not copied yet. */
+static void cow_write(struct cbt_snapshot *s, struct bio *bio)
+{
+	struct bio_list ready = BIO_EMPTY_LIST;
+	struct cbt_io *io = io_of(bio);
+	struct cbt_copy *fresh = NULL, *start;
+	struct cbt_waiter *w;
+	unsigned long flags;
+	u64 first, last, c;
+	bool w_used;
+
+	chunk_range(s, bio, &first, &last);
+	last = min(last, s->nr_chunks - 1);
+	atomic_set(&io->waiting, 1);
+	for (c = first; c <= last && READ_ONCE(s->state) == CBT_SNAP_ACTIVE; c++) {
+		if (cbt_bitmap_test(&s->copied, c))
+			continue;
+		w = mempool_alloc(s->waiters, GFP_NOIO);
+		if (!fresh)
+			fresh = kmalloc(sizeof(*fresh), GFP_NOIO);
+		/* Make every insertion under the lock allocation-free. */
+		if (!fresh || cbt_bitmap_prepare(&s->copied, c, 1, GFP_NOIO) ||
+		    xa_reserve_irq(&s->map, c, GFP_NOIO)) {
+			spin_lock_irqsave(&s->lock, flags);
+			xa_lock(&s->map);
+			invalidate_locked(s, -ENOMEM, &ready);
+			xa_unlock(&s->map);
+			spin_unlock_irqrestore(&s->lock, flags);
+			mempool_free(w, s->waiters);
+			break;
+		}
+		spin_lock_irqsave(&s->lock, flags);
+		xa_lock(&s->map);
+		start = wait_for_chunk(s, c, bio, w, &fresh, &w_used, &ready);
+		xa_unlock(&s->map);
+		spin_unlock_irqrestore(&s->lock, flags);
+		if (!w_used)
+			mempool_free(w, s->waiters);
+		/* Drops the reservation if nothing was stored in it. */
+		xa_release(&s->map, c);
+		if (start)
+			start_copy(s, start);
+	}
+	kfree(fresh);
+	if (atomic_dec_and_test(&io->waiting))
+		bio_list_add(&ready, bio);
+	submit_ready(&ready);
+}
+
+static void cow_work(struct work_struct *ws)
+{
+	struct cbt_snapshot *s = container_of(ws, struct cbt_snapshot, work);
+	struct bio_list bios, ready;
+	unsigned long flags;
+	struct bio *bio;
+
+	spin_lock_irqsave(&s->lock, flags);
+	bios = s->queued;
+	bio_list_init(&s->queued);
+	ready = s->ready;
+	bio_list_init(&s->ready);
+	spin_unlock_irqrestore(&s->lock, flags);
+	/* Released by reads' end_io, which cannot submit from its context. */
+	submit_ready(&ready);
+	while ((bio = bio_list_pop(&bios)))
+		cow_write(s, bio);
+}
+
+bool cbt_snap_check_write(struct cbt_tracker *t, struct bio *bio)
+{
+	struct cbt_snapshot *s;
+	unsigned long flags;
+	u64 first, last;
+	bool go = true;
+
+	rcu_read_lock();
+	s = rcu_dereference(t->snap);
+	if (s && READ_ONCE(s->state) == CBT_SNAP_ACTIVE) {
+		chunk_range(s, bio, &first, &last);
+		if (first < s->nr_chunks &&
+		    !cbt_bitmap_range_all_set(&s->copied, first,
+					      min(last, s->nr_chunks - 1) - first + 1)) {
+			spin_lock_irqsave(&s->lock, flags);
+			bio_list_add(&s->queued, bio);
+			spin_unlock_irqrestore(&s->lock, flags);
+			queue_work(t->wq, &s->work);
+			go = false;
+		}
+	}
+	rcu_read_unlock();
+	return go;
+}
+
+/*----------------------------------------------------------------
+ * Taking snapshots
+ *--------------------------------------------------------------*/
+
+static struct cbt_snapshot *snap_of(struct cbt_tracker *t)
+{
+	return rcu_dereference_protected(t->snap, lockdep_is_held(&cbt_snapshot_lock));
+}
+
+int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
+		       u64 *epochs, u64 *freeze_ns, u64 *hold_ns, const char **why)
+{
+	unsigned int i, frozen = 0, closed = 0;
+	ktime_t t0, t1, t2, t3;
+	int r = 0;
+
+	mutex_lock(&cbt_snapshot_lock);
+	for (i = 0; i < n; i++) {
+		struct cbt_snapshot *s = snap_of(ts[i]);
+
+		if (!s) {
+			*why = "No snapshot device attached (create a cbt-snap device first)";
+			r = -ENOENT;
+			goto out;
+		}
+		if (s->state != CBT_SNAP_PREPARED) {
+			*why = "The snapshot device was taken already; attach a new one";
+			r = -EBUSY;
+			goto out;
+		}
+		if (ts[i]->ledger.nr_closed >= DM_CBT_MAX_CLOSED) {
+			*why = "Too many closed epochs: commit or abort one first";
+			r = -EBUSY;
+			goto out;
+		}
+	}
+	t0 = ktime_get();
+	if (freeze) {
+		for (frozen = 0; frozen < n; frozen++) {
+			r = cbt_freeze_bdev(dm_disk(ts[frozen]->md)->part0);
+			if (r) {
+				*why = "Cannot freeze the filesystem";
+				goto thaw;
+			}
+		}
+	}
+	t1 = ktime_get();
+	for (i = 0; i < n; i++)
+		cbt_hold_writes(ts[i]);
+	for (i = 0; i < n; i++)
+		cbt_wait_writes(ts[i]);
+	for (closed = 0; closed < n; closed++) {
+		r = cbt_close_epoch(ts[closed], &epochs[closed]);
+		if (r) {
+			*why = "Cannot close an epoch";
+			break;
+		}
+	}
+	if (r) {
+		/* All or nothing: fold back what was closed. */
+		for (i = 0; i < closed; i++)
+			cbt_abort_epoch(ts[i], epochs[i]);
+	} else {
+		for (i = 0; i < n; i++) {
+			struct cbt_snapshot *s = snap_of(ts[i]);
+
+			s->origin_bdev = ts[i]->origin_bdev;
+			s->epoch = epochs[i];
+			s->taken = ktime_get();
+			/* No write is in flight: the switch is one instant for all. */
+			WRITE_ONCE(s->state, CBT_SNAP_ACTIVE);
+		}
+	}
+	for (i = 0; i < n; i++)
+		cbt_release_writes(ts[i]);
+	t2 = ktime_get();
+thaw:
+	for (i = 0; i < frozen; i++)
+		cbt_thaw_bdev(dm_disk(ts[i]->md)->part0);
+	t3 = ktime_get();
+	if (!r) {
+		*hold_ns = ktime_to_ns(ktime_sub(t2, t1));
+		*freeze_ns = freeze ? ktime_to_ns(ktime_sub(t3, t0)) : 0;
+	}
+out:
+	mutex_unlock(&cbt_snapshot_lock);
+	if (!r)
+		for (i = 0; i < n; i++)
+			cbt_notify(ts[i], CBT_EVENT_SNAPSHOT_TAKEN, epochs[i]);
+	return r;
+}
+
+int cbt_snap_fill(struct sk_buff *skb, struct cbt_tracker *t)
+{
+	struct cbt_snapshot *s;
+	struct nlattr *nest;
+	u64 used;
+	int r = 0;
+
+	mutex_lock(&cbt_snapshot_lock);
+	s = snap_of(t);
+	if (!s)
+		goto out;
+	used = min_t(u64, atomic64_read(&s->cow_next), s->cow_chunks);
+	nest = nla_nest_start(skb, CBT_A_SNAPSHOT);
+	if (!nest ||
+	    nla_put_u32(skb, CBT_A_SNAP_STATE, READ_ONCE(s->state)) ||
+	    nla_put_u32(skb, CBT_A_SNAP_ERROR, -s->error) ||
+	    nla_put_u64_64bit(skb, CBT_A_EPOCH_NUMBER, s->epoch, CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_SNAP_AGE_MS, s->state == CBT_SNAP_PREPARED ? 0 :
+			      ktime_ms_delta(ktime_get(), s->taken), CBT_A_PAD) ||
+	    nla_put_u32(skb, CBT_A_SNAP_CHUNK_SIZE, s->chunk_sectors << SECTOR_SHIFT) ||
+	    nla_put_u64_64bit(skb, CBT_A_SNAP_COW_USED,
+			      (used << s->chunk_shift) << SECTOR_SHIFT, CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_SNAP_COW_TOTAL,
+			      (s->cow_chunks << s->chunk_shift) << SECTOR_SHIFT, CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_SNAP_COPIED, cbt_bitmap_weight(&s->copied), CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_SNAP_SECTORS, s->sectors, CBT_A_PAD)) {
+		r = -EMSGSIZE;
+		goto out;
+	}
+	nla_nest_end(skb, nest);
+out:
+	mutex_unlock(&cbt_snapshot_lock);
+	return r;
+}
+
+/*----------------------------------------------------------------
+ * The cbt-snap target
+ *--------------------------------------------------------------*/
+
+static void snap_free(struct cbt_snapshot *s)
+{
+	if (s->kc)
+		dm_kcopyd_client_destroy(s->kc);
+	mempool_destroy(s->waiters);
+	xa_destroy(&s->map);
+	cbt_bitmap_destroy(&s->copied);
+	kfree(s);
+}
+
+static bool same_disk(struct block_device *a, struct block_device *b)
+{
+	return bdev_whole(a) == bdev_whole(b);
+}
+
+/*
+ * Construct a snapshot device:
+ *   cbt-snap <cbt dev> <cow dev> <chunk sectors>
+ *
+ * <cbt dev>: the cbt device to snapshot; its length must be this table's.
+ * <cow dev>: where old data goes; not on the origin's disk or the cbt
+ *   device. When it fills up the snapshot becomes invalid.
+ * <chunk sectors>: copy-on-write unit, a power of two from 8 to 2048.
+ * The device reads as I/O errors until CBT_CMD_SNAPSHOT takes it.
+ */
+static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
+{
+	struct cbt_snapshot *s;
+	struct cbt_tracker *t;
+	unsigned int chunk;
+	char dummy;
+	int r;
+
+	if (argc != 3) {
+		ti->error = "Invalid argument count (expected: <cbt dev> <cow dev> <chunk sectors>)";
+		return -EINVAL;
+	}
+	if (sscanf(argv[2], "%u%c", &chunk, &dummy) != 1 || !is_power_of_2(chunk) ||
+	    chunk < 8 || chunk > 2048) {
+		ti->error = "Invalid chunk size (a power of two from 8 to 2048 sectors)";
+		return -EINVAL;
+	}
+	s = kzalloc(sizeof(*s), GFP_KERNEL);
+	if (!s) {
+		ti->error = "Cannot allocate snapshot";
+		return -ENOMEM;
+	}
+	spin_lock_init(&s->lock);
+	/* end_io, in interrupt context, changes entries too. */
+	xa_init_flags(&s->map, XA_FLAGS_LOCK_IRQ);
+	INIT_LIST_HEAD(&s->reads);
+	bio_list_init(&s->queued);
+	INIT_WORK(&s->work, cow_work);
+	INIT_WORK(&s->event_work, event_work);
+	init_waitqueue_head(&s->copies_wait);
+	s->chunk_sectors = chunk;
+	s->chunk_shift = ilog2(chunk);
+	s->sectors = ti->len;
+	s->nr_chunks = DIV_ROUND_UP_ULL((u64)ti->len, chunk);
+	s->state = CBT_SNAP_PREPARED;
+
+	r = dm_get_device(ti, argv[0], CBT_OPEN_READ, &s->cbt_dev);
+	if (r) {
+		ti->error = "Error opening the cbt device";
+		goto bad;
+	}
+	r = dm_get_device(ti, argv[1], dm_table_get_mode(ti->table), &s->cow);
+	if (r) {
+		ti->error = "Error opening the COW device";
+		goto bad;
+	}
+	s->cow_chunks = bdev_nr_sectors(s->cow->bdev) >> s->chunk_shift;
+	r = -EINVAL;
+	if (!s->cow_chunks) {
+		ti->error = "The COW device is smaller than one chunk";
+		goto bad;
+	}
+	if (cbt_bitmap_init(&s->copied, s->nr_chunks, GFP_KERNEL)) {
+		ti->error = "Cannot allocate the copied-chunk bitmap";
+		r = -ENOMEM;
+		goto bad;
+	}
+	s->waiters = mempool_create_kmalloc_pool(64, sizeof(struct cbt_waiter));
+	s->kc = dm_kcopyd_client_create(NULL);
+	if (!s->waiters || IS_ERR(s->kc)) {
+		if (IS_ERR(s->kc))
+			s->kc = NULL;
+		ti->error = "Cannot allocate copy resources";
+		r = -ENOMEM;
+		goto bad;
+	}
+
+	mutex_lock(&cbt_snapshot_lock);
+	mutex_lock(&cbt_trackers_lock);
+	t = cbt_tracker_find(NULL, s->cbt_dev->bdev->bd_dev);
+	mutex_unlock(&cbt_trackers_lock);
+	if (!t) {
+		ti->error = "Not a cbt device";
+	} else if (snap_of(t)) {
+		ti->error = "The cbt device has a snapshot attached already; remove it first";
+		r = -EBUSY;
+	} else if (ti->len != t->dev_sectors) {
+		ti->error = "The snapshot's length must be the cbt device's";
+	} else if (same_disk(s->cow->bdev, t->origin_bdev) ||
+		   s->cow->bdev->bd_dev == t->devt) {
+		/* Copies would land in what they protect, or snapshot themselves. */
+		ti->error = "The COW device cannot be on the origin's disk or the cbt device";
+	} else {
+		s->t = t;
+		rcu_assign_pointer(t->snap, s);
+		r = 0;
+	}
+	mutex_unlock(&cbt_snapshot_lock);
+	if (r) {
+		if (t)
+			cbt_tracker_put(t);
+		goto bad;
+	}
+	ti->private = s;
+	ti->per_io_data_size = sizeof(struct cbt_snap_read);
+	ti->num_flush_bios = 1;
+	return 0;
+bad:
+	if (s->cow)
+		dm_put_device(ti, s->cow);
+	if (s->cbt_dev)
+		dm_put_device(ti, s->cbt_dev);
+	snap_free(s);
+	return r;
+}
+
+static void snap_dtr(struct dm_target *ti)
+{
+	struct cbt_snapshot *s = ti->private;
+	struct cbt_tracker *t = s->t;
+	struct bio_list ready = BIO_EMPTY_LIST;
+	unsigned long flags;
+
+	mutex_lock(&cbt_snapshot_lock);
+	rcu_assign_pointer(t->snap, NULL);
+	mutex_unlock(&cbt_snapshot_lock);
+	/* No map() hands writes over any more; let the queued ones through. */
+	synchronize_rcu();
+	flush_work(&s->work);
+	spin_lock_irqsave(&s->lock, flags);
+	xa_lock(&s->map);
+	invalidate_locked(s, 0, &ready);
+	xa_unlock(&s->map);
+	spin_unlock_irqrestore(&s->lock, flags);
+	submit_ready(&ready);
+	wait_event(s->copies_wait, !atomic_read(&s->copies));
+	flush_work(&s->work);
+	cancel_work_sync(&s->event_work);
+	dm_put_device(ti, s->cow);
+	dm_put_device(ti, s->cbt_dev);
+	snap_free(s);
+	cbt_tracker_put(t);
+}
+
+/* Longest run from @c of chunks the same kind as @c: COW-contiguous or not. */
+static u64 classify(struct cbt_snapshot *s, u64 c, u64 last, s64 *cow)
+{
+	u64 n;
+
+	lockdep_assert_held(&s->lock);
+	*cow = -1;
+	for (n = 0; c + n <= last; n++) {
+		void *e = xa_load(&s->map, c + n);
+		s64 here = -1;
+
+		if (xa_is_value(e))
+			here = xa_to_value(e);
+		else if (e && ((struct cbt_copy *)e)->state == DRAINING)
+			here = ((struct cbt_copy *)e)->cow_index;
+		if (!n)
+			*cow = here;
+		else if (*cow < 0 ? here >= 0 : here != *cow + (s64)n)
+			break;
+	}
+	return n;
+}
+
+static int snap_map(struct dm_target *ti, struct bio *bio)
+{
+	struct cbt_snapshot *s = ti->private;
+	struct cbt_snap_read *rd = dm_per_bio_data(bio, sizeof(*rd));
+	sector_t sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
+	unsigned long flags;
+	u64 first, last, n;
+	sector_t len;
+	s64 cow;
+
+	rd->registered = false;
+	if (op_is_write(bio_op(bio))) {
+		/* Nothing to flush; anything else is refused: a snapshot is read-only. */
+		if (!bio_sectors(bio)) {
+			bio_endio(bio);
+			return DM_MAPIO_SUBMITTED;
+		}
+		return DM_MAPIO_KILL;
+	}
+	if (READ_ONCE(s->state) != CBT_SNAP_ACTIVE)
+		return DM_MAPIO_KILL;
+	first = sector >> s->chunk_shift;
+	last = (sector + bio_sectors(bio) - 1) >> s->chunk_shift;
+
+	spin_lock_irqsave(&s->lock, flags);
+	xa_lock(&s->map);
+	n = classify(s, first, last, &cow);
+	if (cow < 0) {
+		rd->first = first;
+		rd->last = first + n - 1;
+		rd->registered = true;
+		list_add(&rd->node, &s->reads);
+	}
+	xa_unlock(&s->map);
+	spin_unlock_irqrestore(&s->lock, flags);
+
+	len = ((first + n) << s->chunk_shift) - sector;
+	if (len < bio_sectors(bio))
+		dm_accept_partial_bio(bio, len);
+	if (cow < 0) {
+		bio_set_dev(bio, s->origin_bdev);
+		bio->bi_iter.bi_sector = sector;
+	} else {
+		bio_set_dev(bio, s->cow->bdev);
+		bio->bi_iter.bi_sector = (cow << s->chunk_shift) +
+					 (sector & (s->chunk_sectors - 1));
+	}
+	return DM_MAPIO_REMAPPED;
+}
+
+static int snap_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error)
+{
+	struct cbt_snapshot *s = ti->private;
+	struct cbt_snap_read *rd = dm_per_bio_data(bio, sizeof(*rd));
+	struct bio_list ready = BIO_EMPTY_LIST;
+	unsigned long flags, idx;
+	void *entry;
+
+	if (op_is_write(bio_op(bio)))
+		return DM_ENDIO_DONE;
+	spin_lock_irqsave(&s->lock, flags);
+	xa_lock(&s->map);
+	if (rd->registered) {
+		list_del(&rd->node);
+		rd->registered = false;
+		xa_for_each_range(&s->map, idx, entry, rd->first, rd->last) {
+			struct cbt_copy *cp = entry;
+
+			if (!xa_is_value(entry) && cp->state == DRAINING &&
+			    !read_overlaps(s, idx))
+				finish_copy_locked(s, cp, &ready);
+		}
+	}
+	/* Data read from the origin may postdate an invalidation: fail it. */
+	if (s->state == CBT_SNAP_INVALID && !*error)
+		*error = BLK_STS_IOERR;
+	if (!bio_list_empty(&ready)) {
+		bio_list_merge(&s->ready, &ready);
+		queue_work(s->t->wq, &s->work);
+	}
+	xa_unlock(&s->map);
+	spin_unlock_irqrestore(&s->lock, flags);
+	return DM_ENDIO_DONE;
+}
+
+static const char *snap_state_name(enum cbt_snap_state state)
+{
+	switch (state) {
+	case CBT_SNAP_ACTIVE:
+		return "active";
+	case CBT_SNAP_INVALID:
+		return "invalid";
+	default:
+		return "prepared";
+	}
+}
+
+/*
+ * Status format:
+ *
+ * INFO:  <state: prepared|active|invalid> <epoch> <COW chunks used>/<COW chunks>
+ *        <error>
+ * TABLE: <cbt dev> <cow dev> <chunk sectors>
+ */
+static void snap_status(struct dm_target *ti, status_type_t type,
+			unsigned int status_flags, char *result, unsigned int maxlen)
+{
+	struct cbt_snapshot *s = ti->private;
+	unsigned int sz = 0;
+
+	switch (type) {
+	case STATUSTYPE_INFO:
+		DMEMIT("%s %llu %llu/%llu %d", snap_state_name(READ_ONCE(s->state)),
+		       s->epoch, min_t(u64, atomic64_read(&s->cow_next), s->cow_chunks),
+		       s->cow_chunks, s->error);
+		break;
+	case STATUSTYPE_TABLE:
+		DMEMIT("%s %s %u", s->cbt_dev->name, s->cow->name, s->chunk_sectors);
+		break;
+	case STATUSTYPE_IMA:
+		DMEMIT_TARGET_NAME_VERSION(ti->type);
+		DMEMIT(",cbt_name=%s,cow_name=%s,chunk_sectors=%u;",
+		       s->cbt_dev->name, s->cow->name, s->chunk_sectors);
+		break;
+	}
+}
+
+static int snap_iterate_devices(struct dm_target *ti, iterate_devices_callout_fn fn,
+				void *data)
+{
+	struct cbt_snapshot *s = ti->private;
+
+	return fn(ti, s->cbt_dev, 0, ti->len, data);
+}
+
+static struct target_type snap_target = {
+	.name = DM_CBT_SNAP_TARGET_NAME,
+	.version = {1, 0, 0},
+	.module = THIS_MODULE,
+	.ctr = snap_ctr,
+	.dtr = snap_dtr,
+	.map = snap_map,
+	.end_io = snap_end_io,
+	.status = snap_status,
+	.iterate_devices = snap_iterate_devices,
+};
+
+int cbt_snap_register(void)
+{
+	return dm_register_target(&snap_target);
+}
+
+void cbt_snap_unregister(void)
+{
+	dm_unregister_target(&snap_target);
+}
