@@ -10,6 +10,7 @@ linux-image-amd64 linux-image-6.12-amd64
 linux-source-6.1
 dkms kmod
 libmnl-dev libdevmapper-dev libzstd-dev
+clang libclang-rt-dev
 sparse python3 bc bison flex libelf-dev libssl-dev
 qemu-system-x86 busybox-static cpio xz-utils zstd
 dmsetup e2fsprogs xfsprogs fio util-linux

@@ -59,6 +59,11 @@ static void show_usage(FILE *file)
 
 int help_main(int argc, char *argv[])
 {
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("Usage: %s help [SUBCOMMAND]\n\nLists the subcommands, or shows the usage of one.\n",
+		       PROG_NAME);
+		return 0;
+	}
 	if (argc == 2) {
 		for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++) {
 			if (!strcmp(argv[1], subcommands[i].subcommand)) {

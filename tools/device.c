@@ -20,7 +20,7 @@ static int dev_err(int err, const struct cbt_devsel *sel)
 		cbt_err_prefix(err, "%s", cbt_devsel_str(sel, buf));
 	switch (err) {
 	case -ENODEV:
-		return cbt_err_hint(err, "not a cbt device; `cbt status' lists them");
+		return cbt_err_hint(err, "`cbt status' lists the cbt devices");
 	case -EPERM:
 	case -EACCES:
 		return cbt_err_hint(err, "cbt needs CAP_SYS_ADMIN: run it as root");
@@ -100,7 +100,8 @@ int cbt_list_devices(struct cbt_nl *nl, struct cbt_dev_info **infos, size_t *nr)
 		*nr = 0;
 		return dev_err(ret, NULL);
 	}
-	qsort(l.v, l.nr, sizeof(*l.v), cmp_name);
+	if (l.nr)
+		qsort(l.v, l.nr, sizeof(*l.v), cmp_name);
 	*infos = l.v;
 	*nr = l.nr;
 	return 0;

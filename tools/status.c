@@ -37,8 +37,8 @@ static void print_human(const struct cbt_dev_info *d)
 	for (size_t i = 0; i < d->nr_epochs; i++) {
 		const struct cbt_epoch_info *e = &d->epochs[i];
 
-		printf("  epoch %" PRIu64 ": %s, %" PRIu64 " blocks changed (%s)\n", e->number,
-		       cbt_epoch_state_name(e->state), e->bits,
+		printf("  epoch %" PRIu64 ": %s, %" PRIu64 " changed block%s (%s)\n", e->number,
+		       cbt_epoch_state_name(e->state), e->bits, e->bits == 1 ? "" : "s",
 		       cbt_human_size(cbt_blocks_bytes(d, e->bits), a));
 	}
 }

@@ -1,0 +1,288 @@
+# shellcheck shell=bash
+# Command-line tests of cbt, sourced by tests/unit/run with $O (the build
+# directory holding the sanitized cbt and cbt-fake) and lib.sh loaded.
+# cbt-fake is the tool on a simulated dm-cbt (fake_kernel.c); CBT_FAKE
+# picks the scenario. Each check prints one TAP line.
+
+CBT=$O/cbt
+FAKE=$O/cbt-fake
+errf=$O/cli.stderr
+
+# run CMD...: sets $out, $err and $rc.
+run() {
+	out=$("$@" 2>"$errf")
+	rc=$?
+	err=$(cat "$errf")
+}
+
+# expect NAME RC STDERR-SUBSTRING [STDOUT]: check the last run.
+# An empty STDERR-SUBSTRING means stderr must be empty; STDOUT, when
+# given, must match exactly.
+expect() {
+	local name=$1 want_rc=$2 want_err=$3 why=""
+
+	if [ "$rc" -ne "$want_rc" ]; then
+		why="exit status $rc, want $want_rc"
+	elif [ -z "$want_err" ] && [ -n "$err" ]; then
+		why="unexpected stderr"
+	elif [ -n "$want_err" ] && [[ $err != *"$want_err"* ]]; then
+		why="stderr lacks \"$want_err\""
+	elif [ $# -ge 4 ] && [ "$out" != "$4" ]; then
+		why="stdout differs"
+	fi
+	if [ -z "$why" ]; then
+		tap_ok "unit/cli/$name"
+		return
+	fi
+	tap_fail "unit/cli/$name: $why"
+	if [ $# -ge 4 ]; then
+		diff <(echo "$4") <(echo "$out") | sed 's/^/# /' | head -30
+	else
+		echo "$out" | sed 's/^/# stdout: /' | head -10
+	fi
+	echo "$err" | sed 's/^/# stderr: /' | head -10
+}
+
+# JSON that python parses
+expect_json() {
+	if echo "$out" | python3 -m json.tool >/dev/null 2>"$errf"; then
+		tap_ok "unit/cli/$1"
+	else
+		tap_fail "unit/cli/$1: not valid JSON: $(head -1 "$errf")"
+	fi
+}
+
+# --- The dispatcher, the man page and the completion agree ---------------
+
+run "$CBT" help
+expect help 0 ""
+commands=$(echo "$out" | sed -n 's/^  \([a-z]*\) .*/\1/p' | tr '\n' ' ')
+# the first bold word of each .TP tag in the COMMANDS section
+man_commands=$(awk '/^\.SH COMMANDS/ { s = 1; next } /^\.SH/ { s = 0 }
+	s && tp { if (match($0, /^\\fB[a-z]+/)) print substr($0, 4, RLENGTH - 3); tp = 0; next }
+	s && /^\.TP/ { tp = 1 }' "$TOP/tools/cbt.8" | uniq | tr '\n' ' ')
+if [ -n "$commands" ] && [ "$commands" = "$man_commands" ]; then
+	tap_ok "unit/cli/man_commands_match_dispatch_table"
+else
+	tap_fail "unit/cli/man_commands_match_dispatch_table: cbt help has '$commands', cbt.8 COMMANDS '$man_commands'"
+fi
+comp_commands=$(sed -n 's/^[[:space:]]*local cmds="\(.*\)"/\1 /p' "$TOP/tools/completion/cbt.bash")
+if [ "$commands" = "$comp_commands" ]; then
+	tap_ok "unit/cli/completion_commands_match_dispatch_table"
+else
+	tap_fail "unit/cli/completion_commands_match_dispatch_table: cbt help has '$commands', completion '$comp_commands'"
+fi
+comp=$(bash -c '
+	. "$1"
+	COMP_WORDS=(cbt st); COMP_CWORD=1; _cbt; echo "${COMPREPLY[*]}"
+	COMP_WORDS=(cbt epoch c); COMP_CWORD=2; _cbt; echo "${COMPREPLY[*]}"
+	COMP_WORDS=(cbt bitmap dev --s); COMP_CWORD=3; _cbt; echo "${COMPREPLY[*]}"
+' _ "$TOP/tools/completion/cbt.bash" 2>&1)
+want_comp=$'status\nclose commit\n--summary'
+if [ "$comp" = "$want_comp" ]; then
+	tap_ok "unit/cli/completion_completes"
+else
+	tap_fail "unit/cli/completion_completes: got '${comp//$'\n'/|}'"
+fi
+
+for c in $commands; do
+	run "$CBT" "$c" --help
+	expect "${c}_help" 0 ""
+	[[ $out == *"Usage: cbt $c"* ]] || tap_fail "unit/cli/${c}_help: no \"Usage: cbt $c\" line"
+done
+
+# --- Usage errors quote the input and say what to do ----------------------
+
+run "$CBT" frob
+expect unknown_subcommand 1 "cbt: unknown subcommand \`frob'"
+run "$CBT" bitmap
+expect bitmap_needs_device 1 "which DEVICE?"
+run "$CBT" bitmap vg --frob
+expect unknown_option 1 "unknown option \`--frob'"
+run "$CBT" bitmap vg --epoch
+expect option_needs_value 1 "option \`--epoch' needs a value"
+run "$CBT" bitmap vg --epoch 5x
+expect bad_epoch_number 1 "--epoch takes an epoch number, not \`5x'"
+run "$CBT" bitmap vg --range 7..5
+expect bad_range 1 "--range takes A..B with A <= B, not \`7..5'"
+run "$CBT" bitmap vg --epoch 5 --range 5..6
+expect epoch_and_range 1 "give one --epoch or --range"
+run "$CBT" bitmap vg --json --summary
+expect two_modes 1 "give one of --extents, --json and --summary"
+run "$CBT" status a b
+expect status_two_devices 1 "takes one DEVICE at most, not also \`b'"
+run "$CBT" status 8:1x
+expect bad_device_number 1 "device \`8:1x' is not MAJ:MIN"
+run "$CBT" epoch frob vg
+expect epoch_bad_action 1 "unknown action \`frob' (it is close, commit or abort)"
+run "$CBT" epoch close vg 5
+expect epoch_close_takes_no_n 1 "too many arguments, from \`5'"
+run "$CBT" epoch commit vg -1
+expect epoch_bad_n 1 "unknown option \`-1'"
+run "$CBT" help frob
+expect help_unknown 1 "unknown subcommand \`frob'"
+run bash -c "'$CBT' help >/dev/full"
+expect write_error 1 "writing the output"
+
+# --- The real socket on this host (the module cannot be loaded here) ------
+
+run "$CBT" version
+expect version 0 ""
+if [[ $out == *"module not loaded"* ]]; then
+	run "$CBT" status
+	expect status_without_module 1 "cbt status: dm-cbt module not loaded: modprobe dm-cbt"
+else
+	tap_skip "unit/cli/status_without_module" "a dm_cbt family is registered on this host"
+fi
+
+# --- The tool on the fake kernel -------------------------------------------
+
+export CBT_FAKE=
+run "$FAKE" status
+expect status_all 0 "" "device: vg-data (253:3)
+  uuid: 1b4e28ba-2fa1-11d2-883f-0016d3cca427
+  persistence: metadata
+  block size: 64 KiB
+  size: 6.1 GiB, 100000 blocks
+  memory: 12 KiB
+  metadata errors: 0
+  current epoch: 7
+  epoch 5: closed, 26 changed blocks (1.6 MiB)
+  epoch 6: closed, 101 changed blocks (6.3 MiB)
+  epoch 7: open, 1 changed block (64 KiB)
+
+device: web (253:7)
+  uuid: abababab-abab-abab-abab-abababababab
+  persistence: none
+  block size: 4 KiB
+  size: 1 MiB, 256 blocks
+  memory: 4 KiB
+  metadata errors: 0
+  current epoch: 1
+  epoch 1: open, 0 changed blocks (0 B)"
+
+run "$FAKE"
+expect no_command_is_status 0 ""
+[ "$(echo "$out" | head -1)" = "device: vg-data (253:3)" ] || tap_fail "unit/cli/no_command_is_status: output"
+
+run "$FAKE" status --json
+expect status_all_json 0 ""
+expect_json status_all_json_valid
+[ "$(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d), d[0]["epochs"][1]["changed_blocks"], d[0]["size_bytes"])')" = "2 101 6553567232" ] &&
+	tap_ok "unit/cli/status_all_json_content" || tap_fail "unit/cli/status_all_json_content"
+
+run "$FAKE" status 253:7 --json
+expect status_one_json 0 "" '{
+  "name": "web",
+  "major": 253,
+  "minor": 7,
+  "uuid": "abababab-abab-abab-abab-abababababab",
+  "persistence": "none",
+  "block_size": 4096,
+  "nr_blocks": 256,
+  "size_bytes": 1048576,
+  "bitmap_bytes": 4096,
+  "metadata_errors": 0,
+  "current_epoch": 1,
+  "epochs": [
+    {
+      "number": 1,
+      "state": "open",
+      "changed_blocks": 0,
+      "changed_bytes": 0
+    }
+  ]
+}'
+
+# Every held epoch by default; runs across chunks, messages and encodings are one extent.
+run "$FAKE" bitmap vg-data --blocks
+expect bitmap_blocks 0 "" "0 10
+50 1
+8190 11
+16384 1
+16386 1
+16388 1
+16390 1
+20000 100
+99999 1"
+
+# Bytes; the last block is half a block, so its extent stops at the device's end.
+run "$FAKE" bitmap vg-data --epoch 5
+expect bitmap_bytes 0 "" "0 655360
+536739840 720896
+1073741824 65536
+1073872896 65536
+1074003968 65536
+1074135040 65536
+6553534464 32768"
+
+run "$FAKE" bitmap vg-data --summary
+expect bitmap_summary 0 "" "device: vg-data (253:3)
+epochs: 5..7
+changed: 7.9 MiB of 6.1 GiB (0.1%), 127 blocks of 64 KiB
+extents: 9"
+
+run "$FAKE" bitmap 253:3 --range 6..7 --json
+expect bitmap_json 0 "" '{
+  "device": "vg-data",
+  "major": 253,
+  "minor": 3,
+  "uuid": "1b4e28ba-2fa1-11d2-883f-0016d3cca427",
+  "epoch_first": 6,
+  "epoch_last": 7,
+  "block_size": 65536,
+  "nr_blocks": 100000,
+  "size_bytes": 6553567232,
+  "unit": "bytes",
+  "extents": [
+    [3276800, 65536],
+    [537067520, 65536],
+    [1310720000, 6553600]
+  ],
+  "nr_extents": 3,
+  "changed_blocks": 102,
+  "changed_bytes": 6684672
+}'
+expect_json bitmap_json_valid
+
+run "$FAKE" bitmap web --json
+expect_json bitmap_json_empty_valid
+
+run "$FAKE" bitmap vg-data --epoch 4
+expect bitmap_epoch_not_held 1 "vg-data: epoch 4 is not held in the kernel (it holds 5..7"
+
+run "$FAKE" status nosuch
+expect no_such_device 1 "cbt status: nosuch: No such device: No cbt device by that name or number (\`cbt status' lists the cbt devices)"
+
+run "$FAKE" epoch close vg-data
+expect epoch_close 0 "" "7"
+run "$FAKE" epoch commit vg-data
+expect epoch_commit_which 1 "vg-data: epochs 5, 6 are closed; say which to commit (\`cbt epoch commit vg-data N')"
+run "$FAKE" epoch commit vg-data 6
+expect epoch_commit_out_of_order 1 "cbt epoch commit: vg-data: Invalid argument: An older closed epoch must be committed first"
+run "$FAKE" epoch commit vg-data 5
+expect epoch_commit 0 "" ""
+run "$FAKE" epoch abort vg-data 7
+expect epoch_abort_open 1 "cbt epoch abort: vg-data: No such file or directory: No such closed epoch"
+run "$FAKE" epoch abort web
+expect epoch_abort_none_closed 1 "web: no epoch is closed, so there is none to abort (\`cbt epoch close web' closes one)"
+
+CBT_FAKE=full run "$FAKE" epoch close vg-data
+expect epoch_close_full 1 "vg-data: Device or resource busy: Too many closed epochs: commit or abort one first"
+CBT_FAKE=nomodule run "$FAKE" status
+expect fake_no_module 1 "cbt status: dm-cbt module not loaded: modprobe dm-cbt"
+CBT_FAKE=eperm run "$FAKE" epoch close vg-data
+expect not_root 1 "vg-data: Operation not permitted (cbt needs CAP_SYS_ADMIN: run it as root)"
+CBT_FAKE=nodevs run "$FAKE" status --json
+expect no_devices_json 0 "" "[]"
+CBT_FAKE=nodevs run "$FAKE" status
+expect no_devices 0 "" ""
+CBT_FAKE=corrupt run "$FAKE" bitmap vg-data
+expect bad_kernel_chunk 1 "vg-data: bad reply from dm-cbt: chunk at block 8192: extent 1 (+0, 9 blocks) is out of order"
+CBT_FAKE=resize run "$FAKE" bitmap vg-data
+expect resized_while_reading 1 "vg-data: the device changed while its bitmap was read"
+CBT_FAKE=uuidchange run "$FAKE" bitmap vg-data --summary
+expect identity_changed_while_reading 1 "tracking identity or size changed while its bitmap was read"
+CBT_FAKE=stale run "$FAKE" bitmap vg-data
+expect epoch_gone_while_reading 1 "Stale file handle (an epoch was committed or aborted while it was read)"
+unset CBT_FAKE
