@@ -1,50 +1,59 @@
 # bash completion for cbt(8)                               -*- shell-script -*-
 # SPDX-License-Identifier: GPL-2.0
 
+# Add the words compgen "$@" finds to COMPREPLY.
+_cbt_add() {
+	local w
+	while IFS= read -r w; do
+		COMPREPLY+=("$w")
+	done < <(compgen "$@")
+}
+
+# Device names from `cbt status --json' (needs root), and paths.
 _cbt_devices() {
 	local names
 	names=$(cbt status --json 2>/dev/null | sed -n 's/^ *"name": "\(.*\)",$/\1/p')
-	COMPREPLY+=($(compgen -W "$names" -- "$1"))
-	# paths: /dev/mapper/NAME, /dev/dm-N
-	[[ $1 == /* ]] && COMPREPLY+=($(compgen -f -- "$1"))
+	_cbt_add -W "$names" -- "$1"
+	[[ $1 == /* ]] && _cbt_add -f -- "$1"
 }
 
 _cbt() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+	# The subcommands, as tools/cbt.c's table lists them.
 	local cmds="status bitmap epoch version help"
 	COMPREPLY=()
 
 	if [[ $COMP_CWORD -eq 1 ]]; then
-		COMPREPLY=($(compgen -W "$cmds" -- "$cur"))
+		_cbt_add -W "$cmds" -- "$cur"
 		return
 	fi
 	case ${COMP_WORDS[1]} in
 	status)
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--json --help" -- "$cur"))
+			_cbt_add -W "--json --help" -- "$cur"
 		elif [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_devices "$cur"
 		fi
 		;;
 	bitmap)
 		case $prev in
-		--epoch|--range) return ;;
+		--epoch | --range) return ;;
 		esac
 		if [[ $cur == -* ]]; then
-			COMPREPLY=($(compgen -W "--epoch --range --extents --json --summary --blocks --help" -- "$cur"))
+			_cbt_add -W "--epoch --range --extents --json --summary --blocks --help" -- "$cur"
 		elif [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_devices "$cur"
 		fi
 		;;
 	epoch)
 		if [[ $COMP_CWORD -eq 2 ]]; then
-			COMPREPLY=($(compgen -W "close commit abort --help" -- "$cur"))
+			_cbt_add -W "close commit abort --help" -- "$cur"
 		elif [[ $COMP_CWORD -eq 3 ]]; then
 			_cbt_devices "$cur"
 		fi
 		;;
 	help)
-		[[ $COMP_CWORD -eq 2 ]] && COMPREPLY=($(compgen -W "$cmds" -- "$cur"))
+		[[ $COMP_CWORD -eq 2 ]] && _cbt_add -W "$cmds" -- "$cur"
 		;;
 	esac
 }
