@@ -84,6 +84,9 @@ int epoch_main(int argc, char *argv[])
 		    strcmp(argv[0], "abort"))
 			return bad_argument("epoch", "unknown action", argv[0],
 					    "it is close, commit or abort");
+		if (argc == 1)
+			fprintf(stderr, "%s epoch %s: which DEVICE? (`cbt status' lists them)\n",
+				PROG_NAME, argv[0]);
 		usage(stderr);
 		return 1;
 	}

@@ -115,6 +115,8 @@ run "$CBT" status 8:1x
 expect bad_device_number 1 "device \`8:1x' is not MAJ:MIN"
 run "$CBT" epoch frob vg
 expect epoch_bad_action 1 "unknown action \`frob' (it is close, commit or abort)"
+run "$CBT" epoch close
+expect epoch_needs_device 1 "cbt epoch close: which DEVICE?"
 run "$CBT" epoch close vg 5
 expect epoch_close_takes_no_n 1 "too many arguments, from \`5'"
 run "$CBT" epoch commit vg -1
