@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * stamp: write and check stamped blocks on a block device (guest helper).
+ *
+ * Every block written carries, in its first bytes, where it was written
+ * (the byte offset the writer addressed), a generation number and a
+ * checksum of the whole block; the rest is pseudo-random data derived from
+ * (offset, generation). A block read back later proves which write put it
+ * there, so a test can tell stale, misplaced and torn blocks apart.
+ *
+ *   stamp write DEV [-b BS] [-o OFF] [-n COUNT] [-g GEN] [-r SEED [-s SPAN]]
+ *                   [-l LOG]
+ *       Writes COUNT blocks of BS bytes with O_DIRECT: sequentially from
+ *       OFF, or with -r at COUNT random block-aligned places in
+ *       [OFF, OFF+SPAN) (SPAN defaults to the rest of the device). With -l,
+ *       appends "offset length generation" to LOG after each write has
+ *       completed (flushed line by line, so it survives a crash of this
+ *       process).
+ *   stamp check DEV [-b BS] [-o OFF] [-n COUNT] [-g GEN] [-S SHIFT] [-z]
+ *       Reads COUNT blocks from OFF with O_DIRECT; each must be a valid
+ *       stamp written at offset (block offset - SHIFT) and, with -g, of
+ *       generation GEN. -z lets all-zero (never written) blocks pass.
+ *       Prints a summary and the first errors; exits 1 on any bad block.
+ *
+ * Numbers take K, M, G suffixes (powers of 1024). BS defaults to 4096.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define STAMP_MAGIC "CBTSTAMP"
+
+struct stamp_hdr {
+	char magic[8];
+	uint64_t offset;	/* byte offset the writer addressed */
+	uint64_t gen;		/* generation given with -g */
+	uint32_t bs;		/* block size */
+	uint32_t pad;
+	uint64_t sum;		/* FNV-1a 64 of the block with sum = 0 */
+};
+
+struct opts {
+	uint64_t bs, off, count, gen, seed, span, shift;
+	int random, has_gen, allow_zero;
+	const char *log;
+};
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t fnv1a(const unsigned char *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	while (n--) {
+		h ^= *p++;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static void fill_block(unsigned char *buf, const struct opts *o, uint64_t offset)
+{
+	struct stamp_hdr *h = (struct stamp_hdr *)buf;
+	uint64_t x = offset * 31 + o->gen, v;
+	size_t i;
+
+	for (i = sizeof(*h); i + 8 <= o->bs; i += 8) {
+		v = splitmix64(&x);
+		memcpy(buf + i, &v, 8);
+	}
+	memcpy(h->magic, STAMP_MAGIC, 8);
+	h->offset = offset;
+	h->gen = o->gen;
+	h->bs = (uint32_t)o->bs;
+	h->pad = 0;
+	h->sum = 0;
+	h->sum = fnv1a(buf, o->bs);
+}
+
+/* Returns NULL if the block is a valid stamp for @want, else why not. */
+static const char *bad_block(unsigned char *buf, const struct opts *o,
+			     uint64_t want, char *why, size_t whylen)
+{
+	struct stamp_hdr *h = (struct stamp_hdr *)buf;
+	uint64_t sum = h->sum;
+	size_t i;
+
+	if (memcmp(h->magic, STAMP_MAGIC, 8)) {
+		for (i = 0; i < o->bs && !buf[i]; i++)
+			;
+		if (i == o->bs)
+			return o->allow_zero ? NULL : "all zero (never written)";
+		return "no stamp";
+	}
+	h->sum = 0;
+	if (fnv1a(buf, o->bs) != sum)
+		return "checksum mismatch (torn or corrupted)";
+	if (h->bs != o->bs)
+		return "written with another block size";
+	if (h->offset != want) {
+		snprintf(why, whylen, "stamp says offset %" PRIu64 ", expected %" PRIu64,
+			 h->offset, want);
+		return why;
+	}
+	if (o->has_gen && h->gen != o->gen) {
+		snprintf(why, whylen, "generation %" PRIu64 ", expected %" PRIu64,
+			 h->gen, o->gen);
+		return why;
+	}
+	return NULL;
+}
+
+static int parse_num(const char *s, uint64_t *v)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -1;
+	switch (*end) {
+	case 'G': n <<= 10; /* fall through */
+	case 'M': n <<= 10; /* fall through */
+	case 'K': n <<= 10; end++; break;
+	}
+	if (*end)
+		return -1;
+	*v = n;
+	return 0;
+}
+
+static uint64_t dev_size(int fd)
+{
+	struct stat st;
+	uint64_t sz = 0;
+
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		return (uint64_t)st.st_size;
+	if (ioctl(fd, BLKGETSIZE64, &sz))
+		return 0;
+	return sz;
+}
+
+static int do_write(int fd, unsigned char *buf, const struct opts *o)
+{
+	FILE *log = NULL;
+	uint64_t i, off, blocks, x = o->seed;
+
+	if (o->log && !(log = fopen(o->log, "a"))) {
+		perror(o->log);
+		return 1;
+	}
+	blocks = o->span / o->bs;
+	if (o->random && !blocks) {
+		fprintf(stderr, "stamp: span holds no block\n");
+		return 1;
+	}
+	for (i = 0; i < o->count; i++) {
+		off = o->random ? o->off + (splitmix64(&x) % blocks) * o->bs
+				: o->off + i * o->bs;
+		fill_block(buf, o, off);
+		if (pwrite(fd, buf, o->bs, (off_t)off) != (ssize_t)o->bs) {
+			fprintf(stderr, "stamp: write at %" PRIu64 ": %s\n", off,
+				strerror(errno));
+			return 1;
+		}
+		if (log && (fprintf(log, "%" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+				    off, o->bs, o->gen) < 0 || fflush(log))) {
+			perror(o->log);
+			return 1;
+		}
+	}
+	if (log && fclose(log)) {
+		perror(o->log);
+		return 1;
+	}
+	printf("stamp: wrote %" PRIu64 " blocks of %" PRIu64 " bytes, generation %" PRIu64 "\n",
+	       o->count, o->bs, o->gen);
+	return 0;
+}
+
+static int do_check(int fd, unsigned char *buf, const struct opts *o)
+{
+	uint64_t i, off, bad = 0;
+	const char *why;
+	char whybuf[128];
+
+	for (i = 0; i < o->count; i++) {
+		off = o->off + i * o->bs;
+		if (pread(fd, buf, o->bs, (off_t)off) != (ssize_t)o->bs) {
+			fprintf(stderr, "stamp: read at %" PRIu64 ": %s\n", off,
+				strerror(errno));
+			return 1;
+		}
+		why = bad_block(buf, o, off - o->shift, whybuf, sizeof(whybuf));
+		if (why && ++bad <= 10)
+			printf("stamp: bad block at %" PRIu64 ": %s\n", off, why);
+	}
+	printf("stamp: checked %" PRIu64 " blocks: %" PRIu64 " bad\n", o->count, bad);
+	return bad ? 1 : 0;
+}
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: stamp write DEV [-b BS] [-o OFF] [-n COUNT] [-g GEN] [-r SEED [-s SPAN]] [-l LOG]\n"
+		"       stamp check DEV [-b BS] [-o OFF] [-n COUNT] [-g GEN] [-S SHIFT] [-z]\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = { .bs = 4096, .count = 1 };
+	unsigned char *buf;
+	const char *cmd, *dev;
+	uint64_t *num, size;
+	int c, fd, writing, rc;
+
+	if (argc < 3)
+		return usage();
+	cmd = argv[1];
+	dev = argv[2];
+	writing = !strcmp(cmd, "write");
+	if (!writing && strcmp(cmd, "check"))
+		return usage();
+	optind = 3;
+	while ((c = getopt(argc, argv, "b:o:n:g:r:s:S:l:z")) != -1) {
+		num = NULL;
+		switch (c) {
+		case 'b': num = &o.bs; break;
+		case 'o': num = &o.off; break;
+		case 'n': num = &o.count; break;
+		case 'g': num = &o.gen; o.has_gen = 1; break;
+		case 'r': num = &o.seed; o.random = 1; break;
+		case 's': num = &o.span; break;
+		case 'S': num = &o.shift; break;
+		case 'l': o.log = optarg; break;
+		case 'z': o.allow_zero = 1; break;
+		default: return usage();
+		}
+		if (num && parse_num(optarg, num)) {
+			fprintf(stderr, "stamp: bad number for -%c: `%s'\n", c, optarg);
+			return 2;
+		}
+	}
+	if (optind != argc || o.bs < sizeof(struct stamp_hdr) || o.bs % 512 ||
+	    o.off % 512 || o.shift > o.off)
+		return usage();
+
+	fd = open(dev, (writing ? O_WRONLY : O_RDONLY) | O_DIRECT);
+	if (fd < 0) {
+		perror(dev);
+		return 1;
+	}
+	size = dev_size(fd);
+	if (!o.span && size > o.off)
+		o.span = size - o.off;
+	if (!o.random && o.off + o.count * o.bs > size) {
+		fprintf(stderr, "stamp: %" PRIu64 " blocks from %" PRIu64 " pass the end of %s (%" PRIu64 " bytes)\n",
+			o.count, o.off, dev, size);
+		return 1;
+	}
+	if (posix_memalign((void **)&buf, 4096, o.bs)) {
+		fprintf(stderr, "stamp: out of memory\n");
+		return 1;
+	}
+	rc = writing ? do_write(fd, buf, &o) : do_check(fd, buf, &o);
+	if (close(fd) && !rc) {
+		perror(dev);
+		rc = 1;
+	}
+	free(buf);
+	return rc;
+}
