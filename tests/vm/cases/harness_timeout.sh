@@ -1,0 +1,9 @@
+#!/bin/sh
+# Harness self-test: a case that hangs is killed by the guest's per-case
+# timer and reported as timed out; the boot goes on with the next case.
+# expect-fail: timed out after 3s \(killed by the guest timer; last step: sleeping
+# detects: a hanging case (guest timer)
+# timeout: 3
+log "sleeping far past the timeout"
+sleep 1000
+pass
