@@ -289,7 +289,13 @@ static bool cbt_mark_fast(struct cbt_tracker *t, u64 start, u64 len)
 	rcu_read_lock();
 	e = rcu_dereference(t->open);
 	if (READ_ONCE(t->persistence) != CBT_PERSIST_METADATA) {
-		cbt_bitmap_set_range(&e->bm, start, len, GFP_NOWAIT);
+		/*
+		 * A leaf that cannot be had without sleeping is left to the
+		 * worker, which may sleep for it: FULL is the last resort.
+		 */
+		ok = !cbt_bitmap_prepare(&e->bm, start, len, GFP_NOWAIT);
+		if (ok)
+			cbt_bitmap_set_range(&e->bm, start, len, GFP_NOWAIT);
 	} else if (cbt_bitmap_range_all_set(&e->bm, start, len)) {
 		/* A bit may be set but not yet committed: see ->committing. */
 		smp_rmb();
