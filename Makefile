@@ -6,7 +6,7 @@ PREFIX ?= /usr
 DESTDIR ?=
 BUILD ?= $(CURDIR)/build
 
-.PHONY: all module tool check clean install uninstall lint
+.PHONY: all module tool check demo clean install uninstall lint
 
 all: module tool
 
@@ -19,7 +19,13 @@ tool:
 # The one test command: dependencies, lint, unit, KUnit, DKMS and VM cases
 # on every Debian kernel installed, closing with "N passed, N failed".
 check:
+	tests/deps.sh
 	tests/check
+
+# The main job end to end, in a throwaway VM.
+demo:
+	tests/deps.sh
+	tests/demo
 
 lint:
 	tests/lint
