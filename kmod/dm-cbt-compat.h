@@ -29,8 +29,10 @@ static inline struct netlink_ext_ack *cbt_dump_extack(struct netlink_callback *c
 /* Open mode for a read-only dm_get_device(): blk_mode_t since 6.5. */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
 #define CBT_OPEN_READ BLK_OPEN_READ
+#define CBT_OPEN_RW (BLK_OPEN_READ | BLK_OPEN_WRITE)
 #else
 #define CBT_OPEN_READ FMODE_READ
+#define CBT_OPEN_RW (FMODE_READ | FMODE_WRITE)
 #endif
 
 /* Filesystem freeze of a block device: bdev_freeze() since 6.8. */

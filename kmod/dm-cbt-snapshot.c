@@ -581,7 +581,8 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Error opening the cbt device";
 		goto bad;
 	}
-	r = dm_get_device(ti, argv[1], dm_table_get_mode(ti->table), &s->cow);
+	/* Read-write whatever the snapshot's own mode: copies land there. */
+	r = dm_get_device(ti, argv[1], CBT_OPEN_RW, &s->cow);
 	if (r) {
 		ti->error = "Error opening the COW device";
 		goto bad;
@@ -653,18 +654,19 @@ static void snap_dtr(struct dm_target *ti)
 	struct bio_list ready = BIO_EMPTY_LIST;
 	unsigned long flags;
 
-	mutex_lock(&cbt_snapshot_lock);
-	rcu_assign_pointer(t->snap, NULL);
-	mutex_unlock(&cbt_snapshot_lock);
-	/* No map() hands writes over any more; let the queued ones through. */
-	synchronize_rcu();
-	flush_work(&s->work);
+	/* First stop copying: waiting writes go down, queued ones skip it. */
 	spin_lock_irqsave(&s->lock, flags);
 	xa_lock(&s->map);
 	invalidate_locked(s, 0, &ready);
 	xa_unlock(&s->map);
 	spin_unlock_irqrestore(&s->lock, flags);
 	submit_ready(&ready);
+	mutex_lock(&cbt_snapshot_lock);
+	rcu_assign_pointer(t->snap, NULL);
+	mutex_unlock(&cbt_snapshot_lock);
+	/* No map() hands writes over any more; let the queued ones through. */
+	synchronize_rcu();
+	flush_work(&s->work);
 	wait_event(s->copies_wait, !atomic_read(&s->copies));
 	flush_work(&s->work);
 	cancel_work_sync(&s->event_work);
