@@ -47,6 +47,20 @@ static const char *const attr_names[] = {
 	[CBT_A_EVENT] = "CBT_A_EVENT",
 	[CBT_A_METADATA_ERRORS] = "CBT_A_METADATA_ERRORS",
 	[CBT_A_PAD] = "CBT_A_PAD",
+	[CBT_A_SNAPSHOT] = "CBT_A_SNAPSHOT",
+	[CBT_A_SNAP_STATE] = "CBT_A_SNAP_STATE",
+	[CBT_A_SNAP_ERROR] = "CBT_A_SNAP_ERROR",
+	[CBT_A_SNAP_AGE_MS] = "CBT_A_SNAP_AGE_MS",
+	[CBT_A_SNAP_CHUNK_SIZE] = "CBT_A_SNAP_CHUNK_SIZE",
+	[CBT_A_SNAP_COW_USED] = "CBT_A_SNAP_COW_USED",
+	[CBT_A_SNAP_COW_TOTAL] = "CBT_A_SNAP_COW_TOTAL",
+	[CBT_A_SNAP_COPIED] = "CBT_A_SNAP_COPIED",
+	[CBT_A_SNAP_SECTORS] = "CBT_A_SNAP_SECTORS",
+	[CBT_A_DEVICES] = "CBT_A_DEVICES",
+	[CBT_A_DEVICE] = "CBT_A_DEVICE",
+	[CBT_A_FREEZE] = "CBT_A_FREEZE",
+	[CBT_A_FREEZE_NS] = "CBT_A_FREEZE_NS",
+	[CBT_A_HOLD_NS] = "CBT_A_HOLD_NS",
 };
 
 _Static_assert(CBT_A_MAX < 64, "cbt_attr_index()'s multi mask holds 64 types");
@@ -181,6 +195,16 @@ const char *cbt_epoch_state_name(uint32_t s)
 	return "unknown";
 }
 
+const char *cbt_snap_state_name(uint32_t s)
+{
+	switch (s) {
+	case CBT_SNAP_PREPARED: return "prepared";
+	case CBT_SNAP_ACTIVE: return "active";
+	case CBT_SNAP_INVALID: return "invalid";
+	}
+	return "unknown";
+}
+
 void cbt_dev_info_free(struct cbt_dev_info *info)
 {
 	free(info->epochs);
@@ -276,6 +300,44 @@ static int parse_epochs(const struct nlattr *nest, struct cbt_dev_info *info)
 	return 0;
 }
 
+static int parse_snap(const struct nlattr *nest, struct cbt_snap_info *s)
+{
+	const struct nlattr *tb[CBT_A_MAX + 1];
+	int ret;
+
+	ret = cbt_attr_index(mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest), tb,
+			     CBT_A_MAX, PADS);
+	if (!ret)
+		ret = get_u32(tb, CBT_A_SNAP_STATE, &s->state);
+	if (!ret)
+		ret = get_u32(tb, CBT_A_SNAP_ERROR, &s->error);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_EPOCH_NUMBER, &s->epoch);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_SNAP_AGE_MS, &s->age_ms);
+	if (!ret)
+		ret = get_u32(tb, CBT_A_SNAP_CHUNK_SIZE, &s->chunk_size);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_SNAP_COW_USED, &s->cow_used);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_SNAP_COW_TOTAL, &s->cow_total);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_SNAP_COPIED, &s->copied);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_SNAP_SECTORS, &s->sectors);
+	if (ret)
+		return cbt_err_prefix(ret, "CBT_A_SNAPSHOT");
+	if (s->cow_used > s->cow_total)
+		return cbt_err(-EPROTO, "CBT_A_SNAPSHOT: %" PRIu64 " bytes of the COW store used of"
+			       " %" PRIu64, s->cow_used, s->cow_total);
+	if (s->chunk_size < 4096 || s->chunk_size > 1024 * 1024 ||
+	    (s->chunk_size & (s->chunk_size - 1)))
+		return cbt_err(-EPROTO, "CBT_A_SNAPSHOT: chunk size %" PRIu32 " is not a power of"
+			       " two from 4096 to 1048576", s->chunk_size);
+	s->present = true;
+	return 0;
+}
+
 int cbt_parse_device(const struct nlmsghdr *nlh, struct cbt_dev_info *info)
 {
 	const struct nlattr *tb[CBT_A_MAX + 1];
@@ -336,6 +398,11 @@ int cbt_parse_device(const struct nlmsghdr *nlh, struct cbt_dev_info *info)
 		goto err;
 	}
 	ret = parse_epochs(tb[CBT_A_EPOCHS], info);
+	if (!ret && tb[CBT_A_SNAPSHOT])
+		ret = parse_snap(tb[CBT_A_SNAPSHOT], &info->snap);
+	if (!ret && info->snap.present && info->snap.sectors != info->dev_sectors)
+		ret = cbt_err(-EPROTO, "snapshot of %" PRIu64 " sectors on a device of %" PRIu64,
+			      info->snap.sectors, info->dev_sectors);
 	if (ret)
 		goto err;
 	return 0;
@@ -442,5 +509,91 @@ int cbt_bitmap_parse_msg(struct cbt_bitmap_reader *r, const struct nlmsghdr *nlh
 			return bad(ret);
 		r->chunks++;
 	}
+	return 0;
+}
+
+void cbt_put_snapshot_req(struct nlmsghdr *nlh, const struct cbt_devsel *sels, size_t n,
+			  bool freeze)
+{
+	struct nlattr *list = mnl_attr_nest_start(nlh, CBT_A_DEVICES);
+
+	for (size_t i = 0; i < n; i++) {
+		struct nlattr *dev = mnl_attr_nest_start(nlh, CBT_A_DEVICE);
+
+		cbt_put_devsel(nlh, &sels[i]);
+		mnl_attr_nest_end(nlh, dev);
+	}
+	mnl_attr_nest_end(nlh, list);
+	if (freeze)
+		mnl_attr_put(nlh, CBT_A_FREEZE, 0, NULL);
+}
+
+static int parse_snap_dev(const struct nlattr *nest, struct cbt_snap_dev *d)
+{
+	const struct nlattr *tb[CBT_A_MAX + 1];
+	int ret;
+
+	ret = cbt_attr_index(mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest), tb,
+			     CBT_A_MAX, PADS);
+	if (!ret)
+		ret = get_name(tb, d->name);
+	if (!ret)
+		ret = get_u32(tb, CBT_A_DEV_MAJOR, &d->major);
+	if (!ret)
+		ret = get_u32(tb, CBT_A_DEV_MINOR, &d->minor);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_EPOCH_NUMBER, &d->epoch);
+	return ret;
+}
+
+int cbt_parse_snapshot_reply(const struct nlmsghdr *nlh, struct cbt_snap_reply *r)
+{
+	const struct nlattr *tb[CBT_A_MAX + 1], *attr;
+	const void *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	ret = cbt_genl_payload(nlh, &buf, &len);
+	if (!ret)
+		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS);
+	if (!ret)
+		ret = need(tb, CBT_A_DEVICES, 0);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_FREEZE_NS, &r->freeze_ns);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_HOLD_NS, &r->hold_ns);
+	if (!ret) {
+		const struct nlattr *dtb[CBT_A_MAX + 1];
+
+		/* Only to check the nest is whole attributes; devices are walked below. */
+		ret = cbt_attr_index(mnl_attr_get_payload(tb[CBT_A_DEVICES]),
+				     mnl_attr_get_payload_len(tb[CBT_A_DEVICES]), dtb, CBT_A_MAX,
+				     PADS | 1ULL << CBT_A_DEVICE);
+		if (ret)
+			cbt_err_prefix(ret, "CBT_A_DEVICES");
+	}
+	if (ret)
+		return bad(ret);
+	mnl_attr_for_each_nested(attr, tb[CBT_A_DEVICES]) {
+		struct cbt_snap_dev *d;
+
+		if (mnl_attr_get_type(attr) != CBT_A_DEVICE)
+			continue;
+		if (r->nr == DM_CBT_MAX_GROUP)
+			return bad(cbt_err(-EPROTO, "more than %d devices in CBT_A_DEVICES",
+					   DM_CBT_MAX_GROUP));
+		d = &r->devs[r->nr];
+		ret = parse_snap_dev(attr, d);
+		if (ret)
+			return bad(cbt_err_prefix(ret, "device %zu of CBT_A_DEVICES", r->nr));
+		for (size_t i = 0; i < r->nr; i++)
+			if (r->devs[i].major == d->major && r->devs[i].minor == d->minor)
+				return bad(cbt_err(-EPROTO, "device %" PRIu32 ":%" PRIu32
+						   " listed twice", d->major, d->minor));
+		r->nr++;
+	}
+	if (!r->nr)
+		return bad(cbt_err(-EPROTO, "CBT_A_DEVICES lists no device"));
 	return 0;
 }

@@ -38,6 +38,19 @@ int cbt_genl_payload(const struct nlmsghdr *nlh, const void **buf, size_t *len);
 /* Add the selector attributes to a request. */
 void cbt_put_devsel(struct nlmsghdr *nlh, const struct cbt_devsel *sel);
 
+/* The CBT_A_SNAPSHOT nest: a snapshot device is attached to the device. */
+struct cbt_snap_info {
+	bool present;
+	uint32_t state;		/* enum cbt_snap_state */
+	uint32_t error;		/* positive errno that invalidated it, 0 otherwise */
+	uint64_t epoch;		/* the epoch it closed (0 while prepared) */
+	uint64_t age_ms;
+	uint32_t chunk_size;	/* bytes */
+	uint64_t cow_used, cow_total;	/* bytes */
+	uint64_t copied;	/* chunks */
+	uint64_t sectors;
+};
+
 struct cbt_epoch_info {
 	uint64_t number;
 	uint32_t state;		/* enum cbt_epoch_state */
@@ -59,6 +72,7 @@ struct cbt_dev_info {
 	uint64_t metadata_errors;
 	struct cbt_epoch_info *epochs;	/* sorted by number, the open one last */
 	size_t nr_epochs;
+	struct cbt_snap_info snap;	/* snap.present: CBT_A_SNAPSHOT was sent */
 };
 
 /*
@@ -77,6 +91,9 @@ const struct cbt_epoch_info *cbt_dev_epoch(const struct cbt_dev_info *info, uint
 /* "none", "metadata", "failed"; "unknown" for newer values. */
 const char *cbt_persistence_name(uint32_t p);
 const char *cbt_epoch_state_name(uint32_t s);
+
+/* "prepared", "active", "invalid"; "unknown" for newer values. */
+const char *cbt_snap_state_name(uint32_t s);
 
 /* The CBT_A_EPOCH_NUMBER of a CLOSE_EPOCH reply. */
 int cbt_parse_epoch_reply(const struct nlmsghdr *nlh, uint64_t *epoch);
@@ -103,5 +120,32 @@ void cbt_bitmap_reader_free(struct cbt_bitmap_reader *r);
 int cbt_bitmap_parse_msg(struct cbt_bitmap_reader *r, const struct nlmsghdr *nlh);
 /* Parse one CBT_A_CHUNK nest into @c (pointers into the message). */
 int cbt_chunk_parse(const struct nlattr *nest, struct cbt_chunk *c);
+
+/*
+ * CBT_CMD_SNAPSHOT: the request names @n devices (1 .. DM_CBT_MAX_GROUP) in
+ * CBT_A_DEVICES, and CBT_A_FREEZE when @freeze.
+ */
+void cbt_put_snapshot_req(struct nlmsghdr *nlh, const struct cbt_devsel *sels, size_t n,
+			  bool freeze);
+
+/* One device of a CBT_CMD_SNAPSHOT reply. */
+struct cbt_snap_dev {
+	char name[CBT_NAME_MAX + 1];
+	uint32_t major, minor;
+	uint64_t epoch;		/* the epoch it closed */
+};
+
+struct cbt_snap_reply {
+	struct cbt_snap_dev devs[DM_CBT_MAX_GROUP];
+	size_t nr;
+	uint64_t freeze_ns, hold_ns;
+};
+
+/*
+ * Parse a CBT_CMD_SNAPSHOT reply. Every CBT_A_DEVICE needs its selector
+ * (name and numbers) and CBT_A_EPOCH_NUMBER; CBT_A_FREEZE_NS and
+ * CBT_A_HOLD_NS are required. A device listed twice is -EPROTO.
+ */
+int cbt_parse_snapshot_reply(const struct nlmsghdr *nlh, struct cbt_snap_reply *r);
 
 #endif /* CBT_PROTO_H */
