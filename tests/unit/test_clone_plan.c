@@ -1,0 +1,350 @@
+// SPDX-License-Identifier: GPL-2.0
+/* clone_plan.c: convergence, the pass limit, extents, I/O cutting, the state file. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "clone_plan.h"
+#include "unit.h"
+
+#define MiB (1ULL << 20)
+#define GiB (1ULL << 30)
+
+static const struct clone_cfg cfg_1g = {
+	.dev_bytes = GiB, .block_size = 64 * 1024, .max_passes = 8, .freeze = true,
+};
+
+/* Simulate a clone: pass k copies what changed during pass k-1 (rate-bound). */
+static unsigned int simulate(const struct clone_cfg *c, uint64_t write_blocks_per_s,
+			     uint64_t copy_blocks_per_s, enum clone_why *final_why,
+			     bool *final_seen)
+{
+	uint64_t copied = clone_nr_blocks(c), pending;
+	unsigned int done = 1;
+	bool last_final = c->max_passes == 1;
+	enum clone_why why;
+
+	*final_seen = last_final;
+	for (;;) {
+		/* blocks dirtied while the last pass ran, at most the device */
+		pending = copied * write_blocks_per_s / copy_blocks_per_s;
+		if (pending > clone_nr_blocks(c))
+			pending = clone_nr_blocks(c);
+		switch (clone_plan_next(c, done, copied, last_final, pending, &why)) {
+		case CLONE_STEP_DONE:
+			return done;
+		case CLONE_STEP_FINAL:
+			*final_why = why;
+			*final_seen = true;
+			last_final = true;
+			break;
+		case CLONE_STEP_PASS:
+			break;
+		}
+		copied = pending;
+		done++;
+		if (done > 100)
+			return done;
+	}
+}
+
+static void first_pass(void)
+{
+	enum clone_why why;
+	struct clone_cfg one = cfg_1g;
+
+	CHECK_EQ(clone_plan_next(&cfg_1g, 0, 0, false, 0, &why), CLONE_STEP_PASS);
+	CHECK_EQ(why, CLONE_WHY_FIRST);
+	one.max_passes = 1;
+	CHECK_EQ(clone_plan_next(&one, 0, 0, false, 0, &why), CLONE_STEP_FINAL);
+	CHECK_EQ(clone_plan_next(&one, 1, 100, true, 5000, &why), CLONE_STEP_DONE);
+	CHECK_EQ(why, CLONE_WHY_FINISHED);
+}
+
+static void threshold_is_min_of_1pct_and_64mib(void)
+{
+	struct clone_cfg c = cfg_1g;
+
+	/* 1% of 1 GiB = 10.24 MiB: 163 blocks of 64 KiB */
+	CHECK_EQ(clone_converge_blocks(&c), GiB / 100 / (64 * 1024));
+	c.dev_bytes = 1024 * GiB;	/* 1% = 10 GiB: capped at 64 MiB */
+	CHECK_EQ(clone_converge_blocks(&c), 64 * MiB / (64 * 1024));
+	c.dev_bytes = 1 * MiB;		/* tiny: at least one block */
+	CHECK_EQ(clone_converge_blocks(&c), 1);
+	c.converge_bytes = 10 * MiB;
+	CHECK_EQ(clone_converge_blocks(&c), 160);
+}
+
+static void small_changed_set_ends_with_a_final_pass(void)
+{
+	enum clone_why why;
+
+	CHECK_EQ(clone_plan_next(&cfg_1g, 1, 16384, false, 10, &why), CLONE_STEP_FINAL);
+	CHECK_EQ(why, CLONE_WHY_SMALL);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 2, 10, true, 10, &why), CLONE_STEP_DONE);
+}
+
+static void unchanged_without_freeze_is_done(void)
+{
+	struct clone_cfg c = cfg_1g;
+	enum clone_why why;
+
+	c.freeze = false;
+	CHECK_EQ(clone_plan_next(&c, 1, 16384, false, 0, &why), CLONE_STEP_DONE);
+	CHECK_EQ(why, CLONE_WHY_UNCHANGED);
+	/* with a freeze wanted, one frozen pass still follows, even if empty */
+	CHECK_EQ(clone_plan_next(&cfg_1g, 1, 16384, false, 0, &why), CLONE_STEP_FINAL);
+	CHECK_EQ(why, CLONE_WHY_SMALL);
+}
+
+static void converges_when_writes_are_slower(void)
+{
+	enum clone_why why = CLONE_WHY_FIRST;
+	bool final_seen;
+	unsigned int passes = simulate(&cfg_1g, 10, 100, &why, &final_seen);
+
+	/* 16384 -> 1638 -> 163 -> 16 (< 163: small) -> final */
+	CHECK(final_seen);
+	CHECK_EQ(why, CLONE_WHY_SMALL);
+	CHECK(passes <= cfg_1g.max_passes);
+	CHECK_EQ(passes, 4);
+}
+
+static void heavier_workload_stops_when_not_shrinking(void)
+{
+	enum clone_why why = CLONE_WHY_FIRST;
+	bool final_seen;
+	/* writes at 95% of the copy rate: pass 3 is hardly smaller than pass 2 */
+	unsigned int passes = simulate(&cfg_1g, 95, 100, &why, &final_seen);
+
+	CHECK(final_seen);
+	CHECK_EQ(why, CLONE_WHY_NOT_SHRINKING);
+	CHECK_EQ(passes, 3);
+	/* heavier than the copy rate: the same, never more passes */
+	passes = simulate(&cfg_1g, 300, 100, &why, &final_seen);
+	CHECK(final_seen);
+	CHECK_EQ(why, CLONE_WHY_NOT_SHRINKING);
+	CHECK_EQ(passes, 3);
+}
+
+static void pass_limit(void)
+{
+	struct clone_cfg c = cfg_1g;
+	enum clone_why why = CLONE_WHY_FIRST;
+	bool final_seen;
+	unsigned int passes;
+
+	/* writes at 60%: shrinking, but too slowly for 3 passes */
+	c.max_passes = 3;
+	passes = simulate(&c, 60, 100, &why, &final_seen);
+	CHECK(final_seen);
+	CHECK_EQ(why, CLONE_WHY_PASS_LIMIT);
+	CHECK_EQ(passes, 3);
+	c.max_passes = 2;
+	passes = simulate(&c, 300, 100, &why, &final_seen);
+	CHECK_EQ(why, CLONE_WHY_PASS_LIMIT);
+	CHECK_EQ(passes, 2);
+	for (unsigned int max = 1; max <= 12; max++) {
+		c.max_passes = max;
+		for (uint64_t w = 1; w <= 400; w += 37) {
+			passes = simulate(&c, w, 100, &why, &final_seen);
+			if (passes > max || !final_seen)
+				UT_FAIL("max %u, writes %llu%%: %u passes, final %d", max,
+					(unsigned long long)w, passes, final_seen);
+		}
+	}
+}
+
+static struct cbt_extents mk(const uint64_t *pairs, size_t n)
+{
+	struct cbt_extents l;
+
+	cbt_extents_init(&l);
+	for (size_t i = 0; i < n; i += 2)
+		if (cbt_extents_append(&l, pairs[i], pairs[i + 1]))
+			abort();
+	return l;
+}
+
+static void extents_union_and_from(void)
+{
+	static const uint64_t a_v[] = { 0, 2, 10, 5, 30, 1 }, b_v[] = { 1, 3, 12, 10, 40, 2 };
+	struct cbt_extents a = mk(a_v, 6), b = mk(b_v, 6), u, f;
+
+	cbt_extents_init(&u);
+	cbt_extents_init(&f);
+	CHECK_EQ(clone_extents_union(&a, &b, &u), 0);
+	/* [0,4) [10,22) [30,31) [40,42) */
+	CHECK_EQ(u.nr, 4);
+	CHECK_EQ(u.v[0].start, 0);
+	CHECK_EQ(u.v[0].len, 4);
+	CHECK_EQ(u.v[1].start, 10);
+	CHECK_EQ(u.v[1].len, 12);
+	CHECK_EQ(u.v[3].start, 40);
+	CHECK_EQ(u.total, 4 + 12 + 1 + 2);
+	CHECK_EQ(clone_extents_from(&u, 15, &f), 0);
+	CHECK_EQ(f.nr, 3);
+	CHECK_EQ(f.v[0].start, 15);
+	CHECK_EQ(f.v[0].len, 7);
+	clone_extents_clip(&f, 41);
+	CHECK_EQ(f.nr, 3);
+	CHECK_EQ(f.v[2].len, 1);
+	clone_extents_clip(&f, 31);
+	CHECK_EQ(f.nr, 2);
+	CHECK_EQ(f.total, 8);
+	cbt_extents_free(&a);
+	cbt_extents_free(&b);
+	cbt_extents_free(&u);
+	cbt_extents_free(&f);
+}
+
+static bool every_other_4k(void *data, uint64_t b)
+{
+	(void)data;
+	return b % 32 == 5 || b == 100;
+}
+
+static void used_blocks_map_to_tracking_blocks(void)
+{
+	struct cbt_extents l;
+
+	cbt_extents_init(&l);
+	/* 4 KiB fs blocks, 64 KiB tracking blocks: 16 fs blocks per tracking block */
+	CHECK_EQ(clone_used_extents(0, 256, 4096, 65536, 16, every_other_4k, NULL, &l), 0);
+	/* fs blocks 5, 37, 69, 100, 101..: tracking 0, 2, 4, 6, 8, 10, 12, 14 (and 0 always) */
+	CHECK_EQ(l.total, 8);
+	CHECK_EQ(l.v[0].start, 0);
+	CHECK_EQ(l.v[1].start, 2);
+	CHECK_EQ(l.v[3].start, 6);
+	cbt_extents_free(&l);
+	/* clipped at the device end */
+	CHECK_EQ(clone_used_extents(0, 256, 4096, 65536, 3, every_other_4k, NULL, &l), 0);
+	CHECK_EQ(l.total, 2);
+	cbt_extents_free(&l);
+}
+
+static void ios_are_cut_at_1mib_and_the_device_end(void)
+{
+	static const uint64_t v[] = { 0, 20, 30, 2 };
+	struct cbt_extents l = mk(v, 4);
+	/* 64 KiB blocks; the device ends 4 KiB into block 31 */
+	uint64_t dev = 31 * 65536ULL + 4096, pos = 0, off, sum = 0;
+	uint32_t len;
+	size_t ext = 0;
+	int n = 0;
+
+	while (clone_next_io(&l, 65536, dev, &ext, &pos, &off, &len)) {
+		CHECK(len <= CLONE_IO_BYTES);
+		CHECK(off + len <= dev);
+		sum += len;
+		n++;
+	}
+	CHECK_EQ(n, 3);	/* 1 MiB + 256 KiB, then 64 KiB + 4 KiB */
+	CHECK_EQ(sum, 20 * 65536ULL + 65536 + 4096);
+	CHECK_EQ(clone_extents_bytes(&l, 65536, dev), sum);
+	cbt_extents_free(&l);
+}
+
+static struct clone_state sample_state(void)
+{
+	struct clone_state s = {
+		.uuid = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 },
+		.src_bytes = GiB, .block_size = 65536, .target_bytes = 2 * GiB,
+		.target_sum = 0xfedcba9876543210ULL, .resume_epoch = 7, .full_done = true,
+		.copied_upto = 0, .complete = false, .last_epoch = 6, .updated = 1700000000,
+	};
+
+	snprintf(s.source, sizeof(s.source), "data \"x\"\n");
+	snprintf(s.target, sizeof(s.target), "/dev/vdb");
+	return s;
+}
+
+static void state_round_trip(void)
+{
+	struct clone_state s = sample_state(), t;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	CHECK(f);
+	clone_state_write(f, &s);
+	fclose(f);
+	CHECK_EQ(clone_state_parse(buf, &t), 0);
+	CHECK(!memcmp(t.uuid, s.uuid, 16));
+	CHECK_EQ(t.src_bytes, s.src_bytes);
+	CHECK_EQ(t.block_size, s.block_size);
+	CHECK_EQ(t.target_bytes, s.target_bytes);
+	CHECK_EQ(t.target_sum, s.target_sum);
+	CHECK_EQ(t.resume_epoch, 7);
+	CHECK_EQ(t.full_done, true);
+	CHECK_EQ(t.complete, false);
+	CHECK_EQ(t.last_epoch, 6);
+	CHECK_STR(t.source, s.source);
+	CHECK_STR(t.target, "/dev/vdb");
+	free(buf);
+}
+
+static void state_rejects_garbage(void)
+{
+	struct clone_state t;
+
+	CHECK_ERR(clone_state_parse("", &t), -EINVAL, "not a JSON object");
+	CHECK_ERR(clone_state_parse("{\"version\": 2}", &t), -EINVAL, "version 2");
+	CHECK_ERR(clone_state_parse("{\"version\": 1}", &t), -EINVAL, "missing");
+	CHECK_ERR(clone_state_parse("{\"version\": 1, \"complete\": 3}", &t), -EINVAL,
+		  "wrong type");
+	CHECK_ERR(clone_state_parse("{\"version\": 1 \"x\": 1}", &t), -EINVAL, "expected");
+	CHECK_ERR(clone_state_parse("{\"resume_epoch\": 99999999999999999999999}", &t), -EINVAL,
+		  "out of range");
+	CHECK_ERR(clone_state_parse("{\"version\": 1} x", &t), -EINVAL, "junk");
+}
+
+static void resume_decision(void)
+{
+	struct clone_state s = sample_state();
+	uint8_t other[16] = { 0 };
+	char why[256];
+
+	CHECK(clone_resume_ok(&s, s.uuid, GiB, 65536, 2 * GiB, s.target_sum, 7, 9, why, sizeof(why)));
+	CHECK(clone_resume_ok(&s, s.uuid, GiB, 65536, 2 * GiB, s.target_sum, 5, 7, why, sizeof(why)));
+	CHECK(!clone_resume_ok(&s, other, GiB, 65536, 2 * GiB, s.target_sum, 7, 9, why, sizeof(why)));
+	CHECK(strstr(why, "tracking identity"));
+	CHECK(!clone_resume_ok(&s, s.uuid, 2 * GiB, 65536, 2 * GiB, s.target_sum, 7, 9, why,
+			       sizeof(why)));
+	CHECK(strstr(why, "size"));
+	CHECK(!clone_resume_ok(&s, s.uuid, GiB, 65536, 4 * GiB, s.target_sum, 7, 9, why, sizeof(why)));
+	CHECK(strstr(why, "target's size"));
+	CHECK(!clone_resume_ok(&s, s.uuid, GiB, 65536, 2 * GiB, 1, 7, 9, why, sizeof(why)));
+	CHECK(strstr(why, "written since"));
+	/* epoch 7 was committed (or aborted) by someone else */
+	CHECK(!clone_resume_ok(&s, s.uuid, GiB, 65536, 2 * GiB, s.target_sum, 8, 9, why, sizeof(why)));
+	CHECK(strstr(why, "epochs 7..7 were committed or aborted"));
+	CHECK(!clone_resume_ok(&s, s.uuid, GiB, 65536, 2 * GiB, s.target_sum, 3, 5, why, sizeof(why)));
+}
+
+static void target_ids(void)
+{
+	char buf[64];
+
+	clone_target_id("/dev/vdb", buf, sizeof(buf));
+	CHECK_STR(buf, "vdb");
+	clone_target_id("/dev/mapper/a b", buf, sizeof(buf));
+	CHECK_STR(buf, "mapper-a_b");
+	clone_target_id("/tmp/../x", buf, sizeof(buf));
+	CHECK_STR(buf, "-tmp-..-x");
+}
+
+UT_MAIN("clone_plan",
+	UT_CASE(first_pass),
+	UT_CASE(threshold_is_min_of_1pct_and_64mib),
+	UT_CASE(small_changed_set_ends_with_a_final_pass),
+	UT_CASE(unchanged_without_freeze_is_done),
+	UT_CASE(converges_when_writes_are_slower),
+	UT_CASE(heavier_workload_stops_when_not_shrinking),
+	UT_CASE(pass_limit),
+	UT_CASE(extents_union_and_from),
+	UT_CASE(used_blocks_map_to_tracking_blocks),
+	UT_CASE(ios_are_cut_at_1mib_and_the_device_end),
+	UT_CASE(state_round_trip),
+	UT_CASE(state_rejects_garbage),
+	UT_CASE(resume_decision),
+	UT_CASE(target_ids))
