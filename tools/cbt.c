@@ -21,6 +21,7 @@ static const struct {
 	{ "status", status_main, "Shows the tracking state of one or every cbt device" },
 	{ "bitmap", bitmap_main, "Lists the blocks changed in an epoch or a range of epochs" },
 	{ "epoch", epoch_main, "Closes the open epoch, or commits or aborts a closed one" },
+	{ "snapshot", snapshot_main, "Takes, lists and drops point-in-time snapshots" },
 	{ "version", version_main, "Shows the versions of the tool and of the kernel interface" },
 	{ "help", help_main, "Shows this list, or the usage of one subcommand" },
 };

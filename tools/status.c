@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -14,10 +15,45 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: %s status [DEVICE] [--json]\n\n"
 		"Shows the tracking state of DEVICE, or of every cbt device: identity\n"
 		"(UUID), persistence, block size, size, bitmap memory, metadata errors,\n"
-		"and each epoch held in the kernel with the blocks changed in it.\n\n"
+		"and each epoch held in the kernel with the blocks changed in it; with a\n"
+		"snapshot attached, its state, error, epoch, age and COW use.\n\n"
 		"DEVICE is a device-mapper name, MAJ:MIN, /dev/mapper/NAME or /dev/dm-N.\n\n"
 		"  --json   print JSON: an object for DEVICE, an array for every device\n",
 		PROG_NAME);
+}
+
+static const char *snap_error_name(uint32_t e)
+{
+	switch (e) {
+	case 0: return NULL;
+	case ENOSPC: return "ENOSPC";
+	case EIO: return "EIO";
+	case ENOMEM: return "ENOMEM";
+	}
+	return "other";
+}
+
+static void print_snap(const struct cbt_snap_info *s)
+{
+	char a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN];
+
+	printf("  snapshot: %s", cbt_snap_state_name(s->state));
+	if (s->state == CBT_SNAP_INVALID && s->error == ENOSPC)
+		printf(" (ENOSPC: the COW store filled up; its reads fail, the device is unharmed)");
+	else if (s->state == CBT_SNAP_INVALID && s->error)
+		printf(" (%s: %s; its reads fail, the device is unharmed)",
+		       snap_error_name(s->error), strerror((int)s->error));
+	if (s->state == CBT_SNAP_PREPARED)
+		printf(", attached, not taken yet (`cbt snapshot take')\n");
+	else
+		printf(", epoch %" PRIu64 ", taken %" PRIu64 ".%" PRIu64 " s ago\n", s->epoch,
+		       s->age_ms / 1000, s->age_ms / 100 % 10);
+	printf("    COW: %s used of %s", cbt_human_size(s->cow_used, a),
+	       cbt_human_size(s->cow_total, b));
+	if (s->cow_total)
+		printf(" (%" PRIu64 "%%)", s->cow_used * 100 / s->cow_total);
+	printf(", %" PRIu64 " chunk%s of %s copied\n", s->copied, s->copied == 1 ? "" : "s",
+	       cbt_human_size(s->chunk_size, a));
 }
 
 static void print_human(const struct cbt_dev_info *d)
@@ -41,6 +77,8 @@ static void print_human(const struct cbt_dev_info *d)
 		       cbt_epoch_state_name(e->state), e->bits, e->bits == 1 ? "" : "s",
 		       cbt_human_size(cbt_blocks_bytes(d, e->bits), a));
 	}
+	if (d->snap.present)
+		print_snap(&d->snap);
 }
 
 static void print_json(struct cbt_json *j, const struct cbt_dev_info *d)
@@ -71,6 +109,26 @@ static void print_json(struct cbt_json *j, const struct cbt_dev_info *d)
 		cbt_json_object_end(j);
 	}
 	cbt_json_array_end(j);
+	if (d->snap.present) {
+		const struct cbt_snap_info *s = &d->snap;
+		const char *en = snap_error_name(s->error);
+
+		cbt_json_object_begin(j, "snapshot");
+		cbt_json_string(j, "state", cbt_snap_state_name(s->state));
+		if (en)
+			cbt_json_string(j, "error", en);
+		else
+			cbt_json_null(j, "error");
+		cbt_json_u64(j, "errno", s->error);
+		cbt_json_u64(j, "epoch", s->epoch);
+		cbt_json_u64(j, "age_ms", s->age_ms);
+		cbt_json_u64(j, "chunk_size", s->chunk_size);
+		cbt_json_u64(j, "cow_used_bytes", s->cow_used);
+		cbt_json_u64(j, "cow_total_bytes", s->cow_total);
+		cbt_json_u64(j, "chunks_copied", s->copied);
+		cbt_json_u64(j, "size_bytes", s->sectors * 512);
+		cbt_json_object_end(j);
+	}
 	cbt_json_object_end(j);
 }
 

@@ -8,6 +8,7 @@ extern const char *PROG_NAME;
 int status_main(int argc, char *argv[]);
 int bitmap_main(int argc, char *argv[]);
 int epoch_main(int argc, char *argv[]);
+int snapshot_main(int argc, char *argv[]);
 int version_main(int argc, char *argv[]);
 int help_main(int argc, char *argv[]);
 

@@ -20,7 +20,7 @@ _cbt_devices() {
 _cbt() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	# The subcommands, as tools/cbt.c's table lists them.
-	local cmds="status bitmap epoch version help"
+	local cmds="status bitmap epoch snapshot version help"
 	COMPREPLY=()
 
 	if [[ $COMP_CWORD -eq 1 ]]; then
@@ -49,6 +49,22 @@ _cbt() {
 		if [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_add -W "close commit abort --help" -- "$cur"
 		elif [[ $COMP_CWORD -eq 3 ]]; then
+			_cbt_devices "$cur"
+		fi
+		;;
+	snapshot)
+		case $prev in
+		--chunk) _cbt_add -W "4K 16K 64K 256K 1M" -- "$cur"; return ;;
+		--cow) _cbt_add -f -- "${cur:-/dev/}"; return ;;
+		esac
+		if [[ $COMP_CWORD -eq 2 ]]; then
+			_cbt_add -W "take drop list --help" -- "$cur"
+		elif [[ $cur == -* ]]; then
+			case ${COMP_WORDS[2]} in
+			take) _cbt_add -W "--cow --freeze --no-freeze --chunk --json --help" -- "$cur" ;;
+			list) _cbt_add -W "--json --help" -- "$cur" ;;
+			esac
+		elif [[ ${COMP_WORDS[2]} == take || ( ${COMP_WORDS[2]} == drop && $COMP_CWORD -eq 3 ) ]]; then
 			_cbt_devices "$cur"
 		fi
 		;;
