@@ -22,6 +22,9 @@ static const struct {
 	{ "bitmap", bitmap_main, "Lists the blocks changed in an epoch or a range of epochs" },
 	{ "epoch", epoch_main, "Closes the open epoch, or commits or aborts a closed one" },
 	{ "snapshot", snapshot_main, "Takes, lists and drops point-in-time snapshots" },
+	{ "attach", attach_main, "Puts a device in use under tracking, without downtime" },
+	{ "detach", detach_main, "Takes a device that cbt attach tracks back out of tracking" },
+	{ "setup-boot", setup_boot_main, "Puts a disk (the root disk) under tracking from the next boot" },
 	{ "version", version_main, "Shows the versions of the tool and of the kernel interface" },
 	{ "help", help_main, "Shows this list, or the usage of one subcommand" },
 };
@@ -54,7 +57,7 @@ static void show_usage(FILE *file)
 	fprintf(file, "Usage: %s <cmd> [<args>]\n\n", PROG_NAME);
 	fprintf(file, "Available subcommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++)
-		fprintf(file, "  %-8s %s\n", subcommands[i].subcommand, subcommands[i].description);
+		fprintf(file, "  %-10s %s\n", subcommands[i].subcommand, subcommands[i].description);
 	fprintf(file, "You may pass `--help' to any of these subcommands to view usage.\n");
 }
 

@@ -9,6 +9,9 @@ int status_main(int argc, char *argv[]);
 int bitmap_main(int argc, char *argv[]);
 int epoch_main(int argc, char *argv[]);
 int snapshot_main(int argc, char *argv[]);
+int attach_main(int argc, char *argv[]);
+int detach_main(int argc, char *argv[]);
+int setup_boot_main(int argc, char *argv[]);
 int version_main(int argc, char *argv[]);
 int help_main(int argc, char *argv[]);
 
