@@ -30,7 +30,7 @@ VM_QBOOT=/usr/share/qemu/qboot.rom
 # vm_hdr FILE KEY: value of a "# KEY: value" header line of a case.
 vm_hdr() { sed -n "s/^# $2: *//p" "$1" | head -n 1; }
 
-vm_case_file() { echo "$TOP/tests/vm/cases/$1.sh"; }
+vm_case_file() { echo "$VM_CASES/$1.sh"; }
 
 # Disk images of a case: one per size in "# disks:", then (multi-boot
 # cases) an ext4 state disk. vm_case_disks NAME prints "serial-suffix path".
