@@ -25,6 +25,11 @@ static const struct {
 	{ "attach", attach_main, "Puts a device in use under tracking, without downtime" },
 	{ "detach", detach_main, "Takes a device that cbt attach tracks back out of tracking" },
 	{ "setup-boot", setup_boot_main, "Puts a disk (the root disk) under tracking from the next boot" },
+	{ "backup", backup_main, "Writes a full, incremental or differential image of a device" },
+	{ "restore", restore_main, "Writes a restore point of a chain, or an image, onto a device or file" },
+	{ "verify", verify_main, "Checks every checksum and link of a chain or an image" },
+	{ "info", info_main, "Shows an image's header and sizes, or a chain's images" },
+	{ "export", export_main, "Writes a restore point as a raw or qcow2 file" },
 	{ "version", version_main, "Shows the versions of the tool and of the kernel interface" },
 	{ "help", help_main, "Shows this list, or the usage of one subcommand" },
 };

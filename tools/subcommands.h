@@ -12,6 +12,11 @@ int snapshot_main(int argc, char *argv[]);
 int attach_main(int argc, char *argv[]);
 int detach_main(int argc, char *argv[]);
 int setup_boot_main(int argc, char *argv[]);
+int backup_main(int argc, char *argv[]);
+int restore_main(int argc, char *argv[]);
+int verify_main(int argc, char *argv[]);
+int info_main(int argc, char *argv[]);
+int export_main(int argc, char *argv[]);
 int version_main(int argc, char *argv[]);
 int help_main(int argc, char *argv[]);
 

@@ -20,7 +20,7 @@ _cbt_devices() {
 _cbt() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	# The subcommands, as tools/cbt.c's table lists them.
-	local cmds="status bitmap epoch snapshot version help"
+	local cmds="status bitmap epoch snapshot backup restore verify info export version help"
 	COMPREPLY=()
 
 	if [[ $COMP_CWORD -eq 1 ]]; then
@@ -66,6 +66,36 @@ _cbt() {
 			esac
 		elif [[ ${COMP_WORDS[2]} == take || ( ${COMP_WORDS[2]} == drop && $COMP_CWORD -eq 3 ) ]]; then
 			_cbt_devices "$cur"
+		fi
+		;;
+	backup)
+		case $prev in
+		--to) _cbt_add -d -- "$cur"; return ;;
+		-o | --output | --cow) _cbt_add -f -- "$cur"; return ;;
+		--compress) _cbt_add -W "zstd zstd:1 zstd:3 zstd:9 zstd:19 none" -- "$cur"; return ;;
+		--threads) return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			_cbt_add -W "--full --incremental --differential --to --output --cow --freeze
+				--no-freeze --compress --all-blocks --threads --quiet --json --help" -- "$cur"
+		elif [[ $COMP_CWORD -eq 2 ]]; then
+			_cbt_devices "$cur"
+		fi
+		;;
+	restore | verify | info | export)
+		case $prev in
+		--image | --at) return ;;
+		--format) _cbt_add -W "raw qcow2" -- "$cur"; return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			case ${COMP_WORDS[1]} in
+			restore) _cbt_add -W "--image --at --no-preverify --quiet --json --help" -- "$cur" ;;
+			verify) _cbt_add -W "--json --quiet --help" -- "$cur" ;;
+			info) _cbt_add -W "--json --help" -- "$cur" ;;
+			export) _cbt_add -W "--format --image --output --quiet --help" -- "$cur" ;;
+			esac
+		else
+			_cbt_add -f -- "$cur"
 		fi
 		;;
 	help)

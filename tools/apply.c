@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "chain.h"
+#include "image.h"
+#include "util.h"
+
+int cbt_open_target(const char *path, int *fd, bool *is_file)
+{
+	struct stat st;
+
+	if (!stat(path, &st) && S_ISBLK(st.st_mode)) {
+		*is_file = false;
+		*fd = open(path, O_WRONLY | O_EXCL | O_CLOEXEC);
+		if (*fd < 0 && errno == EBUSY)
+			return cbt_err(-EBUSY, "%s is in use (mounted, or held by another device or"
+				       " program): unmount it or pick another target", path);
+	} else {
+		*is_file = true;
+		*fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		if (*fd >= 0 && fstat(*fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+			close(*fd);
+			return cbt_err(-EINVAL, "%s is neither a block device nor a regular file",
+				       path);
+		}
+	}
+	if (*fd < 0)
+		return cbt_err(-errno, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+static int pwrite_all(int fd, const uint8_t *p, uint64_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return cbt_err(n < 0 ? -errno : -EIO, "writing the target at byte %llu: %s",
+				       (unsigned long long)off, n < 0 ? strerror(errno) : "short write");
+		p += n;
+		off += (uint64_t)n;
+		len -= (uint64_t)n;
+	}
+	return 0;
+}
+
+static int zero_range(int fd, bool is_file, uint64_t off, uint64_t len)
+{
+	static const uint8_t zeros[65536];
+
+	if (is_file && !fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)off,
+				  (off_t)len))
+		return 0;
+	if (!is_file) {
+		uint64_t r[2] = { off, len };
+
+		if (!ioctl(fd, BLKZEROOUT, r))
+			return 0;
+	}
+	while (len) {
+		uint64_t k = len < sizeof(zeros) ? len : sizeof(zeros);
+		int ret = pwrite_all(fd, zeros, k, off);
+
+		if (ret)
+			return ret;
+		off += k;
+		len -= k;
+	}
+	return 0;
+}
+
+static bool test_bit(const uint64_t *bm, uint64_t b)
+{
+	return bm[b / 64] >> (b % 64) & 1;
+}
+
+static void set_bit(uint64_t *bm, uint64_t b)
+{
+	bm[b / 64] |= 1ULL << (b % 64);
+}
+
+static int check_target(const struct cbt_img_header *h, int target, bool is_file)
+{
+	struct stat st;
+	uint64_t size = 0;
+
+	if (fstat(target, &st))
+		return -errno;
+	if (is_file) {
+		if ((uint64_t)st.st_size < h->dev_bytes && ftruncate(target, (off_t)h->dev_bytes))
+			return cbt_err(-errno, "extending the target to %llu bytes: %s",
+				       (unsigned long long)h->dev_bytes, strerror(errno));
+		return 0;
+	}
+	if (ioctl(target, BLKGETSIZE64, &size))
+		return cbt_err(-errno, "BLKGETSIZE64: %s", strerror(errno));
+	if (size < h->dev_bytes) {
+		char a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN];
+
+		return cbt_err(-ENOSPC, "the target holds %s, the image needs %s",
+			       cbt_human_size(size, a), cbt_human_size(h->dev_bytes, b));
+	}
+	return 0;
+}
+
+int cbt_apply_images(const int *fds, const char *const *names, size_t n, int target,
+		     bool is_file, struct cbt_progress *p, struct cbt_apply_stats *st)
+{
+	struct cbt_img_header prev, cur;
+	uint64_t *bm = NULL, nr_blocks = 0;
+	int ret = 0;
+
+	memset(st, 0, sizeof(*st));
+	memset(&cur, 0, sizeof(cur));
+	for (size_t k = 0; k < n && !ret; k++) {
+		struct cbt_img_reader *r;
+		struct cbt_img_frame f;
+
+		ret = cbt_img_reader_open(&r, fds[k], names[k]);
+		if (ret)
+			goto next;
+		cur = *cbt_img_reader_header(r);
+		if (k == 0) {
+			st->dev_bytes = cur.dev_bytes;
+			nr_blocks = cbt_img_nr_blocks(&cur);
+			bm = calloc((size_t)((nr_blocks + 63) / 64), 8);
+			if (!bm) {
+				ret = -ENOMEM;
+				goto next;
+			}
+			ret = check_target(&cur, target, is_file);
+			if (ret)
+				goto next;
+		} else {
+			ret = cbt_img_check_link(&prev, &cur, names[k - 1], names[k]);
+			if (ret)
+				goto next;
+		}
+		if (k == n - 1 && cur.type != CBT_IMG_FULL) {
+			ret = cbt_err(-EINVAL, "%s is a %s image: restoring it needs its parent"
+				      " images too (restore from the chain directory)", names[k],
+				      cbt_img_type_name(cur.type));
+			goto next;
+		}
+		while ((ret = cbt_img_next(r, &f)) == 1) {
+			const uint8_t *d = f.data;
+
+			ret = 0;
+			for (size_t i = 0; i < f.nr && !ret; i++) {
+				uint64_t b = f.ext[i].start, end = b + f.ext[i].len;
+
+				while (b < end && !ret) {
+					uint64_t run = b, len = 0, off = b * cur.block_size;
+					bool skip = test_bit(bm, b);
+
+					while (run < end && test_bit(bm, run) == skip) {
+						len += cbt_img_block_len(&cur, run);
+						if (!skip)
+							set_bit(bm, run);
+						run++;
+					}
+					if (!skip) {
+						ret = pwrite_all(target, d, len, off);
+						st->written += len;
+					}
+					d += len;
+					b = run;
+				}
+			}
+			if (p)
+				cbt_progress_update(p, st->written + cbt_img_reader_bytes(r));
+			if (ret)
+				break;
+		}
+		st->read += cbt_img_reader_bytes(r);
+next:
+		prev = cur;
+		cbt_img_reader_free(r);
+	}
+	/* Blocks no image holds read as zeros. */
+	for (uint64_t b = 0; !ret && b < nr_blocks;) {
+		uint64_t e = b;
+
+		if (test_bit(bm, b)) {
+			b++;
+			continue;
+		}
+		while (e < nr_blocks && !test_bit(bm, e))
+			e++;
+		uint64_t off = b * cur.block_size, end = e * (uint64_t)cur.block_size;
+
+		if (end > st->dev_bytes)
+			end = st->dev_bytes;
+		ret = zero_range(target, is_file, off, end - off);
+		st->zeroed += end - off;
+		b = e;
+	}
+	if (!ret && fsync(target))
+		ret = cbt_err(-errno, "flushing the target: %s", strerror(errno));
+	free(bm);
+	return ret;
+}
+
+void cbt_point_free(struct cbt_point *pt)
+{
+	for (size_t i = 0; i < pt->n; i++) {
+		if (pt->fds[i] >= 0)
+			close(pt->fds[i]);
+		free(pt->names[i]);
+	}
+	free(pt->fds);
+	free(pt->names);
+	memset(pt, 0, sizeof(*pt));
+}
+
+static int point_add(struct cbt_point *pt, const char *name, int fd)
+{
+	int *fds = realloc(pt->fds, (pt->n + 1) * sizeof(*fds));
+	char **names;
+
+	if (!fds)
+		return -ENOMEM;
+	pt->fds = fds;
+	names = realloc(pt->names, (pt->n + 1) * sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	pt->names = names;
+	pt->names[pt->n] = strdup(name);
+	pt->fds[pt->n++] = fd;
+	return pt->names[pt->n - 1] ? 0 : -ENOMEM;
+}
+
+/* Read image @fd whole, checking everything, and rewind it. */
+static int preverify(int fd, const char *name)
+{
+	int ret = cbt_img_verify_fd(fd, name, NULL, NULL);
+
+	if (!ret && lseek(fd, 0, SEEK_SET))
+		ret = cbt_err(-errno, "%s: %s", name, strerror(errno));
+	return ret;
+}
+
+int cbt_open_point(const char *src, const char *id, bool full_check, struct cbt_point *pt)
+{
+	struct cbt_img_header h[2];
+	struct cbt_chain c;
+	struct stat st;
+	size_t *path = NULL, n = 0;
+	int ret;
+
+	memset(pt, 0, sizeof(*pt));
+	if (!strcmp(src, "-") || stat(src, &st) || !S_ISDIR(st.st_mode)) {
+		int fd = strcmp(src, "-") ? open(src, O_RDONLY | O_CLOEXEC) : dup(STDIN_FILENO);
+
+		if (id)
+			return cbt_err(-EINVAL, "--image and --at pick an image of a chain directory;"
+				       " %s is one image", src);
+		if (fd < 0)
+			return cbt_err(-errno, "%s: %s", src, strerror(errno));
+		ret = point_add(pt, strcmp(src, "-") ? src : "standard input", fd);
+		if (!ret && full_check && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			ret = preverify(fd, src);
+		return ret;
+	}
+	ret = cbt_chain_open(&c, src, false, false);
+	if (ret)
+		return ret;
+	ret = cbt_chain_pick(&c, id, &n);
+	if (!ret) {
+		size_t i = n;
+
+		path = calloc(c.nr, sizeof(*path));
+		ret = path ? cbt_chain_resolve(&c, i, path, &n) : -ENOMEM;
+	}
+	/* Every link's header and trailer first, so nothing is written for a broken chain. */
+	for (size_t k = 0; !ret && k < n; k++) {
+		const struct cbt_chain_entry *e = &c.v[path[k]];
+		struct cbt_img_trailer t;
+		char file[4096];
+		int fd;
+
+		ret = cbt_chain_path(&c, path[k], file, sizeof(file));
+		if (ret)
+			break;
+		ret = cbt_img_read_ends(file, &h[k % 2], &t);
+		cbt_extents_free(&t.map);
+		if (ret == -ENOENT)
+			ret = cbt_err(-ENOENT, "%s: image %s is missing (a missing link of the chain:"
+				      " restore a point taken after the next full image, or an"
+				      " older one)", src, e->file);
+		if (ret)
+			break;
+		if (memcmp(h[k % 2].uuid, e->uuid, 16) || h[k % 2].type != e->type) {
+			ret = cbt_err(-EBADMSG, "%s is not the image the chain index lists (it was"
+				      " replaced)", file);
+			break;
+		}
+		if (k)
+			ret = cbt_img_check_link(&h[(k - 1) % 2], &h[k % 2], pt->names[k - 1], file);
+		fd = ret ? -1 : open(file, O_RDONLY | O_CLOEXEC);
+		if (!ret && fd < 0)
+			ret = cbt_err(-errno, "%s: %s", file, strerror(errno));
+		if (!ret)
+			ret = point_add(pt, file, fd);
+	}
+	for (size_t k = 0; !ret && full_check && k < n; k++)
+		ret = preverify(pt->fds[k], pt->names[k]);
+	free(path);
+	cbt_chain_close(&c);
+	return ret;
+}

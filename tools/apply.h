@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Writing images onto a target (cbt restore, cbt export): the images of one
+ * restore point, newest first, each block taken from the newest image that
+ * holds it; blocks no image holds are zeroed. Every checksum is checked as
+ * the frames come in; a link that does not match stops before the image's
+ * first block is written.
+ */
+#ifndef CBT_APPLY_H
+#define CBT_APPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "progress.h"
+
+struct cbt_apply_stats {
+	uint64_t dev_bytes;
+	uint64_t written;	/* data bytes written */
+	uint64_t zeroed;	/* bytes zeroed */
+	uint64_t read;		/* image bytes read */
+};
+
+/*
+ * @fds[i] (read from their current position) and @names[i], newest first,
+ * the last one a full image. @target is open for writing; @is_file: a
+ * regular file, extended to the device size when shorter.
+ */
+int cbt_apply_images(const int *fds, const char *const *names, size_t n, int target,
+		     bool is_file, struct cbt_progress *p, struct cbt_apply_stats *st);
+
+/*
+ * Open a restore target: a block device opened O_EXCL (so a mounted or
+ * otherwise held one is refused), or a regular file, created if missing.
+ */
+int cbt_open_target(const char *path, int *fd, bool *is_file);
+
+/* The images of one restore point, newest first, open for reading. */
+struct cbt_point {
+	size_t n;
+	int *fds;
+	char **names;
+};
+
+/*
+ * Open restore point @id (a sequence number, file name or UUID; NULL: the
+ * last) of chain directory @src, or the one image @src ("-": standard
+ * input). Every link's header, trailer and parent link is checked first;
+ * with @full_check every image (that is a file) is also read whole and
+ * every checksum checked, before anything is written.
+ */
+int cbt_open_point(const char *src, const char *id, bool full_check, struct cbt_point *pt);
+void cbt_point_free(struct cbt_point *pt);
+
+#endif /* CBT_APPLY_H */

@@ -1,0 +1,359 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backup_core.h"
+#include "chain.h"
+#include "util.h"
+#include "version.h"
+
+#define READ_BYTES (4U << 20)
+#define ALIGN 4096
+
+/* Remove DIR/.*.partial left by a run that died. */
+static void remove_partials(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+
+		if (de->d_name[0] == '.' && l > 8 && !strcmp(de->d_name + l - 8, ".partial"))
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+}
+
+static int check_chain(const struct cbt_chain *c, uint32_t type, const uint8_t dev_uuid[16],
+		       uint64_t dev_bytes, uint32_t block_size)
+{
+	const struct cbt_chain_entry *last;
+	char a[CBT_UUID_STR_LEN], b[CBT_UUID_STR_LEN];
+
+	if (type == CBT_IMG_FULL)
+		return 0;
+	if (!c->nr)
+		return cbt_err(-ENOENT, "%s holds no full image yet: take a full backup first"
+			       " (--full)", c->dir);
+	last = &c->v[c->nr - 1];
+	if (memcmp(last->dev_uuid, dev_uuid, 16))
+		return cbt_err(-ESTALE, "the device's tracking identity is %s, but the chain's"
+			       " last image was taken under %s: its change history since then is"
+			       " lost (a reload without persistent metadata, a failed metadata"
+			       " device, or another device); a full backup is needed (--full)",
+			       cbt_uuid_str(dev_uuid, a), cbt_uuid_str(last->dev_uuid, b));
+	(void)dev_bytes;
+	(void)block_size;
+	return 0;
+}
+
+int cbt_backup_precheck(const char *dir, uint32_t type, const uint8_t dev_uuid[16],
+			uint64_t dev_bytes, uint32_t block_size)
+{
+	struct cbt_chain c;
+	int ret;
+
+	if (!dir)
+		return 0;
+	ret = cbt_chain_open(&c, dir, type == CBT_IMG_FULL, false);
+	if (!ret)
+		ret = check_chain(&c, type, dev_uuid, dev_bytes, block_size);
+	cbt_chain_close(&c);
+	return ret;
+}
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	const uint64_t *w = (const uint64_t *)(const void *)p;
+
+	for (size_t i = 0; i < len / 8; i++)
+		if (w[i])
+			return false;
+	for (size_t i = len / 8 * 8; i < len; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static int read_at(int fd, uint8_t *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cbt_err(-errno, "reading the snapshot at byte %llu: %s%s",
+				       (unsigned long long)(off + done), strerror(errno),
+				       errno == EIO ? " (the snapshot may have become invalid: its"
+				       " COW store filled up or failed; see `cbt status')" : "");
+		if (!n)
+			return cbt_err(-EIO, "reading the snapshot at byte %llu: it ends early",
+				       (unsigned long long)(off + done));
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/* Read @list's blocks from @src and add them (or their non-zero ones) to @w. */
+static int copy_blocks(const struct cbt_backup_req *req, const struct cbt_img_header *h,
+		       int src, const struct cbt_extents *list, bool skip_zero,
+		       struct cbt_img_writer *w, struct cbt_backup_result *res)
+{
+	uint8_t *buf;
+	int ret = 0;
+
+	if (posix_memalign((void **)&buf, ALIGN, READ_BYTES))
+		return -ENOMEM;
+	for (size_t i = 0; i < list->nr && !ret; i++) {
+		uint64_t b = list->v[i].start, end = b + list->v[i].len;
+
+		while (b < end && !ret) {
+			uint64_t n = end - b, off = b * h->block_size, len = 0;
+
+			if (n > READ_BYTES / h->block_size)
+				n = READ_BYTES / h->block_size;
+			for (uint64_t k = b; k < b + n; k++)
+				len += cbt_img_block_len(h, k);
+			if (req->stop && *req->stop) {
+				ret = cbt_err(-EINTR, "interrupted by a signal");
+				break;
+			}
+			ret = read_at(src, buf, (size_t)len, off);
+			if (ret)
+				break;
+			res->scanned_bytes += len;
+			if (!skip_zero) {
+				ret = cbt_img_writer_add(w, b, n, buf);
+			} else {
+				/* Runs of non-zero blocks. */
+				uint64_t k = b, pos = 0;
+
+				while (k < b + n && !ret) {
+					uint64_t s = k, spos = pos, l;
+
+					while (k < b + n) {
+						l = cbt_img_block_len(h, k);
+						if (all_zero(buf + pos, (size_t)l))
+							break;
+						pos += l;
+						k++;
+					}
+					if (k > s)
+						ret = cbt_img_writer_add(w, s, k - s, buf + spos);
+					while (k < b + n && !ret) {
+						l = cbt_img_block_len(h, k);
+						if (!all_zero(buf + pos, (size_t)l))
+							break;
+						pos += l;
+						k++;
+					}
+				}
+			}
+			if (req->progress)
+				cbt_progress_update(req->progress, res->scanned_bytes);
+			b += n;
+		}
+	}
+	free(buf);
+	return ret;
+}
+
+/* Blocks a differential holds besides the current epoch's: every image since its full. */
+static int since_full(const struct cbt_chain *c, const uint8_t base[16], struct cbt_extents *acc)
+{
+	long f = cbt_chain_find(c, base);
+
+	for (size_t i = (size_t)f + 1; f >= 0 && i < c->nr; i++) {
+		struct cbt_img_header h;
+		struct cbt_img_trailer t;
+		struct cbt_extents u;
+		char path[4096];
+		int ret;
+
+		if (memcmp(c->v[i].base, base, 16))
+			continue;
+		ret = cbt_chain_path(c, i, path, sizeof(path));
+		if (!ret)
+			ret = cbt_img_read_ends(path, &h, &t);
+		if (ret)
+			return cbt_err_prefix(ret, "reading the block set of %s", c->v[i].file);
+		ret = cbt_extents_union(acc, &t.map, &u);
+		cbt_extents_free(&t.map);
+		if (ret)
+			return ret;
+		cbt_extents_free(acc);
+		*acc = u;
+	}
+	return f < 0 ? cbt_err(-ENOENT, "%s: the full image of the chain is missing", c->dir) : 0;
+}
+
+int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_result *res)
+{
+	struct cbt_chain c = { .lock_fd = -1 };
+	struct cbt_chain_entry e;
+	struct cbt_img_header *h = &res->h;
+	struct cbt_img_writer *w = NULL;
+	struct cbt_img_trailer t;
+	struct cbt_extents list, all;
+	struct cbt_img_write_opts wo = { .threads = req->threads };
+	const struct cbt_extents *use;
+	char partial[4096] = "";
+	struct timespec now;
+	int ret, fd = req->out_fd;
+
+	memset(res, 0, sizeof(*res));
+	memset(&t, 0, sizeof(t));
+	cbt_extents_init(&list);
+	cbt_extents_init(&all);
+	memset(h, 0, sizeof(*h));
+	h->version = CBT_IMG_VERSION;
+	memcpy(h->dev_uuid, req->dev_uuid, 16);
+	h->dev_bytes = req->dev_bytes;
+	h->block_size = req->block_size;
+	h->type = req->type;
+	h->compression = req->compression;
+	h->level = req->level;
+	clock_gettime(CLOCK_REALTIME, &now);
+	h->created_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	snprintf(h->tool_version, sizeof(h->tool_version), "%s", CBT_VERSION);
+	ret = cbt_uuid_generate(h->uuid);
+	if (ret)
+		return ret;
+
+	if (req->dir) {
+		ret = cbt_chain_open(&c, req->dir, req->type == CBT_IMG_FULL, true);
+		if (!ret)
+			ret = check_chain(&c, req->type, req->dev_uuid, req->dev_bytes,
+					  req->block_size);
+		if (ret)
+			goto out;
+		remove_partials(req->dir);
+	} else if (req->type != CBT_IMG_FULL) {
+		ret = cbt_err(-EINVAL, "incremental and differential images need the chain"
+			      " directory (--to DIR) to find their parent");
+		goto out;
+	}
+
+	if (req->type == CBT_IMG_FULL) {
+		memcpy(h->base, h->uuid, 16);
+		h->epoch_first = 0;
+		h->epoch_last = req->epoch;
+	} else {
+		const struct cbt_chain_entry *last = &c.v[c.nr - 1];
+		long full = cbt_chain_find(&c, last->base);
+
+		memcpy(h->base, last->base, 16);
+		if (req->type == CBT_IMG_INCREMENTAL) {
+			memcpy(h->parent, last->uuid, 16);
+			h->epoch_first = last->epoch_last + 1;
+		} else {
+			if (full < 0) {
+				ret = cbt_err(-ENOENT, "%s: the full image the chain builds on is"
+					      " missing; take a full backup (--full)", req->dir);
+				goto out;
+			}
+			memcpy(h->parent, last->base, 16);
+			h->epoch_first = c.v[full].epoch_last + 1;
+		}
+		h->epoch_last = req->epoch;
+		if (req->epoch <= last->epoch_last) {
+			ret = cbt_err(-ESTALE, "the snapshot closed epoch %llu, but the chain's last"
+				      " image already covers epochs up to %llu; a full backup is"
+				      " needed (--full)", (unsigned long long)req->epoch,
+				      (unsigned long long)last->epoch_last);
+			goto out;
+		}
+	}
+
+	/* The blocks to read. */
+	if (req->type == CBT_IMG_FULL) {
+		if (req->full_mode == CBT_FULL_FS && req->fs_used) {
+			use = req->fs_used;
+			h->flags = CBT_IMG_F_FS_USED | CBT_IMG_F_NONZERO;
+		} else {
+			ret = cbt_extents_append(&list, 0, cbt_img_nr_blocks(h));
+			use = &list;
+			h->flags = req->full_mode == CBT_FULL_ALL ? CBT_IMG_F_ALL_BLOCKS :
+				   CBT_IMG_F_NONZERO;
+		}
+	} else if (req->type == CBT_IMG_DIFFERENTIAL) {
+		ret = since_full(&c, h->base, &all);
+		if (!ret)
+			ret = cbt_extents_union(&all, req->changed, &list);
+		use = &list;
+	} else {
+		use = req->changed;
+	}
+	if (ret)
+		goto out;
+	if (use->nr && cbt_extents_end(use) > cbt_img_nr_blocks(h)) {
+		ret = cbt_err(-EINVAL, "changed blocks past the device end");
+		goto out;
+	}
+
+	if (req->dir) {
+		cbt_chain_next_name(&c, req->type, &e);
+		snprintf(partial, sizeof(partial), "%s/.%s.partial", req->dir, e.file);
+		snprintf(res->file, sizeof(res->file), "%s/%s", req->dir, e.file);
+		fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			ret = cbt_err(-errno, "%s: %s", partial, strerror(errno));
+			partial[0] = 0;
+			goto out;
+		}
+	}
+	ret = cbt_img_writer_open(&w, fd, h, &wo);
+	if (!ret)
+		ret = copy_blocks(req, h, src, use, req->type == CBT_IMG_FULL &&
+				  req->full_mode != CBT_FULL_ALL, w, res);
+	if (!ret)
+		ret = cbt_img_writer_finish(w, &t);
+	if (!ret && req->dir && fsync(fd))
+		ret = cbt_err(-errno, "flushing %s: %s", partial, strerror(errno));
+	if (req->dir && fd >= 0 && close(fd) && !ret)
+		ret = cbt_err(-errno, "closing %s: %s", partial, strerror(errno));
+	if (ret)
+		goto out;
+	res->blocks = t.blocks;
+	res->stored_bytes = t.stored_bytes;
+	for (size_t i = 0; i < t.map.nr; i++)
+		for (uint64_t b = t.map.v[i].start; b < t.map.v[i].start + t.map.v[i].len; b++)
+			res->logical_bytes += cbt_img_block_len(h, b);
+	if (req->dir) {
+		if (rename(partial, res->file)) {
+			ret = cbt_err(-errno, "renaming %s: %s", partial, strerror(errno));
+			goto out;
+		}
+		partial[0] = 0;
+		memcpy(e.uuid, h->uuid, 16);
+		memcpy(e.parent, h->parent, 16);
+		memcpy(e.base, h->base, 16);
+		memcpy(e.dev_uuid, h->dev_uuid, 16);
+		e.epoch_first = h->epoch_first;
+		e.epoch_last = h->epoch_last;
+		ret = cbt_chain_add(&c, &e);
+		if (ret)
+			unlink(res->file);
+	}
+out:
+	if (partial[0])
+		unlink(partial);
+	cbt_img_writer_free(w);
+	cbt_extents_free(&t.map);
+	cbt_extents_free(&list);
+	cbt_extents_free(&all);
+	cbt_chain_close(&c);
+	return ret;
+}

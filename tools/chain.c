@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Chain directories: the index, file names, link checks. The index,
+ * DIR/chain.idx, is text, one image per line after a version line:
+ *
+ *   cbt-chain 1
+ *   SEQ TYPE UUID PARENT BASE DEVICE-UUID EPOCH-FIRST EPOCH-LAST FILE
+ *
+ * with TYPE full|incremental|differential and PARENT "-" for a full image.
+ * It is rewritten whole (temporary file, fsync, rename) after each image.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "chain.h"
+#include "util.h"
+
+#define INDEX_VERSION_LINE "cbt-chain 1"
+
+static int parse_line(char *line, struct cbt_chain_entry *e)
+{
+	char type[16], uuid[40], parent[40], base[40], dev[40];
+	int n = 0;
+
+	memset(e, 0, sizeof(*e));
+	if (sscanf(line, "%" SCNu64 " %15s %39s %39s %39s %39s %" SCNu64 " %" SCNu64 " %63s %n",
+		   &e->seq, type, uuid, parent, base, dev, &e->epoch_first, &e->epoch_last,
+		   e->file, &n) != 9 || line[n])
+		return -EINVAL;
+	if (!strcmp(type, "full"))
+		e->type = CBT_IMG_FULL;
+	else if (!strcmp(type, "incremental"))
+		e->type = CBT_IMG_INCREMENTAL;
+	else if (!strcmp(type, "differential"))
+		e->type = CBT_IMG_DIFFERENTIAL;
+	else
+		return -EINVAL;
+	if (cbt_uuid_parse(uuid, e->uuid) || cbt_uuid_parse(base, e->base) ||
+	    cbt_uuid_parse(dev, e->dev_uuid) ||
+	    (strcmp(parent, "-") ? cbt_uuid_parse(parent, e->parent) : e->type != CBT_IMG_FULL) ||
+	    strchr(e->file, '/') || e->file[0] == '.')
+		return -EINVAL;
+	return 0;
+}
+
+int cbt_chain_open(struct cbt_chain *c, const char *dir, bool create, bool lock)
+{
+	char path[4096], *line = NULL;
+	size_t cap = 0;
+	unsigned lineno = 0;
+	FILE *f;
+	int ret = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->lock_fd = -1;
+	if (create && mkdir(dir, 0700) && errno != EEXIST)
+		return cbt_err(-errno, "creating %s: %s", dir, strerror(errno));
+	c->dir = strdup(dir);
+	if (!c->dir)
+		return -ENOMEM;
+	if (lock) {
+		snprintf(path, sizeof(path), "%s/.lock", dir);
+		c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		if (c->lock_fd < 0)
+			return cbt_err(-errno, "%s: %s", path, strerror(errno));
+		if (flock(c->lock_fd, LOCK_EX | LOCK_NB))
+			return cbt_err(-EBUSY, "%s: another cbt is writing to this chain", dir);
+	}
+	snprintf(path, sizeof(path), "%s/" CBT_CHAIN_INDEX, dir);
+	f = fopen(path, "re");
+	if (!f) {
+		struct stat st;
+
+		if (errno != ENOENT)
+			return cbt_err(-errno, "%s: %s", path, strerror(errno));
+		if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+			return cbt_err(-ENOTDIR, "%s is not a chain directory", dir);
+		return 0;
+	}
+	while (getline(&line, &cap, f) > 0) {
+		struct cbt_chain_entry e, *v;
+
+		lineno++;
+		line[strcspn(line, "\n")] = 0;
+		if (lineno == 1) {
+			if (strcmp(line, INDEX_VERSION_LINE)) {
+				ret = cbt_err(-EBADMSG, "%s: not a version 1 chain index", path);
+				break;
+			}
+			continue;
+		}
+		if (parse_line(line, &e) || (c->nr && e.seq <= c->v[c->nr - 1].seq)) {
+			ret = cbt_err(-EBADMSG, "%s:%u: bad line `%s'", path, lineno, line);
+			break;
+		}
+		v = realloc(c->v, (c->nr + 1) * sizeof(*v));
+		if (!v) {
+			ret = -ENOMEM;
+			break;
+		}
+		c->v = v;
+		c->v[c->nr++] = e;
+	}
+	if (!ret && lineno == 0)
+		ret = cbt_err(-EBADMSG, "%s is empty", path);
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+void cbt_chain_close(struct cbt_chain *c)
+{
+	free(c->dir);
+	free(c->v);
+	if (c->lock_fd >= 0)
+		close(c->lock_fd);
+	memset(c, 0, sizeof(*c));
+	c->lock_fd = -1;
+}
+
+int cbt_chain_path(const struct cbt_chain *c, size_t i, char *buf, size_t len)
+{
+	if ((size_t)snprintf(buf, len, "%s/%s", c->dir, c->v[i].file) >= len)
+		return cbt_err(-ENAMETOOLONG, "%s: path too long", c->dir);
+	return 0;
+}
+
+long cbt_chain_find(const struct cbt_chain *c, const uint8_t uuid[16])
+{
+	for (size_t i = 0; i < c->nr; i++)
+		if (!memcmp(c->v[i].uuid, uuid, 16))
+			return (long)i;
+	return -1;
+}
+
+int cbt_chain_pick(const struct cbt_chain *c, const char *id, size_t *i)
+{
+	uint8_t u[16];
+	uint64_t seq;
+
+	if (!c->nr)
+		return cbt_err(-ENOENT, "%s holds no image", c->dir);
+	if (!id) {
+		*i = c->nr - 1;
+		return 0;
+	}
+	for (size_t k = 0; k < c->nr; k++) {
+		if ((!cbt_parse_u64(id, &seq) && c->v[k].seq == seq) || !strcmp(id, c->v[k].file) ||
+		    (!cbt_uuid_parse(id, u) && !memcmp(u, c->v[k].uuid, 16))) {
+			*i = k;
+			return 0;
+		}
+	}
+	return cbt_err(-ENOENT, "%s: no image `%s' (`cbt info %s' lists them by number, file"
+		       " and UUID)", c->dir, id, c->dir);
+}
+
+int cbt_chain_resolve(const struct cbt_chain *c, size_t i, size_t *path, size_t *n)
+{
+	char a[CBT_UUID_STR_LEN];
+
+	*n = 0;
+	for (;;) {
+		if (*n == c->nr)
+			return cbt_err(-EBADMSG, "%s: the chain's parent links loop", c->dir);
+		path[(*n)++] = i;
+		if (c->v[i].type == CBT_IMG_FULL)
+			return 0;
+		long p = cbt_chain_find(c, c->v[i].parent);
+
+		if (p < 0)
+			return cbt_err(-ENOENT, "%s: %s needs parent image %s, which is not in the"
+				       " chain (a missing link: restore an older point or take a"
+				       " new full backup)", c->dir, c->v[i].file,
+				       cbt_uuid_str(c->v[i].parent, a));
+		if ((size_t)p >= i)
+			return cbt_err(-EBADMSG, "%s: %s has a parent taken after it", c->dir,
+				       c->v[i].file);
+		i = (size_t)p;
+	}
+}
+
+int cbt_img_check_link(const struct cbt_img_header *child, const struct cbt_img_header *parent,
+		       const char *cn, const char *pn)
+{
+	if (memcmp(child->parent, parent->uuid, 16))
+		return cbt_err(-EBADMSG, "%s is not the parent of %s (mismatched link: the"
+			       " file was replaced or belongs to another chain)", pn, cn);
+	if (memcmp(child->base, parent->base, 16))
+		return cbt_err(-EBADMSG, "%s and %s start from different full images", cn, pn);
+	if (memcmp(child->dev_uuid, parent->dev_uuid, 16))
+		return cbt_err(-EBADMSG, "%s and %s were taken under different tracking"
+			       " identities", cn, pn);
+	if (child->dev_bytes != parent->dev_bytes || child->block_size != parent->block_size)
+		return cbt_err(-EBADMSG, "%s and %s differ in device or block size", cn, pn);
+	if (child->epoch_first != parent->epoch_last + 1)
+		return cbt_err(-EBADMSG, "%s covers epochs from %llu, but its parent %s ends at"
+			       " %llu (epochs are missing between them)", cn,
+			       (unsigned long long)child->epoch_first, pn,
+			       (unsigned long long)parent->epoch_last);
+	return 0;
+}
+
+void cbt_chain_next_name(const struct cbt_chain *c, uint32_t type, struct cbt_chain_entry *e)
+{
+	static const char *const names[] = { "", "full", "incr", "diff" };
+
+	e->seq = c->nr ? c->v[c->nr - 1].seq + 1 : 1;
+	e->type = type;
+	snprintf(e->file, sizeof(e->file), "%06" PRIu64 "-%s.cbti", e->seq, names[type]);
+}
+
+static void put_entry(FILE *f, const struct cbt_chain_entry *e)
+{
+	char u[CBT_UUID_STR_LEN], p[CBT_UUID_STR_LEN], b[CBT_UUID_STR_LEN], d[CBT_UUID_STR_LEN];
+
+	fprintf(f, "%" PRIu64 " %s %s %s %s %s %" PRIu64 " %" PRIu64 " %s\n", e->seq,
+		cbt_img_type_name(e->type), cbt_uuid_str(e->uuid, u),
+		e->type == CBT_IMG_FULL ? "-" : cbt_uuid_str(e->parent, p),
+		cbt_uuid_str(e->base, b), cbt_uuid_str(e->dev_uuid, d), e->epoch_first,
+		e->epoch_last, e->file);
+}
+
+int cbt_chain_add(struct cbt_chain *c, const struct cbt_chain_entry *e)
+{
+	char tmp[4096], path[4096];
+	struct cbt_chain_entry *v;
+	FILE *f;
+	int ret = 0, dfd;
+
+	snprintf(tmp, sizeof(tmp), "%s/." CBT_CHAIN_INDEX ".tmp", c->dir);
+	snprintf(path, sizeof(path), "%s/" CBT_CHAIN_INDEX, c->dir);
+	v = realloc(c->v, (c->nr + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	c->v = v;
+	f = fopen(tmp, "we");
+	if (!f)
+		return cbt_err(-errno, "%s: %s", tmp, strerror(errno));
+	fprintf(f, INDEX_VERSION_LINE "\n");
+	for (size_t i = 0; i < c->nr; i++)
+		put_entry(f, &c->v[i]);
+	put_entry(f, e);
+	if (fflush(f) || fsync(fileno(f)))
+		ret = cbt_err(-errno, "writing %s: %s", tmp, strerror(errno));
+	if (fclose(f) && !ret)
+		ret = cbt_err(-errno, "writing %s: %s", tmp, strerror(errno));
+	if (!ret && rename(tmp, path))
+		ret = cbt_err(-errno, "renaming %s: %s", tmp, strerror(errno));
+	if (ret) {
+		unlink(tmp);
+		return ret;
+	}
+	dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		fsync(dfd);
+		close(dfd);
+	}
+	c->v[c->nr++] = *e;
+	return 0;
+}
+
+int cbt_extents_union(const struct cbt_extents *a, const struct cbt_extents *b,
+		      struct cbt_extents *out)
+{
+	size_t i = 0, j = 0;
+
+	cbt_extents_init(out);
+	while (i < a->nr || j < b->nr) {
+		const struct cbt_range *r;
+		uint64_t end = cbt_extents_end(out), s, e;
+
+		if (j == b->nr || (i < a->nr && a->v[i].start <= b->v[j].start))
+			r = &a->v[i++];
+		else
+			r = &b->v[j++];
+		s = r->start;
+		e = r->start + r->len;
+		if (out->nr && s < end)
+			s = end;
+		if (e > s) {
+			int ret = cbt_extents_append(out, s, e - s);
+
+			if (ret) {
+				cbt_extents_free(out);
+				return ret;
+			}
+		}
+	}
+	return 0;
+}
