@@ -414,7 +414,8 @@ static struct cbt_tracker *tracker_create(struct dm_target *ti, u32 block_sector
 	spin_lock_init(&t->held_lock);
 	bio_list_init(&t->held);
 	init_completion(&t->writes_drained);
-	r = percpu_ref_init(&t->writes, writes_drained, 0, GFP_KERNEL);
+	/* Killed and resurrected around every snapshot: keep the percpu counters. */
+	r = percpu_ref_init(&t->writes, writes_drained, PERCPU_REF_ALLOW_REINIT, GFP_KERNEL);
 	if (r) {
 		kfree(t);
 		ti->error = "Cannot allocate write counter";
