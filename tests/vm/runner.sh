@@ -1,7 +1,7 @@
 # Guest side: runs the cases of one boot, one after the other. Started by
-# /init; the host chose the cases and the phase on the kernel command line:
-#   harness.cases=<name>,<name>,...   (index = position, from 0)
-#   harness.phase=<n>                 (multi-boot cases: which boot this is)
+# /init; the host chose the cases on the kernel command line:
+#   harness.cases=<name>:<phase>,...  (index = position, from 0; phase: which
+#                                      boot of a multi-boot case this is)
 # Everything the host learns comes as "@@H ..." lines on /dev/ttyS1 (see
 # tests/vm/lib/boot.sh for the protocol); the kernel console is ttyS0.
 # shellcheck shell=sh
@@ -61,9 +61,10 @@ force_clean() {
 	return 0
 }
 
-# run_case IDX NAME: returns 1 if the boot cannot go on (state left dirty).
+# run_case IDX NAME PHASE: returns 1 if the boot cannot go on (a reboot, or
+# state left dirty).
 run_case() {
-	local idx=$1 name=$2 file=/harness/cases/$2.sh
+	local idx=$1 name=$2 file=/harness/cases/$2.sh PHASE=$3
 	local timeout boots n dev pid wd rc to stragglers left="" v
 	rm -rf "$RUN" && mkdir -p "$RUN"
 	: >"$RUN/step"
@@ -146,12 +147,10 @@ end_checks() {
 	dump_dmesg end
 }
 
-PHASE=1
 CASES=
 for w in $(cat /proc/cmdline); do
 	case "$w" in
 	harness.cases=*) CASES=${w#*=} ;;
-	harness.phase=*) PHASE=${w#*=} ;;
 	esac
 done
 for m in virtio_pci virtio_blk dm_mod loop ext4 crc32c_generic; do
@@ -166,8 +165,8 @@ dump_dmesg boot
 dmesg -n 7
 
 idx=0
-for name in $(echo "$CASES" | tr , ' '); do
-	run_case "$idx" "$name" || break
+for job in $(echo "$CASES" | tr , ' '); do
+	run_case "$idx" "${job%%:*}" "${job#*:}" || break
 	idx=$((idx + 1))
 done
 [ -e "$RUN/reboot" ] || end_checks

@@ -75,24 +75,22 @@ vm_kill_qemu() {
 	kill -KILL "$pid" 2>/dev/null || true
 }
 
-# vm_boot KVER DIR PHASE CASE...: run the cases in one VM. Results are left
-# in the B_* arrays (indexed by position) for vm_verdict.
+# vm_boot KVER DIR NAME:PHASE...: run these cases (each in the given phase)
+# in one VM, in order. Results are left in the B_* arrays (indexed by
+# position) for vm_verdict.
 vm_boot() {
-	local kver=$1 phase=$3 i n cache fd line tag idx rest left rc dtarget="" t
+	local kver=$1 i n cache fd line tag idx rest left rc dtarget="" t job
 	B_DIR=$2
-	shift 3
-	B_CASES=("$@")
+	shift 2
+	B_CASES=() B_PHASES=()
+	for job in "$@"; do
+		B_CASES+=("${job%%:*}") B_PHASES+=("${job#*:}")
+	done
 	B_READY=0 B_DONE=0 B_RUNNER_RC="" B_ABORT="" B_BOOTFAIL="" B_KMEMLEAK="" B_HOSTKILL="" B_QEMU_RC="" B_CUR=-1
 	declare -gA B_BEGUN=() B_PASS=() B_FAIL=() B_SKIP=() B_LEAK=() B_REBOOT=() B_CRASH=()
 	declare -gA B_RC=() B_TO=() B_STEP=() B_START=() B_SECS=() B_TIMEOUT=()
 	rm -rf "$B_DIR" && mkdir -p "$B_DIR"
 
-	# Single-boot cases: writeback caching off entirely (cache=unsafe).
-	# Multi-boot cases: cache=writeback, so the guest sees a volatile
-	# cache and sends flushes; either way a SIGKILLed qemu loses nothing
-	# the guest saw completed (see README.md).
-	cache=unsafe
-	[ "$phase" -gt 1 ] || [ "$(vm_hdr "$(vm_case_file "$1")" boots)" -gt 1 ] 2>/dev/null && cache=writeback
 	local -a args=(qemu-system-x86_64 -accel "$VM_ACCEL" -m 1G -smp 2
 		-nodefaults -nographic -no-reboot
 		-kernel "/boot/vmlinuz-$kver" -initrd "$VM_INITRD"
@@ -106,13 +104,19 @@ vm_boot() {
 		: "${B_TIMEOUT[$i]:=60}"
 		t=$(vm_hdr "$(vm_case_file "${B_CASES[$i]}")" grace)
 		hard=$((hard + B_TIMEOUT[$i] + ${t:-30} + VM_IDLE_TIMEOUT))
+		# Single-boot cases: cache=unsafe (no host fsync). Multi-boot
+		# cases: cache=writeback, host fsync on flush. The guest sees a
+		# write cache either way and sends flushes; a SIGKILLed qemu
+		# loses nothing the guest saw completed (see README.md).
+		cache=unsafe
+		[ "$(vm_hdr "$(vm_case_file "${B_CASES[$i]}")" boots)" -gt 1 ] 2>/dev/null && cache=writeback
 		while read -r tag line _; do
 			args+=(-drive "file=$line,if=none,id=h$n,format=raw,cache=$cache,aio=threads,discard=unmap"
 				-device "virtio-blk-pci,drive=h$n,serial=c$i$tag")
 			n=$((n + 1))
 		done < <(vm_case_disks "${B_CASES[$i]}")
 	done
-	args+=(-append "console=ttyS0 quiet panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 hung_task_panic=1 sysctl.kernel.hung_task_timeout_secs=60 log_buf_len=4M mitigations=off rdinit=/init harness.phase=$phase harness.cases=$(IFS=,; echo "${B_CASES[*]}")")
+	args+=(-append "console=ttyS0 quiet panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 hung_task_panic=1 sysctl.kernel.hung_task_timeout_secs=60 log_buf_len=4M mitigations=off rdinit=/init harness.cases=$(IFS=,; echo "$*")")
 	printf '%q ' "${args[@]}" >"$B_DIR/qemu.cmd"
 
 	# The outer timeout is a last resort; the deadlines below act first.
@@ -200,18 +204,18 @@ vm_console_section() {
 		'index($0, b) { on = 1 } on { print } on && index($0, e) { exit }' "$B_DIR/console.log" 2>/dev/null
 }
 
-# vm_verdict I PHASE: judge case I of the last boot. Sets V_STATUS (pass,
-# fail, skip, reboot, crash, notrun) and V_REASON; V_DETAIL names a file of
-# lines to show under a failure. Keeps the case's logs in $VM_LOGS.
+# vm_verdict I: judge case I of the last boot. Sets V_STATUS (pass, fail,
+# skip, reboot, crash, notrun) and V_REASON; V_DETAIL names a file of lines
+# to show under a failure. Keeps the case's logs in $VM_LOGS.
 vm_verdict() {
-	local i=$1 phase=$2 name=${B_CASES[$1]} bad panic art
+	local i=$1 phase=${B_PHASES[$1]} name=${B_CASES[$1]} bad panic art
 	V_STATUS="" V_REASON="" V_DETAIL=""
 	if [ -z "${B_BEGUN[$i]:-}" ]; then
 		V_STATUS=notrun
 		return 0
 	fi
 	art=$VM_LOGS/$name
-	[ "$phase" -gt 1 ] || [ -n "${B_REBOOT[$i]:-}${B_CRASH[$i]:-}" ] && art=$art.p$phase
+	[ "$(vm_hdr "$(vm_case_file "$name")" boots)" -gt 1 ] 2>/dev/null && art=$art.p$phase
 	vm_console_section "$name" "$phase" >"$art.console"
 	cp "$B_DIR/dmesg.$i" "$art.dmesg" 2>/dev/null || : >"$art.dmesg"
 	local step=${B_STEP[$i]:-}
