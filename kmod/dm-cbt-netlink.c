@@ -319,6 +319,9 @@ static int snapshot_doit(struct sk_buff *skb, struct genl_info *info)
 		else
 			nla_nest_end(msg, nest);
 	}
+	if (list)
+		nla_nest_end(msg, list);
+	/* The durations follow the device list, outside its nest. */
 	if (!list ||
 	    nla_put_u64_64bit(msg, CBT_A_FREEZE_NS, freeze_ns, CBT_A_PAD) ||
 	    nla_put_u64_64bit(msg, CBT_A_HOLD_NS, hold_ns, CBT_A_PAD)) {
@@ -327,7 +330,6 @@ static int snapshot_doit(struct sk_buff *skb, struct genl_info *info)
 		r = -EMSGSIZE;
 		goto put;
 	}
-	nla_nest_end(msg, list);
 	genlmsg_end(msg, hdr);
 	r = genlmsg_reply(msg, info);
 put:
