@@ -30,6 +30,7 @@ static const struct {
 	{ "verify", verify_main, "Checks every checksum and link of a chain or an image" },
 	{ "info", info_main, "Shows an image's header and sizes, or a chain's images" },
 	{ "export", export_main, "Writes a restore point as a raw or qcow2 file" },
+	{ "clone", clone_main, "Clones a device in use onto another disk, sector for sector" },
 	{ "version", version_main, "Shows the versions of the tool and of the kernel interface" },
 	{ "help", help_main, "Shows this list, or the usage of one subcommand" },
 };

@@ -20,7 +20,7 @@ _cbt_devices() {
 _cbt() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	# The subcommands, as tools/cbt.c's table lists them.
-	local cmds="status bitmap epoch snapshot backup restore verify info export version help"
+	local cmds="status bitmap epoch snapshot backup restore verify info export clone version help"
 	COMPREPLY=()
 
 	if [[ $COMP_CWORD -eq 1 ]]; then
@@ -96,6 +96,22 @@ _cbt() {
 			esac
 		else
 			_cbt_add -f -- "$cur"
+		fi
+		;;
+	clone)
+		case $prev in
+		--cow) _cbt_add -f -- "${cur:-/dev/}"; return ;;
+		--state-dir) _cbt_add -d -- "$cur"; return ;;
+		--interval | --max-passes | --rate | --converge) return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			_cbt_add -W "--cow --used-only --force --verify --follow --interval --max-passes
+				--freeze --no-freeze --json --quiet --rate --converge --state-dir
+				--keep-snapshot --help" -- "$cur"
+		elif [[ $COMP_CWORD -eq 2 ]]; then
+			_cbt_devices "$cur"
+		else
+			_cbt_add -f -- "${cur:-/dev/}"
 		fi
 		;;
 	help)

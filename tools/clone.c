@@ -1,0 +1,1096 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cbt clone: a live, sector-for-sector clone of a cbt device onto another
+ * disk, in passes over point-in-time snapshots (docs/clone.md). The pass
+ * planner and the state file are in clone_plan.c, the target checks in
+ * clone_check.c, the copying in clone_copy.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clone_check.h"
+#include "clone_copy.h"
+#include "clone_plan.h"
+#include "device.h"
+#include "json.h"
+#include "snap.h"
+#include "subcommands.h"
+#include "util.h"
+
+#define DEFAULT_STATE_DIR "/var/lib/cbt"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: %s clone DEVICE TARGET --cow COW [--used-only] [--force] [--verify]\n"
+		"           [--follow --interval SECS] [--max-passes N] [--freeze | --no-freeze]\n"
+		"           [--json] [--quiet] [--rate BYTES] [--converge BYTES]\n"
+		"           [--state-dir DIR] [--keep-snapshot]\n\n"
+		"Clones the cbt device DEVICE, while it is in use, onto the disk TARGET,\n"
+		"sector for sector. Pass 1 copies the whole device from a snapshot; each\n"
+		"next pass takes a new snapshot and copies only the blocks written since\n"
+		"the last one, until few are left (less than 1%% of the device or 64 MiB),\n"
+		"they stop shrinking, or the pass limit is near; the last pass runs under\n"
+		"a filesystem freeze when one is mounted. The target then holds DEVICE as\n"
+		"it was at that last snapshot. Epochs are committed only once the target\n"
+		"has them (flushed); on any failure they are aborted, tracking stays intact.\n\n"
+		"  --cow COW        the snapshots' copy-on-write store (another disk); it\n"
+		"                   holds one pass's writes at a time\n"
+		"  --used-only      pass 1 copies only the blocks an ext2/3/4 filesystem\n"
+		"                   uses (other filesystems: every block)\n"
+		"  --force          write over a TARGET holding a partition table or a\n"
+		"                   filesystem\n"
+		"  --verify         compare the target with the last snapshot afterwards\n"
+		"  --follow         keep the clone current: a pass every --interval SECS\n"
+		"                   (default 60) until SIGINT or SIGTERM\n"
+		"  --max-passes N   passes at most, the last one included (default %d)\n"
+		"  --freeze, --no-freeze  freeze the filesystem for the last pass\n"
+		"                   (default: when one is mounted on DEVICE)\n"
+		"  --json           print the report as JSON (--follow: one line per pass)\n"
+		"  --quiet          print nothing but errors\n"
+		"  --rate BYTES     copy at most BYTES per second (K, M, G suffixes)\n"
+		"  --converge BYTES the changed set under which the next pass is the last\n"
+		"  --state-dir DIR  where the resume state goes (default " DEFAULT_STATE_DIR ")\n"
+		"  --keep-snapshot  leave the last snapshot attached (for checking); drop\n"
+		"                   it with `cbt snapshot drop DEVICE'\n\n"
+		"TARGET must be at least as large as DEVICE (the rest is left alone), not\n"
+		"mounted or in use, and not on a disk under DEVICE. An interrupted clone\n"
+		"(signal, I/O error, COW overflow) leaves the target marked incomplete in\n"
+		"DIR/clone-<target>.json; running the same command again resumes from\n"
+		"tracking when the target still matches, else starts over.\n",
+		PROG_NAME, CLONE_DEFAULT_MAX_PASSES);
+}
+
+static volatile sig_atomic_t stop_level;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	if (stop_level < 100)
+		stop_level++;
+}
+
+struct pass_report {
+	unsigned int n;
+	uint64_t epoch;
+	uint64_t blocks, bytes;
+	uint64_t ns;
+	uint64_t cow_peak, cow_total;
+	bool final, frozen;
+	uint64_t freeze_ns, hold_ns;
+	enum clone_why why;
+	bool follow;
+};
+
+struct run {
+	/* options */
+	const char *dev_arg, *target, *cow, *state_dir;
+	bool used_only, force, verify, follow, json, quiet, keep_snapshot;
+	int freeze_opt;			/* -1: auto */
+	unsigned int interval, max_passes;
+	uint64_t converge, rate;
+
+	struct cbt_nl *nl;
+	struct cbt_devsel sel;
+	struct cbt_dev_info info;
+	struct clone_cfg cfg;
+	bool freeze, fs_mounted;
+
+	struct clone_target tgt;
+	int tfd;
+	bool tdirect;
+
+	struct cbt_snap snap;
+	bool have_snap;
+	int sfd;
+
+	struct clone_state st;
+	char state_path[PATH_MAX];
+	bool resumed;
+	char start_why[512];
+	uint64_t first_ours;		/* closed epochs from here on are this run's */
+
+	struct pass_report *passes;
+	size_t npasses;
+	bool progress;
+	struct cbt_json jl;		/* --follow --json: one line per pass */
+
+	/* during a pass */
+	uint64_t cow_peak, cow_total;
+	uint64_t pass_t0, pass_blocks;
+	unsigned int pass_n;
+	uint64_t copied_bytes;
+	uint64_t pass_cow_check;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* "4096", "64K", "1M", "2G" (powers of 1024). */
+static int parse_bytes(const char *arg, uint64_t *out)
+{
+	char num[32];
+	size_t digits = strspn(arg, "0123456789");
+	const char *unit = arg + digits;
+	uint64_t v, mult = 1;
+
+	if (!digits || digits >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, arg, digits);
+	num[digits] = '\0';
+	if (cbt_parse_u64(num, &v))
+		return -EINVAL;
+	if (*unit == 'K' || *unit == 'k')
+		mult = 1ULL << 10;
+	else if (*unit == 'M')
+		mult = 1ULL << 20;
+	else if (*unit == 'G')
+		mult = 1ULL << 30;
+	else if (*unit)
+		return -EINVAL;
+	if (*unit && unit[1] && strcmp(unit + 1, "iB") && strcmp(unit + 1, "B"))
+		return -EINVAL;
+	if (v > UINT64_MAX / mult)
+		return -ERANGE;
+	*out = v * mult;
+	return 0;
+}
+
+/* ---- State file ---------------------------------------------------------- */
+
+static int load_state(struct run *r, struct clone_state *s)
+{
+	char buf[8192];
+	size_t n;
+	FILE *f = fopen(r->state_path, "r");
+
+	if (!f)
+		return -errno;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return clone_state_parse(buf, s);
+}
+
+static int mkdir_p(const char *dir)
+{
+	char tmp[PATH_MAX];
+
+	snprintf(tmp, sizeof(tmp), "%s", dir);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0755) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int save_state(struct run *r)
+{
+	char tmp[PATH_MAX + 8];
+	FILE *f;
+	int fd, ret;
+
+	r->st.updated = (uint64_t)time(NULL);
+	ret = mkdir_p(r->state_dir);
+	if (ret)
+		return cbt_err(ret, "cannot create %s: %s", r->state_dir, strerror(-ret));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", r->state_path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return cbt_err(-errno, "cannot write %s: %s", tmp, strerror(errno));
+	clone_state_write(f, &r->st);
+	if (fflush(f) || fsync(fileno(f))) {
+		ret = -errno;
+		fclose(f);
+		return cbt_err(ret, "cannot write %s: %s", tmp, strerror(-ret));
+	}
+	fclose(f);
+	if (rename(tmp, r->state_path))
+		return cbt_err(-errno, "cannot rename %s: %s", tmp, strerror(errno));
+	fd = open(r->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	return 0;
+}
+
+/* ---- Epochs -------------------------------------------------------------- */
+
+static int refresh(struct run *r)
+{
+	struct cbt_dev_info now;
+	int ret = cbt_get_device(r->nl, &r->sel, &now);
+
+	if (ret)
+		return ret;
+	cbt_dev_info_free(&r->info);
+	r->info = now;
+	return 0;
+}
+
+/* Commit the closed epochs up to @upto, oldest first. */
+static int commit_upto(struct run *r, uint64_t upto)
+{
+	int ret = refresh(r);
+
+	for (size_t i = 0; !ret && i < r->info.nr_epochs; i++) {
+		const struct cbt_epoch_info *e = &r->info.epochs[i];
+
+		if (e->state == CBT_EPOCH_CLOSED && e->number <= upto)
+			ret = cbt_epoch_commit(r->nl, &r->sel, e->number);
+	}
+	return ret;
+}
+
+/* Abort this run's closed epochs (their changes go back into the open one). */
+static void abort_ours(struct run *r, char *list, size_t len)
+{
+	size_t n = 0;
+
+	list[0] = '\0';
+	if (refresh(r))
+		return;
+	for (size_t i = 0; i < r->info.nr_epochs; i++) {
+		const struct cbt_epoch_info *e = &r->info.epochs[i];
+
+		if (e->state != CBT_EPOCH_CLOSED || e->number < r->first_ours)
+			continue;
+		if (!cbt_epoch_abort(r->nl, &r->sel, e->number) && n < len)
+			n += (size_t)snprintf(list + n, len - n, "%s%" PRIu64, n ? ", " : "", e->number);
+	}
+	cbt_err_clear();
+}
+
+static uint64_t oldest_held(const struct cbt_dev_info *d)
+{
+	return d->nr_epochs ? d->epochs[0].number : d->epoch_current;
+}
+
+static uint64_t open_bits(const struct cbt_dev_info *d)
+{
+	return d->nr_epochs ? d->epochs[d->nr_epochs - 1].bits : 0;
+}
+
+/* ---- Passes -------------------------------------------------------------- */
+
+static int collect_cb(const struct cbt_range *v, size_t nr, void *data)
+{
+	struct cbt_extents *l = data;
+
+	for (size_t i = 0; i < nr; i++) {
+		int ret = cbt_extents_append(l, v[i].start, v[i].len);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+static void fmt_rate(uint64_t bytes, uint64_t ns, char buf[CBT_HUMAN_LEN + 4])
+{
+	char h[CBT_HUMAN_LEN];
+	uint64_t bps = ns ? (uint64_t)((double)bytes * 1e9 / (double)ns) : 0;
+
+	snprintf(buf, CBT_HUMAN_LEN + 4, "%s/s", cbt_human_size(bps, h));
+}
+
+/* Sample the snapshot's COW use; a snapshot gone invalid stops the pass. */
+static int sample_cow(struct run *r)
+{
+	int ret = refresh(r);
+
+	if (ret)
+		return ret;
+	if (!r->info.snap.present)
+		return 0;
+	if (r->info.snap.cow_used > r->cow_peak)
+		r->cow_peak = r->info.snap.cow_used;
+	r->cow_total = r->info.snap.cow_total;
+	if (r->info.snap.state == CBT_SNAP_INVALID) {
+		char a[CBT_HUMAN_LEN];
+
+		if (r->info.snap.error == ENOSPC)
+			return cbt_err(-ENOSPC, "the COW store (%s) filled up during pass %u: the"
+				       " source was written faster than the pass copied; give a larger"
+				       " --cow", cbt_human_size(r->info.snap.cow_total, a), r->pass_n);
+		return cbt_err(-EIO, "the snapshot became invalid during pass %u (%s)", r->pass_n,
+			       strerror((int)r->info.snap.error));
+	}
+	return 0;
+}
+
+static int tick(void *data, uint64_t done, uint64_t total)
+{
+	struct run *r = data;
+	int ret = sample_cow(r);
+
+	if (r->progress) {
+		uint64_t ns = now_ns() - r->pass_t0;
+		char rate[CBT_HUMAN_LEN + 4];
+		uint64_t bs = r->cfg.block_size;
+
+		fmt_rate(done, ns, rate);
+		fprintf(stderr, "\r\033[Kpass %u: %" PRIu64 "/%" PRIu64 " blocks, %s", r->pass_n,
+			done / bs, r->pass_blocks, rate);
+		if (done && total > done)
+			fprintf(stderr, ", ETA %" PRIu64 " s",
+				(uint64_t)((double)ns * (double)(total - done) / (double)done / 1e9) + 1);
+		fflush(stderr);
+	}
+	return ret;
+}
+
+static void clear_progress(struct run *r)
+{
+	if (r->progress)
+		fprintf(stderr, "\r\033[K");
+}
+
+static void pass_json(struct cbt_json *j, const char *key, const struct pass_report *p)
+{
+	cbt_json_object_begin(j, key);
+	cbt_json_u64(j, "pass", p->n);
+	cbt_json_u64(j, "epoch", p->epoch);
+	cbt_json_u64(j, "blocks", p->blocks);
+	cbt_json_u64(j, "bytes", p->bytes);
+	cbt_json_u64(j, "duration_ms", p->ns / 1000000);
+	cbt_json_u64(j, "rate_bytes_per_s", p->ns ? (uint64_t)((double)p->bytes * 1e9 / (double)p->ns) : 0);
+	cbt_json_u64(j, "cow_peak_bytes", p->cow_peak);
+	cbt_json_u64(j, "cow_total_bytes", p->cow_total);
+	cbt_json_bool(j, "final", p->final);
+	cbt_json_bool(j, "follow", p->follow);
+	cbt_json_bool(j, "frozen", p->frozen);
+	cbt_json_u64(j, "freeze_ns", p->freeze_ns);
+	cbt_json_u64(j, "hold_ns", p->hold_ns);
+	cbt_json_string(j, "reason", clone_why_str(p->why));
+	cbt_json_object_end(j);
+}
+
+static void report_pass(struct run *r, const struct pass_report *p)
+{
+	char a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN], c[CBT_HUMAN_LEN], rate[CBT_HUMAN_LEN + 4];
+
+	if (r->quiet)
+		return;
+	if (r->json) {
+		if (r->follow) {
+			cbt_json_init(&r->jl, stdout, true);
+			cbt_json_object_begin(&r->jl, NULL);
+			cbt_json_string(&r->jl, "event", "pass");
+			pass_json(&r->jl, "pass", p);
+			cbt_json_object_end(&r->jl);
+			cbt_json_finish(&r->jl);
+			fflush(stdout);
+		}
+		return;
+	}
+	fmt_rate(p->bytes, p->ns, rate);
+	printf("pass %u%s: epoch %" PRIu64 ", %" PRIu64 " block%s (%s) in %.1f s, %s, COW peak %s"
+	       " of %s", p->n, p->follow ? " (follow)" : p->final ? " (final)" : "", p->epoch,
+	       p->blocks, p->blocks == 1 ? "" : "s", cbt_human_size(p->bytes, a),
+	       (double)p->ns / 1e9, rate, cbt_human_size(p->cow_peak, b),
+	       cbt_human_size(p->cow_total, c));
+	if (p->frozen)
+		printf(", frozen %.1f ms", (double)p->freeze_ns / 1e6);
+	printf("\n");
+	fflush(stdout);
+}
+
+/*
+ * One pass: snapshot, the blocks to copy, copy, flush, commit, state.
+ * @final: freeze (if wanted) and mark the clone complete afterwards.
+ */
+static int do_pass(struct run *r, bool final, bool freeze, enum clone_why why, int stop_at,
+		   bool follow)
+{
+	const char *devs[1] = { r->dev_arg }, *cows[1] = { r->cow };
+	struct cbt_snap_opts so = { .cows = cows, .freeze = freeze };
+	struct clone_copy_opts co = {
+		.block_size = r->cfg.block_size, .dev_bytes = r->cfg.dev_bytes, .rate = r->rate,
+		.stop = &stop_level, .stop_level = stop_at, .tick = tick, .tick_data = r,
+		.tick_ms = 250,
+	};
+	struct clone_copy_result res;
+	struct cbt_extents ext, bm, tail, fsext;
+	struct pass_report p = { .final = final, .frozen = freeze, .why = why, .follow = follow };
+	uint64_t nr = clone_nr_blocks(&r->cfg);
+	bool direct;
+	int ret;
+
+	cbt_extents_init(&ext);
+	cbt_extents_init(&bm);
+	cbt_extents_init(&tail);
+	cbt_extents_init(&fsext);
+	r->pass_n = p.n = (unsigned int)r->npasses + 1;
+	r->cow_peak = r->cow_total = 0;
+
+	if (r->have_snap) {
+		if (r->sfd >= 0)
+			close(r->sfd);
+		r->sfd = -1;
+		ret = cbt_snap_drop(&r->snap);
+		if (ret)
+			return cbt_err_prefix(ret, "dropping the snapshot of pass %u", p.n - 1);
+		r->have_snap = false;
+	}
+	if (stop_level >= stop_at)
+		return cbt_err(-EINTR, "interrupted");
+	ret = cbt_snap_take(devs, 1, &so, &r->snap);
+	if (ret)
+		return cbt_err_prefix(ret, "taking the snapshot for pass %u", p.n);
+	r->have_snap = true;
+	p.epoch = r->snap.epoch;
+	p.freeze_ns = r->snap.freeze_ns;
+	p.hold_ns = r->snap.hold_ns;
+	if (memcmp(r->snap.uuid, r->st.uuid, 16))
+		return cbt_err(-ESTALE, "the source's tracking identity changed (history was lost):"
+			       " run the clone again, it will start over");
+	if (r->snap.sectors * 512 != r->cfg.dev_bytes)
+		return cbt_err(-ESTALE, "the source changed size during the clone");
+	r->sfd = clone_open(r->snap.snap_path, O_RDONLY, &direct);
+	if (r->sfd < 0)
+		return cbt_err(r->sfd, "opening the snapshot %s: %s", r->snap.snap_path,
+			       strerror(-r->sfd));
+
+	/* Blocks changed since what the target holds. */
+	if (r->st.full_done || r->st.copied_upto) {
+		ret = refresh(r);
+		if (!ret)
+			ret = cbt_read_bitmap(r->nl, &r->sel, &r->info, r->st.resume_epoch,
+					      r->snap.epoch, collect_cb, &bm);
+		if (ret)
+			goto out;
+	}
+	/* The rest of the first pass: every block, or those the filesystem uses. */
+	if (!r->st.full_done) {
+		struct cbt_extents all;
+		char fwhy[300];
+
+		cbt_extents_init(&all);
+		if (r->used_only) {
+			ret = clone_fs_used(r->snap.snap_path, r->cfg.block_size, nr, &fsext, fwhy,
+					    sizeof(fwhy));
+			if (ret < 0)
+				goto out;
+			if (ret > 0 && !r->quiet)
+				fprintf(stderr, "cbt clone: --used-only: %s; copying every block\n",
+					fwhy);
+			if (ret > 0)
+				r->st.used_only = false;
+		}
+		if (!r->used_only || ret > 0) {
+			ret = cbt_extents_append(&all, 0, nr);
+			if (!ret)
+				ret = clone_extents_from(&all, r->st.copied_upto, &tail);
+		} else {
+			ret = clone_extents_from(&fsext, r->st.copied_upto, &tail);
+		}
+		cbt_extents_free(&all);
+		if (ret)
+			goto out;
+	}
+	clone_extents_clip(&bm, nr);
+	ret = clone_extents_union(&bm, &tail, &ext);
+	if (ret)
+		goto out;
+	p.blocks = r->pass_blocks = ext.total;
+
+	r->pass_t0 = now_ns();
+	ret = clone_copy_extents(r->sfd, r->tfd, &ext, &co, &res);
+	clear_progress(r);
+	if (!ret)
+		ret = clone_sync(r->tfd, r->target);
+	if (!ret)
+		ret = sample_cow(r);	/* the last reads came from a valid snapshot */
+	p.ns = now_ns() - r->pass_t0;
+	p.bytes = res.bytes;
+	r->copied_bytes += res.bytes;
+	if (ret) {
+		int s;
+
+		if (res.read_err) {
+			/* A read error: most likely the snapshot went invalid. */
+			s = sample_cow(r);
+			if (s)
+				ret = s;
+		}
+		/* What was written in order is on the target once flushed. */
+		if (!r->st.full_done && !clone_sync(r->tfd, r->target) && res.written_upto) {
+			uint64_t upto = res.written_upto / r->cfg.block_size;
+
+			if (res.written_upto >= r->cfg.dev_bytes)
+				upto = nr;
+			if (upto > r->st.copied_upto)
+				r->st.copied_upto = upto;
+		}
+		goto out;
+	}
+	p.cow_peak = r->cow_peak;
+	p.cow_total = r->cow_total;
+
+	/* Everything up to the snapshot's epoch is on the target now. */
+	ret = commit_upto(r, r->snap.epoch);
+	if (ret) {
+		cbt_err_prefix(ret, "committing epochs up to %" PRIu64, r->snap.epoch);
+		goto out;
+	}
+	r->st.resume_epoch = r->snap.epoch + 1;
+	r->st.full_done = true;
+	r->st.copied_upto = 0;
+	r->st.last_epoch = r->snap.epoch;
+	r->st.complete = final;
+	r->st.target_sum = clone_head_sum(r->target);
+	ret = save_state(r);
+	if (ret)
+		goto out;
+	r->passes = realloc(r->passes, (r->npasses + 1) * sizeof(*r->passes));
+	if (!r->passes) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	r->passes[r->npasses++] = p;
+	report_pass(r, &p);
+out:
+	cbt_extents_free(&ext);
+	cbt_extents_free(&bm);
+	cbt_extents_free(&tail);
+	cbt_extents_free(&fsext);
+	return ret;
+}
+
+/* ---- Setup --------------------------------------------------------------- */
+
+static int setup(struct run *r)
+{
+	struct clone_stack src = { .nr = 0 };
+	struct clone_state old;
+	struct stat st;
+	dev_t cow = 0;
+	char id[200], a[CBT_UUID_STR_LEN];
+	bool have_old, ours = false;
+	int ret;
+
+	ret = cbt_devsel_parse(r->dev_arg, &r->sel);
+	if (!ret)
+		ret = cbt_nl_open(&r->nl);
+	if (!ret)
+		ret = cbt_get_device(r->nl, &r->sel, &r->info);
+	if (ret)
+		return ret;
+	r->cfg.dev_bytes = cbt_dev_bytes(&r->info);
+	r->cfg.block_size = r->info.block_size;
+	r->cfg.max_passes = r->max_passes;
+	r->cfg.converge_bytes = r->converge;
+	r->fs_mounted = cbt_dev_mounted(r->info.major, r->info.minor);
+	r->freeze = r->freeze_opt == -1 ? r->fs_mounted : r->freeze_opt;
+	r->cfg.freeze = r->freeze;
+
+	if (r->info.snap.present)
+		return cbt_err(-EBUSY, "%s already has a snapshot attached (`cbt snapshot list');"
+			       " drop it first (`cbt snapshot drop %s')", r->info.name, r->info.name);
+
+	/* What the source is built on, and the COW device. */
+	clone_stack_add(&clone_env_default, &src, makedev(r->info.major, r->info.minor));
+	if (stat(r->cow, &st))
+		return cbt_err(-errno, "COW device `%s': %s", r->cow, strerror(errno));
+	if (S_ISBLK(st.st_mode))
+		cow = st.st_rdev;
+
+	/* A state file from an earlier run on this target. */
+	clone_target_id(r->target, id, sizeof(id));
+	snprintf(r->state_path, sizeof(r->state_path), "%s/clone-%s.json", r->state_dir, id);
+	have_old = !load_state(r, &old);
+	cbt_err_clear();
+	ours = have_old && !memcmp(old.uuid, r->info.uuid, 16);
+
+	r->tgt.path = r->target;
+	/* A target holding our own earlier clone needs no --force to be resumed. */
+	ret = clone_check_target(&clone_env_default, &r->tgt, &src, cow, r->cfg.dev_bytes,
+				 r->force || ours);
+	if (ret)
+		return ret;
+
+	if (have_old) {
+		uint64_t sum = clone_head_sum(r->target);
+
+		r->resumed = clone_resume_ok(&old, r->info.uuid, r->cfg.dev_bytes, r->cfg.block_size,
+					     r->tgt.bytes, sum, oldest_held(&r->info),
+					     r->info.epoch_current, r->start_why,
+					     sizeof(r->start_why));
+		if (!r->resumed && ours && r->tgt.found[0] && !r->force)
+			return cbt_err(-EEXIST, "target `%s' holds %s from an earlier clone that cannot"
+				       " be resumed (%s); --force starts over", r->target,
+				       r->tgt.found, r->start_why);
+	}
+
+	/* Closed epochs that are not this clone's belong to someone else. */
+	r->first_ours = r->resumed ? old.resume_epoch : r->info.epoch_current;
+	for (size_t i = 0; i < r->info.nr_epochs; i++) {
+		const struct cbt_epoch_info *e = &r->info.epochs[i];
+
+		if (e->state == CBT_EPOCH_CLOSED && e->number < r->first_ours)
+			return cbt_err(-EBUSY, "%s has epoch %" PRIu64 " closed, waiting for commit or"
+				       " abort (a backup in progress?); finish it first (`cbt epoch"
+				       " commit|abort %s %" PRIu64 "')", r->info.name, e->number,
+				       r->info.name, e->number);
+	}
+
+	if (r->resumed) {
+		r->st = old;
+		r->st.used_only = old.used_only || r->used_only;
+	} else {
+		memset(&r->st, 0, sizeof(r->st));
+		memcpy(r->st.uuid, r->info.uuid, 16);
+		r->st.src_bytes = r->cfg.dev_bytes;
+		r->st.block_size = r->cfg.block_size;
+		r->st.resume_epoch = r->info.epoch_current;
+		r->st.used_only = r->used_only;
+	}
+	r->st.target_bytes = r->tgt.bytes;
+	snprintf(r->st.source, sizeof(r->st.source), "%s", r->info.name);
+	snprintf(r->st.target, sizeof(r->st.target), "%s", r->target);
+
+	/* Keep the target to ourselves while we write it. */
+	r->tfd = clone_open(r->target, O_WRONLY | (r->tgt.is_blk ? O_EXCL : 0), &r->tdirect);
+	if (r->tfd < 0) {
+		if (r->tfd == -EBUSY)
+			return cbt_err(-EBUSY, "target `%s' is in use (an exclusive open failed)",
+				       r->target);
+		return cbt_err(r->tfd, "opening target `%s': %s", r->target, strerror(-r->tfd));
+	}
+
+	if (!r->quiet && !r->json) {
+		char h[CBT_HUMAN_LEN], t[CBT_HUMAN_LEN], bs[CBT_HUMAN_LEN];
+
+		printf("cbt clone: %s (%s, %s blocks, identity %s) onto %s (%s)\n", r->info.name,
+		       cbt_human_size(r->cfg.dev_bytes, h), cbt_human_size(r->cfg.block_size, bs),
+		       cbt_uuid_str(r->info.uuid, a), r->target, cbt_human_size(r->tgt.bytes, t));
+		if (r->tgt.found[0] && !r->resumed)
+			printf("writing over %s (--force)\n", r->tgt.found);
+		if (r->resumed && r->st.full_done)
+			printf("resuming: the target holds the source up to epoch %" PRIu64 "; copying"
+			       " the changes since (epochs %" PRIu64 " on)\n",
+			       r->st.resume_epoch - 1, r->st.resume_epoch);
+		else if (r->resumed)
+			printf("resuming the first pass at block %" PRIu64 " of %" PRIu64 ", with the"
+			       " changes to the blocks before it since epoch %" PRIu64 "\n",
+			       r->st.copied_upto, clone_nr_blocks(&r->cfg), r->st.resume_epoch);
+		else if (have_old)
+			printf("starting over: %s\n", r->start_why);
+		fflush(stdout);
+	}
+	/* Marked incomplete before the first write. */
+	r->st.complete = false;
+	r->st.target_sum = clone_head_sum(r->target);
+	return save_state(r);
+}
+
+/* Sleep until @until_ns (CLOCK_MONOTONIC) or a signal. */
+static void sleep_until(uint64_t until_ns)
+{
+	while (!stop_level) {
+		uint64_t t = now_ns();
+		struct timespec ts;
+
+		if (t >= until_ns)
+			return;
+		t = until_ns - t > 200000000ULL ? 200000000ULL : until_ns - t;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)t;
+		nanosleep(&ts, NULL);
+	}
+}
+
+static void print_json_summary(struct run *r, const char *result, const char *verify_digest,
+			       uint64_t verified, int verify_ret, const char *err)
+{
+	struct cbt_json j;
+	char u[CBT_UUID_STR_LEN];
+	uint64_t total_ns = 0;
+
+	for (size_t i = 0; i < r->npasses; i++)
+		total_ns += r->passes[i].ns;
+	cbt_json_init(&j, stdout, r->follow);
+	cbt_json_object_begin(&j, NULL);
+	if (r->follow)
+		cbt_json_string(&j, "event", "end");
+	cbt_json_string(&j, "result", result);
+	if (err)
+		cbt_json_string(&j, "error", err);
+	else
+		cbt_json_null(&j, "error");
+	cbt_json_string(&j, "source", r->info.name);
+	cbt_json_string(&j, "target", r->target);
+	cbt_json_string(&j, "uuid", cbt_uuid_str(r->info.uuid, u));
+	cbt_json_u64(&j, "block_size", r->cfg.block_size);
+	cbt_json_u64(&j, "size_bytes", r->cfg.dev_bytes);
+	cbt_json_u64(&j, "target_bytes", r->tgt.bytes);
+	cbt_json_bool(&j, "resumed", r->resumed);
+	cbt_json_bool(&j, "used_only", r->st.used_only);
+	cbt_json_u64(&j, "epoch", r->st.last_epoch);
+	cbt_json_u64(&j, "bytes_copied", r->copied_bytes);
+	cbt_json_u64(&j, "duration_ms", total_ns / 1000000);
+	if (!r->follow) {
+		cbt_json_array_begin(&j, "passes");
+		for (size_t i = 0; i < r->npasses; i++)
+			pass_json(&j, NULL, &r->passes[i]);
+		cbt_json_array_end(&j);
+	} else {
+		cbt_json_u64(&j, "passes", r->npasses);
+	}
+	if (r->verify && verify_digest) {
+		cbt_json_object_begin(&j, "verify");
+		cbt_json_bool(&j, "ok", !verify_ret);
+		cbt_json_u64(&j, "bytes", verified);
+		cbt_json_string(&j, "xxh3_128", verify_digest);
+		cbt_json_object_end(&j);
+	} else {
+		cbt_json_null(&j, "verify");
+	}
+	if (r->keep_snapshot && r->have_snap)
+		cbt_json_string(&j, "snapshot", r->snap.snap_path);
+	else
+		cbt_json_null(&j, "snapshot");
+	cbt_json_string(&j, "state_file", r->state_path);
+	cbt_json_object_end(&j);
+	cbt_json_finish(&j);
+}
+
+static int run_clone(struct run *r)
+{
+	enum clone_why why = CLONE_WHY_FIRST;
+	enum clone_step step;
+	char digest[33] = "", aborted[256] = "";
+	uint64_t verified = 0, mismatch = 0;
+	int ret, vret = 0;
+	bool last_final = false;
+
+	ret = setup(r);
+	if (ret)
+		return ret;
+
+	for (;;) {
+		uint64_t last_blocks = r->npasses ? r->passes[r->npasses - 1].blocks : 0;
+		uint64_t pending = 0;
+
+		if (r->npasses) {
+			ret = refresh(r);
+			if (ret)
+				goto fail;
+			pending = open_bits(&r->info);
+		}
+		step = clone_plan_next(&r->cfg, (unsigned int)r->npasses, last_blocks, last_final,
+				       pending, &why);
+		if (step == CLONE_STEP_DONE)
+			break;
+		last_final = step == CLONE_STEP_FINAL;
+		/* --used-only reads the filesystem's bitmaps: take pass 1 consistent too. */
+		ret = do_pass(r, last_final, (last_final || (r->used_only && !r->st.full_done)) &&
+			      r->freeze, why, 1, false);
+		if (ret)
+			goto fail;
+	}
+	if (!r->st.complete) {
+		r->st.complete = true;
+		ret = save_state(r);
+		if (ret)
+			goto fail;
+	}
+	if (!r->quiet && !r->json) {
+		char a[CBT_HUMAN_LEN];
+		uint64_t ns = 0;
+
+		for (size_t i = 0; i < r->npasses; i++)
+			ns += r->passes[i].ns;
+		printf("done: %s is a clone of %s as of epoch %" PRIu64 " (%zu pass%s, %s copied in"
+		       " %.1f s; %s)\n", r->target, r->info.name, r->st.last_epoch, r->npasses,
+		       r->npasses == 1 ? "" : "es", cbt_human_size(r->copied_bytes, a),
+		       (double)ns / 1e9, clone_why_str(why));
+	}
+
+	if (r->verify) {
+		struct clone_copy_opts vo = {
+			.block_size = r->cfg.block_size, .dev_bytes = r->cfg.dev_bytes,
+			.stop = &stop_level, .stop_level = 1,
+		};
+		struct cbt_extents used;
+		char fwhy[300];
+		int vfd;
+		bool direct;
+
+		cbt_extents_init(&used);
+		if (r->st.used_only && clone_fs_used(r->snap.snap_path, r->cfg.block_size,
+						     clone_nr_blocks(&r->cfg), &used, fwhy,
+						     sizeof(fwhy)))
+			r->st.used_only = false;
+		vfd = clone_open(r->target, O_RDONLY, &direct);
+		if (vfd < 0) {
+			vret = cbt_err(vfd, "opening %s to verify it: %s", r->target, strerror(-vfd));
+		} else {
+			vret = clone_verify(r->sfd, vfd, r->st.used_only ? &used : NULL, &vo, digest,
+					    &verified, &mismatch);
+			close(vfd);
+		}
+		cbt_extents_free(&used);
+		if (!vret && !r->quiet && !r->json) {
+			char a[CBT_HUMAN_LEN];
+
+			printf("verify: the target matches the snapshot of epoch %" PRIu64 " (%s%s"
+			       " compared, XXH3-128 %s)\n", r->st.last_epoch,
+			       cbt_human_size(verified, a), r->st.used_only ?
+			       " of blocks the filesystem uses" : "", digest);
+		}
+		if (vret) {
+			cbt_perror("cbt clone: verify", vret);
+			r->st.complete = false;
+			save_state(r);
+		}
+	}
+
+	if (r->follow && !vret) {
+		uint64_t next = now_ns() + (uint64_t)r->interval * 1000000000ULL;
+
+		if (!r->quiet && !r->json)
+			printf("following: a pass every %u s until SIGINT or SIGTERM\n", r->interval);
+		fflush(stdout);
+		for (;;) {
+			sleep_until(next);
+			if (stop_level)
+				break;
+			next = now_ns() + (uint64_t)r->interval * 1000000000ULL;
+			/* A signal during a follow pass lets it finish; a second one stops it. */
+			ret = do_pass(r, true, r->freeze, CLONE_WHY_FINISHED, 2, true);
+			if (ret)
+				goto fail;
+		}
+		if (!r->quiet && !r->json)
+			printf("stopped: %s is a clone of %s as of epoch %" PRIu64 "\n", r->target,
+			       r->info.name, r->st.last_epoch);
+	}
+
+	if (r->json && !r->quiet)
+		print_json_summary(r, vret ? "verify-failed" : "complete", r->verify ? digest : NULL,
+				   verified, vret, vret ? "the target differs from the snapshot" : NULL);
+	if (r->keep_snapshot && r->have_snap) {
+		if (!r->quiet && !r->json)
+			printf("snapshot kept: %s (`cbt snapshot drop %s' removes it)\n",
+			       r->snap.snap_path, r->info.name);
+	} else if (r->have_snap) {
+		if (r->sfd >= 0)
+			close(r->sfd);
+		r->sfd = -1;
+		ret = cbt_snap_drop(&r->snap);
+		r->have_snap = false;
+		if (ret)
+			cbt_perror("cbt clone: dropping the last snapshot", ret);
+	}
+	if (!vret && r->tgt.bytes > r->cfg.dev_bytes && !r->quiet && !r->json) {
+		char a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN];
+
+		printf("%s is %s larger than the source: that space was left alone. To use it,"
+		       " grow what is on it: a partition with `growpart %s N', then its filesystem"
+		       " (`resize2fs', `xfs_growfs'); a filesystem on the whole disk with `resize2fs"
+		       " %s' (%s in all)\n", r->target,
+		       cbt_human_size(r->tgt.bytes - r->cfg.dev_bytes, a), r->target, r->target,
+		       cbt_human_size(r->tgt.bytes, b));
+	}
+	return vret ? vret : 0;
+
+fail: {
+		char msg[1200];
+		int saved = ret;
+
+		snprintf(msg, sizeof(msg), "%s", cbt_err_detail() ? cbt_err_detail() : strerror(-ret));
+		clear_progress(r);
+		/* Tracking stays intact: this run's uncommitted epochs go back. */
+		abort_ours(r, aborted, sizeof(aborted));
+		if (r->have_snap) {
+			if (r->sfd >= 0)
+				close(r->sfd);
+			r->sfd = -1;
+			cbt_snap_drop(&r->snap);
+			r->have_snap = false;
+			cbt_err_clear();
+		}
+		if (!refresh(r)) {
+			uint64_t o = oldest_held(&r->info);
+
+			/* Aborted epochs merged into the open one: resume from the oldest held. */
+			if (o > r->st.resume_epoch)
+				r->st.resume_epoch = o;
+		}
+		r->st.complete = false;
+		r->st.target_sum = clone_head_sum(r->target);
+		save_state(r);
+		cbt_err_clear();
+		if (r->json && !r->quiet)
+			print_json_summary(r, saved == -EINTR ? "interrupted" : "failed", NULL, 0, 0, msg);
+		fprintf(stderr, "cbt clone: %s\n", saved == -EINTR ? "interrupted" : msg);
+		fprintf(stderr, "cbt clone: the target is incomplete (%s); the source is untouched and"
+			" its tracking intact%s%s%s; run the same command again to resume\n",
+			r->state_path, aborted[0] ? " (epochs " : "", aborted, aborted[0] ? " aborted)" : "");
+		return 1;
+	}
+}
+
+int clone_main(int argc, char *argv[])
+{
+	static const struct option opts[] = {
+		{ "cow", required_argument, NULL, 'c' },
+		{ "used-only", no_argument, NULL, 'u' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "verify", no_argument, NULL, 'V' },
+		{ "follow", no_argument, NULL, 'F' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "max-passes", required_argument, NULL, 'm' },
+		{ "freeze", no_argument, NULL, 'z' },
+		{ "no-freeze", no_argument, NULL, 'Z' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "rate", required_argument, NULL, 'r' },
+		{ "converge", required_argument, NULL, 'C' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "keep-snapshot", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct run r = {
+		.freeze_opt = -1, .interval = 60, .max_passes = CLONE_DEFAULT_MAX_PASSES,
+		.state_dir = DEFAULT_STATE_DIR, .tfd = -1, .sfd = -1,
+	};
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+	bool interval_given = false;
+	int c, ret;
+	uint32_t v;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			r.cow = optarg;
+			break;
+		case 'u':
+			r.used_only = true;
+			break;
+		case 'f':
+			r.force = true;
+			break;
+		case 'V':
+			r.verify = true;
+			break;
+		case 'F':
+			r.follow = true;
+			break;
+		case 'i':
+			if (cbt_parse_u32(optarg, &v) || !v)
+				return bad_argument("clone", "--interval takes seconds (1 or more), not",
+						    optarg, NULL);
+			r.interval = v;
+			interval_given = true;
+			break;
+		case 'm':
+			if (cbt_parse_u32(optarg, &v) || !v || v > 1000)
+				return bad_argument("clone", "--max-passes takes 1 to 1000, not", optarg,
+						    NULL);
+			r.max_passes = v;
+			break;
+		case 'z':
+		case 'Z':
+			if (r.freeze_opt != -1 && r.freeze_opt != (c == 'z'))
+				return bad_argument("clone", "give one of --freeze and --no-freeze, not"
+						    " also", argv[optind - 1], NULL);
+			r.freeze_opt = c == 'z';
+			break;
+		case 'j':
+			r.json = true;
+			break;
+		case 'q':
+			r.quiet = true;
+			break;
+		case 'r':
+			if (parse_bytes(optarg, &r.rate) || !r.rate)
+				return bad_argument("clone", "--rate takes bytes per second (as 50M), not",
+						    optarg, NULL);
+			break;
+		case 'C':
+			if (parse_bytes(optarg, &r.converge) || !r.converge)
+				return bad_argument("clone", "--converge takes a size (as 64M), not",
+						    optarg, NULL);
+			break;
+		case 's':
+			r.state_dir = optarg;
+			break;
+		case 'k':
+			r.keep_snapshot = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			return bad_option("clone", c, argv);
+		}
+	}
+	if (argc - optind < 2) {
+		fprintf(stderr, "%s clone: %s\n", PROG_NAME, argc - optind ?
+			"which TARGET? (the disk to clone onto)" :
+			"which DEVICE and TARGET? (`cbt status' lists the devices)");
+		usage(stderr);
+		return 1;
+	}
+	if (argc - optind > 2)
+		return bad_argument("clone", "takes DEVICE and TARGET, not also", argv[optind + 2],
+				    NULL);
+	if (!r.cow) {
+		fprintf(stderr, "%s clone: --cow COW is needed: the device the snapshots keep old"
+			" data on while a pass copies (another disk than DEVICE's)\n", PROG_NAME);
+		return 1;
+	}
+	if (interval_given && !r.follow)
+		return bad_argument("clone", "--interval goes with --follow, given", "--interval",
+				    NULL);
+	r.dev_arg = argv[optind];
+	r.target = argv[optind + 1];
+	r.progress = isatty(STDERR_FILENO) && !r.quiet && !r.json;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	ret = run_clone(&r);
+	if (r.tfd >= 0)
+		close(r.tfd);
+	if (r.sfd >= 0)
+		close(r.sfd);
+	free(r.passes);
+	cbt_dev_info_free(&r.info);
+	cbt_nl_close(r.nl);
+	if (ret > 0)
+		return ret;
+	if (ret) {
+		cbt_perror("cbt clone", ret);
+		return 1;
+	}
+	return 0;
+}
