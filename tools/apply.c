@@ -271,6 +271,8 @@ int cbt_open_point(const char *src, const char *id, bool full_check, struct cbt_
 		ret = point_add(pt, strcmp(src, "-") ? src : "standard input", fd);
 		if (!ret && full_check && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
 			ret = preverify(fd, src);
+		if (ret)
+			cbt_point_free(pt);
 		return ret;
 	}
 	ret = cbt_chain_open(&c, src, false, false);
@@ -318,5 +320,7 @@ int cbt_open_point(const char *src, const char *id, bool full_check, struct cbt_
 		ret = preverify(pt->fds[k], pt->names[k]);
 	free(path);
 	cbt_chain_close(&c);
+	if (ret)
+		cbt_point_free(pt);
 	return ret;
 }

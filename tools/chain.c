@@ -61,6 +61,9 @@ int cbt_chain_open(struct cbt_chain *c, const char *dir, bool create, bool lock)
 
 	memset(c, 0, sizeof(*c));
 	c->lock_fd = -1;
+	if (!create && access(dir, F_OK))
+		return cbt_err(-ENOENT, "%s does not exist (a chain starts with a full backup:"
+			       " take a full backup first, --full)", dir);
 	if (create && mkdir(dir, 0700) && errno != EEXIST)
 		return cbt_err(-errno, "creating %s: %s", dir, strerror(errno));
 	c->dir = strdup(dir);

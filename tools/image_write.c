@@ -254,6 +254,12 @@ int cbt_img_writer_open(struct cbt_img_writer **wp, int fd, const struct cbt_img
 	int ret;
 
 	*wp = NULL;
+	if (h->block_size < 512 || h->block_size > (1U << 20) || (h->block_size & (h->block_size - 1)) ||
+	    !h->dev_bytes || h->dev_bytes % 512 || h->compression > CBT_IMG_COMP_ZSTD) {
+		free(w);
+		return cbt_err(-EINVAL, "bad image parameters: block size %u, device size %llu",
+			       h->block_size, (unsigned long long)h->dev_bytes);
+	}
 	if (!w)
 		return -ENOMEM;
 	if (nthr < 1)

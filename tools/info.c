@@ -186,19 +186,19 @@ int info_main(int argc, char *argv[])
 		}
 		for (size_t i = 0; i < ch.nr && !ret; i++) {
 			char path[4096];
-			size_t path_idx[1], pos = 0;
+			size_t *chain_path = calloc(ch.nr, sizeof(*chain_path)), pos = 0;
 
-			(void)path_idx;
-			ret = cbt_chain_path(&ch, i, path, sizeof(path));
+			ret = chain_path ? cbt_chain_path(&ch, i, path, sizeof(path)) : -ENOMEM;
 			if (!ret)
 				ret = cbt_img_read_ends(path, &h, &t);
+			/* Position: how many images the restore of this one reads after its full. */
+			if (!ret && !cbt_chain_resolve(&ch, i, chain_path, &pos))
+				pos--;
+			cbt_err_clear();
+			free(chain_path);
 			if (ret)
 				break;
-			/* Position: images since the full one this one builds on. */
-			for (size_t k = 0; k <= i; k++)
-				if (!memcmp(ch.v[k].base, h.base, 16))
-					pos++;
-			show(json ? &j : NULL, ch.v[i].file, &h, &t, &ch.v[i], pos - 1);
+			show(json ? &j : NULL, ch.v[i].file, &h, &t, &ch.v[i], pos);
 			cbt_extents_free(&t.map);
 		}
 		if (json && !ret) {

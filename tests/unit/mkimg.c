@@ -63,6 +63,7 @@ int main(int argc, char *argv[])
 				b = a = strtoull(tok, NULL, 10);
 			if (cbt_extents_append(&changed, a, b - a + 1)) {
 				fprintf(stderr, "mkimg: bad CHANGED `%s'\n", tok);
+				cbt_extents_free(&changed);
 				return 2;
 			}
 		}
