@@ -382,7 +382,8 @@ out:
 		struct cbt_json j;
 		char u[CBT_UUID_STR_LEN];
 
-		cbt_json_init(&j, stdout, false);
+		/* With the image on standard output, the summary goes to stderr. */
+		cbt_json_init(&j, out && !strcmp(out, "-") ? stderr : stdout, false);
 		cbt_json_object_begin(&j, NULL);
 		cbt_json_string(&j, "device", dev);
 		cbt_json_string(&j, "type", cbt_img_type_name(res.h.type));
