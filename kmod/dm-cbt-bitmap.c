@@ -54,18 +54,34 @@ void cbt_bitmap_destroy(struct cbt_bitmap *bm)
 int cbt_bitmap_grow(struct cbt_bitmap *bm, u64 nr_bits, gfp_t gfp)
 {
 	u64 nr_leaves = leaves_for(nr_bits);
-	unsigned long **leaves;
+	unsigned long **leaves, *last, *page = NULL;
 
 	if (nr_bits < bm->nr_bits || nr_leaves > U32_MAX)
 		return -EINVAL;
+	last = bm->nr_leaves ? bm->leaves[bm->nr_leaves - 1] : NULL;
+	if (last == CBT_LEAF_FULL && bm->nr_bits % CBT_BITS_PER_LEAF &&
+	    nr_bits > bm->nr_bits) {
+		/* A short FULL leaf would turn the new bits on: make it real. */
+		page = (unsigned long *)get_zeroed_page(gfp | __GFP_NOWARN);
+		if (!page)
+			return -ENOMEM;
+		bitmap_set(page, 0, bm->nr_bits % CBT_BITS_PER_LEAF);
+	}
 	if (nr_leaves > bm->nr_leaves) {
 		leaves = kvcalloc(nr_leaves, sizeof(*leaves), gfp);
-		if (!leaves)
+		if (!leaves) {
+			if (page)
+				free_page((unsigned long)page);
 			return -ENOMEM;
+		}
 		memcpy(leaves, bm->leaves, bm->nr_leaves * sizeof(*leaves));
 		kvfree(bm->leaves);
 		bm->leaves = leaves;
 		bm->nr_leaves = nr_leaves;
+	}
+	if (page) {
+		bm->leaves[leaves_for(bm->nr_bits) - 1] = page;
+		atomic_long_inc(&bm->nr_allocated);
 	}
 	/*
 	 * Bits between the old end and the end of its last leaf were never
@@ -138,11 +154,14 @@ u64 cbt_bitmap_set_range(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp)
 		u32 idx = start / CBT_BITS_PER_LEAF;
 		u32 first = start % CBT_BITS_PER_LEAF;
 		u32 n = min_t(u64, end - start, CBT_BITS_PER_LEAF - first);
+		bool was_clear = !READ_ONCE(bm->leaves[idx]);
 		unsigned long *leaf = get_leaf(bm, idx, gfp);
 
-		/* A FULL leaf reads as set already: nothing newly set. */
+		/* A leaf that just went FULL counts as newly set; an old one not. */
 		if (leaf != CBT_LEAF_FULL)
 			newly += leaf_set(leaf, first, n);
+		else if (was_clear)
+			newly += n;
 		start += n;
 	}
 	return newly;
@@ -298,7 +317,8 @@ static u32 leaf_or_u64(unsigned long *leaf, u32 word64, u64 val)
 
 	for (half = 0; half < 2; half++) {
 		unsigned long v = val >> (32 * half);
-		unsigned long old = atomic_long_fetch_or(v, (atomic_long_t *)&leaf[2 * word64 + half]);
+		atomic_long_t *word = (atomic_long_t *)&leaf[2 * word64 + half];
+		unsigned long old = atomic_long_fetch_or(v, word);
 
 		newly += hweight32(v & ~old);
 	}

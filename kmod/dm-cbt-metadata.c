@@ -136,9 +136,9 @@ int cbt_md_zero_slot(struct cbt_tracker *t, u32 slot, const struct cbt_bitmap *b
 			leaf++;
 			continue;
 		}
-		for (run = 1; leaf + run < bm->nr_leaves &&
-			      cbt_bitmap_leaf_present(bm, leaf + run); run++)
-			;
+		run = 1;
+		while (leaf + run < bm->nr_leaves && cbt_bitmap_leaf_present(bm, leaf + run))
+			run++;
 		r = blkdev_issue_zeroout(t->meta_bdev,
 					 slot_page(t, slot, leaf) * SECTORS_PER_MD_PAGE,
 					 (sector_t)run * SECTORS_PER_MD_PAGE, GFP_NOIO, 0);
@@ -158,7 +158,8 @@ void cbt_md_failed(struct cbt_tracker *t, int err, const char *what)
 	lockdep_assert_held(&t->lock);
 	if (t->persistence != CBT_PERSIST_METADATA)
 		return;
-	DMERR("%u:%u: metadata device failed while %s (%d): tracking goes on in memory under a new identity; the next image must be a full one",
+	/* The tool sees the new identity and asks for a full image. */
+	DMERR("%u:%u: metadata failed %s (%d); tracking goes on in memory, new identity",
 	      MAJOR(t->devt), MINOR(t->devt), what, err);
 	WRITE_ONCE(t->persistence, CBT_PERSIST_FAILED);
 	generate_random_uuid(uuid);
@@ -323,17 +324,17 @@ int cbt_md_open(struct cbt_tracker *t, char **error)
 			return format(t, md_pages, error);
 		if (d[0] == -EILSEQ || d[1] == -EILSEQ) {
 			/* Never overwrite what the user may need: it isn't ours. */
-			*error = "Metadata device holds data that is not dm-cbt metadata; zero its first 8 KiB to use it";
+			*error = "Metadata device holds foreign data; zero its first 8 KiB";
 			return -EINVAL;
 		}
-		DMWARN("%u:%u: metadata is damaged (%d, %d): starting a new identity; the next image must be a full one",
+		DMWARN("%u:%u: metadata is damaged (%d, %d): starting a new identity",
 		       MAJOR(t->devt), MINOR(t->devt), d[0], d[1]);
 		return format(t, md_pages, error);
 	}
 	if (l[best].block_size != t->block_sectors << SECTOR_SHIFT ||
 	    l[best].nr_blocks > t->nr_blocks ||
 	    DM_CBT_MD_SB_COPIES + DM_CBT_MD_SLOTS * l[best].slot_pages > md_pages) {
-		DMWARN("%u:%u: metadata was made for another device or block size: starting a new identity; the next image must be a full one",
+		DMWARN("%u:%u: metadata is for another device or block size: new identity",
 		       MAJOR(t->devt), MINOR(t->devt));
 		return format(t, md_pages, error);
 	}

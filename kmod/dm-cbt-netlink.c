@@ -53,7 +53,7 @@ static struct cbt_tracker *lookup(struct nlattr **attrs, struct netlink_ext_ack 
 		}
 		devt = MKDEV(major, minor);
 	} else {
-		NL_SET_ERR_MSG(extack, "Name the device by CBT_A_DEV_NAME, or by both CBT_A_DEV_MAJOR and CBT_A_DEV_MINOR");
+		NL_SET_ERR_MSG(extack, "Name the device by name, or by major and minor");
 		return ERR_PTR(-EINVAL);
 	}
 	mutex_lock(&cbt_trackers_lock);
@@ -389,7 +389,7 @@ static int bitmap_start(struct netlink_callback *cb)
 		st->first = nla_get_u64(attrs[CBT_A_EPOCH_FIRST]);
 		st->last = nla_get_u64(attrs[CBT_A_EPOCH_LAST]);
 	} else {
-		NL_SET_ERR_MSG(extack, "Give CBT_A_EPOCH_NUMBER, or CBT_A_EPOCH_FIRST and CBT_A_EPOCH_LAST");
+		NL_SET_ERR_MSG(extack, "Give an epoch number, or a first and a last epoch");
 		goto invalid;
 	}
 	if (st->first > st->last || st->last - st->first >= DM_CBT_MD_SLOTS) {

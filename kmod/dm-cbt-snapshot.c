@@ -150,7 +150,7 @@ static void invalidate_locked(struct cbt_snapshot *s, int error, struct bio_list
 	WRITE_ONCE(s->state, CBT_SNAP_INVALID);
 	s->error = error;
 	if (error) {
-		DMERR("%u:%u: snapshot of epoch %llu invalidated (%d): its reads fail from now on; the origin is unaffected",
+		DMERR("%u:%u: snapshot of epoch %llu invalid (%d); the origin is fine",
 		      MAJOR(s->t->devt), MINOR(s->t->devt), s->epoch, error);
 		s->pending_event = CBT_EVENT_SNAPSHOT_INVALID;
 		schedule_work(&s->event_work);
@@ -384,9 +384,7 @@ bool cbt_snap_check_write(struct cbt_tracker *t, struct bio *bio)
 	return go;
 }
 
-/*----------------------------------------------------------------
- * Taking snapshots
- *--------------------------------------------------------------*/
+/* ---- Taking snapshots ---- */
 
 static struct cbt_snapshot *snap_of(struct cbt_tracker *t)
 {
@@ -511,9 +509,7 @@ out:
 	return r;
 }
 
-/*----------------------------------------------------------------
- * The cbt-snap target
- *--------------------------------------------------------------*/
+/* ---- The cbt-snap target ---- */
 
 static void snap_free(struct cbt_snapshot *s)
 {
@@ -549,7 +545,7 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	int r;
 
 	if (argc != 3) {
-		ti->error = "Invalid argument count (expected: <cbt dev> <cow dev> <chunk sectors>)";
+		ti->error = "Invalid argument count: <cbt dev> <cow dev> <chunk sectors>";
 		return -EINVAL;
 	}
 	if (sscanf(argv[2], "%u%c", &chunk, &dummy) != 1 || !is_power_of_2(chunk) ||

@@ -140,7 +140,7 @@ int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 /* Put the CBT_A_SNAPSHOT nest of @t, if it has a snapshot. */
 int cbt_snap_fill(struct sk_buff *skb, struct cbt_tracker *t);
 
-/* Tracker registry, in dm-cbt-target.c. */
+/* dm-cbt-tracker.c: the registry, under cbt_trackers_lock. */
 extern struct mutex cbt_trackers_lock;
 extern struct list_head cbt_trackers;
 void cbt_tracker_get(struct cbt_tracker *t);
@@ -154,6 +154,24 @@ int cbt_tracker_name(struct cbt_tracker *t, char *name);
 int cbt_close_epoch(struct cbt_tracker *t, u64 *closed);
 int cbt_commit_epoch(struct cbt_tracker *t, u64 epoch);
 int cbt_abort_epoch(struct cbt_tracker *t, u64 epoch);
+struct cbt_tracker *cbt_tracker_of_md(struct mapped_device *md);
+/* A tracker for a new cbt device; ti->error set on failure. */
+struct cbt_tracker *cbt_tracker_create(struct dm_target *ti, u32 block_sectors,
+				       struct dm_dev *origin, struct dm_dev *meta);
+
+/* The open epoch; t->lock held. */
+struct cbt_epoch *cbt_open_epoch(struct cbt_tracker *t);
+/* Mark blocks in the open epoch outside map(); t->lock held. */
+void cbt_mark_locked(struct cbt_tracker *t, u64 start, u64 len);
+/*
+ * The write path for a remapped write: count it in t->writes (false: it
+ * was parked while writes are held), then track it (DM_MAPIO_REMAPPED if
+ * it may go down now, DM_MAPIO_SUBMITTED if the worker or the snapshot
+ * took it).
+ */
+bool cbt_count_write(struct cbt_tracker *t, struct bio *bio);
+int cbt_process_write(struct cbt_tracker *t, struct bio *bio);
+
 /* A new, empty epoch sized for t->nr_blocks. */
 struct cbt_epoch *cbt_epoch_alloc(struct cbt_tracker *t, u64 number, u32 slot);
 /* Called with t->lock held: the epoch of that number, or NULL. */

@@ -158,16 +158,33 @@ static void sb_rejects_damage(struct kunit *test)
 }
 
 /* Checksummed but contradictory ledgers are refused. */
-static void spoil_block_size(struct cbt_ledger *l) { l->block_size = 12288; }
-static void spoil_small_block(struct cbt_ledger *l) { l->block_size = 2048; }
-static void spoil_open_slot(struct cbt_ledger *l) { l->open_slot = DM_CBT_MD_SLOTS; }
-static void spoil_epoch_zero(struct cbt_ledger *l) { l->open_epoch = 0; }
+static void spoil_block_size(struct cbt_ledger *l)
+{
+	l->block_size = 12288;
+}
+
+static void spoil_small_block(struct cbt_ledger *l)
+{
+	l->block_size = 2048;
+}
+
+static void spoil_open_slot(struct cbt_ledger *l)
+{
+	l->open_slot = DM_CBT_MD_SLOTS;
+}
+
+static void spoil_epoch_zero(struct cbt_ledger *l)
+{
+	l->open_epoch = 0;
+}
+
 static void spoil_closed_after_open(struct cbt_ledger *l)
 {
 	l->nr_closed = 1;
 	l->closed[0].epoch = l->open_epoch;
 	l->closed[0].slot = (l->open_slot + 1) % DM_CBT_MD_SLOTS;
 }
+
 static void spoil_shared_slot(struct cbt_ledger *l)
 {
 	l->open_epoch = 5;
@@ -175,9 +192,22 @@ static void spoil_shared_slot(struct cbt_ledger *l)
 	l->closed[0].epoch = 4;
 	l->closed[0].slot = l->open_slot;
 }
-static void spoil_dirty_in_use(struct cbt_ledger *l) { l->dirty_slots = 1U << l->open_slot; }
-static void spoil_capacity(struct cbt_ledger *l) { l->slot_pages = 1; l->nr_blocks = 32769; }
-static void spoil_no_blocks(struct cbt_ledger *l) { l->nr_blocks = 0; }
+
+static void spoil_dirty_in_use(struct cbt_ledger *l)
+{
+	l->dirty_slots = 1U << l->open_slot;
+}
+
+static void spoil_capacity(struct cbt_ledger *l)
+{
+	l->slot_pages = 1;
+	l->nr_blocks = 32769;
+}
+
+static void spoil_no_blocks(struct cbt_ledger *l)
+{
+	l->nr_blocks = 0;
+}
 
 static const struct spoil_case {
 	const char *what;
@@ -227,9 +257,10 @@ static struct kunit_case dm_cbt_format_cases[] = {
 };
 
 static struct kunit_suite dm_cbt_format_suite = {
-	.name = "dm-cbt-format",
+	.name = "dm_cbt_format",
 	.test_cases = dm_cbt_format_cases,
 };
+
 kunit_test_suite(dm_cbt_format_suite);
 
 MODULE_LICENSE("GPL");

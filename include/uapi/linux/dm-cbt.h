@@ -144,6 +144,7 @@ enum cbt_cmd {
 	CBT_CMD_SNAPSHOT,
 	__CBT_CMD_MAX
 };
+
 #define CBT_CMD_MAX (__CBT_CMD_MAX - 1)
 
 enum cbt_attr {
@@ -190,6 +191,7 @@ enum cbt_attr {
 	CBT_A_HOLD_NS,
 	__CBT_A_LAST
 };
+
 #define CBT_A_MAX (__CBT_A_LAST - 1)
 
 enum cbt_persistence {
@@ -238,8 +240,8 @@ enum cbt_event {
 
 /* A run of set bits: blocks [start, start + len). Little-endian on the wire. */
 struct cbt_extent {
-	__u32 start;
-	__u32 len;
+	__le32 start;
+	__le32 len;
 };
 
 /*

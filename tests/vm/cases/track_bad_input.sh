@@ -43,7 +43,7 @@ refuse "0 $S cbt $DISK1 128 2 metadata $DISK2 extra" "Trailing arguments"
 log "a metadata device holding foreign data is refused and left alone"
 dd if=/dev/urandom of="$DISK2" bs=4096 count=4 conv=fsync 2>/dev/null
 before=$(sha256sum <"$DISK2")
-refuse "0 $S cbt $DISK1 128 2 metadata $DISK2" "holds data that is not dm-cbt metadata"
+refuse "0 $S cbt $DISK1 128 2 metadata $DISK2" "Metadata device holds foreign data"
 assert_eq "$(sha256sum <"$DISK2")" "$before" "foreign metadata device content"
 
 log "netlink: a working device, then bad requests against it"

@@ -1,0 +1,538 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Trackers: the epochs of one device, the write path that marks them, the
+ * worker that commits marks before writes go down, and the write holding
+ * that snapshots take. See dm-cbt.h.
+ */
+#include <linux/blkdev.h>
+#include <linux/log2.h>
+#include <linux/slab.h>
+#include <linux/uuid.h>
+
+#include "dm-cbt.h"
+
+DEFINE_MUTEX(cbt_trackers_lock);	/* protects cbt_trackers and each tracker's md */
+LIST_HEAD(cbt_trackers);
+
+/* ---- Epochs ---- */
+
+struct cbt_epoch *cbt_epoch_alloc(struct cbt_tracker *t, u64 number, u32 slot)
+{
+	struct cbt_epoch *e = kzalloc(sizeof(*e), GFP_KERNEL);
+
+	if (!e)
+		return NULL;
+	e->number = number;
+	e->slot = slot;
+	if (cbt_bitmap_init(&e->bm, t->nr_blocks, GFP_KERNEL))
+		goto bad;
+	e->dirty_leaves = bitmap_zalloc(max(e->bm.nr_leaves, 1U), GFP_KERNEL);
+	if (!e->dirty_leaves)
+		goto bad;
+	return e;
+bad:
+	cbt_bitmap_destroy(&e->bm);
+	kfree(e);
+	return NULL;
+}
+
+static void epoch_free(struct cbt_epoch *e)
+{
+	if (!e)
+		return;
+	cbt_bitmap_destroy(&e->bm);
+	bitmap_free(e->dirty_leaves);
+	kfree(e);
+}
+
+struct cbt_epoch *cbt_open_epoch(struct cbt_tracker *t)
+{
+	return rcu_dereference_protected(t->open, lockdep_is_held(&t->lock));
+}
+
+struct cbt_epoch *cbt_find_epoch(struct cbt_tracker *t, u64 number)
+{
+	int slot;
+
+	lockdep_assert_held(&t->lock);
+	slot = cbt_ledger_find(&t->ledger, number);
+	return slot < 0 ? NULL : t->slots[slot];
+}
+
+size_t cbt_tracker_bytes(struct cbt_tracker *t)
+{
+	size_t bytes = 0;
+	u32 i;
+
+	lockdep_assert_held(&t->lock);
+	for (i = 0; i < DM_CBT_MD_SLOTS; i++)
+		if (t->slots[i])
+			bytes += cbt_bitmap_bytes(&t->slots[i]->bm) +
+				 BITS_TO_LONGS(t->slots[i]->bm.nr_leaves) * sizeof(long);
+	return bytes;
+}
+
+void cbt_begin_marking(struct cbt_tracker *t)
+{
+	atomic_inc(&t->committing);
+	/* Pairs with smp_rmb() in cbt_mark_fast(): the flag before any bit. */
+	smp_mb__after_atomic();
+}
+
+void cbt_end_marking(struct cbt_tracker *t)
+{
+	/* Bits and their commit happen before the flag drops; pairs as above. */
+	smp_mb__before_atomic();
+	atomic_dec(&t->committing);
+}
+
+/* Set the bits of the open epoch, outside map(); t->lock held. */
+void cbt_mark_locked(struct cbt_tracker *t, u64 start, u64 len)
+{
+	struct cbt_epoch *e = cbt_open_epoch(t);
+
+	cbt_bitmap_set_range(&e->bm, start, len, GFP_NOIO);
+	if (t->persistence == CBT_PERSIST_METADATA)
+		cbt_md_mark_dirty(e, start, len);
+}
+
+/* ---- Epoch operations ---- */
+
+int cbt_close_epoch(struct cbt_tracker *t, u64 *closed)
+{
+	struct cbt_ledger next;
+	struct cbt_epoch *old, *new;
+	u32 closed_slot;
+	int r;
+
+	mutex_lock(&t->lock);
+	next = t->ledger;
+	r = cbt_ledger_close(&next, &closed_slot);
+	if (r)
+		goto out;
+	new = cbt_epoch_alloc(t, next.open_epoch, next.open_slot);
+	if (!new) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/*
+	 * Persistent: the superblock that closes N goes down before any bit
+	 * of N+1 can be committed (only the worker commits, and it needs
+	 * t->lock), so after a crash N is complete and N+1 starts empty.
+	 */
+	if (t->persistence == CBT_PERSIST_METADATA) {
+		next.seq++;
+		t->ledger = next;
+		r = cbt_md_write_sb(t);
+		if (r)
+			cbt_md_failed(t, r, "closing an epoch");
+	}
+	t->ledger = next;
+	old = cbt_open_epoch(t);
+	t->slots[new->slot] = new;
+	rcu_assign_pointer(t->open, new);
+	/* After this no map() still sets bits in the closed epoch. */
+	synchronize_rcu();
+	*closed = old->number;
+	r = 0;
+out:
+	mutex_unlock(&t->lock);
+	if (!r)
+		cbt_notify(t, CBT_EVENT_EPOCH_CLOSED, *closed);
+	return r;
+}
+
+/* Drop a closed epoch whose slot the ledger freed; t->lock held. */
+static void release_slot(struct cbt_tracker *t, u32 slot)
+{
+	struct cbt_epoch *e = t->slots[slot];
+	int r = 0;
+
+	if (t->persistence == CBT_PERSIST_METADATA) {
+		t->ledger.seq++;
+		r = cbt_md_write_sb(t);
+		if (!r)
+			r = cbt_md_zero_slot(t, slot, &e->bm);
+		if (r)
+			cbt_md_failed(t, r, "freeing an epoch's slot");
+	}
+	/* A slot we could not zero stays dirty: no epoch opens on stale bits. */
+	if (!r || t->persistence != CBT_PERSIST_METADATA)
+		cbt_ledger_slot_clean(&t->ledger, slot);
+	t->slots[slot] = NULL;
+	epoch_free(e);
+}
+
+int cbt_commit_epoch(struct cbt_tracker *t, u64 epoch)
+{
+	u32 slot;
+	int r;
+
+	mutex_lock(&t->lock);
+	r = cbt_ledger_commit(&t->ledger, epoch, &slot);
+	if (!r)
+		release_slot(t, slot);
+	mutex_unlock(&t->lock);
+	if (!r)
+		cbt_notify(t, CBT_EVENT_EPOCH_COMMITTED, epoch);
+	return r;
+}
+
+int cbt_abort_epoch(struct cbt_tracker *t, u64 epoch)
+{
+	struct cbt_epoch *e, *open;
+	u32 slot, leaf;
+	int r;
+
+	mutex_lock(&t->lock);
+	e = cbt_find_epoch(t, epoch);
+	open = cbt_open_epoch(t);
+	if (!e || e == open) {
+		r = -ENOENT;
+		goto out;
+	}
+	/* Fold the closed epoch's changes into the open one before dropping it. */
+	cbt_begin_marking(t);
+	r = cbt_bitmap_or(&open->bm, &e->bm, GFP_NOIO);
+	if (!r && t->persistence == CBT_PERSIST_METADATA) {
+		for (leaf = 0; leaf < min(e->bm.nr_leaves, open->bm.nr_leaves); leaf++)
+			if (cbt_bitmap_leaf_present(&e->bm, leaf))
+				__set_bit(leaf, open->dirty_leaves);
+		r = cbt_md_commit_dirty(t);
+		if (r) {
+			cbt_md_failed(t, r, "merging an aborted epoch");
+			r = 0;
+		}
+	}
+	cbt_end_marking(t);
+	if (r)
+		goto out;
+	r = cbt_ledger_abort(&t->ledger, epoch, &slot);
+	if (!r)
+		release_slot(t, slot);
+out:
+	mutex_unlock(&t->lock);
+	if (!r)
+		cbt_notify(t, CBT_EVENT_EPOCH_ABORTED, epoch);
+	return r;
+}
+
+/* ---- The worker: marks deferred writes, commits, then submits them. ---- */
+
+static void bio_blocks(struct cbt_tracker *t, struct bio *bio, u64 *start, u64 *len)
+{
+	sector_t first = bio->bi_iter.bi_sector;
+	sector_t last = first + bio_sectors(bio) - 1;
+
+	*start = first >> t->block_shift;
+	*len = (last >> t->block_shift) - *start + 1;
+}
+
+static void cbt_commit_work(struct work_struct *ws)
+{
+	struct cbt_tracker *t = container_of(ws, struct cbt_tracker, commit_work);
+	struct bio_list bios;
+	struct bio *bio;
+	unsigned long flags;
+	u64 start, len;
+	int r;
+
+	mutex_lock(&t->lock);
+	cbt_begin_marking(t);
+	spin_lock_irqsave(&t->deferred_lock, flags);
+	bios = t->deferred;
+	bio_list_init(&t->deferred);
+	spin_unlock_irqrestore(&t->deferred_lock, flags);
+
+	bio_list_for_each(bio, &bios) {
+		bio_blocks(t, bio, &start, &len);
+		cbt_mark_locked(t, start, len);
+	}
+	if (t->persistence == CBT_PERSIST_METADATA) {
+		r = cbt_md_commit_dirty(t);
+		if (r)
+			cbt_md_failed(t, r, "committing the bitmap");
+	}
+	cbt_end_marking(t);
+	mutex_unlock(&t->lock);
+
+	/* The origin never fails a write for metadata's sake: submit them all. */
+	while ((bio = bio_list_pop(&bios)))
+		if (cbt_snap_check_write(t, bio))
+			dm_submit_bio_remap(bio, NULL);
+}
+
+/*
+ * Record a write without waiting, if possible. True when the write may go
+ * to the origin now; false when it must wait for a commit.
+ */
+static bool cbt_mark_fast(struct cbt_tracker *t, u64 start, u64 len)
+{
+	struct cbt_epoch *e;
+	bool ok = true;
+
+	rcu_read_lock();
+	e = rcu_dereference(t->open);
+	if (READ_ONCE(t->persistence) != CBT_PERSIST_METADATA) {
+		/*
+		 * A leaf that cannot be had without sleeping is left to the
+		 * worker, which may sleep for it: FULL is the last resort.
+		 */
+		ok = !cbt_bitmap_prepare(&e->bm, start, len, GFP_NOWAIT);
+		if (ok)
+			cbt_bitmap_set_range(&e->bm, start, len, GFP_NOWAIT);
+	} else if (cbt_bitmap_range_all_set(&e->bm, start, len)) {
+		/* A bit may be set but not yet committed: see ->committing. */
+		smp_rmb();
+		ok = !atomic_read(&t->committing);
+	} else {
+		ok = false;
+	}
+	rcu_read_unlock();
+	return ok;
+}
+
+/* ---- Tracker registry ---- */
+
+void cbt_tracker_get(struct cbt_tracker *t)
+{
+	kref_get(&t->ref);
+}
+
+static void tracking_lost_work(struct work_struct *ws)
+{
+	struct cbt_tracker *t = container_of(ws, struct cbt_tracker, lost_work);
+
+	cbt_notify(t, CBT_EVENT_TRACKING_LOST, 0);
+}
+
+static void tracker_release(struct kref *ref)
+{
+	struct cbt_tracker *t = container_of(ref, struct cbt_tracker, ref);
+	u32 i;
+
+	cancel_work_sync(&t->lost_work);
+	percpu_ref_exit(&t->writes);
+	if (t->wq)
+		destroy_workqueue(t->wq);
+	for (i = 0; i < DM_CBT_MD_SLOTS; i++)
+		epoch_free(t->slots[i]);
+	for (i = 0; i < CBT_COMMIT_BATCH; i++)
+		if (t->batch[i])
+			__free_page(t->batch[i]);
+	mutex_destroy(&t->lock);
+	kfree(t);
+}
+
+void cbt_tracker_put(struct cbt_tracker *t)
+{
+	kref_put(&t->ref, tracker_release);
+}
+
+int cbt_tracker_name(struct cbt_tracker *t, char *name)
+{
+	lockdep_assert_held(&cbt_trackers_lock);
+	if (!t->md)
+		return -ENODEV;
+	return dm_copy_name_and_uuid(t->md, name, NULL);
+}
+
+struct cbt_tracker *cbt_tracker_find(const char *name, dev_t devt)
+{
+	char buf[DM_NAME_LEN];
+	struct cbt_tracker *t;
+
+	lockdep_assert_held(&cbt_trackers_lock);
+	list_for_each_entry(t, &cbt_trackers, list) {
+		if (!t->md)
+			continue;
+		if (name ? (!cbt_tracker_name(t, buf) && !strcmp(buf, name)) :
+			   t->devt == devt) {
+			cbt_tracker_get(t);
+			return t;
+		}
+	}
+	return NULL;
+}
+
+struct cbt_tracker *cbt_tracker_of_md(struct mapped_device *md)
+{
+	struct cbt_tracker *t;
+
+	lockdep_assert_held(&cbt_trackers_lock);
+	list_for_each_entry(t, &cbt_trackers, list)
+		if (t->md == md)
+			return t;
+	return NULL;
+}
+
+static void writes_drained(struct percpu_ref *ref)
+{
+	struct cbt_tracker *t = container_of(ref, struct cbt_tracker, writes);
+
+	complete(&t->writes_drained);
+}
+
+struct cbt_tracker *cbt_tracker_create(struct dm_target *ti, u32 block_sectors,
+				       struct dm_dev *origin, struct dm_dev *meta)
+{
+	struct cbt_tracker *t;
+	struct cbt_epoch *e;
+	u8 uuid[16];
+	u32 i;
+	int r;
+
+	t = kzalloc(sizeof(*t), GFP_KERNEL);
+	if (!t) {
+		ti->error = "Cannot allocate tracker";
+		return ERR_PTR(-ENOMEM);
+	}
+	kref_init(&t->ref);
+	INIT_LIST_HEAD(&t->list);
+	mutex_init(&t->lock);
+	spin_lock_init(&t->deferred_lock);
+	bio_list_init(&t->deferred);
+	INIT_WORK(&t->commit_work, cbt_commit_work);
+	INIT_WORK(&t->lost_work, tracking_lost_work);
+	spin_lock_init(&t->held_lock);
+	bio_list_init(&t->held);
+	init_completion(&t->writes_drained);
+	/* Killed and resurrected around every snapshot: keep the percpu counters. */
+	r = percpu_ref_init(&t->writes, writes_drained, PERCPU_REF_ALLOW_REINIT, GFP_KERNEL);
+	if (r) {
+		kfree(t);
+		ti->error = "Cannot allocate write counter";
+		return ERR_PTR(r);
+	}
+	t->md = dm_table_get_md(ti->table);
+	t->devt = disk_devt(dm_disk(t->md));
+	t->origin_bdev = origin->bdev;
+	t->block_sectors = block_sectors;
+	t->block_shift = ilog2(block_sectors);
+	t->dev_sectors = ti->len;
+	t->nr_blocks = DIV_ROUND_UP_ULL((u64)ti->len, block_sectors);
+
+	t->wq = alloc_workqueue("dm-cbt-%u:%u", WQ_MEM_RECLAIM, 0,
+				MAJOR(t->devt), MINOR(t->devt));
+	if (!t->wq) {
+		ti->error = "Cannot allocate workqueue";
+		r = -ENOMEM;
+		goto bad;
+	}
+
+	mutex_lock(&t->lock);
+	if (meta) {
+		t->meta_devt = meta->bdev->bd_dev;
+		t->meta_bdev = meta->bdev;
+		for (i = 0; i < CBT_COMMIT_BATCH; i++) {
+			t->batch[i] = alloc_page(GFP_KERNEL);
+			if (!t->batch[i]) {
+				mutex_unlock(&t->lock);
+				ti->error = "Cannot allocate commit buffers";
+				r = -ENOMEM;
+				goto bad;
+			}
+		}
+		t->persistence = CBT_PERSIST_METADATA;
+		r = cbt_md_open(t, &ti->error);
+		if (r) {
+			mutex_unlock(&t->lock);
+			goto bad;
+		}
+		e = t->slots[t->ledger.open_slot];
+	} else {
+		/* Memory only: a new identity at every load, history starts now. */
+		t->persistence = CBT_PERSIST_NONE;
+		generate_random_uuid(uuid);
+		cbt_ledger_init(&t->ledger, uuid, block_sectors << SECTOR_SHIFT,
+				t->nr_blocks, 0);
+		e = cbt_epoch_alloc(t, t->ledger.open_epoch, t->ledger.open_slot);
+		if (!e) {
+			mutex_unlock(&t->lock);
+			ti->error = "Cannot allocate bitmap";
+			r = -ENOMEM;
+			goto bad;
+		}
+		t->slots[e->slot] = e;
+	}
+	rcu_assign_pointer(t->open, e);
+	mutex_unlock(&t->lock);
+	return t;
+bad:
+	t->md = NULL;
+	cbt_tracker_put(t);
+	return ERR_PTR(r);
+}
+
+/* Track a remapped write; DM_MAPIO_REMAPPED if it may go down now. */
+int cbt_process_write(struct cbt_tracker *t, struct bio *bio)
+{
+	unsigned long flags;
+	u64 start, len;
+
+	bio_blocks(t, bio, &start, &len);
+	if (!cbt_mark_fast(t, start, len)) {
+		spin_lock_irqsave(&t->deferred_lock, flags);
+		bio_list_add(&t->deferred, bio);
+		spin_unlock_irqrestore(&t->deferred_lock, flags);
+		queue_work(t->wq, &t->commit_work);
+		return DM_MAPIO_SUBMITTED;
+	}
+	return cbt_snap_check_write(t, bio) ? DM_MAPIO_REMAPPED : DM_MAPIO_SUBMITTED;
+}
+
+/*
+ * Count a write in t->writes, or park it while writes are held. False
+ * when it was parked.
+ */
+bool cbt_count_write(struct cbt_tracker *t, struct bio *bio)
+{
+	struct cbt_io *io = dm_per_bio_data(bio, sizeof(struct cbt_io));
+	unsigned long flags;
+
+	while (!percpu_ref_tryget_live(&t->writes)) {
+		spin_lock_irqsave(&t->held_lock, flags);
+		if (t->holding) {
+			bio_list_add(&t->held, bio);
+			spin_unlock_irqrestore(&t->held_lock, flags);
+			return false;
+		}
+		spin_unlock_irqrestore(&t->held_lock, flags);
+		/* Released between the two checks: the ref is live again. */
+	}
+	io->counted = true;
+	return true;
+}
+
+void cbt_hold_writes(struct cbt_tracker *t)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&t->held_lock, flags);
+	t->holding = true;
+	spin_unlock_irqrestore(&t->held_lock, flags);
+	reinit_completion(&t->writes_drained);
+	percpu_ref_kill(&t->writes);
+}
+
+void cbt_wait_writes(struct cbt_tracker *t)
+{
+	wait_for_completion(&t->writes_drained);
+}
+
+void cbt_release_writes(struct cbt_tracker *t)
+{
+	struct bio_list held;
+	unsigned long flags;
+	struct bio *bio;
+
+	percpu_ref_resurrect(&t->writes);
+	spin_lock_irqsave(&t->held_lock, flags);
+	t->holding = false;
+	held = t->held;
+	bio_list_init(&t->held);
+	spin_unlock_irqrestore(&t->held_lock, flags);
+	while ((bio = bio_list_pop(&held)))
+		if (cbt_count_write(t, bio) && cbt_process_write(t, bio) == DM_MAPIO_REMAPPED)
+			dm_submit_bio_remap(bio, NULL);
+}
