@@ -314,6 +314,13 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 			goto out;
 		}
 	}
+	if (req->progress) {
+		req->progress->total = 0;
+		for (size_t i = 0; i < use->nr; i++)
+			req->progress->total += use->v[i].len * h->block_size;
+		if (req->progress->total > h->dev_bytes)
+			req->progress->total = h->dev_bytes;
+	}
 	ret = cbt_img_writer_open(&w, fd, h, &wo);
 	if (!ret)
 		ret = copy_blocks(req, h, src, use, req->type == CBT_IMG_FULL &&
