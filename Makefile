@@ -6,7 +6,7 @@ PREFIX ?= /usr
 DESTDIR ?=
 BUILD ?= $(CURDIR)/build
 
-.PHONY: all module tool check demo clean install uninstall lint
+.PHONY: all module tool check demo clean install uninstall lint install-boot uninstall-boot
 
 all: module tool
 
@@ -30,10 +30,28 @@ demo:
 lint:
 	tests/lint
 
-install: tool
+install: tool install-boot
 	$(MAKE) -C tools install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 
-uninstall:
+# Tracking from boot (docs/attach.md): the shared script, the
+# initramfs-tools hook and local-top script, the dracut module. They do
+# nothing until `cbt setup-boot` writes /etc/cbt/devices.conf.
+BOOT_SHARE := $(DESTDIR)$(PREFIX)/share/cbt
+ITOOLS := $(DESTDIR)/usr/share/initramfs-tools
+DRACUT := $(DESTDIR)/usr/lib/dracut/modules.d/90cbt
+install-boot:
+	install -v -D -m 0644 boot/cbt-boot.sh "$(BOOT_SHARE)/cbt-boot.sh"
+	install -v -D -m 0755 boot/initramfs-tools/hooks/cbt "$(ITOOLS)/hooks/cbt"
+	install -v -D -m 0755 boot/initramfs-tools/scripts/local-top/cbt "$(ITOOLS)/scripts/local-top/cbt"
+	install -v -d "$(DRACUT)"
+	install -v -m 0755 boot/dracut/90cbt/module-setup.sh boot/dracut/90cbt/cbt-cmdline.sh \
+		boot/dracut/90cbt/cbt-pre-mount.sh "$(DRACUT)/"
+
+uninstall-boot:
+	rm -f "$(BOOT_SHARE)/cbt-boot.sh" "$(ITOOLS)/hooks/cbt" "$(ITOOLS)/scripts/local-top/cbt"
+	rm -rf "$(DRACUT)"
+
+uninstall: uninstall-boot
 	$(MAKE) -C tools uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 
 clean:

@@ -1,0 +1,199 @@
+# shellcheck shell=dash
+# SPDX-License-Identifier: GPL-2.0
+# dm-cbt at boot: create the cbt devices /etc/cbt/devices.conf lists,
+# before the root filesystem is mounted. Sourced (POSIX sh, busybox or
+# dash) by the initramfs-tools local-top script and the dracut hook; also
+# runnable on its own for tests: `sh cbt-boot.sh CONF [ROOT]'.
+#
+# Never stops the boot: whatever goes wrong (no dm-cbt module, a bad line,
+# a missing disk, a table the kernel refuses), that disk stays as it is,
+# the machine boots without tracking it, and the reason goes to the kernel
+# log (/dev/kmsg, so it is in the journal) as "cbt-boot: ...".
+#
+# devices.conf, one disk per line, '#' starts a comment:
+#   NAME SOURCE [block-size=SIZE] [metadata=SOURCE]
+# NAME    the device-mapper name: the disk is /dev/mapper/NAME from then on
+# SOURCE  UUID=<fs uuid>, PARTUUID=<partition uuid>, or a path (/dev/vdb,
+#         /dev/disk/by-id/...)
+# SIZE    tracking block size: 4k 8k ... 1m (default 64k)
+# Example:
+#   root PARTUUID=5e1c0b3a-02 block-size=64k metadata=PARTUUID=5e1c0b3a-03
+
+CBT_BOOT_WAIT=${CBT_BOOT_WAIT:-10}
+
+# cbt_kmsg LEVEL MSG: the kernel log (LEVEL 3 error, 4 warning, 6 info) and stderr.
+cbt_kmsg() {
+	echo "cbt-boot: $2" >&2
+	[ -w /dev/kmsg ] && echo "<$1>cbt-boot: $2" >/dev/kmsg 2>/dev/null
+	return 0
+}
+
+# cbt_resolve SOURCE: print the device node SOURCE names, or fail.
+cbt_resolve() {
+	local spec=$1 dev="" v
+	case "$spec" in
+	UUID=* | PARTUUID=* | LABEL=* | PARTLABEL=*)
+		v=${spec#*=}
+		case "$spec" in
+		UUID=*) dev=/dev/disk/by-uuid/$v ;;
+		PARTUUID=*) dev=/dev/disk/by-partuuid/$v ;;
+		LABEL=*) dev=/dev/disk/by-label/$v ;;
+		PARTLABEL=*) dev=/dev/disk/by-partlabel/$v ;;
+		esac
+		[ -b "$dev" ] || dev=$(blkid -l -t "$spec" -o device 2>/dev/null) || dev=""
+		# busybox blkid: no -t; its listing has UUID and LABEL.
+		if [ -z "$dev" ] || [ ! -b "$dev" ]; then
+			dev=$(blkid 2>/dev/null | grep -F " ${spec%%=*}=\"$v\"" | head -n1 | cut -d: -f1)
+		fi
+		;;
+	/*) dev=$spec ;;
+	*) return 1 ;;
+	esac
+	[ -n "$dev" ] && [ -b "$dev" ] || return 1
+	readlink -f "$dev"
+}
+
+# cbt_wait_resolve SOURCE: cbt_resolve, waiting up to CBT_BOOT_WAIT seconds.
+cbt_wait_resolve() {
+	local i=0
+	while :; do
+		cbt_resolve "$1" && return 0
+		[ "$i" -ge "$((CBT_BOOT_WAIT * 4))" ] && return 1
+		i=$((i + 1))
+		sleep 0.25 2>/dev/null || sleep 1
+	done
+}
+
+# cbt_block_sectors SIZE: 512-byte sectors of a block size such as 64k.
+cbt_block_sectors() {
+	local num mult n
+	case "$1" in
+	*[kK]) num=${1%?} mult=2 ;;
+	*[kK]i[bB]) num=${1%???} mult=2 ;;
+	*[mM]) num=${1%?} mult=2048 ;;
+	*[mM]i[bB]) num=${1%???} mult=2048 ;;
+	*) return 1 ;;
+	esac
+	# Digits only, and short: shell arithmetic on junk would end the script.
+	case "$num" in "" | *[!0-9]* | ?????*) return 1 ;; esac
+	n=$((num * mult))
+	case "$n" in 8 | 16 | 32 | 64 | 128 | 256 | 512 | 1024 | 2048) echo "$n" ;; *) return 1 ;; esac
+}
+
+# cbt_dev_sectors DEV: size of a block device node in sectors, from sysfs.
+cbt_dev_sectors() {
+	cat "/sys/class/block/$(basename "$1")/size" 2>/dev/null
+}
+
+# cbt_boot_line LINENO LINE...: set up one disk; 0 if done, 1 if skipped.
+cbt_boot_line() {
+	local ln=$1 name source bs=128 meta="" metadev="" dev sectors arg table out
+	shift
+	[ $# -ge 2 ] || { cbt_kmsg 3 "line $ln: \`$*': needs NAME and a disk; skipped"; return 1; }
+	name=$1 source=$2
+	shift 2
+	case "$name" in
+	*/* | -* | "") cbt_kmsg 3 "line $ln: bad name \`$name'; skipped"; return 1 ;;
+	esac
+	for arg in "$@"; do
+		case "$arg" in
+		block-size=*)
+			bs=$(cbt_block_sectors "${arg#block-size=}") || {
+				cbt_kmsg 3 "line $ln: bad block size \`${arg#block-size=}' (4k to 1m, a power of two); $name not tracked"
+				return 1
+			} ;;
+		metadata=*) meta=${arg#metadata=} ;;
+		*) cbt_kmsg 3 "line $ln: unknown option \`$arg' (block-size=, metadata=); $name not tracked"; return 1 ;;
+		esac
+	done
+	if [ -e "/dev/mapper/$name" ]; then
+		cbt_kmsg 4 "line $ln: /dev/mapper/$name exists already; left as it is"
+		return 1
+	fi
+	dev=$(cbt_wait_resolve "$source") || {
+		cbt_kmsg 3 "line $ln: no disk \`$source' found; $name not tracked"
+		return 1
+	}
+	if [ -n "$meta" ]; then
+		metadev=$(cbt_wait_resolve "$meta") || {
+			cbt_kmsg 3 "line $ln: no metadata disk \`$meta' found; $name not tracked"
+			return 1
+		}
+	fi
+	sectors=$(cbt_dev_sectors "$dev")
+	[ "${sectors:-0}" -gt 0 ] 2>/dev/null || {
+		cbt_kmsg 3 "line $ln: cannot read the size of $dev; $name not tracked"
+		return 1
+	}
+	table="0 $sectors cbt $dev $bs"
+	[ -n "$metadev" ] && table="$table 2 metadata $metadev"
+	if ! out=$(dmsetup create "$name" --uuid "CBT-BOOT-$name" --table "$table" 2>&1); then
+		dmsetup remove "$name" >/dev/null 2>&1
+		cbt_kmsg 3 "line $ln: the kernel refused \`$table': $(echo "$out" | tr '\n' ' ')$(dmesg 2>/dev/null | grep 'device-mapper' | tail -n1); $name not tracked"
+		return 1
+	fi
+	echo "$name $dev" >>/run/cbt-boot.map
+	cbt_kmsg 6 "$dev is /dev/mapper/$name, tracked at $((bs / 2)) KiB blocks${metadev:+ with metadata on $metadev}"
+	return 0
+}
+
+# cbt_boot_setup CONF: every line of CONF. Returns 0 always.
+cbt_boot_setup() {
+	local conf=$1 ln=0 line
+	[ -f "$conf" ] || return 0
+	: >/run/cbt-boot.map 2>/dev/null || true
+	if ! modprobe dm-cbt 2>/dev/null && [ ! -d /sys/module/dm_cbt ]; then
+		cbt_kmsg 3 "the dm-cbt module cannot be loaded: booting without tracking (is dm-cbt installed for kernel $(uname -r)? \`dkms status')"
+		return 0
+	fi
+	command -v dmsetup >/dev/null 2>&1 || {
+		cbt_kmsg 3 "dmsetup is not in the initramfs: booting without tracking"
+		return 0
+	}
+	while IFS= read -r line || [ -n "$line" ]; do
+		ln=$((ln + 1))
+		line=${line%%#*}
+		set -f
+		# shellcheck disable=SC2086
+		set -- $line
+		set +f
+		[ $# -gt 0 ] || continue
+		cbt_boot_line "$ln" "$@" || true
+	done <"$conf"
+	return 0
+}
+
+# cbt_boot_root ROOTDEV: if ROOTDEV (a node, already resolved) is a tracked
+# disk, print /dev/mapper/NAME.
+cbt_boot_root() {
+	local want name dev
+	[ -n "$1" ] && [ -f /run/cbt-boot.map ] || return 1
+	want=$(readlink -f "$1")
+	while read -r name dev; do
+		[ "$dev" = "$want" ] && { echo "/dev/mapper/$name"; return 0; }
+	done </run/cbt-boot.map
+	return 1
+}
+
+# cbt_boot_fallback NAME SOURCE: when /dev/mapper/NAME could not be made,
+# make it a link to the plain disk, so a boot that waits for it goes on.
+cbt_boot_fallback() {
+	local dev
+	[ -b "/dev/mapper/$1" ] && return 0
+	dev=$(cbt_resolve "$2") || return 0
+	mkdir -p /dev/mapper
+	ln -sf "$dev" "/dev/mapper/$1"
+	cbt_kmsg 4 "/dev/mapper/$1 links to the untracked $dev: booting without tracking"
+}
+
+# Run directly: `sh cbt-boot.sh CONF [ROOT]' prints the new root, if any.
+case "${0##*/}" in
+cbt-boot.sh)
+	mkdir -p /run
+	_root=""
+	[ -n "${2:-}" ] && _root=$(cbt_resolve "$2")
+	cbt_boot_setup "$1"
+	[ -n "$_root" ] && cbt_boot_root "$_root"
+	exit 0
+	;;
+esac
