@@ -250,7 +250,9 @@ int cbt_img_writer_open(struct cbt_img_writer **wp, int fd, const struct cbt_img
 {
 	struct cbt_img_writer *w = calloc(1, sizeof(*w));
 	uint8_t buf[CBT_IMG_HEADER_SIZE];
-	int nthr = o && o->threads > 0 ? o->threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
+	/* One per CPU up to 8 by default: each slot holds ~8 MiB. */
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	int nthr = o && o->threads > 0 ? o->threads : cpus > 8 ? 8 : (int)cpus;
 	int ret;
 
 	*wp = NULL;
@@ -277,7 +279,7 @@ int cbt_img_writer_open(struct cbt_img_writer **wp, int fd, const struct cbt_img
 
 	w->out_cap = CBT_IMG_FRAME_HDR_SIZE + CBT_IMG_FRAME_MAX_EXTENTS * 16 + 8 +
 		     ZSTD_compressBound(CBT_IMG_FRAME_BYTES);
-	w->nslots = 2 * nthr + 1;
+	w->nslots = nthr + 2;
 	w->slots = calloc((size_t)w->nslots, sizeof(*w->slots));
 	w->thr = calloc((size_t)nthr, sizeof(*w->thr));
 	w->digest = XXH3_createState();

@@ -13,6 +13,13 @@ IU=5a5a5a5a-1111-4222-8333-444444444444
 put() { dd if=/dev/urandom of="$W/dev" bs=4k seek="$1" count="$2" conv=notrunc status=none; }
 # zero BLOCK COUNT
 zero() { dd if=/dev/zero of="$W/dev" bs=4k seek="$1" count="$2" conv=notrunc status=none; }
+# flip FILE OFFSET: change the byte at OFFSET (to another value, whatever it was)
+flip() {
+	local b
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' ')
+	# shellcheck disable=SC2059
+	printf "\\$(printf %o $(((b + 1) % 256)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
+}
 # img TYPE EPOCH [CHANGED]: an image of $W/dev into $W/chain
 img() { "$MKIMG" "$W/dev" "$1" --to "$W/chain" "$IU" "$2" 4096 "${3:--}" >/dev/null; }
 
@@ -106,7 +113,7 @@ else
 	# Damage: a flipped byte in the middle link. verify names it; restore
 	# refuses before writing anything.
 	cp -a "$W/chain" "$W/bad"
-	printf '\x55' | dd of="$W/bad/000002-incr.cbti" bs=1 seek=400 conv=notrunc status=none
+	flip "$W/bad/000002-incr.cbti" 400
 	run "$CBT" verify "$W/bad"
 	expect verify_corrupted_middle 1 "000002-incr.cbti: FAILED"
 	[[ $err == *"000003-incr.cbti: FAILED"*"parent"* ]] &&
