@@ -203,9 +203,13 @@ static void copy_done(int read_err, unsigned long write_err, void *context)
 
 	spin_lock_irqsave(&s->lock, flags);
 	xa_lock(&s->map);
-	cp->job_done = true;
+	/*
+	 * Invalidate first: invalidate_locked() frees the copies kcopyd is
+	 * done with, and this one is freed below.
+	 */
 	if (read_err || write_err)
 		invalidate_locked(s, -EIO, &ready);
+	cp->job_done = true;
 	if (s->state != CBT_SNAP_ACTIVE) {
 		/* Its waiters went down when the snapshot was invalidated. */
 		__xa_erase(&s->map, cp->chunk);
