@@ -56,10 +56,10 @@ expect_json() {
 
 run "$CBT" help
 expect help 0 ""
-commands=$(echo "$out" | sed -n 's/^  \([a-z]*\) .*/\1/p' | tr '\n' ' ')
+commands=$(echo "$out" | sed -n 's/^  \([a-z-]*\) .*/\1/p' | tr '\n' ' ')
 # the first bold word of each .TP tag in the COMMANDS section
 man_commands=$(awk '/^\.SH COMMANDS/ { s = 1; next } /^\.SH/ { s = 0 }
-	s && tp { if (match($0, /^\\fB[a-z]+/)) print substr($0, 4, RLENGTH - 3); tp = 0; next }
+	s && tp { if (match($0, /^\\fB[a-z-]+/)) print substr($0, 4, RLENGTH - 3); tp = 0; next }
 	s && /^\.TP/ { tp = 1 }' "$TOP/tools/cbt.8" | uniq | tr '\n' ' ')
 if [ -n "$commands" ] && [ "$commands" = "$man_commands" ]; then
 	tap_ok "unit/cli/man_commands_match_dispatch_table"
@@ -125,6 +125,45 @@ run "$CBT" help frob
 expect help_unknown 1 "unknown subcommand \`frob'"
 run bash -c "'$CBT' help >/dev/full"
 expect write_error 1 "writing the output"
+
+# --- attach, detach, setup-boot: usage errors, the configuration file -----
+
+run "$CBT" attach
+expect attach_needs_device 1 "cbt attach: which DEVICE?"
+run "$CBT" attach vg -b 3k
+expect attach_bad_block_size 1 "bad block size \`3k' (a power of two from 4k to 1M, like 64k)"
+run "$CBT" attach vg -b 2M
+expect attach_block_size_too_big 1 "bad block size \`2M'"
+run "$CBT" attach /nonexistent/disk
+expect attach_no_such_path 1 "cannot find \`/nonexistent/disk'"
+run "$CBT" attach /dev/null
+expect attach_not_block 1 "\`/dev/null' is not a block device"
+run "$CBT" detach a b
+expect detach_two_devices 1 "one DEVICE only, not also \`b'"
+run "$CBT" setup-boot /dev/null --no-initramfs
+expect setup_boot_not_block 1 "\`/dev/null' is not a block device"
+run "$CBT" setup-boot /dev/null --name a/b
+expect setup_boot_bad_name 1 "bad name \`a/b'"
+printf '# comment\nkeep /dev/vdb\nold /dev/vdc block-size=4k\n' >"$O/devices.conf"
+run env CBT_CONF="$O/devices.conf" "$CBT" setup-boot --remove old --no-initramfs
+expect setup_boot_remove 0 "" "old: no longer tracked from the next boot"
+if [ "$(grep -v '^#' "$O/devices.conf")" = "keep /dev/vdb" ]; then
+	tap_ok "unit/cli/setup_boot_remove_keeps_other_lines"
+else
+	tap_fail "unit/cli/setup_boot_remove_keeps_other_lines: $(tr '\n' '|' <"$O/devices.conf")"
+fi
+run env CBT_CONF="$O/devices.conf" "$CBT" setup-boot --remove old --no-initramfs
+expect setup_boot_remove_missing 1 "no line for \`old' in"
+
+# The boot script's block-size parser, under dash as in the initramfs.
+bs_got=$(dash -c '. "$1"; for s in 4k 64k 64KiB 1m 1M 3k 2m abck 99999999999k "" 64; do
+	printf "%s=%s " "$s" "$(cbt_block_sectors "$s" || echo no)"; done' _ "$TOP/boot/cbt-boot.sh")
+bs_want="4k=8 64k=128 64KiB=128 1m=2048 1M=2048 3k=no 2m=no abck=no 99999999999k=no =no 64=no "
+if [ "$bs_got" = "$bs_want" ]; then
+	tap_ok "unit/cli/boot_block_size_parser"
+else
+	tap_fail "unit/cli/boot_block_size_parser: got '$bs_got'"
+fi
 
 # --- The real socket on this host (the module cannot be loaded here) ------
 

@@ -20,7 +20,7 @@ _cbt_devices() {
 _cbt() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	# The subcommands, as tools/cbt.c's table lists them.
-	local cmds="status bitmap epoch snapshot backup restore verify info export clone version help"
+	local cmds="status bitmap epoch snapshot attach detach setup-boot backup restore verify info export clone version help"
 	COMPREPLY=()
 
 	if [[ $COMP_CWORD -eq 1 ]]; then
@@ -110,6 +110,38 @@ _cbt() {
 				--keep-snapshot --help" -- "$cur"
 		elif [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_devices "$cur"
+		else
+			_cbt_add -f -- "${cur:-/dev/}"
+		fi
+		;;
+	attach)
+		case $prev in
+		-b | --block-size) _cbt_add -W "4k 16k 64k 256k 1M" -- "$cur"; return ;;
+		-m | --metadata) _cbt_add -f -- "${cur:-/dev/}"; return ;;
+		-n | --name) return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			_cbt_add -W "--block-size --metadata --name --help" -- "$cur"
+		else
+			_cbt_add -W "$(dmsetup ls 2>/dev/null | awk '$1 != "No" { print $1 }')" -- "$cur"
+			[[ $cur == /* ]] && _cbt_add -f -- "$cur"
+		fi
+		;;
+	detach)
+		if [[ $cur == -* ]]; then
+			_cbt_add -W "--keep-metadata --help" -- "$cur"
+		elif [[ $COMP_CWORD -eq 2 ]]; then
+			_cbt_devices "$cur"
+		fi
+		;;
+	setup-boot)
+		case $prev in
+		-b | --block-size) _cbt_add -W "4k 16k 64k 256k 1M" -- "$cur"; return ;;
+		-m | --metadata) _cbt_add -f -- "${cur:-/dev/}"; return ;;
+		-n | --name | --remove) return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			_cbt_add -W "--name --block-size --metadata --remove --no-initramfs --help" -- "$cur"
 		else
 			_cbt_add -f -- "${cur:-/dev/}"
 		fi
