@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libdevmapper.h>
+
 #include "clone_check.h"
 #include "clone_copy.h"
 #include "clone_plan.h"
@@ -451,6 +453,7 @@ static int do_pass(struct run *r, bool final, bool freeze, enum clone_why why, i
 			close(r->sfd);
 		r->sfd = -1;
 		ret = cbt_snap_drop(&r->snap);
+		dm_lib_release();
 		if (ret)
 			return cbt_err_prefix(ret, "dropping the snapshot of pass %u", p.n - 1);
 		r->have_snap = false;
@@ -461,6 +464,12 @@ static int do_pass(struct run *r, bool final, bool freeze, enum clone_why why, i
 	if (ret)
 		return cbt_err_prefix(ret, "taking the snapshot for pass %u", p.n);
 	r->have_snap = true;
+	/*
+	 * Without udev, libdevmapper makes /dev/mapper nodes only when it
+	 * flushes its node operations (at exit in a short-lived command): do
+	 * it now, this process reads the snapshot next.
+	 */
+	dm_lib_release();
 	p.epoch = r->snap.epoch;
 	p.freeze_ns = r->snap.freeze_ns;
 	p.hold_ns = r->snap.hold_ns;
