@@ -22,6 +22,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <libdevmapper.h>
+
 #include "backup_core.h"
 #include "device.h"
 #include "fsmap.h"
@@ -276,6 +278,11 @@ int backup_main(int argc, char *argv[])
 	if (ret)
 		goto out;
 	taken = true;
+	/*
+	 * Without udev, libdevmapper makes the /dev/mapper node when it
+	 * flushes its node operations: now, as the snapshot is read next.
+	 */
+	dm_lib_release();
 	if (memcmp(snap.uuid, info.uuid, 16) && req.type != CBT_IMG_FULL) {
 		ret = cbt_err(-ESTALE, "the tracking identity changed while the backup started:"
 			      " a full backup is needed (--full)");
