@@ -802,6 +802,7 @@ static int run_clone(struct run *r)
 
 	for (;;) {
 		uint64_t last_blocks = r->npasses ? r->passes[r->npasses - 1].blocks : 0;
+		uint64_t prev_blocks = r->npasses > 1 ? r->passes[r->npasses - 2].blocks : 0;
 		uint64_t pending = 0;
 
 		if (r->npasses) {
@@ -810,8 +811,8 @@ static int run_clone(struct run *r)
 				goto fail;
 			pending = open_bits(&r->info);
 		}
-		step = clone_plan_next(&r->cfg, (unsigned int)r->npasses, last_blocks, last_final,
-				       pending, &why);
+		step = clone_plan_next(&r->cfg, (unsigned int)r->npasses, prev_blocks, last_blocks,
+				       last_final, pending, &why);
 		if (step == CLONE_STEP_DONE)
 			break;
 		last_final = step == CLONE_STEP_FINAL;

@@ -28,8 +28,8 @@ uint64_t clone_converge_blocks(const struct clone_cfg *c)
 }
 
 enum clone_step clone_plan_next(const struct clone_cfg *c, unsigned int done,
-				uint64_t last_blocks, bool last_final, uint64_t pending,
-				enum clone_why *why)
+				uint64_t prev_blocks, uint64_t last_blocks, bool last_final,
+				uint64_t pending, enum clone_why *why)
 {
 	unsigned int max = c->max_passes ? c->max_passes : 1;
 
@@ -55,7 +55,8 @@ enum clone_step clone_plan_next(const struct clone_cfg *c, unsigned int done,
 		return CLONE_STEP_FINAL;
 	}
 	/* Pass 1 copies the whole device: shrinking is judged from pass 2 on. */
-	if (done >= 2 && pending * CLONE_SHRINK_DEN > last_blocks * CLONE_SHRINK_NUM) {
+	if ((done >= 2 && pending * CLONE_SHRINK_DEN > last_blocks * CLONE_SHRINK_NUM) ||
+	    (done >= 3 && last_blocks * CLONE_SHRINK_DEN > prev_blocks * CLONE_SHRINK_NUM)) {
 		*why = CLONE_WHY_NOT_SHRINKING;
 		return CLONE_STEP_FINAL;
 	}

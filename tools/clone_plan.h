@@ -64,13 +64,16 @@ uint64_t clone_nr_blocks(const struct clone_cfg *c);
 uint64_t clone_converge_blocks(const struct clone_cfg *c);
 
 /*
- * After @done passes (the last one copied @last_blocks blocks and was the
- * final one if @last_final), with @pending blocks changed since its
- * snapshot: what next, and why.
+ * After @done passes (the last one copied @last_blocks blocks, the one
+ * before @prev_blocks, and the last was the final one if @last_final),
+ * with @pending blocks changed since its snapshot: what next, and why.
+ * The changed set stops shrinking when @pending, or the last pass against
+ * the one before (from pass 3 on: pass 1 copies the whole device), is not
+ * at least 10% smaller.
  */
 enum clone_step clone_plan_next(const struct clone_cfg *c, unsigned int done,
-				uint64_t last_blocks, bool last_final, uint64_t pending,
-				enum clone_why *why);
+				uint64_t prev_blocks, uint64_t last_blocks, bool last_final,
+				uint64_t pending, enum clone_why *why);
 const char *clone_why_str(enum clone_why why);
 
 /* @out = @a union @b (both sorted); @out must be empty. */

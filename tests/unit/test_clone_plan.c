@@ -18,7 +18,7 @@ static unsigned int simulate(const struct clone_cfg *c, uint64_t write_blocks_pe
 			     uint64_t copy_blocks_per_s, enum clone_why *final_why,
 			     bool *final_seen)
 {
-	uint64_t copied = clone_nr_blocks(c), pending;
+	uint64_t copied = clone_nr_blocks(c), prev = 0, pending;
 	unsigned int done = 1;
 	bool last_final = c->max_passes == 1;
 	enum clone_why why;
@@ -29,7 +29,7 @@ static unsigned int simulate(const struct clone_cfg *c, uint64_t write_blocks_pe
 		pending = copied * write_blocks_per_s / copy_blocks_per_s;
 		if (pending > clone_nr_blocks(c))
 			pending = clone_nr_blocks(c);
-		switch (clone_plan_next(c, done, copied, last_final, pending, &why)) {
+		switch (clone_plan_next(c, done, prev, copied, last_final, pending, &why)) {
 		case CLONE_STEP_DONE:
 			return done;
 		case CLONE_STEP_FINAL:
@@ -40,6 +40,7 @@ static unsigned int simulate(const struct clone_cfg *c, uint64_t write_blocks_pe
 		case CLONE_STEP_PASS:
 			break;
 		}
+		prev = copied;
 		copied = pending;
 		done++;
 		if (done > 100)
@@ -52,11 +53,11 @@ static void first_pass(void)
 	enum clone_why why;
 	struct clone_cfg one = cfg_1g;
 
-	CHECK_EQ(clone_plan_next(&cfg_1g, 0, 0, false, 0, &why), CLONE_STEP_PASS);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 0, 0, 0, false, 0, &why), CLONE_STEP_PASS);
 	CHECK_EQ(why, CLONE_WHY_FIRST);
 	one.max_passes = 1;
-	CHECK_EQ(clone_plan_next(&one, 0, 0, false, 0, &why), CLONE_STEP_FINAL);
-	CHECK_EQ(clone_plan_next(&one, 1, 100, true, 5000, &why), CLONE_STEP_DONE);
+	CHECK_EQ(clone_plan_next(&one, 0, 0, 0, false, 0, &why), CLONE_STEP_FINAL);
+	CHECK_EQ(clone_plan_next(&one, 1, 0, 100, true, 5000, &why), CLONE_STEP_DONE);
 	CHECK_EQ(why, CLONE_WHY_FINISHED);
 }
 
@@ -78,9 +79,9 @@ static void small_changed_set_ends_with_a_final_pass(void)
 {
 	enum clone_why why;
 
-	CHECK_EQ(clone_plan_next(&cfg_1g, 1, 16384, false, 10, &why), CLONE_STEP_FINAL);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 1, 0, 16384, false, 10, &why), CLONE_STEP_FINAL);
 	CHECK_EQ(why, CLONE_WHY_SMALL);
-	CHECK_EQ(clone_plan_next(&cfg_1g, 2, 10, true, 10, &why), CLONE_STEP_DONE);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 2, 0, 10, true, 10, &why), CLONE_STEP_DONE);
 }
 
 static void unchanged_without_freeze_is_done(void)
@@ -89,10 +90,10 @@ static void unchanged_without_freeze_is_done(void)
 	enum clone_why why;
 
 	c.freeze = false;
-	CHECK_EQ(clone_plan_next(&c, 1, 16384, false, 0, &why), CLONE_STEP_DONE);
+	CHECK_EQ(clone_plan_next(&c, 1, 0, 16384, false, 0, &why), CLONE_STEP_DONE);
 	CHECK_EQ(why, CLONE_WHY_UNCHANGED);
 	/* with a freeze wanted, one frozen pass still follows, even if empty */
-	CHECK_EQ(clone_plan_next(&cfg_1g, 1, 16384, false, 0, &why), CLONE_STEP_FINAL);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 1, 0, 16384, false, 0, &why), CLONE_STEP_FINAL);
 	CHECK_EQ(why, CLONE_WHY_SMALL);
 }
 
@@ -333,7 +334,21 @@ static void target_ids(void)
 	CHECK_STR(buf, "-tmp-..-x");
 }
 
+static void copied_sizes_stop_shrinking(void)
+{
+	enum clone_why why;
+
+	/* pass 3 copied 11600 blocks after 12800: less than 10% smaller */
+	CHECK_EQ(clone_plan_next(&cfg_1g, 3, 12800, 11600, false, 5000, &why), CLONE_STEP_FINAL);
+	CHECK_EQ(why, CLONE_WHY_NOT_SHRINKING);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 3, 20000, 11600, false, 5000, &why), CLONE_STEP_PASS);
+	CHECK_EQ(why, CLONE_WHY_CONVERGING);
+	/* pass 2 against pass 1 (the whole device) says nothing */
+	CHECK_EQ(clone_plan_next(&cfg_1g, 2, 16384, 16000, false, 5000, &why), CLONE_STEP_PASS);
+}
+
 UT_MAIN("clone_plan",
+	UT_CASE(copied_sizes_stop_shrinking),
 	UT_CASE(first_pass),
 	UT_CASE(threshold_is_min_of_1pct_and_64mib),
 	UT_CASE(small_changed_set_ends_with_a_final_pass),
