@@ -7,6 +7,7 @@
 #define DM_CBT_COMPAT_H
 
 #include <linux/blkdev.h>
+#include <linux/file.h>
 #include <linux/version.h>
 #include <net/genetlink.h>
 
@@ -34,6 +35,53 @@ static inline struct netlink_ext_ack *cbt_dump_extack(struct netlink_callback *c
 #define CBT_OPEN_READ FMODE_READ
 #define CBT_OPEN_RW (FMODE_READ | FMODE_WRITE)
 #endif
+
+/*
+ * A plain (not exclusive) read-only open of a block device: it keeps a
+ * device-mapper device from being removed, whatever else has it claimed
+ * (a mounted filesystem), where dm_get_device() would claim it and fail.
+ * bdev_file_open_by_dev() since 6.9, bdev_open_by_dev() in 6.8, holder
+ * arguments since 6.5.
+ */
+struct cbt_bdev_ref {
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	struct file *file;
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	struct bdev_handle *handle;
+#else
+	struct block_device *bdev;
+#endif
+};
+
+static inline int cbt_bdev_open(dev_t dev, struct cbt_bdev_ref *ref)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	ref->file = bdev_file_open_by_dev(dev, BLK_OPEN_READ, NULL, NULL);
+	return PTR_ERR_OR_ZERO(ref->file);
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	ref->handle = bdev_open_by_dev(dev, BLK_OPEN_READ, NULL, NULL);
+	return PTR_ERR_OR_ZERO(ref->handle);
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+	ref->bdev = blkdev_get_by_dev(dev, BLK_OPEN_READ, NULL, NULL);
+	return PTR_ERR_OR_ZERO(ref->bdev);
+#else
+	ref->bdev = blkdev_get_by_dev(dev, FMODE_READ, NULL);
+	return PTR_ERR_OR_ZERO(ref->bdev);
+#endif
+}
+
+static inline void cbt_bdev_close(struct cbt_bdev_ref *ref)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	fput(ref->file);
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	bdev_release(ref->handle);
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+	blkdev_put(ref->bdev, NULL);
+#else
+	blkdev_put(ref->bdev, FMODE_READ);
+#endif
+}
 
 /* Filesystem freeze of a block device: bdev_freeze() since 6.8. */
 static inline int cbt_freeze_bdev(struct block_device *bdev)

@@ -57,7 +57,10 @@ struct cbt_snap_read {
 
 struct cbt_snapshot {
 	struct cbt_tracker *t;
-	struct dm_dev *cbt_dev;		/* the cbt device, held open */
+	dev_t cbt_devt;
+	struct cbt_bdev_ref cbt_ref;	/* the cbt device, held open, not claimed */
+	bool cbt_open;
+	struct dm_dev *origin;		/* the cbt device's origin, for queue limits */
 	struct dm_dev *cow;
 	struct block_device *origin_bdev;	/* set when taken */
 	u32 chunk_sectors;
@@ -525,6 +528,19 @@ static void snap_free(struct cbt_snapshot *s)
 	kfree(s);
 }
 
+/* "major:minor" or a block device path. */
+static int parse_devt(const char *arg, dev_t *dev)
+{
+	unsigned int major, minor;
+	char dummy;
+
+	if (sscanf(arg, "%u:%u%c", &major, &minor, &dummy) == 2) {
+		*dev = MKDEV(major, minor);
+		return MAJOR(*dev) == major && MINOR(*dev) == minor ? 0 : -EOVERFLOW;
+	}
+	return lookup_bdev(arg, dev);
+}
+
 static bool same_disk(struct block_device *a, struct block_device *b)
 {
 	return bdev_whole(a) == bdev_whole(b);
@@ -545,6 +561,7 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	struct cbt_snapshot *s;
 	struct cbt_tracker *t;
 	unsigned int chunk;
+	char origin[24];
 	char dummy;
 	int r;
 
@@ -576,11 +593,21 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	s->nr_chunks = DIV_ROUND_UP_ULL((u64)ti->len, chunk);
 	s->state = CBT_SNAP_PREPARED;
 
-	r = dm_get_device(ti, argv[0], CBT_OPEN_READ, &s->cbt_dev);
+	/*
+	 * Not dm_get_device(): it claims the device, which fails while a
+	 * filesystem is mounted on it. An open is enough to keep it.
+	 */
+	r = parse_devt(argv[0], &s->cbt_devt);
+	if (r) {
+		ti->error = "Invalid cbt device (a path or major:minor)";
+		goto bad;
+	}
+	r = cbt_bdev_open(s->cbt_devt, &s->cbt_ref);
 	if (r) {
 		ti->error = "Error opening the cbt device";
 		goto bad;
 	}
+	s->cbt_open = true;
 	/* Read-write whatever the snapshot's own mode: copies land there. */
 	r = dm_get_device(ti, argv[1], CBT_OPEN_RW, &s->cow);
 	if (r) {
@@ -610,7 +637,7 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	mutex_lock(&cbt_snapshot_lock);
 	mutex_lock(&cbt_trackers_lock);
-	t = cbt_tracker_find(NULL, s->cbt_dev->bdev->bd_dev);
+	t = cbt_tracker_find(NULL, s->cbt_devt);
 	mutex_unlock(&cbt_trackers_lock);
 	if (!t) {
 		ti->error = "Not a cbt device";
@@ -624,9 +651,16 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		/* Copies would land in what they protect, or snapshot themselves. */
 		ti->error = "The COW device cannot be on the origin's disk or the cbt device";
 	} else {
-		s->t = t;
-		rcu_assign_pointer(t->snap, s);
-		r = 0;
+		/* The cbt target holds it with the same dm claim: this cannot conflict. */
+		snprintf(origin, sizeof(origin), "%u:%u", MAJOR(t->origin_bdev->bd_dev),
+			 MINOR(t->origin_bdev->bd_dev));
+		r = dm_get_device(ti, origin, CBT_OPEN_READ, &s->origin);
+		if (r) {
+			ti->error = "Error opening the cbt device's origin";
+		} else {
+			s->t = t;
+			rcu_assign_pointer(t->snap, s);
+		}
 	}
 	mutex_unlock(&cbt_snapshot_lock);
 	if (r) {
@@ -639,10 +673,12 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	ti->num_flush_bios = 1;
 	return 0;
 bad:
+	if (s->origin)
+		dm_put_device(ti, s->origin);
 	if (s->cow)
 		dm_put_device(ti, s->cow);
-	if (s->cbt_dev)
-		dm_put_device(ti, s->cbt_dev);
+	if (s->cbt_open)
+		cbt_bdev_close(&s->cbt_ref);
 	snap_free(s);
 	return r;
 }
@@ -670,8 +706,9 @@ static void snap_dtr(struct dm_target *ti)
 	wait_event(s->copies_wait, !atomic_read(&s->copies));
 	flush_work(&s->work);
 	cancel_work_sync(&s->event_work);
+	dm_put_device(ti, s->origin);
 	dm_put_device(ti, s->cow);
-	dm_put_device(ti, s->cbt_dev);
+	cbt_bdev_close(&s->cbt_ref);
 	snap_free(s);
 	cbt_tracker_put(t);
 }
@@ -816,12 +853,13 @@ static void snap_status(struct dm_target *ti, status_type_t type,
 		       s->cow_chunks, s->error);
 		break;
 	case STATUSTYPE_TABLE:
-		DMEMIT("%s %s %u", s->cbt_dev->name, s->cow->name, s->chunk_sectors);
+		DMEMIT("%u:%u %s %u", MAJOR(s->cbt_devt), MINOR(s->cbt_devt), s->cow->name,
+		       s->chunk_sectors);
 		break;
 	case STATUSTYPE_IMA:
 		DMEMIT_TARGET_NAME_VERSION(ti->type);
-		DMEMIT(",cbt_name=%s,cow_name=%s,chunk_sectors=%u;",
-		       s->cbt_dev->name, s->cow->name, s->chunk_sectors);
+		DMEMIT(",cbt_name=%u:%u,cow_name=%s,chunk_sectors=%u;",
+		       MAJOR(s->cbt_devt), MINOR(s->cbt_devt), s->cow->name, s->chunk_sectors);
 		break;
 	}
 }
@@ -831,7 +869,7 @@ static int snap_iterate_devices(struct dm_target *ti, iterate_devices_callout_fn
 {
 	struct cbt_snapshot *s = ti->private;
 
-	return fn(ti, s->cbt_dev, 0, ti->len, data);
+	return fn(ti, s->origin, 0, ti->len, data);
 }
 
 static struct target_type snap_target = {
