@@ -264,11 +264,10 @@ static int loop_backing(dev_t d, struct forbid *f)
 	if (!file[0] || stat(file, &st))
 		return 0;
 	if (stacked_on(st.st_dev, f)) {
-		char b[64], tmp[sizeof(f->chain)];
+		char tmp[sizeof(f->chain)];
 
 		/* A long chain is cut short: it is only for the message. */
-		if (snprintf(tmp, sizeof(tmp), "loop file %s on %s, %s", file,
-			     dev_name(st.st_dev, b), f->chain) < 0)
+		if (snprintf(tmp, sizeof(tmp), "loop file %s on %s", file, f->chain) < 0)
 			tmp[0] = '\0';
 		memcpy(f->chain, tmp, sizeof(tmp));
 		return 1;
