@@ -129,7 +129,7 @@ cbt_boot_line() {
 	[ -n "$metadev" ] && table="$table 2 metadata $metadev"
 	if ! out=$(dmsetup create "$name" --uuid "CBT-BOOT-$name" --table "$table" 2>&1); then
 		dmsetup remove "$name" >/dev/null 2>&1
-		cbt_kmsg 3 "line $ln: the kernel refused \`$table': $(echo "$out" | tr '\n' ' ')$(dmesg 2>/dev/null | grep 'device-mapper' | tail -n1); $name not tracked"
+		cbt_kmsg 3 "line $ln: the kernel refused \`$table': $(echo "$out" | tr '\n' ' ')($(dmesg 2>/dev/null | sed -n 's/^\[[^]]*\] //p' | grep 'device-mapper' | tail -n1)); $name not tracked"
 		return 1
 	fi
 	echo "$name $dev" >>/run/cbt-boot.map

@@ -112,6 +112,29 @@ static int cbt_table(struct cbt_dm_table *t, uint64_t sectors, const char *origi
 	return cbt_dm_table_add(t, 0, sectors, DM_CBT_TARGET_NAME, params);
 }
 
+/*
+ * @h, named as our hidden device, is a left-over nobody uses: what a reload
+ * of @dev by another tool leaves when it replaces the cbt layer. Its table
+ * must map the same sectors as @dev's live table (LVM may have grown it).
+ */
+static bool stale_hidden(const struct cbt_dm_info *dev, const struct cbt_dm_info *h,
+			 const struct cbt_dm_table *live)
+{
+	struct cbt_dm_table t;
+	bool stale;
+
+	if (!cbt_layer_is_hidden(dev, h) || h->open_count)
+		return false;
+	if (cbt_dm_get_table(h->name, &t)) {
+		cbt_err_clear();
+		return false;
+	}
+	stale = t.nr && live->nr && !strcmp(t.t[0].type, live->t[0].type) &&
+		!strcmp(t.t[0].params, live->t[0].params);
+	cbt_dm_table_free(&t);
+	return stale;
+}
+
 /* Undo after a failure from step 2 on; says what is left when that fails too. */
 static void roll_back(const struct cbt_dm_info *dev, const struct cbt_dm_table *orig,
 		      const char *hidden)
@@ -180,6 +203,14 @@ static int attach_dm(const char *name, uint32_t block_size, const char *meta)
 		ret = cbt_layer_hidden_names(&dev, hidden, huuid);
 	if (!ret)
 		ret = cbt_dm_info(hidden, &h);
+	if (!ret && h.exists && stale_hidden(&dev, &h, &orig)) {
+		/* LVM (lvchange --refresh, lvextend) reloaded NAME over our layer. */
+		fprintf(stderr, "%s attach: removing `%s', left idle by a reload that dropped the"
+			" cbt layer\n", PROG_NAME, hidden);
+		ret = cbt_dm_remove(hidden);
+		if (!ret)
+			ret = cbt_dm_info(hidden, &h);
+	}
 	if (!ret && h.exists)
 		ret = cbt_err(-EEXIST, "`%s' exists already: left over from an interrupted"
 			      " attach? Compare `dmsetup table %s' with `dmsetup table %s', then"

@@ -97,6 +97,35 @@ out:
 	return ret;
 }
 
+/*
+ * @dev is not tracked. If our hidden device is still there, unused, a tool
+ * reloaded @dev over the cbt layer (lvchange --refresh, lvextend): remove
+ * the left-over and say so.
+ */
+static int left_over(const struct cbt_dm_info *dev)
+{
+	char name[CBT_DM_NAME_LEN], uuid[CBT_DM_UUID_LEN];
+	struct cbt_dm_info h;
+	int ret;
+
+	ret = cbt_layer_hidden_names(dev, name, uuid);
+	if (!ret)
+		ret = cbt_dm_info(name, &h);
+	if (ret)
+		return ret;
+	if (!h.exists || !cbt_layer_is_hidden(dev, &h))
+		return cbt_err(-EINVAL, "`%s' is not under tracking (its table is not one cbt"
+			       " target)", dev->name);
+	if (h.open_count)
+		return cbt_err(-EBUSY, "`%s' is not under tracking, and `%s' is in use by"
+			       " something else (`dmsetup ls --tree')", dev->name, name);
+	ret = cbt_dm_remove(name);
+	if (!ret)
+		printf("%s: not tracked any more (a reload replaced the cbt layer); removed the idle"
+		       " `%s'\n", dev->name, name);
+	return ret;
+}
+
 int detach_main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
@@ -159,8 +188,7 @@ int detach_main(int argc, char *argv[])
 	if (ret)
 		goto out;
 	if (cbt_layer_parse_cbt(&cbt, &om, &on, &mm, &mn)) {
-		ret = cbt_err(-EINVAL, "`%s' is not under tracking (its table is not one cbt"
-			      " target)", dev.name);
+		ret = left_over(&dev);
 		goto out;
 	}
 	ret = cbt_dm_info_dev(om, on, &h);
@@ -180,7 +208,7 @@ int detach_main(int argc, char *argv[])
 	}
 	if (!ret && mm && !keep)
 		ret = cbt_layer_wipe_metadata(mm, mn);
-	if (!ret)
+	if (!ret && cbt.nr && !strcmp(cbt.t[0].type, "cbt"))
 		printf("%s: tracking stopped%s\n", dev.name,
 		       mm ? (keep ? "; metadata kept" : "; metadata wiped") : "");
 out:
