@@ -65,6 +65,6 @@ log "another block size: new identity, never the old bitmap"
 assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 128 2 metadata $DISK2"
 [ "$(uuid)" != "$(cat "$STATE/uuid")" ] || fail "identity kept across a block size change"
 assert_eq "$(blocks)" "" "bitmap under the new identity"
-dmesg | grep -q "starting a new identity" || fail "no warning about the new identity"
+dmesg | grep -q "another device or block size: new identity" || fail "no warning about the new identity"
 assert_cmd dmsetup remove c
 pass
