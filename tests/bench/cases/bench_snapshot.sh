@@ -1,0 +1,113 @@
+#!/bin/sh
+# Write throughput on an origin with a point-in-time snapshot active, as
+# ratios to dm-linear and to cbt without a snapshot, in the same boot:
+# dm-linear; cbt (in memory, 64 KiB blocks) without a snapshot; cbt with a
+# snapshot taken with `cbt snapshot take` (COW chunk 4 KiB, COW store on
+# its own disk); the
+# kernel's dm-snapshot (snapshot-origin + persistent snapshot, chunk 4 KiB,
+# COW on its own disk). fio 4 KiB random writes (O_DIRECT, libaio, iodepth
+# 16) over a fixed region: first pass just after the snapshot is taken
+# (every write copies its chunk first), second pass over the same blocks
+# (chunks already copied). REPS rounds in one fio run, the configurations
+# alternating job by job, in a rotated order each round.
+# Runs only when the cbt tool has the `snapshot` command.
+# disks: 256M 64M 64M
+# timeout: 900
+# grace: 60
+
+REPS=5
+RAND_SIZE=16M
+CONFIGS="linear cbt cbt-snap dm-snapshot"
+
+. /harness/cases/lib.sh
+
+cleanup() {
+	cbt snapshot drop s-cbt 2>/dev/null || true
+	dmsetup remove s-dsnap 2>/dev/null || true
+	for d in s-linear s-cbt s-origin; do dmsetup remove "$d" 2>/dev/null || true; done
+}
+
+need_module dm_cbt dm_snapshot
+need_cmd cbt fio
+if ! cbt help 2>&1 | grep -q '^ *snapshot'; then
+	bench_out snapshot skipped=the_cbt_tool_has_no_snapshot_command_yet
+	skip "the cbt tool has no snapshot command yet"
+fi
+
+log "filling the disks"
+for d in "$DISK1" "$DISK2" "$DISK3"; do
+	dd if=/dev/zero of="$d" bs=1M oflag=direct 2>/dev/null || true
+done
+S=$(sectors "$DISK1")
+assert_cmd dmsetup create s-linear --table "0 $S linear $DISK1 0"
+assert_cmd dmsetup create s-cbt --table "0 $S cbt $DISK1 128"
+assert_cmd dmsetup create s-origin --table "0 $S snapshot-origin $DISK1"
+
+# Scripts for fio's exec_prerun: take a snapshot just before the first pass.
+cat >/tmp/snap-cbt.sh <<EOF
+#!/bin/sh
+set -e
+cbt snapshot take s-cbt --cow $DISK2 --chunk 4K --no-freeze
+EOF
+cat >/tmp/snap-dm.sh <<EOF
+#!/bin/sh
+set -e
+dd if=/dev/zero of=$DISK3 bs=4096 count=1 oflag=direct 2>/dev/null
+dmsetup suspend s-origin
+dmsetup create s-dsnap --table "0 $S snapshot $DISK1 $DISK3 P 8"
+dmsetup resume s-origin
+EOF
+chmod +x /tmp/snap-cbt.sh /tmp/snap-dm.sh
+
+# ... and drop it after the second.
+cat >/tmp/drop-cbt.sh <<EOF
+#!/bin/sh
+dmsetup status s-cbt-snap >>/tmp/snap-status.log
+cbt snapshot drop s-cbt && cbt epoch commit s-cbt && echo dropped >>/tmp/snap-status.log
+EOF
+cat >/tmp/drop-dm.sh <<EOF
+#!/bin/sh
+dmsetup status s-dsnap >>/tmp/dsnap-status.log
+dmsetup remove s-dsnap && echo dropped >>/tmp/dsnap-status.log
+EOF
+chmod +x /tmp/drop-cbt.sh /tmp/drop-dm.sh
+: >/tmp/snap-status.log
+: >/tmp/dsnap-status.log
+
+# All rounds in one fio run: configurations alternate job by job.
+jobs() {
+	local r=1 c dev pre post
+	printf '[global]\ndirect=1\nioengine=libaio\niodepth=16\nrandrepeat=1\nstonewall\nrw=randwrite\nbs=4k\nsize=%s\n' "$RAND_SIZE"
+	while [ "$r" -le "$REPS" ]; do
+		for c in $(rotate $((r - 1)) $CONFIGS); do
+			pre="" post=""
+			case "$c" in
+			linear) dev=/dev/mapper/s-linear ;;
+			cbt) dev=/dev/mapper/s-cbt ;;
+			cbt-snap) dev=/dev/mapper/s-cbt pre="exec_prerun=/tmp/snap-cbt.sh" post="exec_postrun=/tmp/drop-cbt.sh" ;;
+			dm-snapshot) dev=/dev/mapper/s-origin pre="exec_prerun=/tmp/snap-dm.sh" post="exec_postrun=/tmp/drop-dm.sh" ;;
+			esac
+			printf '[r%s.%s.rand-1st]\nfilename=%s\n%s\n' "$r" "$c" "$dev" "$pre"
+			printf '[r%s.%s.rand-2nd]\nfilename=%s\n%s\n' "$r" "$c" "$dev" "$post"
+		done
+		r=$((r + 1))
+	done
+}
+
+bench_out snapshot "configs=$(echo "$CONFIGS" | tr ' ' ,)" reps=$REPS rand_size=$RAND_SIZE
+log "$REPS rounds in one fio run"
+jobs >/tmp/jobs.fio
+fio_jobs /tmp/jobs.fio >/tmp/res || fail "fio failed"
+n=$(echo "$CONFIGS" | wc -w)
+[ "$(wc -l </tmp/res)" = $((REPS * n * 2)) ] || fail "fio: expected $((REPS * n * 2)) jobs, got $(wc -l </tmp/res)"
+while read -r name iops bw ms lat; do
+	r=${name%%.*} rest=${name#*.}
+	bench_out snapshot "rep=${r#r}" "cfg=${rest%%.*}" "job=${rest#*.}" "iops=$iops" "bw=$bw" "runtime_ms=$ms" "lat_us=$lat"
+done </tmp/res
+cat /tmp/snap-status.log /tmp/dsnap-status.log
+[ "$(grep -c ' active ' /tmp/snap-status.log)" = "$REPS" ] || fail "a cbt snapshot was not active at the end of its run"
+[ "$(grep -c dropped /tmp/snap-status.log)" = "$REPS" ] || fail "a cbt snapshot could not be dropped"
+[ "$(grep -c dropped /tmp/dsnap-status.log)" = "$REPS" ] || fail "a dm-snapshot could not be removed"
+if grep -q Invalid /tmp/dsnap-status.log; then fail "a dm-snapshot became invalid"; fi
+bench_out snapshot-status "status=$(grep ' active ' /tmp/snap-status.log | tail -n 1 | tr ' ' ,)"
+pass

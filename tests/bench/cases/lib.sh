@@ -1,0 +1,65 @@
+# Guest-side functions shared by the benches (sourced by bench_*.sh, after
+# tests/vm/guest-lib.sh). Not a case itself: tests/bench/run names the
+# cases it runs, and this file's name matches none of them.
+# shellcheck shell=sh
+#
+# Results go to the console as lines
+#   BENCH <bench> <key>=<value> ...
+# which tests/bench/run reads back from build/vm/<kver>/logs/<case>.console.
+
+# bench_out BENCH KEY=VALUE...: one result line.
+bench_out() {
+	echo "BENCH $*"
+}
+
+# now_us: wall-clock time in microseconds (busybox adjtimex reads the
+# kernel's clock; busybox date has no %N).
+now_us() {
+	adjtimex | awk '/time.tv_sec/ { s = $2 } /time.tv_usec/ { u = $2 } END { printf "%d%06d\n", s, u }'
+}
+
+# fio_jobs JOBFILE: run a fio job file, print "<job> <iops> <bw KiB/s>
+# <runtime ms> <mean latency us>" per job (terse output v3: the write
+# fields start at 47).
+fio_jobs() {
+	(cd /tmp && fio --eta=never --output-format=terse --terse-version=3 "$1") |
+		awk -F';' '$1 == 3 { printf "%s %s %s %s %s\n", $3, $49, $48, $50, $81 }'
+}
+
+# median of the numbers on stdin
+median() {
+	sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# cbt_reset DEV: start a fresh tracking epoch (close the open one, commit
+# it), so the next writes find no block marked. Retries while a freed
+# metadata slot is still being zeroed.
+cbt_reset() {
+	local n i=0
+	while ! n=$(cbt epoch close "$1" 2>/dev/null); do
+		i=$((i + 1))
+		[ "$i" -lt 50 ] || { cbt epoch close "$1"; return 1; }
+		sleep 0.1
+	done
+	cbt epoch commit "$1" "$n"
+}
+
+# reset_script NAME CMD...: a script fio's exec_prerun can call.
+reset_script() {
+	local f=/tmp/reset-$1.sh
+	shift
+	{
+		echo '#!/bin/sh'
+		echo '. /harness/cases/lib.sh'
+		echo "$*"
+	} >"$f"
+	chmod +x "$f"
+	echo "$f"
+}
+
+# rotate N WORDS...: the words, starting at the N-th (0-based), wrapping.
+rotate() {
+	local n=$1
+	shift
+	echo "$@" | awk -v n="$n" '{ for (i = 0; i < NF; i++) printf "%s%s", $((i + n) % NF + 1), (i < NF - 1 ? " " : "\n") }'
+}

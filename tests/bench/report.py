@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Turn the BENCH lines of one kernel's bench run into tables and JSON.
+
+    report.py KVER RAW_LINES TXT_OUT JSON_OUT
+
+RAW_LINES holds the guests' "BENCH <bench> key=value ..." lines. Ratios are
+the median of per-round ratios (subject / baseline measured in the same
+round, minutes apart at most), so a drift of the whole VM cancels; the
+spread (lowest-highest per-round ratio) is shown in brackets.
+"""
+import json
+import statistics
+import sys
+import time
+
+
+def parse(path):
+    rows = []
+    with open(path, errors="replace") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 2 or parts[0] != "BENCH":
+                continue
+            row = {"bench": parts[1]}
+            for kv in parts[2:]:
+                k, sep, v = kv.partition("=")
+                if sep:
+                    row[k] = v
+            rows.append(row)
+    return rows
+
+
+def num(v):
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def med(vals):
+    vals = [v for v in vals if v is not None]
+    return statistics.median(vals) if vals else None
+
+
+def fmt(v, nd=2):
+    return "-" if v is None else f"{v:.{nd}f}"
+
+
+TRACK_JOBS = [
+    ("rand-1st", "4 KiB randwrite, 1st pass (blocks unmarked)", "iops", "IOPS"),
+    ("rand-2nd", "4 KiB randwrite, 2nd pass (blocks marked)", "iops", "IOPS"),
+    ("seq-1st", "1 MiB seq write, 1st pass", "bw", "MiB/s"),
+    ("seq-2nd", "1 MiB seq write, 2nd pass", "bw", "MiB/s"),
+    ("ext4-peers", "PEERS: ext4 + 4 KiB randwrite, 48 MB file", "iops", "IOPS"),
+]
+
+
+def ratio_stats(by_rep, cfg, base, metric):
+    rs = []
+    for rep, cfgs in sorted(by_rep.items()):
+        a, b = cfgs.get(cfg), cfgs.get(base)
+        if a and b and num(a.get(metric)) and num(b.get(metric)):
+            rs.append(num(a[metric]) / num(b[metric]))
+    if not rs:
+        return None
+    return {"median": statistics.median(rs), "min": min(rs), "max": max(rs), "n": len(rs)}
+
+
+def rfmt(r):
+    if r is None:
+        return "-"
+    return f"{r['median']:.2f} ({r['min']:.2f}-{r['max']:.2f})"
+
+
+def tracking(rows, out, js):
+    head = next((r for r in rows if r["bench"] == "tracking" and "configs" in r), None)
+    res = [r for r in rows if r["bench"] == "tracking" and "job" in r]
+    if not res:
+        return
+    configs = head["configs"].split(",") if head else sorted({r["cfg"] for r in res})
+    out.append("== bench_tracking: fio write throughput, ratio to dm-linear and to raw ==")
+    if head:
+        out.append(f"   rounds: {head.get('reps')} (block devices), {head.get('peers_reps', head.get('reps'))} (ext4); "
+                   f"random region {head.get('rand_size')}, "
+                   f"sequential {head.get('seq_size')}; medians; ratio = median of per-round "
+                   "ratios (lowest-highest)")
+    out.append("")
+    out.append(f"{'workload / config':<30} {'median':>10} {'unit':<6} {'vs linear':>18} {'vs raw':>18}")
+    js["tracking"] = []
+    for job, title, metric, unit in TRACK_JOBS:
+        by_rep = {}
+        for r in res:
+            if r["job"] == job:
+                by_rep.setdefault(r["rep"], {})[r["cfg"]] = r
+        if not by_rep:
+            continue
+        out.append(title)
+        for cfg in configs:
+            vals = [num(c[cfg][metric]) for c in by_rep.values() if cfg in c]
+            if not vals:
+                continue
+            m = med(vals)
+            if metric == "bw" and m is not None:
+                m /= 1024.0
+            lin = ratio_stats(by_rep, cfg, "linear", metric)
+            raw = ratio_stats(by_rep, cfg, "raw", metric)
+            lat = med([num(c[cfg].get("lat_us")) for c in by_rep.values() if cfg in c])
+            out.append(f"  {cfg:<28} {fmt(m, 0):>10} {unit:<6} {rfmt(lin):>18} {rfmt(raw):>18}")
+            js["tracking"].append({
+                "workload": job, "config": cfg, "metric": unit, "median": m,
+                "runs": vals if metric != "bw" else [v / 1024.0 for v in vals if v is not None],
+                "mean_latency_us": lat, "vs_linear": lin, "vs_raw": raw})
+    st = [r for r in rows if r["bench"] == "tracking-status"]
+    if st:
+        out.append("")
+        out.append("dmsetup status of the block-bench cbt devices at the end:")
+        for r in st:
+            out.append(f"  {r.get('cfg')}: {r.get('status', '').replace(',', ' ')}")
+    out.append("")
+
+
+def dump(rows, out, js):
+    res = [r for r in rows if r["bench"] == "dump"]
+    if not res:
+        return
+    out.append("== bench_dump: 1 TiB device (cbt over dm-zero), `cbt bitmap --summary` wall time ==")
+    noop = next((r for r in res if r.get("pattern") == "noop"), None)
+    if noop:
+        out.append(f"   timing overhead (two clock reads around a no-op): {num(noop['dump_us']) / 1000:.1f} ms, "
+                   "included below")
+    out.append("")
+    out.append(f"{'block':>6} {'pattern':<9} {'how':<8} {'blocks set':>11} {'bitmap mem':>11} "
+               f"{'load ms':>8} {'dump ms':>8} {'- empty':>8} {'kernel':>7}  runs (ms)")
+    js["dump"] = {"noop_us": num(noop["dump_us"]) if noop else None, "rows": []}
+    loads = {(r["block"], r["pattern"]): num(r["load_us"]) for r in res if "load_us" in r}
+    marks = {(r["block"], r["pattern"]): num(r["mark_us"]) for r in res if "mark_us" in r}
+    empty = {r["block"]: num(r["dump_us"]) for r in res if r.get("pattern") == "none" and "dump_us" in r}
+    for r in res:
+        if "dump_us" not in r or r.get("pattern") == "noop":
+            continue
+        key = (r["block"], r["pattern"])
+        blk = f"{int(r['block']) // 1024}K"
+        load = loads.get(key) if r["how"] == "loaded" else marks.get(key)
+        mem = int(r["bitmap_bytes"])
+        memtxt = f"{mem / 1048576:.2f} MiB" if mem >= 1048576 else f"{mem / 1024:.0f} KiB"
+        runs = [num(x) / 1000 for x in r.get("runs_us", "").split(",") if x]
+        net = (num(r["dump_us"]) - empty[r["block"]]) / 1000 if r["block"] in empty else None
+        out.append(f"{blk:>6} {r['pattern']:<9} {r['how']:<8} {int(r['blocks_set']):>11} {memtxt:>11} "
+                   f"{fmt(load / 1000 if load else None, 0):>8} {num(r['dump_us']) / 1000:>8.1f} {fmt(net, 1):>8} {fmt(num(r.get('kdump_us')) / 1000 if r.get('kdump_us') else None, 1):>7}  "
+                   + " ".join(f"{x:.0f}" for x in runs))
+        js["dump"]["rows"].append({
+            "block_bytes": int(r["block"]), "pattern": r["pattern"], "how": r["how"],
+            "blocks_set": int(r["blocks_set"]), "bitmap_bytes": mem,
+            ("load_ms" if r["how"] == "loaded" else "mark_ms"): load / 1000 if load else None,
+            "dump_ms": num(r["dump_us"]) / 1000, "dump_minus_empty_ms": net,
+            "kernel_dump_ms": num(r.get("kdump_us")) / 1000 if r.get("kdump_us") else None, "runs_ms": runs})
+    out.append("   dump ms: median wall time of the whole `cbt bitmap --summary` process; - empty: minus")
+    out.append("   the same for an empty bitmap at that block size (process start, netlink setup), i.e.")
+    out.append("   what the bits cost. load ms: `dmsetup create` reading the bitmap from metadata; for")
+    out.append("   \"written\", the time fio took to mark the blocks. kernel: the same dump received by")
+    out.append("   nlprobe (no decoding, a small static program): kernel + socket, plus its own start")
+    out.append("")
+
+
+SNAP_JOBS = [
+    ("rand-1st", "4 KiB randwrite, 1st pass (snapshot: copy-on-write)"),
+    ("rand-2nd", "4 KiB randwrite, 2nd pass (chunks already copied)"),
+]
+
+
+def snapshot(rows, out, js):
+    res = [r for r in rows if r["bench"] == "snapshot" and "job" in r]
+    skip = next((r for r in rows if r["bench"] == "snapshot" and "skipped" in r), None)
+    if skip:
+        out.append("== bench_snapshot: skipped: " + skip["skipped"].replace("_", " ") + " ==")
+        out.append("")
+        js["snapshot"] = {"skipped": skip["skipped"]}
+        return
+    if not res:
+        return
+    head = next((r for r in rows if r["bench"] == "snapshot" and "configs" in r), None)
+    configs = head["configs"].split(",") if head else sorted({r["cfg"] for r in res})
+    out.append("== bench_snapshot: fio 4 KiB randwrite on the origin, ratio to dm-linear ==")
+    out.append("")
+    out.append(f"{'workload / config':<30} {'median':>10} {'unit':<6} {'vs linear':>18} {'vs cbt':>18}")
+    js["snapshot"] = []
+    for job, title in SNAP_JOBS:
+        by_rep = {}
+        for r in res:
+            if r["job"] == job:
+                by_rep.setdefault(r["rep"], {})[r["cfg"]] = r
+        if not by_rep:
+            continue
+        out.append(title)
+        for cfg in configs:
+            vals = [num(c[cfg]["iops"]) for c in by_rep.values() if cfg in c]
+            if not vals:
+                continue
+            lin = ratio_stats(by_rep, cfg, "linear", "iops")
+            cbt = ratio_stats(by_rep, cfg, "cbt", "iops")
+            out.append(f"  {cfg:<28} {fmt(med(vals), 0):>10} {'IOPS':<6} {rfmt(lin):>18} {rfmt(cbt):>18}")
+            js["snapshot"].append({"workload": job, "config": cfg, "metric": "IOPS",
+                                   "median": med(vals), "runs": vals, "vs_linear": lin, "vs_cbt": cbt})
+    out.append("")
+
+
+def main():
+    kver, raw, txt, jsn = sys.argv[1:5]
+    rows = parse(raw)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    out = [f"dm-cbt benches, kernel {kver}, {stamp} (qemu TCG: ratios mean something, "
+           "absolute numbers little)", ""]
+    js = {"kernel": kver, "date": stamp}
+    host = {}
+    for r in rows:
+        if r["bench"] == "host":
+            host.update({k: v for k, v in r.items() if k != "bench"})
+    if host:
+        js["host"] = host
+        out.append(f"host: {host.get('nproc', '?')} CPUs, load average before {host.get('load_before', '?')}, "
+                   f"after {host.get('load_after', '?')}; tree {host.get('tree', '?')}")
+        out.append("")
+    tracking(rows, out, js)
+    dump(rows, out, js)
+    snapshot(rows, out, js)
+    if len(out) == 2:
+        out.append("no results")
+    with open(txt, "w") as f:
+        f.write("\n".join(out) + "\n")
+    with open(jsn, "w") as f:
+        json.dump(js, f, indent=1)
+        f.write("\n")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
