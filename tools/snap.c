@@ -81,8 +81,11 @@ static int dm_run(struct dm_task *dmt, const char *what, const char *name)
 	dm_msg[0] = '\0';
 	if (!dm_task_set_cookie(dmt, &cookie, 0) || !dm_task_run(dmt))
 		ret = dm_fail(dmt, what, name);
-	if (cookie)
-		dm_udev_wait(cookie);
+	/*
+	 * Always: without udev (no cookie) this is what makes or removes the
+	 * /dev/mapper node now, not when the program exits.
+	 */
+	dm_udev_wait(cookie);
 	dm_task_destroy(dmt);
 	return ret;
 }
@@ -411,26 +414,6 @@ static int check_cow(const char *name, dev_t cbt, const char *cow, uint32_t chun
  * Attaching, taking, dropping
  *--------------------------------------------------------------*/
 
-static int attach(const struct cbt_snap *s, dev_t cbt, dev_t cow, uint32_t chunk)
-{
-	struct dm_task *dmt = dm_task_create(DM_DEVICE_CREATE);
-	char params[128];
-
-	if (!dmt)
-		return -ENOMEM;
-	snprintf(params, sizeof(params), "%u:%u %u:%u %" PRIu32, major(cbt), minor(cbt),
-		 major(cow), minor(cow), chunk / 512);
-	dm_msg[0] = '\0';
-	if (!dm_task_set_name(dmt, s->snap_name) || !dm_task_set_ro(dmt) ||
-	    !dm_task_add_target(dmt, 0, s->sectors, DM_CBT_SNAP_TARGET_NAME, params)) {
-		int ret = dm_fail(dmt, "preparing", s->snap_name);
-
-		dm_task_destroy(dmt);
-		return ret;
-	}
-	return dm_run(dmt, "creating snapshot device", s->snap_name);
-}
-
 static int remove_dev(const char *name)
 {
 	struct dm_task *dmt = dm_task_create(DM_DEVICE_REMOVE);
@@ -445,6 +428,34 @@ static int remove_dev(const char *name)
 		return ret;
 	}
 	return dm_run(dmt, "removing snapshot device", name);
+}
+
+static int attach(const struct cbt_snap *s, dev_t cbt, dev_t cow, uint32_t chunk)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_CREATE);
+	char params[128];
+	int ret;
+
+	if (!dmt)
+		return -ENOMEM;
+	snprintf(params, sizeof(params), "%u:%u %u:%u %" PRIu32, major(cbt), minor(cbt),
+		 major(cow), minor(cow), chunk / 512);
+	dm_msg[0] = '\0';
+	if (!dm_task_set_name(dmt, s->snap_name) || !dm_task_set_ro(dmt) ||
+	    !dm_task_add_target(dmt, 0, s->sectors, DM_CBT_SNAP_TARGET_NAME, params)) {
+		ret = dm_fail(dmt, "preparing", s->snap_name);
+
+		dm_task_destroy(dmt);
+		return ret;
+	}
+	ret = dm_run(dmt, "creating snapshot device", s->snap_name);
+	/* Callers open snap_path as soon as this returns, udev or not. */
+	if (!ret && access(s->snap_path, F_OK)) {
+		ret = cbt_err(-ENOENT, "created %s, but its node %s did not appear: %s",
+			      s->snap_name, s->snap_path, strerror(errno));
+		remove_dev(s->snap_name);
+	}
+	return ret;
 }
 
 int cbt_snap_drop(struct cbt_snap *s)
