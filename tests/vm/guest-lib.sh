@@ -35,12 +35,13 @@ _h_msg() { echo "@@H $*" >"$_H_TTY"; }
 log() {
 	local now
 	now=$(cut -d' ' -f1 /proc/uptime)
-	echo "$*" >"$_H_RUN/step"
+	[ -n "${_H_EXITING:-}" ] || echo "$*" >"$_H_RUN/step"
 	echo "[$CASE +$(awk "BEGIN { printf \"%.1f\", $now - $_H_T0 }")s] $*"
 }
 
 # fail MSG...: the case failed; MSG is the reason the host reports.
 fail() {
+	_H_EXITING=1
 	echo "[$CASE] FAIL: $*"
 	_h_msg FAIL "$CASE_IDX" "$*"
 	exit 1
@@ -147,6 +148,7 @@ _h_on_exit() {
 	local rc=$?
 	trap - EXIT INT TERM
 	set +e
+	_H_EXITING=1	# the last step stays the one that failed
 	[ "$rc" -eq 0 ] || log "exit status $rc"
 	_h_cleanup
 	exit "$rc"

@@ -22,7 +22,7 @@
 # and, from this side, "@@QEMU-EXIT <status>" once qemu is gone.
 # Every wait has a deadline; when one passes the VM is killed (SIGKILL).
 
-VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-120}	# qemu start to READY
+VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-180}	# qemu start to READY (52 s seen on a loaded host)
 VM_IDLE_TIMEOUT=${VM_IDLE_TIMEOUT:-60}	# between cases, and to power off
 VM_BAD_RE='BUG:|WARNING:|Oops|general protection|hung task|blocked for more than|refcount_t:|list_add corruption|list_del corruption|KASAN|UBSAN|Kernel panic|kernel BUG|soft lockup|detected stalls'
 VM_QBOOT=/usr/share/qemu/qboot.rom
@@ -243,6 +243,7 @@ vm_verdict() {
 			V_REASON="kernel log: $bad${V_REASON:+; $V_REASON}" V_STATUS=fail
 			V_DETAIL=$art.dmesg
 		fi
+		[ "$V_STATUS" != fail ] || [ -n "$V_DETAIL" ] || V_DETAIL=$art.console
 		return 0
 	fi
 	if [ -n "${B_CRASH[$i]:-}" ]; then
