@@ -133,6 +133,7 @@ struct run {
 	unsigned int pass_n;
 	uint64_t copied_bytes;
 	uint64_t pass_cow_check;
+	enum clone_why final_why;	/* why the last pass was the last */
 };
 
 static uint64_t now_ns(void)
@@ -409,8 +410,9 @@ static void report_pass(struct run *r, const struct pass_report *p)
 		return;
 	}
 	fmt_rate(p->bytes, p->ns, rate);
-	printf("pass %u%s: epoch %" PRIu64 ", %" PRIu64 " block%s (%s) in %.1f s, %s, COW peak %s"
-	       " of %s", p->n, p->follow ? " (follow)" : p->final ? " (final)" : "", p->epoch,
+	printf("pass %u%s%s%s: epoch %" PRIu64 ", %" PRIu64 " block%s (%s) in %.1f s, %s, COW peak %s"
+	       " of %s", p->n, p->follow ? " (follow" : p->final ? " (final: " : "",
+	       p->final && !p->follow ? clone_why_str(p->why) : "", p->final ? ")" : "", p->epoch,
 	       p->blocks, p->blocks == 1 ? "" : "s", cbt_human_size(p->bytes, a),
 	       (double)p->ns / 1e9, rate, cbt_human_size(p->cow_peak, b),
 	       cbt_human_size(p->cow_total, c));
@@ -761,6 +763,7 @@ static void print_json_summary(struct run *r, const char *result, const char *ve
 	cbt_json_u64(&j, "epoch", r->st.last_epoch);
 	cbt_json_u64(&j, "bytes_copied", r->copied_bytes);
 	cbt_json_u64(&j, "duration_ms", total_ns / 1000000);
+	cbt_json_string(&j, "final_reason", r->npasses ? clone_why_str(r->final_why) : "");
 	if (!r->follow) {
 		cbt_json_array_begin(&j, "passes");
 		for (size_t i = 0; i < r->npasses; i++)
@@ -789,7 +792,7 @@ static void print_json_summary(struct run *r, const char *result, const char *ve
 
 static int run_clone(struct run *r)
 {
-	enum clone_why why = CLONE_WHY_FIRST;
+	enum clone_why why = CLONE_WHY_FIRST, final_why = CLONE_WHY_UNCHANGED;
 	enum clone_step step;
 	char digest[33] = "", aborted[256] = "";
 	uint64_t verified = 0, mismatch = 0;
@@ -816,6 +819,8 @@ static int run_clone(struct run *r)
 		if (step == CLONE_STEP_DONE)
 			break;
 		last_final = step == CLONE_STEP_FINAL;
+		if (last_final)
+			final_why = r->final_why = why;
 		/* --used-only reads the filesystem's bitmaps: take pass 1 consistent too. */
 		ret = do_pass(r, last_final, (last_final || (r->used_only && !r->st.full_done)) &&
 			      r->freeze, why, 1, false);
@@ -828,6 +833,8 @@ static int run_clone(struct run *r)
 		if (ret)
 			goto fail;
 	}
+	if (why != CLONE_WHY_FINISHED)
+		r->final_why = why;
 	if (!r->quiet && !r->json) {
 		char a[CBT_HUMAN_LEN];
 		uint64_t ns = 0;
@@ -837,7 +844,7 @@ static int run_clone(struct run *r)
 		printf("done: %s is a clone of %s as of epoch %" PRIu64 " (%zu pass%s, %s copied in"
 		       " %.1f s; %s)\n", r->target, r->info.name, r->st.last_epoch, r->npasses,
 		       r->npasses == 1 ? "" : "es", cbt_human_size(r->copied_bytes, a),
-		       (double)ns / 1e9, clone_why_str(why));
+		       (double)ns / 1e9, clone_why_str(why == CLONE_WHY_FINISHED ? final_why : why));
 	}
 
 	if (r->verify) {

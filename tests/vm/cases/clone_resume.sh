@@ -1,0 +1,109 @@
+#!/bin/sh
+# An interrupted cbt clone resumes from tracking. SIGINT during pass 1
+# (slowed with --rate) leaves the source untouched, tracking intact (the
+# pass's epoch aborted, no snapshot left) and a state file saying how far
+# the target got; the same command then resumes pass 1 where it stopped
+# instead of starting over, and a later run refreshes the finished clone
+# with the changes only. Each time the target equals the last snapshot.
+# disks: 128M 128M 64M
+# timeout: 400
+
+W=/tmp/clone_resume
+
+stop_writer() {
+	: >"$W/stop"
+	if [ -f "$W/writer.pid" ]; then
+		wait "$(cat "$W/writer.pid")" 2>/dev/null || true
+		rm -f "$W/writer.pid"
+	fi
+}
+
+cleanup() {
+	stop_writer
+	if [ -f "$W/clone.pid" ]; then
+		kill -KILL "$(cat "$W/clone.pid")" 2>/dev/null || true
+		wait "$(cat "$W/clone.pid")" 2>/dev/null || true
+	fi
+	dmsetup remove c-snap 2>/dev/null || true
+	dmsetup remove c 2>/dev/null || true
+}
+
+need_module dm_cbt
+need_cmd cbt stamp
+
+rm -rf "$W" && mkdir -p "$W"
+STATE=$W/state/clone-${DISK2#/dev/}.json
+assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 128"
+assert_cmd stamp write /dev/mapper/c -b 1M -n 128 -g 1
+log "the fill is history: an earlier backup committed it"
+assert_eq "$(cbt epoch close c)" 1 "closed epoch"
+assert_cmd cbt epoch commit c 1
+
+log "writer: stamped 4 KiB blocks at random places"
+(
+	g=100
+	while [ ! -e "$W/stop" ]; do
+		g=$((g + 1))
+		stamp write /dev/mapper/c -r "$g" -n 16 -g "$g" >/dev/null || exit 1
+		sleep 0.2
+	done
+) &
+echo $! >"$W/writer.pid"
+
+# same_as_snapshot: the target's first bytes equal the kept snapshot.
+same_as_snapshot() {
+	local mib s1 s2
+	mib=$(($(sectors /dev/mapper/c) / 2048))
+	s1=$(dd if=/dev/mapper/c-snap bs=1M 2>/dev/null | sha256sum | cut -d' ' -f1)
+	s2=$(dd if="$DISK2" bs=1M count="$mib" 2>/dev/null | sha256sum | cut -d' ' -f1)
+	assert_eq "$s2" "$s1" "sha256 of the target against the snapshot"
+	assert_cmd cbt snapshot drop c
+}
+
+log "+ cbt clone c $DISK2 --cow $DISK3 --rate 8M &, then SIGINT during pass 1"
+cbt clone c "$DISK2" --cow "$DISK3" --rate 8M --state-dir "$W/state" >"$W/out1" 2>"$W/err1" &
+echo $! >"$W/clone.pid"
+sleep 6
+kill -INT "$(cat "$W/clone.pid")"
+rc=0
+wait "$(cat "$W/clone.pid")" || rc=$?
+rm -f "$W/clone.pid"
+cat "$W/out1" "$W/err1" "$STATE"
+assert_eq "$rc" 1 "exit status when interrupted"
+grep -q 'interrupted' "$W/err1" || fail "no word of the interruption"
+grep -q 'run the same command again to resume' "$W/err1" || fail "no hint to resume"
+assert_eq "$(sed -n 's/.*"complete": \([a-z]*\).*/\1/p' "$STATE")" false "state: complete"
+assert_eq "$(sed -n 's/.*"full_done": \([a-z]*\).*/\1/p' "$STATE")" false "state: full pass done"
+upto=$(sed -n 's/.*"copied_upto": \([0-9]*\).*/\1/p' "$STATE")
+log "pass 1 got to block $upto of 2048"
+if [ "$upto" -le 0 ] || [ "$upto" -ge 2048 ]; then fail "copied_upto $upto is not within pass 1"; fi
+cbt status c
+assert_eq "$(cbt status c | grep -c ': closed')" 0 "closed epochs after the interruption"
+if cbt status c | grep -q 'snapshot:'; then fail "the snapshot was left attached"; fi
+
+log "the same command resumes pass 1"
+rc=0
+cbt clone c "$DISK2" --cow "$DISK3" --rate 64M --verify --keep-snapshot --state-dir "$W/state" \
+	>"$W/out2" 2>"$W/err2" || rc=$?
+cat "$W/out2" "$W/err2"
+assert_eq "$rc" 0 "exit status of the resumed clone"
+grep -q "^resuming the first pass at block $upto of 2048" "$W/out2" || fail "it did not resume"
+p1=$(sed -n 's/^pass 1: epoch [0-9]*, \([0-9]*\) blocks.*/\1/p' "$W/out2")
+[ "$p1" -lt 2048 ] || fail "the resumed pass 1 copied every block ($p1)"
+grep -q '^verify: the target matches' "$W/out2" || fail "not verified"
+same_as_snapshot
+
+log "a later run copies the changes only"
+sleep 2
+rc=0
+cbt clone c "$DISK2" --cow "$DISK3" --keep-snapshot --state-dir "$W/state" >"$W/out3" 2>"$W/err3" ||
+	rc=$?
+cat "$W/out3" "$W/err3"
+assert_eq "$rc" 0 "exit status of the refresh"
+grep -q '^resuming: the target holds the source up to epoch' "$W/out3" || fail "it did not resume"
+p1=$(sed -n 's/^pass 1: epoch [0-9]*, \([0-9]*\) blocks.*/\1/p' "$W/out3")
+[ "$p1" -lt 1024 ] || fail "the refresh copied $p1 blocks"
+stop_writer
+same_as_snapshot
+assert_eq "$(cbt status c | grep -c ': closed')" 0 "closed epochs at the end"
+pass
