@@ -165,6 +165,31 @@ else
 	tap_fail "unit/cli/boot_block_size_parser: got '$bs_got'"
 fi
 
+# --- snapshot: usage errors ------------------------------------------------
+
+run "$CBT" snapshot
+expect snapshot_needs_action 1 "Usage: cbt snapshot take"
+run "$CBT" snapshot frob
+expect snapshot_bad_action 1 "unknown action \`frob' (it is take, drop or list)"
+run "$CBT" snapshot take
+expect snapshot_take_needs_device 1 "cbt snapshot take: which DEVICE?"
+run "$CBT" snapshot take a b --cow /dev/x
+expect snapshot_take_cow_count 1 "2 devices but 1 COW device: give one --cow COW per DEVICE"
+run "$CBT" snapshot take a --cow /dev/x --chunk 3K
+expect snapshot_take_bad_chunk 1 "--chunk takes a power of two from 4K to 1M, not \`3K'"
+run "$CBT" snapshot take a --cow /dev/x --chunk
+expect snapshot_take_chunk_value 1 "option \`--chunk' needs a value"
+run "$CBT" snapshot take a --cow /dev/x --freeze --no-freeze
+expect snapshot_take_freeze_twice 1 "give one of --freeze and --no-freeze, not also \`--no-freeze'"
+run "$CBT" snapshot take a --cow /dev/x --frob
+expect snapshot_take_unknown_option 1 "unknown option \`--frob'"
+run "$CBT" snapshot drop
+expect snapshot_drop_needs_device 1 "cbt snapshot drop: which DEVICE?"
+run "$CBT" snapshot drop a b
+expect snapshot_drop_one_device 1 "takes one DEVICE, not also \`b'"
+run "$CBT" snapshot list a
+expect snapshot_list_no_device 1 "takes no DEVICE, not \`a'"
+
 # --- The real socket on this host (the module cannot be loaded here) ------
 
 run "$CBT" version
