@@ -23,17 +23,32 @@ VM_TOOLS=(
 	/usr/sbin:/usr/sbin/blockdev /usr/sbin:/usr/sbin/blkdiscard
 	/usr/sbin:/usr/sbin/losetup /usr/bin:/usr/bin/fio
 )
+# LVM, for the attach_* cases (cbt attach under a live LV): the lvm
+# multi-call binary and the names it answers to; the cases write their
+# own /etc/lvm/lvm.conf (no udev in the guest). util-linux blkid for the
+# boot_* cases (busybox has none), as the initramfs-tools hook installs it.
+VM_TOOLS+=(/usr/sbin:/usr/sbin/blkid)
+VM_TOOL_LINKS_LVM=()
+if [ -x /usr/sbin/lvm ]; then
+	VM_TOOLS+=(/usr/sbin:/usr/sbin/lvm)
+	VM_TOOL_LINKS_LVM=(pvcreate pvremove pvs vgcreate vgremove vgchange vgs lvcreate
+		lvremove lvchange lvextend lvresize lvs lvdisplay)
+fi
 # Names the tools are also called by.
 VM_TOOL_LINKS=(
 	/usr/sbin/mkfs.ext4:mke2fs /usr/sbin/mkfs.ext2:mke2fs
 	/usr/sbin/fsck.ext4:e2fsck
 )
+for _l in "${VM_TOOL_LINKS_LVM[@]}"; do VM_TOOL_LINKS+=("/usr/sbin/$_l:lvm"); done
+# dm-crypt, for attach_crypt (cbt attach under a live dm-crypt device).
+VM_MODULES_ATTACH=(dm_crypt xts ecb)
 # Kernel modules (dependencies are added); built-in ones are skipped.
 VM_MODULES=(
 	virtio_pci virtio_blk
 	dm_mod dm_bufio dm_snapshot dm_flakey dm_delay dm_zero dm_log_writes
 	dm_persistent_data dm_era
 	loop ext4 xfs crc32c_generic crc32c_intel libcrc32c zstd
+	"${VM_MODULES_ATTACH[@]}"
 )
 
 # Copy an ELF binary and every library it needs (per ldd) into root $1.
@@ -148,6 +163,9 @@ vm_build_initramfs() {
 	for f in "$kmods"/*.ko; do [ -f "$f" ] && install -m 0644 "$f" "$proj/lib/modules/$kver/extra/"; done
 	[ -n "$ko" ] && install -m 0644 "$ko" "$proj/lib/modules/$kver/extra/dm-cbt.ko"
 	[ -n "$tool" ] && vm_copy_elf "$proj" "$tool" /usr/sbin
+	# The boot-time scripts (boot/), for the boot_* cases.
+	install -D -m 0644 "$TOP/boot/cbt-boot.sh" "$proj/usr/share/cbt/cbt-boot.sh"
+	install -D -m 0755 "$TOP/boot/initramfs-tools/scripts/local-top/cbt" "$proj/harness/boot/local-top-cbt"
 	# Real tools shadowed by busybox applets: busybox sh runs its applet
 	# for a bare name even when PATH has the real tool first, so the guest
 	# library defines a function for each of these.

@@ -1,0 +1,106 @@
+#!/bin/sh
+# The boot-time scripts, as a unit: boot/cbt-boot.sh and the initramfs-tools
+# local-top script create /dev/mapper/NAME over the disks devices.conf
+# lists and point ROOT at it when root= names a tracked disk; a bad line,
+# a missing disk or a missing module leaves the disk untouched, boots on,
+# and says why in the kernel log.
+# disks: 32M 8M
+# timeout: 300
+
+LIB=/usr/share/cbt/cbt-boot.sh
+LOCALTOP=/harness/boot/local-top-cbt
+
+cleanup() {
+	umount /mnt/t 2>/dev/null || true
+	dmsetup remove tr 2>/dev/null || true
+	dmsetup remove tr2 2>/dev/null || true
+	[ -f "/lib/modules/$KVER/extra/dm-cbt.ko.hidden" ] &&
+		mv "/lib/modules/$KVER/extra/dm-cbt.ko.hidden" "/lib/modules/$KVER/extra/dm-cbt.ko"
+	rm -rf /etc/cbt /conf
+	true
+	true
+}
+
+need_module dm_cbt
+need_cmd dmsetup
+[ -f "$LIB" ] || fail "$LIB is not in the initramfs"
+
+assert_cmd mkfs.ext4 -q -b 4096 "$DISK1"
+U=$(blkid "$DISK1" | sed -n 's/.* UUID="\([^"]*\)".*/\1/p')
+[ -n "$U" ] || fail "no UUID on $DISK1: $(blkid "$DISK1")"
+log "filesystem UUID $U"
+
+log "local-top with root=UUID=$U: creates tr and rewrites ROOT"
+mkdir -p /etc/cbt /conf
+echo "tr UUID=$U block-size=4k metadata=$DISK2   # the root disk" >/etc/cbt/devices.conf
+: >/conf/param.conf
+dmesg -c >/dev/null
+ROOT="UUID=$U" sh "$LOCALTOP" || fail "local-top exited with $?"
+[ -b /dev/mapper/tr ] || { dmesg | tail; fail "no /dev/mapper/tr"; }
+assert_eq "$(cat /conf/param.conf)" "ROOT=/dev/mapper/tr" "param.conf"
+dmsetup table tr | grep -q "^0 $(sectors "$DISK1") cbt [0-9]*:[0-9]* 8 2 metadata " ||
+	fail "table of tr: $(dmsetup table tr)"
+dmesg | grep -q "cbt-boot: .* is /dev/mapper/tr, tracked at 4 KiB blocks" || fail "no kernel log line"
+mkdir -p /mnt/t
+assert_cmd mount /dev/mapper/tr /mnt/t
+echo hello >/mnt/t/f
+assert_cmd umount /mnt/t
+assert_cmd cbt status tr
+assert_cmd dmsetup remove tr
+
+log "a root that is not tracked is left alone"
+: >/conf/param.conf
+ROOT=/dev/nonexistent CBT_BOOT_WAIT=1 sh "$LOCALTOP" || fail "local-top exited with $?"
+assert_eq "$(cat /conf/param.conf)" "" "param.conf for an untracked root"
+assert_cmd dmsetup remove tr
+
+log "bad lines: each is skipped with a reason, the disk untouched"
+before=$(sha256sum <"$DISK1")
+cat >/etc/cbt/devices.conf <<CONF
+onlyname
+a $DISK1 block-size=3k
+b $DISK1 block-size=xyzk
+c $DISK1 frobnicate=1
+d /dev/nonexistent
+e UUID=00000000-0000-0000-0000-000000000000
+f/g $DISK1
+h $DISK1 metadata=$DISK1
+i $DISK1 block-size=64k metadata=/dev/nonexistent
+*
+CONF
+dmesg -c >/dev/null
+: >/conf/param.conf
+ROOT="UUID=$U" CBT_BOOT_WAIT=1 sh "$LOCALTOP" || fail "local-top exited with $? on a bad config"
+dmesg | grep 'cbt-boot:' || true
+assert_eq "$(dmsetup ls | grep -vc 'No devices found')" 0 "dm devices made from a bad config"
+assert_eq "$(cat /conf/param.conf)" "" "param.conf after a bad config"
+assert_eq "$(sha256sum <"$DISK1")" "$before" "disk content after a bad config"
+for want in "line 1: " "line 2: bad block size" "line 3: bad block size" "line 4: unknown option" \
+	"line 5: no disk" "line 6: no disk" "line 7: bad name" "line 8: the kernel refused" \
+	"line 9: no metadata disk"; do
+	dmesg | grep -q "cbt-boot: $want" || fail "the kernel log does not say \"$want\""
+done
+log "ok: every bad line is reported in the kernel log"
+
+log "a good line after bad ones still works; a busy disk is refused, the rest goes on"
+printf 'bad line here x=1\ntr2 %s\n' "$DISK1" >/etc/cbt/devices.conf
+assert_cmd sh "$LIB" /etc/cbt/devices.conf
+[ -b /dev/mapper/tr2 ] || fail "tr2 not made after a bad line"
+assert_cmd dmsetup remove tr2
+
+log "no dm-cbt module: boots untracked and says so"
+KO=/lib/modules/$KVER/extra/dm-cbt.ko
+assert_cmd rmmod dm_cbt
+mv "$KO" "$KO.hidden"
+echo "tr UUID=$U" >/etc/cbt/devices.conf
+dmesg -c >/dev/null
+: >/conf/param.conf
+rc=0
+ROOT="UUID=$U" sh "$LOCALTOP" || rc=$?
+mv "$KO.hidden" "$KO"
+assert_eq "$rc" 0 "local-top exit status without a module"
+[ ! -e /dev/mapper/tr ] || fail "tr made without a module?"
+assert_eq "$(cat /conf/param.conf)" "" "param.conf without a module"
+dmesg | grep -q "cbt-boot: the dm-cbt module cannot be loaded" || fail "no kernel log line about the module"
+need_module dm_cbt
+pass
