@@ -881,7 +881,10 @@ static int run_clone(struct run *r)
 		}
 		if (vret) {
 			cbt_perror("cbt clone: verify", vret);
+			/* The target cannot be trusted: the next run copies everything. */
 			r->st.complete = false;
+			r->st.full_done = false;
+			r->st.copied_upto = 0;
 			save_state(r);
 		}
 	}
