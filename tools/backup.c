@@ -168,7 +168,7 @@ int backup_main(int argc, char *argv[])
 	struct cbt_devsel sel;
 	struct cbt_nl *nl = NULL;
 	struct cbt_snap snap;
-	char outpart[4096] = "";
+	char outpart[4096] = "", why_failed[1024] = "";
 	uint32_t t32;
 	int c, ret, src = -1;
 
@@ -374,6 +374,10 @@ int backup_main(int argc, char *argv[])
 		goto out;
 	committed = true;
 out:
+	/* The cleanup below talks to the kernel, which replaces the detail: keep it. */
+	if (ret)
+		snprintf(why_failed, sizeof(why_failed), "%s",
+			 cbt_err_detail() ? cbt_err_detail() : strerror(-ret));
 	if (src >= 0)
 		close(src);
 	if (req.out_fd >= 0 && req.out_fd != STDOUT_FILENO)
@@ -390,9 +394,8 @@ out:
 	if (taken) {
 		int r = cbt_snap_drop(&snap);
 
-		if (r && !ret) {
+		if (r && !ret)
 			cbt_perror("cbt backup: dropping the snapshot (the image is complete)", r);
-		}
 	}
 	cbt_dev_info_free(&info);
 	cbt_nl_close(nl);
@@ -402,7 +405,7 @@ out:
 		char prefix[128];
 
 		snprintf(prefix, sizeof(prefix), "cbt backup: %s failed while %s", dev, step);
-		cbt_perror(prefix, ret);
+		fprintf(stderr, "%s: %s\n", prefix, why_failed);
 		if (taken)
 			fprintf(stderr, "cbt backup: epoch %" PRIu64 " was aborted: its changes go"
 				" into the next backup; no image was added. Fix the cause and run"

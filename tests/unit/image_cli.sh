@@ -5,6 +5,8 @@
 # Sourced by tests/unit/run with $O and lib.sh loaded; uses cli.sh's run
 # and expect. One TAP line per check.
 
+# $out and $err are set by cli.sh's run.
+# shellcheck disable=SC2154
 MKIMG=$O/mkimg
 W=$O/image-cli
 IU=5a5a5a5a-1111-4222-8333-444444444444
@@ -84,15 +86,20 @@ else
 
 	run "$CBT" info "$W/chain"
 	expect info_chain 0 ""
-	[[ $out == *"image 4 (position 1): 000004-diff.cbti"* && $out == *ratio* ]] &&
-		tap_ok "unit/image_cli/info_chain_positions" ||
+	if [[ $out == *"image 4 (position 1): 000004-diff.cbti"* && $out == *ratio* ]]; then
+		tap_ok "unit/image_cli/info_chain_positions"
+	else
 		tap_fail "unit/image_cli/info_chain_positions"
+	fi
 	run "$CBT" info --json "$W/chain"
 	expect_json info_chain_json
 	run "$CBT" info --json "$W/chain/000002-incr.cbti"
 	expect_json info_image_json
-	[[ $out == *'"epoch_first": 2'* && $out == *'"type": "incremental"'* ]] &&
-		tap_ok "unit/image_cli/info_image_fields" || tap_fail "unit/image_cli/info_image_fields"
+	if [[ $out == *'"epoch_first": 2'* && $out == *'"type": "incremental"'* ]]; then
+		tap_ok "unit/image_cli/info_image_fields"
+	else
+		tap_fail "unit/image_cli/info_image_fields"
+	fi
 	run "$CBT" verify --json "$W/chain"
 	expect_json verify_json
 
@@ -116,9 +123,11 @@ else
 	flip "$W/bad/000002-incr.cbti" 400
 	run "$CBT" verify "$W/bad"
 	expect verify_corrupted_middle 1 "000002-incr.cbti: FAILED"
-	[[ $err == *"000003-incr.cbti: FAILED"*"parent"* ]] &&
-		tap_ok "unit/image_cli/verify_names_dependent" ||
+	if [[ $err == *"000003-incr.cbti: FAILED"*"parent"* ]]; then
+		tap_ok "unit/image_cli/verify_names_dependent"
+	else
 		tap_fail "unit/image_cli/verify_names_dependent: $err"
+	fi
 	cp "$W/p1" "$W/target"
 	run "$CBT" restore --quiet "$W/bad" --at 3 "$W/target"
 	expect restore_corrupted_middle 1 "000002-incr.cbti"
