@@ -1,0 +1,194 @@
+#!/bin/sh
+# cbt backup of a mounted ext4 under a running write load (fio random
+# writes and file churn). The filesystem sits on a dm-linear device over
+# the cbt device, the layout `cbt attach' makes (a cbt-snap table cannot
+# open a cbt device a filesystem holds directly: EBUSY), and each backup
+# freezes it by suspending that device until the snapshot is taken (the
+# kernel's CBT_A_FREEZE freezes filesystems on the cbt device itself).
+# Images: a full image of every block, incrementals, a
+# differential, an incremental on top of it, and a default full image
+# (blocks in use only). At each backup a hook checksums the snapshot, so
+# each restore point is compared byte for byte with the device as it was at
+# that instant. Then: a backup killed with SIGKILL after its snapshot was
+# taken (the next run aborts the leftover epoch and the next incremental is
+# still exact), one stopped by SIGTERM (its epoch aborted, no partial file),
+# a mounted restore target refused, a corrupted and a missing middle link
+# refused with a clear error before anything is written.
+# disks: 96M 64M 512M 96M
+# timeout: 1200
+# busybox sh has local; the hooks expand in the shell cbt runs them in.
+# shellcheck disable=SC3043,SC2016
+
+W=/tmp/bk
+SRC=/mnt/bk-src
+STORE=/mnt/bk-store
+CH=$STORE/chain
+
+cleanup() {
+	[ -f "$W/stop" ] || : >"$W/stop" 2>/dev/null || true
+	[ -f "$W/fio.pid" ] && kill "$(cat "$W/fio.pid")" 2>/dev/null
+	[ -f "$W/churn.pid" ] && kill "$(cat "$W/churn.pid")" 2>/dev/null
+	sleep 1
+	umount /mnt/bk-tgt 2>/dev/null || true
+	dmsetup resume top 2>/dev/null || true
+	umount "$SRC" 2>/dev/null || true
+	dmsetup remove top 2>/dev/null || true
+	dmsetup remove c-snap 2>/dev/null || true
+	umount "$STORE" 2>/dev/null || true
+	dmsetup remove c 2>/dev/null || true
+	rm -f "$W/fio.pid" "$W/churn.pid"
+}
+
+need_module dm_cbt
+need_cmd cbt fio e2fsck mkfs.ext4 sha256sum
+
+rm -rf "$W" && mkdir -p "$W" "$SRC" "$STORE"
+DEV_SECTORS=$(sectors "$DISK1")
+assert_cmd dmsetup create c --table "0 $DEV_SECTORS cbt $DISK1 8"
+assert_cmd dmsetup create top --table "0 $DEV_SECTORS linear /dev/mapper/c 0"
+assert_cmd mkfs.ext4 -q -E lazy_itable_init=0,lazy_journal_init=0 /dev/mapper/top
+assert_cmd mkfs.ext4 -q "$DISK3"
+assert_cmd mount "$DISK3" "$STORE"
+assert_cmd mount -o noatime /dev/mapper/top "$SRC"
+
+log "write load: fio random 4 KiB writes, and files created and removed"
+fio --name=load --filename="$SRC/load.dat" --size=24M --rw=randwrite --bs=4k --rate=2m \
+	--ioengine=psync --fsync=16 --time_based --runtime=1000 >"$W/fio.log" 2>&1 &
+echo $! >"$W/fio.pid"
+(
+	i=0
+	while [ ! -e "$W/stop" ]; do
+		i=$((i + 1))
+		dd if=/dev/urandom of="$SRC/f$((i % 16))" bs=4k count=$((i % 64 + 1)) 2>/dev/null
+		[ $((i % 5)) -eq 0 ] && rm -f "$SRC/f$(((i + 7) % 16))"
+		sleep 0.2
+	done
+) &
+echo $! >"$W/churn.pid"
+sleep 3
+
+# Once the snapshot is taken: thaw the filesystem, checksum the snapshot.
+export CBT_BACKUP_HOOK="dmsetup resume top; sha256sum \"\$CBT_SNAP_PATH\" | cut -d' ' -f1 >$W/snapsum"
+
+# backup N ARGS...: take backup number N (its image is number N in the chain).
+backup() {
+	local n="$1" rc=0
+	shift
+	rm -f "$W/snapsum"
+	dmsetup suspend top
+	log "+ cbt backup c $* --to $CH --cow $DISK2 --no-freeze --quiet"
+	cbt backup c "$@" --to "$CH" --cow "$DISK2" --no-freeze --quiet || rc=$?
+	dmsetup resume top
+	[ "$rc" -eq 0 ] || fail "backup $n ($*) failed with exit status $rc"
+	[ -s "$W/snapsum" ] || fail "backup $n: the hook did not checksum the snapshot"
+	mv "$W/snapsum" "$W/sum.$n"
+	sleep 2
+}
+
+backup 1 --full --all-blocks --compress zstd:1
+backup 2 --incremental
+backup 3 --incremental --compress none
+backup 4 --differential
+backup 5 --incremental
+
+log "a backup killed (SIGKILL) once its snapshot is taken"
+rc=0
+dmsetup suspend top
+CBT_BACKUP_HOOK='dmsetup resume top; kill -9 $CBT_PID' cbt backup c --incremental --to "$CH" \
+	--cow "$DISK2" --no-freeze --quiet 2>"$W/killed.err" || rc=$?
+dmsetup resume top
+[ "$rc" -ne 0 ] || fail "the killed backup exited 0"
+cbt status c >"$W/status.killed"
+grep -q 'closed' "$W/status.killed" || fail "no closed epoch left by the killed backup: $(cat "$W/status.killed")"
+[ "$(grep -c . "$CH/chain.idx")" -eq 6 ] || fail "the killed backup changed the index"
+sleep 2
+rc=0
+rm -f "$W/snapsum"
+dmsetup suspend top
+cbt backup c --incremental --to "$CH" --cow "$DISK2" --no-freeze >"$W/recover.out" 2>&1 || rc=$?
+dmsetup resume top
+[ "$rc" -eq 0 ] || fail "the backup after the killed one failed: $(cat "$W/recover.out")"
+grep -q "aborting epoch" "$W/recover.out" || fail "the next backup did not abort the leftover epoch: $(cat "$W/recover.out")"
+grep -q "dropping snapshot" "$W/recover.out" || fail "the next backup did not drop the leftover snapshot"
+mv "$W/snapsum" "$W/sum.6"
+sleep 2
+
+log "a backup stopped by SIGTERM: epoch aborted, no partial image"
+rc=0
+dmsetup suspend top
+CBT_BACKUP_HOOK='dmsetup resume top; kill -TERM $CBT_PID' cbt backup c --incremental --to "$CH" \
+	--cow "$DISK2" --no-freeze --quiet 2>"$W/term.err" || rc=$?
+dmsetup resume top
+[ "$rc" -eq 1 ] || fail "the interrupted backup exited $rc, want 1"
+grep -q "interrupted by a signal" "$W/term.err" || fail "no reason given: $(cat "$W/term.err")"
+grep -q "was aborted" "$W/term.err" || fail "it did not say the epoch was aborted: $(cat "$W/term.err")"
+for f in "$CH"/.*.partial; do
+	[ -e "$f" ] && fail "a partial image was left: $f"
+done
+cbt status c | grep -q 'closed' && fail "the interrupted backup left a closed epoch"
+sleep 1
+backup 7 --incremental
+backup 8 --full
+
+log "stop the load"
+: >"$W/stop"
+kill "$(cat "$W/fio.pid")" 2>/dev/null || true
+wait "$(cat "$W/fio.pid")" 2>/dev/null || true
+wait "$(cat "$W/churn.pid")" 2>/dev/null || true
+rm -f "$W/fio.pid" "$W/churn.pid"
+assert_cmd umount "$SRC"
+
+assert_cmd cbt verify "$CH"
+cbt info "$CH" | grep '^image' | while read -r l; do log "$l"; done
+
+for n in 1 2 3 4 5 6 7; do
+	assert_cmd cbt restore --quiet "$CH" --at "$n" "$DISK4"
+	got=$(head -c $((DEV_SECTORS * 512)) "$DISK4" | sha256sum | cut -d' ' -f1)
+	assert_eq "$got" "$(cat "$W/sum.$n")" "point $n restored byte for byte"
+	assert_cmd e2fsck -fn "$DISK4"
+done
+log "point 8 (full, blocks in use only): a clean filesystem"
+assert_cmd cbt restore --quiet "$CH" --at 8 "$DISK4"
+assert_cmd e2fsck -fn "$DISK4"
+cbt info "$CH/000008-full.cbti" | grep -q "blocks the filesystem uses" ||
+	fail "the default full image did not use the ext4 block bitmaps"
+
+log "a mounted target is refused"
+mkdir -p /mnt/bk-tgt
+assert_cmd mount -o ro "$DISK4" /mnt/bk-tgt
+rc=0
+cbt restore --quiet "$CH" --at 2 "$DISK4" 2>"$W/busy.err" || rc=$?
+umount /mnt/bk-tgt
+if [ "$rc" -ne 1 ] || ! grep -q "in use" "$W/busy.err"; then
+	fail "restore onto a mounted disk: exit $rc: $(cat "$W/busy.err")"
+fi
+
+log "a corrupted middle link: refused before writing"
+assert_cmd cp -a "$CH" "$STORE/bad"
+b=$(od -An -tu1 -j 4000 -N1 "$STORE/bad/000002-incr.cbti" | tr -d ' ')
+# shellcheck disable=SC2059
+printf "\\$(printf %o $(((b + 1) % 256)))" | dd of="$STORE/bad/000002-incr.cbti" bs=1 seek=4000 conv=notrunc 2>/dev/null
+cmp -s "$CH/000002-incr.cbti" "$STORE/bad/000002-incr.cbti" && fail "the corruption did not change the file"
+assert_cmd cbt restore --quiet "$CH" --at 1 "$DISK4"
+before=$(head -c $((DEV_SECTORS * 512)) "$DISK4" | sha256sum | cut -d' ' -f1)
+rc=0
+cbt restore --quiet "$STORE/bad" --at 3 "$DISK4" 2>"$W/bad.err" || rc=$?
+if [ "$rc" -ne 1 ] || ! grep -q "000002-incr.cbti" "$W/bad.err"; then
+	fail "corrupted link: exit $rc: $(cat "$W/bad.err")"
+fi
+after=$(head -c $((DEV_SECTORS * 512)) "$DISK4" | sha256sum | cut -d' ' -f1)
+assert_eq "$after" "$before" "target untouched by the refused restore"
+rc=0
+cbt verify "$STORE/bad" 2>"$W/verify.err" || rc=$?
+if [ "$rc" -ne 1 ] || ! grep -q "000002-incr.cbti: FAILED" "$W/verify.err"; then
+	fail "verify: exit $rc: $(cat "$W/verify.err")"
+fi
+
+log "a missing middle link"
+rm "$STORE/bad/000002-incr.cbti"
+rc=0
+cbt restore --quiet "$STORE/bad" --at 3 "$DISK4" 2>"$W/missing.err" || rc=$?
+if [ "$rc" -ne 1 ] || ! grep -q "is missing" "$W/missing.err"; then
+	fail "missing link: exit $rc: $(cat "$W/missing.err")"
+fi
+pass
