@@ -88,13 +88,21 @@ assert_cmd mount -o ro "$DISK2" "$DST"
 assert_eq "$(sha256sum <"$DST/marker" | cut -d' ' -f1)" "$marker" "marker file on the target"
 assert_cmd umount "$DST"
 
-log "human report: passes, the grow hint"
+log "--used-only, human report: passes, the grow hint"
 assert_cmd umount "$SRC"
 rc=0
-cbt clone c "$DISK2" --cow "$DISK3" --state-dir "$W/state2" --force >"$W/human" 2>&1 || rc=$?
+cbt clone c "$DISK2" --cow "$DISK3" --state-dir "$W/state2" --force --used-only --verify \
+	>"$W/human" 2>&1 || rc=$?
 cat "$W/human"
-assert_eq "$rc" 0 "second clone (unmounted source, --force over the first)"
-grep -q '^pass 1: epoch' "$W/human" || fail "no pass line in the report"
+assert_eq "$rc" 0 "second clone (unmounted source, --force over the first, --used-only)"
+p1=$(sed -n 's/^pass 1: epoch [0-9]*, \([0-9]*\) blocks.*/\1/p' "$W/human")
+log "pass 1 copied $p1 of 2048 blocks"
+[ -n "$p1" ] && [ "$p1" -lt 2048 ] || fail "--used-only copied every block"
+grep -q '^verify: .*of blocks the filesystem uses' "$W/human" || fail "no verification of the used blocks"
 grep -q 'growpart' "$W/human" || fail "no hint on growing the larger target"
 grep -q 'writing over an ext4 filesystem' "$W/human" || fail "no word on what --force overwrote"
+assert_cmd e2fsck -fn "$DISK2"
+assert_cmd mount -o ro "$DISK2" "$DST"
+assert_eq "$(sha256sum <"$DST/marker" | cut -d' ' -f1)" "$marker" "marker file after --used-only"
+assert_cmd umount "$DST"
 pass
