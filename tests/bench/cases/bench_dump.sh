@@ -19,7 +19,7 @@
 # timeout: 900
 # grace: 60
 
-DUMPS=5
+DUMPS=3
 SECTORS=2147483648	# 1 TiB
 PATTERNS="none 1pct 10pct every64 all"
 
