@@ -179,7 +179,7 @@ int cbt_apply_images(const int *fds, const char *const *names, size_t n, int tar
 				}
 			}
 			if (p)
-				cbt_progress_update(p, st->written + cbt_img_reader_bytes(r));
+				cbt_progress_update(p, st->read + cbt_img_reader_bytes(r));
 			if (ret)
 				break;
 		}
@@ -210,6 +210,17 @@ next:
 		ret = cbt_err(-errno, "flushing the target: %s", strerror(errno));
 	free(bm);
 	return ret;
+}
+
+uint64_t cbt_point_bytes(const struct cbt_point *pt)
+{
+	uint64_t sum = 0;
+	struct stat st;
+
+	for (size_t i = 0; i < pt->n; i++)
+		if (!fstat(pt->fds[i], &st) && S_ISREG(st.st_mode))
+			sum += (uint64_t)st.st_size;
+	return sum;
 }
 
 void cbt_point_free(struct cbt_point *pt)

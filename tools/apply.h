@@ -52,5 +52,7 @@ struct cbt_point {
  */
 int cbt_open_point(const char *src, const char *id, bool full_check, struct cbt_point *pt);
 void cbt_point_free(struct cbt_point *pt);
+/* Bytes of the point's image files (0 for a pipe): the progress total. */
+uint64_t cbt_point_bytes(const struct cbt_point *pt);
 
 #endif /* CBT_APPLY_H */

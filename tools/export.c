@@ -112,7 +112,7 @@ int export_main(int argc, char *argv[])
 		ret = cbt_err(-errno, "%s: %s", raw, strerror(errno));
 		goto fail;
 	}
-	cbt_progress_init(&p, "export", 0, !quiet);
+	cbt_progress_init(&p, "export: read", cbt_point_bytes(&pt), !quiet);
 	ret = cbt_apply_images(pt.fds, (const char *const *)pt.names, pt.n, fd, true, &p, &st);
 	cbt_progress_end(&p);
 	close(fd);

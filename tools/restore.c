@@ -86,7 +86,7 @@ int restore_main(int argc, char *argv[])
 	if (!ret)
 		ret = cbt_open_target(argv[optind + 1], &target, &is_file);
 	if (!ret) {
-		cbt_progress_init(&p, "restore", 0, !quiet && !json);
+		cbt_progress_init(&p, "restore: read", cbt_point_bytes(&pt), !quiet && !json);
 		ret = cbt_apply_images(pt.fds, (const char *const *)pt.names, pt.n, target,
 				       is_file, &p, &st);
 		cbt_progress_end(&p);
