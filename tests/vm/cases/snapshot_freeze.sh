@@ -1,12 +1,16 @@
 #!/bin/sh
-# Filesystem-consistent snapshots of a mounted, busy ext4: while a workload
-# rewrites files, `cbt snapshot take --freeze' five times (and once with
-# the default, which must freeze because ext4 is mounted). Each snapshot is
-# clean for `e2fsck -fn', mounts read-only, and holds every file written
-# and synced before its take, byte for byte (sha256). Logs how long the
-# filesystem was frozen and writes were held.
-# disks: 128M 64M
-# timeout: 400
+# Filesystem-consistent snapshots of a mounted, busy filesystem: while a
+# workload rewrites files, `cbt snapshot take --freeze' five times on ext4
+# (and once with the default, which must freeze because it is mounted),
+# three times on XFS. Each ext4 snapshot is clean for `e2fsck -fn'; a
+# frozen XFS keeps a covered but unreplayed log (xfs_repair -n on the
+# snapshot says so), so each XFS snapshot is copied, mounted once to replay
+# its log, and must then be clean for `xfs_repair -n'. Each snapshot mounts
+# read-only (ext4: ro,noload; XFS: ro,norecovery,nouuid) and holds every
+# file written and synced before its take, byte for byte (sha256). Logs how
+# long the filesystem was frozen and writes were held.
+# disks: 512M 256M 512M
+# timeout: 600
 
 W=/tmp/frz
 
@@ -21,13 +25,24 @@ cleanup() {
 	dmsetup remove c 2>/dev/null || true
 }
 
-need_module dm_cbt ext4
-need_cmd cbt mkfs.ext4 e2fsck sha256sum
+need_module dm_cbt ext4 xfs
+need_cmd cbt mkfs.ext4 e2fsck mkfs.xfs xfs_repair sha256sum
 rm -rf "$W" && mkdir -p "$W" /mnt/o /mnt/s
 
+# run_fs FS ROUNDS: the rounds on a fresh FS.
+run_fs() {
+FS=$1
+log "=== $FS"
+rm -f "$W/stop" "$W/failed" "$W"/sum.*
 assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
-assert_cmd mkfs.ext4 -q /dev/mapper/c
-assert_cmd mount -t ext4 /dev/mapper/c /mnt/o
+if [ "$FS" = xfs ]; then
+	assert_cmd mkfs.xfs -f -q /dev/mapper/c
+	ROOPTS=ro,norecovery,nouuid
+else
+	assert_cmd mkfs.ext4 -q -F /dev/mapper/c
+	ROOPTS=ro,noload
+fi
+assert_cmd mount -t "$FS" /dev/mapper/c /mnt/o
 mkdir -p /mnt/o/work /mnt/o/kept
 
 # The workload: rewrite, append and delete files, some with fsync.
@@ -43,13 +58,13 @@ mkdir -p /mnt/o/work /mnt/o/kept
 ) &
 echo $! >"$W/pid"
 
-for r in 1 2 3 4 5 6; do
+for r in $(seq 1 "$2"); do
 	dd if=/dev/urandom of=/mnt/o/kept/before.$r bs=64k count=$((r * 5)) 2>/dev/null
 	sync
 	sha256sum /mnt/o/kept/before.$r | cut -d' ' -f1 >"$W/sum.$r"
 	sleep 1
-	if [ "$r" -eq 6 ]; then
-		log "round $r: take with the default (ext4 is mounted: must freeze)"
+	if [ "$r" -eq 6 ] || { [ "$FS" = xfs ] && [ "$r" -eq 3 ]; }; then
+		log "round $r: take with the default ($FS is mounted: must freeze)"
 		out=$(cbt snapshot take c --cow "$DISK2" --json) || fail "take failed in round $r"
 	else
 		log "round $r: take --freeze under the workload"
@@ -59,15 +74,28 @@ for r in 1 2 3 4 5 6; do
 	fns=$(echo "$out" | sed -n 's/.*"freeze_ns": \([0-9]*\).*/\1/p')
 	hns=$(echo "$out" | sed -n 's/.*"hold_ns": \([0-9]*\).*/\1/p')
 	assert_eq "$(echo "$out" | sed -n 's/.*"frozen": \([a-z]*\).*/\1/p')" true "frozen"
-	log "FREEZE round $r: epoch $epoch, filesystem frozen $((fns / 1000)) us, writes held $((hns / 1000)) us"
-	echo "$fns $hns" >>"$W/durations"
+	log "FREEZE $FS round $r: epoch $epoch, filesystem frozen $((fns / 1000)) us, writes held $((hns / 1000)) us"
+	echo "$fns $hns" >>"$W/durations.$FS"
 	[ "$fns" -gt 0 ] || fail "a frozen take reports a freeze of 0 ns"
-	e2fsck -fn /dev/mapper/c-snap >"$W/fsck" 2>&1 || {
-		cat "$W/fsck"
-		fail "round $r: e2fsck -fn finds the frozen snapshot unclean"
-	}
-	log "e2fsck -fn: $(tail -1 "$W/fsck")"
-	assert_cmd mount -t ext4 -o ro,noload /dev/mapper/c-snap /mnt/s
+	if [ "$FS" = xfs ]; then
+		xfs_repair -n /dev/mapper/c-snap >"$W/fsck0" 2>&1 ||
+			log "xfs_repair -n on the snapshot itself: $(grep -c ALERT "$W/fsck0") log alert(s), $(grep -v -e '^        - ' -e '^Phase' -e ALERT -e ignored -e 'Expect spurious' -e 'resolved by' -e 'No modify' "$W/fsck0" | tr '\n' ' ')"
+		dd if=/dev/mapper/c-snap of="$DISK3" bs=1M iflag=direct oflag=direct 2>/dev/null ||
+			fail "cannot copy the snapshot"
+		assert_cmd mount -t xfs -o nouuid "$DISK3" /mnt/s
+		assert_cmd umount /mnt/s
+		xfs_repair -n "$DISK3" >"$W/fsck" 2>&1 || {
+			grep -v -e '^        - ' -e '^Phase' "$W/fsck" | head -30
+			fail "$FS round $r: the frozen snapshot, its log replayed, is not clean for xfs_repair -n"
+		}
+	else
+		e2fsck -fn /dev/mapper/c-snap >"$W/fsck" 2>&1 || {
+			cat "$W/fsck"
+			fail "$FS round $r: e2fsck -fn finds the frozen snapshot unclean"
+		}
+	fi
+	log "$FS check of the snapshot is clean: $(tail -1 "$W/fsck")"
+	assert_cmd mount -t "$FS" -o "$ROOPTS" /dev/mapper/c-snap /mnt/s
 	for k in $(seq 1 "$r"); do
 		got=$(sha256sum /mnt/s/kept/before.$k | cut -d' ' -f1)
 		[ "$got" = "$(cat "$W/sum.$k")" ] ||
@@ -81,10 +109,18 @@ done
 : >"$W/stop"
 while kill -0 "$(cat "$W/pid")" 2>/dev/null; do sleep 0.1; done
 [ ! -e "$W/failed" ] || fail "the workload failed: $(cat "$W/failed")"
-awk '{ f += $1; h += $2; if ($1 > fm) fm = $1; if ($2 > hm) hm = $2 }
-	END { printf "FREEZE summary: %d takes, frozen %.1f ms mean (max %.1f), writes held %.1f ms mean (max %.1f)\n",
-		NR, f / NR / 1e6, fm / 1e6, h / NR / 1e6, hm / 1e6 }' "$W/durations"
+awk -v FS_NAME="$FS" '{ f += $1; h += $2; if ($1 > fm) fm = $1; if ($2 > hm) hm = $2 }
+	END { printf "FREEZE summary " FS_NAME ": %d takes, frozen %.1f ms mean (max %.1f), writes held %.1f ms mean (max %.1f)\n",
+		NR, f / NR / 1e6, fm / 1e6, h / NR / 1e6, hm / 1e6 }' "$W/durations.$FS"
 assert_cmd umount /mnt/o
-assert_cmd e2fsck -fn /dev/mapper/c
+if [ "$FS" = xfs ]; then
+	assert_cmd xfs_repair -n /dev/mapper/c
+else
+	assert_cmd e2fsck -fn /dev/mapper/c
+fi
 assert_cmd dmsetup remove c
+}
+
+run_fs ext4 6
+run_fs xfs 3
 pass
