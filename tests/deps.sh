@@ -14,6 +14,7 @@ clang libclang-rt-dev
 sparse python3 bc bison flex libelf-dev libssl-dev
 qemu-system-x86 busybox-static cpio xz-utils zstd
 dmsetup e2fsprogs xfsprogs fio util-linux
+lvm2
 "
 
 missing=""
