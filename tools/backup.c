@@ -45,9 +45,9 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: %s backup DEVICE --full|--incremental|--differential\n"
 		"           (--to DIR | -o FILE|-) --cow COW [options]\n\n"
 		"Takes a snapshot of DEVICE (closing its open epoch), writes an image of it,\n"
-		"then commits the epoch and drops the snapshot. A full image holds the\n"
-		"blocks in use (ext2/3/4: from its block bitmaps; otherwise the non-zero\n"
-		"blocks); an incremental one the blocks changed since the chain's last\n"
+		"then commits the epoch (-o: keeps its changes for the chain) and drops\n"
+		"the snapshot. A full image holds the blocks in use (ext2/3/4: from its\n"
+		"block bitmaps; otherwise the non-zero blocks); an incremental one the blocks changed since the chain's last\n"
 		"image; a differential one those changed since the chain's last full image.\n"
 		"On failure the epoch is aborted, so its changes go into the next backup.\n\n"
 		"  --full, --incremental, --differential   the image type\n"
@@ -368,8 +368,14 @@ int backup_main(int argc, char *argv[])
 		goto out;
 	outpart[0] = 0;
 
+	/*
+	 * A chain's image consumes the epoch. A lone image (-o) does not: no
+	 * incremental can follow it, and the chain in a directory still needs
+	 * these changes, so they are folded back (aborted) instead.
+	 */
 	step = "committing the epoch";
-	ret = cbt_epoch_commit(nl, &sel, snap.epoch);
+	ret = req.dir ? cbt_epoch_commit(nl, &sel, snap.epoch) :
+			cbt_epoch_abort(nl, &sel, snap.epoch);
 	if (ret)
 		goto out;
 	committed = true;

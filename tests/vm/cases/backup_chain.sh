@@ -1,10 +1,10 @@
 #!/bin/sh
 # cbt backup of a mounted ext4 under a running write load (fio random
 # writes and file churn). The filesystem sits on a dm-linear device over
-# the cbt device, the layout `cbt attach' makes (a cbt-snap table cannot
-# open a cbt device a filesystem holds directly: EBUSY), and each backup
-# freezes it by suspending that device until the snapshot is taken (the
-# kernel's CBT_A_FREEZE freezes filesystems on the cbt device itself).
+# the cbt device, the layout `cbt attach' makes, and each backup freezes it
+# by suspending that device until the snapshot is taken (the kernel's
+# CBT_A_FREEZE freezes filesystems on the cbt device itself; backup_direct
+# covers that).
 # Images: a full image of every block, incrementals, a
 # differential, an incremental on top of it, and a default full image
 # (blocks in use only). At each backup a hook checksums the snapshot, so
