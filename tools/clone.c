@@ -547,8 +547,11 @@ static int do_pass(struct run *r, bool final, bool freeze, enum clone_why why, i
 			if (s)
 				ret = s;
 		}
-		/* What was written in order is on the target once flushed. */
-		if (!r->st.full_done && !clone_sync(r->tfd, r->target) && res.written_upto) {
+		/*
+		 * What was written in order is on the target once flushed (a
+		 * bare fdatasync: the error detail stays the pass's).
+		 */
+		if (!r->st.full_done && !fdatasync(r->tfd) && res.written_upto) {
 			uint64_t upto = res.written_upto / r->cfg.block_size;
 
 			if (res.written_upto >= r->cfg.dev_bytes)
@@ -656,8 +659,15 @@ static int setup(struct run *r)
 				       r->tgt.found, r->start_why);
 	}
 
-	/* Closed epochs that are not this clone's belong to someone else. */
-	r->first_ours = r->resumed ? old.resume_epoch : r->info.epoch_current;
+	/*
+	 * Closed epochs that are not this clone's belong to someone else. A
+	 * killed run on this target (its state says incomplete) may have left
+	 * one closed, from its resume_epoch on: that one is ours to commit or
+	 * abort.
+	 */
+	r->first_ours = r->info.epoch_current;
+	if (ours && !old.complete && old.resume_epoch < r->first_ours)
+		r->first_ours = old.resume_epoch;
 	for (size_t i = 0; i < r->info.nr_epochs; i++) {
 		const struct cbt_epoch_info *e = &r->info.epochs[i];
 
