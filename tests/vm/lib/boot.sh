@@ -120,8 +120,10 @@ vm_boot() {
 	printf '%q ' "${args[@]}" >"$B_DIR/qemu.cmd"
 
 	# The outer timeout is a last resort; the deadlines below act first.
-	exec {fd}< <(timeout -s KILL "$hard" "${args[@]}" </dev/null 2>"$B_DIR/qemu.err"
-		echo "@@QEMU-EXIT $?")
+	# (errexit holds in the subshell too: the status must not stop it.)
+	exec {fd}< <(rc=0
+		timeout -s KILL "$hard" "${args[@]}" </dev/null 2>"$B_DIR/qemu.err" || rc=$?
+		echo "@@QEMU-EXIT $rc")
 	vm_now
 	B_T0=$VM_NOW B_TREADY=""
 	local deadline=$((VM_NOW + VM_BOOT_TIMEOUT)) what="booting"
@@ -271,7 +273,7 @@ vm_boot_problems() {
 	local bad f
 	if [ "$B_READY" != 1 ]; then
 		bad=$(vm_bad_line --console "$B_DIR/console.log")
-		echo "VM did not boot: ${B_HOSTKILL:-qemu exited with status $B_QEMU_RC}${bad:+; kernel log: $bad}$(head -c 200 "$B_DIR/qemu.err" | tr '\n' ' ')"
+		echo "VM did not boot: ${B_HOSTKILL:-qemu exited with status $B_QEMU_RC}${bad:+; kernel log: $bad}$(head -c 200 "$B_DIR/qemu.err" | tr '\n' ' ' | sed 's/^./; &/')"
 		return 0
 	fi
 	[ -z "$B_BOOTFAIL" ] || echo "$B_BOOTFAIL"
