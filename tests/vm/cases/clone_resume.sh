@@ -4,7 +4,9 @@
 # pass's epoch aborted, no snapshot left) and a state file saying how far
 # the target got; the same command then resumes pass 1 where it stopped
 # instead of starting over, and a later run refreshes the finished clone
-# with the changes only. Each time the target equals the last snapshot.
+# with the changes only. A run killed with SIGKILL leaves its snapshot and
+# epoch; once the snapshot is dropped the next run takes the epoch over.
+# Each time the target equals the last snapshot.
 # disks: 128M 128M 64M
 # timeout: 400
 
@@ -103,6 +105,29 @@ assert_eq "$rc" 0 "exit status of the refresh"
 grep -q '^resuming: the target holds the source up to epoch' "$W/out3" || fail "it did not resume"
 p1=$(sed -n 's/^pass 1: epoch [0-9]*, \([0-9]*\) blocks.*/\1/p' "$W/out3")
 [ "$p1" -lt 1024 ] || fail "the refresh copied $p1 blocks"
+same_as_snapshot
+
+log "SIGKILL mid pass 1 (a new state dir: a full copy): the snapshot stays; once dropped, the next run takes over the closed epoch"
+cbt clone c "$DISK2" --cow "$DISK3" --rate 8M --state-dir "$W/state2" >"$W/out4" 2>"$W/err4" &
+echo $! >"$W/clone.pid"
+sleep 4
+kill -KILL "$(cat "$W/clone.pid")"
+wait "$(cat "$W/clone.pid")" 2>/dev/null || true
+rm -f "$W/clone.pid"
+cbt status c
+assert_eq "$(cbt status c | grep -c ': closed')" 1 "closed epochs after SIGKILL"
+rc=0
+cbt clone c "$DISK2" --cow "$DISK3" --state-dir "$W/state2" >"$W/out5" 2>"$W/err5" || rc=$?
+cat "$W/err5"
+assert_eq "$rc" 1 "exit status with the killed run's snapshot attached"
+grep -q 'already has a snapshot attached' "$W/err5" || fail "no word of the snapshot"
+assert_cmd cbt snapshot drop c
+rc=0
+cbt clone c "$DISK2" --cow "$DISK3" --verify --keep-snapshot --state-dir "$W/state2" \
+	>"$W/out6" 2>"$W/err6" || rc=$?
+cat "$W/out6" "$W/err6"
+assert_eq "$rc" 0 "exit status after the SIGKILL"
+grep -q '^verify: the target matches' "$W/out6" || fail "not verified"
 stop_writer
 same_as_snapshot
 assert_eq "$(cbt status c | grep -c ': closed')" 0 "closed epochs at the end"
