@@ -193,6 +193,19 @@ int cbt_bitmap_prepare(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp)
 	return 0;
 }
 
+void cbt_bitmap_clear_leaf(struct cbt_bitmap *bm, u32 leaf)
+{
+	unsigned long *page;
+
+	if (leaf >= bm->nr_leaves)
+		return;
+	page = bm->leaves[leaf];
+	if (page == CBT_LEAF_FULL)
+		bm->leaves[leaf] = NULL;
+	else if (page)
+		memset(page, 0, CBT_LEAF_BYTES);
+}
+
 bool cbt_bitmap_test(const struct cbt_bitmap *bm, u64 bit)
 {
 	const unsigned long *leaf;

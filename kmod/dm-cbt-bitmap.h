@@ -63,6 +63,9 @@ u64 cbt_bitmap_set_range(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp);
  */
 int cbt_bitmap_prepare(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp);
 
+/* Clear leaf @leaf (its page is kept for reuse). No setters may run. */
+void cbt_bitmap_clear_leaf(struct cbt_bitmap *bm, u32 leaf);
+
 bool cbt_bitmap_test(const struct cbt_bitmap *bm, u64 bit);
 /* True if every bit of [start, start + len) (clipped) is set. */
 bool cbt_bitmap_range_all_set(const struct cbt_bitmap *bm, u64 start, u64 len);

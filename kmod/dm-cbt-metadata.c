@@ -106,8 +106,15 @@ int cbt_md_commit_dirty(struct cbt_tracker *t)
 		if (!e)
 			continue;
 		for_each_set_bit(leaf, e->dirty_leaves, e->bm.nr_leaves) {
+			__le64 *page = page_address(t->batch[n]);
+			const __le64 *pending = t->scratch;
+			u32 w;
+
 			__clear_bit(leaf, e->dirty_leaves);
-			cbt_bitmap_read_leaf(&e->bm, leaf, page_address(t->batch[n]));
+			cbt_bitmap_read_leaf(&e->bm, leaf, page);
+			if (cbt_bitmap_read_leaf(&e->pending, leaf, t->scratch))
+				for (w = 0; w < CBT_LEAF_BYTES / sizeof(*page); w++)
+					page[w] |= pending[w];
 			page_nos[n++] = slot_page(t, slot, leaf);
 			if (n == CBT_COMMIT_BATCH) {
 				r = md_rw(t, t->batch, page_nos, n, REQ_OP_WRITE | REQ_SYNC);

@@ -237,20 +237,7 @@ static int cbt_preresume(struct dm_target *ti)
 	for (i = 0; i < DM_CBT_MD_SLOTS; i++) {
 		if (!t->slots[i])
 			continue;
-		r = cbt_bitmap_grow(&t->slots[i]->bm, nr_blocks, GFP_NOIO);
-		if (!r && BITS_TO_LONGS(t->slots[i]->bm.nr_leaves) >
-			  BITS_TO_LONGS(DIV_ROUND_UP_ULL(t->nr_blocks, CBT_BITS_PER_LEAF))) {
-			unsigned long *dirty = bitmap_zalloc(t->slots[i]->bm.nr_leaves, GFP_NOIO);
-
-			if (!dirty) {
-				r = -ENOMEM;
-			} else {
-				bitmap_copy(dirty, t->slots[i]->dirty_leaves,
-					    DIV_ROUND_UP_ULL(t->nr_blocks, CBT_BITS_PER_LEAF));
-				bitmap_free(t->slots[i]->dirty_leaves);
-				t->slots[i]->dirty_leaves = dirty;
-			}
-		}
+		r = cbt_epoch_grow(t->slots[i], nr_blocks);
 		if (r) {
 			DMERR("Cannot grow the bitmaps to %llu blocks: %d", nr_blocks, r);
 			goto out;
@@ -260,20 +247,16 @@ static int cbt_preresume(struct dm_target *ti)
 	t->nr_blocks = nr_blocks;
 	t->dev_sectors = ti->len;
 	t->ledger.nr_blocks = nr_blocks;
-	cbt_begin_marking(t);
 	/* The old last block may be partial: it grew too. */
 	cbt_mark_locked(t, old_blocks ? old_blocks - 1 : 0, nr_blocks - old_blocks + 1);
+	cbt_commit_marks(t, "growing");
 	if (t->persistence == CBT_PERSIST_METADATA) {
-		r = cbt_md_commit_dirty(t);
-		if (!r) {
-			t->ledger.seq++;
-			r = cbt_md_write_sb(t);
-		}
+		t->ledger.seq++;
+		r = cbt_md_write_sb(t);
 		if (r)
 			cbt_md_failed(t, r, "growing");
 		r = 0;
 	}
-	cbt_end_marking(t);
 out:
 	mutex_unlock(&t->lock);
 	return r;

@@ -24,7 +24,8 @@ struct cbt_epoch *cbt_epoch_alloc(struct cbt_tracker *t, u64 number, u32 slot)
 		return NULL;
 	e->number = number;
 	e->slot = slot;
-	if (cbt_bitmap_init(&e->bm, t->nr_blocks, GFP_KERNEL))
+	if (cbt_bitmap_init(&e->bm, t->nr_blocks, GFP_KERNEL) ||
+	    cbt_bitmap_init(&e->pending, t->nr_blocks, GFP_KERNEL))
 		goto bad;
 	e->dirty_leaves = bitmap_zalloc(max(e->bm.nr_leaves, 1U), GFP_KERNEL);
 	if (!e->dirty_leaves)
@@ -32,8 +33,29 @@ struct cbt_epoch *cbt_epoch_alloc(struct cbt_tracker *t, u64 number, u32 slot)
 	return e;
 bad:
 	cbt_bitmap_destroy(&e->bm);
+	cbt_bitmap_destroy(&e->pending);
 	kfree(e);
 	return NULL;
+}
+
+int cbt_epoch_grow(struct cbt_epoch *e, u64 nr_blocks)
+{
+	u32 old_leaves = e->bm.nr_leaves;
+	unsigned long *dirty;
+	int r;
+
+	r = cbt_bitmap_grow(&e->bm, nr_blocks, GFP_NOIO);
+	if (!r)
+		r = cbt_bitmap_grow(&e->pending, nr_blocks, GFP_NOIO);
+	if (r || e->bm.nr_leaves <= old_leaves)
+		return r;
+	dirty = bitmap_zalloc(e->bm.nr_leaves, GFP_NOIO);
+	if (!dirty)
+		return -ENOMEM;
+	bitmap_copy(dirty, e->dirty_leaves, old_leaves);
+	bitmap_free(e->dirty_leaves);
+	e->dirty_leaves = dirty;
+	return 0;
 }
 
 static void epoch_free(struct cbt_epoch *e)
@@ -41,6 +63,7 @@ static void epoch_free(struct cbt_epoch *e)
 	if (!e)
 		return;
 	cbt_bitmap_destroy(&e->bm);
+	cbt_bitmap_destroy(&e->pending);
 	bitmap_free(e->dirty_leaves);
 	kfree(e);
 }
@@ -72,28 +95,54 @@ size_t cbt_tracker_bytes(struct cbt_tracker *t)
 	return bytes;
 }
 
-void cbt_begin_marking(struct cbt_tracker *t)
-{
-	atomic_inc(&t->committing);
-	/* Pairs with smp_rmb() in cbt_mark_fast(): the flag before any bit. */
-	smp_mb__after_atomic();
-}
-
-void cbt_end_marking(struct cbt_tracker *t)
-{
-	/* Bits and their commit happen before the flag drops; pairs as above. */
-	smp_mb__before_atomic();
-	atomic_dec(&t->committing);
-}
-
-/* Set the bits of the open epoch, outside map(); t->lock held. */
+/*
+ * Record bits in the open epoch, outside map(); t->lock held. Persistent:
+ * they stay pending, invisible to map(), until cbt_commit_marks().
+ */
 void cbt_mark_locked(struct cbt_tracker *t, u64 start, u64 len)
 {
 	struct cbt_epoch *e = cbt_open_epoch(t);
 
-	cbt_bitmap_set_range(&e->bm, start, len, GFP_NOIO);
-	if (t->persistence == CBT_PERSIST_METADATA)
+	if (t->persistence == CBT_PERSIST_METADATA) {
+		cbt_bitmap_set_range(&e->pending, start, len, GFP_NOIO);
 		cbt_md_mark_dirty(e, start, len);
+	} else {
+		cbt_bitmap_set_range(&e->bm, start, len, GFP_NOIO);
+	}
+}
+
+/* Make every pending bit visible to map(). */
+static void publish_pending(struct cbt_tracker *t)
+{
+	u32 slot, leaf;
+
+	for (slot = 0; slot < DM_CBT_MD_SLOTS; slot++) {
+		struct cbt_epoch *e = t->slots[slot];
+
+		if (!e)
+			continue;
+		for (leaf = 0; leaf < e->pending.nr_leaves; leaf++) {
+			if (!cbt_bitmap_read_leaf(&e->pending, leaf, t->scratch))
+				continue;
+			cbt_bitmap_or_leaf(&e->bm, leaf, t->scratch, GFP_NOIO);
+			cbt_bitmap_clear_leaf(&e->pending, leaf);
+		}
+	}
+}
+
+void cbt_commit_marks(struct cbt_tracker *t, const char *what)
+{
+	int r;
+
+	lockdep_assert_held(&t->lock);
+	if (t->persistence == CBT_PERSIST_METADATA) {
+		r = cbt_md_commit_dirty(t);
+		if (r)
+			cbt_md_failed(t, r, what);
+	}
+	/* Only now may map() let writes to these blocks through unrecorded. */
+	if (t->scratch)
+		publish_pending(t);
 }
 
 /* ---- Epoch operations ---- */
@@ -192,21 +241,17 @@ int cbt_abort_epoch(struct cbt_tracker *t, u64 epoch)
 		goto out;
 	}
 	/* Fold the closed epoch's changes into the open one before dropping it. */
-	cbt_begin_marking(t);
-	r = cbt_bitmap_or(&open->bm, &e->bm, GFP_NOIO);
-	if (!r && t->persistence == CBT_PERSIST_METADATA) {
-		for (leaf = 0; leaf < min(e->bm.nr_leaves, open->bm.nr_leaves); leaf++)
+	if (t->persistence == CBT_PERSIST_METADATA) {
+		r = cbt_bitmap_or(&open->pending, &e->bm, GFP_NOIO);
+		for (leaf = 0; !r && leaf < min(e->bm.nr_leaves, open->bm.nr_leaves); leaf++)
 			if (cbt_bitmap_leaf_present(&e->bm, leaf))
 				__set_bit(leaf, open->dirty_leaves);
-		r = cbt_md_commit_dirty(t);
-		if (r) {
-			cbt_md_failed(t, r, "merging an aborted epoch");
-			r = 0;
-		}
+	} else {
+		r = cbt_bitmap_or(&open->bm, &e->bm, GFP_NOIO);
 	}
-	cbt_end_marking(t);
 	if (r)
 		goto out;
+	cbt_commit_marks(t, "merging an aborted epoch");
 	r = cbt_ledger_abort(&t->ledger, epoch, &slot);
 	if (!r)
 		release_slot(t, slot);
@@ -235,10 +280,8 @@ static void cbt_commit_work(struct work_struct *ws)
 	struct bio *bio;
 	unsigned long flags;
 	u64 start, len;
-	int r;
 
 	mutex_lock(&t->lock);
-	cbt_begin_marking(t);
 	spin_lock_irqsave(&t->deferred_lock, flags);
 	bios = t->deferred;
 	bio_list_init(&t->deferred);
@@ -248,12 +291,7 @@ static void cbt_commit_work(struct work_struct *ws)
 		bio_blocks(t, bio, &start, &len);
 		cbt_mark_locked(t, start, len);
 	}
-	if (t->persistence == CBT_PERSIST_METADATA) {
-		r = cbt_md_commit_dirty(t);
-		if (r)
-			cbt_md_failed(t, r, "committing the bitmap");
-	}
-	cbt_end_marking(t);
+	cbt_commit_marks(t, "committing the bitmap");
 	mutex_unlock(&t->lock);
 
 	/* The origin never fails a write for metadata's sake: submit them all. */
@@ -281,12 +319,9 @@ static bool cbt_mark_fast(struct cbt_tracker *t, u64 start, u64 len)
 		ok = !cbt_bitmap_prepare(&e->bm, start, len, GFP_NOWAIT);
 		if (ok)
 			cbt_bitmap_set_range(&e->bm, start, len, GFP_NOWAIT);
-	} else if (cbt_bitmap_range_all_set(&e->bm, start, len)) {
-		/* A bit may be set but not yet committed: see ->committing. */
-		smp_rmb();
-		ok = !atomic_read(&t->committing);
 	} else {
-		ok = false;
+		/* Persistent: a bit map() sees is on the metadata device already. */
+		ok = cbt_bitmap_range_all_set(&e->bm, start, len);
 	}
 	rcu_read_unlock();
 	return ok;
@@ -320,6 +355,7 @@ static void tracker_release(struct kref *ref)
 	for (i = 0; i < CBT_COMMIT_BATCH; i++)
 		if (t->batch[i])
 			__free_page(t->batch[i]);
+	kfree(t->scratch);
 	mutex_destroy(&t->lock);
 	kfree(t);
 }
@@ -424,6 +460,13 @@ struct cbt_tracker *cbt_tracker_create(struct dm_target *ti, u32 block_sectors,
 	if (meta) {
 		t->meta_devt = meta->bdev->bd_dev;
 		t->meta_bdev = meta->bdev;
+		t->scratch = kmalloc(CBT_LEAF_BYTES, GFP_KERNEL);
+		if (!t->scratch) {
+			mutex_unlock(&t->lock);
+			ti->error = "Cannot allocate commit buffers";
+			r = -ENOMEM;
+			goto bad;
+		}
 		for (i = 0; i < CBT_COMMIT_BATCH; i++) {
 			t->batch[i] = alloc_page(GFP_KERNEL);
 			if (!t->batch[i]) {

@@ -9,11 +9,13 @@
  *
  * Write path. Memory-only: map() sets the bits of a write in the open
  * epoch (lock-free) before remapping it. Persistent: a write whose blocks
- * are all marked, while no commit is running, goes straight through;
- * any other write is deferred to the worker, which marks it, writes the
- * changed bitmap pages to the metadata device, flushes, and only then
- * submits it. So a block's new data can never be on the origin before its
- * bit is on the metadata device, and a crash can only leave extra bits.
+ * are all marked goes straight through; any other write is deferred to
+ * the worker, which records its bits in the epoch's pending bitmap, writes
+ * the changed pages (marked | pending) to the metadata device, flushes,
+ * and only then publishes the pending bits and submits the write. A bit
+ * map() can see is therefore always on the metadata device already: a
+ * block's new data is never on the origin before its bit is durable, and
+ * a crash can only leave extra bits.
  */
 #ifndef DM_CBT_H
 #define DM_CBT_H
@@ -42,9 +44,11 @@ struct cbt_epoch {
 	u32 slot;
 	struct cbt_bitmap bm;
 	/*
-	 * Persistent only: one bit per leaf whose content is not yet on the
-	 * metadata device. Set and cleared under the tracker's lock.
+	 * Persistent only, both under the tracker's lock: bits recorded but
+	 * not yet on the metadata device (map() never reads them), and one
+	 * bit per leaf whose page must be written at the next commit.
 	 */
+	struct cbt_bitmap pending;
 	unsigned long *dirty_leaves;
 };
 
@@ -78,16 +82,11 @@ struct cbt_tracker {
 	/* Persistent mode. */
 	struct block_device *meta_bdev;	/* the active table's metadata device */
 	struct page *batch[CBT_COMMIT_BATCH];	/* commit buffers, under lock */
+	void *scratch;			/* one leaf, under lock */
 	struct workqueue_struct *wq;
 	struct work_struct commit_work;
 	spinlock_t deferred_lock;	/* protects deferred */
 	struct bio_list deferred;	/* writes waiting for their bits' commit */
-	/*
-	 * Nonzero while the worker marks and commits. map() trusts a set bit
-	 * only when this reads zero after the bit: pairs with the smp_mb()
-	 * in cbt_commit_work() before bits are set and after the flush.
-	 */
-	atomic_t committing;
 	struct work_struct lost_work;	/* announces CBT_EVENT_TRACKING_LOST */
 
 	/* The active table's origin device, for snapshot copies. */
@@ -172,19 +171,26 @@ void cbt_mark_locked(struct cbt_tracker *t, u64 start, u64 len);
 bool cbt_count_write(struct cbt_tracker *t, struct bio *bio);
 int cbt_process_write(struct cbt_tracker *t, struct bio *bio);
 
+/* Grow an epoch's bitmaps to @nr_blocks; t->lock held, device suspended. */
+int cbt_epoch_grow(struct cbt_epoch *e, u64 nr_blocks);
 /* A new, empty epoch sized for t->nr_blocks. */
 struct cbt_epoch *cbt_epoch_alloc(struct cbt_tracker *t, u64 number, u32 slot);
 /* Called with t->lock held: the epoch of that number, or NULL. */
 struct cbt_epoch *cbt_find_epoch(struct cbt_tracker *t, u64 number);
 size_t cbt_tracker_bytes(struct cbt_tracker *t);
 
-/* Bracket any marking outside map(): see cbt_tracker.committing. */
-void cbt_begin_marking(struct cbt_tracker *t);
-void cbt_end_marking(struct cbt_tracker *t);
+/*
+ * Commit what cbt_mark_locked() recorded (persistent: write and flush the
+ * pages, then publish; otherwise nothing to do) and make it visible to
+ * map(). Publishes even when the metadata failed: tracking goes on in
+ * memory then. t->lock held.
+ */
+void cbt_commit_marks(struct cbt_tracker *t, const char *what);
 
 /* dm-cbt-metadata.c: every function needs t->lock held and may sleep. */
 int cbt_md_open(struct cbt_tracker *t, char **error);
 int cbt_md_write_sb(struct cbt_tracker *t);
+/* Write every dirty leaf (marked | pending) and flush. */
 int cbt_md_commit_dirty(struct cbt_tracker *t);
 int cbt_md_zero_slot(struct cbt_tracker *t, u32 slot, const struct cbt_bitmap *bm);
 void cbt_md_mark_dirty(struct cbt_epoch *e, u64 start, u64 len);
