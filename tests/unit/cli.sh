@@ -190,6 +190,27 @@ expect snapshot_drop_one_device 1 "takes one DEVICE, not also \`b'"
 run "$CBT" snapshot list a
 expect snapshot_list_no_device 1 "takes no DEVICE, not \`a'"
 
+# --- clone: usage errors ---------------------------------------------------
+
+run "$CBT" clone
+expect clone_needs_args 1 "which DEVICE and TARGET?"
+run "$CBT" clone vg
+expect clone_needs_target 1 "which TARGET?"
+run "$CBT" clone vg /dev/null
+expect clone_needs_cow 1 "--cow COW is needed"
+run "$CBT" clone vg /dev/null x --cow c
+expect clone_three_args 1 "takes DEVICE and TARGET, not also \`x'"
+run "$CBT" clone vg /dev/null --cow c --max-passes 0
+expect clone_bad_max_passes 1 "--max-passes takes 1 to 1000, not \`0'"
+run "$CBT" clone vg /dev/null --cow c --interval 5
+expect clone_interval_needs_follow 1 "--interval goes with --follow"
+run "$CBT" clone vg /dev/null --cow c --follow --interval 0
+expect clone_bad_interval 1 "--interval takes seconds (1 or more), not \`0'"
+run "$CBT" clone vg /dev/null --cow c --freeze --no-freeze
+expect clone_freeze_twice 1 "give one of --freeze and --no-freeze"
+run "$CBT" clone vg /dev/null --cow c --rate 5X
+expect clone_bad_rate 1 "--rate takes bytes per second (as 50M), not \`5X'"
+
 # --- The real socket on this host (the module cannot be loaded here) ------
 
 run "$CBT" version
