@@ -31,6 +31,7 @@ static const struct {
 	{ "info", info_main, "Shows an image's header and sizes, or a chain's images" },
 	{ "export", export_main, "Writes a restore point as a raw or qcow2 file" },
 	{ "clone", clone_main, "Clones a device in use onto another disk, sector for sector" },
+	{ "monitor", monitor_main, "Prints tracking and snapshot events as they happen" },
 	{ "version", version_main, "Shows the versions of the tool and of the kernel interface" },
 	{ "help", help_main, "Shows this list, or the usage of one subcommand" },
 };

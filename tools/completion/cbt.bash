@@ -20,7 +20,7 @@ _cbt_devices() {
 _cbt() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	# The subcommands, as tools/cbt.c's table lists them.
-	local cmds="status bitmap epoch snapshot attach detach setup-boot backup restore verify info export clone version help"
+	local cmds="status bitmap epoch snapshot attach detach setup-boot backup restore verify info export clone monitor version help"
 	COMPREPLY=()
 
 	if [[ $COMP_CWORD -eq 1 ]]; then
@@ -44,6 +44,12 @@ _cbt() {
 		elif [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_devices "$cur"
 		fi
+		;;
+	monitor)
+		case $prev in
+		--count) return ;;
+		esac
+		_cbt_add -W "--json --count --help" -- "$cur"
 		;;
 	epoch)
 		if [[ $COMP_CWORD -eq 2 ]]; then
