@@ -1,0 +1,31 @@
+#!/bin/sh
+# A daemon can follow devices without polling: cbt monitor prints each
+# epoch close, commit and abort, with the device and the epoch.
+# disks: 32M
+# timeout: 120
+
+cleanup() {
+	[ -n "${MON:-}" ] && kill "$MON" 2>/dev/null
+	dmsetup remove c 2>/dev/null || true
+}
+
+need_module dm_cbt
+need_cmd cbt
+
+assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt monitor --count 4 >/tmp/events 2>/tmp/monitor.err &
+MON=$!
+until grep -q listening /tmp/monitor.err; do
+	kill -0 "$MON" 2>/dev/null || fail "cbt monitor exited: $(cat /tmp/monitor.err)"
+done
+assert_eq "$(cbt epoch close c)" 1 "closed"
+assert_eq "$(cbt epoch close c)" 2 "closed"
+assert_cmd cbt epoch commit c 1
+assert_cmd cbt epoch abort c 2
+wait "$MON" || fail "cbt monitor failed: $(cat /tmp/monitor.err)"
+MON=
+cat /tmp/events
+assert_eq "$(awk '{ print $1, $2, $NF }' /tmp/events | tr '\n' ';')" \
+	"epoch-closed c 1;epoch-closed c 2;epoch-committed c 1;epoch-aborted c 2;" "events"
+assert_cmd dmsetup remove c
+pass
