@@ -28,6 +28,8 @@ VM_TOOLS=(
 # own /etc/lvm/lvm.conf (no udev in the guest). util-linux blkid for the
 # boot_* cases (busybox has none), as the initramfs-tools hook installs it.
 VM_TOOLS+=(/usr/sbin:/usr/sbin/blkid)
+# zstd, for tests/bench's bench_backup (its `dd | zstd -3' baseline).
+VM_TOOLS+=(/usr/bin:/usr/bin/zstd)
 VM_TOOL_LINKS_LVM=()
 if [ -x /usr/sbin/lvm ]; then
 	VM_TOOLS+=(/usr/sbin:/usr/sbin/lvm)
