@@ -326,6 +326,88 @@ def backup(rows, out, js):
         out.append("")
 
 
+def parse_rate(v):
+    v = v.strip().lower()
+    mult = {"k": 1024, "m": 1048576, "g": 1073741824}.get(v[-1:], 1)
+    return float(v.rstrip("kmg")) * mult
+
+
+def clone(rows, out, js):
+    head = next((r for r in rows if r["bench"] == "clone" and "configs" in r), None)
+    idle = [r for r in rows if r["bench"] == "clone" and r.get("phase") == "idle"]
+    load = [r for r in rows if r["bench"] == "clone" and r.get("phase") == "load"]
+    if not idle and not load:
+        return
+    configs = head["configs"].split(",") if head else sorted({r["cfg"] for r in idle})
+    dev = num(head.get("dev_bytes")) if head else None
+    js["clone"] = {"setup": head, "idle": [], "load": []}
+    out.append("== bench_clone: `cbt clone` of an idle device against dd, and under a write load ==")
+    if head:
+        out.append(f"   source: cbt device {mib(dev):.0f} MiB ({int(head.get('block', 0)) // 1024} KiB blocks, "
+                   "metadata disk), no filesystem; target: another disk of the same size")
+    out.append("")
+    by_rep = {}
+    for r in idle:
+        by_rep.setdefault(r["rep"], {})[r["cfg"]] = r
+    clone_t = None
+    if by_rep:
+        out.append(f"Idle device ({len(by_rep)} rounds; medians; speed vs dd: median of per-round dd time / "
+                   "this time, lowest-highest; >1 = faster)")
+        out.append(f"  {'config':<8} {'time s':>7} {'MiB/s':>7} {'copied MiB':>10} {'passes':>6} "
+                   f"{'speed vs dd':>18} {'runs s':>16}")
+        for cfg in configs:
+            rs = [c[cfg] for c in by_rep.values() if cfg in c]
+            if not rs:
+                continue
+            runs = [num(r["time_us"]) / 1e6 for r in rs]
+            t = med(runs)
+            b = med([num(r.get("bytes")) for r in rs])
+            sp = [num(c["dd"]["time_us"]) / num(c[cfg]["time_us"]) for c in by_rep.values() if cfg in c and "dd" in c]
+            spd = {"median": statistics.median(sp), "min": min(sp), "max": max(sp), "n": len(sp)} if sp else None
+            passes = med([num(r.get("passes")) for r in rs])
+            if cfg == "clone":
+                clone_t = t
+            out.append(f"  {cfg:<8} {fmt(t, 1):>7} {fmt(mib(dev) / t if dev and t else None, 1):>7} "
+                       f"{fmt(mib(b), 0):>10} {fmt(passes, 0):>6} {rfmt(spd):>18} "
+                       f"{' '.join(f'{x:.1f}' for x in runs):>16}")
+            js["clone"]["idle"].append({"config": cfg, "time_s": t, "runs_s": runs,
+                                        "mib_per_s": mib(dev) / t if dev and t else None,
+                                        "bytes": b, "passes": passes, "speed_vs_dd": spd})
+        out.append("  dd: dd bs=1M iflag=direct oflag=direct conv=fsync from the cbt device; dd-snap: the same")
+        out.append("  from a snapshot of it (the dd only); clone: the whole `cbt clone` process")
+        out.append("")
+    if load:
+        out.append("Under a write load: fio 4 KiB random writes at --rate, one row per clone (each from scratch)")
+        out.append(f"  {'rate':>6} {'got MiB/s':>9} {'IOPS':>6} {'passes':>6} {'copied MiB':>10} {'copied/disk':>11} "
+                   f"{'time s':>7} {'vs idle':>7} {'COW peak MiB':>12}  {'final reason':<30} per-pass MiB")
+        for r in sorted(load, key=lambda r: (parse_rate(r["rate"]), r["rep"])):
+            wall = num(r["time_us"]) / 1e6
+            wb = num(r.get("write_bytes"))
+            got = mib(wb) / wall if wb is not None and wall else None
+            iops = num(r.get("write_ios")) / wall if r.get("write_ios") and wall else None
+            b = num(r.get("bytes"))
+            t = wall
+            pb = [mib(num(x)) for x in r.get("pass_bytes", "").split(",") if x]
+            cow = max([num(x) for x in r.get("cow_peak", "").split(",") if x] or [0])
+            reason = r.get("final_reason", "").replace("_", " ")
+            out.append(f"  {r['rate']:>6} {fmt(got, 2):>9} {fmt(iops, 0):>6} {r.get('passes', '-'):>6} "
+                       f"{fmt(mib(b), 0):>10} {fmt(b / dev if b is not None and dev else None):>11} "
+                       f"{fmt(t, 1):>7} {fmt(t / clone_t if t and clone_t else None):>7} {fmt(mib(cow), 1):>12}  "
+                       f"{reason:<30} {' '.join(f'{x:.0f}' for x in pb)}")
+            js["clone"]["load"].append({
+                "rate": r["rate"], "rate_bytes_per_s": parse_rate(r["rate"]), "rep": r["rep"],
+                "write_mib_per_s": got, "write_iops": iops, "passes": num(r.get("passes")),
+                "bytes_copied": b, "copied_vs_disk": b / dev if b is not None and dev else None,
+                "copy_s": num(r.get("copy_ms")) / 1000 if r.get("copy_ms") else None, "wall_s": wall,
+                "vs_idle_clone": t / clone_t if t and clone_t else None,
+                "pass_mib": pb, "pass_ms": [num(x) for x in r.get("pass_ms", "").split(",") if x],
+                "cow_peak_bytes": cow, "final_reason": reason})
+        out.append("  got MiB/s, IOPS: writes the cbt device completed during the clone (its /sys/block stat)")
+        out.append("  over the clone's time; time: the whole `cbt clone` process; vs idle: that over the idle")
+        out.append("  clone's median time; copied/disk: bytes copied over the device size")
+        out.append("")
+
+
 def main():
     kver, raw, txt, jsn = sys.argv[1:5]
     rows = parse(raw)
@@ -346,6 +428,7 @@ def main():
     dump(rows, out, js)
     snapshot(rows, out, js)
     backup(rows, out, js)
+    clone(rows, out, js)
     if len(out) == 2:
         out.append("no results")
     with open(txt, "w") as f:

@@ -1,0 +1,171 @@
+#!/bin/sh
+# cbt clone: throughput of a clone of an idle device against dd of the
+# same device onto the same target, in the same boot; then clones under a
+# fio write load at LOAD_RATES, with the passes the clone took and the
+# bytes it copied against the write rate.
+# The source is a cbt device with a metadata disk (64 KiB blocks) over a
+# 2 GiB disk filled with fio data, no filesystem (so no freeze); the
+# target another 2 GiB disk; the COW store a third.
+# Idle, ROUNDS rounds, configurations rotated each round: `dd` (dd
+# if=<cbt device> of=<target> bs=1M iflag=direct oflag=direct conv=fsync:
+# the same I/O size, O_DIRECT on both sides and final flush as cbt clone),
+# `dd-snap` (the same from a snapshot of it, `cbt snapshot take
+# --no-freeze`; only the dd is timed: what reading through the snapshot
+# costs), `clone` (`cbt clone SRC TARGET --cow COW --json`, the whole
+# process: one pass when nothing writes). Under load, LOAD_ROUNDS clones
+# per rate, the rates in increasing order (a crash at the highest loses
+# the least): fio 4 KiB random writes (O_DIRECT, libaio, iodepth 16,
+# `--rate`) to the cbt device, started 2 s before `cbt clone` and stopped
+# after it; the write rate reached is read from the device's /sys/block
+# stat over the clone. Each clone starts from scratch (fresh --state-dir,
+# --force); their correctness is the VM cases' business (clone_*), so no
+# --verify here.
+# Results: BENCH lines; no pass/fail threshold.
+# disks: 2G 2G 8M 512M
+# timeout: 2400
+# grace: 60
+
+ROUNDS=3		# rounds of the idle comparison
+LOAD_ROUNDS=2		# clones per write rate
+LOAD_RATES="1m 4m 16m"	# fio --rate (bytes per second) of the 4 KiB random writes
+CONFIGS="dd dd-snap clone"
+BLOCK=65536		# tracking block size (128 sectors)
+
+. /harness/cases/lib.sh
+
+W=/tmp/bc
+
+cleanup() {
+	[ -f "$W/fio.pid" ] && kill "$(cat "$W/fio.pid")" 2>/dev/null
+	[ -f "$W/fio.pid" ] && sleep 1
+	rm -f "$W/fio.pid"
+	cbt snapshot drop bc 2>/dev/null || true
+	dmsetup remove bc 2>/dev/null || true
+}
+
+need_module dm_cbt
+need_cmd cbt fio
+
+# jtop KEY FILE: a top-level number or string member of cbt's JSON output.
+jtop() {
+	sed -n "s/^  \"$1\": *\"*\([^\",]*\)\"*,*\$/\1/p" "$2" | head -n 1
+}
+
+# jpass KEY FILE: that member of every pass, comma-separated.
+jpass() {
+	sed -n "s/^      \"$1\": *\"*\([^\",]*\)\"*,*\$/\1/p" "$2" | paste -sd, -
+}
+
+drop_caches() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+}
+
+# wstat: sectors written and writes completed on the cbt device so far.
+wstat() {
+	awk '{ print $7, $5 }' "/sys/block/dm-$(dmsetup info -c --noheadings -o minor bc | tr -d ' ')/stat"
+}
+
+rm -rf "$W" && mkdir -p "$W"
+log "filling the disks"
+for d in "$DISK1" "$DISK2" "$DISK4"; do
+	dd if=/dev/zero of="$d" bs=1M oflag=direct 2>/dev/null || true
+done
+S=$(sectors "$DISK1")
+DEV_BYTES=$((S * 512))
+assert_cmd dmsetup create bc --table "0 $S cbt $DISK1 $((BLOCK / 512)) 2 metadata $DISK3"
+(cd /tmp && fio --eta=never --name=fill --filename=/dev/mapper/bc --rw=write --bs=1M --direct=1 \
+	--buffer_compress_percentage=50 --refill_buffers --output=/dev/null) ||
+	fail "fio could not fill the device"
+assert_cmd cbt_reset bc
+bench_out clone "configs=$(echo "$CONFIGS" | tr ' ' ,)" "rates=$(echo "$LOAD_RATES" | tr ' ' ,)" \
+	reps=$ROUNDS load_reps=$LOAD_ROUNDS dev_bytes=$DEV_BYTES block=$BLOCK
+
+# clone_run TAG [OPTION...]: one cbt clone from scratch onto DISK2; its
+# JSON report in $W/TAG.json, wall time in $T_US.
+clone_run() {
+	local tag=$1 t0 t1 rc=0
+	shift
+	rm -rf "$W/state-$tag"
+	mkdir -p "$W/state-$tag"
+	t0=$(now_us)
+	cbt clone bc "$DISK2" --cow "$DISK4" --json --force --state-dir "$W/state-$tag" "$@" \
+		>"$W/$tag.json" 2>"$W/$tag.err" || rc=$?
+	t1=$(now_us)
+	T_US=$((t1 - t0))
+	if [ "$rc" != 0 ] || [ "$(jtop result "$W/$tag.json")" != complete ]; then
+		cat "$W/$tag.json" "$W/$tag.err"
+		fail "cbt clone failed (exit $rc): $(tail -n 1 "$W/$tag.err")"
+	fi
+}
+
+log "idle: $ROUNDS rounds of $CONFIGS"
+r=1
+while [ "$r" -le "$ROUNDS" ]; do
+	for c in $(rotate $((r - 1)) $CONFIGS); do
+		log "round $r: $c"
+		drop_caches
+		case "$c" in
+		dd)
+			t0=$(now_us)
+			dd if=/dev/mapper/bc of="$DISK2" bs=1M iflag=direct oflag=direct conv=fsync 2>/dev/null ||
+				fail "dd failed"
+			t1=$(now_us)
+			bench_out clone phase=idle "rep=$r" "cfg=$c" "time_us=$((t1 - t0))" "bytes=$DEV_BYTES"
+			;;
+		dd-snap)
+			cbt snapshot take bc --cow "$DISK4" --no-freeze --json >"$W/take.json" ||
+				fail "cbt snapshot take failed"
+			t0=$(now_us)
+			dd if=/dev/mapper/bc-snap of="$DISK2" bs=1M iflag=direct oflag=direct conv=fsync 2>/dev/null ||
+				fail "dd failed"
+			t1=$(now_us)
+			cbt snapshot drop bc || fail "cbt snapshot drop failed"
+			cbt epoch abort bc "$(sed -n 's/.*"epoch": \([0-9]*\).*/\1/p' "$W/take.json")" ||
+				fail "cbt epoch abort failed"
+			bench_out clone phase=idle "rep=$r" "cfg=$c" "time_us=$((t1 - t0))" "bytes=$DEV_BYTES"
+			;;
+		clone)
+			clone_run "idle$r"
+			bench_out clone phase=idle "rep=$r" "cfg=$c" "time_us=$T_US" \
+				"bytes=$(jtop bytes_copied "$W/idle$r.json")" \
+				"passes=$(jpass pass "$W/idle$r.json" | awk -F, '{ print NF }')" \
+				"copy_ms=$(jtop duration_ms "$W/idle$r.json")"
+			;;
+		esac
+	done
+	r=$((r + 1))
+done
+
+log "under load: fio --rate $LOAD_RATES, $LOAD_ROUNDS clones each"
+for rate in $LOAD_RATES; do
+	r=1
+	while [ "$r" -le "$LOAD_ROUNDS" ]; do
+		log "fio 4 KiB random writes at $rate/s, clone $r"
+		drop_caches
+		(cd /tmp && exec fio --eta=never --name=load --filename=/dev/mapper/bc --rw=randwrite \
+			--bs=4k --direct=1 --ioengine=libaio --iodepth=16 --rate="$rate" --time_based \
+			--runtime=3600 --randrepeat=0 --norandommap --buffer_compress_percentage=50 \
+			--refill_buffers --output=/dev/null) &
+		echo $! >"$W/fio.pid"
+		sleep 2
+		set -- $(wstat)
+		s0=$1 n0=$2
+		clone_run "load-$rate-$r"
+		set -- $(wstat)
+		kill "$(cat "$W/fio.pid")"
+		wait "$(cat "$W/fio.pid")" 2>/dev/null || true
+		rm -f "$W/fio.pid"
+		j=$W/load-$rate-$r.json
+		bench_out clone phase=load "rep=$r" "rate=$rate" "time_us=$T_US" \
+			"write_bytes=$((($1 - s0) * 512))" "write_ios=$(($2 - n0))" \
+			"bytes=$(jtop bytes_copied "$j")" "copy_ms=$(jtop duration_ms "$j")" \
+			"passes=$(jpass pass "$j" | awk -F, '{ print NF }')" \
+			"pass_bytes=$(jpass bytes "$j")" "pass_ms=$(jpass duration_ms "$j")" \
+			"cow_peak=$(jpass cow_peak_bytes "$j")" \
+			"final_reason=$(jtop final_reason "$j" | tr ' ' _)"
+		r=$((r + 1))
+	done
+done
+dmsetup status bc
+pass
