@@ -273,11 +273,14 @@ int backup_main(int argc, char *argv[])
 	step = "taking the snapshot";
 	const char *devs[1] = { dev }, *cows[1] = { cow };
 	struct cbt_snap_opts so = { .cows = cows, .freeze = freeze };
+	/* Mounted before and after: mounted, so frozen, at the instant. */
+	bool fs_frozen = freeze && cbt_dev_mounted(info.major, info.minor);
 
 	ret = cbt_snap_take(devs, 1, &so, &snap);
 	if (ret)
 		goto out;
 	taken = true;
+	fs_frozen = fs_frozen && cbt_dev_mounted(info.major, info.minor);
 	/*
 	 * Without udev, libdevmapper makes the /dev/mapper node when it
 	 * flushes its node operations: now, as the snapshot is read next.
@@ -304,7 +307,13 @@ int backup_main(int argc, char *argv[])
 			goto out;
 		req.changed = &changed;
 	} else if (req.full_mode == CBT_FULL_FS) {
-		if (cbt_fs_used_blocks(snap.snap_path, req.dev_bytes, req.block_size, &used, &why)) {
+		step = "reading which blocks the filesystem uses";
+		ret = cbt_fs_used_blocks(snap.snap_path, req.dev_bytes, req.block_size, fs_frozen,
+					 &used, &why);
+		if (ret && ret != -EOPNOTSUPP)
+			goto out;
+		if (ret) {
+			ret = 0;
 			req.full_mode = CBT_FULL_NONZERO;
 			if (!quiet && !json)
 				fprintf(stderr, "cbt backup: %s: %s: the image leaves out all-zero"

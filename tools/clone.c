@@ -25,6 +25,7 @@
 #include "clone_copy.h"
 #include "clone_plan.h"
 #include "device.h"
+#include "fsmap.h"
 #include "json.h"
 #include "snap.h"
 #include "subcommands.h"
@@ -48,8 +49,8 @@ static void usage(FILE *f)
 		"has them (flushed); on any failure they are aborted, tracking stays intact.\n\n"
 		"  --cow COW        the snapshots' copy-on-write store (another disk); it\n"
 		"                   holds one pass's writes at a time\n"
-		"  --used-only      pass 1 copies only the blocks an ext2/3/4 filesystem\n"
-		"                   uses (other filesystems: every block)\n"
+		"  --used-only      pass 1 copies only the blocks an ext2/3/4 or xfs\n"
+		"                   filesystem uses (other filesystems: every block)\n"
 		"  --force          write over a TARGET holding a partition table or a\n"
 		"                   filesystem\n"
 		"  --verify         compare the target with the last snapshot afterwards\n"
@@ -497,19 +498,23 @@ static int do_pass(struct run *r, bool final, bool freeze, enum clone_why why, i
 	/* The rest of the first pass: every block, or those the filesystem uses. */
 	if (!r->st.full_done) {
 		struct cbt_extents all;
-		char fwhy[300];
 
 		cbt_extents_init(&all);
 		if (r->used_only) {
-			ret = clone_fs_used(r->snap.snap_path, r->cfg.block_size, nr, &fsext, fwhy,
-					    sizeof(fwhy));
-			if (ret < 0)
+			const char *fwhy;
+
+			ret = cbt_fs_used_blocks(r->snap.snap_path, r->cfg.dev_bytes,
+						 r->cfg.block_size, freeze && r->fs_mounted, &fsext,
+						 &fwhy);
+			if (ret < 0 && ret != -EOPNOTSUPP)
 				goto out;
-			if (ret > 0 && !r->quiet)
+			if (ret && !r->quiet)
 				fprintf(stderr, "cbt clone: --used-only: %s; copying every block\n",
 					fwhy);
-			if (ret > 0)
+			if (ret) {
+				ret = 1;
 				r->st.used_only = false;
+			}
 		}
 		if (!r->used_only || ret > 0) {
 			ret = cbt_extents_append(&all, 0, nr);
@@ -831,7 +836,7 @@ static int run_clone(struct run *r)
 		last_final = step == CLONE_STEP_FINAL;
 		if (last_final)
 			final_why = r->final_why = why;
-		/* --used-only reads the filesystem's bitmaps: take pass 1 consistent too. */
+		/* --used-only reads the filesystem's free-space map: take pass 1 frozen too. */
 		ret = do_pass(r, last_final, (last_final || (r->used_only && !r->st.full_done)) &&
 			      r->freeze, why, 1, false);
 		if (ret)
@@ -863,14 +868,16 @@ static int run_clone(struct run *r)
 			.stop = &stop_level, .stop_level = 1,
 		};
 		struct cbt_extents used;
-		char fwhy[300];
+		const char *fwhy;
 		int vfd;
 		bool direct;
 
+		/* The last pass's snapshot: frozen when r->freeze. */
 		cbt_extents_init(&used);
-		if (r->st.used_only && clone_fs_used(r->snap.snap_path, r->cfg.block_size,
-						     clone_nr_blocks(&r->cfg), &used, fwhy,
-						     sizeof(fwhy)))
+		if (r->st.used_only && cbt_fs_used_blocks(r->snap.snap_path, r->cfg.dev_bytes,
+							  r->cfg.block_size,
+							  r->freeze && r->fs_mounted, &used,
+							  &fwhy))
 			r->st.used_only = false;
 		vfd = clone_open(r->target, O_RDONLY, &direct);
 		if (vfd < 0) {

@@ -9,7 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <ext2fs/ext2fs.h>
 #include <xxhash.h>
 
 #include "clone_copy.h"
@@ -37,24 +36,6 @@ int clone_open(const char *path, int flags, bool *direct)
 	if (fd < 0)
 		return -errno;
 	return fd;
-}
-
-static int pread_full(int fd, void *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (!n)
-			return -ENODATA;
-		done += (size_t)n;
-	}
-	return 0;
 }
 
 static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
@@ -173,7 +154,7 @@ int clone_copy_extents(int src_fd, int dst_fd, const struct cbt_extents *ext,
 		pthread_mutex_unlock(&r.lock);
 		if (ret)
 			break;
-		ret = pread_full(src_fd, s->buf, len, off);
+		ret = cbt_pread_full(src_fd, s->buf, len, off);
 		if (ret) {
 			ret = cbt_err(ret, "reading the snapshot at byte %" PRIu64 ": %s", off,
 				      strerror(-ret));
@@ -271,13 +252,13 @@ int clone_verify(int src_fd, int dst_fd, const struct cbt_extents *ext,
 			ret = cbt_err(-EINTR, "verification interrupted");
 			break;
 		}
-		ret = pread_full(src_fd, a, len, off);
+		ret = cbt_pread_full(src_fd, a, len, off);
 		if (ret) {
 			ret = cbt_err(ret, "reading the snapshot at byte %" PRIu64 ": %s", off,
 				      strerror(-ret));
 			break;
 		}
-		ret = pread_full(dst_fd, b, len, off);
+		ret = cbt_pread_full(dst_fd, b, len, off);
 		if (ret) {
 			ret = cbt_err(ret, "reading the target at byte %" PRIu64 ": %s", off,
 				      strerror(-ret));
@@ -336,44 +317,3 @@ uint64_t clone_head_sum(const char *path)
 	return sum;
 }
 
-struct fs_used {
-	ext2_filsys fs;
-};
-
-static bool fs_block_used(void *data, uint64_t b)
-{
-	struct fs_used *u = data;
-
-	return ext2fs_test_block_bitmap2(u->fs->block_map, b);
-}
-
-int clone_fs_used(const char *path, uint32_t block_size, uint64_t nr_blocks,
-		  struct cbt_extents *out, char *why, size_t why_len)
-{
-	struct fs_used u = { 0 };
-	errcode_t err;
-	int ret;
-
-	err = ext2fs_open(path, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &u.fs);
-	if (err) {
-		snprintf(why, why_len, "no ext2/3/4 filesystem found on it (%s)", error_message(err));
-		return 1;
-	}
-	if (ext2fs_has_feature_journal_needs_recovery(u.fs->super)) {
-		snprintf(why, why_len, "its ext4 journal needs recovery, so its block bitmaps may be"
-			 " stale");
-		ext2fs_close_free(&u.fs);
-		return 1;
-	}
-	err = ext2fs_read_block_bitmap(u.fs);
-	if (err) {
-		snprintf(why, why_len, "cannot read its block bitmaps (%s)", error_message(err));
-		ext2fs_close_free(&u.fs);
-		return 1;
-	}
-	ret = clone_used_extents(u.fs->super->s_first_data_block, ext2fs_blocks_count(u.fs->super),
-				 (uint32_t)u.fs->blocksize, block_size, nr_blocks, fs_block_used, &u,
-				 out);
-	ext2fs_close_free(&u.fs);
-	return ret;
-}

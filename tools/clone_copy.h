@@ -3,8 +3,8 @@
  * The I/O of `cbt clone': copying extents from a snapshot to the target
  * (a reader, the calling thread, and a writer thread sharing a ring of
  * aligned 1 MiB buffers, O_DIRECT where the files allow it), comparing
- * them afterwards (XXH3-128 per MiB and over the whole), and the blocks
- * an ext4 filesystem uses (libext2fs block bitmaps).
+ * them afterwards (XXH3-128 per MiB and over the whole). Which blocks a
+ * filesystem uses comes from fsmap.h, as for full images.
  */
 #ifndef CBT_CLONE_COPY_H
 #define CBT_CLONE_COPY_H
@@ -65,15 +65,6 @@ int clone_verify(int src_fd, int dst_fd, const struct cbt_extents *ext,
 
 /* XXH64 of the first MiB of @path (less if it is smaller); 0 if unreadable. */
 uint64_t clone_head_sum(const char *path);
-
-/*
- * The tracking blocks an ext2/3/4 filesystem on @path uses (libext2fs,
- * read-only). 0 and @out filled; 1 when @path holds no ext filesystem
- * usable for this (then @why says why: not ext*, journal needs recovery,
- * ...); -errno on other errors.
- */
-int clone_fs_used(const char *path, uint32_t block_size, uint64_t nr_blocks,
-		  struct cbt_extents *out, char *why, size_t why_len);
 
 /* Open for clone I/O: O_DIRECT, falling back to buffered where refused. */
 int clone_open(const char *path, int flags, bool *direct);

@@ -149,46 +149,6 @@ void clone_extents_clip(struct cbt_extents *l, uint64_t nr_blocks)
 	}
 }
 
-int clone_used_extents(uint64_t fs_first, uint64_t fs_blocks, uint32_t fs_block_size,
-		       uint32_t block_size, uint64_t nr_blocks,
-		       bool (*used)(void *data, uint64_t b), void *data, struct cbt_extents *out)
-{
-	uint64_t last = UINT64_MAX;	/* last tracking block appended */
-	int ret;
-
-	if (!fs_block_size || !block_size)
-		return cbt_err(-EINVAL, "block size 0");
-	if (nr_blocks) {
-		ret = cbt_extents_append(out, 0, 1);
-		if (ret)
-			return ret;
-		last = 0;
-	}
-	for (uint64_t b = fs_first; b < fs_blocks; b++) {
-		uint64_t first_byte = b * fs_block_size, last_byte = first_byte + fs_block_size - 1;
-		uint64_t t0 = first_byte / block_size, t1 = last_byte / block_size;
-
-		if (t0 >= nr_blocks)
-			break;
-		if (t1 >= nr_blocks)
-			t1 = nr_blocks - 1;
-		if (last != UINT64_MAX && t1 <= last)
-			continue;	/* its tracking block is in already */
-		if (!used(data, b))
-			continue;
-		if (last != UINT64_MAX && t0 <= last)
-			t0 = last + 1;
-		ret = cbt_extents_append(out, t0, t1 - t0 + 1);
-		if (ret)
-			return ret;
-		last = t1;
-		/* Skip the rest of the fs blocks inside this tracking block. */
-		if ((t1 + 1) * (uint64_t)block_size / fs_block_size > b + 1)
-			b = (t1 + 1) * (uint64_t)block_size / fs_block_size - 1;
-	}
-	return 0;
-}
-
 bool clone_next_io(const struct cbt_extents *l, uint32_t block_size, uint64_t dev_bytes,
 		   size_t *ext, uint64_t *pos, uint64_t *off, uint32_t *len)
 {

@@ -85,16 +85,6 @@ int clone_extents_from(const struct cbt_extents *in, uint64_t from, struct cbt_e
 void clone_extents_clip(struct cbt_extents *l, uint64_t nr_blocks);
 
 /*
- * The tracking blocks holding any used filesystem block: @used(@data, b)
- * tells whether filesystem block b (of @fs_block_size bytes, b from
- * @fs_first to @fs_blocks - 1) is in use. Block 0 (boot sector and
- * superblock) is always included. Appends to @out.
- */
-int clone_used_extents(uint64_t fs_first, uint64_t fs_blocks, uint32_t fs_block_size,
-		       uint32_t block_size, uint64_t nr_blocks,
-		       bool (*used)(void *data, uint64_t b), void *data, struct cbt_extents *out);
-
-/*
  * Cut extents into I/Os: the next I/O at or after @*pos (a byte offset),
  * at most CLONE_IO_BYTES, never across an extent's end or the device end.
  * Returns false when none is left; @*ext is the extent index to start at

@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ext2fs/ext2fs.h>
 
 #include "fsmap.h"
 #include "util.h"
 
+/* Append tracking blocks [first, last], clipped to what is there already. */
 static int add(struct cbt_extents *out, uint64_t first, uint64_t last)
 {
 	uint64_t end = cbt_extents_end(out);
@@ -18,22 +21,82 @@ static int add(struct cbt_extents *out, uint64_t first, uint64_t last)
 	return cbt_extents_append(out, first, last - first + 1);
 }
 
-int cbt_fs_used_blocks(const char *path, uint64_t dev_bytes, uint32_t block_size,
-		       struct cbt_extents *out, const char **why)
+/* Drop what lies past the device's last tracking block. */
+static void clip(struct cbt_extents *out, uint64_t nr_tracking)
+{
+	while (out->nr && cbt_extents_end(out) > nr_tracking) {
+		struct cbt_range *l = &out->v[out->nr - 1];
+
+		if (l->start >= nr_tracking)
+			out->nr--;
+		else
+			l->len = nr_tracking - l->start;
+	}
+}
+
+/* The used bytes are the gaps between free extents. */
+struct xfs_used {
+	struct cbt_extents *out;
+	uint32_t block_size;
+	uint64_t used_from;	/* the byte after the last free extent */
+};
+
+static int xfs_used_gap(void *data, uint64_t offset, uint64_t len)
+{
+	struct xfs_used *u = data;
+	int ret = 0;
+
+	if (offset > u->used_from)
+		ret = add(u->out, u->used_from / u->block_size, (offset - 1) / u->block_size);
+	u->used_from = offset + len;
+	return ret;
+}
+
+static int xfs_used_blocks(const char *path, uint64_t dev_bytes, uint32_t block_size,
+			   bool frozen, struct cbt_extents *out, const char **why)
+{
+	struct xfs_used u = { .out = out, .block_size = block_size };
+	uint64_t fs_bytes;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = cbt_xfs_free_space(fd, dev_bytes, &fs_bytes, xfs_used_gap, &u);
+	close(fd);
+	if (ret == -ENODATA) {
+		*why = "no ext2/3/4 or xfs filesystem";
+		return -EOPNOTSUPP;
+	}
+	if (!ret && !frozen) {
+		*why = "an xfs filesystem that was not mounted and frozen at the snapshot (its log"
+		       " may hold allocations its free-space trees do not show yet)";
+		return -EOPNOTSUPP;
+	}
+	if (ret == -EUCLEAN || ret == -EIO) {
+		*why = "the xfs free-space trees cannot be read or fail a check";
+		return -EOPNOTSUPP;
+	}
+	if (ret)
+		return ret;
+	/* After the last free extent, to the device's end (past the fs too). */
+	if (dev_bytes > u.used_from)
+		ret = add(out, u.used_from / block_size, (dev_bytes - 1) / block_size);
+	return ret;
+}
+
+static int ext4_used_blocks(const char *path, uint64_t dev_bytes, uint32_t block_size,
+			    struct cbt_extents *out, const char **why)
 {
 	ext2_filsys fs = NULL;
 	errcode_t err;
 	uint64_t nr_tracking = (dev_bytes + block_size - 1) / block_size;
 	int ret = 0;
 
-	*why = NULL;
-	cbt_extents_init(out);
 	err = ext2fs_open(path, EXT2_FLAG_64BITS | EXT2_FLAG_IGNORE_CSUM_ERRORS, 0, 0,
 			  unix_io_manager, &fs);
-	if (err) {
-		*why = "no ext2/3/4 filesystem";
-		return -EOPNOTSUPP;
-	}
+	if (err)
+		return -ENODATA;
 	if (ext2fs_has_feature_journal_needs_recovery(fs->super)) {
 		*why = "the ext4 journal needs recovery (take the snapshot with --freeze)";
 		ret = -EOPNOTSUPP;
@@ -48,8 +111,6 @@ int cbt_fs_used_blocks(const char *path, uint64_t dev_bytes, uint32_t block_size
 	uint64_t fsb = fs->blocksize, nblocks = ext2fs_blocks_count(fs->super);
 	blk64_t b = fs->super->s_first_data_block, endb = nblocks - 1, found;
 
-	/* The start of the device (boot sectors, primary superblock). */
-	ret = add(out, 0, (65536 + block_size - 1) / block_size - 1);
 	while (!ret && b <= endb) {
 		blk64_t next_free;
 
@@ -63,18 +124,31 @@ int cbt_fs_used_blocks(const char *path, uint64_t dev_bytes, uint32_t block_size
 	/* Past the filesystem's end the device is not the filesystem's: keep it. */
 	if (!ret && nblocks * fsb < dev_bytes)
 		ret = add(out, nblocks * fsb / block_size, nr_tracking - 1);
-	while (!ret && out->nr && cbt_extents_end(out) > nr_tracking) {
-		struct cbt_range *l = &out->v[out->nr - 1];
-
-		if (l->start >= nr_tracking) {
-			out->nr--;
-		} else {
-			l->len = nr_tracking - l->start;
-		}
-	}
 out:
 	ext2fs_close_free(&fs);
-	if (ret && ret != -EOPNOTSUPP)
+	return ret;
+}
+
+int cbt_fs_used_blocks(const char *path, uint64_t dev_bytes, uint32_t block_size, bool frozen,
+		       struct cbt_extents *out, const char **why)
+{
+	uint64_t nr_tracking = (dev_bytes + block_size - 1) / block_size;
+	int ret;
+
+	*why = NULL;
+	cbt_extents_init(out);
+	if (!block_size || !nr_tracking)
+		return -EINVAL;
+	/* The start of the device (boot sectors, the superblock), whatever the fs says. */
+	ret = add(out, 0, (65536 + block_size - 1) / block_size - 1);
+	if (!ret) {
+		ret = ext4_used_blocks(path, dev_bytes, block_size, out, why);
+		if (ret == -ENODATA)
+			ret = xfs_used_blocks(path, dev_bytes, block_size, frozen, out, why);
+	}
+	if (!ret)
+		clip(out, nr_tracking);
+	else
 		cbt_extents_free(out);
 	return ret;
 }

@@ -50,7 +50,7 @@ enum cbt_img_compress {
 
 /* Header flags: how a full image chose its blocks (informational). */
 #define CBT_IMG_F_ALL_BLOCKS	(1U << 0)	/* every block of the device */
-#define CBT_IMG_F_FS_USED	(1U << 1)	/* blocks the filesystem uses (ext4) */
+#define CBT_IMG_F_FS_USED	(1U << 1)	/* blocks the filesystem uses (ext4, xfs) */
 #define CBT_IMG_F_NONZERO	(1U << 2)	/* blocks that are not all zero */
 #define CBT_IMG_F_ALL (CBT_IMG_F_ALL_BLOCKS | CBT_IMG_F_FS_USED | CBT_IMG_F_NONZERO)
 

@@ -42,6 +42,12 @@ void cbt_perror(const char *prefix, int err);
 int cbt_parse_u64(const char *s, uint64_t *out);
 int cbt_parse_u32(const char *s, uint32_t *out);
 
+/*
+ * Read exactly @len bytes at @off, retrying short reads and EINTR: 0,
+ * -errno, or -ENODATA when the file ends first. Records no detail.
+ */
+int cbt_pread_full(int fd, void *buf, size_t len, uint64_t off);
+
 /* "512 B", "64 KiB", "1.5 GiB": IEC units, one decimal when not exact. */
 #define CBT_HUMAN_LEN 32
 const char *cbt_human_size(uint64_t bytes, char buf[CBT_HUMAN_LEN]);

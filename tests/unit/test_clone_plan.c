@@ -198,31 +198,6 @@ static void extents_union_and_from(void)
 	cbt_extents_free(&f);
 }
 
-static bool every_other_4k(void *data, uint64_t b)
-{
-	(void)data;
-	return b % 32 == 5 || b == 100;
-}
-
-static void used_blocks_map_to_tracking_blocks(void)
-{
-	struct cbt_extents l;
-
-	cbt_extents_init(&l);
-	/* 4 KiB fs blocks, 64 KiB tracking blocks: 16 fs blocks per tracking block */
-	CHECK_EQ(clone_used_extents(0, 256, 4096, 65536, 16, every_other_4k, NULL, &l), 0);
-	/* fs blocks 5, 37, 69, 100, 101..: tracking 0, 2, 4, 6, 8, 10, 12, 14 (and 0 always) */
-	CHECK_EQ(l.total, 8);
-	CHECK_EQ(l.v[0].start, 0);
-	CHECK_EQ(l.v[1].start, 2);
-	CHECK_EQ(l.v[3].start, 6);
-	cbt_extents_free(&l);
-	/* clipped at the device end */
-	CHECK_EQ(clone_used_extents(0, 256, 4096, 65536, 3, every_other_4k, NULL, &l), 0);
-	CHECK_EQ(l.total, 2);
-	cbt_extents_free(&l);
-}
-
 static void ios_are_cut_at_1mib_and_the_device_end(void)
 {
 	static const uint64_t v[] = { 0, 20, 30, 2 };
@@ -357,7 +332,6 @@ UT_MAIN("clone_plan",
 	UT_CASE(heavier_workload_stops_when_not_shrinking),
 	UT_CASE(pass_limit),
 	UT_CASE(extents_union_and_from),
-	UT_CASE(used_blocks_map_to_tracking_blocks),
 	UT_CASE(ios_are_cut_at_1mib_and_the_device_end),
 	UT_CASE(state_round_trip),
 	UT_CASE(state_rejects_garbage),
