@@ -89,7 +89,8 @@ run_case() {
 	setsid sh -c 'set -eu; . /harness/guest-lib.sh; . "$0"' "$file" \
 		</dev/null >/dev/console 2>&1 &
 	pid=$!
-	setsid sh -c 'sleep "$0"; : >"$2"; kill -KILL -"$1"' "${timeout:-60}" "$pid" "$RUN/timedout" \
+	setsid sh -c 'sleep "$0"; : >"$2"; sh /harness/dump-tasks.sh "$1" >/dev/console 2>&1
+		kill -KILL -"$1"' "${timeout:-60}" "$pid" "$RUN/timedout" \
 		</dev/null >/dev/null 2>&1 &
 	wd=$!
 	rc=0

@@ -159,7 +159,7 @@ vm_build_initramfs() {
 	rm -rf "$proj"
 	mkdir -p "$proj/harness/cases" "$proj/harness/bin" "$proj/lib/modules/$kver/extra"
 	install -m 0755 "$vmdir/init" "$proj/init"
-	install -m 0644 "$vmdir/guest-lib.sh" "$vmdir/runner.sh" "$proj/harness/"
+	install -m 0644 "$vmdir/guest-lib.sh" "$vmdir/runner.sh" "$vmdir/dump-tasks.sh" "$proj/harness/"
 	install -m 0644 "$VM_CASES"/*.sh "$proj/harness/cases/"
 	for f in "$helpers"/*; do [ -x "$f" ] && install -m 0755 "$f" "$proj/harness/bin/"; done
 	for f in "$kmods"/*.ko; do [ -f "$f" ] && install -m 0644 "$f" "$proj/lib/modules/$kver/extra/"; done
