@@ -18,7 +18,7 @@
 # dropped before each measurement. The chain is verified at the end
 # (`cbt verify`). Results: BENCH lines; no pass/fail threshold.
 # disks: 512M 8M 64M 1G
-# timeout: 2400
+# timeout: 1800
 # grace: 60
 
 ROUNDS=5		# rounds of the full-image comparison

@@ -22,7 +22,7 @@
 # --verify here.
 # Results: BENCH lines; no pass/fail threshold.
 # disks: 2G 2G 8M 512M
-# timeout: 2400
+# timeout: 1200
 # grace: 60
 
 ROUNDS=3		# rounds of the idle comparison
