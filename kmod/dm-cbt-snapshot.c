@@ -67,7 +67,7 @@ struct cbt_snapshot {
 	u32 chunk_shift;
 	u64 nr_chunks;
 	sector_t sectors;
-	u64 cow_chunks;
+	u64 cow_chunks;			/* usable: the first chunk is reserved */
 	atomic64_t cow_next;
 	u64 epoch;
 	ktime_t taken;
@@ -229,6 +229,18 @@ static void copy_done(int read_err, unsigned long write_err, void *context)
 		wake_up(&s->copies_wait);
 }
 
+/*
+ * COW slot @index lives in chunk @index + 1 of the COW device. Chunk 0 is
+ * kept zeroed so the store never starts with a copy of the origin's first
+ * chunk: blkid would find the origin's filesystem (its UUID, its label)
+ * there, and root=UUID=, fstab or devices.conf could pick the COW device
+ * on the next boot.
+ */
+static sector_t cow_sector(const struct cbt_snapshot *s, u64 index)
+{
+	return (sector_t)(index + 1) << s->chunk_shift;
+}
+
 /* Start copying @cp's chunk from the origin to its COW slot. */
 static void start_copy(struct cbt_snapshot *s, struct cbt_copy *cp)
 {
@@ -240,7 +252,7 @@ static void start_copy(struct cbt_snapshot *s, struct cbt_copy *cp)
 	};
 	struct dm_io_region to = {
 		.bdev = s->cow->bdev,
-		.sector = cp->cow_index << s->chunk_shift,
+		.sector = cow_sector(s, cp->cow_index),
 		.count = from.count,
 	};
 
@@ -332,12 +344,17 @@ static void cow_write(struct cbt_snapshot *s, struct bio *bio)
 		spin_lock_irqsave(&s->lock, flags);
 		xa_lock(&s->map);
 		start = wait_for_chunk(s, c, bio, w, &fresh, &w_used, &ready);
+		/*
+		 * Drop the reservation if nothing was stored in it, under the
+		 * lock: xa_release() takes the xarray lock without disabling
+		 * interrupts, and snap_end_io() takes it from the completion
+		 * interrupt (a deadlock on this CPU).
+		 */
+		__xa_cmpxchg(&s->map, c, XA_ZERO_ENTRY, NULL, 0);
 		xa_unlock(&s->map);
 		spin_unlock_irqrestore(&s->lock, flags);
 		if (!w_used)
 			mempool_free(w, s->waiters);
-		/* Drops the reservation if nothing was stored in it. */
-		xa_release(&s->map, c);
 		if (start)
 			start_copy(s, start);
 	}
@@ -616,10 +633,18 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 	s->cow_chunks = bdev_nr_sectors(s->cow->bdev) >> s->chunk_shift;
 	r = -EINVAL;
-	if (!s->cow_chunks) {
-		ti->error = "The COW device is smaller than one chunk";
+	if (s->cow_chunks < 2) {
+		ti->error = "The COW device is smaller than two chunks";
 		goto bad;
 	}
+	s->cow_chunks--;
+	/* Whatever the device held before: no filesystem signature at its start. */
+	r = blkdev_issue_zeroout(s->cow->bdev, 0, s->chunk_sectors, GFP_KERNEL, 0);
+	if (r) {
+		ti->error = "Cannot zero the COW device's first chunk";
+		goto bad;
+	}
+	r = -EINVAL;
 	if (cbt_bitmap_init(&s->copied, s->nr_chunks, GFP_KERNEL)) {
 		ti->error = "Cannot allocate the copied-chunk bitmap";
 		r = -ENOMEM;
@@ -780,8 +805,7 @@ static int snap_map(struct dm_target *ti, struct bio *bio)
 		bio->bi_iter.bi_sector = sector;
 	} else {
 		bio_set_dev(bio, s->cow->bdev);
-		bio->bi_iter.bi_sector = (cow << s->chunk_shift) +
-					 (sector & (s->chunk_sectors - 1));
+		bio->bi_iter.bi_sector = cow_sector(s, cow) + (sector & (s->chunk_sectors - 1));
 	}
 	return DM_MAPIO_REMAPPED;
 }

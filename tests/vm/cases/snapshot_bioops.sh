@@ -5,7 +5,7 @@
 # a multiple of the chunk, and data-less flushes. After all of them the
 # snapshot still reads the generation-1 stamps it was taken with, and with
 # 64 KiB chunks the same holds.
-# disks: 64M 64M
+# disks: 64M 65M
 # timeout: 300
 
 cleanup() {
