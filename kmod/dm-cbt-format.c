@@ -83,6 +83,7 @@ int cbt_ledger_commit(struct cbt_ledger *l, u64 epoch, u32 *freed_slot)
 	if (i != 0)
 		return -EINVAL;
 	drop_closed(l, i, freed_slot);
+	l->last_committed = epoch;
 	return 0;
 }
 
@@ -140,6 +141,7 @@ void cbt_sb_encode(const struct cbt_ledger *l, void *page)
 		sb->closed[i].epoch = cpu_to_le64(l->closed[i].epoch);
 		sb->closed[i].slot = cpu_to_le32(l->closed[i].slot);
 	}
+	sb->last_committed = cpu_to_le64(l->last_committed);
 	sb->csum = cpu_to_le32(sb_checksum(page));
 }
 
@@ -163,6 +165,9 @@ static bool ledger_consistent(const struct cbt_ledger *l)
 		return false;
 	if (l->slot_pages &&
 	    l->nr_blocks > l->slot_pages * DM_CBT_MD_PAGE_SIZE * 8)
+		return false;
+	/* Committed epochs come before every closed and the open one. */
+	if (l->last_committed >= (l->nr_closed ? l->closed[0].epoch : l->open_epoch))
 		return false;
 	seen = 1U << l->open_slot;
 	for (i = 0; i < l->nr_closed; i++) {
@@ -207,5 +212,6 @@ int cbt_sb_decode(const void *page, struct cbt_ledger *l)
 		l->closed[i].epoch = le64_to_cpu(sb->closed[i].epoch);
 		l->closed[i].slot = le32_to_cpu(sb->closed[i].slot);
 	}
+	l->last_committed = le64_to_cpu(sb->last_committed);
 	return ledger_consistent(l) ? 0 : -EUCLEAN;
 }

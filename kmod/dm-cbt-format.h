@@ -34,6 +34,11 @@ struct cbt_ledger {
 	u32 open_slot;
 	u32 nr_closed;
 	struct cbt_closed_epoch closed[DM_CBT_MAX_CLOSED];	/* oldest first */
+	/*
+	 * The last epoch committed under this identity, 0 for none: a chain
+	 * whose last image is older knows another reader consumed changes.
+	 */
+	u64 last_committed;
 	u32 dirty_slots;	/* bit per slot: free, but not yet zeroed */
 };
 
@@ -58,6 +63,7 @@ struct cbt_sb_disk {
 	__le32 open_slot;
 	__le32 nr_closed;
 	struct cbt_sb_closed_disk closed[DM_CBT_MAX_CLOSED];
+	__le64 last_committed;
 } __packed;
 
 /* A fresh ledger: epoch 1 open in slot 0, every other slot clean. */

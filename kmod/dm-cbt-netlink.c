@@ -115,7 +115,8 @@ static int fill_device(struct sk_buff *skb, struct cbt_tracker *t, u32 portid,
 	    nla_put_u64_64bit(skb, CBT_A_BITMAP_BYTES, cbt_tracker_bytes(t), CBT_A_PAD) ||
 	    nla_put_u64_64bit(skb, CBT_A_EPOCH_CURRENT, t->ledger.open_epoch, CBT_A_PAD) ||
 	    nla_put_u64_64bit(skb, CBT_A_METADATA_ERRORS,
-			      atomic64_read(&t->metadata_errors), CBT_A_PAD))
+			      atomic64_read(&t->metadata_errors), CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_LAST_COMMITTED, t->ledger.last_committed, CBT_A_PAD))
 		goto unlock;
 	epochs = nla_nest_start(skb, CBT_A_EPOCHS);
 	if (!epochs)

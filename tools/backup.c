@@ -262,7 +262,7 @@ int backup_main(int argc, char *argv[])
 	/* Refuse before touching anything: no full image, or history lost. */
 	step = "checking the chain";
 	ret = cbt_backup_precheck(req.dir, req.type, info.uuid, cbt_dev_bytes(&info),
-				  info.block_size);
+				  info.block_size, info.last_committed);
 	if (ret)
 		goto out;
 	step = "cleaning up after an interrupted backup";
@@ -300,9 +300,30 @@ int backup_main(int argc, char *argv[])
 	if (req.type != CBT_IMG_FULL) {
 		cbt_dev_info_free(&info);
 		ret = cbt_get_device(nl, &sel, &info);
-		if (!ret)
-			ret = cbt_read_bitmap(nl, &sel, &info, snap.epoch, snap.epoch, bitmap_cb,
-					      &changed);
+		if (ret)
+			goto out;
+		/*
+		 * The image holds epoch N's changes only; those of earlier epochs
+		 * since the chain's last image are in N if they were aborted
+		 * (folded forward), lost to the chain if committed (checked with
+		 * last_committed, again under the chain's lock), and not in N yet
+		 * if still closed by another reader, who may commit them later.
+		 */
+		req.last_committed = info.last_committed;
+		for (size_t i = 0; i < info.nr_epochs; i++) {
+			if (info.epochs[i].state == CBT_EPOCH_CLOSED &&
+			    info.epochs[i].number < snap.epoch) {
+				ret = cbt_err(-EBUSY, "epoch %" PRIu64 " is held by another reader"
+					      " (a clone or a backup in progress): its changes are"
+					      " not in epoch %" PRIu64 "; run this backup again when"
+					      " it is committed or aborted (if committed, the chain"
+					      " will need a full backup)",
+					      info.epochs[i].number, snap.epoch);
+				goto out;
+			}
+		}
+		ret = cbt_read_bitmap(nl, &sel, &info, snap.epoch, snap.epoch, bitmap_cb,
+				      &changed);
 		if (ret)
 			goto out;
 		req.changed = &changed;

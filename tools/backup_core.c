@@ -34,7 +34,7 @@ static void remove_partials(const char *dir)
 }
 
 static int check_chain(const struct cbt_chain *c, uint32_t type, const uint8_t dev_uuid[16],
-		       uint64_t dev_bytes, uint32_t block_size)
+		       uint64_t dev_bytes, uint32_t block_size, uint64_t last_committed)
 {
 	const struct cbt_chain_entry *last;
 	char a[CBT_UUID_STR_LEN], b[CBT_UUID_STR_LEN];
@@ -51,13 +51,26 @@ static int check_chain(const struct cbt_chain *c, uint32_t type, const uint8_t d
 			       " lost (a reload without persistent metadata, a failed metadata"
 			       " device, or another device); a full backup is needed (--full)",
 			       cbt_uuid_str(dev_uuid, a), cbt_uuid_str(last->dev_uuid, b));
+	/*
+	 * Committing an epoch drops its changes. Only this chain's backups
+	 * should have committed since its last image; a later commit (a
+	 * clone, another chain, `cbt epoch commit') took changes this chain
+	 * never saw.
+	 */
+	if (last_committed > last->epoch_last)
+		return cbt_err(-ESTALE, "epoch %llu was committed after the chain's last image"
+			       " (epoch %llu) by another reader of the device's changes (a clone,"
+			       " another chain, or `cbt epoch commit'): its changes are not in"
+			       " %s; a full backup is needed (--full)",
+			       (unsigned long long)last_committed,
+			       (unsigned long long)last->epoch_last, c->dir);
 	(void)dev_bytes;
 	(void)block_size;
 	return 0;
 }
 
 int cbt_backup_precheck(const char *dir, uint32_t type, const uint8_t dev_uuid[16],
-			uint64_t dev_bytes, uint32_t block_size)
+			uint64_t dev_bytes, uint32_t block_size, uint64_t last_committed)
 {
 	struct cbt_chain c;
 	int ret;
@@ -66,7 +79,7 @@ int cbt_backup_precheck(const char *dir, uint32_t type, const uint8_t dev_uuid[1
 		return 0;
 	ret = cbt_chain_open(&c, dir, type == CBT_IMG_FULL, false);
 	if (!ret)
-		ret = check_chain(&c, type, dev_uuid, dev_bytes, block_size);
+		ret = check_chain(&c, type, dev_uuid, dev_bytes, block_size, last_committed);
 	cbt_chain_close(&c);
 	return ret;
 }
@@ -236,7 +249,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 		ret = cbt_chain_open(&c, req->dir, req->type == CBT_IMG_FULL, true);
 		if (!ret)
 			ret = check_chain(&c, req->type, req->dev_uuid, req->dev_bytes,
-					  req->block_size);
+					  req->block_size, req->last_committed);
 		if (ret)
 			goto out;
 		remove_partials(req->dir);

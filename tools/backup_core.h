@@ -31,6 +31,7 @@ struct cbt_backup_req {
 	uint64_t dev_bytes;
 	uint32_t block_size;
 	uint64_t epoch;			/* the epoch the snapshot closed */
+	uint64_t last_committed;	/* the device's, read after the snapshot */
 	const struct cbt_extents *changed;	/* its blocks (incremental, differential) */
 	enum cbt_full_mode full_mode;
 	const struct cbt_extents *fs_used;	/* for CBT_FULL_FS */
@@ -60,10 +61,11 @@ struct cbt_backup_result {
 int cbt_backup_run(const struct cbt_backup_req *req, int src_fd, struct cbt_backup_result *res);
 
 /*
- * Just the chain checks of cbt_backup_run(), for `cbt backup' to call
- * before it takes a snapshot (so a refused backup changes nothing).
+ * The chain checks, for `cbt backup' to call before it takes a snapshot
+ * (so a refused backup changes nothing) and again once it is taken:
+ * @last_committed is the device's CBT_A_LAST_COMMITTED.
  */
 int cbt_backup_precheck(const char *dir, uint32_t type, const uint8_t dev_uuid[16],
-			uint64_t dev_bytes, uint32_t block_size);
+			uint64_t dev_bytes, uint32_t block_size, uint64_t last_committed);
 
 #endif /* CBT_BACKUP_CORE_H */

@@ -61,6 +61,7 @@ static const char *const attr_names[] = {
 	[CBT_A_FREEZE] = "CBT_A_FREEZE",
 	[CBT_A_FREEZE_NS] = "CBT_A_FREEZE_NS",
 	[CBT_A_HOLD_NS] = "CBT_A_HOLD_NS",
+	[CBT_A_LAST_COMMITTED] = "CBT_A_LAST_COMMITTED",
 };
 
 _Static_assert(CBT_A_MAX < 64, "cbt_attr_index()'s multi mask holds 64 types");
@@ -374,6 +375,8 @@ int cbt_parse_device(const struct nlmsghdr *nlh, struct cbt_dev_info *info)
 		ret = get_u64(tb, CBT_A_EPOCH_CURRENT, &info->epoch_current);
 	if (!ret)
 		ret = get_u64(tb, CBT_A_METADATA_ERRORS, &info->metadata_errors);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_LAST_COMMITTED, &info->last_committed);
 	if (!ret)
 		ret = need(tb, CBT_A_EPOCHS, 0);
 	if (ret)

@@ -70,6 +70,7 @@ struct cbt_dev_info {
 	uint64_t bitmap_bytes;
 	uint64_t epoch_current;
 	uint64_t metadata_errors;
+	uint64_t last_committed;	/* the last epoch committed, 0: none */
 	struct cbt_epoch_info *epochs;	/* sorted by number, the open one last */
 	size_t nr_epochs;
 	struct cbt_snap_info snap;	/* snap.present: CBT_A_SNAPSHOT was sent */

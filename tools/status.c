@@ -69,6 +69,8 @@ static void print_human(const struct cbt_dev_info *d)
 	printf("  size: %s, %" PRIu64 " blocks\n", cbt_human_size(cbt_dev_bytes(d), a), d->nr_blocks);
 	printf("  memory: %s\n", cbt_human_size(d->bitmap_bytes, a));
 	printf("  metadata errors: %" PRIu64 "\n", d->metadata_errors);
+	if (d->last_committed)
+		printf("  last committed epoch: %" PRIu64 "\n", d->last_committed);
 	printf("  current epoch: %" PRIu64 "\n", d->epoch_current);
 	for (size_t i = 0; i < d->nr_epochs; i++) {
 		const struct cbt_epoch_info *e = &d->epochs[i];
@@ -96,6 +98,7 @@ static void print_json(struct cbt_json *j, const struct cbt_dev_info *d)
 	cbt_json_u64(j, "size_bytes", cbt_dev_bytes(d));
 	cbt_json_u64(j, "bitmap_bytes", d->bitmap_bytes);
 	cbt_json_u64(j, "metadata_errors", d->metadata_errors);
+	cbt_json_u64(j, "last_committed_epoch", d->last_committed);
 	cbt_json_u64(j, "current_epoch", d->epoch_current);
 	cbt_json_array_begin(j, "epochs");
 	for (size_t i = 0; i < d->nr_epochs; i++) {

@@ -63,7 +63,9 @@ static void ledger_commit_in_order(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, cbt_ledger_commit(&l, 2, &freed), -EINVAL);
 	KUNIT_EXPECT_EQ(test, cbt_ledger_commit(&l, 3, &freed), -ENOENT);
 	KUNIT_EXPECT_EQ(test, cbt_ledger_commit(&l, 7, &freed), -ENOENT);
+	KUNIT_EXPECT_EQ(test, l.last_committed, 0ULL);
 	KUNIT_ASSERT_EQ(test, cbt_ledger_commit(&l, 1, &freed), 0);
+	KUNIT_EXPECT_EQ(test, l.last_committed, 1ULL);
 	KUNIT_EXPECT_EQ(test, freed, 0U);
 	KUNIT_EXPECT_EQ(test, l.dirty_slots, 1U);
 	KUNIT_EXPECT_EQ(test, l.nr_closed, 1U);
@@ -80,6 +82,8 @@ static void ledger_abort_any_order(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, cbt_ledger_close(&l, &slot), 0);
 	KUNIT_ASSERT_EQ(test, cbt_ledger_close(&l, &slot), 0);
 	KUNIT_ASSERT_EQ(test, cbt_ledger_abort(&l, 2, &freed), 0);
+	/* An abort folds changes back: nothing was consumed. */
+	KUNIT_EXPECT_EQ(test, l.last_committed, 0ULL);
 	KUNIT_EXPECT_EQ(test, l.nr_closed, 1U);
 	KUNIT_EXPECT_EQ(test, l.closed[0].epoch, 1ULL);
 	KUNIT_EXPECT_EQ(test, l.dirty_slots, 1U << freed);
@@ -127,6 +131,7 @@ static void sb_round_trip(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, out.closed[0].epoch, 2ULL);
 	KUNIT_EXPECT_EQ(test, out.closed[0].slot, l.closed[0].slot);
 	KUNIT_EXPECT_EQ(test, out.dirty_slots, l.dirty_slots);
+	KUNIT_EXPECT_EQ(test, out.last_committed, 1ULL);
 }
 
 static void sb_rejects_damage(struct kunit *test)
@@ -204,6 +209,11 @@ static void spoil_capacity(struct cbt_ledger *l)
 	l->nr_blocks = 32769;
 }
 
+static void spoil_committed_not_older(struct cbt_ledger *l)
+{
+	l->last_committed = l->open_epoch;
+}
+
 static void spoil_no_blocks(struct cbt_ledger *l)
 {
 	l->nr_blocks = 0;
@@ -222,6 +232,7 @@ static const struct spoil_case {
 	{ "a dirty slot in use", spoil_dirty_in_use },
 	{ "more blocks than a slot holds", spoil_capacity },
 	{ "no blocks", spoil_no_blocks },
+	{ "committed epoch not older than the open one", spoil_committed_not_older },
 };
 
 static void spoil_desc(const struct spoil_case *c, char *desc)

@@ -32,6 +32,7 @@ struct mb_dev {
 	uint64_t bitmap_bytes;
 	uint64_t epoch_current;
 	uint64_t metadata_errors;
+	uint64_t last_committed;
 	struct mb_epoch epochs[8];
 	int nr_epochs;
 	unsigned int omit;	/* an attribute type to leave out, 0 for none */

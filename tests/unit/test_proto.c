@@ -22,6 +22,7 @@ static const struct mb_dev good = {
 	.bitmap_bytes = 12288,
 	.epoch_current = 7,
 	.metadata_errors = 2,
+	.last_committed = 5,
 	/* not in order on the wire: the parser sorts them */
 	.epochs = { { 7, CBT_EPOCH_OPEN, 3 }, { 5, CBT_EPOCH_CLOSED, 1600 }, { 6, CBT_EPOCH_CLOSED, 0 } },
 	.nr_epochs = 3,
@@ -54,6 +55,7 @@ static void device_reply(void)
 	CHECK_EQ(info.bitmap_bytes, 12288);
 	CHECK_EQ(info.epoch_current, 7);
 	CHECK_EQ(info.metadata_errors, 2);
+	CHECK_EQ(info.last_committed, 5);
 	CHECK_EQ(info.nr_epochs, 3);
 	CHECK_EQ(info.epochs[0].number, 5);
 	CHECK_EQ(info.epochs[0].state, CBT_EPOCH_CLOSED);
@@ -85,7 +87,7 @@ static void device_reply_missing_each_attribute(void)
 	static const unsigned int required[] = {
 		CBT_A_DEV_NAME, CBT_A_DEV_MAJOR, CBT_A_DEV_MINOR, CBT_A_UUID, CBT_A_PERSISTENCE,
 		CBT_A_BLOCK_SIZE, CBT_A_NR_BLOCKS, CBT_A_DEV_SECTORS, CBT_A_BITMAP_BYTES,
-		CBT_A_EPOCH_CURRENT, CBT_A_METADATA_ERRORS, CBT_A_EPOCHS,
+		CBT_A_EPOCH_CURRENT, CBT_A_METADATA_ERRORS, CBT_A_LAST_COMMITTED, CBT_A_EPOCHS,
 	};
 	struct cbt_dev_info info;
 	char name[32], want[64];

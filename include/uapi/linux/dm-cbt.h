@@ -38,6 +38,11 @@
  *         CBT_A_EPOCH_STATE: NLA_U32, enum cbt_epoch_state
  *         CBT_A_EPOCH_BITS: NLA_U64, blocks set in its bitmap
  *     CBT_A_METADATA_ERRORS: NLA_U64, failed metadata I/Os since load
+ *     CBT_A_LAST_COMMITTED: NLA_U64, the last epoch committed under this
+ *         identity (0: none). Committing consumes an epoch's changes: a
+ *         backup chain whose last image covers an older epoch has lost
+ *         changes to another reader (a clone, another chain) and must
+ *         start again with a full image.
  *     CBT_A_SNAPSHOT: nested, present while a snapshot device is attached:
  *         CBT_A_SNAP_STATE: NLA_U32, enum cbt_snap_state
  *         CBT_A_SNAP_ERROR: NLA_U32, errno that invalidated it (ENOSPC:
@@ -189,6 +194,7 @@ enum cbt_attr {
 	CBT_A_FREEZE,
 	CBT_A_FREEZE_NS,
 	CBT_A_HOLD_NS,
+	CBT_A_LAST_COMMITTED,
 	__CBT_A_LAST
 };
 

@@ -1,0 +1,86 @@
+#!/bin/sh
+# A chain's incremental must prove nothing was lost since its last image.
+# Changes consumed by another reader (an epoch closed and committed with
+# `cbt epoch commit', as a clone does for its passes) are not in the
+# chain: the next incremental and differential are refused with "a full
+# backup is needed", and change nothing; a full image starts over. An
+# epoch closed and aborted folds its changes forward and is no obstacle,
+# nor is one left closed (the backup aborts it, as after a killed run).
+# Also: the COW device's first chunk is left zero, so it never carries the
+# origin's filesystem signature.
+# disks: 64M 32M 256M 8M
+# timeout: 300
+
+W=/tmp/boc
+STORE=/mnt/boc-store
+CH=$STORE/chain
+
+cleanup() {
+	umount "$STORE" 2>/dev/null || true
+	dmsetup remove c-snap 2>/dev/null || true
+	dmsetup remove c 2>/dev/null || true
+}
+
+need_module dm_cbt
+need_cmd cbt mkfs.ext4 sha256sum blkid
+
+rm -rf "$W" && mkdir -p "$W" "$STORE"
+SECTORS=$(sectors "$DISK1")
+assert_cmd dmsetup create c --table "0 $SECTORS cbt $DISK1 8 2 metadata $DISK4"
+assert_cmd mkfs.ext4 -q /dev/mapper/c
+assert_cmd mkfs.ext4 -q "$DISK3"
+assert_cmd mount "$DISK3" "$STORE"
+
+# backup ARGS...: a backup into the chain; its exit status in $rc, output in $W/out.
+backup() {
+	rc=0
+	cbt backup c "$@" --to "$CH" --cow "$DISK2" >"$W/out" 2>&1 || rc=$?
+	cat "$W/out"
+}
+
+backup --full
+assert_eq "$rc" 0 "full backup"
+blkid "$DISK2" | grep -q 'TYPE=' && fail "the COW device carries a filesystem signature: $(blkid "$DISK2")"
+assert_cmd stamp write /dev/mapper/c -n 64 -g 1
+
+log "an epoch closed and aborted: its changes fold forward, the incremental works"
+e=$(cbt epoch close c)
+assert_cmd cbt epoch abort c "$e"
+assert_cmd stamp write /dev/mapper/c -n 32 -g 2
+backup --incremental
+assert_eq "$rc" 0 "incremental after an aborted epoch"
+
+log "an epoch closed and left closed (a reader that died): the next backup aborts it, its changes go in"
+assert_cmd stamp write /dev/mapper/c -n 16 -g 3
+e=$(cbt epoch close c)
+backup --incremental
+assert_eq "$rc" 0 "incremental over a leftover closed epoch"
+grep -q "aborting epoch $e" "$W/out" || fail "the leftover epoch $e was not aborted: $(cat "$W/out")"
+cp "$CH/chain.idx" "$W/idx.before"
+
+log "an epoch closed and committed by another reader: its changes are lost to the chain"
+assert_cmd stamp write /dev/mapper/c -n 16 -g 5
+e=$(cbt epoch close c)
+assert_cmd cbt epoch commit c "$e"
+for type in --incremental --differential; do
+	backup "$type"
+	[ "$rc" -ne 0 ] || fail "backup $type after an outside commit succeeded"
+	grep -q "a full backup is needed" "$W/out" || fail "backup $type: no reason given: $(cat "$W/out")"
+	grep -q "epoch $e was committed" "$W/out" || fail "backup $type: the epoch is not named"
+	cmp -s "$CH/chain.idx" "$W/idx.before" || fail "the refused backup $type changed the chain"
+done
+cbt status c | grep -q "last committed epoch: $e" || fail "status does not show the commit: $(cbt status c)"
+
+log "a full image starts over, and incrementals follow it"
+backup --full
+assert_eq "$rc" 0 "full backup after the outside commit"
+assert_cmd stamp write /dev/mapper/c -n 8 -g 4
+export CBT_BACKUP_HOOK="sha256sum \"\$CBT_SNAP_PATH\" | cut -d' ' -f1 >$W/snapsum"
+backup --incremental
+assert_eq "$rc" 0 "incremental after the new full"
+unset CBT_BACKUP_HOOK
+assert_cmd cbt restore --quiet "$CH" "$W/restored.img"
+assert_eq "$(head -c $((SECTORS * 512)) "$W/restored.img" | sha256sum | cut -d' ' -f1)" \
+	"$(cat "$W/snapsum")" "the last point restored byte for byte"
+rm -f "$W/restored.img"
+pass
