@@ -81,6 +81,14 @@ truncate -s "$(stat -c %s "$ROOTIMG")" "$P/clone.disk"
 DISKS=("$P/root.disk" "$P/meta.disk" "$P/backups.disk" "$P/cow.disk")
 extra_cpio "$W/persist.img" "root UUID=$U block-size=64k metadata=/dev/vdb" yes
 
+# check_cow NAME: no COW store was left showing a filesystem signature.
+check_cow() {
+	local st=0
+	grep -a '^ROOTTEST cow: ' "$W/$1.log" | tr -d '\r' | grep -q 'signature' && st=1
+	grep -aq '^ROOTTEST cow: clean' "$W/$1.log" || st=1
+	result "$1" "the COW store shows no filesystem after its snapshots (blkid)" "$st"
+}
+
 qemu_boot boot1 "$W/persist.img" roottest=boot1 "${DISKS[@]}"
 check boot1 "root on /dev/mapper/root, metadata on vdb" \
 	'^ROOTTEST kmsg: .*cbt-boot: /dev/vda is /dev/mapper/root, tracked at 64 KiB blocks with metadata on /dev/vdb'
@@ -93,6 +101,7 @@ st=1
 [ -n "$(sum_of boot1 full)" ] && st=0
 result boot1 "the backup hook checksummed the snapshot" "$st"
 check boot1 "clean power-off" '^ROOTTEST end$'
+check_cow boot1
 
 qemu_boot boot2 "$W/persist.img" roottest=boot2 "${DISKS[@]}"
 check boot2 "root mounted from /dev/mapper/root again" '^ROOTTEST root: /dev/mapper/root$'
@@ -107,6 +116,7 @@ st=1
 tr -d '\r' <"$W/boot2.log" | grep -qE '^ROOTTEST crashing$|sysrq: Resetting' && st=0
 result boot2 "reset mid-write (sysrq b)" "$st"
 
+check_cow boot2
 qemu_boot boot3 "$W/persist.img" roottest=boot3 "${DISKS[@]}" "$P/clone.disk"
 check boot3 "root mounted from /dev/mapper/root after the crash" '^ROOTTEST root: /dev/mapper/root$'
 check boot3 "over vda" '^ROOTTEST kmsg: .*cbt-boot: /dev/vda is /dev/mapper/root, .*with metadata on /dev/vdb'
@@ -117,6 +127,7 @@ st=1
 result boot3 "the backup hook checksummed the snapshot" "$st"
 rc_ok boot3 clone "cbt clone of the mounted root (--verify)"
 check boot3 "clean power-off" '^ROOTTEST end$'
+check_cow boot3
 
 # The chain, on the host: out of the backups disk without mounting it.
 rm -rf "$P/out" && mkdir -p "$P/out"
