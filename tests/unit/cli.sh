@@ -275,6 +275,7 @@ expect status_one_json 0 "" '{
   "size_bytes": 1048576,
   "bitmap_bytes": 4096,
   "metadata_errors": 0,
+  "last_committed_epoch": 0,
   "current_epoch": 1,
   "epochs": [
     {
