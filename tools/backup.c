@@ -168,6 +168,7 @@ int backup_main(int argc, char *argv[])
 	struct cbt_devsel sel;
 	struct cbt_nl *nl = NULL;
 	struct cbt_snap snap;
+	int dev_lock = -1;
 	char outpart[4096] = "", why_failed[1024] = "";
 	uint32_t t32;
 	int c, ret, src = -1;
@@ -265,6 +266,13 @@ int backup_main(int argc, char *argv[])
 				  info.block_size, info.last_committed);
 	if (ret)
 		goto out;
+	step = "locking the device";
+	dev_lock = cbt_device_lock(&info);
+	if (dev_lock < 0) {
+		ret = dev_lock;
+		goto out;
+	}
+	/* Now anything left on the device is from a run that died. */
 	step = "cleaning up after an interrupted backup";
 	ret = recover(nl, &sel, &info, dev, quiet || json);
 	if (ret)
@@ -433,6 +441,8 @@ out:
 		if (r && !ret)
 			cbt_perror("cbt backup: dropping the snapshot (the image is complete)", r);
 	}
+	if (dev_lock >= 0)
+		close(dev_lock);
 	cbt_dev_info_free(&info);
 	cbt_nl_close(nl);
 	cbt_extents_free(&changed);

@@ -116,6 +116,7 @@ struct run {
 	struct cbt_snap snap;
 	bool have_snap;
 	int sfd;
+	int dev_lock;			/* cbt_device_lock() */
 
 	struct clone_state st;
 	char state_path[PATH_MAX];
@@ -618,6 +619,9 @@ static int setup(struct run *r)
 		ret = cbt_get_device(r->nl, &r->sel, &r->info);
 	if (ret)
 		return ret;
+	r->dev_lock = cbt_device_lock(&r->info);
+	if (r->dev_lock < 0)
+		return r->dev_lock;
 	r->cfg.dev_bytes = cbt_dev_bytes(&r->info);
 	r->cfg.block_size = r->info.block_size;
 	r->cfg.max_passes = r->max_passes;
@@ -1015,7 +1019,7 @@ int clone_main(int argc, char *argv[])
 	};
 	struct run r = {
 		.freeze_opt = -1, .interval = 60, .max_passes = CLONE_DEFAULT_MAX_PASSES,
-		.state_dir = DEFAULT_STATE_DIR, .tfd = -1, .sfd = -1,
+		.state_dir = DEFAULT_STATE_DIR, .tfd = -1, .sfd = -1, .dev_lock = -1,
 	};
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	bool interval_given = false;
@@ -1118,6 +1122,8 @@ int clone_main(int argc, char *argv[])
 	ret = run_clone(&r);
 	if (r.tfd >= 0)
 		close(r.tfd);
+	if (r.dev_lock >= 0)
+		close(r.dev_lock);
 	if (r.sfd >= 0)
 		close(r.sfd);
 	free(r.passes);

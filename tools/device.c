@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libmnl/libmnl.h>
 
@@ -201,4 +205,30 @@ int cbt_read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
 			      " was read; read it again (if the UUID changed, take a full image)");
 	cbt_dev_info_free(&now);
 	return dev_err(ret, sel);
+}
+
+int cbt_device_lock(const struct cbt_dev_info *info)
+{
+	const char *dir = getenv("CBT_RUN_DIR") ? getenv("CBT_RUN_DIR") : "/run/cbt";
+	char path[4096];
+	int fd;
+
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return cbt_err(-errno, "creating %s (for the device's lock file): %s", dir,
+			       strerror(errno));
+	snprintf(path, sizeof(path), "%s/%" PRIu32 ":%" PRIu32 ".lock", dir, info->major,
+		 info->minor);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cbt_err(-errno, "%s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = errno;
+
+		close(fd);
+		if (err == EWOULDBLOCK)
+			return cbt_err(-EBUSY, "another cbt backup or clone of %s is running (it holds"
+				       " %s); run this one when it has finished", info->name, path);
+		return cbt_err(-err, "locking %s: %s", path, strerror(err));
+	}
+	return fd;
 }

@@ -21,6 +21,16 @@ int cbt_get_device(struct cbt_nl *nl, const struct cbt_devsel *sel, struct cbt_d
 int cbt_list_devices(struct cbt_nl *nl, struct cbt_dev_info **infos, size_t *nr);
 void cbt_dev_infos_free(struct cbt_dev_info *infos, size_t nr);
 
+/*
+ * One `cbt backup' or `cbt clone' per device at a time: an exclusive
+ * flock on $CBT_RUN_DIR (default /run/cbt)/MAJOR:MINOR.lock, held until
+ * the returned fd is closed (or the process dies). So what a run finds
+ * left on the device (a snapshot, closed epochs) is from a run that died,
+ * and can be cleaned up, never from one still working. -EBUSY (with a
+ * detail naming @what is running) when another run holds it.
+ */
+int cbt_device_lock(const struct cbt_dev_info *info);
+
 int cbt_epoch_close(struct cbt_nl *nl, const struct cbt_devsel *sel, uint64_t *closed);
 int cbt_epoch_commit(struct cbt_nl *nl, const struct cbt_devsel *sel, uint64_t epoch);
 int cbt_epoch_abort(struct cbt_nl *nl, const struct cbt_devsel *sel, uint64_t epoch);

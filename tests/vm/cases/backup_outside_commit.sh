@@ -6,9 +6,12 @@
 # backup is needed", and change nothing; a full image starts over. An
 # epoch closed and aborted folds its changes forward and is no obstacle,
 # nor is one left closed (the backup aborts it, as after a killed run).
+# A backup started while a clone of the device runs is refused (EBUSY)
+# and leaves the clone's snapshot and epochs alone; the clone finishes,
+# and the epochs it committed make the chain's next incremental refused.
 # Also: the COW device's first chunk is left zero, so it never carries the
 # origin's filesystem signature.
-# disks: 64M 32M 256M 8M
+# disks: 64M 32M 256M 8M 64M 32M
 # timeout: 300
 
 W=/tmp/boc
@@ -16,6 +19,8 @@ STORE=/mnt/boc-store
 CH=$STORE/chain
 
 cleanup() {
+	[ -z "${CLONE:-}" ] || kill "$CLONE" 2>/dev/null || true
+	wait 2>/dev/null || true
 	umount "$STORE" 2>/dev/null || true
 	dmsetup remove c-snap 2>/dev/null || true
 	dmsetup remove c 2>/dev/null || true
@@ -58,10 +63,27 @@ assert_eq "$rc" 0 "incremental over a leftover closed epoch"
 grep -q "aborting epoch $e" "$W/out" || fail "the leftover epoch $e was not aborted: $(cat "$W/out")"
 cp "$CH/chain.idx" "$W/idx.before"
 
-log "an epoch closed and committed by another reader: its changes are lost to the chain"
+log "a clone of the device runs (rate-limited): a backup meanwhile is refused, the clone is unharmed"
 assert_cmd stamp write /dev/mapper/c -n 16 -g 5
-e=$(cbt epoch close c)
-assert_cmd cbt epoch commit c "$e"
+cbt clone c "$DISK5" --cow "$DISK6" --rate 4M --no-freeze >"$W/clone.out" 2>&1 &
+CLONE=$!
+until grep -q '^cbt clone: c ' "$W/clone.out"; do
+	kill -0 "$CLONE" 2>/dev/null || fail "the clone ended early: $(cat "$W/clone.out")"
+	sleep 0.1
+done
+backup --incremental
+assert_eq "$rc" 1 "exit status of a backup during a clone"
+grep -q "another cbt backup or clone of c is running" "$W/out" || fail "no reason given: $(cat "$W/out")"
+cmp -s "$CH/chain.idx" "$W/idx.before" || fail "the refused backup changed the chain"
+rc=0
+wait "$CLONE" || rc=$?
+CLONE=
+cat "$W/clone.out"
+assert_eq "$rc" 0 "the clone's exit status"
+e=$(sed -n 's/.* is a clone of c as of epoch \([0-9]*\).*/\1/p' "$W/clone.out")
+[ -n "$e" ] || fail "the clone did not say its epoch"
+
+log "the epochs the clone committed are lost to the chain"
 for type in --incremental --differential; do
 	backup "$type"
 	[ "$rc" -ne 0 ] || fail "backup $type after an outside commit succeeded"
