@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Point-in-time snapshots of a cbt device, and the cbt-snap target that
- * reads them. See docs/snapshot.md.
+ * Point-in-time snapshots of a cbt device: the copy-on-write engine and
+ * the cbt-snap target that reads them (taking them: dm-cbt-snapshot-take.c).
+ * See docs/snapshot.md.
  *
  * A chunk of the origin is in one of three states:
  *   uncopied  no map entry: the origin still holds the snapshot's data;
@@ -26,6 +27,7 @@
 
 #include "dm-cbt.h"
 #include "dm-cbt-compat.h"
+#include "dm-cbt-snapshot.h"
 
 DEFINE_MUTEX(cbt_snapshot_lock);	/* serialises attach, detach and taking snapshots */
 
@@ -53,46 +55,6 @@ struct cbt_snap_read {
 	struct list_head node;	/* on ->reads while registered */
 	u64 first, last;	/* chunks */
 	bool registered;
-};
-
-struct cbt_snapshot {
-	struct cbt_tracker *t;
-	dev_t cbt_devt;
-	struct cbt_bdev_ref cbt_ref;	/* the cbt device, held open, not claimed */
-	bool cbt_open;
-	struct dm_dev *origin;		/* the cbt device's origin, for queue limits */
-	struct dm_dev *cow;
-	struct block_device *origin_bdev;	/* set when taken */
-	u32 chunk_sectors;
-	u32 chunk_shift;
-	u64 nr_chunks;
-	sector_t sectors;
-	u64 cow_chunks;			/* usable: the first chunk is reserved */
-	atomic64_t cow_next;
-	u64 epoch;
-	ktime_t taken;
-	/* PREPARED until taken; read lockless, changed under lock. */
-	enum cbt_snap_state state;
-	int error;
-	bool warned_low;
-
-	/*
-	 * Protects map entries' state changes, every cbt_copy, ->reads,
-	 * ->queued and the state. Taken from end_io (any context): irqsave.
-	 */
-	spinlock_t lock;
-	struct xarray map;		/* chunk -> COW index value, or struct cbt_copy */
-	struct cbt_bitmap copied;	/* chunks writes may overwrite freely */
-	struct list_head reads;		/* struct cbt_snap_read */
-	struct bio_list queued;		/* writes map() handed over */
-	struct bio_list ready;		/* writes end_io released, to submit */
-	struct work_struct work;
-	struct work_struct event_work;
-	int pending_event;		/* under lock: event for event_work */
-	struct dm_kcopyd_client *kc;
-	mempool_t *waiters;
-	atomic_t copies;		/* kcopyd jobs in flight */
-	wait_queue_head_t copies_wait;
 };
 
 static struct cbt_io *io_of(struct bio *bio)
@@ -406,131 +368,6 @@ bool cbt_snap_check_write(struct cbt_tracker *t, struct bio *bio)
 	}
 	rcu_read_unlock();
 	return go;
-}
-
-/* ---- Taking snapshots ---- */
-
-static struct cbt_snapshot *snap_of(struct cbt_tracker *t)
-{
-	return rcu_dereference_protected(t->snap, lockdep_is_held(&cbt_snapshot_lock));
-}
-
-int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
-		       u64 *epochs, u64 *freeze_ns, u64 *hold_ns, const char **why)
-{
-	unsigned int i, frozen = 0, closed = 0;
-	ktime_t t0, t1, t2, t3;
-	int r = 0;
-
-	mutex_lock(&cbt_snapshot_lock);
-	for (i = 0; i < n; i++) {
-		struct cbt_snapshot *s = snap_of(ts[i]);
-
-		if (!s) {
-			*why = "No snapshot device attached (create a cbt-snap device first)";
-			r = -ENOENT;
-			goto out;
-		}
-		if (s->state != CBT_SNAP_PREPARED) {
-			*why = "The snapshot device was taken already; attach a new one";
-			r = -EBUSY;
-			goto out;
-		}
-		if (ts[i]->ledger.nr_closed >= DM_CBT_MAX_CLOSED) {
-			*why = "Too many closed epochs: commit or abort one first";
-			r = -EBUSY;
-			goto out;
-		}
-	}
-	t0 = ktime_get();
-	if (freeze) {
-		for (frozen = 0; frozen < n; frozen++) {
-			r = cbt_freeze_bdev(dm_disk(ts[frozen]->md)->part0);
-			if (r) {
-				*why = "Cannot freeze the filesystem";
-				goto thaw;
-			}
-		}
-	}
-	t1 = ktime_get();
-	for (i = 0; i < n; i++)
-		cbt_hold_writes(ts[i]);
-	for (i = 0; i < n; i++)
-		cbt_wait_writes(ts[i]);
-	for (closed = 0; closed < n; closed++) {
-		r = cbt_close_epoch(ts[closed], &epochs[closed]);
-		if (r) {
-			*why = "Cannot close an epoch";
-			break;
-		}
-	}
-	if (r) {
-		/* All or nothing: fold back what was closed. */
-		for (i = 0; i < closed; i++)
-			cbt_abort_epoch(ts[i], epochs[i]);
-	} else {
-		for (i = 0; i < n; i++) {
-			struct cbt_snapshot *s = snap_of(ts[i]);
-
-			s->origin_bdev = ts[i]->origin_bdev;
-			s->epoch = epochs[i];
-			s->taken = ktime_get();
-			/* No write is in flight: the switch is one instant for all. */
-			WRITE_ONCE(s->state, CBT_SNAP_ACTIVE);
-		}
-	}
-	for (i = 0; i < n; i++)
-		cbt_release_writes(ts[i]);
-	t2 = ktime_get();
-thaw:
-	for (i = 0; i < frozen; i++)
-		cbt_thaw_bdev(dm_disk(ts[i]->md)->part0);
-	t3 = ktime_get();
-	if (!r) {
-		*hold_ns = ktime_to_ns(ktime_sub(t2, t1));
-		*freeze_ns = freeze ? ktime_to_ns(ktime_sub(t3, t0)) : 0;
-	}
-out:
-	mutex_unlock(&cbt_snapshot_lock);
-	if (!r)
-		for (i = 0; i < n; i++)
-			cbt_notify(ts[i], CBT_EVENT_SNAPSHOT_TAKEN, epochs[i]);
-	return r;
-}
-
-int cbt_snap_fill(struct sk_buff *skb, struct cbt_tracker *t)
-{
-	struct cbt_snapshot *s;
-	struct nlattr *nest;
-	u64 used;
-	int r = 0;
-
-	mutex_lock(&cbt_snapshot_lock);
-	s = snap_of(t);
-	if (!s)
-		goto out;
-	used = min_t(u64, atomic64_read(&s->cow_next), s->cow_chunks);
-	nest = nla_nest_start(skb, CBT_A_SNAPSHOT);
-	if (!nest ||
-	    nla_put_u32(skb, CBT_A_SNAP_STATE, READ_ONCE(s->state)) ||
-	    nla_put_u32(skb, CBT_A_SNAP_ERROR, -s->error) ||
-	    nla_put_u64_64bit(skb, CBT_A_EPOCH_NUMBER, s->epoch, CBT_A_PAD) ||
-	    nla_put_u64_64bit(skb, CBT_A_SNAP_AGE_MS, s->state == CBT_SNAP_PREPARED ? 0 :
-			      ktime_ms_delta(ktime_get(), s->taken), CBT_A_PAD) ||
-	    nla_put_u32(skb, CBT_A_SNAP_CHUNK_SIZE, s->chunk_sectors << SECTOR_SHIFT) ||
-	    nla_put_u64_64bit(skb, CBT_A_SNAP_COW_USED,
-			      (used << s->chunk_shift) << SECTOR_SHIFT, CBT_A_PAD) ||
-	    nla_put_u64_64bit(skb, CBT_A_SNAP_COW_TOTAL,
-			      (s->cow_chunks << s->chunk_shift) << SECTOR_SHIFT, CBT_A_PAD) ||
-	    nla_put_u64_64bit(skb, CBT_A_SNAP_COPIED, cbt_bitmap_weight(&s->copied), CBT_A_PAD) ||
-	    nla_put_u64_64bit(skb, CBT_A_SNAP_SECTORS, s->sectors, CBT_A_PAD)) {
-		r = -EMSGSIZE;
-		goto out;
-	}
-	nla_nest_end(skb, nest);
-out:
-	mutex_unlock(&cbt_snapshot_lock);
-	return r;
 }
 
 /* ---- The cbt-snap target ---- */

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The snapshot of a cbt device, shared by the copy-on-write engine and the
+ * target (dm-cbt-snapshot.c) and the taking of snapshots and their status
+ * (dm-cbt-snapshot-take.c).
+ */
+#ifndef DM_CBT_SNAPSHOT_H
+#define DM_CBT_SNAPSHOT_H
+
+#include <linux/blkdev.h>
+#include <linux/device-mapper.h>
+#include <linux/dm-kcopyd.h>
+#include <linux/ktime.h>
+#include <linux/mempool.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+#include <linux/xarray.h>
+
+#include "dm-cbt.h"
+#include "dm-cbt-bitmap.h"
+#include "dm-cbt-compat.h"
+
+struct cbt_snapshot {
+	struct cbt_tracker *t;
+	dev_t cbt_devt;
+	struct cbt_bdev_ref cbt_ref;	/* the cbt device, held open, not claimed */
+	bool cbt_open;
+	struct dm_dev *origin;		/* the cbt device's origin, for queue limits */
+	struct dm_dev *cow;
+	struct block_device *origin_bdev;	/* set when taken */
+	u32 chunk_sectors;
+	u32 chunk_shift;
+	u64 nr_chunks;
+	sector_t sectors;
+	u64 cow_chunks;			/* usable: the first chunk is reserved */
+	atomic64_t cow_next;
+	u64 epoch;
+	ktime_t taken;
+	/* PREPARED until taken; read lockless, changed under lock. */
+	enum cbt_snap_state state;
+	int error;
+	bool warned_low;
+
+	/*
+	 * Protects map entries' state changes, every cbt_copy, ->reads,
+	 * ->queued and the state. Taken from end_io (any context): irqsave.
+	 */
+	spinlock_t lock;
+	struct xarray map;		/* chunk -> COW index value, or struct cbt_copy */
+	struct cbt_bitmap copied;	/* chunks writes may overwrite freely */
+	struct list_head reads;		/* struct cbt_snap_read */
+	struct bio_list queued;		/* writes map() handed over */
+	struct bio_list ready;		/* writes end_io released, to submit */
+	struct work_struct work;
+	struct work_struct event_work;
+	int pending_event;		/* under lock: event for event_work */
+	struct dm_kcopyd_client *kc;
+	mempool_t *waiters;
+	atomic_t copies;		/* kcopyd jobs in flight */
+	wait_queue_head_t copies_wait;
+};
+
+/* The snapshot attached to @t; cbt_snapshot_lock held. */
+static inline struct cbt_snapshot *snap_of(struct cbt_tracker *t)
+{
+	return rcu_dereference_protected(t->snap, lockdep_is_held(&cbt_snapshot_lock));
+}
+
+#endif /* DM_CBT_SNAPSHOT_H */
