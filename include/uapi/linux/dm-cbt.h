@@ -43,6 +43,9 @@
  *         backup chain whose last image covers an older epoch has lost
  *         changes to another reader (a clone, another chain) and must
  *         start again with a full image.
+ *     CBT_A_IDENTITY_REASON: NLA_U32, enum cbt_identity_reason: why the
+ *         current identity began (CBT_IDENTITY_CONTINUED when it was loaded
+ *         from metadata with its history intact).
  *     CBT_A_SNAPSHOT: nested, present while a snapshot device is attached:
  *         CBT_A_SNAP_STATE: NLA_U32, enum cbt_snap_state
  *         CBT_A_SNAP_ERROR: NLA_U32, errno that invalidated it (ENOSPC:
@@ -110,9 +113,11 @@
  *   fails (-EBUSY: an epoch cannot be closed or a snapshot is taken
  *   already; -ENOENT: no snapshot device attached).
  *
- * Multicast group "events": CBT_CMD_EVENT messages with a selector
- *   (name, major, minor), CBT_A_UUID, CBT_A_EVENT (enum cbt_event) and,
- *   where it applies, CBT_A_EPOCH_NUMBER.
+ * Multicast group "events" (CAP_SYS_ADMIN to subscribe where the kernel
+ *   supports GENL_MCAST_CAP_SYS_ADMIN): CBT_CMD_EVENT messages with a
+ *   selector (name, major, minor), CBT_A_UUID, CBT_A_EVENT (enum cbt_event)
+ *   and, where it applies, CBT_A_EPOCH_NUMBER. CBT_EVENT_TRACKING_LOST
+ *   carries CBT_A_IDENTITY_REASON.
  */
 #ifndef _UAPI_LINUX_DM_CBT_H
 #define _UAPI_LINUX_DM_CBT_H
@@ -120,7 +125,7 @@
 #include <linux/types.h>
 
 #define DM_CBT_GENL_NAME "dm_cbt"
-#define DM_CBT_GENL_VERSION 1
+#define DM_CBT_GENL_VERSION 2
 #define DM_CBT_GENL_MCGRP_EVENTS "events"
 
 #define DM_CBT_TARGET_NAME "cbt"
@@ -195,6 +200,7 @@ enum cbt_attr {
 	CBT_A_FREEZE_NS,
 	CBT_A_HOLD_NS,
 	CBT_A_LAST_COMMITTED,
+	CBT_A_IDENTITY_REASON,
 	__CBT_A_LAST
 };
 
@@ -210,6 +216,45 @@ enum cbt_persistence {
 	 * identity. A full image is needed before incrementals resume.
 	 */
 	CBT_PERSIST_FAILED,
+};
+
+/*
+ * Why a device's identity began. Every value but CBT_IDENTITY_CONTINUED
+ * means the history before the load is gone and a full image is needed.
+ * The names in parentheses are those of `dmsetup status` and `cbt status`.
+ */
+enum cbt_identity_reason {
+	/* (continued) Loaded from metadata; no untracked stretch was seen. */
+	CBT_IDENTITY_CONTINUED,
+	/* (memory-only) No metadata device: history starts at the load. */
+	CBT_IDENTITY_MEMORY_ONLY,
+	/* (new-metadata) A blank metadata device was formatted. */
+	CBT_IDENTITY_NEW_METADATA,
+	/* (damaged) Neither superblock could be read or validated. */
+	CBT_IDENTITY_DAMAGED,
+	/* (other-device) The metadata was for another block size or a larger origin. */
+	CBT_IDENTITY_OTHER_DEVICE,
+	/*
+	 * (origin-changed) The origin's fingerprint (size, first and last MiB)
+	 * differs from the one recorded while it was tracked: it was written
+	 * untracked, or the metadata now sits beside another origin.
+	 */
+	CBT_IDENTITY_ORIGIN_CHANGED,
+	/*
+	 * (table-replaced) The cbt table was replaced by another target (an
+	 * LVM reload, multipathd) and the device took writes before cbt came back.
+	 */
+	CBT_IDENTITY_TABLE_REPLACED,
+	/*
+	 * (untracked-boot) A boot set the disk up without tracking (the boot
+	 * hook could not load the cbt table) and marked the metadata stale.
+	 */
+	CBT_IDENTITY_UNTRACKED_BOOT,
+	/* (metadata-failed) Metadata I/O failed; tracking went on in memory. */
+	CBT_IDENTITY_METADATA_FAILED,
+	/* (unverified) Metadata of an older format without the evidence to check the stretch. */
+	CBT_IDENTITY_UNVERIFIED,
+	__CBT_IDENTITY_MAX
 };
 
 enum cbt_epoch_state {
@@ -235,7 +280,10 @@ enum cbt_event {
 	CBT_EVENT_EPOCH_CLOSED = 1,
 	CBT_EVENT_EPOCH_COMMITTED,
 	CBT_EVENT_EPOCH_ABORTED,
-	/* History was lost: the identity UUID changed, a full image is due. */
+	/*
+	 * History was lost: the identity UUID changed, a full image is due.
+	 * CBT_A_IDENTITY_REASON says why.
+	 */
 	CBT_EVENT_TRACKING_LOST,
 	CBT_EVENT_SNAPSHOT_TAKEN,
 	/* The snapshot became invalid; CBT_A_SNAP_ERROR says why. */
@@ -264,5 +312,15 @@ struct cbt_extent {
 #define DM_CBT_MD_PAGE_SIZE 4096
 #define DM_CBT_MD_SLOTS (DM_CBT_MAX_CLOSED + 1)
 #define DM_CBT_MD_SB_COPIES 2
+
+/*
+ * A boot that could not set up tracking for a disk whose metadata device it
+ * found (boot/cbt-boot.sh) overwrites the magic of both superblocks, the 8
+ * bytes at DM_CBT_MD_MAGIC_OFFSET of pages 0 and 1, with this value: the
+ * disk is about to be used untracked. The next load starts a new identity
+ * with CBT_IDENTITY_UNTRACKED_BOOT instead of trusting the old bitmaps.
+ */
+#define DM_CBT_MD_MAGIC_OFFSET 8
+#define DM_CBT_MD_STALE_MAGIC 0x656c617453746263ULL	/* "cbtStale" */
 
 #endif /* _UAPI_LINUX_DM_CBT_H */
