@@ -19,6 +19,7 @@
  */
 #include <linux/blkdev.h>
 #include <linux/dm-kcopyd.h>
+#include <linux/kernfs.h>
 #include <linux/ktime.h>
 #include <linux/mempool.h>
 #include <linux/module.h>
@@ -400,6 +401,69 @@ static bool same_disk(struct block_device *a, struct block_device *b)
 	return bdev_whole(a) == bdev_whole(b);
 }
 
+/* True if dm (or md) lists @lower among the devices @upper is built on. */
+static bool holds(struct block_device *upper, struct block_device *lower)
+{
+	struct kobject *slaves = upper->bd_disk->slave_dir;
+	struct kernfs_node *kn;
+
+	if (!slaves)
+		return false;
+	kn = kernfs_find_and_get(slaves->sd, kobject_name(bdev_kobj(lower)));
+	kernfs_put(kn);
+	return kn;
+}
+
+/*
+ * Would copies to @cow write into @x? It is @x, a partition of @x or the
+ * disk @x is a partition of, or a device built directly on one of those
+ * (dm's slaves links). Deeper stacks (dm on dm on @x, a loop file on a
+ * filesystem on @x) are beyond what the kernel can see reliably: the tool
+ * checks those (docs/snapshot.md).
+ */
+static bool cow_hits(struct block_device *cow, struct block_device *x)
+{
+	if (!x)
+		return false;
+	return cow == x || bdev_whole(cow) == x || bdev_whole(x) == cow ||
+	       holds(cow, x) || holds(cow, bdev_whole(x));
+}
+
+/*
+ * Why @cow cannot be the COW store of a snapshot of @t, or NULL. Refused:
+ * the origin's disk, and anything that is, overlaps or sits directly on
+ * a cbt device, its origin or metadata device, or another snapshot's COW.
+ */
+static char *cow_conflict(struct block_device *cow, struct cbt_tracker *t)
+{
+	struct cbt_tracker *o;
+	struct cbt_snapshot *os;
+
+	lockdep_assert_held(&cbt_snapshot_lock);
+	lockdep_assert_held(&cbt_trackers_lock);
+	if (cow->bd_dev == t->devt)
+		return "The COW device cannot be the cbt device";
+	if (same_disk(cow, t->origin_bdev) || cow_hits(cow, t->origin_bdev))
+		return "The COW device cannot be on the origin's disk or stacked on it";
+	list_for_each_entry(o, &cbt_trackers, list) {
+		if (cow->bd_dev == o->devt || cow->bd_dev == o->meta_devt)
+			return "The COW device cannot be a cbt device or its metadata device";
+		/* Without a table its devices are not held: nothing to write into. */
+		if (!o->md)
+			continue;
+		if (cow_hits(cow, dm_disk(o->md)->part0))
+			return "The COW device cannot be stacked on a cbt device";
+		if (cow_hits(cow, o->origin_bdev))
+			return "The COW device cannot be a cbt device's origin or stacked on it";
+		if (cow_hits(cow, o->meta_bdev))
+			return "The COW device cannot be a metadata device or stacked on one";
+		os = snap_of(o);
+		if (os && cow_hits(cow, os->cow->bdev))
+			return "The COW device is another snapshot's COW store or stacked on it";
+	}
+	return NULL;
+}
+
 /*
  * Construct a snapshot device:
  *   cbt-snap <cbt dev> <cow dev> <chunk sectors>
@@ -414,6 +478,7 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 {
 	struct cbt_snapshot *s;
 	struct cbt_tracker *t;
+	char *why;
 	unsigned int chunk;
 	char origin[24];
 	char dummy;
@@ -421,6 +486,11 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	if (argc != 3) {
 		ti->error = "Invalid argument count: <cbt dev> <cow dev> <chunk sectors>";
+		return -EINVAL;
+	}
+	/* Chunks are the cbt device's sectors: the target must map all of it. */
+	if (ti->begin) {
+		ti->error = "A cbt-snap target must start at sector 0";
 		return -EINVAL;
 	}
 	if (sscanf(argv[2], "%u%c", &chunk, &dummy) != 1 || !is_power_of_2(chunk) ||
@@ -475,13 +545,6 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 	s->cow_chunks--;
-	/* Whatever the device held before: no filesystem signature at its start. */
-	r = blkdev_issue_zeroout(s->cow->bdev, 0, s->chunk_sectors, GFP_KERNEL, 0);
-	if (r) {
-		ti->error = "Cannot zero the COW device's first chunk";
-		goto bad;
-	}
-	r = -EINVAL;
 	if (cbt_bitmap_init(&s->copied, s->nr_chunks, GFP_KERNEL)) {
 		ti->error = "Cannot allocate the copied-chunk bitmap";
 		r = -ENOMEM;
@@ -497,34 +560,49 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
+	/*
+	 * Check everything before writing anything: the COW's first chunk
+	 * may be another device's superblock. cbt_snapshot_lock keeps other
+	 * snapshots from attaching until this one is published.
+	 */
 	mutex_lock(&cbt_snapshot_lock);
 	mutex_lock(&cbt_trackers_lock);
 	t = cbt_tracker_find(NULL, s->cbt_devt);
-	mutex_unlock(&cbt_trackers_lock);
+	why = NULL;
 	if (!t) {
-		ti->error = "Not a cbt device";
+		why = "Not a cbt device";
 	} else if (snap_of(t)) {
-		ti->error = "The cbt device has a snapshot attached already; remove it first";
+		why = "The cbt device has a snapshot attached already; remove it first";
 		r = -EBUSY;
 	} else if (ti->len != t->dev_sectors) {
-		ti->error = "The snapshot's length must be the cbt device's";
-	} else if (same_disk(s->cow->bdev, t->origin_bdev) ||
-		   s->cow->bdev->bd_dev == t->devt) {
-		/* Copies would land in what they protect, or snapshot themselves. */
-		ti->error = "The COW device cannot be on the origin's disk or the cbt device";
+		why = "The snapshot's length must be the cbt device's";
+	} else if (!t->md || !t->origin_bdev) {
+		why = "The cbt device has no table";
 	} else {
+		why = cow_conflict(s->cow->bdev, t);
+	}
+	mutex_unlock(&cbt_trackers_lock);
+	if (!why) {
 		/* The cbt target holds it with the same dm claim: this cannot conflict. */
 		snprintf(origin, sizeof(origin), "%u:%u", MAJOR(t->origin_bdev->bd_dev),
 			 MINOR(t->origin_bdev->bd_dev));
 		r = dm_get_device(ti, origin, CBT_OPEN_READ, &s->origin);
-		if (r) {
-			ti->error = "Error opening the cbt device's origin";
-		} else {
-			s->t = t;
-			rcu_assign_pointer(t->snap, s);
-		}
+		if (r)
+			why = "Error opening the cbt device's origin";
+	}
+	if (!why) {
+		/* Whatever the device held before: no filesystem signature at its start. */
+		r = blkdev_issue_zeroout(s->cow->bdev, 0, s->chunk_sectors, GFP_KERNEL, 0);
+		if (r)
+			why = "Cannot zero the COW device's first chunk";
+	}
+	if (!why) {
+		s->t = t;
+		rcu_assign_pointer(t->snap, s);
 	}
 	mutex_unlock(&cbt_snapshot_lock);
+	if (why)
+		ti->error = why;
 	if (r) {
 		if (t)
 			cbt_tracker_put(t);
@@ -730,12 +808,15 @@ static int snap_iterate_devices(struct dm_target *ti, iterate_devices_callout_fn
 {
 	struct cbt_snapshot *s = ti->private;
 
-	return fn(ti, s->origin, 0, ti->len, data);
+	/* Both: reads go to either, so both devices' limits must stack. */
+	return fn(ti, s->origin, 0, ti->len, data) ?:
+	       fn(ti, s->cow, 0, (sector_t)(s->cow_chunks + 1) << s->chunk_shift, data);
 }
 
 static struct target_type snap_target = {
 	.name = DM_CBT_SNAP_TARGET_NAME,
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},
+	.features = DM_TARGET_SINGLETON,
 	.module = THIS_MODULE,
 	.ctr = snap_ctr,
 	.dtr = snap_dtr,
