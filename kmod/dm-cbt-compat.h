@@ -21,6 +21,23 @@ static inline struct nlattr **cbt_dump_attrs(struct netlink_callback *cb)
 #endif
 }
 
+/* pre_doit's ops argument: struct genl_split_ops since 6.2. */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#define CBT_GENL_DOIT_OPS struct genl_split_ops
+#else
+#define CBT_GENL_DOIT_OPS struct genl_ops
+#endif
+
+/*
+ * Multicast groups limited to CAP_SYS_ADMIN: GENL_MCAST_CAP_SYS_ADMIN
+ * (6.7, backported to 6.1.y and 6.6.y). Without it any local user could
+ * read every device's events, and genetlink has no other per-group check:
+ * refuse to build rather than leak.
+ */
+#ifndef GENL_MCAST_CAP_SYS_ADMIN
+#error "this kernel lacks GENL_MCAST_CAP_SYS_ADMIN: the events group would be open to every user"
+#endif
+
 /* The extack of a dump request. */
 static inline struct netlink_ext_ack *cbt_dump_extack(struct netlink_callback *cb)
 {

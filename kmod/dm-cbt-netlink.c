@@ -66,6 +66,31 @@ static struct cbt_tracker *lookup(struct nlattr **attrs, struct netlink_ext_ack 
 	return t;
 }
 
+/*
+ * Everything here reads tracking data or changes state: CAP_SYS_ADMIN, as
+ * for dm ioctls (GENL_ADMIN_PERM would check CAP_NET_ADMIN). Checked
+ * against the opener of the socket, like netlink's own checks.
+ */
+static int cbt_admin(struct sk_buff *skb, struct netlink_ext_ack *extack)
+{
+	if (netlink_capable(skb, CAP_SYS_ADMIN))
+		return 0;
+	NL_SET_ERR_MSG(extack, "dm_cbt needs CAP_SYS_ADMIN");
+	return -EPERM;
+}
+
+static int cbt_pre_doit(const CBT_GENL_DOIT_OPS *ops, struct sk_buff *skb,
+			struct genl_info *info)
+{
+	return cbt_admin(skb, info->extack);
+}
+
+/* The start of every dump: dumps do not pass through pre_doit. */
+static int cbt_dump_admin(struct netlink_callback *cb)
+{
+	return cbt_admin(cb->skb, cbt_dump_extack(cb));
+}
+
 static int put_selector(struct sk_buff *skb, struct cbt_tracker *t)
 {
 	char name[DM_NAME_LEN] = "";
@@ -369,7 +394,11 @@ static int bitmap_start(struct netlink_callback *cb)
 	struct bitmap_dump *st;
 	struct cbt_tracker *t;
 	bool held;
+	int r;
 
+	r = cbt_dump_admin(cb);
+	if (r)
+		return r;
 	t = lookup(attrs, extack);
 	if (IS_ERR(t))
 		return PTR_ERR(t);
@@ -537,40 +566,35 @@ static const struct genl_ops cbt_ops[] = {
 	{
 		.cmd = CBT_CMD_GET_DEVICE,
 		.doit = get_device_doit,
+		.start = cbt_dump_admin,
 		.dumpit = get_device_dumpit,
-		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = CBT_CMD_CLOSE_EPOCH,
 		.doit = close_epoch_doit,
-		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = CBT_CMD_COMMIT_EPOCH,
 		.doit = commit_epoch_doit,
-		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = CBT_CMD_ABORT_EPOCH,
 		.doit = abort_epoch_doit,
-		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = CBT_CMD_SNAPSHOT,
 		.doit = snapshot_doit,
-		.flags = GENL_ADMIN_PERM,
 	},
 	{
 		.cmd = CBT_CMD_GET_BITMAP,
 		.start = bitmap_start,
 		.dumpit = bitmap_dumpit,
 		.done = bitmap_done,
-		.flags = GENL_ADMIN_PERM,
 	},
 };
 
 static const struct genl_multicast_group cbt_mcgrps[] = {
-	{ .name = DM_CBT_GENL_MCGRP_EVENTS },
+	{ .name = DM_CBT_GENL_MCGRP_EVENTS, .flags = GENL_MCAST_CAP_SYS_ADMIN },
 };
 
 static struct genl_family cbt_family __ro_after_init = {
@@ -581,6 +605,7 @@ static struct genl_family cbt_family __ro_after_init = {
 	.module = THIS_MODULE,
 	.ops = cbt_ops,
 	.n_ops = ARRAY_SIZE(cbt_ops),
+	.pre_doit = cbt_pre_doit,
 	.resv_start_op = CBT_CMD_MAX + 1,
 	.mcgrps = cbt_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(cbt_mcgrps),

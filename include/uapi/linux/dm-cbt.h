@@ -8,7 +8,8 @@
  *
  * Generic netlink family "dm_cbt", version DM_CBT_GENL_VERSION.
  * Every command that reads tracking data or changes state needs
- * CAP_SYS_ADMIN (GENL_ADMIN_PERM). Errors come back as a negative errno in
+ * CAP_SYS_ADMIN (checked by the family itself, not GENL_ADMIN_PERM, which
+ * checks CAP_NET_ADMIN). Errors come back as a negative errno in
  * the netlink ack, with an extack message that says what was wrong.
  *
  * Devices are named by a selector, either:
@@ -113,8 +114,8 @@
  *   fails (-EBUSY: an epoch cannot be closed or a snapshot is taken
  *   already; -ENOENT: no snapshot device attached).
  *
- * Multicast group "events" (CAP_SYS_ADMIN to subscribe where the kernel
- *   supports GENL_MCAST_CAP_SYS_ADMIN): CBT_CMD_EVENT messages with a
+ * Multicast group "events" (CAP_SYS_ADMIN to subscribe: the module needs a
+ *   kernel with GENL_MCAST_CAP_SYS_ADMIN): CBT_CMD_EVENT messages with a
  *   selector (name, major, minor), CBT_A_UUID, CBT_A_EVENT (enum cbt_event)
  *   and, where it applies, CBT_A_EPOCH_NUMBER. CBT_EVENT_TRACKING_LOST
  *   carries CBT_A_IDENTITY_REASON.
