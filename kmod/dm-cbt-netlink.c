@@ -246,6 +246,11 @@ static int close_epoch_doit(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "Too many closed epochs: commit or abort one first");
 	else if (r == -EAGAIN)
 		NL_SET_ERR_MSG(info->extack, "A freed bitmap slot could not be cleared yet; retry");
+	else if (r == -ETIMEDOUT)
+		NL_SET_ERR_MSG(info->extack,
+			       "Writes in flight did not end within 30 s: the epoch stays open");
+	else if (r == -EINTR)
+		NL_SET_ERR_MSG(info->extack, "Interrupted: the epoch stays open");
 	return r ? r : epoch_reply(info, CBT_CMD_CLOSE_EPOCH, closed);
 }
 
@@ -606,7 +611,12 @@ static struct genl_family cbt_family __ro_after_init = {
 	.ops = cbt_ops,
 	.n_ops = ARRAY_SIZE(cbt_ops),
 	.pre_doit = cbt_pre_doit,
-	.resv_start_op = CBT_CMD_MAX + 1,
+	/*
+	 * Commands take no global lock: each serialises on its own (trackers
+	 * and t->lock, cbt_snapshot_lock for closes and takes), and a take
+	 * may wait for writes for up to CBT_DRAIN_TIMEOUT_SECS.
+	 */
+	.parallel_ops = true,
 	.mcgrps = cbt_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(cbt_mcgrps),
 };

@@ -5,19 +5,89 @@
  * docs/snapshot.md.
  */
 #include <linux/blkdev.h>
+#include <linux/sched/mm.h>
 #include <net/genetlink.h>
 
 #include "dm-cbt.h"
 #include "dm-cbt-compat.h"
 #include "dm-cbt-snapshot.h"
 
+/* Does @y's I/O (its origin or its metadata) go through @x's device? */
+static bool stacked_on(struct cbt_tracker *y, struct block_device *x_disk)
+{
+	return cbt_bdev_on(y->origin_bdev, x_disk) ||
+	       (y->meta_bdev && cbt_bdev_on(y->meta_bdev, x_disk));
+}
+
+/*
+ * Order @n members (indexes into @ts, in @order) so that each comes
+ * before every member it is stacked on: holding a lower device first would park the upper one's writes in
+ * flight (or its metadata writes) behind it for good. Fills @disks with
+ * each member's device in that order, pinned by its snapshot's open. -ELOOP for a cycle
+ * (a metadata device on its own cbt device, or on a member above it).
+ */
+static int order_members(struct cbt_tracker **ts, unsigned int n, unsigned int *order,
+			 struct block_device **disks, const char **why)
+{
+	unsigned int done = 0, i, j;
+	u64 placed = 0;
+
+	lockdep_assert_held(&cbt_snapshot_lock);
+	mutex_lock(&cbt_trackers_lock);
+	for (i = 0; i < n; i++) {
+		if (!ts[i]->md || !ts[i]->origin_bdev) {
+			mutex_unlock(&cbt_trackers_lock);
+			*why = "A device has no cbt table any more";
+			return -ENODEV;
+		}
+	}
+	while (done < n) {
+		/* Pick a member no unplaced other member is stacked on. */
+		for (i = 0; i < n; i++) {
+			struct block_device *disk = dm_disk(ts[i]->md)->part0;
+
+			if (placed & BIT_ULL(i))
+				continue;
+			for (j = 0; j < n; j++)
+				if (!(placed & BIT_ULL(j)) && stacked_on(ts[j], disk))
+					break;
+			if (j == n)
+				break;
+		}
+		if (i == n) {
+			mutex_unlock(&cbt_trackers_lock);
+			*why = "The devices' I/O loops through them (a metadata device on its own cbt device or on a member)";
+			return -ELOOP;
+		}
+		placed |= BIT_ULL(i);
+		order[done] = i;
+		disks[done++] = dm_disk(ts[i]->md)->part0;
+	}
+	mutex_unlock(&cbt_trackers_lock);
+	return 0;
+}
+
 int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 		       u64 *epochs, u64 *freeze_ns, u64 *hold_ns, const char **why)
 {
-	unsigned int i, frozen = 0, closed = 0;
+	struct block_device *disks[DM_CBT_MAX_GROUP];
+	unsigned int order[DM_CBT_MAX_GROUP];
+	struct cbt_epoch *next[DM_CBT_MAX_GROUP] = {};
+	unsigned int i, frozen = 0, held = 0, closed = 0, noio;
+	unsigned long deadline;
 	ktime_t t0, t1, t2, t3;
 	int r = 0;
 
+	BUILD_BUG_ON(DM_CBT_MAX_GROUP > 64);
+	/* The next epochs, allocated before any lock or hold: reclaim may write. */
+	for (i = 0; i < n; i++) {
+		next[i] = cbt_epoch_alloc(ts[i], 0, 0);
+		if (!next[i]) {
+			*why = "Cannot allocate the next epochs";
+			r = -ENOMEM;
+			goto free;
+		}
+	}
 	mutex_lock(&cbt_snapshot_lock);
 	for (i = 0; i < n; i++) {
 		struct cbt_snapshot *s = snap_of(ts[i]);
@@ -38,10 +108,13 @@ int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 			goto out;
 		}
 	}
+	r = order_members(ts, n, order, disks, why);
+	if (r)
+		goto out;
 	t0 = ktime_get();
 	if (freeze) {
 		for (frozen = 0; frozen < n; frozen++) {
-			r = cbt_freeze_bdev(dm_disk(ts[frozen]->md)->part0);
+			r = cbt_freeze_bdev(disks[frozen]);
 			if (r) {
 				*why = "Cannot freeze the filesystem";
 				goto thaw;
@@ -49,21 +122,36 @@ int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 		}
 	}
 	t1 = ktime_get();
-	for (i = 0; i < n; i++)
+	/*
+	 * Upper devices first, each held, drained and closed before the next
+	 * is held: its writes in flight and its metadata writes reach the
+	 * devices below while they still flow. Nothing is released before
+	 * every member is held, so the instant is still one for all: a write
+	 * that completed on any member before it was held is in the snapshot.
+	 */
+	noio = memalloc_noio_save();
+	deadline = jiffies + CBT_DRAIN_TIMEOUT_SECS * HZ;
+	for (held = 0; held < n; ) {
+		i = order[held++];
 		cbt_hold_writes(ts[i]);
-	for (i = 0; i < n; i++)
-		cbt_wait_writes(ts[i]);
-	for (closed = 0; closed < n; closed++) {
-		r = cbt_close_epoch(ts[closed], &epochs[closed]);
+		r = cbt_wait_writes(ts[i], deadline);
+		if (r) {
+			*why = r == -ETIMEDOUT ?
+				"Writes in flight did not end within 30 s: nothing taken" :
+				"Interrupted: nothing taken";
+			break;
+		}
+		r = cbt_close_epoch_held(ts[i], &next[i], &epochs[i]);
 		if (r) {
 			*why = "Cannot close an epoch";
 			break;
 		}
+		closed++;
 	}
 	if (r) {
 		/* All or nothing: fold back what was closed. */
 		for (i = 0; i < closed; i++)
-			cbt_abort_epoch(ts[i], epochs[i]);
+			cbt_abort_epoch_quiet(ts[order[i]], epochs[order[i]]);
 	} else {
 		for (i = 0; i < n; i++) {
 			struct cbt_snapshot *s = snap_of(ts[i]);
@@ -71,16 +159,22 @@ int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 			s->origin_bdev = ts[i]->origin_bdev;
 			s->epoch = epochs[i];
 			s->taken = ktime_get();
-			/* No write is in flight: the switch is one instant for all. */
-			WRITE_ONCE(s->state, CBT_SNAP_ACTIVE);
+			/*
+			 * No write is in flight: the switch is one instant for
+			 * all. Release: a write or read that sees ACTIVE sees
+			 * the fields above (cbt_snap_state()).
+			 */
+			smp_store_release(&s->state, CBT_SNAP_ACTIVE);
 		}
 	}
-	for (i = 0; i < n; i++)
-		cbt_release_writes(ts[i]);
+	/* Lower devices first: the upper ones' released writes then flow. */
+	while (held)
+		cbt_release_writes(ts[order[--held]]);
+	memalloc_noio_restore(noio);
 	t2 = ktime_get();
 thaw:
 	for (i = 0; i < frozen; i++)
-		cbt_thaw_bdev(dm_disk(ts[i]->md)->part0);
+		cbt_thaw_bdev(disks[i]);
 	t3 = ktime_get();
 	if (!r) {
 		*hold_ns = ktime_to_ns(ktime_sub(t2, t1));
@@ -89,8 +183,13 @@ thaw:
 out:
 	mutex_unlock(&cbt_snapshot_lock);
 	if (!r)
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
+			cbt_notify(ts[i], CBT_EVENT_EPOCH_CLOSED, epochs[i]);
 			cbt_notify(ts[i], CBT_EVENT_SNAPSHOT_TAKEN, epochs[i]);
+		}
+free:
+	for (i = 0; i < n; i++)
+		cbt_epoch_discard(next[i]);
 	return r;
 }
 

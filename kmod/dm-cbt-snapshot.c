@@ -287,7 +287,7 @@ static void cow_write(struct cbt_snapshot *s, struct bio *bio)
 	chunk_range(s, bio, &first, &last);
 	last = min(last, s->nr_chunks - 1);
 	atomic_set(&io->waiting, 1);
-	for (c = first; c <= last && READ_ONCE(s->state) == CBT_SNAP_ACTIVE; c++) {
+	for (c = first; c <= last && cbt_snap_state(s) == CBT_SNAP_ACTIVE; c++) {
 		if (cbt_bitmap_test(&s->copied, c))
 			continue;
 		w = mempool_alloc(s->waiters, GFP_NOIO);
@@ -355,7 +355,7 @@ bool cbt_snap_check_write(struct cbt_tracker *t, struct bio *bio)
 
 	rcu_read_lock();
 	s = rcu_dereference(t->snap);
-	if (s && READ_ONCE(s->state) == CBT_SNAP_ACTIVE) {
+	if (s && cbt_snap_state(s) == CBT_SNAP_ACTIVE) {
 		chunk_range(s, bio, &first, &last);
 		if (first < s->nr_chunks &&
 		    !cbt_bitmap_range_all_set(&s->copied, first,
@@ -415,19 +415,20 @@ static bool holds(struct block_device *upper, struct block_device *lower)
 }
 
 /*
- * Would copies to @cow write into @x? It is @x, a partition of @x or the
- * disk @x is a partition of, or a device built directly on one of those
- * (dm's slaves links). Deeper stacks (dm on dm on @x, a loop file on a
- * filesystem on @x) are beyond what the kernel can see reliably: the tool
- * checks those (docs/snapshot.md).
+ * Would I/O to @upper reach @x? It is @x, a partition of @x or the disk
+ * @x is a partition of, or a device built directly on one of those (the
+ * slaves links dm and md keep). Deeper stacks (dm on dm on @x, a loop file
+ * on a filesystem on @x) are beyond what the kernel can see reliably: the
+ * tool checks those (docs/snapshot.md).
  */
-static bool cow_hits(struct block_device *cow, struct block_device *x)
+bool cbt_bdev_on(struct block_device *upper, struct block_device *x)
 {
-	if (!x)
+	if (!upper || !x)
 		return false;
-	return cow == x || bdev_whole(cow) == x || bdev_whole(x) == cow ||
-	       holds(cow, x) || holds(cow, bdev_whole(x));
+	return upper == x || bdev_whole(upper) == x || bdev_whole(x) == upper ||
+	       holds(upper, x) || holds(upper, bdev_whole(x));
 }
+
 
 /*
  * Why @cow cannot be the COW store of a snapshot of @t, or NULL. Refused:
@@ -443,7 +444,7 @@ static char *cow_conflict(struct block_device *cow, struct cbt_tracker *t)
 	lockdep_assert_held(&cbt_trackers_lock);
 	if (cow->bd_dev == t->devt)
 		return "The COW device cannot be the cbt device";
-	if (same_disk(cow, t->origin_bdev) || cow_hits(cow, t->origin_bdev))
+	if (same_disk(cow, t->origin_bdev) || cbt_bdev_on(cow, t->origin_bdev))
 		return "The COW device cannot be on the origin's disk or stacked on it";
 	list_for_each_entry(o, &cbt_trackers, list) {
 		if (cow->bd_dev == o->devt || cow->bd_dev == o->meta_devt)
@@ -451,14 +452,14 @@ static char *cow_conflict(struct block_device *cow, struct cbt_tracker *t)
 		/* Without a table its devices are not held: nothing to write into. */
 		if (!o->md)
 			continue;
-		if (cow_hits(cow, dm_disk(o->md)->part0))
+		if (cbt_bdev_on(cow, dm_disk(o->md)->part0))
 			return "The COW device cannot be stacked on a cbt device";
-		if (cow_hits(cow, o->origin_bdev))
+		if (cbt_bdev_on(cow, o->origin_bdev))
 			return "The COW device cannot be a cbt device's origin or stacked on it";
-		if (cow_hits(cow, o->meta_bdev))
+		if (cbt_bdev_on(cow, o->meta_bdev))
 			return "The COW device cannot be a metadata device or stacked on one";
 		os = snap_of(o);
-		if (os && cow_hits(cow, os->cow->bdev))
+		if (os && cbt_bdev_on(cow, os->cow->bdev))
 			return "The COW device is another snapshot's COW store or stacked on it";
 	}
 	return NULL;
@@ -695,7 +696,7 @@ static int snap_map(struct dm_target *ti, struct bio *bio)
 		}
 		return DM_MAPIO_KILL;
 	}
-	if (READ_ONCE(s->state) != CBT_SNAP_ACTIVE)
+	if (cbt_snap_state(s) != CBT_SNAP_ACTIVE)
 		return DM_MAPIO_KILL;
 	first = sector >> s->chunk_shift;
 	last = (sector + bio_sectors(bio) - 1) >> s->chunk_shift;

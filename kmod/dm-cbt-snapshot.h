@@ -61,6 +61,18 @@ struct cbt_snapshot {
 	wait_queue_head_t copies_wait;
 };
 
+/* Would I/O to @upper reach @x (the same, overlapping or directly on it)? */
+bool cbt_bdev_on(struct block_device *upper, struct block_device *x);
+
+/*
+ * The snapshot's state, for lockless readers: acquire pairs with the
+ * take's release, so ACTIVE implies its origin_bdev, epoch and taken.
+ */
+static inline enum cbt_snap_state cbt_snap_state(struct cbt_snapshot *s)
+{
+	return smp_load_acquire(&s->state);
+}
+
 /* The snapshot attached to @t; cbt_snapshot_lock held. */
 static inline struct cbt_snapshot *snap_of(struct cbt_tracker *t)
 {

@@ -6,6 +6,7 @@
  */
 #include <linux/blkdev.h>
 #include <linux/log2.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uuid.h>
 
@@ -147,10 +148,16 @@ void cbt_commit_marks(struct cbt_tracker *t, const char *what)
 
 /* ---- Epoch operations ---- */
 
-int cbt_close_epoch(struct cbt_tracker *t, u64 *closed)
+void cbt_epoch_discard(struct cbt_epoch *e)
 {
+	if (e)
+		epoch_free(e);
+}
+
+int cbt_close_epoch_held(struct cbt_tracker *t, struct cbt_epoch **prealloc, u64 *closed)
+{
+	struct cbt_epoch *old, *new = *prealloc;
 	struct cbt_ledger next;
-	struct cbt_epoch *old, *new;
 	u32 closed_slot;
 	int r;
 
@@ -159,11 +166,12 @@ int cbt_close_epoch(struct cbt_tracker *t, u64 *closed)
 	r = cbt_ledger_close(&next, &closed_slot);
 	if (r)
 		goto out;
-	new = cbt_epoch_alloc(t, next.open_epoch, next.open_slot);
-	if (!new) {
-		r = -ENOMEM;
+	/* Allocated before the hold; a resize since then needs it grown. */
+	r = new->bm.nr_bits > t->nr_blocks ? -EAGAIN : cbt_epoch_grow(new, t->nr_blocks);
+	if (r)
 		goto out;
-	}
+	new->number = next.open_epoch;
+	new->slot = next.open_slot;
 	/*
 	 * Persistent: the superblock that closes N goes down before any bit
 	 * of N+1 can be committed (only the worker commits, and it needs
@@ -180,12 +188,41 @@ int cbt_close_epoch(struct cbt_tracker *t, u64 *closed)
 	old = cbt_open_epoch(t);
 	t->slots[new->slot] = new;
 	rcu_assign_pointer(t->open, new);
-	/* After this no map() still sets bits in the closed epoch. */
-	synchronize_rcu();
+	*prealloc = NULL;
+	/*
+	 * No synchronize_rcu() here: writes are held and drained, and map()
+	 * reads t->open (cbt_mark_fast()) only for a write it counted in
+	 * t->writes, which the drain waited for; a parked write reads it
+	 * after the release. So no map() still sets bits in the closed epoch.
+	 */
 	*closed = old->number;
 	r = 0;
 out:
 	mutex_unlock(&t->lock);
+	return r;
+}
+
+int cbt_close_epoch(struct cbt_tracker *t, u64 *closed)
+{
+	struct cbt_epoch *new;
+	unsigned int noio;
+	int r;
+
+	/* Allocated here, outside t->lock and the hold: reclaim may write. */
+	new = cbt_epoch_alloc(t, 0, 0);
+	if (!new)
+		return -ENOMEM;
+	/* One hold at a time per tracker: takes hold under it too. */
+	mutex_lock(&cbt_snapshot_lock);
+	noio = memalloc_noio_save();
+	cbt_hold_writes(t);
+	r = cbt_wait_writes(t, jiffies + CBT_DRAIN_TIMEOUT_SECS * HZ);
+	if (!r)
+		r = cbt_close_epoch_held(t, &new, closed);
+	cbt_release_writes(t);
+	memalloc_noio_restore(noio);
+	mutex_unlock(&cbt_snapshot_lock);
+	cbt_epoch_discard(new);
 	if (!r)
 		cbt_notify(t, CBT_EVENT_EPOCH_CLOSED, *closed);
 	return r;
@@ -229,6 +266,15 @@ int cbt_commit_epoch(struct cbt_tracker *t, u64 epoch)
 
 int cbt_abort_epoch(struct cbt_tracker *t, u64 epoch)
 {
+	int r = cbt_abort_epoch_quiet(t, epoch);
+
+	if (!r)
+		cbt_notify(t, CBT_EVENT_EPOCH_ABORTED, epoch);
+	return r;
+}
+
+int cbt_abort_epoch_quiet(struct cbt_tracker *t, u64 epoch)
+{
 	struct cbt_epoch *e, *open;
 	u32 slot, leaf;
 	int r;
@@ -257,8 +303,6 @@ int cbt_abort_epoch(struct cbt_tracker *t, u64 epoch)
 		release_slot(t, slot);
 out:
 	mutex_unlock(&t->lock);
-	if (!r)
-		cbt_notify(t, CBT_EVENT_EPOCH_ABORTED, epoch);
 	return r;
 }
 
@@ -558,9 +602,19 @@ void cbt_hold_writes(struct cbt_tracker *t)
 	percpu_ref_kill(&t->writes);
 }
 
-void cbt_wait_writes(struct cbt_tracker *t)
+int cbt_wait_writes(struct cbt_tracker *t, unsigned long deadline)
 {
-	wait_for_completion(&t->writes_drained);
+	long left = (long)(deadline - jiffies);
+	long r;
+
+	/*
+	 * A write in flight may never end (a suspended lower device, a
+	 * queue_if_no_path multipath): the caller rolls back instead.
+	 */
+	r = wait_for_completion_killable_timeout(&t->writes_drained, max(left, 1L));
+	if (r > 0)
+		return 0;
+	return r ? -EINTR : -ETIMEDOUT;
 }
 
 void cbt_release_writes(struct cbt_tracker *t)

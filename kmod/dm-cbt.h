@@ -114,10 +114,6 @@ struct cbt_io {
 /* dm-cbt-target.c */
 int cbt_target_register(void);
 void cbt_target_unregister(void);
-/* Hold new writes and wait for those in flight; then release them. */
-void cbt_hold_writes(struct cbt_tracker *t);
-void cbt_wait_writes(struct cbt_tracker *t);
-void cbt_release_writes(struct cbt_tracker *t);
 
 /* dm-cbt-snapshot.c */
 struct cbt_snapshot;
@@ -149,10 +145,34 @@ struct cbt_tracker *cbt_tracker_find(const char *name, dev_t devt);
 /* dm name of the tracker's device, under cbt_trackers_lock. */
 int cbt_tracker_name(struct cbt_tracker *t, char *name);
 
-/* Epoch operations, tracker lock NOT held by the caller. */
+/*
+ * Hold new writes and wait for those in flight; then release them. One
+ * hold at a time per tracker: holders take cbt_snapshot_lock. The wait
+ * ends at @deadline (jiffies): -ETIMEDOUT, or -EINTR on a fatal signal.
+ */
+#define CBT_DRAIN_TIMEOUT_SECS 30
+void cbt_hold_writes(struct cbt_tracker *t);
+int cbt_wait_writes(struct cbt_tracker *t, unsigned long deadline);
+void cbt_release_writes(struct cbt_tracker *t);
+
+/*
+ * Epoch operations, tracker lock NOT held by the caller. cbt_close_epoch()
+ * holds and drains writes around the switch, so the closed epoch lists
+ * every write that reached map() before it returns and all of them are
+ * on the origin: -ETIMEDOUT when they do not end in CBT_DRAIN_TIMEOUT_SECS.
+ */
 int cbt_close_epoch(struct cbt_tracker *t, u64 *closed);
 int cbt_commit_epoch(struct cbt_tracker *t, u64 epoch);
 int cbt_abort_epoch(struct cbt_tracker *t, u64 epoch);
+/*
+ * For a take: close with writes already held and drained, into @prealloc
+ * (a cbt_epoch_alloc() made before the hold; NULL once used). No event:
+ * the caller sends it after releasing the writes. The abort that rolls
+ * such a close back sends none either.
+ */
+int cbt_close_epoch_held(struct cbt_tracker *t, struct cbt_epoch **prealloc, u64 *closed);
+int cbt_abort_epoch_quiet(struct cbt_tracker *t, u64 epoch);
+void cbt_epoch_discard(struct cbt_epoch *e);
 struct cbt_tracker *cbt_tracker_of_md(struct mapped_device *md);
 /* A tracker for a new cbt device; ti->error set on failure. */
 struct cbt_tracker *cbt_tracker_create(struct dm_target *ti, u32 block_sectors,
