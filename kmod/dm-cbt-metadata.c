@@ -76,6 +76,7 @@ int cbt_md_write_sb(struct cbt_tracker *t)
 {
 	u64 page_no = t->ledger.seq % DM_CBT_MD_SB_COPIES;
 
+	lockdep_assert_held(&t->lock);
 	cbt_sb_encode(&t->ledger, page_address(t->batch[0]));
 	/* PREFLUSH: every bitmap page written before is durable first. */
 	return md_rw(t, &t->batch[0], &page_no, 1,
@@ -100,6 +101,7 @@ int cbt_md_commit_dirty(struct cbt_tracker *t)
 	u32 slot, leaf;
 	int r;
 
+	lockdep_assert_held(&t->lock);
 	for (slot = 0; slot < DM_CBT_MD_SLOTS; slot++) {
 		struct cbt_epoch *e = t->slots[slot];
 
@@ -137,6 +139,7 @@ int cbt_md_zero_slot(struct cbt_tracker *t, u32 slot, const struct cbt_bitmap *b
 	u32 leaf = 0, run;
 	int r;
 
+	lockdep_assert_held(&t->lock);
 	/* Only pages an epoch touched can hold bits: zero just those runs. */
 	while (leaf < bm->nr_leaves) {
 		if (!cbt_bitmap_leaf_present(bm, leaf)) {

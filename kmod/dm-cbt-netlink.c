@@ -187,20 +187,22 @@ static int get_device_doit(struct sk_buff *skb, struct genl_info *info)
 
 static int get_device_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 {
-	struct cbt_tracker *t;
-	long idx;
+	struct cbt_tracker *t, *it;
 
-	/* args[0]: index of the next device in the registry. */
-	for (idx = cb->args[0];; idx++) {
-		long i = 0;
-
+	/*
+	 * args[0]: 1 + the dev_t of the last device sent. Devices go out in
+	 * dev_t order, resumed by key rather than by list position, so one
+	 * added or removed during the dump never makes another be skipped
+	 * or sent twice (the list grows at its head).
+	 */
+	for (;;) {
+		t = NULL;
 		mutex_lock(&cbt_trackers_lock);
-		list_for_each_entry(t, &cbt_trackers, list)
-			if (t->md && i++ == idx)
-				break;
-		if (list_entry_is_head(t, &cbt_trackers, list))
-			t = NULL;
-		else
+		list_for_each_entry(it, &cbt_trackers, list)
+			if (it->md && (u64)it->devt + 1 > cb->args[0] &&
+			    (!t || it->devt < t->devt))
+				t = it;
+		if (t)
 			cbt_tracker_get(t);
 		mutex_unlock(&cbt_trackers_lock);
 		if (!t)
@@ -210,9 +212,9 @@ static int get_device_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 			cbt_tracker_put(t);
 			break;
 		}
+		cb->args[0] = (u64)t->devt + 1;
 		cbt_tracker_put(t);
 	}
-	cb->args[0] = idx;
 	return skb->len;
 }
 
@@ -285,6 +287,18 @@ static int abort_epoch_doit(struct sk_buff *skb, struct genl_info *info)
 	return end_epoch_doit(info, false);
 }
 
+/* The CBT_CMD_SNAPSHOT reply for @n devices with the longest names. */
+static size_t snapshot_reply_size(unsigned int n)
+{
+	size_t dev = nla_total_size(0) +		/* CBT_A_DEVICE */
+		     nla_total_size(DM_NAME_LEN) +	/* CBT_A_DEV_NAME */
+		     2 * nla_total_size(sizeof(u32)) +	/* major, minor */
+		     nla_total_size_64bit(sizeof(u64));	/* CBT_A_EPOCH_NUMBER */
+
+	return nla_total_size(0) + n * dev +	/* CBT_A_DEVICES */
+	       2 * nla_total_size_64bit(sizeof(u64));	/* FREEZE_NS, HOLD_NS */
+}
+
 static int snapshot_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *tb[CBT_A_MAX + 1], *dev, *list, *nest;
@@ -327,17 +341,19 @@ static int snapshot_doit(struct sk_buff *skb, struct genl_info *info)
 		NL_SET_ERR_MSG(info->extack, "No device named");
 		return -EINVAL;
 	}
+	/* Allocated first, and large enough: nothing fails once taken. */
+	msg = genlmsg_new(snapshot_reply_size(n), GFP_KERNEL);
+	if (!msg) {
+		r = -ENOMEM;
+		goto put;
+	}
 	r = cbt_take_snapshots(ts, n, nla_get_flag(info->attrs[CBT_A_FREEZE]),
 			       epochs, &freeze_ns, &hold_ns, &why);
 	if (r) {
 		/* why is always a string literal, as NL_SET_ERR_MSG needs. */
 		if (why && info->extack)
 			info->extack->_msg = why;
-		goto put;
-	}
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg) {
-		r = -ENOMEM;
+		nlmsg_free(msg);
 		goto put;
 	}
 	hdr = genlmsg_put_reply(msg, info, &cbt_family, 0, CBT_CMD_SNAPSHOT);
@@ -386,6 +402,7 @@ static bool range_held(struct bitmap_dump *st)
 {
 	u64 n;
 
+	lockdep_assert_held(&st->t->lock);
 	for (n = st->first; n <= st->last; n++)
 		if (!cbt_find_epoch(st->t, n))
 			return false;

@@ -20,11 +20,12 @@ static bool stacked_on(struct cbt_tracker *y, struct block_device *x_disk)
 }
 
 /*
- * Order @n members (indexes into @ts, in @order) so that each comes
- * before every member it is stacked on: holding a lower device first would park the upper one's writes in
- * flight (or its metadata writes) behind it for good. Fills @disks with
- * each member's device in that order, pinned by its snapshot's open. -ELOOP for a cycle
- * (a metadata device on its own cbt device, or on a member above it).
+ * Order @n members (indexes into @ts, in @order) so that each comes before
+ * every member it is stacked on: holding a lower device first would park
+ * the upper one's writes in flight (or its metadata writes) behind it for
+ * good. Fills @disks with each member's device in that order, pinned by
+ * its snapshot's open. -ELOOP for a cycle (a metadata device on its own
+ * cbt device, or on a member above it).
  */
 static int order_members(struct cbt_tracker **ts, unsigned int n, unsigned int *order,
 			 struct block_device **disks, const char **why)
@@ -56,7 +57,8 @@ static int order_members(struct cbt_tracker **ts, unsigned int n, unsigned int *
 		}
 		if (i == n) {
 			mutex_unlock(&cbt_trackers_lock);
-			*why = "The devices' I/O loops through them (a metadata device on its own cbt device or on a member)";
+			/* A string literal: the extack keeps the pointer. */
+			*why = "Stacked in a loop (metadata on its own device or a member)";
 			return -ELOOP;
 		}
 		placed |= BIT_ULL(i);

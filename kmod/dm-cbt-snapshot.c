@@ -36,6 +36,9 @@ DEFINE_MUTEX(cbt_snapshot_lock);	/* serialises attach, detach and taking snapsho
 
 enum copy_state { COPYING, DRAINING };
 
+/* Map entries that are a struct cbt_copy (a chunk being copied). */
+#define CBT_COPY_MARK XA_MARK_0
+
 struct cbt_copy {
 	u64 chunk;
 	u64 cow_index;
@@ -89,15 +92,17 @@ static void submit_ready(struct bio_list *ready)
 static void event_work(struct work_struct *ws)
 {
 	struct cbt_snapshot *s = container_of(ws, struct cbt_snapshot, event_work);
-	unsigned long flags;
-	int event;
+	unsigned long flags, events;
 
 	spin_lock_irqsave(&s->lock, flags);
-	event = s->pending_event;
-	s->pending_event = 0;
+	events = s->pending_events;
+	s->pending_events = 0;
 	spin_unlock_irqrestore(&s->lock, flags);
-	if (event)
-		cbt_notify(s->t, event, s->epoch);
+	/* COW_LOW before INVALID: the order they happened in. */
+	if (events & BIT(CBT_SNAP_EV_COW_LOW))
+		cbt_notify(s->t, CBT_EVENT_COW_LOW, s->epoch);
+	if (events & BIT(CBT_SNAP_EV_INVALID))
+		cbt_notify(s->t, CBT_EVENT_SNAPSHOT_INVALID, s->epoch);
 }
 
 /*
@@ -118,20 +123,19 @@ static void invalidate_locked(struct cbt_snapshot *s, int error, struct bio_list
 	if (error) {
 		DMERR("%u:%u: snapshot of epoch %llu invalid (%d); the origin is fine",
 		      MAJOR(s->t->devt), MINOR(s->t->devt), s->epoch, error);
-		s->pending_event = CBT_EVENT_SNAPSHOT_INVALID;
+		s->pending_events |= BIT(CBT_SNAP_EV_INVALID);
 		schedule_work(&s->event_work);
 	}
-	xa_for_each(&s->map, idx, entry) {
+	/* Only the copies in flight (marked), not every copied chunk. */
+	xa_for_each_marked(&s->map, idx, entry, CBT_COPY_MARK) {
 		struct cbt_waiter *w, *tmp;
 
-		if (xa_is_value(entry))
-			continue;
 		cp = entry;
 		list_for_each_entry_safe(w, tmp, &cp->waiters, node)
 			waiter_done(s, w, ready);
 		if (cp->job_done) {
 			__xa_erase(&s->map, idx);
-			kfree(cp);
+			mempool_free(cp, s->copy_pool);
 		}
 	}
 }
@@ -154,10 +158,11 @@ static void finish_copy_locked(struct cbt_snapshot *s, struct cbt_copy *cp, stru
 	lockdep_assert_held(&s->lock);
 	/* The slot exists and the leaf was prepared: neither allocates. */
 	__xa_store(&s->map, cp->chunk, xa_mk_value(cp->cow_index), GFP_ATOMIC);
+	__xa_clear_mark(&s->map, cp->chunk, CBT_COPY_MARK);
 	cbt_bitmap_set_range(&s->copied, cp->chunk, 1, GFP_ATOMIC);
 	list_for_each_entry_safe(w, tmp, &cp->waiters, node)
 		waiter_done(s, w, ready);
-	kfree(cp);
+	mempool_free(cp, s->copy_pool);
 }
 
 static void copy_done(int read_err, unsigned long write_err, void *context)
@@ -179,7 +184,7 @@ static void copy_done(int read_err, unsigned long write_err, void *context)
 	if (s->state != CBT_SNAP_ACTIVE) {
 		/* Its waiters went down when the snapshot was invalidated. */
 		__xa_erase(&s->map, cp->chunk);
-		kfree(cp);
+		mempool_free(cp, s->copy_pool);
 	} else {
 		cp->state = DRAINING;
 		if (!read_overlaps(s, cp->chunk))
@@ -259,9 +264,10 @@ static struct cbt_copy *wait_for_chunk(struct cbt_snapshot *s, u64 c, struct bio
 		INIT_LIST_HEAD(&cp->waiters);
 		/* The slot was reserved: this does not allocate. */
 		__xa_store(&s->map, c, cp, GFP_ATOMIC);
+		__xa_set_mark(&s->map, c, CBT_COPY_MARK);
 		if (!s->warned_low && idx * 100 >= s->cow_chunks * COW_LOW_PERCENT) {
 			s->warned_low = true;
-			s->pending_event = CBT_EVENT_COW_LOW;
+			s->pending_events |= BIT(CBT_SNAP_EV_COW_LOW);
 			schedule_work(&s->event_work);
 		}
 		start = cp;
@@ -291,8 +297,9 @@ static void cow_write(struct cbt_snapshot *s, struct bio *bio)
 		if (cbt_bitmap_test(&s->copied, c))
 			continue;
 		w = mempool_alloc(s->waiters, GFP_NOIO);
+		/* From a pool: a transient slab failure must not invalidate. */
 		if (!fresh)
-			fresh = kmalloc(sizeof(*fresh), GFP_NOIO);
+			fresh = mempool_alloc(s->copy_pool, GFP_NOIO);
 		/* Make every insertion under the lock allocation-free. */
 		if (!fresh || cbt_bitmap_prepare(&s->copied, c, 1, GFP_NOIO) ||
 		    xa_reserve_irq(&s->map, c, GFP_NOIO)) {
@@ -321,7 +328,8 @@ static void cow_write(struct cbt_snapshot *s, struct bio *bio)
 		if (start)
 			start_copy(s, start);
 	}
-	kfree(fresh);
+	if (fresh)
+		mempool_free(fresh, s->copy_pool);
 	if (atomic_dec_and_test(&io->waiting))
 		bio_list_add(&ready, bio);
 	submit_ready(&ready);
@@ -378,6 +386,7 @@ static void snap_free(struct cbt_snapshot *s)
 	if (s->kc)
 		dm_kcopyd_client_destroy(s->kc);
 	mempool_destroy(s->waiters);
+	mempool_destroy(s->copy_pool);
 	xa_destroy(&s->map);
 	cbt_bitmap_destroy(&s->copied);
 	kfree(s);
@@ -428,7 +437,6 @@ bool cbt_bdev_on(struct block_device *upper, struct block_device *x)
 	return upper == x || bdev_whole(upper) == x || bdev_whole(x) == upper ||
 	       holds(upper, x) || holds(upper, bdev_whole(x));
 }
-
 
 /*
  * Why @cow cannot be the COW store of a snapshot of @t, or NULL. Refused:
@@ -552,8 +560,9 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 	s->waiters = mempool_create_kmalloc_pool(64, sizeof(struct cbt_waiter));
+	s->copy_pool = mempool_create_kmalloc_pool(16, sizeof(struct cbt_copy));
 	s->kc = dm_kcopyd_client_create(NULL);
-	if (!s->waiters || IS_ERR(s->kc)) {
+	if (!s->waiters || !s->copy_pool || IS_ERR(s->kc)) {
 		if (IS_ERR(s->kc))
 			s->kc = NULL;
 		ti->error = "Cannot allocate copy resources";
@@ -579,6 +588,9 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		why = "The snapshot's length must be the cbt device's";
 	} else if (!t->md || !t->origin_bdev) {
 		why = "The cbt device has no table";
+	} else if (bdev_is_zoned(t->origin_bdev)) {
+		/* Zone resets and appends cannot be copied on write. */
+		why = "Zoned origins are not supported";
 	} else {
 		why = cow_conflict(s->cow->bdev, t);
 	}
@@ -631,22 +643,27 @@ static void snap_dtr(struct dm_target *ti)
 	struct bio_list ready = BIO_EMPTY_LIST;
 	unsigned long flags;
 
-	/* First stop copying: waiting writes go down, queued ones skip it. */
+	/*
+	 * First stop copying: waiting writes go down, queued ones skip it.
+	 * Under cbt_snapshot_lock, so a take that found it PREPARED cannot
+	 * make it ACTIVE again.
+	 */
+	mutex_lock(&cbt_snapshot_lock);
 	spin_lock_irqsave(&s->lock, flags);
 	xa_lock(&s->map);
 	invalidate_locked(s, 0, &ready);
 	xa_unlock(&s->map);
 	spin_unlock_irqrestore(&s->lock, flags);
-	submit_ready(&ready);
-	mutex_lock(&cbt_snapshot_lock);
 	rcu_assign_pointer(t->snap, NULL);
 	mutex_unlock(&cbt_snapshot_lock);
+	submit_ready(&ready);
 	/* No map() hands writes over any more; let the queued ones through. */
 	synchronize_rcu();
 	flush_work(&s->work);
 	wait_event(s->copies_wait, !atomic_read(&s->copies));
 	flush_work(&s->work);
-	cancel_work_sync(&s->event_work);
+	/* Deliver an INVALID or COW_LOW event still queued. */
+	flush_work(&s->event_work);
 	dm_put_device(ti, s->origin);
 	dm_put_device(ti, s->cow);
 	cbt_bdev_close(&s->cbt_ref);

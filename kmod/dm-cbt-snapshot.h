@@ -21,6 +21,9 @@
 #include "dm-cbt-bitmap.h"
 #include "dm-cbt-compat.h"
 
+/* Events the snapshot announces from a work item, one bit each. */
+enum { CBT_SNAP_EV_COW_LOW, CBT_SNAP_EV_INVALID };
+
 struct cbt_snapshot {
 	struct cbt_tracker *t;
 	dev_t cbt_devt;
@@ -54,9 +57,10 @@ struct cbt_snapshot {
 	struct bio_list ready;		/* writes end_io released, to submit */
 	struct work_struct work;
 	struct work_struct event_work;
-	int pending_event;		/* under lock: event for event_work */
+	unsigned long pending_events;	/* under lock: BIT(CBT_SNAP_EV_*) for event_work */
 	struct dm_kcopyd_client *kc;
 	mempool_t *waiters;
+	mempool_t *copy_pool;		/* struct cbt_copy */
 	atomic_t copies;		/* kcopyd jobs in flight */
 	wait_queue_head_t copies_wait;
 };
@@ -70,6 +74,7 @@ bool cbt_bdev_on(struct block_device *upper, struct block_device *x);
  */
 static inline enum cbt_snap_state cbt_snap_state(struct cbt_snapshot *s)
 {
+	/* Pairs with smp_store_release() in cbt_take_snapshots(). */
 	return smp_load_acquire(&s->state);
 }
 

@@ -104,6 +104,7 @@ void cbt_mark_locked(struct cbt_tracker *t, u64 start, u64 len)
 {
 	struct cbt_epoch *e = cbt_open_epoch(t);
 
+	lockdep_assert_held(&t->lock);
 	if (t->persistence == CBT_PERSIST_METADATA) {
 		cbt_bitmap_set_range(&e->pending, start, len, GFP_NOIO);
 		cbt_md_mark_dirty(e, start, len);
@@ -117,6 +118,7 @@ static void publish_pending(struct cbt_tracker *t)
 {
 	u32 slot, leaf;
 
+	lockdep_assert_held(&t->lock);
 	for (slot = 0; slot < DM_CBT_MD_SLOTS; slot++) {
 		struct cbt_epoch *e = t->slots[slot];
 
@@ -234,6 +236,7 @@ static void release_slot(struct cbt_tracker *t, u32 slot)
 	struct cbt_epoch *e = t->slots[slot];
 	int r = 0;
 
+	lockdep_assert_held(&t->lock);
 	if (t->persistence == CBT_PERSIST_METADATA) {
 		t->ledger.seq++;
 		r = cbt_md_write_sb(t);

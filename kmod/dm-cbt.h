@@ -16,6 +16,31 @@
  * map() can see is therefore always on the metadata device already: a
  * block's new data is never on the origin before its bit is durable, and
  * a crash can only leave extra bits.
+ *
+ * Locks, outermost first; one is only taken with those above it held or
+ * with none, never the reverse:
+ *
+ *   cbt_snapshot_lock  (mutex, dm-cbt-snapshot.c) every tracker's ->snap
+ *                      (attach, detach), taking snapshots, and every
+ *                      hold..release of a tracker's writes (takes and
+ *                      epoch closes): one holder at a time.
+ *   cbt_trackers_lock  (mutex) the cbt_trackers list, each tracker's md
+ *                      and nr_targets.
+ *   t->lock            (mutex) a tracker's ledger, slots, ->open updates,
+ *                      dirty_leaves, size, persistence state and all its
+ *                      metadata I/O. Never taken in map() or end_io.
+ *   t->deferred_lock   (spinlock, irqsave) ->deferred.
+ *   t->held_lock       (spinlock, irqsave) ->holding and ->held.
+ *   s->lock            (spinlock, irqsave; dm-cbt-snapshot.h) a snapshot's
+ *                      copies, reads, queued writes and state changes;
+ *                      taken in map() and end_io, so under no mutex here.
+ *   xa_lock(&s->map)   (irq-safe) only inside s->lock.
+ * The three spinlocks are leaves: nothing is taken inside them but the
+ * xarray lock.
+ *
+ * The genetlink family is parallel_ops: genetlink holds no lock around a
+ * command. Events (cbt_notify()) take t->lock, then cbt_trackers_lock,
+ * one after the other, and are sent with no lock held.
  */
 #ifndef DM_CBT_H
 #define DM_CBT_H
