@@ -11,6 +11,39 @@
 #include <linux/version.h>
 #include <net/genetlink.h>
 
+/*
+ * Kernels after 6.12, audited against upstream (none is tested here, so
+ * each difference is spelled out, never guessed at run time):
+ * - crc32c(): declared in <linux/crc32.h> since 6.14, when lib/libcrc32c
+ *   (module libcrc32c, <linux/crc32c.h>) became part of the crc32 library
+ *   (Eric Biggers' "lib/crc32: standardize on crc32c() name for
+ *   Castagnoli CRC32" series). The module names no module dependency
+ *   itself (modpost records libcrc32c or crc32 from the symbol), so
+ *   Kbuild and dkms.conf need no change. dm-cbt-format.c (which KUnit
+ *   builds alone) should include this header for it instead of
+ *   <linux/crc32c.h>, and tests/kunit/run copy this header.
+ * - alloc_workqueue(): WQ_PERCPU since 6.17 ("workqueue: Add new
+ *   WQ_PERCPU flag"), ahead of unbound becoming the default: say per-CPU
+ *   explicitly where it exists, so the commit worker keeps its behaviour.
+ * - Not used by this module, so nothing to do: MODULE_IMPORT_NS() (a
+ *   string since 6.13), the target type's prepare_ioctl (new signature in
+ *   6.16), del_timer() (timer_delete() since 6.15), timers in general.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 14, 0)
+#include <linux/crc32.h>
+#else
+#include <linux/crc32c.h>
+#endif
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#ifndef WQ_PERCPU
+#error "6.17 and later should have WQ_PERCPU: check the workqueue flags"
+#endif
+#define CBT_WQ_PERCPU WQ_PERCPU
+#else
+#define CBT_WQ_PERCPU 0
+#endif
+
 /* Attributes of a dump request: genl_info_dump() replaced ->attrs in 6.4. */
 static inline struct nlattr **cbt_dump_attrs(struct netlink_callback *cb)
 {

@@ -11,6 +11,7 @@
 #include <linux/uuid.h>
 
 #include "dm-cbt.h"
+#include "dm-cbt-compat.h"
 
 DEFINE_MUTEX(cbt_trackers_lock);	/* protects cbt_trackers and each tracker's md */
 LIST_HEAD(cbt_trackers);
@@ -495,7 +496,7 @@ struct cbt_tracker *cbt_tracker_create(struct dm_target *ti, u32 block_sectors,
 	t->dev_sectors = ti->len;
 	t->nr_blocks = DIV_ROUND_UP_ULL((u64)ti->len, block_sectors);
 
-	t->wq = alloc_workqueue("dm-cbt-%u:%u", WQ_MEM_RECLAIM, 0,
+	t->wq = alloc_workqueue("dm-cbt-%u:%u", WQ_MEM_RECLAIM | CBT_WQ_PERCPU, 0,
 				MAJOR(t->devt), MINOR(t->devt));
 	if (!t->wq) {
 		ti->error = "Cannot allocate workqueue";
