@@ -198,21 +198,28 @@ free:
 int cbt_snap_fill(struct sk_buff *skb, struct cbt_tracker *t)
 {
 	struct cbt_snapshot *s;
+	enum cbt_snap_state state;
 	struct nlattr *nest;
 	u64 used;
 	int r = 0;
 
-	mutex_lock(&cbt_snapshot_lock);
-	s = snap_of(t);
+	/*
+	 * RCU, not cbt_snapshot_lock: a take may hold that lock for up to
+	 * CBT_DRAIN_TIMEOUT_SECS, and status must answer meanwhile. snap_dtr
+	 * waits for a grace period before it frees the snapshot.
+	 */
+	rcu_read_lock();
+	s = rcu_dereference(t->snap);
 	if (!s)
 		goto out;
+	state = cbt_snap_state(s);
 	used = min_t(u64, atomic64_read(&s->cow_next), s->cow_chunks);
 	nest = nla_nest_start(skb, CBT_A_SNAPSHOT);
 	if (!nest ||
-	    nla_put_u32(skb, CBT_A_SNAP_STATE, READ_ONCE(s->state)) ||
-	    nla_put_u32(skb, CBT_A_SNAP_ERROR, -s->error) ||
+	    nla_put_u32(skb, CBT_A_SNAP_STATE, state) ||
+	    nla_put_u32(skb, CBT_A_SNAP_ERROR, -READ_ONCE(s->error)) ||
 	    nla_put_u64_64bit(skb, CBT_A_EPOCH_NUMBER, s->epoch, CBT_A_PAD) ||
-	    nla_put_u64_64bit(skb, CBT_A_SNAP_AGE_MS, s->state == CBT_SNAP_PREPARED ? 0 :
+	    nla_put_u64_64bit(skb, CBT_A_SNAP_AGE_MS, state == CBT_SNAP_PREPARED ? 0 :
 			      ktime_ms_delta(ktime_get(), s->taken), CBT_A_PAD) ||
 	    nla_put_u32(skb, CBT_A_SNAP_CHUNK_SIZE, s->chunk_sectors << SECTOR_SHIFT) ||
 	    nla_put_u64_64bit(skb, CBT_A_SNAP_COW_USED,
@@ -226,6 +233,6 @@ int cbt_snap_fill(struct sk_buff *skb, struct cbt_tracker *t)
 	}
 	nla_nest_end(skb, nest);
 out:
-	mutex_unlock(&cbt_snapshot_lock);
+	rcu_read_unlock();
 	return r;
 }
