@@ -60,9 +60,12 @@
  *
  * CBT_CMD_CLOSE_EPOCH
  *   doit, with a selector. Atomically freezes the open epoch N and opens
- *   N+1: every write is recorded in N or in N+1, none in neither. Replies
- *   with CBT_A_EPOCH_NUMBER = N. -EBUSY when DM_CBT_MAX_CLOSED epochs are
- *   already closed and waiting for commit or abort.
+ *   N+1: every write is recorded in N or in N+1, none in neither. Writes
+ *   in flight are waited for, so when it returns every write N lists is on
+ *   the origin. Replies with CBT_A_EPOCH_NUMBER = N. -EBUSY when
+ *   DM_CBT_MAX_CLOSED epochs are already closed and waiting for commit or
+ *   abort; -ETIMEDOUT when writes in flight did not end within 30 s, and
+ *   -EINTR on a fatal signal (N stays open).
  *
  * CBT_CMD_COMMIT_EPOCH
  *   doit, with a selector and CBT_A_EPOCH_NUMBER of a closed epoch: the
@@ -104,15 +107,18 @@
  *         at most DM_CBT_MAX_GROUP
  *     CBT_A_FREEZE: NLA_FLAG, freeze the filesystems on the devices around
  *         the instant, so the snapshots are filesystem-consistent
- *   In one step for all devices: freeze (if asked), hold new writes, wait
- *   for writes in flight, close each open epoch N, start copy-on-write,
- *   release writes, thaw. A write completed before the step is in the
+ *   In one step for all devices: freeze (if asked); for each device, upper
+ *   devices of a stack first, hold new writes, wait for writes in flight
+ *   and close its open epoch N; start copy-on-write, release writes, thaw. A write completed before the step is in the
  *   snapshot and in epoch N; one issued after is in neither. Replies with
  *   CBT_A_DEVICES, each CBT_A_DEVICE holding the selector and the closed
  *   CBT_A_EPOCH_NUMBER, and CBT_A_FREEZE_NS, CBT_A_HOLD_NS: how long
  *   filesystems were frozen and writes were held. Nothing changes when it
  *   fails (-EBUSY: an epoch cannot be closed or a snapshot is taken
- *   already; -ENOENT: no snapshot device attached).
+ *   already; -ENOENT: no snapshot device attached; -ELOOP: the devices'
+ *   I/O loops through them; -ETIMEDOUT: writes in flight did not end
+ *   within 30 s of the first hold; -EINTR: a fatal signal). The reply is
+ *   allocated before anything is taken.
  *
  * Multicast group "events" (CAP_SYS_ADMIN to subscribe: the module needs a
  *   kernel with GENL_MCAST_CAP_SYS_ADMIN): CBT_CMD_EVENT messages with a
