@@ -109,11 +109,12 @@
  *         the instant, so the snapshots are filesystem-consistent
  *   In one step for all devices: freeze (if asked); for each device, upper
  *   devices of a stack first, hold new writes, wait for writes in flight
- *   and close its open epoch N; start copy-on-write, release writes, thaw. A write completed before the step is in the
- *   snapshot and in epoch N; one issued after is in neither. Replies with
- *   CBT_A_DEVICES, each CBT_A_DEVICE holding the selector and the closed
- *   CBT_A_EPOCH_NUMBER, and CBT_A_FREEZE_NS, CBT_A_HOLD_NS: how long
- *   filesystems were frozen and writes were held. Nothing changes when it
+ *   and close its open epoch N; start copy-on-write, release writes, thaw.
+ *   A write completed before the step is in the snapshot and in epoch N;
+ *   one issued after is in neither. Replies with CBT_A_DEVICES, each
+ *   CBT_A_DEVICE holding the selector and the closed CBT_A_EPOCH_NUMBER,
+ *   and CBT_A_FREEZE_NS, CBT_A_HOLD_NS: how long filesystems were frozen
+ *   and writes were held. Nothing changes when it
  *   fails (-EBUSY: an epoch cannot be closed or a snapshot is taken
  *   already; -ENOENT: no snapshot device attached; -ELOOP: the devices'
  *   I/O loops through them; -ETIMEDOUT: writes in flight did not end
