@@ -3,7 +3,8 @@
 # close_epoch) is exact: the close waits for writes in flight, so when it
 # returns every write the closed epoch lists is on the origin, and a
 # reader copying the epoch's blocks from the live device gets their new
-# data. Writes are delayed 3 s by dm-delay under the origin.
+# data. Writes are delayed 8 s by dm-delay under the origin (a loaded
+# TCG guest can take seconds to notice the write is in flight).
 # disks: 16M
 # timeout: 120
 
@@ -19,7 +20,7 @@ W=
 
 N=$(sectors "$DISK1")
 assert_cmd stamp write "$DISK1" -b 4096 -n $((N / 8)) -g 1
-assert_cmd dmsetup create slow --table "0 $N delay $DISK1 0 0 $DISK1 0 3000"
+assert_cmd dmsetup create slow --table "0 $N delay $DISK1 0 0 $DISK1 0 8000"
 assert_cmd dmsetup create c --table "0 $N cbt /dev/mapper/slow 8"
 
 changed() {
