@@ -152,6 +152,8 @@ CASES=
 for w in $(cat /proc/cmdline); do
 	case "$w" in
 	harness.cases=*) CASES=${w#*=} ;;
+	# this boot retries one that died before any module was loaded
+	harness.retry=*) HARNESS_RETRY=${w#*=}; export HARNESS_RETRY ;;
 	esac
 done
 for m in virtio_pci virtio_blk dm_mod loop ext4 crc32c_generic; do
