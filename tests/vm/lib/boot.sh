@@ -116,7 +116,7 @@ vm_boot() {
 			n=$((n + 1))
 		done < <(vm_case_disks "${B_CASES[$i]}")
 	done
-	args+=(-append "console=ttyS0 quiet no_timer_check panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 hung_task_panic=1 sysctl.kernel.hung_task_timeout_secs=60 log_buf_len=4M mitigations=off rdinit=/init harness.retry=${VM_RETRY_BOOT:-0} harness.cases=$(IFS=,; echo "$*")")
+	args+=(-append "console=ttyS0 quiet no_timer_check panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 hung_task_panic=1 sysctl.kernel.hung_task_timeout_secs=60 log_buf_len=4M mitigations=off rdinit=/init harness.retry=${VM_RETRY_BOOT:-0}${VM_GUEST_ENV:+ harness.env=$VM_GUEST_ENV} harness.cases=$(IFS=,; echo "$*")")
 	printf '%q ' "${args[@]}" >"$B_DIR/qemu.cmd"
 
 	# The outer timeout is a last resort; the deadlines below act first.
