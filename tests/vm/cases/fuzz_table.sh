@@ -71,6 +71,9 @@ function cbt_line(   f) {
 	return "0 " len() " cbt " dev() " " num() (r(2) ? " " f : "")
 }
 function snap_line() {
+	# aimed at review H1: a COW device the checks refuse (the disk of the origin,
+	# the cbt device, the metadata disk), the rest valid
+	if (r(5) == 0) return "0 " s4 " cbt-snap /dev/mapper/fb " pick(d4 " /dev/mapper/fb " d2 " " fbnum) " " pick("8 128 2048")
 	return "0 " len() " cbt-snap " pick("/dev/mapper/fb /dev/mapper/fb " fbnum " " d1 " " d4 " /dev/mapper/fz") " " dev() " " num()
 }
 function message(   w) {
@@ -84,7 +87,12 @@ BEGIN {
 	for (j = 0; j < n; j++) {
 		x = r(10)
 		if (x < 4) print "create\t" mutate(cbt_line())
-		else if (x < 7) print "create\t" mutate(snap_line())
+		else if (x < 7) {
+			l = snap_line()
+			# an aimed line goes unmutated half of the time
+			if (!(l ~ /^0 [0-9]+ cbt-snap \/dev\/mapper\/fb [^ ]+ [0-9]+$/) || r(2)) l = mutate(l)
+			print "create\t" l
+		}
 		else if (x < 8) print "reload\t" mutate(cbt_line())
 		else print "message\t" pick("fb fb fz fzs") "\t" message()
 	}
