@@ -161,6 +161,8 @@ vm_build_initramfs() {
 	install -m 0755 "$vmdir/init" "$proj/init"
 	install -m 0644 "$vmdir/guest-lib.sh" "$vmdir/runner.sh" "$vmdir/dump-tasks.sh" "$proj/harness/"
 	install -m 0644 "$VM_CASES"/*.sh "$proj/harness/cases/"
+	# shared shell code of a case directory (tests/soak/cases/soak.inc)
+	for f in "$VM_CASES"/*.inc; do [ -f "$f" ] && install -m 0644 "$f" "$proj/harness/cases/"; done
 	for f in "$helpers"/*; do [ -x "$f" ] && install -m 0755 "$f" "$proj/harness/bin/"; done
 	for f in "$kmods"/*.ko; do [ -f "$f" ] && install -m 0644 "$f" "$proj/lib/modules/$kver/extra/"; done
 	[ -n "$ko" ] && install -m 0644 "$ko" "$proj/lib/modules/$kver/extra/dm-cbt.ko"
