@@ -109,30 +109,12 @@ hashes() {
 		esac
 	done | sort -u | while read -r d; do
 		[ -b "$d" ] || continue
-		# the first MiB apart: see known_h1
+		# the first MiB apart: a write there (a COW chunk zeroed) is told from one elsewhere
 		echo "$d head $(head -c 1048576 "$d" | sha256sum)"
 		echo "$d rest $(tail -c +1048577 "$d" | sha256sum)"
 	done
 }
 
-# known_h1 LINE: the only change a refused LINE made is the known bug H1
-# (review kernel-2026-12): a cbt-snap constructor zeroes its COW device's
-# first chunk before the checks that refuse it. True when LINE is a
-# cbt-snap line and every changed disk changed in its first MiB only, and
-# now starts with a zero chunk. The fix is K2's; PROVE_KNOWN_BUGS=1 makes it
-# a failure again.
-known_h1() {
-	local d chunk
-	[ "${PROVE_KNOWN_BUGS:-0}" = 0 ] || return 1
-	case "$1" in *" cbt-snap "*) ;; *) return 1 ;; esac
-	grep -q ' rest ' "$W/changed" && return 1
-	chunk=$(echo "$1" | awk '{ print $NF }')
-	case "$chunk" in *[!0-9]* | "") chunk=2048 ;; esac
-	[ "$chunk" -le 2048 ] || chunk=2048
-	for d in $(awk '{ print $1 }' "$W/changed" | sort -u); do
-		[ "$(head -c $((chunk * 512)) "$d" | tr -d '\000' | wc -c)" = 0 ] || return 1
-	done
-}
 
 # A refusal must say why in the kernel log when the target's constructor
 # ran (or the table layer refused it first).
@@ -146,7 +128,7 @@ says_why() {
 	return 0
 }
 
-acc=0 ref=0 macc=0 mref=0 i=0 h1=0
+acc=0 ref=0 macc=0 mref=0 i=0
 tab=$(printf '\t')
 while IFS="$tab" read -r op a b; do
 	i=$((i + 1))
@@ -184,18 +166,12 @@ while IFS="$tab" read -r op a b; do
 	hashes "$a" >"$W/after"
 	if ! cmp -s "$W/before" "$W/after"; then
 		grep -v -x -F -f "$W/before" "$W/after" >"$W/changed" || :
-		if known_h1 "$a"; then
-			h1=$((h1 + 1))
-			log "#$i: KNOWN BUG H1: the refused cbt-snap zeroed the start of $(awk '{ print $1 }' "$W/changed" | sort -u | tr '\n' ' ')($(tail -n 1 "$W/err" | cut -c1-120))"
-			# the next line's "before" is taken afresh
-			continue
-		fi
 		diff "$W/before" "$W/after" || :
 		fail "#$i: a refused table wrote to a device: $op $name: $a (seed $seed)"
 	fi
 done <"$W/jobs"
 
-log "tables: $acc accepted, $ref refused ($h1 wrote: known bug H1); messages: $macc accepted, $mref refused"
+log "tables: $acc accepted, $ref refused; messages: $macc accepted, $mref refused"
 assert_eq "$((acc + ref + macc + mref))" "$count" "lines run"
 [ "$ref" -gt 0 ] || fail "no table was refused: the generator is broken"
 dmsetup remove fzs 2>/dev/null || :
