@@ -243,11 +243,12 @@ int cbt_sb_decode(const void *page, struct cbt_ledger *l)
 		return -ESTALE;
 	if (le64_to_cpu(sb->magic) != DM_CBT_MD_MAGIC)
 		return -EILSEQ;
-	if (le32_to_cpu(sb->csum) != sb_checksum(page))
-		return -EBADMSG;
+	/* Before the checksum: a newer format may sum its page another way. */
 	version = le32_to_cpu(sb->version);
 	if (version > DM_CBT_MD_VERSION)
 		return -EPROTO;
+	if (le32_to_cpu(sb->csum) != sb_checksum(page))
+		return -EBADMSG;
 	if (!version)
 		return -EUCLEAN;
 	memset(l, 0, sizeof(*l));
