@@ -160,41 +160,142 @@ void cbt_history_resume(struct cbt_tracker *t, struct mapped_device *md)
 		if (r || fp != l->fingerprint)
 			why = CBT_IDENTITY_ORIGIN_CHANGED;
 	}
-	if (why != CBT_IDENTITY_CONTINUED) {
+	if (why != CBT_IDENTITY_CONTINUED)
 		cbt_md_restart(t, why);
-		if (t->persistence != CBT_PERSIST_METADATA)
-			return;
-	} else if (!t->checked) {
+	else if (!t->checked)
 		cbt_history_announce(t);
-	}
 	t->checked = true;
-	l->detach = CBT_DETACH_ATTACHED;
-	l->fp_valid = false;
-	write_sb(t, "marking the device attached");
 }
 
-void cbt_history_suspend(struct cbt_tracker *t, struct mapped_device *md)
+void cbt_history_attached(struct cbt_tracker *t)
+{
+	struct cbt_ledger *l = &t->ledger;
+
+	lockdep_assert_held(&t->lock);
+	/* Suspended: no map() reads the regions now. */
+	cbt_fp_regions(t->dev_sectors, &t->fp_regions);
+	if (t->persistence != CBT_PERSIST_METADATA)
+		return;
+	if (!l->fp_valid || l->fp_sectors != t->dev_sectors)
+		l->fp_valid = false;
+	l->detach = CBT_DETACH_ATTACHED;
+	if (write_sb(t, "marking the device attached"))
+		return;
+	atomic_set(&t->fp_state, l->fp_valid ? CBT_FP_VALID : CBT_FP_INVALID);
+	if (!l->fp_valid)
+		mod_delayed_work(t->wq, &t->fp_work, HZ);
+}
+
+/* Hash the regions and record fp_valid; the caller made sure no write to them is in flight. */
+static int fp_record(struct cbt_tracker *t)
 {
 	struct cbt_ledger *l = &t->ledger;
 	u64 fp;
 	int r;
 
-	lockdep_assert_held(&t->lock);
-	cbt_md_wipe_sb(t);
-	if (t->persistence != CBT_PERSIST_METADATA || t->dead || !t->was_live)
-		return;
 	/* What the origin holds once its cache is flushed is what we hash. */
 	r = blkdev_issue_flush(t->origin_bdev);
 	if (!r)
 		r = fingerprint(t, t->dev_sectors, &fp);
-	l->fp_valid = !r;
-	if (!r) {
-		l->fingerprint = fp;
-		l->fp_sectors = t->dev_sectors;
-	} else {
+	if (r) {
 		DMWARN("%u:%u: cannot fingerprint the origin (%d): %s", MAJOR(t->devt),
 		       MINOR(t->devt), r, "an untracked write there will not be seen");
+		return r;
 	}
+	l->fingerprint = fp;
+	l->fp_sectors = t->dev_sectors;
+	l->fp_valid = true;
+	return 0;
+}
+
+void cbt_fp_work(struct work_struct *ws)
+{
+	struct cbt_tracker *t = container_of(to_delayed_work(ws), struct cbt_tracker, fp_work);
+
+	mutex_lock(&t->lock);
+	if (t->persistence != CBT_PERSIST_METADATA || t->dead || !t->was_live ||
+	    atomic_read(&t->fp_state) != CBT_FP_INVALID)
+		goto out;
+	atomic_set(&t->fp_state, CBT_FP_VALIDATING);
+	/*
+	 * Set the state, then read the count; map() counts, then reads the
+	 * state (cbt_fp_write_deferred). One of the two sees the other: a
+	 * write is either counted here or deferred to the worker.
+	 */
+	smp_mb__after_atomic();
+	if (atomic_read(&t->fp_inflight) || fp_record(t)) {
+		/* The in-flight write's end_io queues this work again. */
+		atomic_set(&t->fp_state, CBT_FP_INVALID);
+		goto out;
+	}
+	if (!write_sb(t, "recording the fingerprint"))
+		atomic_set(&t->fp_state, CBT_FP_VALID);
+out:
+	mutex_unlock(&t->lock);
+}
+
+bool cbt_fp_write_deferred(struct cbt_tracker *t, struct bio *bio)
+{
+	struct cbt_io *io = dm_per_bio_data(bio, sizeof(struct cbt_io));
+
+	if (READ_ONCE(t->persistence) != CBT_PERSIST_METADATA ||
+	    !cbt_fp_overlaps(&t->fp_regions, bio->bi_iter.bi_sector, bio_sectors(bio)))
+		return false;
+	atomic_inc(&t->fp_inflight);
+	/* Count, then read the state: pairs with the barrier in cbt_fp_work(). */
+	smp_mb__after_atomic();
+	if (atomic_read(&t->fp_state) == CBT_FP_INVALID) {
+		io->fp = true;
+		return false;
+	}
+	atomic_dec(&t->fp_inflight);
+	io->fp_defer = true;
+	return true;
+}
+
+void cbt_fp_invalidate(struct cbt_tracker *t, struct bio_list *bios)
+{
+	struct cbt_io *io;
+	struct bio *bio;
+	bool any = false;
+
+	lockdep_assert_held(&t->lock);
+	bio_list_for_each(bio, bios) {
+		io = dm_per_bio_data(bio, sizeof(struct cbt_io));
+		if (!io->fp_defer)
+			continue;
+		io->fp_defer = false;
+		io->fp = true;
+		atomic_inc(&t->fp_inflight);
+		any = true;
+	}
+	if (!any || atomic_read(&t->fp_state) == CBT_FP_INVALID)
+		return;
+	/* On disk first: until then map() keeps deferring such writes here. */
+	t->ledger.fp_valid = false;
+	write_sb(t, "clearing the fingerprint");
+	atomic_set(&t->fp_state, CBT_FP_INVALID);
+}
+
+void cbt_fp_write_done(struct cbt_tracker *t)
+{
+	atomic_dec(&t->fp_inflight);
+	/* Coalesced: validate once such writes have paused for a second. */
+	mod_delayed_work(t->wq, &t->fp_work, HZ);
+}
+
+void cbt_history_suspend(struct cbt_tracker *t, struct mapped_device *md)
+{
+	struct cbt_ledger *l = &t->ledger;
+
+	lockdep_assert_held(&t->lock);
+	cbt_md_wipe_sb(t);
+	if (t->persistence != CBT_PERSIST_METADATA || t->dead || !t->was_live)
+		return;
+	/* Every write is done: valid now unless it was hashed already. */
+	if (atomic_read(&t->fp_state) != CBT_FP_VALID && fp_record(t))
+		t->ledger.fp_valid = false;
+	atomic_set(&t->fp_state, t->ledger.fp_valid ? CBT_FP_VALID : CBT_FP_INVALID);
 	l->detach = CBT_DETACH_SUSPENDED;
 	l->io_known = io_counters(md, &l->io_writes, &l->io_discards);
 	l->md_nonce = cbt_module_nonce;

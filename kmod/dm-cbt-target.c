@@ -237,6 +237,7 @@ static void cbt_dtr(struct dm_target *ti)
 	mutex_unlock(&cbt_trackers_lock);
 	flush_workqueue(t->wq);
 	if (last) {
+		cancel_delayed_work_sync(&t->fp_work);
 		/*
 		 * A removal marks the device suspended before destroying its
 		 * table (__dm_destroy); a table swap resumes the new table
@@ -245,6 +246,8 @@ static void cbt_dtr(struct dm_target *ti)
 		 */
 		bool replaced = t->was_live && !dm_suspended(ti);
 
+		if (replaced)
+			cbt_snap_orphan(t);
 		mutex_lock(&t->lock);
 		cbt_history_detach(t, replaced);
 		t->dead = true;
@@ -268,6 +271,8 @@ static int cbt_map(struct dm_target *ti, struct bio *bio)
 	struct cbt_io *io = dm_per_bio_data(bio, sizeof(struct cbt_io));
 
 	io->counted = false;
+	io->fp = false;
+	io->fp_defer = false;
 	bio_set_dev(bio, ct->origin->bdev);
 	bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
 	/* Reads and empty flushes change nothing; every sized write-type op does. */
@@ -283,6 +288,8 @@ static int cbt_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error
 	struct cbt_target *ct = ti->private;
 	struct cbt_io *io = dm_per_bio_data(bio, sizeof(struct cbt_io));
 
+	if (io->fp)
+		cbt_fp_write_done(ct->t);
 	if (io->counted)
 		percpu_ref_put(&ct->t->writes);
 	return DM_ENDIO_DONE;
@@ -319,17 +326,14 @@ static int cbt_preresume(struct dm_target *ti)
 	t->nr_blocks = nr_blocks;
 	t->dev_sectors = ti->len;
 	t->ledger.nr_blocks = nr_blocks;
+	t->ledger.origin_sectors = ti->len;
 	/* The old last block may be partial: it grew too. */
 	cbt_mark_locked(t, old_blocks ? old_blocks - 1 : 0, nr_blocks - old_blocks + 1);
 	cbt_commit_marks(t, "growing");
-	if (t->persistence == CBT_PERSIST_METADATA) {
-		t->ledger.seq++;
-		r = cbt_md_write_sb(t);
-		if (r)
-			cbt_md_failed(t, r, "growing");
-		r = 0;
-	}
 out:
+	/* Writes the superblock (the new size with it) for persistent devices. */
+	if (!r)
+		cbt_history_attached(t);
 	mutex_unlock(&t->lock);
 	return r;
 }
@@ -340,6 +344,7 @@ static void cbt_postsuspend(struct dm_target *ti)
 
 	/* dm waited for our deferred writes; let the worker go idle too. */
 	flush_workqueue(ct->t->wq);
+	cancel_delayed_work_sync(&ct->t->fp_work);
 	mutex_lock(&ct->t->lock);
 	cbt_history_suspend(ct->t, dm_table_get_md(ti->table));
 	mutex_unlock(&ct->t->lock);

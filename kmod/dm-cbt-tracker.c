@@ -27,7 +27,8 @@ struct cbt_epoch *cbt_epoch_alloc(struct cbt_tracker *t, u64 number, u32 slot)
 	if (cbt_bitmap_init(&e->bm, t->nr_blocks, GFP_KERNEL) ||
 	    cbt_bitmap_init(&e->pending, t->nr_blocks, GFP_KERNEL))
 		goto bad;
-	e->dirty_leaves = bitmap_zalloc(max(e->bm.nr_leaves, 1U), GFP_KERNEL);
+	e->nr_dirty_bits = max(e->bm.nr_leaves, 1U);
+	e->dirty_leaves = bitmap_zalloc(e->nr_dirty_bits, GFP_KERNEL);
 	if (!e->dirty_leaves)
 		goto bad;
 	return e;
@@ -40,22 +41,28 @@ bad:
 
 int cbt_epoch_grow(struct cbt_epoch *e, u64 nr_blocks)
 {
-	u32 old_leaves = e->bm.nr_leaves;
+	u32 leaves = DIV_ROUND_UP_ULL(nr_blocks, CBT_BITS_PER_LEAF);
 	unsigned long *dirty;
 	int r;
 
+	/*
+	 * dirty_leaves first, sized from its own length: a grow that fails
+	 * half way (bm grown, pending not) and is retried never leaves a
+	 * bitmap with more leaves than dirty_leaves has bits (review M1).
+	 */
+	if (leaves > e->nr_dirty_bits) {
+		dirty = bitmap_zalloc(leaves, GFP_NOIO);
+		if (!dirty)
+			return -ENOMEM;
+		bitmap_copy(dirty, e->dirty_leaves, e->nr_dirty_bits);
+		bitmap_free(e->dirty_leaves);
+		e->dirty_leaves = dirty;
+		e->nr_dirty_bits = leaves;
+	}
 	r = cbt_bitmap_grow(&e->bm, nr_blocks, GFP_NOIO);
 	if (!r)
 		r = cbt_bitmap_grow(&e->pending, nr_blocks, GFP_NOIO);
-	if (r || e->bm.nr_leaves <= old_leaves)
-		return r;
-	dirty = bitmap_zalloc(e->bm.nr_leaves, GFP_NOIO);
-	if (!dirty)
-		return -ENOMEM;
-	bitmap_copy(dirty, e->dirty_leaves, old_leaves);
-	bitmap_free(e->dirty_leaves);
-	e->dirty_leaves = dirty;
-	return 0;
+	return r;
 }
 
 void cbt_epoch_free(struct cbt_epoch *e)
@@ -295,6 +302,7 @@ static void cbt_commit_work(struct work_struct *ws)
 	bio_list_init(&t->deferred);
 	spin_unlock_irqrestore(&t->deferred_lock, flags);
 
+	cbt_fp_invalidate(t, &bios);
 	bio_list_for_each(bio, &bios) {
 		bio_blocks(t, bio, &start, &len);
 		cbt_mark_locked(t, start, len);
@@ -355,6 +363,7 @@ static void tracker_release(struct kref *ref)
 	u32 i;
 
 	cancel_work_sync(&t->lost_work);
+	cancel_delayed_work_sync(&t->fp_work);
 	percpu_ref_exit(&t->writes);
 	if (t->wq)
 		destroy_workqueue(t->wq);
@@ -438,6 +447,7 @@ struct cbt_tracker *cbt_tracker_create(struct dm_target *ti, u32 block_sectors,
 	bio_list_init(&t->deferred);
 	INIT_WORK(&t->commit_work, cbt_commit_work);
 	INIT_WORK(&t->lost_work, tracking_lost_work);
+	INIT_DELAYED_WORK(&t->fp_work, cbt_fp_work);
 	spin_lock_init(&t->held_lock);
 	bio_list_init(&t->held);
 	init_completion(&t->writes_drained);
@@ -526,7 +536,7 @@ int cbt_process_write(struct cbt_tracker *t, struct bio *bio)
 	u64 start, len;
 
 	bio_blocks(t, bio, &start, &len);
-	if (!cbt_mark_fast(t, start, len)) {
+	if (cbt_fp_write_deferred(t, bio) || !cbt_mark_fast(t, start, len)) {
 		spin_lock_irqsave(&t->deferred_lock, flags);
 		bio_list_add(&t->deferred, bio);
 		spin_unlock_irqrestore(&t->deferred_lock, flags);

@@ -50,6 +50,7 @@ struct cbt_epoch {
 	 */
 	struct cbt_bitmap pending;
 	unsigned long *dirty_leaves;
+	u32 nr_dirty_bits;	/* dirty_leaves' length, never below bm.nr_leaves */
 };
 
 struct cbt_tracker {
@@ -91,6 +92,17 @@ struct cbt_tracker {
 	bool checked;
 	bool dead;
 	bool sb_wiped;		/* persistence FAILED and both superblocks zeroed */
+	/*
+	 * The fingerprint kept valid while attached (persistent only). Writes
+	 * to fp_regions (set only while suspended, read lockless by map())
+	 * while fp_state is CBT_FP_INVALID go down counted in fp_inflight;
+	 * otherwise the worker first clears fp_valid on disk. fp_work
+	 * validates it again (under lock) once no such write is in flight.
+	 */
+	struct cbt_fp_regions fp_regions;
+	atomic_t fp_state;		/* enum cbt_fp_state */
+	atomic_t fp_inflight;
+	struct delayed_work fp_work;
 
 	/* Persistent mode. */
 	struct block_device *meta_bdev;	/* the active table's metadata device */
@@ -118,9 +130,17 @@ struct cbt_tracker {
 	struct cbt_snapshot __rcu *snap;
 };
 
+enum cbt_fp_state {
+	CBT_FP_INVALID,		/* fp_valid clear on disk */
+	CBT_FP_VALIDATING,	/* fp_work is hashing the regions */
+	CBT_FP_VALID,		/* fp_valid set on disk and true */
+};
+
 /* Per-bio data of the cbt target. */
 struct cbt_io {
 	bool counted;		/* holds a reference on tracker->writes */
+	bool fp;		/* counted in tracker->fp_inflight */
+	bool fp_defer;		/* must wait for fp_valid to be cleared on disk */
 	atomic_t waiting;	/* chunk copies this write waits for, plus one */
 };
 
@@ -149,6 +169,11 @@ bool cbt_snap_check_write(struct cbt_tracker *t, struct bio *bio);
  */
 int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 		       u64 *epochs, u64 *freeze_ns, u64 *hold_ns, const char **why);
+/*
+ * The cbt table of @t was replaced by another target: writes no longer
+ * pass the snapshot's copy-on-write, so it becomes invalid (-ENODEV).
+ */
+void cbt_snap_orphan(struct cbt_tracker *t);
 /* Put the CBT_A_SNAPSHOT nest of @t, if it has a snapshot. */
 int cbt_snap_fill(struct sk_buff *skb, struct cbt_tracker *t);
 
@@ -222,8 +247,20 @@ extern u64 cbt_module_nonce;
 const char *cbt_reason_name(enum cbt_identity_reason why);
 /* Log the identity a load or a restart gave, and announce a lost history. */
 void cbt_history_announce(struct cbt_tracker *t);
-/* preresume: weigh the evidence (first resume), then mark the device attached. */
+/* preresume, first: weigh the evidence, start a new identity if it says so. */
 void cbt_history_resume(struct cbt_tracker *t, struct mapped_device *md);
+/* preresume, last (after a grow): mark the device attached. */
+void cbt_history_attached(struct cbt_tracker *t);
+/*
+ * The write path, for a write to [sector, sector + sectors) of the origin:
+ * true when the worker must clear fp_valid on disk before it goes down.
+ */
+bool cbt_fp_write_deferred(struct cbt_tracker *t, struct bio *bio);
+/* Worker, t->lock held: clear fp_valid for the deferred writes of @bios. */
+void cbt_fp_invalidate(struct cbt_tracker *t, struct bio_list *bios);
+/* end_io of a write counted in fp_inflight. */
+void cbt_fp_write_done(struct cbt_tracker *t);
+void cbt_fp_work(struct work_struct *ws);
 /* postsuspend: every write is done; record the fingerprint and I/O counters. */
 void cbt_history_suspend(struct cbt_tracker *t, struct mapped_device *md);
 /* dtr of the last table: @replaced when another target took the live device. */

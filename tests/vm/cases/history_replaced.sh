@@ -4,11 +4,14 @@
 # later: history continues only when nothing was written through the other
 # table; a write in between starts a new identity, reason table-replaced.
 # The netlink attribute and the tracking-lost event carry the reason too.
-# disks: 64M 8M
+# A snapshot taken before the replacement becomes invalid: its reads fail
+# instead of returning data written after it.
+# disks: 64M 8M 64M
 # timeout: 240
 
 cleanup() {
 	kill "${MON:-}" 2>/dev/null || true
+	dmsetup remove c-snap 2>/dev/null || true
 	dmsetup remove c 2>/dev/null || true
 }
 
@@ -73,6 +76,19 @@ until grep -q "tracking-lost" /tmp/events; do
 	sleep 0.1
 done
 kill "$MON"
+
+log "a snapshot becomes invalid when its table is replaced"
+assert_cmd cbt snapshot take c --cow "$DISK3" --no-freeze
+dd if=/dev/mapper/c-snap of=/dev/null bs=4096 count=1 iflag=direct 2>/dev/null ||
+	fail "the snapshot cannot be read before the replacement"
+swap "$LINEAR"
+dmesg | tail -5 | grep -q "snapshot of epoch .* invalid (-19)" || fail "no message about the invalid snapshot"
+if dd if=/dev/mapper/c-snap of=/dev/null bs=4096 count=1 iflag=direct 2>/dev/null; then
+	fail "the snapshot is still readable after its table was replaced"
+fi
+assert_cmd dmsetup remove c-snap
+swap "$CBT"
+new=$(uuid)
 
 log "the new identity persists: remove and create again"
 assert_cmd dmsetup remove c
