@@ -22,6 +22,7 @@
  */
 #include <linux/blkdev.h>
 #include <linux/part_stat.h>
+#include <linux/sched/mm.h>
 #include <linux/xxhash.h>
 
 #include "dm-cbt.h"
@@ -211,6 +212,8 @@ static int fp_record(struct cbt_tracker *t)
 void cbt_fp_work(struct work_struct *ws)
 {
 	struct cbt_tracker *t = container_of(to_delayed_work(ws), struct cbt_tracker, fp_work);
+	/* Region writes wait for this work's lock: no reclaim into their I/O. */
+	unsigned int noio = memalloc_noio_save();
 
 	mutex_lock(&t->lock);
 	if (t->persistence != CBT_PERSIST_METADATA || t->dead || !t->was_live ||
@@ -232,6 +235,7 @@ void cbt_fp_work(struct work_struct *ws)
 		atomic_set(&t->fp_state, CBT_FP_VALID);
 out:
 	mutex_unlock(&t->lock);
+	memalloc_noio_restore(noio);
 }
 
 bool cbt_fp_write_deferred(struct cbt_tracker *t, struct bio *bio)

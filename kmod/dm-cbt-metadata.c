@@ -19,6 +19,25 @@
 
 #define SECTORS_PER_MD_PAGE (DM_CBT_MD_PAGE_SIZE >> SECTOR_SHIFT)
 
+/*
+ * Metadata and fingerprint bios come from the module's own pool, not from
+ * fs_bio_set: the filesystem above may hold that pool's bios in our
+ * deferred list, waiting for the very commit that needs one (review M4).
+ * Each bio is submitted as soon as it is allocated, so the pool always
+ * drains.
+ */
+static struct bio_set md_bioset;
+
+int cbt_md_init(void)
+{
+	return bioset_init(&md_bioset, CBT_COMMIT_BATCH, 0, BIOSET_NEED_BVECS);
+}
+
+void cbt_md_exit(void)
+{
+	bioset_exit(&md_bioset);
+}
+
 struct md_batch_io {
 	atomic_t remaining;
 	blk_status_t status;
@@ -50,7 +69,7 @@ int cbt_md_rw(struct cbt_tracker *t, struct block_device *bdev, struct page **pa
 	init_completion(&io.done);
 	for (i = 0; i < n; i++) {
 		/* Mempool-backed with a sleeping gfp: this cannot fail. */
-		struct bio *bio = bio_alloc(bdev, 1, opf, GFP_NOIO);
+		struct bio *bio = bio_alloc_bioset(bdev, 1, opf, GFP_NOIO, &md_bioset);
 
 		bio->bi_iter.bi_sector = page_nos[i] * SECTORS_PER_MD_PAGE;
 		__bio_add_page(bio, pages[i], DM_CBT_MD_PAGE_SIZE, 0);

@@ -6,6 +6,7 @@
  */
 #include <linux/blkdev.h>
 #include <linux/log2.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/uuid.h>
 
@@ -294,8 +295,11 @@ static void cbt_commit_work(struct work_struct *ws)
 	struct bio_list bios;
 	struct bio *bio;
 	unsigned long flags;
+	unsigned int noio;
 	u64 start, len;
 
+	/* Writes wait on this work: its allocations must not wait on writeback. */
+	noio = memalloc_noio_save();
 	mutex_lock(&t->lock);
 	spin_lock_irqsave(&t->deferred_lock, flags);
 	bios = t->deferred;
@@ -309,6 +313,7 @@ static void cbt_commit_work(struct work_struct *ws)
 	}
 	cbt_commit_marks(t, "committing the bitmap");
 	mutex_unlock(&t->lock);
+	memalloc_noio_restore(noio);
 
 	/* The origin never fails a write for metadata's sake: submit them all. */
 	while ((bio = bio_list_pop(&bios)))

@@ -226,7 +226,10 @@ size_t cbt_tracker_bytes(struct cbt_tracker *t);
  */
 void cbt_commit_marks(struct cbt_tracker *t, const char *what);
 
-/* dm-cbt-metadata.c: every function needs t->lock held and may sleep. */
+/* dm-cbt-metadata.c: the module's bio pool for metadata I/O. */
+int cbt_md_init(void);
+void cbt_md_exit(void);
+/* dm-cbt-metadata.c: every function below needs t->lock held and may sleep. */
 int cbt_md_open(struct cbt_tracker *t, char **error);
 /* Start a new identity on the metadata device, for @why; see cbt_history_resume(). */
 void cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why);
