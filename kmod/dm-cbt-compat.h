@@ -70,6 +70,18 @@ static inline int cbt_bdev_open(dev_t dev, struct cbt_bdev_ref *ref)
 #endif
 }
 
+/* The block device a cbt_bdev_ref holds open. */
+static inline struct block_device *cbt_bdev_of(struct cbt_bdev_ref *ref)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	return file_bdev(ref->file);
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	return ref->handle->bdev;
+#else
+	return ref->bdev;
+#endif
+}
+
 static inline void cbt_bdev_close(struct cbt_bdev_ref *ref)
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)

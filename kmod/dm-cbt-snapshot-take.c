@@ -11,6 +11,11 @@
 #include "dm-cbt-compat.h"
 #include "dm-cbt-snapshot.h"
 
+/*
+ * Everything below runs under cbt_snapshot_lock, so each device's snapshot
+ * stays attached and keeps the cbt device open: that open bdev, never
+ * t->md (cleared by the dtr under another lock), is what gets frozen.
+ */
 int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 		       u64 *epochs, u64 *freeze_ns, u64 *hold_ns, const char **why)
 {
@@ -32,6 +37,11 @@ int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 			r = -EBUSY;
 			goto out;
 		}
+		if (READ_ONCE(ts[i]->dead)) {
+			*why = "The cbt device is gone (removed, or its table replaced)";
+			r = -ENODEV;
+			goto out;
+		}
 		if (ts[i]->ledger.nr_closed >= DM_CBT_MAX_CLOSED) {
 			*why = "Too many closed epochs: commit or abort one first";
 			r = -EBUSY;
@@ -41,7 +51,7 @@ int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 	t0 = ktime_get();
 	if (freeze) {
 		for (frozen = 0; frozen < n; frozen++) {
-			r = cbt_freeze_bdev(dm_disk(ts[frozen]->md)->part0);
+			r = cbt_freeze_bdev(cbt_bdev_of(&snap_of(ts[frozen])->cbt_ref));
 			if (r) {
 				*why = "Cannot freeze the filesystem";
 				goto thaw;
@@ -80,7 +90,7 @@ int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 	t2 = ktime_get();
 thaw:
 	for (i = 0; i < frozen; i++)
-		cbt_thaw_bdev(dm_disk(ts[i]->md)->part0);
+		cbt_thaw_bdev(cbt_bdev_of(&snap_of(ts[i])->cbt_ref));
 	t3 = ktime_get();
 	if (!r) {
 		*hold_ns = ktime_to_ns(ktime_sub(t2, t1));
