@@ -237,9 +237,13 @@ static int load_slot(struct cbt_tracker *t, struct cbt_epoch *e)
 		r = md_rw(t, t->batch, page_nos, n, REQ_OP_READ);
 		if (r)
 			return r;
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			cbt_bitmap_or_leaf(&e->bm, leaf + i,
 					   page_address(t->batch[i]), GFP_KERNEL);
+			/* No page for it: FULL in memory, so all ones on disk too (L3). */
+			if (READ_ONCE(e->bm.leaves[leaf + i]) == CBT_LEAF_FULL)
+				__set_bit(leaf + i, e->dirty_leaves);
+		}
 		leaf += n;
 	}
 	return 0;
@@ -370,6 +374,12 @@ static int load(struct cbt_tracker *t, const struct cbt_ledger *l, char **error)
 		}
 		t->ledger.nr_blocks = t->nr_blocks;
 		t->ledger.origin_sectors = t->dev_sectors;
+	}
+	/* The leaves load_slot() could only keep as FULL (none, usually). */
+	r = cbt_md_commit_dirty(t);
+	if (r) {
+		*error = "Cannot write the metadata bitmaps";
+		return r;
 	}
 	t->reason = CBT_IDENTITY_CONTINUED;
 	t->ledger.seq++;

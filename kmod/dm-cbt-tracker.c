@@ -138,12 +138,38 @@ static void publish_pending(struct cbt_tracker *t)
 	}
 }
 
+/*
+ * Make sure publish_pending() finds a page for every leaf it ORs into. A
+ * leaf that cannot be had would turn FULL in memory while the disk holds
+ * only its real bits (review L3): record such a leaf as all ones, so the
+ * commit writes an all-ones page before map() can see the FULL leaf.
+ */
+static void prepare_publish(struct cbt_tracker *t)
+{
+	u32 slot, leaf;
+
+	for (slot = 0; slot < DM_CBT_MD_SLOTS; slot++) {
+		struct cbt_epoch *e = t->slots[slot];
+
+		if (!e)
+			continue;
+		for_each_set_bit(leaf, e->dirty_leaves, e->bm.nr_leaves) {
+			u64 first = (u64)leaf * CBT_BITS_PER_LEAF;
+
+			if (cbt_bitmap_prepare(&e->bm, first, CBT_BITS_PER_LEAF, GFP_NOIO))
+				cbt_bitmap_set_range(&e->pending, first, CBT_BITS_PER_LEAF,
+						     GFP_NOIO);
+		}
+	}
+}
+
 void cbt_commit_marks(struct cbt_tracker *t, const char *what)
 {
 	int r;
 
 	lockdep_assert_held(&t->lock);
 	if (t->persistence == CBT_PERSIST_METADATA && !t->dead) {
+		prepare_publish(t);
 		r = cbt_md_commit_dirty(t);
 		if (r)
 			cbt_md_failed(t, r, what);

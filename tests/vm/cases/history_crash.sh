@@ -47,6 +47,7 @@ case "$PHASE" in
 	log "waiting for the fingerprint to be recorded again after the write to block 3"
 	wait_fp_valid
 	field 4 >"$STATE/uuid"
+	sync
 	vm_crash
 	;;
 2)
