@@ -243,12 +243,16 @@ int cbt_sb_decode(const void *page, struct cbt_ledger *l)
 		return -ESTALE;
 	if (le64_to_cpu(sb->magic) != DM_CBT_MD_MAGIC)
 		return -EILSEQ;
-	/* Before the checksum: a newer format may sum its page another way. */
+	/*
+	 * The checksum first: a flipped version bit is damage, and one damaged
+	 * copy must not refuse the other. Every version keeps the crc32c at
+	 * offset 0 and the version at offset 4 (include/uapi/linux/dm-cbt.h).
+	 */
+	if (le32_to_cpu(sb->csum) != sb_checksum(page))
+		return -EBADMSG;
 	version = le32_to_cpu(sb->version);
 	if (version > DM_CBT_MD_VERSION)
 		return -EPROTO;
-	if (le32_to_cpu(sb->csum) != sb_checksum(page))
-		return -EBADMSG;
 	if (!version)
 		return -EUCLEAN;
 	memset(l, 0, sizeof(*l));

@@ -321,7 +321,9 @@ struct cbt_extent {
  *   164: 4 detach state: 0 attached, 1 suspended, 2 replaced by another target
  *   168: 8 dm device write I/Os, 176: 8 discard I/Os, at the last suspend
  *   184: 8 module-load nonce, 192: 8 diskseq, 200: 4 dev_t of that dm device
- * A version above DM_CBT_MD_VERSION is refused, never reformatted. See
+ * Every version keeps the crc32c at offset 0, the version at 4 and the
+ * magic at 8. A version above DM_CBT_MD_VERSION (checksum valid) is refused,
+ * never reformatted. See
  * docs/target.md for the commit protocol and "History".
  */
 #define DM_CBT_MD_MAGIC 0x6463627444435354ULL	/* "TSCDtbcd" */
