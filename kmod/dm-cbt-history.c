@@ -121,6 +121,9 @@ static int write_sb(struct cbt_tracker *t, const char *what)
 {
 	int r;
 
+	/* A failed device's superblocks are wiped: never write a valid one back. */
+	if (t->persistence != CBT_PERSIST_METADATA || t->dead)
+		return -ENODEV;
 	t->ledger.seq++;
 	r = cbt_md_write_sb(t);
 	if (r)
