@@ -636,6 +636,25 @@ bad:
 	return r;
 }
 
+void cbt_snap_orphan(struct cbt_tracker *t)
+{
+	struct bio_list ready = BIO_EMPTY_LIST;
+	struct cbt_snapshot *s;
+	unsigned long flags;
+
+	mutex_lock(&cbt_snapshot_lock);
+	s = snap_of(t);
+	if (s) {
+		spin_lock_irqsave(&s->lock, flags);
+		xa_lock(&s->map);
+		invalidate_locked(s, -ENODEV, &ready);
+		xa_unlock(&s->map);
+		spin_unlock_irqrestore(&s->lock, flags);
+	}
+	mutex_unlock(&cbt_snapshot_lock);
+	submit_ready(&ready);
+}
+
 static void snap_dtr(struct dm_target *ti)
 {
 	struct cbt_snapshot *s = ti->private;
