@@ -19,9 +19,9 @@
  *   (Eric Biggers' "lib/crc32: standardize on crc32c() name for
  *   Castagnoli CRC32" series). The module names no module dependency
  *   itself (modpost records libcrc32c or crc32 from the symbol), so
- *   Kbuild and dkms.conf need no change. dm-cbt-format.c (which KUnit
- *   builds alone) should include this header for it instead of
- *   <linux/crc32c.h>, and tests/kunit/run copy this header.
+ *   Kbuild and dkms.conf need no change. The #if is in
+ *   dm-cbt-compat-crc32c.h, which dm-cbt-format.c (built alone by KUnit)
+ *   includes.
  * - alloc_workqueue(): WQ_PERCPU since 6.17 ("workqueue: Add new
  *   WQ_PERCPU flag"), ahead of unbound becoming the default: say per-CPU
  *   explicitly where it exists, so the commit worker keeps its behaviour.
@@ -29,11 +29,7 @@
  *   string since 6.13), the target type's prepare_ioctl (new signature in
  *   6.16), del_timer() (timer_delete() since 6.15), timers in general.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 14, 0)
-#include <linux/crc32.h>
-#else
-#include <linux/crc32c.h>
-#endif
+#include "dm-cbt-compat-crc32c.h"
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
 #ifndef WQ_PERCPU

@@ -2,13 +2,13 @@
 /*
  * The epoch ledger and its on-disk superblock: see dm-cbt-format.h.
  */
-#include <linux/crc32c.h>
 #include <linux/errno.h>
 #include <linux/log2.h>
 #include <linux/math.h>
 #include <linux/string.h>
 #include <asm/byteorder.h>
 
+#include "dm-cbt-compat-crc32c.h"
 #include "dm-cbt-format.h"
 
 #define ALL_SLOTS_MASK ((1U << DM_CBT_MD_SLOTS) - 1)

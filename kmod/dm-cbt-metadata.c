@@ -159,7 +159,12 @@ int cbt_md_commit_dirty(struct cbt_tracker *t)
 	if (r)
 		return r;
 	written += n;
-	return written ? blkdev_issue_flush(t->meta_bdev) : 0;
+	if (!written)
+		return 0;
+	r = blkdev_issue_flush(t->meta_bdev);
+	if (r)
+		atomic64_inc(&t->metadata_errors);
+	return r;
 }
 
 int cbt_md_zero_slot(struct cbt_tracker *t, u32 slot, const struct cbt_bitmap *bm)

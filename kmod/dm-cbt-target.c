@@ -110,7 +110,6 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	struct cbt_target *ct;
 	struct cbt_tracker *t;
 	unsigned int block_sectors;
-	char dummy;
 	int r;
 
 	if (argc < 2) {
@@ -132,7 +131,14 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Error opening origin device";
 		goto bad;
 	}
-	if (sscanf(dm_shift_arg(&as), "%u%c", &block_sectors, &dummy) != 1 ||
+	if (bdev_is_zoned(ct->origin->bdev)) {
+		/* Zone resets and finishes carry no size: they would go untracked. */
+		ti->error = "Zoned origins are not supported";
+		r = -EINVAL;
+		goto bad;
+	}
+	/* kstrtouint, not sscanf: "%u" wraps 2^32 + 8 to a valid 8. */
+	if (kstrtouint(dm_shift_arg(&as), 10, &block_sectors) ||
 	    !is_power_of_2(block_sectors) ||
 	    block_sectors < (DM_CBT_MIN_BLOCK_SIZE >> SECTOR_SHIFT) ||
 	    block_sectors > (DM_CBT_MAX_BLOCK_SIZE >> SECTOR_SHIFT)) {
@@ -416,7 +422,6 @@ static int cbt_message(struct dm_target *ti, unsigned int argc, char **argv,
 	unsigned int sz = 0;
 	unsigned long long n;
 	u64 closed;
-	char dummy;
 	int r;
 
 	if (argc == 1 && !strcasecmp(argv[0], "close_epoch")) {
@@ -425,7 +430,7 @@ static int cbt_message(struct dm_target *ti, unsigned int argc, char **argv,
 			DMEMIT("%llu", closed);
 		return r ? r : 1;
 	}
-	if (argc == 2 && sscanf(argv[1], "%llu%c", &n, &dummy) == 1) {
+	if (argc == 2 && !kstrtoull(argv[1], 10, &n)) {
 		if (!strcasecmp(argv[0], "commit_epoch"))
 			return cbt_commit_epoch(ct->t, n);
 		if (!strcasecmp(argv[0], "abort_epoch"))
