@@ -296,7 +296,7 @@ int backup_main(int argc, char *argv[])
 	dm_lib_release();
 	if (memcmp(snap.uuid, info.uuid, 16) && req.type != CBT_IMG_FULL) {
 		ret = cbt_err(-ESTALE, "the tracking identity changed while the backup started:"
-			      " a full backup is needed (--full)");
+			      " a full image is needed (--full, or --auto-full)");
 		goto out;
 	}
 	memcpy(req.dev_uuid, snap.uuid, 16);

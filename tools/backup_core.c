@@ -33,6 +33,37 @@ static void remove_partials(const char *dir)
 	closedir(d);
 }
 
+/*
+ * A chain may follow its device as it grows: restore sizes each point from
+ * its own image. Shrinking, or another block size, would leave the parent's
+ * blocks unaccounted for, so those need a new full image.
+ */
+static int check_geometry(const struct cbt_chain *c, uint64_t dev_bytes, uint32_t block_size)
+{
+	const struct cbt_chain_entry *last = &c->v[c->nr - 1];
+	char path[4096], a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN];
+	struct cbt_img_header h;
+	struct cbt_img_trailer t;
+	int ret;
+
+	ret = cbt_chain_path(c, c->nr - 1, path, sizeof(path));
+	if (!ret)
+		ret = cbt_img_read_ends(path, &h, &t);
+	if (ret)
+		return cbt_err_prefix(ret, "reading the chain's last image, %s", last->file);
+	cbt_extents_free(&t.map);
+	if (h.block_size != block_size)
+		return cbt_err(-ESTALE, "the device tracks %u-byte blocks, the chain's last image"
+			       " %s has %u-byte blocks; a full image is needed (--full, or"
+			       " --auto-full)", block_size, last->file, h.block_size);
+	if (dev_bytes < h.dev_bytes)
+		return cbt_err(-ESTALE, "the device shrank to %s since the chain's last image %s"
+			       " (%s); a full image is needed (--full, or --auto-full)",
+			       cbt_human_size(dev_bytes, a), last->file,
+			       cbt_human_size(h.dev_bytes, b));
+	return 0;
+}
+
 static int check_chain(const struct cbt_chain *c, uint32_t type, const uint8_t dev_uuid[16],
 		       uint64_t dev_bytes, uint32_t block_size, uint64_t last_committed)
 {
@@ -48,8 +79,8 @@ static int check_chain(const struct cbt_chain *c, uint32_t type, const uint8_t d
 	if (memcmp(last->dev_uuid, dev_uuid, 16))
 		return cbt_err(-ESTALE, "the device's tracking identity is %s, but the chain's"
 			       " last image was taken under %s: its change history since then is"
-			       " lost (a reload without persistent metadata, a failed metadata"
-			       " device, or another device); a full backup is needed (--full)",
+			       " lost (see `cbt status' for the reason); a full image is needed"
+			       " (--full, or --auto-full)",
 			       cbt_uuid_str(dev_uuid, a), cbt_uuid_str(last->dev_uuid, b));
 	/*
 	 * Committing an epoch drops its changes. Only this chain's backups
@@ -61,12 +92,10 @@ static int check_chain(const struct cbt_chain *c, uint32_t type, const uint8_t d
 		return cbt_err(-ESTALE, "epoch %llu was committed after the chain's last image"
 			       " (epoch %llu) by another reader of the device's changes (a clone,"
 			       " another chain, or `cbt epoch commit'): its changes are not in"
-			       " %s; a full backup is needed (--full)",
+			       " %s; a full image is needed (--full, or --auto-full)",
 			       (unsigned long long)last_committed,
 			       (unsigned long long)last->epoch_last, c->dir);
-	(void)dev_bytes;
-	(void)block_size;
-	return 0;
+	return check_geometry(c, dev_bytes, block_size);
 }
 
 int cbt_backup_precheck(const char *dir, uint32_t type, const uint8_t dev_uuid[16],
@@ -283,8 +312,8 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 		h->epoch_last = req->epoch;
 		if (req->epoch <= last->epoch_last) {
 			ret = cbt_err(-ESTALE, "the snapshot closed epoch %llu, but the chain's last"
-				      " image already covers epochs up to %llu; a full backup is"
-				      " needed (--full)", (unsigned long long)req->epoch,
+				      " image already covers epochs up to %llu; a full image is"
+				      " needed (--full, or --auto-full)", (unsigned long long)req->epoch,
 				      (unsigned long long)last->epoch_last);
 			goto out;
 		}

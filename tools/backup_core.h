@@ -54,7 +54,7 @@ struct cbt_backup_result {
 /*
  * Checks the chain before anything is read: for an incremental or a
  * differential, that it has a full image and that its last image was taken
- * under @req->dev_uuid (else -ESTALE, "a full backup is needed"). Locks
+ * under @req->dev_uuid (else -ESTALE, "a full image is needed"). Locks
  * the directory for the whole run. Partial files of earlier runs are
  * removed.
  */
