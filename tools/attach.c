@@ -364,7 +364,7 @@ int attach_main(int argc, char *argv[])
 		fprintf(stderr, "%s attach: which DEVICE? (`dmsetup ls' lists device-mapper"
 			" devices)\n", PROG_NAME);
 		usage(stderr);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	dev = argv[optind];
 	cbt_dm_init();
@@ -406,7 +406,7 @@ out:
 	dm_lib_release();
 	if (ret) {
 		cbt_perror("cbt attach", ret);
-		return 1;
+		return cbt_exit_status(ret);
 	}
 	return 0;
 }

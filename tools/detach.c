@@ -159,7 +159,7 @@ int detach_main(int argc, char *argv[])
 					    NULL);
 		fprintf(stderr, "%s detach: which DEVICE? (`cbt status' lists them)\n", PROG_NAME);
 		usage(stderr);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	arg = argv[optind];
 	cbt_dm_init();
@@ -216,7 +216,7 @@ out:
 	dm_lib_release();
 	if (ret) {
 		cbt_perror("cbt detach", ret);
-		return 1;
+		return cbt_exit_status(ret);
 	}
 	return 0;
 }

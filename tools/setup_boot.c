@@ -230,7 +230,7 @@ int setup_boot_main(int argc, char *argv[])
 		fprintf(stderr, "%s setup-boot: which DISK? (a disk or partition, like /dev/sda2)\n",
 			PROG_NAME);
 		usage(stderr);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	if (!name) {
 		char *d = strdup(argv[optind]);
@@ -262,7 +262,7 @@ int setup_boot_main(int argc, char *argv[])
 out:
 	if (ret) {
 		cbt_perror("cbt setup-boot", ret);
-		return 1;
+		return cbt_exit_status(ret);
 	}
 	return 0;
 }
