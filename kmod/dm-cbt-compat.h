@@ -102,4 +102,22 @@ static inline void cbt_thaw_bdev(struct block_device *bdev)
 #endif
 }
 
+/*
+ * Does the dm device count every write and discard in its disk stats?
+ * Up to 6.10 dm accounts every bio it maps whatever the queue's iostats
+ * flag says; from 6.11 iostats is a queue limits feature (BLK_FEAT_IO_STAT)
+ * and an off switch stops the counting. Used by dm-cbt-history.c.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+static inline bool cbt_dm_counts_io(struct mapped_device *md)
+{
+	return blk_queue_io_stat(dm_disk(md)->queue);
+}
+#else
+static inline bool cbt_dm_counts_io(struct mapped_device *md)
+{
+	return true;
+}
+#endif
+
 #endif /* DM_CBT_COMPAT_H */

@@ -3,6 +3,7 @@
  * dm-cbt: changed-block tracking for device-mapper.
  */
 #include <linux/module.h>
+#include <linux/random.h>
 #include <net/genetlink.h>
 
 #include "dm-cbt.h"
@@ -11,6 +12,8 @@ static int __init dm_cbt_init(void)
 {
 	int r;
 
+	/* Tells this module load's dm devices from those of another (dm-cbt-history.c). */
+	cbt_module_nonce = get_random_u64();
 	r = cbt_target_register();
 	if (r) {
 		DMERR("Cannot register the cbt target: %d", r);

@@ -22,6 +22,46 @@ struct cbt_target {
 
 /* ---- Target methods ---- */
 
+/* The same device, or a whole disk and one of its partitions. */
+static bool bdevs_overlap(struct block_device *a, struct block_device *b)
+{
+	if (a == b)
+		return true;
+	return bdev_whole(a) == bdev_whole(b) &&
+	       (!bdev_is_partition(a) || !bdev_is_partition(b));
+}
+
+/*
+ * One metadata device, one origin: refuse a metadata device another
+ * tracker uses as its metadata or its origin, and an origin that is
+ * another tracker's metadata (@self: this device's own tracker on a
+ * reload). Checked before anything is read or written; the error, or NULL.
+ * Devices stacked on one another (a dm-linear over the metadata) are not
+ * seen here. cbt_trackers_lock held: the trackers' bdevs stay while listed.
+ */
+static char *claimed_elsewhere(struct cbt_tracker *self, struct block_device *origin,
+			       struct block_device *meta)
+{
+	struct cbt_tracker *o;
+
+	lockdep_assert_held(&cbt_trackers_lock);
+	list_for_each_entry(o, &cbt_trackers, list) {
+		/* Both pointers change only in a preresume of o's own device. */
+		struct block_device *o_meta = READ_ONCE(o->meta_bdev);
+		struct block_device *o_origin = READ_ONCE(o->origin_bdev);
+
+		if (o == self)
+			continue;
+		if (meta && o_meta && bdevs_overlap(meta, o_meta))
+			return "The metadata device is another cbt device's metadata device";
+		if (meta && o_origin && bdevs_overlap(meta, o_origin))
+			return "The metadata device is another cbt device's origin";
+		if (o_meta && bdevs_overlap(origin, o_meta))
+			return "The origin is another cbt device's metadata device";
+	}
+	return NULL;
+}
+
 static int parse_features(struct dm_arg_set *as, struct dm_target *ti,
 			  const char **meta_path)
 {
@@ -77,6 +117,11 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Invalid argument count: <origin> <block sectors> [<#features> ...]";
 		return -EINVAL;
 	}
+	/* Blocks are counted from the device's start: the bitmap would be offset. */
+	if (ti->begin) {
+		ti->error = "A cbt target must start at sector 0 of its table";
+		return -EINVAL;
+	}
 	ct = kzalloc(sizeof(*ct), GFP_KERNEL);
 	if (!ct) {
 		ti->error = "Cannot allocate context";
@@ -104,8 +149,8 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			ti->error = "Error opening metadata device";
 			goto bad;
 		}
-		if (ct->meta->bdev == ct->origin->bdev) {
-			ti->error = "The metadata device cannot be the origin";
+		if (bdevs_overlap(ct->meta->bdev, ct->origin->bdev)) {
+			ti->error = "The metadata device cannot be the origin or overlap it";
 			r = -EINVAL;
 			goto bad;
 		}
@@ -113,6 +158,12 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	mutex_lock(&cbt_trackers_lock);
 	t = cbt_tracker_of_md(dm_table_get_md(ti->table));
+	ti->error = claimed_elsewhere(t, ct->origin->bdev, ct->meta ? ct->meta->bdev : NULL);
+	if (ti->error) {
+		mutex_unlock(&cbt_trackers_lock);
+		r = -EBUSY;
+		goto bad;
+	}
 	if (t) {
 		/* A reload: keep the history, refuse what would change its meaning. */
 		if (t->block_sectors != block_sectors) {
@@ -175,14 +226,34 @@ static void cbt_dtr(struct dm_target *ti)
 {
 	struct cbt_target *ct = ti->private;
 	struct cbt_tracker *t = ct->t;
+	bool last;
 
 	mutex_lock(&cbt_trackers_lock);
-	if (!--t->nr_targets) {
+	last = !--t->nr_targets;
+	if (last) {
 		list_del_init(&t->list);
 		t->md = NULL;
 	}
 	mutex_unlock(&cbt_trackers_lock);
 	flush_workqueue(t->wq);
+	if (last) {
+		/*
+		 * A removal marks the device suspended before destroying its
+		 * table (__dm_destroy); a table swap resumes the new table
+		 * first and destroys ours after (do_resume). So a live device
+		 * here means another target took it over.
+		 */
+		bool replaced = t->was_live && !dm_suspended(ti);
+
+		mutex_lock(&t->lock);
+		cbt_history_detach(t, replaced);
+		t->dead = true;
+		t->meta_bdev = NULL;
+		mutex_unlock(&t->lock);
+		if (replaced)
+			DMWARN("%u:%u: the cbt table was replaced by another target: %s",
+			       MAJOR(t->devt), MINOR(t->devt), "writes go untracked");
+	}
 	cbt_tracker_put(t);
 	if (ct->meta)
 		dm_put_device(ti, ct->meta);
@@ -230,6 +301,7 @@ static int cbt_preresume(struct dm_target *ti)
 	if (ct->meta)
 		t->meta_bdev = ct->meta->bdev;
 	t->origin_bdev = ct->origin->bdev;
+	cbt_history_resume(t, dm_table_get_md(ti->table));
 	if (ti->len <= t->dev_sectors)
 		goto out;
 	/* Grown: every bitmap follows, and the new area counts as changed. */
@@ -268,6 +340,9 @@ static void cbt_postsuspend(struct dm_target *ti)
 
 	/* dm waited for our deferred writes; let the worker go idle too. */
 	flush_workqueue(ct->t->wq);
+	mutex_lock(&ct->t->lock);
+	cbt_history_suspend(ct->t, dm_table_get_md(ti->table));
+	mutex_unlock(&ct->t->lock);
 }
 
 static const char *persistence_name(enum cbt_persistence p)
@@ -287,7 +362,7 @@ static const char *persistence_name(enum cbt_persistence p)
  *
  * INFO:  <identity uuid> <persistence: none|metadata|failed> <open epoch>
  *        <#closed epochs> <blocks set in the open epoch>/<blocks>
- *        <bitmap bytes> <metadata errors>
+ *        <bitmap bytes> <metadata errors> <identity reason>
  * TABLE: <origin dev> <block sectors> [2 metadata <metadata dev>]
  */
 static void cbt_status(struct dm_target *ti, status_type_t type,
@@ -300,12 +375,13 @@ static void cbt_status(struct dm_target *ti, status_type_t type,
 	switch (type) {
 	case STATUSTYPE_INFO:
 		mutex_lock(&t->lock);
-		DMEMIT("%pUb %s %llu %u %llu/%llu %zu %lld",
+		DMEMIT("%pUb %s %llu %u %llu/%llu %zu %lld %s",
 		       t->ledger.uuid, persistence_name(t->persistence),
 		       t->ledger.open_epoch, t->ledger.nr_closed,
 		       cbt_bitmap_weight(&cbt_open_epoch(t)->bm), t->nr_blocks,
 		       cbt_tracker_bytes(t),
-		       (long long)atomic64_read(&t->metadata_errors));
+		       (long long)atomic64_read(&t->metadata_errors),
+		       cbt_reason_name(t->reason));
 		mutex_unlock(&t->lock);
 		break;
 	case STATUSTYPE_TABLE:
@@ -364,7 +440,9 @@ static int cbt_iterate_devices(struct dm_target *ti, iterate_devices_callout_fn 
 
 static struct target_type cbt_target = {
 	.name = DM_CBT_TARGET_NAME,
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},
+	/* One tracker per device: a second cbt target would share its bitmap. */
+	.features = DM_TARGET_SINGLETON,
 	.module = THIS_MODULE,
 	.ctr = cbt_ctr,
 	.dtr = cbt_dtr,

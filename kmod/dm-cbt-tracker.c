@@ -58,7 +58,7 @@ int cbt_epoch_grow(struct cbt_epoch *e, u64 nr_blocks)
 	return 0;
 }
 
-static void epoch_free(struct cbt_epoch *e)
+void cbt_epoch_free(struct cbt_epoch *e)
 {
 	if (!e)
 		return;
@@ -135,7 +135,7 @@ void cbt_commit_marks(struct cbt_tracker *t, const char *what)
 	int r;
 
 	lockdep_assert_held(&t->lock);
-	if (t->persistence == CBT_PERSIST_METADATA) {
+	if (t->persistence == CBT_PERSIST_METADATA && !t->dead) {
 		r = cbt_md_commit_dirty(t);
 		if (r)
 			cbt_md_failed(t, r, what);
@@ -155,6 +155,10 @@ int cbt_close_epoch(struct cbt_tracker *t, u64 *closed)
 	int r;
 
 	mutex_lock(&t->lock);
+	if (t->dead) {
+		r = -ENODEV;
+		goto out;
+	}
 	next = t->ledger;
 	r = cbt_ledger_close(&next, &closed_slot);
 	if (r)
@@ -209,7 +213,7 @@ static void release_slot(struct cbt_tracker *t, u32 slot)
 	if (!r || t->persistence != CBT_PERSIST_METADATA)
 		cbt_ledger_slot_clean(&t->ledger, slot);
 	t->slots[slot] = NULL;
-	epoch_free(e);
+	cbt_epoch_free(e);
 }
 
 int cbt_commit_epoch(struct cbt_tracker *t, u64 epoch)
@@ -218,7 +222,7 @@ int cbt_commit_epoch(struct cbt_tracker *t, u64 epoch)
 	int r;
 
 	mutex_lock(&t->lock);
-	r = cbt_ledger_commit(&t->ledger, epoch, &slot);
+	r = t->dead ? -ENODEV : cbt_ledger_commit(&t->ledger, epoch, &slot);
 	if (!r)
 		release_slot(t, slot);
 	mutex_unlock(&t->lock);
@@ -234,6 +238,10 @@ int cbt_abort_epoch(struct cbt_tracker *t, u64 epoch)
 	int r;
 
 	mutex_lock(&t->lock);
+	if (t->dead) {
+		r = -ENODEV;
+		goto out;
+	}
 	e = cbt_find_epoch(t, epoch);
 	open = cbt_open_epoch(t);
 	if (!e || e == open) {
@@ -351,7 +359,7 @@ static void tracker_release(struct kref *ref)
 	if (t->wq)
 		destroy_workqueue(t->wq);
 	for (i = 0; i < DM_CBT_MD_SLOTS; i++)
-		epoch_free(t->slots[i]);
+		cbt_epoch_free(t->slots[i]);
 	for (i = 0; i < CBT_COMMIT_BATCH; i++)
 		if (t->batch[i])
 			__free_page(t->batch[i]);
@@ -483,9 +491,13 @@ struct cbt_tracker *cbt_tracker_create(struct dm_target *ti, u32 block_sectors,
 			goto bad;
 		}
 		e = t->slots[t->ledger.open_slot];
+		/* A continued history is announced once the first resume weighed it. */
+		if (t->reason != CBT_IDENTITY_CONTINUED)
+			cbt_history_announce(t);
 	} else {
 		/* Memory only: a new identity at every load, history starts now. */
 		t->persistence = CBT_PERSIST_NONE;
+		t->reason = CBT_IDENTITY_MEMORY_ONLY;
 		generate_random_uuid(uuid);
 		cbt_ledger_init(&t->ledger, uuid, block_sectors << SECTOR_SHIFT,
 				t->nr_blocks, 0);

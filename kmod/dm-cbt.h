@@ -79,6 +79,19 @@ struct cbt_tracker {
 	enum cbt_persistence persistence;	/* written under lock, read lockless */
 	atomic64_t metadata_errors;
 
+	/*
+	 * History (dm-cbt-history.c), all under lock. reason: why the current
+	 * identity began. was_live: a table of this tracker was resumed.
+	 * checked: the first resume weighed the evidence the metadata held.
+	 * dead: the last table is gone (removed or replaced by another
+	 * target); no metadata I/O happens after, every epoch op is -ENODEV.
+	 */
+	enum cbt_identity_reason reason;
+	bool was_live;
+	bool checked;
+	bool dead;
+	bool sb_wiped;		/* persistence FAILED and both superblocks zeroed */
+
 	/* Persistent mode. */
 	struct block_device *meta_bdev;	/* the active table's metadata device */
 	struct page *batch[CBT_COMMIT_BATCH];	/* commit buffers, under lock */
@@ -175,6 +188,7 @@ int cbt_process_write(struct cbt_tracker *t, struct bio *bio);
 int cbt_epoch_grow(struct cbt_epoch *e, u64 nr_blocks);
 /* A new, empty epoch sized for t->nr_blocks. */
 struct cbt_epoch *cbt_epoch_alloc(struct cbt_tracker *t, u64 number, u32 slot);
+void cbt_epoch_free(struct cbt_epoch *e);
 /* Called with t->lock held: the epoch of that number, or NULL. */
 struct cbt_epoch *cbt_find_epoch(struct cbt_tracker *t, u64 number);
 size_t cbt_tracker_bytes(struct cbt_tracker *t);
@@ -189,12 +203,31 @@ void cbt_commit_marks(struct cbt_tracker *t, const char *what);
 
 /* dm-cbt-metadata.c: every function needs t->lock held and may sleep. */
 int cbt_md_open(struct cbt_tracker *t, char **error);
+/* Start a new identity on the metadata device, for @why; see cbt_history_resume(). */
+void cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why);
+/* Read or write n 4 KiB pages of @bdev at once and wait for all of them. */
+int cbt_md_rw(struct cbt_tracker *t, struct block_device *bdev, struct page **pages,
+	      const u64 *page_nos, unsigned int n, blk_opf_t opf);
 int cbt_md_write_sb(struct cbt_tracker *t);
 /* Write every dirty leaf (marked | pending) and flush. */
 int cbt_md_commit_dirty(struct cbt_tracker *t);
 int cbt_md_zero_slot(struct cbt_tracker *t, u32 slot, const struct cbt_bitmap *bm);
 void cbt_md_mark_dirty(struct cbt_epoch *e, u64 start, u64 len);
 void cbt_md_failed(struct cbt_tracker *t, int err, const char *what);
+/* After cbt_md_failed(): (re)try zeroing both superblocks. */
+void cbt_md_wipe_sb(struct cbt_tracker *t);
+
+/* dm-cbt-history.c: evidence of untracked stretches; t->lock held. */
+extern u64 cbt_module_nonce;
+const char *cbt_reason_name(enum cbt_identity_reason why);
+/* Log the identity a load or a restart gave, and announce a lost history. */
+void cbt_history_announce(struct cbt_tracker *t);
+/* preresume: weigh the evidence (first resume), then mark the device attached. */
+void cbt_history_resume(struct cbt_tracker *t, struct mapped_device *md);
+/* postsuspend: every write is done; record the fingerprint and I/O counters. */
+void cbt_history_suspend(struct cbt_tracker *t, struct mapped_device *md);
+/* dtr of the last table: @replaced when another target took the live device. */
+void cbt_history_detach(struct cbt_tracker *t, bool replaced);
 
 /* dm-cbt-netlink.c */
 int cbt_netlink_init(void);

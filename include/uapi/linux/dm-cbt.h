@@ -308,7 +308,7 @@ struct cbt_extent {
  * See docs/target.md for the commit protocol.
  */
 #define DM_CBT_MD_MAGIC 0x6463627444435354ULL	/* "TSCDtbcd" */
-#define DM_CBT_MD_VERSION 1
+#define DM_CBT_MD_VERSION 2
 #define DM_CBT_MD_PAGE_SIZE 4096
 #define DM_CBT_MD_SLOTS (DM_CBT_MAX_CLOSED + 1)
 #define DM_CBT_MD_SB_COPIES 2
