@@ -237,8 +237,12 @@ int cbt_layer_record(const char *name, uint32_t block_size, const char *meta_pat
 
 void cbt_layer_forget(const char *name)
 {
-	char path[4096];
+	char path[4096], lock[4200];
 
-	if (!record_path(name, path, sizeof(path), false))
-		unlink(path);
+	if (record_path(name, path, sizeof(path), false))
+		return;
+	unlink(path);
+	/* the handler's lock beside it (a handler holding it reads no record and stops) */
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	unlink(lock);
 }
