@@ -78,8 +78,12 @@ static int history_lost(struct cbt_backup_req *req, const struct cbt_dev_info *i
 {
 	const char *why = cbt_failure_reason();
 
-	if (!why || !strcmp(why, "identity-changed"))
+	/* the reason the kernel gave the new identity (info is from before a change mid-start) */
+	if ((!why || !strcmp(why, "identity-changed")) &&
+	    info->identity_reason != CBT_IDENTITY_CONTINUED)
 		why = cbt_identity_reason_name(info->identity_reason);
+	if (!why)
+		why = "identity-changed";
 	cbt_fail_reason(why);
 	if (!req->auto_full)
 		return -ESTALE;
@@ -446,6 +450,10 @@ int backup_main(int argc, char *argv[])
 	if (ret)
 		goto out;
 	outpart[0] = 0;
+	/* --auto-full switched under the chain's lock (a commit by another reader meanwhile) */
+	if (req.auto_full && res.h.type == CBT_IMG_FULL && !lost[0])
+		snprintf(lost, sizeof(lost), "%s", cbt_failure_reason() ? cbt_failure_reason() :
+			 "identity-changed");
 
 	/*
 	 * A chain's image consumes the epoch. A lone image (-o) does not: no
