@@ -6,7 +6,7 @@ PREFIX ?= /usr
 DESTDIR ?=
 BUILD ?= $(CURDIR)/build
 
-.PHONY: all module tool check demo clean install uninstall lint install-boot uninstall-boot
+.PHONY: all module tool check demo clean install uninstall lint install-boot uninstall-boot deb rpm-spec-check
 
 all: module tool
 
@@ -53,6 +53,25 @@ uninstall-boot:
 
 uninstall: uninstall-boot
 	$(MAKE) -C tools uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
+
+# Debian packages (debian/, README "Packages"): dm-cbt-dkms and cbt, built
+# from a copy of the tree's source files (tracked and new, not ignored ones)
+# under build/deb/, so the tree stays clean; the .debs land in build/deb/.
+VERSION := $(shell cat VERSION)
+DEB_SRC := $(BUILD)/deb/dm-cbt-$(VERSION)
+deb:
+	rm -rf "$(BUILD)/deb"
+	mkdir -p "$(DEB_SRC)"
+	git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
+		tar --null -T - -cf - | tar -xf - -C "$(DEB_SRC)"
+	cd "$(DEB_SRC)" && dpkg-buildpackage -us -uc -b
+	ls -l "$(BUILD)"/deb/*.deb
+
+# The RPM spec as rpmbuild sees it: macros expanded, then a source rpm
+# built from a tarball of the tree (a real build is for Fedora/RHEL).
+rpm-spec-check:
+	tests/pkg/rpm
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
