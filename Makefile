@@ -6,7 +6,7 @@ PREFIX ?= /usr
 DESTDIR ?=
 BUILD ?= $(CURDIR)/build
 
-.PHONY: all module tool check demo clean install uninstall lint install-boot uninstall-boot deb rpm-spec-check
+.PHONY: all module tool check demo clean install uninstall lint install-boot uninstall-boot dist deb rpm-spec-check
 
 all: module tool
 
@@ -54,23 +54,29 @@ uninstall-boot:
 uninstall: uninstall-boot
 	$(MAKE) -C tools uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 
-# Debian packages (debian/, README "Packages"): dm-cbt-dkms and cbt, built
-# from a copy of the tree's source files (tracked and new, not ignored ones)
-# under build/deb/, so the tree stays clean; the .debs land in build/deb/.
+# A source tarball of the tree's source files (tracked and new, not ignored
+# ones) as dm-cbt-<version>/: what the packages are built from, so the tree
+# itself stays clean.
 VERSION := $(shell cat VERSION)
-DEB_SRC := $(BUILD)/deb/dm-cbt-$(VERSION)
-deb:
-	rm -rf "$(BUILD)/deb"
-	mkdir -p "$(DEB_SRC)"
+DIST := $(BUILD)/dist/dm-cbt-$(VERSION).tar.gz
+dist:
+	mkdir -p "$(BUILD)/dist"
 	git ls-files -z --cached --others --exclude-standard | \
 		xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
-		tar --null -T - -cf - | tar -xf - -C "$(DEB_SRC)"
-	cd "$(DEB_SRC)" && dpkg-buildpackage -us -uc -b
+		tar --null -T - --transform 's|^|dm-cbt-$(VERSION)/|' -czf "$(DIST)"
+
+# Debian packages (debian/, README "Packages"): dm-cbt-dkms and cbt, built
+# from the dist tarball under build/deb/; the .debs land in build/deb/.
+deb: dist
+	rm -rf "$(BUILD)/deb"
+	mkdir -p "$(BUILD)/deb"
+	tar -xzf "$(DIST)" -C "$(BUILD)/deb"
+	cd "$(BUILD)/deb/dm-cbt-$(VERSION)" && dpkg-buildpackage -us -uc -b
 	ls -l "$(BUILD)"/deb/*.deb
 
-# The RPM spec as rpmbuild sees it: macros expanded, then a source rpm
-# built from a tarball of the tree (a real build is for Fedora/RHEL).
-rpm-spec-check:
+# The RPM spec as rpmbuild sees it: macros expanded, then a source rpm from
+# the dist tarball (building the binary rpms is for Fedora/RHEL, untested).
+rpm-spec-check: dist
 	tests/pkg/rpm
 
 clean:
