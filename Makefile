@@ -6,7 +6,7 @@ PREFIX ?= /usr
 DESTDIR ?=
 BUILD ?= $(CURDIR)/build
 
-.PHONY: all module tool check demo clean install uninstall lint install-boot uninstall-boot dist deb rpm-spec-check
+.PHONY: all module tool check demo clean install uninstall lint install-boot uninstall-boot
 
 all: module tool
 
@@ -57,6 +57,7 @@ uninstall: uninstall-boot
 # A source tarball of the tree's source files (tracked and new, not ignored
 # ones) as dm-cbt-<version>/: what the packages are built from, so the tree
 # itself stays clean.
+.PHONY: dist deb rpm-spec-check
 VERSION := $(shell cat VERSION)
 DIST := $(BUILD)/dist/dm-cbt-$(VERSION).tar.gz
 dist:
