@@ -6,7 +6,8 @@ PREFIX ?= /usr
 DESTDIR ?=
 BUILD ?= $(CURDIR)/build
 
-.PHONY: all module tool check demo clean install uninstall lint install-boot uninstall-boot
+.PHONY: all module tool check demo clean install uninstall lint install-boot uninstall-boot \
+	install-udev uninstall-udev
 
 all: module tool
 
@@ -30,7 +31,7 @@ demo:
 lint:
 	tests/lint
 
-install: tool install-boot
+install: tool install-boot install-udev
 	$(MAKE) -C tools install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 
 # Tracking from boot (docs/attach.md): the shared script, the
@@ -47,11 +48,21 @@ install-boot:
 	install -v -m 0755 boot/dracut/90cbt/module-setup.sh boot/dracut/90cbt/cbt-cmdline.sh \
 		boot/dracut/90cbt/cbt-pre-mount.sh "$(DRACUT)/"
 
+# After an LVM reload of an attached LV, put the cbt layer back (docs/attach.md).
+UDEV_RULES := $(DESTDIR)/usr/lib/udev/rules.d
+CBT_LIBEXEC := $(DESTDIR)/usr/lib/cbt
+install-udev:
+	install -v -D -m 0644 udev/69-dm-cbt.rules "$(UDEV_RULES)/69-dm-cbt.rules"
+	install -v -D -m 0755 udev/cbt-reattach "$(CBT_LIBEXEC)/cbt-reattach"
+
+uninstall-udev:
+	rm -f "$(UDEV_RULES)/69-dm-cbt.rules" "$(CBT_LIBEXEC)/cbt-reattach"
+
 uninstall-boot:
 	rm -f "$(BOOT_SHARE)/cbt-boot.sh" "$(ITOOLS)/hooks/cbt" "$(ITOOLS)/scripts/local-top/cbt"
 	rm -rf "$(DRACUT)"
 
-uninstall: uninstall-boot
+uninstall: uninstall-boot uninstall-udev
 	$(MAKE) -C tools uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 
 # A source tarball of the tree's source files (tracked and new, not ignored

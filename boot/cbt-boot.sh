@@ -8,7 +8,12 @@
 # Never stops the boot: whatever goes wrong (no dm-cbt module, a bad line,
 # a missing disk, a table the kernel refuses), that disk stays as it is,
 # the machine boots without tracking it, and the reason goes to the kernel
-# log (/dev/kmsg, so it is in the journal) as "cbt-boot: ...".
+# log (/dev/kmsg, so it is in the journal) as "cbt-boot: ...". When such a
+# line names a metadata device that holds dm-cbt metadata, the magic of its
+# two superblocks becomes DM_CBT_MD_STALE_MAGIC ("cbtStale"): the disk is
+# about to be written untracked, so the next load of that metadata starts
+# a new history (reason untracked-boot) instead of trusting old bitmaps.
+# Nothing else is written, and nothing at all to a device without the magic.
 #
 # devices.conf, one disk per line, '#' starts a comment:
 #   NAME SOURCE [block-size=SIZE] [metadata=SOURCE]
@@ -62,6 +67,50 @@ cbt_wait_resolve() {
 		i=$((i + 1))
 		sleep 0.25 2>/dev/null || sleep 1
 	done
+}
+
+# cbt_md_magic DEV PAGE: the 8 magic bytes of the superblock in page PAGE
+# (0 or 1) of a metadata device (DM_CBT_MD_MAGIC_OFFSET, 4 KiB pages).
+cbt_md_magic() {
+	dd if="$1" bs=1 skip=$(($2 * 4096 + 8)) count=8 2>/dev/null
+}
+
+# cbt_mark_stale LINENO NAME METADEV: NAME's disk is about to be used
+# untracked; overwrite the dm-cbt magic (DM_CBT_MD_MAGIC, "TSCDtbcd" on
+# disk) of each superblock of METADEV that has it with "cbtStale".
+cbt_mark_stale() {
+	local ln=$1 name=$2 md=$3 p marked=""
+	# Held by a loaded device (a cbt device made before this boot script):
+	# that device owns the metadata and would write its superblock over ours.
+	if [ -n "$(ls "/sys/class/block/${md##*/}/holders" 2>/dev/null)" ]; then
+		cbt_kmsg 4 "line $ln: metadata device $md is in use; left as it is"
+		return 0
+	fi
+	for p in 0 1; do
+		[ "$(cbt_md_magic "$md" "$p")" = TSCDtbcd ] || continue
+		if printf cbtStale | dd of="$md" bs=1 seek=$((p * 4096 + 8)) count=8 conv=notrunc 2>/dev/null; then
+			marked="$marked $p"
+		else
+			cbt_kmsg 3 "line $ln: cannot mark the metadata on $md stale (superblock $p); its next load may trust a history $name's untracked writes are missing from"
+		fi
+	done
+	[ -n "$marked" ] || return 0
+	sync
+	cbt_kmsg 4 "line $ln: $name is used untracked: marked the dm-cbt metadata on $md stale (superblock$marked); its next load starts a new history (untracked-boot)"
+}
+
+# cbt_line_skipped LINENO NAME [SOURCE OPTIONS...]: a line was not set up;
+# if it names a metadata device, mark that stale.
+cbt_line_skipped() {
+	local ln=$1 name=$2 arg meta="" md
+	shift 2
+	[ -e "/dev/mapper/$name" ] && return 0
+	for arg in "$@"; do
+		case "$arg" in metadata=*) meta=${arg#metadata=} ;; esac
+	done
+	[ -n "$meta" ] || return 0
+	md=$(cbt_wait_resolve "$meta") || return 0
+	cbt_mark_stale "$ln" "$name" "$md"
 }
 
 # cbt_block_sectors SIZE: 512-byte sectors of a block size such as 64k.
@@ -139,17 +188,16 @@ cbt_boot_line() {
 
 # cbt_boot_setup CONF: every line of CONF. Returns 0 always.
 cbt_boot_setup() {
-	local conf=$1 ln=0 line
+	local conf=$1 ln=0 line usable=1
 	[ -f "$conf" ] || return 0
 	: >/run/cbt-boot.map 2>/dev/null || true
 	if ! modprobe dm-cbt 2>/dev/null && [ ! -d /sys/module/dm_cbt ]; then
 		cbt_kmsg 3 "the dm-cbt module cannot be loaded: booting without tracking (is dm-cbt installed for kernel $(uname -r)? \`dkms status')"
-		return 0
-	fi
-	command -v dmsetup >/dev/null 2>&1 || {
+		usable=""
+	elif ! command -v dmsetup >/dev/null 2>&1; then
 		cbt_kmsg 3 "dmsetup is not in the initramfs: booting without tracking"
-		return 0
-	}
+		usable=""
+	fi
 	while IFS= read -r line || [ -n "$line" ]; do
 		ln=$((ln + 1))
 		line=${line%%#*}
@@ -158,7 +206,12 @@ cbt_boot_setup() {
 		set -- $line
 		set +f
 		[ $# -gt 0 ] || continue
-		cbt_boot_line "$ln" "$@" || true
+		if [ -n "$usable" ] && cbt_boot_line "$ln" "$@"; then
+			continue
+		fi
+		if [ $# -ge 2 ]; then
+			cbt_line_skipped "$ln" "$@" || true
+		fi
 	done <"$conf"
 	return 0
 }

@@ -19,9 +19,9 @@
  *   (Eric Biggers' "lib/crc32: standardize on crc32c() name for
  *   Castagnoli CRC32" series). The module names no module dependency
  *   itself (modpost records libcrc32c or crc32 from the symbol), so
- *   Kbuild and dkms.conf need no change. dm-cbt-format.c (which KUnit
- *   builds alone) should include this header for it instead of
- *   <linux/crc32c.h>, and tests/kunit/run copy this header.
+ *   Kbuild and dkms.conf need no change. The #if is in
+ *   dm-cbt-compat-crc32c.h, which dm-cbt-format.c (built alone by KUnit)
+ *   includes.
  * - alloc_workqueue(): WQ_PERCPU since 6.17 ("workqueue: Add new
  *   WQ_PERCPU flag"), ahead of unbound becoming the default: say per-CPU
  *   explicitly where it exists, so the commit worker keeps its behaviour.
@@ -29,11 +29,7 @@
  *   string since 6.13), the target type's prepare_ioctl (new signature in
  *   6.16), del_timer() (timer_delete() since 6.15), timers in general.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 14, 0)
-#include <linux/crc32.h>
-#else
-#include <linux/crc32c.h>
-#endif
+#include "dm-cbt-compat-crc32c.h"
 
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
 #ifndef WQ_PERCPU
@@ -120,6 +116,18 @@ static inline int cbt_bdev_open(dev_t dev, struct cbt_bdev_ref *ref)
 #endif
 }
 
+/* The block device a cbt_bdev_ref holds open. */
+static inline struct block_device *cbt_bdev_of(struct cbt_bdev_ref *ref)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	return file_bdev(ref->file);
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+	return ref->handle->bdev;
+#else
+	return ref->bdev;
+#endif
+}
+
 static inline void cbt_bdev_close(struct cbt_bdev_ref *ref)
 {
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
@@ -151,5 +159,23 @@ static inline void cbt_thaw_bdev(struct block_device *bdev)
 	thaw_bdev(bdev);
 #endif
 }
+
+/*
+ * Does the dm device count every write and discard in its disk stats?
+ * Up to 6.10 dm accounts every bio it maps whatever the queue's iostats
+ * flag says; from 6.11 iostats is a queue limits feature (BLK_FEAT_IO_STAT)
+ * and an off switch stops the counting. Used by dm-cbt-history.c.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 11, 0)
+static inline bool cbt_dm_counts_io(struct mapped_device *md)
+{
+	return blk_queue_io_stat(dm_disk(md)->queue);
+}
+#else
+static inline bool cbt_dm_counts_io(struct mapped_device *md)
+{
+	return true;
+}
+#endif
 
 #endif /* DM_CBT_COMPAT_H */

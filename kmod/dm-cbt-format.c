@@ -2,12 +2,13 @@
 /*
  * The epoch ledger and its on-disk superblock: see dm-cbt-format.h.
  */
-#include <linux/crc32c.h>
 #include <linux/errno.h>
 #include <linux/log2.h>
+#include <linux/math.h>
 #include <linux/string.h>
 #include <asm/byteorder.h>
 
+#include "dm-cbt-compat-crc32c.h"
 #include "dm-cbt-format.h"
 
 #define ALL_SLOTS_MASK ((1U << DM_CBT_MD_SLOTS) - 1)
@@ -31,6 +32,33 @@ void cbt_ledger_init(struct cbt_ledger *l, const u8 uuid[16], u32 block_size,
 	l->slot_pages = slot_pages;
 	l->open_epoch = 1;
 	l->open_slot = 0;
+	l->version = DM_CBT_MD_VERSION;
+	l->origin_sectors = nr_blocks * (block_size >> 9);
+}
+
+void cbt_fp_regions(u64 sectors, struct cbt_fp_regions *r)
+{
+	u64 end = round_down(sectors, 4096 >> 9);
+
+	memset(r, 0, sizeof(*r));
+	if (end <= 2 * CBT_FP_REGION_SECTORS) {
+		r->len[0] = end;
+		return;
+	}
+	r->len[0] = CBT_FP_REGION_SECTORS;
+	r->start[1] = end - CBT_FP_REGION_SECTORS;
+	r->len[1] = CBT_FP_REGION_SECTORS;
+}
+
+bool cbt_fp_overlaps(const struct cbt_fp_regions *r, u64 start, u64 len)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (r->len[i] && start < r->start[i] + r->len[i] &&
+		    start + len > r->start[i])
+			return true;
+	return false;
 }
 
 int cbt_ledger_close(struct cbt_ledger *l, u32 *closed_slot)
@@ -142,6 +170,17 @@ void cbt_sb_encode(const struct cbt_ledger *l, void *page)
 		sb->closed[i].slot = cpu_to_le32(l->closed[i].slot);
 	}
 	sb->last_committed = cpu_to_le64(l->last_committed);
+	sb->origin_sectors = cpu_to_le64(l->origin_sectors);
+	sb->fp_sectors = cpu_to_le64(l->fp_sectors);
+	sb->fingerprint = cpu_to_le64(l->fingerprint);
+	sb->flags = cpu_to_le32((l->fp_valid ? CBT_SB_FP_VALID : 0) |
+				(l->io_known ? CBT_SB_IO_KNOWN : 0));
+	sb->detach = cpu_to_le32(l->detach);
+	sb->io_writes = cpu_to_le64(l->io_writes);
+	sb->io_discards = cpu_to_le64(l->io_discards);
+	sb->md_nonce = cpu_to_le64(l->md_nonce);
+	sb->md_diskseq = cpu_to_le64(l->md_diskseq);
+	sb->md_devt = cpu_to_le32(l->md_devt);
 	sb->csum = cpu_to_le32(sb_checksum(page));
 }
 
@@ -166,6 +205,12 @@ static bool ledger_consistent(const struct cbt_ledger *l)
 	if (l->slot_pages &&
 	    l->nr_blocks > l->slot_pages * DM_CBT_MD_PAGE_SIZE * 8)
 		return false;
+	/* Version 2: the size the fingerprint was taken at needs exactly nr_blocks. */
+	if (l->version >= 2 &&
+	    DIV_ROUND_UP_ULL(l->origin_sectors, l->block_size >> 9) != l->nr_blocks)
+		return false;
+	if (l->detach >= __CBT_DETACH_MAX || l->fp_sectors > l->origin_sectors)
+		return false;
 	/* Committed epochs come before every closed and the open one. */
 	if (l->last_committed >= (l->nr_closed ? l->closed[0].epoch : l->open_epoch))
 		return false;
@@ -188,15 +233,30 @@ int cbt_sb_decode(const void *page, struct cbt_ledger *l)
 	const struct cbt_sb_disk *sb = page;
 	u32 i;
 
+	u32 version, flags;
+
+	BUILD_BUG_ON(offsetof(struct cbt_sb_disk, magic) != DM_CBT_MD_MAGIC_OFFSET);
 	if (page_is_zero(page))
 		return -ENODATA;
+	/* Checked first: overwriting the magic broke the checksum on purpose. */
+	if (le64_to_cpu(sb->magic) == DM_CBT_MD_STALE_MAGIC)
+		return -ESTALE;
 	if (le64_to_cpu(sb->magic) != DM_CBT_MD_MAGIC)
 		return -EILSEQ;
+	/*
+	 * The checksum first: a flipped version bit is damage, and one damaged
+	 * copy must not refuse the other. Every version keeps the crc32c at
+	 * offset 0 and the version at offset 4 (include/uapi/linux/dm-cbt.h).
+	 */
 	if (le32_to_cpu(sb->csum) != sb_checksum(page))
 		return -EBADMSG;
-	if (le32_to_cpu(sb->version) != DM_CBT_MD_VERSION)
+	version = le32_to_cpu(sb->version);
+	if (version > DM_CBT_MD_VERSION)
 		return -EPROTO;
+	if (!version)
+		return -EUCLEAN;
 	memset(l, 0, sizeof(*l));
+	l->version = version;
 	l->seq = le64_to_cpu(sb->seq);
 	memcpy(l->uuid, sb->uuid, sizeof(l->uuid));
 	l->block_size = le32_to_cpu(sb->block_size);
@@ -213,5 +273,26 @@ int cbt_sb_decode(const void *page, struct cbt_ledger *l)
 		l->closed[i].slot = le32_to_cpu(sb->closed[i].slot);
 	}
 	l->last_committed = le64_to_cpu(sb->last_committed);
+	if (version == 1) {
+		/* Version 1 had nothing past last_committed: zero there, or not ours. */
+		if (memchr_inv((const u8 *)page + CBT_SB_V1_SIZE, 0,
+			       DM_CBT_MD_PAGE_SIZE - CBT_SB_V1_SIZE))
+			return -EUCLEAN;
+		return ledger_consistent(l) ? 0 : -EUCLEAN;
+	}
+	flags = le32_to_cpu(sb->flags);
+	if (flags & ~CBT_SB_FLAGS_ALL)
+		return -EUCLEAN;
+	l->origin_sectors = le64_to_cpu(sb->origin_sectors);
+	l->fp_sectors = le64_to_cpu(sb->fp_sectors);
+	l->fingerprint = le64_to_cpu(sb->fingerprint);
+	l->fp_valid = flags & CBT_SB_FP_VALID;
+	l->detach = le32_to_cpu(sb->detach);
+	l->io_known = flags & CBT_SB_IO_KNOWN;
+	l->io_writes = le64_to_cpu(sb->io_writes);
+	l->io_discards = le64_to_cpu(sb->io_discards);
+	l->md_nonce = le64_to_cpu(sb->md_nonce);
+	l->md_diskseq = le64_to_cpu(sb->md_diskseq);
+	l->md_devt = le32_to_cpu(sb->md_devt);
 	return ledger_consistent(l) ? 0 : -EUCLEAN;
 }

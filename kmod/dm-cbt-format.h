@@ -16,6 +16,9 @@
 #ifndef DM_CBT_FORMAT_H
 #define DM_CBT_FORMAT_H
 
+#include <linux/bits.h>
+#include <linux/sizes.h>
+#include <linux/stddef.h>
 #include <linux/types.h>
 #include <linux/dm-cbt.h>
 
@@ -40,7 +43,58 @@ struct cbt_ledger {
 	 */
 	u64 last_committed;
 	u32 dirty_slots;	/* bit per slot: free, but not yet zeroed */
+
+	/*
+	 * Evidence about untracked stretches (format version 2; all zero when
+	 * a version 1 superblock was decoded). See docs/target.md "History".
+	 */
+	u32 version;		/* as decoded; encode always writes the current one */
+	u64 origin_sectors;	/* device size, nr_blocks covers it exactly */
+	u64 fp_sectors;		/* device size the fingerprint was taken at */
+	u64 fingerprint;	/* xxh64 of the first and last MiB, see cbt_fp_regions() */
+	bool fp_valid;		/* fingerprint matches the origin as it is */
+	u32 detach;		/* enum cbt_detach */
+	/* The dm device's write and discard I/O counters at the last postsuspend. */
+	bool io_known;
+	u64 io_writes;
+	u64 io_discards;
+	/* Which dm device instance wrote them: module-load nonce, diskseq, dev_t. */
+	u64 md_nonce;
+	u64 md_diskseq;
+	u32 md_devt;
 };
+
+/* How the tracker last let go of its device (written at every change). */
+enum cbt_detach {
+	/* Live, or crashed while live: writes went through the target. */
+	CBT_DETACH_ATTACHED,
+	/* Suspended (every write done), or removed after a suspend. */
+	CBT_DETACH_SUSPENDED,
+	/* Another table (not cbt) took the still-live device over. */
+	CBT_DETACH_REPLACED,
+	__CBT_DETACH_MAX
+};
+
+/* Superblock flags (version 2). */
+#define CBT_SB_FP_VALID		BIT(0)
+#define CBT_SB_IO_KNOWN		BIT(1)
+#define CBT_SB_FLAGS_ALL	(CBT_SB_FP_VALID | CBT_SB_IO_KNOWN)
+
+/* The origin regions the fingerprint hashes, in sectors. */
+#define CBT_FP_REGION_SECTORS	(SZ_1M >> 9)
+struct cbt_fp_regions {
+	u64 start[2];
+	u64 len[2];		/* len[1] is 0 when one region covers both */
+};
+
+/*
+ * The first and the last MiB of a device of @sectors sectors, both 4 KiB
+ * aligned (the tail below 4 KiB is left out), clipped and merged for a
+ * device under 2 MiB.
+ */
+void cbt_fp_regions(u64 sectors, struct cbt_fp_regions *r);
+/* Does [start, start + len) overlap one of the regions? */
+bool cbt_fp_overlaps(const struct cbt_fp_regions *r, u64 start, u64 len);
 
 /* On-disk superblock, one 4 KiB page; little-endian. */
 struct cbt_sb_closed_disk {
@@ -64,9 +118,27 @@ struct cbt_sb_disk {
 	__le32 nr_closed;
 	struct cbt_sb_closed_disk closed[DM_CBT_MAX_CLOSED];
 	__le64 last_committed;
+	/* Version 2 from here: see struct cbt_ledger. */
+	__le64 origin_sectors;
+	__le64 fp_sectors;
+	__le64 fingerprint;
+	__le32 flags;		/* CBT_SB_* */
+	__le32 detach;
+	__le64 io_writes;
+	__le64 io_discards;
+	__le64 md_nonce;
+	__le64 md_diskseq;
+	__le32 md_devt;
+	__le32 reserved;
 } __packed;
 
-/* A fresh ledger: epoch 1 open in slot 0, every other slot clean. */
+/* Where version 1 ended: the rest of its page is zero. */
+#define CBT_SB_V1_SIZE offsetof(struct cbt_sb_disk, origin_sectors)
+
+/*
+ * A fresh ledger: epoch 1 open in slot 0, every other slot clean; the
+ * origin's size is nr_blocks whole blocks until the caller sets it.
+ */
 void cbt_ledger_init(struct cbt_ledger *l, const u8 uuid[16], u32 block_size,
 		     u64 nr_blocks, u64 slot_pages);
 
@@ -93,10 +165,13 @@ int cbt_ledger_find(const struct cbt_ledger *l, u64 epoch);
 /* Encode into one DM_CBT_MD_PAGE_SIZE page, checksum included. */
 void cbt_sb_encode(const struct cbt_ledger *l, void *page);
 /*
- * Decode and validate a superblock page. Returns 0, -ENODATA for a page of
- * zeros (never formatted), -EILSEQ for a page that is not a dm-cbt
- * superblock, -EBADMSG for a checksum mismatch, -EPROTO for an unknown
- * version and -EUCLEAN for fields that contradict each other.
+ * Decode and validate a superblock page. Returns 0 (l->version says
+ * whether it was version 1, without evidence fields), -ENODATA for a page
+ * of zeros (never formatted), -ESTALE for DM_CBT_MD_STALE_MAGIC (a boot
+ * marked it stale), -EILSEQ for a page that is not a dm-cbt superblock,
+ * -EBADMSG for a checksum mismatch, -EPROTO for a version newer than this
+ * code (never to be overwritten: a downgrade must not drop history) and
+ * -EUCLEAN for fields that contradict each other.
  */
 int cbt_sb_decode(const void *page, struct cbt_ledger *l);
 

@@ -3,6 +3,7 @@
  * dm-cbt: changed-block tracking for device-mapper.
  */
 #include <linux/module.h>
+#include <linux/random.h>
 #include <net/genetlink.h>
 
 #include "dm-cbt.h"
@@ -11,10 +12,17 @@ static int __init dm_cbt_init(void)
 {
 	int r;
 
+	/* Tells this module load's dm devices from those of another (dm-cbt-history.c). */
+	cbt_module_nonce = get_random_u64();
+	r = cbt_md_init();
+	if (r) {
+		DMERR("Cannot allocate the metadata bio pool: %d", r);
+		return r;
+	}
 	r = cbt_target_register();
 	if (r) {
 		DMERR("Cannot register the cbt target: %d", r);
-		return r;
+		goto err_target;
 	}
 	r = cbt_snap_register();
 	if (r) {
@@ -32,6 +40,8 @@ err_netlink:
 	cbt_snap_unregister();
 err_snap:
 	cbt_target_unregister();
+err_target:
+	cbt_md_exit();
 	return r;
 }
 
@@ -40,6 +50,7 @@ static void __exit dm_cbt_exit(void)
 	cbt_netlink_exit();
 	cbt_snap_unregister();
 	cbt_target_unregister();
+	cbt_md_exit();
 }
 
 module_init(dm_cbt_init);

@@ -19,6 +19,25 @@
 
 #define SECTORS_PER_MD_PAGE (DM_CBT_MD_PAGE_SIZE >> SECTOR_SHIFT)
 
+/*
+ * Metadata and fingerprint bios come from the module's own pool, not from
+ * fs_bio_set: the filesystem above may hold that pool's bios in our
+ * deferred list, waiting for the very commit that needs one (review M4).
+ * Each bio is submitted as soon as it is allocated, so the pool always
+ * drains.
+ */
+static struct bio_set md_bioset;
+
+int cbt_md_init(void)
+{
+	return bioset_init(&md_bioset, CBT_COMMIT_BATCH, 0, BIOSET_NEED_BVECS);
+}
+
+void cbt_md_exit(void)
+{
+	bioset_exit(&md_bioset);
+}
+
 struct md_batch_io {
 	atomic_t remaining;
 	blk_status_t status;
@@ -36,9 +55,8 @@ static void md_end_io(struct bio *bio)
 		complete(&io->done);
 }
 
-/* Read or write n metadata pages at once and wait for all of them. */
-static int md_rw(struct cbt_tracker *t, struct page **pages, const u64 *page_nos,
-		 unsigned int n, blk_opf_t opf)
+int cbt_md_rw(struct cbt_tracker *t, struct block_device *bdev, struct page **pages,
+	      const u64 *page_nos, unsigned int n, blk_opf_t opf)
 {
 	struct md_batch_io io = { .status = BLK_STS_OK };
 	unsigned int i;
@@ -51,7 +69,7 @@ static int md_rw(struct cbt_tracker *t, struct page **pages, const u64 *page_nos
 	init_completion(&io.done);
 	for (i = 0; i < n; i++) {
 		/* Mempool-backed with a sleeping gfp: this cannot fail. */
-		struct bio *bio = bio_alloc(t->meta_bdev, 1, opf, GFP_NOIO);
+		struct bio *bio = bio_alloc_bioset(bdev, 1, opf, GFP_NOIO, &md_bioset);
 
 		bio->bi_iter.bi_sector = page_nos[i] * SECTORS_PER_MD_PAGE;
 		__bio_add_page(bio, pages[i], DM_CBT_MD_PAGE_SIZE, 0);
@@ -60,11 +78,21 @@ static int md_rw(struct cbt_tracker *t, struct page **pages, const u64 *page_nos
 		submit_bio(bio);
 	}
 	wait_for_completion_io(&io.done);
-	if (io.status) {
+	return blk_status_to_errno(io.status);
+}
+
+/* Metadata I/O: a dead tracker has no metadata device any more. */
+static int md_rw(struct cbt_tracker *t, struct page **pages, const u64 *page_nos,
+		 unsigned int n, blk_opf_t opf)
+{
+	int r;
+
+	if (WARN_ON_ONCE(t->dead || !t->meta_bdev))
+		return -ENODEV;
+	r = cbt_md_rw(t, t->meta_bdev, pages, page_nos, n, opf);
+	if (r)
 		atomic64_inc(&t->metadata_errors);
-		return blk_status_to_errno(io.status);
-	}
-	return 0;
+	return r;
 }
 
 static u64 slot_page(struct cbt_tracker *t, u32 slot, u32 leaf)
@@ -131,7 +159,12 @@ int cbt_md_commit_dirty(struct cbt_tracker *t)
 	if (r)
 		return r;
 	written += n;
-	return written ? blkdev_issue_flush(t->meta_bdev) : 0;
+	if (!written)
+		return 0;
+	r = blkdev_issue_flush(t->meta_bdev);
+	if (r)
+		atomic64_inc(&t->metadata_errors);
+	return r;
 }
 
 int cbt_md_zero_slot(struct cbt_tracker *t, u32 slot, const struct cbt_bitmap *bm)
@@ -166,7 +199,7 @@ void cbt_md_failed(struct cbt_tracker *t, int err, const char *what)
 	u8 uuid[16];
 
 	lockdep_assert_held(&t->lock);
-	if (t->persistence != CBT_PERSIST_METADATA)
+	if (t->persistence != CBT_PERSIST_METADATA || t->dead)
 		return;
 	/* The tool sees the new identity and asks for a full image. */
 	DMERR("%u:%u: metadata failed %s (%d); tracking goes on in memory, new identity",
@@ -174,13 +207,28 @@ void cbt_md_failed(struct cbt_tracker *t, int err, const char *what)
 	WRITE_ONCE(t->persistence, CBT_PERSIST_FAILED);
 	generate_random_uuid(uuid);
 	memcpy(t->ledger.uuid, uuid, sizeof(uuid));
-	/*
-	 * Best effort: wipe both superblocks so a later load can never trust
-	 * bitmaps that stopped being updated here.
-	 */
-	blkdev_issue_zeroout(t->meta_bdev, 0,
-			     DM_CBT_MD_SB_COPIES * SECTORS_PER_MD_PAGE, GFP_NOIO, 0);
+	t->reason = CBT_IDENTITY_METADATA_FAILED;
+	t->sb_wiped = false;
+	cbt_md_wipe_sb(t);
 	schedule_work(&t->lost_work);
+}
+
+void cbt_md_wipe_sb(struct cbt_tracker *t)
+{
+	lockdep_assert_held(&t->lock);
+	/*
+	 * Wipe both superblocks so a later load can never trust bitmaps that
+	 * stopped being updated here. If the device refuses now (a path lost
+	 * for a while), postsuspend and the dtr try again; until one succeeds
+	 * the superblocks say fp_valid=0 and "attached", so only a crash in
+	 * between could make a load trust them (docs/target.md).
+	 */
+	if (t->sb_wiped || t->dead || !t->meta_bdev ||
+	    t->persistence != CBT_PERSIST_FAILED)
+		return;
+	if (!blkdev_issue_zeroout(t->meta_bdev, 0, DM_CBT_MD_SB_COPIES * SECTORS_PER_MD_PAGE,
+				  GFP_NOIO, 0))
+		t->sb_wiped = true;
 }
 
 /* Read every leaf of @slot into @e's bitmap. */
@@ -197,15 +245,20 @@ static int load_slot(struct cbt_tracker *t, struct cbt_epoch *e)
 		r = md_rw(t, t->batch, page_nos, n, REQ_OP_READ);
 		if (r)
 			return r;
-		for (i = 0; i < n; i++)
+		for (i = 0; i < n; i++) {
 			cbt_bitmap_or_leaf(&e->bm, leaf + i,
 					   page_address(t->batch[i]), GFP_KERNEL);
+			/* No page for it: FULL in memory, so all ones on disk too (L3). */
+			if (READ_ONCE(e->bm.leaves[leaf + i]) == CBT_LEAF_FULL)
+				__set_bit(leaf + i, e->dirty_leaves);
+		}
 		leaf += n;
 	}
 	return 0;
 }
 
-static int format(struct cbt_tracker *t, u64 md_pages, char **error)
+static int format(struct cbt_tracker *t, u64 md_pages, enum cbt_identity_reason why,
+		  char **error)
 {
 	u64 slot_pages = (md_pages - DM_CBT_MD_SB_COPIES) / DM_CBT_MD_SLOTS;
 	u64 zero_page = 0, one_page = 1;
@@ -223,6 +276,7 @@ static int format(struct cbt_tracker *t, u64 md_pages, char **error)
 	generate_random_uuid(uuid);
 	cbt_ledger_init(&t->ledger, uuid, t->block_sectors << SECTOR_SHIFT,
 			t->nr_blocks, slot_pages);
+	t->ledger.origin_sectors = t->dev_sectors;
 	t->ledger.seq = 1;
 	/* Both copies, so no older superblock can outrank the new identity. */
 	cbt_sb_encode(&t->ledger, page_address(t->batch[0]));
@@ -240,9 +294,39 @@ static int format(struct cbt_tracker *t, u64 md_pages, char **error)
 		return -ENOMEM;
 	}
 	t->slots[e->slot] = e;
-	DMINFO("%u:%u: new tracking identity %pUb on fresh metadata",
-	       MAJOR(t->devt), MINOR(t->devt), uuid);
+	t->reason = why;
+	/* Weighed already: this identity begins here, there is no stretch to check. */
+	t->checked = true;
 	return 0;
+}
+
+void cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why)
+{
+	u64 md_pages = bdev_nr_sectors(t->meta_bdev) / SECTORS_PER_MD_PAGE;
+	struct cbt_epoch *old[DM_CBT_MD_SLOTS];
+	struct cbt_ledger old_ledger = t->ledger;
+	char *error = NULL;
+	u32 i;
+	int r;
+
+	lockdep_assert_held(&t->lock);
+	memcpy(old, t->slots, sizeof(old));
+	memset(t->slots, 0, sizeof(t->slots));
+	r = format(t, md_pages, why, &error);
+	if (r) {
+		/* The old bits are a superset: keep them, in memory, as a new identity. */
+		memcpy(t->slots, old, sizeof(old));
+		t->ledger = old_ledger;
+		DMERR("%u:%u: %s (%d)", MAJOR(t->devt), MINOR(t->devt), error, r);
+		cbt_md_failed(t, r, "starting a new identity");
+		return;
+	}
+	rcu_assign_pointer(t->open, t->slots[t->ledger.open_slot]);
+	/* No map() runs while suspended; this only orders the frees after it. */
+	synchronize_rcu();
+	for (i = 0; i < DM_CBT_MD_SLOTS; i++)
+		cbt_epoch_free(old[i]);
+	cbt_history_announce(t);
 }
 
 /* Load a valid ledger's epochs; 0, or -errno with *error set. */
@@ -297,7 +381,15 @@ static int load(struct cbt_tracker *t, const struct cbt_ledger *l, char **error)
 			return r;
 		}
 		t->ledger.nr_blocks = t->nr_blocks;
+		t->ledger.origin_sectors = t->dev_sectors;
 	}
+	/* The leaves load_slot() could only keep as FULL (none, usually). */
+	r = cbt_md_commit_dirty(t);
+	if (r) {
+		*error = "Cannot write the metadata bitmaps";
+		return r;
+	}
+	t->reason = CBT_IDENTITY_CONTINUED;
 	t->ledger.seq++;
 	r = cbt_md_write_sb(t);
 	if (r)
@@ -326,28 +418,39 @@ int cbt_md_open(struct cbt_tracker *t, char **error)
 	}
 	for (i = 0; i < DM_CBT_MD_SB_COPIES; i++) {
 		d[i] = cbt_sb_decode(page_address(t->batch[i]), &l[i]);
+		if (d[i] == -EPROTO) {
+			/* A newer module wrote it: reformatting would drop its history. */
+			*error = "Metadata of a newer dm-cbt format; load the newer module";
+			return -EPROTO;
+		}
 		if (!d[i] && (best < 0 || l[i].seq > l[best].seq))
 			best = i;
 	}
+	if (d[0] == -ESTALE || d[1] == -ESTALE)
+		return format(t, md_pages, CBT_IDENTITY_UNTRACKED_BOOT, error);
 	if (best < 0) {
 		if (d[0] == -ENODATA && d[1] == -ENODATA)
-			return format(t, md_pages, error);
+			return format(t, md_pages, CBT_IDENTITY_NEW_METADATA, error);
 		if (d[0] == -EILSEQ || d[1] == -EILSEQ) {
 			/* Never overwrite what the user may need: it isn't ours. */
 			*error = "Metadata device holds foreign data; zero its first 8 KiB";
 			return -EINVAL;
 		}
-		DMWARN("%u:%u: metadata is damaged (%d, %d): starting a new identity",
+		DMWARN("%u:%u: metadata is damaged (%d, %d): new identity",
 		       MAJOR(t->devt), MINOR(t->devt), d[0], d[1]);
-		return format(t, md_pages, error);
+		return format(t, md_pages, CBT_IDENTITY_DAMAGED, error);
 	}
 	if (l[best].block_size != t->block_sectors << SECTOR_SHIFT ||
 	    l[best].nr_blocks > t->nr_blocks ||
+	    (l[best].version >= 2 && l[best].origin_sectors > t->dev_sectors) ||
 	    DM_CBT_MD_SB_COPIES + DM_CBT_MD_SLOTS * l[best].slot_pages > md_pages) {
 		DMWARN("%u:%u: metadata is for another device or block size: new identity",
 		       MAJOR(t->devt), MINOR(t->devt));
-		return format(t, md_pages, error);
+		return format(t, md_pages, CBT_IDENTITY_OTHER_DEVICE, error);
 	}
+	/* Version 1 kept no evidence of what happened while detached. */
+	if (l[best].version < 2)
+		return format(t, md_pages, CBT_IDENTITY_UNVERIFIED, error);
 	if (t->nr_blocks > l[best].slot_pages * CBT_BITS_PER_LEAF) {
 		*error = "Metadata device too small for the grown origin";
 		return -ENOSPC;

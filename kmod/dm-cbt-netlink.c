@@ -141,7 +141,8 @@ static int fill_device(struct sk_buff *skb, struct cbt_tracker *t, u32 portid,
 	    nla_put_u64_64bit(skb, CBT_A_EPOCH_CURRENT, t->ledger.open_epoch, CBT_A_PAD) ||
 	    nla_put_u64_64bit(skb, CBT_A_METADATA_ERRORS,
 			      atomic64_read(&t->metadata_errors), CBT_A_PAD) ||
-	    nla_put_u64_64bit(skb, CBT_A_LAST_COMMITTED, t->ledger.last_committed, CBT_A_PAD))
+	    nla_put_u64_64bit(skb, CBT_A_LAST_COMMITTED, t->ledger.last_committed, CBT_A_PAD) ||
+	    nla_put_u32(skb, CBT_A_IDENTITY_REASON, t->reason))
 		goto unlock;
 	epochs = nla_nest_start(skb, CBT_A_EPOCHS);
 	if (!epochs)
@@ -641,6 +642,7 @@ static struct genl_family cbt_family __ro_after_init = {
 void cbt_notify(struct cbt_tracker *t, enum cbt_event event, u64 epoch)
 {
 	struct sk_buff *msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	enum cbt_identity_reason reason;
 	u8 uuid[16];
 	void *hdr;
 
@@ -649,10 +651,13 @@ void cbt_notify(struct cbt_tracker *t, enum cbt_event event, u64 epoch)
 	hdr = genlmsg_put(msg, 0, 0, &cbt_family, 0, CBT_CMD_EVENT);
 	mutex_lock(&t->lock);
 	memcpy(uuid, t->ledger.uuid, sizeof(uuid));
+	reason = t->reason;
 	mutex_unlock(&t->lock);
 	if (!hdr || put_selector(msg, t) ||
 	    nla_put(msg, CBT_A_UUID, sizeof(uuid), uuid) ||
 	    nla_put_u32(msg, CBT_A_EVENT, event) ||
+	    (event == CBT_EVENT_TRACKING_LOST &&
+	     nla_put_u32(msg, CBT_A_IDENTITY_REASON, reason)) ||
 	    (epoch && nla_put_u64_64bit(msg, CBT_A_EPOCH_NUMBER, epoch, CBT_A_PAD))) {
 		nlmsg_free(msg);
 		return;

@@ -104,6 +104,11 @@ int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 			r = -EBUSY;
 			goto out;
 		}
+		if (READ_ONCE(ts[i]->dead)) {
+			*why = "The cbt device is gone (removed, or its table replaced)";
+			r = -ENODEV;
+			goto out;
+		}
 		if (ts[i]->ledger.nr_closed >= DM_CBT_MAX_CLOSED) {
 			*why = "Too many closed epochs: commit or abort one first";
 			r = -EBUSY;

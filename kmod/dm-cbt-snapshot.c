@@ -490,7 +490,6 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	char *why;
 	unsigned int chunk;
 	char origin[24];
-	char dummy;
 	int r;
 
 	if (argc != 3) {
@@ -502,7 +501,8 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "A cbt-snap target must start at sector 0";
 		return -EINVAL;
 	}
-	if (sscanf(argv[2], "%u%c", &chunk, &dummy) != 1 || !is_power_of_2(chunk) ||
+	/* kstrtouint, not sscanf: "%u" wraps 2^32 + 8 to a valid 8. */
+	if (kstrtouint(argv[2], 10, &chunk) || !is_power_of_2(chunk) ||
 	    chunk < 8 || chunk > 2048) {
 		ti->error = "Invalid chunk size (a power of two from 8 to 2048 sectors)";
 		return -EINVAL;
@@ -634,6 +634,25 @@ bad:
 		cbt_bdev_close(&s->cbt_ref);
 	snap_free(s);
 	return r;
+}
+
+void cbt_snap_orphan(struct cbt_tracker *t)
+{
+	struct bio_list ready = BIO_EMPTY_LIST;
+	struct cbt_snapshot *s;
+	unsigned long flags;
+
+	mutex_lock(&cbt_snapshot_lock);
+	s = snap_of(t);
+	if (s) {
+		spin_lock_irqsave(&s->lock, flags);
+		xa_lock(&s->map);
+		invalidate_locked(s, -ENODEV, &ready);
+		xa_unlock(&s->map);
+		spin_unlock_irqrestore(&s->lock, flags);
+	}
+	mutex_unlock(&cbt_snapshot_lock);
+	submit_ready(&ready);
 }
 
 static void snap_dtr(struct dm_target *ti)

@@ -22,6 +22,46 @@ struct cbt_target {
 
 /* ---- Target methods ---- */
 
+/* The same device, or a whole disk and one of its partitions. */
+static bool bdevs_overlap(struct block_device *a, struct block_device *b)
+{
+	if (a == b)
+		return true;
+	return bdev_whole(a) == bdev_whole(b) &&
+	       (!bdev_is_partition(a) || !bdev_is_partition(b));
+}
+
+/*
+ * One metadata device, one origin: refuse a metadata device another
+ * tracker uses as its metadata or its origin, and an origin that is
+ * another tracker's metadata (@self: this device's own tracker on a
+ * reload). Checked before anything is read or written; the error, or NULL.
+ * Devices stacked on one another (a dm-linear over the metadata) are not
+ * seen here. cbt_trackers_lock held: the trackers' bdevs stay while listed.
+ */
+static char *claimed_elsewhere(struct cbt_tracker *self, struct block_device *origin,
+			       struct block_device *meta)
+{
+	struct cbt_tracker *o;
+
+	lockdep_assert_held(&cbt_trackers_lock);
+	list_for_each_entry(o, &cbt_trackers, list) {
+		/* Both pointers change only in a preresume of o's own device. */
+		struct block_device *o_meta = READ_ONCE(o->meta_bdev);
+		struct block_device *o_origin = READ_ONCE(o->origin_bdev);
+
+		if (o == self)
+			continue;
+		if (meta && o_meta && bdevs_overlap(meta, o_meta))
+			return "The metadata device is another cbt device's metadata device";
+		if (meta && o_origin && bdevs_overlap(meta, o_origin))
+			return "The metadata device is another cbt device's origin";
+		if (o_meta && bdevs_overlap(origin, o_meta))
+			return "The origin is another cbt device's metadata device";
+	}
+	return NULL;
+}
+
 static int parse_features(struct dm_arg_set *as, struct dm_target *ti,
 			  const char **meta_path)
 {
@@ -70,11 +110,15 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	struct cbt_target *ct;
 	struct cbt_tracker *t;
 	unsigned int block_sectors;
-	char dummy;
 	int r;
 
 	if (argc < 2) {
 		ti->error = "Invalid argument count: <origin> <block sectors> [<#features> ...]";
+		return -EINVAL;
+	}
+	/* Blocks are counted from the device's start: the bitmap would be offset. */
+	if (ti->begin) {
+		ti->error = "A cbt target must start at sector 0 of its table";
 		return -EINVAL;
 	}
 	ct = kzalloc(sizeof(*ct), GFP_KERNEL);
@@ -87,7 +131,14 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		ti->error = "Error opening origin device";
 		goto bad;
 	}
-	if (sscanf(dm_shift_arg(&as), "%u%c", &block_sectors, &dummy) != 1 ||
+	if (bdev_is_zoned(ct->origin->bdev)) {
+		/* Zone resets and finishes carry no size: they would go untracked. */
+		ti->error = "Zoned origins are not supported";
+		r = -EINVAL;
+		goto bad;
+	}
+	/* kstrtouint, not sscanf: "%u" wraps 2^32 + 8 to a valid 8. */
+	if (kstrtouint(dm_shift_arg(&as), 10, &block_sectors) ||
 	    !is_power_of_2(block_sectors) ||
 	    block_sectors < (DM_CBT_MIN_BLOCK_SIZE >> SECTOR_SHIFT) ||
 	    block_sectors > (DM_CBT_MAX_BLOCK_SIZE >> SECTOR_SHIFT)) {
@@ -104,8 +155,8 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			ti->error = "Error opening metadata device";
 			goto bad;
 		}
-		if (ct->meta->bdev == ct->origin->bdev) {
-			ti->error = "The metadata device cannot be the origin";
+		if (bdevs_overlap(ct->meta->bdev, ct->origin->bdev)) {
+			ti->error = "The metadata device cannot be the origin or overlap it";
 			r = -EINVAL;
 			goto bad;
 		}
@@ -113,6 +164,12 @@ static int cbt_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 
 	mutex_lock(&cbt_trackers_lock);
 	t = cbt_tracker_of_md(dm_table_get_md(ti->table));
+	ti->error = claimed_elsewhere(t, ct->origin->bdev, ct->meta ? ct->meta->bdev : NULL);
+	if (ti->error) {
+		mutex_unlock(&cbt_trackers_lock);
+		r = -EBUSY;
+		goto bad;
+	}
 	if (t) {
 		/* A reload: keep the history, refuse what would change its meaning. */
 		if (t->block_sectors != block_sectors) {
@@ -175,14 +232,37 @@ static void cbt_dtr(struct dm_target *ti)
 {
 	struct cbt_target *ct = ti->private;
 	struct cbt_tracker *t = ct->t;
+	bool last;
 
 	mutex_lock(&cbt_trackers_lock);
-	if (!--t->nr_targets) {
+	last = !--t->nr_targets;
+	if (last) {
 		list_del_init(&t->list);
 		t->md = NULL;
 	}
 	mutex_unlock(&cbt_trackers_lock);
 	flush_workqueue(t->wq);
+	if (last) {
+		cancel_delayed_work_sync(&t->fp_work);
+		/*
+		 * A removal marks the device suspended before destroying its
+		 * table (__dm_destroy); a table swap resumes the new table
+		 * first and destroys ours after (do_resume). So a live device
+		 * here means another target took it over.
+		 */
+		bool replaced = t->was_live && !dm_suspended(ti);
+
+		if (replaced)
+			cbt_snap_orphan(t);
+		mutex_lock(&t->lock);
+		cbt_history_detach(t, replaced);
+		t->dead = true;
+		t->meta_bdev = NULL;
+		mutex_unlock(&t->lock);
+		if (replaced)
+			DMWARN("%u:%u: the cbt table was replaced by another target: %s",
+			       MAJOR(t->devt), MINOR(t->devt), "writes go untracked");
+	}
 	cbt_tracker_put(t);
 	if (ct->meta)
 		dm_put_device(ti, ct->meta);
@@ -197,6 +277,8 @@ static int cbt_map(struct dm_target *ti, struct bio *bio)
 	struct cbt_io *io = dm_per_bio_data(bio, sizeof(struct cbt_io));
 
 	io->counted = false;
+	io->fp = false;
+	io->fp_defer = false;
 	bio_set_dev(bio, ct->origin->bdev);
 	bio->bi_iter.bi_sector = dm_target_offset(ti, bio->bi_iter.bi_sector);
 	/* Reads and empty flushes change nothing; every sized write-type op does. */
@@ -212,6 +294,8 @@ static int cbt_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error
 	struct cbt_target *ct = ti->private;
 	struct cbt_io *io = dm_per_bio_data(bio, sizeof(struct cbt_io));
 
+	if (io->fp)
+		cbt_fp_write_done(ct->t);
 	if (io->counted)
 		percpu_ref_put(&ct->t->writes);
 	return DM_ENDIO_DONE;
@@ -230,6 +314,7 @@ static int cbt_preresume(struct dm_target *ti)
 	if (ct->meta)
 		t->meta_bdev = ct->meta->bdev;
 	t->origin_bdev = ct->origin->bdev;
+	cbt_history_resume(t, dm_table_get_md(ti->table));
 	if (ti->len <= t->dev_sectors)
 		goto out;
 	/* Grown: every bitmap follows, and the new area counts as changed. */
@@ -247,17 +332,14 @@ static int cbt_preresume(struct dm_target *ti)
 	t->nr_blocks = nr_blocks;
 	t->dev_sectors = ti->len;
 	t->ledger.nr_blocks = nr_blocks;
+	t->ledger.origin_sectors = ti->len;
 	/* The old last block may be partial: it grew too. */
 	cbt_mark_locked(t, old_blocks ? old_blocks - 1 : 0, nr_blocks - old_blocks + 1);
 	cbt_commit_marks(t, "growing");
-	if (t->persistence == CBT_PERSIST_METADATA) {
-		t->ledger.seq++;
-		r = cbt_md_write_sb(t);
-		if (r)
-			cbt_md_failed(t, r, "growing");
-		r = 0;
-	}
 out:
+	/* Writes the superblock (the new size with it) for persistent devices. */
+	if (!r)
+		cbt_history_attached(t);
 	mutex_unlock(&t->lock);
 	return r;
 }
@@ -268,6 +350,10 @@ static void cbt_postsuspend(struct dm_target *ti)
 
 	/* dm waited for our deferred writes; let the worker go idle too. */
 	flush_workqueue(ct->t->wq);
+	cancel_delayed_work_sync(&ct->t->fp_work);
+	mutex_lock(&ct->t->lock);
+	cbt_history_suspend(ct->t, dm_table_get_md(ti->table));
+	mutex_unlock(&ct->t->lock);
 }
 
 static const char *persistence_name(enum cbt_persistence p)
@@ -287,7 +373,7 @@ static const char *persistence_name(enum cbt_persistence p)
  *
  * INFO:  <identity uuid> <persistence: none|metadata|failed> <open epoch>
  *        <#closed epochs> <blocks set in the open epoch>/<blocks>
- *        <bitmap bytes> <metadata errors>
+ *        <bitmap bytes> <metadata errors> <identity reason>
  * TABLE: <origin dev> <block sectors> [2 metadata <metadata dev>]
  */
 static void cbt_status(struct dm_target *ti, status_type_t type,
@@ -300,12 +386,13 @@ static void cbt_status(struct dm_target *ti, status_type_t type,
 	switch (type) {
 	case STATUSTYPE_INFO:
 		mutex_lock(&t->lock);
-		DMEMIT("%pUb %s %llu %u %llu/%llu %zu %lld",
+		DMEMIT("%pUb %s %llu %u %llu/%llu %zu %lld %s",
 		       t->ledger.uuid, persistence_name(t->persistence),
 		       t->ledger.open_epoch, t->ledger.nr_closed,
 		       cbt_bitmap_weight(&cbt_open_epoch(t)->bm), t->nr_blocks,
 		       cbt_tracker_bytes(t),
-		       (long long)atomic64_read(&t->metadata_errors));
+		       (long long)atomic64_read(&t->metadata_errors),
+		       cbt_reason_name(t->reason));
 		mutex_unlock(&t->lock);
 		break;
 	case STATUSTYPE_TABLE:
@@ -335,7 +422,6 @@ static int cbt_message(struct dm_target *ti, unsigned int argc, char **argv,
 	unsigned int sz = 0;
 	unsigned long long n;
 	u64 closed;
-	char dummy;
 	int r;
 
 	if (argc == 1 && !strcasecmp(argv[0], "close_epoch")) {
@@ -344,7 +430,7 @@ static int cbt_message(struct dm_target *ti, unsigned int argc, char **argv,
 			DMEMIT("%llu", closed);
 		return r ? r : 1;
 	}
-	if (argc == 2 && sscanf(argv[1], "%llu%c", &n, &dummy) == 1) {
+	if (argc == 2 && !kstrtoull(argv[1], 10, &n)) {
 		if (!strcasecmp(argv[0], "commit_epoch"))
 			return cbt_commit_epoch(ct->t, n);
 		if (!strcasecmp(argv[0], "abort_epoch"))
@@ -364,7 +450,9 @@ static int cbt_iterate_devices(struct dm_target *ti, iterate_devices_callout_fn 
 
 static struct target_type cbt_target = {
 	.name = DM_CBT_TARGET_NAME,
-	.version = {1, 0, 0},
+	.version = {1, 1, 0},
+	/* One tracker per device: a second cbt target would share its bitmap. */
+	.features = DM_TARGET_SINGLETON,
 	.module = THIS_MODULE,
 	.ctr = cbt_ctr,
 	.dtr = cbt_dtr,

@@ -29,7 +29,8 @@ struct cbt_epoch *cbt_epoch_alloc(struct cbt_tracker *t, u64 number, u32 slot)
 	if (cbt_bitmap_init(&e->bm, t->nr_blocks, GFP_KERNEL) ||
 	    cbt_bitmap_init(&e->pending, t->nr_blocks, GFP_KERNEL))
 		goto bad;
-	e->dirty_leaves = bitmap_zalloc(max(e->bm.nr_leaves, 1U), GFP_KERNEL);
+	e->nr_dirty_bits = max(e->bm.nr_leaves, 1U);
+	e->dirty_leaves = bitmap_zalloc(e->nr_dirty_bits, GFP_KERNEL);
 	if (!e->dirty_leaves)
 		goto bad;
 	return e;
@@ -42,25 +43,31 @@ bad:
 
 int cbt_epoch_grow(struct cbt_epoch *e, u64 nr_blocks)
 {
-	u32 old_leaves = e->bm.nr_leaves;
+	u32 leaves = DIV_ROUND_UP_ULL(nr_blocks, CBT_BITS_PER_LEAF);
 	unsigned long *dirty;
 	int r;
 
+	/*
+	 * dirty_leaves first, sized from its own length: a grow that fails
+	 * half way (bm grown, pending not) and is retried never leaves a
+	 * bitmap with more leaves than dirty_leaves has bits (review M1).
+	 */
+	if (leaves > e->nr_dirty_bits) {
+		dirty = bitmap_zalloc(leaves, GFP_NOIO);
+		if (!dirty)
+			return -ENOMEM;
+		bitmap_copy(dirty, e->dirty_leaves, e->nr_dirty_bits);
+		bitmap_free(e->dirty_leaves);
+		e->dirty_leaves = dirty;
+		e->nr_dirty_bits = leaves;
+	}
 	r = cbt_bitmap_grow(&e->bm, nr_blocks, GFP_NOIO);
 	if (!r)
 		r = cbt_bitmap_grow(&e->pending, nr_blocks, GFP_NOIO);
-	if (r || e->bm.nr_leaves <= old_leaves)
-		return r;
-	dirty = bitmap_zalloc(e->bm.nr_leaves, GFP_NOIO);
-	if (!dirty)
-		return -ENOMEM;
-	bitmap_copy(dirty, e->dirty_leaves, old_leaves);
-	bitmap_free(e->dirty_leaves);
-	e->dirty_leaves = dirty;
-	return 0;
+	return r;
 }
 
-static void epoch_free(struct cbt_epoch *e)
+void cbt_epoch_free(struct cbt_epoch *e)
 {
 	if (!e)
 		return;
@@ -134,12 +141,38 @@ static void publish_pending(struct cbt_tracker *t)
 	}
 }
 
+/*
+ * Make sure publish_pending() finds a page for every leaf it ORs into. A
+ * leaf that cannot be had would turn FULL in memory while the disk holds
+ * only its real bits (review L3): record such a leaf as all ones, so the
+ * commit writes an all-ones page before map() can see the FULL leaf.
+ */
+static void prepare_publish(struct cbt_tracker *t)
+{
+	u32 slot, leaf;
+
+	for (slot = 0; slot < DM_CBT_MD_SLOTS; slot++) {
+		struct cbt_epoch *e = t->slots[slot];
+
+		if (!e)
+			continue;
+		for_each_set_bit(leaf, e->dirty_leaves, e->bm.nr_leaves) {
+			u64 first = (u64)leaf * CBT_BITS_PER_LEAF;
+
+			if (cbt_bitmap_prepare(&e->bm, first, CBT_BITS_PER_LEAF, GFP_NOIO))
+				cbt_bitmap_set_range(&e->pending, first, CBT_BITS_PER_LEAF,
+						     GFP_NOIO);
+		}
+	}
+}
+
 void cbt_commit_marks(struct cbt_tracker *t, const char *what)
 {
 	int r;
 
 	lockdep_assert_held(&t->lock);
-	if (t->persistence == CBT_PERSIST_METADATA) {
+	if (t->persistence == CBT_PERSIST_METADATA && !t->dead) {
+		prepare_publish(t);
 		r = cbt_md_commit_dirty(t);
 		if (r)
 			cbt_md_failed(t, r, what);
@@ -154,7 +187,7 @@ void cbt_commit_marks(struct cbt_tracker *t, const char *what)
 void cbt_epoch_discard(struct cbt_epoch *e)
 {
 	if (e)
-		epoch_free(e);
+		cbt_epoch_free(e);
 }
 
 int cbt_close_epoch_held(struct cbt_tracker *t, struct cbt_epoch **prealloc, u64 *closed)
@@ -165,6 +198,10 @@ int cbt_close_epoch_held(struct cbt_tracker *t, struct cbt_epoch **prealloc, u64
 	int r;
 
 	mutex_lock(&t->lock);
+	if (t->dead) {
+		r = -ENODEV;
+		goto out;
+	}
 	next = t->ledger;
 	r = cbt_ledger_close(&next, &closed_slot);
 	if (r)
@@ -250,7 +287,7 @@ static void release_slot(struct cbt_tracker *t, u32 slot)
 	if (!r || t->persistence != CBT_PERSIST_METADATA)
 		cbt_ledger_slot_clean(&t->ledger, slot);
 	t->slots[slot] = NULL;
-	epoch_free(e);
+	cbt_epoch_free(e);
 }
 
 int cbt_commit_epoch(struct cbt_tracker *t, u64 epoch)
@@ -259,7 +296,7 @@ int cbt_commit_epoch(struct cbt_tracker *t, u64 epoch)
 	int r;
 
 	mutex_lock(&t->lock);
-	r = cbt_ledger_commit(&t->ledger, epoch, &slot);
+	r = t->dead ? -ENODEV : cbt_ledger_commit(&t->ledger, epoch, &slot);
 	if (!r)
 		release_slot(t, slot);
 	mutex_unlock(&t->lock);
@@ -284,6 +321,10 @@ int cbt_abort_epoch_quiet(struct cbt_tracker *t, u64 epoch)
 	int r;
 
 	mutex_lock(&t->lock);
+	if (t->dead) {
+		r = -ENODEV;
+		goto out;
+	}
 	e = cbt_find_epoch(t, epoch);
 	open = cbt_open_epoch(t);
 	if (!e || e == open) {
@@ -327,20 +368,25 @@ static void cbt_commit_work(struct work_struct *ws)
 	struct bio_list bios;
 	struct bio *bio;
 	unsigned long flags;
+	unsigned int noio;
 	u64 start, len;
 
+	/* Writes wait on this work: its allocations must not wait on writeback. */
+	noio = memalloc_noio_save();
 	mutex_lock(&t->lock);
 	spin_lock_irqsave(&t->deferred_lock, flags);
 	bios = t->deferred;
 	bio_list_init(&t->deferred);
 	spin_unlock_irqrestore(&t->deferred_lock, flags);
 
+	cbt_fp_invalidate(t, &bios);
 	bio_list_for_each(bio, &bios) {
 		bio_blocks(t, bio, &start, &len);
 		cbt_mark_locked(t, start, len);
 	}
 	cbt_commit_marks(t, "committing the bitmap");
 	mutex_unlock(&t->lock);
+	memalloc_noio_restore(noio);
 
 	/* The origin never fails a write for metadata's sake: submit them all. */
 	while ((bio = bio_list_pop(&bios)))
@@ -395,11 +441,12 @@ static void tracker_release(struct kref *ref)
 	u32 i;
 
 	cancel_work_sync(&t->lost_work);
+	cancel_delayed_work_sync(&t->fp_work);
 	percpu_ref_exit(&t->writes);
 	if (t->wq)
 		destroy_workqueue(t->wq);
 	for (i = 0; i < DM_CBT_MD_SLOTS; i++)
-		epoch_free(t->slots[i]);
+		cbt_epoch_free(t->slots[i]);
 	for (i = 0; i < CBT_COMMIT_BATCH; i++)
 		if (t->batch[i])
 			__free_page(t->batch[i]);
@@ -478,6 +525,7 @@ struct cbt_tracker *cbt_tracker_create(struct dm_target *ti, u32 block_sectors,
 	bio_list_init(&t->deferred);
 	INIT_WORK(&t->commit_work, cbt_commit_work);
 	INIT_WORK(&t->lost_work, tracking_lost_work);
+	INIT_DELAYED_WORK(&t->fp_work, cbt_fp_work);
 	spin_lock_init(&t->held_lock);
 	bio_list_init(&t->held);
 	init_completion(&t->writes_drained);
@@ -531,9 +579,13 @@ struct cbt_tracker *cbt_tracker_create(struct dm_target *ti, u32 block_sectors,
 			goto bad;
 		}
 		e = t->slots[t->ledger.open_slot];
+		/* A continued history is announced once the first resume weighed it. */
+		if (t->reason != CBT_IDENTITY_CONTINUED)
+			cbt_history_announce(t);
 	} else {
 		/* Memory only: a new identity at every load, history starts now. */
 		t->persistence = CBT_PERSIST_NONE;
+		t->reason = CBT_IDENTITY_MEMORY_ONLY;
 		generate_random_uuid(uuid);
 		cbt_ledger_init(&t->ledger, uuid, block_sectors << SECTOR_SHIFT,
 				t->nr_blocks, 0);
@@ -562,7 +614,7 @@ int cbt_process_write(struct cbt_tracker *t, struct bio *bio)
 	u64 start, len;
 
 	bio_blocks(t, bio, &start, &len);
-	if (!cbt_mark_fast(t, start, len)) {
+	if (cbt_fp_write_deferred(t, bio) || !cbt_mark_fast(t, start, len)) {
 		spin_lock_irqsave(&t->deferred_lock, flags);
 		bio_list_add(&t->deferred, bio);
 		spin_unlock_irqrestore(&t->deferred_lock, flags);

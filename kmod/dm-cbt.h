@@ -75,6 +75,7 @@ struct cbt_epoch {
 	 */
 	struct cbt_bitmap pending;
 	unsigned long *dirty_leaves;
+	u32 nr_dirty_bits;	/* dirty_leaves' length, never below bm.nr_leaves */
 };
 
 struct cbt_tracker {
@@ -104,6 +105,30 @@ struct cbt_tracker {
 	enum cbt_persistence persistence;	/* written under lock, read lockless */
 	atomic64_t metadata_errors;
 
+	/*
+	 * History (dm-cbt-history.c), all under lock. reason: why the current
+	 * identity began. was_live: a table of this tracker was resumed.
+	 * checked: the first resume weighed the evidence the metadata held.
+	 * dead: the last table is gone (removed or replaced by another
+	 * target); no metadata I/O happens after, every epoch op is -ENODEV.
+	 */
+	enum cbt_identity_reason reason;
+	bool was_live;
+	bool checked;
+	bool dead;
+	bool sb_wiped;		/* persistence FAILED and both superblocks zeroed */
+	/*
+	 * The fingerprint kept valid while attached (persistent only). Writes
+	 * to fp_regions (set only while suspended, read lockless by map())
+	 * while fp_state is CBT_FP_INVALID go down counted in fp_inflight;
+	 * otherwise the worker first clears fp_valid on disk. fp_work
+	 * validates it again (under lock) once no such write is in flight.
+	 */
+	struct cbt_fp_regions fp_regions;
+	atomic_t fp_state;		/* enum cbt_fp_state */
+	atomic_t fp_inflight;
+	struct delayed_work fp_work;
+
 	/* Persistent mode. */
 	struct block_device *meta_bdev;	/* the active table's metadata device */
 	struct page *batch[CBT_COMMIT_BATCH];	/* commit buffers, under lock */
@@ -130,9 +155,17 @@ struct cbt_tracker {
 	struct cbt_snapshot __rcu *snap;
 };
 
+enum cbt_fp_state {
+	CBT_FP_INVALID,		/* fp_valid clear on disk */
+	CBT_FP_VALIDATING,	/* fp_work is hashing the regions */
+	CBT_FP_VALID,		/* fp_valid set on disk and true */
+};
+
 /* Per-bio data of the cbt target. */
 struct cbt_io {
 	bool counted;		/* holds a reference on tracker->writes */
+	bool fp;		/* counted in tracker->fp_inflight */
+	bool fp_defer;		/* must wait for fp_valid to be cleared on disk */
 	atomic_t waiting;	/* chunk copies this write waits for, plus one */
 };
 
@@ -157,6 +190,11 @@ bool cbt_snap_check_write(struct cbt_tracker *t, struct bio *bio);
  */
 int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 		       u64 *epochs, u64 *freeze_ns, u64 *hold_ns, const char **why);
+/*
+ * The cbt table of @t was replaced by another target: writes no longer
+ * pass the snapshot's copy-on-write, so it becomes invalid (-ENODEV).
+ */
+void cbt_snap_orphan(struct cbt_tracker *t);
 /* Put the CBT_A_SNAPSHOT nest of @t, if it has a snapshot. */
 int cbt_snap_fill(struct sk_buff *skb, struct cbt_tracker *t);
 
@@ -220,6 +258,7 @@ int cbt_process_write(struct cbt_tracker *t, struct bio *bio);
 int cbt_epoch_grow(struct cbt_epoch *e, u64 nr_blocks);
 /* A new, empty epoch sized for t->nr_blocks. */
 struct cbt_epoch *cbt_epoch_alloc(struct cbt_tracker *t, u64 number, u32 slot);
+void cbt_epoch_free(struct cbt_epoch *e);
 /* Called with t->lock held: the epoch of that number, or NULL. */
 struct cbt_epoch *cbt_find_epoch(struct cbt_tracker *t, u64 number);
 size_t cbt_tracker_bytes(struct cbt_tracker *t);
@@ -232,14 +271,48 @@ size_t cbt_tracker_bytes(struct cbt_tracker *t);
  */
 void cbt_commit_marks(struct cbt_tracker *t, const char *what);
 
-/* dm-cbt-metadata.c: every function needs t->lock held and may sleep. */
+/* dm-cbt-metadata.c: the module's bio pool for metadata I/O. */
+int cbt_md_init(void);
+void cbt_md_exit(void);
+/* dm-cbt-metadata.c: every function below needs t->lock held and may sleep. */
 int cbt_md_open(struct cbt_tracker *t, char **error);
+/* Start a new identity on the metadata device, for @why; see cbt_history_resume(). */
+void cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why);
+/* Read or write n 4 KiB pages of @bdev at once and wait for all of them. */
+int cbt_md_rw(struct cbt_tracker *t, struct block_device *bdev, struct page **pages,
+	      const u64 *page_nos, unsigned int n, blk_opf_t opf);
 int cbt_md_write_sb(struct cbt_tracker *t);
 /* Write every dirty leaf (marked | pending) and flush. */
 int cbt_md_commit_dirty(struct cbt_tracker *t);
 int cbt_md_zero_slot(struct cbt_tracker *t, u32 slot, const struct cbt_bitmap *bm);
 void cbt_md_mark_dirty(struct cbt_epoch *e, u64 start, u64 len);
 void cbt_md_failed(struct cbt_tracker *t, int err, const char *what);
+/* After cbt_md_failed(): (re)try zeroing both superblocks. */
+void cbt_md_wipe_sb(struct cbt_tracker *t);
+
+/* dm-cbt-history.c: evidence of untracked stretches; t->lock held. */
+extern u64 cbt_module_nonce;
+const char *cbt_reason_name(enum cbt_identity_reason why);
+/* Log the identity a load or a restart gave, and announce a lost history. */
+void cbt_history_announce(struct cbt_tracker *t);
+/* preresume, first: weigh the evidence, start a new identity if it says so. */
+void cbt_history_resume(struct cbt_tracker *t, struct mapped_device *md);
+/* preresume, last (after a grow): mark the device attached. */
+void cbt_history_attached(struct cbt_tracker *t);
+/*
+ * The write path, for a write to [sector, sector + sectors) of the origin:
+ * true when the worker must clear fp_valid on disk before it goes down.
+ */
+bool cbt_fp_write_deferred(struct cbt_tracker *t, struct bio *bio);
+/* Worker, t->lock held: clear fp_valid for the deferred writes of @bios. */
+void cbt_fp_invalidate(struct cbt_tracker *t, struct bio_list *bios);
+/* end_io of a write counted in fp_inflight. */
+void cbt_fp_write_done(struct cbt_tracker *t);
+void cbt_fp_work(struct work_struct *ws);
+/* postsuspend: every write is done; record the fingerprint and I/O counters. */
+void cbt_history_suspend(struct cbt_tracker *t, struct mapped_device *md);
+/* dtr of the last table: @replaced when another target took the live device. */
+void cbt_history_detach(struct cbt_tracker *t, bool replaced);
 
 /* dm-cbt-netlink.c */
 int cbt_netlink_init(void);

@@ -74,6 +74,38 @@ kernel_source_tree() {
 	echo "$tree"
 }
 
+# Emulator faults. qemu-TCG now and then kills a guest kernel in early boot
+# (an "Oops: int3" in sched_clock_cpu while a static key is patched), long
+# before dm-cbt is there: not a dm-cbt bug, and a boot worth one retry. A
+# guest counts as having had the module loaded when its console shows any
+# of:
+#   - a kernel line "harness: loading module NAME": the VM harness writes it
+#     to /dev/kmsg before it loads any module a case asks for (dm-cbt, the
+#     test modules, and to be safe Debian's too);
+#   - a kernel line of dm-cbt or its boot script ("dm_cbt", "device-mapper:
+#     cbt", "cbt-boot:");
+#   - a crash report whose taint flags hold O: an out-of-tree module was
+#     loaded in this boot (taint is sticky, so even one already unloaded
+#     counts); dm-cbt and the test modules are the only ones the guests load.
+# A crash after that is always a failure.
+#
+# emulator_fault LOG: prints the crash signature (the first kernel line of
+# LOG that shows a kernel problem) and succeeds when LOG shows a kernel crash
+# and no sign of the module; fails otherwise (no crash, or the module was
+# there).
+EMULATOR_FAULT_RE='Oops|Kernel panic|BUG:|general protection|kernel BUG|double fault|invalid opcode'
+RETRY_TAG='# retried (emulator fault before module load)'
+emulator_fault() {
+	local log=$1 klines sig
+	[ -f "$log" ] || return 1
+	klines=$(grep -a -E '^\[ *[0-9]+\.[0-9]+\] ' "$log" | tr -d '\r')
+	sig=$(grep -a -E -m1 "$EMULATOR_FAULT_RE" <<<"$klines" | cut -c1-200)
+	[ -n "$sig" ] || return 1
+	grep -q -E '\] (harness: loading module |dm_cbt|device-mapper: cbt|cbt-boot:)' <<<"$klines" && return 1
+	grep -q -E 'Tainted: [A-Z ]*O' <<<"$klines" && return 1
+	printf '%s\n' "$sig"
+}
+
 # TAP-style result lines, read by tests/check.
 tap_ok() { echo "ok - $*"; }
 tap_fail() { echo "not ok - $*"; TAP_FAILED=$((${TAP_FAILED:-0} + 1)); }

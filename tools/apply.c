@@ -97,9 +97,13 @@ static int check_target(const struct cbt_img_header *h, int target, bool is_file
 
 	if (fstat(target, &st))
 		return -errno;
+	/*
+	 * A file becomes the device as it was at the point, size included: a
+	 * chain may span a grow, and an older point is the smaller device.
+	 */
 	if (is_file) {
-		if ((uint64_t)st.st_size < h->dev_bytes && ftruncate(target, (off_t)h->dev_bytes))
-			return cbt_err(-errno, "extending the target to %llu bytes: %s",
+		if ((uint64_t)st.st_size != h->dev_bytes && ftruncate(target, (off_t)h->dev_bytes))
+			return cbt_err(-errno, "sizing the target to %llu bytes: %s",
 				       (unsigned long long)h->dev_bytes, strerror(errno));
 		return 0;
 	}

@@ -26,8 +26,12 @@
 
 #include <linux/dm-cbt.h>
 
+#include "device.h"
+#include "devsel.h"
 #include "dmops.h"
+#include "genl.h"
 #include "layer.h"
+#include "proto.h"
 #include "subcommands.h"
 #include "util.h"
 
@@ -321,6 +325,39 @@ static int attach_disk(const char *path, const struct stat *st, const char *name
 	return ret;
 }
 
+/*
+ * Whether the device's history went on from its metadata or a new one
+ * began, and why: after a re-attach that decides if the chain needs a full
+ * image. Informational; a failure to ask is not an attach failure.
+ */
+static void report_identity(const char *name)
+{
+	struct cbt_dev_info info = { 0 };
+	struct cbt_nl *nl = NULL;
+	struct cbt_devsel sel;
+	char u[CBT_UUID_STR_LEN];
+
+	if (cbt_devsel_parse(name, &sel) || cbt_nl_open(&nl) || cbt_get_device(nl, &sel, &info)) {
+		cbt_err_clear();
+		cbt_nl_close(nl);
+		return;
+	}
+	if (info.identity_reason == CBT_IDENTITY_CONTINUED)
+		printf("%s: history continued (identity %s): the next incremental follows on\n",
+		       name, cbt_uuid_str(info.uuid, u));
+	else if (info.identity_reason == CBT_IDENTITY_UNKNOWN)
+		printf("%s: identity %s (this dm-cbt module does not say whether the history"
+		       " continued; cbt backup compares it with the chain's)\n", name,
+		       cbt_uuid_str(info.uuid, u));
+	else
+		printf("%s: a new history began (identity %s), reason %s: %s; the next image of"
+		       " a chain must be a full one (cbt backup --auto-full does that)\n", name,
+		       cbt_uuid_str(info.uuid, u), cbt_identity_reason_name(info.identity_reason),
+		       cbt_identity_reason_text(info.identity_reason));
+	cbt_dev_info_free(&info);
+	cbt_nl_close(nl);
+}
+
 int attach_main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
@@ -364,7 +401,7 @@ int attach_main(int argc, char *argv[])
 		fprintf(stderr, "%s attach: which DEVICE? (`dmsetup ls' lists device-mapper"
 			" devices)\n", PROG_NAME);
 		usage(stderr);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	dev = argv[optind];
 	cbt_dm_init();
@@ -385,6 +422,8 @@ int attach_main(int argc, char *argv[])
 		}
 		if (!dm_is_dm_major(major(st.st_rdev))) {
 			ret = attach_disk(dev, &st, name, block_size, meta_path ? meta : NULL);
+			if (!ret)
+				report_identity(name);
 			goto out;
 		}
 		ret = cbt_dm_info_dev(major(st.st_rdev), minor(st.st_rdev), &info);
@@ -402,11 +441,18 @@ int attach_main(int argc, char *argv[])
 		goto out;
 	}
 	ret = attach_dm(dmname, block_size, meta_path ? meta : NULL);
+	if (!ret && cbt_layer_record(dmname, block_size, meta_path)) {
+		fprintf(stderr, "%s attach: warning: %s; after an LVM reload (lvextend, lvchange"
+			" --refresh) attach again by hand\n", PROG_NAME, cbt_err_detail());
+		cbt_err_clear();
+	}
+	if (!ret)
+		report_identity(dmname);
 out:
 	dm_lib_release();
 	if (ret) {
 		cbt_perror("cbt attach", ret);
-		return 1;
+		return cbt_exit_status(ret);
 	}
 	return 0;
 }

@@ -58,10 +58,43 @@ static void usage(FILE *f)
 		"  --freeze            freeze the filesystem around the snapshot (default)\n"
 		"  --no-freeze         do not\n"
 		"  --compress zstd[:LEVEL]|none   compression (zstd level 3 by default)\n"
+		"  --auto-full         when the chain's history is lost (exit status 3 otherwise:\n"
+		"                      a new identity, an outside commit, a shrink), write a\n"
+		"                      full image into the chain instead of refusing\n"
 		"  --all-blocks        a full image holds every block\n"
 		"  --threads N         compression threads (one per CPU by default)\n"
 		"  --quiet             no progress line, no summary\n"
 		"  --json              print the summary as JSON\n", PROG_NAME);
+}
+
+/*
+ * The chain's history is lost (-ESTALE from the chain checks, with the
+ * detail recorded): name the reason, the device's identity reason when its
+ * identity changed. Without --auto-full, the backup fails (exit status 3);
+ * with it, the image becomes a full one in the same chain. Returns 0 or -ESTALE.
+ */
+static int history_lost(struct cbt_backup_req *req, const struct cbt_dev_info *info,
+			const char *dev, bool quiet, char *lost, size_t len)
+{
+	const char *why = cbt_failure_reason();
+
+	/* the reason the kernel gave the new identity (info is from before a change mid-start) */
+	if ((!why || !strcmp(why, "identity-changed")) &&
+	    info->identity_reason != CBT_IDENTITY_CONTINUED)
+		why = cbt_identity_reason_name(info->identity_reason);
+	if (!why)
+		why = "identity-changed";
+	cbt_fail_reason(why);
+	if (!req->auto_full)
+		return -ESTALE;
+	snprintf(lost, len, "%s", why);
+	if (!quiet)
+		fprintf(stderr, "cbt backup: %s: %s; --auto-full: writing a full image into the"
+			" chain\n", dev, cbt_err_detail() ? cbt_err_detail() : why);
+	cbt_err_clear();
+	cbt_fail_reason("");
+	req->type = CBT_IMG_FULL;
+	return 0;
 }
 
 struct bitmap_acc {
@@ -151,6 +184,7 @@ int backup_main(int argc, char *argv[])
 		{ "no-freeze", no_argument, NULL, 'Z' },
 		{ "compress", required_argument, NULL, 'C' },
 		{ "all-blocks", no_argument, NULL, 'A' },
+		{ "auto-full", no_argument, NULL, 'a' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
@@ -169,7 +203,7 @@ int backup_main(int argc, char *argv[])
 	struct cbt_nl *nl = NULL;
 	struct cbt_snap snap;
 	int dev_lock = -1;
-	char outpart[4096] = "", why_failed[1024] = "";
+	char outpart[4096] = "", why_failed[1024] = "", lost[32] = "";
 	uint32_t t32;
 	int c, ret, src = -1;
 
@@ -206,6 +240,9 @@ int backup_main(int argc, char *argv[])
 		case 'A':
 			req.full_mode = CBT_FULL_ALL;
 			break;
+		case 'a':
+			req.auto_full = true;
+			break;
 		case 'T':
 			if (cbt_parse_u32(optarg, &t32) || !t32 || t32 > 64)
 				return bad_argument("backup", "--threads takes 1 to 64, not", optarg,
@@ -238,11 +275,14 @@ int backup_main(int argc, char *argv[])
 			fprintf(stderr, "%s backup: the snapshot needs a COW device (--cow COW)\n",
 				PROG_NAME);
 		usage(stderr);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	if (out && req.type != CBT_IMG_FULL)
 		return bad_argument("backup", "-o writes full images only; for", argv[optind],
 				    "incremental and differential images use --to DIR");
+	if (req.auto_full && (out || req.type == CBT_IMG_FULL))
+		return bad_argument("backup", "--auto-full goes with --incremental or"
+				    " --differential into --to DIR, not with", argv[optind], NULL);
 	dev = argv[optind];
 	cbt_extents_init(&changed);
 	cbt_extents_init(&used);
@@ -263,7 +303,9 @@ int backup_main(int argc, char *argv[])
 	/* Refuse before touching anything: no full image, or history lost. */
 	step = "checking the chain";
 	ret = cbt_backup_precheck(req.dir, req.type, info.uuid, cbt_dev_bytes(&info),
-				  info.block_size, info.last_committed);
+				  info.block_size, info.epoch_current, info.last_committed);
+	if (ret == -ESTALE)
+		ret = history_lost(&req, &info, dev, quiet || json, lost, sizeof(lost));
 	if (ret)
 		goto out;
 	step = "locking the device";
@@ -296,8 +338,11 @@ int backup_main(int argc, char *argv[])
 	dm_lib_release();
 	if (memcmp(snap.uuid, info.uuid, 16) && req.type != CBT_IMG_FULL) {
 		ret = cbt_err(-ESTALE, "the tracking identity changed while the backup started:"
-			      " a full backup is needed (--full)");
-		goto out;
+			      " a full image is needed (--full, or --auto-full)");
+		cbt_fail_reason("identity-changed");
+		ret = history_lost(&req, &info, dev, quiet || json, lost, sizeof(lost));
+		if (ret)
+			goto out;
 	}
 	memcpy(req.dev_uuid, snap.uuid, 16);
 	req.dev_bytes = snap.sectors * 512;
@@ -405,6 +450,10 @@ int backup_main(int argc, char *argv[])
 	if (ret)
 		goto out;
 	outpart[0] = 0;
+	/* --auto-full switched under the chain's lock (a commit by another reader meanwhile) */
+	if (req.auto_full && res.h.type == CBT_IMG_FULL && !lost[0])
+		snprintf(lost, sizeof(lost), "%s", cbt_failure_reason() ? cbt_failure_reason() :
+			 "identity-changed");
 
 	/*
 	 * A chain's image consumes the epoch. A lone image (-o) does not: no
@@ -451,12 +500,12 @@ out:
 		char prefix[128];
 
 		snprintf(prefix, sizeof(prefix), "cbt backup: %s failed while %s", dev, step);
-		fprintf(stderr, "%s: %s\n", prefix, why_failed);
+		c = cbt_fail(cbt_exit_status(ret), "%s: %s", prefix, why_failed);
 		if (taken)
 			fprintf(stderr, "cbt backup: epoch %" PRIu64 " was aborted: its changes go"
 				" into the next backup; no image was added. Fix the cause and run"
 				" the backup again.\n", snap.epoch);
-		return 1;
+		return c;
 	}
 	if (json) {
 		struct cbt_json j;
@@ -470,6 +519,9 @@ out:
 		cbt_json_string(&j, "image", req.dir ? res.file : out);
 		cbt_json_string(&j, "uuid", cbt_uuid_str(res.h.uuid, u));
 		cbt_json_u64(&j, "epoch", snap.epoch);
+		/* --auto-full wrote a full image: why the chain's history was lost */
+		if (lost[0])
+			cbt_json_string(&j, "history_lost", lost);
 		cbt_json_u64(&j, "blocks", res.blocks);
 		cbt_json_u64(&j, "logical_bytes", res.logical_bytes);
 		cbt_json_u64(&j, "stored_bytes", res.stored_bytes);

@@ -33,8 +33,49 @@ static void remove_partials(const char *dir)
 	closedir(d);
 }
 
+/*
+ * A chain may follow its device as it grows: restore sizes each point from
+ * its own image. Shrinking, or another block size, would leave the parent's
+ * blocks unaccounted for, so those need a new full image.
+ */
+static int check_geometry(const struct cbt_chain *c, uint64_t dev_bytes, uint32_t block_size)
+{
+	const struct cbt_chain_entry *last = &c->v[c->nr - 1];
+	char path[4096], a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN];
+	struct cbt_img_header h;
+	struct cbt_img_trailer t;
+	int ret;
+
+	ret = cbt_chain_path(c, c->nr - 1, path, sizeof(path));
+	if (!ret)
+		ret = cbt_img_read_ends(path, &h, &t);
+	if (ret)
+		return cbt_err_prefix(ret, "reading the chain's last image, %s", last->file);
+	cbt_extents_free(&t.map);
+	if (h.block_size != block_size) {
+		cbt_fail_reason("block-size-changed");
+		return cbt_err(-ESTALE, "the device tracks %u-byte blocks, the chain's last image"
+			       " %s has %u-byte blocks; a full image is needed (--full, or"
+			       " --auto-full)", block_size, last->file, h.block_size);
+	}
+	if (dev_bytes < h.dev_bytes) {
+		cbt_fail_reason("shrunk");
+		return cbt_err(-ESTALE, "the device shrank to %s since the chain's last image %s"
+			       " (%s); a full image is needed (--full, or --auto-full)",
+			       cbt_human_size(dev_bytes, a), last->file,
+			       cbt_human_size(h.dev_bytes, b));
+	}
+	return 0;
+}
+
+/*
+ * Each refusal names its reason (cbt_fail_reason()) for the JSON error
+ * object: identity-changed (cbt backup puts the kernel's identity reason in
+ * its place), outside-commit, unknown-image, block-size-changed, shrunk.
+ */
 static int check_chain(const struct cbt_chain *c, uint32_t type, const uint8_t dev_uuid[16],
-		       uint64_t dev_bytes, uint32_t block_size, uint64_t last_committed)
+		       uint64_t dev_bytes, uint32_t block_size, uint64_t epoch,
+		       uint64_t last_committed)
 {
 	const struct cbt_chain_entry *last;
 	char a[CBT_UUID_STR_LEN], b[CBT_UUID_STR_LEN];
@@ -45,32 +86,43 @@ static int check_chain(const struct cbt_chain *c, uint32_t type, const uint8_t d
 		return cbt_err(-ENOENT, "%s holds no full image yet: take a full backup first"
 			       " (--full)", c->dir);
 	last = &c->v[c->nr - 1];
-	if (memcmp(last->dev_uuid, dev_uuid, 16))
+	if (memcmp(last->dev_uuid, dev_uuid, 16)) {
+		cbt_fail_reason("identity-changed");
 		return cbt_err(-ESTALE, "the device's tracking identity is %s, but the chain's"
 			       " last image was taken under %s: its change history since then is"
-			       " lost (a reload without persistent metadata, a failed metadata"
-			       " device, or another device); a full backup is needed (--full)",
+			       " lost (`cbt status' says why); a full image is needed (--full, or"
+			       " --auto-full)",
 			       cbt_uuid_str(dev_uuid, a), cbt_uuid_str(last->dev_uuid, b));
+	}
 	/*
 	 * Committing an epoch drops its changes. Only this chain's backups
 	 * should have committed since its last image; a later commit (a
 	 * clone, another chain, `cbt epoch commit') took changes this chain
 	 * never saw.
 	 */
-	if (last_committed > last->epoch_last)
+	if (last_committed > last->epoch_last) {
+		cbt_fail_reason("outside-commit");
 		return cbt_err(-ESTALE, "epoch %llu was committed after the chain's last image"
 			       " (epoch %llu) by another reader of the device's changes (a clone,"
 			       " another chain, or `cbt epoch commit'): its changes are not in"
-			       " %s; a full backup is needed (--full)",
+			       " %s; a full image is needed (--full, or --auto-full)",
 			       (unsigned long long)last_committed,
 			       (unsigned long long)last->epoch_last, c->dir);
-	(void)dev_bytes;
-	(void)block_size;
-	return 0;
+	}
+	/* Metadata put back from an older copy, or another device's chain under a copied identity. */
+	if (epoch <= last->epoch_last) {
+		cbt_fail_reason("unknown-image");
+		return cbt_err(-ESTALE, "the device's epoch is %llu, but the chain's last image"
+			       " already covers epochs up to %llu: the device does not know that"
+			       " image; a full image is needed (--full, or --auto-full)",
+			       (unsigned long long)epoch, (unsigned long long)last->epoch_last);
+	}
+	return check_geometry(c, dev_bytes, block_size);
 }
 
 int cbt_backup_precheck(const char *dir, uint32_t type, const uint8_t dev_uuid[16],
-			uint64_t dev_bytes, uint32_t block_size, uint64_t last_committed)
+			uint64_t dev_bytes, uint32_t block_size, uint64_t epoch,
+			uint64_t last_committed)
 {
 	struct cbt_chain c;
 	int ret;
@@ -79,7 +131,7 @@ int cbt_backup_precheck(const char *dir, uint32_t type, const uint8_t dev_uuid[1
 		return 0;
 	ret = cbt_chain_open(&c, dir, type == CBT_IMG_FULL, false);
 	if (!ret)
-		ret = check_chain(&c, type, dev_uuid, dev_bytes, block_size, last_committed);
+		ret = check_chain(&c, type, dev_uuid, dev_bytes, block_size, epoch, last_committed);
 	cbt_chain_close(&c);
 	return ret;
 }
@@ -224,6 +276,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 	const struct cbt_extents *use;
 	char partial[4096] = "";
 	struct timespec now;
+	uint32_t type = req->type;
 	int ret, fd = req->out_fd;
 
 	memset(res, 0, sizeof(*res));
@@ -235,7 +288,6 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 	memcpy(h->dev_uuid, req->dev_uuid, 16);
 	h->dev_bytes = req->dev_bytes;
 	h->block_size = req->block_size;
-	h->type = req->type;
 	h->compression = req->compression;
 	h->level = req->level;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -246,20 +298,26 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 		return ret;
 
 	if (req->dir) {
-		ret = cbt_chain_open(&c, req->dir, req->type == CBT_IMG_FULL, true);
+		ret = cbt_chain_open(&c, req->dir, type == CBT_IMG_FULL, true);
 		if (!ret)
-			ret = check_chain(&c, req->type, req->dev_uuid, req->dev_bytes,
-					  req->block_size, req->last_committed);
+			ret = check_chain(&c, type, req->dev_uuid, req->dev_bytes,
+					  req->block_size, req->epoch, req->last_committed);
+		/* The chain's history is lost: a full image starts it again, in the same directory. */
+		if (ret == -ESTALE && req->auto_full) {
+			cbt_err_clear();
+			type = CBT_IMG_FULL;
+			ret = 0;
+		}
 		if (ret)
 			goto out;
 		remove_partials(req->dir);
-	} else if (req->type != CBT_IMG_FULL) {
+	} else if (type != CBT_IMG_FULL) {
 		ret = cbt_err(-EINVAL, "incremental and differential images need the chain"
 			      " directory (--to DIR) to find their parent");
 		goto out;
 	}
 
-	if (req->type == CBT_IMG_FULL) {
+	if (type == CBT_IMG_FULL) {
 		memcpy(h->base, h->uuid, 16);
 		h->epoch_first = 0;
 		h->epoch_last = req->epoch;
@@ -268,7 +326,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 		long full = cbt_chain_find(&c, last->base);
 
 		memcpy(h->base, last->base, 16);
-		if (req->type == CBT_IMG_INCREMENTAL) {
+		if (type == CBT_IMG_INCREMENTAL) {
 			memcpy(h->parent, last->uuid, 16);
 			h->epoch_first = last->epoch_last + 1;
 		} else {
@@ -281,17 +339,11 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 			h->epoch_first = c.v[full].epoch_last + 1;
 		}
 		h->epoch_last = req->epoch;
-		if (req->epoch <= last->epoch_last) {
-			ret = cbt_err(-ESTALE, "the snapshot closed epoch %llu, but the chain's last"
-				      " image already covers epochs up to %llu; a full backup is"
-				      " needed (--full)", (unsigned long long)req->epoch,
-				      (unsigned long long)last->epoch_last);
-			goto out;
-		}
 	}
+	h->type = type;
 
 	/* The blocks to read. */
-	if (req->type == CBT_IMG_FULL) {
+	if (type == CBT_IMG_FULL) {
 		if (req->full_mode == CBT_FULL_FS && req->fs_used) {
 			use = req->fs_used;
 			h->flags = CBT_IMG_F_FS_USED | CBT_IMG_F_NONZERO;
@@ -301,7 +353,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 			h->flags = req->full_mode == CBT_FULL_ALL ? CBT_IMG_F_ALL_BLOCKS :
 				   CBT_IMG_F_NONZERO;
 		}
-	} else if (req->type == CBT_IMG_DIFFERENTIAL) {
+	} else if (type == CBT_IMG_DIFFERENTIAL) {
 		ret = since_full(&c, h->base, &all);
 		if (!ret)
 			ret = cbt_extents_union(&all, req->changed, &list);
@@ -317,7 +369,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 	}
 
 	if (req->dir) {
-		cbt_chain_next_name(&c, req->type, &e);
+		cbt_chain_next_name(&c, type, &e);
 		snprintf(partial, sizeof(partial), "%s/.%s.partial", req->dir, e.file);
 		snprintf(res->file, sizeof(res->file), "%s/%s", req->dir, e.file);
 		fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -336,7 +388,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 	}
 	ret = cbt_img_writer_open(&w, fd, h, &wo);
 	if (!ret)
-		ret = copy_blocks(req, h, src, use, req->type == CBT_IMG_FULL &&
+		ret = copy_blocks(req, h, src, use, type == CBT_IMG_FULL &&
 				  req->full_mode != CBT_FULL_ALL, w, res);
 	if (!ret)
 		ret = cbt_img_writer_finish(w, &t);

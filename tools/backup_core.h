@@ -40,6 +40,12 @@ struct cbt_backup_req {
 	const char *dir;		/* chain directory, or NULL */
 	int out_fd;			/* without dir: where the image goes */
 	const char *out_name;
+	/*
+	 * When the chain's history is lost (what check_chain refuses with
+	 * -ESTALE), write a full image into the chain instead of failing;
+	 * res->h.type says which was written.
+	 */
+	bool auto_full;
 	volatile sig_atomic_t *stop;	/* set by a signal: give up */
 	struct cbt_progress *progress;
 };
@@ -54,7 +60,7 @@ struct cbt_backup_result {
 /*
  * Checks the chain before anything is read: for an incremental or a
  * differential, that it has a full image and that its last image was taken
- * under @req->dev_uuid (else -ESTALE, "a full backup is needed"). Locks
+ * under @req->dev_uuid (else -ESTALE, "a full image is needed"). Locks
  * the directory for the whole run. Partial files of earlier runs are
  * removed.
  */
@@ -63,9 +69,11 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src_fd, struct cbt_back
 /*
  * The chain checks, for `cbt backup' to call before it takes a snapshot
  * (so a refused backup changes nothing) and again once it is taken:
- * @last_committed is the device's CBT_A_LAST_COMMITTED.
+ * @epoch is the one the snapshot closes (before it: the open one), @last_committed
+ * the device's CBT_A_LAST_COMMITTED.
  */
 int cbt_backup_precheck(const char *dir, uint32_t type, const uint8_t dev_uuid[16],
-			uint64_t dev_bytes, uint32_t block_size, uint64_t last_committed);
+			uint64_t dev_bytes, uint32_t block_size, uint64_t epoch,
+			uint64_t last_committed);
 
 #endif /* CBT_BACKUP_CORE_H */

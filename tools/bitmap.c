@@ -153,7 +153,7 @@ int bitmap_main(int argc, char *argv[])
 	if (optind == argc) {
 		fprintf(stderr, "%s bitmap: which DEVICE? (`cbt status' lists them)\n", PROG_NAME);
 		usage(stderr);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	if (argc - optind > 1)
 		return bad_argument("bitmap", "takes one DEVICE, not also", argv[optind + 1], NULL);
@@ -228,7 +228,7 @@ out:
 	cbt_dev_info_free(&info);
 	if (ret) {
 		cbt_perror("cbt bitmap", ret);
-		return 1;
+		return cbt_exit_status(ret);
 	}
 	return 0;
 }

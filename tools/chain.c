@@ -202,8 +202,11 @@ int cbt_img_check_link(const struct cbt_img_header *child, const struct cbt_img_
 	if (memcmp(child->dev_uuid, parent->dev_uuid, 16))
 		return cbt_err(-EBADMSG, "%s and %s were taken under different tracking"
 			       " identities", cn, pn);
-	if (child->dev_bytes != parent->dev_bytes || child->block_size != parent->block_size)
-		return cbt_err(-EBADMSG, "%s and %s differ in device or block size", cn, pn);
+	/* A device may grow along a chain (each point restores at its own size), never shrink. */
+	if (child->block_size != parent->block_size)
+		return cbt_err(-EBADMSG, "%s and %s differ in block size", cn, pn);
+	if (child->dev_bytes < parent->dev_bytes)
+		return cbt_err(-EBADMSG, "%s is of a smaller device than its parent %s", cn, pn);
 	if (child->epoch_first != parent->epoch_last + 1)
 		return cbt_err(-EBADMSG, "%s covers epochs from %llu, but its parent %s ends at"
 			       " %llu (epochs are missing between them)", cn,

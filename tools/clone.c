@@ -723,7 +723,7 @@ int clone_main(int argc, char *argv[])
 			"which TARGET? (the disk to clone onto)" :
 			"which DEVICE and TARGET? (`cbt status' lists the devices)");
 		usage(stderr);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	if (argc - optind > 2)
 		return bad_argument("clone", "takes DEVICE and TARGET, not also", argv[optind + 2],
@@ -731,7 +731,7 @@ int clone_main(int argc, char *argv[])
 	if (!r.cow) {
 		fprintf(stderr, "%s clone: --cow COW is needed: the device the snapshots keep old"
 			" data on while a pass copies (another disk than DEVICE's)\n", PROG_NAME);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	if (interval_given && !r.follow)
 		return bad_argument("clone", "--interval goes with --follow, given", "--interval",
@@ -758,7 +758,7 @@ int clone_main(int argc, char *argv[])
 		return ret;
 	if (ret) {
 		cbt_perror("cbt clone", ret);
-		return 1;
+		return cbt_exit_status(ret);
 	}
 	return 0;
 }

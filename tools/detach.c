@@ -134,7 +134,7 @@ int detach_main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cbt_dm_table cbt = { 0 };
-	struct cbt_dm_info dev, h;
+	struct cbt_dm_info dev = { 0 }, h;
 	uint32_t om, on, mm, mn;
 	bool keep = false;
 	const char *arg;
@@ -159,7 +159,7 @@ int detach_main(int argc, char *argv[])
 					    NULL);
 		fprintf(stderr, "%s detach: which DEVICE? (`cbt status' lists them)\n", PROG_NAME);
 		usage(stderr);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	arg = argv[optind];
 	cbt_dm_init();
@@ -212,11 +212,14 @@ int detach_main(int argc, char *argv[])
 		printf("%s: tracking stopped%s\n", dev.name,
 		       mm ? (keep ? "; metadata kept" : "; metadata wiped") : "");
 out:
+	/* Detached on purpose (or its layer was gone): the reattach handler must leave it so. */
+	if (!ret && dev.name[0])
+		cbt_layer_forget(dev.name);
 	cbt_dm_table_free(&cbt);
 	dm_lib_release();
 	if (ret) {
 		cbt_perror("cbt detach", ret);
-		return 1;
+		return cbt_exit_status(ret);
 	}
 	return 0;
 }

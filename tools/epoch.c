@@ -88,7 +88,7 @@ int epoch_main(int argc, char *argv[])
 			fprintf(stderr, "%s epoch %s: which DEVICE? (`cbt status' lists them)\n",
 				PROG_NAME, argv[0]);
 		usage(stderr);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	action = argv[0];
 	dev = argv[1];
@@ -129,7 +129,7 @@ out:
 
 		snprintf(prefix, sizeof(prefix), "cbt epoch %s", action);
 		cbt_perror(prefix, ret);
-		return 1;
+		return cbt_exit_status(ret);
 	}
 	return 0;
 }

@@ -100,7 +100,7 @@ int export_main(int argc, char *argv[])
 		if (!out)
 			fprintf(stderr, "%s export: where to? (-o OUTPUT)\n", PROG_NAME);
 		usage(stderr);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	if ((size_t)snprintf(raw, sizeof(raw), qcow2 ? "%s.raw.tmp" : "%s", out) >= sizeof(raw))
 		return bad_argument("export", "output path too long", out, NULL);
@@ -129,5 +129,5 @@ int export_main(int argc, char *argv[])
 fail:
 	cbt_point_free(&pt);
 	cbt_perror("cbt export", ret);
-	return 1;
+	return cbt_exit_status(ret);
 }

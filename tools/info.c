@@ -165,7 +165,7 @@ int info_main(int argc, char *argv[])
 	}
 	if (argc - optind != 1) {
 		usage(stderr);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	const char *src = argv[optind];
 
@@ -216,7 +216,7 @@ int info_main(int argc, char *argv[])
 out:
 	if (ret) {
 		cbt_perror("cbt info", ret);
-		return 1;
+		return cbt_exit_status(ret);
 	}
 	if (json)
 		cbt_json_finish(&j);

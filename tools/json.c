@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "util.h"
 
 /*
  * Length of the valid UTF-8 sequence at @s (at most @len bytes), or 0 when
@@ -184,4 +185,12 @@ void cbt_json_null(struct cbt_json *j, const char *key)
 void cbt_json_finish(struct cbt_json *j)
 {
 	fputc('\n', j->f);
+}
+
+void cbt_json_failure(struct cbt_json *j, int status, const char *fallback)
+{
+	cbt_json_string(j, "error", cbt_failure() ? cbt_failure() : fallback);
+	cbt_json_u64(j, "code", (uint64_t)status);
+	if (cbt_failure_reason())
+		cbt_json_string(j, "reason", cbt_failure_reason());
 }

@@ -40,6 +40,13 @@ void cbt_json_null(struct cbt_json *j, const char *key);
 /* Ends the top-level value with a newline. */
 void cbt_json_finish(struct cbt_json *j);
 
+/*
+ * The members of a failure inside an open object: "error" (the kept
+ * failure, cbt_failure(), or @fallback), "code" (@status, the exit status)
+ * and "reason" when one was kept (cbt_fail_reason()).
+ */
+void cbt_json_failure(struct cbt_json *j, int status, const char *fallback);
+
 /* Write @len bytes of @s as a quoted, escaped JSON string. */
 void cbt_json_escape(FILE *f, const char *s, size_t len);
 

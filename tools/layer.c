@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/dm-cbt.h>
@@ -181,4 +182,67 @@ int cbt_layer_wipe_metadata(uint32_t major, uint32_t minor)
 			      strerror(errno));
 	close(fd);
 	return ret;
+}
+
+static int record_path(const char *name, char *buf, size_t len, bool mkdirs)
+{
+	const char *dir = getenv("CBT_RUN_DIR") ? getenv("CBT_RUN_DIR") : "/run/cbt";
+
+	if (strchr(name, '/') || name[0] == '.')
+		return -EINVAL;
+	if (mkdirs) {
+		snprintf(buf, len, "%s", dir);
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+		snprintf(buf, len, "%s/attached", dir);
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -errno;
+	}
+	if ((size_t)snprintf(buf, len, "%s/attached/%s", dir, name) >= len)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+int cbt_layer_record(const char *name, uint32_t block_size, const char *meta_path)
+{
+	char path[4096], tmp[4200], *real = NULL;
+	FILE *f;
+	int ret;
+
+	ret = record_path(name, path, sizeof(path), true);
+	if (ret)
+		return cbt_err(ret, "cannot record the attach of `%s' under $CBT_RUN_DIR: %s", name,
+			       strerror(-ret));
+	if (meta_path) {
+		real = realpath(meta_path, NULL);
+		if (!real)
+			return cbt_err(-errno, "%s: %s", meta_path, strerror(errno));
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f) {
+		ret = cbt_err(-errno, "%s: %s", tmp, strerror(errno));
+		free(real);
+		return ret;
+	}
+	fprintf(f, "# cbt attach %s; read by cbt-reattach after an LVM reload\n"
+		"BLOCK_SIZE=%" PRIu32 "\nMETADATA=%s\n", name, block_size, real ? real : "");
+	free(real);
+	if (fclose(f) || rename(tmp, path)) {
+		ret = cbt_err(-errno, "%s: %s", path, strerror(errno));
+		unlink(tmp);
+	}
+	return ret;
+}
+
+void cbt_layer_forget(const char *name)
+{
+	char path[4096], lock[4200];
+
+	if (record_path(name, path, sizeof(path), false))
+		return;
+	unlink(path);
+	/* the handler's lock beside it (a handler holding it reads no record and stops) */
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	unlink(lock);
 }

@@ -56,4 +56,15 @@ int cbt_layer_parse_cbt(const struct cbt_dm_table *t, uint32_t *major, uint32_t 
 /* Zero the two superblock pages of the metadata device @major:@minor. */
 int cbt_layer_wipe_metadata(uint32_t major, uint32_t minor);
 
+/*
+ * What `cbt attach' put under a live device, for the handler that puts the
+ * layer back when LVM loads its own table over it (udev/cbt-reattach,
+ * docs/attach.md): $CBT_RUN_DIR (default /run/cbt)/attached/NAME, lines
+ * BLOCK_SIZE=<bytes> and METADATA=<device path, or empty>. `cbt detach'
+ * removes it. A failure to write it is only a warning: tracking works, it
+ * just does not come back by itself after an LVM reload.
+ */
+int cbt_layer_record(const char *name, uint32_t block_size, const char *meta_path);
+void cbt_layer_forget(const char *name);
+
 #endif /* CBT_LAYER_H */

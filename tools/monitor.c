@@ -12,6 +12,7 @@
 
 #include "genl.h"
 #include "json.h"
+#include "proto.h"
 #include "subcommands.h"
 #include "util.h"
 
@@ -20,7 +21,8 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: %s monitor [--json] [--count N]\n\n"
 		"Prints each dm_cbt event as the kernel announces it, one line per event:\n"
 		"epoch-closed, epoch-committed, epoch-aborted, tracking-lost (a full image\n"
-		"is due), snapshot-taken, snapshot-invalid (with the reason) and cow-low\n"
+		"is due; with the identity reason), snapshot-taken, snapshot-invalid (with\n"
+		"the reason) and cow-low\n"
 		"(the COW store passed 80%%). For daemons that follow devices without polling.\n\n"
 		"  --json     one JSON object per line\n"
 		"  --count N  exit after N events\n", PROG_NAME);
@@ -53,6 +55,7 @@ struct event {
 	uint32_t major, minor, event;
 	uint64_t epoch;
 	bool has_epoch;
+	uint32_t reason;	/* CBT_IDENTITY_UNKNOWN unless the event carries one */
 	char uuid[37];
 };
 
@@ -84,6 +87,10 @@ static int event_attr(const struct nlattr *a, void *data)
 			ev->has_epoch = true;
 		}
 		break;
+	case CBT_A_IDENTITY_REASON:
+		if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+			ev->reason = mnl_attr_get_u32(a);
+		break;
 	case CBT_A_UUID:
 		if (mnl_attr_get_payload_len(a) == 16) {
 			u = mnl_attr_get_payload(a);
@@ -111,6 +118,8 @@ static void print_event(const struct event *ev, bool json)
 		cbt_json_string(&j, "uuid", ev->uuid);
 		if (ev->has_epoch)
 			cbt_json_u64(&j, "epoch", ev->epoch);
+		if (ev->event == CBT_EVENT_TRACKING_LOST)
+			cbt_json_string(&j, "identity_reason", cbt_identity_reason_name(ev->reason));
 		cbt_json_object_end(&j);
 		cbt_json_finish(&j);
 	} else {
@@ -118,6 +127,8 @@ static void print_event(const struct event *ev, bool json)
 		       ev->name && *ev->name ? ev->name : "-", ev->major, ev->minor, ev->uuid);
 		if (ev->has_epoch)
 			printf(" epoch %" PRIu64, ev->epoch);
+		if (ev->event == CBT_EVENT_TRACKING_LOST)
+			printf(" reason %s", cbt_identity_reason_name(ev->reason));
 		putchar('\n');
 	}
 	fflush(stdout);
@@ -190,7 +201,7 @@ int monitor_main(int argc, char *argv[])
 			goto out;
 		}
 		for (; mnl_nlmsg_ok(nlh, (int)n); nlh = mnl_nlmsg_next(nlh, (int *)&n)) {
-			struct event ev = { .uuid = "" };
+			struct event ev = { .uuid = "", .reason = CBT_IDENTITY_UNKNOWN };
 
 			if (nlh->nlmsg_type != nl->family)
 				continue;
@@ -206,7 +217,7 @@ out:
 	cbt_nl_close(nl);
 	if (ret) {
 		cbt_perror("cbt monitor", ret);
-		return 1;
+		return cbt_exit_status(ret);
 	}
 	return 0;
 }

@@ -62,6 +62,7 @@ static const char *const attr_names[] = {
 	[CBT_A_FREEZE_NS] = "CBT_A_FREEZE_NS",
 	[CBT_A_HOLD_NS] = "CBT_A_HOLD_NS",
 	[CBT_A_LAST_COMMITTED] = "CBT_A_LAST_COMMITTED",
+	[CBT_A_IDENTITY_REASON] = "CBT_A_IDENTITY_REASON",
 };
 
 _Static_assert(CBT_A_MAX < 64, "cbt_attr_index()'s multi mask holds 64 types");
@@ -185,6 +186,44 @@ const char *cbt_persistence_name(uint32_t p)
 	case CBT_PERSIST_FAILED: return "failed";
 	}
 	return "unknown";
+}
+
+static const struct {
+	const char *name, *text;
+} identity_reasons[] = {
+	[CBT_IDENTITY_CONTINUED] = { "continued", "history continued from the metadata" },
+	[CBT_IDENTITY_MEMORY_ONLY] = { "memory-only", "no metadata device: history began at"
+				       " the load" },
+	[CBT_IDENTITY_NEW_METADATA] = { "new-metadata", "a blank metadata device was"
+					" formatted: history began at the load" },
+	[CBT_IDENTITY_DAMAGED] = { "damaged", "the metadata could not be read or validated:"
+				   " history was lost" },
+	[CBT_IDENTITY_OTHER_DEVICE] = { "other-device", "the metadata was for another block"
+					" size or a larger origin: history was lost" },
+	[CBT_IDENTITY_ORIGIN_CHANGED] = { "origin-changed", "the origin changed while it was"
+					  " not tracked (written untracked, or another"
+					  " origin): history was lost" },
+	[CBT_IDENTITY_TABLE_REPLACED] = { "table-replaced", "the cbt table was replaced by"
+					  " another target and the device took writes"
+					  " meanwhile: history was lost" },
+	[CBT_IDENTITY_UNTRACKED_BOOT] = { "untracked-boot", "a boot used the disk without"
+					  " tracking: history was lost" },
+	[CBT_IDENTITY_METADATA_FAILED] = { "metadata-failed", "metadata I/O failed: history"
+					   " since then is in memory only" },
+	[CBT_IDENTITY_UNVERIFIED] = { "unverified", "metadata of an older format could not"
+				      " prove the history: a new one began" },
+};
+
+const char *cbt_identity_reason_name(uint32_t r)
+{
+	return r < ARRAY_SIZE(identity_reasons) && identity_reasons[r].name ?
+	       identity_reasons[r].name : "unknown";
+}
+
+const char *cbt_identity_reason_text(uint32_t r)
+{
+	return r < ARRAY_SIZE(identity_reasons) && identity_reasons[r].text ?
+	       identity_reasons[r].text : "the module does not say why this identity began";
 }
 
 const char *cbt_epoch_state_name(uint32_t s)
@@ -377,6 +416,9 @@ int cbt_parse_device(const struct nlmsghdr *nlh, struct cbt_dev_info *info)
 		ret = get_u64(tb, CBT_A_METADATA_ERRORS, &info->metadata_errors);
 	if (!ret)
 		ret = get_u64(tb, CBT_A_LAST_COMMITTED, &info->last_committed);
+	info->identity_reason = CBT_IDENTITY_UNKNOWN;
+	if (!ret && tb[CBT_A_IDENTITY_REASON])
+		ret = get_u32(tb, CBT_A_IDENTITY_REASON, &info->identity_reason);
 	if (!ret)
 		ret = need(tb, CBT_A_EPOCHS, 0);
 	if (ret)

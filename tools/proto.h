@@ -71,6 +71,8 @@ struct cbt_dev_info {
 	uint64_t epoch_current;
 	uint64_t metadata_errors;
 	uint64_t last_committed;	/* the last epoch committed, 0: none */
+	/* enum cbt_identity_reason; CBT_IDENTITY_UNKNOWN from a module that does not say */
+	uint32_t identity_reason;
 	struct cbt_epoch_info *epochs;	/* sorted by number, the open one last */
 	size_t nr_epochs;
 	struct cbt_snap_info snap;	/* snap.present: CBT_A_SNAPSHOT was sent */
@@ -91,6 +93,15 @@ uint64_t cbt_blocks_bytes(const struct cbt_dev_info *info, uint64_t blocks);
 const struct cbt_epoch_info *cbt_dev_epoch(const struct cbt_dev_info *info, uint64_t number);
 /* "none", "metadata", "failed"; "unknown" for newer values. */
 const char *cbt_persistence_name(uint32_t p);
+/*
+ * Not a kernel value: CBT_A_IDENTITY_REASON is optional, and a module older
+ * than netlink version 2 does not send it.
+ */
+#define CBT_IDENTITY_UNKNOWN UINT32_MAX
+/* "continued", "table-replaced", ... (the uapi header's names), or "unknown". */
+const char *cbt_identity_reason_name(uint32_t r);
+/* One sentence on what @r means for the history, for humans. */
+const char *cbt_identity_reason_text(uint32_t r);
 const char *cbt_epoch_state_name(uint32_t s);
 
 /* "prepared", "active", "invalid"; "unknown" for newer values. */

@@ -80,7 +80,7 @@ int restore_main(int argc, char *argv[])
 	}
 	if (argc - optind != 2) {
 		usage(stderr);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	ret = cbt_open_point(argv[optind], id, check, &pt);
 	if (!ret)
@@ -99,7 +99,7 @@ int restore_main(int argc, char *argv[])
 		if (target >= 0)
 			fprintf(stderr, "cbt restore: %s may hold a partial restore; restore again"
 				" once the cause is fixed\n", argv[optind + 1]);
-		return 1;
+		return cbt_exit_status(ret);
 	}
 	if (json) {
 		struct cbt_json j;

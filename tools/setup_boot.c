@@ -100,25 +100,30 @@ static bool have(const char *prog)
 	return !system(cmd);
 }
 
+/*
+ * Every installed kernel's initramfs, not only the newest or the running
+ * one: a boot of another kernel without the hook would write the disk
+ * untracked (and could not mark the metadata stale).
+ */
 static int update_initramfs(void)
 {
-	static const char *const deb[] = { "update-initramfs", "-u", NULL };
-	static const char *const rh[] = { "dracut", "-f", NULL };
+	static const char *const deb[] = { "update-initramfs", "-u", "-k", "all", NULL };
+	static const char *const rh[] = { "dracut", "--regenerate-all", "-f", NULL };
 
 	if (have("update-initramfs")) {
 		if (access("/usr/share/initramfs-tools/hooks/cbt", F_OK))
 			fprintf(stderr, "%s setup-boot: warning: the initramfs-tools hook is not"
 				" installed (`make install-boot'): the next boot will not track\n",
 				PROG_NAME);
-		return run(deb) ? cbt_err(-EIO, "`update-initramfs -u' failed; run it again and"
-					  " see what it says") : 0;
+		return run(deb) ? cbt_err(-EIO, "`update-initramfs -u -k all' failed; run it"
+					  " again and see what it says") : 0;
 	}
 	if (have("dracut")) {
 		if (access("/usr/lib/dracut/modules.d/90cbt", F_OK))
 			fprintf(stderr, "%s setup-boot: warning: the dracut module is not installed"
 				" (`make install-boot'): the next boot will not track\n", PROG_NAME);
-		return run(rh) ? cbt_err(-EIO, "`dracut -f' failed; run it again and see what it"
-					 " says") : 0;
+		return run(rh) ? cbt_err(-EIO, "`dracut --regenerate-all -f' failed; run it"
+					 " again and see what it says") : 0;
 	}
 	return cbt_err(-ENOENT, "neither update-initramfs nor dracut is installed: the"
 		       " configuration is written, but no initramfs reads it");
@@ -230,7 +235,7 @@ int setup_boot_main(int argc, char *argv[])
 		fprintf(stderr, "%s setup-boot: which DISK? (a disk or partition, like /dev/sda2)\n",
 			PROG_NAME);
 		usage(stderr);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	if (!name) {
 		char *d = strdup(argv[optind]);
@@ -262,7 +267,7 @@ int setup_boot_main(int argc, char *argv[])
 out:
 	if (ret) {
 		cbt_perror("cbt setup-boot", ret);
-		return 1;
+		return cbt_exit_status(ret);
 	}
 	return 0;
 }

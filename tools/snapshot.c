@@ -97,7 +97,7 @@ static int take(int argc, char *argv[])
 			if (!v) {
 				fprintf(stderr, "%s snapshot take: option `--chunk' needs a value\n",
 					PROG_NAME);
-				return 1;
+				return CBT_EXIT_USAGE;
 			}
 			if (parse_size(v, &o.chunk_bytes) || o.chunk_bytes < CBT_SNAP_CHUNK_MIN ||
 			    o.chunk_bytes > CBT_SNAP_CHUNK_MAX ||
@@ -131,13 +131,13 @@ static int take(int argc, char *argv[])
 	if (!nd) {
 		fprintf(stderr, "%s snapshot take: which DEVICE? (`cbt status' lists them)\n",
 			PROG_NAME);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	if (nc != nd) {
 		fprintf(stderr, "%s snapshot take: %zu device%s but %zu COW device%s: give one"
 			" --cow COW per DEVICE, in the same order\n", PROG_NAME, nd,
 			nd == 1 ? "" : "s", nc, nc == 1 ? "" : "s");
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 
 	if (freeze == -1) {
@@ -210,7 +210,7 @@ out:
 	free(snaps);
 	if (ret) {
 		cbt_perror("cbt snapshot take", ret);
-		return 1;
+		return cbt_exit_status(ret);
 	}
 	return 0;
 }
@@ -230,7 +230,7 @@ static int drop(int argc, char *argv[])
 	if (argc < 2) {
 		fprintf(stderr, "%s snapshot drop: which DEVICE? (`cbt snapshot list' lists the"
 			" snapshots)\n", PROG_NAME);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	if (argc > 2)
 		return bad_argument("snapshot drop", "takes one DEVICE, not also", argv[2], NULL);
@@ -254,7 +254,7 @@ out:
 	cbt_nl_close(nl);
 	if (ret) {
 		cbt_perror("cbt snapshot drop", ret);
-		return 1;
+		return cbt_exit_status(ret);
 	}
 	return 0;
 }
@@ -364,7 +364,7 @@ out:
 	cbt_nl_close(nl);
 	if (ret) {
 		cbt_perror("cbt snapshot list", ret);
-		return 1;
+		return cbt_exit_status(ret);
 	}
 	return 0;
 }

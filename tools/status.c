@@ -62,6 +62,8 @@ static void print_human(const struct cbt_dev_info *d)
 
 	printf("device: %s (%u:%u)\n", d->name, d->major, d->minor);
 	printf("  uuid: %s\n", cbt_uuid_str(d->uuid, u));
+	printf("  identity reason: %s (%s)\n", cbt_identity_reason_name(d->identity_reason),
+	       cbt_identity_reason_text(d->identity_reason));
 	printf("  persistence: %s", cbt_persistence_name(d->persistence));
 	if (d->persistence == CBT_PERSIST_FAILED)
 		printf(" (metadata device failed: the next image must be a full one)");
@@ -92,6 +94,7 @@ static void print_json(struct cbt_json *j, const struct cbt_dev_info *d)
 	cbt_json_u64(j, "major", d->major);
 	cbt_json_u64(j, "minor", d->minor);
 	cbt_json_string(j, "uuid", cbt_uuid_str(d->uuid, u));
+	cbt_json_string(j, "identity_reason", cbt_identity_reason_name(d->identity_reason));
 	cbt_json_string(j, "persistence", cbt_persistence_name(d->persistence));
 	cbt_json_u64(j, "block_size", d->block_size);
 	cbt_json_u64(j, "nr_blocks", d->nr_blocks);
@@ -170,7 +173,7 @@ int status_main(int argc, char *argv[])
 		ret = cbt_devsel_parse(argv[optind], &sel);
 		if (ret) {
 			cbt_perror("cbt status", ret);
-			return 1;
+			return cbt_exit_status(ret);
 		}
 	}
 

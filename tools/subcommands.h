@@ -24,10 +24,10 @@ int help_main(int argc, char *argv[]);
 
 /*
  * After getopt_long() (optstring starting with ':') returned @c ('?' or
- * ':'): say which option of `cbt @cmd' was wrong, quoting it. Returns 1.
+ * ':'): say which option of `cbt @cmd' was wrong, quoting it. Returns CBT_EXIT_USAGE (2).
  */
 int bad_option(const char *cmd, int c, char *argv[]);
-/* `cbt @cmd: <what> `@arg''; returns 1, the exit status for usage errors. */
+/* `cbt @cmd: <what> `@arg''; returns CBT_EXIT_USAGE (2), the exit status for usage errors. */
 int bad_argument(const char *cmd, const char *what, const char *arg, const char *hint);
 
 #endif /* CBT_SUBCOMMANDS_H */

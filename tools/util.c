@@ -80,10 +80,75 @@ void cbt_err_clear(void)
 	errdetail[0] = '\0';
 }
 
+static char failure[sizeof(errdetail) + 128], failure_reason[32];
+static int failure_errno;
+static bool failure_json_printed;
+
 void cbt_perror(const char *prefix, int err)
 {
-	fprintf(stderr, "%s: %s\n", prefix, have_detail ? errdetail : strerror(-err));
+	snprintf(failure, sizeof(failure), "%s: %s", prefix,
+		 have_detail ? errdetail : strerror(-err));
+	failure_errno = err;
+	fprintf(stderr, "%s\n", failure);
 	cbt_err_clear();
+}
+
+int cbt_exit_status(int err)
+{
+	switch (err) {
+	case 0:
+		return CBT_EXIT_OK;
+	case -ESTALE:
+		return CBT_EXIT_FULL_NEEDED;
+	case -EBADMSG:
+		return CBT_EXIT_DAMAGED;
+	}
+	return CBT_EXIT_ERROR;
+}
+
+int cbt_fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(failure, sizeof(failure), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s\n", failure);
+	return status;
+}
+
+void cbt_fail_reason(const char *reason)
+{
+	char tmp[sizeof(failure_reason)];
+
+	/* @reason may be cbt_failure_reason() itself */
+	snprintf(tmp, sizeof(tmp), "%s", reason);
+	memcpy(failure_reason, tmp, sizeof(tmp));
+}
+
+const char *cbt_failure(void)
+{
+	return failure[0] ? failure : NULL;
+}
+
+const char *cbt_failure_reason(void)
+{
+	return failure_reason[0] ? failure_reason : NULL;
+}
+
+int cbt_failure_errno(void)
+{
+	return failure_errno;
+}
+
+void cbt_fail_json_printed(void)
+{
+	failure_json_printed = true;
+}
+
+bool cbt_failure_json_printed(void)
+{
+	return failure_json_printed;
 }
 
 int cbt_parse_u64(const char *s, uint64_t *out)

@@ -32,8 +32,45 @@ int cbt_err_hint(int err, const char *fmt, ...) __attribute__((format(printf, 2,
 /* The recorded detail, or NULL. */
 const char *cbt_err_detail(void);
 void cbt_err_clear(void);
-/* Print "@prefix: detail" (or "@prefix: strerror") to stderr, once. */
+/*
+ * Print "@prefix: detail" (or "@prefix: strerror") to stderr, once, and
+ * keep it as the run's failure (cbt_failure()).
+ */
 void cbt_perror(const char *prefix, int err);
+
+/*
+ * Exit statuses, the same for every subcommand (cbt.8, EXIT STATUS), so a
+ * scheduler can act without parsing messages.
+ */
+enum {
+	CBT_EXIT_OK = 0,
+	CBT_EXIT_ERROR = 1,
+	CBT_EXIT_USAGE = 2,
+	CBT_EXIT_FULL_NEEDED = 3,	/* -ESTALE: the chain's history is lost */
+	CBT_EXIT_DAMAGED = 4,		/* -EBADMSG: verify failed, chain or image damaged */
+};
+
+/* The exit status for a failure with @err (a negative errno). */
+int cbt_exit_status(int err);
+
+/*
+ * The run's failure, for the JSON error object cbt prints under --json:
+ * cbt_fail() prints "@fmt" and a newline to stderr, keeps it, and returns
+ * @status; cbt_fail_reason() adds the identity reason when the failure is
+ * a lost history. cbt_failure() is NULL before any failure was kept.
+ */
+int cbt_fail(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void cbt_fail_reason(const char *reason);
+const char *cbt_failure(void);
+const char *cbt_failure_reason(void);
+/* The errno of the last cbt_perror(), 0 if none. */
+int cbt_failure_errno(void);
+/*
+ * Under --json, the subcommand printed its own failure object (with
+ * cbt_json_failure()): cbt keeps it instead of printing one.
+ */
+void cbt_fail_json_printed(void);
+bool cbt_failure_json_printed(void);
 
 /*
  * Decimal only: no sign, no blanks, no trailing junk, at least one digit.

@@ -20,8 +20,10 @@ static void usage(FILE *f)
 		"every checksum, the block maps, the digests of the content, and (for a\n"
 		"directory) that every image is the one the index lists and that each\n"
 		"incremental or differential image's parent is present and matches.\n"
-		"Exits 0 only when everything checks out.\n\n"
-		"  --json    print one result per image as JSON\n"
+		"Exits 0 only when everything checks out, 4 when an image or a link is damaged\n"
+		"or missing.\n\n"
+		"  --json    print one result per image as JSON (an array); on a failure, an\n"
+		"            object with \"error\", \"code\" and that array as \"images\"\n"
 		"  --quiet   print only failures\n", PROG_NAME);
 }
 
@@ -64,6 +66,7 @@ int verify_main(int argc, char *argv[])
 	struct result *res = NULL;
 	struct cbt_chain ch = { .lock_fd = -1 };
 	size_t nres = 0, bad = 0;
+	char summary[128] = "";
 	struct stat st;
 	int c, ret = 0;
 
@@ -85,7 +88,7 @@ int verify_main(int argc, char *argv[])
 	}
 	if (argc - optind != 1) {
 		usage(stderr);
-		return 1;
+		return CBT_EXIT_USAGE;
 	}
 	const char *src = argv[optind];
 
@@ -95,12 +98,11 @@ int verify_main(int argc, char *argv[])
 		ret = cbt_chain_open(&ch, src, false, false);
 		if (ret) {
 			cbt_perror("cbt verify", ret);
-			return 1;
+			return CBT_EXIT_DAMAGED;
 		}
 		if (!ch.nr) {
-			fprintf(stderr, "cbt verify: %s holds no image\n", src);
 			cbt_chain_close(&ch);
-			return 1;
+			return cbt_fail(CBT_EXIT_DAMAGED, "cbt verify: %s holds no image", src);
 		}
 		res = calloc(ch.nr, sizeof(*res));
 		hs = calloc(ch.nr, sizeof(*hs));
@@ -148,12 +150,22 @@ int verify_main(int argc, char *argv[])
 
 	struct cbt_json j;
 
+	for (size_t i = 0; i < nres; i++)
+		bad += res[i].err != 0;
+	if (bad)
+		snprintf(summary, sizeof(summary), "cbt verify: %zu of %zu image%s failed", bad,
+			 nres, nres == 1 ? "" : "s");
 	if (json) {
 		cbt_json_init(&j, stdout, false);
-		cbt_json_array_begin(&j, NULL);
+		if (bad) {
+			cbt_json_object_begin(&j, NULL);
+			cbt_json_string(&j, "error", summary);
+			cbt_json_u64(&j, "code", CBT_EXIT_DAMAGED);
+			cbt_fail_json_printed();
+		}
+		cbt_json_array_begin(&j, bad ? "images" : NULL);
 	}
 	for (size_t i = 0; i < nres; i++) {
-		bad += res[i].err != 0;
 		if (json) {
 			cbt_json_object_begin(&j, NULL);
 			cbt_json_string(&j, "image", res[i].name);
@@ -169,12 +181,13 @@ int verify_main(int argc, char *argv[])
 	}
 	if (json) {
 		cbt_json_array_end(&j);
+		if (bad)
+			cbt_json_object_end(&j);
 		cbt_json_finish(&j);
 	}
 	if (bad && !json)
-		fprintf(stderr, "cbt verify: %zu of %zu image%s failed\n", bad, nres,
-			nres == 1 ? "" : "s");
+		fprintf(stderr, "%s\n", summary);
 	free(res);
 	cbt_chain_close(&ch);
-	return bad ? 1 : 0;
+	return bad ? CBT_EXIT_DAMAGED : 0;
 }

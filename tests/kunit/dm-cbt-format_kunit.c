@@ -3,6 +3,7 @@
  * KUnit tests for the epoch ledger and its superblock (kmod/dm-cbt-format.c).
  */
 #include <kunit/test.h>
+#include <linux/crc32c.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 
@@ -132,6 +133,181 @@ static void sb_round_trip(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, out.closed[0].slot, l.closed[0].slot);
 	KUNIT_EXPECT_EQ(test, out.dirty_slots, l.dirty_slots);
 	KUNIT_EXPECT_EQ(test, out.last_committed, 1ULL);
+	KUNIT_EXPECT_EQ(test, out.version, (u32)DM_CBT_MD_VERSION);
+}
+
+/* Every version 2 evidence field comes back as written. */
+static void sb_v2_round_trip(struct kunit *test)
+{
+	struct cbt_ledger l, out;
+	void *page = kunit_kzalloc(test, DM_CBT_MD_PAGE_SIZE, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	cbt_ledger_init(&l, test_uuid, 65536, 1000, 1);
+	l.origin_sectors = 999 * 128 + 5;
+	l.fp_sectors = 999 * 128 - 3;
+	l.fingerprint = 0xfedcba9876543210ULL;
+	l.fp_valid = true;
+	l.detach = CBT_DETACH_REPLACED;
+	l.io_known = true;
+	l.io_writes = 0x123456789aULL;
+	l.io_discards = 77;
+	l.md_nonce = 0xa5a5a5a55a5a5a5aULL;
+	l.md_diskseq = 4242;
+	l.md_devt = 0x0fe00003;
+	cbt_sb_encode(&l, page);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(((struct cbt_sb_disk *)page)->version), 2U);
+	KUNIT_ASSERT_EQ(test, cbt_sb_decode(page, &out), 0);
+	KUNIT_EXPECT_EQ(test, out.version, 2U);
+	KUNIT_EXPECT_EQ(test, out.origin_sectors, l.origin_sectors);
+	KUNIT_EXPECT_EQ(test, out.fp_sectors, l.fp_sectors);
+	KUNIT_EXPECT_EQ(test, out.fingerprint, l.fingerprint);
+	KUNIT_EXPECT_TRUE(test, out.fp_valid);
+	KUNIT_EXPECT_EQ(test, out.detach, (u32)CBT_DETACH_REPLACED);
+	KUNIT_EXPECT_TRUE(test, out.io_known);
+	KUNIT_EXPECT_EQ(test, out.io_writes, l.io_writes);
+	KUNIT_EXPECT_EQ(test, out.io_discards, 77ULL);
+	KUNIT_EXPECT_EQ(test, out.md_nonce, l.md_nonce);
+	KUNIT_EXPECT_EQ(test, out.md_diskseq, 4242ULL);
+	KUNIT_EXPECT_EQ(test, out.md_devt, 0x0fe00003U);
+
+	l.fp_valid = false;
+	l.io_known = false;
+	cbt_sb_encode(&l, page);
+	KUNIT_ASSERT_EQ(test, cbt_sb_decode(page, &out), 0);
+	KUNIT_EXPECT_FALSE(test, out.fp_valid);
+	KUNIT_EXPECT_FALSE(test, out.io_known);
+}
+
+/* Recompute a page's checksum after a test edited it, as a writer would. */
+static void resum(void *page)
+{
+	struct cbt_sb_disk *sb = page;
+
+	sb->csum = cpu_to_le32(crc32c(~0U, (u8 *)page + sizeof(__le32),
+				      DM_CBT_MD_PAGE_SIZE - sizeof(__le32)));
+}
+
+/* A version 1 superblock, as the module before version 2 wrote it. */
+static void make_v1(struct cbt_ledger *l, u8 *page)
+{
+	cbt_sb_encode(l, page);
+	((struct cbt_sb_disk *)page)->version = cpu_to_le32(1);
+	memset(page + CBT_SB_V1_SIZE, 0, DM_CBT_MD_PAGE_SIZE - CBT_SB_V1_SIZE);
+	resum(page);
+}
+
+/* Version 1 still decodes, and says so: its load starts a new identity. */
+static void sb_v1_decodes_as_version_1(struct kunit *test)
+{
+	u8 *page = kunit_kzalloc(test, DM_CBT_MD_PAGE_SIZE, GFP_KERNEL);
+	struct cbt_ledger l, out;
+	u32 slot;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	fresh(&l);
+	KUNIT_ASSERT_EQ(test, cbt_ledger_close(&l, &slot), 0);
+	l.seq = 9;
+	make_v1(&l, page);
+	KUNIT_ASSERT_EQ(test, cbt_sb_decode(page, &out), 0);
+	KUNIT_EXPECT_EQ(test, out.version, 1U);
+	KUNIT_EXPECT_EQ(test, out.seq, 9ULL);
+	KUNIT_EXPECT_EQ(test, out.open_epoch, 2ULL);
+	KUNIT_EXPECT_EQ(test, out.nr_closed, 1U);
+	KUNIT_EXPECT_FALSE(test, out.fp_valid);
+	KUNIT_EXPECT_EQ(test, out.origin_sectors, 0ULL);
+	/* Version 1 never wrote past last_committed. */
+	page[CBT_SB_V1_SIZE + 3] = 1;
+	resum(page);
+	KUNIT_EXPECT_EQ(test, cbt_sb_decode(page, &out), -EUCLEAN);
+}
+
+/* A newer format is refused, never taken for damage to reformat. */
+static void sb_newer_version_refused(struct kunit *test)
+{
+	u8 *page = kunit_kzalloc(test, DM_CBT_MD_PAGE_SIZE, GFP_KERNEL);
+	struct cbt_ledger l, out;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	fresh(&l);
+	cbt_sb_encode(&l, page);
+	((struct cbt_sb_disk *)page)->version = cpu_to_le32(DM_CBT_MD_VERSION + 1);
+	/* Unsummed, it is a damaged copy: the other one may still be good. */
+	KUNIT_EXPECT_EQ(test, cbt_sb_decode(page, &out), -EBADMSG);
+	resum(page);
+	KUNIT_EXPECT_EQ(test, cbt_sb_decode(page, &out), -EPROTO);
+	((struct cbt_sb_disk *)page)->version = cpu_to_le32(0);
+	resum(page);
+	KUNIT_EXPECT_EQ(test, cbt_sb_decode(page, &out), -EUCLEAN);
+}
+
+/* The stale magic a boot without tracking writes at offset 8 of a page. */
+static void sb_stale_magic(struct kunit *test)
+{
+	u8 *page = kunit_kzalloc(test, DM_CBT_MD_PAGE_SIZE, GFP_KERNEL);
+	__le64 stale = cpu_to_le64(DM_CBT_MD_STALE_MAGIC);
+	struct cbt_ledger l, out;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	fresh(&l);
+	cbt_sb_encode(&l, page);
+	memcpy(page + DM_CBT_MD_MAGIC_OFFSET, &stale, sizeof(stale));
+	KUNIT_EXPECT_EQ(test, cbt_sb_decode(page, &out), -ESTALE);
+	/* On a version 1 superblock too, and whatever the checksum says. */
+	make_v1(&l, page);
+	memcpy(page + DM_CBT_MD_MAGIC_OFFSET, &stale, sizeof(stale));
+	KUNIT_EXPECT_EQ(test, cbt_sb_decode(page, &out), -ESTALE);
+	resum(page);
+	KUNIT_EXPECT_EQ(test, cbt_sb_decode(page, &out), -ESTALE);
+	/* The bytes are the ones the header documents ("cbtStale"). */
+	KUNIT_EXPECT_EQ(test, memcmp(page + DM_CBT_MD_MAGIC_OFFSET, "cbtStale", 8), 0);
+}
+
+/* Unknown flag bits or a detach state this code does not know are refused. */
+static void sb_rejects_bad_evidence(struct kunit *test)
+{
+	u8 *page = kunit_kzalloc(test, DM_CBT_MD_PAGE_SIZE, GFP_KERNEL);
+	struct cbt_sb_disk *sb = (struct cbt_sb_disk *)page;
+	struct cbt_ledger l, out;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	fresh(&l);
+	cbt_sb_encode(&l, page);
+	sb->flags = cpu_to_le32(1U << 7);
+	resum(page);
+	KUNIT_EXPECT_EQ(test, cbt_sb_decode(page, &out), -EUCLEAN);
+	cbt_sb_encode(&l, page);
+	sb->detach = cpu_to_le32(__CBT_DETACH_MAX);
+	resum(page);
+	KUNIT_EXPECT_EQ(test, cbt_sb_decode(page, &out), -EUCLEAN);
+}
+
+static void fp_regions_small_and_large(struct kunit *test)
+{
+	struct cbt_fp_regions r;
+
+	/* Under 4 KiB: nothing to hash but the size. */
+	cbt_fp_regions(7, &r);
+	KUNIT_EXPECT_EQ(test, r.len[0], 0ULL);
+	KUNIT_EXPECT_EQ(test, r.len[1], 0ULL);
+	KUNIT_EXPECT_FALSE(test, cbt_fp_overlaps(&r, 0, 7));
+	/* 2 MiB minus 1 KiB: one region, cut to whole 4 KiB. */
+	cbt_fp_regions(2 * 2048 - 2, &r);
+	KUNIT_EXPECT_EQ(test, r.start[0], 0ULL);
+	KUNIT_EXPECT_EQ(test, r.len[0], 4096ULL - 8);
+	KUNIT_EXPECT_EQ(test, r.len[1], 0ULL);
+	/* 64 MiB + 1 KiB: the first MiB and the last whole-4 KiB MiB. */
+	cbt_fp_regions(131072 + 2, &r);
+	KUNIT_EXPECT_EQ(test, r.start[0], 0ULL);
+	KUNIT_EXPECT_EQ(test, r.len[0], 2048ULL);
+	KUNIT_EXPECT_EQ(test, r.start[1], 131072ULL - 2048);
+	KUNIT_EXPECT_EQ(test, r.len[1], 2048ULL);
+	KUNIT_EXPECT_TRUE(test, cbt_fp_overlaps(&r, 0, 1));
+	KUNIT_EXPECT_TRUE(test, cbt_fp_overlaps(&r, 2047, 8));
+	KUNIT_EXPECT_FALSE(test, cbt_fp_overlaps(&r, 2048, 8));
+	KUNIT_EXPECT_FALSE(test, cbt_fp_overlaps(&r, 4096, 131072 - 2048 - 4096));
+	KUNIT_EXPECT_TRUE(test, cbt_fp_overlaps(&r, 4096, 131072 - 2048 - 4096 + 1));
+	KUNIT_EXPECT_FALSE(test, cbt_fp_overlaps(&r, 131072, 2));
 }
 
 static void sb_rejects_damage(struct kunit *test)
@@ -219,6 +395,26 @@ static void spoil_no_blocks(struct cbt_ledger *l)
 	l->nr_blocks = 0;
 }
 
+static void spoil_origin_larger(struct cbt_ledger *l)
+{
+	l->origin_sectors = l->nr_blocks * (l->block_size >> 9) + 1;
+}
+
+static void spoil_origin_smaller(struct cbt_ledger *l)
+{
+	l->origin_sectors = (l->nr_blocks - 1) * (l->block_size >> 9);
+}
+
+static void spoil_fp_past_origin(struct cbt_ledger *l)
+{
+	l->fp_sectors = l->origin_sectors + 1;
+}
+
+static void spoil_detach(struct cbt_ledger *l)
+{
+	l->detach = __CBT_DETACH_MAX;
+}
+
 static const struct spoil_case {
 	const char *what;
 	void (*spoil)(struct cbt_ledger *l);
@@ -233,6 +429,10 @@ static const struct spoil_case {
 	{ "more blocks than a slot holds", spoil_capacity },
 	{ "no blocks", spoil_no_blocks },
 	{ "committed epoch not older than the open one", spoil_committed_not_older },
+	{ "origin size past the last block", spoil_origin_larger },
+	{ "origin size short of the last block", spoil_origin_smaller },
+	{ "unknown detach state", spoil_detach },
+	{ "fingerprint taken past the origin's end", spoil_fp_past_origin },
 };
 
 static void spoil_desc(const struct spoil_case *c, char *desc)
@@ -263,6 +463,12 @@ static struct kunit_case dm_cbt_format_cases[] = {
 	KUNIT_CASE(ledger_dirty_slot_not_reused),
 	KUNIT_CASE(sb_round_trip),
 	KUNIT_CASE(sb_rejects_damage),
+	KUNIT_CASE(sb_v2_round_trip),
+	KUNIT_CASE(sb_v1_decodes_as_version_1),
+	KUNIT_CASE(sb_newer_version_refused),
+	KUNIT_CASE(sb_stale_magic),
+	KUNIT_CASE(sb_rejects_bad_evidence),
+	KUNIT_CASE(fp_regions_small_and_large),
 	KUNIT_CASE_PARAM(sb_rejects_inconsistent_param, spoil_gen_params),
 	{}
 };

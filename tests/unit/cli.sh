@@ -94,56 +94,56 @@ done
 # --- Usage errors quote the input and say what to do ----------------------
 
 run "$CBT" frob
-expect unknown_subcommand 1 "cbt: unknown subcommand \`frob'"
+expect unknown_subcommand 2 "cbt: unknown subcommand \`frob'"
 run "$CBT" bitmap
-expect bitmap_needs_device 1 "which DEVICE?"
+expect bitmap_needs_device 2 "which DEVICE?"
 run "$CBT" bitmap vg --frob
-expect unknown_option 1 "unknown option \`--frob'"
+expect unknown_option 2 "unknown option \`--frob'"
 run "$CBT" bitmap vg --epoch
-expect option_needs_value 1 "option \`--epoch' needs a value"
+expect option_needs_value 2 "option \`--epoch' needs a value"
 run "$CBT" bitmap vg --epoch 5x
-expect bad_epoch_number 1 "--epoch takes an epoch number, not \`5x'"
+expect bad_epoch_number 2 "--epoch takes an epoch number, not \`5x'"
 run "$CBT" bitmap vg --range 7..5
-expect bad_range 1 "--range takes A..B with A <= B, not \`7..5'"
+expect bad_range 2 "--range takes A..B with A <= B, not \`7..5'"
 run "$CBT" bitmap vg --epoch 5 --range 5..6
-expect epoch_and_range 1 "give one --epoch or --range"
+expect epoch_and_range 2 "give one --epoch or --range"
 run "$CBT" bitmap vg --json --summary
-expect two_modes 1 "give one of --extents, --json and --summary"
+expect two_modes 2 "give one of --extents, --json and --summary"
 run "$CBT" status a b
-expect status_two_devices 1 "takes one DEVICE at most, not also \`b'"
+expect status_two_devices 2 "takes one DEVICE at most, not also \`b'"
 run "$CBT" status 8:1x
 expect bad_device_number 1 "device \`8:1x' is not MAJ:MIN"
 run "$CBT" epoch frob vg
-expect epoch_bad_action 1 "unknown action \`frob' (it is close, commit or abort)"
+expect epoch_bad_action 2 "unknown action \`frob' (it is close, commit or abort)"
 run "$CBT" epoch close
-expect epoch_needs_device 1 "cbt epoch close: which DEVICE?"
+expect epoch_needs_device 2 "cbt epoch close: which DEVICE?"
 run "$CBT" epoch close vg 5
-expect epoch_close_takes_no_n 1 "too many arguments, from \`5'"
+expect epoch_close_takes_no_n 2 "too many arguments, from \`5'"
 run "$CBT" epoch commit vg -1
-expect epoch_bad_n 1 "unknown option \`-1'"
+expect epoch_bad_n 2 "unknown option \`-1'"
 run "$CBT" help frob
-expect help_unknown 1 "unknown subcommand \`frob'"
+expect help_unknown 2 "unknown subcommand \`frob'"
 run bash -c "'$CBT' help >/dev/full"
 expect write_error 1 "writing the output"
 
 # --- attach, detach, setup-boot: usage errors, the configuration file -----
 
 run "$CBT" attach
-expect attach_needs_device 1 "cbt attach: which DEVICE?"
+expect attach_needs_device 2 "cbt attach: which DEVICE?"
 run "$CBT" attach vg -b 3k
-expect attach_bad_block_size 1 "bad block size \`3k' (a power of two from 4k to 1M, like 64k)"
+expect attach_bad_block_size 2 "bad block size \`3k' (a power of two from 4k to 1M, like 64k)"
 run "$CBT" attach vg -b 2M
-expect attach_block_size_too_big 1 "bad block size \`2M'"
+expect attach_block_size_too_big 2 "bad block size \`2M'"
 run "$CBT" attach /nonexistent/disk
 expect attach_no_such_path 1 "cannot find \`/nonexistent/disk'"
 run "$CBT" attach /dev/null
 expect attach_not_block 1 "\`/dev/null' is not a block device"
 run "$CBT" detach a b
-expect detach_two_devices 1 "one DEVICE only, not also \`b'"
+expect detach_two_devices 2 "one DEVICE only, not also \`b'"
 run "$CBT" setup-boot /dev/null --no-initramfs
 expect setup_boot_not_block 1 "\`/dev/null' is not a block device"
 run "$CBT" setup-boot /dev/null --name a/b
-expect setup_boot_bad_name 1 "bad name \`a/b'"
+expect setup_boot_bad_name 2 "bad name \`a/b'"
 printf '# comment\nkeep /dev/vdb\nold /dev/vdc block-size=4k\n' >"$O/devices.conf"
 run env CBT_CONF="$O/devices.conf" "$CBT" setup-boot --remove old --no-initramfs
 expect setup_boot_remove 0 "" "old: no longer tracked from the next boot"
@@ -170,46 +170,46 @@ fi
 run "$CBT" snapshot
 expect snapshot_needs_action 1 "Usage: cbt snapshot take"
 run "$CBT" snapshot frob
-expect snapshot_bad_action 1 "unknown action \`frob' (it is take, drop or list)"
+expect snapshot_bad_action 2 "unknown action \`frob' (it is take, drop or list)"
 run "$CBT" snapshot take
-expect snapshot_take_needs_device 1 "cbt snapshot take: which DEVICE?"
+expect snapshot_take_needs_device 2 "cbt snapshot take: which DEVICE?"
 run "$CBT" snapshot take a b --cow /dev/x
-expect snapshot_take_cow_count 1 "2 devices but 1 COW device: give one --cow COW per DEVICE"
+expect snapshot_take_cow_count 2 "2 devices but 1 COW device: give one --cow COW per DEVICE"
 run "$CBT" snapshot take a --cow /dev/x --chunk 3K
-expect snapshot_take_bad_chunk 1 "--chunk takes a power of two from 4K to 1M, not \`3K'"
+expect snapshot_take_bad_chunk 2 "--chunk takes a power of two from 4K to 1M, not \`3K'"
 run "$CBT" snapshot take a --cow /dev/x --chunk
-expect snapshot_take_chunk_value 1 "option \`--chunk' needs a value"
+expect snapshot_take_chunk_value 2 "option \`--chunk' needs a value"
 run "$CBT" snapshot take a --cow /dev/x --freeze --no-freeze
-expect snapshot_take_freeze_twice 1 "give one of --freeze and --no-freeze, not also \`--no-freeze'"
+expect snapshot_take_freeze_twice 2 "give one of --freeze and --no-freeze, not also \`--no-freeze'"
 run "$CBT" snapshot take a --cow /dev/x --frob
-expect snapshot_take_unknown_option 1 "unknown option \`--frob'"
+expect snapshot_take_unknown_option 2 "unknown option \`--frob'"
 run "$CBT" snapshot drop
-expect snapshot_drop_needs_device 1 "cbt snapshot drop: which DEVICE?"
+expect snapshot_drop_needs_device 2 "cbt snapshot drop: which DEVICE?"
 run "$CBT" snapshot drop a b
-expect snapshot_drop_one_device 1 "takes one DEVICE, not also \`b'"
+expect snapshot_drop_one_device 2 "takes one DEVICE, not also \`b'"
 run "$CBT" snapshot list a
-expect snapshot_list_no_device 1 "takes no DEVICE, not \`a'"
+expect snapshot_list_no_device 2 "takes no DEVICE, not \`a'"
 
 # --- clone: usage errors ---------------------------------------------------
 
 run "$CBT" clone
-expect clone_needs_args 1 "which DEVICE and TARGET?"
+expect clone_needs_args 2 "which DEVICE and TARGET?"
 run "$CBT" clone vg
-expect clone_needs_target 1 "which TARGET?"
+expect clone_needs_target 2 "which TARGET?"
 run "$CBT" clone vg /dev/null
-expect clone_needs_cow 1 "--cow COW is needed"
+expect clone_needs_cow 2 "--cow COW is needed"
 run "$CBT" clone vg /dev/null x --cow c
-expect clone_three_args 1 "takes DEVICE and TARGET, not also \`x'"
+expect clone_three_args 2 "takes DEVICE and TARGET, not also \`x'"
 run "$CBT" clone vg /dev/null --cow c --max-passes 0
-expect clone_bad_max_passes 1 "--max-passes takes 1 to 1000, not \`0'"
+expect clone_bad_max_passes 2 "--max-passes takes 1 to 1000, not \`0'"
 run "$CBT" clone vg /dev/null --cow c --interval 5
-expect clone_interval_needs_follow 1 "--interval goes with --follow"
+expect clone_interval_needs_follow 2 "--interval goes with --follow"
 run "$CBT" clone vg /dev/null --cow c --follow --interval 0
-expect clone_bad_interval 1 "--interval takes seconds (1 or more), not \`0'"
+expect clone_bad_interval 2 "--interval takes seconds (1 or more), not \`0'"
 run "$CBT" clone vg /dev/null --cow c --freeze --no-freeze
-expect clone_freeze_twice 1 "give one of --freeze and --no-freeze"
+expect clone_freeze_twice 2 "give one of --freeze and --no-freeze"
 run "$CBT" clone vg /dev/null --cow c --rate 5X
-expect clone_bad_rate 1 "--rate takes bytes per second (as 50M), not \`5X'"
+expect clone_bad_rate 2 "--rate takes bytes per second (as 50M), not \`5X'"
 
 # --- The real socket on this host (the module cannot be loaded here) ------
 
@@ -228,6 +228,7 @@ export CBT_FAKE=
 run "$FAKE" status
 expect status_all 0 "" "device: vg-data (253:3)
   uuid: 1b4e28ba-2fa1-11d2-883f-0016d3cca427
+  identity reason: continued (history continued from the metadata)
   persistence: metadata
   block size: 64 KiB
   size: 6.1 GiB, 100000 blocks
@@ -240,6 +241,7 @@ expect status_all 0 "" "device: vg-data (253:3)
 
 device: web (253:7)
   uuid: abababab-abab-abab-abab-abababababab
+  identity reason: memory-only (no metadata device: history began at the load)
   persistence: none
   block size: 4 KiB
   size: 1 MiB, 256 blocks
@@ -269,6 +271,7 @@ expect status_one_json 0 "" '{
   "major": 253,
   "minor": 7,
   "uuid": "abababab-abab-abab-abab-abababababab",
+  "identity_reason": "memory-only",
   "persistence": "none",
   "block_size": 4096,
   "nr_blocks": 256,
@@ -375,7 +378,22 @@ expect bad_kernel_chunk 1 "vg-data: bad reply from dm-cbt: chunk at block 8192: 
 CBT_FAKE=resize run "$FAKE" bitmap vg-data
 expect resized_while_reading 1 "vg-data: the device changed while its bitmap was read"
 CBT_FAKE=uuidchange run "$FAKE" bitmap vg-data --summary
-expect identity_changed_while_reading 1 "tracking identity or size changed while its bitmap was read"
+expect identity_changed_while_reading 3 "tracking identity or size changed while its bitmap was read"
 CBT_FAKE=stale run "$FAKE" bitmap vg-data
-expect epoch_gone_while_reading 1 "Stale file handle (an epoch was committed or aborted while it was read)"
+expect epoch_gone_while_reading 3 "Stale file handle (an epoch was committed or aborted while it was read)"
+CBT_FAKE=replaced run "$FAKE" status vg-data --json
+expect status_reason_json 0 ""
+got=$(echo "$out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["identity_reason"])' 2>&1)
+if [ "$got" = table-replaced ]; then
+	tap_ok "unit/cli/status_reason_json_content"
+else
+	tap_fail "unit/cli/status_reason_json_content: got '$got'"
+fi
+CBT_FAKE=replaced run "$FAKE" status vg-data
+expect status_reason 0 ""
+if [[ $out == *"identity reason: table-replaced (the cbt table was replaced"* ]]; then
+	tap_ok "unit/cli/status_reason_content"
+else
+	tap_fail "unit/cli/status_reason_content: $out"
+fi
 unset CBT_FAKE

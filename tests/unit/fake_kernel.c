@@ -17,6 +17,8 @@
  *   resize      vg-data grows in the middle of a bitmap dump
  *   uuidchange  vg-data's tracking identity changes after the first GET_DEVICE
  *   stale       a bitmap dump ends with ESTALE (an epoch committed meanwhile)
+ *   replaced    vg-data's identity began with table-replaced (an LVM reload
+ *               with writes while untracked)
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -104,6 +106,8 @@ static void setup(void)
 	v->d.minor = 3;
 	memcpy(v->d.uuid, uuid, 16);
 	v->d.persistence = CBT_PERSIST_METADATA;
+	v->d.identity_reason = scenario("replaced") ? CBT_IDENTITY_TABLE_REPLACED :
+			       CBT_IDENTITY_CONTINUED;
 	v->d.block_size = 65536;
 	v->d.nr_blocks = 100000;
 	v->d.dev_sectors = 100000ULL * 128 - 64;	/* the last block is half a block */
@@ -133,6 +137,7 @@ static void setup(void)
 	w->d.minor = 7;
 	memset(w->d.uuid, 0xab, 16);
 	w->d.persistence = CBT_PERSIST_NONE;
+	w->d.identity_reason = CBT_IDENTITY_MEMORY_ONLY;
 	w->d.block_size = 4096;
 	w->d.nr_blocks = 256;
 	w->d.dev_sectors = 2048;

@@ -8,7 +8,7 @@
  *   mkimg SRC TYPE (--to DIR | -o FILE|-) DEV-UUID EPOCH BLOCK-SIZE
  *         [CHANGED] [all|nonzero|fs] [none|zstd:N]
  *
- * TYPE: full, incremental, differential. CHANGED: "1-3,7,9-9" (blocks;
+ * TYPE: full, incremental, differential, auto-incremental (--auto-full). CHANGED: "1-3,7,9-9" (blocks;
  * "-" for none). Exits 0 or prints the error.
  */
 #include <errno.h>
@@ -39,8 +39,11 @@ int main(int argc, char *argv[])
 	}
 	cbt_extents_init(&changed);
 	cbt_extents_init(&used);
+	/* auto-incremental: an incremental, or a full image when the history is lost (--auto-full) */
+	req.auto_full = !strcmp(argv[2], "auto-incremental");
 	req.type = !strcmp(argv[2], "full") ? CBT_IMG_FULL :
-		   !strcmp(argv[2], "incremental") ? CBT_IMG_INCREMENTAL : CBT_IMG_DIFFERENTIAL;
+		   !strcmp(argv[2], "incremental") || req.auto_full ? CBT_IMG_INCREMENTAL :
+		   CBT_IMG_DIFFERENTIAL;
 	if (!strcmp(argv[3], "--to")) {
 		req.dir = argv[4];
 	} else if (!strcmp(argv[4], "-")) {

@@ -57,6 +57,8 @@ void mb_put_device(struct nlmsghdr *nlh, const struct mb_dev *d)
 		put_u64(nlh, CBT_A_METADATA_ERRORS, d->metadata_errors);
 	if (!OMIT(CBT_A_LAST_COMMITTED))
 		put_u64(nlh, CBT_A_LAST_COMMITTED, d->last_committed);
+	if (!OMIT(CBT_A_IDENTITY_REASON))
+		mnl_attr_put_u32(nlh, CBT_A_IDENTITY_REASON, d->identity_reason);
 	if (OMIT(CBT_A_EPOCHS))
 		return;
 	epochs = mnl_attr_nest_start(nlh, CBT_A_EPOCHS);

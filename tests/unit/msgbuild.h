@@ -33,6 +33,7 @@ struct mb_dev {
 	uint64_t epoch_current;
 	uint64_t metadata_errors;
 	uint64_t last_committed;
+	uint32_t identity_reason;	/* sent unless omitted, as a version 2 module does */
 	struct mb_epoch epochs[8];
 	int nr_epochs;
 	unsigned int omit;	/* an attribute type to leave out, 0 for none */

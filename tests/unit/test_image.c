@@ -584,8 +584,8 @@ static void chain_refuses_other_identity(void)
 	memcpy(other, DEV_UUID, 16);
 	other[0] ^= 1;
 	make_chain();
-	CHECK_ERR(backup(CBT_IMG_INCREMENTAL, 9, other, 1, 1), -ESTALE, "a full backup is needed");
-	CHECK_ERR(backup(CBT_IMG_DIFFERENTIAL, 9, other, 1, 1), -ESTALE, "a full backup is needed");
+	CHECK_ERR(backup(CBT_IMG_INCREMENTAL, 9, other, 1, 1), -ESTALE, "a full image is needed");
+	CHECK_ERR(backup(CBT_IMG_DIFFERENTIAL, 9, other, 1, 1), -ESTALE, "a full image is needed");
 	CHECK_ERR(backup(CBT_IMG_INCREMENTAL, 4, NULL, 1, 1), -ESTALE, "already covers");
 	CHECK_EQ(backup(CBT_IMG_FULL, 1, other, 0, 0), 0);	/* a full starts again */
 	CHECK_EQ(backup(CBT_IMG_INCREMENTAL, 2, other, 1, 1), 0);

@@ -23,6 +23,7 @@ static const struct mb_dev good = {
 	.epoch_current = 7,
 	.metadata_errors = 2,
 	.last_committed = 5,
+	.identity_reason = CBT_IDENTITY_TABLE_REPLACED,
 	/* not in order on the wire: the parser sorts them */
 	.epochs = { { 7, CBT_EPOCH_OPEN, 3 }, { 5, CBT_EPOCH_CLOSED, 1600 }, { 6, CBT_EPOCH_CLOSED, 0 } },
 	.nr_epochs = 3,
@@ -56,6 +57,8 @@ static void device_reply(void)
 	CHECK_EQ(info.epoch_current, 7);
 	CHECK_EQ(info.metadata_errors, 2);
 	CHECK_EQ(info.last_committed, 5);
+	CHECK_EQ(info.identity_reason, CBT_IDENTITY_TABLE_REPLACED);
+	CHECK_STR(cbt_identity_reason_name(info.identity_reason), "table-replaced");
 	CHECK_EQ(info.nr_epochs, 3);
 	CHECK_EQ(info.epochs[0].number, 5);
 	CHECK_EQ(info.epochs[0].state, CBT_EPOCH_CLOSED);
@@ -102,6 +105,27 @@ static void device_reply_missing_each_attribute(void)
 		CHECK_ERR(cbt_parse_device(device_msg(&d), &info), -EPROTO, want);
 		CHECK(!info.epochs);
 	}
+}
+
+/* A module older than netlink version 2 does not say why its identity began. */
+static void device_reply_without_identity_reason(void)
+{
+	struct mb_dev d = good;
+	struct cbt_dev_info info;
+
+	d.omit = CBT_A_IDENTITY_REASON;
+	CHECK_EQ(cbt_parse_device(device_msg(&d), &info), 0);
+	CHECK_EQ(info.identity_reason, CBT_IDENTITY_UNKNOWN);
+	CHECK_STR(cbt_identity_reason_name(info.identity_reason), "unknown");
+	cbt_dev_info_free(&info);
+	/* a reason this tool does not know yet */
+	d = good;
+	d.identity_reason = __CBT_IDENTITY_MAX + 3;
+	CHECK_EQ(cbt_parse_device(device_msg(&d), &info), 0);
+	CHECK_STR(cbt_identity_reason_name(info.identity_reason), "unknown");
+	cbt_dev_info_free(&info);
+	CHECK_STR(cbt_identity_reason_name(CBT_IDENTITY_UNTRACKED_BOOT), "untracked-boot");
+	CHECK_STR(cbt_identity_reason_name(CBT_IDENTITY_CONTINUED), "continued");
 }
 
 static void device_reply_wrong_lengths(void)
@@ -327,6 +351,7 @@ UT_MAIN("proto",
 	UT_CASE(device_reply),
 	UT_CASE(device_reply_ignores_unknown_attributes),
 	UT_CASE(device_reply_missing_each_attribute),
+	UT_CASE(device_reply_without_identity_reason),
 	UT_CASE(device_reply_wrong_lengths),
 	UT_CASE(device_reply_duplicate_attribute),
 	UT_CASE(device_reply_truncated),

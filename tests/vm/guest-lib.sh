@@ -81,6 +81,11 @@ pass() {
 	exit 0
 }
 
+# mark_module_load NAME: say in the kernel log, before loading a module, that
+# from now on a crash is not an emulator fault to retry (tests/lib.sh,
+# emulator_fault).
+mark_module_load() { echo "harness: loading module $1" >/dev/kmsg; }
+
 # need_module NAME...: load kernel modules (dm-cbt: skip the case if it did
 # not build for this kernel; anything else missing fails the case).
 need_module() {
@@ -94,6 +99,7 @@ need_module() {
 			skip "dm-cbt.ko did not build for $KVER ($(sed -n 's/^module: failed: //p' /harness/build-status))"
 		fi
 		log "modprobe $m"
+		mark_module_load "$n"
 		modprobe "$m" || fail "cannot load kernel module $m"
 	done
 }

@@ -152,6 +152,10 @@ CASES=
 for w in $(cat /proc/cmdline); do
 	case "$w" in
 	harness.cases=*) CASES=${w#*=} ;;
+	# this boot retries one that died before any module was loaded
+	harness.retry=*) HARNESS_RETRY=${w#*=}; export HARNESS_RETRY ;;
+	# VM_GUEST_ENV on the host: NAME=VALUE,... for the cases (a fuzz seed)
+	harness.env=*) for v in $(echo "${w#*=}" | tr , ' '); do export "$v"; done ;;
 	esac
 done
 for m in virtio_pci virtio_blk dm_mod loop ext4 crc32c_generic; do

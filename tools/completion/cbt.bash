@@ -83,7 +83,7 @@ _cbt() {
 		esac
 		if [[ $cur == -* ]]; then
 			_cbt_add -W "--full --incremental --differential --to --output --cow --freeze
-				--no-freeze --compress --all-blocks --threads --quiet --json --help" -- "$cur"
+				--no-freeze --compress --all-blocks --auto-full --threads --quiet --json --help" -- "$cur"
 		elif [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_devices "$cur"
 		fi

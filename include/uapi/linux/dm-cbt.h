@@ -313,10 +313,29 @@ struct cbt_extent {
  *   page 2..:     DM_CBT_MD_SLOTS bitmap slots of equal size, each a dense
  *                 bitmap (bit i = block i). One slot holds the open epoch,
  *                 the others closed epochs or nothing (then all zero).
- * See docs/target.md for the commit protocol.
+ * Superblock, version 2 (byte offset: size field):
+ *     0: 4 crc32c of bytes 4..4095 (seed ~0)   4: 4 version
+ *     8: 8 magic (or DM_CBT_MD_STALE_MAGIC)   16: 8 sequence number
+ *    24: 16 identity UUID                     40: 4 block size in bytes
+ *    44: 4 freed slots not yet zeroed         48: 8 blocks
+ *    56: 8 pages per slot                     64: 8 open epoch
+ *    72: 4 its slot                           76: 4 closed epochs
+ *    80: 48 three (epoch 8, slot 4, 0 4)     128: 8 last committed epoch
+ *   Version 2 only (version 1 is zero from here):
+ *   136: 8 origin sectors                    144: 8 sectors fingerprinted
+ *   152: 8 fingerprint: xxh64, seeded with the sectors fingerprinted, of
+ *          the first and the last MiB (4 KiB aligned, one region under 2 MiB)
+ *   160: 4 flags: bit 0 fingerprint valid, bit 1 I/O counters known
+ *   164: 4 detach state: 0 attached, 1 suspended, 2 replaced by another target
+ *   168: 8 dm device write I/Os, 176: 8 discard I/Os, at the last suspend
+ *   184: 8 module-load nonce, 192: 8 diskseq, 200: 4 dev_t of that dm device
+ * Every version keeps the crc32c at offset 0, the version at 4 and the
+ * magic at 8. A version above DM_CBT_MD_VERSION (checksum valid) is refused,
+ * never reformatted. See
+ * docs/target.md for the commit protocol and "History".
  */
 #define DM_CBT_MD_MAGIC 0x6463627444435354ULL	/* "TSCDtbcd" */
-#define DM_CBT_MD_VERSION 1
+#define DM_CBT_MD_VERSION 2
 #define DM_CBT_MD_PAGE_SIZE 4096
 #define DM_CBT_MD_SLOTS (DM_CBT_MAX_CLOSED + 1)
 #define DM_CBT_MD_SB_COPIES 2

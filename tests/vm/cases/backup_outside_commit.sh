@@ -87,7 +87,7 @@ log "the epochs the clone committed are lost to the chain"
 for type in --incremental --differential; do
 	backup "$type"
 	[ "$rc" -ne 0 ] || fail "backup $type after an outside commit succeeded"
-	grep -q "a full backup is needed" "$W/out" || fail "backup $type: no reason given: $(cat "$W/out")"
+	grep -q "a full image is needed" "$W/out" || fail "backup $type: no reason given: $(cat "$W/out")"
 	grep -q "epoch $e was committed" "$W/out" || fail "backup $type: the epoch is not named"
 	cmp -s "$CH/chain.idx" "$W/idx.before" || fail "the refused backup $type changed the chain"
 done

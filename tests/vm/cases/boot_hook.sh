@@ -3,7 +3,8 @@
 # local-top script create /dev/mapper/NAME over the disks devices.conf
 # lists and point ROOT at it when root= names a tracked disk; a bad line,
 # a missing disk or a missing module leaves the disk untouched, boots on,
-# and says why in the kernel log.
+# and says why in the kernel log; a metadata device of a line that was not
+# set up gets its two superblock magics marked stale, nothing else.
 # disks: 32M 8M
 # timeout: 300
 
@@ -88,19 +89,44 @@ assert_cmd sh "$LIB" /etc/cbt/devices.conf
 [ -b /dev/mapper/tr2 ] || fail "tr2 not made after a bad line"
 assert_cmd dmsetup remove tr2
 
-log "no dm-cbt module: boots untracked and says so"
+# magic DEV PAGE: the 8 bytes of the superblock magic in page PAGE of DEV
+magic() { dd if="$1" bs=1 skip=$(($2 * 4096 + 8)) count=8 2>/dev/null; }
+
+log "no dm-cbt module: boots untracked, says so, and marks the metadata stale"
+# $DISK2 holds the metadata tr wrote above.
+assert_eq "$(magic "$DISK2" 0)$(magic "$DISK2" 1)" "TSCDtbcdTSCDtbcd" "metadata magic before"
+dd if="$DISK2" of=/tmp/md.before bs=1M status=none
+before1=$(sha256sum <"$DISK1")
 KO=/lib/modules/$KVER/extra/dm-cbt.ko
 assert_cmd rmmod dm_cbt
 mv "$KO" "$KO.hidden"
-echo "tr UUID=$U" >/etc/cbt/devices.conf
+echo "tr UUID=$U block-size=4k metadata=$DISK2" >/etc/cbt/devices.conf
 dmesg -c >/dev/null
 : >/conf/param.conf
 rc=0
 ROOT="UUID=$U" sh "$LOCALTOP" || rc=$?
-mv "$KO.hidden" "$KO"
 assert_eq "$rc" 0 "local-top exit status without a module"
 [ ! -e /dev/mapper/tr ] || fail "tr made without a module?"
 assert_eq "$(cat /conf/param.conf)" "" "param.conf without a module"
 dmesg | grep -q "cbt-boot: the dm-cbt module cannot be loaded" || fail "no kernel log line about the module"
+dmesg | grep -q "cbt-boot: line 1: tr is used untracked: marked the dm-cbt metadata on .* stale (superblock 0 1)" ||
+	{ dmesg | grep cbt-boot; fail "no kernel log line about the stale metadata"; }
+assert_eq "$(magic "$DISK2" 0)$(magic "$DISK2" 1)" "cbtStalecbtStale" "metadata magic after"
+# Nothing else changed: the copy taken before, with the same 16 bytes written, is equal.
+for p in 0 1; do
+	printf cbtStale | dd of=/tmp/md.before bs=1 seek=$((p * 4096 + 8)) count=8 conv=notrunc 2>/dev/null
+done
+cmp /tmp/md.before "$DISK2" || fail "the metadata device changed beyond the two magics"
+assert_eq "$(sha256sum <"$DISK1")" "$before1" "origin content after an untracked boot"
+
+log "foreign data on the metadata disk is never touched"
+dd if=/dev/urandom of="$DISK2" bs=4096 count=4 conv=notrunc status=none
+printf 'TSCDtbcX' | dd of="$DISK2" bs=1 seek=8 conv=notrunc 2>/dev/null
+before2=$(sha256sum <"$DISK2")
+dmesg -c >/dev/null
+ROOT="UUID=$U" sh "$LOCALTOP" || fail "local-top exited with $?"
+assert_eq "$(sha256sum <"$DISK2")" "$before2" "foreign data on the metadata disk"
+if dmesg | grep -q "stale"; then fail "marked foreign data stale: $(dmesg | grep cbt-boot)"; fi
+mv "$KO.hidden" "$KO"
 need_module dm_cbt
 pass

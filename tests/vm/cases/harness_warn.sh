@@ -7,6 +7,7 @@
 # timeout: 30
 # ends-boot: yes
 log "loading harness_warn.ko, which WARNs on load"
+mark_module_load harness_warn
 insmod "/lib/modules/$KVER/extra/harness_warn.ko"
 log "still alive: panic_on_warn did not panic"
 pass

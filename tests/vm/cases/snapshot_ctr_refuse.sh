@@ -11,7 +11,7 @@
 # timeout: 200
 
 cleanup() {
-	for d in s c-snap2 d-snap on-meta on-origin d c; do
+	for d in s c-snap2 d-snap on-c on-meta on-origin d c; do
 		dmsetup remove "$d" 2>/dev/null || true
 	done
 }
@@ -61,6 +61,13 @@ assert_cmd stamp write /dev/mapper/d -b 4096 -n 512 -g 2
 refused "$DISK3" "the COW store of d's snapshot"
 assert_eq "$(sha256sum </dev/mapper/d-snap)" "$snap_sum" "d's snapshot after the refusal"
 refused /dev/mapper/d "another cbt device"
+assert_cmd dmsetup create on-c --table "0 1024 cbt /dev/mapper/c 8"
+refused /dev/mapper/on-c "a cbt device stacked on the cbt device (the next origin write hung)"
+assert_cmd dmsetup remove on-c
+if out=$(dmsetup create s --table "0 $N cbt-snap /dev/mapper/c $DISK5 4294967304" 2>&1); then
+	fail "a chunk size of 2^32 + 8 sectors was accepted (wrapped to 8)"
+fi
+log "refused chunk 2^32 + 8: $out"
 
 log "a cbt-snap target not at sector 0, or two in one table, is refused"
 half=$((N / 2))

@@ -34,6 +34,8 @@ refuse "0 $S cbt $DISK1 12" "Invalid block size"
 refuse "0 $S cbt $DISK1 4096" "Invalid block size"
 refuse "0 $S cbt $DISK1 4" "Invalid block size"
 refuse "0 $S cbt $DISK1 128x" "Invalid block size"
+# 2^32 + 128: sscanf("%u") once wrapped it to a valid 128 (fuzz_table)
+refuse "0 $S cbt $DISK1 4294967424" "Invalid block size"
 refuse "0 $S cbt /dev/nonexistent 128" "Error opening origin device"
 refuse "0 $S cbt $DISK1 128 1 nosuch" "Unrecognised feature argument"
 refuse "0 $S cbt $DISK1 128 2 metadata" "Invalid number of feature arguments"

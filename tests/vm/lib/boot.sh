@@ -116,7 +116,7 @@ vm_boot() {
 			n=$((n + 1))
 		done < <(vm_case_disks "${B_CASES[$i]}")
 	done
-	args+=(-append "console=ttyS0 quiet no_timer_check panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 hung_task_panic=1 sysctl.kernel.hung_task_timeout_secs=60 log_buf_len=4M mitigations=off rdinit=/init harness.cases=$(IFS=,; echo "$*")")
+	args+=(-append "console=ttyS0 quiet no_timer_check panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 hung_task_panic=1 sysctl.kernel.hung_task_timeout_secs=60 log_buf_len=4M mitigations=off rdinit=/init harness.retry=${VM_RETRY_BOOT:-0}${VM_GUEST_ENV:+ harness.env=$VM_GUEST_ENV} harness.cases=$(IFS=,; echo "$*")")
 	printf '%q ' "${args[@]}" >"$B_DIR/qemu.cmd"
 
 	# The outer timeout is a last resort; the deadlines below act first.
@@ -266,6 +266,17 @@ vm_verdict() {
 		[ -n "$bad$panic" ] || V_REASON="VM exited during the case (qemu status $B_QEMU_RC)"
 	fi
 	[ -z "${B_FAIL[$i]:-}" ] || V_REASON="${B_FAIL[$i]}; then $V_REASON"
+}
+
+# vm_emulator_fault: the last boot died of a kernel crash before any module
+# was loaded (tests/lib.sh, emulator_fault says what counts): a qemu-TCG
+# fault, worth one retry. Sets VM_FAULT_SIG to the crash's first line.
+vm_emulator_fault() {
+	VM_FAULT_SIG=""
+	[ "$B_DONE" != 1 ] && [ -z "$B_ABORT" ] || return 1
+	# a case that asked to be killed (vm_crash) meant it
+	[ ${#B_CRASH[@]} -eq 0 ] || return 1
+	VM_FAULT_SIG=$(emulator_fault "$B_DIR/console.log")
 }
 
 # Problems of the last boot outside any case, one per line (none: empty).

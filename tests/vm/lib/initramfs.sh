@@ -28,6 +28,8 @@ VM_TOOLS=(
 # own /etc/lvm/lvm.conf (no udev in the guest). util-linux blkid for the
 # boot_* cases (busybox has none), as the initramfs-tools hook installs it.
 VM_TOOLS+=(/usr/sbin:/usr/sbin/blkid)
+# util-linux flock (busybox has none), for udev/cbt-reattach.
+VM_TOOLS+=(/usr/bin:/usr/bin/flock)
 # zstd, for tests/bench's bench_backup (its `dd | zstd -3' baseline).
 VM_TOOLS+=(/usr/bin:/usr/bin/zstd)
 VM_TOOL_LINKS_LVM=()
@@ -161,6 +163,8 @@ vm_build_initramfs() {
 	install -m 0755 "$vmdir/init" "$proj/init"
 	install -m 0644 "$vmdir/guest-lib.sh" "$vmdir/runner.sh" "$vmdir/dump-tasks.sh" "$proj/harness/"
 	install -m 0644 "$VM_CASES"/*.sh "$proj/harness/cases/"
+	# shared shell code of a case directory (tests/soak/cases/soak.inc)
+	for f in "$VM_CASES"/*.inc; do [ -f "$f" ] && install -m 0644 "$f" "$proj/harness/cases/"; done
 	for f in "$helpers"/*; do [ -x "$f" ] && install -m 0755 "$f" "$proj/harness/bin/"; done
 	for f in "$kmods"/*.ko; do [ -f "$f" ] && install -m 0644 "$f" "$proj/lib/modules/$kver/extra/"; done
 	[ -n "$ko" ] && install -m 0644 "$ko" "$proj/lib/modules/$kver/extra/dm-cbt.ko"
@@ -168,6 +172,8 @@ vm_build_initramfs() {
 	# The boot-time scripts (boot/), for the boot_* cases.
 	install -D -m 0644 "$TOP/boot/cbt-boot.sh" "$proj/usr/share/cbt/cbt-boot.sh"
 	install -D -m 0755 "$TOP/boot/initramfs-tools/scripts/local-top/cbt" "$proj/harness/boot/local-top-cbt"
+	# The LVM reload handler (udev/), where make install puts it.
+	install -D -m 0755 "$TOP/udev/cbt-reattach" "$proj/usr/lib/cbt/cbt-reattach"
 	# Real tools shadowed by busybox applets: busybox sh runs its applet
 	# for a bare name even when PATH has the real tool first, so the guest
 	# library defines a function for each of these.

@@ -1,0 +1,49 @@
+#!/bin/sh
+# Metadata of format version 1 (written by the module before version 2)
+# loads as a new identity, reason unverified: it kept no evidence of what
+# happened while detached. Metadata of a newer format (a module downgrade)
+# is refused and left exactly as it is.
+# disks: 64M 8M
+# timeout: 120
+
+cleanup() {
+	dmsetup remove c 2>/dev/null || true
+}
+
+need_module dm_cbt
+need_cmd cbt cbtsb md5sum
+
+N=$(sectors "$DISK1")
+CBT="0 $N cbt $DISK1 8 2 metadata $DISK2"
+field() { n=$1; set -- $(dmsetup status c); eval echo "\${$n}"; }
+
+assert_cmd dmsetup create c --table "$CBT"
+dd if=/dev/urandom of=/dev/mapper/c bs=4096 count=1 seek=4000 oflag=direct 2>/dev/null
+assert_eq "$(cbt epoch close c)" 1 "closed epoch"
+old=$(field 4)
+assert_cmd dmsetup remove c
+
+log "the same superblocks as version 1"
+assert_cmd cbtsb "$DISK2" 1
+assert_cmd dmsetup create c --table "$CBT"
+new=$(field 4)
+[ "$new" != "$old" ] || fail "identity kept over version 1 metadata"
+assert_eq "$(field 11)" unverified "reason over version 1 metadata"
+assert_eq "$(field 6) $(field 7)" "1 0" "open epoch and closed epochs of the new identity"
+dmesg | tail -5 | grep -q "(unverified)" || fail "no warning naming the reason"
+assert_cmd dmsetup remove c
+
+log "a newer format is refused and not touched"
+assert_cmd cbtsb "$DISK2" 3
+sum=$(md5sum <"$DISK2")
+if dmsetup create c --table "$CBT" 2>/dev/null; then fail "metadata of a newer format was accepted"; fi
+dmesg | tail -3 | grep -q "newer dm-cbt format" || fail "no reason given for the refusal"
+assert_eq "$(md5sum <"$DISK2")" "$sum" "metadata after the refusal"
+dmsetup remove c 2>/dev/null || true
+
+log "back to version 2, it loads as it was"
+assert_cmd cbtsb "$DISK2" 2
+assert_cmd dmsetup create c --table "$CBT"
+assert_eq "$(field 4) $(field 11)" "$new continued" "identity after the refusal"
+assert_cmd dmsetup remove c
+pass
