@@ -65,6 +65,32 @@ uninstall-boot:
 uninstall: uninstall-boot uninstall-udev
 	$(MAKE) -C tools uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
 
+# A source tarball of the tree's source files (tracked and new, not ignored
+# ones) as dm-cbt-<version>/: what the packages are built from, so the tree
+# itself stays clean.
+.PHONY: dist deb rpm-spec-check
+VERSION := $(shell cat VERSION)
+DIST := $(BUILD)/dist/dm-cbt-$(VERSION).tar.gz
+dist:
+	mkdir -p "$(BUILD)/dist"
+	git ls-files -z --cached --others --exclude-standard | \
+		xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' sh | \
+		tar --null -T - --transform 's|^|dm-cbt-$(VERSION)/|' -czf "$(DIST)"
+
+# Debian packages (debian/, README "Packages"): dm-cbt-dkms and cbt, built
+# from the dist tarball under build/deb/; the .debs land in build/deb/.
+deb: dist
+	rm -rf "$(BUILD)/deb"
+	mkdir -p "$(BUILD)/deb"
+	tar -xzf "$(DIST)" -C "$(BUILD)/deb"
+	cd "$(BUILD)/deb/dm-cbt-$(VERSION)" && dpkg-buildpackage -us -uc -b
+	ls -l "$(BUILD)"/deb/*.deb
+
+# The RPM spec as rpmbuild sees it: macros expanded, then a source rpm from
+# the dist tarball (building the binary rpms is for Fedora/RHEL, untested).
+rpm-spec-check: dist
+	tests/pkg/rpm
+
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 	$(MAKE) -C tools clean

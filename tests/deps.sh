@@ -15,6 +15,7 @@ sparse python3 bc bison flex libelf-dev libssl-dev
 qemu-system-x86 busybox-static cpio xz-utils zstd
 dmsetup e2fsprogs xfsprogs fio util-linux
 lvm2
+debhelper dh-dkms lintian rpm
 "
 
 missing=""
