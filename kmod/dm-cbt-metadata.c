@@ -167,6 +167,34 @@ int cbt_md_commit_dirty(struct cbt_tracker *t)
 	return r;
 }
 
+/*
+ * Zero @count pages from @first with writes of the zero page from our own
+ * bio_set: blkdev_issue_zeroout() would allocate from fs_bio_set, the pool
+ * the filesystem above shares, whose bios may sit in t->deferred waiting
+ * for this very commit (review M4).
+ */
+static int md_zero_pages(struct cbt_tracker *t, u64 first, u64 count)
+{
+	struct page *zeros[CBT_COMMIT_BATCH];
+	u64 page_nos[CBT_COMMIT_BATCH];
+	unsigned int i, n;
+	int r;
+
+	for (i = 0; i < CBT_COMMIT_BATCH; i++)
+		zeros[i] = ZERO_PAGE(0);
+	while (count) {
+		n = min_t(u64, count, CBT_COMMIT_BATCH);
+		for (i = 0; i < n; i++)
+			page_nos[i] = first + i;
+		r = md_rw(t, zeros, page_nos, n, REQ_OP_WRITE | REQ_SYNC);
+		if (r)
+			return r;
+		first += n;
+		count -= n;
+	}
+	return 0;
+}
+
 int cbt_md_zero_slot(struct cbt_tracker *t, u32 slot, const struct cbt_bitmap *bm)
 {
 	u32 leaf = 0, run;
@@ -182,13 +210,9 @@ int cbt_md_zero_slot(struct cbt_tracker *t, u32 slot, const struct cbt_bitmap *b
 		run = 1;
 		while (leaf + run < bm->nr_leaves && cbt_bitmap_leaf_present(bm, leaf + run))
 			run++;
-		r = blkdev_issue_zeroout(t->meta_bdev,
-					 slot_page(t, slot, leaf) * SECTORS_PER_MD_PAGE,
-					 (sector_t)run * SECTORS_PER_MD_PAGE, GFP_NOIO, 0);
-		if (r) {
-			atomic64_inc(&t->metadata_errors);
+		r = md_zero_pages(t, slot_page(t, slot, leaf), run);
+		if (r)
 			return r;
-		}
 		leaf += run;
 	}
 	return 0;
@@ -226,8 +250,7 @@ void cbt_md_wipe_sb(struct cbt_tracker *t)
 	if (t->sb_wiped || t->dead || !t->meta_bdev ||
 	    t->persistence != CBT_PERSIST_FAILED)
 		return;
-	if (!blkdev_issue_zeroout(t->meta_bdev, 0, DM_CBT_MD_SB_COPIES * SECTORS_PER_MD_PAGE,
-				  GFP_NOIO, 0))
+	if (!md_zero_pages(t, 0, DM_CBT_MD_SB_COPIES))
 		t->sb_wiped = true;
 }
 
