@@ -306,7 +306,7 @@ int cbt_open_point(const char *src, const char *id, bool full_check, struct cbt_
 		ret = cbt_chain_path(&c, path[k], file, sizeof(file));
 		if (ret)
 			break;
-		ret = cbt_img_read_ends(file, &h[k % 2], &t);
+		ret = cbt_chain_read_ends(&c, path[k], &h[k % 2], &t);
 		cbt_extents_free(&t.map);
 		if (ret == -ENOENT)
 			ret = cbt_err(-ENOENT, "%s: image %s is missing (a missing link of the chain:"
@@ -321,9 +321,9 @@ int cbt_open_point(const char *src, const char *id, bool full_check, struct cbt_
 		}
 		if (k)
 			ret = cbt_img_check_link(&h[(k - 1) % 2], &h[k % 2], pt->names[k - 1], file);
-		fd = ret ? -1 : open(file, O_RDONLY | O_CLOEXEC);
+		fd = ret ? -1 : cbt_chain_open_image(&c, path[k]);
 		if (!ret && fd < 0)
-			ret = cbt_err(-errno, "%s: %s", file, strerror(errno));
+			ret = fd;
 		if (!ret)
 			ret = point_add(pt, file, fd);
 	}

@@ -28,6 +28,7 @@
 #include "device.h"
 #include "fsmap.h"
 #include "json.h"
+#include "safefile.h"
 #include "snap.h"
 #include "subcommands.h"
 #include "util.h"
@@ -169,7 +170,8 @@ int backup_main(int argc, char *argv[])
 	struct cbt_nl *nl = NULL;
 	struct cbt_snap snap;
 	int dev_lock = -1;
-	char outpart[4096] = "", why_failed[1024] = "";
+	struct cbt_tmpfile outf = { .fd = -1, .dfd = -1 };
+	char why_failed[1024] = "";
 	uint32_t t32;
 	int c, ret, src = -1;
 
@@ -243,6 +245,9 @@ int backup_main(int argc, char *argv[])
 	if (out && req.type != CBT_IMG_FULL)
 		return bad_argument("backup", "-o writes full images only; for", argv[optind],
 				    "incremental and differential images use --to DIR");
+	if (out && !strcmp(out, "-") && isatty(STDOUT_FILENO))
+		return bad_argument("backup", "standard output is a terminal: not writing an image"
+				    " to", out, "redirect it to a file or a pipe");
 	dev = argv[optind];
 	cbt_extents_init(&changed);
 	cbt_extents_init(&used);
@@ -385,13 +390,10 @@ int backup_main(int argc, char *argv[])
 		goto out;
 	}
 	if (out && strcmp(out, "-")) {
-		snprintf(outpart, sizeof(outpart), "%s.partial", out);
-		req.out_fd = open(outpart, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (req.out_fd < 0) {
-			ret = cbt_err(-errno, "%s: %s", outpart, strerror(errno));
-			outpart[0] = 0;
+		ret = cbt_tmpfile_create(&outf, out);
+		if (ret)
 			goto out;
-		}
+		req.out_fd = outf.fd;
 	} else if (out) {
 		req.out_fd = STDOUT_FILENO;
 	}
@@ -400,11 +402,12 @@ int backup_main(int argc, char *argv[])
 	req.progress = &prog;
 	ret = cbt_backup_run(&req, src, &res);
 	cbt_progress_end(&prog);
-	if (!ret && outpart[0] && (fsync(req.out_fd) || rename(outpart, out)))
-		ret = cbt_err(-errno, "%s: %s", out, strerror(errno));
+	if (!ret && outf.fd >= 0) {
+		ret = cbt_tmpfile_commit(&outf);
+		req.out_fd = -1;
+	}
 	if (ret)
 		goto out;
-	outpart[0] = 0;
 
 	/*
 	 * A chain's image consumes the epoch. A lone image (-o) does not: no
@@ -424,10 +427,8 @@ out:
 			 cbt_err_detail() ? cbt_err_detail() : strerror(-ret));
 	if (src >= 0)
 		close(src);
-	if (req.out_fd >= 0 && req.out_fd != STDOUT_FILENO)
-		close(req.out_fd);
-	if (outpart[0])
-		unlink(outpart);
+	if (outf.fd >= 0)
+		cbt_tmpfile_abort(&outf);
 	if (taken && !committed) {
 		int r = cbt_epoch_abort(nl, &sel, snap.epoch);
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "chain.h"
+#include "safefile.h"
 #include "util.h"
 
 #define INDEX_VERSION_LINE "cbt-chain 1"
@@ -57,36 +58,53 @@ int cbt_chain_open(struct cbt_chain *c, const char *dir, bool create, bool lock)
 	size_t cap = 0;
 	unsigned lineno = 0;
 	FILE *f;
-	int ret = 0;
+	int ret = 0, fd;
 
 	memset(c, 0, sizeof(*c));
 	c->lock_fd = -1;
+	c->dfd = -1;
 	if (!create && access(dir, F_OK))
 		return cbt_err(-ENOENT, "%s does not exist (a chain starts with a full backup:"
 			       " take a full backup first, --full)", dir);
-	if (create && mkdir(dir, 0700) && errno != EEXIST)
-		return cbt_err(-errno, "creating %s: %s", dir, strerror(errno));
 	c->dir = strdup(dir);
 	if (!c->dir)
 		return -ENOMEM;
+	/* Every file below is opened relative to this fd: the path is resolved once. */
+	if (create || lock)
+		c->dfd = cbt_dir_open_private(dir, create);
+	else
+		c->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->dfd < 0 && !(create || lock))
+		return errno == ENOTDIR ? cbt_err(-ENOTDIR, "%s is not a chain directory", dir) :
+					  cbt_err(-errno, "%s: %s", dir, strerror(errno));
+	if (c->dfd < 0)
+		return c->dfd;
 	if (lock) {
+		struct stat st;
+
 		snprintf(path, sizeof(path), "%s/.lock", dir);
-		c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+		c->lock_fd = openat(c->dfd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+				    O_CLOEXEC, 0600);
 		if (c->lock_fd < 0)
-			return cbt_err(-errno, "%s: %s", path, strerror(errno));
+			return cbt_err(-errno, "%s: %s%s", path, strerror(errno),
+				       errno == ELOOP ? " (a symbolic link: remove it)" : "");
+		if (fstat(c->lock_fd, &st) || !S_ISREG(st.st_mode))
+			return cbt_err(-EINVAL, "%s is not a regular file: remove it", path);
 		if (flock(c->lock_fd, LOCK_EX | LOCK_NB))
 			return cbt_err(-EBUSY, "%s: another cbt is writing to this chain", dir);
 	}
 	snprintf(path, sizeof(path), "%s/" CBT_CHAIN_INDEX, dir);
-	f = fopen(path, "re");
-	if (!f) {
-		struct stat st;
-
-		if (errno != ENOENT)
-			return cbt_err(-errno, "%s: %s", path, strerror(errno));
-		if (stat(dir, &st) || !S_ISDIR(st.st_mode))
-			return cbt_err(-ENOTDIR, "%s is not a chain directory", dir);
+	fd = cbt_open_regular(c->dfd, CBT_CHAIN_INDEX, path, true);
+	if (fd == -ENOENT) {
+		cbt_err_clear();
 		return 0;
+	}
+	if (fd < 0)
+		return fd;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
 	}
 	while (getline(&line, &cap, f) > 0) {
 		struct cbt_chain_entry e, *v;
@@ -125,8 +143,32 @@ void cbt_chain_close(struct cbt_chain *c)
 	free(c->v);
 	if (c->lock_fd >= 0)
 		close(c->lock_fd);
+	if (c->dfd >= 0)
+		close(c->dfd);
 	memset(c, 0, sizeof(*c));
 	c->lock_fd = -1;
+	c->dfd = -1;
+}
+
+int cbt_chain_open_image(const struct cbt_chain *c, size_t i)
+{
+	char path[4096];
+	int ret = cbt_chain_path(c, i, path, sizeof(path));
+
+	return ret ? ret : cbt_open_regular(c->dfd, c->v[i].file, path, true);
+}
+
+int cbt_chain_read_ends(const struct cbt_chain *c, size_t i, struct cbt_img_header *h,
+			struct cbt_img_trailer *t)
+{
+	char path[4096];
+	int ret = cbt_chain_path(c, i, path, sizeof(path));
+
+	if (ret) {
+		memset(t, 0, sizeof(*t));
+		return ret;
+	}
+	return cbt_img_read_ends_at(c->dfd, c->v[i].file, path, h, t);
 }
 
 int cbt_chain_path(const struct cbt_chain *c, size_t i, char *buf, size_t len)
@@ -234,39 +276,32 @@ static void put_entry(FILE *f, const struct cbt_chain_entry *e)
 
 int cbt_chain_add(struct cbt_chain *c, const struct cbt_chain_entry *e)
 {
-	char tmp[4096], path[4096];
 	struct cbt_chain_entry *v;
+	struct cbt_tmpfile tf;
+	char path[4096];
 	FILE *f;
-	int ret = 0, dfd;
+	int ret;
 
-	snprintf(tmp, sizeof(tmp), "%s/." CBT_CHAIN_INDEX ".tmp", c->dir);
 	snprintf(path, sizeof(path), "%s/" CBT_CHAIN_INDEX, c->dir);
 	v = realloc(c->v, (c->nr + 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	c->v = v;
-	f = fopen(tmp, "we");
-	if (!f)
-		return cbt_err(-errno, "%s: %s", tmp, strerror(errno));
+	ret = cbt_tmpfile_create_at(&tf, c->dfd, CBT_CHAIN_INDEX, path);
+	if (ret)
+		return ret;
+	f = cbt_tmpfile_fdopen(&tf);
+	if (!f) {
+		cbt_tmpfile_abort(&tf);
+		return -ENOMEM;
+	}
 	fprintf(f, INDEX_VERSION_LINE "\n");
 	for (size_t i = 0; i < c->nr; i++)
 		put_entry(f, &c->v[i]);
 	put_entry(f, e);
-	if (fflush(f) || fsync(fileno(f)))
-		ret = cbt_err(-errno, "writing %s: %s", tmp, strerror(errno));
-	if (fclose(f) && !ret)
-		ret = cbt_err(-errno, "writing %s: %s", tmp, strerror(errno));
-	if (!ret && rename(tmp, path))
-		ret = cbt_err(-errno, "renaming %s: %s", tmp, strerror(errno));
-	if (ret) {
-		unlink(tmp);
+	ret = cbt_tmpfile_commit_stdio(&tf, f);
+	if (ret)
 		return ret;
-	}
-	dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
 	c->v[c->nr++] = *e;
 	return 0;
 }

@@ -31,17 +31,25 @@ struct cbt_chain {
 	struct cbt_chain_entry *v;
 	size_t nr;
 	int lock_fd;
+	int dfd;	/* the directory: every file in it is opened relative to this */
 };
 
 /*
  * Open chain directory @dir: with @create, make it when missing; with
  * @lock, take DIR/.lock (-EBUSY when another cbt holds it). A directory
- * without an index is an empty chain.
+ * without an index is an empty chain. With @create or @lock (a writer),
+ * DIR must pass cbt_dir_open_private(): not a symbolic link, owned by the
+ * effective uid, writable by it alone.
  */
 int cbt_chain_open(struct cbt_chain *c, const char *dir, bool create, bool lock);
 void cbt_chain_close(struct cbt_chain *c);
-/* DIR/file of entry @i. */
+/* DIR/file of entry @i (for messages: open files with the two below). */
 int cbt_chain_path(const struct cbt_chain *c, size_t i, char *buf, size_t len);
+/* Entry @i's image, opened for reading: a regular file, not a symbolic link. */
+int cbt_chain_open_image(const struct cbt_chain *c, size_t i);
+/* cbt_img_read_ends() of entry @i. */
+int cbt_chain_read_ends(const struct cbt_chain *c, size_t i, struct cbt_img_header *h,
+			struct cbt_img_trailer *t);
 /* The entry whose image UUID is @uuid, or -1. */
 long cbt_chain_find(const struct cbt_chain *c, const uint8_t uuid[16]);
 /*

@@ -165,6 +165,9 @@ int cbt_img_verify_fd(int fd, const char *name, struct cbt_img_header *hdr,
  * file ends right after the footer; the frames are not read.
  */
 int cbt_img_read_ends(const char *path, struct cbt_img_header *hdr, struct cbt_img_trailer *t);
+/* The same for @file in directory @dfd, not followed if a symbolic link; @path for messages. */
+int cbt_img_read_ends_at(int dfd, const char *file, const char *path, struct cbt_img_header *hdr,
+			 struct cbt_img_trailer *t);
 
 /* ---- Little-endian helpers (shared by the three files) ------------------ */
 

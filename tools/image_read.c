@@ -20,6 +20,7 @@
 #include <zstd.h>
 
 #include "image.h"
+#include "safefile.h"
 #include "util.h"
 
 #define RBUF 65536
@@ -374,15 +375,21 @@ static int pread_all(int fd, void *p, size_t len, uint64_t off, const char *path
 
 int cbt_img_read_ends(const char *path, struct cbt_img_header *hdr, struct cbt_img_trailer *t)
 {
+	return cbt_img_read_ends_at(AT_FDCWD, path, path, hdr, t);
+}
+
+int cbt_img_read_ends_at(int dfd, const char *file, const char *path, struct cbt_img_header *hdr,
+			 struct cbt_img_trailer *t)
+{
 	uint8_t hb[CBT_IMG_HEADER_SIZE], foot[16], th[CBT_IMG_TRAILER_HDR_SIZE];
 	uint8_t *buf = NULL;
 	struct stat st;
 	uint64_t off, nr, size, len;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+	int fd = cbt_open_regular(dfd, file, path, dfd != AT_FDCWD), ret;
 
 	memset(t, 0, sizeof(*t));
 	if (fd < 0)
-		return cbt_err(-errno, "%s: %s", path, strerror(errno));
+		return fd;
 	ret = fstat(fd, &st) ? -errno : 0;
 	size = (uint64_t)st.st_size;
 	if (!ret)

@@ -19,6 +19,7 @@
 #include <linux/dm-cbt.h>
 
 #include "layer.h"
+#include "safefile.h"
 #include "subcommands.h"
 #include "util.h"
 
@@ -128,17 +129,22 @@ static int update_initramfs(void)
 static int rewrite_conf(const char *conf, const char *name, const char *source,
 			const char *line, bool *found)
 {
-	char tmp[4096], buf[1024], dir[4096];
+	char buf[1024], dir[4096];
+	struct cbt_tmpfile tf;
 	FILE *in, *out;
-	int ret = 0;
+	int ret;
 
 	*found = false;
 	snprintf(dir, sizeof(dir), "%s", conf);
 	mkdir(dirname(dir), 0755);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", conf);
-	out = fopen(tmp, "we");
-	if (!out)
-		return cbt_err(-errno, "cannot write `%s': %s", tmp, strerror(errno));
+	ret = cbt_tmpfile_create(&tf, conf);
+	if (ret)
+		return ret;
+	out = cbt_tmpfile_fdopen(&tf);
+	if (!out) {
+		cbt_tmpfile_abort(&tf);
+		return -ENOMEM;
+	}
 	in = fopen(conf, "re");
 	if (!in)
 		fprintf(out, "# dm-cbt: disks tracked from boot, written by `cbt setup-boot'.\n"
@@ -157,14 +163,7 @@ static int rewrite_conf(const char *conf, const char *name, const char *source,
 		fclose(in);
 	if (line)
 		fprintf(out, "%s\n", line);
-	if (fflush(out) || fsync(fileno(out)))
-		ret = cbt_err(-errno, "cannot write `%s': %s", tmp, strerror(errno));
-	fclose(out);
-	if (!ret && rename(tmp, conf))
-		ret = cbt_err(-errno, "cannot replace `%s': %s", conf, strerror(errno));
-	if (ret)
-		unlink(tmp);
-	return ret;
+	return cbt_tmpfile_commit_stdio(&tf, out);
 }
 
 int setup_boot_main(int argc, char *argv[])

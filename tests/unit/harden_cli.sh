@@ -1,0 +1,119 @@
+# shellcheck shell=bash
+# Command-line tests of the tool's handling of hostile or broken input:
+# planted symbolic links and foreign files in chain directories and next
+# to output files, special files where images belong, restores from
+# streams that turn out to be bad. Sourced by tests/unit/run after
+# image_cli.sh, with $O, cli.sh's run and expect, and lib.sh loaded.
+
+# $out and $err are set by cli.sh's run.
+# shellcheck disable=SC2154
+H=$O/harden-cli
+HU=5a5a5a5a-1111-4222-8333-555555555555
+
+# h_ok NAME COMMAND...: a TAP line for a command's success.
+h_ok() {
+	local name=$1
+	shift
+	if "$@" >"$H/h_ok.out" 2>&1; then
+		tap_ok "unit/harden_cli/$name"
+	else
+		tap_fail "unit/harden_cli/$name"
+		sed 's/^/# /' "$H/h_ok.out" | head -10
+	fi
+}
+
+# h_chain DIR: a full and an incremental image of $H/dev in DIR
+h_chain() {
+	"$O/mkimg" "$H/dev" full --to "$1" "$HU" 1 4096 >/dev/null &&
+		"$O/mkimg" "$H/dev" incremental --to "$1" "$HU" 2 4096 3,9 >/dev/null
+}
+
+if [ ! -x "$CBT" ] || [ ! -x "$O/mkimg" ]; then
+	tap_fail "unit/harden_cli: $CBT or $O/mkimg was not built (see $O/build.log)"
+else
+	rm -rf "$H"
+	mkdir -p "$H"
+	# random data throughout: a full image of two 4 MiB frames
+	dd if=/dev/urandom of="$H/dev" bs=1M count=8 status=none
+	echo "precious" >"$H/victim"
+	cp "$H/victim" "$H/victim.orig"
+
+	# M1: a symbolic link planted under the index's temporary name.
+	h_chain "$H/c1"
+	for t in .chain.idx.tmp .chain.idx.partial; do ln -s "$H/victim" "$H/c1/$t"; done
+	run "$O/mkimg" "$H/dev" incremental --to "$H/c1" "$HU" 3 4096 5
+	h_ok planted_index_tmp_victim_unchanged cmp "$H/victim" "$H/victim.orig"
+	h_ok planted_index_tmp_index_not_a_link test ! -L "$H/c1/chain.idx"
+	h_ok planted_index_tmp_backup_done test "$rc" = 0 -a -f "$H/c1/000003-incr.cbti"
+	run "$CBT" verify "$H/c1"
+	expect harden_planted_index_tmp_chain_verifies 0 ""
+
+	# The lock file as a symbolic link to a file that does not exist yet.
+	h_chain "$H/c2"
+	rm -f "$H/c2/.lock"
+	ln -s "$H/created-by-root" "$H/c2/.lock"
+	run "$O/mkimg" "$H/dev" incremental --to "$H/c2" "$HU" 3 4096 5
+	expect harden_planted_lock_refused 1 ".lock"
+	h_ok planted_lock_nothing_created test ! -e "$H/created-by-root"
+
+	# A chain directory others may write to is refused for writing, and
+	# so is one given as a symbolic link; reading it is fine.
+	h_chain "$H/c3"
+	cp -a "$H/c3" "$H/c3.orig"
+	chmod 0777 "$H/c3"
+	run "$O/mkimg" "$H/dev" incremental --to "$H/c3" "$HU" 3 4096 5
+	expect harden_world_writable_dir_refused 1 "writable by others"
+	h_ok world_writable_dir_unchanged diff -r "$H/c3" "$H/c3.orig"
+	chmod 0770 "$H/c3"
+	run "$O/mkimg" "$H/dev" incremental --to "$H/c3" "$HU" 3 4096 5
+	expect harden_group_writable_dir_refused 1 "writable by its group"
+	run "$CBT" verify "$H/c3"
+	expect harden_group_writable_dir_readable 0 ""
+	chmod 0700 "$H/c3"
+	ln -s c3 "$H/c3-link"
+	run "$O/mkimg" "$H/dev" incremental --to "$H/c3-link" "$HU" 3 4096 5
+	expect harden_symlinked_dir_refused 1 "symbolic link"
+	h_ok symlinked_dir_unchanged diff -r "$H/c3" "$H/c3.orig"
+	if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+		chown nobody "$H/c3"
+		run "$O/mkimg" "$H/dev" incremental --to "$H/c3" "$HU" 3 4096 5
+		expect harden_foreign_owner_dir_refused 1 "owned by"
+		chown 0 "$H/c3"
+	fi
+
+	# export: planted links next to OUTPUT, and a pre-existing OUTPUT
+	# survives a failed export.
+	ln -s "$H/victim" "$H/e.raw.tmp"
+	run "$CBT" export "$H/c1" --format raw -o "$H/e.raw" --quiet
+	expect harden_export_raw 0 ""
+	h_ok export_raw_victim_unchanged cmp "$H/victim" "$H/victim.orig"
+	if command -v qemu-img >/dev/null; then
+		ln -s "$H/victim" "$H/e.qcow2.raw.tmp"
+		run "$CBT" export "$H/c1" --format qcow2 -o "$H/e.qcow2" --quiet
+		expect harden_export_qcow2 0 ""
+		h_ok export_qcow2_victim_unchanged cmp "$H/victim" "$H/victim.orig"
+		h_ok export_qcow2_no_tmp_left sh -c "! ls -a '$H' | grep -q '^\\.e\\.qcow2'"
+	fi
+	cp "$H/victim" "$H/existing"
+	run "$CBT" export "$H/nonexistent-chain" --format raw -o "$H/existing" --quiet
+	expect harden_export_failed 1 "nonexistent-chain"
+	h_ok export_failed_keeps_existing_output cmp "$H/existing" "$H/victim.orig"
+
+	# L2: a FIFO where an image belongs must not hang readers.
+	h_chain "$H/c4"
+	rm "$H/c4/000002-incr.cbti"
+	mkfifo "$H/c4/000002-incr.cbti"
+	run timeout 20 "$CBT" verify "$H/c4"
+	expect harden_fifo_in_chain_verify 1 "not a regular file"
+	run timeout 20 "$CBT" info "$H/c4"
+	expect harden_fifo_in_chain_info 1 "not a regular file"
+	run timeout 20 "$CBT" restore --quiet "$H/c4" "$H/t-fifo"
+	expect harden_fifo_in_chain_restore 1 "not a regular file"
+	# and a symbolic link in the chain to another file is not followed
+	h_chain "$H/c5"
+	mv "$H/c5/000001-full.cbti" "$H/elsewhere.cbti"
+	ln -s "$H/elsewhere.cbti" "$H/c5/000001-full.cbti"
+	run "$CBT" verify "$H/c5"
+	expect harden_symlink_image_refused 1 "symbolic link"
+
+fi
