@@ -121,7 +121,7 @@ int export_main(int argc, char *argv[])
 		usage(stderr);
 		return 1;
 	}
-	ret = cbt_open_point(argv[optind], id, true, &pt);
+	ret = cbt_open_point(argv[optind], id, true, NULL, &pt);
 	if (ret)
 		goto fail;
 	signal(SIGINT, on_signal);

@@ -116,4 +116,38 @@ else
 	run "$CBT" verify "$H/c5"
 	expect harden_symlink_image_refused 1 "symbolic link"
 
+	# M3: a stream is checked whole before the target is touched.
+	"$O/mkimg" "$H/dev" full -o "$H/full.cbti" "$HU" 1 4096 - nonzero zstd:1
+	# smaller than the device: a restore would extend it
+	dd if=/dev/urandom of="$H/t0" bs=64k count=64 status=none
+	cp "$H/t0" "$H/t"
+	size=$(stat -c %s "$H/full.cbti")
+	run sh -c "head -c $((size * 3 / 4)) '$H/full.cbti' | '$CBT' restore --quiet - '$H/t'"
+	expect harden_stream_truncated 1 "truncated"
+	h_ok stream_truncated_target_unchanged cmp "$H/t" "$H/t0"
+	if [[ $err == *"partial restore"* ]]; then
+		tap_fail "unit/harden_cli/stream_truncated_no_partial_claim: $err"
+	else
+		tap_ok "unit/harden_cli/stream_truncated_no_partial_claim"
+	fi
+	cp "$H/full.cbti" "$H/flip.cbti"
+	flip "$H/flip.cbti" $((size * 3 / 4))
+	run sh -c "'$CBT' restore --quiet - '$H/t' <'$H/flip.cbti'"
+	expect harden_stream_flipped 1 "checksum"
+	h_ok stream_flipped_target_unchanged cmp "$H/t" "$H/t0"
+	run sh -c "cat '$H/c1/000002-incr.cbti' | '$CBT' restore --quiet - '$H/t'"
+	expect harden_stream_lone_incremental 1 "needs its parent images"
+	h_ok stream_lone_incremental_target_unchanged cmp "$H/t" "$H/t0"
+	run sh -c "cat '$H/c1/000002-incr.cbti' | '$CBT' restore --quiet --no-preverify - '$H/t'"
+	expect harden_stream_lone_incremental_no_preverify 1 "needs its parent images"
+	h_ok stream_lone_incremental_no_preverify_unchanged cmp "$H/t" "$H/t0"
+	run "$CBT" restore --quiet "$H/c1/000002-incr.cbti" "$H/t-new"
+	expect harden_lone_incremental_file 1 "needs its parent images"
+	h_ok lone_incremental_target_not_created test ! -e "$H/t-new"
+	run sh -c "cat '$H/full.cbti' | '$CBT' restore --quiet - '$H/t-good'"
+	expect harden_stream_good 0 ""
+	h_ok stream_good_exact cmp "$H/t-good" "$H/dev"
+	run sh -c "cat '$H/full.cbti' | '$CBT' restore --quiet --spool-dir '$H/no-such-dir' - '$H/t'"
+	expect harden_stream_bad_spool_dir 1 "no-such-dir"
+	h_ok stream_bad_spool_dir_unchanged cmp "$H/t" "$H/t0"
 fi

@@ -496,7 +496,7 @@ static int restore_byte(const char *id, uint64_t b)
 	struct cbt_apply_stats st;
 	struct cbt_point pt;
 	uint8_t v = 0;
-	int fd, ret = cbt_open_point(dir, id, true, &pt);
+	int fd, ret = cbt_open_point(dir, id, true, NULL, &pt);
 
 	if (ret)
 		return ret;

@@ -91,11 +91,12 @@ _cbt() {
 	restore | verify | info | export)
 		case $prev in
 		--image | --at) return ;;
+		--spool-dir) _cbt_add -d -- "$cur"; return ;;
 		--format) _cbt_add -W "raw qcow2" -- "$cur"; return ;;
 		esac
 		if [[ $cur == -* ]]; then
 			case ${COMP_WORDS[1]} in
-			restore) _cbt_add -W "--image --at --no-preverify --quiet --json --help" -- "$cur" ;;
+			restore) _cbt_add -W "--image --at --no-preverify --spool-dir --quiet --json --help" -- "$cur" ;;
 			verify) _cbt_add -W "--json --quiet --help" -- "$cur" ;;
 			info) _cbt_add -W "--json --help" -- "$cur" ;;
 			export) _cbt_add -W "--format --image --output --quiet --help" -- "$cur" ;;
