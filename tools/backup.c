@@ -55,7 +55,8 @@ static void usage(FILE *f)
 		"  --to DIR            a chain directory (created for a full image); the tool\n"
 		"                      names the files and keeps the index\n"
 		"  -o, --output FILE   one full image to FILE, or to standard output (-)\n"
-		"  --cow COW           the snapshot's copy-on-write device\n"
+		"  --cow COW           the snapshot's copy-on-write device (blank, or --force)\n"
+		"  --force             use a COW device holding a filesystem or other signature\n"
 		"  --freeze            freeze the filesystem around the snapshot (default)\n"
 		"  --no-freeze         do not\n"
 		"  --compress zstd[:LEVEL]|none   compression (zstd level 3 by default)\n"
@@ -148,6 +149,7 @@ int backup_main(int argc, char *argv[])
 		{ "to", required_argument, NULL, 't' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "cow", required_argument, NULL, 'c' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "freeze", no_argument, NULL, 'z' },
 		{ "no-freeze", no_argument, NULL, 'Z' },
 		{ "compress", required_argument, NULL, 'C' },
@@ -161,7 +163,7 @@ int backup_main(int argc, char *argv[])
 	struct cbt_backup_req req = { .compression = CBT_IMG_COMP_ZSTD, .level = 3, .out_fd = -1,
 				      .full_mode = CBT_FULL_FS, .stop = &stop };
 	const char *out = NULL, *cow = NULL, *dev, *why = NULL, *step = "starting";
-	bool freeze = true, quiet = false, json = false, taken = false, committed = false;
+	bool freeze = true, force_cow = false, quiet = false, json = false, taken = false, committed = false;
 	struct cbt_extents changed, used;
 	struct cbt_backup_result res;
 	struct cbt_progress prog;
@@ -195,6 +197,9 @@ int backup_main(int argc, char *argv[])
 			break;
 		case 'c':
 			cow = optarg;
+			break;
+		case 'f':
+			force_cow = true;
 			break;
 		case 'z':
 		case 'Z':
@@ -285,7 +290,7 @@ int backup_main(int argc, char *argv[])
 
 	step = "taking the snapshot";
 	const char *devs[1] = { dev }, *cows[1] = { cow };
-	struct cbt_snap_opts so = { .cows = cows, .freeze = freeze };
+	struct cbt_snap_opts so = { .cows = cows, .freeze = freeze, .force = force_cow };
 	/* Mounted before and after: mounted, so frozen, at the instant. */
 	bool fs_frozen = freeze && cbt_dev_mounted(info.major, info.minor);
 

@@ -282,6 +282,20 @@ int clone_probe_signature(const char *path, char *buf, size_t len)
 	return found;
 }
 
+int clone_check_cow_signature(const char *cow, bool force)
+{
+	char found[512];
+	int ret = clone_probe_signature(cow, found, sizeof(found));
+
+	if (ret < 0)
+		return ret;
+	if (ret > 0 && !force)
+		return cbt_err(-EEXIST, "COW device `%s' holds %s; the snapshot would overwrite it"
+			       " (--force writes over it; check it is the disk you meant, e.g. after"
+			       " disk names changed at a reboot)", cow, found);
+	return 0;
+}
+
 int clone_check_target(const struct clone_env *env, struct clone_target *t,
 		       const struct clone_stack *src, dev_t cow, uint64_t src_bytes, bool force)
 {

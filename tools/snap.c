@@ -14,6 +14,7 @@
 #include <libdevmapper.h>
 #include <libmnl/libmnl.h>
 
+#include "clone_check.h"
 #include "device.h"
 #include "snap.h"
 #include "util.h"
@@ -344,7 +345,8 @@ bool cbt_dev_mounted(uint32_t ma, uint32_t mi)
  * Refuse a COW that would write into what the snapshot protects, or that
  * something else uses. @name is the cbt device, @cbt its numbers.
  */
-static int check_cow(const char *name, dev_t cbt, const char *cow, uint32_t chunk, dev_t *cowdev)
+static int check_cow(const char *name, dev_t cbt, const char *cow, uint32_t chunk, bool force,
+		     dev_t *cowdev)
 {
 	struct forbid f = { .nr = 0 };
 	char b[64], c[64];
@@ -407,7 +409,7 @@ static int check_cow(const char *name, dev_t cbt, const char *cow, uint32_t chun
 			return cbt_err(-ENOSPC, "COW device `%s' (%s) is smaller than one chunk of %"
 				       PRIu32 " bytes", cow, devt_str(st.st_rdev, c), chunk);
 	}
-	return 0;
+	return clone_check_cow_signature(cow, force);
 }
 
 /*----------------------------------------------------------------
@@ -567,7 +569,7 @@ int cbt_snap_take(const char *const *devices, size_t n, const struct cbt_snap_op
 				      " remove it first (dmsetup remove %s)", s->snap_name, s->snap_name);
 			goto out;
 		}
-		ret = check_cow(s->cbt_name, cbt[i], o->cows[i], chunk, &cow[i]);
+		ret = check_cow(s->cbt_name, cbt[i], o->cows[i], chunk, o->force, &cow[i]);
 		if (ret)
 			goto out;
 		for (k = 0; k < i; k++) {

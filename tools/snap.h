@@ -36,6 +36,7 @@ struct cbt_snap_opts {
 	const char *const *cows;  /* one COW device path per device */
 	bool freeze;              /* CBT_A_FREEZE */
 	uint32_t chunk_bytes;     /* 0: 4096 */
+	bool force;               /* write over a COW device holding a signature */
 };
 
 /* Attach a read-only cbt-snap device to each cbt device (named like the

@@ -67,7 +67,7 @@ _cbt() {
 			_cbt_add -W "take drop list --help" -- "$cur"
 		elif [[ $cur == -* ]]; then
 			case ${COMP_WORDS[2]} in
-			take) _cbt_add -W "--cow --freeze --no-freeze --chunk --json --help" -- "$cur" ;;
+			take) _cbt_add -W "--cow --freeze --no-freeze --chunk --force --json --help" -- "$cur" ;;
 			list) _cbt_add -W "--json --help" -- "$cur" ;;
 			esac
 		elif [[ ${COMP_WORDS[2]} == take || ( ${COMP_WORDS[2]} == drop && $COMP_CWORD -eq 3 ) ]]; then
@@ -82,7 +82,7 @@ _cbt() {
 		--threads) return ;;
 		esac
 		if [[ $cur == -* ]]; then
-			_cbt_add -W "--full --incremental --differential --to --output --cow --freeze
+			_cbt_add -W "--full --incremental --differential --to --output --cow --force --freeze
 				--no-freeze --compress --all-blocks --threads --quiet --json --help" -- "$cur"
 		elif [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_devices "$cur"
