@@ -121,6 +121,33 @@ static int recover(struct cbt_nl *nl, const struct cbt_devsel *sel, struct cbt_d
 	return 0;
 }
 
+#ifdef CBT_TEST_HOOKS
+/*
+ * Test hook (tests/vm/cases/backup_*.sh): a shell command run once the
+ * snapshot is taken, with CBT_SNAP_PATH, CBT_SNAP_EPOCH and CBT_PID set;
+ * the VM cases checksum the snapshot or kill the tool here. A failing hook
+ * fails the backup. Only in the test build (make -C tools cbt-test): the
+ * installed tool runs nothing from its environment.
+ */
+static int run_test_hook(const struct cbt_snap *snap)
+{
+	const char *hook = getenv("CBT_BACKUP_HOOK");
+	char num[32];
+
+	if (!hook)
+		return 0;
+	setenv("CBT_SNAP_PATH", snap->snap_path, 1);
+	snprintf(num, sizeof(num), "%" PRIu64, snap->epoch);
+	setenv("CBT_SNAP_EPOCH", num, 1);
+	snprintf(num, sizeof(num), "%d", (int)getpid());
+	setenv("CBT_PID", num, 1);
+	fflush(NULL);
+	if (system(hook))
+		return cbt_err(-ECANCELED, "CBT_BACKUP_HOOK `%s' failed", hook);
+	return 0;
+}
+#endif
+
 static int parse_compress(const char *s, uint32_t *comp, uint32_t *level)
 {
 	if (!strcmp(s, "none")) {
@@ -362,29 +389,12 @@ int backup_main(int argc, char *argv[])
 		}
 	}
 
-	/*
-	 * Test hook (tests/vm/cases/backup_*.sh): a shell command run once the
-	 * snapshot is taken, with CBT_SNAP_PATH, CBT_SNAP_EPOCH and CBT_PID set;
-	 * the VM cases checksum the snapshot or kill the tool here. A failing
-	 * hook fails the backup.
-	 */
-	const char *hook = getenv("CBT_BACKUP_HOOK");
-
-	if (hook) {
-		char num[32];
-
-		step = "running CBT_BACKUP_HOOK";
-		setenv("CBT_SNAP_PATH", snap.snap_path, 1);
-		snprintf(num, sizeof(num), "%" PRIu64, snap.epoch);
-		setenv("CBT_SNAP_EPOCH", num, 1);
-		snprintf(num, sizeof(num), "%d", (int)getpid());
-		setenv("CBT_PID", num, 1);
-		fflush(NULL);
-		if (system(hook)) {
-			ret = cbt_err(-ECANCELED, "CBT_BACKUP_HOOK `%s' failed", hook);
-			goto out;
-		}
-	}
+#ifdef CBT_TEST_HOOKS
+	step = "running CBT_BACKUP_HOOK";
+	ret = run_test_hook(&snap);
+	if (ret)
+		goto out;
+#endif
 
 	step = "reading the snapshot";
 	src = open(snap.snap_path, O_RDONLY | O_DIRECT | O_CLOEXEC);
