@@ -150,7 +150,13 @@ int cbt_apply_images(const int *fds, const char *const *names, size_t n, int tar
 			nr_blocks = cbt_img_nr_blocks(&cur);
 			bm = calloc((size_t)((nr_blocks + 63) / 64), 8);
 			if (!bm) {
-				ret = -ENOMEM;
+				char a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN];
+
+				ret = cbt_err(-ENOMEM, "%s: cannot allocate the %s map of the %s"
+					      " device's %llu blocks", names[k],
+					      cbt_human_size((nr_blocks + 63) / 64 * 8, a),
+					      cbt_human_size(cur.dev_bytes, b),
+					      (unsigned long long)nr_blocks);
 				goto next;
 			}
 			ret = check_target(&cur, target, is_file, &st->touched);

@@ -246,6 +246,9 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 	ret = cbt_uuid_generate(h->uuid);
 	if (ret)
 		return ret;
+	if (!h->dev_bytes || h->dev_bytes > CBT_IMG_MAX_DEV_BYTES)
+		return cbt_err(-EFBIG, "a device of %llu bytes: images describe devices of up to"
+			       " 128 PiB", (unsigned long long)h->dev_bytes);
 
 	if (req->dir) {
 		ret = cbt_chain_open(&c, req->dir, req->type == CBT_IMG_FULL, true);

@@ -28,6 +28,11 @@
 #define CBT_IMG_END_MAGIC "CBTIMEND"
 #define CBT_IMG_VERSION 1
 #define CBT_IMG_HEADER_SIZE 256
+/*
+ * The largest device an image may describe (128 PiB): block numbers and
+ * byte offsets then never wrap, whatever the block size.
+ */
+#define CBT_IMG_MAX_DEV_BYTES (1ULL << 57)
 #define CBT_IMG_FRAME_MAGIC 0x4d415246U	/* "FRAM" */
 #define CBT_IMG_TRAILER_MAGIC 0x524c5254U	/* "TRLR" */
 #define CBT_IMG_FRAME_HDR_SIZE 40

@@ -130,7 +130,7 @@ static void header_fields_checked(void)
 	static const char *const needles[] = {
 		"block size", "block size", "device size", "device size", "image type",
 		"zero image", "parent", "parent", "base is not itself", "runs backwards",
-		"compression", "flags", "version",
+		"compression", "flags", "version", "device size", "device size",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(needles); i++) {
 		struct cbt_img_header h, g;
@@ -151,6 +151,8 @@ static void header_fields_checked(void)
 		case 10: h.compression = 7; break;
 		case 11: h.flags = 1u << 20; break;
 		case 12: h.version = 2; break;
+		case 13: h.dev_bytes = UINT64_MAX - 511; break;	/* review L1: wrapped nr_blocks */
+		case 14: h.dev_bytes = CBT_IMG_MAX_DEV_BYTES + 512; break;
 		}
 		cbt_img_header_encode(&h, buf);
 		if (i == 12)
@@ -163,6 +165,14 @@ static void header_fields_checked(void)
 	uint8_t buf[CBT_IMG_HEADER_SIZE];
 
 	mkheader(&h, 1 << 20, 4096, CBT_IMG_COMP_NONE);
+	/* review L3: a damaged version byte is damage, not "a newer cbt may read it" */
+	cbt_img_header_encode(&h, buf);
+	buf[9] ^= 0xff;
+	CHECK_ERR(cbt_img_header_decode(buf, &g), -EBADMSG, "header checksum mismatch");
+	h.dev_bytes = CBT_IMG_MAX_DEV_BYTES;
+	cbt_img_header_encode(&h, buf);
+	CHECK_EQ(cbt_img_header_decode(buf, &g), 0);
+	h.dev_bytes = 1 << 20;
 	for (size_t i = 0; i < CBT_IMG_HEADER_SIZE; i++) {
 		cbt_img_header_encode(&h, buf);
 		buf[i] ^= 0x10;
