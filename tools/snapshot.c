@@ -323,6 +323,7 @@ static int list(int argc, char *argv[])
 			return bad_argument("snapshot list", "takes no DEVICE, not", argv[i],
 					    "`cbt status DEVICE' shows one device");
 	}
+	cbt_nl_need(CBT_NL_READ);
 	ret = cbt_nl_open(&nl);
 	if (!ret)
 		ret = cbt_list_devices(nl, &devs, &nr);
