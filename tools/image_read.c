@@ -373,6 +373,32 @@ static int pread_all(int fd, void *p, size_t len, uint64_t off, const char *path
 	return 0;
 }
 
+/*
+ * Where an image whose last bytes are no footer ends after all: the offset
+ * just past a footer in the last 64 KiB (something was appended), or 0.
+ * Only for the message: the image stays refused either way.
+ */
+static uint64_t find_end(int fd, uint64_t size)
+{
+	static uint8_t buf[65536];
+	size_t len = size < sizeof(buf) ? (size_t)size : sizeof(buf);
+	uint64_t start = size - len;
+
+	if (len < 8 || cbt_pread_full(fd, buf, len, start))
+		return 0;
+	for (size_t i = len - 8 + 1; i-- > 8;) {
+		uint64_t t = cbt_get_le64(buf + i - 8);
+		uint8_t m[4];
+
+		/* A footer: the end magic after the offset of a trailer. */
+		if (!memcmp(buf + i, CBT_IMG_END_MAGIC, 8) && t >= CBT_IMG_HEADER_SIZE &&
+		    t < start + i && !cbt_pread_full(fd, m, 4, t) &&
+		    cbt_get_le32(m) == CBT_IMG_TRAILER_MAGIC)
+			return start + i + 8;
+	}
+	return 0;
+}
+
 int cbt_img_read_ends(const char *path, struct cbt_img_header *hdr, struct cbt_img_trailer *t)
 {
 	return cbt_img_read_ends_at(AT_FDCWD, path, path, hdr, t);
@@ -405,8 +431,14 @@ int cbt_img_read_ends_at(int dfd, const char *file, const char *path, struct cbt
 	off = cbt_get_le64(foot);
 	if (memcmp(foot + 8, CBT_IMG_END_MAGIC, 8) || off < CBT_IMG_HEADER_SIZE ||
 	    off > size - CBT_IMG_TRAILER_HDR_SIZE - 24) {
-		ret = cbt_err(-EBADMSG, "%s: no valid footer: the image is truncated or was not"
-			      " finished", path);
+		uint64_t end = find_end(fd, size);
+
+		if (end)
+			ret = cbt_err(-EBADMSG, "%s: data after the end of the image at byte %llu",
+				      path, (unsigned long long)end);
+		else
+			ret = cbt_err(-EBADMSG, "%s: no valid footer: the image is truncated or"
+				      " was not finished", path);
 		goto out;
 	}
 	ret = pread_all(fd, th, sizeof(th), off, path);

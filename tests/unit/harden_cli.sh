@@ -116,6 +116,19 @@ else
 	run "$CBT" verify "$H/c5"
 	expect harden_symlink_image_refused 1 "symbolic link"
 
+	# L3: one byte appended: info and verify say the same
+	cp "$H/c1/000001-full.cbti" "$H/appended.cbti"
+	printf x >>"$H/appended.cbti"
+	run "$CBT" info "$H/appended.cbti"
+	expect harden_info_appended 1 "data after the end of the image"
+	run "$CBT" verify "$H/appended.cbti"
+	expect harden_verify_appended 1 "data after the end of the image"
+	# and info names the image it could not read
+	h_chain "$H/c6"
+	rm "$H/c6/000002-incr.cbti"
+	run "$CBT" info "$H/c6"
+	expect harden_info_missing_image_named 1 "000002-incr.cbti: No such file or directory"
+
 	# M3: a stream is checked whole before the target is touched.
 	"$O/mkimg" "$H/dev" full -o "$H/full.cbti" "$HU" 1 4096 - nonzero zstd:1
 	# smaller than the device: a restore would extend it
