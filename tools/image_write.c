@@ -35,6 +35,7 @@ struct slot {
 	uint8_t *out;		/* frame header, extents, checksum, payload */
 	size_t out_len;
 	int err;
+	const char *zerr;	/* zstd's error name: the worker cannot set the detail */
 };
 
 struct cbt_img_writer {
@@ -94,7 +95,8 @@ static void encode_frame(struct cbt_img_writer *w, struct slot *s, ZSTD_CCtx *cc
 					     (int)w->h.level);
 
 		if (ZSTD_isError(n)) {
-			s->err = cbt_err(-EIO, "zstd: %s", ZSTD_getErrorName(n));
+			s->err = -EIO;
+			s->zerr = ZSTD_getErrorName(n);
 			return;
 		}
 		if (n < s->raw_len) {
@@ -191,7 +193,8 @@ static int drain(struct cbt_img_writer *w, bool wait, bool all)
 			continue;
 		}
 		pthread_mutex_unlock(&w->lock);
-		int ret = s->err ? s->err : write_all(w, s->out, s->out_len);
+		int ret = s->err && s->zerr ? cbt_err(s->err, "zstd: %s", s->zerr) :
+			  s->err ? s->err : write_all(w, s->out, s->out_len);
 
 		pthread_mutex_lock(&w->lock);
 		if (ret) {
