@@ -36,6 +36,9 @@ static int parse_line(char *line, struct cbt_chain_entry *e)
 		   &e->seq, type, uuid, parent, base, dev, &e->epoch_first, &e->epoch_last,
 		   e->file, &n) != 9 || line[n])
 		return -EINVAL;
+	/* The next image's number must not wrap (to 0, which no index accepts after it). */
+	if (e->seq == UINT64_MAX)
+		return -EINVAL;
 	if (!strcmp(type, "full"))
 		e->type = CBT_IMG_FULL;
 	else if (!strcmp(type, "incremental"))
@@ -50,6 +53,31 @@ static int parse_line(char *line, struct cbt_chain_entry *e)
 	    strchr(e->file, '/') || e->file[0] == '.')
 		return -EINVAL;
 	return 0;
+}
+
+/* The highest NNNNNN of the NNNNNN-*.cbti files in directory @dfd, 0 if none. */
+static uint64_t highest_seq(int dfd)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+	uint64_t max = 0;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((de = readdir(d))) {
+		uint64_t v;
+		int n = 0;
+
+		if (sscanf(de->d_name, "%" SCNu64 "-%*[a-z].cbti%n", &v, &n) == 1 &&
+		    !de->d_name[n] && v > max && v < UINT64_MAX)
+			max = v;
+	}
+	closedir(d);
+	return max;
 }
 
 int cbt_chain_open(struct cbt_chain *c, const char *dir, bool create, bool lock)
@@ -130,8 +158,15 @@ int cbt_chain_open(struct cbt_chain *c, const char *dir, bool create, bool lock)
 		c->v = v;
 		c->v[c->nr++] = e;
 	}
-	if (!ret && lineno == 0)
-		ret = cbt_err(-EBADMSG, "%s is empty", path);
+	/*
+	 * An empty index (truncated outside the tool) lists nothing to build on,
+	 * but a new full image may start over: numbered past the files there.
+	 */
+	if (!ret && lineno == 0 && !create)
+		ret = cbt_err(-EBADMSG, "%s is empty (a full backup, --full, starts the chain"
+			      " again)", path);
+	else if (!ret && lineno == 0)
+		c->seq_floor = highest_seq(c->dfd);
 	free(line);
 	fclose(f);
 	return ret;
@@ -258,7 +293,7 @@ void cbt_chain_next_name(const struct cbt_chain *c, uint32_t type, struct cbt_ch
 {
 	static const char *const names[] = { "", "full", "incr", "diff" };
 
-	e->seq = c->nr ? c->v[c->nr - 1].seq + 1 : 1;
+	e->seq = (c->nr ? c->v[c->nr - 1].seq : c->seq_floor) + 1;
 	e->type = type;
 	snprintf(e->file, sizeof(e->file), "%06" PRIu64 "-%s.cbti", e->seq, names[type]);
 }

@@ -121,7 +121,11 @@ int verify_main(int argc, char *argv[])
 			if (fd >= 0)
 				close(fd);
 			if (!ret && (memcmp(hs[i].uuid, e->uuid, 16) || hs[i].type != e->type ||
-				     memcmp(hs[i].parent, e->parent, 16)))
+				     memcmp(hs[i].parent, e->parent, 16) ||
+				     memcmp(hs[i].base, e->base, 16) ||
+				     memcmp(hs[i].dev_uuid, e->dev_uuid, 16) ||
+				     hs[i].epoch_first != e->epoch_first ||
+				     hs[i].epoch_last != e->epoch_last))
 				ret = cbt_err(-EBADMSG, "%s is not the image the index lists"
 					      " (replaced?)", e->file);
 			if (!ret && e->type != CBT_IMG_FULL) {

@@ -129,6 +129,30 @@ else
 	run "$CBT" info "$H/c6"
 	expect harden_info_missing_image_named 1 "000002-incr.cbti: No such file or directory"
 
+	# L10: an index line with seq UINT64_MAX is refused (the next would wrap to 0)
+	h_chain "$H/c7"
+	sed -i '3s/^2 /18446744073709551615 /' "$H/c7/chain.idx"
+	run "$CBT" verify "$H/c7"
+	expect harden_seq_max_refused 1 "bad line"
+	# an empty index does not block a full backup into the directory
+	h_chain "$H/c8"
+	: >"$H/c8/chain.idx"
+	run "$O/mkimg" "$H/dev" full --to "$H/c8" "$HU" 5 4096
+	expect harden_empty_index_full 0 ""
+	h_ok empty_index_full_kept_old_images test -f "$H/c8/000001-full.cbti" -a -f "$H/c8/000002-incr.cbti"
+	h_ok empty_index_full_new_name test -f "$H/c8/000003-full.cbti"
+	run "$CBT" verify "$H/c8"
+	expect harden_empty_index_full_verifies 0 ""
+	# verify compares the index with each header: epochs, base, device
+	h_chain "$H/c9"
+	sed -i '3s/ 2 2 000002/ 2 3 000002/' "$H/c9/chain.idx"
+	run "$CBT" verify "$H/c9"
+	expect harden_verify_index_epochs 1 "000002-incr.cbti is not the image the index lists"
+	h_chain "$H/c10"
+	sed -i '3s/ 5a5a5a5a-1111-4222-8333-555555555555 / 5a5a5a5a-1111-4222-8333-666666666666 /' "$H/c10/chain.idx"
+	run "$CBT" verify "$H/c10"
+	expect harden_verify_index_device 1 "000002-incr.cbti is not the image the index lists"
+
 	# M3: a stream is checked whole before the target is touched.
 	"$O/mkimg" "$H/dev" full -o "$H/full.cbti" "$HU" 1 4096 - nonzero zstd:1
 	# smaller than the device: a restore would extend it
