@@ -61,7 +61,8 @@ static void usage(FILE *f)
 		"  --no-freeze         do not\n"
 		"  --compress zstd[:LEVEL]|none   compression (zstd level 3 by default)\n"
 		"  --all-blocks        a full image holds every block\n"
-		"  --threads N         compression threads (one per CPU by default)\n"
+		"  --threads N         compression threads (one per CPU up to 8 by default;\n"
+		"                      fewer when they would need more than a quarter of RAM)\n"
 		"  --quiet             no progress line, no summary\n"
 		"  --json              print the summary as JSON\n", PROG_NAME);
 }

@@ -104,8 +104,16 @@ int cbt_img_header_decode(const uint8_t buf[CBT_IMG_HEADER_SIZE], struct cbt_img
 struct cbt_img_writer;
 
 struct cbt_img_write_opts {
-	int threads;		/* compression workers; 0: one per CPU */
+	int threads;		/* compression workers; 0: one per CPU, up to 8 */
 };
+
+/*
+ * How many of @want workers fit in @budget bytes (at least one): each
+ * needs a frame buffer pair (~8.5 MiB) and, for zstd, a context of the
+ * level's size for 4 MiB frames (~50 MiB at level 19). The writer keeps
+ * them within a quarter of RAM.
+ */
+int cbt_img_writer_threads(int want, uint32_t compression, uint32_t level, uint64_t budget);
 
 /*
  * Start an image on @fd (written with write() only): the header goes out

@@ -125,6 +125,19 @@ static void header_round_trip(void)
 }
 
 /* Each field made invalid, with a correct checksum, is refused by name. */
+/* review L8: zstd:19 with 64 threads is held to the memory budget */
+static void writer_threads_capped(void)
+{
+	CHECK_EQ(cbt_img_writer_threads(64, CBT_IMG_COMP_ZSTD, 19, 1ULL << 40), 64);
+	/* ~58 MiB a thread for 4 MiB frames at level 19 */
+	int n = cbt_img_writer_threads(64, CBT_IMG_COMP_ZSTD, 19, 512ULL << 20);
+
+	CHECK(n >= 4 && n <= 10);
+	CHECK(cbt_img_writer_threads(64, CBT_IMG_COMP_NONE, 0, 512ULL << 20) > n);
+	CHECK_EQ(cbt_img_writer_threads(8, CBT_IMG_COMP_ZSTD, 19, 1), 1);
+	CHECK_EQ(cbt_img_writer_threads(0, CBT_IMG_COMP_ZSTD, 3, 1ULL << 40), 1);
+}
+
 static void header_fields_checked(void)
 {
 	static const char *const needles[] = {
@@ -639,6 +652,7 @@ static void uuid_parse(void)
 UT_MAIN("image",
 	UT_CASE(header_round_trip),
 	UT_CASE(header_fields_checked),
+	UT_CASE(writer_threads_capped),
 	UT_CASE(round_trip_zstd_threads),
 	UT_CASE(round_trip_none_one_thread),
 	UT_CASE(round_trip_big_blocks),
