@@ -80,13 +80,55 @@ static uint64_t highest_seq(int dfd)
 	return max;
 }
 
-int cbt_chain_open(struct cbt_chain *c, const char *dir, bool create, bool lock)
+int cbt_chain_parse(struct cbt_chain *c, FILE *f, const char *path, bool create)
 {
-	char path[4096], *line = NULL;
+	char *line = NULL;
 	size_t cap = 0;
 	unsigned lineno = 0;
+	int ret = 0;
+
+	while (getline(&line, &cap, f) > 0) {
+		struct cbt_chain_entry e, *v;
+
+		lineno++;
+		line[strcspn(line, "\n")] = 0;
+		if (lineno == 1) {
+			if (strcmp(line, INDEX_VERSION_LINE)) {
+				ret = cbt_err(-EBADMSG, "%s: not a version 1 chain index", path);
+				break;
+			}
+			continue;
+		}
+		if (parse_line(line, &e) || (c->nr && e.seq <= c->v[c->nr - 1].seq)) {
+			ret = cbt_err(-EBADMSG, "%s:%u: bad line `%s'", path, lineno, line);
+			break;
+		}
+		v = realloc(c->v, (c->nr + 1) * sizeof(*v));
+		if (!v) {
+			ret = -ENOMEM;
+			break;
+		}
+		c->v = v;
+		c->v[c->nr++] = e;
+	}
+	/*
+	 * An empty index (truncated outside the tool) lists nothing to build on,
+	 * but a new full image may start over: numbered past the files there.
+	 */
+	if (!ret && lineno == 0 && !create)
+		ret = cbt_err(-EBADMSG, "%s is empty (a full backup, --full, starts the chain"
+			      " again)", path);
+	else if (!ret && lineno == 0)
+		c->seq_floor = highest_seq(c->dfd);
+	free(line);
+	return ret;
+}
+
+int cbt_chain_open(struct cbt_chain *c, const char *dir, bool create, bool lock)
+{
+	char path[4096];
 	FILE *f;
-	int ret = 0, fd;
+	int ret, fd;
 
 	memset(c, 0, sizeof(*c));
 	c->lock_fd = -1;
@@ -134,40 +176,7 @@ int cbt_chain_open(struct cbt_chain *c, const char *dir, bool create, bool lock)
 		close(fd);
 		return -ENOMEM;
 	}
-	while (getline(&line, &cap, f) > 0) {
-		struct cbt_chain_entry e, *v;
-
-		lineno++;
-		line[strcspn(line, "\n")] = 0;
-		if (lineno == 1) {
-			if (strcmp(line, INDEX_VERSION_LINE)) {
-				ret = cbt_err(-EBADMSG, "%s: not a version 1 chain index", path);
-				break;
-			}
-			continue;
-		}
-		if (parse_line(line, &e) || (c->nr && e.seq <= c->v[c->nr - 1].seq)) {
-			ret = cbt_err(-EBADMSG, "%s:%u: bad line `%s'", path, lineno, line);
-			break;
-		}
-		v = realloc(c->v, (c->nr + 1) * sizeof(*v));
-		if (!v) {
-			ret = -ENOMEM;
-			break;
-		}
-		c->v = v;
-		c->v[c->nr++] = e;
-	}
-	/*
-	 * An empty index (truncated outside the tool) lists nothing to build on,
-	 * but a new full image may start over: numbered past the files there.
-	 */
-	if (!ret && lineno == 0 && !create)
-		ret = cbt_err(-EBADMSG, "%s is empty (a full backup, --full, starts the chain"
-			      " again)", path);
-	else if (!ret && lineno == 0)
-		c->seq_floor = highest_seq(c->dfd);
-	free(line);
+	ret = cbt_chain_parse(c, f, path, create);
 	fclose(f);
 	return ret;
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "image.h"
 
@@ -44,6 +45,12 @@ struct cbt_chain {
  */
 int cbt_chain_open(struct cbt_chain *c, const char *dir, bool create, bool lock);
 void cbt_chain_close(struct cbt_chain *c);
+/*
+ * Read the index from @f (named @path in messages) into @c, whose dir and
+ * dfd are set: -EBADMSG naming the bad line. Used by cbt_chain_open() and
+ * the fuzzer (tests/unit/fuzz_chain.c).
+ */
+int cbt_chain_parse(struct cbt_chain *c, FILE *f, const char *path, bool create);
 /* DIR/file of entry @i (for messages: open files with the two below). */
 int cbt_chain_path(const struct cbt_chain *c, size_t i, char *buf, size_t len);
 /* Entry @i's image, opened for reading: a regular file, not a symbolic link. */

@@ -459,7 +459,7 @@ int cbt_img_read_ends_at(int dfd, const char *file, const char *path, struct cbt
 	ret = pread_all(fd, buf, len, off, path);
 	if (ret)
 		goto out;
-	if (cbt_get_le64(buf + len - 8) != cbt_img_sum(hdr->uuid, buf, len - 8) ||
+	if (SUM_DIFFERS(cbt_get_le64(buf + len - 8), cbt_img_sum(hdr->uuid, buf, len - 8)) ||
 	    cbt_get_le64(buf + 48) != off) {
 		ret = cbt_err(-EBADMSG, "%s: trailer checksum mismatch", path);
 		goto out;
