@@ -335,10 +335,8 @@ int cbt_chain_add(struct cbt_chain *c, const struct cbt_chain_entry *e)
 	if (ret)
 		return ret;
 	f = cbt_tmpfile_fdopen(&tf);
-	if (!f) {
-		cbt_tmpfile_abort(&tf);
+	if (!f)
 		return -ENOMEM;
-	}
 	fprintf(f, INDEX_VERSION_LINE "\n");
 	for (size_t i = 0; i < c->nr; i++)
 		put_entry(f, &c->v[i]);

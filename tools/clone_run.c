@@ -60,10 +60,8 @@ int clone_save_state(struct run *r)
 	if (ret)
 		return ret;
 	f = cbt_tmpfile_fdopen(&tf);
-	if (!f) {
-		cbt_tmpfile_abort(&tf);
+	if (!f)
 		return -ENOMEM;
-	}
 	clone_state_write(f, &r->st);
 	return cbt_tmpfile_commit_stdio(&tf, f);
 }

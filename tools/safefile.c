@@ -159,8 +159,11 @@ FILE *cbt_tmpfile_fdopen(struct cbt_tmpfile *t)
 	int fd = dup(t->fd);
 	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
 
-	if (!f && fd >= 0)
-		close(fd);
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		cbt_tmpfile_abort(t);
+	}
 	return f;
 }
 

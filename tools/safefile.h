@@ -54,7 +54,7 @@ int cbt_tmpfile_create_at(struct cbt_tmpfile *t, int dfd, const char *name, cons
 int cbt_tmpfile_create(struct cbt_tmpfile *t, const char *path);
 /* fsync, rename over NAME, fsync the directory; the tmpfile is closed either way. */
 int cbt_tmpfile_commit(struct cbt_tmpfile *t);
-/* A stdio stream on the temporary file (its own fd), or NULL. */
+/* A stdio stream on the temporary file (its own fd), or NULL (the tmpfile then aborted). */
 FILE *cbt_tmpfile_fdopen(struct cbt_tmpfile *t);
 /* Flush and close @f, then cbt_tmpfile_commit() (or abort when the writes failed). */
 int cbt_tmpfile_commit_stdio(struct cbt_tmpfile *t, FILE *f);

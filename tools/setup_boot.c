@@ -183,10 +183,8 @@ static int rewrite_conf(const char *conf, const char *name, const char *source,
 	if (ret)
 		return ret;
 	out = cbt_tmpfile_fdopen(&tf);
-	if (!out) {
-		cbt_tmpfile_abort(&tf);
+	if (!out)
 		return -ENOMEM;
-	}
 	in = fopen(conf, "re");
 	if (!in)
 		fprintf(out, "# dm-cbt: disks tracked from boot, written by `cbt setup-boot'.\n"
