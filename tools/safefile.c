@@ -42,11 +42,11 @@ int cbt_dir_open_private(const char *path, bool create)
 				  "writable by its group";
 
 		close(dfd);
-		return cbt_err(-EPERM, "%s is %s (uid %u, mode %04o): whoever can write there can"
-			       " plant links the tool would follow as this user or replace images;"
-			       " use a directory owned by uid %u and writable by it alone (chown,"
-			       " chmod 0700)", path, why, (unsigned)st.st_uid,
-			       (unsigned)(st.st_mode & 07777), (unsigned)geteuid());
+		return cbt_err(-EPERM, "%s is %s (uid %u, mode %04o): whoever else can write"
+			       " there can replace or remove images and the index; use a directory"
+			       " owned by uid %u and writable by it alone (chown, chmod 0700)", path,
+			       why, (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+			       (unsigned)geteuid());
 	}
 	return dfd;
 }

@@ -19,7 +19,8 @@
  * Open @path as a directory the tool writes into: not a symbolic link,
  * owned by the effective uid, not writable by group or others (anyone who
  * can write there can replace or remove images). With @create, made 0700
- * when missing. Returns the directory's fd or a -errno with a detail.
+ * when missing. Returns the directory's fd or a -errno with a detail
+ * (-EPERM for the owner and mode, -ELOOP for a link).
  */
 int cbt_dir_open_private(const char *path, bool create);
 
