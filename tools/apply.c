@@ -288,8 +288,15 @@ static int spool(int fd, const char *name, const char *dir)
 	int out, e;
 
 	if (!dir)
-		dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/var/tmp";
-	out = open(dir, O_RDWR | O_TMPFILE | O_EXCL | O_CLOEXEC, 0600);
+		dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : NULL;
+	/* /var/tmp is disk, /tmp may be memory; a rescue system may lack /var/tmp. */
+	out = open(dir ? dir : "/var/tmp", O_RDWR | O_TMPFILE | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0 && !dir && (errno == ENOENT || errno == ENOTDIR)) {
+		dir = "/tmp";
+		out = open(dir, O_RDWR | O_TMPFILE | O_EXCL | O_CLOEXEC, 0600);
+	}
+	if (!dir)
+		dir = "/var/tmp";
 	if (out < 0)
 		return cbt_err(-errno, "spooling %s: %s: %s (--spool-dir names another directory)",
 			       name, dir, strerror(errno));

@@ -51,7 +51,7 @@ struct cbt_point {
  * and parent link is checked first; with @full_check every image is also
  * read whole and every checksum checked, before anything is written: a
  * stream (pipe, FIFO, character device) is first copied into an unnamed
- * temporary file in @spool_dir (NULL: $TMPDIR, else /var/tmp).
+ * temporary file in @spool_dir (NULL: $TMPDIR, else /var/tmp, else /tmp).
  */
 int cbt_open_point(const char *src, const char *id, bool full_check, const char *spool_dir,
 		   struct cbt_point *pt);
