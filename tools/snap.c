@@ -460,12 +460,44 @@ static int attach(const struct cbt_snap *s, dev_t cbt, dev_t cow, uint32_t chunk
 	return ret;
 }
 
+/*
+ * Wipe the signatures libblkid finds on COW device @d (its /dev node from
+ * sysfs, checked to be @d): a store holds copies of the origin's chunks at
+ * other offsets, and one can land where blkid looks for a filesystem
+ * (xfs_external_log, say), which would make the next take refuse it.
+ * Best effort: a signature left makes the next take ask for --force.
+ */
+static void wipe_cow(dev_t d)
+{
+	char path[96], line[128], name[64] = "";
+	struct stat st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/uevent", major(d), minor(d));
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "DEVNAME=%63s", name) == 1)
+			break;
+	fclose(f);
+	snprintf(path, sizeof(path), "/dev/%s", name);
+	if (name[0] && !strstr(name, "..") && !stat(path, &st) && S_ISBLK(st.st_mode) &&
+	    st.st_rdev == d)
+		clone_wipe_signatures(path);
+}
+
 int cbt_snap_drop(struct cbt_snap *s)
 {
+	int ret;
+
 	dm_quiet();
 	if (!s->snap_name[0])
 		return cbt_err(-EINVAL, "no snapshot device named");
-	return remove_dev(s->snap_name);
+	ret = remove_dev(s->snap_name);
+	if (!ret && s->cow)
+		wipe_cow(s->cow);
+	return ret;
 }
 
 static int snap_reply_cb(const struct nlmsghdr *nlh, void *data)
@@ -572,6 +604,7 @@ int cbt_snap_take(const char *const *devices, size_t n, const struct cbt_snap_op
 		ret = check_cow(s->cbt_name, cbt[i], o->cows[i], chunk, o->force, &cow[i]);
 		if (ret)
 			goto out;
+		s->cow = cow[i];
 		for (k = 0; k < i; k++) {
 			if (cow[k] == cow[i]) {
 				ret = cbt_err(-EINVAL, "COW devices `%s' and `%s' are the same device:"
@@ -684,6 +717,11 @@ int cbt_snap_find(uint32_t ma, uint32_t mi, struct cbt_snap *s)
 				dm_get_next_target(t, NULL, &start, &len, &type, &params);
 				if (type && !strcmp(type, DM_CBT_SNAP_TARGET_NAME) && params &&
 				    !strncmp(params, want, strlen(want))) {
+					unsigned int cma, cmi;
+
+					/* "CBT COW CHUNK", devices as MAJ:MIN */
+					if (sscanf(params + strlen(want), "%u:%u", &cma, &cmi) == 2)
+						s->cow = makedev(cma, cmi);
 					snprintf(s->snap_name, sizeof(s->snap_name), "%s", names->name);
 					snprintf(s->snap_path, sizeof(s->snap_path), "%s/%s", dm_dir(),
 						 names->name);

@@ -240,8 +240,13 @@ static void cow_signature(void)
 		  "holds an ext4 filesystem (UUID ");
 	CHECK_ERR(clone_check_cow_signature(path, false), -EEXIST, "--force");
 	CHECK_EQ(clone_check_cow_signature(path, true), 0);
+	/* what cbt_snap_drop() does to a COW it used: blank again */
+	clone_wipe_signatures(path);
+	CHECK_EQ(clone_check_cow_signature(path, false), 0);
 	path = make_mbr_file("cowpt.img");
 	CHECK_ERR(clone_check_cow_signature(path, false), -EEXIST, "a dos partition table");
+	clone_wipe_signatures(path);
+	CHECK_EQ(clone_check_cow_signature(path, false), 0);
 }
 
 static void cleanup(void)
