@@ -188,7 +188,8 @@ cbt_boot_line() {
 
 # cbt_boot_setup CONF: every line of CONF. Returns 0 always.
 cbt_boot_setup() {
-	local conf=$1 ln=0 line usable=1
+	local conf=$1 ln=0 line usable=1 cr crmsg=
+	cr=$(printf '\r')
 	[ -f "$conf" ] || return 0
 	: >/run/cbt-boot.map 2>/dev/null || true
 	if ! modprobe dm-cbt 2>/dev/null && [ ! -d /sys/module/dm_cbt ]; then
@@ -200,6 +201,11 @@ cbt_boot_setup() {
 	fi
 	while IFS= read -r line || [ -n "$line" ]; do
 		ln=$((ln + 1))
+		case $line in
+		*"$cr") line=${line%"$cr"}
+			[ -n "$crmsg" ] || cbt_kmsg 4 "$conf has DOS line endings (CR LF): read without the CRs"
+			crmsg=1 ;;
+		esac
 		line=${line%%#*}
 		set -f
 		# shellcheck disable=SC2086

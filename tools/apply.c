@@ -90,7 +90,13 @@ static void set_bit(uint64_t *bm, uint64_t b)
 	bm[b / 64] |= 1ULL << (b % 64);
 }
 
-static int check_target(const struct cbt_img_header *h, int target, bool is_file)
+static int lone_image_error(const struct cbt_img_header *h, const char *name)
+{
+	return cbt_err(-EINVAL, "%s is a %s image: restoring it needs its parent images too"
+		       " (restore from the chain directory)", name, cbt_img_type_name(h->type));
+}
+
+static int check_target(const struct cbt_img_header *h, int target, bool is_file, bool *touched)
 {
 	struct stat st;
 	uint64_t size = 0;
@@ -102,7 +108,10 @@ static int check_target(const struct cbt_img_header *h, int target, bool is_file
 	 * chain may span a grow, and an older point is the smaller device.
 	 */
 	if (is_file) {
-		if ((uint64_t)st.st_size != h->dev_bytes && ftruncate(target, (off_t)h->dev_bytes))
+		if ((uint64_t)st.st_size == h->dev_bytes)
+			return 0;
+		*touched = true;
+		if (ftruncate(target, (off_t)h->dev_bytes))
 			return cbt_err(-errno, "sizing the target to %llu bytes: %s",
 				       (unsigned long long)h->dev_bytes, strerror(errno));
 		return 0;
@@ -135,27 +144,32 @@ int cbt_apply_images(const int *fds, const char *const *names, size_t n, int tar
 		if (ret)
 			goto next;
 		cur = *cbt_img_reader_header(r);
+		/* Before the target is extended (k == 0 == n - 1 for a lone image). */
+		if (k == n - 1 && cur.type != CBT_IMG_FULL) {
+			ret = lone_image_error(&cur, names[k]);
+			goto next;
+		}
 		if (k == 0) {
 			st->dev_bytes = cur.dev_bytes;
 			nr_blocks = cbt_img_nr_blocks(&cur);
 			bm = calloc((size_t)((nr_blocks + 63) / 64), 8);
 			if (!bm) {
-				ret = -ENOMEM;
+				char a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN];
+
+				ret = cbt_err(-ENOMEM, "%s: cannot allocate the %s map of the %s"
+					      " device's %llu blocks", names[k],
+					      cbt_human_size((nr_blocks + 63) / 64 * 8, a),
+					      cbt_human_size(cur.dev_bytes, b),
+					      (unsigned long long)nr_blocks);
 				goto next;
 			}
-			ret = check_target(&cur, target, is_file);
+			ret = check_target(&cur, target, is_file, &st->touched);
 			if (ret)
 				goto next;
 		} else {
 			ret = cbt_img_check_link(&prev, &cur, names[k - 1], names[k]);
 			if (ret)
 				goto next;
-		}
-		if (k == n - 1 && cur.type != CBT_IMG_FULL) {
-			ret = cbt_err(-EINVAL, "%s is a %s image: restoring it needs its parent"
-				      " images too (restore from the chain directory)", names[k],
-				      cbt_img_type_name(cur.type));
-			goto next;
 		}
 		while ((ret = cbt_img_next(r, &f)) == 1) {
 			const uint8_t *d = f.data;
@@ -175,6 +189,7 @@ int cbt_apply_images(const int *fds, const char *const *names, size_t n, int tar
 						run++;
 					}
 					if (!skip) {
+						st->touched = true;
 						ret = pwrite_all(target, d, len, off);
 						st->written += len;
 					}
@@ -206,6 +221,7 @@ next:
 
 		if (end > st->dev_bytes)
 			end = st->dev_bytes;
+		st->touched = true;
 		ret = zero_range(target, is_file, off, end - off);
 		st->zeroed += end - off;
 		b = e;
@@ -256,17 +272,124 @@ static int point_add(struct cbt_point *pt, const char *name, int fd)
 	return pt->names[pt->n - 1] ? 0 : -ENOMEM;
 }
 
-/* Read image @fd whole, checking everything, and rewind it. */
-static int preverify(int fd, const char *name)
+/* Read image @fd whole, checking everything, and rewind it; @h (or NULL) gets its header. */
+static int preverify(int fd, const char *name, struct cbt_img_header *h)
 {
-	int ret = cbt_img_verify_fd(fd, name, NULL, NULL);
+	int ret = cbt_img_verify_fd(fd, name, h, NULL);
 
 	if (!ret && lseek(fd, 0, SEEK_SET))
 		ret = cbt_err(-errno, "%s: %s", name, strerror(errno));
 	return ret;
 }
 
-int cbt_open_point(const char *src, const char *id, bool full_check, struct cbt_point *pt)
+/*
+ * Copy the stream @fd into an unnamed file in @dir (O_TMPFILE: nothing to
+ * clean up), so it can be checked whole before anything is written.
+ */
+static int spool(int fd, const char *name, const char *dir)
+{
+	static char buf[1 << 20];
+	int out, e;
+
+	if (!dir)
+		dir = getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : NULL;
+	/* /var/tmp is disk, /tmp may be memory; a rescue system may lack /var/tmp. */
+	out = open(dir ? dir : "/var/tmp", O_RDWR | O_TMPFILE | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0 && !dir && (errno == ENOENT || errno == ENOTDIR)) {
+		dir = "/tmp";
+		out = open(dir, O_RDWR | O_TMPFILE | O_EXCL | O_CLOEXEC, 0600);
+	}
+	if (!dir)
+		dir = "/var/tmp";
+	if (out < 0)
+		return cbt_err(-errno, "spooling %s: %s: %s (--spool-dir names another directory)",
+			       name, dir, strerror(errno));
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf)), w = 0;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			e = errno;
+			close(out);
+			return cbt_err(-e, "reading %s: %s", name, strerror(e));
+		}
+		if (!n)
+			break;
+		while (w < n) {
+			ssize_t k = write(out, buf + w, (size_t)(n - w));
+
+			if (k < 0 && errno == EINTR)
+				continue;
+			if (k < 0) {
+				e = errno;
+				close(out);
+				return cbt_err(-e, "spooling %s to %s: %s (--spool-dir names a"
+					       " directory with room for the image; --no-preverify"
+					       " writes while reading)", name, dir, strerror(e));
+			}
+			w += k;
+		}
+	}
+	if (lseek(out, 0, SEEK_SET)) {
+		e = errno;
+		close(out);
+		return cbt_err(-e, "spooling %s: %s", name, strerror(e));
+	}
+	return out;
+}
+
+/* One image file or stream: spooled if a stream, checked, a full image. */
+static int open_one(const char *src, bool full_check, const char *spool_dir,
+		    struct cbt_point *pt)
+{
+	const char *name = strcmp(src, "-") ? src : "standard input";
+	int fd = strcmp(src, "-") ? open(src, O_RDONLY | O_CLOEXEC) : dup(STDIN_FILENO);
+	struct cbt_img_header h;
+	uint8_t hb[CBT_IMG_HEADER_SIZE];
+	struct stat st;
+	int ret;
+
+	if (fd < 0)
+		return cbt_err(-errno, "%s: %s", src, strerror(errno));
+	if (fstat(fd, &st)) {
+		ret = cbt_err(-errno, "%s: %s", src, strerror(errno));
+		close(fd);
+		return ret;
+	}
+	if (full_check && !S_ISREG(st.st_mode)) {
+		int s = spool(fd, name, spool_dir);
+
+		close(fd);
+		if (s < 0)
+			return s;
+		fd = s;
+	}
+	ret = point_add(pt, name, fd);
+	if (ret) {
+		close(fd);
+		return ret;
+	}
+	if (full_check) {
+		ret = preverify(fd, name, &h);
+	} else if (S_ISREG(st.st_mode)) {
+		ret = cbt_pread_full(fd, hb, sizeof(hb), 0);
+		if (ret == -ENODATA)
+			ret = cbt_err(-EBADMSG, "%s: truncated", name);
+		else if (ret)
+			ret = cbt_err(ret, "%s: %s", name, strerror(-ret));
+		else if ((ret = cbt_img_header_decode(hb, &h)))
+			cbt_err_prefix(ret, "%s", name);
+	} else {
+		return 0;	/* a stream: cbt_apply_images() checks the type before writing */
+	}
+	if (!ret && h.type != CBT_IMG_FULL)
+		ret = lone_image_error(&h, name);
+	return ret;
+}
+
+int cbt_open_point(const char *src, const char *id, bool full_check, const char *spool_dir,
+		   struct cbt_point *pt)
 {
 	struct cbt_img_header h[2];
 	struct cbt_chain c;
@@ -276,16 +399,10 @@ int cbt_open_point(const char *src, const char *id, bool full_check, struct cbt_
 
 	memset(pt, 0, sizeof(*pt));
 	if (!strcmp(src, "-") || stat(src, &st) || !S_ISDIR(st.st_mode)) {
-		int fd = strcmp(src, "-") ? open(src, O_RDONLY | O_CLOEXEC) : dup(STDIN_FILENO);
-
 		if (id)
 			return cbt_err(-EINVAL, "--image and --at pick an image of a chain directory;"
 				       " %s is one image", src);
-		if (fd < 0)
-			return cbt_err(-errno, "%s: %s", src, strerror(errno));
-		ret = point_add(pt, strcmp(src, "-") ? src : "standard input", fd);
-		if (!ret && full_check && fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
-			ret = preverify(fd, src);
+		ret = open_one(src, full_check, spool_dir, pt);
 		if (ret)
 			cbt_point_free(pt);
 		return ret;
@@ -310,7 +427,7 @@ int cbt_open_point(const char *src, const char *id, bool full_check, struct cbt_
 		ret = cbt_chain_path(&c, path[k], file, sizeof(file));
 		if (ret)
 			break;
-		ret = cbt_img_read_ends(file, &h[k % 2], &t);
+		ret = cbt_chain_read_ends(&c, path[k], &h[k % 2], &t);
 		cbt_extents_free(&t.map);
 		if (ret == -ENOENT)
 			ret = cbt_err(-ENOENT, "%s: image %s is missing (a missing link of the chain:"
@@ -325,14 +442,14 @@ int cbt_open_point(const char *src, const char *id, bool full_check, struct cbt_
 		}
 		if (k)
 			ret = cbt_img_check_link(&h[(k - 1) % 2], &h[k % 2], pt->names[k - 1], file);
-		fd = ret ? -1 : open(file, O_RDONLY | O_CLOEXEC);
+		fd = ret ? -1 : cbt_chain_open_image(&c, path[k]);
 		if (!ret && fd < 0)
-			ret = cbt_err(-errno, "%s: %s", file, strerror(errno));
+			ret = fd;
 		if (!ret)
 			ret = point_add(pt, file, fd);
 	}
 	for (size_t k = 0; !ret && full_check && k < n; k++)
-		ret = preverify(pt->fds[k], pt->names[k]);
+		ret = preverify(pt->fds[k], pt->names[k], NULL);
 	free(path);
 	cbt_chain_close(&c);
 	if (ret)

@@ -20,6 +20,7 @@ struct cbt_apply_stats {
 	uint64_t written;	/* data bytes written */
 	uint64_t zeroed;	/* bytes zeroed */
 	uint64_t read;		/* image bytes read */
+	bool touched;		/* the target was extended or written */
 };
 
 /*
@@ -46,11 +47,14 @@ struct cbt_point {
 /*
  * Open restore point @id (a sequence number, file name or UUID; NULL: the
  * last) of chain directory @src, or the one image @src ("-": standard
- * input). Every link's header, trailer and parent link is checked first;
- * with @full_check every image (that is a file) is also read whole and
- * every checksum checked, before anything is written.
+ * input), which must then be a full image. Every link's header, trailer
+ * and parent link is checked first; with @full_check every image is also
+ * read whole and every checksum checked, before anything is written: a
+ * stream (pipe, FIFO, character device) is first copied into an unnamed
+ * temporary file in @spool_dir (NULL: $TMPDIR, else /var/tmp, else /tmp).
  */
-int cbt_open_point(const char *src, const char *id, bool full_check, struct cbt_point *pt);
+int cbt_open_point(const char *src, const char *id, bool full_check, const char *spool_dir,
+		   struct cbt_point *pt);
 void cbt_point_free(struct cbt_point *pt);
 /* Bytes of the point's image files (0 for a pipe): the progress total. */
 uint64_t cbt_point_bytes(const struct cbt_point *pt);

@@ -28,6 +28,7 @@
 #include "device.h"
 #include "fsmap.h"
 #include "json.h"
+#include "safefile.h"
 #include "snap.h"
 #include "subcommands.h"
 #include "util.h"
@@ -54,7 +55,8 @@ static void usage(FILE *f)
 		"  --to DIR            a chain directory (created for a full image); the tool\n"
 		"                      names the files and keeps the index\n"
 		"  -o, --output FILE   one full image to FILE, or to standard output (-)\n"
-		"  --cow COW           the snapshot's copy-on-write device\n"
+		"  --cow COW           the snapshot's copy-on-write device (blank, or --force)\n"
+		"  --force             use a COW device holding a filesystem or other signature\n"
 		"  --freeze            freeze the filesystem around the snapshot (default)\n"
 		"  --no-freeze         do not\n"
 		"  --compress zstd[:LEVEL]|none   compression (zstd level 3 by default)\n"
@@ -62,7 +64,8 @@ static void usage(FILE *f)
 		"                      a new identity, an outside commit, a shrink), write a\n"
 		"                      full image into the chain instead of refusing\n"
 		"  --all-blocks        a full image holds every block\n"
-		"  --threads N         compression threads (one per CPU by default)\n"
+		"  --threads N         compression threads (one per CPU up to 8 by default;\n"
+		"                      fewer when they would need more than a quarter of RAM)\n"
 		"  --quiet             no progress line, no summary\n"
 		"  --json              print the summary as JSON\n", PROG_NAME);
 }
@@ -152,6 +155,33 @@ static int recover(struct cbt_nl *nl, const struct cbt_devsel *sel, struct cbt_d
 	return 0;
 }
 
+#ifdef CBT_TEST_HOOKS
+/*
+ * Test hook (tests/vm/cases/backup_*.sh): a shell command run once the
+ * snapshot is taken, with CBT_SNAP_PATH, CBT_SNAP_EPOCH and CBT_PID set;
+ * the VM cases checksum the snapshot or kill the tool here. A failing hook
+ * fails the backup. Only in the test build (make -C tools cbt-test): the
+ * installed tool runs nothing from its environment.
+ */
+static int run_test_hook(const struct cbt_snap *snap)
+{
+	const char *hook = getenv("CBT_BACKUP_HOOK");
+	char num[32];
+
+	if (!hook)
+		return 0;
+	setenv("CBT_SNAP_PATH", snap->snap_path, 1);
+	snprintf(num, sizeof(num), "%" PRIu64, snap->epoch);
+	setenv("CBT_SNAP_EPOCH", num, 1);
+	snprintf(num, sizeof(num), "%d", (int)getpid());
+	setenv("CBT_PID", num, 1);
+	fflush(NULL);
+	if (system(hook))
+		return cbt_err(-ECANCELED, "CBT_BACKUP_HOOK `%s' failed", hook);
+	return 0;
+}
+#endif
+
 static int parse_compress(const char *s, uint32_t *comp, uint32_t *level)
 {
 	if (!strcmp(s, "none")) {
@@ -180,6 +210,7 @@ int backup_main(int argc, char *argv[])
 		{ "to", required_argument, NULL, 't' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "cow", required_argument, NULL, 'c' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "freeze", no_argument, NULL, 'z' },
 		{ "no-freeze", no_argument, NULL, 'Z' },
 		{ "compress", required_argument, NULL, 'C' },
@@ -194,7 +225,7 @@ int backup_main(int argc, char *argv[])
 	struct cbt_backup_req req = { .compression = CBT_IMG_COMP_ZSTD, .level = 3, .out_fd = -1,
 				      .full_mode = CBT_FULL_FS, .stop = &stop };
 	const char *out = NULL, *cow = NULL, *dev, *why = NULL, *step = "starting";
-	bool freeze = true, quiet = false, json = false, taken = false, committed = false;
+	bool freeze = true, force_cow = false, quiet = false, json = false, taken = false, committed = false;
 	struct cbt_extents changed, used;
 	struct cbt_backup_result res;
 	struct cbt_progress prog;
@@ -203,7 +234,8 @@ int backup_main(int argc, char *argv[])
 	struct cbt_nl *nl = NULL;
 	struct cbt_snap snap;
 	int dev_lock = -1;
-	char outpart[4096] = "", why_failed[1024] = "", lost[32] = "";
+	struct cbt_tmpfile outf = { .fd = -1, .dfd = -1 };
+	char why_failed[1024] = "", lost[32] = "";
 	uint32_t t32;
 	int c, ret, src = -1;
 
@@ -227,6 +259,9 @@ int backup_main(int argc, char *argv[])
 			break;
 		case 'c':
 			cow = optarg;
+			break;
+		case 'f':
+			force_cow = true;
 			break;
 		case 'z':
 		case 'Z':
@@ -283,6 +318,9 @@ int backup_main(int argc, char *argv[])
 	if (req.auto_full && (out || req.type == CBT_IMG_FULL))
 		return bad_argument("backup", "--auto-full goes with --incremental or"
 				    " --differential into --to DIR, not with", argv[optind], NULL);
+	if (out && !strcmp(out, "-") && isatty(STDOUT_FILENO))
+		return bad_argument("backup", "standard output is a terminal: not writing an image"
+				    " to", out, "redirect it to a file or a pipe");
 	dev = argv[optind];
 	cbt_extents_init(&changed);
 	cbt_extents_init(&used);
@@ -322,7 +360,7 @@ int backup_main(int argc, char *argv[])
 
 	step = "taking the snapshot";
 	const char *devs[1] = { dev }, *cows[1] = { cow };
-	struct cbt_snap_opts so = { .cows = cows, .freeze = freeze };
+	struct cbt_snap_opts so = { .cows = cows, .freeze = freeze, .force = force_cow };
 	/* Mounted before and after: mounted, so frozen, at the instant. */
 	bool fs_frozen = freeze && cbt_dev_mounted(info.major, info.minor);
 
@@ -397,29 +435,12 @@ int backup_main(int argc, char *argv[])
 		}
 	}
 
-	/*
-	 * Test hook (tests/vm/cases/backup_*.sh): a shell command run once the
-	 * snapshot is taken, with CBT_SNAP_PATH, CBT_SNAP_EPOCH and CBT_PID set;
-	 * the VM cases checksum the snapshot or kill the tool here. A failing
-	 * hook fails the backup.
-	 */
-	const char *hook = getenv("CBT_BACKUP_HOOK");
-
-	if (hook) {
-		char num[32];
-
-		step = "running CBT_BACKUP_HOOK";
-		setenv("CBT_SNAP_PATH", snap.snap_path, 1);
-		snprintf(num, sizeof(num), "%" PRIu64, snap.epoch);
-		setenv("CBT_SNAP_EPOCH", num, 1);
-		snprintf(num, sizeof(num), "%d", (int)getpid());
-		setenv("CBT_PID", num, 1);
-		fflush(NULL);
-		if (system(hook)) {
-			ret = cbt_err(-ECANCELED, "CBT_BACKUP_HOOK `%s' failed", hook);
-			goto out;
-		}
-	}
+#ifdef CBT_TEST_HOOKS
+	step = "running CBT_BACKUP_HOOK";
+	ret = run_test_hook(&snap);
+	if (ret)
+		goto out;
+#endif
 
 	step = "reading the snapshot";
 	src = open(snap.snap_path, O_RDONLY | O_DIRECT | O_CLOEXEC);
@@ -430,13 +451,10 @@ int backup_main(int argc, char *argv[])
 		goto out;
 	}
 	if (out && strcmp(out, "-")) {
-		snprintf(outpart, sizeof(outpart), "%s.partial", out);
-		req.out_fd = open(outpart, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (req.out_fd < 0) {
-			ret = cbt_err(-errno, "%s: %s", outpart, strerror(errno));
-			outpart[0] = 0;
+		ret = cbt_tmpfile_create(&outf, out);
+		if (ret)
 			goto out;
-		}
+		req.out_fd = outf.fd;
 	} else if (out) {
 		req.out_fd = STDOUT_FILENO;
 	}
@@ -445,11 +463,12 @@ int backup_main(int argc, char *argv[])
 	req.progress = &prog;
 	ret = cbt_backup_run(&req, src, &res);
 	cbt_progress_end(&prog);
-	if (!ret && outpart[0] && (fsync(req.out_fd) || rename(outpart, out)))
-		ret = cbt_err(-errno, "%s: %s", out, strerror(errno));
+	if (!ret && outf.fd >= 0) {
+		ret = cbt_tmpfile_commit(&outf);
+		req.out_fd = -1;
+	}
 	if (ret)
 		goto out;
-	outpart[0] = 0;
 	/* --auto-full switched under the chain's lock (a commit by another reader meanwhile) */
 	if (req.auto_full && res.h.type == CBT_IMG_FULL && !lost[0])
 		snprintf(lost, sizeof(lost), "%s", cbt_failure_reason() ? cbt_failure_reason() :
@@ -473,10 +492,8 @@ out:
 			 cbt_err_detail() ? cbt_err_detail() : strerror(-ret));
 	if (src >= 0)
 		close(src);
-	if (req.out_fd >= 0 && req.out_fd != STDOUT_FILENO)
-		close(req.out_fd);
-	if (outpart[0])
-		unlink(outpart);
+	if (outf.fd >= 0)
+		cbt_tmpfile_abort(&outf);
 	if (taken && !committed) {
 		int r = cbt_epoch_abort(nl, &sel, snap.epoch);
 

@@ -10,6 +10,7 @@
 
 #include "backup_core.h"
 #include "chain.h"
+#include "safefile.h"
 #include "util.h"
 #include "version.h"
 
@@ -17,13 +18,17 @@
 #define ALIGN 4096
 
 /* Remove DIR/.*.partial left by a run that died. */
-static void remove_partials(const char *dir)
+static void remove_partials(int dfd)
 {
-	DIR *d = opendir(dir);
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
 	struct dirent *de;
 
-	if (!d)
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	while ((de = readdir(d))) {
 		size_t l = strlen(de->d_name);
 
@@ -244,14 +249,11 @@ static int since_full(const struct cbt_chain *c, const uint8_t base[16], struct 
 		struct cbt_img_header h;
 		struct cbt_img_trailer t;
 		struct cbt_extents u;
-		char path[4096];
 		int ret;
 
 		if (memcmp(c->v[i].base, base, 16))
 			continue;
-		ret = cbt_chain_path(c, i, path, sizeof(path));
-		if (!ret)
-			ret = cbt_img_read_ends(path, &h, &t);
+		ret = cbt_chain_read_ends(c, i, &h, &t);
 		if (ret)
 			return cbt_err_prefix(ret, "reading the block set of %s", c->v[i].file);
 		ret = cbt_extents_union(acc, &t.map, &u);
@@ -274,7 +276,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 	struct cbt_extents list, all;
 	struct cbt_img_write_opts wo = { .threads = req->threads };
 	const struct cbt_extents *use;
-	char partial[4096] = "";
+	struct cbt_tmpfile tf = { .fd = -1, .dfd = -1 };
 	struct timespec now;
 	uint32_t type = req->type;
 	int ret, fd = req->out_fd;
@@ -296,6 +298,9 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 	ret = cbt_uuid_generate(h->uuid);
 	if (ret)
 		return ret;
+	if (!h->dev_bytes || h->dev_bytes > CBT_IMG_MAX_DEV_BYTES)
+		return cbt_err(-EFBIG, "a device of %llu bytes: images describe devices of up to"
+			       " 128 PiB", (unsigned long long)h->dev_bytes);
 
 	if (req->dir) {
 		ret = cbt_chain_open(&c, req->dir, type == CBT_IMG_FULL, true);
@@ -310,7 +315,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 		}
 		if (ret)
 			goto out;
-		remove_partials(req->dir);
+		remove_partials(c.dfd);
 	} else if (type != CBT_IMG_FULL) {
 		ret = cbt_err(-EINVAL, "incremental and differential images need the chain"
 			      " directory (--to DIR) to find their parent");
@@ -370,14 +375,13 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 
 	if (req->dir) {
 		cbt_chain_next_name(&c, type, &e);
-		snprintf(partial, sizeof(partial), "%s/.%s.partial", req->dir, e.file);
 		snprintf(res->file, sizeof(res->file), "%s/%s", req->dir, e.file);
-		fd = open(partial, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0) {
-			ret = cbt_err(-errno, "%s: %s", partial, strerror(errno));
-			partial[0] = 0;
+		ret = cbt_tmpfile_create_at(&tf, c.dfd, e.file, res->file);
+		if (ret)
 			goto out;
-		}
+		/* The index may have lost a file: never replace an image. */
+		tf.noreplace = true;
+		fd = tf.fd;
 	}
 	if (req->progress) {
 		req->progress->total = 0;
@@ -392,10 +396,8 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 				  req->full_mode != CBT_FULL_ALL, w, res);
 	if (!ret)
 		ret = cbt_img_writer_finish(w, &t);
-	if (!ret && req->dir && fsync(fd))
-		ret = cbt_err(-errno, "flushing %s: %s", partial, strerror(errno));
-	if (req->dir && fd >= 0 && close(fd) && !ret)
-		ret = cbt_err(-errno, "closing %s: %s", partial, strerror(errno));
+	if (!ret && req->dir)
+		ret = cbt_tmpfile_commit(&tf);
 	if (ret)
 		goto out;
 	res->blocks = t.blocks;
@@ -404,11 +406,6 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 		for (uint64_t b = t.map.v[i].start; b < t.map.v[i].start + t.map.v[i].len; b++)
 			res->logical_bytes += cbt_img_block_len(h, b);
 	if (req->dir) {
-		if (rename(partial, res->file)) {
-			ret = cbt_err(-errno, "renaming %s: %s", partial, strerror(errno));
-			goto out;
-		}
-		partial[0] = 0;
 		memcpy(e.uuid, h->uuid, 16);
 		memcpy(e.parent, h->parent, 16);
 		memcpy(e.base, h->base, 16);
@@ -417,11 +414,11 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 		e.epoch_last = h->epoch_last;
 		ret = cbt_chain_add(&c, &e);
 		if (ret)
-			unlink(res->file);
+			unlinkat(c.dfd, e.file, 0);
 	}
 out:
-	if (partial[0])
-		unlink(partial);
+	if (tf.fd >= 0)
+		cbt_tmpfile_abort(&tf);
 	cbt_img_writer_free(w);
 	cbt_extents_free(&t.map);
 	cbt_extents_free(&list);

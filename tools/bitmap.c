@@ -161,6 +161,7 @@ int bitmap_main(int argc, char *argv[])
 	if (ret)
 		goto out;
 
+	cbt_nl_need(CBT_NL_READ);
 	ret = cbt_nl_open(&nl);
 	if (!ret)
 		ret = cbt_get_device(nl, &sel, &info);

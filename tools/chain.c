@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "chain.h"
+#include "safefile.h"
 #include "util.h"
 
 #define INDEX_VERSION_LINE "cbt-chain 1"
@@ -34,6 +35,9 @@ static int parse_line(char *line, struct cbt_chain_entry *e)
 	if (sscanf(line, "%" SCNu64 " %15s %39s %39s %39s %39s %" SCNu64 " %" SCNu64 " %63s %n",
 		   &e->seq, type, uuid, parent, base, dev, &e->epoch_first, &e->epoch_last,
 		   e->file, &n) != 9 || line[n])
+		return -EINVAL;
+	/* The next image's number must not wrap (to 0, which no index accepts after it). */
+	if (e->seq == UINT64_MAX)
 		return -EINVAL;
 	if (!strcmp(type, "full"))
 		e->type = CBT_IMG_FULL;
@@ -51,43 +55,38 @@ static int parse_line(char *line, struct cbt_chain_entry *e)
 	return 0;
 }
 
-int cbt_chain_open(struct cbt_chain *c, const char *dir, bool create, bool lock)
+/* The highest NNNNNN of the NNNNNN-*.cbti files in directory @dfd, 0 if none. */
+static uint64_t highest_seq(int dfd)
 {
-	char path[4096], *line = NULL;
-	size_t cap = 0;
-	unsigned lineno = 0;
-	FILE *f;
-	int ret = 0;
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+	uint64_t max = 0;
 
-	memset(c, 0, sizeof(*c));
-	c->lock_fd = -1;
-	if (!create && access(dir, F_OK))
-		return cbt_err(-ENOENT, "%s does not exist (a chain starts with a full backup:"
-			       " take a full backup first, --full)", dir);
-	if (create && mkdir(dir, 0700) && errno != EEXIST)
-		return cbt_err(-errno, "creating %s: %s", dir, strerror(errno));
-	c->dir = strdup(dir);
-	if (!c->dir)
-		return -ENOMEM;
-	if (lock) {
-		snprintf(path, sizeof(path), "%s/.lock", dir);
-		c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-		if (c->lock_fd < 0)
-			return cbt_err(-errno, "%s: %s", path, strerror(errno));
-		if (flock(c->lock_fd, LOCK_EX | LOCK_NB))
-			return cbt_err(-EBUSY, "%s: another cbt is writing to this chain", dir);
-	}
-	snprintf(path, sizeof(path), "%s/" CBT_CHAIN_INDEX, dir);
-	f = fopen(path, "re");
-	if (!f) {
-		struct stat st;
-
-		if (errno != ENOENT)
-			return cbt_err(-errno, "%s: %s", path, strerror(errno));
-		if (stat(dir, &st) || !S_ISDIR(st.st_mode))
-			return cbt_err(-ENOTDIR, "%s is not a chain directory", dir);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
 		return 0;
 	}
+	while ((de = readdir(d))) {
+		uint64_t v;
+		int n = 0;
+
+		if (sscanf(de->d_name, "%" SCNu64 "-%*[a-z].cbti%n", &v, &n) == 1 &&
+		    !de->d_name[n] && v > max && v < UINT64_MAX)
+			max = v;
+	}
+	closedir(d);
+	return max;
+}
+
+int cbt_chain_parse(struct cbt_chain *c, FILE *f, const char *path, bool create)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned lineno = 0;
+	int ret = 0;
+
 	while (getline(&line, &cap, f) > 0) {
 		struct cbt_chain_entry e, *v;
 
@@ -112,9 +111,72 @@ int cbt_chain_open(struct cbt_chain *c, const char *dir, bool create, bool lock)
 		c->v = v;
 		c->v[c->nr++] = e;
 	}
-	if (!ret && lineno == 0)
-		ret = cbt_err(-EBADMSG, "%s is empty", path);
+	/*
+	 * An empty index (truncated outside the tool) lists nothing to build on,
+	 * but a new full image may start over: numbered past the files there.
+	 */
+	if (!ret && lineno == 0 && !create)
+		ret = cbt_err(-EBADMSG, "%s is empty (a full backup, --full, starts the chain"
+			      " again)", path);
+	else if (!ret && lineno == 0)
+		c->seq_floor = highest_seq(c->dfd);
 	free(line);
+	return ret;
+}
+
+int cbt_chain_open(struct cbt_chain *c, const char *dir, bool create, bool lock)
+{
+	char path[4096];
+	FILE *f;
+	int ret, fd;
+
+	memset(c, 0, sizeof(*c));
+	c->lock_fd = -1;
+	c->dfd = -1;
+	if (!create && access(dir, F_OK))
+		return cbt_err(-ENOENT, "%s does not exist (a chain starts with a full backup:"
+			       " take a full backup first, --full)", dir);
+	c->dir = strdup(dir);
+	if (!c->dir)
+		return -ENOMEM;
+	/* Every file below is opened relative to this fd: the path is resolved once. */
+	if (create || lock)
+		c->dfd = cbt_dir_open_private(dir, create);
+	else
+		c->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->dfd < 0 && !(create || lock))
+		return errno == ENOTDIR ? cbt_err(-ENOTDIR, "%s is not a chain directory", dir) :
+					  cbt_err(-errno, "%s: %s", dir, strerror(errno));
+	if (c->dfd < 0)
+		return c->dfd;
+	if (lock) {
+		struct stat st;
+
+		snprintf(path, sizeof(path), "%s/.lock", dir);
+		c->lock_fd = openat(c->dfd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+				    O_CLOEXEC, 0600);
+		if (c->lock_fd < 0)
+			return cbt_err(-errno, "%s: %s%s", path, strerror(errno),
+				       errno == ELOOP ? " (a symbolic link: remove it)" : "");
+		if (fstat(c->lock_fd, &st) || !S_ISREG(st.st_mode))
+			return cbt_err(-EINVAL, "%s is not a regular file: remove it", path);
+		if (flock(c->lock_fd, LOCK_EX | LOCK_NB))
+			return cbt_err(-EBUSY, "%s: another cbt is writing to this chain", dir);
+	}
+	snprintf(path, sizeof(path), "%s/" CBT_CHAIN_INDEX, dir);
+	fd = cbt_open_regular(c->dfd, CBT_CHAIN_INDEX, path, true);
+	if (fd == -ENOENT) {
+		cbt_err_clear();
+		return 0;
+	}
+	if (fd < 0)
+		return fd;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return -ENOMEM;
+	}
+	ret = cbt_chain_parse(c, f, path, create);
 	fclose(f);
 	return ret;
 }
@@ -125,8 +187,32 @@ void cbt_chain_close(struct cbt_chain *c)
 	free(c->v);
 	if (c->lock_fd >= 0)
 		close(c->lock_fd);
+	if (c->dfd >= 0)
+		close(c->dfd);
 	memset(c, 0, sizeof(*c));
 	c->lock_fd = -1;
+	c->dfd = -1;
+}
+
+int cbt_chain_open_image(const struct cbt_chain *c, size_t i)
+{
+	char path[4096];
+	int ret = cbt_chain_path(c, i, path, sizeof(path));
+
+	return ret ? ret : cbt_open_regular(c->dfd, c->v[i].file, path, true);
+}
+
+int cbt_chain_read_ends(const struct cbt_chain *c, size_t i, struct cbt_img_header *h,
+			struct cbt_img_trailer *t)
+{
+	char path[4096];
+	int ret = cbt_chain_path(c, i, path, sizeof(path));
+
+	if (ret) {
+		memset(t, 0, sizeof(*t));
+		return ret;
+	}
+	return cbt_img_read_ends_at(c->dfd, c->v[i].file, path, h, t);
 }
 
 int cbt_chain_path(const struct cbt_chain *c, size_t i, char *buf, size_t len)
@@ -219,7 +305,7 @@ void cbt_chain_next_name(const struct cbt_chain *c, uint32_t type, struct cbt_ch
 {
 	static const char *const names[] = { "", "full", "incr", "diff" };
 
-	e->seq = c->nr ? c->v[c->nr - 1].seq + 1 : 1;
+	e->seq = (c->nr ? c->v[c->nr - 1].seq : c->seq_floor) + 1;
 	e->type = type;
 	snprintf(e->file, sizeof(e->file), "%06" PRIu64 "-%s.cbti", e->seq, names[type]);
 }
@@ -237,39 +323,30 @@ static void put_entry(FILE *f, const struct cbt_chain_entry *e)
 
 int cbt_chain_add(struct cbt_chain *c, const struct cbt_chain_entry *e)
 {
-	char tmp[4096], path[4096];
 	struct cbt_chain_entry *v;
+	struct cbt_tmpfile tf;
+	char path[4096];
 	FILE *f;
-	int ret = 0, dfd;
+	int ret;
 
-	snprintf(tmp, sizeof(tmp), "%s/." CBT_CHAIN_INDEX ".tmp", c->dir);
 	snprintf(path, sizeof(path), "%s/" CBT_CHAIN_INDEX, c->dir);
 	v = realloc(c->v, (c->nr + 1) * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	c->v = v;
-	f = fopen(tmp, "we");
+	ret = cbt_tmpfile_create_at(&tf, c->dfd, CBT_CHAIN_INDEX, path);
+	if (ret)
+		return ret;
+	f = cbt_tmpfile_fdopen(&tf);
 	if (!f)
-		return cbt_err(-errno, "%s: %s", tmp, strerror(errno));
+		return -ENOMEM;
 	fprintf(f, INDEX_VERSION_LINE "\n");
 	for (size_t i = 0; i < c->nr; i++)
 		put_entry(f, &c->v[i]);
 	put_entry(f, e);
-	if (fflush(f) || fsync(fileno(f)))
-		ret = cbt_err(-errno, "writing %s: %s", tmp, strerror(errno));
-	if (fclose(f) && !ret)
-		ret = cbt_err(-errno, "writing %s: %s", tmp, strerror(errno));
-	if (!ret && rename(tmp, path))
-		ret = cbt_err(-errno, "renaming %s: %s", tmp, strerror(errno));
-	if (ret) {
-		unlink(tmp);
+	ret = cbt_tmpfile_commit_stdio(&tf, f);
+	if (ret)
 		return ret;
-	}
-	dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
 	c->v[c->nr++] = *e;
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "image.h"
 
@@ -31,17 +32,32 @@ struct cbt_chain {
 	struct cbt_chain_entry *v;
 	size_t nr;
 	int lock_fd;
+	int dfd;	/* the directory: every file in it is opened relative to this */
+	uint64_t seq_floor;	/* empty index: the highest image number in the directory */
 };
 
 /*
  * Open chain directory @dir: with @create, make it when missing; with
  * @lock, take DIR/.lock (-EBUSY when another cbt holds it). A directory
- * without an index is an empty chain.
+ * without an index is an empty chain. With @create or @lock (a writer),
+ * DIR must pass cbt_dir_open_private(): not a symbolic link, owned by the
+ * effective uid, writable by it alone.
  */
 int cbt_chain_open(struct cbt_chain *c, const char *dir, bool create, bool lock);
 void cbt_chain_close(struct cbt_chain *c);
-/* DIR/file of entry @i. */
+/*
+ * Read the index from @f (named @path in messages) into @c, whose dir and
+ * dfd are set: -EBADMSG naming the bad line. Used by cbt_chain_open() and
+ * the fuzzer (tests/unit/fuzz_chain.c).
+ */
+int cbt_chain_parse(struct cbt_chain *c, FILE *f, const char *path, bool create);
+/* DIR/file of entry @i (for messages: open files with the two below). */
 int cbt_chain_path(const struct cbt_chain *c, size_t i, char *buf, size_t len);
+/* Entry @i's image, opened for reading: a regular file, not a symbolic link. */
+int cbt_chain_open_image(const struct cbt_chain *c, size_t i);
+/* cbt_img_read_ends() of entry @i. */
+int cbt_chain_read_ends(const struct cbt_chain *c, size_t i, struct cbt_img_header *h,
+			struct cbt_img_trailer *t);
 /* The entry whose image UUID is @uuid, or -1. */
 long cbt_chain_find(const struct cbt_chain *c, const uint8_t uuid[16]);
 /*

@@ -53,8 +53,8 @@ static void usage(FILE *f)
 		"                   holds one pass's writes at a time\n"
 		"  --used-only      pass 1 copies only the blocks an ext2/3/4 or xfs\n"
 		"                   filesystem uses (other filesystems: every block)\n"
-		"  --force          write over a TARGET holding a partition table or a\n"
-		"                   filesystem\n"
+		"  --force          write over a TARGET, or use a COW, holding a partition\n"
+		"                   table, a filesystem or another signature\n"
 		"  --verify         compare the target with the last snapshot afterwards\n"
 		"  --follow         keep the clone current: a pass every --interval SECS\n"
 		"                   (default 60) until SIGINT or SIGTERM\n"
@@ -251,7 +251,9 @@ static int do_pass(struct run *r, bool final, bool freeze, enum clone_why why, i
 		   bool follow)
 {
 	const char *devs[1] = { r->dev_arg }, *cows[1] = { r->cow };
-	struct cbt_snap_opts so = { .cows = cows, .freeze = freeze };
+	/* COW checked for signatures once: later passes find the earlier passes' copies. */
+	struct cbt_snap_opts so = { .cows = cows, .freeze = freeze,
+				    .force = r->force || r->npasses };
 	struct clone_copy_opts co = {
 		.block_size = r->cfg.block_size, .dev_bytes = r->cfg.dev_bytes, .rate = r->rate,
 		.stop = &stop_level, .stop_level = stop_at, .tick = tick, .tick_data = r,

@@ -282,6 +282,42 @@ int clone_probe_signature(const char *path, char *buf, size_t len)
 	return found;
 }
 
+void clone_wipe_signatures(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	blkid_probe pr = fd < 0 ? NULL : blkid_new_probe();
+
+	if (pr && !blkid_probe_set_device(pr, fd, 0, 0)) {
+		blkid_probe_enable_superblocks(pr, 1);
+		blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_MAGIC);
+		blkid_probe_enable_partitions(pr, 1);
+		blkid_probe_set_partitions_flags(pr, BLKID_PARTS_MAGIC);
+		/* As wipefs -a does: each signature found is erased, then probe again. */
+		for (int i = 0; i < 64 && !blkid_do_probe(pr); i++)
+			if (blkid_do_wipe(pr, 0))
+				break;
+		fsync(fd);
+	}
+	if (pr)
+		blkid_free_probe(pr);
+	if (fd >= 0)
+		close(fd);
+}
+
+int clone_check_cow_signature(const char *cow, bool force)
+{
+	char found[512];
+	int ret = clone_probe_signature(cow, found, sizeof(found));
+
+	if (ret < 0)
+		return ret;
+	if (ret > 0 && !force)
+		return cbt_err(-EEXIST, "COW device `%s' holds %s; the snapshot would overwrite it"
+			       " (--force writes over it; check it is the disk you meant, e.g. after"
+			       " disk names changed at a reboot)", cow, found);
+	return 0;
+}
+
 int clone_check_target(const struct clone_env *env, struct clone_target *t,
 		       const struct clone_stack *src, dev_t cow, uint64_t src_bytes, bool force)
 {

@@ -240,6 +240,17 @@ static const char *parse_string(const char *p, char *buf, size_t len)
 
 		if ((unsigned char)c < 0x20)
 			return NULL;
+		/* JSON is UTF-8: a sequence that is not is refused, not passed on. */
+		if ((unsigned char)c >= 0x80) {
+			size_t k = cbt_utf8_len((const unsigned char *)p - 1, strlen(p - 1));
+
+			if (!k || n + k >= len)
+				return NULL;
+			memcpy(buf + n, p - 1, k);
+			n += k;
+			p += k - 1;
+			continue;
+		}
 		if (c == '\\') {
 			c = *p++;
 			switch (c) {
@@ -267,8 +278,10 @@ static const char *parse_string(const char *p, char *buf, size_t len)
 				return NULL;
 			}
 		}
-		if (n + 1 < len)
-			buf[n++] = c;
+		/* A name that does not fit is refused, not cut. */
+		if (n + 1 >= len)
+			return NULL;
+		buf[n++] = c;
 	}
 	if (*p != '"')
 		return NULL;

@@ -12,6 +12,7 @@
 
 #include "clone_copy.h"
 #include "clone_run.h"
+#include "safefile.h"
 
 int clone_load_state(struct run *r, struct clone_state *s)
 {
@@ -47,33 +48,22 @@ static int mkdir_p(const char *dir)
 
 int clone_save_state(struct run *r)
 {
-	char tmp[PATH_MAX + 8];
+	struct cbt_tmpfile tf;
 	FILE *f;
-	int fd, ret;
+	int ret;
 
 	r->st.updated = (uint64_t)time(NULL);
 	ret = mkdir_p(r->state_dir);
 	if (ret)
 		return cbt_err(ret, "cannot create %s: %s", r->state_dir, strerror(-ret));
-	snprintf(tmp, sizeof(tmp), "%s.tmp", r->state_path);
-	f = fopen(tmp, "w");
+	ret = cbt_tmpfile_create(&tf, r->state_path);
+	if (ret)
+		return ret;
+	f = cbt_tmpfile_fdopen(&tf);
 	if (!f)
-		return cbt_err(-errno, "cannot write %s: %s", tmp, strerror(errno));
+		return -ENOMEM;
 	clone_state_write(f, &r->st);
-	if (fflush(f) || fsync(fileno(f))) {
-		ret = -errno;
-		fclose(f);
-		return cbt_err(ret, "cannot write %s: %s", tmp, strerror(-ret));
-	}
-	fclose(f);
-	if (rename(tmp, r->state_path))
-		return cbt_err(-errno, "cannot rename %s: %s", tmp, strerror(errno));
-	fd = open(r->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	return 0;
+	return cbt_tmpfile_commit_stdio(&tf, f);
 }
 
 void clone_fmt_rate(uint64_t bytes, uint64_t ns, char buf[CBT_HUMAN_LEN + 4])

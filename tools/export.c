@@ -3,11 +3,15 @@
  * cbt export: a restore point as one raw or qcow2 file. qcow2 is made the
  * honest way: the point is restored into a sparse raw file next to the
  * output, which `qemu-img convert -O qcow2' (qemu-utils) turns into the
- * qcow2 file; the raw file is removed either way.
+ * qcow2 file; the raw file is removed either way. Both are temporary files
+ * (safefile.h) renamed over OUTPUT only when complete: a failed or
+ * interrupted export leaves an existing OUTPUT as it was.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +19,7 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "safefile.h"
 #include "subcommands.h"
 #include "util.h"
 
@@ -23,11 +28,25 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: %s export DIR|FILE --format raw|qcow2 [--image ID] -o OUTPUT\n\n"
 		"Writes a restore point (the last image of DIR, or the one --image names)\n"
 		"as a sparse raw file or a qcow2 file. qcow2 needs qemu-img (qemu-utils):\n"
-		"the point is restored to OUTPUT.raw.tmp and converted.\n\n"
+		"the point is restored to a temporary raw file next to OUTPUT and converted.\n"
+		"OUTPUT is replaced only once the export is complete.\n\n"
 		"  --format raw|qcow2   output format (raw by default)\n"
 		"  --image ID           image number, file name or UUID in DIR\n"
 		"  -o, --output FILE    where to write (replaced if it exists)\n"
 		"  --quiet              no progress line\n", PROG_NAME);
+}
+
+/* The temporary files, for the signal handler: removed when the export is interrupted. */
+static struct cbt_tmpfile rawf = { .fd = -1, .dfd = -1 }, qf = { .fd = -1, .dfd = -1 };
+
+static void on_signal(int sig)
+{
+	if (rawf.fd >= 0)
+		unlinkat(rawf.dfd, rawf.tmp, 0);
+	if (qf.fd >= 0)
+		unlinkat(qf.dfd, qf.tmp, 0);
+	signal(sig, SIG_DFL);
+	raise(sig);
 }
 
 static int run_qemu_img(const char *raw, const char *out)
@@ -64,11 +83,11 @@ int export_main(int argc, char *argv[])
 	};
 	const char *id = NULL, *out = NULL;
 	bool qcow2 = false, quiet = false;
-	char raw[4096];
+	char raw[4096], qpath[4096];
 	struct cbt_apply_stats st;
 	struct cbt_progress p;
 	struct cbt_point pt;
-	int c, ret, fd;
+	int c, ret;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":ho:q", opts, NULL)) != -1) {
@@ -102,31 +121,46 @@ int export_main(int argc, char *argv[])
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
-	if ((size_t)snprintf(raw, sizeof(raw), qcow2 ? "%s.raw.tmp" : "%s", out) >= sizeof(raw))
-		return bad_argument("export", "output path too long", out, NULL);
-	ret = cbt_open_point(argv[optind], id, true, &pt);
+	ret = cbt_open_point(argv[optind], id, true, NULL, &pt);
 	if (ret)
 		goto fail;
-	fd = open(raw, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = cbt_err(-errno, "%s: %s", raw, strerror(errno));
-		goto fail;
-	}
-	cbt_progress_init(&p, "export: read", cbt_point_bytes(&pt), !quiet);
-	ret = cbt_apply_images(pt.fds, (const char *const *)pt.names, pt.n, fd, true, &p, &st);
-	cbt_progress_end(&p);
-	close(fd);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	ret = cbt_tmpfile_create(&rawf, out);
 	if (!ret && qcow2)
-		ret = run_qemu_img(raw, out);
-	if (qcow2)
-		unlink(raw);
-	if (ret) {
-		unlink(out);
+		ret = cbt_tmpfile_create(&qf, out);
+	if (ret)
 		goto fail;
+	cbt_progress_init(&p, "export: read", cbt_point_bytes(&pt), !quiet);
+	ret = cbt_apply_images(pt.fds, (const char *const *)pt.names, pt.n, rawf.fd, true, &p,
+			       &st);
+	cbt_progress_end(&p);
+	if (!ret && qcow2) {
+		char *d = strdup(out);
+
+		if (!d || (size_t)snprintf(raw, sizeof(raw), "%s/%s", dirname(d), rawf.tmp) >=
+		    sizeof(raw) || (size_t)snprintf(qpath, sizeof(qpath), "%s/%s", d, qf.tmp) >=
+		    sizeof(qpath))
+			ret = cbt_err(-ENAMETOOLONG, "%s: path too long", out);
+		free(d);
+		if (!ret)
+			ret = run_qemu_img(raw, qpath);
+		if (!ret)
+			ret = cbt_tmpfile_commit(&qf);
+	} else if (!ret) {
+		ret = cbt_tmpfile_commit(&rawf);
 	}
+	if (ret)
+		goto fail;
+	cbt_tmpfile_abort(&rawf);
 	cbt_point_free(&pt);
 	return 0;
 fail:
+	if (qf.fd >= 0 || qf.tmp[0])
+		cbt_tmpfile_abort(&qf);
+	if (rawf.fd >= 0 || rawf.tmp[0])
+		cbt_tmpfile_abort(&rawf);
 	cbt_point_free(&pt);
 	cbt_perror("cbt export", ret);
 	return cbt_exit_status(ret);

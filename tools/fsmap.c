@@ -85,16 +85,34 @@ static int xfs_used_blocks(const char *path, uint64_t dev_bytes, uint32_t block_
 	return ret;
 }
 
+/* A checksum error of ext2fs_open(): an ext2/3/4 filesystem that is damaged, not none. */
+static bool ext4_csum_error(errcode_t err)
+{
+	return err == EXT2_ET_SB_CSUM_INVALID || err == EXT2_ET_UNKNOWN_CSUM ||
+	       err == EXT2_ET_BLOCK_BITMAP_CSUM_INVALID;
+}
+
+/*
+ * The blocks an ext2/3/4 filesystem uses, from its block bitmaps; checksums
+ * are checked (metadata_csum): a bitmap failing its checksum may leave out
+ * blocks in use, which would restore as zeros, so the caller falls back to
+ * the non-zero blocks. So it does for a journal-less (ext2) filesystem that
+ * is mounted and was not frozen: nothing then says its bitmaps on disk are
+ * current.
+ */
 static int ext4_used_blocks(const char *path, uint64_t dev_bytes, uint32_t block_size,
-			    struct cbt_extents *out, const char **why)
+			    bool frozen, struct cbt_extents *out, const char **why)
 {
 	ext2_filsys fs = NULL;
 	errcode_t err;
 	uint64_t nr_tracking = (dev_bytes + block_size - 1) / block_size;
 	int ret = 0;
 
-	err = ext2fs_open(path, EXT2_FLAG_64BITS | EXT2_FLAG_IGNORE_CSUM_ERRORS, 0, 0,
-			  unix_io_manager, &fs);
+	err = ext2fs_open(path, EXT2_FLAG_64BITS, 0, 0, unix_io_manager, &fs);
+	if (err && ext4_csum_error(err)) {
+		*why = "the ext4 superblock fails its checksum";
+		return -EOPNOTSUPP;
+	}
 	if (err)
 		return -ENODATA;
 	if (ext2fs_has_feature_journal_needs_recovery(fs->super)) {
@@ -102,9 +120,17 @@ static int ext4_used_blocks(const char *path, uint64_t dev_bytes, uint32_t block
 		ret = -EOPNOTSUPP;
 		goto out;
 	}
+	if (!ext2fs_has_feature_journal(fs->super) && !frozen &&
+	    !(fs->super->s_state & EXT2_VALID_FS)) {
+		*why = "an ext2 filesystem (no journal) in use and not frozen at the snapshot";
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
 	err = ext2fs_read_block_bitmap(fs);
 	if (err) {
-		*why = "the ext4 block bitmaps cannot be read";
+		*why = err == EXT2_ET_BLOCK_BITMAP_CSUM_INVALID ?
+		       "an ext4 block bitmap fails its checksum" :
+		       "the ext4 block bitmaps cannot be read";
 		ret = -EOPNOTSUPP;
 		goto out;
 	}
@@ -142,7 +168,7 @@ int cbt_fs_used_blocks(const char *path, uint64_t dev_bytes, uint32_t block_size
 	/* The start of the device (boot sectors, the superblock), whatever the fs says. */
 	ret = add(out, 0, (65536 + block_size - 1) / block_size - 1);
 	if (!ret) {
-		ret = ext4_used_blocks(path, dev_bytes, block_size, out, why);
+		ret = ext4_used_blocks(path, dev_bytes, block_size, frozen, out, why);
 		if (ret == -ENODATA)
 			ret = xfs_used_blocks(path, dev_bytes, block_size, frozen, out, why);
 	}

@@ -247,6 +247,29 @@ int cbt_nl_parse_family(const struct nlmsghdr *nlh, struct cbt_nl *nl)
 	return 0;
 }
 
+/* Set once by a subcommand before it opens the socket (cbt is single-threaded there). */
+static enum cbt_nl_need nl_need = CBT_NL_SAME;
+
+void cbt_nl_need(enum cbt_nl_need need)
+{
+	nl_need = need;
+}
+
+static int check_version(uint32_t v)
+{
+	const unsigned int ours = DM_CBT_GENL_VERSION;
+
+	if (v == ours || nl_need == CBT_NL_ANY ||
+	    (nl_need == CBT_NL_READ && v >= 1 && v < ours))
+		return 0;
+	return cbt_err(-EPROTO, "the loaded dm-cbt speaks netlink version %u, this tool %u: %s",
+		       v, ours, v > ours ? "the module is newer than this tool: install the"
+		       " matching cbt, or load the module that goes with this one (modprobe -r"
+		       " dm_cbt; modprobe dm_cbt) or reboot" :
+		       "reload the module (modprobe -r dm_cbt; modprobe dm_cbt) or reboot"
+		       " (an older module stays loaded after an update until then)");
+}
+
 static int family_cb(const struct nlmsghdr *nlh, void *data)
 {
 	return cbt_nl_parse_family(nlh, data);
@@ -278,6 +301,8 @@ int cbt_nl_init(struct cbt_nl **nlp, const struct cbt_nl_transport *tr)
 		ret = cbt_err(-ENOENT, "dm-cbt module not loaded: modprobe dm-cbt");
 	else if (!ret && !nl->family)
 		ret = cbt_err(-EPROTO, "bad family reply from the kernel: no family id");
+	if (!ret)
+		ret = check_version(nl->version);
 	if (ret)
 		goto err;
 	*nlp = nl;

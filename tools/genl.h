@@ -49,9 +49,25 @@ struct cbt_nl {
 typedef int (*cbt_nl_cb)(const struct nlmsghdr *nlh, void *data);
 
 /*
+ * Which dm_cbt interface versions (CTRL_ATTR_VERSION) the next
+ * cbt_nl_open() accepts. CBT_NL_SAME (the default): DM_CBT_GENL_VERSION
+ * only, for commands that change state, whose checks rely on everything
+ * this version reports. CBT_NL_READ: also an older module, for commands
+ * that only read and show (status, bitmap, monitor, snapshot list); an
+ * older module sends fewer attributes and the parsers need none newer
+ * than version 1. A newer module is refused by both: its attributes may
+ * mean what this tool cannot know. CBT_NL_ANY: `cbt version', which shows
+ * both.
+ */
+enum cbt_nl_need { CBT_NL_SAME, CBT_NL_READ, CBT_NL_ANY };
+void cbt_nl_need(enum cbt_nl_need need);
+
+/*
  * Open a generic netlink socket and look up the dm_cbt family. -ENOENT
  * with the detail "dm-cbt module not loaded: modprobe dm-cbt" when the
- * family is missing. Defined in genl_sock.c.
+ * family is missing; -EPROTO naming both versions when the module's
+ * interface version is not one cbt_nl_need() accepts. Defined in
+ * genl_sock.c.
  */
 int cbt_nl_open(struct cbt_nl **nlp);
 /* Look up the family over @tr (which the cbt_nl then owns, even on error). */

@@ -132,13 +132,16 @@ int cbt_img_header_decode(const uint8_t b[CBT_IMG_HEADER_SIZE], struct cbt_img_h
 	if (memcmp(b + H_MAGIC, CBT_IMG_MAGIC, 8))
 		return cbt_err(-EBADMSG, "not a cbt image (no CBTIMAGE magic)");
 	h->version = cbt_get_le32(b + H_VERSION);
+	/* The checksum first: a damaged version field is damage, not a newer format. */
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+	if (cbt_get_le64(b + H_CHECKSUM) != cbt_img_sum(NULL, b, H_CHECKSUM))
+		return cbt_err(-EBADMSG, "header checksum mismatch: the header is corrupted%s",
+			       h->version == CBT_IMG_VERSION ? "" :
+			       " (or the image has another format version, from a newer cbt)");
+#endif
 	if (h->version != CBT_IMG_VERSION)
 		return cbt_err(-EBADMSG, "image format version %u, this tool reads version %d"
 			       " (a newer cbt may read it)", h->version, CBT_IMG_VERSION);
-#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-	if (cbt_get_le64(b + H_CHECKSUM) != cbt_img_sum(NULL, b, H_CHECKSUM))
-		return cbt_err(-EBADMSG, "header checksum mismatch: the header is corrupted");
-#endif
 	if (cbt_get_le32(b + H_SIZE) != CBT_IMG_HEADER_SIZE)
 		return cbt_err(-EBADMSG, "header size %u, want %d", cbt_get_le32(b + H_SIZE),
 			       CBT_IMG_HEADER_SIZE);
@@ -159,9 +162,9 @@ int cbt_img_header_decode(const uint8_t b[CBT_IMG_HEADER_SIZE], struct cbt_img_h
 
 	if (h->block_size < 512 || h->block_size > (1U << 20) || (h->block_size & (h->block_size - 1)))
 		return cbt_err(-EBADMSG, "bad block size %u in the header", h->block_size);
-	if (!h->dev_bytes || h->dev_bytes % 512)
-		return cbt_err(-EBADMSG, "bad device size %llu in the header",
-			       (unsigned long long)h->dev_bytes);
+	if (!h->dev_bytes || h->dev_bytes % 512 || h->dev_bytes > CBT_IMG_MAX_DEV_BYTES)
+		return cbt_err(-EBADMSG, "bad device size %llu in the header (a multiple of 512"
+			       " up to 128 PiB)", (unsigned long long)h->dev_bytes);
 	if (h->type < CBT_IMG_FULL || h->type > CBT_IMG_DIFFERENTIAL)
 		return cbt_err(-EBADMSG, "unknown image type %u in the header", h->type);
 	if (cbt_uuid_is_zero(h->uuid) || cbt_uuid_is_zero(h->base))

@@ -28,6 +28,11 @@
 #define CBT_IMG_END_MAGIC "CBTIMEND"
 #define CBT_IMG_VERSION 1
 #define CBT_IMG_HEADER_SIZE 256
+/*
+ * The largest device an image may describe (128 PiB): block numbers and
+ * byte offsets then never wrap, whatever the block size.
+ */
+#define CBT_IMG_MAX_DEV_BYTES (1ULL << 57)
 #define CBT_IMG_FRAME_MAGIC 0x4d415246U	/* "FRAM" */
 #define CBT_IMG_TRAILER_MAGIC 0x524c5254U	/* "TRLR" */
 #define CBT_IMG_FRAME_HDR_SIZE 40
@@ -99,8 +104,16 @@ int cbt_img_header_decode(const uint8_t buf[CBT_IMG_HEADER_SIZE], struct cbt_img
 struct cbt_img_writer;
 
 struct cbt_img_write_opts {
-	int threads;		/* compression workers; 0: one per CPU */
+	int threads;		/* compression workers; 0: one per CPU, up to 8 */
 };
+
+/*
+ * How many of @want workers fit in @budget bytes (at least one): each
+ * needs a frame buffer pair (~8.5 MiB) and, for zstd, a context of the
+ * level's size for 4 MiB frames (~50 MiB at level 19). The writer keeps
+ * them within a quarter of RAM.
+ */
+int cbt_img_writer_threads(int want, uint32_t compression, uint32_t level, uint64_t budget);
 
 /*
  * Start an image on @fd (written with write() only): the header goes out
@@ -165,6 +178,9 @@ int cbt_img_verify_fd(int fd, const char *name, struct cbt_img_header *hdr,
  * file ends right after the footer; the frames are not read.
  */
 int cbt_img_read_ends(const char *path, struct cbt_img_header *hdr, struct cbt_img_trailer *t);
+/* The same for @file in directory @dfd, not followed if a symbolic link; @path for messages. */
+int cbt_img_read_ends_at(int dfd, const char *file, const char *path, struct cbt_img_header *hdr,
+			 struct cbt_img_trailer *t);
 
 /* ---- Little-endian helpers (shared by the three files) ------------------ */
 

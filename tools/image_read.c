@@ -20,6 +20,7 @@
 #include <zstd.h>
 
 #include "image.h"
+#include "safefile.h"
 #include "util.h"
 
 #define RBUF 65536
@@ -372,17 +373,49 @@ static int pread_all(int fd, void *p, size_t len, uint64_t off, const char *path
 	return 0;
 }
 
+/*
+ * Where an image whose last bytes are no footer ends after all: the offset
+ * just past a footer in the last 64 KiB (something was appended), or 0.
+ * Only for the message: the image stays refused either way.
+ */
+static uint64_t find_end(int fd, uint64_t size)
+{
+	static uint8_t buf[65536];
+	size_t len = size < sizeof(buf) ? (size_t)size : sizeof(buf);
+	uint64_t start = size - len;
+
+	if (len < 8 || cbt_pread_full(fd, buf, len, start))
+		return 0;
+	for (size_t i = len - 8 + 1; i-- > 8;) {
+		uint64_t t = cbt_get_le64(buf + i - 8);
+		uint8_t m[4];
+
+		/* A footer: the end magic after the offset of a trailer. */
+		if (!memcmp(buf + i, CBT_IMG_END_MAGIC, 8) && t >= CBT_IMG_HEADER_SIZE &&
+		    t < start + i && !cbt_pread_full(fd, m, 4, t) &&
+		    cbt_get_le32(m) == CBT_IMG_TRAILER_MAGIC)
+			return start + i + 8;
+	}
+	return 0;
+}
+
 int cbt_img_read_ends(const char *path, struct cbt_img_header *hdr, struct cbt_img_trailer *t)
+{
+	return cbt_img_read_ends_at(AT_FDCWD, path, path, hdr, t);
+}
+
+int cbt_img_read_ends_at(int dfd, const char *file, const char *path, struct cbt_img_header *hdr,
+			 struct cbt_img_trailer *t)
 {
 	uint8_t hb[CBT_IMG_HEADER_SIZE], foot[16], th[CBT_IMG_TRAILER_HDR_SIZE];
 	uint8_t *buf = NULL;
 	struct stat st;
 	uint64_t off, nr, size, len;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+	int fd = cbt_open_regular(dfd, file, path, dfd != AT_FDCWD), ret;
 
 	memset(t, 0, sizeof(*t));
 	if (fd < 0)
-		return cbt_err(-errno, "%s: %s", path, strerror(errno));
+		return fd;
 	ret = fstat(fd, &st) ? -errno : 0;
 	size = (uint64_t)st.st_size;
 	if (!ret)
@@ -398,8 +431,14 @@ int cbt_img_read_ends(const char *path, struct cbt_img_header *hdr, struct cbt_i
 	off = cbt_get_le64(foot);
 	if (memcmp(foot + 8, CBT_IMG_END_MAGIC, 8) || off < CBT_IMG_HEADER_SIZE ||
 	    off > size - CBT_IMG_TRAILER_HDR_SIZE - 24) {
-		ret = cbt_err(-EBADMSG, "%s: no valid footer: the image is truncated or was not"
-			      " finished", path);
+		uint64_t end = find_end(fd, size);
+
+		if (end)
+			ret = cbt_err(-EBADMSG, "%s: data after the end of the image at byte %llu",
+				      path, (unsigned long long)end);
+		else
+			ret = cbt_err(-EBADMSG, "%s: no valid footer: the image is truncated or"
+				      " was not finished", path);
 		goto out;
 	}
 	ret = pread_all(fd, th, sizeof(th), off, path);
@@ -420,7 +459,7 @@ int cbt_img_read_ends(const char *path, struct cbt_img_header *hdr, struct cbt_i
 	ret = pread_all(fd, buf, len, off, path);
 	if (ret)
 		goto out;
-	if (cbt_get_le64(buf + len - 8) != cbt_img_sum(hdr->uuid, buf, len - 8) ||
+	if (SUM_DIFFERS(cbt_get_le64(buf + len - 8), cbt_img_sum(hdr->uuid, buf, len - 8)) ||
 	    cbt_get_le64(buf + 48) != off) {
 		ret = cbt_err(-EBADMSG, "%s: trailer checksum mismatch", path);
 		goto out;

@@ -18,6 +18,8 @@
 #include <unistd.h>
 
 #include <xxhash.h>
+/* ZSTD_estimateCCtxSize_usingCParams(): exported, but in the "experimental" part. */
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
 #include "image.h"
@@ -35,6 +37,7 @@ struct slot {
 	uint8_t *out;		/* frame header, extents, checksum, payload */
 	size_t out_len;
 	int err;
+	const char *zerr;	/* zstd's error name: the worker cannot set the detail */
 };
 
 struct cbt_img_writer {
@@ -94,7 +97,8 @@ static void encode_frame(struct cbt_img_writer *w, struct slot *s, ZSTD_CCtx *cc
 					     (int)w->h.level);
 
 		if (ZSTD_isError(n)) {
-			s->err = cbt_err(-EIO, "zstd: %s", ZSTD_getErrorName(n));
+			s->err = -EIO;
+			s->zerr = ZSTD_getErrorName(n);
 			return;
 		}
 		if (n < s->raw_len) {
@@ -191,7 +195,8 @@ static int drain(struct cbt_img_writer *w, bool wait, bool all)
 			continue;
 		}
 		pthread_mutex_unlock(&w->lock);
-		int ret = s->err ? s->err : write_all(w, s->out, s->out_len);
+		int ret = s->err && s->zerr ? cbt_err(s->err, "zstd: %s", s->zerr) :
+			  s->err ? s->err : write_all(w, s->out, s->out_len);
 
 		pthread_mutex_lock(&w->lock);
 		if (ret) {
@@ -245,6 +250,20 @@ static int take_slot(struct cbt_img_writer *w)
 	}
 }
 
+int cbt_img_writer_threads(int want, uint32_t compression, uint32_t level, uint64_t budget)
+{
+	uint64_t each = 2ULL * CBT_IMG_FRAME_BYTES + CBT_IMG_FRAME_MAX_EXTENTS * 16 + 4096;
+
+	if (compression == CBT_IMG_COMP_ZSTD)
+		each += ZSTD_estimateCCtxSize_usingCParams(ZSTD_getCParams((int)level,
+									   CBT_IMG_FRAME_BYTES, 0));
+	if (want < 1)
+		want = 1;
+	if ((uint64_t)want * each > budget)
+		want = budget / each > 1 ? (int)(budget / each) : 1;
+	return want;
+}
+
 int cbt_img_writer_open(struct cbt_img_writer **wp, int fd, const struct cbt_img_header *h,
 			const struct cbt_img_write_opts *o)
 {
@@ -264,10 +283,18 @@ int cbt_img_writer_open(struct cbt_img_writer **wp, int fd, const struct cbt_img
 	}
 	if (!w)
 		return -ENOMEM;
-	if (nthr < 1)
-		nthr = 1;
 	if (nthr > 64)
 		nthr = 64;
+	{
+		long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+
+		/* zstd:19 costs ~58 MiB a thread: --threads 64 would want 3.7 GiB. */
+		if (pages > 0 && psz > 0)
+			nthr = cbt_img_writer_threads(nthr, h->compression, h->level,
+						      (uint64_t)pages * (uint64_t)psz / 4);
+		else if (nthr < 1)
+			nthr = 1;
+	}
 	w->fd = fd;
 	w->h = *h;
 	w->h.version = CBT_IMG_VERSION;

@@ -185,16 +185,15 @@ int info_main(int argc, char *argv[])
 			printf("chain: %s, %zu image%s\n", src, ch.nr, ch.nr == 1 ? "" : "s");
 		}
 		for (size_t i = 0; i < ch.nr && !ret; i++) {
-			char path[4096];
 			size_t *chain_path = calloc(ch.nr, sizeof(*chain_path)), pos = 0;
 
-			ret = chain_path ? cbt_chain_path(&ch, i, path, sizeof(path)) : -ENOMEM;
-			if (!ret)
-				ret = cbt_img_read_ends(path, &h, &t);
+			ret = chain_path ? cbt_chain_read_ends(&ch, i, &h, &t) : -ENOMEM;
 			/* Position: how many images the restore of this one reads after its full. */
-			if (!ret && !cbt_chain_resolve(&ch, i, chain_path, &pos))
-				pos--;
-			cbt_err_clear();
+			if (!ret) {
+				if (!cbt_chain_resolve(&ch, i, chain_path, &pos))
+					pos--;
+				cbt_err_clear();
+			}
 			free(chain_path);
 			if (ret)
 				break;

@@ -6,12 +6,8 @@
 #include "json.h"
 #include "util.h"
 
-/*
- * Length of the valid UTF-8 sequence at @s (at most @len bytes), or 0 when
- * it is not one: overlong forms, surrogates and code points past U+10FFFF
- * are refused, as RFC 3629 says.
- */
-static size_t utf8_len(const unsigned char *s, size_t len)
+/* RFC 3629. */
+size_t cbt_utf8_len(const unsigned char *s, size_t len)
 {
 	size_t n, i;
 	uint32_t cp, min;
@@ -61,7 +57,7 @@ void cbt_json_escape(FILE *f, const char *str, size_t len)
 				fprintf(f, "\\u%04x", c);
 			} else if (c < 0x80) {
 				fputc(c, f);
-			} else if ((n = utf8_len(s + i, len - i))) {
+			} else if ((n = cbt_utf8_len(s + i, len - i))) {
 				fwrite(s + i, 1, n, f);
 				i += n;
 				continue;

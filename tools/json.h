@@ -26,6 +26,12 @@ struct cbt_json {
 	bool inline_arr[CBT_JSON_MAX_DEPTH];	/* array kept on one line */
 };
 
+/*
+ * Length of the valid UTF-8 sequence at @s (at most @len bytes), or 0:
+ * overlong forms, surrogates and code points past U+10FFFF are not valid.
+ */
+size_t cbt_utf8_len(const unsigned char *s, size_t len);
+
 void cbt_json_init(struct cbt_json *j, FILE *f, bool compact);
 void cbt_json_object_begin(struct cbt_json *j, const char *key);
 void cbt_json_object_end(struct cbt_json *j);

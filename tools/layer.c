@@ -42,6 +42,7 @@ bool cbt_layer_is_hidden(const struct cbt_dm_info *dev, const struct cbt_dm_info
 	return !strcmp(h->name, name) && !strcmp(h->uuid, uuid);
 }
 
+#ifdef CBT_TEST_HOOKS
 int cbt_layer_inject(const char *var, int step, const char *what)
 {
 	const char *v = getenv(var);
@@ -51,6 +52,7 @@ int cbt_layer_inject(const char *var, int step, const char *what)
 		return 0;
 	return cbt_err(-EIO, "step %d (%s) failed on purpose (%s=%s)", step, what, var, v);
 }
+#endif
 
 int cbt_layer_restore(const char *name, const struct cbt_dm_table *want, bool read_only)
 {

@@ -10,6 +10,7 @@
 #include <linux/dm-cbt.h>
 #include <linux/genetlink.h>
 
+#include "device.h"
 #include "genl.h"
 #include "json.h"
 #include "proto.h"
@@ -23,10 +24,16 @@ static void usage(FILE *f)
 		"epoch-closed, epoch-committed, epoch-aborted, tracking-lost (a full image\n"
 		"is due; with the identity reason), snapshot-taken, snapshot-invalid (with\n"
 		"the reason) and cow-low\n"
-		"(the COW store passed 80%%). For daemons that follow devices without polling.\n\n"
+		"(the COW store passed 80%%). For daemons that follow devices without polling.\n"
+		"When events came faster than they were read and the kernel dropped some,\n"
+		"it prints events-lost, then a state line per device (its current epoch),\n"
+		"and goes on.\n\n"
 		"  --json     one JSON object per line\n"
 		"  --count N  exit after N events\n", PROG_NAME);
 }
+
+/* Not the kernel's: a device's state after events were lost (resync()). */
+#define EVENT_STATE 0xffffffffU
 
 static const char *event_name(uint32_t event)
 {
@@ -45,6 +52,8 @@ static const char *event_name(uint32_t event)
 		return "snapshot-invalid";
 	case CBT_EVENT_COW_LOW:
 		return "cow-low";
+	case EVENT_STATE:
+		return "state";
 	default:
 		return "unknown";
 	}
@@ -134,6 +143,36 @@ static void print_event(const struct event *ev, bool json)
 	fflush(stdout);
 }
 
+/*
+ * After ENOBUFS (events came faster than they were read, and the kernel
+ * dropped some): an "events-lost" line, then one "state" line per device
+ * with its current epoch, so a daemon can start over from there.
+ */
+static int resync(struct cbt_nl *nl, bool json)
+{
+	struct cbt_dev_info *devs = NULL;
+	size_t nr = 0;
+	int ret;
+
+	if (json)
+		printf("{\"event\": \"events-lost\"}\n");
+	else
+		printf("events-lost\n");
+	ret = cbt_list_devices(nl, &devs, &nr);
+	if (ret)
+		return cbt_err_prefix(ret, "events were lost, and reading the devices' state");
+	for (size_t i = 0; i < nr; i++) {
+		struct event ev = { .name = devs[i].name, .major = devs[i].major,
+				    .minor = devs[i].minor, .event = EVENT_STATE,
+				    .epoch = devs[i].epoch_current, .has_epoch = true };
+
+		cbt_uuid_str(devs[i].uuid, ev.uuid);
+		print_event(&ev, json);
+	}
+	cbt_dev_infos_free(devs, nr);
+	return 0;
+}
+
 int monitor_main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
@@ -173,6 +212,7 @@ int monitor_main(int argc, char *argv[])
 				    "it watches every cbt device");
 
 	/* The family lookup tells the group's id; events come on a socket of their own. */
+	cbt_nl_need(CBT_NL_READ);
 	ret = cbt_nl_open(&nl);
 	if (ret)
 		goto out;
@@ -193,14 +233,23 @@ int monitor_main(int argc, char *argv[])
 	while (!count || seen < count) {
 		ssize_t n = mnl_socket_recvfrom(sock, buf, sizeof(buf));
 		const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf;
+		int left;
 
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
+			/* The socket overflowed: say so, show where each device is now, go on. */
+			if (errno == ENOBUFS) {
+				ret = resync(nl, json);
+				if (ret)
+					goto out;
+				continue;
+			}
 			ret = cbt_err(-errno, "reading events: %s", strerror(errno));
 			goto out;
 		}
-		for (; mnl_nlmsg_ok(nlh, (int)n); nlh = mnl_nlmsg_next(nlh, (int *)&n)) {
+		left = (int)n;
+		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
 			struct event ev = { .uuid = "", .reason = CBT_IDENTITY_UNKNOWN };
 
 			if (nlh->nlmsg_type != nl->family)

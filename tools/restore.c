@@ -22,10 +22,15 @@ static void usage(FILE *f)
 		"image it depends on; a full image can also come from FILE or standard input.\n"
 		"Links, headers and trailers are checked before anything is written, and\n"
 		"every image is read whole first unless --no-preverify; every checksum is\n"
-		"checked again as the data is written. Blocks no image holds are zeroed.\n\n"
+		"checked again as the data is written. Blocks no image holds are zeroed.\n"
+		"An image from standard input or another stream is first copied to an\n"
+		"unnamed temporary file (in --spool-dir, $TMPDIR, /var/tmp or /tmp) and\n"
+		"checked there; with --no-preverify it is written as it is read, so a damaged\n"
+		"stream leaves a partial restore.\n\n"
 		"  --image ID       restore this image of DIR\n"
 		"  --at N           restore image number N of DIR\n"
 		"  --no-preverify   do not read the images through before writing\n"
+		"  --spool-dir DIR  where a stream is copied to be checked\n"
 		"  --quiet          no progress line\n"
 		"  --json           print the result as JSON\n", PROG_NAME, PROG_NAME);
 }
@@ -36,14 +41,15 @@ int restore_main(int argc, char *argv[])
 		{ "image", required_argument, NULL, 'i' },
 		{ "at", required_argument, NULL, 'a' },
 		{ "no-preverify", no_argument, NULL, 'P' },
+		{ "spool-dir", required_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *id = NULL;
+	const char *id = NULL, *spool_dir = NULL;
 	bool check = true, quiet = false, json = false, is_file;
-	struct cbt_apply_stats st;
+	struct cbt_apply_stats st = { 0 };
 	struct cbt_progress p;
 	struct cbt_point pt;
 	uint64_t n;
@@ -65,6 +71,9 @@ int restore_main(int argc, char *argv[])
 		case 'P':
 			check = false;
 			break;
+		case 'S':
+			spool_dir = optarg;
+			break;
 		case 'q':
 			quiet = true;
 			break;
@@ -82,7 +91,7 @@ int restore_main(int argc, char *argv[])
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
-	ret = cbt_open_point(argv[optind], id, check, &pt);
+	ret = cbt_open_point(argv[optind], id, check, spool_dir, &pt);
 	if (!ret)
 		ret = cbt_open_target(argv[optind + 1], &target, &is_file);
 	if (!ret) {
@@ -96,7 +105,7 @@ int restore_main(int argc, char *argv[])
 	if (ret) {
 		cbt_point_free(&pt);
 		cbt_perror("cbt restore", ret);
-		if (target >= 0)
+		if (st.touched)
 			fprintf(stderr, "cbt restore: %s may hold a partial restore; restore again"
 				" once the cause is fixed\n", argv[optind + 1]);
 		return cbt_exit_status(ret);

@@ -5,6 +5,7 @@
  * initramfs. For disks in use that are not device-mapper devices, the
  * root disk above all, which nothing can slide under while mounted.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -16,9 +17,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <blkid/blkid.h>
 #include <linux/dm-cbt.h>
 
 #include "layer.h"
+#include "safefile.h"
 #include "subcommands.h"
 #include "util.h"
 
@@ -43,10 +46,54 @@ static void usage(FILE *f)
 		PROG_NAME, PROG_NAME);
 }
 
-/* The most stable name of a block device: PARTUUID=, UUID=, or its path. */
+/* @tag's value (libblkid: "PART_ENTRY_UUID", "UUID") on @path, or "". */
+static void probe_value(const char *path, const char *tag, char *val, size_t len)
+{
+	blkid_probe pr = blkid_new_probe_from_filename(path);
+	const char *v = NULL;
+
+	val[0] = '\0';
+	if (!pr)
+		return;
+	blkid_probe_enable_superblocks(pr, 1);
+	blkid_probe_set_superblocks_flags(pr, BLKID_SUBLKS_UUID);
+	blkid_probe_enable_partitions(pr, 1);
+	blkid_probe_set_partitions_flags(pr, BLKID_PARTS_ENTRY_DETAILS);
+	if (!blkid_do_safeprobe(pr) && !blkid_probe_lookup_value(pr, tag, &v, NULL) && v)
+		snprintf(val, len, "%s", v);
+	blkid_free_probe(pr);
+}
+
+/* A /dev/disk/by-id link to @rdev (the first in name order), or "". */
+static void by_id(dev_t rdev, char *out, size_t len)
+{
+	struct dirent **names = NULL;
+	int n = scandir("/dev/disk/by-id", &names, NULL, alphasort);
+
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		char p[600];
+		struct stat st;
+
+		snprintf(p, sizeof(p), "/dev/disk/by-id/%s", names[i]->d_name);
+		if (!out[0] && names[i]->d_name[0] != '.' && !strpbrk(p, " \t#") &&
+		    !stat(p, &st) && S_ISBLK(st.st_mode) && st.st_rdev == rdev)
+			snprintf(out, len, "%s", p);
+		free(names[i]);
+	}
+	free(names);
+}
+
+/*
+ * The most stable name of a block device: PARTUUID=, UUID= (libblkid), a
+ * /dev/disk/by-id link, or, with a warning, its path, which may name
+ * another disk after a reboot (a blank metadata disk has no UUID).
+ */
 static int stable_source(const char *path, char *out, size_t len)
 {
-	static const char *const tags[] = { "PARTUUID", "UUID" };
+	static const char *const tags[][2] = {
+		{ "PARTUUID", "PART_ENTRY_UUID" }, { "UUID", "UUID" },
+	};
 	struct stat st;
 
 	if (stat(path, &st))
@@ -54,24 +101,20 @@ static int stable_source(const char *path, char *out, size_t len)
 	if (!S_ISBLK(st.st_mode))
 		return cbt_err(-ENOTBLK, "`%s' is not a block device", path);
 	for (size_t i = 0; i < ARRAY_SIZE(tags); i++) {
-		char cmd[600], val[200] = "";
-		FILE *p;
+		char val[200];
 
-		if (strchr(path, '\'') || strlen(path) > 400)
-			break;
-		snprintf(cmd, sizeof(cmd), "blkid -o value -s %s '%s' 2>/dev/null", tags[i], path);
-		p = popen(cmd, "re");
-		if (!p)
-			break;
-		if (!fgets(val, sizeof(val), p))
-			val[0] = '\0';
-		pclose(p);
-		val[strcspn(val, "\n")] = '\0';
-		if (val[0] && !strpbrk(val, " \t#")) {
-			snprintf(out, len, "%s=%s", tags[i], val);
+		probe_value(path, tags[i][1], val, sizeof(val));
+		if (val[0] && !strpbrk(val, " \t#\r\n")) {
+			snprintf(out, len, "%s=%s", tags[i][0], val);
 			return 0;
 		}
 	}
+	by_id(st.st_rdev, out, len);
+	if (out[0])
+		return 0;
+	fprintf(stderr, "%s setup-boot: warning: `%s' has no PARTUUID, UUID or /dev/disk/by-id"
+		" name: written as its path, which may name another disk after disk names change"
+		" at a reboot\n", PROG_NAME, path);
 	snprintf(out, len, "%s", path);
 	return 0;
 }
@@ -133,17 +176,20 @@ static int update_initramfs(void)
 static int rewrite_conf(const char *conf, const char *name, const char *source,
 			const char *line, bool *found)
 {
-	char tmp[4096], buf[1024], dir[4096];
+	char buf[1024], dir[4096];
+	struct cbt_tmpfile tf;
 	FILE *in, *out;
-	int ret = 0;
+	int ret;
 
 	*found = false;
 	snprintf(dir, sizeof(dir), "%s", conf);
 	mkdir(dirname(dir), 0755);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", conf);
-	out = fopen(tmp, "we");
+	ret = cbt_tmpfile_create(&tf, conf);
+	if (ret)
+		return ret;
+	out = cbt_tmpfile_fdopen(&tf);
 	if (!out)
-		return cbt_err(-errno, "cannot write `%s': %s", tmp, strerror(errno));
+		return -ENOMEM;
 	in = fopen(conf, "re");
 	if (!in)
 		fprintf(out, "# dm-cbt: disks tracked from boot, written by `cbt setup-boot'.\n"
@@ -162,14 +208,7 @@ static int rewrite_conf(const char *conf, const char *name, const char *source,
 		fclose(in);
 	if (line)
 		fprintf(out, "%s\n", line);
-	if (fflush(out) || fsync(fileno(out)))
-		ret = cbt_err(-errno, "cannot write `%s': %s", tmp, strerror(errno));
-	fclose(out);
-	if (!ret && rename(tmp, conf))
-		ret = cbt_err(-errno, "cannot replace `%s': %s", conf, strerror(errno));
-	if (ret)
-		unlink(tmp);
-	return ret;
+	return cbt_tmpfile_commit_stdio(&tf, out);
 }
 
 int setup_boot_main(int argc, char *argv[])

@@ -14,6 +14,7 @@
 #include <libdevmapper.h>
 #include <libmnl/libmnl.h>
 
+#include "clone_check.h"
 #include "device.h"
 #include "snap.h"
 #include "util.h"
@@ -344,7 +345,8 @@ bool cbt_dev_mounted(uint32_t ma, uint32_t mi)
  * Refuse a COW that would write into what the snapshot protects, or that
  * something else uses. @name is the cbt device, @cbt its numbers.
  */
-static int check_cow(const char *name, dev_t cbt, const char *cow, uint32_t chunk, dev_t *cowdev)
+static int check_cow(const char *name, dev_t cbt, const char *cow, uint32_t chunk, bool force,
+		     dev_t *cowdev)
 {
 	struct forbid f = { .nr = 0 };
 	char b[64], c[64];
@@ -407,7 +409,7 @@ static int check_cow(const char *name, dev_t cbt, const char *cow, uint32_t chun
 			return cbt_err(-ENOSPC, "COW device `%s' (%s) is smaller than one chunk of %"
 				       PRIu32 " bytes", cow, devt_str(st.st_rdev, c), chunk);
 	}
-	return 0;
+	return clone_check_cow_signature(cow, force);
 }
 
 /*----------------------------------------------------------------
@@ -458,12 +460,44 @@ static int attach(const struct cbt_snap *s, dev_t cbt, dev_t cow, uint32_t chunk
 	return ret;
 }
 
+/*
+ * Wipe the signatures libblkid finds on COW device @d (its /dev node from
+ * sysfs, checked to be @d): a store holds copies of the origin's chunks at
+ * other offsets, and one can land where blkid looks for a filesystem
+ * (xfs_external_log, say), which would make the next take refuse it.
+ * Best effort: a signature left makes the next take ask for --force.
+ */
+static void wipe_cow(dev_t d)
+{
+	char path[96], line[128], name[64] = "";
+	struct stat st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/uevent", major(d), minor(d));
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "DEVNAME=%63s", name) == 1)
+			break;
+	fclose(f);
+	snprintf(path, sizeof(path), "/dev/%s", name);
+	if (name[0] && !strstr(name, "..") && !stat(path, &st) && S_ISBLK(st.st_mode) &&
+	    st.st_rdev == d)
+		clone_wipe_signatures(path);
+}
+
 int cbt_snap_drop(struct cbt_snap *s)
 {
+	int ret;
+
 	dm_quiet();
 	if (!s->snap_name[0])
 		return cbt_err(-EINVAL, "no snapshot device named");
-	return remove_dev(s->snap_name);
+	ret = remove_dev(s->snap_name);
+	if (!ret && s->cow)
+		wipe_cow(s->cow);
+	return ret;
 }
 
 static int snap_reply_cb(const struct nlmsghdr *nlh, void *data)
@@ -567,9 +601,10 @@ int cbt_snap_take(const char *const *devices, size_t n, const struct cbt_snap_op
 				      " remove it first (dmsetup remove %s)", s->snap_name, s->snap_name);
 			goto out;
 		}
-		ret = check_cow(s->cbt_name, cbt[i], o->cows[i], chunk, &cow[i]);
+		ret = check_cow(s->cbt_name, cbt[i], o->cows[i], chunk, o->force, &cow[i]);
 		if (ret)
 			goto out;
+		s->cow = cow[i];
 		for (k = 0; k < i; k++) {
 			if (cow[k] == cow[i]) {
 				ret = cbt_err(-EINVAL, "COW devices `%s' and `%s' are the same device:"
@@ -682,6 +717,11 @@ int cbt_snap_find(uint32_t ma, uint32_t mi, struct cbt_snap *s)
 				dm_get_next_target(t, NULL, &start, &len, &type, &params);
 				if (type && !strcmp(type, DM_CBT_SNAP_TARGET_NAME) && params &&
 				    !strncmp(params, want, strlen(want))) {
+					unsigned int cma, cmi;
+
+					/* "CBT COW CHUNK", devices as MAJ:MIN */
+					if (sscanf(params + strlen(want), "%u:%u", &cma, &cmi) == 2)
+						s->cow = makedev(cma, cmi);
 					snprintf(s->snap_name, sizeof(s->snap_name), "%s", names->name);
 					snprintf(s->snap_path, sizeof(s->snap_path), "%s/%s", dm_dir(),
 						 names->name);

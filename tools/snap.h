@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct cbt_snap {
 	char cbt_name[128];       /* dm name of the cbt device */
@@ -30,19 +31,25 @@ struct cbt_snap {
 	uint8_t uuid[16];         /* tracking identity (CBT_A_UUID) at the instant */
 	uint32_t block_size;      /* tracking block size */
 	uint64_t freeze_ns, hold_ns;
+	dev_t cow;                /* its COW device, 0 if unknown */
 };
 
 struct cbt_snap_opts {
 	const char *const *cows;  /* one COW device path per device */
 	bool freeze;              /* CBT_A_FREEZE */
 	uint32_t chunk_bytes;     /* 0: 4096 */
+	bool force;               /* write over a COW device holding a signature */
 };
 
 /* Attach a read-only cbt-snap device to each cbt device (named like the
  * selectors `cbt status` takes) and take them all at one instant. On error
  * nothing is left behind (attached devices removed, no epoch closed). */
 int cbt_snap_take(const char *const *devices, size_t n, const struct cbt_snap_opts *o, struct cbt_snap *out);
-/* Remove the snapshot device (frees its COW). Does not commit or abort. */
+/*
+ * Remove the snapshot device (frees its COW). Does not commit or abort.
+ * The COW device's filesystem and other signatures (copies of the origin's
+ * blocks can carry them) are then wiped, so the next take finds it blank.
+ */
 int cbt_snap_drop(struct cbt_snap *s);
 
 /* Default COW chunk, and the bounds the cbt-snap target takes. */

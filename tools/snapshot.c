@@ -15,7 +15,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s snapshot take DEVICE... --cow COW... [--freeze | --no-freeze]\n"
-		"                    [--chunk SIZE] [--json]\n"
+		"                    [--chunk SIZE] [--force] [--json]\n"
 		"       %s snapshot drop DEVICE\n"
 		"       %s snapshot list [--json]\n\n"
 		"take  attaches a read-only snapshot device DEVICE-snap to each DEVICE, with\n"
@@ -30,8 +30,9 @@ static void usage(FILE *f)
 		"      epoch the snapshot closed stays: commit or abort it (cbt epoch).\n"
 		"list  shows the attached snapshots: state, epoch, age, COW use.\n\n"
 		"A COW device must be on another disk than the origin, and not a device\n"
-		"stacked on DEVICE, nor a loop device over a file on it. When it fills up\n"
-		"the snapshot becomes invalid; DEVICE keeps working.\n", PROG_NAME, PROG_NAME,
+		"stacked on DEVICE, nor a loop device over a file on it. It must be blank\n"
+		"(no partition table, filesystem, LVM or RAID signature) unless --force is\n"
+		"given. When it fills up the snapshot becomes invalid; DEVICE keeps working.\n", PROG_NAME, PROG_NAME,
 		PROG_NAME);
 }
 
@@ -108,6 +109,10 @@ static int take(int argc, char *argv[])
 			continue;
 		} else if (!strcmp(a, "--json")) {
 			json = true;
+			in_cow = false;
+			continue;
+		} else if (!strcmp(a, "--force")) {
+			o.force = true;
 			in_cow = false;
 			continue;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -318,6 +323,7 @@ static int list(int argc, char *argv[])
 			return bad_argument("snapshot list", "takes no DEVICE, not", argv[i],
 					    "`cbt status DEVICE' shows one device");
 	}
+	cbt_nl_need(CBT_NL_READ);
 	ret = cbt_nl_open(&nl);
 	if (!ret)
 		ret = cbt_list_devices(nl, &devs, &nr);

@@ -177,6 +177,7 @@ int status_main(int argc, char *argv[])
 		}
 	}
 
+	cbt_nl_need(CBT_NL_READ);
 	ret = cbt_nl_open(&nl);
 	if (ret)
 		goto out;

@@ -7,8 +7,9 @@
 
 #include "util.h"
 
-static char errdetail[1024];
-static bool have_detail;
+/* Per thread: the compression workers and the main thread never share a detail. */
+static _Thread_local char errdetail[1024];
+static _Thread_local bool have_detail;
 
 /* errdetail = a b c d, cut to fit. */
 static void set_detail(const char *a, const char *b, const char *c, const char *d)

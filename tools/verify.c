@@ -115,12 +115,19 @@ int verify_main(int argc, char *argv[])
 		for (size_t i = 0; i < ch.nr; i++) {
 			const struct cbt_chain_entry *e = &ch.v[i];
 			char path[4096];
+			int fd = cbt_chain_open_image(&ch, i);
 
-			ret = cbt_chain_path(&ch, i, path, sizeof(path));
+			ret = fd < 0 ? fd : cbt_chain_path(&ch, i, path, sizeof(path));
 			if (!ret)
-				ret = verify_file(path, &hs[i]);
+				ret = cbt_img_verify_fd(fd, path, &hs[i], NULL);
+			if (fd >= 0)
+				close(fd);
 			if (!ret && (memcmp(hs[i].uuid, e->uuid, 16) || hs[i].type != e->type ||
-				     memcmp(hs[i].parent, e->parent, 16)))
+				     memcmp(hs[i].parent, e->parent, 16) ||
+				     memcmp(hs[i].base, e->base, 16) ||
+				     memcmp(hs[i].dev_uuid, e->dev_uuid, 16) ||
+				     hs[i].epoch_first != e->epoch_first ||
+				     hs[i].epoch_last != e->epoch_last))
 				ret = cbt_err(-EBADMSG, "%s is not the image the index lists"
 					      " (replaced?)", e->file);
 			if (!ret && e->type != CBT_IMG_FULL) {

@@ -24,6 +24,7 @@ int version_main(int argc, char *argv[])
 	}
 	printf("cbt %s, netlink family %s version %d\n", CBT_VERSION, DM_CBT_GENL_NAME,
 	       DM_CBT_GENL_VERSION);
+	cbt_nl_need(CBT_NL_ANY);
 	ret = cbt_nl_open(&nl);
 	if (ret) {
 		/* Not an error here: the module may well not be loaded yet. */
@@ -31,7 +32,9 @@ int version_main(int argc, char *argv[])
 		cbt_err_clear();
 		return 0;
 	}
-	printf("kernel: %s version %u\n", DM_CBT_GENL_NAME, nl->version);
+	printf("kernel: %s version %u%s\n", DM_CBT_GENL_NAME, nl->version,
+	       nl->version == DM_CBT_GENL_VERSION ? "" : " (not this tool's: reload the module,"
+	       " modprobe -r dm_cbt; modprobe dm_cbt, or reboot)");
 	cbt_nl_close(nl);
 	return 0;
 }

@@ -396,4 +396,22 @@ if [[ $out == *"identity reason: table-replaced (the cbt table was replaced"* ]]
 else
 	tap_fail "unit/cli/status_reason_content: $out"
 fi
+# Review M6: the module's interface version is compared. An older module
+# serves the commands that only read; a newer one, or a command that
+# changes state on an older one, is refused with what to do.
+CBT_FAKE=v1 run "$FAKE" status --json
+expect older_module_status 0 ""
+CBT_FAKE=v1 run "$FAKE" bitmap vg-data --summary
+expect older_module_bitmap 0 ""
+CBT_FAKE=v1 run "$FAKE" epoch close vg-data
+expect older_module_epoch_close 1 "the loaded dm-cbt speaks netlink version 1, this tool 2: reload the module (modprobe -r dm_cbt; modprobe dm_cbt) or reboot"
+CBT_FAKE=v99 run "$FAKE" status
+expect newer_module_status 1 "the loaded dm-cbt speaks netlink version 99, this tool 2: the module is newer than this tool"
+CBT_FAKE=v99 run "$FAKE" version
+expect newer_module_version 0 ""
+if [[ $out == *"kernel: dm_cbt version 99 (not this tool's"* ]]; then
+	tap_ok "unit/cli/newer_module_version_shown"
+else
+	tap_fail "unit/cli/newer_module_version_shown: $out"
+fi
 unset CBT_FAKE

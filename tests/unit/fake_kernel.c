@@ -19,6 +19,8 @@
  *   stale       a bitmap dump ends with ESTALE (an epoch committed meanwhile)
  *   replaced    vg-data's identity began with table-replaced (an LVM reload
  *               with writes while untracked)
+ *   v1          the family reports interface version 1 (an older module)
+ *   v99         the family reports interface version 99 (a newer module)
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -393,7 +395,8 @@ static void get_family(const struct nlmsghdr *req)
 	nlh = mb_genl(msg_buf(), GENL_ID_CTRL, CTRL_CMD_NEWFAMILY, req->nlmsg_seq, 0);
 	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, DM_CBT_GENL_NAME);
 	mnl_attr_put_u16(nlh, CTRL_ATTR_FAMILY_ID, MB_FAMILY);
-	mnl_attr_put_u32(nlh, CTRL_ATTR_VERSION, DM_CBT_GENL_VERSION);
+	mnl_attr_put_u32(nlh, CTRL_ATTR_VERSION, scenario("v1") ? 1 : scenario("v99") ? 99 :
+			 DM_CBT_GENL_VERSION);
 	msg_done(nlh);
 	reply_error(req->nlmsg_seq, 0, NULL, 0);
 }

@@ -272,6 +272,14 @@ static void state_rejects_garbage(void)
 	CHECK_ERR(clone_state_parse("{\"resume_epoch\": 99999999999999999999999}", &t), -EINVAL,
 		  "out of range");
 	CHECK_ERR(clone_state_parse("{\"version\": 1} x", &t), -EINVAL, "junk");
+	/* review L9 (found by fuzz_state): names are not cut, and must be UTF-8 */
+	char big[400] = "{\"version\": 1, \"target\": \"";
+
+	memset(big + strlen(big), 'a', 300);
+	strcat(big, "\"}");
+	CHECK_ERR(clone_state_parse(big, &t), -EINVAL, "bad string for \"target\"");
+	CHECK_ERR(clone_state_parse("{\"version\": 1, \"target\": \"\x93\x9f\"}", &t), -EINVAL,
+		  "bad string for \"target\"");
 }
 
 static void resume_decision(void)

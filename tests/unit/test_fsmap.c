@@ -247,6 +247,52 @@ static void ext4_used_blocks_and_dirty_journal(void)
 	CHECK(why && strstr(why, "recovery"));
 }
 
+/* review L4: a block bitmap failing its checksum is not trusted */
+static void ext4_bad_bitmap_checksum(void)
+{
+	struct cbt_extents used;
+	const char *why;
+	char cmd[8192];
+	long bitmap = -1;
+	FILE *p;
+
+	CHECK_EQ(make_image("csum.img", "mkfs.ext4 -q -F -b 4096 -O metadata_csum '%s'"), 0);
+	CHECK_EQ(cbt_fs_used_blocks(img, IMG_BYTES, 65536, true, &used, &why), 0);
+	cbt_extents_free(&used);
+	snprintf(cmd, sizeof(cmd), "dumpe2fs '%s' 2>/dev/null | sed -n 's/.*Block bitmap at"
+		 " \\([0-9]*\\).*/\\1/p' | head -1", img);
+	p = popen(cmd, "r");
+	CHECK(p);
+	if (fscanf(p, "%ld", &bitmap) != 1)
+		bitmap = -1;
+	pclose(p);
+	CHECK(bitmap > 0);
+	/* group 0's bitmap now says its first blocks (in use) are free */
+	snprintf(cmd, sizeof(cmd), "printf '\\000\\000\\000\\000' | dd of='%s' bs=1"
+		 " seek=%ld conv=notrunc status=none", img, bitmap * 4096);
+	CHECK_EQ(system(cmd), 0);
+	CHECK_EQ(cbt_fs_used_blocks(img, IMG_BYTES, 65536, true, &used, &why), -EOPNOTSUPP);
+	CHECK(why && strstr(why, "checksum"));
+}
+
+/* review L4: ext2 has no journal: in use and not frozen, its bitmaps may be stale */
+static void ext2_in_use_not_frozen(void)
+{
+	struct cbt_extents used;
+	const char *why;
+
+	CHECK_EQ(make_image("e2.img", "mkfs.ext2 -q -F '%s'"), 0);
+	/* cleanly unmounted: the bitmaps are current */
+	CHECK_EQ(cbt_fs_used_blocks(img, IMG_BYTES, 65536, false, &used, &why), 0);
+	cbt_extents_free(&used);
+	/* mounted (the valid flag is cleared while mounted) */
+	CHECK_EQ(sh("debugfs -w -R 'ssv state 0' '%s' >/dev/null 2>&1", img), 0);
+	CHECK_EQ(cbt_fs_used_blocks(img, IMG_BYTES, 65536, false, &used, &why), -EOPNOTSUPP);
+	CHECK(why && strstr(why, "not frozen"));
+	CHECK_EQ(cbt_fs_used_blocks(img, IMG_BYTES, 65536, true, &used, &why), 0);
+	cbt_extents_free(&used);
+}
+
 static void no_filesystem(void)
 {
 	struct cbt_extents used;
@@ -279,6 +325,8 @@ int main(void)
 		UT_CASE(xfs_used_blocks_need_a_frozen_snapshot),
 		UT_CASE(xfs_corruption_is_refused),
 		UT_CASE(ext4_used_blocks_and_dirty_journal),
+		UT_CASE(ext4_bad_bitmap_checksum),
+		UT_CASE(ext2_in_use_not_frozen),
 		UT_CASE(no_filesystem),
 	};
 	int ret;

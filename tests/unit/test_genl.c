@@ -267,7 +267,7 @@ static int fake_send(void *priv, const void *buf, size_t len)
 	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, DM_CBT_GENL_NAME);
 	if (!s->no_id)
 		mnl_attr_put_u16(nlh, CTRL_ATTR_FAMILY_ID, MB_FAMILY);
-	mnl_attr_put_u32(nlh, CTRL_ATTR_VERSION, 1);
+	mnl_attr_put_u32(nlh, CTRL_ATTR_VERSION, DM_CBT_GENL_VERSION);
 	grps = mnl_attr_nest_start(nlh, CTRL_ATTR_MCAST_GROUPS);
 	grp = mnl_attr_nest_start(nlh, 1);
 	mnl_attr_put_strz(nlh, CTRL_ATTR_MCAST_GRP_NAME, "events");
@@ -311,7 +311,7 @@ static void family_found(void)
 
 	CHECK_EQ(lookup(&s, &nl), 0);
 	CHECK_EQ(nl->family, MB_FAMILY);
-	CHECK_EQ(nl->version, 1);
+	CHECK_EQ(nl->version, DM_CBT_GENL_VERSION);
 	CHECK_EQ(nl->mcgrp_events, 9);
 	cbt_nl_close(nl);
 	CHECK_EQ(s.closed, 1);

@@ -125,12 +125,25 @@ static void header_round_trip(void)
 }
 
 /* Each field made invalid, with a correct checksum, is refused by name. */
+/* review L8: zstd:19 with 64 threads is held to the memory budget */
+static void writer_threads_capped(void)
+{
+	CHECK_EQ(cbt_img_writer_threads(64, CBT_IMG_COMP_ZSTD, 19, 1ULL << 40), 64);
+	/* ~58 MiB a thread for 4 MiB frames at level 19 */
+	int n = cbt_img_writer_threads(64, CBT_IMG_COMP_ZSTD, 19, 512ULL << 20);
+
+	CHECK(n >= 4 && n <= 10);
+	CHECK(cbt_img_writer_threads(64, CBT_IMG_COMP_NONE, 0, 512ULL << 20) > n);
+	CHECK_EQ(cbt_img_writer_threads(8, CBT_IMG_COMP_ZSTD, 19, 1), 1);
+	CHECK_EQ(cbt_img_writer_threads(0, CBT_IMG_COMP_ZSTD, 3, 1ULL << 40), 1);
+}
+
 static void header_fields_checked(void)
 {
 	static const char *const needles[] = {
 		"block size", "block size", "device size", "device size", "image type",
 		"zero image", "parent", "parent", "base is not itself", "runs backwards",
-		"compression", "flags", "version",
+		"compression", "flags", "version", "device size", "device size",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(needles); i++) {
 		struct cbt_img_header h, g;
@@ -151,6 +164,8 @@ static void header_fields_checked(void)
 		case 10: h.compression = 7; break;
 		case 11: h.flags = 1u << 20; break;
 		case 12: h.version = 2; break;
+		case 13: h.dev_bytes = UINT64_MAX - 511; break;	/* review L1: wrapped nr_blocks */
+		case 14: h.dev_bytes = CBT_IMG_MAX_DEV_BYTES + 512; break;
 		}
 		cbt_img_header_encode(&h, buf);
 		if (i == 12)
@@ -163,6 +178,14 @@ static void header_fields_checked(void)
 	uint8_t buf[CBT_IMG_HEADER_SIZE];
 
 	mkheader(&h, 1 << 20, 4096, CBT_IMG_COMP_NONE);
+	/* review L3: a damaged version byte is damage, not "a newer cbt may read it" */
+	cbt_img_header_encode(&h, buf);
+	buf[9] ^= 0xff;
+	CHECK_ERR(cbt_img_header_decode(buf, &g), -EBADMSG, "header checksum mismatch");
+	h.dev_bytes = CBT_IMG_MAX_DEV_BYTES;
+	cbt_img_header_encode(&h, buf);
+	CHECK_EQ(cbt_img_header_decode(buf, &g), 0);
+	h.dev_bytes = 1 << 20;
 	for (size_t i = 0; i < CBT_IMG_HEADER_SIZE; i++) {
 		cbt_img_header_encode(&h, buf);
 		buf[i] ^= 0x10;
@@ -496,7 +519,7 @@ static int restore_byte(const char *id, uint64_t b)
 	struct cbt_apply_stats st;
 	struct cbt_point pt;
 	uint8_t v = 0;
-	int fd, ret = cbt_open_point(dir, id, true, &pt);
+	int fd, ret = cbt_open_point(dir, id, true, NULL, &pt);
 
 	if (ret)
 		return ret;
@@ -629,6 +652,7 @@ static void uuid_parse(void)
 UT_MAIN("image",
 	UT_CASE(header_round_trip),
 	UT_CASE(header_fields_checked),
+	UT_CASE(writer_threads_capped),
 	UT_CASE(round_trip_zstd_threads),
 	UT_CASE(round_trip_none_one_thread),
 	UT_CASE(round_trip_big_blocks),

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* util.c: human sizes, strict numbers, UUIDs, the error detail chain. */
 #include <errno.h>
+#include <pthread.h>
 
 #include "unit.h"
 #include "util.h"
@@ -91,9 +92,29 @@ static void error_detail_truncates(void)
 	CHECK(strlen(cbt_err_detail()) < 1024);
 }
 
+static void *set_detail_thread(void *arg)
+{
+	(void)arg;
+	cbt_err(-EIO, "from a worker");
+	return NULL;
+}
+
+/* review L6: a worker's detail does not replace the main thread's */
+static void error_detail_per_thread(void)
+{
+	pthread_t t;
+
+	cbt_err(-EINVAL, "from main");
+	CHECK_EQ(pthread_create(&t, NULL, set_detail_thread, NULL), 0);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	CHECK_STR(cbt_err_detail(), "from main");
+	cbt_err_clear();
+}
+
 UT_MAIN("util",
 	UT_CASE(human_sizes),
 	UT_CASE(parse_numbers),
 	UT_CASE(uuid_format),
 	UT_CASE(error_detail_chain),
-	UT_CASE(error_detail_truncates))
+	UT_CASE(error_detail_truncates),
+	UT_CASE(error_detail_per_thread))

@@ -67,7 +67,7 @@ _cbt() {
 			_cbt_add -W "take drop list --help" -- "$cur"
 		elif [[ $cur == -* ]]; then
 			case ${COMP_WORDS[2]} in
-			take) _cbt_add -W "--cow --freeze --no-freeze --chunk --json --help" -- "$cur" ;;
+			take) _cbt_add -W "--cow --freeze --no-freeze --chunk --force --json --help" -- "$cur" ;;
 			list) _cbt_add -W "--json --help" -- "$cur" ;;
 			esac
 		elif [[ ${COMP_WORDS[2]} == take || ( ${COMP_WORDS[2]} == drop && $COMP_CWORD -eq 3 ) ]]; then
@@ -82,7 +82,7 @@ _cbt() {
 		--threads) return ;;
 		esac
 		if [[ $cur == -* ]]; then
-			_cbt_add -W "--full --incremental --differential --to --output --cow --freeze
+			_cbt_add -W "--full --incremental --differential --to --output --cow --force --freeze
 				--no-freeze --compress --all-blocks --auto-full --threads --quiet --json --help" -- "$cur"
 		elif [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_devices "$cur"
@@ -91,11 +91,12 @@ _cbt() {
 	restore | verify | info | export)
 		case $prev in
 		--image | --at) return ;;
+		--spool-dir) _cbt_add -d -- "$cur"; return ;;
 		--format) _cbt_add -W "raw qcow2" -- "$cur"; return ;;
 		esac
 		if [[ $cur == -* ]]; then
 			case ${COMP_WORDS[1]} in
-			restore) _cbt_add -W "--image --at --no-preverify --quiet --json --help" -- "$cur" ;;
+			restore) _cbt_add -W "--image --at --no-preverify --spool-dir --quiet --json --help" -- "$cur" ;;
 			verify) _cbt_add -W "--json --quiet --help" -- "$cur" ;;
 			info) _cbt_add -W "--json --help" -- "$cur" ;;
 			export) _cbt_add -W "--format --image --output --quiet --help" -- "$cur" ;;

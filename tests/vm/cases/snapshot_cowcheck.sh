@@ -4,8 +4,8 @@
 # names it, and leaves nothing behind (no device, no epoch closed): the
 # cbt device itself, its origin, a partition of the origin's disk, a
 # device stacked on the cbt device, a loop device over a file on a
-# filesystem on the cbt device, a mounted COW, one another dm device uses.
-# Then a good COW works.
+# filesystem on the cbt device, a mounted COW, one another dm device uses,
+# and without --force one holding a filesystem. Then a good COW works.
 # disks: 64M 32M 16M
 # timeout: 200
 
@@ -57,6 +57,21 @@ assert_cmd mkfs.ext4 -q "$DISK3"
 assert_cmd mount -t ext4 "$DISK3" /mnt/x
 refused "$DISK3" "is mounted"
 assert_cmd umount /mnt/x
+# review M2: an unmounted filesystem (a disk renamed at a reboot, say) is
+# refused without --force, and left intact
+echo precious >/tmp/precious
+assert_cmd mount -t ext4 "$DISK3" /mnt/x
+assert_cmd cp /tmp/precious /mnt/x/precious
+assert_cmd umount /mnt/x
+refused "$DISK3" "holds an ext4 filesystem"
+if out=$(cbt backup c --full -o /tmp/x.cbti --cow "$DISK3" --no-freeze 2>&1); then
+	fail "backup accepted a COW holding ext4"
+fi
+echo "$out" | grep -q "holds an ext4 filesystem" || fail "backup refused without the reason: $out"
+assert_cmd e2fsck -fn "$DISK3"
+assert_cmd mount -t ext4 -o ro "$DISK3" /mnt/x
+cmp /tmp/precious /mnt/x/precious || fail "the refused COW's filesystem changed"
+assert_cmd umount /mnt/x
 assert_cmd dmsetup create holder --table "0 1024 linear $DISK2 0"
 refused "$DISK2" "in use by"
 assert_cmd dmsetup remove holder
@@ -66,6 +81,9 @@ log "a COW on another disk is fine; with ext4 mounted the default is to freeze"
 out=$(cbt snapshot take c --cow "$DISK2" --json) || fail "take with a good COW failed"
 echo "$out" | grep -q '"frozen": true' || fail "mounted ext4 but not frozen: $out"
 assert_cmd cbt snapshot list
+assert_cmd cbt snapshot drop c
+log "with --force the COW holding ext4 is used"
+assert_cmd cbt snapshot take c --cow "$DISK3" --no-freeze --force
 assert_cmd cbt snapshot drop c
 assert_cmd umount /mnt/o
 assert_cmd dmsetup remove c

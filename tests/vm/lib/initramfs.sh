@@ -55,10 +55,11 @@ VM_MODULES=(
 	"${VM_MODULES_ATTACH[@]}"
 )
 
-# Copy an ELF binary and every library it needs (per ldd) into root $1.
+# Copy an ELF binary (as name $4, default its own) and every library it
+# needs (per ldd) into root $1, directory $3.
 vm_copy_elf() {
-	local root=$1 src=$2 destdir=$3 lib
-	install -D -m 0755 "$(readlink -f "$src")" "$root$destdir/$(basename "$src")"
+	local root=$1 src=$2 destdir=$3 name=${4:-$(basename "$2")} lib
+	install -D -m 0755 "$(readlink -f "$src")" "$root$destdir/$name"
 	while read -r lib; do
 		[ -e "$root$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
 	done < <(ldd "$src" 2>/dev/null | grep -oE '/[^ ]+' || true)
@@ -168,7 +169,7 @@ vm_build_initramfs() {
 	for f in "$helpers"/*; do [ -x "$f" ] && install -m 0755 "$f" "$proj/harness/bin/"; done
 	for f in "$kmods"/*.ko; do [ -f "$f" ] && install -m 0644 "$f" "$proj/lib/modules/$kver/extra/"; done
 	[ -n "$ko" ] && install -m 0644 "$ko" "$proj/lib/modules/$kver/extra/dm-cbt.ko"
-	[ -n "$tool" ] && vm_copy_elf "$proj" "$tool" /usr/sbin
+	[ -n "$tool" ] && vm_copy_elf "$proj" "$tool" /usr/sbin cbt
 	# The boot-time scripts (boot/), for the boot_* cases.
 	install -D -m 0644 "$TOP/boot/cbt-boot.sh" "$proj/usr/share/cbt/cbt-boot.sh"
 	install -D -m 0755 "$TOP/boot/initramfs-tools/scripts/local-top/cbt" "$proj/harness/boot/local-top-cbt"
