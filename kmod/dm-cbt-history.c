@@ -226,9 +226,11 @@ void cbt_fp_work(struct work_struct *ws)
 	/*
 	 * Set the state, then read the count; map() counts, then reads the
 	 * state (cbt_fp_write_deferred). One of the two sees the other: a
-	 * write is either counted here or deferred to the worker.
+	 * write is either counted here or deferred to the worker. A full
+	 * barrier: atomic_set() is a plain store, which smp_mb__after_atomic()
+	 * does not order (a no-op on x86), so the read below could pass it.
 	 */
-	smp_mb__after_atomic();
+	smp_mb();
 	if (atomic_read(&t->fp_inflight) || fp_record(t)) {
 		/* The in-flight write's end_io queues this work again. */
 		atomic_set(&t->fp_state, CBT_FP_INVALID);
@@ -291,7 +293,7 @@ void cbt_fp_write_done(struct cbt_tracker *t)
 	mod_delayed_work(t->wq, &t->fp_work, HZ);
 }
 
-void cbt_history_suspend(struct cbt_tracker *t, struct mapped_device *md)
+void cbt_history_suspend(struct cbt_tracker *t, struct mapped_device *md, bool noflush)
 {
 	struct cbt_ledger *l = &t->ledger;
 
@@ -299,8 +301,13 @@ void cbt_history_suspend(struct cbt_tracker *t, struct mapped_device *md)
 	cbt_md_wipe_sb(t);
 	if (t->persistence != CBT_PERSIST_METADATA || t->dead || !t->was_live)
 		return;
-	/* Every write is done: valid now unless it was hashed already. */
-	if (atomic_read(&t->fp_state) != CBT_FP_VALID && fp_record(t))
+	/*
+	 * Every write is done: valid now unless it was hashed already. Not
+	 * on a noflush suspend (multipath with queue_if_no_path): the origin
+	 * may not answer, and the suspend must not hang on it. Without a
+	 * fingerprint only evidence is lost, never a write.
+	 */
+	if (atomic_read(&t->fp_state) != CBT_FP_VALID && (noflush || fp_record(t)))
 		t->ledger.fp_valid = false;
 	atomic_set(&t->fp_state, t->ledger.fp_valid ? CBT_FP_VALID : CBT_FP_INVALID);
 	l->detach = CBT_DETACH_SUSPENDED;

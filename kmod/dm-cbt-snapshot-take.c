@@ -155,11 +155,7 @@ int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 		}
 		closed++;
 	}
-	if (r) {
-		/* All or nothing: fold back what was closed. */
-		for (i = 0; i < closed; i++)
-			cbt_abort_epoch_quiet(ts[order[i]], epochs[order[i]]);
-	} else {
+	if (!r) {
 		for (i = 0; i < n; i++) {
 			struct cbt_snapshot *s = snap_of(ts[i]);
 
@@ -177,6 +173,19 @@ int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 	/* Lower devices first: the upper ones' released writes then flow. */
 	while (held)
 		cbt_release_writes(ts[order[--held]]);
+	/*
+	 * All or nothing: fold back what was closed, only now that nothing is
+	 * held. An abort writes metadata, and an upper member's metadata may
+	 * sit on a lower member: aborting under the hold would park that
+	 * write behind the hold for good. Writes released meanwhile went to
+	 * the new open epoch, which the abort merges into anyway.
+	 */
+	if (r)
+		for (i = 0; i < closed; i++)
+			if (cbt_abort_epoch_quiet(ts[order[i]], epochs[order[i]]))
+				DMERR("%u:%u: cannot fold back epoch %llu of a failed snapshot: commit or abort it",
+				      MAJOR(ts[order[i]]->devt), MINOR(ts[order[i]]->devt),
+				      epochs[order[i]]);
 	memalloc_noio_restore(noio);
 	t2 = ktime_get();
 thaw:

@@ -636,6 +636,14 @@ bad:
 	return r;
 }
 
+struct block_device *cbt_snap_cow_rcu(struct cbt_tracker *t)
+{
+	struct cbt_snapshot *s = rcu_dereference(t->snap);
+
+	/* snap_dtr() puts the COW device only after a grace period. */
+	return s ? s->cow->bdev : NULL;
+}
+
 void cbt_snap_orphan(struct cbt_tracker *t)
 {
 	struct bio_list ready = BIO_EMPTY_LIST;

@@ -49,7 +49,21 @@ static char *claimed_elsewhere(struct cbt_tracker *self, struct block_device *or
 		/* Both pointers change only in a preresume of o's own device. */
 		struct block_device *o_meta = READ_ONCE(o->meta_bdev);
 		struct block_device *o_origin = READ_ONCE(o->origin_bdev);
+		struct block_device *o_cow;
+		bool cow_taken;
 
+		/*
+		 * A snapshot's COW store starts with a zeroed chunk, which a
+		 * metadata load would take for a blank device and format
+		 * under the running backup.
+		 */
+		rcu_read_lock();
+		o_cow = cbt_snap_cow_rcu(o);
+		cow_taken = o_cow && ((meta && bdevs_overlap(meta, o_cow)) ||
+				      bdevs_overlap(origin, o_cow));
+		rcu_read_unlock();
+		if (cow_taken)
+			return "The device is the COW store of an attached snapshot";
 		if (o == self)
 			continue;
 		if (meta && o_meta && bdevs_overlap(meta, o_meta))
@@ -228,6 +242,17 @@ bad:
 	return r;
 }
 
+/*
+ * Is @ti's device being removed? __dm_destroy() marks its disk dead
+ * (blk_mark_disk_dead(), GD_DEAD) before it destroys the table, in 6.1 and
+ * 6.12 alike; a table swap never does. (dm_get_live_table() would say it
+ * directly but is not exported to modules.)
+ */
+static bool device_removed(struct dm_target *ti)
+{
+	return test_bit(GD_DEAD, &dm_disk(dm_table_get_md(ti->table))->state);
+}
+
 static void cbt_dtr(struct dm_target *ti)
 {
 	struct cbt_target *ct = ti->private;
@@ -245,12 +270,12 @@ static void cbt_dtr(struct dm_target *ti)
 	if (last) {
 		cancel_delayed_work_sync(&t->fp_work);
 		/*
-		 * A removal marks the device suspended before destroying its
-		 * table (__dm_destroy); a table swap resumes the new table
-		 * first and destroys ours after (do_resume). So a live device
-		 * here means another target took it over.
+		 * Not a removal, so a swap: do_resume() binds the new table and
+		 * destroys ours after, even when the new table's resume fails
+		 * (the device then stays suspended, and a later resume lets
+		 * writes through untracked): another target took it over.
 		 */
-		bool replaced = t->was_live && !dm_suspended(ti);
+		bool replaced = t->was_live && !device_removed(ti);
 
 		if (replaced)
 			cbt_snap_orphan(t);
@@ -352,7 +377,7 @@ static void cbt_postsuspend(struct dm_target *ti)
 	flush_workqueue(ct->t->wq);
 	cancel_delayed_work_sync(&ct->t->fp_work);
 	mutex_lock(&ct->t->lock);
-	cbt_history_suspend(ct->t, dm_table_get_md(ti->table));
+	cbt_history_suspend(ct->t, dm_table_get_md(ti->table), dm_noflush_suspending(ti));
 	mutex_unlock(&ct->t->lock);
 }
 

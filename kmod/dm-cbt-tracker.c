@@ -221,10 +221,12 @@ int cbt_close_epoch_held(struct cbt_tracker *t, struct cbt_epoch **prealloc, u64
 		next.seq++;
 		t->ledger = next;
 		r = cbt_md_write_sb(t);
+		/* It gives the ledger a new identity: keep that one. */
 		if (r)
 			cbt_md_failed(t, r, "closing an epoch");
+	} else {
+		t->ledger = next;
 	}
-	t->ledger = next;
 	old = cbt_open_epoch(t);
 	t->slots[new->slot] = new;
 	rcu_assign_pointer(t->open, new);

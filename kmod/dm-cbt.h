@@ -195,6 +195,8 @@ int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
  * pass the snapshot's copy-on-write, so it becomes invalid (-ENODEV).
  */
 void cbt_snap_orphan(struct cbt_tracker *t);
+/* The COW device of the snapshot attached to @t, or NULL; rcu_read_lock held. */
+struct block_device *cbt_snap_cow_rcu(struct cbt_tracker *t);
 /* Put the CBT_A_SNAPSHOT nest of @t, if it has a snapshot. */
 int cbt_snap_fill(struct sk_buff *skb, struct cbt_tracker *t);
 
@@ -310,7 +312,7 @@ void cbt_fp_invalidate(struct cbt_tracker *t, struct bio_list *bios);
 void cbt_fp_write_done(struct cbt_tracker *t);
 void cbt_fp_work(struct work_struct *ws);
 /* postsuspend: every write is done; record the fingerprint and I/O counters. */
-void cbt_history_suspend(struct cbt_tracker *t, struct mapped_device *md);
+void cbt_history_suspend(struct cbt_tracker *t, struct mapped_device *md, bool noflush);
 /* dtr of the last table: @replaced when another target took the live device. */
 void cbt_history_detach(struct cbt_tracker *t, bool replaced);
 
