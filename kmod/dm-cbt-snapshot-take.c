@@ -180,12 +180,13 @@ int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 	 * write behind the hold for good. Writes released meanwhile went to
 	 * the new open epoch, which the abort merges into anyway.
 	 */
-	if (r)
-		for (i = 0; i < closed; i++)
-			if (cbt_abort_epoch_quiet(ts[order[i]], epochs[order[i]]))
-				DMERR("%u:%u: cannot fold back epoch %llu of a failed snapshot: commit or abort it",
-				      MAJOR(ts[order[i]]->devt), MINOR(ts[order[i]]->devt),
-				      epochs[order[i]]);
+	for (i = 0; r && i < closed; i++) {
+		struct cbt_tracker *t = ts[order[i]];
+
+		if (cbt_abort_epoch_quiet(t, epochs[order[i]]))
+			DMERR("%u:%u: epoch %llu of a failed snapshot stays closed: abort it",
+			      MAJOR(t->devt), MINOR(t->devt), epochs[order[i]]);
+	}
 	memalloc_noio_restore(noio);
 	t2 = ktime_get();
 thaw:
