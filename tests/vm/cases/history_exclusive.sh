@@ -1,13 +1,16 @@
 #!/bin/sh
 # One metadata device, one origin: a second cbt device naming the first
 # one's metadata device (as metadata or as origin), or the first one's
-# origin as its metadata, is refused and nothing is written. One cbt
-# target per table, starting at sector 0.
-# disks: 64M 8M 64M
+# origin as its metadata, is refused and nothing is written; so is the COW
+# store of an attached snapshot as metadata (its zeroed first chunk looks
+# blank: it was formatted under the running backup). One cbt target per
+# table, starting at sector 0.
+# disks: 64M 8M 64M 64M
 # timeout: 120
 
 cleanup() {
 	dmsetup remove d 2>/dev/null || true
+	dmsetup remove c-snap 2>/dev/null || true
 	dmsetup remove c 2>/dev/null || true
 }
 
@@ -34,6 +37,16 @@ refused "0 $N cbt $DISK3 8 2 metadata $DISK1" "is another cbt device's origin"
 assert_eq "$(md5sum <"$DISK2")" "$meta" "the first device's metadata"
 assert_eq "$(md5sum <"$DISK1")" "$origin" "the first device's origin"
 assert_eq "$(md5sum <"$DISK3")" "$other" "the refused device's origin"
+
+log "the COW store of c's attached snapshot, as d's metadata"
+assert_cmd cbt snapshot take c --cow "$DISK4" --no-freeze
+cow=$(md5sum <"$DISK4")
+if dmsetup create d --table "0 $N cbt $DISK3 8 2 metadata $DISK4" 2>/dev/null; then
+	fail "a snapshot's COW store was accepted as metadata"
+fi
+dmsetup remove d 2>/dev/null || true
+assert_eq "$(md5sum <"$DISK4")" "$cow" "the COW store after the refused table"
+assert_cmd cbt snapshot drop c
 
 log "one cbt target per table, from sector 0"
 H=$((N / 2))
