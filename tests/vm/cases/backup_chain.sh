@@ -173,14 +173,14 @@ assert_cmd cbt restore --quiet "$CH" --at 1 "$DISK4"
 before=$(head -c $((DEV_SECTORS * 512)) "$DISK4" | sha256sum | cut -d' ' -f1)
 rc=0
 cbt restore --quiet "$STORE/bad" --at 3 "$DISK4" 2>"$W/bad.err" || rc=$?
-if [ "$rc" -ne 1 ] || ! grep -q "000002-incr.cbti" "$W/bad.err"; then
+if [ "$rc" -ne 4 ] || ! grep -q "000002-incr.cbti" "$W/bad.err"; then
 	fail "corrupted link: exit $rc: $(cat "$W/bad.err")"
 fi
 after=$(head -c $((DEV_SECTORS * 512)) "$DISK4" | sha256sum | cut -d' ' -f1)
 assert_eq "$after" "$before" "target untouched by the refused restore"
 rc=0
 cbt verify "$STORE/bad" 2>"$W/verify.err" || rc=$?
-if [ "$rc" -ne 1 ] || ! grep -q "000002-incr.cbti: FAILED" "$W/verify.err"; then
+if [ "$rc" -ne 4 ] || ! grep -q "000002-incr.cbti: FAILED" "$W/verify.err"; then
 	fail "verify: exit $rc: $(cat "$W/verify.err")"
 fi
 
@@ -188,7 +188,7 @@ log "a missing middle link"
 rm "$STORE/bad/000002-incr.cbti"
 rc=0
 cbt restore --quiet "$STORE/bad" --at 3 "$DISK4" 2>"$W/missing.err" || rc=$?
-if [ "$rc" -ne 1 ] || ! grep -q "is missing" "$W/missing.err"; then
+if [ "$rc" -ne 4 ] || ! grep -q "is missing" "$W/missing.err"; then
 	fail "missing link: exit $rc: $(cat "$W/missing.err")"
 fi
 pass
