@@ -143,6 +143,16 @@ else
 	h_ok empty_index_full_new_name test -f "$H/c8/000003-full.cbti"
 	run "$CBT" verify "$H/c8"
 	expect harden_empty_index_full_verifies 0 ""
+	# an image renamed into place but never indexed (a crash before the index
+	# was written) does not block the next backup with "File exists"
+	h_chain "$H/c11"
+	cp "$H/c11/000002-incr.cbti" "$H/c11/000003-incr.cbti"
+	run "$O/mkimg" "$H/dev" incremental --to "$H/c11" "$HU" 3 4096 4
+	expect harden_unindexed_image_next_backup 0 ""
+	h_ok unindexed_image_kept cmp "$H/c11/000003-incr.cbti" "$H/c11/000002-incr.cbti"
+	h_ok unindexed_image_numbered_past test -f "$H/c11/000004-incr.cbti"
+	run "$CBT" verify "$H/c11"
+	expect harden_unindexed_image_chain_verifies 0 ""
 	# verify compares the index with each header: epochs, base, device
 	h_chain "$H/c9"
 	sed -i '3s/ 2 2 000002/ 2 3 000002/' "$H/c9/chain.idx"
