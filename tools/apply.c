@@ -429,8 +429,9 @@ int cbt_open_point(const char *src, const char *id, bool full_check, const char 
 			break;
 		ret = cbt_chain_read_ends(&c, path[k], &h[k % 2], &t);
 		cbt_extents_free(&t.map);
+		/* a link the index lists is gone: a damaged chain (exit 4, as verify) */
 		if (ret == -ENOENT)
-			ret = cbt_err(-ENOENT, "%s: image %s is missing (a missing link of the chain:"
+			ret = cbt_err(-EBADMSG, "%s: image %s is missing (a missing link of the chain:"
 				      " restore a point taken after the next full image, or an"
 				      " older one)", src, e->file);
 		if (ret)

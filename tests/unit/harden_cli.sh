@@ -127,7 +127,7 @@ else
 	h_chain "$H/c6"
 	rm "$H/c6/000002-incr.cbti"
 	run "$CBT" info "$H/c6"
-	expect harden_info_missing_image_named 1 "000002-incr.cbti: No such file or directory"
+	expect harden_info_missing_image_named 4 "000002-incr.cbti: No such file or directory"
 
 	# L10: an index line with seq UINT64_MAX is refused (the next would wrap to 0)
 	h_chain "$H/c7"

@@ -145,7 +145,7 @@ else
 	cp -a "$W/chain" "$W/bad"
 	rm "$W/bad/000002-incr.cbti"
 	run "$CBT" restore --quiet "$W/bad" --at 3 "$W/target"
-	expect restore_missing_link 1 "image 000002-incr.cbti is missing"
+	expect restore_missing_link 4 "image 000002-incr.cbti is missing"
 	run "$CBT" verify "$W/bad"
 	expect verify_missing_link 4 "No such file"
 
