@@ -188,6 +188,11 @@ else
 	run sh -c "cat '$H/c1/000002-incr.cbti' | '$CBT' restore --quiet --no-preverify - '$H/t'"
 	expect harden_stream_lone_incremental_no_preverify 1 "needs its parent images"
 	h_ok stream_lone_incremental_no_preverify_unchanged cmp "$H/t" "$H/t0"
+	# and a target file that was not there is not left behind, empty
+	rm -f "$H/t-new"
+	run sh -c "cat '$H/c1/000002-incr.cbti' | '$CBT' restore --quiet --no-preverify - '$H/t-new'"
+	expect harden_stream_lone_incremental_new_target 1 "needs its parent images"
+	h_ok stream_lone_incremental_new_target_not_created test ! -e "$H/t-new"
 	run "$CBT" restore --quiet "$H/c1/000002-incr.cbti" "$H/t-new"
 	expect harden_lone_incremental_file 1 "needs its parent images"
 	h_ok lone_incremental_target_not_created test ! -e "$H/t-new"
