@@ -88,7 +88,9 @@ cbt_mark_stale() {
 	fi
 	for p in 0 1; do
 		[ "$(cbt_md_magic "$md" "$p")" = TSCDtbcd ] || continue
-		if printf cbtStale | dd of="$md" bs=1 seek=$((p * 4096 + 8)) count=8 conv=notrunc 2>/dev/null; then
+		# No conv=notrunc (busybox without FEATURE_DD_IBS_OBS refuses it):
+		# $md is a block device (cbt_resolve), which dd does not truncate.
+		if printf cbtStale | dd of="$md" bs=1 seek=$((p * 4096 + 8)) count=8 2>/dev/null; then
 			marked="$marked $p"
 		else
 			cbt_kmsg 3 "line $ln: cannot mark the metadata on $md stale (superblock $p); its next load may trust a history $name's untracked writes are missing from"

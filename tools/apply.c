@@ -14,10 +14,11 @@
 #include "image.h"
 #include "util.h"
 
-int cbt_open_target(const char *path, int *fd, bool *is_file)
+int cbt_open_target(const char *path, int *fd, bool *is_file, bool *created)
 {
 	struct stat st;
 
+	*created = false;
 	if (!stat(path, &st) && S_ISBLK(st.st_mode)) {
 		*is_file = false;
 		*fd = open(path, O_WRONLY | O_EXCL | O_CLOEXEC);
@@ -26,7 +27,11 @@ int cbt_open_target(const char *path, int *fd, bool *is_file)
 				       " program): unmount it or pick another target", path);
 	} else {
 		*is_file = true;
-		*fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		*fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (*fd < 0 && errno == ENOENT) {
+			*fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+			*created = *fd >= 0;
+		}
 		if (*fd >= 0 && fstat(*fd, &st) == 0 && !S_ISREG(st.st_mode)) {
 			close(*fd);
 			return cbt_err(-EINVAL, "%s is neither a block device nor a regular file",
@@ -429,8 +434,9 @@ int cbt_open_point(const char *src, const char *id, bool full_check, const char 
 			break;
 		ret = cbt_chain_read_ends(&c, path[k], &h[k % 2], &t);
 		cbt_extents_free(&t.map);
+		/* a link the index lists is gone: a damaged chain (exit 4, as verify) */
 		if (ret == -ENOENT)
-			ret = cbt_err(-ENOENT, "%s: image %s is missing (a missing link of the chain:"
+			ret = cbt_err(-EBADMSG, "%s: image %s is missing (a missing link of the chain:"
 				      " restore a point taken after the next full image, or an"
 				      " older one)", src, e->file);
 		if (ret)

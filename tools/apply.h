@@ -33,9 +33,10 @@ int cbt_apply_images(const int *fds, const char *const *names, size_t n, int tar
 
 /*
  * Open a restore target: a block device opened O_EXCL (so a mounted or
- * otherwise held one is refused), or a regular file, created if missing.
+ * otherwise held one is refused), or a regular file, created if missing
+ * (*@created: by this call; a failed restore that never touched it removes it).
  */
-int cbt_open_target(const char *path, int *fd, bool *is_file);
+int cbt_open_target(const char *path, int *fd, bool *is_file, bool *created);
 
 /* The images of one restore point, newest first, open for reading. */
 struct cbt_point {

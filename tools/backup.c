@@ -256,6 +256,8 @@ int backup_main(int argc, char *argv[])
 			break;
 		case 'o':
 			out = optarg;
+			if (!strcmp(out, "-"))
+				cbt_stdout_is_data();
 			break;
 		case 'c':
 			cow = optarg;

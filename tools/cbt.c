@@ -143,7 +143,7 @@ static int call(int i, int argc, char *argv[])
 /*
  * Under --json, stdout is collected in memory and printed only when the
  * subcommand succeeds; when it fails, one error object goes out instead,
- * never half of the result.
+ * never half of the result (to stderr when stdout is an image: backup -o -).
  */
 static int run_json(int i, int argc, char *argv[])
 {
@@ -171,7 +171,7 @@ static int run_json(int i, int argc, char *argv[])
 		snprintf(fallback, sizeof(fallback), ret == CBT_EXIT_USAGE ?
 			 "%s %s: bad usage (see `%s %s --help')" : "%s %s failed", PROG_NAME,
 			 argv[0], PROG_NAME, argv[0]);
-		cbt_json_init(&j, stdout, false);
+		cbt_json_init(&j, cbt_stdout_data() ? stderr : stdout, false);
 		cbt_json_object_begin(&j, NULL);
 		cbt_json_failure(&j, ret, fallback);
 		cbt_json_object_end(&j);

@@ -113,13 +113,11 @@ int cbt_chain_parse(struct cbt_chain *c, FILE *f, const char *path, bool create)
 	}
 	/*
 	 * An empty index (truncated outside the tool) lists nothing to build on,
-	 * but a new full image may start over: numbered past the files there.
+	 * but a new full image may start over (numbered past the files there).
 	 */
 	if (!ret && lineno == 0 && !create)
 		ret = cbt_err(-EBADMSG, "%s is empty (a full backup, --full, starts the chain"
 			      " again)", path);
-	else if (!ret && lineno == 0)
-		c->seq_floor = highest_seq(c->dfd);
 	free(line);
 	return ret;
 }
@@ -305,7 +303,14 @@ void cbt_chain_next_name(const struct cbt_chain *c, uint32_t type, struct cbt_ch
 {
 	static const char *const names[] = { "", "full", "incr", "diff" };
 
-	e->seq = (c->nr ? c->v[c->nr - 1].seq : c->seq_floor) + 1;
+	uint64_t last = c->nr ? c->v[c->nr - 1].seq : 0, disk = highest_seq(c->dfd);
+
+	/*
+	 * Past the files too: an image renamed into place but never indexed (a
+	 * crash before the index was written) keeps its name, and the next
+	 * backup goes on instead of failing on it with "File exists".
+	 */
+	e->seq = (last > disk ? last : disk) + 1;
 	e->type = type;
 	snprintf(e->file, sizeof(e->file), "%06" PRIu64 "-%s.cbti", e->seq, names[type]);
 }

@@ -33,7 +33,6 @@ struct cbt_chain {
 	size_t nr;
 	int lock_fd;
 	int dfd;	/* the directory: every file in it is opened relative to this */
-	uint64_t seq_floor;	/* empty index: the highest image number in the directory */
 };
 
 /*

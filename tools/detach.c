@@ -11,6 +11,8 @@
  * rest goes on (NAME's writes are no longer tracked by then).
  * Then the metadata device, if any, is wiped: writes made while detached
  * are not tracked, so its history must not be trusted by a later attach.
+ * Before step 1 the reattach record goes, under the handler's lock, held to
+ * the end (put back if NAME is still tracked after a failure).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -134,6 +136,7 @@ int detach_main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cbt_dm_table cbt = { 0 };
+	struct cbt_layer_hold hold = { .lock_fd = -1 };
 	struct cbt_dm_info dev = { 0 }, h;
 	uint32_t om, on, mm, mn;
 	bool keep = false;
@@ -180,6 +183,13 @@ int detach_main(int argc, char *argv[])
 	if (!ret && !dev.exists)
 		ret = cbt_err(-ENODEV, "no device-mapper device `%s' (`cbt status' lists the"
 			      " tracked ones)", arg);
+	/*
+	 * The swap's resume is a change uevent: with the record still there,
+	 * cbt-reattach would attach NAME again. Record gone (and its lock held)
+	 * before any device-mapper operation.
+	 */
+	if (!ret)
+		ret = cbt_layer_hold(dev.name, &hold);
 	if (!ret && (dev.suspended || dev.inactive_table))
 		ret = cbt_err(-EBUSY, "`%s' is suspended or has an inactive table: another tool is"
 			      " changing it; try again when it is done", dev.name);
@@ -212,9 +222,26 @@ int detach_main(int argc, char *argv[])
 		printf("%s: tracking stopped%s\n", dev.name,
 		       mm ? (keep ? "; metadata kept" : "; metadata wiped") : "");
 out:
-	/* Detached on purpose (or its layer was gone): the reattach handler must leave it so. */
-	if (!ret && dev.name[0])
-		cbt_layer_forget(dev.name);
+	/*
+	 * Detached on purpose (or its layer was gone): the handler must leave it
+	 * so. Still tracked after a failure (before the swap): put it back.
+	 */
+	if (hold.lock_fd >= 0) {
+		struct cbt_dm_table live = { 0 };
+		bool tracked = false;
+		char detail[1024];
+
+		if (ret && hold.had_record) {
+			/* the failure's own message, not the look-up's */
+			snprintf(detail, sizeof(detail), "%s",
+				 cbt_err_detail() ? cbt_err_detail() : strerror(-ret));
+			tracked = !cbt_dm_get_table(dev.name, &live) && live.nr &&
+				  !strcmp(live.t[0].type, "cbt");
+			cbt_dm_table_free(&live);
+			cbt_err(ret, "%s", detail);
+		}
+		cbt_layer_release(dev.name, &hold, tracked);
+	}
 	cbt_dm_table_free(&cbt);
 	dm_lib_release();
 	if (ret) {

@@ -137,12 +137,14 @@ int export_main(int argc, char *argv[])
 			       &st);
 	cbt_progress_end(&p);
 	if (!ret && qcow2) {
+		/* dirname() may return "." without touching its argument: compute once */
 		char *d = strdup(out);
+		const char *dir = d ? dirname(d) : NULL;
 
-		if (!d || (size_t)snprintf(raw, sizeof(raw), "%s/%s", dirname(d), rawf.tmp) >=
-		    sizeof(raw) || (size_t)snprintf(qpath, sizeof(qpath), "%s/%s", d, qf.tmp) >=
+		if (!dir || (size_t)snprintf(raw, sizeof(raw), "%s/%s", dir, rawf.tmp) >=
+		    sizeof(raw) || (size_t)snprintf(qpath, sizeof(qpath), "%s/%s", dir, qf.tmp) >=
 		    sizeof(qpath))
-			ret = cbt_err(-ENAMETOOLONG, "%s: path too long", out);
+			ret = d ? cbt_err(-ENAMETOOLONG, "%s: path too long", out) : -ENOMEM;
 		free(d);
 		if (!ret)
 			ret = run_qemu_img(raw, qpath);

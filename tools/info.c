@@ -188,6 +188,9 @@ int info_main(int argc, char *argv[])
 			size_t *chain_path = calloc(ch.nr, sizeof(*chain_path)), pos = 0;
 
 			ret = chain_path ? cbt_chain_read_ends(&ch, i, &h, &t) : -ENOMEM;
+			/* an image the index lists is gone: a damaged chain (exit 4, as verify) */
+			if (ret == -ENOENT)
+				ret = cbt_err_hint(-EBADMSG, "a missing link of the chain");
 			/* Position: how many images the restore of this one reads after its full. */
 			if (!ret) {
 				if (!cbt_chain_resolve(&ch, i, chain_path, &pos))

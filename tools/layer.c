@@ -5,12 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <linux/dm-cbt.h>
 
 #include "layer.h"
+#include "subcommands.h"
 #include "util.h"
 
 int cbt_layer_hidden_names(const struct cbt_dm_info *dev, char name[CBT_DM_NAME_LEN],
@@ -247,4 +249,69 @@ void cbt_layer_forget(const char *name)
 	/* the handler's lock beside it (a handler holding it reads no record and stops) */
 	snprintf(lock, sizeof(lock), "%s.lock", path);
 	unlink(lock);
+}
+
+int cbt_layer_hold(const char *name, struct cbt_layer_hold *h)
+{
+	char path[4096], lock[4200];
+	FILE *f;
+
+	*h = (struct cbt_layer_hold){ .lock_fd = -1 };
+	if (record_path(name, path, sizeof(path), false))
+		return 0;
+	snprintf(lock, sizeof(lock), "%s.lock", path);
+	/* No run directory: no record, and no handler to keep out. */
+	h->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (h->lock_fd < 0)
+		return errno == ENOENT ? 0 : cbt_err(-errno, "%s: %s", lock, strerror(errno));
+	/* A handler attaching right now finishes first; one after us finds no record. */
+	if (flock(h->lock_fd, LOCK_EX)) {
+		int ret = cbt_err(-errno, "%s: %s", lock, strerror(errno));
+
+		close(h->lock_fd);
+		h->lock_fd = -1;
+		return ret;
+	}
+	f = fopen(path, "re");
+	if (f) {
+		h->saved = malloc(4096);
+		if (h->saved) {
+			h->len = fread(h->saved, 1, 4096, f);
+			h->had_record = true;
+		}
+		fclose(f);
+	}
+	if (unlink(path) && errno != ENOENT)
+		return cbt_err(-errno, "%s: %s", path, strerror(errno));
+	return 0;
+}
+
+void cbt_layer_release(const char *name, struct cbt_layer_hold *h, bool put_back)
+{
+	char path[4096], tmp[4200];
+	FILE *f;
+
+	if (h->lock_fd < 0 || record_path(name, path, sizeof(path), false))
+		goto out;
+	if (put_back && h->had_record) {
+		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+		f = fopen(tmp, "we");
+		if (f && fwrite(h->saved, 1, h->len, f) == h->len && !fclose(f) &&
+		    !rename(tmp, path))
+			goto out;
+		if (f)
+			unlink(tmp);
+		fprintf(stderr, "%s: cannot put back %s: %s (tracking will not come back by itself"
+			" after an LVM reload; `%s attach' it again)\n", PROG_NAME, path,
+			strerror(errno), PROG_NAME);
+	} else if (!put_back) {
+		/* the lock goes with the record, as in cbt_layer_forget() */
+		snprintf(tmp, sizeof(tmp), "%s.lock", path);
+		unlink(tmp);
+	}
+out:
+	if (h->lock_fd >= 0)
+		close(h->lock_fd);
+	free(h->saved);
+	*h = (struct cbt_layer_hold){ .lock_fd = -1 };
 }

@@ -73,4 +73,20 @@ int cbt_layer_wipe_metadata(uint32_t major, uint32_t minor);
 int cbt_layer_record(const char *name, uint32_t block_size, const char *meta_path);
 void cbt_layer_forget(const char *name);
 
+/*
+ * `cbt detach': take the handler's per-device lock (NAME.lock beside the
+ * record, flock exclusive, as udev/cbt-reattach does) and remove the record
+ * before any device-mapper operation, so that the change uevent of the table
+ * swap cannot attach NAME again. Release puts the record back (@put_back:
+ * NAME is still tracked) or removes the lock file with it, then unlocks.
+ */
+struct cbt_layer_hold {
+	int lock_fd;
+	bool had_record;
+	char *saved;
+	size_t len;
+};
+int cbt_layer_hold(const char *name, struct cbt_layer_hold *h);
+void cbt_layer_release(const char *name, struct cbt_layer_hold *h, bool put_back);
+
 #endif /* CBT_LAYER_H */

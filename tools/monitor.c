@@ -148,6 +148,8 @@ static void print_event(const struct event *ev, bool json)
  * dropped some): an "events-lost" line, then one "state" line per device
  * with its current epoch, so a daemon can start over from there.
  */
+#define RESYNC_TRIES 100
+
 static int resync(struct cbt_nl *nl, bool json)
 {
 	struct cbt_dev_info *devs = NULL;
@@ -158,7 +160,19 @@ static int resync(struct cbt_nl *nl, bool json)
 		printf("{\"event\": \"events-lost\"}\n");
 	else
 		printf("events-lost\n");
-	ret = cbt_list_devices(nl, &devs, &nr);
+	/* a reader acts on it even when the dump below fails */
+	fflush(stdout);
+	/*
+	 * A device added or removed during the dump (NLM_F_DUMP_INTR, -EAGAIN):
+	 * dump again rather than end the monitor; the kernel bumps its
+	 * sequence only on such a change, so this settles at once.
+	 */
+	for (int tries = 0; tries < RESYNC_TRIES; tries++) {
+		ret = cbt_list_devices(nl, &devs, &nr);
+		if (ret != -EAGAIN)
+			break;
+		cbt_err_clear();
+	}
 	if (ret)
 		return cbt_err_prefix(ret, "events were lost, and reading the devices' state");
 	for (size_t i = 0; i < nr; i++) {

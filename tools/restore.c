@@ -48,7 +48,7 @@ int restore_main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *id = NULL, *spool_dir = NULL;
-	bool check = true, quiet = false, json = false, is_file;
+	bool check = true, quiet = false, json = false, is_file, created = false;
 	struct cbt_apply_stats st = { 0 };
 	struct cbt_progress p;
 	struct cbt_point pt;
@@ -93,7 +93,7 @@ int restore_main(int argc, char *argv[])
 	}
 	ret = cbt_open_point(argv[optind], id, check, spool_dir, &pt);
 	if (!ret)
-		ret = cbt_open_target(argv[optind + 1], &target, &is_file);
+		ret = cbt_open_target(argv[optind + 1], &target, &is_file, &created);
 	if (!ret) {
 		cbt_progress_init(&p, "restore: read", cbt_point_bytes(&pt), !quiet && !json);
 		ret = cbt_apply_images(pt.fds, (const char *const *)pt.names, pt.n, target,
@@ -105,6 +105,9 @@ int restore_main(int argc, char *argv[])
 	if (ret) {
 		cbt_point_free(&pt);
 		cbt_perror("cbt restore", ret);
+		/* an empty file this run made (a lone incremental under --no-preverify) */
+		if (created && !st.touched)
+			unlink(argv[optind + 1]);
 		if (st.touched)
 			fprintf(stderr, "cbt restore: %s may hold a partial restore; restore again"
 				" once the cause is fixed\n", argv[optind + 1]);

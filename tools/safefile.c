@@ -171,9 +171,12 @@ int cbt_tmpfile_commit_stdio(struct cbt_tmpfile *t, FILE *f)
 {
 	int ret = 0;
 
-	if (fflush(f) || ferror(f))
+	/* errno only from a failed fflush(): an earlier write error left no errno of its own */
+	if (fflush(f))
 		ret = cbt_err(-(errno ? errno : EIO), "writing %s: %s", t->shown,
 			      strerror(errno ? errno : EIO));
+	else if (ferror(f))
+		ret = cbt_err(-EIO, "writing %s: %s", t->shown, strerror(EIO));
 	fclose(f);
 	if (ret) {
 		cbt_tmpfile_abort(t);
@@ -214,7 +217,8 @@ int cbt_tmpfile_commit(struct cbt_tmpfile *t)
 
 	if (fsync(t->fd))
 		ret = cbt_err(-errno, "flushing %s: %s", t->shown, strerror(errno));
-	if (!ret && close(t->fd))
+	/* closed whatever fsync said */
+	if (close(t->fd) && !ret)
 		ret = cbt_err(-errno, "writing %s: %s", t->shown, strerror(errno));
 	t->fd = -1;
 	if (!ret && tmp_rename(t))

@@ -84,6 +84,7 @@ void cbt_err_clear(void)
 static char failure[sizeof(errdetail) + 128], failure_reason[32];
 static int failure_errno;
 static bool failure_json_printed;
+static bool stdout_data;
 
 void cbt_perror(const char *prefix, int err)
 {
@@ -150,6 +151,16 @@ void cbt_fail_json_printed(void)
 bool cbt_failure_json_printed(void)
 {
 	return failure_json_printed;
+}
+
+void cbt_stdout_is_data(void)
+{
+	stdout_data = true;
+}
+
+bool cbt_stdout_data(void)
+{
+	return stdout_data;
 }
 
 int cbt_parse_u64(const char *s, uint64_t *out)

@@ -71,6 +71,12 @@ int cbt_failure_errno(void);
  */
 void cbt_fail_json_printed(void);
 bool cbt_failure_json_printed(void);
+/*
+ * The command's standard output carries data (backup -o -): --json's error
+ * object goes to standard error, not into the image stream.
+ */
+void cbt_stdout_is_data(void);
+bool cbt_stdout_data(void);
 
 /*
  * Decimal only: no sign, no blanks, no trailing junk, at least one digit.

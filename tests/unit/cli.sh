@@ -126,6 +126,12 @@ expect help_unknown 2 "unknown subcommand \`frob'"
 run bash -c "'$CBT' help >/dev/full"
 expect write_error 1 "writing the output"
 
+# --- backup --json -o -: the error object stays out of the image stream ----
+run "$CBT" backup /nonexistent/dev --full --cow /nonexistent/cow -o - --json
+expect backup_json_stream_error_stderr 1 '"error": "' ""
+run "$CBT" backup -o - --json
+expect backup_json_stream_usage_stderr 2 '"code": 2' ""
+
 # --- attach, detach, setup-boot: usage errors, the configuration file -----
 
 run "$CBT" attach

@@ -104,7 +104,7 @@ else
 	rm "$H/c4/000002-incr.cbti"
 	mkfifo "$H/c4/000002-incr.cbti"
 	run timeout 20 "$CBT" verify "$H/c4"
-	expect harden_fifo_in_chain_verify 1 "not a regular file"
+	expect harden_fifo_in_chain_verify 4 "not a regular file"
 	run timeout 20 "$CBT" info "$H/c4"
 	expect harden_fifo_in_chain_info 1 "not a regular file"
 	run timeout 20 "$CBT" restore --quiet "$H/c4" "$H/t-fifo"
@@ -114,20 +114,20 @@ else
 	mv "$H/c5/000001-full.cbti" "$H/elsewhere.cbti"
 	ln -s "$H/elsewhere.cbti" "$H/c5/000001-full.cbti"
 	run "$CBT" verify "$H/c5"
-	expect harden_symlink_image_refused 1 "symbolic link"
+	expect harden_symlink_image_refused 4 "symbolic link"
 
 	# L3: one byte appended: info and verify say the same
 	cp "$H/c1/000001-full.cbti" "$H/appended.cbti"
 	printf x >>"$H/appended.cbti"
 	run "$CBT" info "$H/appended.cbti"
-	expect harden_info_appended 1 "data after the end of the image"
+	expect harden_info_appended 4 "data after the end of the image"
 	run "$CBT" verify "$H/appended.cbti"
-	expect harden_verify_appended 1 "data after the end of the image"
+	expect harden_verify_appended 4 "data after the end of the image"
 	# and info names the image it could not read
 	h_chain "$H/c6"
 	rm "$H/c6/000002-incr.cbti"
 	run "$CBT" info "$H/c6"
-	expect harden_info_missing_image_named 1 "000002-incr.cbti: No such file or directory"
+	expect harden_info_missing_image_named 4 "000002-incr.cbti: No such file or directory"
 
 	# L10: an index line with seq UINT64_MAX is refused (the next would wrap to 0)
 	h_chain "$H/c7"
@@ -143,15 +143,25 @@ else
 	h_ok empty_index_full_new_name test -f "$H/c8/000003-full.cbti"
 	run "$CBT" verify "$H/c8"
 	expect harden_empty_index_full_verifies 0 ""
+	# an image renamed into place but never indexed (a crash before the index
+	# was written) does not block the next backup with "File exists"
+	h_chain "$H/c11"
+	cp "$H/c11/000002-incr.cbti" "$H/c11/000003-incr.cbti"
+	run "$O/mkimg" "$H/dev" incremental --to "$H/c11" "$HU" 3 4096 4
+	expect harden_unindexed_image_next_backup 0 ""
+	h_ok unindexed_image_kept cmp "$H/c11/000003-incr.cbti" "$H/c11/000002-incr.cbti"
+	h_ok unindexed_image_numbered_past test -f "$H/c11/000004-incr.cbti"
+	run "$CBT" verify "$H/c11"
+	expect harden_unindexed_image_chain_verifies 0 ""
 	# verify compares the index with each header: epochs, base, device
 	h_chain "$H/c9"
 	sed -i '3s/ 2 2 000002/ 2 3 000002/' "$H/c9/chain.idx"
 	run "$CBT" verify "$H/c9"
-	expect harden_verify_index_epochs 1 "000002-incr.cbti is not the image the index lists"
+	expect harden_verify_index_epochs 4 "000002-incr.cbti is not the image the index lists"
 	h_chain "$H/c10"
 	sed -i '3s/ 5a5a5a5a-1111-4222-8333-555555555555 / 5a5a5a5a-1111-4222-8333-666666666666 /' "$H/c10/chain.idx"
 	run "$CBT" verify "$H/c10"
-	expect harden_verify_index_device 1 "000002-incr.cbti is not the image the index lists"
+	expect harden_verify_index_device 4 "000002-incr.cbti is not the image the index lists"
 
 	# M3: a stream is checked whole before the target is touched.
 	"$O/mkimg" "$H/dev" full -o "$H/full.cbti" "$HU" 1 4096 - nonzero zstd:1
@@ -160,7 +170,7 @@ else
 	cp "$H/t0" "$H/t"
 	size=$(stat -c %s "$H/full.cbti")
 	run sh -c "head -c $((size * 3 / 4)) '$H/full.cbti' | '$CBT' restore --quiet - '$H/t'"
-	expect harden_stream_truncated 1 "truncated"
+	expect harden_stream_truncated 4 "truncated"
 	h_ok stream_truncated_target_unchanged cmp "$H/t" "$H/t0"
 	if [[ $err == *"partial restore"* ]]; then
 		tap_fail "unit/harden_cli/stream_truncated_no_partial_claim: $err"
@@ -170,7 +180,7 @@ else
 	cp "$H/full.cbti" "$H/flip.cbti"
 	flip "$H/flip.cbti" $((size * 3 / 4))
 	run sh -c "'$CBT' restore --quiet - '$H/t' <'$H/flip.cbti'"
-	expect harden_stream_flipped 1 "checksum"
+	expect harden_stream_flipped 4 "checksum"
 	h_ok stream_flipped_target_unchanged cmp "$H/t" "$H/t0"
 	run sh -c "cat '$H/c1/000002-incr.cbti' | '$CBT' restore --quiet - '$H/t'"
 	expect harden_stream_lone_incremental 1 "needs its parent images"
@@ -178,6 +188,11 @@ else
 	run sh -c "cat '$H/c1/000002-incr.cbti' | '$CBT' restore --quiet --no-preverify - '$H/t'"
 	expect harden_stream_lone_incremental_no_preverify 1 "needs its parent images"
 	h_ok stream_lone_incremental_no_preverify_unchanged cmp "$H/t" "$H/t0"
+	# and a target file that was not there is not left behind, empty
+	rm -f "$H/t-new"
+	run sh -c "cat '$H/c1/000002-incr.cbti' | '$CBT' restore --quiet --no-preverify - '$H/t-new'"
+	expect harden_stream_lone_incremental_new_target 1 "needs its parent images"
+	h_ok stream_lone_incremental_new_target_not_created test ! -e "$H/t-new"
 	run "$CBT" restore --quiet "$H/c1/000002-incr.cbti" "$H/t-new"
 	expect harden_lone_incremental_file 1 "needs its parent images"
 	h_ok lone_incremental_target_not_created test ! -e "$H/t-new"

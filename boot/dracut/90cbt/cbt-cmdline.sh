@@ -11,11 +11,14 @@ _cbt_line=$(sed -e 's/\r$//' -e 's/#.*//' /etc/cbt/devices.conf | while read -r 
 done)
 # The job below is a shell command line (initqueue writes it to a script):
 # NAME and root= go into it only when they hold no character a shell reads.
-case "$_cbt_line$_cbt_root" in
-*[!A-Za-z0-9=/_.:+@-]*)
-	cbt_kmsg 3 "root=$_cbt_root or its name in devices.conf has characters other than letters, digits and =/_.:+@-: not tracked"
-	_cbt_line= ;;
-esac
+# Checked only when a line applies to root: any other root= is not ours.
+if [ -n "$_cbt_line" ]; then
+	case "$_cbt_line$_cbt_root" in
+	*[!A-Za-z0-9=/_.:+@-]*)
+		cbt_kmsg 3 "root=$_cbt_root or its name in devices.conf has characters other than letters, digits and =/_.:+@-: not tracked"
+		_cbt_line= ;;
+	esac
+fi
 if [ -n "$_cbt_line" ]; then
 	root="block:/dev/mapper/$_cbt_line"
 	rootok=1
