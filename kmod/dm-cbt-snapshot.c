@@ -19,7 +19,6 @@
  */
 #include <linux/blkdev.h>
 #include <linux/dm-kcopyd.h>
-#include <linux/kernfs.h>
 #include <linux/ktime.h>
 #include <linux/mempool.h>
 #include <linux/module.h>
@@ -392,87 +391,6 @@ static void snap_free(struct cbt_snapshot *s)
 	kfree(s);
 }
 
-/* "major:minor" or a block device path. */
-static int parse_devt(const char *arg, dev_t *dev)
-{
-	unsigned int major, minor;
-	char dummy;
-
-	if (sscanf(arg, "%u:%u%c", &major, &minor, &dummy) == 2) {
-		*dev = MKDEV(major, minor);
-		return MAJOR(*dev) == major && MINOR(*dev) == minor ? 0 : -EOVERFLOW;
-	}
-	return lookup_bdev(arg, dev);
-}
-
-static bool same_disk(struct block_device *a, struct block_device *b)
-{
-	return bdev_whole(a) == bdev_whole(b);
-}
-
-/* True if dm (or md) lists @lower among the devices @upper is built on. */
-static bool holds(struct block_device *upper, struct block_device *lower)
-{
-	struct kobject *slaves = upper->bd_disk->slave_dir;
-	struct kernfs_node *kn;
-
-	if (!slaves)
-		return false;
-	kn = kernfs_find_and_get(slaves->sd, kobject_name(bdev_kobj(lower)));
-	kernfs_put(kn);
-	return kn;
-}
-
-/*
- * Would I/O to @upper reach @x? It is @x, a partition of @x or the disk
- * @x is a partition of, or a device built directly on one of those (the
- * slaves links dm and md keep). Deeper stacks (dm on dm on @x, a loop file
- * on a filesystem on @x) are beyond what the kernel can see reliably: the
- * tool checks those (docs/snapshot.md).
- */
-bool cbt_bdev_on(struct block_device *upper, struct block_device *x)
-{
-	if (!upper || !x)
-		return false;
-	return upper == x || bdev_whole(upper) == x || bdev_whole(x) == upper ||
-	       holds(upper, x) || holds(upper, bdev_whole(x));
-}
-
-/*
- * Why @cow cannot be the COW store of a snapshot of @t, or NULL. Refused:
- * the origin's disk, and anything that is, overlaps or sits directly on
- * a cbt device, its origin or metadata device, or another snapshot's COW.
- */
-static char *cow_conflict(struct block_device *cow, struct cbt_tracker *t)
-{
-	struct cbt_tracker *o;
-	struct cbt_snapshot *os;
-
-	lockdep_assert_held(&cbt_snapshot_lock);
-	lockdep_assert_held(&cbt_trackers_lock);
-	if (cow->bd_dev == t->devt)
-		return "The COW device cannot be the cbt device";
-	if (same_disk(cow, t->origin_bdev) || cbt_bdev_on(cow, t->origin_bdev))
-		return "The COW device cannot be on the origin's disk or stacked on it";
-	list_for_each_entry(o, &cbt_trackers, list) {
-		if (cow->bd_dev == o->devt || cow->bd_dev == o->meta_devt)
-			return "The COW device cannot be a cbt device or its metadata device";
-		/* Without a table its devices are not held: nothing to write into. */
-		if (!o->md)
-			continue;
-		if (cbt_bdev_on(cow, dm_disk(o->md)->part0))
-			return "The COW device cannot be stacked on a cbt device";
-		if (cbt_bdev_on(cow, o->origin_bdev))
-			return "The COW device cannot be a cbt device's origin or stacked on it";
-		if (cbt_bdev_on(cow, o->meta_bdev))
-			return "The COW device cannot be a metadata device or stacked on one";
-		os = snap_of(o);
-		if (os && cbt_bdev_on(cow, os->cow->bdev))
-			return "The COW device is another snapshot's COW store or stacked on it";
-	}
-	return NULL;
-}
-
 /*
  * Construct a snapshot device:
  *   cbt-snap <cbt dev> <cow dev> <chunk sectors>
@@ -530,7 +448,7 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	 * Not dm_get_device(): it claims the device, which fails while a
 	 * filesystem is mounted on it. An open is enough to keep it.
 	 */
-	r = parse_devt(argv[0], &s->cbt_devt);
+	r = cbt_snap_parse_devt(argv[0], &s->cbt_devt);
 	if (r) {
 		ti->error = "Invalid cbt device (a path or major:minor)";
 		goto bad;
@@ -592,7 +510,7 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		/* Zone resets and appends cannot be copied on write. */
 		why = "Zoned origins are not supported";
 	} else {
-		why = cow_conflict(s->cow->bdev, t);
+		why = cbt_snap_cow_conflict(s->cow->bdev, t);
 	}
 	mutex_unlock(&cbt_trackers_lock);
 	if (!why) {

@@ -68,6 +68,15 @@ struct cbt_snapshot {
 /* Would I/O to @upper reach @x (the same, overlapping or directly on it)? */
 bool cbt_bdev_on(struct block_device *upper, struct block_device *x);
 
+/* dm-cbt-snapshot-check.c */
+/* "major:minor" or a block device path. */
+int cbt_snap_parse_devt(const char *arg, dev_t *dev);
+/*
+ * Why @cow cannot be the COW store of a snapshot of @t, or NULL;
+ * cbt_snapshot_lock and cbt_trackers_lock held.
+ */
+char *cbt_snap_cow_conflict(struct block_device *cow, struct cbt_tracker *t);
+
 /*
  * The snapshot's state, for lockless readers: acquire pairs with the
  * take's release, so ACTIVE implies its origin_bdev, epoch and taken.
