@@ -83,7 +83,7 @@ enum cbt_reason {
 /* Not an enumerator (ISO C enums are ints): an older module does not say. */
 #define CBT_REASON_UNKNOWN 0xffffffffU
 
-enum cbt_persistence {
+enum cbt_persistence_mode {
 	CBT_PERSISTENCE_NONE,		/* tracking in memory only */
 	CBT_PERSISTENCE_METADATA,	/* on a metadata device: survives reboots */
 	CBT_PERSISTENCE_FAILED,		/* the metadata device failed: memory only now */
@@ -177,7 +177,7 @@ struct cbt_status {
 	uint32_t major, minor;
 	uint8_t uuid[16];		/* tracking identity: changes whenever history is lost */
 	uint32_t reason;		/* enum cbt_reason: why this identity began */
-	uint32_t persistence;		/* enum cbt_persistence */
+	uint32_t persistence;		/* enum cbt_persistence_mode */
 	uint32_t block_size;		/* bytes */
 	uint64_t nr_blocks;
 	uint64_t dev_bytes;
@@ -274,7 +274,7 @@ void cbt_snapshot_release(struct cbt_snapshot *snap);
 
 struct cbt_events;
 
-struct cbt_event {
+struct cbt_event_info {
 	uint32_t type;			/* enum cbt_event_type */
 	char device[128];		/* empty for CBT_EV_LOST */
 	uint32_t major, minor;
@@ -295,7 +295,7 @@ int cbt_events_fd(const struct cbt_events *ev);
  * The next event: 1 and *@e filled, or 0 when none is waiting (it never
  * blocks: poll() the fd). Events the library cannot parse are skipped.
  */
-int cbt_events_next(struct cbt_events *ev, struct cbt_event *e, struct cbt_error *err);
+int cbt_events_next(struct cbt_events *ev, struct cbt_event_info *e, struct cbt_error *err);
 void cbt_events_close(struct cbt_events *ev);
 
 /* ---- Images and chains --------------------------------------------------- */
