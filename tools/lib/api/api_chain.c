@@ -33,6 +33,8 @@ int cbt_image_chain_open(const char *dir, struct cbt_image_chain **chainp, struc
 		return cbt_api_end(err, -ENOMEM);
 	ret = cbt_chain_open(&ch->c, dir, false, false);
 	if (ret) {
+		/* what it read before the failure is the caller's to free */
+		cbt_chain_close(&ch->c);
 		free(ch);
 		return cbt_api_end(err, ret);
 	}

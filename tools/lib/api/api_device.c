@@ -16,9 +16,9 @@ int cbt_device_open(const char *device, struct cbt_device **devp, struct cbt_err
 	int ret;
 
 	cbt_api_begin();
-	*devp = NULL;
-	if (!device)
+	if (!device || !devp)
 		return cbt_api_fail(err, -EINVAL, "no device named");
+	*devp = NULL;
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
 		return cbt_api_end(err, -ENOMEM);
