@@ -98,6 +98,9 @@ static void setup(void)
 	static const uint8_t uuid[16] = { 0x1b, 0x4e, 0x28, 0xba, 0x2f, 0xa1, 0x11, 0xd2,
 					  0x88, 0x3f, 0x00, 0x16, 0xd3, 0xcc, 0xa4, 0x27 };
 
+	/* A process may open and close several times (libcbt handles): start afresh. */
+	memset(fk.devs, 0, sizeof(fk.devs));
+	fk.get_device_calls = 0;
 	fk.scenario = getenv("CBT_FAKE") ? getenv("CBT_FAKE") : "";
 	if (scenario("nodevs"))
 		return;
