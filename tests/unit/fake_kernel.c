@@ -29,9 +29,9 @@
 
 #include <linux/genetlink.h>
 
-#include "genl.h"
+#include "kernel/genl.h"
 #include "msgbuild.h"
-#include "proto.h"
+#include "kernel/proto.h"
 
 #define CHUNK_BITS 8192U
 #define MAX_DGRAMS 64

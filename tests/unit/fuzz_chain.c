@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "chain.h"
-#include "util.h"
+#include "image/chain.h"
+#include "util/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -18,8 +18,8 @@
 #include <linux/genetlink.h>
 
 #include "msgbuild.h"
-#include "proto.h"
-#include "util.h"
+#include "kernel/proto.h"
+#include "util/util.h"
 
 static char msg[2][65536 + 64] __attribute__((aligned(8)));
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * libFuzzer harness for the image reader (image.c, image_read.c): any
+ * libFuzzer harness for the image reader (image.c, image/read.c): any
  * input is fed through cbt_img_verify_fd() from a memfd. Built with
  * FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION, so checksum mismatches do not
  * stop the reader and the fuzzer reaches the field checks, the extent
@@ -15,8 +15,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "image.h"
-#include "util.h"
+#include "image/image.h"
+#include "util/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * libFuzzer harness for cbt_img_read_ends() (image_read.c): the header,
+ * libFuzzer harness for cbt_img_read_ends() (image/read.c): the header,
  * footer and trailer of an image file read with a few seeks, as info,
  * restore and the backup of a differential do for every image of a chain.
  * The input is a memfd opened by path. Built with
@@ -15,8 +15,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "image.h"
-#include "util.h"
+#include "image/image.h"
+#include "util/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * libFuzzer harness for clone_state_parse() (clone_plan.c), the hand-written
+ * libFuzzer harness for clone_state_parse() (clone/plan.c), the hand-written
  * JSON parser of the clone state file (--state-dir may point anywhere):
  * any input, as a NUL-terminated string, must parse or be refused without
  * crashing; what parses must write back (clone_state_write) and parse again
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clone_plan.h"
-#include "util.h"
+#include "clone/plan.h"
+#include "util/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * libFuzzer harness for the XFS free-space reader (fsmap_xfs.c), which
+ * libFuzzer harness for the XFS free-space reader (fsmap/xfs.c), which
  * parses, as root, a filesystem that may belong to a tenant (a VM disk):
  * the input is the start of a device in a memfd, read with
  * cbt_xfs_free_space() as if the device were 1 TiB, so the superblock's
@@ -16,8 +16,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "fsmap.h"
-#include "util.h"
+#include "fsmap/fsmap.h"
+#include "util/util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -19,9 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "backup_core.h"
-#include "fsmap.h"
-#include "util.h"
+#include "backup/engine.h"
+#include "fsmap/fsmap.h"
+#include "util/util.h"
 
 int main(int argc, char *argv[])
 {

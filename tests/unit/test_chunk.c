@@ -6,9 +6,9 @@
 
 #include <linux/dm-cbt.h>
 
-#include "chunk.h"
+#include "kernel/chunk.h"
 #include "unit.h"
-#include "util.h"
+#include "util/util.h"
 
 /* Little-endian words as the wire has them. */
 static void le_words(uint64_t *w, size_t n)

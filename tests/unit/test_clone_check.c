@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * clone_check.c: which targets `cbt clone' refuses. The device stack is
+ * clone/check.c: which targets `cbt clone' refuses. The device stack is
  * read from a fake sysfs tree, mounts from a fake mountinfo, and the size
  * and signature checks run on plain files.
  */
@@ -11,7 +11,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "clone_check.h"
+#include "clone/check.h"
 #include "unit.h"
 
 static char root[256];

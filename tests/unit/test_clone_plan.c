@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
-/* clone_plan.c: convergence, the pass limit, extents, I/O cutting, the state file. */
+/* clone/plan.c: convergence, the pass limit, extents, I/O cutting, the state file. */
 #include <errno.h>
 #include <stdlib.h>
 
-#include "clone_plan.h"
+#include "clone/plan.h"
 #include "unit.h"
 
 #define MiB (1ULL << 20)

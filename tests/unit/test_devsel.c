@@ -6,9 +6,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "devsel.h"
+#include "kernel/devsel.h"
 #include "unit.h"
-#include "util.h"
+#include "util/util.h"
 
 static void by_name(void)
 {

@@ -2,7 +2,7 @@
 /* extents.c: append, coalescing, ordering, streaming. */
 #include <errno.h>
 
-#include "extents.h"
+#include "util/extents.h"
 #include "unit.h"
 
 static void append_and_coalesce(void)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fsmap.c / fsmap_xfs.c on filesystems made by the real mkfs tools, with
+ * fsmap.c / fsmap/xfs.c on filesystems made by the real mkfs tools, with
  * xfs_db (xfsprogs) as the oracle for XFS free space; corrupted copies
  * must be refused, never read as "free".
  */
@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "extents.h"
-#include "fsmap.h"
+#include "util/extents.h"
+#include "fsmap/fsmap.h"
 #include "unit.h"
 
 #define IMG_BYTES (300ULL << 20)

@@ -5,11 +5,11 @@
 
 #include <linux/genetlink.h>
 
-#include "genl.h"
+#include "kernel/genl.h"
 #include "msgbuild.h"
-#include "proto.h"
+#include "kernel/proto.h"
 #include "unit.h"
-#include "util.h"
+#include "util/util.h"
 
 #define SEQ 77
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The image format (image.c, image_write.c, image_read.c), chain
+ * The image format (image.c, image/write.c, image/read.c), chain
  * directories (chain.c), the restore engine (apply.c) and the backup
- * engine on files (backup_core.c): round trips, every header field,
+ * engine on files (backup/engine.c): round trips, every header field,
  * truncation, every byte of a small image flipped, chain links.
  */
 #include <errno.h>
@@ -12,12 +12,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "apply.h"
-#include "backup_core.h"
-#include "chain.h"
-#include "image.h"
+#include "image/apply.h"
+#include "backup/engine.h"
+#include "image/chain.h"
+#include "image/image.h"
 #include "unit.h"
-#include "util.h"
+#include "util/util.h"
 
 static const uint8_t DEV_UUID[16] = { 1, 2, 3, 4, 5, 6, 0x47, 8, 0x89, 10, 11, 12, 13, 14, 15, 16 };
 

@@ -2,7 +2,7 @@
 /* json.c: string escaping (RFC 8259, always valid UTF-8) and the writer's layout. */
 #include <stdlib.h>
 
-#include "json.h"
+#include "util/json.h"
 #include "unit.h"
 
 static char *escape(const char *s, size_t len)

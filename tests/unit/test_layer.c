@@ -11,7 +11,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "layer.h"
+#include "kernel/layer.h"
 #include "unit.h"
 
 const char *PROG_NAME = "cbt";

@@ -3,9 +3,9 @@
 #include <errno.h>
 
 #include "msgbuild.h"
-#include "proto.h"
+#include "kernel/proto.h"
 #include "unit.h"
-#include "util.h"
+#include "util/util.h"
 
 static char buf[65536] __attribute__((aligned(8)));
 

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "safefile.h"
+#include "store/safefile.h"
 #include "unit.h"
-#include "util.h"
+#include "util/util.h"
 
 /* a failed fsync still closes the file (it leaked) and leaves no temporary */
 static void commit_fsync_failure_closes(void)

@@ -8,9 +8,9 @@
 #include <linux/genetlink.h>
 
 #include "msgbuild.h"
-#include "proto.h"
+#include "kernel/proto.h"
 #include "unit.h"
-#include "util.h"
+#include "util/util.h"
 
 static char buf[65536] __attribute__((aligned(8)));
 

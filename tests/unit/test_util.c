@@ -4,7 +4,7 @@
 #include <pthread.h>
 
 #include "unit.h"
-#include "util.h"
+#include "util/util.h"
 
 static void human_sizes(void)
 {

@@ -3,7 +3,7 @@
 #include <stdbool.h>
 
 #include "unit.h"
-#include "util.h"
+#include "util/util.h"
 
 static bool failed;
 static char why[1024];

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cbt: the dm-cbt changed-block tracking tool. Each subcommand lives in
+ * its own file and prints its own usage; the table below is the one list
+ * of them (the man page's COMMANDS and the bash completion follow it).
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/json.h"
+#include "subcommands.h"
+#include "util/util.h"
+
+const char *PROG_NAME = "cbt";
+
+/*
+ * JSON_STREAM: the subcommand's --json output is a stream of objects, or
+ * its own summary even on failure (monitor's events, clone's passes), so
+ * it goes out as written; the others' is collected and printed only when
+ * the run succeeds (see run_json()).
+ */
+enum { JSON_BUFFER, JSON_STREAM };
+
+static const struct {
+	const char *subcommand;
+	int (*function)(int, char **);
+	const char *description;
+	int json;
+} subcommands[] = {
+	{ "status", status_main, "Shows the tracking state of one or every cbt device",
+	  JSON_BUFFER },
+	{ "bitmap", bitmap_main, "Lists the blocks changed in an epoch or a range of epochs",
+	  JSON_BUFFER },
+	{ "epoch", epoch_main, "Closes the open epoch, or commits or aborts a closed one",
+	  JSON_BUFFER },
+	{ "snapshot", snapshot_main, "Takes, lists and drops point-in-time snapshots",
+	  JSON_BUFFER },
+	{ "attach", attach_main, "Puts a device in use under tracking, without downtime",
+	  JSON_BUFFER },
+	{ "detach", detach_main, "Takes a device that cbt attach tracks back out of tracking",
+	  JSON_BUFFER },
+	{ "setup-boot", setup_boot_main, "Puts a disk (the root disk) under tracking from the next boot",
+	  JSON_BUFFER },
+	{ "backup", backup_main, "Writes a full, incremental or differential image of a device",
+	  JSON_BUFFER },
+	{ "restore", restore_main, "Writes a restore point of a chain, or an image, onto a device or file",
+	  JSON_BUFFER },
+	{ "verify", verify_main, "Checks every checksum and link of a chain or an image",
+	  JSON_BUFFER },
+	{ "info", info_main, "Shows an image's header and sizes, or a chain's images",
+	  JSON_BUFFER },
+	{ "export", export_main, "Writes a restore point as a raw or qcow2 file", JSON_BUFFER },
+	{ "clone", clone_main, "Clones a device in use onto another disk, sector for sector",
+	  JSON_STREAM },
+	{ "monitor", monitor_main, "Prints tracking and snapshot events as they happen",
+	  JSON_STREAM },
+	{ "version", version_main, "Shows the versions of the tool and of the kernel interface",
+	  JSON_BUFFER },
+	{ "help", help_main, "Shows this list, or the usage of one subcommand", JSON_BUFFER },
+};
+
+int bad_option(const char *cmd, int c, char *argv[])
+{
+	const char *arg = argv[optind - 1];
+
+	if (c == ':')
+		cbt_fail(CBT_EXIT_USAGE, "%s %s: option `%s' needs a value", PROG_NAME, cmd, arg);
+	else if (optopt && arg[0] == '-' && arg[1] != '-')
+		cbt_fail(CBT_EXIT_USAGE, "%s %s: unknown option `-%c'", PROG_NAME, cmd, optopt);
+	else
+		cbt_fail(CBT_EXIT_USAGE, "%s %s: unknown option `%s'", PROG_NAME, cmd, arg);
+	fprintf(stderr, "See `%s %s --help'.\n", PROG_NAME, cmd);
+	return CBT_EXIT_USAGE;
+}
+
+int bad_argument(const char *cmd, const char *what, const char *arg, const char *hint)
+{
+	cbt_fail(CBT_EXIT_USAGE, "%s %s: %s `%s'%s%s%s", PROG_NAME, cmd, what, arg,
+		 hint ? " (" : "", hint ? hint : "", hint ? ")" : "");
+	fprintf(stderr, "See `%s %s --help'.\n", PROG_NAME, cmd);
+	return CBT_EXIT_USAGE;
+}
+
+static void show_usage(FILE *file)
+{
+	fprintf(file, "Usage: %s <cmd> [<args>]\n\n", PROG_NAME);
+	fprintf(file, "Available subcommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++)
+		fprintf(file, "  %-10s %s\n", subcommands[i].subcommand, subcommands[i].description);
+	fprintf(file, "You may pass `--help' to any of these subcommands to view usage.\n");
+}
+
+int help_main(int argc, char *argv[])
+{
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("Usage: %s help [SUBCOMMAND]\n\nLists the subcommands, or shows the usage of one.\n",
+		       PROG_NAME);
+		return 0;
+	}
+	if (argc == 2) {
+		for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++) {
+			if (!strcmp(argv[1], subcommands[i].subcommand)) {
+				char *sub_argv[] = { argv[1], (char *)"--help", NULL };
+
+				return subcommands[i].function(2, sub_argv);
+			}
+		}
+		fprintf(stderr, "%s help: unknown subcommand `%s'\n", PROG_NAME, argv[1]);
+		show_usage(stderr);
+		return CBT_EXIT_USAGE;
+	}
+	if (argc > 2) {
+		fprintf(stderr, "Usage: %s help [SUBCOMMAND]\n", PROG_NAME);
+		return CBT_EXIT_USAGE;
+	}
+	show_usage(stdout);
+	return 0;
+}
+
+static bool wants_json(int argc, char *argv[])
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if (!strcmp(argv[i], "--json"))
+			return true;
+	return false;
+}
+
+/*
+ * A subcommand's exit status: 1 (any error) becomes the specific status
+ * the errno it printed calls for (a lost history, damage).
+ */
+static int call(int i, int argc, char *argv[])
+{
+	int ret = subcommands[i].function(argc, argv);
+
+	if (ret == CBT_EXIT_ERROR && cbt_failure_errno())
+		ret = cbt_exit_status(cbt_failure_errno());
+	return ret;
+}
+
+/*
+ * Under --json, stdout is collected in memory and printed only when the
+ * subcommand succeeds; when it fails, one error object goes out instead,
+ * never half of the result (to stderr when stdout is an image: backup -o -).
+ */
+static int run_json(int i, int argc, char *argv[])
+{
+	FILE *real = stdout, *mem;
+	char *buf = NULL, fallback[128];
+	size_t len = 0;
+	int ret;
+
+	mem = open_memstream(&buf, &len);
+	if (!mem)
+		return call(i, argc, argv);
+	stdout = mem;	/* glibc's stdout is an assignable variable */
+	ret = call(i, argc, argv);
+	stdout = real;
+	if (fclose(mem)) {
+		free(buf);
+		perror("cbt: collecting the output");
+		return CBT_EXIT_ERROR;
+	}
+	if (!ret || cbt_failure_json_printed()) {
+		fwrite(buf, 1, len, stdout);
+	} else {
+		struct cbt_json j;
+
+		snprintf(fallback, sizeof(fallback), ret == CBT_EXIT_USAGE ?
+			 "%s %s: bad usage (see `%s %s --help')" : "%s %s failed", PROG_NAME,
+			 argv[0], PROG_NAME, argv[0]);
+		cbt_json_init(&j, cbt_stdout_data() ? stderr : stdout, false);
+		cbt_json_object_begin(&j, NULL);
+		cbt_json_failure(&j, ret, fallback);
+		cbt_json_object_end(&j);
+		cbt_json_finish(&j);
+	}
+	free(buf);
+	return ret;
+}
+
+static int run(int argc, char *argv[])
+{
+	if (argc == 2 && (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version")))
+		return version_main(1, argv + 1);
+	if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")))
+		return help_main(1, argv + 1);
+	if (argc == 1) {
+		char *new_argv[] = { (char *)"status", NULL };
+
+		return status_main(1, new_argv);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++) {
+		if (strcmp(argv[1], subcommands[i].subcommand))
+			continue;
+		if (subcommands[i].json == JSON_BUFFER && wants_json(argc - 1, argv + 1))
+			return run_json((int)i, argc - 1, argv + 1);
+		return call((int)i, argc - 1, argv + 1);
+	}
+	fprintf(stderr, "%s: unknown subcommand `%s'\n", PROG_NAME, argv[1]);
+	show_usage(stderr);
+	return CBT_EXIT_USAGE;
+}
+
+int main(int argc, char *argv[])
+{
+	int ret = run(argc, argv);
+
+	/* Output that did not make it (a full disk, a closed pipe) is an error too. */
+	if (fflush(stdout) || ferror(stdout)) {
+		perror("cbt: writing the output");
+		return 1;
+	}
+	return ret;
+}

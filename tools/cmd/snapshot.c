@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernel/device.h"
+#include "util/json.h"
+#include "kernel/snapdev.h"
+#include "subcommands.h"
+#include "util/util.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: %s snapshot take DEVICE... --cow COW... [--freeze | --no-freeze]\n"
+		"                    [--chunk SIZE] [--force] [--json]\n"
+		"       %s snapshot drop DEVICE\n"
+		"       %s snapshot list [--json]\n\n"
+		"take  attaches a read-only snapshot device DEVICE-snap to each DEVICE, with\n"
+		"      the matching COW device (one per DEVICE, in order) holding the old\n"
+		"      data of blocks written afterwards, and takes them all at one instant,\n"
+		"      closing each device's open epoch. Prints each snapshot's path and\n"
+		"      closed epoch, and how long filesystems were frozen and writes held.\n"
+		"      --freeze freezes the filesystems on the devices around the instant\n"
+		"      (the default when one is mounted on a DEVICE); --no-freeze does not.\n"
+		"      --chunk is the copy-on-write unit, 4K to 1M (default 4K).\n"
+		"drop  removes DEVICE's snapshot device and frees its COW device. The\n"
+		"      epoch the snapshot closed stays: commit or abort it (cbt epoch).\n"
+		"list  shows the attached snapshots: state, epoch, age, COW use.\n\n"
+		"A COW device must be on another disk than the origin, and not a device\n"
+		"stacked on DEVICE, nor a loop device over a file on it. It must be blank\n"
+		"(no partition table, filesystem, LVM or RAID signature) unless --force is\n"
+		"given. When it fills up the snapshot becomes invalid; DEVICE keeps working.\n", PROG_NAME, PROG_NAME,
+		PROG_NAME);
+}
+
+/* "4096", "64K", "64KiB", "1M", "1MiB". */
+static int parse_size(const char *arg, uint32_t *out)
+{
+	char num[32];
+	size_t digits = strspn(arg, "0123456789");
+	const char *unit = arg + digits;
+	uint64_t v, mult = 1;
+
+	if (!digits || digits >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, arg, digits);
+	num[digits] = '\0';
+	if (cbt_parse_u64(num, &v))
+		return -EINVAL;
+	if (!strcmp(unit, "K") || !strcmp(unit, "KiB") || !strcmp(unit, "k"))
+		mult = 1024;
+	else if (!strcmp(unit, "M") || !strcmp(unit, "MiB"))
+		mult = 1024 * 1024;
+	else if (*unit)
+		return -EINVAL;
+	if (v > UINT32_MAX / mult)
+		return -ERANGE;
+	*out = (uint32_t)(v * mult);
+	return 0;
+}
+
+static void print_ms(const char *what, uint64_t ns)
+{
+	printf("%s %" PRIu64 ".%03" PRIu64 " ms", what, ns / 1000000, ns / 1000 % 1000);
+}
+
+static int take(int argc, char *argv[])
+{
+	const char *devs[DM_CBT_MAX_GROUP], *cows[DM_CBT_MAX_GROUP];
+	struct cbt_snap_opts o = { .cows = cows };
+	struct cbt_snap *snaps = NULL;
+	size_t nd = 0, nc = 0;
+	int freeze = -1, ret;
+	bool json = false, in_cow = false;
+	char u[CBT_UUID_STR_LEN];
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--cow") || !strncmp(a, "--cow=", 6)) {
+			in_cow = true;
+			if (a[5] != '=')
+				continue;
+			a += 6;
+		} else if (!strcmp(a, "--freeze") || !strcmp(a, "--no-freeze")) {
+			if (freeze != -1 && freeze != !strcmp(a, "--freeze"))
+				return bad_argument("snapshot take", "give one of --freeze and --no-freeze,"
+						    " not also", a, NULL);
+			freeze = !strcmp(a, "--freeze");
+			in_cow = false;
+			continue;
+		} else if (!strcmp(a, "--chunk") || !strncmp(a, "--chunk=", 8)) {
+			const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
+
+			if (!v) {
+				fprintf(stderr, "%s snapshot take: option `--chunk' needs a value\n",
+					PROG_NAME);
+				return CBT_EXIT_USAGE;
+			}
+			if (parse_size(v, &o.chunk_bytes) || o.chunk_bytes < CBT_SNAP_CHUNK_MIN ||
+			    o.chunk_bytes > CBT_SNAP_CHUNK_MAX ||
+			    (o.chunk_bytes & (o.chunk_bytes - 1)))
+				return bad_argument("snapshot take", "--chunk takes a power of two from 4K"
+						    " to 1M, not", v, NULL);
+			in_cow = false;
+			continue;
+		} else if (!strcmp(a, "--json")) {
+			json = true;
+			in_cow = false;
+			continue;
+		} else if (!strcmp(a, "--force")) {
+			o.force = true;
+			in_cow = false;
+			continue;
+		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (a[0] == '-' && a[1]) {
+			return bad_argument("snapshot take", "unknown option", a, NULL);
+		}
+		if (in_cow) {
+			if (nc == DM_CBT_MAX_GROUP)
+				return bad_argument("snapshot take", "too many COW devices, from", a,
+						    "at most 64");
+			cows[nc++] = a;
+		} else {
+			if (nd == DM_CBT_MAX_GROUP)
+				return bad_argument("snapshot take", "too many devices, from", a,
+						    "at most 64");
+			devs[nd++] = a;
+		}
+	}
+	if (!nd) {
+		fprintf(stderr, "%s snapshot take: which DEVICE? (`cbt status' lists them)\n",
+			PROG_NAME);
+		return CBT_EXIT_USAGE;
+	}
+	if (nc != nd) {
+		fprintf(stderr, "%s snapshot take: %zu device%s but %zu COW device%s: give one"
+			" --cow COW per DEVICE, in the same order\n", PROG_NAME, nd,
+			nd == 1 ? "" : "s", nc, nc == 1 ? "" : "s");
+		return CBT_EXIT_USAGE;
+	}
+
+	if (freeze == -1) {
+		/* Freeze when a filesystem is mounted on one of the devices. */
+		struct cbt_nl *nl = NULL;
+
+		freeze = 0;
+		ret = cbt_nl_open(&nl);
+		for (size_t i = 0; !ret && i < nd && !freeze; i++) {
+			struct cbt_devsel sel;
+			struct cbt_dev_info info;
+
+			ret = cbt_devsel_parse(devs[i], &sel);
+			if (!ret)
+				ret = cbt_get_device(nl, &sel, &info);
+			if (!ret) {
+				freeze = cbt_dev_mounted(info.major, info.minor);
+				cbt_dev_info_free(&info);
+			}
+		}
+		cbt_nl_close(nl);
+		if (ret)
+			goto out;
+	}
+	o.freeze = freeze;
+	snaps = calloc(nd, sizeof(*snaps));
+	if (!snaps) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	ret = cbt_snap_take(devs, nd, &o, snaps);
+	if (ret)
+		goto out;
+
+	if (json) {
+		struct cbt_json j;
+
+		cbt_json_init(&j, stdout, false);
+		cbt_json_object_begin(&j, NULL);
+		cbt_json_array_begin(&j, "snapshots");
+		for (size_t i = 0; i < nd; i++) {
+			cbt_json_object_begin(&j, NULL);
+			cbt_json_string(&j, "device", snaps[i].cbt_name);
+			cbt_json_string(&j, "snapshot", snaps[i].snap_name);
+			cbt_json_string(&j, "path", snaps[i].snap_path);
+			cbt_json_u64(&j, "epoch", snaps[i].epoch);
+			cbt_json_string(&j, "uuid", cbt_uuid_str(snaps[i].uuid, u));
+			cbt_json_u64(&j, "block_size", snaps[i].block_size);
+			cbt_json_u64(&j, "size_bytes", snaps[i].sectors * 512);
+			cbt_json_object_end(&j);
+		}
+		cbt_json_array_end(&j);
+		cbt_json_bool(&j, "frozen", o.freeze);
+		cbt_json_u64(&j, "freeze_ns", snaps[0].freeze_ns);
+		cbt_json_u64(&j, "hold_ns", snaps[0].hold_ns);
+		cbt_json_object_end(&j);
+		cbt_json_finish(&j);
+	} else {
+		for (size_t i = 0; i < nd; i++)
+			printf("%s: snapshot %s, epoch %" PRIu64 " closed\n", snaps[i].cbt_name,
+			       snaps[i].snap_path, snaps[i].epoch);
+		if (o.freeze)
+			print_ms("filesystems frozen", snaps[0].freeze_ns);
+		else
+			printf("not frozen");
+		print_ms(", writes held", snaps[0].hold_ns);
+		putchar('\n');
+	}
+out:
+	free(snaps);
+	if (ret) {
+		cbt_perror("cbt snapshot take", ret);
+		return cbt_exit_status(ret);
+	}
+	return 0;
+}
+
+static int drop(int argc, char *argv[])
+{
+	struct cbt_nl *nl = NULL;
+	struct cbt_dev_info info;
+	struct cbt_devsel sel;
+	struct cbt_snap s;
+	int ret;
+
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc < 2) {
+		fprintf(stderr, "%s snapshot drop: which DEVICE? (`cbt snapshot list' lists the"
+			" snapshots)\n", PROG_NAME);
+		return CBT_EXIT_USAGE;
+	}
+	if (argc > 2)
+		return bad_argument("snapshot drop", "takes one DEVICE, not also", argv[2], NULL);
+	if (argv[1][0] == '-')
+		return bad_argument("snapshot drop", "unknown option", argv[1], NULL);
+	ret = cbt_devsel_parse(argv[1], &sel);
+	if (!ret)
+		ret = cbt_nl_open(&nl);
+	if (!ret)
+		ret = cbt_get_device(nl, &sel, &info);
+	if (ret)
+		goto out;
+	ret = cbt_snap_find(info.major, info.minor, &s);
+	if (ret == -ENOENT)
+		cbt_err(ret, "%s has no snapshot device attached (`cbt snapshot list' lists them)",
+			info.name);
+	cbt_dev_info_free(&info);
+	if (!ret)
+		ret = cbt_snap_drop(&s);
+out:
+	cbt_nl_close(nl);
+	if (ret) {
+		cbt_perror("cbt snapshot drop", ret);
+		return cbt_exit_status(ret);
+	}
+	return 0;
+}
+
+static const char *errno_name(uint32_t e)
+{
+	switch (e) {
+	case ENOSPC: return "ENOSPC";
+	case EIO: return "EIO";
+	case ENOMEM: return "ENOMEM";
+	}
+	return NULL;
+}
+
+static void list_json(struct cbt_json *j, const struct cbt_dev_info *d, const struct cbt_snap *s)
+{
+	const char *en = errno_name(d->snap.error);
+
+	cbt_json_object_begin(j, NULL);
+	cbt_json_string(j, "device", d->name);
+	if (s->snap_name[0]) {
+		cbt_json_string(j, "snapshot", s->snap_name);
+		cbt_json_string(j, "path", s->snap_path);
+	} else {
+		cbt_json_null(j, "snapshot");
+		cbt_json_null(j, "path");
+	}
+	cbt_json_string(j, "state", cbt_snap_state_name(d->snap.state));
+	if (d->snap.error)
+		cbt_json_string(j, "error", en ? en : strerror((int)d->snap.error));
+	else
+		cbt_json_null(j, "error");
+	cbt_json_u64(j, "epoch", d->snap.epoch);
+	cbt_json_u64(j, "age_ms", d->snap.age_ms);
+	cbt_json_u64(j, "chunk_size", d->snap.chunk_size);
+	cbt_json_u64(j, "cow_used_bytes", d->snap.cow_used);
+	cbt_json_u64(j, "cow_total_bytes", d->snap.cow_total);
+	cbt_json_u64(j, "chunks_copied", d->snap.copied);
+	cbt_json_u64(j, "size_bytes", d->snap.sectors * 512);
+	cbt_json_object_end(j);
+}
+
+static int list(int argc, char *argv[])
+{
+	struct cbt_dev_info *devs = NULL;
+	struct cbt_nl *nl = NULL;
+	struct cbt_json j;
+	bool json = false, any = false;
+	size_t nr = 0;
+	int ret;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (argv[i][0] == '-')
+			return bad_argument("snapshot list", "unknown option", argv[i], NULL);
+		else
+			return bad_argument("snapshot list", "takes no DEVICE, not", argv[i],
+					    "`cbt status DEVICE' shows one device");
+	}
+	cbt_nl_need(CBT_NL_READ);
+	ret = cbt_nl_open(&nl);
+	if (!ret)
+		ret = cbt_list_devices(nl, &devs, &nr);
+	if (ret)
+		goto out;
+	if (json) {
+		cbt_json_init(&j, stdout, false);
+		cbt_json_array_begin(&j, NULL);
+	}
+	for (size_t i = 0; i < nr; i++) {
+		const struct cbt_dev_info *d = &devs[i];
+		char a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN];
+		struct cbt_snap s;
+
+		if (!d->snap.present)
+			continue;
+		if (cbt_snap_find(d->major, d->minor, &s))
+			memset(&s, 0, sizeof(s));
+		if (json) {
+			list_json(&j, d, &s);
+			continue;
+		}
+		any = true;
+		printf("%s: %s, %s", d->name, s.snap_name[0] ? s.snap_path : "(snapshot device not found)",
+		       cbt_snap_state_name(d->snap.state));
+		if (d->snap.error)
+			printf(" (%s)", strerror((int)d->snap.error));
+		if (d->snap.state != CBT_SNAP_PREPARED)
+			printf(", epoch %" PRIu64 ", taken %" PRIu64 ".%" PRIu64 " s ago", d->snap.epoch,
+			       d->snap.age_ms / 1000, d->snap.age_ms / 100 % 10);
+		printf(", COW %s of %s used", cbt_human_size(d->snap.cow_used, a),
+		       cbt_human_size(d->snap.cow_total, b));
+		printf(", %" PRIu64 " chunk%s of %s copied\n", d->snap.copied,
+		       d->snap.copied == 1 ? "" : "s", cbt_human_size(d->snap.chunk_size, a));
+	}
+	if (json) {
+		cbt_json_array_end(&j);
+		cbt_json_finish(&j);
+	} else if (!any) {
+		printf("no snapshot attached\n");
+	}
+out:
+	cbt_dev_infos_free(devs, nr);
+	cbt_nl_close(nl);
+	if (ret) {
+		cbt_perror("cbt snapshot list", ret);
+		return cbt_exit_status(ret);
+	}
+	return 0;
+}
+
+int snapshot_main(int argc, char *argv[])
+{
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2;
+	}
+	if (!strcmp(argv[1], "take"))
+		return take(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "drop"))
+		return drop(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "list"))
+		return list(argc - 1, argv + 1);
+	return bad_argument("snapshot", "unknown action", argv[1], "it is take, drop or list");
+}

@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The pure part of `cbt clone': which pass comes next, which blocks a pass
+ * copies, how they are cut into I/Os, and the state file that lets an
+ * interrupted clone resume from tracking. Nothing here does I/O on a disk
+ * or talks to the kernel, so all of it is unit-tested (tests/unit).
+ *
+ * How a clone runs (tools/clone.c):
+ *   pass 1      snapshot (closes epoch N1), copy every block (or the blocks
+ *               the filesystem uses) from the snapshot to the target
+ *   pass k > 1  drop the previous snapshot, take one (closes Nk), copy the
+ *               blocks of epochs N(k-1)+1 .. Nk, fsync, commit them
+ *   until the blocks changed since the last snapshot are few, stop
+ *   shrinking, or the pass limit is near; then one final pass, under a
+ *   filesystem freeze when asked. Its snapshot is the instant the clone
+ *   represents.
+ */
+#ifndef CBT_CLONE_PLAN_H
+#define CBT_CLONE_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "util/extents.h"
+
+#define CLONE_DEFAULT_MAX_PASSES 8
+/* The changed set is small below min(64 MiB, 1% of the device). */
+#define CLONE_CONVERGE_MAX_BYTES (64ULL << 20)
+#define CLONE_CONVERGE_PERCENT 1
+/* Not shrinking: the next pass would copy more than 90% of the last one. */
+#define CLONE_SHRINK_NUM 9
+#define CLONE_SHRINK_DEN 10
+/* Largest single read or write. */
+#define CLONE_IO_BYTES (1U << 20)
+
+struct clone_cfg {
+	uint64_t dev_bytes;	/* source size */
+	uint32_t block_size;	/* tracking block size */
+	unsigned int max_passes;	/* >= 1 */
+	uint64_t converge_bytes;	/* 0: the default above */
+	bool freeze;		/* the final pass is taken under a freeze */
+};
+
+enum clone_step {
+	CLONE_STEP_PASS,	/* an ordinary pass */
+	CLONE_STEP_FINAL,	/* the last pass (frozen when cfg->freeze) */
+	CLONE_STEP_DONE,	/* the clone is complete */
+};
+
+enum clone_why {
+	CLONE_WHY_FIRST,	/* nothing copied yet */
+	CLONE_WHY_CONVERGING,	/* still shrinking */
+	CLONE_WHY_SMALL,	/* the changed set is small */
+	CLONE_WHY_NOT_SHRINKING,	/* it stopped shrinking */
+	CLONE_WHY_PASS_LIMIT,	/* --max-passes */
+	CLONE_WHY_FINISHED,	/* the final pass is done */
+	CLONE_WHY_UNCHANGED,	/* nothing changed since the last pass */
+};
+
+uint64_t clone_nr_blocks(const struct clone_cfg *c);
+/* The changed-set size (in blocks) under which the next pass is the last. */
+uint64_t clone_converge_blocks(const struct clone_cfg *c);
+
+/*
+ * After @done passes (the last one copied @last_blocks blocks, the one
+ * before @prev_blocks, and the last was the final one if @last_final),
+ * with @pending blocks changed since its snapshot: what next, and why.
+ * The changed set stops shrinking when @pending, or the last pass against
+ * the one before (from pass 3 on: pass 1 copies the whole device), is not
+ * at least 10% smaller.
+ */
+enum clone_step clone_plan_next(const struct clone_cfg *c, unsigned int done,
+				uint64_t prev_blocks, uint64_t last_blocks, bool last_final,
+				uint64_t pending, enum clone_why *why);
+const char *clone_why_str(enum clone_why why);
+
+/* @out = @a union @b (both sorted); @out must be empty. */
+int clone_extents_union(const struct cbt_extents *a, const struct cbt_extents *b,
+			struct cbt_extents *out);
+/* Append to @out the part of @in at or after block @from. */
+int clone_extents_from(const struct cbt_extents *in, uint64_t from, struct cbt_extents *out);
+/* Sorted extents clipped to [0, @nr_blocks). */
+void clone_extents_clip(struct cbt_extents *l, uint64_t nr_blocks);
+
+/*
+ * Cut extents into I/Os: the next I/O at or after @*pos (a byte offset),
+ * at most CLONE_IO_BYTES, never across an extent's end or the device end.
+ * Returns false when none is left; @*ext is the extent index to start at
+ * (updated).
+ */
+bool clone_next_io(const struct cbt_extents *l, uint32_t block_size, uint64_t dev_bytes,
+		   size_t *ext, uint64_t *pos, uint64_t *off, uint32_t *len);
+/* Bytes the extents stand for, the last block cut at the device end. */
+uint64_t clone_extents_bytes(const struct cbt_extents *l, uint32_t block_size,
+			     uint64_t dev_bytes);
+
+/*
+ * The state file (/var/lib/cbt/clone-<target id>.json, see docs/clone.md):
+ * what the target holds, so a re-run carries on from tracking.
+ */
+struct clone_state {
+	uint8_t uuid[16];	/* the source's tracking identity */
+	uint64_t src_bytes;
+	uint32_t block_size;
+	uint64_t target_bytes;
+	uint64_t target_sum;	/* XXH64 of the target's first MiB when written */
+	/*
+	 * Every block changed since the target's content was read is in the
+	 * source's epochs >= resume_epoch.
+	 */
+	uint64_t resume_epoch;
+	bool full_done;		/* the first (full) pass completed */
+	uint64_t copied_upto;	/* if not: blocks [0, copied_upto) were copied */
+	bool complete;		/* the target is a consistent clone */
+	bool used_only;		/* free filesystem blocks were not copied */
+	uint64_t last_epoch;	/* the epoch of the snapshot it represents (complete) */
+	uint64_t updated;	/* seconds since the epoch */
+	char source[256];
+	char target[256];
+};
+
+void clone_state_write(FILE *f, const struct clone_state *s);
+/* -EINVAL with a detail for anything malformed or missing. */
+int clone_state_parse(const char *text, struct clone_state *s);
+
+/*
+ * Whether a re-run may resume from @s: same identity, sizes and block
+ * size, the target's first MiB unchanged, and every epoch from
+ * s->resume_epoch on still held (@oldest_held .. @current are). If not,
+ * @why says why (for the message "starting over: <why>").
+ */
+bool clone_resume_ok(const struct clone_state *s, const uint8_t uuid[16], uint64_t src_bytes,
+		     uint32_t block_size, uint64_t target_bytes, uint64_t target_sum,
+		     uint64_t oldest_held, uint64_t current, char *why, size_t why_len);
+
+/* A file name part for @target: "vdb", "mapper-name"; '/' and odd bytes -> '_'. */
+void clone_target_id(const char *target, char *buf, size_t len);
+
+#endif /* CBT_CLONE_PLAN_H */

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Which tracking blocks of a device a filesystem uses, so a full image or
+ * a `clone --used-only' can leave free space out: the one source of truth
+ * for both.
+ *
+ * - ext2/3/4 through libext2fs (e2fslibs-dev): the block bitmaps, which
+ *   cover the metadata (superblocks, group descriptors, bitmaps, inode
+ *   tables, the journal) as well. Refused when the journal needs recovery:
+ *   the bitmaps on disk may then be stale. A freeze writes them out and
+ *   clears that flag, so a frozen snapshot always qualifies.
+ * - XFS: the free-space B+trees of the allocation groups (fsmap/xfs.c).
+ *   XFS has no "needs recovery" flag on disk, so they are trusted only
+ *   when the snapshot was taken with the mounted filesystem frozen (a
+ *   freeze pushes every logged change to its place on disk).
+ *
+ * Anything else, or a filesystem that fails a check: -EOPNOTSUPP with a
+ * reason, and the caller keeps every (non-zero) block instead.
+ */
+#ifndef CBT_FSMAP_H
+#define CBT_FSMAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/extents.h"
+
+/*
+ * Fill @out with the tracking blocks (of @block_size bytes, @dev_bytes in
+ * all) that hold any block the filesystem on @path uses, the first 64 KiB
+ * (boot sectors, the superblock) and anything past the filesystem's end.
+ * @frozen: a filesystem was mounted on the device and frozen at the
+ * snapshot's instant. -EOPNOTSUPP (and @why) when the filesystem's own
+ * map cannot be used; other -errno on failure. @out is empty on error.
+ */
+int cbt_fs_used_blocks(const char *path, uint64_t dev_bytes, uint32_t block_size, bool frozen,
+		       struct cbt_extents *out, const char **why);
+
+/* Called with each free extent, in increasing order, in bytes. */
+typedef int (*cbt_fs_extent_fn)(void *data, uint64_t offset, uint64_t len);
+
+/*
+ * The free extents of the XFS on @fd (@dev_bytes long); @fs_bytes gets the
+ * filesystem's size. -ENODATA: no XFS superblock; -EUCLEAN: a structure
+ * failed a check; -EIO; or what @on_free returned.
+ */
+int cbt_xfs_free_space(int fd, uint64_t dev_bytes, uint64_t *fs_bytes, cbt_fs_extent_fn on_free,
+		       void *data);
+
+#endif /* CBT_FSMAP_H */

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <string.h>
+
+#include <linux/dm-cbt.h>
+
+#include "kernel/chunk.h"
+#include "util/util.h"
+
+static uint64_t get_word(const void *words, size_t i)
+{
+	uint64_t w;
+
+	memcpy(&w, (const char *)words + i * sizeof(w), sizeof(w));
+	return le64toh(w);
+}
+
+static void get_extent(const void *extents, size_t i, uint32_t *start, uint32_t *len)
+{
+	struct cbt_extent e;
+
+	memcpy(&e, (const char *)extents + i * sizeof(e), sizeof(e));
+	*start = le32toh(e.start);
+	*len = le32toh(e.len);
+}
+
+static int decode_words(const struct cbt_chunk *c, struct cbt_extents *out)
+{
+	size_t nr_words = ((size_t)c->blocks + 63) / 64, i;
+	unsigned int tail = c->blocks % 64;
+	int ret;
+
+	if (c->words_len != nr_words * sizeof(uint64_t))
+		return cbt_err(-EPROTO,
+			       "chunk at block %" PRIu64 ": %zu bytes of words for %" PRIu32
+			       " blocks, %zu expected",
+			       c->start, c->words_len, c->blocks, nr_words * sizeof(uint64_t));
+	if (tail && get_word(c->words, nr_words - 1) >> tail)
+		return cbt_err(-EPROTO, "chunk at block %" PRIu64 ": bits set past its %" PRIu32
+			       " blocks", c->start, c->blocks);
+
+	for (i = 0; i < nr_words; i++) {
+		uint64_t w = get_word(c->words, i);
+		unsigned int bit = 0;
+
+		while (w) {
+			unsigned int skip = (unsigned int)__builtin_ctzll(w), run;
+
+			w >>= skip;
+			bit += skip;
+			/* ones in a row from bit 0 of w; all 64 when w is ~0 */
+			run = ~w ? (unsigned int)__builtin_ctzll(~w) : 64;
+			ret = cbt_extents_append(out, c->start + i * 64 + bit, run);
+			if (ret)
+				return ret;
+			w = run < 64 ? w >> run : 0;
+			bit += run;
+		}
+	}
+	return 0;
+}
+
+static int decode_extents(const struct cbt_chunk *c, struct cbt_extents *out)
+{
+	size_t nr = c->extents_len / sizeof(struct cbt_extent), i;
+	uint64_t next = 0;
+	uint32_t start, len;
+	int ret;
+
+	if (c->extents_len % sizeof(struct cbt_extent))
+		return cbt_err(-EPROTO,
+			       "chunk at block %" PRIu64 ": extents attribute of %zu bytes is not"
+			       " a multiple of %zu", c->start, c->extents_len,
+			       sizeof(struct cbt_extent));
+	/* Check everything first, so a bad chunk appends nothing. */
+	for (i = 0; i < nr; i++) {
+		get_extent(c->extents, i, &start, &len);
+		if (!len)
+			return cbt_err(-EPROTO, "chunk at block %" PRIu64 ": extent %zu is empty",
+				       c->start, i);
+		if (start < next)
+			return cbt_err(-EPROTO,
+				       "chunk at block %" PRIu64 ": extent %zu (+%" PRIu32 ", %" PRIu32
+				       " blocks) is out of order or overlaps the one before",
+				       c->start, i, start, len);
+		next = (uint64_t)start + len;
+		if (next > c->blocks)
+			return cbt_err(-EPROTO,
+				       "chunk at block %" PRIu64 ": extent %zu (+%" PRIu32 ", %" PRIu32
+				       " blocks) reaches past the chunk's %" PRIu32 " blocks",
+				       c->start, i, start, len, c->blocks);
+	}
+	for (i = 0; i < nr; i++) {
+		get_extent(c->extents, i, &start, &len);
+		ret = cbt_extents_append(out, c->start + start, len);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int cbt_chunk_decode(struct cbt_chunk_ctx *ctx, const struct cbt_chunk *c, struct cbt_extents *out)
+{
+	int ret;
+
+	if (!c->words == !c->extents)
+		return cbt_err(-EPROTO, "chunk at block %" PRIu64 ": %s", c->start,
+			       c->words ? "has both words and extents" : "has neither words nor extents");
+	if (!c->blocks)
+		return cbt_err(-EPROTO, "chunk at block %" PRIu64 " covers no blocks", c->start);
+	if (c->start < ctx->next)
+		return cbt_err(-EPROTO,
+			       "chunk at block %" PRIu64 " is out of order or overlaps the one before"
+			       " (which ended at block %" PRIu64 ")", c->start, ctx->next);
+	if (c->start > ctx->nr_blocks || c->blocks > ctx->nr_blocks - c->start)
+		return cbt_err(-EPROTO,
+			       "chunk at block %" PRIu64 " (%" PRIu32 " blocks) reaches past the"
+			       " device's %" PRIu64 " blocks", c->start, c->blocks, ctx->nr_blocks);
+
+	ret = c->words ? decode_words(c, out) : decode_extents(c, out);
+	if (ret)
+		return ret;
+	ctx->next = c->start + c->blocks;
+	return 0;
+}

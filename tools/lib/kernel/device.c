@@ -1,0 +1,234 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libmnl/libmnl.h>
+
+#include "kernel/device.h"
+#include "util/util.h"
+
+/* Name the device in the detail, and say what to do about the usual errors. */
+static int dev_err(int err, const struct cbt_devsel *sel)
+{
+	char buf[CBT_NAME_MAX + 1];
+
+	if (!err)
+		return 0;
+	if (sel)
+		cbt_err_prefix(err, "%s", cbt_devsel_str(sel, buf));
+	switch (err) {
+	case -ENODEV:
+		return cbt_err_hint(err, "`cbt status' lists the cbt devices");
+	case -EPERM:
+	case -EACCES:
+		return cbt_err_hint(err, "cbt needs CAP_SYS_ADMIN: run it as root");
+	}
+	return err;
+}
+
+static int device_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct cbt_dev_info *info = data;
+
+	if (info->epochs)	/* a doit has one reply */
+		return cbt_err(-EPROTO, "bad reply from dm-cbt: two replies to one GET_DEVICE");
+	return cbt_parse_device(nlh, info);
+}
+
+int cbt_get_device(struct cbt_nl *nl, const struct cbt_devsel *sel, struct cbt_dev_info *info)
+{
+	struct nlmsghdr *req = cbt_nl_request(nl, CBT_CMD_GET_DEVICE, false);
+	int ret;
+
+	memset(info, 0, sizeof(*info));
+	cbt_put_devsel(req, sel);
+	ret = cbt_nl_exchange(nl, req, device_cb, info);
+	if (!ret && !info->epochs)
+		ret = cbt_err(-EPROTO, "bad reply from dm-cbt: no answer to GET_DEVICE");
+	if (ret)
+		cbt_dev_info_free(info);
+	return dev_err(ret, sel);
+}
+
+struct list {
+	struct cbt_dev_info *v;
+	size_t nr, cap;
+};
+
+static int list_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct list *l = data;
+	int ret;
+
+	if (l->nr == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 8;
+		struct cbt_dev_info *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	ret = cbt_parse_device(nlh, &l->v[l->nr]);
+	if (!ret)
+		l->nr++;
+	return ret;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(((const struct cbt_dev_info *)a)->name, ((const struct cbt_dev_info *)b)->name);
+}
+
+void cbt_dev_infos_free(struct cbt_dev_info *infos, size_t nr)
+{
+	for (size_t i = 0; i < nr; i++)
+		cbt_dev_info_free(&infos[i]);
+	free(infos);
+}
+
+int cbt_list_devices(struct cbt_nl *nl, struct cbt_dev_info **infos, size_t *nr)
+{
+	struct list l = { 0 };
+	int ret = cbt_nl_exchange(nl, cbt_nl_request(nl, CBT_CMD_GET_DEVICE, true), list_cb, &l);
+
+	if (ret) {
+		cbt_dev_infos_free(l.v, l.nr);
+		*infos = NULL;
+		*nr = 0;
+		return dev_err(ret, NULL);
+	}
+	if (l.nr)
+		qsort(l.v, l.nr, sizeof(*l.v), cmp_name);
+	*infos = l.v;
+	*nr = l.nr;
+	return 0;
+}
+
+static int epoch_cb(const struct nlmsghdr *nlh, void *data)
+{
+	return cbt_parse_epoch_reply(nlh, data);
+}
+
+int cbt_epoch_close(struct cbt_nl *nl, const struct cbt_devsel *sel, uint64_t *closed)
+{
+	struct nlmsghdr *req = cbt_nl_request(nl, CBT_CMD_CLOSE_EPOCH, false);
+	uint64_t n = UINT64_MAX;
+	int ret;
+
+	cbt_put_devsel(req, sel);
+	ret = cbt_nl_exchange(nl, req, epoch_cb, &n);
+	if (!ret && n == UINT64_MAX)
+		ret = cbt_err(-EPROTO, "bad reply from dm-cbt: no epoch number in the answer to CLOSE_EPOCH");
+	if (!ret)
+		*closed = n;
+	return dev_err(ret, sel);
+}
+
+static int epoch_end(struct cbt_nl *nl, uint8_t cmd, const struct cbt_devsel *sel, uint64_t epoch)
+{
+	struct nlmsghdr *req = cbt_nl_request(nl, cmd, false);
+
+	cbt_put_devsel(req, sel);
+	mnl_attr_put_u64(req, CBT_A_EPOCH_NUMBER, epoch);
+	return dev_err(cbt_nl_exchange(nl, req, NULL, NULL), sel);
+}
+
+int cbt_epoch_commit(struct cbt_nl *nl, const struct cbt_devsel *sel, uint64_t epoch)
+{
+	return epoch_end(nl, CBT_CMD_COMMIT_EPOCH, sel, epoch);
+}
+
+int cbt_epoch_abort(struct cbt_nl *nl, const struct cbt_devsel *sel, uint64_t epoch)
+{
+	return epoch_end(nl, CBT_CMD_ABORT_EPOCH, sel, epoch);
+}
+
+struct bitmap_read {
+	struct cbt_bitmap_reader r;
+	cbt_extents_cb cb;
+	void *data;
+};
+
+static int bitmap_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct bitmap_read *b = data;
+	int ret = cbt_bitmap_parse_msg(&b->r, nlh);
+
+	/* All but the last extent are settled: the next chunk may extend it. */
+	if (!ret && b->r.ext.nr > 1)
+		ret = b->cb(b->r.ext.v, b->r.ext.nr - 1, b->data);
+	cbt_extents_keep_last(&b->r.ext);
+	return ret;
+}
+
+int cbt_read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
+		    const struct cbt_dev_info *info, uint64_t first, uint64_t last,
+		    cbt_extents_cb cb, void *data)
+{
+	struct nlmsghdr *req = cbt_nl_request(nl, CBT_CMD_GET_BITMAP, true);
+	struct bitmap_read b = { .cb = cb, .data = data };
+	struct cbt_dev_info now;
+	int ret;
+
+	cbt_put_devsel(req, sel);
+	if (first == last) {
+		mnl_attr_put_u64(req, CBT_A_EPOCH_NUMBER, first);
+	} else {
+		mnl_attr_put_u64(req, CBT_A_EPOCH_FIRST, first);
+		mnl_attr_put_u64(req, CBT_A_EPOCH_LAST, last);
+	}
+	mnl_attr_put_u32(req, CBT_A_BITMAP_FLAGS, CBT_BITMAP_F_EXTENTS);
+
+	cbt_bitmap_reader_init(&b.r, first, info->block_size, info->nr_blocks);
+	ret = cbt_nl_exchange(nl, req, bitmap_cb, &b);
+	if (ret == -ESTALE)	/* from the kernel, mid-dump */
+		cbt_err_hint(ret, "an epoch was committed or aborted while it was read");
+	if (!ret && b.r.ext.nr)
+		ret = cb(b.r.ext.v, b.r.ext.nr, data);
+	cbt_bitmap_reader_free(&b.r);
+	if (ret)
+		return dev_err(ret, sel);
+
+	ret = cbt_get_device(nl, sel, &now);
+	if (ret)
+		return ret;
+	if (memcmp(now.uuid, info->uuid, sizeof(now.uuid)) || now.dev_sectors != info->dev_sectors ||
+	    now.block_size != info->block_size)
+		ret = cbt_err(-ESTALE, "the device's tracking identity or size changed while its bitmap"
+			      " was read; read it again (if the UUID changed, take a full image)");
+	cbt_dev_info_free(&now);
+	return dev_err(ret, sel);
+}
+
+int cbt_device_lock(const struct cbt_dev_info *info)
+{
+	const char *dir = getenv("CBT_RUN_DIR") ? getenv("CBT_RUN_DIR") : "/run/cbt";
+	char path[4096];
+	int fd;
+
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return cbt_err(-errno, "creating %s (for the device's lock file): %s", dir,
+			       strerror(errno));
+	snprintf(path, sizeof(path), "%s/%" PRIu32 ":%" PRIu32 ".lock", dir, info->major,
+		 info->minor);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return cbt_err(-errno, "%s: %s", path, strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB)) {
+		int err = errno;
+
+		close(fd);
+		if (err == EWOULDBLOCK)
+			return cbt_err(-EBUSY, "another cbt backup or clone of %s is running (it holds"
+				       " %s); run this one when it has finished", info->name, path);
+		return cbt_err(-err, "locking %s: %s", path, strerror(err));
+	}
+	return fd;
+}

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/util.h"
+
+/* Per thread: the compression workers and the main thread never share a detail. */
+static _Thread_local char errdetail[1024];
+static _Thread_local bool have_detail;
+
+/* errdetail = a b c d, cut to fit. */
+static void set_detail(const char *a, const char *b, const char *c, const char *d)
+{
+	const char *parts[] = { a, b, c, d };
+	char tmp[sizeof(errdetail)];
+	size_t len = 0;
+
+	for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
+		size_t n = strnlen(parts[i], sizeof(tmp) - 1 - len);
+
+		memcpy(tmp + len, parts[i], n);
+		len += n;
+	}
+	tmp[len] = '\0';
+	memcpy(errdetail, tmp, len + 1);
+	have_detail = true;
+}
+
+static const char *detail_or(int err)
+{
+	return have_detail ? errdetail : strerror(-err);
+}
+
+int cbt_err(int err, const char *fmt, ...)
+{
+	char msg[sizeof(errdetail)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	set_detail(msg, "", "", "");
+	return err;
+}
+
+int cbt_err_prefix(int err, const char *fmt, ...)
+{
+	char msg[sizeof(errdetail)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	set_detail(msg, ": ", detail_or(err), "");
+	return err;
+}
+
+int cbt_err_hint(int err, const char *fmt, ...)
+{
+	char msg[sizeof(errdetail)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	set_detail(detail_or(err), " (", msg, ")");
+	return err;
+}
+
+const char *cbt_err_detail(void)
+{
+	return have_detail ? errdetail : NULL;
+}
+
+void cbt_err_clear(void)
+{
+	have_detail = false;
+	errdetail[0] = '\0';
+}
+
+static char failure[sizeof(errdetail) + 128], failure_reason[32];
+static int failure_errno;
+static bool failure_json_printed;
+static bool stdout_data;
+
+void cbt_perror(const char *prefix, int err)
+{
+	snprintf(failure, sizeof(failure), "%s: %s", prefix,
+		 have_detail ? errdetail : strerror(-err));
+	failure_errno = err;
+	fprintf(stderr, "%s\n", failure);
+	cbt_err_clear();
+}
+
+int cbt_exit_status(int err)
+{
+	switch (err) {
+	case 0:
+		return CBT_EXIT_OK;
+	case -ESTALE:
+		return CBT_EXIT_FULL_NEEDED;
+	case -EBADMSG:
+		return CBT_EXIT_DAMAGED;
+	}
+	return CBT_EXIT_ERROR;
+}
+
+int cbt_fail(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(failure, sizeof(failure), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "%s\n", failure);
+	return status;
+}
+
+void cbt_fail_reason(const char *reason)
+{
+	char tmp[sizeof(failure_reason)];
+
+	/* @reason may be cbt_failure_reason() itself */
+	snprintf(tmp, sizeof(tmp), "%s", reason);
+	memcpy(failure_reason, tmp, sizeof(tmp));
+}
+
+const char *cbt_failure(void)
+{
+	return failure[0] ? failure : NULL;
+}
+
+const char *cbt_failure_reason(void)
+{
+	return failure_reason[0] ? failure_reason : NULL;
+}
+
+int cbt_failure_errno(void)
+{
+	return failure_errno;
+}
+
+void cbt_fail_json_printed(void)
+{
+	failure_json_printed = true;
+}
+
+bool cbt_failure_json_printed(void)
+{
+	return failure_json_printed;
+}
+
+void cbt_stdout_is_data(void)
+{
+	stdout_data = true;
+}
+
+bool cbt_stdout_data(void)
+{
+	return stdout_data;
+}
+
+int cbt_parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		unsigned int d = (unsigned char)*s - '0';
+
+		if (d > 9)
+			return -EINVAL;
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+int cbt_parse_u32(const char *s, uint32_t *out)
+{
+	uint64_t v;
+	int ret = cbt_parse_u64(s, &v);
+
+	if (ret)
+		return ret;
+	if (v > UINT32_MAX)
+		return -ERANGE;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+const char *cbt_human_size(uint64_t bytes, char buf[CBT_HUMAN_LEN])
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB" };
+	unsigned int k = 0, shift;
+	uint64_t whole, rem, tenths;
+
+	while (k + 1 < ARRAY_SIZE(units) && bytes >> (10 * (k + 1)))
+		k++;
+	if (!k) {
+		snprintf(buf, CBT_HUMAN_LEN, "%llu B", (unsigned long long)bytes);
+		return buf;
+	}
+	shift = 10 * k;
+	whole = bytes >> shift;
+	rem = bytes & ((1ULL << shift) - 1);
+	if (!rem) {
+		snprintf(buf, CBT_HUMAN_LEN, "%u %s", (unsigned int)whole, units[k]);
+		return buf;
+	}
+	/* rem < 2^60, so rem * 10 cannot overflow. */
+	tenths = (rem * 10 + (1ULL << (shift - 1))) >> shift;
+	if (tenths == 10) {
+		whole++;
+		tenths = 0;
+		if (whole == 1024 && k + 1 < ARRAY_SIZE(units)) {
+			whole = 1;
+			k++;
+		}
+	}
+	/* whole < 1024 (at most 16 EiB), tenths < 10 */
+	snprintf(buf, CBT_HUMAN_LEN, "%u.%u %s", (unsigned int)whole, (unsigned int)tenths, units[k]);
+	return buf;
+}
+
+const char *cbt_uuid_str(const uint8_t u[16], char buf[CBT_UUID_STR_LEN])
+{
+	snprintf(buf, CBT_UUID_STR_LEN,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11],
+		 u[12], u[13], u[14], u[15]);
+	return buf;
+}
+
+int cbt_pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (!n)
+			return -ENODATA;
+		done += (size_t)n;
+	}
+	return 0;
+}
