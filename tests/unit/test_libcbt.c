@@ -15,7 +15,7 @@
 
 #include <cbt/cbt.h>
 
-#include "backup_core.h"
+#include "backup/engine.h"
 #include "unit.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

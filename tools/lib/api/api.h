@@ -10,7 +10,7 @@
 
 #include <cbt/cbt.h>
 
-#include "extents.h"
+#include "util/extents.h"
 
 /*
  * Every public entry point starts with cbt_api_begin() (a detail left by

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "apply.h"
-#include "chain.h"
-#include "util.h"
+#include "api/api.h"
+#include "image/apply.h"
+#include "image/chain.h"
+#include "util/util.h"
 
 struct cbt_image_chain {
 	struct cbt_chain c;

@@ -7,14 +7,11 @@
 
 #include <linux/dm-cbt.h>
 
-#include "api.h"
-#include "image.h"
-#include "proto.h"
-#include "util.h"
-
-#ifndef CBT_VERSION
-#define CBT_VERSION "unknown"
-#endif
+#include "api/api.h"
+#include "image/image.h"
+#include "kernel/proto.h"
+#include "util/util.h"
+#include "util/version.h"
 
 /* The public values are the kernel's and the image format's, by name. */
 _Static_assert((int)CBT_REASON_CONTINUED == (int)CBT_IDENTITY_CONTINUED &&

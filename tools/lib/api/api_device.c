@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "api_device.h"
-#include "util.h"
+#include "api/api.h"
+#include "api/api_device.h"
+#include "util/util.h"
 
 int cbt_device_open(const char *device, struct cbt_device **devp, struct cbt_error *err)
 {

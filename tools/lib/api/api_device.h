@@ -3,7 +3,7 @@
 #ifndef CBT_API_DEVICE_H
 #define CBT_API_DEVICE_H
 
-#include "device.h"
+#include "kernel/device.h"
 
 struct cbt_device {
 	struct cbt_nl *nl;

@@ -10,10 +10,10 @@
 #include <libmnl/libmnl.h>
 #include <linux/dm-cbt.h>
 
-#include "api.h"
-#include "genl.h"
-#include "proto.h"
-#include "util.h"
+#include "api/api.h"
+#include "kernel/genl.h"
+#include "kernel/proto.h"
+#include "util/util.h"
 
 struct cbt_events {
 	struct mnl_socket *sock;

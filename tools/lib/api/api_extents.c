@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "api.h"
+#include "api/api.h"
 
 int cbt_api_iter_new(struct cbt_extents *ext, uint32_t block_size, uint64_t dev_bytes,
 		     struct cbt_extent_iter **itp)

@@ -8,11 +8,11 @@
 
 #include <linux/dm-cbt.h>
 
-#include "api.h"
-#include "api_device.h"
-#include "api_snapshot.h"
-#include "backup_core.h"
-#include "util.h"
+#include "api/api.h"
+#include "api/api_device.h"
+#include "api/api_snapshot.h"
+#include "backup/engine.h"
+#include "util/util.h"
 
 /* @dev's member of @snap, or NULL. */
 static const struct cbt_snap *member_of(const struct cbt_snapshot *snap, const char *name)

@@ -7,10 +7,10 @@
 #include <libdevmapper.h>
 #include <linux/dm-cbt.h>
 
-#include "api.h"
-#include "api_snapshot.h"
-#include "device.h"
-#include "util.h"
+#include "api/api.h"
+#include "api/api_snapshot.h"
+#include "kernel/device.h"
+#include "util/util.h"
 
 static struct cbt_snapshot *snapshot_alloc(size_t n)
 {

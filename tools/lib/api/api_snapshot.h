@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "snap.h"
+#include "kernel/snapdev.h"
 
 struct cbt_snapshot {
 	size_t n;
