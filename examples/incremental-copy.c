@@ -5,8 +5,13 @@
  * store), copies the extents changed since the previous run from the
  * snapshot into FILE at their offsets, prints them ("OFFSET LENGTH" in
  * bytes), then commits the epoch; on failure it aborts the epoch, so the
- * next run copies those changes again. Uses only <cbt/cbt.h>.
+ * next run copies those changes again. Uses only <cbt/cbt.h>. The first run
+ * copies what changed since tracking began: start from a blank device or
+ * from a full copy (dd) taken before tracking.
  */
+/* pread, pwrite, ftruncate under -std=c11 */
+#define _POSIX_C_SOURCE 200809L
+
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -24,7 +24,9 @@
  *   handles by different threads at once. A chain handle
  *   (struct cbt_image_chain) is never changed after it is opened: any number
  *   of threads may use one at once. Functions without a handle are
- *   thread-safe.
+ *   thread-safe, but for the snapshot functions (cbt_snapshot_take(),
+ *   _find(), _drop()): they drive libdevmapper, whose state is process-wide,
+ *   so one thread at a time may call them.
  * - Blocks: tracking blocks of the device's block size (4 KiB .. 1 MiB);
  *   the last block of a device whose size is not a multiple of it is short.
  *   Bytes are bytes of the device, from offset 0.
