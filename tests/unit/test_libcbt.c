@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -421,6 +422,67 @@ static void chain_damaged_index(void)
 	CHECK(!c);
 }
 
+/*
+ * A chain handle is shared by threads: each reads every point whole and
+ * checks a damaged image's error, at the same time, through one handle.
+ */
+#define THREADS 4
+
+struct reader {
+	struct cbt_image_chain *c;
+	int bad;	/* what went wrong, 0: nothing */
+};
+
+static void *read_all(void *data)
+{
+	struct reader *r = data;
+	struct cbt_error e;
+	uint8_t *buf = malloc(DEV_BYTES);
+
+	for (int round = 0; buf && round < 3 && !r->bad; round++) {
+		for (size_t p = 0; p < POINTS - 1 && !r->bad; p++) {
+			if (cbt_image_chain_read(r->c, p, 0, buf, DEV_BYTES, &e) ||
+			    memcmp(buf, expect[p], DEV_BYTES))
+				r->bad = 1;
+		}
+		/* image 3 is damaged at its end: every thread gets its own message */
+		if (cbt_image_chain_info(r->c, 3, &(struct cbt_image_info){ 0 }, &e) != -EBADMSG ||
+		    !strstr(e.message, "000004-diff.cbti"))
+			r->bad = 2;
+	}
+	if (!buf)
+		r->bad = 3;
+	free(buf);
+	return NULL;
+}
+
+static void chain_shared_by_threads(void)
+{
+	struct cbt_image_chain *c = open_chain();
+	struct reader r[THREADS];
+	pthread_t t[THREADS];
+	char p[256];
+
+	CHECK(c);
+	/* bytes appended after the footer: the reader looks for where it ended */
+	snprintf(p, sizeof(p), "%s/000004-diff.cbti", dir);
+	FILE *f = fopen(p, "a");
+
+	CHECK(f);
+	fputs("appended", f);
+	fclose(f);
+	for (int i = 0; i < THREADS; i++) {
+		r[i] = (struct reader){ .c = c };
+		CHECK_EQ(pthread_create(&t[i], NULL, read_all, &r[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < THREADS; i++)
+		CHECK_EQ(r[i].bad, 0);
+	cbt_image_chain_close(c);
+	rm_chain();
+}
+
 /* NULL handles, out-of-range indexes, unknown values: errors, never crashes. */
 static void bad_handles(void)
 {
@@ -495,5 +557,6 @@ UT_MAIN("libcbt",
 	UT_CASE(chain_missing_image),
 	UT_CASE(chain_replaced_image),
 	UT_CASE(chain_damaged_index),
+	UT_CASE(chain_shared_by_threads),
 	UT_CASE(bad_handles),
 	UT_CASE(names_and_versions))

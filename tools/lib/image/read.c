@@ -378,14 +378,17 @@ static int pread_all(int fd, void *p, size_t len, uint64_t off, const char *path
  * just past a footer in the last 64 KiB (something was appended), or 0.
  * Only for the message: the image stays refused either way.
  */
+#define FIND_END_SPAN 65536
+
 static uint64_t find_end(int fd, uint64_t size)
 {
-	static uint8_t buf[65536];
-	size_t len = size < sizeof(buf) ? (size_t)size : sizeof(buf);
-	uint64_t start = size - len;
+	size_t len = size < FIND_END_SPAN ? (size_t)size : FIND_END_SPAN;
+	uint64_t start = size - len, end = 0;
+	/* not static: threads read images at once (libcbt's chain handles) */
+	uint8_t *buf = malloc(FIND_END_SPAN);
 
-	if (len < 8 || cbt_pread_full(fd, buf, len, start))
-		return 0;
+	if (!buf || len < 8 || cbt_pread_full(fd, buf, len, start))
+		goto out;
 	for (size_t i = len - 8 + 1; i-- > 8;) {
 		uint64_t t = cbt_get_le64(buf + i - 8);
 		uint8_t m[4];
@@ -393,10 +396,14 @@ static uint64_t find_end(int fd, uint64_t size)
 		/* A footer: the end magic after the offset of a trailer. */
 		if (!memcmp(buf + i, CBT_IMG_END_MAGIC, 8) && t >= CBT_IMG_HEADER_SIZE &&
 		    t < start + i && !cbt_pread_full(fd, m, 4, t) &&
-		    cbt_get_le32(m) == CBT_IMG_TRAILER_MAGIC)
-			return start + i + 8;
+		    cbt_get_le32(m) == CBT_IMG_TRAILER_MAGIC) {
+			end = start + i + 8;
+			break;
+		}
 	}
-	return 0;
+out:
+	free(buf);
+	return end;
 }
 
 int cbt_img_read_ends(const char *path, struct cbt_img_header *hdr, struct cbt_img_trailer *t)
