@@ -32,7 +32,7 @@ lint:
 	tests/lint
 
 install: tool install-boot install-udev
-	$(MAKE) -C tools install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
+	$(MAKE) -C tools install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) $(if $(LIBDIR),LIBDIR=$(LIBDIR))
 
 # Tracking from boot (docs/attach.md): the shared script, the
 # initramfs-tools hook and local-top script, the dracut module. They do
@@ -63,7 +63,7 @@ uninstall-boot:
 	rm -rf "$(DRACUT)"
 
 uninstall: uninstall-boot uninstall-udev
-	$(MAKE) -C tools uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX)
+	$(MAKE) -C tools uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) $(if $(LIBDIR),LIBDIR=$(LIBDIR))
 
 # A source tarball of the tree's source files (tracked and new, not ignored
 # ones) as dm-cbt-<version>/: what the packages are built from, so the tree

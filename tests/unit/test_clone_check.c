@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "clone/check.h"
+#include "kernel/signature.h"
 #include "unit.h"
 
 static char root[256];
@@ -219,10 +220,10 @@ static void partition_table_signature(void)
 {
 	char *path = make_mbr_file("pt.img"), buf[256];
 
-	CHECK_EQ(clone_probe_signature(path, buf, sizeof(buf)), 1);
+	CHECK_EQ(cbt_probe_signature(path, buf, sizeof(buf)), 1);
 	CHECK_STR(buf, "a dos partition table");
 	path = make_file("zero.img", 1 << 20);
-	CHECK_EQ(clone_probe_signature(path, buf, sizeof(buf)), 0);
+	CHECK_EQ(cbt_probe_signature(path, buf, sizeof(buf)), 0);
 }
 
 /* review M2: a COW device is used only when blank, or with --force */
@@ -230,23 +231,23 @@ static void cow_signature(void)
 {
 	char *path = make_file("cow.img", 4 << 20), cmd[1024];
 
-	CHECK_EQ(clone_check_cow_signature(path, false), 0);
+	CHECK_EQ(cbt_check_cow_signature(path, false), 0);
 	snprintf(cmd, sizeof(cmd), "mkfs.ext4 -q -F -L cowtest '%s' >/dev/null 2>&1", path);
 	if (system(cmd)) {
 		printf("# mkfs.ext4 not available: signature case not run\n");
 		return;
 	}
-	CHECK_ERR(clone_check_cow_signature(path, false), -EEXIST,
+	CHECK_ERR(cbt_check_cow_signature(path, false), -EEXIST,
 		  "holds an ext4 filesystem (UUID ");
-	CHECK_ERR(clone_check_cow_signature(path, false), -EEXIST, "--force");
-	CHECK_EQ(clone_check_cow_signature(path, true), 0);
+	CHECK_ERR(cbt_check_cow_signature(path, false), -EEXIST, "--force");
+	CHECK_EQ(cbt_check_cow_signature(path, true), 0);
 	/* what cbt_snap_drop() does to a COW it used: blank again */
-	clone_wipe_signatures(path);
-	CHECK_EQ(clone_check_cow_signature(path, false), 0);
+	cbt_wipe_signatures(path);
+	CHECK_EQ(cbt_check_cow_signature(path, false), 0);
 	path = make_mbr_file("cowpt.img");
-	CHECK_ERR(clone_check_cow_signature(path, false), -EEXIST, "a dos partition table");
-	clone_wipe_signatures(path);
-	CHECK_EQ(clone_check_cow_signature(path, false), 0);
+	CHECK_ERR(cbt_check_cow_signature(path, false), -EEXIST, "a dos partition table");
+	cbt_wipe_signatures(path);
+	CHECK_EQ(cbt_check_cow_signature(path, false), 0);
 }
 
 static void cleanup(void)

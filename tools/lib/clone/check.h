@@ -63,23 +63,6 @@ struct clone_target {
 int clone_check_target(const struct clone_env *env, struct clone_target *t,
 		       const struct clone_stack *src, dev_t cow, uint64_t src_bytes, bool force);
 
-/*
- * Probe @path for a partition table or filesystem: 1 and a description in
- * @buf ("an ext4 filesystem (UUID ..., label ...)"), 0 for none, -errno.
- */
-int clone_probe_signature(const char *path, char *buf, size_t len);
-
-/*
- * A snapshot's COW device: 0 when blank (no partition table, filesystem,
- * LVM, RAID or other signature libblkid knows) or with @force; else
- * -EEXIST naming what it holds. The kernel keeps the store's first chunk
- * zeroed, and cbt_snap_drop() wipes what copies left elsewhere, so a COW
- * device the tool used before probes blank again.
- */
-int clone_check_cow_signature(const char *cow, bool force);
-/* Erase every signature libblkid finds on @path (as `wipefs -a'); best effort. */
-void clone_wipe_signatures(const char *path);
-
 /* "8:16" or the name from sysfs ("vdb") when it has one. */
 const char *clone_dev_name(const struct clone_env *env, dev_t dev, char *buf, size_t len);
 

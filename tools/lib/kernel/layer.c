@@ -12,7 +12,6 @@
 #include <linux/dm-cbt.h>
 
 #include "kernel/layer.h"
-#include "subcommands.h"
 #include "util/util.h"
 
 int cbt_layer_hidden_names(const struct cbt_dm_info *dev, char name[CBT_DM_NAME_LEN],
@@ -301,9 +300,8 @@ void cbt_layer_release(const char *name, struct cbt_layer_hold *h, bool put_back
 			goto out;
 		if (f)
 			unlink(tmp);
-		fprintf(stderr, "%s: cannot put back %s: %s (tracking will not come back by itself"
-			" after an LVM reload; `%s attach' it again)\n", PROG_NAME, path,
-			strerror(errno), PROG_NAME);
+		fprintf(stderr, "cbt: cannot put back %s: %s (tracking will not come back by itself"
+			" after an LVM reload; `cbt attach' it again)\n", path, strerror(errno));
 	} else if (!put_back) {
 		/* the lock goes with the record, as in cbt_layer_forget() */
 		snprintf(tmp, sizeof(tmp), "%s.lock", path);

@@ -14,8 +14,8 @@
 #include <libdevmapper.h>
 #include <libmnl/libmnl.h>
 
-#include "clone/check.h"
 #include "kernel/device.h"
+#include "kernel/signature.h"
 #include "kernel/snapdev.h"
 #include "util/util.h"
 
@@ -409,7 +409,7 @@ static int check_cow(const char *name, dev_t cbt, const char *cow, uint32_t chun
 			return cbt_err(-ENOSPC, "COW device `%s' (%s) is smaller than one chunk of %"
 				       PRIu32 " bytes", cow, devt_str(st.st_rdev, c), chunk);
 	}
-	return clone_check_cow_signature(cow, force);
+	return cbt_check_cow_signature(cow, force);
 }
 
 /*----------------------------------------------------------------
@@ -484,7 +484,7 @@ static void wipe_cow(dev_t d)
 	snprintf(path, sizeof(path), "/dev/%s", name);
 	if (name[0] && !strstr(name, "..") && !stat(path, &st) && S_ISBLK(st.st_mode) &&
 	    st.st_rdev == d)
-		clone_wipe_signatures(path);
+		cbt_wipe_signatures(path);
 }
 
 int cbt_snap_drop(struct cbt_snap *s)
