@@ -71,10 +71,10 @@ out:
 		cbt_device_epoch_abort(dev, epoch, NULL);
 	if (err.code)
 		fprintf(stderr, "incremental-copy: %s\n", err.message);
+	if (src >= 0)
+		close(src);	/* an open snapshot device cannot be dropped */
 	if (snap && cbt_snapshot_drop(snap, &err))
 		fprintf(stderr, "incremental-copy: %s\n", err.message);
-	if (src >= 0)
-		close(src);
 	if (dst >= 0)
 		close(dst);
 	cbt_extents_destroy(it);
