@@ -17,6 +17,7 @@
 #include <cbt/cbt.h>
 
 #include "backup/engine.h"
+#include "libcbt_check.h"
 #include "unit.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -154,16 +155,7 @@ static int damage(const char *file, off_t off)
 	return ret;
 }
 
-/* @expr fails with @want, and err says so with @needle in its message. */
-#define CHECK_API_ERR(expr, want, needle) do {					\
-	memset(&err, 0x5a, sizeof(err));					\
-	int _r = (expr);							\
-	if (_r != (want))							\
-		UT_FAIL("%s returned %d, want %d (%s)", #expr, _r, (want), err.message); \
-	CHECK_EQ(err.code, (want));						\
-	if (!strstr(err.message, (needle)))					\
-		UT_FAIL("%s: message \"%s\" lacks \"%s\"", #expr, err.message, (needle)); \
-} while (0)
+#define CHECK_API_ERR(expr, want, needle) CHECK_API_ERR_IN(err, expr, want, needle)
 
 static void chain_images_and_paths(void)
 {
@@ -211,19 +203,6 @@ static void chain_images_and_paths(void)
 		CHECK_EQ(cbt_image_chain_verify(c, i, &err), 0);
 	cbt_image_chain_close(c);
 	rm_chain();
-}
-
-/* The extents of @it, as "start+len " words. */
-static const char *extents_str(struct cbt_extent_iter *it, char *buf, size_t len)
-{
-	uint64_t s, l;
-	size_t at = 0;
-
-	buf[0] = '\0';
-	while (cbt_extents_next(it, &s, &l) == 1 && at < len)
-		at += (size_t)snprintf(buf + at, len - at, "%llu+%llu ", (unsigned long long)s,
-				       (unsigned long long)l);
-	return buf;
 }
 
 static void chain_block_sets(void)

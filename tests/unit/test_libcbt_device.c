@@ -11,19 +11,12 @@
 
 #include <cbt/cbt.h>
 
+#include "libcbt_check.h"
 #include "unit.h"
 
 static struct cbt_error err;
 
-#define CHECK_API_ERR(expr, want, needle) do {					\
-	memset(&err, 0x5a, sizeof(err));					\
-	int _r = (expr);							\
-	if (_r != (want))							\
-		UT_FAIL("%s returned %d, want %d (%s)", #expr, _r, (want), err.message); \
-	CHECK_EQ(err.code, (want));						\
-	if (!strstr(err.message, (needle)))					\
-		UT_FAIL("%s: message \"%s\" lacks \"%s\"", #expr, err.message, (needle)); \
-} while (0)
+#define CHECK_API_ERR(expr, want, needle) CHECK_API_ERR_IN(err, expr, want, needle)
 
 static struct cbt_device *open_dev(const char *scenario, const char *name)
 {
@@ -85,19 +78,6 @@ static void open_failures(void)
 	setenv("CBT_FAKE", "v99", 1);
 	CHECK_API_ERR(cbt_device_open("vg-data", &dev, &err), -EPROTO, "99");
 	CHECK(!dev);
-}
-
-/* The extents of @it, as "start+len " words. */
-static const char *extents_str(struct cbt_extent_iter *it, char *buf, size_t len)
-{
-	uint64_t s, l;
-	size_t at = 0;
-
-	buf[0] = '\0';
-	while (cbt_extents_next(it, &s, &l) == 1 && at < len)
-		at += (size_t)snprintf(buf + at, len - at, "%llu+%llu ", (unsigned long long)s,
-				       (unsigned long long)l);
-	return buf;
 }
 
 static void changes_exact(void)
