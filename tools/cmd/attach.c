@@ -337,7 +337,7 @@ static void report_identity(const char *name)
 	struct cbt_devsel sel;
 	char u[CBT_UUID_STR_LEN];
 
-	if (cbt_devsel_parse(name, &sel) || cbt_nl_open(&nl) || cbt_get_device(nl, &sel, &info)) {
+	if (cbt_dev_lookup(name, &nl, &sel, &info)) {
 		cbt_err_clear();
 		cbt_nl_close(nl);
 		return;

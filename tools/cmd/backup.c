@@ -333,11 +333,7 @@ int backup_main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 
 	step = "reading the device's state";
-	ret = cbt_devsel_parse(dev, &sel);
-	if (!ret)
-		ret = cbt_nl_open(&nl);
-	if (!ret)
-		ret = cbt_get_device(nl, &sel, &info);
+	ret = cbt_dev_lookup(dev, &nl, &sel, &info);
 	if (ret)
 		goto out;
 	/* Refuse before touching anything: no full image, or history lost. */

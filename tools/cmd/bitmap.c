@@ -157,14 +157,8 @@ int bitmap_main(int argc, char *argv[])
 	}
 	if (argc - optind > 1)
 		return bad_argument("bitmap", "takes one DEVICE, not also", argv[optind + 1], NULL);
-	ret = cbt_devsel_parse(argv[optind], &sel);
-	if (ret)
-		goto out;
-
 	cbt_nl_need(CBT_NL_READ);
-	ret = cbt_nl_open(&nl);
-	if (!ret)
-		ret = cbt_get_device(nl, &sel, &info);
+	ret = cbt_dev_lookup(argv[optind], &nl, &sel, &info);
 	if (ret)
 		goto out;
 	if (!have_epochs) {

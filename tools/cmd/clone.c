@@ -85,44 +85,6 @@ static void on_signal(int sig)
 		stop_level++;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-/* "4096", "64K", "1M", "2G" (powers of 1024). */
-static int parse_bytes(const char *arg, uint64_t *out)
-{
-	char num[32];
-	size_t digits = strspn(arg, "0123456789");
-	const char *unit = arg + digits;
-	uint64_t v, mult = 1;
-
-	if (!digits || digits >= sizeof(num))
-		return -EINVAL;
-	memcpy(num, arg, digits);
-	num[digits] = '\0';
-	if (cbt_parse_u64(num, &v))
-		return -EINVAL;
-	if (*unit == 'K' || *unit == 'k')
-		mult = 1ULL << 10;
-	else if (*unit == 'M')
-		mult = 1ULL << 20;
-	else if (*unit == 'G')
-		mult = 1ULL << 30;
-	else if (*unit)
-		return -EINVAL;
-	if (*unit && unit[1] && strcmp(unit + 1, "iB") && strcmp(unit + 1, "B"))
-		return -EINVAL;
-	if (v > UINT64_MAX / mult)
-		return -ERANGE;
-	*out = v * mult;
-	return 0;
-}
-
 /* ---- Epochs -------------------------------------------------------------- */
 
 static int refresh(struct run *r)
@@ -222,7 +184,7 @@ static int tick(void *data, uint64_t done, uint64_t total)
 	int ret = sample_cow(r);
 
 	if (r->progress) {
-		uint64_t ns = now_ns() - r->pass_t0;
+		uint64_t ns = cbt_mono_ns() - r->pass_t0;
 		char rate[CBT_HUMAN_LEN + 4];
 		uint64_t bs = r->cfg.block_size;
 
@@ -355,14 +317,14 @@ static int do_pass(struct run *r, bool final, bool freeze, enum clone_why why, i
 		goto out;
 	p.blocks = r->pass_blocks = ext.total;
 
-	r->pass_t0 = now_ns();
+	r->pass_t0 = cbt_mono_ns();
 	ret = clone_copy_extents(r->sfd, r->tfd, &ext, &co, &res);
 	clear_progress(r);
 	if (!ret)
 		ret = clone_sync(r->tfd, r->target);
 	if (!ret)
 		ret = sample_cow(r);	/* the last reads came from a valid snapshot */
-	p.ns = now_ns() - r->pass_t0;
+	p.ns = cbt_mono_ns() - r->pass_t0;
 	p.bytes = res.bytes;
 	r->copied_bytes += res.bytes;
 	if (ret) {
@@ -424,7 +386,7 @@ out:
 static void sleep_until(uint64_t until_ns)
 {
 	while (!stop_level) {
-		uint64_t t = now_ns();
+		uint64_t t = cbt_mono_ns();
 		struct timespec ts;
 
 		if (t >= until_ns)
@@ -538,7 +500,7 @@ static int run_clone(struct run *r)
 	}
 
 	if (r->follow && !vret) {
-		uint64_t next = now_ns() + (uint64_t)r->interval * 1000000000ULL;
+		uint64_t next = cbt_mono_ns() + (uint64_t)r->interval * 1000000000ULL;
 
 		if (!r->quiet && !r->json)
 			printf("following: a pass every %u s until SIGINT or SIGTERM\n", r->interval);
@@ -547,7 +509,7 @@ static int run_clone(struct run *r)
 			sleep_until(next);
 			if (stop_level)
 				break;
-			next = now_ns() + (uint64_t)r->interval * 1000000000ULL;
+			next = cbt_mono_ns() + (uint64_t)r->interval * 1000000000ULL;
 			/* A signal during a follow pass lets it finish; a second one stops it. */
 			ret = do_pass(r, true, r->freeze, CLONE_WHY_FINISHED, 2, true);
 			if (ret)
@@ -698,12 +660,12 @@ int clone_main(int argc, char *argv[])
 			r.quiet = true;
 			break;
 		case 'r':
-			if (parse_bytes(optarg, &r.rate) || !r.rate)
+			if (cbt_parse_size(optarg, &r.rate) || !r.rate)
 				return bad_argument("clone", "--rate takes bytes per second (as 50M), not",
 						    optarg, NULL);
 			break;
 		case 'C':
-			if (parse_bytes(optarg, &r.converge) || !r.converge)
+			if (cbt_parse_size(optarg, &r.converge) || !r.converge)
 				return bad_argument("clone", "--converge takes a size (as 64M), not",
 						    optarg, NULL);
 			break;

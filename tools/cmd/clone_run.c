@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "clone/copy.h"
@@ -52,7 +51,7 @@ int clone_save_state(struct run *r)
 	FILE *f;
 	int ret;
 
-	r->st.updated = (uint64_t)time(NULL);
+	r->st.updated = cbt_real_ns() / 1000000000ULL;
 	ret = mkdir_p(r->state_dir);
 	if (ret)
 		return cbt_err(ret, "cannot create %s: %s", r->state_dir, strerror(-ret));
@@ -198,11 +197,7 @@ int clone_setup(struct run *r)
 	bool have_old, ours = false;
 	int ret;
 
-	ret = cbt_devsel_parse(r->dev_arg, &r->sel);
-	if (!ret)
-		ret = cbt_nl_open(&r->nl);
-	if (!ret)
-		ret = cbt_get_device(r->nl, &r->sel, &r->info);
+	ret = cbt_dev_lookup(r->dev_arg, &r->nl, &r->sel, &r->info);
 	if (ret)
 		return ret;
 	r->dev_lock = cbt_device_lock(&r->info);

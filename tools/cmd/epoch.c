@@ -102,9 +102,7 @@ int epoch_main(int argc, char *argv[])
 		return bad_argument("epoch", "N is an epoch number, not", argv[2],
 				    "`cbt status DEVICE' lists the epochs");
 
-	ret = cbt_devsel_parse(dev, &sel);
-	if (!ret)
-		ret = cbt_nl_open(&nl);
+	ret = cbt_dev_lookup(dev, &nl, &sel, NULL);
 	if (ret)
 		goto out;
 	if (!strcmp(action, "close")) {

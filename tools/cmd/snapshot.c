@@ -36,32 +36,6 @@ static void usage(FILE *f)
 		PROG_NAME);
 }
 
-/* "4096", "64K", "64KiB", "1M", "1MiB". */
-static int parse_size(const char *arg, uint32_t *out)
-{
-	char num[32];
-	size_t digits = strspn(arg, "0123456789");
-	const char *unit = arg + digits;
-	uint64_t v, mult = 1;
-
-	if (!digits || digits >= sizeof(num))
-		return -EINVAL;
-	memcpy(num, arg, digits);
-	num[digits] = '\0';
-	if (cbt_parse_u64(num, &v))
-		return -EINVAL;
-	if (!strcmp(unit, "K") || !strcmp(unit, "KiB") || !strcmp(unit, "k"))
-		mult = 1024;
-	else if (!strcmp(unit, "M") || !strcmp(unit, "MiB"))
-		mult = 1024 * 1024;
-	else if (*unit)
-		return -EINVAL;
-	if (v > UINT32_MAX / mult)
-		return -ERANGE;
-	*out = (uint32_t)(v * mult);
-	return 0;
-}
-
 static void print_ms(const char *what, uint64_t ns)
 {
 	printf("%s %" PRIu64 ".%03" PRIu64 " ms", what, ns / 1000000, ns / 1000 % 1000);
@@ -75,6 +49,7 @@ static int take(int argc, char *argv[])
 	size_t nd = 0, nc = 0;
 	int freeze = -1, ret;
 	bool json = false, in_cow = false;
+	uint64_t bytes;
 	char u[CBT_UUID_STR_LEN];
 
 	for (int i = 1; i < argc; i++) {
@@ -100,11 +75,11 @@ static int take(int argc, char *argv[])
 					PROG_NAME);
 				return CBT_EXIT_USAGE;
 			}
-			if (parse_size(v, &o.chunk_bytes) || o.chunk_bytes < CBT_SNAP_CHUNK_MIN ||
-			    o.chunk_bytes > CBT_SNAP_CHUNK_MAX ||
-			    (o.chunk_bytes & (o.chunk_bytes - 1)))
+			if (cbt_parse_size(v, &bytes) || bytes < CBT_SNAP_CHUNK_MIN ||
+			    bytes > CBT_SNAP_CHUNK_MAX || (bytes & (bytes - 1)))
 				return bad_argument("snapshot take", "--chunk takes a power of two from 4K"
 						    " to 1M, not", v, NULL);
+			o.chunk_bytes = (uint32_t)bytes;
 			in_cow = false;
 			continue;
 		} else if (!strcmp(a, "--json")) {
@@ -150,14 +125,12 @@ static int take(int argc, char *argv[])
 		struct cbt_nl *nl = NULL;
 
 		freeze = 0;
-		ret = cbt_nl_open(&nl);
+		ret = 0;
 		for (size_t i = 0; !ret && i < nd && !freeze; i++) {
 			struct cbt_devsel sel;
 			struct cbt_dev_info info;
 
-			ret = cbt_devsel_parse(devs[i], &sel);
-			if (!ret)
-				ret = cbt_get_device(nl, &sel, &info);
+			ret = cbt_dev_lookup(devs[i], &nl, &sel, &info);
 			if (!ret) {
 				freeze = cbt_dev_mounted(info.major, info.minor);
 				cbt_dev_info_free(&info);
@@ -241,11 +214,7 @@ static int drop(int argc, char *argv[])
 		return bad_argument("snapshot drop", "takes one DEVICE, not also", argv[2], NULL);
 	if (argv[1][0] == '-')
 		return bad_argument("snapshot drop", "unknown option", argv[1], NULL);
-	ret = cbt_devsel_parse(argv[1], &sel);
-	if (!ret)
-		ret = cbt_nl_open(&nl);
-	if (!ret)
-		ret = cbt_get_device(nl, &sel, &info);
+	ret = cbt_dev_lookup(argv[1], &nl, &sel, &info);
 	if (ret)
 		goto out;
 	ret = cbt_snap_find(info.major, info.minor, &s);

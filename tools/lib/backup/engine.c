@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backup/engine.h"
@@ -277,7 +276,6 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 	struct cbt_img_write_opts wo = { .threads = req->threads };
 	const struct cbt_extents *use;
 	struct cbt_tmpfile tf = { .fd = -1, .dfd = -1 };
-	struct timespec now;
 	uint32_t type = req->type;
 	int ret, fd = req->out_fd;
 
@@ -292,8 +290,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 	h->block_size = req->block_size;
 	h->compression = req->compression;
 	h->level = req->level;
-	clock_gettime(CLOCK_REALTIME, &now);
-	h->created_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	h->created_ns = cbt_real_ns();
 	snprintf(h->tool_version, sizeof(h->tool_version), "%s", CBT_VERSION);
 	ret = cbt_uuid_generate(h->uuid);
 	if (ret)

@@ -18,14 +18,6 @@
 #define NBUF 8
 #define ALIGN 4096
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 int clone_open(const char *path, int flags, bool *direct)
 {
 	int fd = open(path, flags | O_DIRECT | O_CLOEXEC);
@@ -113,7 +105,7 @@ int clone_copy_extents(int src_fd, int dst_fd, const struct cbt_extents *ext,
 		       const struct clone_copy_opts *o, struct clone_copy_result *res)
 {
 	uint64_t total = clone_extents_bytes(ext, o->block_size, o->dev_bytes);
-	uint64_t t0 = now_ns(), last_tick = t0, read_bytes = 0, pos = 0, off;
+	uint64_t t0 = cbt_mono_ns(), last_tick = t0, read_bytes = 0, pos = 0, off;
 	struct ring r = { .dst_fd = dst_fd };
 	pthread_t thr;
 	size_t ei = 0;
@@ -170,7 +162,7 @@ int clone_copy_extents(int src_fd, int dst_fd, const struct cbt_extents *ext,
 		pthread_mutex_unlock(&r.lock);
 		read_bytes += len;
 
-		t = now_ns();
+		t = cbt_mono_ns();
 		if (o->rate) {
 			/* Sleep until the bytes read fit the rate. */
 			uint64_t due = t0 + read_bytes * 1000000000ULL / o->rate;
@@ -180,7 +172,7 @@ int clone_copy_extents(int src_fd, int dst_fd, const struct cbt_extents *ext,
 				struct timespec ts = { 0, (long)d };
 
 				nanosleep(&ts, NULL);
-				t = now_ns();
+				t = cbt_mono_ns();
 			}
 		}
 		if (o->tick && t - last_tick >= (uint64_t)o->tick_ms * 1000000ULL) {
@@ -233,7 +225,7 @@ int clone_verify(int src_fd, int dst_fd, const struct cbt_extents *ext,
 	struct cbt_extents all;
 	XXH3_state_t *st = XXH3_createState();
 	void *a = NULL, *b = NULL;
-	uint64_t pos = 0, off, done = 0, last_tick = now_ns();
+	uint64_t pos = 0, off, done = 0, last_tick = cbt_mono_ns();
 	size_t ei = 0;
 	uint32_t len;
 	int ret = 0;
@@ -277,8 +269,8 @@ int clone_verify(int src_fd, int dst_fd, const struct cbt_extents *ext,
 		}
 		XXH3_128bits_update(st, a, len);
 		done += len;
-		if (o->tick && now_ns() - last_tick >= (uint64_t)o->tick_ms * 1000000ULL) {
-			last_tick = now_ns();
+		if (o->tick && cbt_mono_ns() - last_tick >= (uint64_t)o->tick_ms * 1000000ULL) {
+			last_tick = cbt_mono_ns();
 			o->tick(o->tick_data, done, clone_extents_bytes(ext, o->block_size, o->dev_bytes));
 		}
 	}

@@ -17,6 +17,16 @@
 #include "kernel/proto.h"
 
 int cbt_get_device(struct cbt_nl *nl, const struct cbt_devsel *sel, struct cbt_dev_info *info);
+/*
+ * The one sequence that opens a DEVICE argument: parse @arg into @sel
+ * (devsel.h), open a dm_cbt socket into *@nlp unless one is open already,
+ * and, when @info is not NULL, read the device's state into it
+ * (cbt_get_device()). On failure *@nlp may be open: the caller closes it
+ * with cbt_nl_close() in any case, and frees @info as after
+ * cbt_get_device(). In lookup.c.
+ */
+int cbt_dev_lookup(const char *arg, struct cbt_nl **nlp, struct cbt_devsel *sel,
+		   struct cbt_dev_info *info);
 /* Every cbt device, sorted by name; free with cbt_dev_infos_free(). */
 int cbt_list_devices(struct cbt_nl *nl, struct cbt_dev_info **infos, size_t *nr);
 void cbt_dev_infos_free(struct cbt_dev_info *infos, size_t nr);

@@ -102,28 +102,12 @@ int cbt_layer_restore(const char *name, const struct cbt_dm_table *want, bool re
 
 int cbt_parse_block_size(const char *s, uint32_t *bytes)
 {
-	char num[32];
-	const char *unit;
-	uint64_t v, mult = 1;
-	size_t n = strspn(s, "0123456789");
+	uint64_t v;
+	int ret = cbt_parse_size(s, &v);
 
-	if (!n || n >= sizeof(num))
-		return -EINVAL;
-	memcpy(num, s, n);
-	num[n] = '\0';
-	unit = s + n;
-	if (!*unit || !strcmp(unit, "B"))
-		mult = 1;
-	else if (!strcmp(unit, "k") || !strcmp(unit, "K") || !strcmp(unit, "KiB"))
-		mult = 1024;
-	else if (!strcmp(unit, "m") || !strcmp(unit, "M") || !strcmp(unit, "MiB"))
-		mult = 1024 * 1024;
-	else
-		return -EINVAL;
-	if (cbt_parse_u64(num, &v) || v > UINT32_MAX / mult)
-		return -ERANGE;
-	v *= mult;
-	if (v < DM_CBT_MIN_BLOCK_SIZE || v > DM_CBT_MAX_BLOCK_SIZE || (v & (v - 1)))
+	if (ret == -EINVAL)
+		return ret;
+	if (ret || v < DM_CBT_MIN_BLOCK_SIZE || v > DM_CBT_MAX_BLOCK_SIZE || (v & (v - 1)))
 		return -ERANGE;
 	*bytes = (uint32_t)v;
 	return 0;

@@ -1,25 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "util/progress.h"
 #include "util/util.h"
-
-uint64_t cbt_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 void cbt_progress_init(struct cbt_progress *p, const char *what, uint64_t total, bool enable)
 {
 	p->on = enable && isatty(STDERR_FILENO);
 	p->what = what;
 	p->total = total;
-	p->start_ns = p->last_ns = cbt_now_ns();
+	p->start_ns = p->last_ns = cbt_mono_ns();
 	p->drawn = false;
 }
 
@@ -30,7 +21,7 @@ void cbt_progress_update(struct cbt_progress *p, uint64_t done)
 
 	if (!p->on)
 		return;
-	now = cbt_now_ns();
+	now = cbt_mono_ns();
 	if (now - p->last_ns < 500000000ULL)
 		return;
 	p->last_ns = now;

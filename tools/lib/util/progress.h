@@ -22,6 +22,5 @@ void cbt_progress_init(struct cbt_progress *p, const char *what, uint64_t total,
 void cbt_progress_update(struct cbt_progress *p, uint64_t done);
 /* Clear the line. */
 void cbt_progress_end(struct cbt_progress *p);
-uint64_t cbt_now_ns(void);
 
 #endif /* CBT_PROGRESS_H */

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util/util.h"
@@ -193,6 +194,55 @@ int cbt_parse_u32(const char *s, uint32_t *out)
 		return -ERANGE;
 	*out = (uint32_t)v;
 	return 0;
+}
+
+int cbt_parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "kmg";
+	size_t digits = strspn(s, "0123456789");
+	const char *unit = s + digits, *u;
+	uint64_t v, mult = 1;
+	char num[32];
+	int ret;
+
+	if (!digits || digits >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, digits);
+	num[digits] = '\0';
+	ret = cbt_parse_u64(num, &v);
+	if (ret)
+		return ret;
+	u = *unit ? strchr(units, *unit | 0x20) : NULL;
+	if (u) {
+		mult = 1ULL << (10 * (u - units + 1));
+		unit++;
+		if (!strcmp(unit, "iB"))
+			unit += 2;
+	}
+	if (!strcmp(unit, "B"))
+		unit++;
+	if (*unit)
+		return -EINVAL;
+	if (v > UINT64_MAX / mult)
+		return -ERANGE;
+	*out = v * mult;
+	return 0;
+}
+
+uint64_t cbt_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t cbt_real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
 const char *cbt_human_size(uint64_t bytes, char buf[CBT_HUMAN_LEN])

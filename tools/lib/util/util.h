@@ -84,6 +84,19 @@ bool cbt_stdout_data(void);
  */
 int cbt_parse_u64(const char *s, uint64_t *out);
 int cbt_parse_u32(const char *s, uint32_t *out);
+/*
+ * Every size argument of the tool (--chunk, --block-size, --rate,
+ * --converge): decimal bytes, optionally followed by "B", or by K, M or G
+ * (powers of 1024, either case) alone or with "B" or "iB": "4096",
+ * "4096B", "64k", "64KiB", "1M", "2GB". -EINVAL for anything else, -ERANGE
+ * when it does not fit in 64 bits. The caller checks its own bounds.
+ */
+int cbt_parse_size(const char *s, uint64_t *out);
+
+/* Nanoseconds on CLOCK_MONOTONIC: intervals, rates, deadlines. */
+uint64_t cbt_mono_ns(void);
+/* Nanoseconds since the epoch on CLOCK_REALTIME: dates written to files. */
+uint64_t cbt_real_ns(void);
 
 /*
  * Read exactly @len bytes at @off, retrying short reads and EINTR: 0,
