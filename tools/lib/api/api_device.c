@@ -22,12 +22,8 @@ int cbt_device_open(const char *device, struct cbt_device **devp, struct cbt_err
 	dev = calloc(1, sizeof(*dev));
 	if (!dev)
 		return cbt_api_end(err, -ENOMEM);
-	ret = cbt_devsel_parse(device, &dev->sel);
-	if (!ret)
-		ret = cbt_nl_open(&dev->nl);
-	/* Now, so that a wrong name fails here rather than at the first use. */
-	if (!ret)
-		ret = cbt_get_device(dev->nl, &dev->sel, &info);
+	/* GET_DEVICE now, so that a wrong name fails here rather than at the first use. */
+	ret = cbt_dev_lookup(device, &dev->nl, &dev->sel, &info);
 	if (ret) {
 		cbt_device_close(dev);
 		return cbt_api_end(err, ret);

@@ -71,11 +71,7 @@ int cbt_snapshot_find(const char *device, struct cbt_snapshot **snapp, struct cb
 	s = snapshot_alloc(1);
 	if (!s)
 		return cbt_api_end(err, -ENOMEM);
-	ret = cbt_devsel_parse(device, &sel);
-	if (!ret)
-		ret = cbt_nl_open(&nl);
-	if (!ret)
-		ret = cbt_get_device(nl, &sel, &info);
+	ret = cbt_dev_lookup(device, &nl, &sel, &info);
 	cbt_nl_close(nl);
 	if (ret) {
 		free(s);
