@@ -62,7 +62,7 @@ image-backup c "$DISK1" "$D" >/tmp/libcbt-out 2>/tmp/libcbt-err &&
 	fail "image-backup took the origin as its COW device"
 grep -q "image-backup: .*$DISK1" /tmp/libcbt-err ||
 	fail "no clear message naming $DISK1: $(cat /tmp/libcbt-err)"
-assert_eq "$(ls "$D" | grep -c cbti)" 2 "images in the chain"
+assert_eq "$(find "$D" -name "*.cbti" | wc -l)" 2 "images in the chain"
 dmsetup ls | grep -q c-snap && fail "a snapshot device was left behind"
 backup "incremental 000003-incr.cbti 1" 3
 pass
