@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * fsmap.c / fsmap/xfs.c on filesystems made by the real mkfs tools, with
+ * fsmap.c, fsmap/ext.c, fsmap/xfs.c on filesystems made by the real mkfs tools, with
  * xfs_db (xfsprogs) as the oracle for XFS free space; corrupted copies
  * must be refused, never read as "free".
  */
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "util/extents.h"
+#include "fsmap/fs.h"
 #include "fsmap/fsmap.h"
 #include "unit.h"
 

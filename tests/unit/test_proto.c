@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
-/* proto.c: parsing hand-built GET_DEVICE replies and GET_BITMAP dump messages. */
+/*
+ * proto.c: parsing hand-built GET_DEVICE replies and GET_BITMAP dump
+ * messages; the epoch and bitmap requests it builds.
+ */
 #include <errno.h>
 
 #include "msgbuild.h"
@@ -337,6 +340,43 @@ static void bitmap_bad_chunk_nest(void)
 	cbt_bitmap_reader_free(&r);
 }
 
+/* The requests proto.c builds: exactly the attributes the kernel reads. */
+static void epoch_and_bitmap_requests(void)
+{
+	const struct cbt_devsel sel = { .name = "vg-data" };
+	const struct nlattr *tb[CBT_A_MAX + 1];
+	struct nlmsghdr *nlh;
+	const void *p;
+	size_t len;
+
+	nlh = mb_genl(buf, MB_FAMILY, CBT_CMD_COMMIT_EPOCH, 1, 0);
+	cbt_put_epoch_req(nlh, &sel, 12);
+	CHECK_EQ(cbt_genl_payload(nlh, &p, &len), 0);
+	CHECK_EQ(cbt_attr_index(p, len, tb, CBT_A_MAX, 0), 0);
+	CHECK_STR(mnl_attr_get_str(tb[CBT_A_DEV_NAME]), "vg-data");
+	CHECK_EQ(mnl_attr_get_u64(tb[CBT_A_EPOCH_NUMBER]), 12);
+	CHECK(!tb[CBT_A_EPOCH_FIRST] && !tb[CBT_A_BITMAP_FLAGS]);
+
+	/* one epoch: by number */
+	nlh = mb_genl(buf, MB_FAMILY, CBT_CMD_GET_BITMAP, 1, 0);
+	cbt_put_bitmap_req(nlh, &sel, 7, 7);
+	CHECK_EQ(cbt_genl_payload(nlh, &p, &len), 0);
+	CHECK_EQ(cbt_attr_index(p, len, tb, CBT_A_MAX, 0), 0);
+	CHECK_EQ(mnl_attr_get_u64(tb[CBT_A_EPOCH_NUMBER]), 7);
+	CHECK(!tb[CBT_A_EPOCH_FIRST] && !tb[CBT_A_EPOCH_LAST]);
+	CHECK_EQ(mnl_attr_get_u32(tb[CBT_A_BITMAP_FLAGS]), CBT_BITMAP_F_EXTENTS);
+
+	/* a range: first and last, no number */
+	nlh = mb_genl(buf, MB_FAMILY, CBT_CMD_GET_BITMAP, 1, 0);
+	cbt_put_bitmap_req(nlh, &sel, 5, 7);
+	CHECK_EQ(cbt_genl_payload(nlh, &p, &len), 0);
+	CHECK_EQ(cbt_attr_index(p, len, tb, CBT_A_MAX, 0), 0);
+	CHECK(!tb[CBT_A_EPOCH_NUMBER]);
+	CHECK_EQ(mnl_attr_get_u64(tb[CBT_A_EPOCH_FIRST]), 5);
+	CHECK_EQ(mnl_attr_get_u64(tb[CBT_A_EPOCH_LAST]), 7);
+	CHECK_EQ(mnl_attr_get_u32(tb[CBT_A_BITMAP_FLAGS]), CBT_BITMAP_F_EXTENTS);
+}
+
 static void attr_names(void)
 {
 	char b[32], want[32];
@@ -362,4 +402,5 @@ UT_MAIN("proto",
 	UT_CASE(bitmap_chunk_order_across_messages),
 	UT_CASE(bitmap_bad_headers),
 	UT_CASE(bitmap_bad_chunk_nest),
+	UT_CASE(epoch_and_bitmap_requests),
 	UT_CASE(attr_names))

@@ -4,12 +4,14 @@
  * a `clone --used-only' can leave free space out: the one source of truth
  * for both.
  *
- * - ext2/3/4 through libext2fs (e2fslibs-dev): the block bitmaps, which
+ * - ext2/3/4 through libext2fs (fsmap/ext.c): the block bitmaps, which
  *   cover the metadata (superblocks, group descriptors, bitmaps, inode
  *   tables, the journal) as well. Refused when the journal needs recovery:
  *   the bitmaps on disk may then be stale. A freeze writes them out and
  *   clears that flag, so a frozen snapshot always qualifies.
  * - XFS: the free-space B+trees of the allocation groups (fsmap/xfs.c).
+ *
+ * Each filesystem is one file behind the probe table of fsmap.c (fsmap/fs.h).
  *   XFS has no "needs recovery" flag on disk, so they are trusted only
  *   when the snapshot was taken with the mounted filesystem frozen (a
  *   freeze pushes every logged change to its place on disk).
@@ -35,16 +37,5 @@
  */
 int cbt_fs_used_blocks(const char *path, uint64_t dev_bytes, uint32_t block_size, bool frozen,
 		       struct cbt_extents *out, const char **why);
-
-/* Called with each free extent, in increasing order, in bytes. */
-typedef int (*cbt_fs_extent_fn)(void *data, uint64_t offset, uint64_t len);
-
-/*
- * The free extents of the XFS on @fd (@dev_bytes long); @fs_bytes gets the
- * filesystem's size. -ENODATA: no XFS superblock; -EUCLEAN: a structure
- * failed a check; -EIO; or what @on_free returned.
- */
-int cbt_xfs_free_space(int fd, uint64_t dev_bytes, uint64_t *fs_bytes, cbt_fs_extent_fn on_free,
-		       void *data);
 
 #endif /* CBT_FSMAP_H */

@@ -15,10 +15,12 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "fsmap/fsmap.h"
+#include "fsmap/fs.h"
 #include "util/util.h"
 
 #define XFS_SB_MAGIC 0x58465342u	/* "XFSB" */
@@ -193,3 +195,54 @@ int cbt_xfs_free_space(int fd, uint64_t dev_bytes, uint64_t *fs_bytes, cbt_fs_ex
 	free(g.buf);
 	return ret;
 }
+
+/* The used bytes are the gaps between free extents. */
+struct xfs_used {
+	struct cbt_extents *out;
+	uint32_t block_size;
+	uint64_t used_from;	/* the byte after the last free extent */
+};
+
+static int xfs_used_gap(void *data, uint64_t offset, uint64_t len)
+{
+	struct xfs_used *u = data;
+	int ret = 0;
+
+	if (offset > u->used_from)
+		ret = cbt_fs_add(u->out, u->used_from / u->block_size, (offset - 1) / u->block_size);
+	u->used_from = offset + len;
+	return ret;
+}
+
+static int xfs_used_blocks(const char *path, uint64_t dev_bytes, uint32_t block_size,
+			   bool frozen, struct cbt_extents *out, const char **why)
+{
+	struct xfs_used u = { .out = out, .block_size = block_size };
+	uint64_t fs_bytes;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = cbt_xfs_free_space(fd, dev_bytes, &fs_bytes, xfs_used_gap, &u);
+	close(fd);
+	if (ret == -ENODATA)
+		return ret;
+	if (!ret && !frozen) {
+		*why = "an xfs filesystem that was not mounted and frozen at the snapshot (its log"
+		       " may hold allocations its free-space trees do not show yet)";
+		return -EOPNOTSUPP;
+	}
+	if (ret == -EUCLEAN || ret == -EIO) {
+		*why = "the xfs free-space trees cannot be read or fail a check";
+		return -EOPNOTSUPP;
+	}
+	if (ret)
+		return ret;
+	/* After the last free extent, to the device's end (past the fs too). */
+	if (dev_bytes > u.used_from)
+		ret = cbt_fs_add(out, u.used_from / block_size, (dev_bytes - 1) / block_size);
+	return ret;
+}
+
+const struct cbt_fs_type cbt_fs_xfs = { xfs_used_blocks };

@@ -2,13 +2,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <libmnl/libmnl.h>
 
 #include "kernel/device.h"
 #include "util/util.h"
@@ -135,8 +134,7 @@ static int epoch_end(struct cbt_nl *nl, uint8_t cmd, const struct cbt_devsel *se
 {
 	struct nlmsghdr *req = cbt_nl_request(nl, cmd, false);
 
-	cbt_put_devsel(req, sel);
-	mnl_attr_put_u64(req, CBT_A_EPOCH_NUMBER, epoch);
+	cbt_put_epoch_req(req, sel, epoch);
 	return dev_err(cbt_nl_exchange(nl, req, NULL, NULL), sel);
 }
 
@@ -177,15 +175,7 @@ int cbt_read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
 	struct cbt_dev_info now;
 	int ret;
 
-	cbt_put_devsel(req, sel);
-	if (first == last) {
-		mnl_attr_put_u64(req, CBT_A_EPOCH_NUMBER, first);
-	} else {
-		mnl_attr_put_u64(req, CBT_A_EPOCH_FIRST, first);
-		mnl_attr_put_u64(req, CBT_A_EPOCH_LAST, last);
-	}
-	mnl_attr_put_u32(req, CBT_A_BITMAP_FLAGS, CBT_BITMAP_F_EXTENTS);
-
+	cbt_put_bitmap_req(req, sel, first, last);
 	cbt_bitmap_reader_init(&b.r, first, info->block_size, info->nr_blocks);
 	ret = cbt_nl_exchange(nl, req, bitmap_cb, &b);
 	if (ret == -ESTALE)	/* from the kernel, mid-dump */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Operations on cbt devices through the dm_cbt family: what subcommands
- * (status, bitmap, epoch, and later backup and clone) call. Each returns 0
+ * (status, bitmap, epoch, backup, clone) call. The requests' attributes are
+ * built by proto.c, and the replies parsed there; this file sends them and
+ * says which device failed. Each returns 0
  * or -errno with a detail that names the device and, for the usual
  * failures (no such device, no permission), says what to do.
  */

@@ -178,6 +178,25 @@ void cbt_put_devsel(struct nlmsghdr *nlh, const struct cbt_devsel *sel)
 	}
 }
 
+void cbt_put_epoch_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint64_t epoch)
+{
+	cbt_put_devsel(nlh, sel);
+	mnl_attr_put_u64(nlh, CBT_A_EPOCH_NUMBER, epoch);
+}
+
+void cbt_put_bitmap_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint64_t first,
+			uint64_t last)
+{
+	cbt_put_devsel(nlh, sel);
+	if (first == last) {
+		mnl_attr_put_u64(nlh, CBT_A_EPOCH_NUMBER, first);
+	} else {
+		mnl_attr_put_u64(nlh, CBT_A_EPOCH_FIRST, first);
+		mnl_attr_put_u64(nlh, CBT_A_EPOCH_LAST, last);
+	}
+	mnl_attr_put_u32(nlh, CBT_A_BITMAP_FLAGS, CBT_BITMAP_F_EXTENTS);
+}
+
 const char *cbt_persistence_name(uint32_t p)
 {
 	switch (p) {

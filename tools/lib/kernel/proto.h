@@ -35,8 +35,16 @@ int cbt_attr_index(const void *buf, size_t len, const struct nlattr **tb, unsign
 /* The attribute stream after the genetlink header of @nlh. */
 int cbt_genl_payload(const struct nlmsghdr *nlh, const void **buf, size_t *len);
 
-/* Add the selector attributes to a request. */
+/*
+ * Every request's attributes are built here (device.c and snapdev.c only
+ * send them): the selector alone (GET_DEVICE, CLOSE_EPOCH); with the epoch
+ * COMMIT_EPOCH and ABORT_EPOCH end; with the epochs GET_BITMAP reads
+ * (@first == @last: that one epoch), as extents.
+ */
 void cbt_put_devsel(struct nlmsghdr *nlh, const struct cbt_devsel *sel);
+void cbt_put_epoch_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint64_t epoch);
+void cbt_put_bitmap_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint64_t first,
+			uint64_t last);
 
 /* The CBT_A_SNAPSHOT nest: a snapshot device is attached to the device. */
 struct cbt_snap_info {
