@@ -17,6 +17,7 @@
 #include "image/chain.h"
 #include "image/image.h"
 #include "unit.h"
+#include "unit_backup.h"
 #include "util/util.h"
 
 static const uint8_t DEV_UUID[16] = { 1, 2, 3, 4, 5, 6, 0x47, 8, 0x89, 10, 11, 12, 13, 14, 15, 16 };
@@ -466,20 +467,13 @@ static void write_dev_block(uint64_t b, uint8_t v)
 static int backup(uint32_t type, uint64_t epoch, const uint8_t *uuid, uint64_t first,
 		  uint64_t n)
 {
-	struct cbt_backup_req req = { .type = type, .dev_bytes = 64 * 4096, .block_size = 4096,
-				      .epoch = epoch, .compression = CBT_IMG_COMP_ZSTD, .level = 1,
-				      .dir = dir, .threads = 2, .out_fd = -1 };
-	struct cbt_backup_result res;
 	struct cbt_extents ch;
-	int src = open(devpath, O_RDONLY), ret;
+	int ret;
 
 	cbt_extents_init(&ch);
 	if (n)
 		cbt_extents_append(&ch, first, n);
-	memcpy(req.dev_uuid, uuid ? uuid : DEV_UUID, 16);
-	req.changed = &ch;
-	ret = cbt_backup_run(&req, src, &res);
-	close(src);
+	ret = unit_backup(dir, devpath, 64 * 4096, 4096, uuid ? uuid : DEV_UUID, type, epoch, &ch);
 	cbt_extents_free(&ch);
 	return ret;
 }

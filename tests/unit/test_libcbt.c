@@ -16,7 +16,7 @@
 
 #include <cbt/cbt.h>
 
-#include "backup/engine.h"
+#include "unit_backup.h"
 #include "libcbt_check.h"
 #include "unit.h"
 
@@ -52,22 +52,15 @@ static void write_block(uint64_t b, uint8_t g)
 static int backup(uint32_t type, uint64_t epoch, uint64_t first, uint64_t n, uint64_t first2,
 		  uint64_t n2)
 {
-	struct cbt_backup_req req = { .type = type, .dev_bytes = DEV_BYTES, .block_size = BS,
-				      .epoch = epoch, .compression = 1, .level = 1, .dir = dir,
-				      .threads = 2, .out_fd = -1 };
-	struct cbt_backup_result res;
 	struct cbt_extents ch;
-	int src = open(devpath, O_RDONLY), ret;
+	int ret;
 
 	cbt_extents_init(&ch);
 	if (n)
 		cbt_extents_append(&ch, first, n);
 	if (n2)
 		cbt_extents_append(&ch, first2, n2);
-	memcpy(req.dev_uuid, DEV_UUID, 16);
-	req.changed = &ch;
-	ret = cbt_backup_run(&req, src, &res);
-	close(src);
+	ret = unit_backup(dir, devpath, DEV_BYTES, BS, DEV_UUID, type, epoch, &ch);
 	cbt_extents_free(&ch);
 	return ret;
 }
