@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: GPL-2.0
+/* One `cbt backup' run as steps (backup/job.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <libdevmapper.h>
+
+#include "backup/job.h"
+#include "fsmap/fsmap.h"
+#include "util/util.h"
+
+void cbt_backup_job_init(struct cbt_backup_job *job)
+{
+	job->step = "starting";
+	job->dev_lock = -1;
+	job->src = -1;
+	job->outf.fd = -1;
+	job->outf.dfd = -1;
+	job->req.out_fd = -1;
+	cbt_extents_init(&job->changed);
+	cbt_extents_init(&job->used);
+}
+
+/*
+ * The chain's history is lost (-ESTALE from the chain checks, with the
+ * detail recorded): name the reason, the device's identity reason when its
+ * identity changed. Without --auto-full, the backup fails (exit status 3);
+ * with it, the image becomes a full one in the same chain. Returns 0 or -ESTALE.
+ */
+static int history_lost(struct cbt_backup_job *job)
+{
+	const char *why = cbt_failure_reason();
+
+	/* the reason the kernel gave the new identity (info is from before a change mid-start) */
+	if ((!why || !strcmp(why, "identity-changed")) &&
+	    job->info.identity_reason != CBT_IDENTITY_CONTINUED)
+		why = cbt_identity_reason_name(job->info.identity_reason);
+	if (!why)
+		why = "identity-changed";
+	cbt_fail_reason(why);
+	if (!job->req.auto_full)
+		return -ESTALE;
+	snprintf(job->lost, sizeof(job->lost), "%s", why);
+	if (job->notes)
+		fprintf(job->notes, "cbt backup: %s: %s; --auto-full: writing a full image into the"
+			" chain\n", job->dev, cbt_err_detail() ? cbt_err_detail() : why);
+	cbt_err_clear();
+	cbt_fail_reason("");
+	job->req.type = CBT_IMG_FULL;
+	return 0;
+}
+
+static int bitmap_cb(const struct cbt_range *v, size_t nr, void *data)
+{
+	struct cbt_extents *e = data;
+
+	for (size_t i = 0; i < nr; i++) {
+		uint64_t s = v[i].start, l = v[i].len, end = cbt_extents_end(e);
+
+		/* Batches may repeat the last (still growing) extent. */
+		if (e->nr && s < end) {
+			if (s + l <= end)
+				continue;
+			l = s + l - end;
+			s = end;
+		}
+		int ret = cbt_extents_append(e, s, l);
+
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* Drop a snapshot and abort closed epochs left by a run that died. */
+static int recover(struct cbt_backup_job *job)
+{
+	struct cbt_dev_info *info = &job->info;
+	struct cbt_snap s;
+	int ret;
+
+	if (info->snap.present && !cbt_snap_find(info->major, info->minor, &s)) {
+		if (job->notes)
+			fprintf(job->notes, "cbt backup: %s: dropping snapshot %s left by an"
+				" interrupted run\n", job->dev, s.snap_name);
+		ret = cbt_snap_drop(&s);
+		if (ret)
+			return cbt_err_prefix(ret, "dropping the leftover snapshot %s", s.snap_name);
+	}
+	for (size_t i = 0; i < info->nr_epochs; i++) {
+		if (info->epochs[i].state != CBT_EPOCH_CLOSED)
+			continue;
+		if (job->notes)
+			fprintf(job->notes, "cbt backup: %s: aborting epoch %" PRIu64 ", closed by an"
+				" interrupted run (its changes go into this backup)\n", job->dev,
+				info->epochs[i].number);
+		ret = cbt_epoch_abort(job->nl, &job->sel, info->epochs[i].number);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int cbt_backup_plan(struct cbt_backup_job *job)
+{
+	int ret;
+
+	job->step = "reading the device's state";
+	ret = cbt_dev_lookup(job->dev, &job->nl, &job->sel, &job->info);
+	if (ret)
+		return ret;
+	/* Refuse before touching anything: no full image, or history lost. */
+	job->step = "checking the chain";
+	ret = cbt_backup_precheck(job->req.dir, job->req.type, job->info.uuid,
+				  cbt_dev_bytes(&job->info), job->info.block_size,
+				  job->info.epoch_current, job->info.last_committed);
+	if (ret == -ESTALE)
+		ret = history_lost(job);
+	if (ret)
+		return ret;
+	job->step = "locking the device";
+	job->dev_lock = cbt_device_lock(&job->info);
+	if (job->dev_lock < 0)
+		return job->dev_lock;
+	/* Now anything left on the device is from a run that died. */
+	job->step = "cleaning up after an interrupted backup";
+	return recover(job);
+}
+
+int cbt_backup_snapshot(struct cbt_backup_job *job)
+{
+	const char *devs[1] = { job->dev }, *cows[1] = { job->cow };
+	struct cbt_snap_opts so = { .cows = cows, .freeze = job->freeze, .force = job->force_cow };
+	struct cbt_backup_req *req = &job->req;
+	int ret;
+
+	job->step = "taking the snapshot";
+	/* Mounted before and after: mounted, so frozen, at the instant. */
+	job->fs_frozen = job->freeze && cbt_dev_mounted(job->info.major, job->info.minor);
+	ret = cbt_snap_take(devs, 1, &so, &job->snap);
+	if (ret)
+		return ret;
+	job->taken = true;
+	job->fs_frozen = job->fs_frozen && cbt_dev_mounted(job->info.major, job->info.minor);
+	/*
+	 * Without udev, libdevmapper makes the /dev/mapper node when it
+	 * flushes its node operations: now, as the snapshot is read next.
+	 */
+	dm_lib_release();
+	if (memcmp(job->snap.uuid, job->info.uuid, 16) && req->type != CBT_IMG_FULL) {
+		cbt_err(-ESTALE, "the tracking identity changed while the backup started:"
+			" a full image is needed (--full, or --auto-full)");
+		cbt_fail_reason("identity-changed");
+		ret = history_lost(job);
+		if (ret)
+			return ret;
+	}
+	memcpy(req->dev_uuid, job->snap.uuid, 16);
+	req->dev_bytes = job->snap.sectors * 512;
+	req->block_size = job->snap.block_size;
+	req->epoch = job->snap.epoch;
+	return 0;
+}
+
+int cbt_backup_blocks(struct cbt_backup_job *job)
+{
+	struct cbt_backup_req *req = &job->req;
+	struct cbt_dev_info *info = &job->info;
+	uint64_t epoch = job->snap.epoch;
+	const char *why = NULL;
+	int ret;
+
+	job->step = "reading the changed blocks";
+	if (req->type != CBT_IMG_FULL) {
+		cbt_dev_info_free(info);
+		ret = cbt_get_device(job->nl, &job->sel, info);
+		if (ret)
+			return ret;
+		/*
+		 * The image holds epoch N's changes only; those of earlier epochs
+		 * since the chain's last image are in N if they were aborted
+		 * (folded forward), lost to the chain if committed (checked with
+		 * last_committed, again under the chain's lock), and not in N yet
+		 * if still closed by another reader, who may commit them later.
+		 */
+		req->last_committed = info->last_committed;
+		for (size_t i = 0; i < info->nr_epochs; i++) {
+			if (info->epochs[i].state == CBT_EPOCH_CLOSED && info->epochs[i].number < epoch)
+				return cbt_err(-EBUSY, "epoch %" PRIu64 " is held by another reader"
+					       " (a clone or a backup in progress): its changes are"
+					       " not in epoch %" PRIu64 "; run this backup again when"
+					       " it is committed or aborted (if committed, the chain"
+					       " will need a full backup)", info->epochs[i].number,
+					       epoch);
+		}
+		ret = cbt_read_bitmap(job->nl, &job->sel, info, epoch, epoch, bitmap_cb,
+				      &job->changed);
+		if (ret)
+			return ret;
+		req->changed = &job->changed;
+	} else if (req->full_mode == CBT_FULL_FS) {
+		job->step = "reading which blocks the filesystem uses";
+		ret = cbt_fs_used_blocks(job->snap.snap_path, req->dev_bytes, req->block_size,
+					 job->fs_frozen, &job->used, &why);
+		if (ret && ret != -EOPNOTSUPP)
+			return ret;
+		if (ret) {
+			req->full_mode = CBT_FULL_NONZERO;
+			if (job->notes)
+				fprintf(job->notes, "cbt backup: %s: %s: the image leaves out all-zero"
+					" blocks only\n", job->dev, why);
+		} else {
+			req->fs_used = &job->used;
+		}
+	}
+	return 0;
+}
+
+#ifdef CBT_TEST_HOOKS
+/*
+ * Test hook (tests/vm/cases/backup_*.sh): a shell command run once the
+ * snapshot is taken, with CBT_SNAP_PATH, CBT_SNAP_EPOCH and CBT_PID set;
+ * the VM cases checksum the snapshot or kill the tool here. A failing hook
+ * fails the backup. Only in the test build (make -C tools cbt-test): the
+ * installed tool runs nothing from its environment.
+ */
+static int run_test_hook(const struct cbt_snap *snap)
+{
+	const char *hook = getenv("CBT_BACKUP_HOOK");
+	char num[32];
+
+	if (!hook)
+		return 0;
+	setenv("CBT_SNAP_PATH", snap->snap_path, 1);
+	snprintf(num, sizeof(num), "%" PRIu64, snap->epoch);
+	setenv("CBT_SNAP_EPOCH", num, 1);
+	snprintf(num, sizeof(num), "%d", (int)getpid());
+	setenv("CBT_PID", num, 1);
+	fflush(NULL);
+	if (system(hook))
+		return cbt_err(-ECANCELED, "CBT_BACKUP_HOOK `%s' failed", hook);
+	return 0;
+}
+#endif
+
+int cbt_backup_write(struct cbt_backup_job *job)
+{
+	struct cbt_backup_req *req = &job->req;
+	const char *path = job->snap.snap_path;
+	int ret;
+
+#ifdef CBT_TEST_HOOKS
+	job->step = "running CBT_BACKUP_HOOK";
+	ret = run_test_hook(&job->snap);
+	if (ret)
+		return ret;
+#endif
+	job->step = "reading the snapshot";
+	job->src = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (job->src < 0 && errno == EINVAL)
+		job->src = open(path, O_RDONLY | O_CLOEXEC);
+	if (job->src < 0)
+		return cbt_err(-errno, "%s: %s", path, strerror(errno));
+	if (job->out && strcmp(job->out, "-")) {
+		ret = cbt_tmpfile_create(&job->outf, job->out);
+		if (ret)
+			return ret;
+		req->out_fd = job->outf.fd;
+	} else if (job->out) {
+		req->out_fd = STDOUT_FILENO;
+	}
+	job->step = "writing the image";
+	cbt_progress_init(&job->prog, "backup", 0, job->progress);
+	req->progress = &job->prog;
+	ret = cbt_backup_run(req, job->src, &job->res);
+	cbt_progress_end(&job->prog);
+	if (!ret && job->outf.fd >= 0) {
+		ret = cbt_tmpfile_commit(&job->outf);
+		req->out_fd = -1;
+	}
+	if (ret)
+		return ret;
+	/* --auto-full switched under the chain's lock (a commit by another reader meanwhile) */
+	if (req->auto_full && job->res.h.type == CBT_IMG_FULL && !job->lost[0])
+		snprintf(job->lost, sizeof(job->lost), "%s",
+			 cbt_failure_reason() ? cbt_failure_reason() : "identity-changed");
+	return 0;
+}
+
+int cbt_backup_commit(struct cbt_backup_job *job)
+{
+	int ret;
+
+	/*
+	 * A chain's image consumes the epoch. A lone image (-o) does not: no
+	 * incremental can follow it, and the chain in a directory still needs
+	 * these changes, so they are folded back (aborted) instead.
+	 */
+	job->step = "committing the epoch";
+	ret = job->req.dir ? cbt_epoch_commit(job->nl, &job->sel, job->snap.epoch) :
+			     cbt_epoch_abort(job->nl, &job->sel, job->snap.epoch);
+	if (!ret)
+		job->committed = true;
+	return ret;
+}
+
+int cbt_backup_finish(struct cbt_backup_job *job, int ret)
+{
+	/* The cleanup below talks to the kernel, which replaces the detail: keep it. */
+	if (ret)
+		snprintf(job->why_failed, sizeof(job->why_failed), "%s",
+			 cbt_err_detail() ? cbt_err_detail() : strerror(-ret));
+	if (job->src >= 0)
+		close(job->src);
+	job->src = -1;
+	if (job->outf.fd >= 0)
+		cbt_tmpfile_abort(&job->outf);
+	/* These two say so whatever --quiet: the next run has work left. */
+	if (job->taken && !job->committed) {
+		int r = cbt_epoch_abort(job->nl, &job->sel, job->snap.epoch);
+
+		if (r)
+			fprintf(stderr, "cbt backup: aborting epoch %" PRIu64 " failed too (the next"
+				" backup aborts it)\n", job->snap.epoch);
+	}
+	if (job->taken) {
+		int r = cbt_snap_drop(&job->snap);
+
+		if (r && !ret)
+			cbt_perror("cbt backup: dropping the snapshot (the image is complete)", r);
+	}
+	if (job->dev_lock >= 0)
+		close(job->dev_lock);
+	job->dev_lock = -1;
+	cbt_dev_info_free(&job->info);
+	cbt_nl_close(job->nl);
+	job->nl = NULL;
+	cbt_extents_free(&job->changed);
+	cbt_extents_free(&job->used);
+	return ret;
+}
