@@ -11,7 +11,7 @@
 #include "api/api.h"
 #include "api/api_device.h"
 #include "api/api_snapshot.h"
-#include "backup/engine.h"
+#include "backup/job.h"
 #include "util/util.h"
 
 /* @dev's member of @snap, or NULL. */
@@ -21,22 +21,6 @@ static const struct cbt_snap *member_of(const struct cbt_snapshot *snap, const c
 		if (!strcmp(snap->v[i].cbt_name, name))
 			return &snap->v[i];
 	return NULL;
-}
-
-/*
- * The image holds the snapshot epoch's changes only: an older epoch still
- * closed (another reader's) has changes that are not in it.
- */
-static int check_older_closed(const struct cbt_dev_info *info, uint64_t epoch)
-{
-	for (size_t i = 0; i < info->nr_epochs; i++)
-		if (info->epochs[i].state == CBT_EPOCH_CLOSED && info->epochs[i].number < epoch)
-			return cbt_err(-EBUSY, "%s: epoch %llu is held by another reader (a clone"
-				       " or a backup in progress): its changes are not in epoch"
-				       " %llu; write the image when it is committed or aborted",
-				       info->name, (unsigned long long)info->epochs[i].number,
-				       (unsigned long long)epoch);
-	return 0;
 }
 
 static int check_args(const struct cbt_device *dev, const struct cbt_snap *s, uint32_t type,
@@ -120,7 +104,7 @@ int cbt_image_write(struct cbt_device *dev, const struct cbt_snapshot *snap, uin
 		return cbt_api_end(err, ret);
 	req.last_committed = di.last_committed;
 	if (type != CBT_IMAGE_FULL)
-		ret = check_older_closed(&di, s->epoch);
+		ret = cbt_backup_check_readers(&di, s->epoch);
 	cbt_dev_info_free(&di);
 	if (ret)
 		return cbt_api_end(err, ret);

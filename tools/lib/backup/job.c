@@ -167,6 +167,19 @@ int cbt_backup_snapshot(struct cbt_backup_job *job)
 	return 0;
 }
 
+int cbt_backup_check_readers(const struct cbt_dev_info *info, uint64_t epoch)
+{
+	for (size_t i = 0; i < info->nr_epochs; i++) {
+		if (info->epochs[i].state == CBT_EPOCH_CLOSED && info->epochs[i].number < epoch)
+			return cbt_err(-EBUSY, "epoch %" PRIu64 " is held by another reader"
+				       " (a clone or a backup in progress): its changes are"
+				       " not in epoch %" PRIu64 "; run this backup again when"
+				       " it is committed or aborted (if committed, the chain"
+				       " will need a full backup)", info->epochs[i].number, epoch);
+	}
+	return 0;
+}
+
 int cbt_backup_blocks(struct cbt_backup_job *job)
 {
 	struct cbt_backup_req *req = &job->req;
@@ -189,15 +202,9 @@ int cbt_backup_blocks(struct cbt_backup_job *job)
 		 * if still closed by another reader, who may commit them later.
 		 */
 		req->last_committed = info->last_committed;
-		for (size_t i = 0; i < info->nr_epochs; i++) {
-			if (info->epochs[i].state == CBT_EPOCH_CLOSED && info->epochs[i].number < epoch)
-				return cbt_err(-EBUSY, "epoch %" PRIu64 " is held by another reader"
-					       " (a clone or a backup in progress): its changes are"
-					       " not in epoch %" PRIu64 "; run this backup again when"
-					       " it is committed or aborted (if committed, the chain"
-					       " will need a full backup)", info->epochs[i].number,
-					       epoch);
-		}
+		ret = cbt_backup_check_readers(info, epoch);
+		if (ret)
+			return ret;
 		ret = cbt_read_bitmap(job->nl, &job->sel, info, epoch, epoch, bitmap_cb,
 				      &job->changed);
 		if (ret)

@@ -70,6 +70,12 @@ void cbt_backup_job_init(struct cbt_backup_job *job);
 int cbt_backup_plan(struct cbt_backup_job *job);
 int cbt_backup_snapshot(struct cbt_backup_job *job);
 int cbt_backup_blocks(struct cbt_backup_job *job);
+/*
+ * An incremental image of epoch @epoch holds its changes only: -EBUSY when
+ * an older epoch is still closed (another reader's), whose changes are not
+ * in it. cbt_backup_blocks() and libcbt's cbt_image_write() check it.
+ */
+int cbt_backup_check_readers(const struct cbt_dev_info *info, uint64_t epoch);
 int cbt_backup_write(struct cbt_backup_job *job);
 int cbt_backup_commit(struct cbt_backup_job *job);
 /* @ret: the run's result so far; returns it (a failed drop after success is reported, not returned). */
