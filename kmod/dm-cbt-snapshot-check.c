@@ -58,9 +58,10 @@ bool cbt_bdev_on(struct block_device *upper, struct block_device *x)
 }
 
 /*
- * Why @cow cannot be the COW store of a snapshot of @t, or NULL. Refused:
- * the origin's disk, and anything that is, overlaps or sits directly on
- * a cbt device, its origin or metadata device, or another snapshot's COW.
+ * Why @cow (claimed by this table already) cannot be the COW store of a
+ * snapshot of @t, or NULL. Refused: the origin's disk, anything that is,
+ * overlaps or sits directly on a cbt device, its origin or metadata device,
+ * or another snapshot's COW, and a device another dm device is built on.
  */
 char *cbt_snap_cow_conflict(struct block_device *cow, struct cbt_tracker *t)
 {
@@ -89,5 +90,12 @@ char *cbt_snap_cow_conflict(struct block_device *cow, struct cbt_tracker *t)
 		if (os && cbt_bdev_on(cow, os->cow->bdev))
 			return "The COW device is another snapshot's COW store or stacked on it";
 	}
+	/*
+	 * Our dm_get_device() is one holder. Every dm table claims with the
+	 * same holder, so a dm device already built on @cow did not stop that
+	 * claim: a second holder is one, and copies would overwrite its data.
+	 */
+	if (READ_ONCE(cow->bd_holders) > 1)
+		return "The COW device is in use by another device-mapper device";
 	return NULL;
 }
