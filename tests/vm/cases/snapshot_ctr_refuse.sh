@@ -68,7 +68,7 @@ refused /dev/mapper/on-c "a cbt device stacked on the cbt device (the next origi
 assert_cmd dmsetup remove on-c
 
 # The tool refuses it too (snapshot_cowcheck); dmsetup goes past the tool.
-log "a COW another dm device is built on (bd_holders 2) is refused"
+log "a COW another dm device is built on is refused"
 assert_cmd stamp write "$DISK5" -b 4096 -n 16 -g 3
 holder_sum=$(dd if="$DISK5" bs=4096 count=16 2>/dev/null | sha256sum)
 assert_cmd dmsetup create holder --table "0 128 linear $DISK5 0"
