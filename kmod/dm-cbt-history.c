@@ -164,10 +164,13 @@ void cbt_history_resume(struct cbt_tracker *t, struct mapped_device *md)
 		if (r || fp != l->fingerprint)
 			why = CBT_IDENTITY_ORIGIN_CHANGED;
 	}
-	if (why != CBT_IDENTITY_CONTINUED)
-		cbt_md_restart(t, why);
-	else if (!t->checked)
+	/* A restart that failed announced its own loss (cbt_md_failed()). */
+	if (why != CBT_IDENTITY_CONTINUED) {
+		if (!cbt_md_restart(t, why))
+			cbt_history_announce(t);
+	} else if (!t->checked) {
 		cbt_history_announce(t);
+	}
 	t->checked = true;
 }
 

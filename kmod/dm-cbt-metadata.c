@@ -323,7 +323,7 @@ static int format(struct cbt_tracker *t, u64 md_pages, enum cbt_identity_reason 
 	return 0;
 }
 
-void cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why)
+int cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why)
 {
 	u64 md_pages = bdev_nr_sectors(t->meta_bdev) / SECTORS_PER_MD_PAGE;
 	struct cbt_epoch *old[DM_CBT_MD_SLOTS];
@@ -342,14 +342,14 @@ void cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why)
 		t->ledger = old_ledger;
 		DMERR("%u:%u: %s (%d)", MAJOR(t->devt), MINOR(t->devt), error, r);
 		cbt_md_failed(t, r, "starting a new identity");
-		return;
+		return r;
 	}
 	rcu_assign_pointer(t->open, t->slots[t->ledger.open_slot]);
 	/* No map() runs while suspended; this only orders the frees after it. */
 	synchronize_rcu();
 	for (i = 0; i < DM_CBT_MD_SLOTS; i++)
 		cbt_epoch_free(old[i]);
-	cbt_history_announce(t);
+	return 0;
 }
 
 /* Load a valid ledger's epochs; 0, or -errno with *error set. */

@@ -639,7 +639,8 @@ static struct genl_family cbt_family __ro_after_init = {
 	.n_mcgrps = ARRAY_SIZE(cbt_mcgrps),
 };
 
-void cbt_notify(struct cbt_tracker *t, enum cbt_event event, u64 epoch)
+/* The tracker's ->event: multicast it to the events group. */
+static void cbt_notify(struct cbt_tracker *t, enum cbt_event event, u64 epoch)
 {
 	struct sk_buff *msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	enum cbt_identity_reason reason;
@@ -667,12 +668,26 @@ void cbt_notify(struct cbt_tracker *t, enum cbt_event event, u64 epoch)
 	genlmsg_multicast(&cbt_family, msg, 0, 0, GFP_KERNEL);
 }
 
+static const struct cbt_tracker_listener_ops cbt_netlink_listener_ops = {
+	.event = cbt_notify,
+};
+
+static struct cbt_tracker_listener cbt_netlink_listener = {
+	.ops = &cbt_netlink_listener_ops,
+};
+
 int __init cbt_netlink_init(void)
 {
-	return genl_register_family(&cbt_family);
+	int r = genl_register_family(&cbt_family);
+
+	if (!r)
+		cbt_tracker_listen(&cbt_netlink_listener);
+	return r;
 }
 
 void cbt_netlink_exit(void)
 {
+	/* First: no event may be sent through a family that is gone. */
+	cbt_tracker_unlisten(&cbt_netlink_listener);
 	genl_unregister_family(&cbt_family);
 }

@@ -58,9 +58,24 @@ bool cbt_bdev_on(struct block_device *upper, struct block_device *x)
 }
 
 /*
- * Why @cow cannot be the COW store of a snapshot of @t, or NULL. Refused:
- * the origin's disk, and anything that is, overlaps or sits directly on
- * a cbt device, its origin or metadata device, or another snapshot's COW.
+ * Is @bdev claimed by more than this table? Every dm table claims with the
+ * same holder, so a dm device built on @bdev did not stop our
+ * dm_get_device(), and copies would overwrite its data. A claim counts
+ * once on a partition and twice on a whole disk (bd_finish_claiming()
+ * counts the whole disk for every claim, its own included).
+ */
+static bool claimed_by_others(struct block_device *bdev)
+{
+	int ours = bdev_is_partition(bdev) ? 1 : 2;
+
+	return READ_ONCE(bdev->bd_holders) > ours;
+}
+
+/*
+ * Why @cow (claimed by this table already) cannot be the COW store of a
+ * snapshot of @t, or NULL. Refused: the origin's disk, anything that is,
+ * overlaps or sits directly on a cbt device, its origin or metadata device,
+ * or another snapshot's COW, and a device another dm device is built on.
  */
 char *cbt_snap_cow_conflict(struct block_device *cow, struct cbt_tracker *t)
 {
@@ -89,5 +104,7 @@ char *cbt_snap_cow_conflict(struct block_device *cow, struct cbt_tracker *t)
 		if (os && cbt_bdev_on(cow, os->cow->bdev))
 			return "The COW device is another snapshot's COW store or stacked on it";
 	}
+	if (claimed_by_others(cow))
+		return "The COW device is in use by another device-mapper device";
 	return NULL;
 }

@@ -201,8 +201,8 @@ out:
 	mutex_unlock(&cbt_snapshot_lock);
 	if (!r)
 		for (i = 0; i < n; i++) {
-			cbt_notify(ts[i], CBT_EVENT_EPOCH_CLOSED, epochs[i]);
-			cbt_notify(ts[i], CBT_EVENT_SNAPSHOT_TAKEN, epochs[i]);
+			cbt_tracker_event(ts[i], CBT_EVENT_EPOCH_CLOSED, epochs[i]);
+			cbt_tracker_event(ts[i], CBT_EVENT_SNAPSHOT_TAKEN, epochs[i]);
 		}
 free:
 	for (i = 0; i < n; i++)

@@ -29,8 +29,6 @@
 #include "dm-cbt-compat.h"
 #include "dm-cbt-snapshot.h"
 
-DEFINE_MUTEX(cbt_snapshot_lock);	/* serialises attach, detach and taking snapshots */
-
 #define COW_LOW_PERCENT 80
 
 enum copy_state { COPYING, DRAINING };
@@ -99,9 +97,9 @@ static void event_work(struct work_struct *ws)
 	spin_unlock_irqrestore(&s->lock, flags);
 	/* COW_LOW before INVALID: the order they happened in. */
 	if (events & BIT(CBT_SNAP_EV_COW_LOW))
-		cbt_notify(s->t, CBT_EVENT_COW_LOW, s->epoch);
+		cbt_tracker_event(s->t, CBT_EVENT_COW_LOW, s->epoch);
 	if (events & BIT(CBT_SNAP_EV_INVALID))
-		cbt_notify(s->t, CBT_EVENT_SNAPSHOT_INVALID, s->epoch);
+		cbt_tracker_event(s->t, CBT_EVENT_SNAPSHOT_INVALID, s->epoch);
 }
 
 /*
@@ -353,7 +351,8 @@ static void cow_work(struct work_struct *ws)
 		cow_write(s, bio);
 }
 
-bool cbt_snap_check_write(struct cbt_tracker *t, struct bio *bio)
+/* The tracker's ->check_write: copy before an origin write overwrites a chunk. */
+static bool snap_check_write(struct cbt_tracker *t, struct bio *bio)
 {
 	struct cbt_snapshot *s;
 	unsigned long flags;
@@ -789,12 +788,28 @@ static struct target_type snap_target = {
 	.iterate_devices = snap_iterate_devices,
 };
 
+static const struct cbt_tracker_listener_ops snap_listener_ops = {
+	.check_write = snap_check_write,
+};
+
+static struct cbt_tracker_listener snap_listener = {
+	.ops = &snap_listener_ops,
+};
+
 int cbt_snap_register(void)
 {
-	return dm_register_target(&snap_target);
+	int r;
+
+	/* Before the target: a snapshot's first write must find it. */
+	cbt_tracker_listen(&snap_listener);
+	r = dm_register_target(&snap_target);
+	if (r)
+		cbt_tracker_unlisten(&snap_listener);
+	return r;
 }
 
 void cbt_snap_unregister(void)
 {
 	dm_unregister_target(&snap_target);
+	cbt_tracker_unlisten(&snap_listener);
 }

@@ -72,8 +72,8 @@ bool cbt_bdev_on(struct block_device *upper, struct block_device *x);
 /* "major:minor" or a block device path. */
 int cbt_snap_parse_devt(const char *arg, dev_t *dev);
 /*
- * Why @cow cannot be the COW store of a snapshot of @t, or NULL;
- * cbt_snapshot_lock and cbt_trackers_lock held.
+ * Why @cow (claimed by this table) cannot be the COW store of a snapshot
+ * of @t, or NULL; cbt_snapshot_lock and cbt_trackers_lock held.
  */
 char *cbt_snap_cow_conflict(struct block_device *cow, struct cbt_tracker *t);
 

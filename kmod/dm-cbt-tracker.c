@@ -6,8 +6,10 @@
  */
 #include <linux/blkdev.h>
 #include <linux/log2.h>
+#include <linux/rculist.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <linux/srcu.h>
 #include <linux/uuid.h>
 
 #include "dm-cbt.h"
@@ -15,67 +17,83 @@
 
 DEFINE_MUTEX(cbt_trackers_lock);	/* protects cbt_trackers and each tracker's md */
 LIST_HEAD(cbt_trackers);
+/*
+ * Serialises every tracker's ->snap changes and every hold..release of a
+ * tracker's writes (epoch closes here, snapshot takes above): one holder
+ * at a time. The snapshot code takes it too; it lives here because the
+ * tracker, which calls nobody above it, needs it for its own closes.
+ */
+DEFINE_MUTEX(cbt_snapshot_lock);
+
+/* ---- Listeners: the layers above, called back without being named ---- */
+
+/*
+ * Writers (register, unregister) take cbt_listeners_lock; readers walk the
+ * list under SRCU, which both map() (atomic) and event senders (which
+ * sleep) may hold. No reader takes cbt_listeners_lock, so the
+ * synchronize_srcu() under it cannot wait on itself.
+ */
+static DEFINE_MUTEX(cbt_listeners_lock);	/* protects cbt_listeners' changes */
+static LIST_HEAD(cbt_listeners);
+DEFINE_STATIC_SRCU(cbt_listeners_srcu);
+
+void cbt_tracker_listen(struct cbt_tracker_listener *l)
+{
+	mutex_lock(&cbt_listeners_lock);
+	list_add_tail_rcu(&l->node, &cbt_listeners);
+	mutex_unlock(&cbt_listeners_lock);
+}
+
+void cbt_tracker_unlisten(struct cbt_tracker_listener *l)
+{
+	mutex_lock(&cbt_listeners_lock);
+	list_del_rcu(&l->node);
+	/* No callback of @l runs after this: its module text may go. */
+	synchronize_srcu(&cbt_listeners_srcu);
+	mutex_unlock(&cbt_listeners_lock);
+}
+
+void cbt_tracker_event(struct cbt_tracker *t, enum cbt_event event, u64 epoch)
+{
+	struct cbt_tracker_listener *l;
+	int idx;
+
+	might_sleep();
+	idx = srcu_read_lock(&cbt_listeners_srcu);
+	list_for_each_entry_srcu(l, &cbt_listeners, node,
+				 srcu_read_lock_held(&cbt_listeners_srcu))
+		if (l->ops->event)
+			l->ops->event(t, event, epoch);
+	srcu_read_unlock(&cbt_listeners_srcu, idx);
+}
+
+/*
+ * True if a remapped write may go down now; false if a listener (the
+ * snapshot's copy-on-write) took it and submits it itself. Without an
+ * attached snapshot there is nothing to ask: the common write pays one
+ * pointer test, not an indirect call.
+ */
+static bool check_write(struct cbt_tracker *t, struct bio *bio)
+{
+	struct cbt_tracker_listener *l;
+	bool go = true;
+	int idx;
+
+	if (!rcu_access_pointer(t->snap))
+		return true;
+	idx = srcu_read_lock(&cbt_listeners_srcu);
+	list_for_each_entry_srcu(l, &cbt_listeners, node,
+				 srcu_read_lock_held(&cbt_listeners_srcu)) {
+		if (l->ops->check_write && !l->ops->check_write(t, bio)) {
+			go = false;
+			break;
+		}
+	}
+	srcu_read_unlock(&cbt_listeners_srcu, idx);
+	return go;
+}
 
 /* ---- Epochs ---- */
-
-struct cbt_epoch *cbt_epoch_alloc(struct cbt_tracker *t, u64 number, u32 slot)
-{
-	struct cbt_epoch *e = kzalloc(sizeof(*e), GFP_KERNEL);
-
-	if (!e)
-		return NULL;
-	e->number = number;
-	e->slot = slot;
-	if (cbt_bitmap_init(&e->bm, t->nr_blocks, GFP_KERNEL) ||
-	    cbt_bitmap_init(&e->pending, t->nr_blocks, GFP_KERNEL))
-		goto bad;
-	e->nr_dirty_bits = max(e->bm.nr_leaves, 1U);
-	e->dirty_leaves = bitmap_zalloc(e->nr_dirty_bits, GFP_KERNEL);
-	if (!e->dirty_leaves)
-		goto bad;
-	return e;
-bad:
-	cbt_bitmap_destroy(&e->bm);
-	cbt_bitmap_destroy(&e->pending);
-	kfree(e);
-	return NULL;
-}
-
-int cbt_epoch_grow(struct cbt_epoch *e, u64 nr_blocks)
-{
-	u32 leaves = DIV_ROUND_UP_ULL(nr_blocks, CBT_BITS_PER_LEAF);
-	unsigned long *dirty;
-	int r;
-
-	/*
-	 * dirty_leaves first, sized from its own length: a grow that fails
-	 * half way (bm grown, pending not) and is retried never leaves a
-	 * bitmap with more leaves than dirty_leaves has bits (review M1).
-	 */
-	if (leaves > e->nr_dirty_bits) {
-		dirty = bitmap_zalloc(leaves, GFP_NOIO);
-		if (!dirty)
-			return -ENOMEM;
-		bitmap_copy(dirty, e->dirty_leaves, e->nr_dirty_bits);
-		bitmap_free(e->dirty_leaves);
-		e->dirty_leaves = dirty;
-		e->nr_dirty_bits = leaves;
-	}
-	r = cbt_bitmap_grow(&e->bm, nr_blocks, GFP_NOIO);
-	if (!r)
-		r = cbt_bitmap_grow(&e->pending, nr_blocks, GFP_NOIO);
-	return r;
-}
-
-void cbt_epoch_free(struct cbt_epoch *e)
-{
-	if (!e)
-		return;
-	cbt_bitmap_destroy(&e->bm);
-	cbt_bitmap_destroy(&e->pending);
-	bitmap_free(e->dirty_leaves);
-	kfree(e);
-}
 
 struct cbt_epoch *cbt_open_epoch(struct cbt_tracker *t)
 {
@@ -184,12 +202,6 @@ void cbt_commit_marks(struct cbt_tracker *t, const char *what)
 
 /* ---- Epoch operations ---- */
 
-void cbt_epoch_discard(struct cbt_epoch *e)
-{
-	if (e)
-		cbt_epoch_free(e);
-}
-
 int cbt_close_epoch_held(struct cbt_tracker *t, struct cbt_epoch **prealloc, u64 *closed)
 {
 	struct cbt_epoch *old, *new = *prealloc;
@@ -266,7 +278,7 @@ int cbt_close_epoch(struct cbt_tracker *t, u64 *closed)
 	mutex_unlock(&cbt_snapshot_lock);
 	cbt_epoch_discard(new);
 	if (!r)
-		cbt_notify(t, CBT_EVENT_EPOCH_CLOSED, *closed);
+		cbt_tracker_event(t, CBT_EVENT_EPOCH_CLOSED, *closed);
 	return r;
 }
 
@@ -303,7 +315,7 @@ int cbt_commit_epoch(struct cbt_tracker *t, u64 epoch)
 		release_slot(t, slot);
 	mutex_unlock(&t->lock);
 	if (!r)
-		cbt_notify(t, CBT_EVENT_EPOCH_COMMITTED, epoch);
+		cbt_tracker_event(t, CBT_EVENT_EPOCH_COMMITTED, epoch);
 	return r;
 }
 
@@ -312,7 +324,7 @@ int cbt_abort_epoch(struct cbt_tracker *t, u64 epoch)
 	int r = cbt_abort_epoch_quiet(t, epoch);
 
 	if (!r)
-		cbt_notify(t, CBT_EVENT_EPOCH_ABORTED, epoch);
+		cbt_tracker_event(t, CBT_EVENT_EPOCH_ABORTED, epoch);
 	return r;
 }
 
@@ -392,7 +404,7 @@ static void cbt_commit_work(struct work_struct *ws)
 
 	/* The origin never fails a write for metadata's sake: submit them all. */
 	while ((bio = bio_list_pop(&bios)))
-		if (cbt_snap_check_write(t, bio))
+		if (check_write(t, bio))
 			dm_submit_bio_remap(bio, NULL);
 }
 
@@ -434,7 +446,7 @@ static void tracking_lost_work(struct work_struct *ws)
 {
 	struct cbt_tracker *t = container_of(ws, struct cbt_tracker, lost_work);
 
-	cbt_notify(t, CBT_EVENT_TRACKING_LOST, 0);
+	cbt_tracker_event(t, CBT_EVENT_TRACKING_LOST, 0);
 }
 
 static void tracker_release(struct kref *ref)
@@ -623,7 +635,7 @@ int cbt_process_write(struct cbt_tracker *t, struct bio *bio)
 		queue_work(t->wq, &t->commit_work);
 		return DM_MAPIO_SUBMITTED;
 	}
-	return cbt_snap_check_write(t, bio) ? DM_MAPIO_REMAPPED : DM_MAPIO_SUBMITTED;
+	return check_write(t, bio) ? DM_MAPIO_REMAPPED : DM_MAPIO_SUBMITTED;
 }
 
 /*

@@ -17,10 +17,21 @@
  * block's new data is never on the origin before its bit is durable, and
  * a crash can only leave extra bits.
  *
+ * Layers (docs/design.md; tests/kmod-layers checks them on the objects):
+ * bitmap and format, epoch, metadata, history, tracker, snapshot-check,
+ * snapshot, snapshot-take, then netlink and target, then main. A file
+ * calls only files below its own. The tracker reaches the layers above
+ * through the listeners they register (struct cbt_tracker_listener).
+ *
  * Locks, outermost first; one is only taken with those above it held or
  * with none, never the reverse:
  *
- *   cbt_snapshot_lock  (mutex, dm-cbt-snapshot.c) every tracker's ->snap
+ *   cbt_listeners_lock (mutex, dm-cbt-tracker.c) changes to the listener
+ *                      list: module init and exit only, no other lock
+ *                      held. Readers hold cbt_listeners_srcu (SRCU) instead
+ *                      and never this mutex, so the synchronize_srcu()
+ *                      under it waits only for callbacks in flight.
+ *   cbt_snapshot_lock  (mutex, dm-cbt-tracker.c) every tracker's ->snap
  *                      (attach, detach), taking snapshots, and every
  *                      hold..release of a tracker's writes (takes and
  *                      epoch closes): one holder at a time.
@@ -38,9 +49,19 @@
  * The three spinlocks are leaves: nothing is taken inside them but the
  * xarray lock.
  *
+ * cbt_listeners_srcu read sections nest under cbt_snapshot_lock at most
+ * (a release of held writes runs ->check_write) and hold no spinlock;
+ * inside them ->check_write takes s->lock and ->event takes t->lock and
+ * cbt_trackers_lock, so no listener callback is ever called under t->lock,
+ * cbt_trackers_lock or a spinlock.
+ *
  * The genetlink family is parallel_ops: genetlink holds no lock around a
- * command. Events (cbt_notify()) take t->lock, then cbt_trackers_lock,
- * one after the other, and are sent with no lock held.
+ * command. Events (cbt_tracker_event()) are sent by the thread that made
+ * the change, after it released every lock, before its operation returns;
+ * netlink's listener takes t->lock, then cbt_trackers_lock, one after the
+ * other, and multicasts with no lock held. So one caller's events come in
+ * the order of its operations (a take: EPOCH_CLOSED, then SNAPSHOT_TAKEN,
+ * per device); concurrent callers' events have no order between them.
  */
 #ifndef DM_CBT_H
 #define DM_CBT_H
@@ -176,14 +197,8 @@ void cbt_target_unregister(void);
 /* dm-cbt-snapshot.c */
 struct cbt_snapshot;
 struct sk_buff;
-extern struct mutex cbt_snapshot_lock;
 int cbt_snap_register(void);
 void cbt_snap_unregister(void);
-/*
- * True if a remapped origin write may go down now; false if the snapshot
- * took it to copy the old data first (it submits the write itself).
- */
-bool cbt_snap_check_write(struct cbt_tracker *t, struct bio *bio);
 /*
  * Take snapshots of @n devices at one instant; see CBT_CMD_SNAPSHOT.
  * Fills @epochs with the closed epochs.
@@ -203,6 +218,41 @@ int cbt_snap_fill(struct sk_buff *skb, struct cbt_tracker *t);
 /* dm-cbt-tracker.c: the registry, under cbt_trackers_lock. */
 extern struct mutex cbt_trackers_lock;
 extern struct list_head cbt_trackers;
+/* Serialises ->snap changes and every hold..release of writes; see the top. */
+extern struct mutex cbt_snapshot_lock;
+
+/*
+ * The tracker calls nobody above it: what the layers above must hear of
+ * (events) or decide (snapshot copy-on-write) reaches them through the
+ * listeners they register at module init and unregister at exit. Either
+ * op may be NULL. Listeners are called in registration order.
+ *
+ * ->event: @event (CBT_EVENT_*) happened on @t; @epoch is 0 when the event
+ *   has none. Called by the thread that made it happen, after the change
+ *   is visible (t->lock released) and before that operation returns to
+ *   its caller, in process context with no dm-cbt lock held: it may sleep
+ *   and take t->lock or cbt_trackers_lock. One caller's events therefore
+ *   come in the order of its operations; see the lock order at the top.
+ * ->check_write: a remapped write to @t while a snapshot is attached
+ *   (t->snap set): true if it may go down now, false if the listener took
+ *   it (it submits the write itself). Called from map() (atomic) or the
+ *   commit worker, with no lock held; must not sleep.
+ */
+struct cbt_tracker_listener_ops {
+	void (*event)(struct cbt_tracker *t, enum cbt_event event, u64 epoch);
+	bool (*check_write)(struct cbt_tracker *t, struct bio *bio);
+};
+
+struct cbt_tracker_listener {
+	const struct cbt_tracker_listener_ops *ops;
+	struct list_head node;		/* on the tracker's listener list */
+};
+
+/* Register or unregister @l; unregistering waits for its callbacks to end. */
+void cbt_tracker_listen(struct cbt_tracker_listener *l);
+void cbt_tracker_unlisten(struct cbt_tracker_listener *l);
+/* Tell every listener of @event; process context, no dm-cbt lock held. */
+void cbt_tracker_event(struct cbt_tracker *t, enum cbt_event event, u64 epoch);
 void cbt_tracker_get(struct cbt_tracker *t);
 void cbt_tracker_put(struct cbt_tracker *t);
 /* Find by dm name or dev_t, under cbt_trackers_lock; takes a reference. */
@@ -237,7 +287,6 @@ int cbt_abort_epoch(struct cbt_tracker *t, u64 epoch);
  */
 int cbt_close_epoch_held(struct cbt_tracker *t, struct cbt_epoch **prealloc, u64 *closed);
 int cbt_abort_epoch_quiet(struct cbt_tracker *t, u64 epoch);
-void cbt_epoch_discard(struct cbt_epoch *e);
 struct cbt_tracker *cbt_tracker_of_md(struct mapped_device *md);
 /* A tracker for a new cbt device; ti->error set on failure. */
 struct cbt_tracker *cbt_tracker_create(struct dm_target *ti, u32 block_sectors,
@@ -256,11 +305,6 @@ void cbt_mark_locked(struct cbt_tracker *t, u64 start, u64 len);
 bool cbt_count_write(struct cbt_tracker *t, struct bio *bio);
 int cbt_process_write(struct cbt_tracker *t, struct bio *bio);
 
-/* Grow an epoch's bitmaps to @nr_blocks; t->lock held, device suspended. */
-int cbt_epoch_grow(struct cbt_epoch *e, u64 nr_blocks);
-/* A new, empty epoch sized for t->nr_blocks. */
-struct cbt_epoch *cbt_epoch_alloc(struct cbt_tracker *t, u64 number, u32 slot);
-void cbt_epoch_free(struct cbt_epoch *e);
 /* Called with t->lock held: the epoch of that number, or NULL. */
 struct cbt_epoch *cbt_find_epoch(struct cbt_tracker *t, u64 number);
 size_t cbt_tracker_bytes(struct cbt_tracker *t);
@@ -273,13 +317,25 @@ size_t cbt_tracker_bytes(struct cbt_tracker *t);
  */
 void cbt_commit_marks(struct cbt_tracker *t, const char *what);
 
+/* dm-cbt-epoch.c: below the metadata code and the tracker. */
+/* A new, empty epoch sized for t->nr_blocks. */
+struct cbt_epoch *cbt_epoch_alloc(struct cbt_tracker *t, u64 number, u32 slot);
+/* Grow an epoch's bitmaps to @nr_blocks; t->lock held, device suspended. */
+int cbt_epoch_grow(struct cbt_epoch *e, u64 nr_blocks);
+void cbt_epoch_free(struct cbt_epoch *e);
+void cbt_epoch_discard(struct cbt_epoch *e);
+
 /* dm-cbt-metadata.c: the module's bio pool for metadata I/O. */
 int cbt_md_init(void);
 void cbt_md_exit(void);
 /* dm-cbt-metadata.c: every function below needs t->lock held and may sleep. */
 int cbt_md_open(struct cbt_tracker *t, char **error);
-/* Start a new identity on the metadata device, for @why; see cbt_history_resume(). */
-void cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why);
+/*
+ * Start a new identity on the metadata device, for @why; see
+ * cbt_history_resume(), which announces it. On failure (-errno) the old
+ * bits stay, in memory, under the identity cbt_md_failed() gave them.
+ */
+int cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why);
 /* Read or write n 4 KiB pages of @bdev at once and wait for all of them. */
 int cbt_md_rw(struct cbt_tracker *t, struct block_device *bdev, struct page **pages,
 	      const u64 *page_nos, unsigned int n, blk_opf_t opf);
@@ -319,6 +375,5 @@ void cbt_history_detach(struct cbt_tracker *t, bool replaced);
 /* dm-cbt-netlink.c */
 int cbt_netlink_init(void);
 void cbt_netlink_exit(void);
-void cbt_notify(struct cbt_tracker *t, enum cbt_event event, u64 epoch);
 
 #endif /* DM_CBT_H */

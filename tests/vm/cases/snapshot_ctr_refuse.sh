@@ -4,14 +4,16 @@
 # the refusal writes nothing: the origin (its ext4 still passes e2fsck),
 # the cbt device, the metadata device (its bytes unchanged), a device
 # stacked on the origin or on the metadata, another snapshot's COW store
-# (that snapshot still reads as the origin did when it was taken). Also
-# refused: a table with a cbt-snap target not at sector 0, or two of them.
+# (that snapshot still reads as the origin did when it was taken), a
+# device another (non-cbt) dm device is built on (its bytes unchanged).
+# Also refused: a table with a cbt-snap target not at sector 0, or two of
+# them.
 # A good COW is still accepted.
 # disks: 64M 8M 16M 32M 16M
 # timeout: 200
 
 cleanup() {
-	for d in s c-snap2 d-snap on-c on-meta on-origin d c; do
+	for d in s c-snap2 d-snap on-c on-meta on-origin holder d c; do
 		dmsetup remove "$d" 2>/dev/null || true
 	done
 }
@@ -64,6 +66,17 @@ refused /dev/mapper/d "another cbt device"
 assert_cmd dmsetup create on-c --table "0 1024 cbt /dev/mapper/c 8"
 refused /dev/mapper/on-c "a cbt device stacked on the cbt device (the next origin write hung)"
 assert_cmd dmsetup remove on-c
+
+# The tool refuses it too (snapshot_cowcheck); dmsetup goes past the tool.
+log "a COW another dm device is built on is refused"
+assert_cmd stamp write "$DISK5" -b 4096 -n 16 -g 3
+holder_sum=$(dd if="$DISK5" bs=4096 count=16 2>/dev/null | sha256sum)
+assert_cmd dmsetup create holder --table "0 128 linear $DISK5 0"
+refused "$DISK5" "the device under another dm device"
+assert_eq "$(dd if=/dev/mapper/holder bs=4096 count=16 2>/dev/null | sha256sum)" \
+	"$holder_sum" "the holder's bytes after the refusal"
+assert_cmd dmsetup remove holder
+
 if out=$(dmsetup create s --table "0 $N cbt-snap /dev/mapper/c $DISK5 4294967304" 2>&1); then
 	fail "a chunk size of 2^32 + 8 sectors was accepted (wrapped to 8)"
 fi
