@@ -162,7 +162,8 @@ vm_build_initramfs() {
 	rm -rf "$proj"
 	mkdir -p "$proj/harness/cases" "$proj/harness/bin" "$proj/lib/modules/$kver/extra"
 	install -m 0755 "$vmdir/init" "$proj/init"
-	install -m 0644 "$vmdir/guest-lib.sh" "$vmdir/runner.sh" "$vmdir/dump-tasks.sh" "$proj/harness/"
+	install -m 0644 "$vmdir/guest-lib.sh" "$vmdir/runner.sh" "$vmdir/dump-tasks.sh" \
+		"$vmdir/lib/guest-helpers.sh" "$proj/harness/"
 	install -m 0644 "$VM_CASES"/*.sh "$proj/harness/cases/"
 	# shared shell code of a case directory (tests/soak/cases/soak.inc)
 	for f in "$VM_CASES"/*.inc; do [ -f "$f" ] && install -m 0644 "$f" "$proj/harness/cases/"; done
