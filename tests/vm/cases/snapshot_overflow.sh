@@ -21,16 +21,9 @@ need_cmd cbt stamp stampscan
 rm -rf "$W" && mkdir -p "$W"
 : >"$W/log"
 
-# origin_ok: every block of the origin holds the last stamp the log says
-# was written there (never-written blocks are zero).
-origin_ok() {
-	stampscan /dev/mapper/c >"$W/scan" || fail "reading the origin failed"
-	awk 'FILENAME == ARGV[1] { if (!($1 in last)) nw++; last[$1] = $3; next }
-	{ want = ($1 in last) ? last[$1] : "zero"
-	  if ($2 != want && bad++ < 5) print "origin block " $1 ": " $2 ", expected " want }
-	END { printf "origin: %d blocks checked, %d written, %d wrong\n", FNR, nw, bad
-	      exit bad > 0 }' "$W/log" "$W/scan" || fail "the origin lost or mangled writes ($1)"
-}
+# origin_ok WHEN: every block of the origin holds the last stamp the log
+# says was written there (never-written blocks are zero).
+origin_ok() { stamps_match_log /dev/mapper/c "$W/log" "the origin lost or mangled writes ($1)"; }
 
 # snap_field NAME: a field of the snapshot nest of `cbt status c --json'.
 snap_field() {

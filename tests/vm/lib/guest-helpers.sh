@@ -122,7 +122,9 @@ bg_start() {
 # seconds between rounds (0: none). The round in progress always
 # completes. A round that fails ends the loop (status 1) and leaves
 # "round ROUND failed (exit RC)" for bg_failed. CMD may be a function of
-# the case (a stamped writer: `stamp write ... -r "$((100 + $1))" ...`).
+# the case (a stamped writer: `stamp write ... -r $((100 + $1)) ...`); it
+# runs with `set -e` suspended (it is the left side of `||`), so a
+# function of several commands must return a failure itself.
 bg_loop() {
 	local name=$1 pause=$2
 	shift 2
@@ -155,6 +157,14 @@ bg_failed() {
 	[ -f "$_H_BG/$1.failed" ] && cat "$_H_BG/$1.failed"
 }
 
+# bg_check NAME [WHAT]: fail the case ("WHAT: round N failed (exit RC)") if
+# a round of bg_loop NAME failed.
+bg_check() {
+	local why
+	why=$(bg_failed "$1") || return 0
+	fail "${2:-$1}: $why"
+}
+
 # bg_pid NAME: the pid of NAME (for a signal of the case's choosing).
 bg_pid() {
 	cat "$_H_BG/$1.pid"
@@ -177,10 +187,12 @@ bg_stop() {
 	_bg_end stop "$@"
 }
 
-# bg_kill [NAME...]: as bg_stop, but with SIGTERM (for fio and tools that do
-# not loop in rounds).
+# bg_kill [-SIG] [NAME...]: as bg_stop, but sends SIG (default TERM) first,
+# for fio, a clone and other tools that do not loop in rounds.
 bg_kill() {
-	_bg_end TERM "$@"
+	local sig=TERM
+	case "${1:-}" in -*) sig=${1#-}; shift ;; esac
+	_bg_end "$sig" "$@"
 }
 
 _bg_end() {
