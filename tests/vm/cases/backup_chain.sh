@@ -25,10 +25,7 @@ STORE=/mnt/bk-store
 CH=$STORE/chain
 
 cleanup() {
-	[ -f "$W/stop" ] || : >"$W/stop" 2>/dev/null || true
-	[ -f "$W/fio.pid" ] && kill "$(cat "$W/fio.pid")" 2>/dev/null
-	[ -f "$W/churn.pid" ] && kill "$(cat "$W/churn.pid")" 2>/dev/null
-	sleep 1
+	bg_kill
 	umount /mnt/bk-tgt 2>/dev/null || true
 	dmsetup resume top 2>/dev/null || true
 	umount "$SRC" 2>/dev/null || true
@@ -36,7 +33,6 @@ cleanup() {
 	dmsetup remove c-snap 2>/dev/null || true
 	umount "$STORE" 2>/dev/null || true
 	dmsetup remove c 2>/dev/null || true
-	rm -f "$W/fio.pid" "$W/churn.pid"
 }
 
 need_module dm_cbt
@@ -52,19 +48,14 @@ assert_cmd mount "$DISK3" "$STORE"
 assert_cmd mount -o noatime /dev/mapper/top "$SRC"
 
 log "write load: fio random 4 KiB writes, and files created and removed"
-fio --name=load --filename="$SRC/load.dat" --size=24M --rw=randwrite --bs=4k --rate=2m \
-	--ioengine=psync --fsync=16 --time_based --runtime=1000 >"$W/fio.log" 2>&1 &
-echo $! >"$W/fio.pid"
-(
-	i=0
-	while [ ! -e "$W/stop" ]; do
-		i=$((i + 1))
-		dd if=/dev/urandom of="$SRC/f$((i % 16))" bs=4k count=$((i % 64 + 1)) 2>/dev/null
-		[ $((i % 5)) -eq 0 ] && rm -f "$SRC/f$(((i + 7) % 16))"
-		sleep 0.2
-	done
-) &
-echo $! >"$W/churn.pid"
+bg_start fio fio --name=load --filename="$SRC/load.dat" --size=24M --rw=randwrite --bs=4k \
+	--rate=2m --ioengine=psync --fsync=16 --time_based --runtime=1000 >"$W/fio.log" 2>&1
+# churn I: file f<I mod 16> rewritten, every 5th time another one removed.
+churn() {
+	dd if=/dev/urandom of="$SRC/f$(($1 % 16))" bs=4k count=$(($1 % 64 + 1)) 2>/dev/null || return
+	[ $(($1 % 5)) -ne 0 ] || rm -f "$SRC/f$((($1 + 7) % 16))"
+}
+bg_loop churn 0.2 churn
 sleep 3
 
 # Once the snapshot is taken: thaw the filesystem, checksum the snapshot.
@@ -131,11 +122,8 @@ backup 7 --incremental
 backup 8 --full
 
 log "stop the load"
-: >"$W/stop"
-kill "$(cat "$W/fio.pid")" 2>/dev/null || true
-wait "$(cat "$W/fio.pid")" 2>/dev/null || true
-wait "$(cat "$W/churn.pid")" 2>/dev/null || true
-rm -f "$W/fio.pid" "$W/churn.pid"
+bg_kill fio
+bg_stop churn
 assert_cmd umount "$SRC"
 
 assert_cmd cbt verify "$CH"
@@ -143,7 +131,7 @@ cbt info "$CH" | grep '^image' | while read -r l; do log "$l"; done
 
 for n in 1 2 3 4 5 6 7; do
 	assert_cmd cbt restore --quiet "$CH" --at "$n" "$DISK4"
-	got=$(head -c $((DEV_SECTORS * 512)) "$DISK4" | sha256sum | cut -d' ' -f1)
+	got=$(sha256_head "$DISK4" $((DEV_SECTORS * 512)))
 	assert_eq "$got" "$(cat "$W/sum.$n")" "point $n restored byte for byte"
 	assert_cmd e2fsck -fn "$DISK4"
 done
@@ -170,13 +158,13 @@ b=$(od -An -tu1 -j 4000 -N1 "$STORE/bad/000002-incr.cbti" | tr -d ' ')
 printf "\\$(printf %o $(((b + 1) % 256)))" | dd of="$STORE/bad/000002-incr.cbti" bs=1 seek=4000 conv=notrunc 2>/dev/null
 cmp -s "$CH/000002-incr.cbti" "$STORE/bad/000002-incr.cbti" && fail "the corruption did not change the file"
 assert_cmd cbt restore --quiet "$CH" --at 1 "$DISK4"
-before=$(head -c $((DEV_SECTORS * 512)) "$DISK4" | sha256sum | cut -d' ' -f1)
+before=$(sha256_head "$DISK4" $((DEV_SECTORS * 512)))
 rc=0
 cbt restore --quiet "$STORE/bad" --at 3 "$DISK4" 2>"$W/bad.err" || rc=$?
 if [ "$rc" -ne 4 ] || ! grep -q "000002-incr.cbti" "$W/bad.err"; then
 	fail "corrupted link: exit $rc: $(cat "$W/bad.err")"
 fi
-after=$(head -c $((DEV_SECTORS * 512)) "$DISK4" | sha256sum | cut -d' ' -f1)
+after=$(sha256_head "$DISK4" $((DEV_SECTORS * 512)))
 assert_eq "$after" "$before" "target untouched by the refused restore"
 rc=0
 cbt verify "$STORE/bad" 2>"$W/verify.err" || rc=$?

@@ -14,15 +14,11 @@ DST=/mnt/cldst
 W=/tmp/clone_live
 
 cleanup() {
-	if [ -f "$W/fio.pid" ]; then
-		kill "$(cat "$W/fio.pid")" 2>/dev/null
-		wait "$(cat "$W/fio.pid")" 2>/dev/null
-	fi
+	bg_kill fio
 	umount "$DST" 2>/dev/null || true
 	umount "$SRC" 2>/dev/null || true
 	dmsetup remove c-snap 2>/dev/null || true
 	dmsetup remove c 2>/dev/null || true
-	rm -f "$W/fio.pid"
 }
 
 need_module dm_cbt
@@ -39,9 +35,8 @@ sync
 marker=$(sha256_of "$SRC/marker")
 
 log "steady write load: 4 KiB random writes at 1 MiB/s into a 24 MiB file"
-fio --name=load --filename="$SRC/load.dat" --size=24M --rw=randwrite --bs=4k --rate=1m \
-	--direct=1 --ioengine=psync --time_based --runtime=600 >"$W/fio.log" 2>&1 &
-echo $! >"$W/fio.pid"
+bg_start fio fio --name=load --filename="$SRC/load.dat" --size=24M --rw=randwrite --bs=4k \
+	--rate=1m --direct=1 --ioengine=psync --time_based --runtime=600 >"$W/fio.log" 2>&1
 sleep 3
 
 log "+ cbt clone c $DISK2 --cow $DISK3 --verify --keep-snapshot --json"
@@ -50,9 +45,7 @@ cbt clone c "$DISK2" --cow "$DISK3" --verify --keep-snapshot --json --state-dir 
 	>"$W/out.json" 2>"$W/err" || rc=$?
 cat "$W/out.json" "$W/err"
 assert_eq "$rc" 0 "cbt clone exit status"
-kill "$(cat "$W/fio.pid")" 2>/dev/null || true
-wait "$(cat "$W/fio.pid")" 2>/dev/null || true
-rm -f "$W/fio.pid"
+bg_kill fio
 
 field() { grep -o "\"$1\": [^,]*" "$W/out.json" | tail -n 1 | sed 's/^[^:]*: //; s/"//g'; }
 assert_eq "$(field result)" complete "result"
