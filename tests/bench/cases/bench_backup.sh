@@ -40,7 +40,7 @@ cleanup() {
 	cbt snapshot drop bb 2>/dev/null || true
 	umount "$SRC" 2>/dev/null || true
 	umount "$STORE" 2>/dev/null || true
-	dmsetup remove bb 2>/dev/null || true
+	dm_remove bb
 }
 
 need_module dm_cbt

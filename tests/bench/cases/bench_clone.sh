@@ -40,7 +40,7 @@ cleanup() {
 	[ -f "$W/fio.pid" ] && sleep 1
 	rm -f "$W/fio.pid"
 	cbt snapshot drop bc 2>/dev/null || true
-	dmsetup remove bc 2>/dev/null || true
+	dm_remove bc
 }
 
 need_module dm_cbt

@@ -23,7 +23,7 @@ CONFIGS="linear cbt cbt-snap dm-snapshot"
 
 cleanup() {
 	cbt snapshot drop s-cbt 2>/dev/null || true
-	dmsetup remove s-dsnap 2>/dev/null || true
+	dm_remove s-dsnap
 	for d in s-linear s-cbt s-origin; do dmsetup remove "$d" 2>/dev/null || true; done
 }
 

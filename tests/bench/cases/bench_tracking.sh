@@ -32,8 +32,7 @@ cleanup() {
 		umount "/mnt/$c" 2>/dev/null || true
 	done
 	for c in $CONFIGS; do
-		dmsetup remove "b-$c" 2>/dev/null || true
-		dmsetup remove "e-$c" 2>/dev/null || true
+		dm_remove "b-$c" "e-$c"
 	done
 }
 

@@ -13,8 +13,7 @@
 
 cleanup() {
 	soak_stop
-	dmsetup remove c 2>/dev/null || true
-	dmsetup remove md 2>/dev/null || true
+	dm_remove c md
 }
 
 need_module dm_cbt dm_flakey dm_delay
@@ -27,7 +26,7 @@ for mode in error flakey delay; do
 	CH=$SOAK/chain-$mode
 	dd if=/dev/zero of="$DISK2" bs=64k count=1 conv=fsync 2>/dev/null
 	assert_cmd dmsetup create md --table "0 $(sectors "$DISK2") linear $DISK2 0"
-	assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8 2 metadata /dev/mapper/md"
+	cbt_create c "$DISK1" 8 2 metadata /dev/mapper/md
 	assert_eq "$(status_json c persistence)" metadata "persistence at the start"
 	assert_cmd cbt backup c --full --all-blocks --to "$CH" --cow "$COW" --no-freeze --quiet
 	uuid=$(status_json c uuid)

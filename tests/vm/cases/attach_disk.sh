@@ -8,7 +8,7 @@
 
 cleanup() {
 	umount /mnt/d 2>/dev/null || true
-	dmsetup remove d 2>/dev/null || true
+	dm_remove d
 }
 
 need_module dm_cbt

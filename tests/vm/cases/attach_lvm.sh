@@ -16,7 +16,7 @@ cleanup() {
 	if [ -n "${FIO:-}" ]; then kill "$FIO" 2>/dev/null || true; wait "$FIO" 2>/dev/null || true; fi
 	umount "$MNT" 2>/dev/null || true
 	if dmsetup table "$LV" 2>/dev/null | grep -q ' cbt '; then cbt detach "$LV" >/dev/null 2>&1 || true; fi
-	dmsetup remove "$HID" 2>/dev/null || true
+	dm_remove "$HID"
 	vgremove -f -y "$VG" >/dev/null 2>&1 || true
 	pvremove -y -ff "$DISK1" >/dev/null 2>&1 || true
 }

@@ -38,8 +38,7 @@ cleanup() {
 	rm -f "/run/cbt/attached/$LV.lock"
 	umount "$MNT" 2>/dev/null || true
 	if dmsetup table "$LV" 2>/dev/null | grep -q ' cbt '; then cbt detach "$LV" >/dev/null 2>&1 || true; fi
-	dmsetup remove "$HID" 2>/dev/null || true
-	dmsetup remove "$LV-snap" 2>/dev/null || true
+	dm_remove "$HID" "$LV-snap"
 	vgremove -f -y "$VG" >/dev/null 2>&1 || true
 	pvremove -y -ff "$DISK1" >/dev/null 2>&1 || true
 	umount "$STORE" 2>/dev/null || true

@@ -29,10 +29,9 @@ cleanup() {
 	umount /mnt/bk-tgt 2>/dev/null || true
 	dmsetup resume top 2>/dev/null || true
 	umount "$SRC" 2>/dev/null || true
-	dmsetup remove top 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
+	dm_remove top c-snap
 	umount "$STORE" 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt

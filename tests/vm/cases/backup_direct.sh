@@ -20,9 +20,9 @@ cleanup() {
 	bg_kill fio
 	umount /mnt/bd-tgt 2>/dev/null || true
 	umount "$SRC" 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
+	dm_remove c-snap
 	umount "$STORE" 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt

@@ -17,9 +17,7 @@ CH=$STORE/chain
 
 cleanup() {
 	umount "$STORE" 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
-	dmsetup remove lin 2>/dev/null || true
+	dm_remove c-snap c lin
 	true
 }
 

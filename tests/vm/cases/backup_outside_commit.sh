@@ -22,8 +22,7 @@ cleanup() {
 	[ -z "${CLONE:-}" ] || kill "$CLONE" 2>/dev/null || true
 	wait 2>/dev/null || true
 	umount "$STORE" 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c-snap c
 }
 
 need_module dm_cbt

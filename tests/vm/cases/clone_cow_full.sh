@@ -11,8 +11,7 @@ W=/tmp/clone_cow_full
 
 cleanup() {
 	bg_stop
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c-snap c
 }
 
 need_module dm_cbt
@@ -20,7 +19,7 @@ need_cmd cbt stamp
 
 rm -rf "$W" && mkdir -p "$W"
 STATE=$W/state/clone-${DISK2#/dev/}.json
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 128"
+cbt_create c "$DISK1" 128
 assert_cmd stamp write /dev/mapper/c -b 1M -n 64 -g 1
 assert_eq "$(cbt epoch close c)" 1 "closed epoch"
 assert_cmd cbt epoch commit c 1

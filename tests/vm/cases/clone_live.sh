@@ -17,15 +17,14 @@ cleanup() {
 	bg_kill fio
 	umount "$DST" 2>/dev/null || true
 	umount "$SRC" 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c-snap c
 }
 
 need_module dm_cbt
 need_cmd cbt fio
 
 rm -rf "$W" && mkdir -p "$W" "$SRC" "$DST"
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 128"
+cbt_create c "$DISK1" 128
 assert_cmd mkfs.ext4 -q -F /dev/mapper/c
 assert_cmd mount /dev/mapper/c "$SRC"
 

@@ -15,8 +15,7 @@ W=/tmp/clone_resume
 cleanup() {
 	bg_stop writer
 	bg_kill -KILL clone
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c-snap c
 }
 
 need_module dm_cbt
@@ -24,7 +23,7 @@ need_cmd cbt stamp
 
 rm -rf "$W" && mkdir -p "$W"
 STATE=$W/state/clone-${DISK2#/dev/}.json
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 128"
+cbt_create c "$DISK1" 128
 assert_cmd stamp write /dev/mapper/c -b 1M -n 128 -g 1
 log "the fill is history: an earlier backup committed it"
 assert_eq "$(cbt epoch close c)" 1 "closed epoch"

@@ -15,17 +15,15 @@ W=/tmp/nlfuzz
 
 cleanup() {
 	bg_kill
-	for d in fbs ft fa fb; do
-		dmsetup remove "$d" 2>/dev/null || true
-	done
+	dm_remove fbs ft fa fb
 }
 
 need_module dm_cbt
 need_cmd cbt nlfuzz
 rm -rf "$W" && mkdir -p "$W"
 
-assert_cmd dmsetup create fa --table "0 $(sectors "$DISK1") cbt $DISK1 8 2 metadata $DISK2"
-assert_cmd dmsetup create fb --table "0 $(sectors "$DISK3") cbt $DISK3 128"
+cbt_create fa "$DISK1" 8 2 metadata "$DISK2"
+cbt_create fb "$DISK3" 128
 ST=$(sectors "$DISK5")
 FB=$(sectors /dev/mapper/fb)
 

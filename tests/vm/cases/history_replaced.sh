@@ -11,8 +11,7 @@
 
 cleanup() {
 	kill "${MON:-}" 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c-snap c
 }
 
 need_module dm_cbt

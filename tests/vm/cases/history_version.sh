@@ -7,7 +7,7 @@
 # timeout: 120
 
 cleanup() {
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt
@@ -38,7 +38,7 @@ sum=$(md5sum <"$DISK2")
 if dmsetup create c --table "$CBT" 2>/dev/null; then fail "metadata of a newer format was accepted"; fi
 dmesg | tail -3 | grep -q "newer dm-cbt format" || fail "no reason given for the refusal"
 assert_eq "$(md5sum <"$DISK2")" "$sum" "metadata after the refusal"
-dmsetup remove c 2>/dev/null || true
+dm_remove c
 
 log "back to version 2, it loads as it was"
 assert_cmd cbtsb "$DISK2" 2

@@ -12,8 +12,7 @@ W=/tmp/conc
 
 cleanup() {
 	bg_stop
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c-snap c
 }
 
 need_module dm_cbt
@@ -21,7 +20,7 @@ need_cmd cbt stamp stampscan
 rm -rf "$W" && mkdir -p "$W"
 : >"$W/log"
 
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 
 # writer ROUND: 16 KiB stamped blocks, generation (and seed) ROUND, logged.
 writer() { stamp write /dev/mapper/c -b 16384 -r "$1" -n 16 -g "$1" -l "$W/log" >/dev/null; }

@@ -18,8 +18,7 @@ cleanup() {
 	bg_stop
 	umount /mnt/s 2>/dev/null || true
 	umount /mnt/o 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c-snap c
 }
 
 need_module dm_cbt ext4 xfs
@@ -31,7 +30,7 @@ run_fs() {
 FS=$1
 log "=== $FS"
 rm -f "$W"/sum.*
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 if [ "$FS" = xfs ]; then
 	assert_cmd mkfs.xfs -f -q /dev/mapper/c
 	ROOPTS=ro,norecovery,nouuid

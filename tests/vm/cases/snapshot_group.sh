@@ -13,18 +13,15 @@ W=/tmp/grp
 
 cleanup() {
 	bg_kill
-	dmsetup remove a-snap 2>/dev/null || true
-	dmsetup remove b-snap 2>/dev/null || true
-	dmsetup remove a 2>/dev/null || true
-	dmsetup remove b 2>/dev/null || true
+	dm_remove a-snap b-snap a b
 }
 
 need_module dm_cbt
 need_cmd cbt stamppair stampscan
 rm -rf "$W" && mkdir -p "$W"
 
-assert_cmd dmsetup create a --table "0 $(sectors "$DISK1") cbt $DISK1 8"
-assert_cmd dmsetup create b --table "0 $(sectors "$DISK2") cbt $DISK2 128"
+cbt_create a "$DISK1" 8
+cbt_create b "$DISK2" 128
 
 # pairs: compare a-snap with b-snap; prints the counts, fails on b ahead.
 pairs() {

@@ -14,7 +14,7 @@ W=/tmp/stacked
 
 cleanup() {
 	bg_stop
-	for d in b-snap a-snap b a slowmeta; do dmsetup remove "$d" 2>/dev/null || true; done
+	dm_remove b-snap a-snap b a slowmeta
 }
 
 need_module dm_cbt dm_delay

@@ -11,9 +11,7 @@
 W=/tmp/ovf
 
 cleanup() {
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
-	dmsetup remove cowx 2>/dev/null || true
+	dm_remove c-snap c cowx
 }
 
 need_module dm_cbt
@@ -39,7 +37,7 @@ snap_reads_fail() {
 	log "snapshot reads fail: $(tail -1 "$W/dd.err")"
 }
 
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 
 log "--- COW store too small: 1 MiB (256 chunks) under 8 MiB of random writes"
 out=$(cbt snapshot take c --cow "$DISK2" --no-freeze --json) || fail "take failed"

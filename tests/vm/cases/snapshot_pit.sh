@@ -18,8 +18,7 @@ SNAP=/dev/mapper/c-snap
 
 cleanup() {
 	bg_stop
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c-snap c
 }
 
 need_module dm_cbt
@@ -38,7 +37,7 @@ echo "$REGIONS" | while read -r id bs off span; do
 		fail "cannot pre-fill region $id"
 	: >"$W/log$id"
 done
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 
 # writer ID BS OFF SPAN R: the R-th 8 writes of region ID in this ROUND, a
 # new generation each time.

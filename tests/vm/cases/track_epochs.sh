@@ -5,7 +5,7 @@
 # timeout: 180
 
 cleanup() {
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt
@@ -13,7 +13,7 @@ need_cmd cbt
 
 # write_block N: write 4 KiB at block N (4 KiB tracking blocks).
 
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 write_block 1
 write_block 5
 e1=$(cbt epoch close c)

@@ -8,7 +8,7 @@
 # timeout: 240
 
 cleanup() {
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt
@@ -55,7 +55,7 @@ assert_eq "$(marked_blocks c --epoch 3)" "20 30 40 7000 " "open epoch after abor
 assert_cmd dmsetup remove c
 
 log "another block size: new identity, never the old bitmap"
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 128 2 metadata $DISK2"
+cbt_create c "$DISK1" 128 2 metadata "$DISK2"
 [ "$(uuid)" != "$(cat "$STATE/uuid")" ] || fail "identity kept across a block size change"
 assert_eq "$(marked_blocks c)" "" "bitmap under the new identity"
 dmesg | grep -q "another device or block size: new identity" || fail "no warning about the new identity"

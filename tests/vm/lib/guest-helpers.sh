@@ -6,6 +6,27 @@
 # status for the case to assert on. README.md, "Writing a case", lists them.
 # shellcheck shell=sh
 
+# ---- devices --------------------------------------------------------------
+
+# cbt_create NAME DISK BLOCK [FEATURE-ARG...]: create the dm device NAME, a
+# cbt target over the whole of DISK with tracking blocks of BLOCK sectors
+# and the optional feature arguments as given (`2 metadata $DISK2`); fails
+# the case if dmsetup refuses. Leaves /dev/mapper/NAME for cleanup.
+cbt_create() {
+	local name=$1 disk=$2
+	shift 2
+	assert_cmd dmsetup create "$name" --table "0 $(sectors "$disk") cbt $disk $*"
+}
+
+# dm_remove NAME...: remove these dm devices, in this order, those that
+# exist; never fails (for cleanup, which must cope with a half-done setup).
+dm_remove() {
+	local d
+	for d in "$@"; do
+		dmsetup remove "$d" 2>/dev/null || true
+	done
+}
+
 # ---- waiting ------------------------------------------------------------
 
 # wait_until SECONDS CMD [ARG...]: run CMD every 0.1 s until it succeeds
