@@ -27,6 +27,18 @@ dm_remove() {
 	done
 }
 
+# lvm_setup: an lvm.conf for this guest, which has no udev: LVM scans
+# /dev itself, waits for no udev event, runs no dmeventd and writes no
+# metadata backups. Leaves /etc/lvm (the guest's, gone at power-off).
+lvm_setup() {
+	mkdir -p /etc/lvm /run/lvm /run/lock/lvm
+	cat >/etc/lvm/lvm.conf <<-'CONF'
+	devices { obtain_device_list_from_udev = 0 scan_lvs = 0 }
+	activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
+	backup { backup = 0 archive = 0 }
+	CONF
+}
+
 # ---- waiting ------------------------------------------------------------
 
 # wait_until SECONDS CMD [ARG...]: run CMD every 0.1 s until it succeeds
