@@ -38,8 +38,7 @@ W=/tmp/bb
 
 cleanup() {
 	cbt snapshot drop bb 2>/dev/null || true
-	umount "$SRC" 2>/dev/null || true
-	umount "$STORE" 2>/dev/null || true
+	unmount "$SRC" "$STORE"
 	dm_remove bb
 }
 

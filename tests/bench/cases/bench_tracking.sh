@@ -29,7 +29,7 @@ CONFIGS="raw linear cbt-mem cbt-md-4k cbt-md-64k era-64k"
 cleanup() {
 	local c
 	for c in $CONFIGS; do
-		umount "/mnt/$c" 2>/dev/null || true
+		unmount "/mnt/$c"
 	done
 	for c in $CONFIGS; do
 		dm_remove "b-$c" "e-$c"

@@ -12,7 +12,7 @@ HID=$C-cbt-orig
 KEY=$(printf '%064x%064x' 12345678 87654321)
 
 cleanup() {
-	umount /mnt/c 2>/dev/null || true
+	unmount /mnt/c
 	if dmsetup table "$C" 2>/dev/null | grep -q ' cbt '; then cbt detach "$C" >/dev/null 2>&1 || true; fi
 	dm_remove "$HID" "$C"
 }

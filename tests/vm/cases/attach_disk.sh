@@ -7,7 +7,7 @@
 # timeout: 180
 
 cleanup() {
-	umount /mnt/d 2>/dev/null || true
+	unmount /mnt/d
 	dm_remove d
 }
 

@@ -14,7 +14,7 @@ MNT=/mnt/lv
 
 cleanup() {
 	bg_kill fio
-	umount "$MNT" 2>/dev/null || true
+	unmount "$MNT"
 	if dmsetup table "$LV" 2>/dev/null | grep -q ' cbt '; then cbt detach "$LV" >/dev/null 2>&1 || true; fi
 	dm_remove "$HID"
 	vgremove -f -y "$VG" >/dev/null 2>&1 || true

@@ -35,12 +35,12 @@ cleanup() {
 	# a handler still at work holds the record's lock: let it finish
 	[ -e "/run/cbt/attached/$LV.lock" ] && flock -w 60 "/run/cbt/attached/$LV.lock" true
 	rm -f "/run/cbt/attached/$LV.lock"
-	umount "$MNT" 2>/dev/null || true
+	unmount "$MNT"
 	if dmsetup table "$LV" 2>/dev/null | grep -q ' cbt '; then cbt detach "$LV" >/dev/null 2>&1 || true; fi
 	dm_remove "$HID" "$LV-snap"
 	vgremove -f -y "$VG" >/dev/null 2>&1 || true
 	pvremove -y -ff "$DISK1" >/dev/null 2>&1 || true
-	umount "$STORE" 2>/dev/null || true
+	unmount "$STORE"
 	true
 }
 

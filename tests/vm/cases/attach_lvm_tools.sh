@@ -12,7 +12,7 @@ LV=$VG-lv0
 HID=$LV-cbt-orig
 
 cleanup() {
-	umount /mnt/lvtt 2>/dev/null || true
+	unmount /mnt/lvtt
 	if dmsetup table "$LV" 2>/dev/null | grep -q ' cbt '; then cbt detach "$LV" >/dev/null 2>&1 || true; fi
 	dm_remove "$HID"
 	vgremove -f -y "$VG" >/dev/null 2>&1 || true

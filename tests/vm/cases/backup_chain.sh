@@ -26,11 +26,11 @@ CH=$STORE/chain
 
 cleanup() {
 	bg_kill
-	umount /mnt/bk-tgt 2>/dev/null || true
+	unmount /mnt/bk-tgt
 	dmsetup resume top 2>/dev/null || true
-	umount "$SRC" 2>/dev/null || true
+	unmount "$SRC"
 	dm_remove top c-snap
-	umount "$STORE" 2>/dev/null || true
+	unmount "$STORE"
 	dm_remove c
 }
 

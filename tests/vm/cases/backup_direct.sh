@@ -18,10 +18,9 @@ CH=$STORE/chain
 
 cleanup() {
 	bg_kill fio
-	umount /mnt/bd-tgt 2>/dev/null || true
-	umount "$SRC" 2>/dev/null || true
+	unmount /mnt/bd-tgt "$SRC"
 	dm_remove c-snap
-	umount "$STORE" 2>/dev/null || true
+	unmount "$STORE"
 	dm_remove c
 }
 

@@ -16,7 +16,7 @@ STORE=/mnt/bg-store
 CH=$STORE/chain
 
 cleanup() {
-	umount "$STORE" 2>/dev/null || true
+	unmount "$STORE"
 	dm_remove c-snap c lin
 	true
 }

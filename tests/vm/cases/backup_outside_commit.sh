@@ -21,7 +21,7 @@ CH=$STORE/chain
 cleanup() {
 	[ -z "${CLONE:-}" ] || kill "$CLONE" 2>/dev/null || true
 	wait 2>/dev/null || true
-	umount "$STORE" 2>/dev/null || true
+	unmount "$STORE"
 	dm_remove c-snap c
 }
 

@@ -23,11 +23,9 @@ CH=$STORE/chain
 
 cleanup() {
 	bg_kill
-	umount /mnt/bx-snap 2>/dev/null || true
-	umount /mnt/bx-tgt 2>/dev/null || true
-	umount "$SRC" 2>/dev/null || true
+	unmount /mnt/bx-snap /mnt/bx-tgt "$SRC"
 	dm_remove c-snap
-	umount "$STORE" 2>/dev/null || true
+	unmount "$STORE"
 	dm_remove c
 }
 

@@ -12,7 +12,7 @@ W=/tmp/clone_converge
 
 cleanup() {
 	bg_kill fio
-	umount "$SRC" 2>/dev/null || true
+	unmount "$SRC"
 	dm_remove c-snap c
 }
 

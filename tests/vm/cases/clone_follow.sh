@@ -11,7 +11,7 @@ W=/tmp/clone_follow
 cleanup() {
 	bg_stop writer
 	bg_kill -INT clone
-	umount "$SRC" 2>/dev/null || true
+	unmount "$SRC"
 	dm_remove c-snap c
 }
 

@@ -15,8 +15,7 @@ W=/tmp/clone_live
 
 cleanup() {
 	bg_kill fio
-	umount "$DST" 2>/dev/null || true
-	umount "$SRC" 2>/dev/null || true
+	unmount "$DST" "$SRC"
 	dm_remove c-snap c
 }
 

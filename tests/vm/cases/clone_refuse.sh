@@ -9,7 +9,7 @@
 W=/tmp/clone_refuse
 
 cleanup() {
-	umount /mnt/rftgt 2>/dev/null || true
+	unmount /mnt/rftgt
 	dm_remove c-snap c
 }
 

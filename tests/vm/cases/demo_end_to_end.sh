@@ -12,9 +12,7 @@ BACKUPS=/mnt/backups
 cleanup() {
 	[ -z "${APP:-}" ] || kill "$APP" 2>/dev/null || true
 	wait 2>/dev/null || true
-	umount /mnt/check 2>/dev/null || true
-	umount "$WORK" 2>/dev/null || true
-	umount "$BACKUPS" 2>/dev/null || true
+	unmount /mnt/check "$WORK" "$BACKUPS"
 	dm_remove data
 }
 

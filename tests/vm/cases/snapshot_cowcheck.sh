@@ -10,8 +10,7 @@
 # timeout: 200
 
 cleanup() {
-	umount /mnt/o 2>/dev/null || true
-	umount /mnt/x 2>/dev/null || true
+	unmount /mnt/o /mnt/x
 	losetup -D 2>/dev/null || true
 	dm_remove c-snap on-c holder c
 }

@@ -16,8 +16,7 @@ W=/tmp/frz
 
 cleanup() {
 	bg_stop
-	umount /mnt/s 2>/dev/null || true
-	umount /mnt/o 2>/dev/null || true
+	unmount /mnt/s /mnt/o
 	dm_remove c-snap c
 }
 

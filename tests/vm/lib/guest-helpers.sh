@@ -27,6 +27,15 @@ dm_remove() {
 	done
 }
 
+# unmount DIR...: unmount these, in this order, those mounted; never fails
+# (for cleanup).
+unmount() {
+	local d
+	for d in "$@"; do
+		umount "$d" 2>/dev/null || true
+	done
+}
+
 # lvm_setup: an lvm.conf for this guest, which has no udev: LVM scans
 # /dev itself, waits for no udev event, runs no dmeventd and writes no
 # metadata backups. Leaves /etc/lvm (the guest's, gone at power-off).
