@@ -76,18 +76,20 @@ wait_tracked() {
 	log "ok: tracked again after $1 (polled $i times)"
 }
 
-export CBT_BACKUP_HOOK="sha256sum \"\$CBT_SNAP_PATH\" | cut -d' ' -f1 >$W/snapsum; blockdev --getsize64 \"\$CBT_SNAP_PATH\" >$W/snapsize"
-# backup N ARGS...: backup number N; its snapshot's checksum and size are kept
-backup() {
+snap_sum_hook "$W"
+# lv_backup N ARGS...: cbt backup of the LV, its JSON report in $W/backup.N
+# (shown when it fails).
+lv_backup() {
 	local n="$1" rc=0
 	shift
-	rm -f "$W/snapsum"
 	cbt backup "$LV" "$@" --to "$CH" --cow "$DISK3" --json >"$W/backup.$n" || rc=$?
-	[ "$rc" -eq 0 ] || fail "backup $n ($*) failed with exit status $rc: $(cat "$W/backup.$n")"
-	[ -s "$W/snapsum" ] || fail "backup $n: the hook did not checksum the snapshot"
-	mv "$W/snapsum" "$W/sum.$n"
-	mv "$W/snapsize" "$W/size.$n"
-	log "backup $n: $(tr -d '\n' <"$W/backup.$n")"
+	[ "$rc" -eq 0 ] || cat "$W/backup.$n"
+	return "$rc"
+}
+# backup N ARGS...: backup number N; its snapshot's checksum and size are kept
+backup() {
+	backup_summed "$1" "$W" lv_backup "$@"
+	log "backup $1: $(tr -d '\n' <"$W/backup.$1")"
 }
 # busy_reload WHAT UUID N: after LVM's reload of the mounted LV under fio:
 # tracked again with a new identity (not UUID; table-replaced), and backup N

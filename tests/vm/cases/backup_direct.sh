@@ -40,17 +40,14 @@ bg_start fio fio --name=load --filename="$SRC/load.dat" --size=24M --rw=randwrit
 	--rate=2m --ioengine=psync --fsync=16 --time_based --runtime=1000 >"$W/fio.log" 2>&1
 sleep 3
 
-export CBT_BACKUP_HOOK="sha256sum \"\$CBT_SNAP_PATH\" | cut -d' ' -f1 >$W/snapsum"
+snap_sum_hook "$W"
 
+# backup N ARGS...: backup number N; the snapshot's checksum goes to $W/sum.N
 backup() {
-	local n="$1" rc=0
+	local n="$1"
 	shift
-	rm -f "$W/snapsum"
 	log "+ cbt backup c $* --to $CH --cow $DISK2 --quiet"
-	cbt backup c "$@" --to "$CH" --cow "$DISK2" --quiet || rc=$?
-	[ "$rc" -eq 0 ] || fail "backup $n ($*) failed with exit status $rc"
-	[ -s "$W/snapsum" ] || fail "backup $n: the hook did not checksum the snapshot"
-	mv "$W/snapsum" "$W/sum.$n"
+	backup_summed "$n" "$W" cbt backup c "$@" --to "$CH" --cow "$DISK2" --quiet
 	sleep 2
 }
 

@@ -260,6 +260,32 @@ _bg_end() {
 	done
 }
 
+# ---- backups ------------------------------------------------------------
+
+# snap_sum_hook DIR [FIRST]: export a CBT_BACKUP_HOOK with which every
+# `cbt backup` writes the sha256 of its snapshot to DIR/snapsum and its
+# size in bytes to DIR/snapsize, once the snapshot is taken: what a
+# restore of that point must equal. FIRST: a command the hook runs before
+# (a resume of a device the case suspended for the take).
+snap_sum_hook() {
+	export CBT_BACKUP_HOOK="${2:+$2; }sha256sum \"\$CBT_SNAP_PATH\" | cut -d' ' -f1 >$1/snapsum; blockdev --getsize64 \"\$CBT_SNAP_PATH\" >$1/snapsize"
+}
+
+# backup_summed N DIR CMD [ARG...]: run the backup command CMD (`cbt backup
+# ...`, or a function of the case) as backup number N, under snap_sum_hook
+# DIR. Fails unless it exits 0 and the hook checksummed the snapshot; keeps
+# the snapshot's sha256 as DIR/sum.N and its size as DIR/size.N.
+backup_summed() {
+	local n=$1 dir=$2 rc=0
+	shift 2
+	rm -f "$dir/snapsum" "$dir/snapsize"
+	"$@" || rc=$?
+	[ "$rc" -eq 0 ] || fail "backup $n ($*) failed with exit status $rc"
+	[ -s "$dir/snapsum" ] || fail "backup $n: the hook did not checksum the snapshot"
+	mv "$dir/snapsum" "$dir/sum.$n"
+	mv "$dir/snapsize" "$dir/size.$n"
+}
+
 # ---- stamped blocks (helpers/stamp.c, stampscan.c) ------------------------
 
 # stamps_match_log DEV LOG WHAT [STAMPSCAN-ARG...]: every block of DEV
