@@ -260,6 +260,15 @@ _bg_end() {
 	done
 }
 
+# monitor_ready NAME ERR: wait until the `cbt monitor` running as NAME
+# (bg_start, its stderr in file ERR) listens: status 0; or until it exited
+# without: status 1. Asserts nothing.
+monitor_ready() {
+	until grep -q listening "$2"; do
+		bg_running "$1" || return 1
+	done
+}
+
 # ---- backups ------------------------------------------------------------
 
 # snap_sum_hook DIR [FIRST]: export a CBT_BACKUP_HOOK with which every
