@@ -73,6 +73,7 @@ def per_config(by_rep, configs):
 
 
 def ratio_stats(by_rep, cfg, base, metric):
+    """cfg's metric over base's, per round that has both: median, min, max, n."""
     rs = []
     for rep, cfgs in sorted(by_rep.items()):
         a, b = cfgs.get(cfg), cfgs.get(base)
@@ -267,11 +268,7 @@ def backup(rows, out, js):
             rd = med([num(r.get("read_bytes")) for r in rs])
             lg = med([num(r.get("logical_bytes")) for r in rs])
             st = med([num(r.get("stored_bytes")) for r in rs])
-            sp = []
-            for c in by_rep.values():
-                if cfg in c and "dd-zstd" in c:
-                    sp.append(num(c["dd-zstd"]["time_us"]) / num(c[cfg]["time_us"]))
-            spd = {"median": statistics.median(sp), "min": min(sp), "max": max(sp), "n": len(sp)} if sp else None
+            spd = ratio_stats(by_rep, "dd-zstd", cfg, "time_us")
             snap = med([num(r.get("snap_us")) / 1e6 for r in rs if r.get("snap_us")])
             out.append(f"  {cfg:<10} {fmt(t, 1):>7} {fmt(mib(dev) / t if dev and t else None, 1):>9} "
                        f"{fmt(mib(rd), 0):>9} {fmt(mib(lg), 0):>9} {fmt(mib(st), 1):>10} "
@@ -363,8 +360,7 @@ def clone(rows, out, js):
             runs = [num(r["time_us"]) / 1e6 for r in rs]
             t = med(runs)
             b = med([num(r.get("bytes")) for r in rs])
-            sp = [num(c["dd"]["time_us"]) / num(c[cfg]["time_us"]) for c in by_rep.values() if cfg in c and "dd" in c]
-            spd = {"median": statistics.median(sp), "min": min(sp), "max": max(sp), "n": len(sp)} if sp else None
+            spd = ratio_stats(by_rep, "dd", cfg, "time_us")
             passes = med([num(r.get("passes")) for r in rs])
             if cfg == "clone":
                 clone_t = t
