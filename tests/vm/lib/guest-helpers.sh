@@ -130,11 +130,12 @@ sha256_head() {
 	head -c "$2" "$1" | sha256sum | cut -d' ' -f1
 }
 
-# assert_same_start SRC DST [WHAT]: the whole of SRC (a snapshot, say)
-# equals the first as many bytes of DST, by sha256; fails the case if not.
+# assert_same_start SRC DST [WHAT]: the whole of SRC (a snapshot, say, or
+# a file) equals the first as many bytes of DST, by sha256; fails the case
+# if not.
 assert_same_start() {
 	local bytes
-	bytes=$(blockdev --getsize64 "$1")
+	if [ -b "$1" ]; then bytes=$(blockdev --getsize64 "$1"); else bytes=$(wc -c <"$1"); fi
 	assert_eq "$(sha256_head "$2" "$bytes")" "$(sha256_of "$1")" "${3:-sha256 of $2 against $1}"
 }
 
