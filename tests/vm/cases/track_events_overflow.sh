@@ -7,46 +7,43 @@
 # timeout: 240
 
 cleanup() {
-	[ -n "${MON:-}" ] && kill -CONT "$MON" 2>/dev/null && kill "$MON" 2>/dev/null
+	# a stopped monitor takes SIGTERM only once continued
+	bg_running mon && kill -CONT "$(bg_pid mon)" || true
+	bg_kill mon
 	[ -n "${RMEM:-}" ] && echo "$RMEM" >/proc/sys/net/core/rmem_default
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt
 need_cmd cbt
 
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 # A small receive buffer for the monitor's socket: a few events fill it.
 RMEM=$(cat /proc/sys/net/core/rmem_default)
 echo 4096 >/proc/sys/net/core/rmem_default
-cbt monitor >/tmp/events 2>/tmp/monitor.err &
-MON=$!
-until grep -q listening /tmp/monitor.err; do
-	kill -0 "$MON" 2>/dev/null || fail "cbt monitor exited: $(cat /tmp/monitor.err)"
-done
+bg_start mon cbt monitor >/tmp/events 2>/tmp/monitor.err
+monitor_ready mon /tmp/monitor.err || fail "cbt monitor exited: $(cat /tmp/monitor.err)"
 echo "$RMEM" >/proc/sys/net/core/rmem_default
 RMEM=
 
 # Stopped, it reads nothing while 200 events are sent.
-kill -STOP "$MON"
+kill -STOP "$(bg_pid mon)"
 i=1
 while [ "$i" -le 100 ]; do
 	n=$(cbt epoch close c) || fail "epoch close failed"
 	cbt epoch abort c "$n" || fail "epoch abort failed"
 	i=$((i + 1))
 done
-kill -CONT "$MON"
+kill -CONT "$(bg_pid mon)"
 # One more event after the overflow: the monitor must still be there for it.
 last=$(cbt epoch close c) || fail "epoch close failed"
 tries=0
 until grep -q "^epoch-closed c .* epoch $last\$" /tmp/events; do
-	kill -0 "$MON" 2>/dev/null || fail "cbt monitor exited: $(cat /tmp/monitor.err)"
+	bg_running mon || fail "cbt monitor exited: $(cat /tmp/monitor.err)"
 	tries=$((tries + 1))
 	[ "$tries" -lt 200000 ] || fail "the event for epoch $last never came: $(tail -5 /tmp/events)"
 done
-kill "$MON"
-wait "$MON" 2>/dev/null || true
-MON=
+bg_kill mon
 grep -q '^events-lost$' /tmp/events || fail "no events-lost line: $(head -5 /tmp/events)"
 state=$(grep '^state c ' /tmp/events | head -1)
 [ -n "$state" ] || fail "no state line for c after events-lost"

@@ -8,8 +8,8 @@
 # timeout: 120
 
 cleanup() {
-	for p in ${MONS:-}; do kill "$p" 2>/dev/null || true; done
-	dmsetup remove c 2>/dev/null || true
+	bg_kill
+	dm_remove c
 }
 
 need_module dm_cbt
@@ -18,22 +18,17 @@ need_cmd cbt asuser
 NOBODY=65534
 CAP_NET_ADMIN=12
 CAP_SYS_ADMIN=21
-MONS=
 
-# monitor TAG [asuser args]: a `cbt monitor --count 1' in the background,
-# its output in /tmp/TAG.out and .err; waits until it listens or exits.
+# monitor TAG [asuser args]: a `cbt monitor --count 1' in the background as
+# TAG, its output in /tmp/TAG.out and .err; waits until it listens or exits.
 monitor() {
 	local tag=$1
 	shift
-	"$@" cbt monitor --count 1 >"/tmp/$tag.out" 2>"/tmp/$tag.err" &
-	eval "PID_$tag=$!"
-	MONS="$MONS $!"
-	until grep -q listening "/tmp/$tag.err"; do
-		kill -0 "$!" 2>/dev/null || break
-	done
+	bg_start "$tag" "$@" cbt monitor --count 1 >"/tmp/$tag.out" 2>"/tmp/$tag.err"
+	monitor_ready "$tag" "/tmp/$tag.err" || true
 }
 
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 
 log "cbt status: refused for nobody and for CAP_NET_ADMIN alone"
 for who in "" "-c $CAP_NET_ADMIN"; do
@@ -55,17 +50,15 @@ monitor net asuser -c $CAP_NET_ADMIN $NOBODY
 assert_eq "$(cbt epoch close c)" 1 "closed"
 # The multicast reaches every member socket at once: once root's and
 # CAP_SYS_ADMIN's monitors have theirs, any other joined socket has it too.
-wait "$PID_root" || fail "root's monitor failed: $(cat /tmp/root.err)"
-wait "$PID_sys" || fail "CAP_SYS_ADMIN's monitor failed: $(cat /tmp/sys.err)"
+bg_wait root || fail "root's monitor failed: $(cat /tmp/root.err)"
+bg_wait sys || fail "CAP_SYS_ADMIN's monitor failed: $(cat /tmp/sys.err)"
 grep -q "epoch-closed c" /tmp/root.out || fail "root got no event: $(cat /tmp/root.out)"
 grep -q "epoch-closed c" /tmp/sys.out || fail "CAP_SYS_ADMIN got no event"
 for tag in nobody net; do
-	eval "pid=\$PID_$tag"
 	# Joined (old kernels): it got its one event and exits; refused: it exited.
-	wait "$pid" || true
+	bg_wait "$tag" || true
 	cat "/tmp/$tag.err"
 	grep -q "epoch-closed" "/tmp/$tag.out" && fail "$tag received an event: $(cat "/tmp/$tag.out")"
 done
-MONS=
 assert_cmd dmsetup remove c
 pass
