@@ -10,7 +10,7 @@
 # them.
 # A good COW is still accepted.
 # disks: 64M 8M 16M 32M 16M
-# timeout: 200
+# timeout: 300
 
 cleanup() {
 	dm_remove s c-snap2 d-snap on-c on-meta on-origin holder d c
