@@ -44,6 +44,56 @@ build_module() {
 	echo "$dir/src/dm-cbt.ko"
 }
 
+# Checksum of the module's sources under directory $1 (the tree, or the
+# copy build_module compiled).
+module_sources_sum() {
+	(cd "$1" && find Kbuild kmod include -type f \( -name Kbuild -o -name Makefile -o -name '*.[ch]' \) |
+		LC_ALL=C sort | xargs sha256sum) 2>/dev/null | sha256sum | cut -d' ' -f1
+}
+
+# module_for KVER OUT: dm-cbt.ko for KVER, copied to directory OUT; prints
+# its path. Reuses the one in module_dir (tests/build made it just before,
+# in tests/check) when it was built from exactly the sources of the tree,
+# else builds it there. Serialised per kernel (flock): the VM and boot
+# harnesses may ask at once.
+module_for() {
+	local kver=$1 out=$2 dir
+	dir=$(module_dir "$kver")
+	mkdir -p "$dir"
+	(
+		flock 9
+		if [ -f "$dir/src/dm-cbt.ko" ] &&
+			[ "$(module_sources_sum "$dir/src")" = "$(module_sources_sum "$TOP")" ]; then
+			echo "reusing $dir/src/dm-cbt.ko: built from the same sources" >&2
+		else
+			build_module "$kver" >/dev/null || exit 1
+		fi
+		cp "$dir/src/dm-cbt.ko" "$out/dm-cbt.ko"
+	) 9>"$dir.lock" || return 1
+	echo "$out/dm-cbt.ko"
+}
+
+# copy_elf ROOT SRC DESTDIR [NAME]: install the ELF binary SRC as
+# ROOT/DESTDIR/NAME (default: its own name), with every library it needs
+# (per ldd) at its own path under ROOT. Run `ldconfig -r ROOT` after.
+copy_elf() {
+	local root=$1 src=$2 destdir=$3 name=${4:-$(basename "$2")} lib
+	install -D -m 0755 "$(readlink -f "$src")" "$root$destdir/$name"
+	while read -r lib; do
+		[ -e "$root$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
+	done < <(ldd "$src" 2>/dev/null | grep -oE '/[^ ]+' || true)
+}
+
+# busybox_root ROOT: the host's static busybox as ROOT/bin/busybox, with a
+# link in ROOT/bin for each of its applets (the guest root's shell tools).
+busybox_root() {
+	local a
+	install -D -m 0755 /bin/busybox "$1/bin/busybox"
+	for a in $(/bin/busybox --list); do
+		[ -e "$1/bin/$a" ] || ln -s busybox "$1/bin/$a"
+	done
+}
+
 # Debian's linux-source-6.1 tree (for KUnit on UML, checkpatch.pl), extracted
 # once into $BUILD/kunit/ and reused: the marker file, written last, names
 # the tarball it came from, so a half-done extraction or a new package is

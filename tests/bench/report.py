@@ -55,6 +55,23 @@ TRACK_JOBS = [
 ]
 
 
+def by_round(rows):
+    """The rows as {rep: {cfg: row}}: each round's row of each config."""
+    by_rep = {}
+    for r in rows:
+        by_rep.setdefault(r["rep"], {})[r["cfg"]] = r
+    return by_rep
+
+
+def per_config(by_rep, configs):
+    """(cfg, its rows, one per round that has it) for each config in order
+    that has any."""
+    for cfg in configs:
+        rs = [c[cfg] for c in by_rep.values() if cfg in c]
+        if rs:
+            yield cfg, rs
+
+
 def ratio_stats(by_rep, cfg, base, metric):
     rs = []
     for rep, cfgs in sorted(by_rep.items()):
@@ -98,10 +115,7 @@ def tracking(rows, out, js):
                f"{'best/lin':>8} {'best/raw':>8}")
     js["tracking"] = []
     for job, title, metric, unit in TRACK_JOBS:
-        by_rep = {}
-        for r in res:
-            if r["job"] == job:
-                by_rep.setdefault(r["rep"], {})[r["cfg"]] = r
+        by_rep = by_round(r for r in res if r["job"] == job)
         if not by_rep:
             continue
         out.append(title)
@@ -200,10 +214,7 @@ def snapshot(rows, out, js):
                f"{'best/lin':>8} {'best/cbt':>8}")
     js["snapshot"] = []
     for job, title in SNAP_JOBS:
-        by_rep = {}
-        for r in res:
-            if r["job"] == job:
-                by_rep.setdefault(r["rep"], {})[r["cfg"]] = r
+        by_rep = by_round(r for r in res if r["job"] == job)
         if not by_rep:
             continue
         out.append(title)
@@ -245,18 +256,13 @@ def backup(rows, out, js):
                    f"(zstd halves them); df: {fmt(mib(used), 1)} MiB used of {fmt(mib(size), 0)} MiB; "
                    f"zstd {head.get('zstd', '?')}")
     out.append("")
-    by_rep = {}
-    for r in full:
-        by_rep.setdefault(r["rep"], {})[r["cfg"]] = r
+    by_rep = by_round(full)
     if by_rep:
         out.append(f"Full image ({len(by_rep)} rounds; medians; speed vs dd-zstd: median of per-round "
                    "dd-zstd time / this time, lowest-highest; >1 = faster)")
         out.append(f"  {'config':<10} {'time s':>7} {'dev MiB/s':>9} {'read MiB':>9} {'image MiB':>9} "
                    f"{'stored MiB':>10} {'img/used':>8} {'stored/used':>11} {'speed vs dd-zstd':>18}")
-        for cfg in configs:
-            rs = [c[cfg] for c in by_rep.values() if cfg in c]
-            if not rs:
-                continue
+        for cfg, rs in per_config(by_rep, configs):
             t = med([num(r["time_us"]) / 1e6 for r in rs])
             rd = med([num(r.get("read_bytes")) for r in rs])
             lg = med([num(r.get("logical_bytes")) for r in rs])
@@ -346,19 +352,14 @@ def clone(rows, out, js):
         out.append(f"   source: cbt device {mib(dev):.0f} MiB ({int(head.get('block', 0)) // 1024} KiB blocks, "
                    "metadata disk), no filesystem; target: another disk of the same size")
     out.append("")
-    by_rep = {}
-    for r in idle:
-        by_rep.setdefault(r["rep"], {})[r["cfg"]] = r
+    by_rep = by_round(idle)
     clone_t = None
     if by_rep:
         out.append(f"Idle device ({len(by_rep)} rounds; medians; speed vs dd: median of per-round dd time / "
                    "this time, lowest-highest; >1 = faster)")
         out.append(f"  {'config':<8} {'time s':>7} {'MiB/s':>7} {'copied MiB':>10} {'passes':>6} "
                    f"{'speed vs dd':>18} {'runs s':>16}")
-        for cfg in configs:
-            rs = [c[cfg] for c in by_rep.values() if cfg in c]
-            if not rs:
-                continue
+        for cfg, rs in per_config(by_rep, configs):
             runs = [num(r["time_us"]) / 1e6 for r in rs]
             t = med(runs)
             b = med([num(r.get("bytes")) for r in rs])

@@ -52,6 +52,12 @@ sum_of() {
 	[[ "$s" =~ ^[0-9a-f]{64}$ ]] && echo "$s"
 	return 0
 }
+# hook_summed NAME KEY: the hook of NAME's backup KEY checksummed its snapshot.
+hook_summed() {
+	local st=1
+	[ -n "$(sum_of "$1" "$2")" ] && st=0
+	result "$1" "the backup hook checksummed the snapshot" "$st"
+}
 # same_history NAME KEY BEFORE_NAME BEFORE_KEY WHAT: the tracking state in
 # NAME's KEY line continues the one in BEFORE's: identity, persistence
 # `metadata', the same open epoch, at least the changed blocks it had.
@@ -97,9 +103,7 @@ st=1
 [ "$(jv boot1 start .persistence)" = metadata ] && st=0
 result boot1 "tracking persistent (status: persistence metadata)" "$st" "$(val boot1 start)"
 rc_ok boot1 full "full backup of the mounted root"
-st=1
-[ -n "$(sum_of boot1 full)" ] && st=0
-result boot1 "the backup hook checksummed the snapshot" "$st"
+hook_summed boot1 full
 check boot1 "clean power-off" '^ROOTTEST end$'
 check_cow boot1
 
@@ -108,9 +112,7 @@ check boot2 "root mounted from /dev/mapper/root again" '^ROOTTEST root: /dev/map
 check boot2 "over vda" '^ROOTTEST kmsg: .*cbt-boot: /dev/vda is /dev/mapper/root, .*with metadata on /dev/vdb'
 same_history boot2 start boot1 end "after the clean reboot: same identity and open epoch, no changed block lost"
 rc_ok boot2 incr2 "incremental after the reboot"
-st=1
-[ -n "$(sum_of boot2 incr2)" ] && st=0
-result boot2 "the backup hook checksummed the snapshot" "$st"
+hook_summed boot2 incr2
 # The kernel's line: the console may lose the script's last one to the reset.
 st=1
 tr -d '\r' <"$W/boot2.log" | grep -qE '^ROOTTEST crashing$|sysrq: Resetting' && st=0
@@ -122,9 +124,7 @@ check boot3 "root mounted from /dev/mapper/root after the crash" '^ROOTTEST root
 check boot3 "over vda" '^ROOTTEST kmsg: .*cbt-boot: /dev/vda is /dev/mapper/root, .*with metadata on /dev/vdb'
 same_history boot3 start boot2 precrash "after the crash: same identity and open epoch, no changed block lost"
 rc_ok boot3 incr3 "incremental after the crash"
-st=1
-[ -n "$(sum_of boot3 incr3)" ] && st=0
-result boot3 "the backup hook checksummed the snapshot" "$st"
+hook_summed boot3 incr3
 rc_ok boot3 clone "cbt clone of the mounted root (--verify)"
 check boot3 "clean power-off" '^ROOTTEST end$'
 check_cow boot3

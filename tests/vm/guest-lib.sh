@@ -161,3 +161,7 @@ _h_on_exit() {
 }
 trap _h_on_exit EXIT
 trap 'exit 130' INT TERM
+
+# The helpers cases share (writes, block sets, waits, background writers,
+# the stamp checker): lib/guest-helpers.sh.
+. /harness/guest-helpers.sh

@@ -38,9 +38,8 @@ W=/tmp/bb
 
 cleanup() {
 	cbt snapshot drop bb 2>/dev/null || true
-	umount "$SRC" 2>/dev/null || true
-	umount "$STORE" 2>/dev/null || true
-	dmsetup remove bb 2>/dev/null || true
+	unmount "$SRC" "$STORE"
+	dm_remove bb
 }
 
 need_module dm_cbt
@@ -59,9 +58,7 @@ drop_caches() {
 
 rm -rf "$W" && mkdir -p "$W" "$SRC" "$STORE"
 log "filling the disks"
-for d in "$DISK1" "$DISK3" "$DISK4"; do
-	dd if=/dev/zero of="$d" bs=1M oflag=direct 2>/dev/null || true
-done
+zero_disks "$DISK1" "$DISK3" "$DISK4"
 S=$(sectors "$DISK1")
 DEV_BYTES=$((S * 512))
 NBLOCKS=$((DEV_BYTES / BLOCK))

@@ -40,7 +40,7 @@ cleanup() {
 	[ -f "$W/fio.pid" ] && sleep 1
 	rm -f "$W/fio.pid"
 	cbt snapshot drop bc 2>/dev/null || true
-	dmsetup remove bc 2>/dev/null || true
+	dm_remove bc
 }
 
 need_module dm_cbt
@@ -68,9 +68,7 @@ wstat() {
 
 rm -rf "$W" && mkdir -p "$W"
 log "filling the disks"
-for d in "$DISK1" "$DISK2" "$DISK4"; do
-	dd if=/dev/zero of="$d" bs=1M oflag=direct 2>/dev/null || true
-done
+zero_disks "$DISK1" "$DISK2" "$DISK4"
 S=$(sectors "$DISK1")
 DEV_BYTES=$((S * 512))
 assert_cmd dmsetup create bc --table "0 $S cbt $DISK1 $((BLOCK / 512)) 2 metadata $DISK3"

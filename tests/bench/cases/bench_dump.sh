@@ -26,8 +26,7 @@ PATTERNS="none 1pct 10pct every64 all"
 . /harness/cases/lib.sh
 
 cleanup() {
-	dmsetup remove bd-cbt 2>/dev/null || true
-	dmsetup remove bd-zero 2>/dev/null || true
+	dm_remove bd-cbt bd-zero
 	rm -f /tmp/pat /tmp/chunk
 }
 

@@ -23,7 +23,7 @@ CONFIGS="linear cbt cbt-snap dm-snapshot"
 
 cleanup() {
 	cbt snapshot drop s-cbt 2>/dev/null || true
-	dmsetup remove s-dsnap 2>/dev/null || true
+	dm_remove s-dsnap
 	for d in s-linear s-cbt s-origin; do dmsetup remove "$d" 2>/dev/null || true; done
 }
 
@@ -35,9 +35,7 @@ if ! cbt help 2>&1 | grep -q '^ *snapshot'; then
 fi
 
 log "filling the disks"
-for d in "$DISK1" "$DISK2" "$DISK3"; do
-	dd if=/dev/zero of="$d" bs=1M oflag=direct 2>/dev/null || true
-done
+zero_disks "$DISK1" "$DISK2" "$DISK3"
 S=$(sectors "$DISK1")
 assert_cmd dmsetup create s-linear --table "0 $S linear $DISK1 0"
 assert_cmd dmsetup create s-cbt --table "0 $S cbt $DISK1 128"
@@ -97,13 +95,7 @@ jobs() {
 bench_out snapshot "configs=$(echo "$CONFIGS" | tr ' ' ,)" reps=$REPS rand_size=$RAND_SIZE
 log "$REPS rounds in one fio run"
 jobs >/tmp/jobs.fio
-fio_jobs /tmp/jobs.fio >/tmp/res || fail "fio failed"
-n=$(echo "$CONFIGS" | wc -w)
-[ "$(wc -l </tmp/res)" = $((REPS * n * 2)) ] || fail "fio: expected $((REPS * n * 2)) jobs, got $(wc -l </tmp/res)"
-while read -r name iops bw ms lat; do
-	r=${name%%.*} rest=${name#*.}
-	bench_out snapshot "rep=${r#r}" "cfg=${rest%%.*}" "job=${rest#*.}" "iops=$iops" "bw=$bw" "runtime_ms=$ms" "lat_us=$lat"
-done </tmp/res
+fio_results snapshot /tmp/jobs.fio $((REPS * $(echo "$CONFIGS" | wc -w) * 2))
 cat /tmp/snap-status.log /tmp/dsnap-status.log
 [ "$(grep -c ' active ' /tmp/snap-status.log)" = "$REPS" ] || fail "a cbt snapshot was not active at the end of its run"
 [ "$(grep -c dropped /tmp/snap-status.log)" = "$REPS" ] || fail "a cbt snapshot could not be dropped"

@@ -29,11 +29,10 @@ CONFIGS="raw linear cbt-mem cbt-md-4k cbt-md-64k era-64k"
 cleanup() {
 	local c
 	for c in $CONFIGS; do
-		umount "/mnt/$c" 2>/dev/null || true
+		unmount "/mnt/$c"
 	done
 	for c in $CONFIGS; do
-		dmsetup remove "b-$c" 2>/dev/null || true
-		dmsetup remove "e-$c" 2>/dev/null || true
+		dm_remove "b-$c" "e-$c"
 	done
 }
 
@@ -68,9 +67,7 @@ reset_cmd() {
 # Fill every disk once, so that no pass pays for the host allocating the
 # sparse image's pages (mkfs gets nodiscard for the same reason).
 log "filling the disks"
-for d in "$DISK1" "$DISK5" "$DISK6" "$DISK7" "$DISK8" "$DISK9" "$DISK10"; do
-	dd if=/dev/zero of="$d" bs=1M oflag=direct 2>/dev/null || true
-done
+zero_disks "$DISK1" "$DISK5" "$DISK6" "$DISK7" "$DISK8" "$DISK9" "$DISK10"
 
 # Block-device configurations, all over DISK1; metadata on DISK2-4.
 set -- "" "$DISK2" "$DISK3" "$DISK4"
@@ -160,13 +157,7 @@ bench_out tracking "configs=$(echo "$CONFIGS" | tr ' ' ,)" reps=$BLOCK_ROUNDS pe
 	rand_size=$RAND_SIZE seq_size=$SEQ_SIZE
 log "block devices: $BLOCK_ROUNDS rounds in one fio run"
 block_jobs >/tmp/jobs.fio
-fio_jobs /tmp/jobs.fio >/tmp/res || fail "fio on the block devices failed"
-n=$(echo "$CONFIGS" | wc -w)
-[ "$(wc -l </tmp/res)" = $((BLOCK_ROUNDS * n * 4)) ] || fail "fio: expected $((BLOCK_ROUNDS * n * 4)) jobs, got $(wc -l </tmp/res)"
-while read -r name iops bw ms lat; do
-	r=${name%%.*} rest=${name#*.}
-	bench_out tracking "rep=${r#r}" "cfg=${rest%%.*}" "job=${rest#*.}" "iops=$iops" "bw=$bw" "runtime_ms=$ms" "lat_us=$lat"
-done </tmp/res
+fio_results tracking /tmp/jobs.fio $((BLOCK_ROUNDS * $(echo "$CONFIGS" | wc -w) * 4))
 
 r=1
 while [ "$r" -le "$PEERS_ROUNDS" ]; do

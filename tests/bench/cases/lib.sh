@@ -26,6 +26,28 @@ fio_jobs() {
 		awk -F';' '$1 == 3 { printf "%s %s %s %s %s\n", $3, $49, $48, $50, $81 }'
 }
 
+# fio_results BENCH JOBFILE WANT: run the job file (fio_jobs); fail unless
+# it ran WANT jobs; print a result line per job, whose name r<rep>.<cfg>.<job>
+# gives the keys rep, cfg and job.
+fio_results() {
+	local r rest name iops bw ms lat
+	fio_jobs "$2" >/tmp/res || fail "fio failed ($2)"
+	[ "$(wc -l </tmp/res)" = "$3" ] || fail "fio: expected $3 jobs, got $(wc -l </tmp/res)"
+	while read -r name iops bw ms lat; do
+		r=${name%%.*} rest=${name#*.}
+		bench_out "$1" "rep=${r#r}" "cfg=${rest%%.*}" "job=${rest#*.}" "iops=$iops" "bw=$bw" "runtime_ms=$ms" "lat_us=$lat"
+	done </tmp/res
+}
+
+# zero_disks DISK...: write zeroes over each disk to its end, so the sparse
+# images are allocated before anything is measured.
+zero_disks() {
+	local d
+	for d in "$@"; do
+		dd if=/dev/zero of="$d" bs=1M oflag=direct 2>/dev/null || true
+	done
+}
+
 # median of the numbers on stdin
 median() {
 	sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'

@@ -18,7 +18,7 @@ need_cmd cbt fio
 rm -rf "$SOAK" && mkdir -p "$SOAK"
 CH=$SOAK/chain
 
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 assert_cmd dmsetup create cow --table "0 $(sectors "$DISK2") linear $DISK2 0"
 assert_cmd cbt backup c --full --all-blocks --to "$CH" --cow /dev/mapper/cow --no-freeze --quiet
 images=$(grep -c . "$CH/chain.idx")

@@ -18,7 +18,7 @@ need_cmd cbt fio
 rm -rf "$SOAK" && mkdir -p "$SOAK"
 TGT=$DISK4
 
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 for mode in error delay; do
 	log "=== COW device of an active snapshot: $mode"
 	CH=$SOAK/chain-$mode

@@ -13,8 +13,7 @@
 
 cleanup() {
 	soak_stop
-	dmsetup remove c 2>/dev/null || true
-	dmsetup remove md 2>/dev/null || true
+	dm_remove c md
 }
 
 need_module dm_cbt dm_flakey dm_delay
@@ -27,34 +26,34 @@ for mode in error flakey delay; do
 	CH=$SOAK/chain-$mode
 	dd if=/dev/zero of="$DISK2" bs=64k count=1 conv=fsync 2>/dev/null
 	assert_cmd dmsetup create md --table "0 $(sectors "$DISK2") linear $DISK2 0"
-	assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8 2 metadata /dev/mapper/md"
-	assert_eq "$(field c persistence)" metadata "persistence at the start"
+	cbt_create c "$DISK1" 8 2 metadata /dev/mapper/md
+	assert_eq "$(status_json c persistence)" metadata "persistence at the start"
 	assert_cmd cbt backup c --full --all-blocks --to "$CH" --cow "$COW" --no-freeze --quiet
-	uuid=$(field c uuid)
+	uuid=$(status_json c uuid)
 
 	fio_load /dev/mapper/c "$mode"
 	swap md "$mode" "$DISK2"
 	fio_wait
 	swap md linear "$DISK2"
 
-	errs=$(field c metadata_errors)
-	pers=$(field c persistence)
-	log "$mode: persistence $pers, $errs metadata errors, identity $(field c uuid) (was $uuid)"
+	errs=$(status_json c metadata_errors)
+	pers=$(status_json c persistence)
+	log "$mode: persistence $pers, $errs metadata errors, identity $(status_json c uuid) (was $uuid)"
 	case "$mode:$pers" in
 	delay:*)
 		assert_eq "$pers $errs" "metadata 0" "a slow metadata device: persistence, errors"
-		assert_eq "$(field c uuid)" "$uuid" "identity after a slow metadata device"
+		assert_eq "$(status_json c uuid)" "$uuid" "identity after a slow metadata device"
 		;;
 	error:metadata)
 		fail "dm-error under the metadata device under writes, and persistence still metadata"
 		;;
 	*:metadata)	# flakey, and every commit fell into an up second
 		assert_eq "$errs" 0 "metadata errors with persistence intact"
-		assert_eq "$(field c uuid)" "$uuid" "identity with persistence intact"
+		assert_eq "$(status_json c uuid)" "$uuid" "identity with persistence intact"
 		;;
 	*)
 		assert_eq "$pers" failed "persistence after the metadata device failed"
-		[ "$(field c uuid)" != "$uuid" ] || fail "the identity did not change when persistence failed"
+		[ "$(status_json c uuid)" != "$uuid" ] || fail "the identity did not change when persistence failed"
 		# A commit that failed on its flush was once not counted
 		# (found by this case): persistence `failed' with 0 errors.
 		[ "$errs" != 0 ] || fail "persistence failed but metadata_errors is 0"
@@ -63,7 +62,7 @@ for mode in error flakey delay; do
 
 	rc=0
 	cbt backup c --incremental --to "$CH" --cow "$COW" --no-freeze --quiet 2>"$SOAK/inc.err" || rc=$?
-	if [ "$(field c uuid)" = "$uuid" ]; then
+	if [ "$(status_json c uuid)" = "$uuid" ]; then
 		[ "$rc" = 0 ] || fail "incremental refused with the identity unchanged: $(cat "$SOAK/inc.err")"
 	else
 		[ "$rc" != 0 ] || fail "incremental accepted across an identity change"

@@ -12,10 +12,9 @@ HID=$C-cbt-orig
 KEY=$(printf '%064x%064x' 12345678 87654321)
 
 cleanup() {
-	umount /mnt/c 2>/dev/null || true
+	unmount /mnt/c
 	if dmsetup table "$C" 2>/dev/null | grep -q ' cbt '; then cbt detach "$C" >/dev/null 2>&1 || true; fi
-	dmsetup remove "$HID" 2>/dev/null || true
-	dmsetup remove "$C" 2>/dev/null || true
+	dm_remove "$HID" "$C"
 }
 
 need_module dm_cbt dm_crypt ecb xts dm_snapshot

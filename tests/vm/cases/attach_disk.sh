@@ -7,8 +7,8 @@
 # timeout: 180
 
 cleanup() {
-	umount /mnt/d 2>/dev/null || true
-	dmsetup remove d 2>/dev/null || true
+	unmount /mnt/d
+	dm_remove d
 }
 
 need_module dm_cbt

@@ -13,24 +13,16 @@ HID=$LV-cbt-orig
 MNT=/mnt/lv
 
 cleanup() {
-	if [ -n "${FIO:-}" ]; then kill "$FIO" 2>/dev/null || true; wait "$FIO" 2>/dev/null || true; fi
-	umount "$MNT" 2>/dev/null || true
+	bg_kill fio
+	unmount "$MNT"
 	if dmsetup table "$LV" 2>/dev/null | grep -q ' cbt '; then cbt detach "$LV" >/dev/null 2>&1 || true; fi
-	dmsetup remove "$HID" 2>/dev/null || true
+	dm_remove "$HID"
 	vgremove -f -y "$VG" >/dev/null 2>&1 || true
 	pvremove -y -ff "$DISK1" >/dev/null 2>&1 || true
 }
 
 need_module dm_cbt dm_mod
 need_cmd cbt lvm fio
-lvm_setup() {
-	mkdir -p /etc/lvm /run/lvm /run/lock/lvm
-	cat >/etc/lvm/lvm.conf <<-'CONF'
-	devices { obtain_device_list_from_udev = 0 scan_lvs = 0 }
-	activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
-	backup { backup = 0 archive = 0 }
-	CONF
-}
 lvm_setup
 
 # state: what must not change across attach/detach, and nothing left over.
@@ -55,12 +47,11 @@ STATE=$(state)
 log "LV: $STATE: $ORIG"
 
 log "start fio: random writes with continuous crc32c verification"
-fio --name=wl --filename="$MNT/fio" --size=32M --bs=4k --rw=randwrite --direct=1 \
+bg_start fio fio --name=wl --filename="$MNT/fio" --size=32M --bs=4k --rw=randwrite --direct=1 \
 	--ioengine=libaio --iodepth=8 --verify=crc32c --verify_backlog=64 --verify_fatal=1 \
-	--time_based --runtime=3600 --output=/tmp/fio.out &
-FIO=$!
+	--time_based --runtime=3600 --output=/tmp/fio.out
 sleep 3
-kill -0 "$FIO" || { cat /tmp/fio.out; fail "fio ended early"; }
+bg_running fio || { cat /tmp/fio.out; fail "fio ended early"; }
 
 for step in 1 2 3 4 5; do
 	log "attach with an injected failure at step $step"
@@ -70,7 +61,7 @@ for step in 1 2 3 4 5; do
 	cat /tmp/err
 	grep -q "failed on purpose" /tmp/err || fail "no injected-failure message at step $step"
 	assert_restored "failed attach (step $step)"
-	kill -0 "$FIO" || { cat /tmp/fio.out; fail "fio died after the failed attach at step $step"; }
+	bg_running fio || { cat /tmp/fio.out; fail "fio died after the failed attach at step $step"; }
 done
 
 log "attach for real"
@@ -121,10 +112,9 @@ assert_cmd cbt detach "$LV"
 assert_restored "detach"
 
 log "stop fio: it must have seen no error"
-kill -INT "$FIO"
+kill -INT "$(bg_pid fio)"
 rc=0
-wait "$FIO" || rc=$?
-FIO=
+bg_wait fio || rc=$?
 cat /tmp/fio.out | grep -E "err=|verify|WRITE:" | head -5
 grep -q "err= 0" /tmp/fio.out || { cat /tmp/fio.out; fail "fio reported errors (exit $rc)"; }
 grep -qi "verify.*fail\|bad magic\|crc32c.*mismatch" /tmp/fio.out && fail "fio verification failed"

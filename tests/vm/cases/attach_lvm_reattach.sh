@@ -30,31 +30,25 @@ CH=$STORE/chain
 MNT=/mnt/rea
 
 cleanup() {
-	[ -f "$W/fio.pid" ] && kill "$(cat "$W/fio.pid")" 2>/dev/null
-	[ -f "$W/uevent.pid" ] && kill "$(cat "$W/uevent.pid")" 2>/dev/null
+	bg_kill
 	rm -f /run/cbt/attached/"$LV"
 	# a handler still at work holds the record's lock: let it finish
 	[ -e "/run/cbt/attached/$LV.lock" ] && flock -w 60 "/run/cbt/attached/$LV.lock" true
 	rm -f "/run/cbt/attached/$LV.lock"
-	umount "$MNT" 2>/dev/null || true
+	unmount "$MNT"
 	if dmsetup table "$LV" 2>/dev/null | grep -q ' cbt '; then cbt detach "$LV" >/dev/null 2>&1 || true; fi
-	dmsetup remove "$HID" 2>/dev/null || true
-	dmsetup remove "$LV-snap" 2>/dev/null || true
+	dm_remove "$HID" "$LV-snap"
 	vgremove -f -y "$VG" >/dev/null 2>&1 || true
 	pvremove -y -ff "$DISK1" >/dev/null 2>&1 || true
-	umount "$STORE" 2>/dev/null || true
+	unmount "$STORE"
 	true
 }
 
 need_module dm_cbt
 need_cmd cbt lvm flock sha256sum fio e2fsck
 [ -x /usr/lib/cbt/cbt-reattach ] || fail "/usr/lib/cbt/cbt-reattach is not in the initramfs"
-rm -rf "$W" && mkdir -p "$W" "$MNT" "$STORE" /etc/lvm /run/lvm /run/lock/lvm
-cat >/etc/lvm/lvm.conf <<-'CONF'
-devices { obtain_device_list_from_udev = 0 scan_lvs = 0 }
-activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
-backup { backup = 0 archive = 0 }
-CONF
+rm -rf "$W" && mkdir -p "$W" "$MNT" "$STORE"
+lvm_setup
 assert_cmd mkfs.ext4 -q "$DISK4"
 assert_cmd mount "$DISK4" "$STORE"
 assert_cmd pvcreate -q "$DISK1"
@@ -66,8 +60,7 @@ dd if=/dev/urandom of="$MNT/f" bs=64k count=64 2>/dev/null
 assert_cmd umount "$MNT"
 
 # The kernel's uevents run the handler, as udev would.
-busybox uevent /usr/lib/cbt/cbt-reattach >"$W/uevent.log" 2>&1 &
-echo $! >"$W/uevent.pid"
+bg_start uevent busybox uevent /usr/lib/cbt/cbt-reattach >"$W/uevent.log" 2>&1
 
 tracked() { dmsetup table "$LV" 2>/dev/null | awk 'NR == 1 { print $3 }' | grep -qx cbt; }
 uuid() { cbt status "$LV" --json | sed -n 's/.*"uuid": "\([^"]*\)".*/\1/p'; }
@@ -83,18 +76,20 @@ wait_tracked() {
 	log "ok: tracked again after $1 (polled $i times)"
 }
 
-export CBT_BACKUP_HOOK="sha256sum \"\$CBT_SNAP_PATH\" | cut -d' ' -f1 >$W/snapsum; blockdev --getsize64 \"\$CBT_SNAP_PATH\" >$W/snapsize"
-# backup N ARGS...: backup number N; its snapshot's checksum and size are kept
-backup() {
+snap_sum_hook "$W"
+# lv_backup N ARGS...: cbt backup of the LV, its JSON report in $W/backup.N
+# (shown when it fails).
+lv_backup() {
 	local n="$1" rc=0
 	shift
-	rm -f "$W/snapsum"
 	cbt backup "$LV" "$@" --to "$CH" --cow "$DISK3" --json >"$W/backup.$n" || rc=$?
-	[ "$rc" -eq 0 ] || fail "backup $n ($*) failed with exit status $rc: $(cat "$W/backup.$n")"
-	[ -s "$W/snapsum" ] || fail "backup $n: the hook did not checksum the snapshot"
-	mv "$W/snapsum" "$W/sum.$n"
-	mv "$W/snapsize" "$W/size.$n"
-	log "backup $n: $(tr -d '\n' <"$W/backup.$n")"
+	[ "$rc" -eq 0 ] || cat "$W/backup.$n"
+	return "$rc"
+}
+# backup N ARGS...: backup number N; its snapshot's checksum and size are kept
+backup() {
+	backup_summed "$1" "$W" lv_backup "$@"
+	log "backup $1: $(tr -d '\n' <"$W/backup.$1")"
 }
 # busy_reload WHAT UUID N: after LVM's reload of the mounted LV under fio:
 # tracked again with a new identity (not UUID; table-replaced), and backup N
@@ -139,10 +134,9 @@ backup 3 --incremental
 
 log "the LV mounted, under a verifying fio: lvextend, lvchange --refresh"
 assert_cmd mount "/dev/mapper/$LV" "$MNT"
-fio --name=v --filename="$MNT/v.dat" --size=12M --rw=randwrite --bs=4k --rate=512k \
+bg_start fio fio --name=v --filename="$MNT/v.dat" --size=12M --rw=randwrite --bs=4k --rate=512k \
 	--ioengine=psync --fsync=8 --verify=crc32c --verify_backlog=64 --verify_fatal=1 \
-	--time_based --runtime=120 >"$W/fio.log" 2>&1 &
-echo $! >"$W/fio.pid"
+	--time_based --runtime=120 >"$W/fio.log" 2>&1
 i=0
 while [ ! -s "$MNT/v.dat" ] && [ "$i" -lt 100 ]; do i=$((i + 1)); sleep 0.2; done
 u=$(uuid)
@@ -156,8 +150,7 @@ backup 6 --incremental --auto-full
 grep -q '"type": "incremental"' "$W/backup.6" || fail "backup 6 is not an incremental"
 log "fio to its end: its verification must pass"
 rc=0
-wait "$(cat "$W/fio.pid")" || rc=$?
-rm -f "$W/fio.pid"
+bg_wait fio || rc=$?
 [ "$rc" -eq 0 ] || fail "fio exited $rc: $(tail -5 "$W/fio.log")"
 if grep -qi "verify.*\(bad\|fail\)" "$W/fio.log"; then
 	fail "fio reported a verification error: $(grep -i verify "$W/fio.log" | head -3)"

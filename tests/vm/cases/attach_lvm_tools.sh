@@ -12,21 +12,16 @@ LV=$VG-lv0
 HID=$LV-cbt-orig
 
 cleanup() {
-	umount /mnt/lvtt 2>/dev/null || true
+	unmount /mnt/lvtt
 	if dmsetup table "$LV" 2>/dev/null | grep -q ' cbt '; then cbt detach "$LV" >/dev/null 2>&1 || true; fi
-	dmsetup remove "$HID" 2>/dev/null || true
+	dm_remove "$HID"
 	vgremove -f -y "$VG" >/dev/null 2>&1 || true
 	pvremove -y -ff "$DISK1" >/dev/null 2>&1 || true
 }
 
 need_module dm_cbt
 need_cmd cbt lvm
-mkdir -p /etc/lvm /run/lvm /run/lock/lvm
-cat >/etc/lvm/lvm.conf <<-'CONF'
-devices { obtain_device_list_from_udev = 0 scan_lvs = 0 }
-activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }
-backup { backup = 0 archive = 0 }
-CONF
+lvm_setup
 assert_cmd pvcreate -q "$DISK1"
 assert_cmd vgcreate -q "$VG" "$DISK1"
 assert_cmd lvcreate -q -y -Zn -W n -n lv0 -L 64M "$VG"

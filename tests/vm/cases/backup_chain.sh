@@ -25,18 +25,13 @@ STORE=/mnt/bk-store
 CH=$STORE/chain
 
 cleanup() {
-	[ -f "$W/stop" ] || : >"$W/stop" 2>/dev/null || true
-	[ -f "$W/fio.pid" ] && kill "$(cat "$W/fio.pid")" 2>/dev/null
-	[ -f "$W/churn.pid" ] && kill "$(cat "$W/churn.pid")" 2>/dev/null
-	sleep 1
-	umount /mnt/bk-tgt 2>/dev/null || true
+	bg_kill
+	unmount /mnt/bk-tgt
 	dmsetup resume top 2>/dev/null || true
-	umount "$SRC" 2>/dev/null || true
-	dmsetup remove top 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
-	umount "$STORE" 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
-	rm -f "$W/fio.pid" "$W/churn.pid"
+	unmount "$SRC"
+	dm_remove top c-snap
+	unmount "$STORE"
+	dm_remove c
 }
 
 need_module dm_cbt
@@ -52,36 +47,39 @@ assert_cmd mount "$DISK3" "$STORE"
 assert_cmd mount -o noatime /dev/mapper/top "$SRC"
 
 log "write load: fio random 4 KiB writes, and files created and removed"
-fio --name=load --filename="$SRC/load.dat" --size=24M --rw=randwrite --bs=4k --rate=2m \
-	--ioengine=psync --fsync=16 --time_based --runtime=1000 >"$W/fio.log" 2>&1 &
-echo $! >"$W/fio.pid"
-(
-	i=0
-	while [ ! -e "$W/stop" ]; do
-		i=$((i + 1))
-		dd if=/dev/urandom of="$SRC/f$((i % 16))" bs=4k count=$((i % 64 + 1)) 2>/dev/null
-		[ $((i % 5)) -eq 0 ] && rm -f "$SRC/f$(((i + 7) % 16))"
-		sleep 0.2
-	done
-) &
-echo $! >"$W/churn.pid"
+bg_start fio fio --name=load --filename="$SRC/load.dat" --size=24M --rw=randwrite --bs=4k \
+	--rate=2m --ioengine=psync --fsync=16 --time_based --runtime=1000 >"$W/fio.log" 2>&1
+# churn I: file f<I mod 16> rewritten, every 5th time another one removed.
+churn() {
+	dd if=/dev/urandom of="$SRC/f$(($1 % 16))" bs=4k count=$(($1 % 64 + 1)) 2>/dev/null || return
+	[ $(($1 % 5)) -ne 0 ] || rm -f "$SRC/f$((($1 + 7) % 16))"
+}
+bg_loop churn 0.2 churn
 sleep 3
 
 # Once the snapshot is taken: thaw the filesystem, checksum the snapshot.
-export CBT_BACKUP_HOOK="dmsetup resume top; sha256sum \"\$CBT_SNAP_PATH\" | cut -d' ' -f1 >$W/snapsum"
+snap_sum_hook "$W" "dmsetup resume top"
+
+# top_backup HOOK ARGS...: cbt backup c ARGS --to $CH --cow $DISK2
+# --no-freeze, with top suspended (its filesystem frozen) until the hook
+# resumes it, or the backup ended; HOOK replaces CBT_BACKUP_HOOK (empty:
+# the one above). Sets rc to the backup's exit status, and returns it.
+top_backup() {
+	local hook=${1:-$CBT_BACKUP_HOOK}
+	shift
+	rc=0
+	dmsetup suspend top
+	CBT_BACKUP_HOOK=$hook cbt backup c "$@" --to "$CH" --cow "$DISK2" --no-freeze || rc=$?
+	dmsetup resume top
+	return "$rc"
+}
 
 # backup N ARGS...: take backup number N (its image is number N in the chain).
 backup() {
-	local n="$1" rc=0
+	local n="$1"
 	shift
-	rm -f "$W/snapsum"
-	dmsetup suspend top
 	log "+ cbt backup c $* --to $CH --cow $DISK2 --no-freeze --quiet"
-	cbt backup c "$@" --to "$CH" --cow "$DISK2" --no-freeze --quiet || rc=$?
-	dmsetup resume top
-	[ "$rc" -eq 0 ] || fail "backup $n ($*) failed with exit status $rc"
-	[ -s "$W/snapsum" ] || fail "backup $n: the hook did not checksum the snapshot"
-	mv "$W/snapsum" "$W/sum.$n"
+	backup_summed "$n" "$W" top_backup "" "$@" --quiet
 	sleep 2
 }
 
@@ -92,21 +90,14 @@ backup 4 --differential
 backup 5 --incremental
 
 log "a backup killed (SIGKILL) once its snapshot is taken"
-rc=0
-dmsetup suspend top
-CBT_BACKUP_HOOK='dmsetup resume top; kill -9 $CBT_PID' cbt backup c --incremental --to "$CH" \
-	--cow "$DISK2" --no-freeze --quiet 2>"$W/killed.err" || rc=$?
-dmsetup resume top
+top_backup 'dmsetup resume top; kill -9 $CBT_PID' --incremental --quiet 2>"$W/killed.err" || true
 [ "$rc" -ne 0 ] || fail "the killed backup exited 0"
 cbt status c >"$W/status.killed"
 grep -q 'closed' "$W/status.killed" || fail "no closed epoch left by the killed backup: $(cat "$W/status.killed")"
 [ "$(grep -c . "$CH/chain.idx")" -eq 6 ] || fail "the killed backup changed the index"
 sleep 2
-rc=0
 rm -f "$W/snapsum"
-dmsetup suspend top
-cbt backup c --incremental --to "$CH" --cow "$DISK2" --no-freeze >"$W/recover.out" 2>&1 || rc=$?
-dmsetup resume top
+top_backup "" --incremental >"$W/recover.out" 2>&1 || true
 [ "$rc" -eq 0 ] || fail "the backup after the killed one failed: $(cat "$W/recover.out")"
 grep -q "aborting epoch" "$W/recover.out" || fail "the next backup did not abort the leftover epoch: $(cat "$W/recover.out")"
 grep -q "dropping snapshot" "$W/recover.out" || fail "the next backup did not drop the leftover snapshot"
@@ -114,11 +105,7 @@ mv "$W/snapsum" "$W/sum.6"
 sleep 2
 
 log "a backup stopped by SIGTERM: epoch aborted, no partial image"
-rc=0
-dmsetup suspend top
-CBT_BACKUP_HOOK='dmsetup resume top; kill -TERM $CBT_PID' cbt backup c --incremental --to "$CH" \
-	--cow "$DISK2" --no-freeze --quiet 2>"$W/term.err" || rc=$?
-dmsetup resume top
+top_backup 'dmsetup resume top; kill -TERM $CBT_PID' --incremental --quiet 2>"$W/term.err" || true
 [ "$rc" -eq 1 ] || fail "the interrupted backup exited $rc, want 1"
 grep -q "interrupted by a signal" "$W/term.err" || fail "no reason given: $(cat "$W/term.err")"
 grep -q "was aborted" "$W/term.err" || fail "it did not say the epoch was aborted: $(cat "$W/term.err")"
@@ -131,11 +118,8 @@ backup 7 --incremental
 backup 8 --full
 
 log "stop the load"
-: >"$W/stop"
-kill "$(cat "$W/fio.pid")" 2>/dev/null || true
-wait "$(cat "$W/fio.pid")" 2>/dev/null || true
-wait "$(cat "$W/churn.pid")" 2>/dev/null || true
-rm -f "$W/fio.pid" "$W/churn.pid"
+bg_kill fio
+bg_stop churn
 assert_cmd umount "$SRC"
 
 assert_cmd cbt verify "$CH"
@@ -143,7 +127,7 @@ cbt info "$CH" | grep '^image' | while read -r l; do log "$l"; done
 
 for n in 1 2 3 4 5 6 7; do
 	assert_cmd cbt restore --quiet "$CH" --at "$n" "$DISK4"
-	got=$(head -c $((DEV_SECTORS * 512)) "$DISK4" | sha256sum | cut -d' ' -f1)
+	got=$(sha256_head "$DISK4" $((DEV_SECTORS * 512)))
 	assert_eq "$got" "$(cat "$W/sum.$n")" "point $n restored byte for byte"
 	assert_cmd e2fsck -fn "$DISK4"
 done
@@ -170,13 +154,13 @@ b=$(od -An -tu1 -j 4000 -N1 "$STORE/bad/000002-incr.cbti" | tr -d ' ')
 printf "\\$(printf %o $(((b + 1) % 256)))" | dd of="$STORE/bad/000002-incr.cbti" bs=1 seek=4000 conv=notrunc 2>/dev/null
 cmp -s "$CH/000002-incr.cbti" "$STORE/bad/000002-incr.cbti" && fail "the corruption did not change the file"
 assert_cmd cbt restore --quiet "$CH" --at 1 "$DISK4"
-before=$(head -c $((DEV_SECTORS * 512)) "$DISK4" | sha256sum | cut -d' ' -f1)
+before=$(sha256_head "$DISK4" $((DEV_SECTORS * 512)))
 rc=0
 cbt restore --quiet "$STORE/bad" --at 3 "$DISK4" 2>"$W/bad.err" || rc=$?
 if [ "$rc" -ne 4 ] || ! grep -q "000002-incr.cbti" "$W/bad.err"; then
 	fail "corrupted link: exit $rc: $(cat "$W/bad.err")"
 fi
-after=$(head -c $((DEV_SECTORS * 512)) "$DISK4" | sha256sum | cut -d' ' -f1)
+after=$(sha256_head "$DISK4" $((DEV_SECTORS * 512)))
 assert_eq "$after" "$before" "target untouched by the refused restore"
 rc=0
 cbt verify "$STORE/bad" 2>"$W/verify.err" || rc=$?

@@ -17,14 +17,11 @@ STORE=/mnt/bd-store
 CH=$STORE/chain
 
 cleanup() {
-	[ -f "$W/fio.pid" ] && kill "$(cat "$W/fio.pid")" 2>/dev/null
-	sleep 1
-	umount /mnt/bd-tgt 2>/dev/null || true
-	umount "$SRC" 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
-	umount "$STORE" 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
-	rm -f "$W/fio.pid"
+	bg_kill fio
+	unmount /mnt/bd-tgt "$SRC"
+	dm_remove c-snap
+	unmount "$STORE"
+	dm_remove c
 }
 
 need_module dm_cbt
@@ -39,22 +36,18 @@ assert_cmd mount "$DISK3" "$STORE"
 assert_cmd mount -o noatime /dev/mapper/c "$SRC"
 assert_cmd dd if=/dev/urandom of="$SRC/fixed" bs=1M count=4
 
-fio --name=load --filename="$SRC/load.dat" --size=24M --rw=randwrite --bs=4k --rate=2m \
-	--ioengine=psync --fsync=16 --time_based --runtime=1000 >"$W/fio.log" 2>&1 &
-echo $! >"$W/fio.pid"
+bg_start fio fio --name=load --filename="$SRC/load.dat" --size=24M --rw=randwrite --bs=4k \
+	--rate=2m --ioengine=psync --fsync=16 --time_based --runtime=1000 >"$W/fio.log" 2>&1
 sleep 3
 
-export CBT_BACKUP_HOOK="sha256sum \"\$CBT_SNAP_PATH\" | cut -d' ' -f1 >$W/snapsum"
+snap_sum_hook "$W"
 
+# backup N ARGS...: backup number N; the snapshot's checksum goes to $W/sum.N
 backup() {
-	local n="$1" rc=0
+	local n="$1"
 	shift
-	rm -f "$W/snapsum"
 	log "+ cbt backup c $* --to $CH --cow $DISK2 --quiet"
-	cbt backup c "$@" --to "$CH" --cow "$DISK2" --quiet || rc=$?
-	[ "$rc" -eq 0 ] || fail "backup $n ($*) failed with exit status $rc"
-	[ -s "$W/snapsum" ] || fail "backup $n: the hook did not checksum the snapshot"
-	mv "$W/snapsum" "$W/sum.$n"
+	backup_summed "$n" "$W" cbt backup c "$@" --to "$CH" --cow "$DISK2" --quiet
 	sleep 2
 }
 
@@ -62,7 +55,7 @@ log "a lone full image through a pipe"
 rm -f "$W/snapsum"
 cbt backup c --full --all-blocks -o - --cow "$DISK2" --quiet | cbt restore --quiet - "$DISK4" ||
 	fail "cbt backup -o - | cbt restore - failed"
-got=$(head -c $((DEV_SECTORS * 512)) "$DISK4" | sha256sum | cut -d' ' -f1)
+got=$(sha256_head "$DISK4" $((DEV_SECTORS * 512)))
 assert_eq "$got" "$(cat "$W/snapsum")" "piped full image restored byte for byte"
 assert_cmd e2fsck -fn "$DISK4"
 cbt status c | grep -q closed && fail "the lone image left a closed epoch"
@@ -73,10 +66,8 @@ backup 2 --incremental
 backup 3 --differential
 backup 4 --incremental
 
-kill "$(cat "$W/fio.pid")" 2>/dev/null || true
-wait "$(cat "$W/fio.pid")" 2>/dev/null || true
-rm -f "$W/fio.pid"
-fixed=$(sha256sum "$SRC/fixed" | cut -d' ' -f1)
+bg_kill fio
+fixed=$(sha256_of "$SRC/fixed")
 assert_cmd umount "$SRC"
 assert_cmd cbt verify "$CH"
 
@@ -85,13 +76,13 @@ assert_cmd cbt verify "$CH"
 # byte for byte.
 for n in 1 2 3 4; do
 	assert_cmd cbt restore --quiet "$CH" --at "$n" "$DISK4"
-	got=$(head -c $((DEV_SECTORS * 512)) "$DISK4" | sha256sum | cut -d' ' -f1)
+	got=$(sha256_head "$DISK4" $((DEV_SECTORS * 512)))
 	assert_eq "$got" "$(cat "$W/sum.$n")" "point $n restored byte for byte"
 	assert_cmd e2fsck -fn "$DISK4"
 done
 cbt info "$CH/000001-full.cbti" | grep -q "blocks the filesystem uses" ||
 	fail "the full image did not use the ext4 block bitmaps"
 assert_cmd mount -o ro "$DISK4" /mnt/bd-tgt
-assert_eq "$(sha256sum /mnt/bd-tgt/fixed | cut -d' ' -f1)" "$fixed" "a file of the last point"
+assert_eq "$(sha256_of /mnt/bd-tgt/fixed)" "$fixed" "a file of the last point"
 assert_cmd umount /mnt/bd-tgt
 pass

@@ -16,10 +16,8 @@ STORE=/mnt/bg-store
 CH=$STORE/chain
 
 cleanup() {
-	umount "$STORE" 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
-	dmsetup remove lin 2>/dev/null || true
+	unmount "$STORE"
+	dm_remove c-snap c lin
 	true
 }
 
@@ -36,16 +34,12 @@ assert_cmd dmsetup create c --table "0 $OLD cbt /dev/mapper/lin 8 2 metadata $DI
 # put SECTOR4K COUNT: random 4 KiB blocks onto the cbt device
 put() { dd if=/dev/urandom of=/dev/mapper/c bs=4k seek="$1" count="$2" conv=notrunc,fsync 2>/dev/null; }
 
-export CBT_BACKUP_HOOK="sha256sum \"\$CBT_SNAP_PATH\" | cut -d' ' -f1 >$W/snapsum"
+snap_sum_hook "$W"
 # backup N ARGS...: backup number N; the snapshot's checksum goes to $W/sum.N
 backup() {
-	local n="$1" rc=0
+	local n="$1"
 	shift
-	rm -f "$W/snapsum"
-	cbt backup c "$@" --to "$CH" --cow "$DISK3" --no-freeze --quiet || rc=$?
-	[ "$rc" -eq 0 ] || fail "backup $n ($*) failed with exit status $rc"
-	[ -s "$W/snapsum" ] || fail "backup $n: the hook did not checksum the snapshot"
-	mv "$W/snapsum" "$W/sum.$n"
+	backup_summed "$n" "$W" cbt backup c "$@" --to "$CH" --cow "$DISK3" --no-freeze --quiet
 }
 
 put 0 16

@@ -21,9 +21,8 @@ CH=$STORE/chain
 cleanup() {
 	[ -z "${CLONE:-}" ] || kill "$CLONE" 2>/dev/null || true
 	wait 2>/dev/null || true
-	umount "$STORE" 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	unmount "$STORE"
+	dm_remove c-snap c
 }
 
 need_module dm_cbt

@@ -22,17 +22,11 @@ STORE=/mnt/bx-store
 CH=$STORE/chain
 
 cleanup() {
-	: >"$W/stop" 2>/dev/null || true
-	[ -f "$W/fio.pid" ] && kill "$(cat "$W/fio.pid")" 2>/dev/null
-	[ -f "$W/churn.pid" ] && kill "$(cat "$W/churn.pid")" 2>/dev/null
-	wait 2>/dev/null || true
-	umount /mnt/bx-snap 2>/dev/null || true
-	umount /mnt/bx-tgt 2>/dev/null || true
-	umount "$SRC" 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
-	umount "$STORE" 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
-	rm -f "$W/fio.pid" "$W/churn.pid"
+	bg_kill
+	unmount /mnt/bx-snap /mnt/bx-tgt "$SRC"
+	dm_remove c-snap
+	unmount "$STORE"
+	dm_remove c
 }
 
 need_module dm_cbt xfs
@@ -66,19 +60,14 @@ sync
 assert_cmd dd if=/dev/urandom of="$SRC/fixed" bs=1M count=8
 
 log "write load: fio random 4 KiB writes, and files created and removed"
-fio --name=load --filename="$SRC/load.dat" --size=24M --rw=randwrite --bs=4k --rate=2m \
-	--ioengine=psync --fsync=16 --time_based --runtime=1000 >"$W/fio.log" 2>&1 &
-echo $! >"$W/fio.pid"
-(
-	i=0
-	while [ ! -e "$W/stop" ]; do
-		i=$((i + 1))
-		echo "$i $blk" >"$SRC/c$((i % 32))"
-		[ $((i % 3)) -eq 0 ] && rm -f "$SRC/c$(((i + 7) % 32))"
-		sleep 0.1
-	done
-) &
-echo $! >"$W/churn.pid"
+bg_start fio fio --name=load --filename="$SRC/load.dat" --size=24M --rw=randwrite --bs=4k \
+	--rate=2m --ioengine=psync --fsync=16 --time_based --runtime=1000 >"$W/fio.log" 2>&1
+# churn I: file c<I mod 32> rewritten, every 3rd time another one removed.
+churn() {
+	echo "$1 $blk" >"$SRC/c$(($1 % 32))" || return
+	[ $(($1 % 3)) -ne 0 ] || rm -f "$SRC/c$((($1 + 7) % 32))"
+}
+bg_loop churn 0.1 churn
 until [ -s "$SRC/c3" ]; do sleep 0.1; done
 
 # At the instant: the snapshot's files, from a copy whose log one mount
@@ -123,10 +112,8 @@ backup 2 --incremental
 backup 3 --differential
 backup 4 --incremental
 
-: >"$W/stop"
-kill "$(cat "$W/fio.pid")" 2>/dev/null || true
-wait 2>/dev/null || true
-rm -f "$W/fio.pid" "$W/churn.pid"
+bg_kill fio
+bg_stop churn
 assert_cmd umount "$SRC"
 assert_cmd cbt verify "$CH"
 

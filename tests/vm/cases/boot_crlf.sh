@@ -9,7 +9,7 @@
 LIB=/usr/share/cbt/cbt-boot.sh
 
 cleanup() {
-	dmsetup remove tc 2>/dev/null || true
+	dm_remove tc
 	rm -rf /etc/cbt
 }
 

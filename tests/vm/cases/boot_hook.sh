@@ -12,9 +12,8 @@ LIB=/usr/share/cbt/cbt-boot.sh
 LOCALTOP=/harness/boot/local-top-cbt
 
 cleanup() {
-	umount /mnt/t 2>/dev/null || true
-	dmsetup remove tr 2>/dev/null || true
-	dmsetup remove tr2 2>/dev/null || true
+	unmount /mnt/t
+	dm_remove tr tr2
 	[ -f "/lib/modules/$KVER/extra/dm-cbt.ko.hidden" ] &&
 		mv "/lib/modules/$KVER/extra/dm-cbt.ko.hidden" "/lib/modules/$KVER/extra/dm-cbt.ko"
 	rm -rf /etc/cbt /conf

@@ -8,7 +8,7 @@
 DATA=/tmp/cbt.data
 
 cleanup() {
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 	rm -f "$DATA"
 }
 

@@ -10,35 +10,25 @@
 SRC=/mnt/cvsrc
 W=/tmp/clone_converge
 
-stop_load() {
-	if [ -f "$W/fio.pid" ]; then
-		kill "$(cat "$W/fio.pid")" 2>/dev/null || true
-		wait "$(cat "$W/fio.pid")" 2>/dev/null || true
-		rm -f "$W/fio.pid"
-	fi
-}
-
 cleanup() {
-	stop_load
-	umount "$SRC" 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	bg_kill fio
+	unmount "$SRC"
+	dm_remove c-snap c
 }
 
 need_module dm_cbt
 need_cmd cbt fio
 
 rm -rf "$W" && mkdir -p "$W" "$SRC"
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 128"
+cbt_create c "$DISK1" 128
 assert_cmd mkfs.ext4 -q -F /dev/mapper/c
 assert_cmd mount /dev/mapper/c "$SRC"
 assert_cmd fio --name=lay --filename="$SRC/load.dat" --size=32M --rw=write --bs=1M --direct=1 \
 	--output=/dev/null
 
 log "heavy load: unthrottled 4 KiB random writes over a 32 MiB file"
-fio --name=load --filename="$SRC/load.dat" --size=32M --rw=randwrite --bs=4k --direct=1 \
-	--ioengine=psync --time_based --runtime=600 >"$W/fio.log" 2>&1 &
-echo $! >"$W/fio.pid"
+bg_start fio fio --name=load --filename="$SRC/load.dat" --size=32M --rw=randwrite --bs=4k \
+	--direct=1 --ioengine=psync --time_based --runtime=600 >"$W/fio.log" 2>&1
 sleep 2
 
 log "+ cbt clone c $DISK2 --cow $DISK3 --rate 8M --max-passes 3 --verify"
@@ -47,7 +37,7 @@ cbt clone c "$DISK2" --cow "$DISK3" --rate 8M --max-passes 3 --verify --state-di
 	>"$W/out" 2>"$W/err" || rc=$?
 cat "$W/out" "$W/err"
 assert_eq "$rc" 0 "cbt clone exit status"
-stop_load
+bg_kill fio
 
 assert_eq "$(grep -c '^pass [0-9]' "$W/out")" 3 "passes reported"
 grep -q '^pass 1: epoch [0-9]*, 2048 blocks (128 MiB)' "$W/out" || fail "pass 1 is not the whole device"

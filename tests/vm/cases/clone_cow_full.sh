@@ -9,18 +9,9 @@
 
 W=/tmp/clone_cow_full
 
-stop_writer() {
-	: >"$W/stop"
-	if [ -f "$W/writer.pid" ]; then
-		wait "$(cat "$W/writer.pid")" 2>/dev/null || true
-		rm -f "$W/writer.pid"
-	fi
-}
-
 cleanup() {
-	stop_writer
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	bg_stop
+	dm_remove c-snap c
 }
 
 need_module dm_cbt
@@ -28,20 +19,15 @@ need_cmd cbt stamp
 
 rm -rf "$W" && mkdir -p "$W"
 STATE=$W/state/clone-${DISK2#/dev/}.json
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 128"
+cbt_create c "$DISK1" 128
 assert_cmd stamp write /dev/mapper/c -b 1M -n 64 -g 1
 assert_eq "$(cbt epoch close c)" 1 "closed epoch"
 assert_cmd cbt epoch commit c 1
 
 log "writer: 4 KiB stamped blocks at random places, as fast as it goes"
-(
-	g=100
-	while [ ! -e "$W/stop" ]; do
-		g=$((g + 1))
-		stamp write /dev/mapper/c -r "$g" -n 256 -g "$g" >/dev/null || exit 1
-	done
-) &
-echo $! >"$W/writer.pid"
+# writer ROUND: 256 blocks, generation (and seed) 100 + ROUND.
+writer() { stamp write /dev/mapper/c -r $((100 + $1)) -n 256 -g $((100 + $1)) >/dev/null; }
+bg_loop writer 0 writer
 
 log "+ cbt clone c $DISK2 --cow $DISK3 (8 MiB) --rate 2M"
 rc=0
@@ -55,7 +41,7 @@ assert_eq "$(sed -n 's/.*"complete": \([a-z]*\).*/\1/p' "$STATE")" false "state:
 cbt status c
 assert_eq "$(cbt status c | grep -c ': closed')" 0 "closed epochs"
 if cbt status c | grep -q 'snapshot:'; then fail "the invalid snapshot was left attached"; fi
-kill -0 "$(cat "$W/writer.pid")" || fail "the writer failed while the snapshot overflowed"
+bg_running writer || fail "the writer failed while the snapshot overflowed"
 
 log "again with a 64 MiB COW store: resumes"
 rc=0
@@ -65,11 +51,8 @@ cat "$W/out2" "$W/err2"
 assert_eq "$rc" 0 "exit status with the larger COW store"
 grep -q '^resuming the first pass at block' "$W/out2" || fail "it did not resume"
 grep -q '^verify: the target matches' "$W/out2" || fail "not verified"
-stop_writer
-mib=$(($(sectors /dev/mapper/c) / 2048))
-s1=$(dd if=/dev/mapper/c-snap bs=1M 2>/dev/null | sha256sum | cut -d' ' -f1)
-s2=$(dd if="$DISK2" bs=1M count="$mib" 2>/dev/null | sha256sum | cut -d' ' -f1)
-assert_eq "$s2" "$s1" "sha256 of the target against the snapshot"
+bg_stop writer
+assert_same_start /dev/mapper/c-snap "$DISK2" "sha256 of the target against the snapshot"
 assert_cmd cbt snapshot drop c
 assert_eq "$(cbt status c | grep -c ': closed')" 0 "closed epochs at the end"
 pass

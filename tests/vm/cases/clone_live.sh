@@ -14,34 +14,27 @@ DST=/mnt/cldst
 W=/tmp/clone_live
 
 cleanup() {
-	if [ -f "$W/fio.pid" ]; then
-		kill "$(cat "$W/fio.pid")" 2>/dev/null
-		wait "$(cat "$W/fio.pid")" 2>/dev/null
-	fi
-	umount "$DST" 2>/dev/null || true
-	umount "$SRC" 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
-	rm -f "$W/fio.pid"
+	bg_kill fio
+	unmount "$DST" "$SRC"
+	dm_remove c-snap c
 }
 
 need_module dm_cbt
 need_cmd cbt fio
 
 rm -rf "$W" && mkdir -p "$W" "$SRC" "$DST"
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 128"
+cbt_create c "$DISK1" 128
 assert_cmd mkfs.ext4 -q -F /dev/mapper/c
 assert_cmd mount /dev/mapper/c "$SRC"
 
 log "a file synced before the clone"
 dd if=/dev/urandom of="$SRC/marker" bs=64k count=32 2>/dev/null
 sync
-marker=$(sha256sum <"$SRC/marker" | cut -d' ' -f1)
+marker=$(sha256_of "$SRC/marker")
 
 log "steady write load: 4 KiB random writes at 1 MiB/s into a 24 MiB file"
-fio --name=load --filename="$SRC/load.dat" --size=24M --rw=randwrite --bs=4k --rate=1m \
-	--direct=1 --ioengine=psync --time_based --runtime=600 >"$W/fio.log" 2>&1 &
-echo $! >"$W/fio.pid"
+bg_start fio fio --name=load --filename="$SRC/load.dat" --size=24M --rw=randwrite --bs=4k \
+	--rate=1m --direct=1 --ioengine=psync --time_based --runtime=600 >"$W/fio.log" 2>&1
 sleep 3
 
 log "+ cbt clone c $DISK2 --cow $DISK3 --verify --keep-snapshot --json"
@@ -50,9 +43,7 @@ cbt clone c "$DISK2" --cow "$DISK3" --verify --keep-snapshot --json --state-dir 
 	>"$W/out.json" 2>"$W/err" || rc=$?
 cat "$W/out.json" "$W/err"
 assert_eq "$rc" 0 "cbt clone exit status"
-kill "$(cat "$W/fio.pid")" 2>/dev/null || true
-wait "$(cat "$W/fio.pid")" 2>/dev/null || true
-rm -f "$W/fio.pid"
+bg_kill fio
 
 field() { grep -o "\"$1\": [^,]*" "$W/out.json" | tail -n 1 | sed 's/^[^:]*: //; s/"//g'; }
 assert_eq "$(field result)" complete "result"
@@ -72,10 +63,7 @@ assert_eq "$(sed -n 's/.*"complete": \([a-z]*\).*/\1/p' "$W/state/clone-${DISK2#
 	"state file says complete"
 
 log "the target equals the snapshot (sha256, independently of --verify)"
-mib=$(($(sectors /dev/mapper/c) / 2048))
-s1=$(dd if=/dev/mapper/c-snap bs=1M 2>/dev/null | sha256sum | cut -d' ' -f1)
-s2=$(dd if="$DISK2" bs=1M count="$mib" 2>/dev/null | sha256sum | cut -d' ' -f1)
-assert_eq "$s2" "$s1" "sha256 of the target's first $mib MiB"
+assert_same_start /dev/mapper/c-snap "$DISK2" "sha256 of the target's first $(($(sectors /dev/mapper/c) / 2048)) MiB"
 
 log "tracking: no epoch left closed"
 cbt status c
@@ -85,7 +73,7 @@ assert_cmd cbt snapshot drop c
 log "the target is a clean filesystem with the synced file"
 assert_cmd e2fsck -fn "$DISK2"
 assert_cmd mount -o ro "$DISK2" "$DST"
-assert_eq "$(sha256sum <"$DST/marker" | cut -d' ' -f1)" "$marker" "marker file on the target"
+assert_eq "$(sha256_of "$DST/marker")" "$marker" "marker file on the target"
 assert_cmd umount "$DST"
 
 log "--used-only, human report: passes, the grow hint"
@@ -103,6 +91,6 @@ grep -q 'growpart' "$W/human" || fail "no hint on growing the larger target"
 grep -q 'writing over an ext4 filesystem' "$W/human" || fail "no word on what --force overwrote"
 assert_cmd e2fsck -fn "$DISK2"
 assert_cmd mount -o ro "$DISK2" "$DST"
-assert_eq "$(sha256sum <"$DST/marker" | cut -d' ' -f1)" "$marker" "marker file after --used-only"
+assert_eq "$(sha256_of "$DST/marker")" "$marker" "marker file after --used-only"
 assert_cmd umount "$DST"
 pass

@@ -9,16 +9,15 @@
 W=/tmp/clone_refuse
 
 cleanup() {
-	umount /mnt/rftgt 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	unmount /mnt/rftgt
+	dm_remove c-snap c
 }
 
 need_module dm_cbt
 need_cmd cbt
 
 rm -rf "$W" && mkdir -p "$W" /mnt/rftgt
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 128"
+cbt_create c "$DISK1" 128
 
 # refused WHAT TARGET [ARGS...]: cbt clone fails and says WHAT.
 refused() {

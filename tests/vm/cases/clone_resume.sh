@@ -12,22 +12,10 @@
 
 W=/tmp/clone_resume
 
-stop_writer() {
-	: >"$W/stop"
-	if [ -f "$W/writer.pid" ]; then
-		wait "$(cat "$W/writer.pid")" 2>/dev/null || true
-		rm -f "$W/writer.pid"
-	fi
-}
-
 cleanup() {
-	stop_writer
-	if [ -f "$W/clone.pid" ]; then
-		kill -KILL "$(cat "$W/clone.pid")" 2>/dev/null || true
-		wait "$(cat "$W/clone.pid")" 2>/dev/null || true
-	fi
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	bg_stop writer
+	bg_kill -KILL clone
+	dm_remove c-snap c
 }
 
 need_module dm_cbt
@@ -35,41 +23,29 @@ need_cmd cbt stamp
 
 rm -rf "$W" && mkdir -p "$W"
 STATE=$W/state/clone-${DISK2#/dev/}.json
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 128"
+cbt_create c "$DISK1" 128
 assert_cmd stamp write /dev/mapper/c -b 1M -n 128 -g 1
 log "the fill is history: an earlier backup committed it"
 assert_eq "$(cbt epoch close c)" 1 "closed epoch"
 assert_cmd cbt epoch commit c 1
 
 log "writer: stamped 4 KiB blocks at random places"
-(
-	g=100
-	while [ ! -e "$W/stop" ]; do
-		g=$((g + 1))
-		stamp write /dev/mapper/c -r "$g" -n 16 -g "$g" >/dev/null || exit 1
-		sleep 0.2
-	done
-) &
-echo $! >"$W/writer.pid"
+# writer ROUND: 16 blocks, generation (and seed) 100 + ROUND.
+writer() { stamp write /dev/mapper/c -r $((100 + $1)) -n 16 -g $((100 + $1)) >/dev/null; }
+bg_loop writer 0.2 writer
 
 # same_as_snapshot: the target's first bytes equal the kept snapshot.
 same_as_snapshot() {
-	local mib s1 s2
-	mib=$(($(sectors /dev/mapper/c) / 2048))
-	s1=$(dd if=/dev/mapper/c-snap bs=1M 2>/dev/null | sha256sum | cut -d' ' -f1)
-	s2=$(dd if="$DISK2" bs=1M count="$mib" 2>/dev/null | sha256sum | cut -d' ' -f1)
-	assert_eq "$s2" "$s1" "sha256 of the target against the snapshot"
+	assert_same_start /dev/mapper/c-snap "$DISK2" "sha256 of the target against the snapshot"
 	assert_cmd cbt snapshot drop c
 }
 
 log "+ cbt clone c $DISK2 --cow $DISK3 --rate 8M &, then SIGINT during pass 1"
-cbt clone c "$DISK2" --cow "$DISK3" --rate 8M --state-dir "$W/state" >"$W/out1" 2>"$W/err1" &
-echo $! >"$W/clone.pid"
+bg_start clone cbt clone c "$DISK2" --cow "$DISK3" --rate 8M --state-dir "$W/state" >"$W/out1" 2>"$W/err1"
 sleep 6
-kill -INT "$(cat "$W/clone.pid")"
+kill -INT "$(bg_pid clone)"
 rc=0
-wait "$(cat "$W/clone.pid")" || rc=$?
-rm -f "$W/clone.pid"
+bg_wait clone || rc=$?
 cat "$W/out1" "$W/err1" "$STATE"
 assert_eq "$rc" 1 "exit status when interrupted"
 grep -q 'interrupted' "$W/err1" || fail "no word of the interruption"
@@ -108,12 +84,9 @@ p1=$(sed -n 's/^pass 1: epoch [0-9]*, \([0-9]*\) blocks.*/\1/p' "$W/out3")
 same_as_snapshot
 
 log "SIGKILL mid pass 1 (a new state dir: a full copy): the snapshot stays; once dropped, the next run takes over the closed epoch"
-cbt clone c "$DISK2" --cow "$DISK3" --rate 8M --state-dir "$W/state2" >"$W/out4" 2>"$W/err4" &
-echo $! >"$W/clone.pid"
+bg_start clone cbt clone c "$DISK2" --cow "$DISK3" --rate 8M --state-dir "$W/state2" >"$W/out4" 2>"$W/err4"
 sleep 4
-kill -KILL "$(cat "$W/clone.pid")"
-wait "$(cat "$W/clone.pid")" 2>/dev/null || true
-rm -f "$W/clone.pid"
+bg_kill -KILL clone
 cbt status c
 assert_eq "$(cbt status c | grep -c ': closed')" 1 "closed epochs after SIGKILL"
 rc=0
@@ -128,7 +101,7 @@ cbt clone c "$DISK2" --cow "$DISK3" --verify --keep-snapshot --state-dir "$W/sta
 cat "$W/out6" "$W/err6"
 assert_eq "$rc" 0 "exit status after the SIGKILL"
 grep -q '^verify: the target matches' "$W/out6" || fail "not verified"
-stop_writer
+bg_stop writer
 same_as_snapshot
 assert_eq "$(cbt status c | grep -c ': closed')" 0 "closed epochs at the end"
 pass

@@ -12,10 +12,8 @@ BACKUPS=/mnt/backups
 cleanup() {
 	[ -z "${APP:-}" ] || kill "$APP" 2>/dev/null || true
 	wait 2>/dev/null || true
-	umount /mnt/check 2>/dev/null || true
-	umount "$WORK" 2>/dev/null || true
-	umount "$BACKUPS" 2>/dev/null || true
-	dmsetup remove data 2>/dev/null || true
+	unmount /mnt/check "$WORK" "$BACKUPS"
+	dm_remove data
 }
 
 need_module dm_cbt
@@ -24,7 +22,7 @@ need_cmd cbt mkfs.ext4 e2fsck
 say() { log "== $*"; }
 
 say "1. Put the data disk ($DISK1) under tracking: 64 KiB blocks, bitmaps on $DISK2"
-assert_cmd dmsetup create data --table "0 $(sectors "$DISK1") cbt $DISK1 128 2 metadata $DISK2"
+cbt_create data "$DISK1" 128 2 metadata "$DISK2"
 assert_cmd mkfs.ext4 -q -F /dev/mapper/data
 mkdir -p "$WORK" "$BACKUPS" /mnt/check
 assert_cmd mount /dev/mapper/data "$WORK"

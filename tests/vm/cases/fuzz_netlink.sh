@@ -13,57 +13,41 @@
 
 W=/tmp/nlfuzz
 
-stop_bg() {
-	local p
-	: >"$W/stop"
-	for p in "$W"/*.pid; do
-		[ -f "$p" ] || continue
-		kill "$(cat "$p")" 2>/dev/null || true
-		while kill -0 "$(cat "$p")" 2>/dev/null; do sleep 0.1; done
-		rm -f "$p"
-	done
-}
-
 cleanup() {
-	stop_bg
-	for d in fbs ft fa fb; do
-		dmsetup remove "$d" 2>/dev/null || true
-	done
+	bg_kill
+	dm_remove fbs ft fa fb
 }
 
 need_module dm_cbt
 need_cmd cbt nlfuzz
 rm -rf "$W" && mkdir -p "$W"
 
-assert_cmd dmsetup create fa --table "0 $(sectors "$DISK1") cbt $DISK1 8 2 metadata $DISK2"
-assert_cmd dmsetup create fb --table "0 $(sectors "$DISK3") cbt $DISK3 128"
+cbt_create fa "$DISK1" 8 2 metadata "$DISK2"
+cbt_create fb "$DISK3" 128
 ST=$(sectors "$DISK5")
 FB=$(sectors /dev/mapper/fb)
 
-# Writes, so that bitmaps have bits and epochs have something to hold.
-(
-	i=0
-	while [ ! -e "$W/stop" ]; do
-		for d in fa fb ft; do
-			[ -e "/dev/mapper/$d" ] || continue
-			dd if=/dev/urandom of="/dev/mapper/$d" bs=4096 count=1 \
-				seek=$(((i * 37) % 4000)) oflag=direct 2>/dev/null || :
-		done
-		i=$((i + 1))
+# writes R: so that bitmaps have bits and epochs have something to hold.
+writes() {
+	local d
+	for d in fa fb ft; do
+		[ -e "/dev/mapper/$d" ] || continue
+		dd if=/dev/urandom of="/dev/mapper/$d" bs=4096 count=1 \
+			seek=$(((($1 - 1) * 37) % 4000)) oflag=direct 2>/dev/null || :
 	done
-) &
-echo $! >"$W/writer.pid"
+	return 0
+}
+bg_loop writer 0 writes
 
-# A device and a snapshot attachment that come and go while requests fly.
-(
-	while [ ! -e "$W/stop" ]; do
-		dmsetup create ft --table "0 $ST cbt $DISK5 $((8 << (RANDOM % 4)))" 2>/dev/null || :
-		dmsetup create fbs --readonly --table "0 $FB cbt-snap /dev/mapper/fb $DISK4 8" 2>/dev/null || :
-		dmsetup remove ft 2>/dev/null || :
-		dmsetup remove fbs 2>/dev/null || :
-	done
-) &
-echo $! >"$W/toggle.pid"
+# toggle: a device and a snapshot attachment that come and go while
+# requests fly.
+toggle() {
+	dmsetup create ft --table "0 $ST cbt $DISK5 $((8 << (RANDOM % 4)))" 2>/dev/null || :
+	dmsetup create fbs --readonly --table "0 $FB cbt-snap /dev/mapper/fb $DISK4 8" 2>/dev/null || :
+	dmsetup remove ft 2>/dev/null || :
+	dmsetup remove fbs 2>/dev/null || :
+}
+bg_loop toggle 0 toggle
 
 seed=${NLFUZZ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 log "nlfuzz for ${NLFUZZ_SECS:-40} s, seed $seed"
@@ -72,7 +56,7 @@ nlfuzz -s "$seed" -t "${NLFUZZ_SECS:-40}" fa fb ft nosuch >"$W/out" 2>&1 || {
 	fail "nlfuzz found a bad reply or could not run (seed $seed; replay: NLFUZZ_SEED=$seed)"
 }
 cat "$W/out"
-stop_bg
+bg_kill
 grep -q "every reply clean" "$W/out" || fail "nlfuzz did not finish"
 
 log "the devices still work"

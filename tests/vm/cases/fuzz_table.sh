@@ -15,9 +15,7 @@
 W=/tmp/fuzztab
 
 cleanup() {
-	dmsetup remove fz 2>/dev/null || true
-	dmsetup remove fzs 2>/dev/null || true
-	dmsetup remove fb 2>/dev/null || true
+	dm_remove fz fzs fb
 }
 
 need_module dm_cbt
@@ -33,7 +31,7 @@ done
 dd if=/dev/zero of="$DISK2" bs=64k count=1 conv=notrunc,fsync 2>/dev/null
 
 # fb: a live memory-only cbt device over DISK4; it writes nothing by itself.
-assert_cmd dmsetup create fb --table "0 $(sectors "$DISK4") cbt $DISK4 8"
+cbt_create fb "$DISK4" 8
 FBNUM=$(dmsetup info -c --noheadings -o major,minor fb | tr -d ' ')
 
 seed=${FUZZ_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}

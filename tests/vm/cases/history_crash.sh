@@ -9,7 +9,7 @@
 # timeout: 240
 
 cleanup() {
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt
@@ -17,14 +17,6 @@ need_cmd cbt od
 
 N=$(sectors "$DISK1")
 CBT="0 $N cbt $DISK1 8 2 metadata $DISK2"
-field() { n=$1; set -- $(dmsetup status c); eval echo "\${$n}"; }
-blocks() {
-	cbt bitmap c "$@" --blocks | awk '{ for (b = $1; b < $1 + $2; b++) printf "%d ", b }'
-}
-write_block() {
-	dd if=/dev/urandom of=/dev/mapper/c bs=4096 count=1 seek="$1" oflag=direct 2>/dev/null ||
-		fail "write to block $1 failed"
-}
 # Superblock field of page $1: $2 bytes at offset $3, read past the page cache.
 sb_field() {
 	dd if="$DISK2" bs=4096 skip="$1" count=1 iflag=direct 2>/dev/null |
@@ -46,14 +38,14 @@ case "$PHASE" in
 	write_block 9000
 	log "waiting for the fingerprint to be recorded again after the write to block 3"
 	wait_fp_valid
-	field 4 >"$STATE/uuid"
+	dm_status_word c 4 >"$STATE/uuid"
 	sync
 	vm_crash
 	;;
 2)
 	assert_cmd dmsetup create c --table "$CBT"
-	assert_eq "$(field 4) $(field 11)" "$(cat "$STATE/uuid") continued" "after a crash, the disk untouched"
-	assert_eq "$(blocks)" "3 9000 " "blocks after the crash"
+	assert_eq "$(dm_status_word c 4) $(dm_status_word c 11)" "$(cat "$STATE/uuid") continued" "after a crash, the disk untouched"
+	assert_eq "$(marked_blocks c)" "3 9000 " "blocks after the crash"
 	log "a write to the last MiB, the fingerprint again, a crash"
 	write_block $((N / 8 - 1))
 	wait_fp_valid
@@ -63,7 +55,7 @@ esac
 log "a rescue boot writes the bare disk's first MiB"
 dd if=/dev/urandom of="$DISK1" bs=4096 count=1 seek=1 oflag=direct conv=notrunc 2>/dev/null
 assert_cmd dmsetup create c --table "$CBT"
-[ "$(field 4)" != "$(cat "$STATE/uuid")" ] || fail "identity kept after the rescue boot's write"
-assert_eq "$(field 11)" origin-changed "reason after the rescue boot's write"
+[ "$(dm_status_word c 4)" != "$(cat "$STATE/uuid")" ] || fail "identity kept after the rescue boot's write"
+assert_eq "$(dm_status_word c 11)" origin-changed "reason after the rescue boot's write"
 assert_cmd dmsetup remove c
 pass

@@ -9,9 +9,7 @@
 # timeout: 120
 
 cleanup() {
-	dmsetup remove d 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	dm_remove d c-snap c
 }
 
 need_module dm_cbt
@@ -28,7 +26,7 @@ refused() {
 	if dmsetup create d --table "$1" 2>/dev/null; then
 		fail "accepted: $1"
 	fi
-	dmsetup remove d 2>/dev/null || true
+	dm_remove d
 	dmesg | tail -3 | grep -q "$2" || fail "no reason \"$2\" for refusing: $1"
 }
 refused "0 $N cbt $DISK3 8 2 metadata $DISK2" "is another cbt device's metadata device"
@@ -44,7 +42,7 @@ cow=$(md5sum <"$DISK4")
 if dmsetup create d --table "0 $N cbt $DISK3 8 2 metadata $DISK4" 2>/dev/null; then
 	fail "a snapshot's COW store was accepted as metadata"
 fi
-dmsetup remove d 2>/dev/null || true
+dm_remove d
 assert_eq "$(md5sum <"$DISK4")" "$cow" "the COW store after the refused table"
 assert_cmd cbt snapshot drop c
 
@@ -54,10 +52,10 @@ if dmsetup create d --table "0 $H cbt $DISK3 8
 $H $H cbt $DISK3 8" 2>/dev/null; then
 	fail "two cbt targets in one table were accepted"
 fi
-dmsetup remove d 2>/dev/null || true
+dm_remove d
 if dmsetup create d --table "0 8 linear $DISK3 0
 8 $((N - 8)) cbt $DISK3 8" 2>/dev/null; then
 	fail "a cbt target at sector 8 was accepted"
 fi
-dmsetup remove d 2>/dev/null || true
+dm_remove d
 pass

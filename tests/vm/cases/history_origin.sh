@@ -8,7 +8,7 @@
 # timeout: 240
 
 cleanup() {
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt
@@ -16,13 +16,8 @@ need_cmd cbt mkfs.ext4
 
 N=$(sectors "$DISK1")
 CBT="0 $N cbt $DISK1 8 2 metadata $DISK2"
-field() { n=$1; set -- $(dmsetup status c); eval echo "\${$n}"; }
-uuid() { field 4; }
-reason() { field 11; }
-write_block() {
-	dd if=/dev/urandom of=/dev/mapper/c bs=4096 count=1 seek="$1" oflag=direct 2>/dev/null ||
-		fail "write to block $1 failed"
-}
+uuid() { dm_status_word c 4; }
+reason() { dm_status_word c 11; }
 recreate() {
 	assert_cmd dmsetup remove c
 	"$@"

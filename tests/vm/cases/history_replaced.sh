@@ -11,8 +11,7 @@
 
 cleanup() {
 	kill "${MON:-}" 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c-snap c
 }
 
 need_module dm_cbt
@@ -21,20 +20,12 @@ need_cmd cbt
 N=$(sectors "$DISK1")
 CBT="0 $N cbt $DISK1 8 2 metadata $DISK2"
 LINEAR="0 $N linear $DISK1 0"
-field() { n=$1; set -- $(dmsetup status c); eval echo "\${$n}"; }
-uuid() { field 4; }
-reason() { field 11; }
-blocks() {
-	cbt bitmap c "$@" --blocks | awk '{ for (b = $1; b < $1 + $2; b++) printf "%d ", b }'
-}
+uuid() { dm_status_word c 4; }
+reason() { dm_status_word c 11; }
 # The re-insert recipe of docs/target.md: no freeze on the resume.
 swap() {
 	assert_cmd dmsetup reload c --table "$1"
 	assert_cmd dmsetup resume --nolockfs c
-}
-write_block() {
-	dd if=/dev/urandom of=/dev/mapper/c bs=4096 count=1 seek="$1" oflag=direct 2>/dev/null ||
-		fail "write to block $1 failed"
 }
 
 assert_cmd dmsetup create c --table "$CBT"
@@ -53,8 +44,8 @@ dmesg | tail -5 | grep -q "replaced by another target" || fail "no warning about
 swap "$CBT"
 assert_eq "$(uuid)" "$old" "identity after an idle replacement"
 assert_eq "$(reason)" continued "reason after an idle replacement"
-assert_eq "$(blocks --epoch 1)" "10 " "closed epoch after an idle replacement"
-assert_eq "$(blocks --epoch 2)" "11 " "open epoch after an idle replacement"
+assert_eq "$(marked_blocks c --epoch 1)" "10 " "closed epoch after an idle replacement"
+assert_eq "$(marked_blocks c --epoch 2)" "11 " "open epoch after an idle replacement"
 
 log "replaced by dm-linear, one block written through it, cbt back"
 cbt monitor >/tmp/events 2>&1 &
@@ -65,8 +56,8 @@ swap "$CBT"
 new=$(uuid)
 [ "$new" != "$old" ] || fail "identity kept although block 20 was written untracked"
 assert_eq "$(reason)" table-replaced "reason after a write through the other table"
-assert_eq "$(blocks)" "" "bitmap of the new identity"
-assert_eq "$(field 6) $(field 7)" "1 0" "open epoch and closed epochs of the new identity"
+assert_eq "$(marked_blocks c)" "" "bitmap of the new identity"
+assert_eq "$(dm_status_word c 6) $(dm_status_word c 7)" "1 0" "open epoch and closed epochs of the new identity"
 if cbt bitmap c --epoch 2 >/dev/null 2>&1; then fail "the old open epoch survived"; fi
 dmesg | tail -5 | grep -q "history lost, new tracking identity $new (table-replaced)" ||
 	fail "no warning naming the reason"

@@ -8,7 +8,7 @@
 # timeout: 120
 
 cleanup() {
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt
@@ -16,20 +16,19 @@ need_cmd cbt
 
 N=$(sectors "$DISK1")
 CBT="0 $N cbt $DISK1 8 2 metadata $DISK2"
-field() { n=$1; set -- $(dmsetup status c); eval echo "\${$n}"; }
 
 assert_cmd dmsetup create c --table "$CBT"
 dd if=/dev/urandom of=/dev/mapper/c bs=4096 count=1 seek=7 oflag=direct 2>/dev/null
-old=$(field 4)
+old=$(dm_status_word c 4)
 assert_cmd dmsetup remove c
 for page in 0 1; do
 	printf cbtStale | dd of="$DISK2" bs=1 seek=$((page * 4096 + 8)) conv=notrunc 2>/dev/null
 done
 assert_cmd dmsetup create c --table "$CBT"
-[ "$(field 4)" != "$old" ] || fail "identity kept over stale metadata"
-assert_eq "$(field 11)" untracked-boot "reason over stale metadata"
+[ "$(dm_status_word c 4)" != "$old" ] || fail "identity kept over stale metadata"
+assert_eq "$(dm_status_word c 11)" untracked-boot "reason over stale metadata"
 assert_eq "$(cbt bitmap c --blocks)" "" "bitmap of the new identity"
-assert_eq "$(field 5)" metadata "persistence over stale metadata"
+assert_eq "$(dm_status_word c 5)" metadata "persistence over stale metadata"
 
 assert_cmd dmsetup remove c
 pass

@@ -7,7 +7,7 @@
 # timeout: 120
 
 cleanup() {
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt
@@ -15,21 +15,20 @@ need_cmd cbt cbtsb md5sum
 
 N=$(sectors "$DISK1")
 CBT="0 $N cbt $DISK1 8 2 metadata $DISK2"
-field() { n=$1; set -- $(dmsetup status c); eval echo "\${$n}"; }
 
 assert_cmd dmsetup create c --table "$CBT"
 dd if=/dev/urandom of=/dev/mapper/c bs=4096 count=1 seek=4000 oflag=direct 2>/dev/null
 assert_eq "$(cbt epoch close c)" 1 "closed epoch"
-old=$(field 4)
+old=$(dm_status_word c 4)
 assert_cmd dmsetup remove c
 
 log "the same superblocks as version 1"
 assert_cmd cbtsb "$DISK2" 1
 assert_cmd dmsetup create c --table "$CBT"
-new=$(field 4)
+new=$(dm_status_word c 4)
 [ "$new" != "$old" ] || fail "identity kept over version 1 metadata"
-assert_eq "$(field 11)" unverified "reason over version 1 metadata"
-assert_eq "$(field 6) $(field 7)" "1 0" "open epoch and closed epochs of the new identity"
+assert_eq "$(dm_status_word c 11)" unverified "reason over version 1 metadata"
+assert_eq "$(dm_status_word c 6) $(dm_status_word c 7)" "1 0" "open epoch and closed epochs of the new identity"
 dmesg | tail -5 | grep -q "(unverified)" || fail "no warning naming the reason"
 assert_cmd dmsetup remove c
 
@@ -39,11 +38,11 @@ sum=$(md5sum <"$DISK2")
 if dmsetup create c --table "$CBT" 2>/dev/null; then fail "metadata of a newer format was accepted"; fi
 dmesg | tail -3 | grep -q "newer dm-cbt format" || fail "no reason given for the refusal"
 assert_eq "$(md5sum <"$DISK2")" "$sum" "metadata after the refusal"
-dmsetup remove c 2>/dev/null || true
+dm_remove c
 
 log "back to version 2, it loads as it was"
 assert_cmd cbtsb "$DISK2" 2
 assert_cmd dmsetup create c --table "$CBT"
-assert_eq "$(field 4) $(field 11)" "$new continued" "identity after the refusal"
+assert_eq "$(dm_status_word c 4) $(dm_status_word c 11)" "$new continued" "identity after the refusal"
 assert_cmd dmsetup remove c
 pass

@@ -10,7 +10,7 @@ OFF=2048		# sectors of $DISK1 before the mapping
 DATA=/tmp/linear.data
 
 cleanup() {
-	dmsetup remove lin 2>/dev/null || true
+	dm_remove lin
 	rm -f "$DATA"
 }
 

@@ -9,8 +9,7 @@
 # timeout: 300
 
 cleanup() {
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c-snap c
 }
 
 need_module dm_cbt

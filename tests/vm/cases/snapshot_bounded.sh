@@ -15,9 +15,7 @@ cleanup() {
 	dmsetup resume low 2>/dev/null || true
 	[ -n "${DD:-}" ] && wait "$DD" 2>/dev/null
 	[ -n "${TAKE:-}" ] && wait "$TAKE" 2>/dev/null
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
-	dmsetup remove low 2>/dev/null || true
+	dm_remove c-snap c low
 }
 
 need_module dm_cbt

@@ -10,38 +10,21 @@
 
 W=/tmp/conc
 
-stop_writer() {
-	: >"$W/stop"
-	for p in $(cat "$W/pid" 2>/dev/null); do
-		while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
-	done
-	: >"$W/pid"
-}
-
 cleanup() {
-	[ -d "$W" ] && stop_writer
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	bg_stop
+	dm_remove c-snap c
 }
 
 need_module dm_cbt
 need_cmd cbt stamp stampscan
 rm -rf "$W" && mkdir -p "$W"
 : >"$W/log"
-: >"$W/pid"
 
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 
-rm -f "$W/stop"
-(
-	g=0
-	while [ ! -e "$W/stop" ]; do
-		g=$((g + 1))
-		stamp write /dev/mapper/c -b 16384 -r "$g" -n 16 -g "$g" -l "$W/log" >/dev/null ||
-			{ echo "origin write failed in round $g" >"$W/failed"; exit 1; }
-	done
-) &
-echo $! >"$W/pid"
+# writer ROUND: 16 KiB stamped blocks, generation (and seed) ROUND, logged.
+writer() { stamp write /dev/mapper/c -b 16384 -r "$1" -n 16 -g "$1" -l "$W/log" >/dev/null; }
+bg_loop writer 0 writer
 
 # take_drop N PAUSE: N snapshots taken, read, dropped, their epochs committed.
 take_drop() {
@@ -78,7 +61,7 @@ if dmsetup remove c 2>"$W/err"; then
 	fail "dmsetup remove c succeeded with a snapshot attached"
 fi
 log "refused: $(cat "$W/err")"
-kill -0 "$(cat "$W/pid")" || fail "the writer died"
+bg_running writer || fail "the writer died"
 dmsetup info c >/dev/null || fail "c is gone"
 cbt status c | grep -q "snapshot: active" || fail "the snapshot is no longer active"
 
@@ -91,14 +74,10 @@ log "refused: $(cat "$W/err")"
 
 log "drop while the writer is copying"
 assert_cmd cbt snapshot drop c
-stop_writer
-[ ! -e "$W/failed" ] || fail "$(cat "$W/failed")"
+bg_stop writer
+bg_check writer "origin write failed"
 log "$(wc -l <"$W/log") origin writes, all succeeded; checking them"
-stampscan /dev/mapper/c -b 16384 >"$W/scan" || fail "reading the origin failed"
-awk 'FILENAME == ARGV[1] { last[$1] = $3; next }
-	{ want = ($1 in last) ? last[$1] : "zero"
-	  if ($2 != want && bad++ < 5) print "origin block " $1 ": " $2 ", expected " want }
-	END { exit bad > 0 }' "$W/log" "$W/scan" || fail "the origin lost or mangled writes"
+stamps_match_log /dev/mapper/c "$W/log" "the origin lost or mangled writes" -b 16384
 assert_cmd dmsetup remove c
 assert_cmd rmmod dm_cbt
 pass

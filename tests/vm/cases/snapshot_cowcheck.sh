@@ -10,10 +10,9 @@
 # timeout: 200
 
 cleanup() {
-	umount /mnt/o 2>/dev/null || true
-	umount /mnt/x 2>/dev/null || true
+	unmount /mnt/o /mnt/x
 	losetup -D 2>/dev/null || true
-	for d in c-snap on-c holder c; do dmsetup remove "$d" 2>/dev/null || true; done
+	dm_remove c-snap on-c holder c
 }
 
 need_module dm_cbt ext4 loop

@@ -11,9 +11,7 @@
 # timeout: 200
 
 cleanup() {
-	for d in s c-snap2 d-snap on-c on-meta on-origin d c; do
-		dmsetup remove "$d" 2>/dev/null || true
-	done
+	dm_remove s c-snap2 d-snap on-c on-meta on-origin d c
 }
 
 need_module dm_cbt ext4

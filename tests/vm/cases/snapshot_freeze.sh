@@ -15,14 +15,9 @@
 W=/tmp/frz
 
 cleanup() {
-	: >"$W/stop" 2>/dev/null || true
-	for p in $(cat "$W/pid" 2>/dev/null); do
-		while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
-	done
-	umount /mnt/s 2>/dev/null || true
-	umount /mnt/o 2>/dev/null || true
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	bg_stop
+	unmount /mnt/s /mnt/o
+	dm_remove c-snap c
 }
 
 need_module dm_cbt ext4 xfs
@@ -33,8 +28,8 @@ rm -rf "$W" && mkdir -p "$W" /mnt/o /mnt/s
 run_fs() {
 FS=$1
 log "=== $FS"
-rm -f "$W/stop" "$W/failed" "$W"/sum.*
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+rm -f "$W"/sum.*
+cbt_create c "$DISK1" 8
 if [ "$FS" = xfs ]; then
 	assert_cmd mkfs.xfs -f -q /dev/mapper/c
 	ROOPTS=ro,norecovery,nouuid
@@ -45,18 +40,15 @@ fi
 assert_cmd mount -t "$FS" /dev/mapper/c /mnt/o
 mkdir -p /mnt/o/work /mnt/o/kept
 
-# The workload: rewrite, append and delete files, some with fsync.
-(
-	i=0
-	while [ ! -e "$W/stop" ]; do
-		i=$((i + 1))
-		dd if=/dev/urandom of=/mnt/o/work/f$((i % 40)) bs=64k count=$((i % 7 + 1)) \
-			conv=fsync 2>/dev/null || { echo "write $i failed" >"$W/failed"; exit 1; }
-		dd if=/dev/urandom bs=4k count=3 2>/dev/null >>/mnt/o/work/log$((i % 5))
-		[ $((i % 11)) -ne 0 ] || rm -f /mnt/o/work/f$((i % 13))
-	done
-) &
-echo $! >"$W/pid"
+# work I: the workload's I-th step: rewrite, append and delete files, some
+# with fsync.
+work() {
+	dd if=/dev/urandom of=/mnt/o/work/f$(($1 % 40)) bs=64k count=$(($1 % 7 + 1)) \
+		conv=fsync 2>/dev/null || return
+	dd if=/dev/urandom bs=4k count=3 2>/dev/null >>/mnt/o/work/log$(($1 % 5)) || return
+	[ $(($1 % 11)) -ne 0 ] || rm -f /mnt/o/work/f$(($1 % 13))
+}
+bg_loop work 0 work
 
 for r in $(seq 1 "$2"); do
 	dd if=/dev/urandom of=/mnt/o/kept/before.$r bs=64k count=$((r * 5)) 2>/dev/null
@@ -106,9 +98,8 @@ for r in $(seq 1 "$2"); do
 	assert_cmd cbt snapshot drop c
 	assert_cmd cbt epoch commit c "$epoch"
 done
-: >"$W/stop"
-while kill -0 "$(cat "$W/pid")" 2>/dev/null; do sleep 0.1; done
-[ ! -e "$W/failed" ] || fail "the workload failed: $(cat "$W/failed")"
+bg_stop work
+bg_check work "the workload failed"
 awk -v FS_NAME="$FS" '{ f += $1; h += $2; if ($1 > fm) fm = $1; if ($2 > hm) hm = $2 }
 	END { printf "FREEZE summary " FS_NAME ": %d takes, frozen %.1f ms mean (max %.1f), writes held %.1f ms mean (max %.1f)\n",
 		NR, f / NR / 1e6, fm / 1e6, h / NR / 1e6, hm / 1e6 }' "$W/durations.$FS"

@@ -12,22 +12,16 @@
 W=/tmp/grp
 
 cleanup() {
-	if [ -f "$W/pid" ]; then
-		kill "$(cat "$W/pid")" 2>/dev/null || true
-		while kill -0 "$(cat "$W/pid")" 2>/dev/null; do sleep 0.1; done
-	fi
-	dmsetup remove a-snap 2>/dev/null || true
-	dmsetup remove b-snap 2>/dev/null || true
-	dmsetup remove a 2>/dev/null || true
-	dmsetup remove b 2>/dev/null || true
+	bg_kill
+	dm_remove a-snap b-snap a b
 }
 
 need_module dm_cbt
 need_cmd cbt stamppair stampscan
 rm -rf "$W" && mkdir -p "$W"
 
-assert_cmd dmsetup create a --table "0 $(sectors "$DISK1") cbt $DISK1 8"
-assert_cmd dmsetup create b --table "0 $(sectors "$DISK2") cbt $DISK2 128"
+cbt_create a "$DISK1" 8
+cbt_create b "$DISK2" 128
 
 # pairs: compare a-snap with b-snap; prints the counts, fails on b ahead.
 pairs() {
@@ -47,8 +41,7 @@ pairs() {
 	      print ahead + behind >OUT; exit (bad + behind) > 0 }' "$W/sa" "$W/sb"
 }
 
-stamppair /dev/mapper/a /dev/mapper/b -g 1 -r 7 >/dev/null &
-echo $! >"$W/pid"
+bg_start pair stamppair /dev/mapper/a /dev/mapper/b -g 1 -r 7 >/dev/null
 sleep 1
 
 for r in 1 2 3 4 5; do
@@ -57,7 +50,7 @@ for r in 1 2 3 4 5; do
 	ea=$(echo "$out" | sed -n 's/.*"epoch": \([0-9]*\).*/\1/p' | sed -n 1p)
 	eb=$(echo "$out" | sed -n 's/.*"epoch": \([0-9]*\).*/\1/p' | sed -n 2p)
 	log "round $r: group snapshot, epochs $ea and $eb, writes held $(echo "$out" | sed -n 's/.*"hold_ns": \([0-9]*\).*/\1/p') ns"
-	kill -0 "$(cat "$W/pid")" || fail "the pair writer died"
+	bg_running pair || fail "the pair writer died"
 	pairs || fail "round $r: the group snapshot is not one instant of both devices"
 	[ "$(cat "$W/ahead")" -le 1 ] ||
 		fail "round $r: $(cat "$W/ahead") pairs differ: more than the one in flight"
@@ -74,8 +67,7 @@ sleep 0.2
 assert_cmd cbt snapshot take b --cow "$DISK4" --no-freeze
 pairs || true
 log "separate takes: $(cat "$W/ahead") pairs differ (a group take allows at most 1, a ahead)"
-kill "$(cat "$W/pid")"
-while kill -0 "$(cat "$W/pid")" 2>/dev/null; do sleep 0.1; done
+bg_kill pair
 assert_cmd cbt snapshot drop a
 assert_cmd cbt snapshot drop b
 assert_cmd dmsetup remove a

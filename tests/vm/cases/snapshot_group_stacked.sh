@@ -13,15 +13,13 @@
 W=/tmp/stacked
 
 cleanup() {
-	: >"$W/stop" 2>/dev/null || true
-	[ -n "${WR:-}" ] && wait "$WR" 2>/dev/null
-	for d in b-snap a-snap b a slowmeta; do dmsetup remove "$d" 2>/dev/null || true; done
+	bg_stop
+	dm_remove b-snap a-snap b a slowmeta
 }
 
 need_module dm_cbt dm_delay
 need_cmd cbt stamp stampscan
 rm -rf "$W" && mkdir -p "$W"
-WR=
 
 N=$(sectors "$DISK1")
 assert_cmd stamp write "$DISK1" -b 4096 -n $((N / 8)) -g 1
@@ -30,16 +28,11 @@ M=$(sectors "$DISK4")
 assert_cmd dmsetup create slowmeta --table "0 $M delay $DISK4 0 0 $DISK4 0 300"
 assert_cmd dmsetup create b --table "0 $N cbt /dev/mapper/a 8 2 metadata /dev/mapper/slowmeta"
 
+# writer ROUND: 16 stamped blocks on b, generation (and seed) 100 + ROUND.
 writer() {
-	local g=100
-	while [ ! -e "$W/stop" ]; do
-		g=$((g + 1))
-		stamp write /dev/mapper/b -b 4096 -s $((N * 512)) -r "$g" -n 16 -g "$g" \
-			>/dev/null || { : >"$W/failed"; return 1; }
-	done
+	stamp write /dev/mapper/b -b 4096 -s $((N * 512)) -r $((100 + $1)) -n 16 -g $((100 + $1)) >/dev/null
 }
-writer &
-WR=$!
+bg_loop writer 0 writer
 
 for round in 1 2 3 4; do
 	if [ $((round % 2)) = 1 ]; then order="a b"; cows="$DISK2 $DISK3"
@@ -48,7 +41,7 @@ for round in 1 2 3 4; do
 	# shellcheck disable=SC2086
 	cbt snapshot take $order --cow $cows --no-freeze >"$W/take" 2>&1 ||
 		fail "group take of $order failed: $(cat "$W/take")"
-	[ -e "$W/failed" ] && fail "the writer failed"
+	bg_check writer "the writer failed"
 	bad=$(stampscan /dev/mapper/b-snap | grep -vc " [0-9][0-9]*$" || true)
 	assert_eq "$bad" 0 "blocks of b-snap that are not whole stamps"
 	assert_cmd cbt snapshot drop a
@@ -56,9 +49,8 @@ for round in 1 2 3 4; do
 	assert_cmd cbt epoch commit a "$round"
 	assert_cmd cbt epoch commit b "$round"
 done
-: >"$W/stop"
-wait "$WR" || fail "the writer failed"
-WR=
+bg_stop writer
+bg_check writer "the writer failed"
 assert_cmd dmsetup remove b
 assert_cmd dmsetup remove a
 pass

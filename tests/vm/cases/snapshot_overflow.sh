@@ -11,9 +11,7 @@
 W=/tmp/ovf
 
 cleanup() {
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
-	dmsetup remove cowx 2>/dev/null || true
+	dm_remove c-snap c cowx
 }
 
 need_module dm_cbt
@@ -21,16 +19,9 @@ need_cmd cbt stamp stampscan
 rm -rf "$W" && mkdir -p "$W"
 : >"$W/log"
 
-# origin_ok: every block of the origin holds the last stamp the log says
-# was written there (never-written blocks are zero).
-origin_ok() {
-	stampscan /dev/mapper/c >"$W/scan" || fail "reading the origin failed"
-	awk 'FILENAME == ARGV[1] { if (!($1 in last)) nw++; last[$1] = $3; next }
-	{ want = ($1 in last) ? last[$1] : "zero"
-	  if ($2 != want && bad++ < 5) print "origin block " $1 ": " $2 ", expected " want }
-	END { printf "origin: %d blocks checked, %d written, %d wrong\n", FNR, nw, bad
-	      exit bad > 0 }' "$W/log" "$W/scan" || fail "the origin lost or mangled writes ($1)"
-}
+# origin_ok WHEN: every block of the origin holds the last stamp the log
+# says was written there (never-written blocks are zero).
+origin_ok() { stamps_match_log /dev/mapper/c "$W/log" "the origin lost or mangled writes ($1)"; }
 
 # snap_field NAME: a field of the snapshot nest of `cbt status c --json'.
 snap_field() {
@@ -46,7 +37,7 @@ snap_reads_fail() {
 	log "snapshot reads fail: $(tail -1 "$W/dd.err")"
 }
 
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 
 log "--- COW store too small: 1 MiB (256 chunks) under 8 MiB of random writes"
 out=$(cbt snapshot take c --cow "$DISK2" --no-freeze --json) || fail "take failed"

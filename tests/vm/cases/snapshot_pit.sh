@@ -16,25 +16,15 @@
 W=/tmp/pit
 SNAP=/dev/mapper/c-snap
 
-stop_writers() {
-	: >"$W/stop"
-	for p in $(cat "$W/pids" 2>/dev/null); do
-		while kill -0 "$p" 2>/dev/null; do sleep 0.1; done
-	done
-	: >"$W/pids"
-}
-
 cleanup() {
-	[ -d "$W" ] && stop_writers
-	dmsetup remove c-snap 2>/dev/null || true
-	dmsetup remove c 2>/dev/null || true
+	bg_stop
+	dm_remove c-snap c
 }
 
 need_module dm_cbt
 need_cmd cbt stamp stampscan
 
 rm -rf "$W" && mkdir -p "$W"
-: >"$W/pids"
 
 # Regions: id block-size offset span (bytes).
 REGIONS="1 4096 0 8388608
@@ -47,16 +37,13 @@ echo "$REGIONS" | while read -r id bs off span; do
 		fail "cannot pre-fill region $id"
 	: >"$W/log$id"
 done
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 
-# writer ID BS OFF SPAN: rounds of 8 writes, a new generation per round.
+# writer ID BS OFF SPAN R: the R-th 8 writes of region ID in this ROUND, a
+# new generation each time.
 writer() {
-	local g=$(($1 * 1000000 + ROUND * 10000))
-	while [ ! -e "$W/stop" ]; do
-		g=$((g + 1))
-		stamp write /dev/mapper/c -b "$2" -o "$3" -s "$4" -r "$g" -n 8 -g "$g" \
-			-l "$W/log$1" >/dev/null || { echo "writer $1 failed" >"$W/failed"; return 1; }
-	done
+	local g=$(($1 * 1000000 + ROUND * 10000 + $5))
+	stamp write /dev/mapper/c -b "$2" -o "$3" -s "$4" -r "$g" -n 8 -g "$g" -l "$W/log$1" >/dev/null
 }
 
 # check ID BS OFF SPAN L0 L1: the snapshot's stamps against the log and the origin.
@@ -91,13 +78,9 @@ check_region() {
 echo 0 >"$W/total_differ"
 for ROUND in 1 2 3 4 5 6; do
 	log "round $ROUND: writers start"
-	rm -f "$W/stop" "$W/failed"
-	echo "$REGIONS" | {
-		while read -r id bs off span; do
-			writer "$id" "$bs" "$off" "$span" &
-			echo $! >>"$W/pids"
-		done
-	}
+	echo "$REGIONS" | while read -r id bs off span; do
+		bg_loop "writer$id" 0 writer "$id" "$bs" "$off" "$span"
+	done
 	sleep 1
 	echo "$REGIONS" | while read -r id bs off span; do wc -l <"$W/log$id" >"$W/l0.$id"; done
 	cbt snapshot take c --cow "$DISK2" --no-freeze --json >"$W/take.json" ||
@@ -113,8 +96,8 @@ for ROUND in 1 2 3 4 5 6; do
 			fail "reading the snapshot failed: $(tail -1 "$W/snap$id")"
 	done
 	sleep 1
-	stop_writers
-	[ ! -e "$W/failed" ] || fail "$(cat "$W/failed"): an origin write failed"
+	bg_stop
+	for id in $(echo "$REGIONS" | cut -d" " -f1); do bg_check "writer$id" "an origin write failed: writer $id"; done
 	log "writers stopped: $(cat "$W"/log? | wc -l) writes logged in all"
 
 	echo "$REGIONS" | while read -r id bs off span; do

@@ -14,9 +14,7 @@
 # timeout: 90
 
 cleanup() {
-	dmsetup remove fbs 2>/dev/null || true
-	dmsetup remove fz 2>/dev/null || true
-	dmsetup remove fb 2>/dev/null || true
+	dm_remove fbs fz fb
 }
 
 need_module dm_cbt

@@ -6,8 +6,7 @@
 # timeout: 180
 
 cleanup() {
-	dmsetup remove c 2>/dev/null || true
-	dmsetup remove bad 2>/dev/null || true
+	dm_remove c bad
 }
 
 need_module dm_cbt
@@ -26,7 +25,7 @@ refuse() {
 		fail "kernel did not say '$2' for: $1"
 	}
 	[ ! -e /dev/mapper/bad ] || fail "device left behind by: $1"
-	dmsetup remove bad 2>/dev/null || true
+	dm_remove bad
 }
 
 refuse "0 $S cbt $DISK1" "Invalid argument count"

@@ -10,8 +10,7 @@
 
 cleanup() {
 	[ -n "${W:-}" ] && wait "$W" 2>/dev/null
-	dmsetup remove c 2>/dev/null || true
-	dmsetup remove slow 2>/dev/null || true
+	dm_remove c slow
 }
 
 need_module dm_cbt dm_delay

@@ -8,7 +8,7 @@
 # timeout: 300
 
 cleanup() {
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt

@@ -5,22 +5,15 @@
 # timeout: 180
 
 cleanup() {
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt
 need_cmd cbt
 
 # write_block N: write 4 KiB at block N (4 KiB tracking blocks).
-write_block() {
-	dd if=/dev/urandom of=/dev/mapper/c bs=4096 count=1 seek="$1" oflag=direct 2>/dev/null ||
-		fail "write to block $1 failed"
-}
-blocks() {
-	cbt bitmap c "$@" --blocks | awk '{ for (b = $1; b < $1 + $2; b++) printf "%d ", b }'
-}
 
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 write_block 1
 write_block 5
 e1=$(cbt epoch close c)
@@ -35,11 +28,11 @@ write_block 4
 
 log "a fourth close is refused and changes nothing"
 if cbt epoch close c; then fail "a fourth closed epoch was accepted"; fi
-assert_eq "$(blocks --epoch 4)" "4 " "open epoch after refused close"
+assert_eq "$(marked_blocks c --epoch 4)" "4 " "open epoch after refused close"
 
-assert_eq "$(blocks --epoch 1)" "1 5 " "epoch 1"
-assert_eq "$(blocks --epoch 2)" "2 " "epoch 2"
-assert_eq "$(blocks --range 1..3)" "1 2 3 5 " "union of epochs 1-3"
+assert_eq "$(marked_blocks c --epoch 1)" "1 5 " "epoch 1"
+assert_eq "$(marked_blocks c --epoch 2)" "2 " "epoch 2"
+assert_eq "$(marked_blocks c --range 1..3)" "1 2 3 5 " "union of epochs 1-3"
 
 log "commit out of order is refused"
 if cbt epoch commit c 2; then fail "committing epoch 2 before 1 was accepted"; fi
@@ -48,9 +41,9 @@ if cbt bitmap c --epoch 1 >/dev/null 2>&1; then fail "committed epoch 1 still re
 
 log "abort merges epoch 3 into the open epoch"
 assert_cmd cbt epoch abort c 3
-assert_eq "$(blocks --epoch 4)" "3 4 " "open epoch after abort"
+assert_eq "$(marked_blocks c --epoch 4)" "3 4 " "open epoch after abort"
 assert_cmd dmsetup message c 0 abort_epoch 2
-assert_eq "$(blocks --epoch 4)" "2 3 4 " "open epoch after second abort"
+assert_eq "$(marked_blocks c --epoch 4)" "2 3 4 " "open epoch after second abort"
 if dmsetup message c 0 commit_epoch 9 2>/dev/null; then fail "commit of unknown epoch accepted"; fi
 
 log "status line"

@@ -6,13 +6,13 @@
 
 cleanup() {
 	[ -n "${MON:-}" ] && kill "$MON" 2>/dev/null
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt
 need_cmd cbt
 
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 cbt monitor --count 4 >/tmp/events 2>/tmp/monitor.err &
 MON=$!
 until grep -q listening /tmp/monitor.err; do

@@ -9,13 +9,13 @@
 cleanup() {
 	[ -n "${MON:-}" ] && kill -CONT "$MON" 2>/dev/null && kill "$MON" 2>/dev/null
 	[ -n "${RMEM:-}" ] && echo "$RMEM" >/proc/sys/net/core/rmem_default
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt
 need_cmd cbt
 
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 # A small receive buffer for the monitor's socket: a few events fill it.
 RMEM=$(cat /proc/sys/net/core/rmem_default)
 echo 4096 >/proc/sys/net/core/rmem_default

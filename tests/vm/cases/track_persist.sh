@@ -8,22 +8,15 @@
 # timeout: 240
 
 cleanup() {
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt
 need_cmd cbt
 
 TABLE="0 $(sectors "$DISK1") cbt $DISK1 8 2 metadata $DISK2"
-write_block() {
-	dd if=/dev/urandom of=/dev/mapper/c bs=4096 count=1 seek="$1" oflag=direct 2>/dev/null ||
-		fail "write to block $1 failed"
-}
-blocks() {
-	cbt bitmap c "$@" --blocks | awk '{ for (b = $1; b < $1 + $2; b++) printf "%d ", b }'
-}
-uuid() { set -- $(dmsetup status c); echo "$4"; }
-persistence() { set -- $(dmsetup status c); echo "$5"; }
+uuid() { dm_status_word c 4; }
+persistence() { dm_status_word c 5; }
 
 assert_cmd dmsetup create c --table "$TABLE"
 assert_eq "$(persistence)" metadata "persistence"
@@ -40,8 +33,8 @@ if [ "$PHASE" = 1 ]; then
 fi
 
 assert_eq "$(uuid)" "$(cat "$STATE/uuid")" "identity after reboot"
-assert_eq "$(blocks --epoch 1)" "10 11 500 " "closed epoch 1 after reboot"
-assert_eq "$(blocks --epoch 2)" "20 7000 " "open epoch 2 after reboot"
+assert_eq "$(marked_blocks c --epoch 1)" "10 11 500 " "closed epoch 1 after reboot"
+assert_eq "$(marked_blocks c --epoch 2)" "20 7000 " "open epoch 2 after reboot"
 
 log "commit, write, reload without reboot"
 assert_cmd cbt epoch commit c 1
@@ -49,7 +42,7 @@ write_block 30
 assert_cmd dmsetup remove c
 assert_cmd dmsetup create c --table "$TABLE"
 assert_eq "$(uuid)" "$(cat "$STATE/uuid")" "identity after reload"
-assert_eq "$(blocks)" "20 30 7000 " "all epochs held after commit and reload"
+assert_eq "$(marked_blocks c)" "20 30 7000 " "all epochs held after commit and reload"
 if cbt bitmap c --epoch 1 >/dev/null 2>&1; then fail "committed epoch 1 came back"; fi
 
 log "abort survives a reload too"
@@ -58,13 +51,13 @@ write_block 40
 assert_cmd cbt epoch abort c 2
 assert_cmd dmsetup remove c
 assert_cmd dmsetup create c --table "$TABLE"
-assert_eq "$(blocks --epoch 3)" "20 30 40 7000 " "open epoch after abort and reload"
+assert_eq "$(marked_blocks c --epoch 3)" "20 30 40 7000 " "open epoch after abort and reload"
 assert_cmd dmsetup remove c
 
 log "another block size: new identity, never the old bitmap"
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 128 2 metadata $DISK2"
+cbt_create c "$DISK1" 128 2 metadata "$DISK2"
 [ "$(uuid)" != "$(cat "$STATE/uuid")" ] || fail "identity kept across a block size change"
-assert_eq "$(blocks)" "" "bitmap under the new identity"
+assert_eq "$(marked_blocks c)" "" "bitmap under the new identity"
 dmesg | grep -q "another device or block size: new identity" || fail "no warning about the new identity"
 assert_cmd dmsetup remove c
 pass

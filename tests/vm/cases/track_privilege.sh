@@ -9,7 +9,7 @@
 
 cleanup() {
 	for p in ${MONS:-}; do kill "$p" 2>/dev/null || true; done
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt
@@ -33,7 +33,7 @@ monitor() {
 	done
 }
 
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 
 log "cbt status: refused for nobody and for CAP_NET_ADMIN alone"
 for who in "" "-c $CAP_NET_ADMIN"; do

@@ -7,15 +7,12 @@
 # timeout: 240
 
 cleanup() {
-	dmsetup remove c 2>/dev/null || true
+	dm_remove c
 }
 
 need_module dm_cbt
 need_cmd cbt
 
-blocks() {
-	cbt bitmap c "$@" --blocks | awk '{ for (b = $1; b < $1 + $2; b++) printf "%d ", b }'
-}
 range() { awk -v a="$1" -v b="$2" 'BEGIN { for (i = a; i <= b; i++) printf "%d ", i }'; }
 
 # 64 KiB blocks; the first table ends mid-block (block 99 is partial).
@@ -24,7 +21,7 @@ BIG=$((120 * 128))
 for META in "" "2 metadata $DISK2"; do
 	log "features: ${META:-none}"
 	assert_cmd dmsetup create c --table "0 $SMALL cbt $DISK1 128 $META"
-	uuid=$(set -- $(dmsetup status c); echo "$4")
+	uuid=$(dm_status_word c 4)
 	dd if=/dev/urandom of=/dev/mapper/c bs=64k count=1 seek=5 oflag=direct 2>/dev/null
 	assert_eq "$(cbt epoch close c)" 1 "closed epoch"
 	dd if=/dev/urandom of=/dev/mapper/c bs=64k count=1 seek=7 oflag=direct 2>/dev/null
@@ -41,16 +38,16 @@ for META in "" "2 metadata $DISK2"; do
 	assert_cmd dmsetup resume c
 	assert_eq "$(sectors /dev/mapper/c)" "$BIG" "size after grow"
 	assert_eq "$(set -- $(dmsetup status c); echo "$4")" "$uuid" "identity after grow"
-	assert_eq "$(blocks --epoch 1)" "5 " "closed epoch after grow"
-	assert_eq "$(blocks --epoch 2)" "7 $(range 99 119)" "open epoch after grow"
+	assert_eq "$(marked_blocks c --epoch 1)" "5 " "closed epoch after grow"
+	assert_eq "$(marked_blocks c --epoch 2)" "7 $(range 99 119)" "open epoch after grow"
 	dd if=/dev/urandom of=/dev/mapper/c bs=64k count=1 seek=118 oflag=direct 2>/dev/null ||
 		fail "write to the grown area failed"
 	if [ -n "$META" ]; then
 		log "the grown persistent device keeps its history across a reload"
 		assert_cmd dmsetup remove c
 		assert_cmd dmsetup create c --table "0 $BIG cbt $DISK1 128 $META"
-		assert_eq "$(blocks --epoch 2)" "7 $(range 99 119)" "open epoch after reload"
-		assert_eq "$(blocks --epoch 1)" "5 " "closed epoch after reload"
+		assert_eq "$(marked_blocks c --epoch 2)" "7 $(range 99 119)" "open epoch after reload"
+		assert_eq "$(marked_blocks c --epoch 1)" "5 " "closed epoch after reload"
 	fi
 	assert_cmd dmsetup remove c
 done

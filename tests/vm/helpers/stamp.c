@@ -36,16 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define STAMP_MAGIC "CBTSTAMP"
-
-struct stamp_hdr {
-	char magic[8];
-	uint64_t offset;	/* byte offset the writer addressed */
-	uint64_t gen;		/* generation given with -g */
-	uint32_t bs;		/* block size */
-	uint32_t pad;
-	uint64_t sum;		/* FNV-1a 64 of the block with sum = 0 */
-};
+#include "stampfmt.h"
 
 struct opts {
 	uint64_t bs, off, count, gen, seed, span, shift;
@@ -53,69 +44,27 @@ struct opts {
 	const char *log;
 };
 
-static uint64_t splitmix64(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (n--) {
-		h ^= *p++;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-
-static void fill_block(unsigned char *buf, const struct opts *o, uint64_t offset)
-{
-	struct stamp_hdr *h = (struct stamp_hdr *)buf;
-	uint64_t x = offset * 31 + o->gen, v;
-	size_t i;
-
-	for (i = sizeof(*h); i + 8 <= o->bs; i += 8) {
-		v = splitmix64(&x);
-		memcpy(buf + i, &v, 8);
-	}
-	memcpy(h->magic, STAMP_MAGIC, 8);
-	h->offset = offset;
-	h->gen = o->gen;
-	h->bs = (uint32_t)o->bs;
-	h->pad = 0;
-	h->sum = 0;
-	h->sum = fnv1a(buf, o->bs);
-}
-
 /* Returns NULL if the block is a valid stamp for @want, else why not. */
 static const char *bad_block(unsigned char *buf, const struct opts *o,
 			     uint64_t want, char *why, size_t whylen)
 {
-	struct stamp_hdr *h = (struct stamp_hdr *)buf;
-	uint64_t sum = h->sum;
-	size_t i;
+	const struct stamp_hdr *h = (const struct stamp_hdr *)buf;
 
-	if (memcmp(h->magic, STAMP_MAGIC, 8)) {
-		for (i = 0; i < o->bs && !buf[i]; i++)
-			;
-		if (i == o->bs)
-			return o->allow_zero ? NULL : "all zero (never written)";
+	switch (stamp_classify(buf, o->bs, want)) {
+	case STAMP_ZERO:
+		return o->allow_zero ? NULL : "all zero (never written)";
+	case STAMP_NOSTAMP:
 		return "no stamp";
-	}
-	h->sum = 0;
-	if (fnv1a(buf, o->bs) != sum)
+	case STAMP_CHECKSUM:
 		return "checksum mismatch (torn or corrupted)";
-	if (h->bs != o->bs)
+	case STAMP_BS:
 		return "written with another block size";
-	if (h->offset != want) {
+	case STAMP_OFFSET:
 		snprintf(why, whylen, "stamp says offset %" PRIu64 ", expected %" PRIu64,
 			 h->offset, want);
 		return why;
+	case STAMP_OK:
+		break;
 	}
 	if (o->has_gen && h->gen != o->gen) {
 		snprintf(why, whylen, "generation %" PRIu64 ", expected %" PRIu64,
@@ -123,26 +72,6 @@ static const char *bad_block(unsigned char *buf, const struct opts *o,
 		return why;
 	}
 	return NULL;
-}
-
-static int parse_num(const char *s, uint64_t *v)
-{
-	char *end;
-	unsigned long long n;
-
-	errno = 0;
-	n = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return -1;
-	switch (*end) {
-	case 'G': n <<= 10; /* fall through */
-	case 'M': n <<= 10; /* fall through */
-	case 'K': n <<= 10; end++; break;
-	}
-	if (*end)
-		return -1;
-	*v = n;
-	return 0;
 }
 
 static uint64_t dev_size(int fd)
@@ -183,9 +112,9 @@ static int do_write(int fd, unsigned char *buf, const struct opts *o)
 		return 1;
 	}
 	for (i = 0; i < o->count; i++) {
-		off = o->random ? o->off + (splitmix64(&x) % blocks) * o->bs
+		off = o->random ? o->off + (stamp_rand(&x) % blocks) * o->bs
 				: o->off + i * o->bs;
-		fill_block(buf, o, off);
+		stamp_fill(buf, o->bs, o->gen, off);
 		if (pwrite(fd, buf, o->bs, (off_t)off) != (ssize_t)o->bs) {
 			fprintf(stderr, "stamp: write at %" PRIu64 ": %s\n", off,
 				strerror(errno));
@@ -265,7 +194,7 @@ int main(int argc, char **argv)
 		case 'z': o.allow_zero = 1; break;
 		default: return usage();
 		}
-		if (num && parse_num(optarg, num)) {
+		if (num && stamp_num(optarg, num)) {
 			fprintf(stderr, "stamp: bad number for -%c: `%s'\n", c, optarg);
 			return 2;
 		}

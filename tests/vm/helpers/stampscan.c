@@ -25,65 +25,34 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#define STAMP_MAGIC "CBTSTAMP"
+#include "stampfmt.h"
+
 #define READ_BYTES (1024 * 1024)
-
-/* The layout of helpers/stamp.c. */
-struct stamp_hdr {
-	char magic[8];
-	uint64_t offset;
-	uint64_t gen;
-	uint32_t bs;
-	uint32_t pad;
-	uint64_t sum;
-};
-
-static uint64_t fnv1a(const unsigned char *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	while (n--) {
-		h ^= *p++;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 static void classify(unsigned char *b, uint64_t bs, uint64_t off)
 {
-	struct stamp_hdr *h = (struct stamp_hdr *)b;
-	uint64_t sum = h->sum;
-	size_t i;
+	const struct stamp_hdr *h = (const struct stamp_hdr *)b;
 
-	if (memcmp(h->magic, STAMP_MAGIC, 8)) {
-		for (i = 0; i < bs && !b[i]; i++)
-			;
-		printf("%" PRIu64 " %s\n", off, i == bs ? "zero" : "bad:nostamp");
-		return;
-	}
-	h->sum = 0;
-	if (fnv1a(b, bs) != sum)
+	switch (stamp_classify(b, bs, off)) {
+	case STAMP_ZERO:
+		printf("%" PRIu64 " zero\n", off);
+		break;
+	case STAMP_NOSTAMP:
+		printf("%" PRIu64 " bad:nostamp\n", off);
+		break;
+	case STAMP_CHECKSUM:
 		printf("%" PRIu64 " bad:checksum\n", off);
-	else if (h->bs != bs)
+		break;
+	case STAMP_BS:
 		printf("%" PRIu64 " bad:bs%" PRIu32 "\n", off, h->bs);
-	else if (h->offset != off)
+		break;
+	case STAMP_OFFSET:
 		printf("%" PRIu64 " bad:offset%" PRIu64 "\n", off, h->offset);
-	else
+		break;
+	case STAMP_OK:
 		printf("%" PRIu64 " %" PRIu64 "\n", off, h->gen);
-}
-
-static int num(const char *s, uint64_t *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoull(s, &end, 0);
-	switch (*end) {
-	case 'G': *v <<= 10; /* fall through */
-	case 'M': *v <<= 10; /* fall through */
-	case 'K': *v <<= 10; end++; break;
+		break;
 	}
-	return errno || end == s || *end ? -1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -100,7 +69,7 @@ int main(int argc, char **argv)
 	while ((c = getopt(argc, argv, "b:o:n:")) != -1) {
 		uint64_t *v = c == 'b' ? &bs : c == 'o' ? &off : c == 'n' ? &count : NULL;
 
-		if (!v || num(optarg, v)) {
+		if (!v || stamp_num(optarg, v)) {
 			fprintf(stderr, "stampscan: bad option -%c\n", c);
 			return 2;
 		}

@@ -5,7 +5,7 @@
 # the second overwriting the first):
 #   base.cpio  busybox, the system tools and their libraries, the kernel's
 #              own modules. Rebuilt only when one of those inputs changes
-#              (size/mtime of every source file, and this script).
+#              (size/mtime of every source file, this script, tests/lib.sh).
 #   proj.cpio  the project: /init, the guest library and runner, the cases,
 #              the helpers, dm-cbt.ko, the cbt tool, modules.dep for both.
 #              Small; re-hashed every run, repacked only when it changed.
@@ -55,16 +55,6 @@ VM_MODULES=(
 	"${VM_MODULES_ATTACH[@]}"
 )
 
-# Copy an ELF binary (as name $4, default its own) and every library it
-# needs (per ldd) into root $1, directory $3.
-vm_copy_elf() {
-	local root=$1 src=$2 destdir=$3 name=${4:-$(basename "$2")} lib
-	install -D -m 0755 "$(readlink -f "$src")" "$root$destdir/$name"
-	while read -r lib; do
-		[ -e "$root$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
-	done < <(ldd "$src" 2>/dev/null | grep -oE '/[^ ]+' || true)
-}
-
 # Print the module files (absolute paths) for names $2.. on kernel $1,
 # dependencies first, built-in modules left out.
 vm_resolve_modules() {
@@ -99,7 +89,8 @@ vm_base_manifest() {
 	local kver=$1; shift
 	local f
 	{
-		echo "builder $(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)"
+		# this script and tests/lib.sh (busybox_root, copy_elf)
+		echo "builder $(sha256sum "${BASH_SOURCE[0]}" "$TOP/tests/lib.sh" | cut -d' ' -f1)"
 		echo "kernel $kver $*"
 		for f in /bin/busybox /etc/mke2fs.conf "${VM_TOOLS[@]#*:}"; do
 			stat -L -c '%n %s %Y' "$f"
@@ -111,16 +102,13 @@ vm_base_manifest() {
 
 vm_stage_base() {
 	local kver=$1 root=$2; shift 2
-	local t a f rel dest
+	local t f rel dest
 	rm -rf "$root"
 	mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,mnt,state,lib64}
 	mknod -m 600 "$root/dev/console" c 5 1
 	mknod -m 666 "$root/dev/null" c 1 3
-	install -m 0755 /bin/busybox "$root/bin/busybox"
-	for a in $(/bin/busybox --list); do
-		[ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"
-	done
-	for t in "${VM_TOOLS[@]}"; do vm_copy_elf "$root" "${t#*:}" "${t%%:*}"; done
+	busybox_root "$root"
+	for t in "${VM_TOOLS[@]}"; do copy_elf "$root" "${t#*:}" "${t%%:*}"; done
 	for t in "${VM_TOOL_LINKS[@]}"; do ln -sf "${t#*:}" "$root${t%%:*}"; done
 	cp /etc/mke2fs.conf "$root/etc/"
 	ldconfig -r "$root" 2>/dev/null || true
@@ -162,14 +150,15 @@ vm_build_initramfs() {
 	rm -rf "$proj"
 	mkdir -p "$proj/harness/cases" "$proj/harness/bin" "$proj/lib/modules/$kver/extra"
 	install -m 0755 "$vmdir/init" "$proj/init"
-	install -m 0644 "$vmdir/guest-lib.sh" "$vmdir/runner.sh" "$vmdir/dump-tasks.sh" "$proj/harness/"
+	install -m 0644 "$vmdir/guest-lib.sh" "$vmdir/runner.sh" "$vmdir/dump-tasks.sh" \
+		"$vmdir/lib/guest-helpers.sh" "$proj/harness/"
 	install -m 0644 "$VM_CASES"/*.sh "$proj/harness/cases/"
 	# shared shell code of a case directory (tests/soak/cases/soak.inc)
 	for f in "$VM_CASES"/*.inc; do [ -f "$f" ] && install -m 0644 "$f" "$proj/harness/cases/"; done
 	for f in "$helpers"/*; do [ -x "$f" ] && install -m 0755 "$f" "$proj/harness/bin/"; done
 	for f in "$kmods"/*.ko; do [ -f "$f" ] && install -m 0644 "$f" "$proj/lib/modules/$kver/extra/"; done
 	[ -n "$ko" ] && install -m 0644 "$ko" "$proj/lib/modules/$kver/extra/dm-cbt.ko"
-	[ -n "$tool" ] && vm_copy_elf "$proj" "$tool" /usr/sbin cbt
+	[ -n "$tool" ] && copy_elf "$proj" "$tool" /usr/sbin cbt
 	# The boot-time scripts (boot/), for the boot_* cases.
 	install -D -m 0644 "$TOP/boot/cbt-boot.sh" "$proj/usr/share/cbt/cbt-boot.sh"
 	install -D -m 0755 "$TOP/boot/initramfs-tools/scripts/local-top/cbt" "$proj/harness/boot/local-top-cbt"
