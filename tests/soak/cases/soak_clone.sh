@@ -13,8 +13,8 @@
 . /harness/cases/soak.inc
 
 cleanup() {
-	soak_stop
-	dmsetup remove c-snap 2>/dev/null || true
+	bg_kill
+	dm_remove c-snap
 	soak_cleanup
 }
 
@@ -23,7 +23,7 @@ need_cmd cbt fio
 rm -rf "$SOAK" && mkdir -p "$SOAK"
 TGT=$DISK2
 
-assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8"
+cbt_create c "$DISK1" 8
 assert_cmd dmsetup create cow --table "0 $(sectors "$DISK3") linear $DISK3 0"
 has_snapshot() { cbt status c | grep -q 'snapshot:'; }
 
@@ -34,13 +34,12 @@ for mode in error flakey; do
 	fio_load /dev/mapper/c "$mode"
 	# --rate 1M: pass 1 over 32 MiB takes ~30 s, time for the fault to land in it.
 	log "+ cbt clone c $TGT --cow /dev/mapper/cow --rate 1M (in the background)"
-	cbt clone c "$TGT" --cow /dev/mapper/cow --rate 1M --no-freeze --state-dir "$ST" \
-		>"$SOAK/out1" 2>"$SOAK/err1" &
-	cpid=$!
+	bg_start clone cbt clone c "$TGT" --cow /dev/mapper/cow --rate 1M --no-freeze --state-dir "$ST" \
+		>"$SOAK/out1" 2>"$SOAK/err1"
 	wait_until 120 has_snapshot
 	swap cow "$mode" "$DISK3"
 	rc=0
-	wait "$cpid" || rc=$?
+	bg_wait clone || rc=$?
 	cat "$SOAK/out1" "$SOAK/err1"
 	assert_eq "$rc" 1 "exit status of the clone whose COW device failed"
 	# A failed COW write invalidates the snapshot; with dm-flakey a read

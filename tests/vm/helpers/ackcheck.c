@@ -24,19 +24,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-struct stamp_hdr {		/* the head of a block written by stamp.c */
-	char magic[8];
-	uint64_t offset;
-	uint64_t gen;
-};
+#include "stampfmt.h"
 
 static uint64_t bs = 4096, nblocks, problems;
 static unsigned char *marked;	/* one byte per block: marked by tracking */
 static uint64_t *loggen;	/* newest logged generation per block, +1 (0: none) */
 
-static void problem(const char *fmt, uint64_t a, uint64_t b, uint64_t c)
+/*
+ * The generation of the stamp for byte offset @off held at @blk, or -1 if
+ * it holds none (torn, misplaced, zero, foreign data).
+ */
+static int64_t stamp_gen(const unsigned char *blk, uint64_t off)
+{
+	static unsigned char *copy;	/* stamp_classify() clears the sum field */
+	const struct stamp_hdr *h;
+
+	if (!copy && posix_memalign((void **)&copy, 4096, bs))
+		return -1;
+	memcpy(copy, blk, bs);
+	h = (const struct stamp_hdr *)copy;
+	return stamp_classify(copy, bs, off) == STAMP_OK ? (int64_t)h->gen : -1;
+}
+
+static void problem(const char *fmt, uint64_t a, int64_t b, int64_t c)
 {
 	if (++problems <= 10) {
 		printf("ackcheck: ");
@@ -49,9 +62,12 @@ static int read_all(const char *path, unsigned char **out)
 {
 	int fd = open(path, O_RDONLY | O_DIRECT);
 	uint64_t size = 0, done = 0;
+	struct stat st;
 	ssize_t n;
 
-	if (fd < 0 || ioctl(fd, BLKGETSIZE64, &size)) {
+	if (fd >= 0 && !fstat(fd, &st) && S_ISREG(st.st_mode))
+		size = (uint64_t)st.st_size;	/* a file: the host tests */
+	else if (fd < 0 || ioctl(fd, BLKGETSIZE64, &size)) {
 		perror(path);
 		return -1;
 	}
@@ -122,7 +138,7 @@ int main(int argc, char **argv)
 	const char *mpath = NULL, *lpath = NULL;
 	unsigned char *dev, *ref;
 	uint64_t b, nmarked = 0, extra = 0, writes = 0, logged = 0;
-	struct stamp_hdr h;
+	int64_t g;
 	int c;
 
 	while ((c = getopt(argc, argv, "m:l:b:")) != -1) {
@@ -133,7 +149,7 @@ int main(int argc, char **argv)
 		default: goto usage;
 		}
 	}
-	if (optind + 2 != argc || !mpath || bs < sizeof(h) || bs % 512)
+	if (optind + 2 != argc || !mpath || bs < sizeof(struct stamp_hdr) || bs % 512)
 		goto usage;
 	if (read_all(argv[optind], &dev) || read_all(argv[optind + 1], &ref))
 		return 2;
@@ -149,19 +165,18 @@ int main(int argc, char **argv)
 			nmarked++;
 			extra += same;
 		} else if (!same) {
-			memcpy(&h, dev + b * bs, sizeof(h));
-			problem("block %" PRIu64 " changed (holds generation %" PRIu64
-				") and is not marked: no backup would copy it%.0" PRIu64,
-				b, memcmp(h.magic, "CBTSTAMP", 8) ? 0 : h.gen, 0);
+			problem("block %" PRIu64 " changed and is not marked: no backup would"
+				" copy it (generation %" PRId64 " there, %" PRId64 " in the backup)",
+				b, stamp_gen(dev + b * bs, b * bs), stamp_gen(ref + b * bs, b * bs));
 		}
 		if (!loggen[b])
 			continue;
 		logged++;
-		memcpy(&h, dev + b * bs, sizeof(h));
-		if (memcmp(h.magic, "CBTSTAMP", 8) || h.offset != b * bs || h.gen + 1 < loggen[b])
-			problem("block %" PRIu64 ": acknowledged write of generation %" PRIu64
-				" lost (the block holds generation %" PRIu64 ")",
-				b, loggen[b] - 1, memcmp(h.magic, "CBTSTAMP", 8) ? 0 : h.gen);
+		g = stamp_gen(dev + b * bs, b * bs);
+		if (g < 0 || (uint64_t)g + 1 < loggen[b])
+			problem("block %" PRIu64 ": acknowledged write of generation %" PRId64
+				" lost (the block holds generation %" PRId64 ", -1: no stamp)",
+				b, (int64_t)(loggen[b] - 1), g);
 	}
 	printf("ackcheck: %" PRIu64 " blocks, %" PRIu64 " marked, extra %" PRIu64
 	       ", %" PRIu64 " acknowledged writes to %" PRIu64 " blocks, %" PRIu64 " problems\n",
