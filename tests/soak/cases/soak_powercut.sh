@@ -8,6 +8,7 @@
 # boots: 6
 # disks: 16M 4M 16M 4M 96M 16M 16M 32M 32M
 # timeout: 300
+# alone: yes
 
 . /harness/cases/soak.inc
 . /harness/cases/powercut.inc
