@@ -5,7 +5,7 @@
 # `cbt backup'; then the origin, the snapshot (log replayed on a copy) and
 # every image (restored, against its snapshot's checksum) are clean. Skips
 # when fsx/fsstress were not built (FSTESTS_SRC). See fsx.inc.
-# disks: 320M 4M 320M 768M 320M
+# disks: 128M 4M 128M 320M 128M
 # timeout: 900
 
 . /harness/cases/soak.inc
