@@ -44,8 +44,8 @@ FSTESTS_CONFIG_H='#define HAVE_SYS_TYPES_H 1
 # fstests_build HELPERS_DIR: 0 built (or skipped: no tree), 1 failed.
 fstests_build() {
 	local dst=$1 src=${FSTESTS_SRC:-$BUILD/fstests-src} out=$BUILD/fstests p
-	rm -f "$dst/fsx" "$dst/fsstress"
 	if [ ! -f "$src/ltp/fsx.c" ] || [ ! -f "$src/ltp/fsstress.c" ]; then
+		rm -f "$dst/fsx" "$dst/fsstress"
 		echo "# soak: no fstests source at $src (set FSTESTS_SRC): the soak_fsx_* cases skip"
 		return 0
 	fi
@@ -58,10 +58,12 @@ fstests_build() {
 		if ! cc -O2 -static -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -include getopt.h -include time.h \
 			-I"$out" -I"$src/src" -I"$src/include" -o "$out/$p" "$src/ltp/$p.c" -lm \
 			>>"$out/build.log" 2>&1; then
+			rm -f "$dst/fsx" "$dst/fsstress"
 			echo "not ok - soak/fstests: $p from $src did not build (see $out/build.log)"
 			return 1
 		fi
-		install -m 0755 "$out/$p" "$dst/$p"
+		# renamed into place: a run packing the initramfs never sees half a file
+		cp "$out/$p" "$dst/.$p.tmp" && mv -f "$dst/.$p.tmp" "$dst/$p"
 	done
 	echo "# soak: fsx and fsstress built from $src"
 }
