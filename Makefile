@@ -6,7 +6,7 @@ PREFIX ?= /usr
 DESTDIR ?=
 BUILD ?= $(CURDIR)/build
 
-.PHONY: all module tool check demo clean install uninstall lint install-boot uninstall-boot \
+.PHONY: all module tool check soak demo clean install uninstall lint install-boot uninstall-boot \
 	install-udev uninstall-udev
 
 all: module tool
@@ -22,6 +22,12 @@ tool:
 check:
 	tests/deps.sh
 	tests/check
+
+# The long soak (issue 15): 20 power cuts per kernel under backups and
+# clones, fsx/fsstress with more operations (tests/soak/run --long).
+soak:
+	tests/deps.sh
+	tests/soak/run --long
 
 # The main job end to end, in a throwaway VM.
 demo:

@@ -9,7 +9,7 @@
  * there, so a test can tell stale, misplaced and torn blocks apart.
  *
  *   stamp write DEV [-b BS] [-o OFF] [-n COUNT] [-g GEN] [-r SEED [-s SPAN]]
- *                   [-l LOG]
+ *                   [-l LOG [-y]]
  *       Writes COUNT blocks of BS bytes with O_DIRECT: sequentially from
  *       OFF, or with -r at COUNT random block-aligned places in
  *       [OFF, OFF+SPAN) (SPAN defaults to the rest of the device). With -l,
@@ -40,7 +40,7 @@
 
 struct opts {
 	uint64_t bs, off, count, gen, seed, span, shift;
-	int random, has_gen, allow_zero;
+	int random, has_gen, allow_zero, dsync;
 	const char *log;
 };
 
@@ -86,12 +86,23 @@ static uint64_t dev_size(int fd)
 	return sz;
 }
 
+/* One log record, durable when the log was opened O_DSYNC. */
+static int log_record(int lfd, uint64_t off, const struct opts *o)
+{
+	char rec[80];
+	int n = snprintf(rec, sizeof(rec), "%" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
+			 off, o->bs, o->gen);
+
+	return write(lfd, rec, (size_t)n) == n ? 0 : -1;
+}
+
 static int do_write(int fd, unsigned char *buf, const struct opts *o)
 {
-	FILE *log = NULL;
+	int log = -1;
 	uint64_t i, off, blocks, x = o->seed;
 
-	if (o->log && !(log = fopen(o->log, "a"))) {
+	if (o->log && (log = open(o->log, O_WRONLY | O_APPEND | O_CREAT |
+				   (o->dsync ? O_DSYNC : 0), 0644)) < 0) {
 		perror(o->log);
 		return 1;
 	}
@@ -109,13 +120,12 @@ static int do_write(int fd, unsigned char *buf, const struct opts *o)
 				strerror(errno));
 			return 1;
 		}
-		if (log && (fprintf(log, "%" PRIu64 " %" PRIu64 " %" PRIu64 "\n",
-				    off, o->bs, o->gen) < 0 || fflush(log))) {
+		if (log >= 0 && log_record(log, off, o)) {
 			perror(o->log);
 			return 1;
 		}
 	}
-	if (log && fclose(log)) {
+	if (log >= 0 && close(log)) {
 		perror(o->log);
 		return 1;
 	}
@@ -148,7 +158,7 @@ static int do_check(int fd, unsigned char *buf, const struct opts *o)
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: stamp write DEV [-b BS] [-o OFF] [-n COUNT] [-g GEN] [-r SEED [-s SPAN]] [-l LOG]\n"
+		"usage: stamp write DEV [-b BS] [-o OFF] [-n COUNT] [-g GEN] [-r SEED [-s SPAN]] [-l LOG [-y]]\n"
 		"       stamp check DEV [-b BS] [-o OFF] [-n COUNT] [-g GEN] [-S SHIFT] [-z]\n");
 	return 2;
 }
@@ -169,7 +179,7 @@ int main(int argc, char **argv)
 	if (!writing && strcmp(cmd, "check"))
 		return usage();
 	optind = 3;
-	while ((c = getopt(argc, argv, "b:o:n:g:r:s:S:l:z")) != -1) {
+	while ((c = getopt(argc, argv, "b:o:n:g:r:s:S:l:yz")) != -1) {
 		num = NULL;
 		switch (c) {
 		case 'b': num = &o.bs; break;
@@ -180,6 +190,7 @@ int main(int argc, char **argv)
 		case 's': num = &o.span; break;
 		case 'S': num = &o.shift; break;
 		case 'l': o.log = optarg; break;
+		case 'y': o.dsync = 1; break;
 		case 'z': o.allow_zero = 1; break;
 		default: return usage();
 		}
@@ -192,7 +203,7 @@ int main(int argc, char **argv)
 	    o.off % 512 || o.shift > o.off)
 		return usage();
 
-	fd = open(dev, (writing ? O_WRONLY : O_RDONLY) | O_DIRECT);
+	fd = open(dev, (writing ? O_WRONLY : O_RDONLY) | O_DIRECT | (o.dsync ? O_DSYNC : 0));
 	if (fd < 0) {
 		perror(dev);
 		return 1;

@@ -1,0 +1,16 @@
+#!/bin/sh
+# fstests' fsx (buffered and O_DIRECT, with fallocate, punch hole, zero
+# range, copy range ) and fsstress on ext4 over a cbt device with
+# metadata: tracking only, with a frozen snapshot taken mid-run, and during
+# `cbt backup'; then the origin, the snapshot (log replayed on a copy) and
+# every image (restored, against its snapshot's checksum) are clean. Skips
+# when fsx/fsstress were not built (FSTESTS_SRC). See fsx.inc.
+# disks: 128M 4M 128M 320M 128M
+# timeout: 900
+
+. /harness/cases/soak.inc
+. /harness/cases/fsx.inc
+
+cleanup() { fx_cleanup; }
+
+fx_main ext4
