@@ -20,7 +20,14 @@ unit=$(dev_unit_name "$dev")
 opts=$(getarg rootflags=)
 if getargbool 0 rw; then opts=${opts:+$opts,}rw; else opts=${opts:+$opts,}ro; fi
 fstype=$(getarg rootfstype=)
-mkdir -p "$early"
+# The device comes from the settled initqueue, after udev settles: on a
+# slow machine later than a device job's default 90 s, which would drop to
+# the emergency shell (seen under a loaded TCG host). rd.timeout, as
+# dracut's own rootfs-generator does; none by default.
+timeout=$(getarg rd.timeout)
+mkdir -p "$early/$unit.device.d"
+printf '[Unit]\nJobTimeoutSec=%s\nJobRunningTimeoutSec=%s\n' "${timeout:-0}" "${timeout:-0}" \
+	>"$early/$unit.device.d/timeout.conf"
 cat >"$early/sysroot.mount" <<UNIT
 # Written by dracut's cbt module (cbt-generator): root is tracked by dm-cbt.
 [Unit]
