@@ -6,7 +6,7 @@ PREFIX ?= /usr
 DESTDIR ?=
 BUILD ?= $(CURDIR)/build
 
-.PHONY: all module tool check soak demo clean install uninstall lint install-boot uninstall-boot \
+.PHONY: all module tool check check-upgrade soak demo clean install uninstall lint install-boot uninstall-boot \
 	install-udev uninstall-udev
 
 all: module tool
@@ -28,6 +28,12 @@ check:
 soak:
 	tests/deps.sh
 	tests/soak/run --long
+
+# A kernel upgrade with root tracked, in a Debian guest (tests/upgrade/run):
+# not part of `make check', see README "Testing".
+check-upgrade:
+	tests/deps.sh
+	tests/check upgrade
 
 # The main job end to end, in a throwaway VM.
 demo:
@@ -52,7 +58,8 @@ install-boot:
 	install -v -D -m 0755 boot/initramfs-tools/scripts/local-top/cbt "$(ITOOLS)/scripts/local-top/cbt"
 	install -v -d "$(DRACUT)"
 	install -v -m 0755 boot/dracut/90cbt/module-setup.sh boot/dracut/90cbt/cbt-cmdline.sh \
-		boot/dracut/90cbt/cbt-pre-mount.sh "$(DRACUT)/"
+		boot/dracut/90cbt/cbt-pre-mount.sh boot/dracut/90cbt/cbt-generator.sh \
+		boot/dracut/90cbt/cbt-boot-root.sh "$(DRACUT)/"
 
 # After an LVM reload of an attached LV, put the cbt layer back (docs/attach.md).
 UDEV_RULES := $(DESTDIR)/usr/lib/udev/rules.d

@@ -133,7 +133,7 @@ cbt_block_sectors() {
 
 # cbt_dev_sectors DEV: size of a block device node in sectors, from sysfs.
 cbt_dev_sectors() {
-	cat "/sys/class/block/$(basename "$1")/size" 2>/dev/null
+	cat "/sys/class/block/${1##*/}/size" 2>/dev/null
 }
 
 # cbt_boot_line LINENO LINE...: set up one disk; 0 if done, 1 if skipped.
@@ -188,14 +188,33 @@ cbt_boot_line() {
 	return 0
 }
 
+# cbt_modprobe: load dm-cbt; if it cannot be, say why in the kernel log:
+# no module for this kernel (DKMS could not build it, BUILD_EXCLUSIVE), or
+# one the kernel refuses (an unsigned module under module.sig_enforce=1 or
+# lockdown: "Key was rejected by service"), with modprobe's own words.
+cbt_modprobe() {
+	local kver out ko
+	[ -d /sys/module/dm_cbt ] && return 0
+	out=$(modprobe dm-cbt 2>&1) && return 0
+	[ -d /sys/module/dm_cbt ] && return 0
+	kver=$(uname -r)
+	ko=$(sed -n 's/^\([^:]*\/dm-cbt\.ko[^:]*\):.*/\1/p' "/lib/modules/$kver/modules.dep" 2>/dev/null | head -n1)
+	case "$ko" in "" | /*) ;; *) ko=/lib/modules/$kver/$ko ;; esac
+	if [ -n "$ko" ] && [ -f "$ko" ]; then
+		cbt_kmsg 3 "dm-cbt: module for $kver refused by the kernel, root not tracked: $(echo "$out" | tr '\n' ' ')(unsigned, or signed with a key the kernel does not trust? see docs/install.md, Secure Boot)"
+	else
+		cbt_kmsg 3 "dm-cbt: module not available for $kver, root not tracked (is dm-cbt built for this kernel? \`dkms status')"
+	fi
+	return 1
+}
+
 # cbt_boot_setup CONF: every line of CONF. Returns 0 always.
 cbt_boot_setup() {
 	local conf=$1 ln=0 line usable=1 cr crmsg=
 	cr=$(printf '\r')
 	[ -f "$conf" ] || return 0
 	: >/run/cbt-boot.map 2>/dev/null || true
-	if ! modprobe dm-cbt 2>/dev/null && [ ! -d /sys/module/dm_cbt ]; then
-		cbt_kmsg 3 "the dm-cbt module cannot be loaded: booting without tracking (is dm-cbt installed for kernel $(uname -r)? \`dkms status')"
+	if ! cbt_modprobe; then
 		usable=""
 	elif ! command -v dmsetup >/dev/null 2>&1; then
 		cbt_kmsg 3 "dmsetup is not in the initramfs: booting without tracking"
@@ -237,14 +256,40 @@ cbt_boot_root() {
 }
 
 # cbt_boot_fallback NAME SOURCE: when /dev/mapper/NAME could not be made,
-# make it a link to the plain disk, so a boot that waits for it goes on.
+# make it a linear device-mapper device over the plain disk (UUID
+# CBT-UNTRACKED-NAME), else a link to it, so a boot that waits for it goes
+# on. A link is enough for dracut's shell init; systemd waits for a device
+# udev announced, which only a real device is.
 cbt_boot_fallback() {
-	local dev
+	local dev sectors
 	[ -b "/dev/mapper/$1" ] && return 0
 	dev=$(cbt_resolve "$2") || return 0
+	sectors=$(cbt_dev_sectors "$dev")
+	if [ "${sectors:-0}" -gt 0 ] 2>/dev/null &&
+		dmsetup create "$1" --uuid "CBT-UNTRACKED-$1" --table "0 $sectors linear $dev 0" >/dev/null 2>&1; then
+		cbt_kmsg 4 "/dev/mapper/$1 is a linear (untracked) device over $dev: booting without tracking"
+		return 0
+	fi
 	mkdir -p /dev/mapper
 	ln -sf "$dev" "/dev/mapper/$1"
 	cbt_kmsg 4 "/dev/mapper/$1 links to the untracked $dev: booting without tracking"
+}
+
+# cbt_root_name ROOT CONF: the NAME of the line of CONF whose SOURCE is
+# ROOT (the root= argument) literally, if ROOT and NAME hold only
+# characters that are safe in a shell command line and a unit file.
+cbt_root_name() {
+	local n src _
+	n=$(sed -e 's/\r$//' -e 's/#.*//' "$2" 2>/dev/null | while read -r n src _; do
+		[ -n "$src" ] && [ "$src" = "$1" ] && { echo "$n"; break; }
+	done)
+	[ -n "$n" ] || return 1
+	case "$n$1" in
+	*[!A-Za-z0-9=/_.:+@-]*)
+		cbt_kmsg 3 "root=$1 or its name in $2 has characters other than letters, digits and =/_.:+@-: not tracked"
+		return 1 ;;
+	esac
+	echo "$n"
 }
 
 # Run directly: `sh cbt-boot.sh CONF [ROOT]' prints the new root, if any.

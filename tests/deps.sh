@@ -13,6 +13,7 @@ libmnl-dev libdevmapper-dev libzstd-dev libxxhash-dev e2fslibs-dev libblkid-dev 
 clang libclang-rt-dev
 sparse python3 bc bison flex libelf-dev libssl-dev
 qemu-system-x86 busybox-static cpio xz-utils zstd
+dracut-core mmdebstrap
 dmsetup e2fsprogs xfsprogs xfslibs-dev fio util-linux
 lvm2
 debhelper dh-dkms lintian rpm
