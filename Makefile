@@ -6,7 +6,7 @@ PREFIX ?= /usr
 DESTDIR ?=
 BUILD ?= $(CURDIR)/build
 
-.PHONY: all module tool check demo clean install uninstall lint install-boot uninstall-boot \
+.PHONY: all module tool check check-full demo clean install uninstall lint install-boot uninstall-boot \
 	install-udev uninstall-udev
 
 all: module tool
@@ -22,6 +22,13 @@ tool:
 check:
 	tests/deps.sh
 	tests/check
+
+# Everything, on every kernel: the stages of `check', with every VM case and
+# the boot stage on the PREEMPT_RT and the debug kernels too (debug-full in
+# place of debug). Hours, not minutes: not what CI runs.
+check-full:
+	tests/deps.sh
+	tests/check build lint unit kunit dkms pkg vm soak boot debug-full
 
 # The main job end to end, in a throwaway VM.
 demo:
