@@ -134,6 +134,15 @@ vm_boot() {
 		done < <(vm_case_disks "${B_CASES[$i]}")
 	done
 	args+=(-append "console=ttyS0 quiet no_timer_check panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 hung_task_panic=1 sysctl.kernel.hung_task_timeout_secs=$((60 * VM_TSCALE)) log_buf_len=4M mitigations=off${VM_KERNEL_ARGS:+ $VM_KERNEL_ARGS} rdinit=/init harness.retry=${VM_RETRY_BOOT:-0} harness.tscale=$VM_TSCALE${VM_GUEST_ENV:+ harness.env=$VM_GUEST_ENV} harness.cases=$(IFS=,; echo "$*")")
+	# A slow kernel's watchdogs wait as much longer: under TCG on a loaded
+	# host a guest vCPU can go without the host's CPU for a minute, and a
+	# soft lockup or RCU stall then says nothing about the kernel (seen:
+	# PREEMPT_RT's kdevtmpfs "stuck for 46s" in early boot at load 24).
+	if [ "$VM_TSCALE" -gt 1 ]; then
+		t=$((10 * VM_TSCALE)) && [ "$t" -le 60 ] || t=60
+		i=$((21 * VM_TSCALE)) && [ "$i" -le 300 ] || i=300
+		args[-1]+=" watchdog_thresh=$t rcupdate.rcu_cpu_stall_timeout=$i"
+	fi
 	printf '%q ' "${args[@]}" >"$B_DIR/qemu.cmd"
 
 	# The outer timeout is a last resort; the deadlines below act first.
