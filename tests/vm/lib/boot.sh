@@ -201,6 +201,10 @@ vm_boot() {
 			"@@H RUNNER-EXIT "*) B_RUNNER_RC=$idx ;;
 			*) echo "unexpected line on the result port: $line" >>"$B_DIR/serial.log" ;;
 			esac
+			# Between cases the runner reports its own steps (the
+			# kmemleak scans, the kernel log): each one is a sign of
+			# life (a scan takes minutes on a loaded host's debug guest).
+			[ "$what" != "between cases" ] || deadline=$((VM_NOW + idle_to))
 		else
 			[ "$rc" -gt 128 ] || break	# EOF: qemu is gone
 			[ -z "$B_HOSTKILL" ] || break	# killed, and still no EOF
