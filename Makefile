@@ -6,7 +6,7 @@ PREFIX ?= /usr
 DESTDIR ?=
 BUILD ?= $(CURDIR)/build
 
-.PHONY: all module tool check check-upgrade soak demo clean install uninstall lint install-boot uninstall-boot \
+.PHONY: all module tool check check-full check-upgrade soak demo clean install uninstall lint install-boot uninstall-boot \
 	install-udev uninstall-udev
 
 all: module tool
@@ -34,6 +34,13 @@ soak:
 check-upgrade:
 	tests/deps.sh
 	tests/check upgrade
+
+# Everything, on every kernel: the stages of `check', with every VM case and
+# the boot stage on the PREEMPT_RT and the debug kernels too (debug-full in
+# place of debug). Hours, not minutes: not what CI runs.
+check-full:
+	tests/deps.sh
+	tests/check build lint unit kunit dkms pkg vm soak boot boot-dracut debug-full
 
 # The main job end to end, in a throwaway VM.
 demo:

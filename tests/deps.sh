@@ -5,8 +5,8 @@ set -eu
 
 PKGS="
 build-essential make gcc pkg-config git
-linux-headers-amd64 linux-headers-6.12-amd64
-linux-image-amd64 linux-image-6.12-amd64
+linux-headers-amd64 linux-headers-6.12-amd64 linux-headers-6.12-rt-amd64
+linux-image-amd64 linux-image-6.12-amd64 linux-image-6.12-rt-amd64
 linux-source-6.1 linux-source-6.12
 dkms kmod
 libmnl-dev libdevmapper-dev libzstd-dev libxxhash-dev e2fslibs-dev libblkid-dev qemu-utils

@@ -5,7 +5,8 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$TOP/build}
 
 # The Debian kernels the suite targets: every version with both an image in
-# /boot and headers in /usr/src. Sorted oldest first.
+# /boot and headers in /usr/src (6.1, 6.12 and 6.12's PREEMPT_RT flavour).
+# Sorted oldest first.
 test_kernels() {
 	local v
 	for v in /usr/src/linux-headers-*-amd64; do
@@ -15,13 +16,73 @@ test_kernels() {
 	done | sort -V
 }
 
-# Map a short name (6.1, 6.12) or a full version to the installed version.
+# The kernels the vm and boot stages run on by default: the Debian ones but
+# PREEMPT_RT, which the debug stage runs (tests/check, debug_stage).
+vm_default_kernels() { test_kernels | grep -v -- '-rt-' || true; }
+
+# Map a short name to a kernel: 6.1, 6.12 (the non-RT one), rt (Debian's
+# PREEMPT_RT 6.12), debug (tests/debugkernel/build: built on first use, 30
+# minutes), or a full version.
 resolve_kernel() {
 	local want=$1 v
+	case "$want" in
+	debug) debug_kernel_dir >/dev/null && echo debug; return ;;
+	rt) want=-rt- ;;
+	esac
 	for v in $(test_kernels); do
-		case "$v" in "$want" | "$want".* | "$want"-*) echo "$v"; return 0 ;; esac
+		case "$want:$v" in
+		-rt-:*-rt-*) echo "$v"; return 0 ;;
+		-rt-:*) ;;
+		"$v:$v") echo "$v"; return 0 ;;
+		*:*-rt-*) ;;
+		"$want:$want".* | "$want:$want"-*) echo "$v"; return 0 ;;
+		esac
 	done
 	return 1
+}
+
+# The debug kernel's cache directory (bzImage, obj/ for M= builds); builds
+# it if this machine has not yet (tests/debugkernel/build). Resolved once.
+# An M= build resolves the kernel's symbols through obj/Module.symvers,
+# which `make modules' writes (modpost over vmlinux; no module is
+# configured): made here once, under the cache's lock, so that the build
+# script, and with it the cache key, stays as it is.
+debug_kernel_dir() {
+	local d
+	if [ -z "${DEBUGKERNEL_DIR:-}" ]; then
+		d=$("$TOP/tests/debugkernel/build") || return 1
+		if [ ! -f "$d/obj/Module.symvers" ]; then
+			(
+				flock 9
+				[ -f "$d/obj/Module.symvers" ] ||
+					make -s -C "$(readlink -f "$d/obj/source")" O="$d/obj" modules >&2
+			) 9>"$d.symvers.lock" || return 1
+		fi
+		DEBUGKERNEL_DIR=$d
+		export DEBUGKERNEL_DIR
+	fi
+	echo "$DEBUGKERNEL_DIR"
+}
+
+# Kernel KVER (a Debian version, or "debug"): the image qemu boots, the tree
+# `make M=' builds modules against, and its release (uname -r in the guest).
+kernel_image() {
+	case "$1" in
+	debug) echo "$(debug_kernel_dir)/bzImage" ;;
+	*) echo "/boot/vmlinuz-$1" ;;
+	esac
+}
+kernel_build_tree() {
+	case "$1" in
+	debug) echo "$(debug_kernel_dir)/obj" ;;
+	*) echo "/usr/src/linux-headers-$1" ;;
+	esac
+}
+kernel_release() {
+	case "$1" in
+	debug) cat "$(debug_kernel_dir)/obj/include/config/kernel.release" ;;
+	*) echo "$1" ;;
+	esac
 }
 
 # Where the module is built for kernel $1 (a copy of the sources, so two
@@ -40,7 +101,7 @@ build_module() {
 	local kver=$1 dir
 	dir=$(module_dir "$kver")
 	copy_module_sources "$dir/src"
-	make -s -C "/usr/src/linux-headers-$kver" M="$dir/src" modules >&2 || return 1
+	make -s -C "$(kernel_build_tree "$kver")" M="$dir/src" modules >&2 || return 1
 	echo "$dir/src/dm-cbt.ko"
 }
 

@@ -69,6 +69,7 @@ run_case() {
 	rm -rf "$RUN" && mkdir -p "$RUN"
 	: >"$RUN/step"
 	timeout=$(hdr "$file" timeout)
+	timeout=$((${timeout:-60} * TSCALE))
 	boots=$(hdr "$file" boots)
 	for v in $(env | sed -n 's/^\(DISK[0-9]*\)=.*/\1/p'); do unset "$v"; done
 	n=1
@@ -120,40 +121,69 @@ run_case() {
 			left=$(leftovers)
 		fi
 	fi
+	[ -e "$RUN/reboot" ] || kmemleak_scan "$idx"
 	dump_dmesg "$idx"
 	msg END "$idx" "$rc" "$to" "$(head -c 200 "$RUN/step" | tr '\n' ' ')"
 	if [ -n "$left" ]; then
 		msg ABORT "$idx" "could not clean up after $name: $left"
 		return 1
 	fi
+	# Lockdep turns itself off after its first report (the case fails
+	# on it): the cases after it get a boot where it is on.
+	if [ "$LOCKDEP" = 1 ] && ! grep -q 'debug_locks: *1' /proc/lockdep_stats; then
+		msg ABORT "$idx" "lockdep is off after a report in $name: the rest runs in a new boot"
+		return 1
+	fi
 	[ ! -e "$RUN/reboot" ]
 }
 
-# At the end of the boot: kmemleak where the kernel has it, and dm-cbt must
-# unload (a leaked reference would keep it in).
-end_checks() {
-	local kl out
-	kl=/sys/kernel/debug/kmemleak
-	if [ -w "$kl" ]; then
-		echo scan >"$kl" && echo scan >"$kl"
-		out=$(grep -c 'unreferenced object' "$kl" || true)
-		msg KMEMLEAK "${out:-0}"
-		cat "$kl" | sed 's/^/@@D /' >/dev/ttyS1
-	else
-		msg KMEMLEAK unsupported
+# kmemleak_scan TAG: where the kernel has kmemleak (the debug kernel), scan
+# and send what it suspects as leaks since the last scan, as
+# "@@H KMEMLEAK TAG N" and N reports; TAG is a case's index (the case
+# fails), "boot" (the baseline: the kernel's own boot, before any case) or
+# "end" (after dm_cbt was unloaded). Scanned twice: what the file lists is
+# what the last scan found unreferenced, so a suspect of the first scan
+# that was only transient (a pointer held in a register or on a stack for
+# a moment: Documentation/dev-tools/kmemleak.rst) drops out in the second.
+# Then "clear": what was reported is not reported again. An object is a
+# candidate only once it is 5 s old (MSECS_MIN_AGE), so a leak from a
+# case's last seconds shows up after the next case, or at the end.
+kmemleak_scan() {
+	local kl=/sys/kernel/debug/kmemleak n
+	if [ ! -w "$kl" ]; then
+		[ "$1" != end ] || msg KMEMLEAK end unsupported
+		return 0
 	fi
+	echo scan >"$kl" && echo scan >"$kl"
+	n=$(grep -c '^unreferenced object' "$kl" || true)
+	{
+		echo "@@H KMEMLEAK $1 ${n:-0}"
+		sed 's/^/@@D /' "$kl"
+		echo "@@H KMEMLEAK-END $1"
+	} >/dev/ttyS1
+	echo clear >"$kl"
+}
+
+# At the end of the boot: dm-cbt must unload (a leaked reference would keep
+# it in), and then kmemleak (what it still held is unreferenced now).
+end_checks() {
+	local out
 	if [ -d /sys/module/dm_cbt ]; then
 		out=$(rmmod dm_cbt 2>&1) || msg BOOTFAIL "dm_cbt does not unload after the cases: $out"
 	fi
+	kmemleak_scan end
 	dump_dmesg end
 }
 
 CASES=
+TSCALE=1
 for w in $(cat /proc/cmdline); do
 	case "$w" in
 	harness.cases=*) CASES=${w#*=} ;;
 	# this boot retries one that died before any module was loaded
 	harness.retry=*) HARNESS_RETRY=${w#*=}; export HARNESS_RETRY ;;
+	# a slow kernel (the debug one): every case gets this many times its timeout
+	harness.tscale=*) TSCALE=${w#*=} ;;
 	# VM_GUEST_ENV on the host: NAME=VALUE,... for the cases (a fuzz seed)
 	harness.env=*) for v in $(echo "${w#*=}" | tr , ' '); do export "$v"; done ;;
 	esac
@@ -163,7 +193,10 @@ for m in virtio_pci virtio_blk dm_mod loop ext4 crc32c_generic; do
 done
 BASE_MOUNTS=/tmp/mounts.base
 awk '{ print $2 }' /proc/mounts >"$BASE_MOUNTS"
+LOCKDEP=0
+grep -q 'debug_locks: *1' /proc/lockdep_stats 2>/dev/null && LOCKDEP=1
 msg READY "$KVER"
+kmemleak_scan boot
 dump_dmesg boot
 # From here on the console shows every kernel message but debug ones, so a
 # warning that panics the guest is on the console before it dies.

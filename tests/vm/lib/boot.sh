@@ -17,7 +17,10 @@
 #   @@H END <i> <rc> <timed-out 0|1> <last step>
 #   @@H ABORT <i> <reason>         the runner cannot go on in this boot
 #   @@H BOOTFAIL <reason>          a problem outside any case
-#   @@H KMEMLEAK <n|unsupported>   then the report as "@@D ..." lines
+#   @@H KMEMLEAK <i|boot|end> <n|unsupported> ... @@H KMEMLEAK-END <tag>
+#                                  kmemleak's suspects since the last scan,
+#                                  after case i, at boot (the baseline: not
+#                                  counted), at the end; lines "@@D ..."
 #   @@H DONE                       all cases ran; the VM powers off
 # and, from this side, "@@QEMU-EXIT <status>" once qemu is gone.
 # Every wait has a deadline; when one passes the VM is killed (SIGKILL).
@@ -26,6 +29,19 @@ VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-180}	# qemu start to READY (52 s seen on a lo
 VM_IDLE_TIMEOUT=${VM_IDLE_TIMEOUT:-60}	# between cases, and to power off
 VM_BAD_RE='BUG:|WARNING:|Oops|general protection|hung task|blocked for more than|refcount_t:|list_add corruption|list_del corruption|KASAN|UBSAN|Kernel panic|kernel BUG|soft lockup|detected stalls'
 VM_QBOOT=/usr/share/qemu/qboot.rom
+# qboot's MP table has no PCI interrupt entries: a kernel without ACPI (the
+# debug kernel, tinyconfig) then finds no IRQ for virtio-pci ("can't find
+# IRQ for PCI INT A") and waits for its disks for ever. SeaBIOS's has them.
+VM_SEABIOS=0
+# Seconds of the host per second a case declares (# timeout:) and for the
+# boot: KASAN and lockdep under TCG make the debug kernel several times
+# slower than Debian's (tests/vm/README.md, Speed). The guest's timer
+# gets it too (harness.tscale).
+VM_TSCALE=1
+# The debug kernel's own switches (tests/debugkernel): kmemleak on (the
+# runner scans after every case), a KASAN report panics as a WARN does,
+# KFENCE samples every 10 ms instead of 100.
+VM_DEBUG_ARGS=${VM_DEBUG_ARGS:-kmemleak=on kasan.fault=panic kfence.sample_interval=10}
 # One host thread runs both vCPUs in turn. With multi-threaded TCG, 6.12
 # guests now and then take an "Oops: int3" in a static key being patched
 # (text_poke_bp: 1 boot in ~15 here); never seen with thread=single.
@@ -86,24 +102,25 @@ vm_boot() {
 	for job in "$@"; do
 		B_CASES+=("${job%%:*}") B_PHASES+=("${job#*:}")
 	done
-	B_READY=0 B_DONE=0 B_RUNNER_RC="" B_ABORT="" B_BOOTFAIL="" B_KMEMLEAK="" B_HOSTKILL="" B_QEMU_RC="" B_CUR=-1
+	B_READY=0 B_DONE=0 B_RUNNER_RC="" B_ABORT="" B_BOOTFAIL="" B_HOSTKILL="" B_QEMU_RC="" B_CUR=-1
 	declare -gA B_BEGUN=() B_PASS=() B_FAIL=() B_SKIP=() B_LEAK=() B_REBOOT=() B_CRASH=()
-	declare -gA B_RC=() B_TO=() B_STEP=() B_START=() B_SECS=() B_TIMEOUT=()
+	declare -gA B_RC=() B_TO=() B_STEP=() B_START=() B_SECS=() B_TIMEOUT=() B_KMEMLEAK=()
 	rm -rf "$B_DIR" && mkdir -p "$B_DIR"
 
 	local -a args=(qemu-system-x86_64 -accel "$VM_ACCEL" -m 1G -smp 2
 		-nodefaults -nographic -no-reboot
-		-kernel "/boot/vmlinuz-$kver" -initrd "$VM_INITRD"
+		-kernel "$VM_KIMAGE" -initrd "$VM_INITRD"
 		-serial "file:$B_DIR/console.log" -serial stdio -monitor none
 		-pidfile "$B_DIR/qemu.pid")
-	[ -f "$VM_QBOOT" ] && args+=(-bios "$VM_QBOOT")
+	[ -f "$VM_QBOOT" ] && [ "$VM_SEABIOS" = 0 ] && args+=(-bios "$VM_QBOOT")
 	n=0
-	local hard=$((VM_BOOT_TIMEOUT + 60))
+	local boot_to=$((VM_BOOT_TIMEOUT * VM_TSCALE)) idle_to=$((VM_IDLE_TIMEOUT * VM_TSCALE))
+	local hard=$((boot_to + 60))
 	for i in "${!B_CASES[@]}"; do
 		B_TIMEOUT[$i]=$(vm_hdr "$(vm_case_file "${B_CASES[$i]}")" timeout)
-		: "${B_TIMEOUT[$i]:=60}"
+		B_TIMEOUT[$i]=$((${B_TIMEOUT[$i]:-60} * VM_TSCALE))
 		t=$(vm_hdr "$(vm_case_file "${B_CASES[$i]}")" grace)
-		hard=$((hard + B_TIMEOUT[$i] + ${t:-30} + VM_IDLE_TIMEOUT))
+		hard=$((hard + B_TIMEOUT[$i] + ${t:-30} + idle_to))
 		# Single-boot cases: cache=unsafe (no host fsync). Multi-boot
 		# cases: cache=writeback, host fsync on flush. The guest sees a
 		# write cache either way and sends flushes; a SIGKILLed qemu
@@ -116,7 +133,16 @@ vm_boot() {
 			n=$((n + 1))
 		done < <(vm_case_disks "${B_CASES[$i]}")
 	done
-	args+=(-append "console=ttyS0 quiet no_timer_check panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 hung_task_panic=1 sysctl.kernel.hung_task_timeout_secs=60 log_buf_len=4M mitigations=off rdinit=/init harness.retry=${VM_RETRY_BOOT:-0}${VM_GUEST_ENV:+ harness.env=$VM_GUEST_ENV} harness.cases=$(IFS=,; echo "$*")")
+	args+=(-append "console=ttyS0 quiet no_timer_check panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 hung_task_panic=1 sysctl.kernel.hung_task_timeout_secs=$((60 * VM_TSCALE)) log_buf_len=4M mitigations=off${VM_KERNEL_ARGS:+ $VM_KERNEL_ARGS} rdinit=/init harness.retry=${VM_RETRY_BOOT:-0} harness.tscale=$VM_TSCALE${VM_GUEST_ENV:+ harness.env=$VM_GUEST_ENV} harness.cases=$(IFS=,; echo "$*")")
+	# A slow kernel's watchdogs wait as much longer: under TCG on a loaded
+	# host a guest vCPU can go without the host's CPU for a minute, and a
+	# soft lockup or RCU stall then says nothing about the kernel (seen:
+	# PREEMPT_RT's kdevtmpfs "stuck for 46s" in early boot at load 24).
+	if [ "$VM_TSCALE" -gt 1 ]; then
+		t=$((10 * VM_TSCALE)) && [ "$t" -le 60 ] || t=60
+		i=$((21 * VM_TSCALE)) && [ "$i" -le 300 ] || i=300
+		args[-1]+=" watchdog_thresh=$t rcupdate.rcu_cpu_stall_timeout=$i"
+	fi
 	printf '%q ' "${args[@]}" >"$B_DIR/qemu.cmd"
 
 	# The outer timeout is a last resort; the deadlines below act first.
@@ -126,7 +152,7 @@ vm_boot() {
 		echo "@@QEMU-EXIT $rc")
 	vm_now
 	B_T0=$VM_NOW B_TREADY=""
-	local deadline=$((VM_NOW + VM_BOOT_TIMEOUT)) what="booting"
+	local deadline=$((VM_NOW + boot_to)) what="booting"
 	while :; do
 		vm_now
 		left=$((deadline - VM_NOW))
@@ -144,7 +170,7 @@ vm_boot() {
 			read -r tag idx rest <<<"${line#@@H }"
 			case "$line" in
 			"@@QEMU-EXIT "*) B_QEMU_RC=${line#@@QEMU-EXIT } ;;
-			"@@H READY "*) B_READY=1 B_TREADY=$((VM_NOW - B_T0)); deadline=$((VM_NOW + VM_IDLE_TIMEOUT)); what="between cases" ;;
+			"@@H READY "*) B_READY=1 B_TREADY=$((VM_NOW - B_T0)); deadline=$((VM_NOW + idle_to)); what="between cases" ;;
 			"@@H BEGIN "*)
 				B_BEGUN[$idx]=1 B_CUR=$idx B_START[$idx]=$VM_NOW
 				t=$(vm_hdr "$(vm_case_file "${B_CASES[$idx]}")" grace)
@@ -164,14 +190,21 @@ vm_boot() {
 			"@@H END "*)
 				read -r B_RC[$idx] B_TO[$idx] B_STEP[$idx] <<<"$rest"
 				B_SECS[$idx]=$((VM_NOW - B_START[$idx])) B_CUR=-1
-				deadline=$((VM_NOW + VM_IDLE_TIMEOUT)) what="between cases" ;;
+				deadline=$((VM_NOW + idle_to)) what="between cases" ;;
 			"@@H ABORT "*) B_ABORT="$rest" ;;
 			"@@H BOOTFAIL "*) B_BOOTFAIL="${B_BOOTFAIL:+$B_BOOTFAIL; }$idx $rest" ;;
-			"@@H KMEMLEAK "*) B_KMEMLEAK=$idx dtarget=kmemleak; : >"$B_DIR/kmemleak" ;;
-			"@@H DONE"*) B_DONE=1; deadline=$((VM_NOW + VM_IDLE_TIMEOUT)) what="powering off" ;;
+			"@@H KMEMLEAK "*)
+				B_KMEMLEAK[$idx]=${rest%% *}
+				[ "$rest" = unsupported ] || { dtarget=kmemleak.$idx; : >"$B_DIR/$dtarget"; } ;;
+			"@@H KMEMLEAK-END "*) dtarget="" ;;
+			"@@H DONE"*) B_DONE=1; deadline=$((VM_NOW + idle_to)) what="powering off" ;;
 			"@@H RUNNER-EXIT "*) B_RUNNER_RC=$idx ;;
 			*) echo "unexpected line on the result port: $line" >>"$B_DIR/serial.log" ;;
 			esac
+			# Between cases the runner reports its own steps (the
+			# kmemleak scans, the kernel log): each one is a sign of
+			# life (a scan takes minutes on a loaded host's debug guest).
+			[ "$what" != "between cases" ] || deadline=$((VM_NOW + idle_to))
 		else
 			[ "$rc" -gt 128 ] || break	# EOF: qemu is gone
 			[ -z "$B_HOSTKILL" ] || break	# killed, and still no EOF
@@ -240,6 +273,11 @@ vm_verdict() {
 		if [ -n "${B_LEAK[$i]:-}" ] && [ "$V_STATUS" != fail ]; then
 			V_STATUS=fail V_REASON="left behind: ${B_LEAK[$i]}"
 		fi
+		if [ "${B_KMEMLEAK[$i]:-0}" -gt 0 ] 2>/dev/null; then
+			cp "$B_DIR/kmemleak.$i" "$art.kmemleak"
+			V_REASON="kmemleak: ${B_KMEMLEAK[$i]} unreferenced object(s) after the case${V_REASON:+; $V_REASON}" V_STATUS=fail
+			V_DETAIL=$art.kmemleak
+		fi
 		bad=$(vm_bad_line "$art.dmesg")
 		if [ -n "$bad" ]; then
 			V_REASON="kernel log: $bad${V_REASON:+; $V_REASON}" V_STATUS=fail
@@ -292,9 +330,9 @@ vm_boot_problems() {
 		bad=$(vm_bad_line "$B_DIR/dmesg.$f")
 		[ -z "$bad" ] || echo "kernel log ($f of the boot): $bad"
 	done
-	case "$B_KMEMLEAK" in
+	case "${B_KMEMLEAK[end]:-}" in
 	"" | unsupported | 0) ;;
-	*) echo "kmemleak: $B_KMEMLEAK unreferenced objects (see $B_DIR/kmemleak)" ;;
+	*) echo "kmemleak: ${B_KMEMLEAK[end]} unreferenced object(s) after the last case and dm_cbt's unload (see $B_DIR/kmemleak.end)" ;;
 	esac
 	if [ -n "$B_RUNNER_RC" ] && [ "$B_RUNNER_RC" != 0 ]; then
 		echo "the guest runner failed (exit $B_RUNNER_RC): $(grep -a -v '^\[ *[0-9.]*\]' "$B_DIR/console.log" | tail -n 2 | tr '\n' ' ' | cut -c1-200)"

@@ -1,5 +1,8 @@
 # Host side: build the guest initramfs for one kernel. Sourced by tests/vm/run.
 # shellcheck shell=bash
+# VM_KMOD_DIR: where the kernel's modules.builtin lists are (its
+# /lib/modules directory; the build tree for the debug kernel, which has
+# every module built in).
 #
 # The initramfs is two cpio archives concatenated (the kernel unpacks both,
 # the second overwriting the first):
@@ -92,6 +95,7 @@ vm_base_manifest() {
 		# this script and tests/lib.sh (busybox_root, copy_elf)
 		echo "builder $(sha256sum "${BASH_SOURCE[0]}" "$TOP/tests/lib.sh" | cut -d' ' -f1)"
 		echo "kernel $kver $*"
+		stat -L -c '%n %s %Y' "$VM_KMOD_DIR"/modules.builtin*
 		for f in /bin/busybox /etc/mke2fs.conf "${VM_TOOLS[@]#*:}"; do
 			stat -L -c '%n %s %Y' "$f"
 			ldd "$f" 2>/dev/null | grep -oE '/[^ ]+' | xargs -r stat -L -c '%n %s %Y'
@@ -123,8 +127,9 @@ vm_stage_base() {
 		*) cp "$f" "$dest" ;;
 		esac
 	done < <(vm_resolve_modules "$kver" "${VM_MODULES[@]}" "$@")
+	mkdir -p "$root/lib/modules/$kver"
 	for f in modules.builtin modules.builtin.modinfo modules.order; do
-		[ -f "/lib/modules/$kver/$f" ] && cp "/lib/modules/$kver/$f" "$root/lib/modules/$kver/"
+		[ -f "$VM_KMOD_DIR/$f" ] && cp "$VM_KMOD_DIR/$f" "$root/lib/modules/$kver/"
 	done
 	return 0
 }
