@@ -26,7 +26,10 @@
  *   of threads may use one at once. Functions without a handle are
  *   thread-safe, but for the snapshot functions (cbt_snapshot_take(),
  *   _find(), _drop()): they drive libdevmapper, whose state is process-wide,
- *   so one thread at a time may call them.
+ *   so one thread at a time may call them. They install libdevmapper's log
+ *   function for the process (to keep its messages for struct cbt_error)
+ *   and may turn off its udev synchronisation where no udev runs: a host
+ *   program that uses libdevmapper itself sets its own after them.
  * - Blocks: tracking blocks of the device's block size (4 KiB .. 1 MiB);
  *   the last block of a device whose size is not a multiple of it is short.
  *   Bytes are bytes of the device, from offset 0.
@@ -240,7 +243,10 @@ struct cbt_snapshot;
  * closes each device's open epoch (cbt_snapshot_epoch()). @chunk_bytes is
  * the COW chunk (0: 4 KiB; 4 KiB .. 1 MiB, a power of two). On failure
  * nothing is left behind: no device attached, no epoch closed. -EBUSY: a
- * snapshot is attached already, or 3 epochs are closed.
+ * snapshot is attached already, 3 epochs are closed, or a `cbt backup' or
+ * `cbt clone' of a device is running. The handle holds each device's
+ * /run/cbt lock (the one those commands take) until it is dropped or
+ * released, so they do not take this snapshot for a dead process's.
  *
  * The caller commits each closed epoch once its changes are safely copied,
  * or aborts it, then drops the snapshot: neither happens by itself.
@@ -250,7 +256,8 @@ int cbt_snapshot_take(const char *const *devices, const char *const *cows, size_
 		      struct cbt_error *err);
 /*
  * The snapshot a process that died left attached to @device, to drop it.
- * -ENOENT when there is none. Its epoch is 0 when the kernel no longer has
+ * -ENOENT when there is none; -EBUSY when a live process holds the device
+ * (a snapshot handle, `cbt backup', `cbt clone'). Its epoch is 0 when the kernel no longer has
  * it (cbt_device_status() says what is closed).
  */
 int cbt_snapshot_find(const char *device, struct cbt_snapshot **snap, struct cbt_error *err);
@@ -322,13 +329,18 @@ struct cbt_image_info {
  * Write an image of @dev, read from @dev's member of @snap (taken, still
  * active), into chain directory @dir, or, when @dir is NULL, to file
  * descriptor @fd (then only a full image).
- *  - CBT_IMAGE_FULL: the blocks of @blocks (NULL: every block), all-zero
- *    blocks left out; into @dir it starts a new chain (made if missing).
+ *  - CBT_IMAGE_FULL: every block (@blocks NULL) or the blocks of @blocks
+ *    (a set from cbt_image_chain_blocks()), all-zero blocks left out; into
+ *    @dir it starts a new chain (made if missing). -EINVAL for a set from
+ *    cbt_device_changes(): a full image of the changes only is a mistake.
  *  - CBT_IMAGE_INCREMENTAL, CBT_IMAGE_DIFFERENTIAL: @blocks are the
- *    changes of the snapshot's epoch (cbt_device_changes()); the image's
- *    parent is the chain's last (or full) image. -ESTALE when the chain's
- *    history is lost (another identity, an epoch committed outside it): a
- *    full image is needed.
+ *    changes of the snapshot's epoch, from cbt_device_changes(dev, first,
+ *    E, ...) with E = cbt_snapshot_epoch() and first <= E, read under the
+ *    snapshot's tracking identity; any other set is refused with -EINVAL
+ *    (an image from another epoch's or device's set would restore wrong).
+ *    The image's parent is the chain's last (or full) image. -ESTALE when
+ *    the chain's history is lost (another identity, an epoch committed
+ *    outside it): a full image is needed.
  * The image enters the chain only once complete and on disk; *@info (may
  * be NULL) describes it. Committing the snapshot's epoch is the caller's.
  */

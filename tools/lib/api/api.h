@@ -8,6 +8,8 @@
 #ifndef CBT_API_H
 #define CBT_API_H
 
+#include <stdbool.h>
+
 #include <cbt/cbt.h>
 
 #include "util/extents.h"
@@ -29,6 +31,14 @@ struct cbt_extent_iter {
 	size_t pos;
 	uint32_t block_size;
 	uint64_t dev_bytes;	/* where cbt_extents_next_bytes() cuts the last block */
+	/*
+	 * Where the set came from, so that cbt_image_write() can refuse a set
+	 * that is not the snapshot's changes: an incremental written from
+	 * another epoch's or another device's set would restore wrong, silently.
+	 */
+	bool device_changes;	/* from cbt_device_changes(): the fields below hold */
+	uint8_t dev_uuid[16];	/* the tracking identity the bitmap was read under */
+	uint64_t epoch_first, epoch_last;
 };
 
 /* An iterator over @ext, which it then owns (and frees, also on error). */

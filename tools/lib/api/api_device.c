@@ -165,6 +165,12 @@ int cbt_device_changes(struct cbt_device *dev, uint64_t first, uint64_t last,
 	ret = cbt_api_device_changes(dev, &info, first, last, &ext);
 	if (!ret)
 		ret = cbt_api_iter_new(&ext, info.block_size, cbt_dev_bytes(&info), it);
+	if (!ret) {
+		(*it)->device_changes = true;
+		memcpy((*it)->dev_uuid, info.uuid, 16);
+		(*it)->epoch_first = first;
+		(*it)->epoch_last = last;
+	}
 	cbt_dev_info_free(&info);
 	return cbt_api_end(err, ret);
 }

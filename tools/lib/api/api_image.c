@@ -41,6 +41,16 @@ static int check_args(const struct cbt_device *dev, const struct cbt_snap *s, ui
 	if (type != CBT_IMAGE_FULL && !blocks)
 		return cbt_err(-EINVAL, "an %s image needs the changed blocks (cbt_device_changes())",
 			       cbt_img_type_name(type));
+	if (type != CBT_IMAGE_FULL &&
+	    (!blocks->device_changes || memcmp(blocks->dev_uuid, s->uuid, 16) ||
+	     blocks->epoch_last != s->epoch || blocks->epoch_first > s->epoch))
+		return cbt_err(-EINVAL, "an %s image needs the changes of the snapshot's epoch %llu"
+			       " of %s under its tracking identity, from cbt_device_changes();"
+			       " this block set is another", cbt_img_type_name(type),
+			       (unsigned long long)s->epoch, dev->name);
+	if (type == CBT_IMAGE_FULL && blocks && blocks->device_changes)
+		return cbt_err(-EINVAL, "a full image of the changed blocks only would restore"
+			       " zeros everywhere else: pass no block set for a full image");
 	if (blocks && blocks->block_size != s->block_size)
 		return cbt_err(-EINVAL, "the block set is of %u-byte blocks, the device tracks %u",
 			       blocks->block_size, s->block_size);

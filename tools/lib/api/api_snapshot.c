@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libdevmapper.h>
 #include <linux/dm-cbt.h>
@@ -14,7 +15,41 @@
 
 static struct cbt_snapshot *snapshot_alloc(size_t n)
 {
-	return calloc(1, sizeof(struct cbt_snapshot) + n * sizeof(struct cbt_snap));
+	struct cbt_snapshot *s = calloc(1, sizeof(*s) + n * sizeof(struct cbt_snap));
+
+	for (size_t i = 0; s && i < DM_CBT_MAX_GROUP; i++)
+		s->lock_fd[i] = -1;
+	return s;
+}
+
+static void snapshot_free(struct cbt_snapshot *s)
+{
+	for (size_t i = 0; s && i < DM_CBT_MAX_GROUP; i++)
+		if (s->lock_fd[i] >= 0)
+			close(s->lock_fd[i]);
+	free(s);
+}
+
+/* Take the /run/cbt lock of each of @devices[0 .. @n) into @s. */
+static int lock_devices(struct cbt_snapshot *s, const char *const *devices, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct cbt_devsel sel;
+		struct cbt_dev_info info;
+		struct cbt_nl *nl = NULL;
+		int ret;
+
+		ret = cbt_dev_lookup(devices[i], &nl, &sel, &info);
+		cbt_nl_close(nl);
+		if (ret)
+			return ret;
+		ret = cbt_device_lock(&info);
+		cbt_dev_info_free(&info);
+		if (ret < 0)
+			return ret;
+		s->lock_fd[i] = ret;
+	}
+	return 0;
 }
 
 int cbt_snapshot_take(const char *const *devices, const char *const *cows, size_t n,
@@ -41,9 +76,11 @@ int cbt_snapshot_take(const char *const *devices, const char *const *cows, size_
 	s = snapshot_alloc(n);
 	if (!s)
 		return cbt_api_end(err, -ENOMEM);
-	ret = cbt_snap_take(devices, n, &o, s->v);
+	ret = lock_devices(s, devices, n);
+	if (!ret)
+		ret = cbt_snap_take(devices, n, &o, s->v);
 	if (ret) {
-		free(s);
+		snapshot_free(s);
 		return cbt_api_end(err, ret);
 	}
 	s->n = n;
@@ -77,14 +114,19 @@ int cbt_snapshot_find(const char *device, struct cbt_snapshot **snapp, struct cb
 		free(s);
 		return cbt_api_end(err, ret);
 	}
-	ret = cbt_snap_find(info.major, info.minor, &s->v[0]);
+	/* A live process's snapshot is not a leftover: its holder has the lock. */
+	ret = cbt_device_lock(&info);
+	if (ret >= 0) {
+		s->lock_fd[0] = ret;
+		ret = cbt_snap_find(info.major, info.minor, &s->v[0]);
+	}
 	if (ret == -ENOENT)
 		ret = cbt_err(ret, "%s has no snapshot device attached", info.name);
 	if (!ret && info.snap.present)
 		s->v[0].epoch = info.snap.epoch;
 	cbt_dev_info_free(&info);
 	if (ret) {
-		free(s);
+		snapshot_free(s);
 		return cbt_api_end(err, ret);
 	}
 	s->n = 1;
@@ -143,11 +185,11 @@ int cbt_snapshot_drop(struct cbt_snapshot *snap, struct cbt_error *err)
 			cbt_err_clear();
 		}
 	}
-	free(snap);
+	snapshot_free(snap);
 	return ret ? ret : cbt_api_end(err, 0);
 }
 
 void cbt_snapshot_release(struct cbt_snapshot *snap)
 {
-	free(snap);
+	snapshot_free(snap);
 }

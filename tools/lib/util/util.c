@@ -82,8 +82,9 @@ void cbt_err_clear(void)
 	errdetail[0] = '\0';
 }
 
-static char failure[sizeof(errdetail) + 128], failure_reason[32];
-static int failure_errno;
+/* Per thread, like errdetail: libcbt's callers may write images from several threads. */
+static _Thread_local char failure[sizeof(errdetail) + 128], failure_reason[32];
+static _Thread_local int failure_errno;
 static bool failure_json_printed;
 static bool stdout_data;
 
