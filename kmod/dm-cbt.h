@@ -228,15 +228,20 @@ extern struct mutex cbt_snapshot_lock;
  * op may be NULL. Listeners are called in registration order.
  *
  * ->event: @event (CBT_EVENT_*) happened on @t; @epoch is 0 when the event
- *   has none. Called by the thread that made it happen, after the change
- *   is visible (t->lock released) and before that operation returns to
- *   its caller, in process context with no dm-cbt lock held: it may sleep
- *   and take t->lock or cbt_trackers_lock. One caller's events therefore
- *   come in the order of its operations; see the lock order at the top.
+ *   has none. Called in process context with no dm-cbt lock held, after
+ *   the change is visible (t->lock released): it may sleep and take
+ *   t->lock or cbt_trackers_lock. The epoch events (closed, committed,
+ *   aborted, snapshot taken) come from the thread that made the change,
+ *   before its operation returns, so one caller's come in the order of its
+ *   operations. TRACKING_LOST comes from t->lost_work and COW_LOW and
+ *   SNAPSHOT_INVALID from the snapshot's event_work: those are queued, and
+ *   may reach userspace after later epoch events (which already carry the
+ *   new identity); see the lock order at the top.
  * ->check_write: a remapped write to @t while a snapshot is attached
  *   (t->snap set): true if it may go down now, false if the listener took
  *   it (it submits the write itself). Called from map() (atomic) or the
- *   commit worker, with no lock held; must not sleep.
+ *   commit worker with no lock held, or from a release of held writes under
+ *   cbt_snapshot_lock; it must not sleep.
  */
 struct cbt_tracker_listener_ops {
 	void (*event)(struct cbt_tracker *t, enum cbt_event event, u64 epoch);
