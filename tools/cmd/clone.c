@@ -1,36 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cbt clone: a live, sector-for-sector clone of a cbt device onto another
- * disk, in passes over point-in-time snapshots (docs/clone.md). The pass
- * planner and the state format are in clone/plan.c, the target checks in
- * clone/check.c, the copying in clone/copy.c, the run's state file and
- * reports in clone_run.c.
+ * disk, in passes over point-in-time snapshots (docs/clone.md). The run
+ * itself is lib/clone/run.c; this file parses the arguments, calls its
+ * steps and prints what they report.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <time.h>
 #include <unistd.h>
 
-#include <libdevmapper.h>
-
-#include "clone/check.h"
-#include "clone/copy.h"
-#include "clone/plan.h"
-#include "clone_run.h"
-#include "kernel/device.h"
-#include "fsmap/fsmap.h"
-#include "util/json.h"
-#include "kernel/snapdev.h"
+#include "clone/run.h"
 #include "subcommands.h"
+#include "util/json.h"
 #include "util/util.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/cbt"
@@ -85,458 +69,254 @@ static void on_signal(int sig)
 		stop_level++;
 }
 
-/* ---- Epochs -------------------------------------------------------------- */
+/* ---- Reports ------------------------------------------------------------- */
 
-static int refresh(struct run *r)
+/* What the command prints, beside the job. */
+struct out {
+	bool follow, json, quiet, progress;
+	struct cbt_json jl;		/* --follow --json: one line per pass */
+};
+
+/* "12.3 MiB/s" into @buf. */
+static void fmt_rate(uint64_t bytes, uint64_t ns, char buf[CBT_HUMAN_LEN + 4])
 {
-	struct cbt_dev_info now;
-	int ret = cbt_get_device(r->nl, &r->sel, &now);
+	char h[CBT_HUMAN_LEN];
+	uint64_t bps = ns ? (uint64_t)((double)bytes * 1e9 / (double)ns) : 0;
 
-	if (ret)
-		return ret;
-	cbt_dev_info_free(&r->info);
-	r->info = now;
-	return 0;
+	snprintf(buf, CBT_HUMAN_LEN + 4, "%s/s", cbt_human_size(bps, h));
 }
 
-/* Commit the closed epochs up to @upto, oldest first. */
-static int commit_upto(struct run *r, uint64_t upto)
+static void pass_json(struct cbt_json *j, const char *key, const struct cbt_clone_pass *p)
 {
-	int ret = refresh(r);
-
-	for (size_t i = 0; !ret && i < r->info.nr_epochs; i++) {
-		const struct cbt_epoch_info *e = &r->info.epochs[i];
-
-		if (e->state == CBT_EPOCH_CLOSED && e->number <= upto)
-			ret = cbt_epoch_commit(r->nl, &r->sel, e->number);
-	}
-	return ret;
+	cbt_json_object_begin(j, key);
+	cbt_json_u64(j, "pass", p->n);
+	cbt_json_u64(j, "epoch", p->epoch);
+	cbt_json_u64(j, "blocks", p->blocks);
+	cbt_json_u64(j, "bytes", p->bytes);
+	cbt_json_u64(j, "duration_ms", p->ns / 1000000);
+	cbt_json_u64(j, "rate_bytes_per_s", p->ns ? (uint64_t)((double)p->bytes * 1e9 / (double)p->ns) : 0);
+	cbt_json_u64(j, "cow_peak_bytes", p->cow_peak);
+	cbt_json_u64(j, "cow_total_bytes", p->cow_total);
+	cbt_json_bool(j, "final", p->final);
+	cbt_json_bool(j, "follow", p->follow);
+	cbt_json_bool(j, "frozen", p->frozen);
+	cbt_json_u64(j, "freeze_ns", p->freeze_ns);
+	cbt_json_u64(j, "hold_ns", p->hold_ns);
+	cbt_json_string(j, "reason", clone_why_str(p->why));
+	cbt_json_object_end(j);
 }
 
-/* Abort this run's closed epochs (their changes go back into the open one). */
-static void abort_ours(struct run *r, char *list, size_t len)
+static void report_pass(struct cbt_clone_job *job, const struct cbt_clone_pass *p)
 {
-	size_t n = 0;
+	struct out *o = job->report.data;
+	char a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN], c[CBT_HUMAN_LEN], rate[CBT_HUMAN_LEN + 4];
 
-	list[0] = '\0';
-	if (refresh(r))
+	if (o->quiet)
 		return;
-	for (size_t i = 0; i < r->info.nr_epochs; i++) {
-		const struct cbt_epoch_info *e = &r->info.epochs[i];
-
-		if (e->state != CBT_EPOCH_CLOSED || e->number < r->first_ours)
-			continue;
-		if (!cbt_epoch_abort(r->nl, &r->sel, e->number) && n < len)
-			n += (size_t)snprintf(list + n, len - n, "%s%" PRIu64, n ? ", " : "", e->number);
-	}
-	cbt_err_clear();
-}
-
-
-static uint64_t open_bits(const struct cbt_dev_info *d)
-{
-	return d->nr_epochs ? d->epochs[d->nr_epochs - 1].bits : 0;
-}
-
-/* ---- Passes -------------------------------------------------------------- */
-
-static int collect_cb(const struct cbt_range *v, size_t nr, void *data)
-{
-	struct cbt_extents *l = data;
-
-	for (size_t i = 0; i < nr; i++) {
-		int ret = cbt_extents_append(l, v[i].start, v[i].len);
-
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-/* Sample the snapshot's COW use; a snapshot gone invalid stops the pass. */
-static int sample_cow(struct run *r)
-{
-	int ret = refresh(r);
-
-	if (ret)
-		return ret;
-	if (!r->info.snap.present)
-		return 0;
-	if (r->info.snap.cow_used > r->cow_peak)
-		r->cow_peak = r->info.snap.cow_used;
-	r->cow_total = r->info.snap.cow_total;
-	if (r->info.snap.state == CBT_SNAP_INVALID) {
-		char a[CBT_HUMAN_LEN];
-
-		if (r->info.snap.error == ENOSPC)
-			return cbt_err(-ENOSPC, "the COW store (%s) filled up during pass %u: the"
-				       " source was written faster than the pass copied; give a larger"
-				       " --cow", cbt_human_size(r->info.snap.cow_total, a), r->pass_n);
-		return cbt_err(-EIO, "the snapshot became invalid during pass %u (%s)", r->pass_n,
-			       strerror((int)r->info.snap.error));
-	}
-	return 0;
-}
-
-static int tick(void *data, uint64_t done, uint64_t total)
-{
-	struct run *r = data;
-	int ret = sample_cow(r);
-
-	if (r->progress) {
-		uint64_t ns = cbt_mono_ns() - r->pass_t0;
-		char rate[CBT_HUMAN_LEN + 4];
-		uint64_t bs = r->cfg.block_size;
-
-		clone_fmt_rate(done, ns, rate);
-		fprintf(stderr, "\r\033[Kpass %u: %" PRIu64 "/%" PRIu64 " blocks, %s", r->pass_n,
-			done / bs, r->pass_blocks, rate);
-		if (done && total > done)
-			fprintf(stderr, ", ETA %" PRIu64 " s",
-				(uint64_t)((double)ns * (double)(total - done) / (double)done / 1e9) + 1);
-		fflush(stderr);
-	}
-	return ret;
-}
-
-static void clear_progress(struct run *r)
-{
-	if (r->progress)
-		fprintf(stderr, "\r\033[K");
-}
-
-/*
- * One pass: snapshot, the blocks to copy, copy, flush, commit, state.
- * @final: freeze (if wanted) and mark the clone complete afterwards.
- */
-static int do_pass(struct run *r, bool final, bool freeze, enum clone_why why, int stop_at,
-		   bool follow)
-{
-	const char *devs[1] = { r->dev_arg }, *cows[1] = { r->cow };
-	/* COW checked for signatures once: later passes find the earlier passes' copies. */
-	struct cbt_snap_opts so = { .cows = cows, .freeze = freeze,
-				    .force = r->force || r->npasses };
-	struct clone_copy_opts co = {
-		.block_size = r->cfg.block_size, .dev_bytes = r->cfg.dev_bytes, .rate = r->rate,
-		.stop = &stop_level, .stop_level = stop_at, .tick = tick, .tick_data = r,
-		.tick_ms = 250,
-	};
-	struct clone_copy_result res;
-	struct cbt_extents ext, bm, tail, fsext;
-	struct pass_report p = { .final = final, .frozen = freeze, .why = why, .follow = follow };
-	uint64_t nr = clone_nr_blocks(&r->cfg);
-	bool direct;
-	int ret;
-
-	cbt_extents_init(&ext);
-	cbt_extents_init(&bm);
-	cbt_extents_init(&tail);
-	cbt_extents_init(&fsext);
-	r->pass_n = p.n = (unsigned int)r->npasses + 1;
-	r->cow_peak = r->cow_total = 0;
-
-	if (r->have_snap) {
-		if (r->sfd >= 0)
-			close(r->sfd);
-		r->sfd = -1;
-		ret = cbt_snap_drop(&r->snap);
-		dm_lib_release();
-		if (ret)
-			return cbt_err_prefix(ret, "dropping the snapshot of pass %u", p.n - 1);
-		r->have_snap = false;
-	}
-	if (stop_level >= stop_at)
-		return cbt_err(-EINTR, "interrupted");
-	ret = cbt_snap_take(devs, 1, &so, &r->snap);
-	if (ret)
-		return cbt_err_prefix(ret, "taking the snapshot for pass %u", p.n);
-	r->have_snap = true;
-	/*
-	 * Without udev, libdevmapper makes /dev/mapper nodes only when it
-	 * flushes its node operations (at exit in a short-lived command): do
-	 * it now, this process reads the snapshot next.
-	 */
-	dm_lib_release();
-	p.epoch = r->snap.epoch;
-	p.freeze_ns = r->snap.freeze_ns;
-	p.hold_ns = r->snap.hold_ns;
-	if (memcmp(r->snap.uuid, r->st.uuid, 16))
-		return cbt_err(-ESTALE, "the source's tracking identity changed (history was lost):"
-			       " run the clone again, it will start over");
-	if (r->snap.sectors * 512 != r->cfg.dev_bytes)
-		return cbt_err(-ESTALE, "the source changed size during the clone");
-	r->sfd = clone_open(r->snap.snap_path, O_RDONLY, &direct);
-	if (r->sfd < 0)
-		return cbt_err(r->sfd, "opening the snapshot %s: %s", r->snap.snap_path,
-			       strerror(-r->sfd));
-
-	/* Blocks changed since what the target holds. */
-	if (r->st.full_done || r->st.copied_upto) {
-		ret = refresh(r);
-		if (!ret)
-			ret = cbt_read_bitmap(r->nl, &r->sel, &r->info, r->st.resume_epoch,
-					      r->snap.epoch, collect_cb, &bm);
-		if (ret)
-			goto out;
-	}
-	/* The rest of the first pass: every block, or those the filesystem uses. */
-	if (!r->st.full_done) {
-		struct cbt_extents all;
-
-		cbt_extents_init(&all);
-		if (r->used_only) {
-			const char *fwhy;
-
-			ret = cbt_fs_used_blocks(r->snap.snap_path, r->cfg.dev_bytes,
-						 r->cfg.block_size, freeze && r->fs_mounted, &fsext,
-						 &fwhy);
-			if (ret < 0 && ret != -EOPNOTSUPP)
-				goto out;
-			if (ret && !r->quiet)
-				fprintf(stderr, "cbt clone: --used-only: %s; copying every block\n",
-					fwhy);
-			if (ret) {
-				ret = 1;
-				r->st.used_only = false;
-			}
+	if (o->json) {
+		if (o->follow) {
+			cbt_json_init(&o->jl, stdout, true);
+			cbt_json_object_begin(&o->jl, NULL);
+			cbt_json_string(&o->jl, "event", "pass");
+			pass_json(&o->jl, "pass", p);
+			cbt_json_object_end(&o->jl);
+			cbt_json_finish(&o->jl);
+			fflush(stdout);
 		}
-		if (!r->used_only || ret > 0) {
-			ret = cbt_extents_append(&all, 0, nr);
-			if (!ret)
-				ret = clone_extents_from(&all, r->st.copied_upto, &tail);
-		} else {
-			ret = clone_extents_from(&fsext, r->st.copied_upto, &tail);
-		}
-		cbt_extents_free(&all);
-		if (ret)
-			goto out;
+		return;
 	}
-	clone_extents_clip(&bm, nr);
-	ret = clone_extents_union(&bm, &tail, &ext);
-	if (ret)
-		goto out;
-	p.blocks = r->pass_blocks = ext.total;
-
-	r->pass_t0 = cbt_mono_ns();
-	ret = clone_copy_extents(r->sfd, r->tfd, &ext, &co, &res);
-	clear_progress(r);
-	if (!ret)
-		ret = clone_sync(r->tfd, r->target);
-	if (!ret)
-		ret = sample_cow(r);	/* the last reads came from a valid snapshot */
-	p.ns = cbt_mono_ns() - r->pass_t0;
-	p.bytes = res.bytes;
-	r->copied_bytes += res.bytes;
-	if (ret) {
-		int s;
-
-		if (res.read_err) {
-			/* A read error: most likely the snapshot went invalid. */
-			s = sample_cow(r);
-			if (s)
-				ret = s;
-		}
-		/*
-		 * What was written in order is on the target once flushed (a
-		 * bare fdatasync: the error detail stays the pass's).
-		 */
-		if (!r->st.full_done && !fdatasync(r->tfd) && res.written_upto) {
-			uint64_t upto = res.written_upto / r->cfg.block_size;
-
-			if (res.written_upto >= r->cfg.dev_bytes)
-				upto = nr;
-			if (upto > r->st.copied_upto)
-				r->st.copied_upto = upto;
-		}
-		goto out;
-	}
-	p.cow_peak = r->cow_peak;
-	p.cow_total = r->cow_total;
-
-	/* Everything up to the snapshot's epoch is on the target now. */
-	ret = commit_upto(r, r->snap.epoch);
-	if (ret) {
-		cbt_err_prefix(ret, "committing epochs up to %" PRIu64, r->snap.epoch);
-		goto out;
-	}
-	r->st.resume_epoch = r->snap.epoch + 1;
-	r->st.full_done = true;
-	r->st.copied_upto = 0;
-	r->st.last_epoch = r->snap.epoch;
-	r->st.complete = final;
-	r->st.target_sum = clone_head_sum(r->target);
-	ret = clone_save_state(r);
-	if (ret)
-		goto out;
-	r->passes = realloc(r->passes, (r->npasses + 1) * sizeof(*r->passes));
-	if (!r->passes) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	r->passes[r->npasses++] = p;
-	clone_report_pass(r, &p);
-out:
-	cbt_extents_free(&ext);
-	cbt_extents_free(&bm);
-	cbt_extents_free(&tail);
-	cbt_extents_free(&fsext);
-	return ret;
+	fmt_rate(p->bytes, p->ns, rate);
+	printf("pass %u%s%s%s: epoch %" PRIu64 ", %" PRIu64 " block%s (%s) in %.1f s, %s, COW peak %s"
+	       " of %s", p->n, p->follow ? " (follow" : p->final ? " (final: " : "",
+	       p->final && !p->follow ? clone_why_str(p->why) : "", p->final ? ")" : "", p->epoch,
+	       p->blocks, p->blocks == 1 ? "" : "s", cbt_human_size(p->bytes, a),
+	       (double)p->ns / 1e9, rate, cbt_human_size(p->cow_peak, b),
+	       cbt_human_size(p->cow_total, c));
+	if (p->frozen)
+		printf(", frozen %.1f ms", (double)p->freeze_ns / 1e6);
+	printf("\n");
+	fflush(stdout);
 }
 
-static void sleep_until(uint64_t until_ns)
+static void report_progress(struct cbt_clone_job *r, uint64_t done, uint64_t total)
 {
-	while (!stop_level) {
-		uint64_t t = cbt_mono_ns();
-		struct timespec ts;
+	uint64_t ns = cbt_mono_ns() - r->pass_t0;
+	char rate[CBT_HUMAN_LEN + 4];
+	uint64_t bs = r->cfg.block_size;
 
-		if (t >= until_ns)
-			return;
-		t = until_ns - t > 200000000ULL ? 200000000ULL : until_ns - t;
-		ts.tv_sec = 0;
-		ts.tv_nsec = (long)t;
-		nanosleep(&ts, NULL);
-	}
+	fmt_rate(done, ns, rate);
+	fprintf(stderr, "\r\033[Kpass %u: %" PRIu64 "/%" PRIu64 " blocks, %s", r->pass_n,
+		done / bs, r->pass_blocks, rate);
+	if (done && total > done)
+		fprintf(stderr, ", ETA %" PRIu64 " s",
+			(uint64_t)((double)ns * (double)(total - done) / (double)done / 1e9) + 1);
+	fflush(stderr);
 }
 
-static int run_clone(struct run *r)
+static void clear_progress(struct cbt_clone_job *r)
 {
-	enum clone_why why = CLONE_WHY_FIRST, final_why = CLONE_WHY_UNCHANGED;
-	enum clone_step step;
-	char digest[33] = "", aborted[256] = "";
-	uint64_t verified = 0, mismatch = 0;
-	int ret, vret = 0;
-	bool last_final = false;
+	(void)r;
+	fprintf(stderr, "\r\033[K");
+}
 
-	ret = clone_setup(r);
-	if (ret)
-		return ret;
+/* The --json report at the end; @with_verify: --verify ran, with @verify_ret. */
+static void print_json_summary(struct cbt_clone_job *r, const struct out *o, const char *result,
+			       bool with_verify, int verify_ret, const char *err)
+{
+	struct cbt_json j;
+	char u[CBT_UUID_STR_LEN];
+	uint64_t total_ns = cbt_clone_total_ns(r);
 
-	for (;;) {
-		uint64_t last_blocks = r->npasses ? r->passes[r->npasses - 1].blocks : 0;
-		uint64_t prev_blocks = r->npasses > 1 ? r->passes[r->npasses - 2].blocks : 0;
-		uint64_t pending = 0;
-
-		if (r->npasses) {
-			ret = refresh(r);
-			if (ret)
-				goto fail;
-			pending = open_bits(&r->info);
-		}
-		step = clone_plan_next(&r->cfg, (unsigned int)r->npasses, prev_blocks, last_blocks,
-				       last_final, pending, &why);
-		if (step == CLONE_STEP_DONE)
-			break;
-		last_final = step == CLONE_STEP_FINAL;
-		if (last_final)
-			final_why = r->final_why = why;
-		/* --used-only reads the filesystem's free-space map: take pass 1 frozen too. */
-		ret = do_pass(r, last_final, (last_final || (r->used_only && !r->st.full_done)) &&
-			      r->freeze, why, 1, false);
-		if (ret)
-			goto fail;
-	}
-	if (!r->st.complete) {
-		r->st.complete = true;
-		ret = clone_save_state(r);
-		if (ret)
-			goto fail;
-	}
-	if (why != CLONE_WHY_FINISHED)
-		r->final_why = why;
-	if (!r->quiet && !r->json) {
-		char a[CBT_HUMAN_LEN];
-		uint64_t ns = 0;
-
+	cbt_json_init(&j, stdout, o->follow);
+	cbt_json_object_begin(&j, NULL);
+	if (o->follow)
+		cbt_json_string(&j, "event", "end");
+	cbt_json_string(&j, "result", result);
+	if (err)
+		cbt_json_string(&j, "error", err);
+	else
+		cbt_json_null(&j, "error");
+	cbt_json_string(&j, "source", r->info.name);
+	cbt_json_string(&j, "target", r->target);
+	cbt_json_string(&j, "uuid", cbt_uuid_str(r->info.uuid, u));
+	cbt_json_u64(&j, "block_size", r->cfg.block_size);
+	cbt_json_u64(&j, "size_bytes", r->cfg.dev_bytes);
+	cbt_json_u64(&j, "target_bytes", r->tgt.bytes);
+	cbt_json_bool(&j, "resumed", r->resumed);
+	cbt_json_bool(&j, "used_only", r->st.used_only);
+	cbt_json_u64(&j, "epoch", r->st.last_epoch);
+	cbt_json_u64(&j, "bytes_copied", r->copied_bytes);
+	cbt_json_u64(&j, "duration_ms", total_ns / 1000000);
+	cbt_json_string(&j, "final_reason", r->npasses ? clone_why_str(r->final_why) : "");
+	if (!o->follow) {
+		cbt_json_array_begin(&j, "passes");
 		for (size_t i = 0; i < r->npasses; i++)
-			ns += r->passes[i].ns;
+			pass_json(&j, NULL, &r->passes[i]);
+		cbt_json_array_end(&j);
+	} else {
+		cbt_json_u64(&j, "passes", r->npasses);
+	}
+	if (r->verify && with_verify) {
+		cbt_json_object_begin(&j, "verify");
+		cbt_json_bool(&j, "ok", !verify_ret);
+		cbt_json_u64(&j, "bytes", r->verified);
+		cbt_json_string(&j, "xxh3_128", r->digest);
+		cbt_json_object_end(&j);
+	} else {
+		cbt_json_null(&j, "verify");
+	}
+	if (r->keep_snapshot && r->have_snap)
+		cbt_json_string(&j, "snapshot", r->snap.snap_path);
+	else
+		cbt_json_null(&j, "snapshot");
+	cbt_json_string(&j, "state_file", r->state_path);
+	cbt_json_object_end(&j);
+	cbt_json_finish(&j);
+}
+
+static void print_start(struct cbt_clone_job *r, const struct out *o)
+{
+	char a[CBT_UUID_STR_LEN], h[CBT_HUMAN_LEN], t[CBT_HUMAN_LEN], bs[CBT_HUMAN_LEN];
+
+	if (o->quiet || o->json)
+		return;
+	printf("cbt clone: %s (%s, %s blocks, identity %s) onto %s (%s)\n", r->info.name,
+	       cbt_human_size(r->cfg.dev_bytes, h), cbt_human_size(r->cfg.block_size, bs),
+	       cbt_uuid_str(r->info.uuid, a), r->target, cbt_human_size(r->tgt.bytes, t));
+	if (r->tgt.found[0] && !r->resumed)
+		printf("writing over %s (--force)\n", r->tgt.found);
+	if (r->resumed && r->st.full_done)
+		printf("resuming: the target holds the source up to epoch %" PRIu64 "; copying"
+		       " the changes since (epochs %" PRIu64 " on)\n",
+		       r->st.resume_epoch - 1, r->st.resume_epoch);
+	else if (r->resumed)
+		printf("resuming the first pass at block %" PRIu64 " of %" PRIu64 ", with the"
+		       " changes to the blocks before it since epoch %" PRIu64 "\n",
+		       r->st.copied_upto, clone_nr_blocks(&r->cfg), r->st.resume_epoch);
+	else if (r->had_state)
+		printf("starting over: %s\n", r->start_why);
+	fflush(stdout);
+}
+
+/* ---- The run -------------------------------------------------------------- */
+
+static int fail(struct cbt_clone_job *r, struct out *o, int ret)
+{
+	if (o->progress)
+		clear_progress(r);
+	cbt_clone_fail(r, ret);
+	if (o->json && !o->quiet)
+		print_json_summary(r, o, ret == -EINTR ? "interrupted" : "failed", false, 0,
+				   r->why_failed);
+	fprintf(stderr, "cbt clone: %s\n", ret == -EINTR ? "interrupted" : r->why_failed);
+	fprintf(stderr, "cbt clone: the target is incomplete (%s); the source is untouched and"
+		" its tracking intact%s%s%s; run the same command again to resume\n",
+		r->state_path, r->aborted[0] ? " (epochs " : "", r->aborted,
+		r->aborted[0] ? " aborted)" : "");
+	return 1;
+}
+
+static int run_clone(struct cbt_clone_job *r, struct out *o)
+{
+	bool say = !o->quiet && !o->json;
+	int ret, vret = 0;
+
+	ret = cbt_clone_plan(r);
+	if (ret)
+		return ret;
+	print_start(r, o);
+	ret = cbt_clone_begin(r);
+	if (ret)
+		return ret;
+
+	ret = cbt_clone_passes(r);
+	if (ret)
+		return fail(r, o, ret);
+	if (say) {
+		char a[CBT_HUMAN_LEN];
+
 		printf("done: %s is a clone of %s as of epoch %" PRIu64 " (%zu pass%s, %s copied in"
 		       " %.1f s; %s)\n", r->target, r->info.name, r->st.last_epoch, r->npasses,
 		       r->npasses == 1 ? "" : "es", cbt_human_size(r->copied_bytes, a),
-		       (double)ns / 1e9, clone_why_str(why == CLONE_WHY_FINISHED ? final_why : why));
+		       (double)cbt_clone_total_ns(r) / 1e9, clone_why_str(r->final_why));
 	}
 
 	if (r->verify) {
-		struct clone_copy_opts vo = {
-			.block_size = r->cfg.block_size, .dev_bytes = r->cfg.dev_bytes,
-			.stop = &stop_level, .stop_level = 1,
-		};
-		struct cbt_extents used;
-		const char *fwhy;
-		int vfd;
-		bool direct;
-
-		/* The last pass's snapshot: frozen when r->freeze. */
-		cbt_extents_init(&used);
-		if (r->st.used_only && cbt_fs_used_blocks(r->snap.snap_path, r->cfg.dev_bytes,
-							  r->cfg.block_size,
-							  r->freeze && r->fs_mounted, &used,
-							  &fwhy))
-			r->st.used_only = false;
-		vfd = clone_open(r->target, O_RDONLY, &direct);
-		if (vfd < 0) {
-			vret = cbt_err(vfd, "opening %s to verify it: %s", r->target, strerror(-vfd));
-		} else {
-			vret = clone_verify(r->sfd, vfd, r->st.used_only ? &used : NULL, &vo, digest,
-					    &verified, &mismatch);
-			close(vfd);
-		}
-		cbt_extents_free(&used);
-		if (!vret && !r->quiet && !r->json) {
+		vret = cbt_clone_verify(r);
+		if (!vret && say) {
 			char a[CBT_HUMAN_LEN];
 
 			printf("verify: the target matches the snapshot of epoch %" PRIu64 " (%s%s"
 			       " compared, XXH3-128 %s)\n", r->st.last_epoch,
-			       cbt_human_size(verified, a), r->st.used_only ?
-			       " of blocks the filesystem uses" : "", digest);
+			       cbt_human_size(r->verified, a), r->st.used_only ?
+			       " of blocks the filesystem uses" : "", r->digest);
 		}
-		if (vret) {
+		if (vret)
 			cbt_perror("cbt clone: verify", vret);
-			/* The target cannot be trusted: the next run copies everything. */
-			r->st.complete = false;
-			r->st.full_done = false;
-			r->st.copied_upto = 0;
-			clone_save_state(r);
-		}
 	}
 
-	if (r->follow && !vret) {
-		uint64_t next = cbt_mono_ns() + (uint64_t)r->interval * 1000000000ULL;
-
-		if (!r->quiet && !r->json)
+	if (o->follow && !vret) {
+		if (say)
 			printf("following: a pass every %u s until SIGINT or SIGTERM\n", r->interval);
 		fflush(stdout);
-		for (;;) {
-			sleep_until(next);
-			if (stop_level)
-				break;
-			next = cbt_mono_ns() + (uint64_t)r->interval * 1000000000ULL;
-			/* A signal during a follow pass lets it finish; a second one stops it. */
-			ret = do_pass(r, true, r->freeze, CLONE_WHY_FINISHED, 2, true);
-			if (ret)
-				goto fail;
-		}
-		if (!r->quiet && !r->json)
+		ret = cbt_clone_follow(r);
+		if (ret)
+			return fail(r, o, ret);
+		if (say)
 			printf("stopped: %s is a clone of %s as of epoch %" PRIu64 "\n", r->target,
 			       r->info.name, r->st.last_epoch);
 	}
 
-	if (r->json && !r->quiet)
-		clone_print_json_summary(r, vret ? "verify-failed" : "complete", r->verify ? digest : NULL,
-				   verified, vret, vret ? "the target differs from the snapshot" : NULL);
-	if (r->keep_snapshot && r->have_snap) {
-		if (!r->quiet && !r->json)
-			printf("snapshot kept: %s (`cbt snapshot drop %s' removes it)\n",
-			       r->snap.snap_path, r->info.name);
-	} else if (r->have_snap) {
-		if (r->sfd >= 0)
-			close(r->sfd);
-		r->sfd = -1;
-		ret = cbt_snap_drop(&r->snap);
-		r->have_snap = false;
-		if (ret)
-			cbt_perror("cbt clone: dropping the last snapshot", ret);
-	}
-	if (!vret && r->tgt.bytes > r->cfg.dev_bytes && !r->quiet && !r->json) {
+	if (o->json && !o->quiet)
+		print_json_summary(r, o, vret ? "verify-failed" : "complete", r->verify, vret,
+				   vret ? "the target differs from the snapshot" : NULL);
+	if (r->keep_snapshot && r->have_snap && say)
+		printf("snapshot kept: %s (`cbt snapshot drop %s' removes it)\n",
+		       r->snap.snap_path, r->info.name);
+	ret = cbt_clone_release(r);
+	if (ret)
+		cbt_perror("cbt clone: dropping the last snapshot", ret);
+	if (!vret && r->tgt.bytes > r->cfg.dev_bytes && say) {
 		char a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN];
 
 		printf("%s is %s larger than the source: that space was left alone. To use it,"
@@ -547,42 +327,6 @@ static int run_clone(struct run *r)
 		       cbt_human_size(r->tgt.bytes, b));
 	}
 	return vret ? vret : 0;
-
-fail: {
-		char msg[1200];
-		int saved = ret;
-
-		snprintf(msg, sizeof(msg), "%s", cbt_err_detail() ? cbt_err_detail() : strerror(-ret));
-		clear_progress(r);
-		/* Tracking stays intact: this run's uncommitted epochs go back. */
-		abort_ours(r, aborted, sizeof(aborted));
-		if (r->have_snap) {
-			if (r->sfd >= 0)
-				close(r->sfd);
-			r->sfd = -1;
-			cbt_snap_drop(&r->snap);
-			r->have_snap = false;
-			cbt_err_clear();
-		}
-		if (!refresh(r)) {
-			uint64_t o = clone_oldest_held(&r->info);
-
-			/* Aborted epochs merged into the open one: resume from the oldest held. */
-			if (o > r->st.resume_epoch)
-				r->st.resume_epoch = o;
-		}
-		r->st.complete = false;
-		r->st.target_sum = clone_head_sum(r->target);
-		clone_save_state(r);
-		cbt_err_clear();
-		if (r->json && !r->quiet)
-			clone_print_json_summary(r, saved == -EINTR ? "interrupted" : "failed", NULL, 0, 0, msg);
-		fprintf(stderr, "cbt clone: %s\n", saved == -EINTR ? "interrupted" : msg);
-		fprintf(stderr, "cbt clone: the target is incomplete (%s); the source is untouched and"
-			" its tracking intact%s%s%s; run the same command again to resume\n",
-			r->state_path, aborted[0] ? " (epochs " : "", aborted, aborted[0] ? " aborted)" : "");
-		return 1;
-	}
 }
 
 int clone_main(int argc, char *argv[])
@@ -606,15 +350,15 @@ int clone_main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct run r = {
-		.freeze_opt = -1, .interval = 60, .max_passes = CLONE_DEFAULT_MAX_PASSES,
-		.state_dir = DEFAULT_STATE_DIR, .tfd = -1, .sfd = -1, .dev_lock = -1,
-	};
+	struct cbt_clone_job r;
+	struct out o = { .follow = false };
 	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	bool interval_given = false;
 	int c, ret;
 	uint32_t v;
 
+	cbt_clone_job_init(&r);
+	r.state_dir = DEFAULT_STATE_DIR;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
@@ -631,7 +375,7 @@ int clone_main(int argc, char *argv[])
 			r.verify = true;
 			break;
 		case 'F':
-			r.follow = true;
+			o.follow = true;
 			break;
 		case 'i':
 			if (cbt_parse_u32(optarg, &v) || !v)
@@ -654,10 +398,10 @@ int clone_main(int argc, char *argv[])
 			r.freeze_opt = c == 'z';
 			break;
 		case 'j':
-			r.json = true;
+			o.json = true;
 			break;
 		case 'q':
-			r.quiet = true;
+			o.quiet = true;
 			break;
 		case 'r':
 			if (cbt_parse_size(optarg, &r.rate) || !r.rate)
@@ -697,27 +441,27 @@ int clone_main(int argc, char *argv[])
 			" data on while a pass copies (another disk than DEVICE's)\n", PROG_NAME);
 		return CBT_EXIT_USAGE;
 	}
-	if (interval_given && !r.follow)
+	if (interval_given && !o.follow)
 		return bad_argument("clone", "--interval goes with --follow, given", "--interval",
 				    NULL);
 	r.dev_arg = argv[optind];
 	r.target = argv[optind + 1];
-	r.progress = isatty(STDERR_FILENO) && !r.quiet && !r.json;
+	o.progress = isatty(STDERR_FILENO) && !o.quiet && !o.json;
+	r.stop = &stop_level;
+	r.notes = o.quiet ? NULL : stderr;
+	r.report.pass = report_pass;
+	r.report.data = &o;
+	if (o.progress) {
+		r.report.progress = report_progress;
+		r.report.progress_end = clear_progress;
+	}
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	ret = run_clone(&r);
-	if (r.tfd >= 0)
-		close(r.tfd);
-	if (r.dev_lock >= 0)
-		close(r.dev_lock);
-	if (r.sfd >= 0)
-		close(r.sfd);
-	free(r.passes);
-	cbt_dev_info_free(&r.info);
-	cbt_nl_close(r.nl);
+	ret = run_clone(&r, &o);
+	cbt_clone_job_free(&r);
 	if (ret > 0)
 		return ret;
 	if (ret) {

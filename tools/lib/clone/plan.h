@@ -5,7 +5,7 @@
  * interrupted clone resume from tracking. Nothing here does I/O on a disk
  * or talks to the kernel, so all of it is unit-tested (tests/unit).
  *
- * How a clone runs (tools/clone.c):
+ * How a clone runs (run.c):
  *   pass 1      snapshot (closes epoch N1), copy every block (or the blocks
  *               the filesystem uses) from the snapshot to the target
  *   pass k > 1  drop the previous snapshot, take one (closes Nk), copy the
