@@ -68,7 +68,7 @@ fi_off failslab
 
 assert_cmd dmsetup create c --table "$table"
 assert_cmd cbt backup c --full --all-blocks --to "$CH" --cow "$COW" --no-freeze --quiet
-uuid=$(field c uuid)
+uuid=$(status_json c uuid)
 
 log "=== snapshot take under failslab"
 fi_set failslab probability=10

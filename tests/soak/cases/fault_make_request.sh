@@ -34,9 +34,9 @@ for pct in 100 20; do
 	CH=$SOAK/chain-$pct
 	dd if=/dev/zero of="$DISK2" bs=64k count=1 conv=fsync 2>/dev/null
 	assert_cmd dmsetup create c --table "0 $(sectors "$DISK1") cbt $DISK1 8 2 metadata $DISK2"
-	assert_eq "$(field c persistence)" metadata "persistence at the start"
+	assert_eq "$(status_json c persistence)" metadata "persistence at the start"
 	assert_cmd cbt backup c --full --all-blocks --to "$CH" --cow "$COW" --no-freeze --quiet
-	uuid=$(field c uuid)
+	uuid=$(status_json c uuid)
 	before=$(injected)
 
 	fio_load /dev/mapper/c linear
@@ -51,8 +51,8 @@ for pct in 100 20; do
 	identity_check c "$uuid"
 	if [ "$pct" = 100 ]; then
 		[ "$n" -gt 0 ] || fail "fail_make_request failed no metadata I/O: the case tested nothing"
-		assert_eq "$(field c persistence)" failed "persistence with every metadata I/O failing"
-		[ "$(field c metadata_errors)" != 0 ] || fail "persistence failed but metadata_errors is 0"
+		assert_eq "$(status_json c persistence)" failed "persistence with every metadata I/O failing"
+		[ "$(status_json c metadata_errors)" != 0 ] || fail "persistence failed but metadata_errors is 0"
 	fi
 	next_backup c "$CH" "$COW" "$TGT"
 	assert_cmd dmsetup remove c
