@@ -3,7 +3,7 @@
  * Where a cbt-snap table may put its COW store: the checks its constructor
  * runs before it writes anything (docs/snapshot.md, "What the constructor
  * refuses"), and the stacking test the snapshot take and the cbt target
- * share. Apart from the copy-on-write engine in dm-cbt-snapshot.c.
+ * share. Apart from the copy-on-write engine in dm-cbt-snapshot-cow.c.
  */
 #include <linux/blkdev.h>
 #include <linux/kernfs.h>

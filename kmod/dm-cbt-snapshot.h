@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The snapshot of a cbt device, shared by the copy-on-write engine and the
- * target (dm-cbt-snapshot.c) and the taking of snapshots and their status
- * (dm-cbt-snapshot-take.c).
+ * The snapshot of a cbt device, shared by the copy-on-write engine
+ * (dm-cbt-snapshot-cow.c), the target (dm-cbt-snapshot.c) and the taking
+ * of snapshots and their status (dm-cbt-snapshot-take.c).
  */
 #ifndef DM_CBT_SNAPSHOT_H
 #define DM_CBT_SNAPSHOT_H
@@ -64,6 +64,36 @@ struct cbt_snapshot {
 	atomic_t copies;		/* kcopyd jobs in flight */
 	wait_queue_head_t copies_wait;
 };
+
+/* Per-bio data of cbt-snap: a read of the origin in flight. */
+struct cbt_snap_read {
+	struct list_head node;	/* on ->reads while registered */
+	u64 first, last;	/* chunks */
+	bool registered;
+};
+
+/* dm-cbt-snapshot-cow.c */
+/* Set up (-ENOMEM) and tear down the engine's locks, map, pools and kcopyd. */
+int cbt_cow_init(struct cbt_snapshot *s);
+void cbt_cow_destroy(struct cbt_snapshot *s);
+/* The tracker's ->check_write: hold an origin write until its chunks are copied. */
+bool cbt_cow_check_write(struct cbt_tracker *t, struct bio *bio);
+/*
+ * A snapshot read of chunks @first..@last: returns how many chunks from
+ * @first go to one place, *@cow their first COW slot or -1 for the origin
+ * (then @rd is registered until cbt_cow_read_done(), so no copy of those
+ * chunks is final while the read may still see the origin).
+ */
+u64 cbt_cow_read_start(struct cbt_snapshot *s, struct cbt_snap_read *rd, u64 first, u64 last,
+		       s64 *cow);
+/* A read's end: finish the copies it held back; fail it if the snapshot went invalid. */
+void cbt_cow_read_done(struct cbt_snapshot *s, struct cbt_snap_read *rd, blk_status_t *error);
+/* The first sector of COW slot @index. */
+sector_t cbt_cow_sector(const struct cbt_snapshot *s, u64 index);
+/* Invalidate (@error 0: a removal, no event); waiting writes go down at once. */
+void cbt_cow_invalidate(struct cbt_snapshot *s, int error);
+/* Wait until no write is queued, no copy runs and no event is pending. */
+void cbt_cow_drain(struct cbt_snapshot *s);
 
 /* Would I/O to @upper reach @x (the same, overlapping or directly on it)? */
 bool cbt_bdev_on(struct block_device *upper, struct block_device *x);
