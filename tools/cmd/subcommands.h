@@ -19,6 +19,8 @@ int info_main(int argc, char *argv[]);
 int export_main(int argc, char *argv[]);
 int clone_main(int argc, char *argv[]);
 int monitor_main(int argc, char *argv[]);
+/* cbt serve DEVICE --snapshot (serve_snapshot.c); serve.c dispatches a DEVICE argument here. */
+int cmd_serve_snapshot(int argc, char **argv);
 int version_main(int argc, char *argv[]);
 int help_main(int argc, char *argv[]);
 
