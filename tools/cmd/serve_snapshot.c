@@ -293,6 +293,7 @@ int cmd_serve_snapshot(int argc, char **argv)
 				    sock, NULL);
 	job.dev = argv[optind];
 	job.notes = stderr;
+	job.name = "cbt serve";
 	cbt_backup_job_init(&job);
 
 	/* Blocked until wait_for_end() takes them: no signal is lost, none kills us half-way. */

@@ -50,16 +50,25 @@ serve_start() {
 	fail "cbt serve ended before serving: $(cat "$W/err")"
 }
 
-# serve_end SIG: send SIG, wait for the end; the rest of its output goes to $W/lines.
+# serve_end SIG OUTCOME: send SIG, wait for the end, which must be a
+# success saying "epoch N OUTCOME" for the served epoch N (in $SERVED),
+# with no epoch left closed. SIG KILL: only that it died.
 serve_end() {
 	local rc=0
+	SERVED=$(closed_epochs c)
 	kill -"$1" "$SERVE_PID"
 	wait "$SERVE_PID" || rc=$?
 	cat <&3 >>"$W/lines"
 	exec 3<&-
 	SERVE_PID=
 	cat "$W/err" >&2
-	return "$rc"
+	if [ "$1" = KILL ]; then
+		[ "$rc" -ne 0 ] || fail "a SIGKILLed cbt serve exited 0"
+		return 0
+	fi
+	[ "$rc" -eq 0 ] || fail "cbt serve failed (exit $rc) on SIG$1"
+	grep -q "epoch $SERVED $2" "$W/lines" || fail "no 'epoch $SERVED $2' in: $(cat "$W/lines")"
+	assert_eq "$(closed_epochs c)" "" "no epoch is left closed after SIG$1"
 }
 
 # dirty_blocks [NAME]: the 4 KiB blocks the served bitmap marks, space-separated.
@@ -75,10 +84,8 @@ assert_eq "$(nbdinfo --map=qemu:dirty-bitmap:cbt "$URI" | awk '{ print $1, $2, $
 	"0 $SIZE dirty" "the first bitmap marks every block"
 assert_cmd nbdcopy "$URI" "$W/prev.img"
 assert_eq "$(sha256_of "$W/prev.img")" "$(sha256_of /dev/mapper/c-snap)" "the export is the snapshot"
-e1=$(closed_epochs c)
-serve_end USR1 || fail "cbt serve failed at the commit"
-grep -q "epoch $e1 committed" "$W/lines" || fail "no 'epoch $e1 committed' in: $(cat "$W/lines")"
-assert_eq "$(closed_epochs c)" "" "no epoch is left closed"
+serve_end USR1 committed
+e1=$SERVED
 assert_eq "$(status_json c last_committed_epoch)" "$e1" "the served epoch was committed"
 
 log "second serve: exactly the blocks written"
@@ -100,16 +107,13 @@ nbdinfo --map=qemu:dirty-bitmap:cbt "$URI" | awk '$4 == "dirty" { print $1 / 409
 			conv=notrunc 2>/dev/null || fail "dd of blocks $off+$n failed"
 	done
 assert_eq "$(sha256_of "$W/prev.img")" "$want" "the previous state plus the dirty blocks is the snapshot"
-e2=$(closed_epochs c)
-serve_end TERM || fail "cbt serve failed at the abort"
-grep -q "epoch $e2 aborted" "$W/lines" || fail "no 'epoch $e2 aborted' in: $(cat "$W/lines")"
-assert_eq "$(closed_epochs c)" "" "the aborted epoch is gone"
+serve_end TERM aborted
 assert_eq "$(status_json c last_committed_epoch)" "$e1" "nothing was committed by the abort"
 
 log "a killed server: the next serve aborts its epoch"
 serve_start
 assert_eq "$(dirty_blocks)" "3 7 8 100 500 4095 " "the aborted set and the writes made while serving"
-serve_end KILL && fail "a SIGKILLed cbt serve exited 0"
+serve_end KILL
 # qemu-nbd goes with it (parent-death signal); the next run drops the snapshot once it is gone.
 wait_until 30 sh -c '! pidof qemu-nbd'
 write_block 1000
@@ -117,9 +121,8 @@ serve_start --bitmap-name backup-1
 grep -q "aborting epoch" "$W/err" || fail "the next serve did not abort the killed one's epoch"
 assert_eq "$(dirty_blocks backup-1)" "3 7 8 100 500 1000 4095 " \
 	"after the kill: every block since the last commit"
-serve_end USR1 || fail "cbt serve failed at the commit"
-assert_eq "$(closed_epochs c)" "" "no epoch is left closed"
-[ "$(status_json c last_committed_epoch)" -gt "$e1" ] || fail "the last serve did not commit"
+serve_end USR1 committed
+assert_eq "$(status_json c last_committed_epoch)" "$SERVED" "the last serve committed"
 [ ! -e /dev/mapper/c-snap ] || fail "the snapshot is still attached"
 [ ! -e "$SOCK" ] || fail "the socket was left behind"
 
