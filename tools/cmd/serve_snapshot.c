@@ -44,7 +44,8 @@ static void usage(FILE *f)
 		"  --socket PATH       listen on a Unix socket (a stale one is replaced)\n"
 		"  --tcp ADDR:PORT     listen on TCP (ADDR empty: every address; [v6]:PORT)\n"
 		"  --tls-certificates DIR  require TLS with the x509 files in DIR (ca-cert.pem,\n"
-		"                      server-cert.pem, server-key.pem)\n", PROG_NAME);
+		"                      server-cert.pem, server-key.pem); clients need a\n"
+		"                      certificate signed by ca-cert.pem\n", PROG_NAME);
 }
 
 /* A Unix socket left by a server that died is replaced; anything else at @path is refused. */

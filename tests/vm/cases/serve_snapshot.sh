@@ -9,7 +9,9 @@
 # bitmap's ranges from the export equals it too. SIGTERM aborts; a
 # SIGKILLed server aborts at the next serve's cleanup: its bitmap holds
 # every block since the last commit (the aborted set, the writes made
-# while serving, one after the kill), and a named bitmap is served.
+# while serving, one after the kill), and a named bitmap is served. Over
+# TCP with TLS: plain NBD and a client without a certificate are refused,
+# a client with one reads the bitmap.
 # disks: 16M 16M
 # timeout: 600
 # busybox sh has local.
@@ -18,6 +20,7 @@
 W=/tmp/ss
 SOCK=$W/nbd.sock
 URI="nbd+unix:///?socket=$SOCK"
+LISTEN="--socket $SOCK"
 SIZE=16777216
 
 cleanup() {
@@ -26,20 +29,21 @@ cleanup() {
 }
 
 need_module dm_cbt
-need_cmd cbt nbdinfo nbdcopy qemu-nbd qemu-img qemu-io sha256sum
+need_cmd cbt nbdinfo nbdcopy qemu-nbd qemu-img qemu-io sha256sum openssl
 
 rm -rf "$W" && mkdir -p "$W"
 cbt_create c "$DISK1" 8
 # 1 MiB of data: the first epoch changed 256 blocks, but nothing was committed before it.
 assert_cmd dd if=/dev/urandom of=/dev/mapper/c bs=1M count=1 oflag=direct
 
-# serve_start [ARG...]: cbt serve c on $SOCK; returns when it says it
+# serve_start [ARG...]: cbt serve c on $LISTEN; returns when it says it
 # serves (its output comes through a fifo: no polling for the socket).
 serve_start() {
 	local line
 	rm -f "$W/out" "$W/lines"
 	mkfifo "$W/out"
-	cbt serve c --snapshot --cow "$DISK2" --socket "$SOCK" "$@" >"$W/out" 2>"$W/err" &
+	# shellcheck disable=SC2086 # LISTEN is words
+	cbt serve c --snapshot --cow "$DISK2" $LISTEN "$@" >"$W/out" 2>"$W/err" &
 	SERVE_PID=$!
 	exec 3<"$W/out"
 	while read -r line <&3; do
@@ -125,6 +129,44 @@ serve_end USR1 committed
 assert_eq "$(status_json c last_committed_epoch)" "$SERVED" "the last serve committed"
 [ ! -e /dev/mapper/c-snap ] || fail "the snapshot is still attached"
 [ ! -e "$SOCK" ] || fail "the socket was left behind"
+
+log "TCP with TLS"
+# mkcert NAME: $W/pki/NAME-key.pem and NAME-cert.pem, signed by ca (ca: self-signed, a CA).
+mkcert() {
+	local n="$1"
+	if [ "$n" = ca ]; then
+		openssl req -config "$W/pki/cnf" -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+			-nodes -keyout "$W/pki/ca-key.pem" -out "$W/pki/ca-cert.pem" -days 2 -subj /CN=ca \
+			-addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign
+	else
+		openssl req -config "$W/pki/cnf" -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+			-nodes -keyout "$W/pki/$n-key.pem" -out "$W/pki/$n.csr" -subj /CN=127.0.0.1 &&
+			openssl x509 -req -in "$W/pki/$n.csr" -CA "$W/pki/ca-cert.pem" \
+				-CAkey "$W/pki/ca-key.pem" -CAcreateserial -out "$W/pki/$n-cert.pem" \
+				-days 2 -extfile "$W/pki/ext"
+	fi >/dev/null 2>&1 || fail "openssl: making the $n certificate failed"
+}
+mkdir -p "$W/pki/srv" "$W/pki/cli" "$W/pki/caonly"
+printf '[req]\ndistinguished_name=dn\n[dn]\n' >"$W/pki/cnf"
+echo 'subjectAltName=IP:127.0.0.1' >"$W/pki/ext"
+mkcert ca
+mkcert server
+mkcert client
+cp "$W/pki/ca-cert.pem" "$W/pki/server-cert.pem" "$W/pki/server-key.pem" "$W/pki/srv/"
+cp "$W/pki/ca-cert.pem" "$W/pki/client-cert.pem" "$W/pki/client-key.pem" "$W/pki/cli/"
+cp "$W/pki/ca-cert.pem" "$W/pki/caonly/"
+assert_cmd ip link set lo up
+write_block 9
+LISTEN="--tcp 127.0.0.1:10809 --tls-certificates $W/pki/srv"
+serve_start
+grep -q 'on nbds://127.0.0.1:10809 ' "$W/lines" || fail "no nbds:// URI in: $(cat "$W/lines")"
+nbdinfo --size nbd://127.0.0.1:10809/ && fail "plain NBD was served with --tls-certificates"
+nbdinfo --size "nbds://127.0.0.1:10809/?tls-certificates=$W/pki/caonly" &&
+	fail "a client without a certificate was served"
+URI="nbds://127.0.0.1:10809/?tls-certificates=$W/pki/cli"
+assert_eq "$(dirty_blocks)" "9 " "the bitmap over TLS"
+serve_end USR1 committed
+LISTEN="--socket $SOCK"
 
 log "bad input changes nothing"
 e=$(status_json c current_epoch)

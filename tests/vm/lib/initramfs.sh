@@ -40,6 +40,8 @@ VM_TOOLS+=(/usr/bin:/usr/bin/zstd)
 # (libnbd-bin) as the clients.
 VM_TOOLS+=(/usr/bin:/usr/bin/qemu-nbd /usr/bin:/usr/bin/qemu-img /usr/bin:/usr/bin/qemu-io)
 VM_TOOLS+=(/usr/bin:/usr/bin/nbdinfo /usr/bin:/usr/bin/nbdcopy)
+# openssl makes that case's TLS certificates.
+VM_TOOLS+=(/usr/bin:/usr/bin/openssl)
 VM_TOOL_LINKS_LVM=()
 if [ -x /usr/sbin/lvm ]; then
 	VM_TOOLS+=(/usr/sbin:/usr/sbin/lvm)
