@@ -160,6 +160,7 @@ static int serve(struct cbt_backup_job *job, struct cbt_qemu_export *e, int lfd,
 {
 	const char *all = NULL;
 	bool commit = false;
+	char tag[32];
 	int ret;
 
 	ret = cbt_backup_plan(job);
@@ -178,6 +179,8 @@ static int serve(struct cbt_backup_job *job, struct cbt_qemu_export *e, int lfd,
 	if (ret)
 		return ret;
 	job->step = "building the dirty bitmap";
+	snprintf(tag, sizeof(tag), "%" PRIu32 ":%" PRIu32, job->info.major, job->info.minor);
+	e->tag = tag;
 	e->device = job->snap.snap_path;
 	e->bytes = job->snap.sectors * 512;
 	e->block_size = job->snap.block_size;

@@ -129,6 +129,8 @@ serve_end USR1 committed
 assert_eq "$(status_json c last_committed_epoch)" "$SERVED" "the last serve committed"
 [ ! -e /dev/mapper/c-snap ] || fail "the snapshot is still attached"
 [ ! -e "$SOCK" ] || fail "the socket was left behind"
+# The killed run's scratch files were replaced, the last run's removed.
+[ -z "$(ls -d /run/cbt/serve-* 2>/dev/null)" ] || fail "scratch files left: $(ls -d /run/cbt/serve-*)"
 
 log "TCP with TLS"
 # mkcert NAME: $W/pki/NAME-key.pem and NAME-cert.pem, signed by ca (ca: self-signed, a CA).

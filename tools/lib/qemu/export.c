@@ -140,14 +140,18 @@ int cbt_qemu_export_prepare(struct cbt_qemu_export *e, const struct cbt_extents 
 
 	if (mkdir(run_dir, 0700) && errno != EEXIST)
 		return cbt_err(-errno, "creating %s: %s", run_dir, strerror(errno));
-	snprintf(e->dir, sizeof(e->dir), "%s/serve-XXXXXX", run_dir);
-	if (!mkdtemp(e->dir)) {
-		ret = cbt_err(-errno, "creating a directory in %s: %s", run_dir, strerror(errno));
+	snprintf(e->dir, sizeof(e->dir), "%s/serve-%s", run_dir, e->tag);
+	snprintf(scratch, sizeof(scratch), "%s/changed.qcow2", e->dir);
+	snprintf(e->overlay, sizeof(e->overlay), "%s/export.qcow2", e->dir);
+	/* A dead run's files: ours alone, as the device's lock is held. */
+	unlink(scratch);
+	unlink(e->overlay);
+	rmdir(e->dir);
+	if (mkdir(e->dir, 0700)) {
+		ret = cbt_err(-errno, "creating %s: %s", e->dir, strerror(errno));
 		e->dir[0] = '\0';
 		return ret;
 	}
-	snprintf(scratch, sizeof(scratch), "%s/changed.qcow2", e->dir);
-	snprintf(e->overlay, sizeof(e->overlay), "%s/export.qcow2", e->dir);
 	snprintf(size, sizeof(size), "%" PRIu64, e->bytes);
 	snprintf(gran, sizeof(gran), "%" PRIu32, e->block_size);
 	/* qemu-img takes a backing file name relative to the overlay; make it absolute. */

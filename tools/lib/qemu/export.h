@@ -32,6 +32,7 @@ struct cbt_qemu_export {
 	uint32_t block_size;	/* bitmap granularity: the extents' unit */
 	const char *bitmap;	/* the bitmap's name */
 	const char *tls_dir;	/* x509 credentials directory (server-*.pem), or NULL */
+	const char *tag;	/* names the scratch directory: serve-TAG (the device's MAJ:MIN) */
 
 	/* the export's state */
 	char dir[4096];		/* scratch directory holding the overlay, "" when none */
@@ -41,8 +42,9 @@ struct cbt_qemu_export {
 
 /*
  * Steps 1 and 2: the overlay with @changed (blocks) as its bitmap; every
- * block when @changed is NULL. The scratch directory is made under
- * $CBT_RUN_DIR (default /run/cbt).
+ * block when @changed is NULL. The scratch directory is
+ * $CBT_RUN_DIR/serve-TAG (default /run/cbt); the caller holds the device's
+ * lock, so one found there is a dead run's, and is replaced.
  */
 int cbt_qemu_export_prepare(struct cbt_qemu_export *e, const struct cbt_extents *changed);
 /*
