@@ -42,7 +42,7 @@ static void usage(FILE *f)
 		"  --no-freeze         do not\n"
 		"  --bitmap-name NAME  the bitmap's name (default: cbt)\n"
 		"  --socket PATH       listen on a Unix socket (a stale one is replaced)\n"
-		"  --tcp ADDR:PORT     listen on TCP (ADDR empty: every address; [v6]:PORT)\n"
+		"  --tcp ADDR:PORT     listen on TCP ([IPV6]:PORT; ADDR empty: the wildcard)\n"
 		"  --tls-certificates DIR  require TLS with the x509 files in DIR (ca-cert.pem,\n"
 		"                      server-cert.pem, server-key.pem); clients need a\n"
 		"                      certificate signed by ca-cert.pem\n", PROG_NAME);
@@ -240,16 +240,6 @@ int cmd_serve_snapshot(int argc, char **argv)
 		case 's':
 			snapshot = true;
 			break;
-		case 'c':
-			job.cow = optarg;
-			break;
-		case 'f':
-			job.force_cow = true;
-			break;
-		case 'z':
-		case 'Z':
-			job.freeze = c == 'z';
-			break;
 		case 'b':
 			/* QEMU's limit; a comma would split qemu-nbd's option list */
 			if (!optarg[0] || strlen(optarg) > 1023 || strchr(optarg, ','))
@@ -273,6 +263,8 @@ int cmd_serve_snapshot(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
+			if (backup_snapshot_option(&job, c, optarg))
+				break;
 			return bad_option("serve", c, argv);
 		}
 	}
@@ -309,6 +301,8 @@ int cmd_serve_snapshot(int argc, char **argv)
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Ignored, it would reap qemu-nbd before wait_for_end() could. */
+	signal(SIGCHLD, SIG_DFL);
 
 	/* Bad addresses are refused before anything is taken. */
 	lfd = sock ? listen_unix(sock) : listen_tcp(tcp);
