@@ -132,6 +132,27 @@ expect backup_json_stream_error_stderr 1 '"error": "' ""
 run "$CBT" backup -o - --json
 expect backup_json_stream_usage_stderr 2 '"code": 2' ""
 
+# --- serve DEVICE --snapshot: refused before the device is looked up -------
+
+run "$CBT" serve vg --cow /dev/null --socket /tmp/x.sock
+expect serve_needs_snapshot 2 "give --snapshot"
+run "$CBT" serve vg --snapshot --socket /tmp/x.sock
+expect serve_needs_cow 2 "the snapshot needs a COW device"
+run "$CBT" serve vg --snapshot --cow /dev/null --socket /tmp/x.sock --tcp :10809
+expect serve_one_address 2 "give one of --socket PATH and --tcp ADDR:PORT"
+run "$CBT" serve vg --snapshot --cow /dev/null --socket /tmp/x.sock --tls-certificates /tmp
+expect serve_tls_needs_tcp 2 "--tls-certificates goes with --tcp"
+run "$CBT" serve vg --snapshot --cow /dev/null --bitmap-name a,b --socket /tmp/x.sock
+expect serve_bad_bitmap_name 2 "--bitmap-name takes 1 to 1023 characters and no comma"
+run "$CBT" serve vg --snapshot --cow /dev/null --tcp nonsense
+expect serve_bad_tcp 1 "--tcp \`nonsense': give ADDR:PORT"
+serve_file=$(mktemp)
+echo keep >"$serve_file"
+run "$CBT" serve vg --snapshot --cow /dev/null --socket "$serve_file"
+expect serve_socket_not_a_socket 1 "exists and is not a socket"
+[ "$(cat "$serve_file")" = keep ] || tap_fail "unit/cli/serve_socket_not_a_socket: the file changed"
+rm -f "$serve_file"
+
 # --- attach, detach, setup-boot: usage errors, the configuration file -----
 
 run "$CBT" attach

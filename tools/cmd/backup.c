@@ -75,6 +75,23 @@ static int parse_compress(const char *s, uint32_t *comp, uint32_t *level)
 	return -EINVAL;
 }
 
+bool backup_snapshot_option(struct cbt_backup_job *job, int c, const char *arg)
+{
+	switch (c) {
+	case 'c':
+		job->cow = arg;
+		return true;
+	case 'f':
+		job->force_cow = true;
+		return true;
+	case 'z':
+	case 'Z':
+		job->freeze = c == 'z';
+		return true;
+	}
+	return false;
+}
+
 int backup_main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
@@ -128,16 +145,6 @@ int backup_main(int argc, char *argv[])
 			if (!strcmp(out, "-"))
 				cbt_stdout_is_data();
 			break;
-		case 'c':
-			job.cow = optarg;
-			break;
-		case 'f':
-			job.force_cow = true;
-			break;
-		case 'z':
-		case 'Z':
-			job.freeze = c == 'z';
-			break;
 		case 'C':
 			if (parse_compress(optarg, &req->compression, &req->level))
 				return bad_argument("backup", "unknown compression", optarg,
@@ -165,6 +172,8 @@ int backup_main(int argc, char *argv[])
 			usage(stdout);
 			return 0;
 		default:
+			if (backup_snapshot_option(&job, c, optarg))
+				break;
 			return bad_option("backup", c, argv);
 		}
 	}

@@ -54,6 +54,9 @@ static const struct {
 	{ "export", export_main, "Writes a restore point as a raw or qcow2 file", JSON_BUFFER },
 	{ "clone", clone_main, "Clones a device in use onto another disk, sector for sector",
 	  JSON_STREAM },
+	/* Until serve.c (cbt serve DIR) dispatches to it: DEVICE --snapshot only. */
+	{ "serve", cmd_serve_snapshot, "Serves a snapshot of a device over NBD with its changed blocks",
+	  JSON_BUFFER },
 	{ "monitor", monitor_main, "Prints tracking and snapshot events as they happen",
 	  JSON_STREAM },
 	{ "version", version_main, "Shows the versions of the tool and of the kernel interface",

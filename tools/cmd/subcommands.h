@@ -2,6 +2,8 @@
 #ifndef CBT_SUBCOMMANDS_H
 #define CBT_SUBCOMMANDS_H
 
+#include <stdbool.h>
+
 extern const char *PROG_NAME;
 
 /* Each takes the arguments from its own name on and returns the exit status. */
@@ -19,6 +21,8 @@ int info_main(int argc, char *argv[]);
 int export_main(int argc, char *argv[]);
 int clone_main(int argc, char *argv[]);
 int monitor_main(int argc, char *argv[]);
+/* cbt serve DEVICE --snapshot (serve_snapshot.c); serve.c dispatches a DEVICE argument here. */
+int cmd_serve_snapshot(int argc, char **argv);
 int version_main(int argc, char *argv[]);
 int help_main(int argc, char *argv[]);
 
@@ -29,5 +33,13 @@ int help_main(int argc, char *argv[]);
 int bad_option(const char *cmd, int c, char *argv[]);
 /* `cbt @cmd: <what> `@arg''; returns CBT_EXIT_USAGE (2), the exit status for usage errors. */
 int bad_argument(const char *cmd, const char *what, const char *arg, const char *hint);
+
+struct cbt_backup_job;
+/*
+ * The snapshot's options of `cbt backup' and `cbt serve --snapshot', as
+ * getopt_long() returns them: 'c' --cow COW, 'f' --force, 'z' --freeze,
+ * 'Z' --no-freeze. True if @c was one of them (in backup.c).
+ */
+bool backup_snapshot_option(struct cbt_backup_job *job, int c, const char *arg);
 
 #endif /* CBT_SUBCOMMANDS_H */

@@ -20,7 +20,7 @@ _cbt_devices() {
 _cbt() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	# The subcommands, as tools/cbt.c's table lists them.
-	local cmds="status bitmap epoch snapshot attach detach setup-boot backup restore verify info export clone monitor version help"
+	local cmds="status bitmap epoch snapshot attach detach setup-boot backup restore verify info export clone serve monitor version help"
 	COMPREPLY=()
 
 	if [[ $COMP_CWORD -eq 1 ]]; then
@@ -84,6 +84,19 @@ _cbt() {
 		if [[ $cur == -* ]]; then
 			_cbt_add -W "--full --incremental --differential --to --output --cow --force --freeze
 				--no-freeze --compress --all-blocks --auto-full --threads --quiet --json --help" -- "$cur"
+		elif [[ $COMP_CWORD -eq 2 ]]; then
+			_cbt_devices "$cur"
+		fi
+		;;
+	serve)
+		case $prev in
+		--cow | --socket) _cbt_add -f -- "$cur"; return ;;
+		--tls-certificates) _cbt_add -d -- "$cur"; return ;;
+		--tcp | --bitmap-name) return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			_cbt_add -W "--snapshot --cow --force --freeze --no-freeze --bitmap-name --socket --tcp
+				--tls-certificates --help" -- "$cur"
 		elif [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_devices "$cur"
 		fi

@@ -35,6 +35,13 @@ VM_TOOLS+=(/usr/sbin:/usr/sbin/blkid)
 VM_TOOLS+=(/usr/bin:/usr/bin/flock)
 # zstd, for tests/bench's bench_backup (its `dd | zstd -3' baseline).
 VM_TOOLS+=(/usr/bin:/usr/bin/zstd)
+# QEMU's NBD stack, for cbt serve --snapshot (serve_snapshot): qemu-nbd, and
+# qemu-img and qemu-io that build its dirty bitmap; nbdinfo and nbdcopy
+# (libnbd-bin) as the clients.
+VM_TOOLS+=(/usr/bin:/usr/bin/qemu-nbd /usr/bin:/usr/bin/qemu-img /usr/bin:/usr/bin/qemu-io)
+VM_TOOLS+=(/usr/bin:/usr/bin/nbdinfo /usr/bin:/usr/bin/nbdcopy)
+# openssl makes that case's TLS certificates.
+VM_TOOLS+=(/usr/bin:/usr/bin/openssl)
 VM_TOOL_LINKS_LVM=()
 if [ -x /usr/sbin/lvm ]; then
 	VM_TOOLS+=(/usr/sbin:/usr/sbin/lvm)

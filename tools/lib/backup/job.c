@@ -17,6 +17,8 @@
 void cbt_backup_job_init(struct cbt_backup_job *job)
 {
 	job->step = "starting";
+	if (!job->name)
+		job->name = "cbt backup";
 	job->dev_lock = -1;
 	job->src = -1;
 	job->outf.fd = -1;
@@ -86,8 +88,8 @@ static int recover(struct cbt_backup_job *job)
 
 	if (info->snap.present && !cbt_snap_find(info->major, info->minor, &s)) {
 		if (job->notes)
-			fprintf(job->notes, "cbt backup: %s: dropping snapshot %s left by an"
-				" interrupted run\n", job->dev, s.snap_name);
+			fprintf(job->notes, "%s: %s: dropping snapshot %s left by an"
+				" interrupted run\n", job->name, job->dev, s.snap_name);
 		ret = cbt_snap_drop(&s);
 		if (ret)
 			return cbt_err_prefix(ret, "dropping the leftover snapshot %s", s.snap_name);
@@ -96,8 +98,8 @@ static int recover(struct cbt_backup_job *job)
 		if (info->epochs[i].state != CBT_EPOCH_CLOSED)
 			continue;
 		if (job->notes)
-			fprintf(job->notes, "cbt backup: %s: aborting epoch %" PRIu64 ", closed by an"
-				" interrupted run (its changes go into this backup)\n", job->dev,
+			fprintf(job->notes, "%s: %s: aborting epoch %" PRIu64 ", closed by an"
+				" interrupted run (its changes go into this run's)\n", job->name, job->dev,
 				info->epochs[i].number);
 		ret = cbt_epoch_abort(job->nl, &job->sel, info->epochs[i].number);
 		if (ret)
@@ -332,14 +334,19 @@ int cbt_backup_finish(struct cbt_backup_job *job, int ret)
 		int r = cbt_epoch_abort(job->nl, &job->sel, job->snap.epoch);
 
 		if (r)
-			fprintf(stderr, "cbt backup: aborting epoch %" PRIu64 " failed too (the next"
-				" backup aborts it)\n", job->snap.epoch);
+			fprintf(stderr, "%s: aborting epoch %" PRIu64 " failed too (the next"
+				" backup aborts it)\n", job->name, job->snap.epoch);
 	}
 	if (job->taken) {
 		int r = cbt_snap_drop(&job->snap);
 
-		if (r && !ret)
-			cbt_perror("cbt backup: dropping the snapshot (the image is complete)", r);
+		if (r && !ret) {
+			char what[128];
+
+			snprintf(what, sizeof(what), "%s: dropping the snapshot (the run itself"
+				 " succeeded)", job->name);
+			cbt_perror(what, r);
+		}
 	}
 	if (job->dev_lock >= 0)
 		close(job->dev_lock);

@@ -46,6 +46,7 @@ struct cbt_backup_job {
 	struct cbt_backup_req req;	/* type, dir, compression, threads, auto_full, stop */
 	FILE *notes;			/* what the run tells on the way (recovery, fallbacks); NULL: nothing */
 	bool progress;			/* a progress line on a terminal */
+	const char *name;		/* the command, in notes and messages: "cbt backup" if NULL */
 
 	/* what happened */
 	const char *step;		/* what the run was doing (for the failure message) */
