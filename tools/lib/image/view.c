@@ -577,17 +577,9 @@ static int copy_seg(struct cbt_view *v, const struct seg *s, uint8_t *buf, uint6
 
 	while (!ret && len) {
 		uint64_t b = off / v->bs, in = off % v->bs, n, doff;
-		size_t a = 0, z = e->nr;
-
 		/* the frame's extent holding b */
-		while (a < z) {
-			size_t m = a + (z - a) / 2;
+		size_t a = cbt_ranges_find(e->ext, e->nr, b);
 
-			if (e->ext[m].start + e->ext[m].len <= b)
-				a = m + 1;
-			else
-				z = m;
-		}
 		if (a == e->nr || e->ext[a].start > b) {
 			vlog("%s: damaged frame at byte %llu: it does not hold block %llu",
 			     v->img[s->img].name, (unsigned long long)v->img[s->img].fr[s->frame].off,
