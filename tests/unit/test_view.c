@@ -428,6 +428,68 @@ static void corrupt_frame_fails_its_range_only(void)
 	free(buf);
 }
 
+/*
+ * A frame index that lies, with a valid trailer checksum (a crafted
+ * image): each entry is fixed by the block map and the frames' layout, so
+ * any change to one is refused at open.
+ */
+static void lying_frame_index(void)
+{
+	static const struct { int field; int64_t delta; } lies[] = {
+		{ 0, 1 }, { 0, -48 }, { 1, 1 }, { 1, -1 }, { 2, -1 }, { 2, 1 }, { 3, 1 },
+		{ 3, -1 }, { 4, -1 }, { 4, 1 }, { 1, 200 }, { 2, 200 },
+	};
+	struct cbt_view_opts o = { 0 };
+	struct cbt_view *v = NULL;
+	char p[256], why[512] = "";
+	struct stat st;
+	uint8_t *orig;
+	int fd;
+
+	use_chain();
+	snprintf(p, sizeof(p), "%s/000001-full.cbti", dir);
+	fd = open(p, O_RDWR);
+	CHECK(fd >= 0 && !fstat(fd, &st));
+	orig = malloc((size_t)st.st_size);
+	CHECK_EQ(cbt_pread_full(fd, orig, (size_t)st.st_size, 0), 0);
+	for (size_t k = 0; k < sizeof(lies) / sizeof(lies[0]); k++) {
+		uint64_t size = (uint64_t)st.st_size, toff = cbt_get_le64(orig + size - 16);
+		uint64_t nmap = cbt_get_le64(orig + toff + 24), tlen = size - 16 - toff;
+		uint8_t *t = malloc(tlen), *e = t + CBT_IMG_TRAILER_HDR_SIZE + 16 * nmap;
+		int ret;
+
+		memcpy(t, orig + toff, tlen);
+		/* the second entry: off, first, last (u64), nr_ext, stored (u32) */
+		e += CBT_IMG_FIDX_ENTRY_SIZE;
+		if (lies[k].field < 3)
+			cbt_put_le64(e + 8 * lies[k].field,
+				     cbt_get_le64(e + 8 * lies[k].field) + (uint64_t)lies[k].delta);
+		else
+			cbt_put_le32(e + 24 + 4 * (lies[k].field - 3),
+				     cbt_get_le32(e + 24 + 4 * (lies[k].field - 3)) +
+				     (uint32_t)lies[k].delta);
+		/* the image UUID (header bytes 48..63) seeds the checksum */
+		cbt_put_le64(t + tlen - 8, cbt_img_sum(orig + 48, t, tlen - 8));
+		ret = pwrite(fd, t, tlen, (off_t)toff) == (ssize_t)tlen ? 0 : -EIO;
+		free(t);
+		CHECK_EQ(ret, 0);
+		cbt_err_clear();
+		ret = cbt_view_open(&v, dir, NULL, &o);
+		if (ret != -EBADMSG || !strstr(ut_detail(), "frame index does not match the frames")) {
+			snprintf(why, sizeof(why), "lie %zu: open returned %d (%s)", k, ret,
+				 ut_detail());
+			cbt_view_close(v);
+			break;
+		}
+	}
+	/* mended, for the cases after this one */
+	CHECK_EQ(pwrite(fd, orig, (size_t)st.st_size, 0), st.st_size);
+	close(fd);
+	free(orig);
+	if (why[0])
+		UT_FAIL("%s", why);
+}
+
 static void broken_chain_refused_at_open(void)
 {
 	struct cbt_view_opts o = { 0 };
@@ -660,4 +722,5 @@ UT_MAIN("view",
 	UT_CASE(threads_read_at_once),
 	UT_CASE(sparse_16tib_point),
 	UT_CASE(corrupt_frame_fails_its_range_only),
+	UT_CASE(lying_frame_index),
 	UT_CASE(broken_chain_refused_at_open))
