@@ -30,14 +30,10 @@
 
 #define BS 4096U
 
-static uint64_t rng = 88172645463325252ULL;
-
+/* libc's generator, seeded the same each run (srandom(1) by default). */
 static uint64_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
+	return (uint64_t)random() << 31 ^ (uint64_t)random();
 }
 
 static double now(void)
