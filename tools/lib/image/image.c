@@ -139,9 +139,10 @@ int cbt_img_header_decode(const uint8_t b[CBT_IMG_HEADER_SIZE], struct cbt_img_h
 			       h->version == CBT_IMG_VERSION ? "" :
 			       " (or the image has another format version, from a newer cbt)");
 #endif
-	if (h->version != CBT_IMG_VERSION)
-		return cbt_err(-EBADMSG, "image format version %u, this tool reads version %d"
-			       " (a newer cbt may read it)", h->version, CBT_IMG_VERSION);
+	if (h->version < CBT_IMG_VERSION_MIN || h->version > CBT_IMG_VERSION)
+		return cbt_err(-EBADMSG, "image format version %u, this tool reads versions %d"
+			       " to %d (a newer cbt may read it)", h->version, CBT_IMG_VERSION_MIN,
+			       CBT_IMG_VERSION);
 	if (cbt_get_le32(b + H_SIZE) != CBT_IMG_HEADER_SIZE)
 		return cbt_err(-EBADMSG, "header size %u, want %d", cbt_get_le32(b + H_SIZE),
 			       CBT_IMG_HEADER_SIZE);

@@ -26,7 +26,9 @@
 
 #define CBT_IMG_MAGIC "CBTIMAGE"
 #define CBT_IMG_END_MAGIC "CBTIMEND"
-#define CBT_IMG_VERSION 1
+/* Writers write version 2 (a frame index in the trailer); readers read 1 and 2. */
+#define CBT_IMG_VERSION 2
+#define CBT_IMG_VERSION_MIN 1
 #define CBT_IMG_HEADER_SIZE 256
 /*
  * The largest device an image may describe (128 PiB): block numbers and
@@ -37,6 +39,8 @@
 #define CBT_IMG_TRAILER_MAGIC 0x524c5254U	/* "TRLR" */
 #define CBT_IMG_FRAME_HDR_SIZE 40
 #define CBT_IMG_TRAILER_HDR_SIZE 64
+/* Version 2: one frame index entry per frame, after the block map. */
+#define CBT_IMG_FIDX_ENTRY_SIZE 32
 /* A frame holds at most this much logical data (and at least one block). */
 #define CBT_IMG_FRAME_BYTES (4U << 20)
 /* Extents in one frame, at most. */
@@ -105,6 +109,7 @@ struct cbt_img_writer;
 
 struct cbt_img_write_opts {
 	int threads;		/* compression workers; 0: one per CPU, up to 8 */
+	uint32_t version;	/* format version to write; 0: CBT_IMG_VERSION (1: tests only) */
 };
 
 /*
@@ -181,6 +186,38 @@ int cbt_img_read_ends(const char *path, struct cbt_img_header *hdr, struct cbt_i
 /* The same for @file in directory @dfd, not followed if a symbolic link; @path for messages. */
 int cbt_img_read_ends_at(int dfd, const char *file, const char *path, struct cbt_img_header *hdr,
 			 struct cbt_img_trailer *t);
+
+/* The same from an open file (read with pread only); @path for messages. */
+int cbt_img_read_ends_fd(int fd, const char *path, struct cbt_img_header *hdr,
+			 struct cbt_img_trailer *t);
+
+/*
+ * One frame's place in an image file: a version 2 trailer's frame index
+ * entry, or what a scan of a version 1 image's frame headers found.
+ */
+struct cbt_img_frame_ent {
+	uint64_t off;		/* file offset of the frame's magic */
+	uint64_t first, last;	/* first and last block held (inclusive) */
+	uint32_t nr_ext;	/* extents E: the frame header is 48 + 16 E bytes */
+	uint32_t stored;	/* stored data length S */
+};
+
+/* Bytes of frame @e on disk, header to the end of its data. */
+static inline uint64_t cbt_img_frame_disk_len(const struct cbt_img_frame_ent *e)
+{
+	return CBT_IMG_FRAME_HDR_SIZE + 16ULL * e->nr_ext + 8 + e->stored;
+}
+
+/*
+ * The frames of image file @fd, whose header and trailer cbt_img_read_ends_fd()
+ * read into @h and @t: a version 2 trailer's frame index (checksummed with
+ * the trailer, checked again here), or for version 1 a scan of the frame
+ * headers (each header's checksum checked, the data seeked over). Checks
+ * that the frames are in order, inside the file, and hold exactly @t->map.
+ * *@v (free() it) gets @t->frames entries.
+ */
+int cbt_img_frame_index(int fd, const char *path, const struct cbt_img_header *h,
+			const struct cbt_img_trailer *t, struct cbt_img_frame_ent **v);
 
 /* ---- Little-endian helpers (shared by the three files) ------------------ */
 

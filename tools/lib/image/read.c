@@ -50,6 +50,8 @@ struct cbt_img_reader {
 	struct cbt_extents map;
 	uint64_t blocks;
 	XXH3_state_t *digest;
+	/* Version 2: XXH64 of the frame index entries the frames read call for. */
+	XXH64_state_t fidx_want;
 	struct cbt_range ext[CBT_IMG_FRAME_MAX_EXTENTS];
 	uint8_t *payload;	/* grown to the largest frame seen */
 	size_t payload_cap;
@@ -119,6 +121,7 @@ int cbt_img_reader_open(struct cbt_img_reader **rp, int fd, const char *name)
 	if (!r->rbuf || !r->digest || !r->dctx)
 		return -ENOMEM;
 	XXH3_128bits_reset(r->digest);
+	XXH64_reset(&r->fidx_want, 0);
 	ret = rd(r, buf, sizeof(buf));
 	if (ret)
 		return ret;
@@ -182,6 +185,25 @@ static int read_trailer(struct cbt_img_reader *r, const uint8_t *first8, uint64_
 		XXH3_128bits_update(r->digest, e, sizeof(e));
 		if (cbt_get_le64(e) != r->map.v[i].start || cbt_get_le64(e + 8) != r->map.v[i].len) {
 			ret = bad(r, r->off - 16, "trailer block map differs from the frames read");
+			goto out;
+		}
+	}
+	if (r->h.version >= 2) {
+		XXH64_state_t got;
+
+		XXH64_reset(&got, 0);
+		for (uint64_t i = 0; i < r->seq; i++) {
+			uint8_t e[CBT_IMG_FIDX_ENTRY_SIZE];
+
+			ret = rd(r, e, sizeof(e));
+			if (ret)
+				goto out;
+			XXH64_update(sum, e, sizeof(e));
+			XXH64_update(&got, e, sizeof(e));
+		}
+		if (XXH64_digest(&got) != XXH64_digest(&r->fidx_want)) {
+			ret = bad(r, r->off - r->seq * CBT_IMG_FIDX_ENTRY_SIZE,
+				  "trailer frame index differs from the frames read");
 			goto out;
 		}
 	}
@@ -316,6 +338,16 @@ int cbt_img_next(struct cbt_img_reader *r, struct cbt_img_frame *f)
 		r->blocks += r->ext[i].len;
 	}
 	XXH3_128bits_update(r->digest, r->raw, raw_len);
+	if (r->h.version >= 2) {
+		uint8_t ent[CBT_IMG_FIDX_ENTRY_SIZE];
+
+		cbt_put_le64(ent, start);
+		cbt_put_le64(ent + 8, r->ext[0].start);
+		cbt_put_le64(ent + 16, r->ext[nr - 1].start + r->ext[nr - 1].len - 1);
+		cbt_put_le32(ent + 24, nr);
+		cbt_put_le32(ent + 28, stored);
+		XXH64_update(&r->fidx_want, ent, sizeof(ent));
+	}
 	r->seq++;
 	f->ext = r->ext;
 	f->nr = nr;
@@ -414,15 +446,26 @@ int cbt_img_read_ends(const char *path, struct cbt_img_header *hdr, struct cbt_i
 int cbt_img_read_ends_at(int dfd, const char *file, const char *path, struct cbt_img_header *hdr,
 			 struct cbt_img_trailer *t)
 {
-	uint8_t hb[CBT_IMG_HEADER_SIZE], foot[16], th[CBT_IMG_TRAILER_HDR_SIZE];
-	uint8_t *buf = NULL;
-	struct stat st;
-	uint64_t off, nr, size, len;
 	int fd = cbt_open_regular(dfd, file, path, dfd != AT_FDCWD), ret;
 
 	memset(t, 0, sizeof(*t));
 	if (fd < 0)
 		return fd;
+	ret = cbt_img_read_ends_fd(fd, path, hdr, t);
+	close(fd);
+	return ret;
+}
+
+int cbt_img_read_ends_fd(int fd, const char *path, struct cbt_img_header *hdr,
+			 struct cbt_img_trailer *t)
+{
+	uint8_t hb[CBT_IMG_HEADER_SIZE], foot[16], th[CBT_IMG_TRAILER_HDR_SIZE];
+	uint8_t *buf = NULL;
+	struct stat st;
+	uint64_t off, nr, size, len, nf;
+	int ret;
+
+	memset(t, 0, sizeof(*t));
 	ret = fstat(fd, &st) ? -errno : 0;
 	size = (uint64_t)st.st_size;
 	if (!ret)
@@ -452,9 +495,10 @@ int cbt_img_read_ends_at(int dfd, const char *file, const char *path, struct cbt
 	if (ret)
 		goto out;
 	nr = cbt_get_le64(th + 24);
-	len = CBT_IMG_TRAILER_HDR_SIZE + nr * 16 + 8;
+	nf = hdr->version >= 2 ? cbt_get_le64(th + 8) : 0;
+	len = CBT_IMG_TRAILER_HDR_SIZE + nr * 16 + nf * CBT_IMG_FIDX_ENTRY_SIZE + 8;
 	if (cbt_get_le32(th) != CBT_IMG_TRAILER_MAGIC || nr > (size - off) / 16 ||
-	    off + len + 16 != size) {
+	    nf > (size - off) / CBT_IMG_FIDX_ENTRY_SIZE || off + len + 16 != size) {
 		ret = cbt_err(-EBADMSG, "%s: bad trailer at byte %llu", path, (unsigned long long)off);
 		goto out;
 	}
@@ -490,6 +534,5 @@ int cbt_img_read_ends_at(int dfd, const char *file, const char *path, struct cbt
 		cbt_extents_free(&t->map);
 out:
 	free(buf);
-	close(fd);
 	return ret;
 }

@@ -58,6 +58,9 @@ struct cbt_img_writer {
 	uint64_t write_seq;	/* the next to write */
 
 	XXH3_state_t *digest;
+	/* Version 2: the frame index, one entry per frame written (32 B per 4 MiB). */
+	struct cbt_img_frame_ent *fidx;
+	size_t fidx_cap;
 	struct cbt_extents map;
 	uint64_t blocks;
 	uint64_t bytes;		/* written so far */
@@ -166,6 +169,31 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* Note where frame @s goes (it is written next), for a version 2 trailer. */
+static int index_frame(struct cbt_img_writer *w, const struct slot *s)
+{
+	struct cbt_img_frame_ent *e;
+
+	if (w->h.version < 2)
+		return 0;
+	if (s->seq == w->fidx_cap) {
+		size_t cap = w->fidx_cap ? 2 * w->fidx_cap : 64;
+
+		e = realloc(w->fidx, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		w->fidx = e;
+		w->fidx_cap = cap;
+	}
+	e = &w->fidx[s->seq];
+	e->off = w->bytes;
+	e->first = s->ext[0].start;
+	e->last = s->ext[s->nr - 1].start + s->ext[s->nr - 1].len - 1;
+	e->nr_ext = (uint32_t)s->nr;
+	e->stored = (uint32_t)(s->out_len - (CBT_IMG_FRAME_HDR_SIZE + s->nr * 16 + 8));
+	return 0;
+}
+
 /* The slot with sequence @seq, or NULL. Called with the lock held. */
 static struct slot *slot_seq(struct cbt_img_writer *w, uint64_t seq)
 {
@@ -196,7 +224,10 @@ static int drain(struct cbt_img_writer *w, bool wait, bool all)
 		}
 		pthread_mutex_unlock(&w->lock);
 		int ret = s->err && s->zerr ? cbt_err(s->err, "zstd: %s", s->zerr) :
-			  s->err ? s->err : write_all(w, s->out, s->out_len);
+			  s->err ? s->err : index_frame(w, s);
+
+		if (!ret)
+			ret = write_all(w, s->out, s->out_len);
 
 		pthread_mutex_lock(&w->lock);
 		if (ret) {
@@ -297,7 +328,7 @@ int cbt_img_writer_open(struct cbt_img_writer **wp, int fd, const struct cbt_img
 	}
 	w->fd = fd;
 	w->h = *h;
-	w->h.version = CBT_IMG_VERSION;
+	w->h.version = o && o->version ? o->version : CBT_IMG_VERSION;
 	memcpy(w->seed, h->uuid, 16);
 	cbt_extents_init(&w->map);
 	pthread_mutex_init(&w->lock, NULL);
@@ -381,8 +412,8 @@ uint64_t cbt_img_writer_bytes(const struct cbt_img_writer *w)
 int cbt_img_writer_finish(struct cbt_img_writer *w, struct cbt_img_trailer *t)
 {
 	int ret = w->err;
-	uint8_t *buf;
-	size_t len;
+	uint8_t *buf, *fx;
+	size_t len, nfidx;
 	uint64_t off;
 
 	if (!ret)
@@ -393,10 +424,19 @@ int cbt_img_writer_finish(struct cbt_img_writer *w, struct cbt_img_trailer *t)
 		return w->err = ret;
 
 	/* The digest ends with the block map, so the same data elsewhere differs. */
-	len = CBT_IMG_TRAILER_HDR_SIZE + w->map.nr * 16 + 8 + 16;
+	nfidx = w->h.version >= 2 ? w->next_seq : 0;
+	len = CBT_IMG_TRAILER_HDR_SIZE + w->map.nr * 16 + nfidx * CBT_IMG_FIDX_ENTRY_SIZE + 8 + 16;
 	buf = calloc(1, len);
 	if (!buf)
 		return w->err = -ENOMEM;
+	fx = buf + CBT_IMG_TRAILER_HDR_SIZE + w->map.nr * 16;
+	for (size_t i = 0; i < nfidx; i++, fx += CBT_IMG_FIDX_ENTRY_SIZE) {
+		cbt_put_le64(fx, w->fidx[i].off);
+		cbt_put_le64(fx + 8, w->fidx[i].first);
+		cbt_put_le64(fx + 16, w->fidx[i].last);
+		cbt_put_le32(fx + 24, w->fidx[i].nr_ext);
+		cbt_put_le32(fx + 28, w->fidx[i].stored);
+	}
 	for (size_t i = 0; i < w->map.nr; i++) {
 		cbt_put_le64(buf + CBT_IMG_TRAILER_HDR_SIZE + 16 * i, w->map.v[i].start);
 		cbt_put_le64(buf + CBT_IMG_TRAILER_HDR_SIZE + 16 * i + 8, w->map.v[i].len);
@@ -452,6 +492,7 @@ void cbt_img_writer_free(struct cbt_img_writer *w)
 	if (w->digest)
 		XXH3_freeState(w->digest);
 	cbt_extents_free(&w->map);
+	free(w->fidx);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
 	free(w);
