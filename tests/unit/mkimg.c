@@ -78,6 +78,11 @@ int main(int argc, char *argv[])
 		req.compression = CBT_IMG_COMP_NONE;
 	else if (argc > 10 && !strncmp(argv[10], "zstd:", 5))
 		req.level = (uint32_t)atoi(argv[10] + 5);
+	/* MKIMG_SPLIT=SIZE: the chain image as segments (--split). */
+	if (getenv("MKIMG_SPLIT") && cbt_parse_size(getenv("MKIMG_SPLIT"), &req.split)) {
+		fprintf(stderr, "mkimg: bad MKIMG_SPLIT\n");
+		return 2;
+	}
 	src = open(argv[1], O_RDONLY);
 	if (src < 0 || fstat(src, &st)) {
 		perror(argv[1]);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backup/job.h"
+#include "store/segment.h"
 #include "subcommands.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -50,6 +51,8 @@ static void usage(FILE *f)
 		"                      a new identity, an outside commit, a shrink), write a\n"
 		"                      full image into the chain instead of refusing\n"
 		"  --all-blocks        a full image holds every block\n"
+		"  --split SIZE        with --to: write the image as segments of at most SIZE\n"
+		"                      (K, M, G, T suffixes; at least 1M), each checksummed\n"
 		"  --threads N         compression threads (one per CPU up to 8 by default;\n"
 		"                      fewer when they would need more than a quarter of RAM)\n"
 		"  --quiet             no progress line, no summary\n"
@@ -91,6 +94,7 @@ int backup_main(int argc, char *argv[])
 		{ "all-blocks", no_argument, NULL, 'A' },
 		{ "auto-full", no_argument, NULL, 'a' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "split", required_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -155,6 +159,11 @@ int backup_main(int argc, char *argv[])
 						    NULL);
 			req->threads = (int)t32;
 			break;
+		case 'S':
+			if (cbt_parse_size(optarg, &req->split) || req->split < CBT_SEG_MIN_SIZE)
+				return bad_argument("backup", "--split takes a size of at least 1M, not",
+						    optarg, NULL);
+			break;
 		case 'q':
 			quiet = true;
 			break;
@@ -186,6 +195,9 @@ int backup_main(int argc, char *argv[])
 	if (out && req->type != CBT_IMG_FULL)
 		return bad_argument("backup", "-o writes full images only; for", argv[optind],
 				    "incremental and differential images use --to DIR");
+	if (req->split && out)
+		return bad_argument("backup", "--split goes with --to DIR, not with -o", out,
+				    "split a stream with split(1)");
 	if (req->auto_full && (out || req->type == CBT_IMG_FULL))
 		return bad_argument("backup", "--auto-full goes with --incremental or"
 				    " --differential into --to DIR, not with", argv[optind], NULL);

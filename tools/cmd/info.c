@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "image/chain.h"
+#include "store/segment.h"
 #include "util/json.h"
 #include "subcommands.h"
 #include "util/util.h"
@@ -126,7 +127,7 @@ static int read_one(const char *path, struct cbt_img_header *h, struct cbt_img_t
 	int fd, ret;
 
 	if (strcmp(path, "-") && !stat(path, &st) && S_ISREG(st.st_mode))
-		return cbt_img_read_ends(path, h, t);
+		return cbt_store_read_ends(AT_FDCWD, path, path, false, h, t);
 	/* A stream has its trailer at the end: read it all. */
 	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(STDIN_FILENO);
 	if (fd < 0)

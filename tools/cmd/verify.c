@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "image/chain.h"
+#include "store/segment.h"
 #include "util/json.h"
 #include "subcommands.h"
 #include "util/util.h"
@@ -44,11 +45,11 @@ static void record(struct result *r, const char *name, int err)
 
 static int verify_file(const char *path, struct cbt_img_header *h)
 {
-	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(STDIN_FILENO);
+	int fd = cbt_store_open_path(path);
 	int ret;
 
 	if (fd < 0)
-		return cbt_err(-errno, "%s: %s", path, strerror(errno));
+		return fd;
 	ret = cbt_img_verify_fd(fd, strcmp(path, "-") ? path : "standard input", h, NULL);
 	close(fd);
 	return ret;

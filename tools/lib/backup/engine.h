@@ -40,6 +40,7 @@ struct cbt_backup_req {
 	const char *dir;		/* chain directory, or NULL */
 	int out_fd;			/* without dir: where the image goes */
 	const char *out_name;
+	uint64_t split;			/* with dir: segments of at most this (store/segment.h) */
 	/*
 	 * When the chain's history is lost (what check_chain refuses with
 	 * -ESTALE), write a full image into the chain instead of failing;
