@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "backup/engine.h"
+#include "store/remote.h"
 #include "fsmap/fsmap.h"
 #include "util/util.h"
 
@@ -82,6 +83,14 @@ int main(int argc, char *argv[])
 	if (getenv("MKIMG_SPLIT") && cbt_parse_size(getenv("MKIMG_SPLIT"), &req.split)) {
 		fprintf(stderr, "mkimg: bad MKIMG_SPLIT\n");
 		return 2;
+	}
+	/* --to s3://BUCKET/PREFIX: a chain in S3 (environment credentials). */
+	if (req.dir && cbt_s3_is_url(req.dir)) {
+		ret = cbt_remote_src(req.dir, NULL, req.type == CBT_IMG_FULL, &req.dir, &req.remote);
+		if (ret) {
+			fprintf(stderr, "mkimg: %s\n", cbt_err_detail() ? cbt_err_detail() : strerror(-ret));
+			return 1;
+		}
 	}
 	src = open(argv[1], O_RDONLY);
 	if (src < 0 || fstat(src, &st)) {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backup/job.h"
+#include "store/remote.h"
 #include "store/segment.h"
 #include "subcommands.h"
 #include "util/json.h"
@@ -41,6 +42,8 @@ static void usage(FILE *f)
 		"  --full, --incremental, --differential   the image type\n"
 		"  --to DIR            a chain directory (created for a full image); the tool\n"
 		"                      names the files and keeps the index\n"
+		"  --to s3://BUCKET/PREFIX   a chain in S3 (docs/storage.md)\n"
+		"  --s3-config FILE    S3 endpoint, region and keys (else from the environment)\n"
 		"  -o, --output FILE   one full image to FILE, or to standard output (-)\n"
 		"  --cow COW           the snapshot's copy-on-write device (blank, or --force)\n"
 		"  --force             use a COW device holding a filesystem or other signature\n"
@@ -95,6 +98,7 @@ int backup_main(int argc, char *argv[])
 		{ "auto-full", no_argument, NULL, 'a' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "split", required_argument, NULL, 'S' },
+		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -107,7 +111,7 @@ int backup_main(int argc, char *argv[])
 	};
 	struct cbt_backup_req *req = &job.req;
 	const struct cbt_backup_result *res = &job.res;
-	const char *out = NULL;
+	const char *out = NULL, *s3cfg = NULL;
 	bool quiet = false, json = false;
 	uint32_t t32;
 	int c, ret;
@@ -159,6 +163,9 @@ int backup_main(int argc, char *argv[])
 						    NULL);
 			req->threads = (int)t32;
 			break;
+		case 'Y':
+			s3cfg = optarg;
+			break;
 		case 'S':
 			if (cbt_parse_size(optarg, &req->split) || req->split < CBT_SEG_MIN_SIZE)
 				return bad_argument("backup", "--split takes a size of at least 1M, not",
@@ -204,6 +211,17 @@ int backup_main(int argc, char *argv[])
 	if (out && !strcmp(out, "-") && isatty(STDOUT_FILENO))
 		return bad_argument("backup", "standard output is a terminal: not writing an image"
 				    " to", out, "redirect it to a file or a pipe");
+	if (req->dir && cbt_s3_is_url(req->dir)) {
+		if (req->split)
+			return bad_argument("backup", "--split is for chain directories, not",
+					    req->dir, "S3 images are multipart uploads");
+		ret = cbt_remote_src(req->dir, s3cfg, req->type == CBT_IMG_FULL, &req->dir,
+				     &req->remote);
+		if (ret) {
+			cbt_perror("cbt backup", ret);
+			return cbt_exit_status(ret);
+		}
+	}
 	job.dev = argv[optind];
 	job.out = out;
 	job.notes = quiet || json ? NULL : stderr;

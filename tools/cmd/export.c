@@ -21,6 +21,7 @@
 #include "image/apply.h"
 #include "store/safefile.h"
 #include "subcommands.h"
+#include "store/remote.h"
 #include "util/util.h"
 
 static void usage(FILE *f)
@@ -78,9 +79,11 @@ int export_main(int argc, char *argv[])
 		{ "image", required_argument, NULL, 'i' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *s3cfg = NULL, *src;
 	const char *id = NULL, *out = NULL;
 	bool qcow2 = false, quiet = false;
 	char raw[4096], qpath[4096];
@@ -108,6 +111,9 @@ int export_main(int argc, char *argv[])
 		case 'q':
 			quiet = true;
 			break;
+		case 'Y':
+			s3cfg = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -121,7 +127,9 @@ int export_main(int argc, char *argv[])
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
-	ret = cbt_open_point(argv[optind], id, true, NULL, &pt);
+	ret = cbt_remote_src(argv[optind], s3cfg, false, &src, NULL);
+	if (!ret)
+		ret = cbt_open_point(src, id, true, NULL, &pt);
 	if (ret)
 		goto fail;
 	signal(SIGINT, on_signal);

@@ -14,6 +14,7 @@
 #include "store/segment.h"
 #include "util/json.h"
 #include "subcommands.h"
+#include "store/remote.h"
 #include "util/util.h"
 
 static void usage(FILE *f)
@@ -141,9 +142,11 @@ int info_main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *s3cfg = NULL;
 	struct cbt_img_header h;
 	struct cbt_img_trailer t;
 	struct cbt_json j;
@@ -154,6 +157,9 @@ int info_main(int argc, char *argv[])
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'Y':
+			s3cfg = optarg;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -168,7 +174,13 @@ int info_main(int argc, char *argv[])
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
-	const char *src = argv[optind];
+	const char *src;
+
+	ret = cbt_remote_src(argv[optind], s3cfg, false, &src, NULL);
+	if (ret) {
+		cbt_perror("cbt info", ret);
+		return cbt_exit_status(ret);
+	}
 
 	if (json)
 		cbt_json_init(&j, stdout, false);
@@ -180,10 +192,10 @@ int info_main(int argc, char *argv[])
 			goto out;
 		if (json) {
 			cbt_json_object_begin(&j, NULL);
-			cbt_json_string(&j, "chain", src);
+			cbt_json_string(&j, "chain", argv[optind]);
 			cbt_json_array_begin(&j, "images");
 		} else {
-			printf("chain: %s, %zu image%s\n", src, ch.nr, ch.nr == 1 ? "" : "s");
+			printf("chain: %s, %zu image%s\n", argv[optind], ch.nr, ch.nr == 1 ? "" : "s");
 		}
 		for (size_t i = 0; i < ch.nr && !ret; i++) {
 			size_t *chain_path = calloc(ch.nr, sizeof(*chain_path)), pos = 0;

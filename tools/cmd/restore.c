@@ -9,6 +9,7 @@
 #include "image/apply.h"
 #include "util/json.h"
 #include "subcommands.h"
+#include "store/remote.h"
 #include "util/util.h"
 
 static void usage(FILE *f)
@@ -44,9 +45,11 @@ int restore_main(int argc, char *argv[])
 		{ "spool-dir", required_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *s3cfg = NULL, *src;
 	const char *id = NULL, *spool_dir = NULL;
 	bool check = true, quiet = false, json = false, is_file, created = false;
 	struct cbt_apply_stats st = { 0 };
@@ -77,6 +80,9 @@ int restore_main(int argc, char *argv[])
 		case 'q':
 			quiet = true;
 			break;
+		case 'Y':
+			s3cfg = optarg;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -91,7 +97,9 @@ int restore_main(int argc, char *argv[])
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
-	ret = cbt_open_point(argv[optind], id, check, spool_dir, &pt);
+	ret = cbt_remote_src(argv[optind], s3cfg, false, &src, NULL);
+	if (!ret)
+		ret = cbt_open_point(src, id, check, spool_dir, &pt);
 	if (!ret)
 		ret = cbt_open_target(argv[optind + 1], &target, &is_file, &created);
 	if (!ret) {

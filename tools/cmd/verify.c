@@ -12,6 +12,7 @@
 #include "store/segment.h"
 #include "util/json.h"
 #include "subcommands.h"
+#include "store/remote.h"
 #include "util/util.h"
 
 static void usage(FILE *f)
@@ -59,10 +60,12 @@ int verify_main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *s3cfg = NULL;
 	bool json = false, quiet = false;
 	struct result *res = NULL;
 	struct cbt_chain ch = { .lock_fd = -1 };
@@ -74,6 +77,9 @@ int verify_main(int argc, char *argv[])
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hq", opts, NULL)) != -1) {
 		switch (c) {
+		case 'Y':
+			s3cfg = optarg;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -91,7 +97,13 @@ int verify_main(int argc, char *argv[])
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
-	const char *src = argv[optind];
+	const char *src;
+
+	ret = cbt_remote_src(argv[optind], s3cfg, false, &src, NULL);
+	if (ret) {
+		cbt_perror("cbt verify", ret);
+		return cbt_exit_status(ret);
+	}
 
 	if (strcmp(src, "-") && !stat(src, &st) && S_ISDIR(st.st_mode)) {
 		struct cbt_img_header *hs;

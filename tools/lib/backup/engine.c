@@ -9,6 +9,7 @@
 
 #include "backup/engine.h"
 #include "image/chain.h"
+#include "store/remote.h"
 #include "store/segment.h"
 #include "store/safefile.h"
 #include "util/util.h"
@@ -276,6 +277,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 	const struct cbt_extents *use;
 	struct cbt_tmpfile tf = { .fd = -1, .dfd = -1 };
 	struct cbt_seg_writer *sw = NULL;
+	struct cbt_remote_writer *rw = NULL;
 	uint32_t type = req->type;
 	int ret, fd = req->out_fd;
 
@@ -373,7 +375,11 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 	if (req->dir) {
 		cbt_chain_next_name(&c, type, &e);
 		snprintf(res->file, sizeof(res->file), "%s/%s", req->dir, e.file);
-		if (req->split)
+		if (req->remote)
+			snprintf(res->file, sizeof(res->file), "%s/%s", req->remote->url, e.file);
+		if (req->remote)
+			ret = cbt_remote_writer_open(&rw, req->remote, e.file, &fd);
+		else if (req->split)
 			ret = cbt_seg_writer_open(&sw, c.dfd, e.file, res->file, req->split, &fd);
 		else
 			ret = cbt_tmpfile_create_at(&tf, c.dfd, e.file, res->file);
@@ -381,7 +387,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 			goto out;
 		/* The index may have lost a file: never replace an image. */
 		tf.noreplace = true;
-		if (!req->split)
+		if (!req->split && !req->remote)
 			fd = tf.fd;
 	}
 	if (req->progress) {
@@ -397,7 +403,10 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 				  req->full_mode != CBT_FULL_ALL, w, res);
 	if (!ret)
 		ret = cbt_img_writer_finish(w, &t);
-	if (!ret && sw) {
+	if (!ret && rw) {
+		ret = cbt_remote_writer_finish(rw, c.dfd);
+		rw = NULL;
+	} else if (!ret && sw) {
 		ret = cbt_seg_writer_finish(sw);
 		sw = NULL;
 	} else if (!ret && req->dir) {
@@ -420,12 +429,16 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 		ret = cbt_chain_add(&c, &e);
 		if (ret)
 			cbt_store_unlink(c.dfd, e.file);
+		/* The image is durable in S3: only now may the index name it. */
+		if (!ret && req->remote)
+			ret = cbt_remote_put_index(req->remote);
 	}
 out:
 	if (tf.fd >= 0)
 		cbt_tmpfile_abort(&tf);
 	cbt_img_writer_free(w);
 	cbt_seg_writer_abort(sw);
+	cbt_remote_writer_abort(rw);
 	cbt_extents_free(&t.map);
 	cbt_extents_free(&list);
 	cbt_extents_free(&all);

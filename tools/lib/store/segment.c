@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "store/remote.h"
 #include "store/safefile.h"
 #include "store/segment.h"
 #include "util/util.h"
@@ -586,12 +587,30 @@ static int open_any(int dfd, const char *file, const char *shown, bool nofollow,
 	return 1;
 }
 
+/* 1 and the object's name and size when @file is a stub of a chain in S3 (store/remote.c). */
+static int stub_of(int dfd, const char *file, const char *shown, bool nofollow, char *name,
+		   uint64_t *size)
+{
+	int fd = cbt_open_regular(dfd, file, shown, nofollow), ret;
+
+	if (fd < 0)
+		return fd;
+	ret = cbt_remote_stub_read(fd, name, NAME_MAX + 1, size);
+	close(fd);
+	return ret < 0 ? cbt_err_prefix(ret, "%s", shown) : ret;
+}
+
 int cbt_store_open_image(int dfd, const char *file, const char *shown, bool nofollow)
 {
 	struct seg_source *s;
+	char name[NAME_MAX + 1];
+	uint64_t size;
 	pthread_t th;
-	int fd, sv[2], ret = open_any(dfd, file, shown, nofollow, &fd, &s);
+	int fd, sv[2], ret = stub_of(dfd, file, shown, nofollow, name, &size);
 
+	if (ret)
+		return ret < 0 ? ret : cbt_remote_open_image(name, size, shown);
+	ret = open_any(dfd, file, shown, nofollow, &fd, &s);
 	if (ret <= 0)
 		return ret < 0 ? ret : fd;
 	/* A missing segment is refused before anything is read. */
@@ -650,15 +669,20 @@ static int seg_pread(const struct seg_source *s, uint8_t *buf, size_t len, uint6
 	return len ? cbt_err(-EPIPE, "%s: shorter than its trailer says", s->shown) : 0;
 }
 
+static int seg_pread_cb(void *ctx, uint8_t *buf, size_t len, uint64_t off)
+{
+	return seg_pread(ctx, buf, len, off);
+}
+
 /*
  * Copy what cbt_img_read_ends_at() reads (the header, the footer, the
  * trailer it points to) into a sparse memory file of the image's size and
  * let it read that: the checks stay in one place.
  */
-static int seg_read_ends(const struct seg_source *s, struct cbt_img_header *hdr,
-			 struct cbt_img_trailer *t)
+int cbt_store_read_ends_by(uint64_t size, cbt_store_pread_fn fn, void *ctx, const char *shown,
+			   struct cbt_img_header *hdr, struct cbt_img_trailer *t)
 {
-	uint64_t size = s->m.size, off = size, len;
+	uint64_t off = size, len;
 	uint8_t foot[16], *buf = NULL;
 	char proc[64];
 	int mfd, ret;
@@ -669,7 +693,7 @@ static int seg_read_ends(const struct seg_source *s, struct cbt_img_header *hdr,
 		return -errno;
 	ret = ftruncate(mfd, (off_t)size) ? -errno : 0;
 	if (!ret && size >= 16) {
-		ret = seg_pread(s, foot, sizeof(foot), size - 16);
+		ret = fn(ctx, foot, sizeof(foot), size - 16);
 		if (!ret && !memcmp(foot + 8, CBT_IMG_END_MAGIC, 8) && cbt_get_le64(foot) < size)
 			off = cbt_get_le64(foot);
 		else if (!ret)
@@ -677,24 +701,24 @@ static int seg_read_ends(const struct seg_source *s, struct cbt_img_header *hdr,
 	}
 	len = size - off;
 	if (!ret && len > CBT_IMG_MAX_DEV_BYTES / 4096 * 16 + 4096)
-		ret = cbt_err(-EBADMSG, "%s: bad trailer offset", s->shown);
+		ret = cbt_err(-EBADMSG, "%s: bad trailer offset", shown);
 	if (!ret)
 		buf = malloc(len > CBT_IMG_HEADER_SIZE ? len : CBT_IMG_HEADER_SIZE);
 	if (!ret && !buf)
 		ret = -ENOMEM;
 	if (!ret && size >= CBT_IMG_HEADER_SIZE)
-		ret = seg_pread(s, buf, CBT_IMG_HEADER_SIZE, 0);
+		ret = fn(ctx, buf, CBT_IMG_HEADER_SIZE, 0);
 	if (!ret && size >= CBT_IMG_HEADER_SIZE &&
 	    pwrite(mfd, buf, CBT_IMG_HEADER_SIZE, 0) != CBT_IMG_HEADER_SIZE)
 		ret = -errno;
 	if (!ret)
-		ret = seg_pread(s, buf, (size_t)len, off);
+		ret = fn(ctx, buf, (size_t)len, off);
 	if (!ret && pwrite(mfd, buf, (size_t)len, (off_t)off) != (ssize_t)len)
 		ret = -errno;
 	free(buf);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", mfd);
 	if (!ret)
-		ret = cbt_img_read_ends_at(AT_FDCWD, proc, s->shown, hdr, t);
+		ret = cbt_img_read_ends_at(AT_FDCWD, proc, shown, hdr, t);
 	close(mfd);
 	return ret;
 }
@@ -703,8 +727,14 @@ int cbt_store_read_ends(int dfd, const char *file, const char *shown, bool nofol
 			struct cbt_img_header *hdr, struct cbt_img_trailer *t)
 {
 	struct seg_source *s;
-	int fd, ret = open_any(dfd, file, shown, nofollow, &fd, &s);
+	char name[NAME_MAX + 1];
+	uint64_t size;
+	int fd, ret = stub_of(dfd, file, shown, nofollow, name, &size);
 
+	if (ret > 0)
+		return cbt_remote_read_ends(name, size, shown, hdr, t);
+	if (!ret)
+		ret = open_any(dfd, file, shown, nofollow, &fd, &s);
 	if (ret < 0) {
 		memset(t, 0, sizeof(*t));
 		return ret;
@@ -713,7 +743,7 @@ int cbt_store_read_ends(int dfd, const char *file, const char *shown, bool nofol
 		close(fd);
 		return cbt_img_read_ends_at(dfd, file, shown, hdr, t);
 	}
-	ret = seg_read_ends(s, hdr, t);
+	ret = cbt_store_read_ends_by(s->m.size, seg_pread_cb, s, s->shown, hdr, t);
 	source_free(s);
 	return ret;
 }

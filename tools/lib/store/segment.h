@@ -88,6 +88,13 @@ int cbt_store_read_ends(int dfd, const char *file, const char *shown, bool nofol
  * (as cbt_store_open_image()), any other file as it is (a FIFO too).
  */
 int cbt_store_open_path(const char *path);
+/*
+ * cbt_store_read_ends() of an image of @size bytes that @fn reads ranges
+ * of (segments, an object store): 0 or -errno with a detail.
+ */
+typedef int (*cbt_store_pread_fn)(void *ctx, uint8_t *buf, size_t len, uint64_t off);
+int cbt_store_read_ends_by(uint64_t size, cbt_store_pread_fn fn, void *ctx, const char *shown,
+			   struct cbt_img_header *hdr, struct cbt_img_trailer *t);
 /* Remove image @file of a chain: a manifest with its segments. */
 int cbt_store_unlink(int dfd, const char *file);
 
