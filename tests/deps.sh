@@ -17,6 +17,8 @@ dracut-core mmdebstrap
 dmsetup e2fsprogs xfsprogs xfslibs-dev fio util-linux
 lvm2
 debhelper dh-dkms lintian rpm
+libcurl4-openssl-dev curl
+radosgw ceph-mon ceph-osd ceph-common
 "
 
 missing=""

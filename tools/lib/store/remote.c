@@ -298,8 +298,17 @@ int cbt_remote_writer_open(struct cbt_remote_writer **wp, const struct cbt_remot
 
 static void rw_free(struct cbt_remote_writer *w, bool abort)
 {
-	if (abort && *w->upload_id)
+	if (abort && *w->upload_id) {
+		/* The failure that made us abort is the one to report, not the abort's. */
+		const char *d = cbt_err_detail();
+		char keep[1024];
+
+		snprintf(keep, sizeof(keep), "%s", d ? d : "");
 		cbt_s3_mpu_abort(&w->r->s3, w->name, w->upload_id);
+		cbt_err_clear();
+		if (*keep)
+			cbt_err(-EIO, "%s", keep);
+	}
 	close(w->sock[0]);
 	free(w->etags);
 	free(w);
