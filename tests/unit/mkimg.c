@@ -20,8 +20,8 @@
 #include <unistd.h>
 
 #include "backup/engine.h"
-#include "store/remote.h"
 #include "fsmap/fsmap.h"
+#include "image/s3chain.h"
 #include "util/util.h"
 
 int main(int argc, char *argv[])
@@ -79,6 +79,9 @@ int main(int argc, char *argv[])
 		req.compression = CBT_IMG_COMP_NONE;
 	else if (argc > 10 && !strncmp(argv[10], "zstd:", 5))
 		req.level = (uint32_t)atoi(argv[10] + 5);
+	/* MKIMG_THREADS=N: --threads (tests/bench/s3). */
+	if (getenv("MKIMG_THREADS"))
+		req.threads = atoi(getenv("MKIMG_THREADS"));
 	/* MKIMG_SPLIT=SIZE: the chain image as segments (--split). */
 	if (getenv("MKIMG_SPLIT") && cbt_parse_size(getenv("MKIMG_SPLIT"), &req.split)) {
 		fprintf(stderr, "mkimg: bad MKIMG_SPLIT\n");
@@ -86,7 +89,7 @@ int main(int argc, char *argv[])
 	}
 	/* --to s3://BUCKET/PREFIX: a chain in S3 (environment credentials). */
 	if (req.dir && cbt_s3_is_url(req.dir)) {
-		ret = cbt_remote_src(req.dir, NULL, req.type == CBT_IMG_FULL, &req.dir, &req.remote);
+		ret = cbt_s3chain_src(req.dir, NULL, req.type == CBT_IMG_FULL, &req.dir, &req.remote);
 		if (ret) {
 			fprintf(stderr, "mkimg: %s\n", cbt_err_detail() ? cbt_err_detail() : strerror(-ret));
 			return 1;

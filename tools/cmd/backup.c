@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "backup/job.h"
-#include "store/remote.h"
+#include "image/s3chain.h"
 #include "store/segment.h"
 #include "subcommands.h"
 #include "util/json.h"
@@ -55,7 +55,7 @@ static void usage(FILE *f)
 		"                      full image into the chain instead of refusing\n"
 		"  --all-blocks        a full image holds every block\n"
 		"  --split SIZE        with --to: write the image as segments of at most SIZE\n"
-		"                      (K, M, G, T suffixes; at least 1M), each checksummed\n"
+		"                      (K, M, G suffixes; at least 1M), each checksummed\n"
 		"  --threads N         compression threads (one per CPU up to 8 by default;\n"
 		"                      fewer when they would need more than a quarter of RAM)\n"
 		"  --quiet             no progress line, no summary\n"
@@ -215,7 +215,7 @@ int backup_main(int argc, char *argv[])
 		if (req->split)
 			return bad_argument("backup", "--split is for chain directories, not",
 					    req->dir, "S3 images are multipart uploads");
-		ret = cbt_remote_src(req->dir, s3cfg, req->type == CBT_IMG_FULL, &req->dir,
+		ret = cbt_s3chain_src(req->dir, s3cfg, req->type == CBT_IMG_FULL, &req->dir,
 				     &req->remote);
 		if (ret) {
 			cbt_perror("cbt backup", ret);

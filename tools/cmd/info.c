@@ -11,10 +11,11 @@
 #include <unistd.h>
 
 #include "image/chain.h"
+#include "image/s3chain.h"
+#include "image/stored.h"
 #include "store/segment.h"
 #include "util/json.h"
 #include "subcommands.h"
-#include "store/remote.h"
 #include "util/util.h"
 
 static void usage(FILE *f)
@@ -24,8 +25,10 @@ static void usage(FILE *f)
 		"UUIDs, epochs, creation time, compression, tool version) and sizes:\n"
 		"logical bytes (the blocks it holds), stored bytes and their ratio; for a\n"
 		"chain directory, every image with its number, position and parent.\n"
-		"Only the header and trailer are read (see `cbt verify' to check all).\n\n"
-		"  --json   print JSON\n", PROG_NAME);
+		"Only the header and trailer are read (see `cbt verify' to check all).\n"
+		"DIR may be a chain in S3, s3://BUCKET/PREFIX (docs/storage.md).\n\n"
+		"  --json   print JSON\n"
+		"  --s3-config FILE   S3 endpoint, region and keys\n", PROG_NAME);
 }
 
 static uint64_t logical_bytes(const struct cbt_img_header *h, const struct cbt_img_trailer *t)
@@ -128,7 +131,7 @@ static int read_one(const char *path, struct cbt_img_header *h, struct cbt_img_t
 	int fd, ret;
 
 	if (strcmp(path, "-") && !stat(path, &st) && S_ISREG(st.st_mode))
-		return cbt_store_read_ends(AT_FDCWD, path, path, false, h, t);
+		return cbt_img_read_ends_stored(AT_FDCWD, path, path, false, h, t);
 	/* A stream has its trailer at the end: read it all. */
 	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(STDIN_FILENO);
 	if (fd < 0)
@@ -176,7 +179,7 @@ int info_main(int argc, char *argv[])
 	}
 	const char *src;
 
-	ret = cbt_remote_src(argv[optind], s3cfg, false, &src, NULL);
+	ret = cbt_s3chain_src(argv[optind], s3cfg, false, &src, NULL);
 	if (ret) {
 		cbt_perror("cbt info", ret);
 		return cbt_exit_status(ret);

@@ -7,9 +7,9 @@
 #include <unistd.h>
 
 #include "image/apply.h"
+#include "image/s3chain.h"
 #include "util/json.h"
 #include "subcommands.h"
-#include "store/remote.h"
 #include "util/util.h"
 
 static void usage(FILE *f)
@@ -27,11 +27,13 @@ static void usage(FILE *f)
 		"An image from standard input or another stream is first copied to an\n"
 		"unnamed temporary file (in --spool-dir, $TMPDIR, /var/tmp or /tmp) and\n"
 		"checked there; with --no-preverify it is written as it is read, so a damaged\n"
-		"stream leaves a partial restore.\n\n"
+		"stream leaves a partial restore. DIR may be a chain in S3, s3://BUCKET/PREFIX\n"
+		"(credentials from the environment or --s3-config; docs/storage.md).\n\n"
 		"  --image ID       restore this image of DIR\n"
 		"  --at N           restore image number N of DIR\n"
 		"  --no-preverify   do not read the images through before writing\n"
 		"  --spool-dir DIR  where a stream is copied to be checked\n"
+		"  --s3-config FILE S3 endpoint, region and keys\n"
 		"  --quiet          no progress line\n"
 		"  --json           print the result as JSON\n", PROG_NAME, PROG_NAME);
 }
@@ -97,7 +99,7 @@ int restore_main(int argc, char *argv[])
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
-	ret = cbt_remote_src(argv[optind], s3cfg, false, &src, NULL);
+	ret = cbt_s3chain_src(argv[optind], s3cfg, false, &src, NULL);
 	if (!ret)
 		ret = cbt_open_point(src, id, check, spool_dir, &pt);
 	if (!ret)

@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "image/chain.h"
+#include "image/s3chain.h"
 #include "store/segment.h"
 #include "util/json.h"
 #include "subcommands.h"
-#include "store/remote.h"
 #include "util/util.h"
 
 static void usage(FILE *f)
@@ -23,10 +23,11 @@ static void usage(FILE *f)
 		"directory) that every image is the one the index lists and that each\n"
 		"incremental or differential image's parent is present and matches.\n"
 		"Exits 0 only when everything checks out, 4 when an image or a link is damaged\n"
-		"or missing.\n\n"
+		"or missing. DIR may be a chain in S3, s3://BUCKET/PREFIX (docs/storage.md).\n\n"
 		"  --json    print one result per image as JSON (an array); on a failure, an\n"
 		"            object with \"error\", \"code\" and that array as \"images\"\n"
-		"  --quiet   print only failures\n", PROG_NAME);
+		"  --quiet   print only failures\n"
+		"  --s3-config FILE   S3 endpoint, region and keys\n", PROG_NAME);
 }
 
 struct result {
@@ -99,7 +100,7 @@ int verify_main(int argc, char *argv[])
 	}
 	const char *src;
 
-	ret = cbt_remote_src(argv[optind], s3cfg, false, &src, NULL);
+	ret = cbt_s3chain_src(argv[optind], s3cfg, false, &src, NULL);
 	if (ret) {
 		cbt_perror("cbt verify", ret);
 		return cbt_exit_status(ret);

@@ -9,6 +9,7 @@
 
 #include "backup/engine.h"
 #include "image/chain.h"
+#include "image/s3chain.h"
 #include "store/remote.h"
 #include "store/segment.h"
 #include "store/safefile.h"
@@ -378,7 +379,8 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 		if (req->remote)
 			snprintf(res->file, sizeof(res->file), "%s/%s", req->remote->url, e.file);
 		if (req->remote)
-			ret = cbt_remote_writer_open(&rw, req->remote, e.file, &fd);
+			ret = cbt_remote_writer_open(&rw, &req->remote->s3, req->remote->url, e.file,
+						     &fd);
 		else if (req->split)
 			ret = cbt_seg_writer_open(&sw, c.dfd, e.file, res->file, req->split, &fd);
 		else
@@ -431,7 +433,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 			cbt_store_unlink(c.dfd, e.file);
 		/* The image is durable in S3: only now may the index name it. */
 		if (!ret && req->remote)
-			ret = cbt_remote_put_index(req->remote);
+			ret = cbt_s3chain_put_index(req->remote);
 	}
 out:
 	if (tf.fd >= 0)

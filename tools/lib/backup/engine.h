@@ -25,7 +25,7 @@ enum cbt_full_mode {
 	CBT_FULL_ALL,		/* every block */
 };
 
-struct cbt_remote;
+struct cbt_s3chain;
 
 struct cbt_backup_req {
 	uint32_t type;			/* enum cbt_img_type */
@@ -42,7 +42,7 @@ struct cbt_backup_req {
 	const char *dir;		/* chain directory, or NULL */
 	int out_fd;			/* without dir: where the image goes */
 	const char *out_name;
-	const struct cbt_remote *remote;	/* dir is its view: upload there (store/remote.h) */
+	const struct cbt_s3chain *remote;	/* dir is its view: upload there */
 	uint64_t split;			/* with dir: segments of at most this (store/segment.h) */
 	/*
 	 * When the chain's history is lost (what check_chain refuses with

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "image/chain.h"
+#include "image/stored.h"
 #include "store/safefile.h"
 #include "store/segment.h"
 #include "util/util.h"
@@ -211,7 +212,7 @@ int cbt_chain_read_ends(const struct cbt_chain *c, size_t i, struct cbt_img_head
 		memset(t, 0, sizeof(*t));
 		return ret;
 	}
-	return cbt_store_read_ends(c->dfd, c->v[i].file, path, true, h, t);
+	return cbt_img_read_ends_stored(c->dfd, c->v[i].file, path, true, h, t);
 }
 
 int cbt_chain_path(const struct cbt_chain *c, size_t i, char *buf, size_t len)

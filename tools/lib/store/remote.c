@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Chains in S3: the local view, the multipart uploader and the readers of
- * stubs. See remote.h and docs/storage.md.
+ * Images in S3: the multipart uploader and the readers of stubs. See
+ * remote.h and docs/storage.md.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -15,7 +14,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "image/chain.h"
 #include "store/remote.h"
 #include "store/safefile.h"
 #include "store/segment.h"
@@ -23,10 +21,15 @@
 
 /*
  * The store stubs are read from: one chain per command. Set by
- * cbt_remote_open(), read by the stub readers (threads included) only
- * after that.
+ * cbt_remote_use() before any stub is read, then only read (threads
+ * included).
  */
 static struct cbt_s3 remote_s3;
+
+void cbt_remote_use(const struct cbt_s3 *s)
+{
+	remote_s3 = *s;
+}
 
 static int write_file(int dfd, const char *name, const void *p, size_t len)
 {
@@ -41,7 +44,7 @@ static int write_file(int dfd, const char *name, const void *p, size_t len)
 	return ret;
 }
 
-static int write_stub(int dfd, const char *name, uint64_t size)
+int cbt_remote_write_stub(int dfd, const char *name, uint64_t size)
 {
 	char buf[NAME_MAX + 64];
 	int n = snprintf(buf, sizeof(buf), "%s%s %" PRIu64 "\n", CBT_REMOTE_STUB_MAGIC, name, size);
@@ -69,114 +72,11 @@ int cbt_remote_stub_read(int fd, char *name, size_t len, uint64_t *size)
 	return 1;
 }
 
-void cbt_remote_close(struct cbt_remote *r)
-{
-	int dfd;
-	DIR *d;
-	struct dirent *de;
-
-	if (!*r->view)
-		return;
-	dfd = open(r->view, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	d = dfd < 0 ? NULL : fdopendir(dfd);
-	while (d && (de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			unlinkat(dirfd(d), de->d_name, 0);
-	if (d)
-		closedir(d);
-	else if (dfd >= 0)
-		close(dfd);
-	rmdir(r->view);
-	r->view[0] = 0;
-}
-
-int cbt_remote_open(struct cbt_remote *r, const char *url, const char *config, bool create)
-{
-	struct cbt_s3_buf idx = { 0 };
-	struct cbt_chain c;
-	const char *tmp = getenv("TMPDIR");
-	int ret, dfd;
-
-	memset(r, 0, sizeof(*r));
-	ret = cbt_s3_open(&r->s3, url, config);
-	if (ret)
-		return ret;
-	snprintf(r->url, sizeof(r->url), "s3://%s%s%s", r->s3.bucket, *r->s3.prefix ? "/" : "",
-		 r->s3.prefix);
-	remote_s3 = r->s3;
-	ret = cbt_s3_get(&r->s3, CBT_CHAIN_INDEX, &idx);
-	if (ret == -ENOENT && create)
-		ret = 0;
-	else if (ret == -ENOENT)
-		ret = cbt_err(-ENOENT, "%s: no chain there (no %s object)", r->url, CBT_CHAIN_INDEX);
-	if (ret)
-		goto out;
-	snprintf(r->view, sizeof(r->view), "%s/cbt-s3.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(r->view)) {
-		ret = cbt_err(-errno, "a directory for the chain's view in %s: %s",
-			      tmp && *tmp ? tmp : "/tmp", strerror(errno));
-		r->view[0] = 0;
-		goto out;
-	}
-	dfd = open(r->view, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0) {
-		ret = -errno;
-		goto out;
-	}
-	ret = idx.len ? write_file(dfd, CBT_CHAIN_INDEX, idx.p, idx.len) : 0;
-	if (!ret && idx.len) {
-		ret = cbt_chain_open(&c, r->view, false, false);
-		for (size_t i = 0; !ret && i < c.nr; i++) {
-			uint64_t size;
-
-			ret = cbt_s3_size(&r->s3, c.v[i].file, &size);
-			if (!ret)
-				ret = write_stub(dfd, c.v[i].file, size);
-			else if (ret == -ENOENT)
-				ret = cbt_err(-EBADMSG, "%s: image %s the index lists is missing",
-					      r->url, c.v[i].file);
-		}
-		if (!ret || c.dfd >= 0)
-			cbt_chain_close(&c);
-	}
-	close(dfd);
-out:
-	cbt_s3_buf_free(&idx);
-	if (ret)
-		cbt_remote_close(r);
-	return ret;
-}
-
-int cbt_remote_put_index(const struct cbt_remote *r)
-{
-	char path[PATH_MAX + 16];
-	struct stat st;
-	char *buf;
-	int fd, ret;
-
-	snprintf(path, sizeof(path), "%s/%s", r->view, CBT_CHAIN_INDEX);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st)) {
-		ret = -errno;
-		if (fd >= 0)
-			close(fd);
-		return ret;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	ret = buf ? 0 : -ENOMEM;
-	if (!ret && read(fd, buf, (size_t)st.st_size) != st.st_size)
-		ret = -EIO;
-	close(fd);
-	if (!ret)
-		ret = cbt_s3_put(&r->s3, CBT_CHAIN_INDEX, buf, (size_t)st.st_size);
-	free(buf);
-	return ret ? cbt_err_prefix(ret, "updating the chain index") : 0;
-}
-
 /* ---- Uploading ---------------------------------------------------------- */
 
 struct cbt_remote_writer {
-	const struct cbt_remote *r;
+	const struct cbt_s3 *s3;
+	char url[600];
 	pthread_t thread;
 	int sock[2];		/* [0] drained by the thread, [1] the image writer's */
 	char name[NAME_MAX + 1];
@@ -208,10 +108,10 @@ static int upload_part(struct cbt_remote_writer *w, const uint8_t *p, size_t len
 		w->etags = e;
 	}
 	if (w->parts >= 10000)
-		return cbt_err(-EFBIG, "%s/%s: more than 10000 parts", w->r->url, w->name);
+		return cbt_err(-EFBIG, "%s/%s: more than 10000 parts", w->url, w->name);
 	w->parts++;
 	w->size += len;
-	return cbt_s3_mpu_part(&w->r->s3, w->name, w->upload_id, w->parts, p, len,
+	return cbt_s3_mpu_part(w->s3, w->name, w->upload_id, w->parts, p, len,
 			       w->etags[w->parts - 1], sizeof(w->etags[0]));
 }
 
@@ -257,8 +157,8 @@ static void *upload_thread(void *arg)
 	return NULL;
 }
 
-int cbt_remote_writer_open(struct cbt_remote_writer **wp, const struct cbt_remote *r,
-			   const char *name, int *fd)
+int cbt_remote_writer_open(struct cbt_remote_writer **wp, const struct cbt_s3 *s3,
+			   const char *url, const char *name, int *fd)
 {
 	struct cbt_remote_writer *w = calloc(1, sizeof(*w));
 	int ret;
@@ -266,15 +166,16 @@ int cbt_remote_writer_open(struct cbt_remote_writer **wp, const struct cbt_remot
 	*wp = NULL;
 	if (!w)
 		return -ENOMEM;
-	w->r = r;
+	w->s3 = s3;
+	snprintf(w->url, sizeof(w->url), "%s", url);
 	w->sock[0] = w->sock[1] = -1;
 	snprintf(w->name, sizeof(w->name), "%s", name);
-	ret = cbt_s3_mpu_abort_all(&r->s3);
+	ret = cbt_s3_mpu_abort_all(s3);
 	if (ret > 0)
 		fprintf(stderr, "cbt: %s: aborted %d unfinished upload%s of an earlier run\n",
-			r->url, ret, ret == 1 ? "" : "s");
+			url, ret, ret == 1 ? "" : "s");
 	if (ret >= 0)
-		ret = cbt_s3_mpu_start(&r->s3, name, w->upload_id, sizeof(w->upload_id));
+		ret = cbt_s3_mpu_start(s3, name, w->upload_id, sizeof(w->upload_id));
 	if (!ret && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, w->sock))
 		ret = -errno;
 	if (!ret) {
@@ -284,7 +185,7 @@ int cbt_remote_writer_open(struct cbt_remote_writer **wp, const struct cbt_remot
 	}
 	if (ret) {
 		if (*w->upload_id)
-			cbt_s3_mpu_abort(&r->s3, name, w->upload_id);
+			cbt_s3_mpu_abort(s3, name, w->upload_id);
 		for (int i = 0; i < 2; i++)
 			if (w->sock[i] >= 0)
 				close(w->sock[i]);
@@ -304,7 +205,7 @@ static void rw_free(struct cbt_remote_writer *w, bool abort)
 		char keep[1024];
 
 		snprintf(keep, sizeof(keep), "%s", d ? d : "");
-		cbt_s3_mpu_abort(&w->r->s3, w->name, w->upload_id);
+		cbt_s3_mpu_abort(w->s3, w->name, w->upload_id);
 		cbt_err_clear();
 		if (*keep)
 			cbt_err(-EIO, "%s", keep);
@@ -322,11 +223,11 @@ int cbt_remote_writer_finish(struct cbt_remote_writer *w, int dfd)
 	pthread_join(w->thread, NULL);
 	ret = w->err;
 	if (ret)
-		cbt_err(ret, "uploading %s/%s: %s", w->r->url, w->name, w->detail);
+		cbt_err(ret, "uploading %s/%s: %s", w->url, w->name, w->detail);
 	else
-		ret = cbt_s3_mpu_complete(&w->r->s3, w->name, w->upload_id, w->etags, w->parts);
+		ret = cbt_s3_mpu_complete(w->s3, w->name, w->upload_id, w->etags, w->parts);
 	if (!ret)
-		ret = write_stub(dfd, w->name, w->size);
+		ret = cbt_remote_write_stub(dfd, w->name, w->size);
 	rw_free(w, ret != 0);
 	return ret;
 }
@@ -395,48 +296,16 @@ int cbt_remote_open_image(const char *name, uint64_t size, const char *shown)
 
 static int range_cb(void *ctx, uint8_t *buf, size_t len, uint64_t off)
 {
-	const char *name = ctx;
-
-	return cbt_s3_get_range(&remote_s3, name, off, len, buf);
+	return cbt_s3_get_range(&remote_s3, ctx, off, len, buf);
 }
 
-int cbt_remote_read_ends(const char *name, uint64_t size, const char *shown,
-			 struct cbt_img_header *hdr, struct cbt_img_trailer *t)
+int cbt_remote_obj_open(const char *name, uint64_t size, struct cbt_store_obj *o)
 {
-	char n[NAME_MAX + 1];
-
-	snprintf(n, sizeof(n), "%s", name);
-	return cbt_store_read_ends_by(size, range_cb, n, shown, hdr, t);
-}
-
-/* ---- For the commands --------------------------------------------------- */
-
-/* The chain a command named by URL; its view is removed at exit. */
-static struct cbt_remote cmd_remote;
-
-static void cmd_remote_cleanup(void)
-{
-	cbt_remote_close(&cmd_remote);
-}
-
-int cbt_remote_src(const char *src, const char *config, bool create, const char **path,
-		   const struct cbt_remote **r)
-{
-	int ret;
-
-	*path = src;
-	if (r)
-		*r = NULL;
-	if (!cbt_s3_is_url(src))
-		return 0;
-	if (!config && getenv("CBT_S3_CONFIG") && *getenv("CBT_S3_CONFIG"))
-		config = getenv("CBT_S3_CONFIG");
-	ret = cbt_remote_open(&cmd_remote, src, config, create);
-	if (ret)
-		return ret;
-	atexit(cmd_remote_cleanup);
-	*path = cmd_remote.view;
-	if (r)
-		*r = &cmd_remote;
-	return 0;
+	o->ctx = strdup(name);
+	if (!o->ctx)
+		return -ENOMEM;
+	o->size = size;
+	o->pread = range_cb;
+	o->close = free;
+	return 1;
 }

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -72,7 +71,7 @@ int cbt_seg_manifest_parse(const char *buf, size_t len, const char *name, const 
 			goto bad;
 		if (seg_name(want, sizeof(want), name, m->nr) || strcmp(sn, want))
 			goto bad;
-		if (size > CBT_IMG_MAX_DEV_BYTES || m->size + size > 2 * CBT_IMG_MAX_DEV_BYTES)
+		if (size > CBT_SEG_MAX_SIZE || m->size + size > 2 * CBT_SEG_MAX_SIZE)
 			goto bad;
 		if (!(m->nr & (m->nr + 1))) {
 			struct cbt_seg *v = realloc(m->v, (2 * m->nr + 1) * sizeof(*v));
@@ -674,78 +673,46 @@ static int seg_pread_cb(void *ctx, uint8_t *buf, size_t len, uint64_t off)
 	return seg_pread(ctx, buf, len, off);
 }
 
-/*
- * Copy what cbt_img_read_ends_at() reads (the header, the footer, the
- * trailer it points to) into a sparse memory file of the image's size and
- * let it read that: the checks stay in one place.
- */
-int cbt_store_read_ends_by(uint64_t size, cbt_store_pread_fn fn, void *ctx, const char *shown,
-			   struct cbt_img_header *hdr, struct cbt_img_trailer *t)
+static void seg_close_cb(void *ctx)
 {
-	uint64_t off = size, len;
-	uint8_t foot[16], *buf = NULL;
-	char proc[64];
-	int mfd, ret;
-
-	memset(t, 0, sizeof(*t));
-	mfd = memfd_create("cbt-ends", MFD_CLOEXEC);
-	if (mfd < 0)
-		return -errno;
-	ret = ftruncate(mfd, (off_t)size) ? -errno : 0;
-	if (!ret && size >= 16) {
-		ret = fn(ctx, foot, sizeof(foot), size - 16);
-		if (!ret && !memcmp(foot + 8, CBT_IMG_END_MAGIC, 8) && cbt_get_le64(foot) < size)
-			off = cbt_get_le64(foot);
-		else if (!ret)
-			off = size - 16;
-	}
-	len = size - off;
-	if (!ret && len > CBT_IMG_MAX_DEV_BYTES / 4096 * 16 + 4096)
-		ret = cbt_err(-EBADMSG, "%s: bad trailer offset", shown);
-	if (!ret)
-		buf = malloc(len > CBT_IMG_HEADER_SIZE ? len : CBT_IMG_HEADER_SIZE);
-	if (!ret && !buf)
-		ret = -ENOMEM;
-	if (!ret && size >= CBT_IMG_HEADER_SIZE)
-		ret = fn(ctx, buf, CBT_IMG_HEADER_SIZE, 0);
-	if (!ret && size >= CBT_IMG_HEADER_SIZE &&
-	    pwrite(mfd, buf, CBT_IMG_HEADER_SIZE, 0) != CBT_IMG_HEADER_SIZE)
-		ret = -errno;
-	if (!ret)
-		ret = fn(ctx, buf, (size_t)len, off);
-	if (!ret && pwrite(mfd, buf, (size_t)len, (off_t)off) != (ssize_t)len)
-		ret = -errno;
-	free(buf);
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", mfd);
-	if (!ret)
-		ret = cbt_img_read_ends_at(AT_FDCWD, proc, shown, hdr, t);
-	close(mfd);
-	return ret;
+	source_free(ctx);
 }
 
-int cbt_store_read_ends(int dfd, const char *file, const char *shown, bool nofollow,
-			struct cbt_img_header *hdr, struct cbt_img_trailer *t)
+int cbt_store_obj_open(int dfd, const char *file, const char *shown, bool nofollow,
+		       struct cbt_store_obj *o)
 {
 	struct seg_source *s;
 	char name[NAME_MAX + 1];
 	uint64_t size;
 	int fd, ret = stub_of(dfd, file, shown, nofollow, name, &size);
 
+	memset(o, 0, sizeof(*o));
 	if (ret > 0)
-		return cbt_remote_read_ends(name, size, shown, hdr, t);
+		return cbt_remote_obj_open(name, size, o);
 	if (!ret)
 		ret = open_any(dfd, file, shown, nofollow, &fd, &s);
-	if (ret < 0) {
-		memset(t, 0, sizeof(*t));
+	if (ret <= 0) {
+		if (!ret)
+			close(fd);
 		return ret;
 	}
-	if (!ret) {
-		close(fd);
-		return cbt_img_read_ends_at(dfd, file, shown, hdr, t);
-	}
-	ret = cbt_store_read_ends_by(s->m.size, seg_pread_cb, s, s->shown, hdr, t);
-	source_free(s);
-	return ret;
+	o->size = s->m.size;
+	o->pread = seg_pread_cb;
+	o->close = seg_close_cb;
+	o->ctx = s;
+	return 1;
+}
+
+int cbt_store_obj_pread(const struct cbt_store_obj *o, void *buf, size_t len, uint64_t off)
+{
+	return o->pread(o->ctx, buf, len, off);
+}
+
+void cbt_store_obj_close(struct cbt_store_obj *o)
+{
+	if (o->close)
+		o->close(o->ctx);
+	memset(o, 0, sizeof(*o));
 }
 
 int cbt_store_unlink(int dfd, const char *file)

@@ -20,9 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "image/image.h"
 
 #define CBT_SEG_MAGIC "cbt-segments 1\n"
+/* The largest segment a manifest may list (the image format's own limit). */
+#define CBT_SEG_MAX_SIZE (1ULL << 57)
 /* Below this, a chain of a large device would need millions of files. */
 #define CBT_SEG_MIN_SIZE (1ULL << 20)
 #define CBT_SEG_MAX_NR 100000
@@ -78,23 +79,31 @@ void cbt_seg_writer_abort(struct cbt_seg_writer *w);
  */
 int cbt_store_open_image(int dfd, const char *file, const char *shown, bool nofollow);
 /*
- * cbt_img_read_ends_at() for a plain image or a manifest (whose header and
- * trailer are read from the segments holding them).
- */
-int cbt_store_read_ends(int dfd, const char *file, const char *shown, bool nofollow,
-			struct cbt_img_header *hdr, struct cbt_img_trailer *t);
-/*
  * An image the user named: "-" (standard input), a split image's manifest
  * (as cbt_store_open_image()), any other file as it is (a FIFO too).
  */
 int cbt_store_open_path(const char *path);
 /*
- * cbt_store_read_ends() of an image of @size bytes that @fn reads ranges
- * of (segments, an object store): 0 or -errno with a detail.
+ * An image stored as segments or as an S3 object (store/remote.c), for
+ * reads at any offset: the image layer reads headers and trailers so.
  */
-typedef int (*cbt_store_pread_fn)(void *ctx, uint8_t *buf, size_t len, uint64_t off);
-int cbt_store_read_ends_by(uint64_t size, cbt_store_pread_fn fn, void *ctx, const char *shown,
-			   struct cbt_img_header *hdr, struct cbt_img_trailer *t);
+struct cbt_store_obj {
+	uint64_t size;
+	int (*pread)(void *ctx, uint8_t *buf, size_t len, uint64_t off);
+	void (*close)(void *ctx);
+	void *ctx;
+};
+
+/*
+ * Open @file as cbt_store_open_image() does: 0 when it is a plain file
+ * (nothing is kept open: read it as one), 1 and @o filled for segments or
+ * an S3 object, or -errno.
+ */
+int cbt_store_obj_open(int dfd, const char *file, const char *shown, bool nofollow,
+		       struct cbt_store_obj *o);
+/* Exactly @len bytes at @off, or -errno with a detail. */
+int cbt_store_obj_pread(const struct cbt_store_obj *o, void *buf, size_t len, uint64_t off);
+void cbt_store_obj_close(struct cbt_store_obj *o);
 /* Remove image @file of a chain: a manifest with its segments. */
 int cbt_store_unlink(int dfd, const char *file);
 
