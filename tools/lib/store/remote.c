@@ -17,6 +17,7 @@
 #include "store/remote.h"
 #include "store/safefile.h"
 #include "store/segment.h"
+#include "store/sock.h"
 #include "util/util.h"
 
 /*
@@ -176,13 +177,10 @@ int cbt_remote_writer_open(struct cbt_remote_writer **wp, const struct cbt_s3 *s
 			url, ret, ret == 1 ? "" : "s");
 	if (ret >= 0)
 		ret = cbt_s3_mpu_start(s3, name, w->upload_id, sizeof(w->upload_id));
-	if (!ret && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, w->sock))
-		ret = -errno;
-	if (!ret) {
-		shutdown(w->sock[0], SHUT_WR);
-		shutdown(w->sock[1], SHUT_RD);
+	if (!ret)
+		ret = cbt_sock_pair(w->sock);
+	if (!ret)
 		ret = -pthread_create(&w->thread, NULL, upload_thread, w);
-	}
 	if (ret) {
 		if (*w->upload_id)
 			cbt_s3_mpu_abort(s3, name, w->upload_id);
@@ -276,12 +274,11 @@ int cbt_remote_open_image(const char *name, uint64_t size, const char *shown)
 		return -ENOMEM;
 	snprintf(j->name, sizeof(j->name), "%s", name);
 	snprintf(j->shown, sizeof(j->shown), "%s", shown);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
+	ret = cbt_sock_pair(sv);
+	if (ret) {
 		free(j);
-		return -errno;
+		return ret;
 	}
-	shutdown(sv[0], SHUT_WR);
-	shutdown(sv[1], SHUT_RD);
 	j->sock = sv[1];
 	ret = -pthread_create(&th, NULL, get_thread, j);
 	if (ret) {

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "store/s3.h"
+#include "store/sock.h"
 #include "util/util.h"
 
 bool cbt_s3_is_url(const char *url)
@@ -237,20 +238,10 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	if (r->out)
 		return buf_add(r->out, p, len) ? 0 : len;
 	if (r->out_fd >= 0) {
-		for (size_t done = 0; done < len;) {
-			/* A socket whose reader went away: EPIPE, not SIGPIPE. */
-			ssize_t w = send(r->out_fd, p + done, len - done, MSG_NOSIGNAL);
-
-			if (w < 0 && errno == ENOTSOCK)
-				w = write(r->out_fd, p + done, len - done);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				r->write_err = -errno;
-				return 0;
-			}
-			done += (size_t)w;
-		}
+		/* A socket whose reader went away: EPIPE, not SIGPIPE. */
+		r->write_err = cbt_write_all(r->out_fd, p, len);
+		if (r->write_err)
+			return 0;
 		r->fd_done += len;
 	}
 	return len;

@@ -18,6 +18,7 @@
 #include "store/remote.h"
 #include "store/safefile.h"
 #include "store/segment.h"
+#include "store/sock.h"
 #include "util/util.h"
 
 #define IO_BUF (1U << 20)
@@ -169,21 +170,6 @@ static int seg_open(struct cbt_seg_writer *w)
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /*
  * Drain the socket into segments. After a failure it keeps draining, so
  * the image writer never blocks on a full socket; finish reports it.
@@ -218,7 +204,7 @@ static void *writer_thread(void *arg)
 			if (!ret && k > w->seg_size - w->cur_len)
 				k = (size_t)(w->seg_size - w->cur_len);
 			if (!ret)
-				ret = write_all(w->cur.fd, buf + off, k);
+				ret = cbt_write_all(w->cur.fd, buf + off, k);
 			if (ret == -ENOSPC || ret == -EIO || ret == -EFBIG || ret == -EDQUOT)
 				ret = cbt_err(ret, "%s: %s", w->cur.shown, strerror(-ret));
 			if (!ret) {
@@ -276,12 +262,9 @@ int cbt_seg_writer_open(struct cbt_seg_writer **wp, int dfd, const char *name, c
 		goto fail;
 	}
 	remove_segments(dfd, name, 0);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, w->sock)) {
-		ret = -errno;
+	ret = cbt_sock_pair(w->sock);
+	if (ret)
 		goto fail;
-	}
-	shutdown(w->sock[0], SHUT_WR);
-	shutdown(w->sock[1], SHUT_RD);
 	ret = -pthread_create(&w->thread, NULL, writer_thread, w);
 	if (ret)
 		goto fail;
@@ -435,21 +418,6 @@ static int seg_check(const struct seg_source *s, size_t i, int fd, uint8_t *buf)
 	return ret;
 }
 
-static int send_all(int sock, const uint8_t *p, size_t len)
-{
-	while (len) {
-		ssize_t n = send(sock, p, len, MSG_NOSIGNAL);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static void source_free(struct seg_source *s)
 {
 	if (s->sock >= 0)
@@ -482,7 +450,7 @@ static void *source_thread(void *arg)
 
 			ret = pread_full(fd, buf, k, off);
 			if (!ret)
-				ret = send_all(s->sock, buf, k);
+				ret = cbt_write_all(s->sock, buf, k);
 			off += k;
 		}
 		if (fd >= 0)
@@ -622,13 +590,11 @@ int cbt_store_open_image(int dfd, const char *file, const char *shown, bool nofo
 		}
 		close(sfd);
 	}
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
-		ret = -errno;
+	ret = cbt_sock_pair(sv);
+	if (ret) {
 		source_free(s);
 		return ret;
 	}
-	shutdown(sv[0], SHUT_WR);
-	shutdown(sv[1], SHUT_RD);
 	s->sock = sv[1];
 	ret = -pthread_create(&th, NULL, source_thread, s);
 	if (ret) {
