@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <linux/sockios.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -357,6 +360,14 @@ static int once(const struct cbt_s3 *s, struct req *r, CURLcode *cc)
 	return ret;
 }
 
+/* Bytes sent to @fd that its reader has not read yet (0 when not a socket). */
+static int unread(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, SIOCOUTQ, &n) ? 0 : n;
+}
+
 static int request(const struct cbt_s3 *s, struct req *r)
 {
 	char code[128], what[1024];
@@ -384,6 +395,19 @@ static int request(const struct cbt_s3 *s, struct req *r)
 		/* A GET streamed to a file descriptor goes on where it stopped. */
 		if (r->out_fd >= 0 && r->fd_done > done && cc != CURLE_OK)
 			attempt--;
+		/*
+		 * A stall with our own reader behind (a restore spooling an earlier
+		 * image while this one waits) is no fault of the server: wait for
+		 * the reader, then go on without counting the attempt.
+		 */
+		if (r->out_fd >= 0 && cc == CURLE_OPERATION_TIMEDOUT && unread(r->out_fd) > 0) {
+			struct pollfd p = { .fd = r->out_fd, .events = POLLOUT };
+
+			poll(&p, 1, -1);
+			if (r->fd_done == done)
+				attempt--;
+			continue;
+		}
 		if (!cbt_s3_retryable(cc, r->http))
 			break;
 	}
