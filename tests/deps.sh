@@ -18,6 +18,8 @@ dmsetup e2fsprogs xfsprogs xfslibs-dev fio util-linux
 lvm2
 libnbd-bin
 debhelper dh-dkms lintian rpm
+libcurl4-openssl-dev curl
+radosgw ceph-mon ceph-osd ceph-common
 "
 
 missing=""

@@ -22,6 +22,7 @@
 
 #include "backup/engine.h"
 #include "fsmap/fsmap.h"
+#include "image/s3chain.h"
 #include "util/util.h"
 
 int main(int argc, char *argv[])
@@ -82,6 +83,22 @@ int main(int argc, char *argv[])
 	if (getenv("MKIMG_FORMAT") && cbt_parse_u32(getenv("MKIMG_FORMAT"), &req.format_version)) {
 		fprintf(stderr, "mkimg: bad MKIMG_FORMAT\n");
 		return 2;
+	}
+	/* MKIMG_THREADS=N: --threads (tests/bench/s3). */
+	if (getenv("MKIMG_THREADS"))
+		req.threads = atoi(getenv("MKIMG_THREADS"));
+	/* MKIMG_SPLIT=SIZE: the chain image as segments (--split). */
+	if (getenv("MKIMG_SPLIT") && cbt_parse_size(getenv("MKIMG_SPLIT"), &req.split)) {
+		fprintf(stderr, "mkimg: bad MKIMG_SPLIT\n");
+		return 2;
+	}
+	/* --to s3://BUCKET/PREFIX: a chain in S3 (environment credentials). */
+	if (req.dir && cbt_s3_is_url(req.dir)) {
+		ret = cbt_s3chain_src(req.dir, NULL, req.type == CBT_IMG_FULL, &req.dir, &req.remote);
+		if (ret) {
+			fprintf(stderr, "mkimg: %s\n", cbt_err_detail() ? cbt_err_detail() : strerror(-ret));
+			return 1;
+		}
 	}
 	src = open(argv[1], O_RDONLY);
 	if (src < 0 || fstat(src, &st)) {

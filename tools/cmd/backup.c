@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "backup/job.h"
+#include "image/s3chain.h"
+#include "store/segment.h"
 #include "subcommands.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -40,6 +42,8 @@ static void usage(FILE *f)
 		"  --full, --incremental, --differential   the image type\n"
 		"  --to DIR            a chain directory (created for a full image); the tool\n"
 		"                      names the files and keeps the index\n"
+		"  --to s3://BUCKET/PREFIX   a chain in S3 (docs/storage.md)\n"
+		"  --s3-config FILE    S3 endpoint, region and keys (else from the environment)\n"
 		"  -o, --output FILE   one full image to FILE, or to standard output (-)\n"
 		"  --cow COW           the snapshot's copy-on-write device (blank, or --force)\n"
 		"  --force             use a COW device holding a filesystem or other signature\n"
@@ -50,6 +54,8 @@ static void usage(FILE *f)
 		"                      a new identity, an outside commit, a shrink), write a\n"
 		"                      full image into the chain instead of refusing\n"
 		"  --all-blocks        a full image holds every block\n"
+		"  --split SIZE        with --to: write the image as segments of at most SIZE\n"
+		"                      (K, M, G suffixes; at least 1M), each checksummed\n"
 		"  --threads N         compression threads (one per CPU up to 8 by default;\n"
 		"                      fewer when they would need more than a quarter of RAM)\n"
 		"  --quiet             no progress line, no summary\n"
@@ -108,6 +114,8 @@ int backup_main(int argc, char *argv[])
 		{ "all-blocks", no_argument, NULL, 'A' },
 		{ "auto-full", no_argument, NULL, 'a' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "split", required_argument, NULL, 'S' },
+		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
@@ -120,7 +128,7 @@ int backup_main(int argc, char *argv[])
 	};
 	struct cbt_backup_req *req = &job.req;
 	const struct cbt_backup_result *res = &job.res;
-	const char *out = NULL;
+	const char *out = NULL, *s3cfg = NULL;
 	bool quiet = false, json = false;
 	uint32_t t32;
 	int c, ret;
@@ -162,6 +170,14 @@ int backup_main(int argc, char *argv[])
 						    NULL);
 			req->threads = (int)t32;
 			break;
+		case 'Y':
+			s3cfg = optarg;
+			break;
+		case 'S':
+			if (cbt_parse_size(optarg, &req->split) || req->split < CBT_SEG_MIN_SIZE)
+				return bad_argument("backup", "--split takes a size of at least 1M, not",
+						    optarg, NULL);
+			break;
 		case 'q':
 			quiet = true;
 			break;
@@ -195,12 +211,26 @@ int backup_main(int argc, char *argv[])
 	if (out && req->type != CBT_IMG_FULL)
 		return bad_argument("backup", "-o writes full images only; for", argv[optind],
 				    "incremental and differential images use --to DIR");
+	if (req->split && out)
+		return bad_argument("backup", "--split goes with --to DIR, not with -o", out,
+				    "split a stream with split(1)");
 	if (req->auto_full && (out || req->type == CBT_IMG_FULL))
 		return bad_argument("backup", "--auto-full goes with --incremental or"
 				    " --differential into --to DIR, not with", argv[optind], NULL);
 	if (out && !strcmp(out, "-") && isatty(STDOUT_FILENO))
 		return bad_argument("backup", "standard output is a terminal: not writing an image"
 				    " to", out, "redirect it to a file or a pipe");
+	if (req->dir && cbt_s3_is_url(req->dir)) {
+		if (req->split)
+			return bad_argument("backup", "--split is for chain directories, not",
+					    req->dir, "S3 images are multipart uploads");
+		ret = cbt_s3chain_src(req->dir, s3cfg, req->type == CBT_IMG_FULL, &req->dir,
+				     &req->remote);
+		if (ret) {
+			cbt_perror("cbt backup", ret);
+			return cbt_exit_status(ret);
+		}
+	}
 	job.dev = argv[optind];
 	job.out = out;
 	job.notes = quiet || json ? NULL : stderr;

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "image/apply.h"
+#include "image/s3chain.h"
 #include "store/safefile.h"
 #include "subcommands.h"
 #include "util/util.h"
@@ -29,11 +30,13 @@ static void usage(FILE *f)
 		"Writes a restore point (the last image of DIR, or the one --image names)\n"
 		"as a sparse raw file or a qcow2 file. qcow2 needs qemu-img (qemu-utils):\n"
 		"the point is restored to a temporary raw file next to OUTPUT and converted.\n"
-		"OUTPUT is replaced only once the export is complete.\n\n"
+		"OUTPUT is replaced only once the export is complete. DIR may be a chain in\n"
+		"S3, s3://BUCKET/PREFIX (docs/storage.md).\n\n"
 		"  --format raw|qcow2   output format (raw by default)\n"
 		"  --image ID           image number, file name or UUID in DIR\n"
 		"  -o, --output FILE    where to write (replaced if it exists)\n"
-		"  --quiet              no progress line\n", PROG_NAME);
+		"  --quiet              no progress line\n"
+		"  --s3-config FILE     S3 endpoint, region and keys\n", PROG_NAME);
 }
 
 /* The temporary files, for the signal handler: removed when the export is interrupted. */
@@ -78,9 +81,11 @@ int export_main(int argc, char *argv[])
 		{ "image", required_argument, NULL, 'i' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *s3cfg = NULL, *src;
 	const char *id = NULL, *out = NULL;
 	bool qcow2 = false, quiet = false;
 	char raw[4096], qpath[4096];
@@ -108,6 +113,9 @@ int export_main(int argc, char *argv[])
 		case 'q':
 			quiet = true;
 			break;
+		case 'Y':
+			s3cfg = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -121,7 +129,9 @@ int export_main(int argc, char *argv[])
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
-	ret = cbt_open_point(argv[optind], id, true, NULL, &pt);
+	ret = cbt_s3chain_src(argv[optind], s3cfg, false, &src, NULL);
+	if (!ret)
+		ret = cbt_open_point(src, id, true, NULL, &pt);
 	if (ret)
 		goto fail;
 	signal(SIGINT, on_signal);

@@ -11,6 +11,9 @@
 #include <unistd.h>
 
 #include "image/chain.h"
+#include "image/s3chain.h"
+#include "image/stored.h"
+#include "store/segment.h"
 #include "util/json.h"
 #include "subcommands.h"
 #include "util/util.h"
@@ -22,8 +25,10 @@ static void usage(FILE *f)
 		"UUIDs, epochs, creation time, compression, tool version) and sizes:\n"
 		"logical bytes (the blocks it holds), stored bytes and their ratio; for a\n"
 		"chain directory, every image with its number, position and parent.\n"
-		"Only the header and trailer are read (see `cbt verify' to check all).\n\n"
-		"  --json   print JSON\n", PROG_NAME);
+		"Only the header and trailer are read (see `cbt verify' to check all).\n"
+		"DIR may be a chain in S3, s3://BUCKET/PREFIX (docs/storage.md).\n\n"
+		"  --json   print JSON\n"
+		"  --s3-config FILE   S3 endpoint, region and keys\n", PROG_NAME);
 }
 
 static uint64_t logical_bytes(const struct cbt_img_header *h, const struct cbt_img_trailer *t)
@@ -126,7 +131,7 @@ static int read_one(const char *path, struct cbt_img_header *h, struct cbt_img_t
 	int fd, ret;
 
 	if (strcmp(path, "-") && !stat(path, &st) && S_ISREG(st.st_mode))
-		return cbt_img_read_ends(path, h, t);
+		return cbt_img_read_ends_stored(AT_FDCWD, path, path, false, h, t);
 	/* A stream has its trailer at the end: read it all. */
 	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(STDIN_FILENO);
 	if (fd < 0)
@@ -140,9 +145,11 @@ int info_main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *s3cfg = NULL;
 	struct cbt_img_header h;
 	struct cbt_img_trailer t;
 	struct cbt_json j;
@@ -153,6 +160,9 @@ int info_main(int argc, char *argv[])
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
+		case 'Y':
+			s3cfg = optarg;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -167,7 +177,13 @@ int info_main(int argc, char *argv[])
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
-	const char *src = argv[optind];
+	const char *src;
+
+	ret = cbt_s3chain_src(argv[optind], s3cfg, false, &src, NULL);
+	if (ret) {
+		cbt_perror("cbt info", ret);
+		return cbt_exit_status(ret);
+	}
 
 	if (json)
 		cbt_json_init(&j, stdout, false);
@@ -179,10 +195,10 @@ int info_main(int argc, char *argv[])
 			goto out;
 		if (json) {
 			cbt_json_object_begin(&j, NULL);
-			cbt_json_string(&j, "chain", src);
+			cbt_json_string(&j, "chain", argv[optind]);
 			cbt_json_array_begin(&j, "images");
 		} else {
-			printf("chain: %s, %zu image%s\n", src, ch.nr, ch.nr == 1 ? "" : "s");
+			printf("chain: %s, %zu image%s\n", argv[optind], ch.nr, ch.nr == 1 ? "" : "s");
 		}
 		for (size_t i = 0; i < ch.nr && !ret; i++) {
 			size_t *chain_path = calloc(ch.nr, sizeof(*chain_path)), pos = 0;

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "image/apply.h"
+#include "image/s3chain.h"
 #include "util/json.h"
 #include "subcommands.h"
 #include "util/util.h"
@@ -26,11 +27,13 @@ static void usage(FILE *f)
 		"An image from standard input or another stream is first copied to an\n"
 		"unnamed temporary file (in --spool-dir, $TMPDIR, /var/tmp or /tmp) and\n"
 		"checked there; with --no-preverify it is written as it is read, so a damaged\n"
-		"stream leaves a partial restore.\n\n"
+		"stream leaves a partial restore. DIR may be a chain in S3, s3://BUCKET/PREFIX\n"
+		"(credentials from the environment or --s3-config; docs/storage.md).\n\n"
 		"  --image ID       restore this image of DIR\n"
 		"  --at N           restore image number N of DIR\n"
 		"  --no-preverify   do not read the images through before writing\n"
 		"  --spool-dir DIR  where a stream is copied to be checked\n"
+		"  --s3-config FILE S3 endpoint, region and keys\n"
 		"  --quiet          no progress line\n"
 		"  --json           print the result as JSON\n", PROG_NAME, PROG_NAME);
 }
@@ -44,9 +47,11 @@ int restore_main(int argc, char *argv[])
 		{ "spool-dir", required_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *s3cfg = NULL, *src;
 	const char *id = NULL, *spool_dir = NULL;
 	bool check = true, quiet = false, json = false, is_file, created = false;
 	struct cbt_apply_stats st = { 0 };
@@ -77,6 +82,9 @@ int restore_main(int argc, char *argv[])
 		case 'q':
 			quiet = true;
 			break;
+		case 'Y':
+			s3cfg = optarg;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -91,7 +99,9 @@ int restore_main(int argc, char *argv[])
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
-	ret = cbt_open_point(argv[optind], id, check, spool_dir, &pt);
+	ret = cbt_s3chain_src(argv[optind], s3cfg, false, &src, NULL);
+	if (!ret)
+		ret = cbt_open_point(src, id, check, spool_dir, &pt);
 	if (!ret)
 		ret = cbt_open_target(argv[optind + 1], &target, &is_file, &created);
 	if (!ret) {

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "image/chain.h"
+#include "image/s3chain.h"
+#include "store/segment.h"
 #include "util/json.h"
 #include "subcommands.h"
 #include "util/util.h"
@@ -21,10 +23,11 @@ static void usage(FILE *f)
 		"directory) that every image is the one the index lists and that each\n"
 		"incremental or differential image's parent is present and matches.\n"
 		"Exits 0 only when everything checks out, 4 when an image or a link is damaged\n"
-		"or missing.\n\n"
+		"or missing. DIR may be a chain in S3, s3://BUCKET/PREFIX (docs/storage.md).\n\n"
 		"  --json    print one result per image as JSON (an array); on a failure, an\n"
 		"            object with \"error\", \"code\" and that array as \"images\"\n"
-		"  --quiet   print only failures\n", PROG_NAME);
+		"  --quiet   print only failures\n"
+		"  --s3-config FILE   S3 endpoint, region and keys\n", PROG_NAME);
 }
 
 struct result {
@@ -44,11 +47,11 @@ static void record(struct result *r, const char *name, int err)
 
 static int verify_file(const char *path, struct cbt_img_header *h)
 {
-	int fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : dup(STDIN_FILENO);
+	int fd = cbt_store_open_path(path);
 	int ret;
 
 	if (fd < 0)
-		return cbt_err(-errno, "%s: %s", path, strerror(errno));
+		return fd;
 	ret = cbt_img_verify_fd(fd, strcmp(path, "-") ? path : "standard input", h, NULL);
 	close(fd);
 	return ret;
@@ -58,10 +61,12 @@ int verify_main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	const char *s3cfg = NULL;
 	bool json = false, quiet = false;
 	struct result *res = NULL;
 	struct cbt_chain ch = { .lock_fd = -1 };
@@ -73,6 +78,9 @@ int verify_main(int argc, char *argv[])
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hq", opts, NULL)) != -1) {
 		switch (c) {
+		case 'Y':
+			s3cfg = optarg;
+			break;
 		case 'j':
 			json = true;
 			break;
@@ -90,7 +98,13 @@ int verify_main(int argc, char *argv[])
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
-	const char *src = argv[optind];
+	const char *src;
+
+	ret = cbt_s3chain_src(argv[optind], s3cfg, false, &src, NULL);
+	if (ret) {
+		cbt_perror("cbt verify", ret);
+		return cbt_exit_status(ret);
+	}
 
 	if (strcmp(src, "-") && !stat(src, &st) && S_ISDIR(st.st_mode)) {
 		struct cbt_img_header *hs;

@@ -79,11 +79,13 @@ _cbt() {
 		--to) _cbt_add -d -- "$cur"; return ;;
 		-o | --output | --cow) _cbt_add -f -- "$cur"; return ;;
 		--compress) _cbt_add -W "zstd zstd:1 zstd:3 zstd:9 zstd:19 none" -- "$cur"; return ;;
-		--threads) return ;;
+		--s3-config) _cbt_add -f -- "$cur"; return ;;
+		--threads | --split) return ;;
 		esac
 		if [[ $cur == -* ]]; then
 			_cbt_add -W "--full --incremental --differential --to --output --cow --force --freeze
-				--no-freeze --compress --all-blocks --auto-full --threads --quiet --json --help" -- "$cur"
+				--no-freeze --compress --all-blocks --auto-full --threads --split --s3-config
+				--quiet --json --help" -- "$cur"
 		elif [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_devices "$cur"
 		fi
@@ -105,14 +107,16 @@ _cbt() {
 		case $prev in
 		--image | --at) return ;;
 		--spool-dir) _cbt_add -d -- "$cur"; return ;;
+		--s3-config) _cbt_add -f -- "$cur"; return ;;
 		--format) _cbt_add -W "raw qcow2" -- "$cur"; return ;;
 		esac
 		if [[ $cur == -* ]]; then
 			case ${COMP_WORDS[1]} in
-			restore) _cbt_add -W "--image --at --no-preverify --spool-dir --quiet --json --help" -- "$cur" ;;
-			verify) _cbt_add -W "--json --quiet --help" -- "$cur" ;;
-			info) _cbt_add -W "--json --help" -- "$cur" ;;
-			export) _cbt_add -W "--format --image --output --quiet --help" -- "$cur" ;;
+			restore) _cbt_add -W "--image --at --no-preverify --spool-dir --s3-config --quiet --json
+				--help" -- "$cur" ;;
+			verify) _cbt_add -W "--json --quiet --s3-config --help" -- "$cur" ;;
+			info) _cbt_add -W "--json --s3-config --help" -- "$cur" ;;
+			export) _cbt_add -W "--format --image --output --s3-config --quiet --help" -- "$cur" ;;
 			esac
 		else
 			_cbt_add -f -- "$cur"

@@ -9,6 +9,9 @@
 
 #include "backup/engine.h"
 #include "image/chain.h"
+#include "image/s3chain.h"
+#include "store/remote.h"
+#include "store/segment.h"
 #include "store/safefile.h"
 #include "util/util.h"
 #include "util/version.h"
@@ -45,14 +48,12 @@ static void remove_partials(int dfd)
 static int check_geometry(const struct cbt_chain *c, uint64_t dev_bytes, uint32_t block_size)
 {
 	const struct cbt_chain_entry *last = &c->v[c->nr - 1];
-	char path[4096], a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN];
+	char a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN];
 	struct cbt_img_header h;
 	struct cbt_img_trailer t;
 	int ret;
 
-	ret = cbt_chain_path(c, c->nr - 1, path, sizeof(path));
-	if (!ret)
-		ret = cbt_img_read_ends(path, &h, &t);
+	ret = cbt_chain_read_ends(c, c->nr - 1, &h, &t);
 	if (ret)
 		return cbt_err_prefix(ret, "reading the chain's last image, %s", last->file);
 	cbt_extents_free(&t.map);
@@ -276,6 +277,8 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 	struct cbt_img_write_opts wo = { .threads = req->threads, .version = req->format_version };
 	const struct cbt_extents *use;
 	struct cbt_tmpfile tf = { .fd = -1, .dfd = -1 };
+	struct cbt_seg_writer *sw = NULL;
+	struct cbt_remote_writer *rw = NULL;
 	uint32_t type = req->type;
 	int ret, fd = req->out_fd;
 
@@ -373,12 +376,21 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 	if (req->dir) {
 		cbt_chain_next_name(&c, type, &e);
 		snprintf(res->file, sizeof(res->file), "%s/%s", req->dir, e.file);
-		ret = cbt_tmpfile_create_at(&tf, c.dfd, e.file, res->file);
+		if (req->remote)
+			snprintf(res->file, sizeof(res->file), "%s/%s", req->remote->url, e.file);
+		if (req->remote)
+			ret = cbt_remote_writer_open(&rw, &req->remote->s3, req->remote->url, e.file,
+						     &fd);
+		else if (req->split)
+			ret = cbt_seg_writer_open(&sw, c.dfd, e.file, res->file, req->split, &fd);
+		else
+			ret = cbt_tmpfile_create_at(&tf, c.dfd, e.file, res->file);
 		if (ret)
 			goto out;
 		/* The index may have lost a file: never replace an image. */
 		tf.noreplace = true;
-		fd = tf.fd;
+		if (!req->split && !req->remote)
+			fd = tf.fd;
 	}
 	if (req->progress) {
 		req->progress->total = 0;
@@ -393,8 +405,15 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 				  req->full_mode != CBT_FULL_ALL, w, res);
 	if (!ret)
 		ret = cbt_img_writer_finish(w, &t);
-	if (!ret && req->dir)
+	if (!ret && rw) {
+		ret = cbt_remote_writer_finish(rw, c.dfd);
+		rw = NULL;
+	} else if (!ret && sw) {
+		ret = cbt_seg_writer_finish(sw);
+		sw = NULL;
+	} else if (!ret && req->dir) {
 		ret = cbt_tmpfile_commit(&tf);
+	}
 	if (ret)
 		goto out;
 	res->blocks = t.blocks;
@@ -411,12 +430,17 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 		e.epoch_last = h->epoch_last;
 		ret = cbt_chain_add(&c, &e);
 		if (ret)
-			unlinkat(c.dfd, e.file, 0);
+			cbt_store_unlink(c.dfd, e.file);
+		/* The image is durable in S3: only now may the index name it. */
+		if (!ret && req->remote)
+			ret = cbt_s3chain_put_index(req->remote);
 	}
 out:
 	if (tf.fd >= 0)
 		cbt_tmpfile_abort(&tf);
 	cbt_img_writer_free(w);
+	cbt_seg_writer_abort(sw);
+	cbt_remote_writer_abort(rw);
 	cbt_extents_free(&t.map);
 	cbt_extents_free(&list);
 	cbt_extents_free(&all);

@@ -25,6 +25,8 @@ enum cbt_full_mode {
 	CBT_FULL_ALL,		/* every block */
 };
 
+struct cbt_s3chain;
+
 struct cbt_backup_req {
 	uint32_t type;			/* enum cbt_img_type */
 	uint8_t dev_uuid[16];		/* tracking identity at the snapshot */
@@ -41,6 +43,8 @@ struct cbt_backup_req {
 	const char *dir;		/* chain directory, or NULL */
 	int out_fd;			/* without dir: where the image goes */
 	const char *out_name;
+	const struct cbt_s3chain *remote;	/* dir is its view: upload there */
+	uint64_t split;			/* with dir: segments of at most this (store/segment.h) */
 	/*
 	 * When the chain's history is lost (what check_chain refuses with
 	 * -ESTALE), write a full image into the chain instead of failing;

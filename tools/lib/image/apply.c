@@ -12,6 +12,7 @@
 #include "image/apply.h"
 #include "image/chain.h"
 #include "image/image.h"
+#include "store/segment.h"
 #include "util/util.h"
 
 int cbt_open_target(const char *path, int *fd, bool *is_file, bool *created)
@@ -349,14 +350,14 @@ static int open_one(const char *src, bool full_check, const char *spool_dir,
 		    struct cbt_point *pt)
 {
 	const char *name = strcmp(src, "-") ? src : "standard input";
-	int fd = strcmp(src, "-") ? open(src, O_RDONLY | O_CLOEXEC) : dup(STDIN_FILENO);
+	int fd = cbt_store_open_path(src);
 	struct cbt_img_header h;
 	uint8_t hb[CBT_IMG_HEADER_SIZE];
 	struct stat st;
 	int ret;
 
 	if (fd < 0)
-		return cbt_err(-errno, "%s: %s", src, strerror(errno));
+		return fd;
 	if (fstat(fd, &st)) {
 		ret = cbt_err(-errno, "%s: %s", src, strerror(errno));
 		close(fd);
@@ -451,6 +452,15 @@ int cbt_open_point(const char *src, const char *id, bool full_check, const char 
 		fd = ret ? -1 : cbt_chain_open_image(&c, path[k]);
 		if (!ret && fd < 0)
 			ret = fd;
+		/* A split image comes as a stream: preverify needs to read it twice. */
+		if (!ret && full_check && lseek(fd, 0, SEEK_CUR) < 0) {
+			int s = spool(fd, file, spool_dir);
+
+			close(fd);
+			fd = s;
+			if (s < 0)
+				ret = s;
+		}
 		if (!ret)
 			ret = point_add(pt, file, fd);
 	}

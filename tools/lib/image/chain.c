@@ -21,7 +21,9 @@
 #include <unistd.h>
 
 #include "image/chain.h"
+#include "image/stored.h"
 #include "store/safefile.h"
+#include "store/segment.h"
 #include "util/util.h"
 
 #define INDEX_VERSION_LINE "cbt-chain 1"
@@ -197,7 +199,7 @@ int cbt_chain_open_image(const struct cbt_chain *c, size_t i)
 	char path[4096];
 	int ret = cbt_chain_path(c, i, path, sizeof(path));
 
-	return ret ? ret : cbt_open_regular(c->dfd, c->v[i].file, path, true);
+	return ret ? ret : cbt_store_open_image(c->dfd, c->v[i].file, path, true);
 }
 
 int cbt_chain_read_ends(const struct cbt_chain *c, size_t i, struct cbt_img_header *h,
@@ -210,7 +212,7 @@ int cbt_chain_read_ends(const struct cbt_chain *c, size_t i, struct cbt_img_head
 		memset(t, 0, sizeof(*t));
 		return ret;
 	}
-	return cbt_img_read_ends_at(c->dfd, c->v[i].file, path, h, t);
+	return cbt_img_read_ends_stored(c->dfd, c->v[i].file, path, true, h, t);
 }
 
 int cbt_chain_path(const struct cbt_chain *c, size_t i, char *buf, size_t len)

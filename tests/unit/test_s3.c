@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * store/s3.c against a fake HTTP server (a thread answering from a script):
+ * which answers are retried and how often, the backoff, the configuration
+ * checks; store/segment.c's manifest parser.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/s3.h"
+#include "store/segment.h"
+#include "unit.h"
+#include "util/util.h"
+
+/* The fake: answers[i] (an HTTP status and body) for request i, the last one repeated. */
+struct fake {
+	int lsock, port;
+	const int *status;
+	const char *const *body;
+	int nr;
+	int requests;		/* served; read after the join */
+	int stop_after;
+	pthread_t th;
+};
+
+static void read_request(int c)
+{
+	char buf[8192];
+	size_t have = 0;
+	long clen = 0;
+	char *end;
+
+	for (;;) {
+		ssize_t n = read(c, buf + have, sizeof(buf) - 1 - have);
+
+		if (n <= 0)
+			return;
+		have += (size_t)n;
+		buf[have] = 0;
+		end = strstr(buf, "\r\n\r\n");
+		if (end)
+			break;
+	}
+	{
+		char *cl = strcasestr(buf, "Content-Length:");
+
+		if (cl)
+			clen = strtol(cl + 15, NULL, 10);
+	}
+	clen -= (long)(have - (size_t)(end + 4 - buf));
+	while (clen > 0) {
+		ssize_t n = read(c, buf, sizeof(buf));
+
+		if (n <= 0)
+			return;
+		clen -= n;
+	}
+}
+
+static void *fake_thread(void *arg)
+{
+	struct fake *f = arg;
+
+	for (int i = 0; i < f->stop_after; i++) {
+		int c = accept(f->lsock, NULL, NULL), k = i < f->nr ? i : f->nr - 1;
+		char hdr[256];
+
+		if (c < 0)
+			break;
+		read_request(c);
+		snprintf(hdr, sizeof(hdr), "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n"
+			 "Connection: close\r\n\r\n", f->status[k], strlen(f->body[k]));
+		if (write(c, hdr, strlen(hdr)) < 0 || write(c, f->body[k], strlen(f->body[k])) < 0)
+			i = f->stop_after;
+		close(c);
+		f->requests++;
+	}
+	return NULL;
+}
+
+static int fake_start(struct fake *f, int stop_after)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t l = sizeof(a);
+
+	f->lsock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (f->lsock < 0 || bind(f->lsock, (struct sockaddr *)&a, sizeof(a)) ||
+	    listen(f->lsock, 8) || getsockname(f->lsock, (struct sockaddr *)&a, &l))
+		return -1;
+	f->port = ntohs(a.sin_port);
+	f->stop_after = stop_after;
+	return pthread_create(&f->th, NULL, fake_thread, f) ? -1 : 0;
+}
+
+static void fake_stop(struct fake *f)
+{
+	pthread_join(f->th, NULL);
+	close(f->lsock);
+}
+
+static int open_s3(struct cbt_s3 *s, int port)
+{
+	char ep[64];
+
+	snprintf(ep, sizeof(ep), "http://127.0.0.1:%d", port);
+	setenv("CBT_S3_ENDPOINT", ep, 1);
+	setenv("AWS_ACCESS_KEY_ID", "ak", 1);
+	setenv("AWS_SECRET_ACCESS_KEY", "sk", 1);
+	if (cbt_s3_open(s, "s3://bucket/some/prefix", NULL))
+		return -1;
+	s->backoff_ms = 1;
+	return 0;
+}
+
+/* 503, 503, then 200: three requests, the body of the third */
+static void retries_5xx_then_succeeds(void)
+{
+	static const int st[] = { 503, 503, 200 };
+	static const char *const body[] = { "<Error><Code>SlowDown</Code></Error>", "", "hello" };
+	struct fake f = { .status = st, .body = body, .nr = 3 };
+	struct cbt_s3_buf b = { 0 };
+	struct cbt_s3 s;
+
+	CHECK_EQ(fake_start(&f, 3), 0);
+	CHECK_EQ(open_s3(&s, f.port), 0);
+	CHECK_EQ(cbt_s3_get(&s, "obj", &b), 0);
+	fake_stop(&f);
+	CHECK_EQ(f.requests, 3);
+	CHECK(b.len == 5 && !memcmp(b.p, "hello", 5));
+	cbt_s3_buf_free(&b);
+}
+
+/* a 404 is an answer, not a failure to retry: one request, -ENOENT with S3's code */
+static void no_retry_on_404(void)
+{
+	static const int st[] = { 404 };
+	static const char *const body[] = { "<Error><Code>NoSuchKey</Code></Error>" };
+	struct fake f = { .status = st, .body = body, .nr = 1 };
+	struct cbt_s3_buf b = { 0 };
+	struct cbt_s3 s;
+
+	CHECK_EQ(fake_start(&f, 1), 0);
+	CHECK_EQ(open_s3(&s, f.port), 0);
+	CHECK_ERR(cbt_s3_get(&s, "obj", &b), -ENOENT, "NoSuchKey");
+	fake_stop(&f);
+	CHECK_EQ(f.requests, 1);
+	cbt_s3_buf_free(&b);
+}
+
+/* a server that keeps failing: 1 + retries requests, then -EIO naming the code */
+static void gives_up_after_retries(void)
+{
+	static const int st[] = { 500 };
+	static const char *const body[] = { "<Error><Code>InternalError</Code></Error>" };
+	struct fake f = { .status = st, .body = body, .nr = 1 };
+	struct cbt_s3 s;
+
+	CHECK_EQ(fake_start(&f, 3), 0);
+	CHECK_EQ(open_s3(&s, f.port), 0);
+	s.retries = 2;
+	CHECK_ERR(cbt_s3_put(&s, "obj", "x", 1), -EIO, "InternalError");
+	fake_stop(&f);
+	CHECK_EQ(f.requests, 3);
+}
+
+/* nobody listening: retried, then -EIO saying so */
+static void connection_refused_retried(void)
+{
+	struct fake f = { 0 };
+	struct cbt_s3 s;
+
+	/* a port that was just free */
+	CHECK_EQ(fake_start(&f, 0), 0);
+	fake_stop(&f);
+	CHECK_EQ(open_s3(&s, f.port), 0);
+	s.retries = 1;
+	CHECK_ERR(cbt_s3_put(&s, "obj", "x", 1), -EIO, "after 2 attempts");
+}
+
+static void backoff_doubles_and_caps(void)
+{
+	struct cbt_s3 s = { .backoff_ms = 200 };
+
+	CHECK_EQ(cbt_s3_backoff(&s, 1), 200u);
+	CHECK_EQ(cbt_s3_backoff(&s, 2), 400u);
+	CHECK_EQ(cbt_s3_backoff(&s, 4), 1600u);
+	CHECK_EQ(cbt_s3_backoff(&s, 20), 30000u);
+	CHECK(cbt_s3_retryable(0, 503) && cbt_s3_retryable(0, 429) && !cbt_s3_retryable(0, 403));
+	CHECK(!cbt_s3_retryable(0, 200) && !cbt_s3_retryable(0, 404));
+}
+
+static void config_checks(void)
+{
+	char path[] = "/tmp/cbt-s3cfg-XXXXXX";
+	struct cbt_s3 s;
+	FILE *f;
+	int fd;
+
+	CHECK_ERR(cbt_s3_open(&s, "s3://Bad_Bucket/x", NULL), -EINVAL, "bucket name");
+	CHECK_ERR(cbt_s3_open(&s, "s3://bucket/../x", NULL), -EINVAL, "prefix");
+	unsetenv("AWS_ACCESS_KEY_ID");
+	CHECK_ERR(cbt_s3_open(&s, "s3://bucket/x", NULL), -EINVAL, "no S3 credentials");
+	fd = mkstemp(path);
+	CHECK(fd >= 0);
+	f = fdopen(fd, "w");
+	CHECK(f);
+	fputs("# test\nendpoint = http://h:1\naccess_key_id = a\nsecret_access_key = b\n", f);
+	fclose(f);
+	chmod(path, 0644);
+	CHECK_ERR(cbt_s3_open(&s, "s3://bucket/x", path), -EPERM, "readable by others");
+	chmod(path, 0600);
+	CHECK_EQ(cbt_s3_open(&s, "s3://bucket/x/", path), 0);
+	CHECK_STR(s.endpoint, "http://h:1");
+	CHECK_STR(s.prefix, "x");
+	CHECK_STR(s.region, "us-east-1");
+	unlink(path);
+	cbt_err_clear();
+}
+
+static void manifest_parse(void)
+{
+	static const char good[] = CBT_SEG_MAGIC
+		"segment a.cbti.0000 1048576 00000000000000ff\n"
+		"segment a.cbti.0001 10 0000000000000001\n"
+		"end 2 1048586\n";
+	static const char renamed[] = CBT_SEG_MAGIC
+		"segment ../x.0000 10 0000000000000001\nend 1 10\n";
+	static const char gap[] = CBT_SEG_MAGIC
+		"segment a.cbti.0001 10 0000000000000001\nend 1 10\n";
+	static const char total[] = CBT_SEG_MAGIC
+		"segment a.cbti.0000 10 0000000000000001\nend 1 11\n";
+	static const char noend[] = CBT_SEG_MAGIC
+		"segment a.cbti.0000 10 0000000000000001\n";
+	struct cbt_seg_manifest m;
+
+	CHECK_EQ(cbt_seg_manifest_parse(good, strlen(good), "a.cbti", "a", &m), 0);
+	CHECK(m.nr == 2 && m.size == 1048586 && m.v[0].sum == 0xff && m.v[1].size == 10);
+	cbt_seg_manifest_free(&m);
+	CHECK_ERR(cbt_seg_manifest_parse(renamed, strlen(renamed), "a.cbti", "a", &m), -EBADMSG,
+		  "line 2");
+	CHECK_ERR(cbt_seg_manifest_parse(gap, strlen(gap), "a.cbti", "a", &m), -EBADMSG, "line 2");
+	CHECK_ERR(cbt_seg_manifest_parse(total, strlen(total), "a.cbti", "a", &m), -EBADMSG,
+		  "line 3");
+	CHECK_ERR(cbt_seg_manifest_parse(noend, strlen(noend), "a.cbti", "a", &m), -EBADMSG,
+		  "incomplete");
+	cbt_err_clear();
+}
+
+UT_MAIN("s3",
+	UT_CASE(retries_5xx_then_succeeds),
+	UT_CASE(no_retry_on_404),
+	UT_CASE(gives_up_after_retries),
+	UT_CASE(connection_refused_retried),
+	UT_CASE(backoff_doubles_and_caps),
+	UT_CASE(config_checks),
+	UT_CASE(manifest_parse))

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cbt_img_read_ends_at() for an image however it is stored: a plain file,
+ * a split image's manifest, a stub of an image in S3 (store/segment.h).
+ */
+#ifndef CBT_STORED_H
+#define CBT_STORED_H
+
+#include <stdbool.h>
+
+#include "image/image.h"
+
+int cbt_img_read_ends_stored(int dfd, const char *file, const char *shown, bool nofollow,
+			     struct cbt_img_header *hdr, struct cbt_img_trailer *t);
+
+#endif /* CBT_STORED_H */
