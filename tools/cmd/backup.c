@@ -56,25 +56,6 @@ static void usage(FILE *f)
 		"  --json              print the summary as JSON\n", PROG_NAME);
 }
 
-static int parse_compress(const char *s, uint32_t *comp, uint32_t *level)
-{
-	if (!strcmp(s, "none")) {
-		*comp = CBT_IMG_COMP_NONE;
-		*level = 0;
-		return 0;
-	}
-	if (!strcmp(s, "zstd")) {
-		*comp = CBT_IMG_COMP_ZSTD;
-		*level = 3;
-		return 0;
-	}
-	if (!strncmp(s, "zstd:", 5) && !cbt_parse_u32(s + 5, level) && *level >= 1 && *level <= 19) {
-		*comp = CBT_IMG_COMP_ZSTD;
-		return 0;
-	}
-	return -EINVAL;
-}
-
 int backup_main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
@@ -139,7 +120,7 @@ int backup_main(int argc, char *argv[])
 			job.freeze = c == 'z';
 			break;
 		case 'C':
-			if (parse_compress(optarg, &req->compression, &req->level))
+			if (cbt_img_parse_compress(optarg, &req->compression, &req->level))
 				return bad_argument("backup", "unknown compression", optarg,
 						    "zstd, zstd:LEVEL with LEVEL 1-19, or none");
 			break;

@@ -2,6 +2,8 @@
 #ifndef CBT_SUBCOMMANDS_H
 #define CBT_SUBCOMMANDS_H
 
+#include <stdbool.h>
+
 extern const char *PROG_NAME;
 
 /* Each takes the arguments from its own name on and returns the exit status. */
@@ -19,6 +21,9 @@ int info_main(int argc, char *argv[]);
 int export_main(int argc, char *argv[]);
 int clone_main(int argc, char *argv[]);
 int monitor_main(int argc, char *argv[]);
+int merge_main(int argc, char *argv[]);
+int prune_main(int argc, char *argv[]);
+int job_main(int argc, char *argv[]);
 int version_main(int argc, char *argv[]);
 int help_main(int argc, char *argv[]);
 
@@ -29,5 +34,18 @@ int help_main(int argc, char *argv[]);
 int bad_option(const char *cmd, int c, char *argv[]);
 /* `cbt @cmd: <what> `@arg''; returns CBT_EXIT_USAGE (2), the exit status for usage errors. */
 int bad_argument(const char *cmd, const char *what, const char *arg, const char *hint);
+
+/* Shared by merge, prune and job (cmd/merge.c, cmd/prune.c). */
+struct cbt_json;
+struct cbt_merge_opts;
+struct cbt_merge_result;
+struct cbt_retain_policy;
+/* --compress (@c 'C') or --threads ('T') from optarg into @o: 0 or CBT_EXIT_USAGE. */
+int merge_opt(const char *cmd, int c, struct cbt_merge_opts *o);
+/* A merge's result as members of the open JSON object. */
+void merge_json(struct cbt_json *j, const struct cbt_merge_result *r);
+/* Prune @dir under @p (printing the plan unless @quiet): 0 or -errno with a detail. */
+int prune_chain(const char *dir, const struct cbt_retain_policy *p, bool dry_run,
+		const struct cbt_merge_opts *o, bool json, bool quiet);
 
 #endif /* CBT_SUBCOMMANDS_H */
