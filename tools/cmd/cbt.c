@@ -58,6 +58,7 @@ static const struct {
 	  JSON_BUFFER },
 	{ "prune", prune_main, "Removes restore points by a retention policy, merging as needed",
 	  JSON_BUFFER },
+	{ "job", job_main, "Runs, lists and shows the backup jobs of /etc/cbt/jobs.d", JSON_BUFFER },
 	{ "clone", clone_main, "Clones a device in use onto another disk, sector for sector",
 	  JSON_STREAM },
 	{ "monitor", monitor_main, "Prints tracking and snapshot events as they happen",
