@@ -49,10 +49,11 @@ static void usage(FILE *f)
 		"list    the jobs and their settings\n"
 		"status  the last run (time, result, exit status, image), the next run's type,\n"
 		"        the chain's images and bytes\n"
-		"enable  writes the timer's drop-in (OnCalendar= from calendar,\n"
-		"        RandomizedDelaySec= from randomized_delay) into DIR (default\n"
-		"        /etc/systemd/system)/cbt-job@NAME.timer.d/schedule.conf; then run\n"
-		"        systemctl daemon-reload; systemctl enable --now cbt-job@NAME.timer\n",
+		"enable  writes the units' drop-ins into DIR (default /etc/systemd/system):\n"
+		"        cbt-job@NAME.timer.d/schedule.conf (OnCalendar= from calendar,\n"
+		"        RandomizedDelaySec= from randomized_delay) and\n"
+		"        cbt-job@NAME.service.d/paths.conf (ReadWritePaths= the chain); then\n"
+		"        systemctl daemon-reload && systemctl enable --now cbt-job@NAME.timer\n",
 		PROG_NAME, PROG_NAME, PROG_NAME, PROG_NAME);
 }
 
@@ -467,43 +468,64 @@ static int job_show(const char *confdir, const char *one, bool status, bool json
 	return 0;
 }
 
-static int job_enable(const char *confdir, const char *name, const char *unit_dir)
+/* Write @text as UNIT_DIR/UNIT.d/FILE (the directory made when missing). */
+static int write_dropin(const char *unit_dir, const char *unit, const char *file, const char *text)
 {
-	struct cbt_job_conf c;
 	struct cbt_tmpfile tf;
 	char dir[4096], path[4200];
 	FILE *f;
+	int ret;
+
+	snprintf(dir, sizeof(dir), "%s/%s.d", unit_dir, unit);
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return cbt_err(-errno, "%s: %s", dir, strerror(errno));
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	ret = cbt_tmpfile_create(&tf, path);
+	if (ret)
+		return ret;
+	f = cbt_tmpfile_fdopen(&tf);
+	if (!f)
+		return -ENOMEM;
+	fputs(text, f);
+	ret = cbt_tmpfile_commit_stdio(&tf, f);
+	if (!ret)
+		printf("%s\n", path);
+	return ret;
+}
+
+static int job_enable(const char *confdir, const char *name, const char *unit_dir)
+{
+	struct cbt_job_conf c;
+	char unit[128], text[8192];
 	int ret = cbt_job_load(confdir, name, &c);
 
 	if (ret) {
 		cbt_perror("cbt job enable", ret);
 		return CBT_EXIT_USAGE;
 	}
-	snprintf(dir, sizeof(dir), "%s/cbt-job@%s.timer.d", unit_dir, name);
-	if (mkdir(dir, 0755) && errno != EEXIST) {
-		ret = cbt_err(-errno, "%s: %s", dir, strerror(errno));
-		cbt_perror("cbt job enable", ret);
-		return cbt_exit_status(ret);
+	if (strpbrk(c.chain, " \t\"'\\")) {
+		cbt_fail(CBT_EXIT_USAGE, "cbt job enable: %s: the chain directory `%s' has blanks or"
+			 " quotes, which ReadWritePaths= would split", name, c.chain);
+		return CBT_EXIT_USAGE;
 	}
-	snprintf(path, sizeof(path), "%s/schedule.conf", dir);
-	ret = cbt_tmpfile_create(&tf, path);
+	/* ProtectSystem=strict: the chain directory is the one place the run writes. */
+	snprintf(unit, sizeof(unit), "cbt-job@%s.service", name);
+	snprintf(text, sizeof(text), "# Written by `cbt job enable %s' from %s/jobs.d/%s.conf\n"
+		 "[Service]\nReadWritePaths=%s\n", name, confdir, name, c.chain);
+	ret = write_dropin(unit_dir, unit, "paths.conf", text);
 	if (!ret) {
-		f = cbt_tmpfile_fdopen(&tf);
-		if (!f) {
-			ret = -ENOMEM;
-		} else {
-			fprintf(f, "# Written by `cbt job enable %s' from %s/jobs.d/%s.conf\n"
-				"[Timer]\nOnCalendar=\nOnCalendar=%s\nRandomizedDelaySec=%s\n",
-				name, confdir, name, c.calendar, c.delay);
-			ret = cbt_tmpfile_commit_stdio(&tf, f);
-		}
+		snprintf(unit, sizeof(unit), "cbt-job@%s.timer", name);
+		/* An empty OnCalendar= first: the template's daily is replaced, not added to. */
+		snprintf(text, sizeof(text), "# Written by `cbt job enable %s' from"
+			 " %s/jobs.d/%s.conf\n[Timer]\nOnCalendar=\nOnCalendar=%s\n"
+			 "RandomizedDelaySec=%s\n", name, confdir, name, c.calendar, c.delay);
+		ret = write_dropin(unit_dir, unit, "schedule.conf", text);
 	}
 	if (ret) {
 		cbt_perror("cbt job enable", ret);
 		return cbt_exit_status(ret);
 	}
-	printf("%s\nNow: systemctl daemon-reload && systemctl enable --now cbt-job@%s.timer\n",
-	       path, name);
+	printf("Now: systemctl daemon-reload && systemctl enable --now cbt-job@%s.timer\n", name);
 	return 0;
 }
 
