@@ -5,6 +5,8 @@
 # enable' writes, when systemd-analyze is on the machine. Sourced by
 # tests/unit/run; uses cli.sh's run.
 
+# $out, $err and $rc are set by cli.sh's run.
+# shellcheck disable=SC2154
 JC=$O/job-cli
 jexpect() {
 	local text=$out

@@ -43,6 +43,7 @@ mexpect() {
 points_exact() {
 	local seq rc=0
 	"$CBT" verify -q "$1" || return 1
+	# shellcheck disable=SC2013 # numbers, one per line
 	for seq in $(awk 'NR > 1 { print $1 }' "$1/chain.idx"); do
 		rm -f "$MW/r"
 		"$CBT" restore --quiet "$1" --at "$seq" "$MW/r" || return 1
@@ -54,7 +55,7 @@ points_exact() {
 # no_orphans DIR: exactly the images the index names, no temporary files
 no_orphans() {
 	local a b
-	a=$(cd "$1" && ls -A | grep -v '^chain.idx$\|^\.lock$' | sort)
+	a=$(cd "$1" && find . -mindepth 1 -maxdepth 1 ! -name chain.idx ! -name .lock | sed 's|^\./||' | sort)
 	b=$(awk 'NR > 1 { print $9 }' "$1/chain.idx" | sort)
 	[ "$a" = "$b" ] || { echo "files: $a"; echo "index: $b"; return 1; }
 }

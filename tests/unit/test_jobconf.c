@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-/* jobs/conf.c: the job file parser (every refusal names its line) and the schedule's choice. */
+/* backup/jobconf.c: the job file parser (every refusal names its line) and the schedule's choice. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jobs/conf.h"
+#include "backup/jobconf.h"
 #include "unit.h"
 
 static int parse(const char *text, struct cbt_job_conf *c)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cbt job: backups described by job files (jobs/conf.h, docs/jobs.md).
+ * cbt job: backups described by job files (backup/jobconf.h, docs/jobs.md).
  * `run' takes the image the schedule calls for (a full one by itself when
  * the chain's history is lost), applies the job's retention, and records
  * the outcome in the chain directory (.cbt-job-NAME.state) for `status'.
@@ -19,7 +19,7 @@
 
 #include "backup/job.h"
 #include "image/chain.h"
-#include "jobs/conf.h"
+#include "backup/jobconf.h"
 #include "store/safefile.h"
 #include "subcommands.h"
 #include "util/json.h"

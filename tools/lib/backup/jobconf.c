@@ -8,7 +8,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "jobs/conf.h"
+#include "backup/jobconf.h"
 #include "store/safefile.h"
 #include "util/util.h"
 

@@ -5,8 +5,8 @@
  * is refused with its line number), and the choice a run makes between a
  * full image and the job's incremental or differential one.
  */
-#ifndef CBT_JOBS_CONF_H
-#define CBT_JOBS_CONF_H
+#ifndef CBT_BACKUP_JOBCONF_H
+#define CBT_BACKUP_JOBCONF_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -58,4 +58,4 @@ struct cbt_job_chain_state {
 uint32_t cbt_job_decide(const struct cbt_job_conf *c, const struct cbt_job_chain_state *s,
 			time_t now, const char **why);
 
-#endif /* CBT_JOBS_CONF_H */
+#endif /* CBT_BACKUP_JOBCONF_H */
