@@ -43,6 +43,20 @@ expect() {
 	echo "$err" | sed 's/^/# stderr: /' | head -10
 }
 
+# expect_in SUITE/NAME RC out|err SUBSTRING: the last run exited RC and its
+# stdout or stderr holds SUBSTRING (the other stream is not checked).
+expect_in() {
+	local text=$out
+	[ "$3" = err ] && text=$err
+	if [ "$rc" -eq "$2" ] && [[ $text == *"$4"* ]]; then
+		tap_ok "unit/$1"
+	else
+		tap_fail "unit/$1: exit status $rc (want $2), $3 lacks \"$4\"?"
+		echo "$out" | sed 's/^/# stdout: /' | head -10
+		echo "$err" | sed 's/^/# stderr: /' | head -10
+	fi
+}
+
 # JSON that python parses
 expect_json() {
 	if echo "$out" | python3 -m json.tool >/dev/null 2>"$errf"; then

@@ -8,17 +8,6 @@
 # $out, $err and $rc are set by cli.sh's run.
 # shellcheck disable=SC2154
 JC=$O/job-cli
-jexpect() {
-	local text=$out
-	[ "$3" = err ] && text=$err
-	if [ "$rc" -eq "$2" ] && [[ $text == *"$4"* ]]; then
-		tap_ok "unit/job_cli/$1"
-	else
-		tap_fail "unit/job_cli/$1: exit status $rc (want $2), $3 lacks \"$4\"?"
-		echo "$out" | sed 's/^/# stdout: /' | head -10
-		echo "$err" | sed 's/^/# stderr: /' | head -10
-	fi
-}
 
 rm -rf "$JC"
 mkdir -p "$JC/etc/jobs.d" "$JC/units"
@@ -40,21 +29,21 @@ device = /dev/mapper/db2
 EOT
 
 run "$CBT" job list --config-dir "$JC/etc"
-jexpect list_names_bad_file 2 err "db.conf:4: a second device"
-jexpect list_shows_good_ones 2 out "web                  /dev/mapper/web -> $JC/chain-web (*-*-* 02:30)"
+expect_in job_cli/list_names_bad_file 2 err "db.conf:4: a second device"
+expect_in job_cli/list_shows_good_ones 2 out "web                  /dev/mapper/web -> $JC/chain-web (*-*-* 02:30)"
 run env CBT_CONFIG_DIR="$JC/etc" "$CBT" job status web --json
-jexpect status_env_config_dir 0 out '"next_type": "full"'
+expect_in job_cli/status_env_config_dir 0 out '"next_type": "full"'
 out=$(echo "$out" | python3 -c 'import json, sys; d = json.load(sys.stdin)[0]
 print(d["job"], d["last_run"], d["images"], d["chain_bytes"], d["next_why"])' 2>&1)
-jexpect status_json_fields 0 out "web None 0 0 the chain holds no image"
+expect_in job_cli/status_json_fields 0 out "web None 0 0 the chain holds no image"
 run "$CBT" job status db --config-dir "$JC/etc"
-jexpect status_bad_file 2 err "db.conf:4: a second device"
+expect_in job_cli/status_bad_file 2 err "db.conf:4: a second device"
 run "$CBT" job run nosuch --config-dir "$JC/etc"
-jexpect run_unknown_job 2 err "no job \`nosuch'"
+expect_in job_cli/run_unknown_job 2 err "no job \`nosuch'"
 run "$CBT" job run ../web --config-dir "$JC/etc"
-jexpect run_bad_name 2 err "bad job name"
+expect_in job_cli/run_bad_name 2 err "bad job name"
 run "$CBT" job enable web --config-dir "$JC/etc" --unit-dir "$JC/units"
-jexpect enable 0 out "systemctl enable --now cbt-job@web.timer"
+expect_in job_cli/enable 0 out "systemctl enable --now cbt-job@web.timer"
 if grep -qx 'OnCalendar=\*-\*-\* 02:30' "$JC/units/cbt-job@web.timer.d/schedule.conf" &&
 	grep -qx 'RandomizedDelaySec=20min' "$JC/units/cbt-job@web.timer.d/schedule.conf" &&
 	grep -qx "ReadWritePaths=$JC/chain-web" "$JC/units/cbt-job@web.service.d/paths.conf"; then

@@ -27,18 +27,6 @@ mok() {
 		sed 's/^/# /' "$MW/ok.out" | head -10
 	fi
 }
-# mexpect NAME RC out|err SUBSTRING: the last run's status, and SUBSTRING in its stdout or stderr
-mexpect() {
-	local text=$out
-	[ "$3" = err ] && text=$err
-	if [ "$rc" -eq "$2" ] && [[ $text == *"$4"* ]]; then
-		tap_ok "unit/merge_cli/$1"
-	else
-		tap_fail "unit/merge_cli/$1: exit status $rc (want $2), $3 lacks \"$4\"?"
-		echo "$out" | sed 's/^/# stdout: /' | head -10
-		echo "$err" | sed 's/^/# stderr: /' | head -10
-	fi
-}
 # points_exact DIR: every point the index lists restores equal to the device when it was taken
 points_exact() {
 	local seq rc=0
@@ -83,22 +71,22 @@ else
 		rm -rf "$MW/c$step"
 		cp -a "$MW/c" "$MW/c$step"
 		run env CBT_MERGE_FAIL_AT=$step "$CBT" merge "$MW/c$step" --upto 3
-		mexpect "crash_at_${step}_died" 99 err ""
+		expect_in "merge_cli/crash_at_${step}_died" 99 err ""
 		mok "crash_at_${step}_points_exact" points_exact "$MW/c$step"
 		# the next prune finishes the job: points 1 and 2 go, leftovers with them
 		run "$CBT" prune "$MW/c$step" --keep-last 3
-		mexpect "crash_at_${step}_prune_after" 0 out "keep   000005-incr.cbti"
+		expect_in "merge_cli/crash_at_${step}_prune_after" 0 out "keep   000005-incr.cbti"
 		mok "crash_at_${step}_after_exact" points_exact "$MW/c$step"
 		mok "crash_at_${step}_no_orphans" no_orphans "$MW/c$step"
 	done
 
 	# A synthetic full image of points 1..3: later points keep restoring, later backups build on it.
 	run "$CBT" merge "$MW/c" --upto 3 --json
-	mexpect merge_json 0 out '"type": "full"'
+	expect_in merge_cli/merge_json 0 out '"type": "full"'
 	mok merge_removed_absorbed test ! -e "$MW/c/000001-full.cbti" -a ! -e "$MW/c/000002-incr.cbti"
 	mok merge_points_exact points_exact "$MW/c"
 	run "$CBT" info --json "$MW/c"
-	mexpect merge_info_flag 0 out '"uuid"'
+	expect_in merge_cli/merge_info_flag 0 out '"uuid"'
 	mput 3000 2
 	mimg "$MW/c" incremental 6 3000-3001
 	mput 3100 1
@@ -107,23 +95,23 @@ else
 	# a merged incremental (4..6) under the differential: refused, 7 builds on the full image 3
 	cp "$MW/c/chain.idx" "$MW/idx.before"
 	run "$CBT" merge "$MW/c" --upto 6 --from 4
-	mexpect merge_incrementals 0 out "merged 3 images into incremental image 000006-mincr.cbti"
+	expect_in merge_cli/merge_incrementals 0 out "merged 3 images into incremental image 000006-mincr.cbti"
 	mok merged_incremental_exact points_exact "$MW/c"
 	cp "$MW/c/chain.idx" "$MW/idx.before"
 	run "$CBT" merge "$MW/c" --upto 6
-	mexpect merge_refuses_dependent 1 err "000007-diff.cbti builds on 000003-full.cbti"
+	expect_in merge_cli/merge_refuses_dependent 1 err "000007-diff.cbti builds on 000003-full.cbti"
 	mok refused_merge_changes_nothing cmp "$MW/c/chain.idx" "$MW/idx.before"
 	run "$CBT" merge "$MW/c" --upto 6 --from 6
-	mexpect merge_refuses_empty_run 1 err "nothing to merge"
+	expect_in merge_cli/merge_refuses_empty_run 1 err "nothing to merge"
 
 	# prune: --dry-run changes nothing; the real run merges what the kept points need.
 	run "$CBT" prune "$MW/c" --keep-last 1 --dry-run
-	mexpect prune_dry_run 0 out "merge  000003-full.cbti .. 000007-diff.cbti"
+	expect_in merge_cli/prune_dry_run 0 out "merge  000003-full.cbti .. 000007-diff.cbti"
 	mok prune_dry_run_changes_nothing cmp "$MW/c/chain.idx" "$MW/idx.before"
 	run "$CBT" prune "$MW/c"
-	mexpect prune_needs_a_rule 2 err "no --keep-* rule"
+	expect_in merge_cli/prune_needs_a_rule 2 err "no --keep-* rule"
 	run "$CBT" prune "$MW/c" --keep-last 1 --json
-	mexpect prune_keep_last_1 0 out '"image": "000007-full.cbti"'
+	expect_in merge_cli/prune_keep_last_1 0 out '"image": "000007-full.cbti"'
 	mok prune_points_exact points_exact "$MW/c"
 	mok prune_one_image test "$(awk 'NR > 1' "$MW/c/chain.idx" | wc -l)" = 1
 	mok prune_no_orphans no_orphans "$MW/c"

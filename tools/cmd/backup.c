@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +18,6 @@
 #include "util/json.h"
 #include "util/util.h"
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -79,7 +71,7 @@ int backup_main(int argc, char *argv[])
 	};
 	struct cbt_backup_job job = {
 		.req = { .compression = CBT_IMG_COMP_ZSTD, .level = 3, .full_mode = CBT_FULL_FS,
-			 .stop = &stop },
+			 .stop = &cbt_stop },
 		.freeze = true,
 	};
 	struct cbt_backup_req *req = &job.req;
@@ -178,21 +170,9 @@ int backup_main(int argc, char *argv[])
 	job.notes = quiet || json ? NULL : stderr;
 	job.progress = !quiet && !json;
 	cbt_backup_job_init(&job);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	catch_stop_signals();
 
-	ret = cbt_backup_plan(&job);
-	if (!ret)
-		ret = cbt_backup_snapshot(&job);
-	if (!ret)
-		ret = cbt_backup_blocks(&job);
-	if (!ret)
-		ret = cbt_backup_write(&job);
-	if (!ret)
-		ret = cbt_backup_commit(&job);
-	ret = cbt_backup_finish(&job, ret);
+	ret = cbt_backup_steps(&job);
 	if (ret) {
 		char prefix[128];
 

@@ -5,6 +5,7 @@
  * of them (the man page's COMMANDS and the bash completion follow it).
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,22 @@ static const struct {
 	  JSON_BUFFER },
 	{ "help", help_main, "Shows this list, or the usage of one subcommand", JSON_BUFFER },
 };
+
+volatile sig_atomic_t cbt_stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	cbt_stop = 1;
+}
+
+void catch_stop_signals(void)
+{
+	signal(SIGINT, on_stop);
+	signal(SIGTERM, on_stop);
+	signal(SIGHUP, on_stop);
+	signal(SIGPIPE, SIG_IGN);
+}
 
 int bad_option(const char *cmd, int c, char *argv[])
 {

@@ -10,7 +10,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,13 +24,6 @@
 #include "util/json.h"
 #include "util/util.h"
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -190,7 +182,7 @@ static int job_run(const char *confdir, const char *name, bool json)
 {
 	struct cbt_job_conf c;
 	struct cbt_job_chain_state cs;
-	struct cbt_backup_job job = { .req = { .full_mode = CBT_FULL_FS, .stop = &stop } };
+	struct cbt_backup_job job = { .req = { .full_mode = CBT_FULL_FS, .stop = &cbt_stop } };
 	struct run_state st = { 0 };
 	const char *why;
 	size_t images;
@@ -220,20 +212,8 @@ static int job_run(const char *confdir, const char *name, bool json)
 	job.req.auto_full = type != CBT_IMG_FULL;
 	job.notes = stderr;
 	cbt_backup_job_init(&job);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
-	signal(SIGPIPE, SIG_IGN);
-	ret = cbt_backup_plan(&job);
-	if (!ret)
-		ret = cbt_backup_snapshot(&job);
-	if (!ret)
-		ret = cbt_backup_blocks(&job);
-	if (!ret)
-		ret = cbt_backup_write(&job);
-	if (!ret)
-		ret = cbt_backup_commit(&job);
-	ret = cbt_backup_finish(&job, ret);
+	catch_stop_signals();
+	ret = cbt_backup_steps(&job);
 
 	st.time = (uint64_t)now();
 	if (ret) {

@@ -2,6 +2,7 @@
 #ifndef CBT_SUBCOMMANDS_H
 #define CBT_SUBCOMMANDS_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 extern const char *PROG_NAME;
@@ -34,6 +35,13 @@ int help_main(int argc, char *argv[]);
 int bad_option(const char *cmd, int c, char *argv[]);
 /* `cbt @cmd: <what> `@arg''; returns CBT_EXIT_USAGE (2), the exit status for usage errors. */
 int bad_argument(const char *cmd, const char *what, const char *arg, const char *hint);
+
+/*
+ * Set by SIGINT, SIGTERM and SIGHUP once catch_stop_signals() ran (SIGPIPE
+ * is then ignored): a backup stops at its next block and aborts its epoch.
+ */
+extern volatile sig_atomic_t cbt_stop;
+void catch_stop_signals(void);
 
 /* Shared by merge, prune and job (cmd/merge.c, cmd/prune.c). */
 struct cbt_json;

@@ -87,3 +87,4 @@ while [ "$r" -le "$ROUNDS" ]; do
 		"merged_bytes=$(du -sb "$STORE/chain" | cut -f1)"
 	r=$((r + 1))
 done
+pass

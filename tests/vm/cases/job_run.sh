@@ -98,3 +98,4 @@ cbt job status web --config-dir "$CONF" --json >"$W/status" || fail "cbt job sta
 assert_eq "$(field "$W/status" result)" ok "the last run's result"
 assert_eq "$(field "$W/status" last_image)" 000004-full.cbti "the last run's image"
 assert_eq "$(field "$W/status" next_type)" incremental "the next run's type"
+pass
