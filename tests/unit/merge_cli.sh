@@ -86,7 +86,7 @@ else
 	mok merge_removed_absorbed test ! -e "$MW/c/000001-full.cbti" -a ! -e "$MW/c/000002-incr.cbti"
 	mok merge_points_exact points_exact "$MW/c"
 	run "$CBT" info --json "$MW/c"
-	expect_in merge_cli/merge_info_flag 0 out '"uuid"'
+	expect_in merge_cli/merge_info_flag 0 out '"merged": true'
 	mput 3000 2
 	mimg "$MW/c" incremental 6 3000-3001
 	mput 3100 1
