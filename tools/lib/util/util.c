@@ -113,7 +113,7 @@ int cbt_exit_status(int err)
 	case -ENOMEDIUM:
 	case -EPROTO:
 		return CBT_EXIT_DEVICE;
-	/* Images or a COW store out of space, read-only or over a limit: free space, run again. */
+	/* Storage out of space, read-only or over a limit: free space, then run again. */
 	case -ENOSPC:
 	case -EDQUOT:
 	case -EROFS:
