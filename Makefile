@@ -7,7 +7,7 @@ DESTDIR ?=
 BUILD ?= $(CURDIR)/build
 
 .PHONY: all module tool check check-full check-upgrade soak demo clean install uninstall lint install-boot uninstall-boot \
-	install-udev uninstall-udev
+	install-udev uninstall-udev install-systemd uninstall-systemd
 
 all: module tool
 
@@ -50,7 +50,7 @@ demo:
 lint:
 	tests/lint
 
-install: tool install-boot install-udev
+install: tool install-boot install-udev install-systemd
 	$(MAKE) -C tools install DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) $(if $(LIBDIR),LIBDIR=$(LIBDIR))
 
 # Tracking from boot (docs/attach.md): the shared script, the
@@ -75,6 +75,15 @@ install-udev:
 	install -v -D -m 0644 udev/69-dm-cbt.rules "$(UDEV_RULES)/69-dm-cbt.rules"
 	install -v -D -m 0755 udev/cbt-reattach "$(CBT_LIBEXEC)/cbt-reattach"
 
+# Scheduled backup jobs (docs/jobs.md): the service and timer templates.
+SYSTEMD_UNITS := $(DESTDIR)/usr/lib/systemd/system
+install-systemd:
+	install -v -D -m 0644 systemd/cbt-job@.service "$(SYSTEMD_UNITS)/cbt-job@.service"
+	install -v -D -m 0644 systemd/cbt-job@.timer "$(SYSTEMD_UNITS)/cbt-job@.timer"
+
+uninstall-systemd:
+	rm -f "$(SYSTEMD_UNITS)/cbt-job@.service" "$(SYSTEMD_UNITS)/cbt-job@.timer"
+
 uninstall-udev:
 	rm -f "$(UDEV_RULES)/69-dm-cbt.rules" "$(CBT_LIBEXEC)/cbt-reattach"
 
@@ -82,7 +91,7 @@ uninstall-boot:
 	rm -f "$(BOOT_SHARE)/cbt-boot.sh" "$(ITOOLS)/hooks/cbt" "$(ITOOLS)/scripts/local-top/cbt"
 	rm -rf "$(DRACUT)"
 
-uninstall: uninstall-boot uninstall-udev
+uninstall: uninstall-boot uninstall-udev uninstall-systemd
 	$(MAKE) -C tools uninstall DESTDIR=$(DESTDIR) PREFIX=$(PREFIX) $(if $(LIBDIR),LIBDIR=$(LIBDIR))
 
 # A source tarball of the tree's source files (tracked and new, not ignored

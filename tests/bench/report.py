@@ -405,6 +405,22 @@ def clone(rows, out, js):
         out.append("")
 
 
+def merge(rows, out, js):
+    head = next((r for r in rows if r["bench"] == "merge" and "incs" in r), None)
+    reps = [r for r in rows if r["bench"] == "merge" and "merge_us" in r]
+    if not head or not reps:
+        return
+    ratios = [num(r["merge_us"]) / num(r["full_us"]) for r in reps if num(r["full_us"])]
+    out.append("== bench_merge: `cbt merge` of a full image and %s incrementals against a fresh"
+               " full backup ==" % head["incs"])
+    out.append("merge / full time: %s [%s..%s] over %d rounds; merge %s s, full %s s (medians)" % (
+        fmt(med(ratios)), fmt(min(ratios)), fmt(max(ratios)), len(ratios),
+        fmt(med([num(r["merge_us"]) / 1e6 for r in reps])),
+        fmt(med([num(r["full_us"]) / 1e6 for r in reps]))))
+    out.append("")
+    js["merge"] = {"setup": head, "rounds": reps, "ratio_median": med(ratios)}
+
+
 def main():
     kver, raw, txt, jsn = sys.argv[1:5]
     rows = parse(raw)
@@ -425,6 +441,7 @@ def main():
     dump(rows, out, js)
     snapshot(rows, out, js)
     backup(rows, out, js)
+    merge(rows, out, js)
     clone(rows, out, js)
     if len(out) == 2:
         out.append("no results")

@@ -163,7 +163,27 @@ static void error_detail_per_thread(void)
 	cbt_err_clear();
 }
 
+/* The exit statuses of cbt.8 EXIT STATUS, by errno. */
+static void exit_statuses(void)
+{
+	CHECK_EQ(cbt_exit_status(0), 0);
+	CHECK_EQ(cbt_exit_status(-EINVAL), 1);
+	CHECK_EQ(cbt_exit_status(-EIO), 1);
+	CHECK_EQ(cbt_exit_status(-ESTALE), 3);
+	CHECK_EQ(cbt_exit_status(-EBADMSG), 4);
+	CHECK_EQ(cbt_exit_status(-ENODEV), 5);
+	CHECK_EQ(cbt_exit_status(-ENXIO), 5);
+	CHECK_EQ(cbt_exit_status(-ENOTBLK), 5);
+	CHECK_EQ(cbt_exit_status(-ENOMEDIUM), 5);
+	CHECK_EQ(cbt_exit_status(-EPROTO), 5);
+	CHECK_EQ(cbt_exit_status(-ENOSPC), 6);
+	CHECK_EQ(cbt_exit_status(-EDQUOT), 6);
+	CHECK_EQ(cbt_exit_status(-EROFS), 6);
+	CHECK_EQ(cbt_exit_status(-EFBIG), 6);
+}
+
 UT_MAIN("util",
+	UT_CASE(exit_statuses),
 	UT_CASE(human_sizes),
 	UT_CASE(parse_numbers),
 	UT_CASE(parse_sizes),

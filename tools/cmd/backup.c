@@ -8,7 +8,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +20,6 @@
 #include "util/json.h"
 #include "util/util.h"
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -60,25 +52,6 @@ static void usage(FILE *f)
 		"                      fewer when they would need more than a quarter of RAM)\n"
 		"  --quiet             no progress line, no summary\n"
 		"  --json              print the summary as JSON\n", PROG_NAME);
-}
-
-static int parse_compress(const char *s, uint32_t *comp, uint32_t *level)
-{
-	if (!strcmp(s, "none")) {
-		*comp = CBT_IMG_COMP_NONE;
-		*level = 0;
-		return 0;
-	}
-	if (!strcmp(s, "zstd")) {
-		*comp = CBT_IMG_COMP_ZSTD;
-		*level = 3;
-		return 0;
-	}
-	if (!strncmp(s, "zstd:", 5) && !cbt_parse_u32(s + 5, level) && *level >= 1 && *level <= 19) {
-		*comp = CBT_IMG_COMP_ZSTD;
-		return 0;
-	}
-	return -EINVAL;
 }
 
 bool backup_snapshot_option(struct cbt_backup_job *job, int c, const char *arg)
@@ -123,7 +96,7 @@ int backup_main(int argc, char *argv[])
 	};
 	struct cbt_backup_job job = {
 		.req = { .compression = CBT_IMG_COMP_ZSTD, .level = 3, .full_mode = CBT_FULL_FS,
-			 .stop = &stop },
+			 .stop = &cbt_stop },
 		.freeze = true,
 	};
 	struct cbt_backup_req *req = &job.req;
@@ -154,7 +127,7 @@ int backup_main(int argc, char *argv[])
 				cbt_stdout_is_data();
 			break;
 		case 'C':
-			if (parse_compress(optarg, &req->compression, &req->level))
+			if (cbt_img_parse_compress(optarg, &req->compression, &req->level))
 				return bad_argument("backup", "unknown compression", optarg,
 						    "zstd, zstd:LEVEL with LEVEL 1-19, or none");
 			break;
@@ -236,21 +209,9 @@ int backup_main(int argc, char *argv[])
 	job.notes = quiet || json ? NULL : stderr;
 	job.progress = !quiet && !json;
 	cbt_backup_job_init(&job);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	catch_stop_signals();
 
-	ret = cbt_backup_plan(&job);
-	if (!ret)
-		ret = cbt_backup_snapshot(&job);
-	if (!ret)
-		ret = cbt_backup_blocks(&job);
-	if (!ret)
-		ret = cbt_backup_write(&job);
-	if (!ret)
-		ret = cbt_backup_commit(&job);
-	ret = cbt_backup_finish(&job, ret);
+	ret = cbt_backup_steps(&job);
 	if (ret) {
 		char prefix[128];
 

@@ -5,6 +5,7 @@
  * of them (the man page's COMMANDS and the bash completion follow it).
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +20,11 @@ const char *PROG_NAME = "cbt";
  * JSON_STREAM: the subcommand's --json output is a stream of objects, or
  * its own summary even on failure (monitor's events, clone's passes), so
  * it goes out as written; the others' is collected and printed only when
- * the run succeeds (see run_json()).
+ * the run succeeds (see run_json()). JSON_WRAP: the subcommand has no JSON
+ * of its own (its output is a few lines for a person); cbt takes --json off
+ * its arguments and prints {"command", "output": [lines]} on success.
  */
-enum { JSON_BUFFER, JSON_STREAM };
+enum { JSON_BUFFER, JSON_STREAM, JSON_WRAP };
 
 static const struct {
 	const char *subcommand;
@@ -34,15 +37,15 @@ static const struct {
 	{ "bitmap", bitmap_main, "Lists the blocks changed in an epoch or a range of epochs",
 	  JSON_BUFFER },
 	{ "epoch", epoch_main, "Closes the open epoch, or commits or aborts a closed one",
-	  JSON_BUFFER },
+	  JSON_WRAP },
 	{ "snapshot", snapshot_main, "Takes, lists and drops point-in-time snapshots",
 	  JSON_BUFFER },
 	{ "attach", attach_main, "Puts a device in use under tracking, without downtime",
-	  JSON_BUFFER },
+	  JSON_WRAP },
 	{ "detach", detach_main, "Takes a device that cbt attach tracks back out of tracking",
-	  JSON_BUFFER },
+	  JSON_WRAP },
 	{ "setup-boot", setup_boot_main, "Puts a disk (the root disk) under tracking from the next boot",
-	  JSON_BUFFER },
+	  JSON_WRAP },
 	{ "backup", backup_main, "Writes a full, incremental or differential image of a device",
 	  JSON_BUFFER },
 	{ "restore", restore_main, "Writes a restore point of a chain, or an image, onto a device or file",
@@ -51,7 +54,12 @@ static const struct {
 	  JSON_BUFFER },
 	{ "info", info_main, "Shows an image's header and sizes, or a chain's images",
 	  JSON_BUFFER },
-	{ "export", export_main, "Writes a restore point as a raw or qcow2 file", JSON_BUFFER },
+	{ "export", export_main, "Writes a restore point as a raw or qcow2 file", JSON_WRAP },
+	{ "merge", merge_main, "Folds a run of a chain's images into one, without the device",
+	  JSON_BUFFER },
+	{ "prune", prune_main, "Removes restore points by a retention policy, merging as needed",
+	  JSON_BUFFER },
+	{ "job", job_main, "Runs, lists and shows the backup jobs of /etc/cbt/jobs.d", JSON_BUFFER },
 	{ "clone", clone_main, "Clones a device in use onto another disk, sector for sector",
 	  JSON_STREAM },
 	/* Until serve.c (cbt serve DIR) dispatches to it: DEVICE --snapshot only. */
@@ -63,6 +71,22 @@ static const struct {
 	  JSON_BUFFER },
 	{ "help", help_main, "Shows this list, or the usage of one subcommand", JSON_BUFFER },
 };
+
+volatile sig_atomic_t cbt_stop;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	cbt_stop = 1;
+}
+
+void catch_stop_signals(void)
+{
+	signal(SIGINT, on_stop);
+	signal(SIGTERM, on_stop);
+	signal(SIGHUP, on_stop);
+	signal(SIGPIPE, SIG_IGN);
+}
 
 int bad_option(const char *cmd, int c, char *argv[])
 {
@@ -166,7 +190,23 @@ static int run_json(int i, int argc, char *argv[])
 		perror("cbt: collecting the output");
 		return CBT_EXIT_ERROR;
 	}
-	if (!ret || cbt_failure_json_printed()) {
+	if (!ret && subcommands[i].json == JSON_WRAP) {
+		struct cbt_json j;
+
+		cbt_json_init(&j, stdout, false);
+		cbt_json_object_begin(&j, NULL);
+		cbt_json_string(&j, "command", argv[0]);
+		cbt_json_array_begin(&j, "output");
+		for (char *line = buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+			nl = strchr(line, '\n');
+			if (nl)
+				*nl = 0;
+			cbt_json_string(&j, NULL, line);
+		}
+		cbt_json_array_end(&j);
+		cbt_json_object_end(&j);
+		cbt_json_finish(&j);
+	} else if (!ret || cbt_failure_json_printed()) {
 		fwrite(buf, 1, len, stdout);
 	} else {
 		struct cbt_json j;
@@ -184,6 +224,40 @@ static int run_json(int i, int argc, char *argv[])
 	return ret;
 }
 
+/* Take the first --json (before any "--") off @argv, which has @argc entries and a NULL. */
+static void strip_json(int argc, char *argv[])
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--json")) {
+			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
+			return;
+		}
+	}
+}
+
+/*
+ * A streaming subcommand prints its own JSON as it goes, and its summary
+ * on failure; a usage error stops it before any: then the error object.
+ */
+static int run_stream_json(int i, int argc, char *argv[])
+{
+	int ret = call(i, argc, argv);
+
+	if (ret == CBT_EXIT_USAGE && !cbt_failure_json_printed()) {
+		struct cbt_json j;
+		char fallback[128];
+
+		snprintf(fallback, sizeof(fallback), "%s %s: bad usage (see `%s %s --help')",
+			 PROG_NAME, argv[0], PROG_NAME, argv[0]);
+		cbt_json_init(&j, stdout, false);
+		cbt_json_object_begin(&j, NULL);
+		cbt_json_failure(&j, ret, fallback);
+		cbt_json_object_end(&j);
+		cbt_json_finish(&j);
+	}
+	return ret;
+}
+
 static int run(int argc, char *argv[])
 {
 	if (argc == 2 && (!strcmp(argv[1], "-v") || !strcmp(argv[1], "--version")))
@@ -198,8 +272,14 @@ static int run(int argc, char *argv[])
 	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++) {
 		if (strcmp(argv[1], subcommands[i].subcommand))
 			continue;
+		if (subcommands[i].json == JSON_WRAP && wants_json(argc - 1, argv + 1)) {
+			strip_json(argc - 1, argv + 1);
+			return run_json((int)i, argc - 2, argv + 1);
+		}
 		if (subcommands[i].json == JSON_BUFFER && wants_json(argc - 1, argv + 1))
 			return run_json((int)i, argc - 1, argv + 1);
+		if (wants_json(argc - 1, argv + 1))
+			return run_stream_json((int)i, argc - 1, argv + 1);
 		return call((int)i, argc - 1, argv + 1);
 	}
 	fprintf(stderr, "%s: unknown subcommand `%s'\n", PROG_NAME, argv[1]);

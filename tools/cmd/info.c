@@ -90,6 +90,7 @@ static void show(struct cbt_json *j, const char *name, const struct cbt_img_head
 		if (h->compression)
 			cbt_json_u64(j, "level", h->level);
 		cbt_json_string(j, "blocks_chosen", flags_str(h->flags));
+		cbt_json_bool(j, "merged", h->flags & CBT_IMG_F_MERGED);
 		cbt_json_string(j, "tool_version", h->tool_version);
 		cbt_json_u64(j, "blocks", t->blocks);
 		cbt_json_u64(j, "frames", t->frames);
@@ -108,6 +109,8 @@ static void show(struct cbt_json *j, const char *name, const struct cbt_img_head
 	if (h->type != CBT_IMG_FULL)
 		printf("  parent: %s\n", cbt_uuid_str(h->parent, u));
 	printf("  base (full image): %s\n", cbt_uuid_str(h->base, u));
+	if (h->flags & CBT_IMG_F_MERGED)
+		printf("  merged: the images of these epochs folded into one (cbt merge)\n");
 	printf("  device: identity %s, %s, blocks of %s\n", cbt_uuid_str(h->dev_uuid, u),
 	       cbt_human_size(h->dev_bytes, a), cbt_human_size(h->block_size, b));
 	printf("  epochs: %" PRIu64 "..%" PRIu64 "\n", h->epoch_first, h->epoch_last);

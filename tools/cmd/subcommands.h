@@ -2,6 +2,7 @@
 #ifndef CBT_SUBCOMMANDS_H
 #define CBT_SUBCOMMANDS_H
 
+#include <signal.h>
 #include <stdbool.h>
 
 extern const char *PROG_NAME;
@@ -23,6 +24,10 @@ int clone_main(int argc, char *argv[]);
 int monitor_main(int argc, char *argv[]);
 /* cbt serve DEVICE --snapshot (serve_snapshot.c); serve.c dispatches a DEVICE argument here. */
 int cmd_serve_snapshot(int argc, char **argv);
+
+int merge_main(int argc, char *argv[]);
+int prune_main(int argc, char *argv[]);
+int job_main(int argc, char *argv[]);
 int version_main(int argc, char *argv[]);
 int help_main(int argc, char *argv[]);
 
@@ -41,5 +46,25 @@ struct cbt_backup_job;
  * 'Z' --no-freeze. True if @c was one of them (in backup.c).
  */
 bool backup_snapshot_option(struct cbt_backup_job *job, int c, const char *arg);
+
+/*
+ * Set by SIGINT, SIGTERM and SIGHUP once catch_stop_signals() ran (SIGPIPE
+ * is then ignored): a backup stops at its next block and aborts its epoch.
+ */
+extern volatile sig_atomic_t cbt_stop;
+void catch_stop_signals(void);
+
+/* Shared by merge, prune and job (cmd/merge.c, cmd/prune.c). */
+struct cbt_json;
+struct cbt_merge_opts;
+struct cbt_merge_result;
+struct cbt_retain_policy;
+/* --compress (@c 'C') or --threads ('T') from optarg into @o: 0 or CBT_EXIT_USAGE. */
+int merge_opt(const char *cmd, int c, struct cbt_merge_opts *o);
+/* A merge's result as members of the open JSON object. */
+void merge_json(struct cbt_json *j, const struct cbt_merge_result *r);
+/* Prune @dir under @p (printing the plan unless @quiet): 0 or -errno with a detail. */
+int prune_chain(const char *dir, const struct cbt_retain_policy *p, bool dry_run,
+		const struct cbt_merge_opts *o, bool json, bool quiet);
 
 #endif /* CBT_SUBCOMMANDS_H */

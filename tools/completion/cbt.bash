@@ -20,7 +20,7 @@ _cbt_devices() {
 _cbt() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	# The subcommands, as tools/cbt.c's table lists them.
-	local cmds="status bitmap epoch snapshot attach detach setup-boot backup restore verify info export clone serve monitor version help"
+	local cmds="status bitmap epoch snapshot attach detach setup-boot backup restore verify info export merge prune job clone serve monitor version help"
 	COMPREPLY=()
 
 	if [[ $COMP_CWORD -eq 1 ]]; then
@@ -120,6 +120,33 @@ _cbt() {
 			esac
 		else
 			_cbt_add -f -- "$cur"
+		fi
+		;;
+	merge | prune)
+		case $prev in
+		--upto | --from | --keep-* | --threads) return ;;
+		--compress) _cbt_add -W "zstd zstd:1 zstd:3 zstd:9 zstd:19 none" -- "$cur"; return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			case ${COMP_WORDS[1]} in
+			merge) _cbt_add -W "--upto --from --compress --threads --json --help" -- "$cur" ;;
+			prune) _cbt_add -W "--keep-last --keep-daily --keep-weekly --keep-monthly --dry-run
+				--compress --threads --json --help" -- "$cur" ;;
+			esac
+		else
+			_cbt_add -d -- "$cur"
+		fi
+		;;
+	job)
+		case $prev in
+		--config-dir | --unit-dir) _cbt_add -d -- "$cur"; return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			_cbt_add -W "--config-dir --unit-dir --json --help" -- "$cur"
+		elif [[ $COMP_CWORD -eq 2 ]]; then
+			_cbt_add -W "run list status enable" -- "$cur"
+		elif [[ $COMP_CWORD -eq 3 ]]; then
+			_cbt_add -W "$(ls "${CBT_CONFIG_DIR:-/etc/cbt}"/jobs.d 2>/dev/null | sed -n 's/\.conf$//p')" -- "$cur"
 		fi
 		;;
 	clone)

@@ -50,12 +50,6 @@ jget() {
 	sed -n "s/^ *\"$1\": *\([0-9][0-9]*\).*/\1/p" "$2" | head -n 1
 }
 
-# drop_caches: every measurement starts with cold caches.
-drop_caches() {
-	sync
-	echo 3 >/proc/sys/vm/drop_caches
-}
-
 rm -rf "$W" && mkdir -p "$W" "$SRC" "$STORE"
 log "filling the disks"
 zero_disks "$DISK1" "$DISK3" "$DISK4"

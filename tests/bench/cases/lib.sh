@@ -12,6 +12,12 @@ bench_out() {
 	echo "BENCH $*"
 }
 
+# drop_caches: a measurement that starts with cold caches (backup, merge).
+drop_caches() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+}
+
 # now_us: wall-clock time in microseconds (busybox adjtimex reads the
 # kernel's clock; busybox date has no %N).
 now_us() {

@@ -19,27 +19,6 @@
 #define READ_BYTES (4U << 20)
 #define ALIGN 4096
 
-/* Remove DIR/.*.partial left by a run that died. */
-static void remove_partials(int dfd)
-{
-	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd < 0 ? NULL : fdopendir(fd);
-	struct dirent *de;
-
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d))) {
-		size_t l = strlen(de->d_name);
-
-		if (de->d_name[0] == '.' && l > 8 && !strcmp(de->d_name + l - 8, ".partial"))
-			unlinkat(dirfd(d), de->d_name, 0);
-	}
-	closedir(d);
-}
-
 /*
  * A chain may follow its device as it grows: restore sizes each point from
  * its own image. Shrinking, or another block size, would leave the parent's
@@ -243,7 +222,7 @@ static int copy_blocks(const struct cbt_backup_req *req, const struct cbt_img_he
 /* Blocks a differential holds besides the current epoch's: every image since its full. */
 static int since_full(const struct cbt_chain *c, const uint8_t base[16], struct cbt_extents *acc)
 {
-	long f = cbt_chain_find(c, base);
+	long f = cbt_chain_find_full(c, base);
 
 	for (size_t i = (size_t)f + 1; f >= 0 && i < c->nr; i++) {
 		struct cbt_img_header h;
@@ -315,7 +294,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 		}
 		if (ret)
 			goto out;
-		remove_partials(c.dfd);
+		cbt_chain_remove_partials(&c);
 	} else if (type != CBT_IMG_FULL) {
 		ret = cbt_err(-EINVAL, "incremental and differential images need the chain"
 			      " directory (--to DIR) to find their parent");
@@ -328,7 +307,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 		h->epoch_last = req->epoch;
 	} else {
 		const struct cbt_chain_entry *last = &c.v[c.nr - 1];
-		long full = cbt_chain_find(&c, last->base);
+		long full = cbt_chain_find_full(&c, last->base);
 
 		memcpy(h->base, last->base, 16);
 		if (type == CBT_IMG_INCREMENTAL) {
@@ -340,7 +319,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 					      " missing; take a full backup (--full)", req->dir);
 				goto out;
 			}
-			memcpy(h->parent, last->base, 16);
+			memcpy(h->parent, c.v[full].uuid, 16);
 			h->epoch_first = c.v[full].epoch_last + 1;
 		}
 		h->epoch_last = req->epoch;

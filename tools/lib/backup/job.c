@@ -358,3 +358,18 @@ int cbt_backup_finish(struct cbt_backup_job *job, int ret)
 	cbt_extents_free(&job->used);
 	return ret;
 }
+
+int cbt_backup_steps(struct cbt_backup_job *job)
+{
+	int ret = cbt_backup_plan(job);
+
+	if (!ret)
+		ret = cbt_backup_snapshot(job);
+	if (!ret)
+		ret = cbt_backup_blocks(job);
+	if (!ret)
+		ret = cbt_backup_write(job);
+	if (!ret)
+		ret = cbt_backup_commit(job);
+	return cbt_backup_finish(job, ret);
+}

@@ -79,6 +79,8 @@ int cbt_backup_blocks(struct cbt_backup_job *job);
 int cbt_backup_check_readers(const struct cbt_dev_info *info, uint64_t epoch);
 int cbt_backup_write(struct cbt_backup_job *job);
 int cbt_backup_commit(struct cbt_backup_job *job);
+/* Every step above in order, then cbt_backup_finish(): the run's result. */
+int cbt_backup_steps(struct cbt_backup_job *job);
 /* @ret: the run's result so far; returns it (a failed drop after success is reported, not returned). */
 int cbt_backup_finish(struct cbt_backup_job *job, int ret);
 

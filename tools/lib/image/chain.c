@@ -230,6 +230,14 @@ long cbt_chain_find(const struct cbt_chain *c, const uint8_t uuid[16])
 	return -1;
 }
 
+long cbt_chain_find_full(const struct cbt_chain *c, const uint8_t base[16])
+{
+	for (size_t i = c->nr; i-- > 0;)
+		if (c->v[i].type == CBT_IMG_FULL && !memcmp(c->v[i].base, base, 16))
+			return (long)i;
+	return -1;
+}
+
 int cbt_chain_pick(const struct cbt_chain *c, const char *id, size_t *i)
 {
 	uint8_t u[16];
@@ -328,19 +336,16 @@ static void put_entry(FILE *f, const struct cbt_chain_entry *e)
 		e->epoch_last, e->file);
 }
 
-int cbt_chain_add(struct cbt_chain *c, const struct cbt_chain_entry *e)
+/* Write @v to a new index and rename it over the old one. */
+static int write_index(struct cbt_chain *c, const struct cbt_chain_entry *v, size_t nr,
+		       const struct cbt_chain_entry *extra)
 {
-	struct cbt_chain_entry *v;
 	struct cbt_tmpfile tf;
 	char path[4096];
 	FILE *f;
 	int ret;
 
 	snprintf(path, sizeof(path), "%s/" CBT_CHAIN_INDEX, c->dir);
-	v = realloc(c->v, (c->nr + 1) * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	c->v = v;
 	ret = cbt_tmpfile_create_at(&tf, c->dfd, CBT_CHAIN_INDEX, path);
 	if (ret)
 		return ret;
@@ -348,14 +353,105 @@ int cbt_chain_add(struct cbt_chain *c, const struct cbt_chain_entry *e)
 	if (!f)
 		return -ENOMEM;
 	fprintf(f, INDEX_VERSION_LINE "\n");
-	for (size_t i = 0; i < c->nr; i++)
-		put_entry(f, &c->v[i]);
-	put_entry(f, e);
-	ret = cbt_tmpfile_commit_stdio(&tf, f);
+	for (size_t i = 0; i < nr; i++)
+		put_entry(f, &v[i]);
+	if (extra)
+		put_entry(f, extra);
+	return cbt_tmpfile_commit_stdio(&tf, f);
+}
+
+int cbt_chain_add(struct cbt_chain *c, const struct cbt_chain_entry *e)
+{
+	struct cbt_chain_entry *v;
+	int ret;
+
+	v = realloc(c->v, (c->nr + 1) * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	c->v = v;
+	ret = write_index(c, c->v, c->nr, e);
 	if (ret)
 		return ret;
 	c->v[c->nr++] = *e;
 	return 0;
+}
+
+int cbt_chain_rewrite(struct cbt_chain *c, const struct cbt_chain_entry *v, size_t nr)
+{
+	struct cbt_chain_entry *copy = malloc((nr ? nr : 1) * sizeof(*copy));
+	int ret;
+
+	if (!copy)
+		return -ENOMEM;
+	memcpy(copy, v, nr * sizeof(*copy));
+	ret = write_index(c, copy, nr, NULL);
+	if (ret) {
+		free(copy);
+		return ret;
+	}
+	free(c->v);
+	c->v = copy;
+	c->nr = nr;
+	return 0;
+}
+
+/* Call @fn on each name in directory @dfd (the count is @fn's). */
+static void each_name(int dfd, void (*fn)(const struct cbt_chain *, int, const char *, int *),
+		      const struct cbt_chain *c, int *count)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)))
+		fn(c, dirfd(d), de->d_name, count);
+	closedir(d);
+}
+
+static void remove_partial(const struct cbt_chain *c, int dfd, const char *name, int *count)
+{
+	size_t l = strlen(name);
+
+	(void)c;
+	if (name[0] == '.' && l > 8 && !strcmp(name + l - 8, ".partial") && !unlinkat(dfd, name, 0))
+		(*count)++;
+}
+
+void cbt_chain_remove_partials(const struct cbt_chain *c)
+{
+	int n = 0;
+
+	each_name(c->dfd, remove_partial, c, &n);
+}
+
+static void remove_orphan(const struct cbt_chain *c, int dfd, const char *name, int *count)
+{
+	uint64_t seq;
+	int n = 0;
+
+	if (!c->nr || sscanf(name, "%" SCNu64 "-%*[a-z].cbti%n", &seq, &n) != 1 || name[n] ||
+	    seq > c->v[c->nr - 1].seq)
+		return;
+	for (size_t i = 0; i < c->nr; i++)
+		if (!strcmp(c->v[i].file, name))
+			return;
+	if (!unlinkat(dfd, name, 0))
+		(*count)++;
+}
+
+int cbt_chain_remove_orphans(const struct cbt_chain *c)
+{
+	int n = 0;
+
+	each_name(c->dfd, remove_orphan, c, &n);
+	if (n)
+		cbt_dir_sync(c->dfd, c->dir);
+	return n;
 }
 
 int cbt_extents_union(const struct cbt_extents *a, const struct cbt_extents *b,

@@ -60,6 +60,12 @@ int cbt_chain_read_ends(const struct cbt_chain *c, size_t i, struct cbt_img_head
 /* The entry whose image UUID is @uuid, or -1. */
 long cbt_chain_find(const struct cbt_chain *c, const uint8_t uuid[16]);
 /*
+ * The full image of the chain that starts from base @base, or -1: the
+ * entry whose own UUID is @base, or a full image merged from it (which
+ * took the UUID of the newest image it absorbed and kept @base).
+ */
+long cbt_chain_find_full(const struct cbt_chain *c, const uint8_t base[16]);
+/*
  * An image chosen by the user: a sequence number, a UUID or a file name;
  * NULL is the last image. -ENOENT with a detail listing what exists.
  */
@@ -80,6 +86,21 @@ int cbt_img_check_link(const struct cbt_img_header *child, const struct cbt_img_
 void cbt_chain_next_name(const struct cbt_chain *c, uint32_t type, struct cbt_chain_entry *e);
 /* Append @e to the index (rewritten to a temporary file and renamed). */
 int cbt_chain_add(struct cbt_chain *c, const struct cbt_chain_entry *e);
+
+/*
+ * Replace the index by @v (@nr entries, in order), the same way; @c then
+ * holds a copy of them.
+ */
+int cbt_chain_rewrite(struct cbt_chain *c, const struct cbt_chain_entry *v, size_t nr);
+/* Remove DIR/.*.partial left by a run that died (the caller holds the lock). */
+void cbt_chain_remove_partials(const struct cbt_chain *c);
+/*
+ * Remove image files (NNNNNN-TYPE.cbti) the index does not name, numbered
+ * at or below its last entry: left by a merge that died after renaming
+ * its image or rewriting the index (a backup that died before indexing its
+ * image left a higher number, which stays). Returns how many went.
+ */
+int cbt_chain_remove_orphans(const struct cbt_chain *c);
 
 /* The union of two sorted extent lists, into @out (initialised here). */
 int cbt_extents_union(const struct cbt_extents *a, const struct cbt_extents *b,

@@ -173,7 +173,8 @@ int cbt_img_header_decode(const uint8_t b[CBT_IMG_HEADER_SIZE], struct cbt_img_h
 	if ((h->type == CBT_IMG_FULL) != cbt_uuid_is_zero(h->parent))
 		return cbt_err(-EBADMSG, "a %s image with%s parent", cbt_img_type_name(h->type),
 			       h->type == CBT_IMG_FULL ? " a" : "out a");
-	if (h->type == CBT_IMG_FULL && memcmp(h->base, h->uuid, 16))
+	if (h->type == CBT_IMG_FULL && !(h->flags & CBT_IMG_F_MERGED) &&
+	    memcmp(h->base, h->uuid, 16))
 		return cbt_err(-EBADMSG, "a full image whose base is not itself");
 	if (h->epoch_first > h->epoch_last)
 		return cbt_err(-EBADMSG, "epoch range %llu..%llu runs backwards",
@@ -190,4 +191,23 @@ int cbt_img_header_decode(const uint8_t b[CBT_IMG_HEADER_SIZE], struct cbt_img_h
 		if (b[i])
 			return cbt_err(-EBADMSG, "reserved header bytes set");
 	return 0;
+}
+
+int cbt_img_parse_compress(const char *s, uint32_t *comp, uint32_t *level)
+{
+	if (!strcmp(s, "none")) {
+		*comp = CBT_IMG_COMP_NONE;
+		*level = 0;
+		return 0;
+	}
+	if (!strcmp(s, "zstd")) {
+		*comp = CBT_IMG_COMP_ZSTD;
+		*level = 3;
+		return 0;
+	}
+	if (!strncmp(s, "zstd:", 5) && !cbt_parse_u32(s + 5, level) && *level >= 1 && *level <= 19) {
+		*comp = CBT_IMG_COMP_ZSTD;
+		return 0;
+	}
+	return -EINVAL;
 }

@@ -61,7 +61,15 @@ enum cbt_img_compress {
 #define CBT_IMG_F_ALL_BLOCKS	(1U << 0)	/* every block of the device */
 #define CBT_IMG_F_FS_USED	(1U << 1)	/* blocks the filesystem uses (ext4, xfs) */
 #define CBT_IMG_F_NONZERO	(1U << 2)	/* blocks that are not all zero */
-#define CBT_IMG_F_ALL (CBT_IMG_F_ALL_BLOCKS | CBT_IMG_F_FS_USED | CBT_IMG_F_NONZERO)
+/*
+ * Written by cbt merge from several images of a chain (docs/format.md,
+ * "Merged images"): it takes the UUID of the newest image it absorbed, so
+ * that image's children still name it; a merged full image keeps the
+ * chain's base UUID (its own is then not its base).
+ */
+#define CBT_IMG_F_MERGED	(1U << 3)
+#define CBT_IMG_F_ALL (CBT_IMG_F_ALL_BLOCKS | CBT_IMG_F_FS_USED | CBT_IMG_F_NONZERO | \
+		       CBT_IMG_F_MERGED)
 
 struct cbt_img_header {
 	uint32_t version;
@@ -98,6 +106,9 @@ bool cbt_uuid_is_zero(const uint8_t u[16]);
 int cbt_uuid_generate(uint8_t u[16]);
 /* Parse the 8-4-4-4-12 form. */
 int cbt_uuid_parse(const char *s, uint8_t u[16]);
+
+/* "none", "zstd" (level 3) or "zstd:LEVEL" (1-19): 0 or -EINVAL. */
+int cbt_img_parse_compress(const char *s, uint32_t *comp, uint32_t *level);
 
 /* Header encoding; decode checks magic, version, checksum, every field. */
 void cbt_img_header_encode(const struct cbt_img_header *h, uint8_t buf[CBT_IMG_HEADER_SIZE]);

@@ -106,6 +106,19 @@ int cbt_exit_status(int err)
 		return CBT_EXIT_FULL_NEEDED;
 	case -EBADMSG:
 		return CBT_EXIT_DAMAGED;
+	/* No such cbt device, a device that went away, a kernel that answers unexpectedly. */
+	case -ENODEV:
+	case -ENXIO:
+	case -ENOTBLK:
+	case -ENOMEDIUM:
+	case -EPROTO:
+		return CBT_EXIT_DEVICE;
+	/* Storage out of space, read-only or over a limit: free space, then run again. */
+	case -ENOSPC:
+	case -EDQUOT:
+	case -EROFS:
+	case -EFBIG:
+		return CBT_EXIT_STORAGE;
 	}
 	return CBT_EXIT_ERROR;
 }

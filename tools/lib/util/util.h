@@ -48,6 +48,8 @@ enum {
 	CBT_EXIT_USAGE = 2,
 	CBT_EXIT_FULL_NEEDED = 3,	/* -ESTALE: the chain's history is lost */
 	CBT_EXIT_DAMAGED = 4,		/* -EBADMSG: verify failed, chain or image damaged */
+	CBT_EXIT_DEVICE = 5,		/* the device or its tracking: -ENODEV, -ENXIO, -EPROTO... */
+	CBT_EXIT_STORAGE = 6,		/* storage out of space or read-only: -ENOSPC, -EDQUOT, -EROFS, -EFBIG */
 };
 
 /* The exit status for a failure with @err (a negative errno). */
