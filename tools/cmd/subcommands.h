@@ -18,6 +18,11 @@ int verify_main(int argc, char *argv[]);
 int info_main(int argc, char *argv[]);
 int export_main(int argc, char *argv[]);
 int clone_main(int argc, char *argv[]);
+int mount_main(int argc, char *argv[]);
+int unmount_main(int argc, char *argv[]);
+int serve_main(int argc, char *argv[]);
+/* `cbt serve DEVICE --snapshot ...' (serve.c hands over every argument). */
+int cmd_serve_snapshot(int argc, char **argv);
 int monitor_main(int argc, char *argv[]);
 int version_main(int argc, char *argv[]);
 int help_main(int argc, char *argv[]);
