@@ -291,10 +291,14 @@ static void show_log(const char *log)
 	fclose(f);
 }
 
+/*
+ * nbd-client's default 512-byte sectors: a filesystem with 1 KiB blocks
+ * (a small ext4) does not mount on a device with bigger logical sectors.
+ */
 static int connect_device(const struct cbt_mount_opts *o, const struct cbt_mount *m,
 			  const char *log)
 {
-	const char *argv[] = { "nbd-client", "-unix", m->socket, m->device, "-block-size", "4096",
+	const char *argv[] = { "nbd-client", "-unix", m->socket, m->device,
 			       o->writable ? NULL : "-readonly", NULL };
 	char path[128];
 	uint64_t size = 0;
@@ -376,7 +380,8 @@ static int mount_fs(const struct cbt_mount_opts *o, const struct cbt_mount *m)
 	if (!mount(m->fsdev, m->mountpoint, type, flags, xfs ? "nouuid" : NULL))
 		return 0;
 	err = errno;
-	if (!o->writable && (xfs || ext) &&
+	/* EROFS: recovery needed on a read-only device; anything else is an error */
+	if (err == EROFS && !o->writable && (xfs || ext) &&
 	    !mount(m->fsdev, m->mountpoint, type, flags, xfs ? "nouuid,norecovery" : "noload")) {
 		if (!o->quiet)
 			fprintf(stderr, "cbt mount: %s needs its log replayed; mounted without"
