@@ -16,6 +16,7 @@ qemu-system-x86 busybox-static cpio xz-utils zstd
 dracut-core mmdebstrap
 dmsetup e2fsprogs xfsprogs xfslibs-dev fio util-linux
 lvm2
+nbdkit nbdkit-plugin-dev nbd-client libnbd-bin
 debhelper dh-dkms lintian rpm
 "
 

@@ -20,7 +20,7 @@ _cbt_devices() {
 _cbt() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	# The subcommands, as tools/cbt.c's table lists them.
-	local cmds="status bitmap epoch snapshot attach detach setup-boot backup restore verify info export clone monitor version help"
+	local cmds="status bitmap epoch snapshot attach detach setup-boot backup restore mount unmount serve verify info export clone monitor version help"
 	COMPREPLY=()
 
 	if [[ $COMP_CWORD -eq 1 ]]; then
@@ -96,10 +96,28 @@ _cbt() {
 		esac
 		if [[ $cur == -* ]]; then
 			case ${COMP_WORDS[1]} in
-			restore) _cbt_add -W "--image --at --no-preverify --spool-dir --quiet --json --help" -- "$cur" ;;
+			restore) _cbt_add -W "--image --at --no-preverify --spool-dir --path --recursive --output
+				--quiet --json --help" -- "$cur" ;;
 			verify) _cbt_add -W "--json --quiet --help" -- "$cur" ;;
 			info) _cbt_add -W "--json --help" -- "$cur" ;;
 			export) _cbt_add -W "--format --image --output --quiet --help" -- "$cur" ;;
+			esac
+		else
+			_cbt_add -f -- "$cur"
+		fi
+		;;
+	mount | unmount | serve)
+		case $prev in
+		--at | --image | --partition | --tcp) return ;;
+		--socket | --tls-psk) _cbt_add -f -- "$cur"; return ;;
+		--tls-certificates) _cbt_add -d -- "$cur"; return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			case ${COMP_WORDS[1]} in
+			mount) _cbt_add -W "--at --writable --partition --device-only --help" -- "$cur" ;;
+			unmount) _cbt_add -W "--help" -- "$cur" ;;
+			serve) _cbt_add -W "--at --socket --tcp --tls-certificates --tls-psk --snapshot
+				--help" -- "$cur" ;;
 			esac
 		else
 			_cbt_add -f -- "$cur"
