@@ -9,8 +9,9 @@
 # is not). Sourced by tests/unit/run after image_cli.sh; uses cli.sh's run
 # and expect. Skipped when nbdkit or libnbd-bin is missing.
 
-# $out, $err and $rc are set by cli.sh's run.
-# shellcheck disable=SC2154
+# $out, $err and $rc are set by cli.sh's run; $uri and $OUT expand in the
+# shell nbdkit --run starts; the chain's files are named by the tool.
+# shellcheck disable=SC2154,SC2016,SC2012
 SW=$O/serve-cli
 PLUGIN=$TOP/tools/nbdkit-cbt-plugin.so
 
