@@ -77,6 +77,25 @@ else
 	"$MKIMG" "$W/p3" full -o - "$IU" 1 4096 - all none | "$CBT" verify -q -
 	ok_if verify_from_pipe test "${PIPESTATUS[1]}" = 0
 
+	# Format version 1 images (an older cbt's) still verify, restore and
+	# show in info, in a chain that goes on with version 2 images.
+	V=$W/v1
+	mkdir -p "$V"
+	MKIMG_FORMAT=1 "$MKIMG" "$W/p1" full --to "$V/chain" "$IU" 1 4096 - >/dev/null
+	"$MKIMG" "$W/p2" incremental --to "$V/chain" "$IU" 2 4096 2,150-151,700-739 >/dev/null
+	run "$CBT" verify "$V/chain"
+	expect v1_chain_verify 0 ""
+	run "$CBT" restore --quiet "$V/chain" "$V/r2"
+	expect v1_chain_restore 0 ""
+	ok_if v1_chain_restore_exact cmp "$V/r2" "$W/p2"
+	run "$CBT" info --json "$V/chain"
+	expect v1_chain_info 0 ""
+	if [[ $(grep -o '"format_version": *[0-9]*' <<<"$out" | tr -d ' ' | tr '\n' ,) == '"format_version":1,"format_version":2,' ]]; then
+		tap_ok "unit/image_cli/v1_chain_info_versions"
+	else
+		tap_fail "unit/image_cli/v1_chain_info_versions: $out"
+	fi
+
 	# A larger file target becomes the device: cut to the point's size.
 	truncate -s 40M "$W/big"
 	run "$CBT" restore --quiet "$W/chain" "$W/big"

@@ -9,7 +9,8 @@
  *         [CHANGED] [all|nonzero|fs] [none|zstd:N]
  *
  * TYPE: full, incremental, differential, auto-incremental (--auto-full). CHANGED: "1-3,7,9-9" (blocks;
- * "-" for none). Exits 0 or prints the error.
+ * "-" for none). Exits 0 or prints the error. MKIMG_FORMAT=1 in the environment
+ * writes image format version 1 (what an older cbt wrote).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -78,6 +79,10 @@ int main(int argc, char *argv[])
 		req.compression = CBT_IMG_COMP_NONE;
 	else if (argc > 10 && !strncmp(argv[10], "zstd:", 5))
 		req.level = (uint32_t)atoi(argv[10] + 5);
+	if (getenv("MKIMG_FORMAT") && cbt_parse_u32(getenv("MKIMG_FORMAT"), &req.format_version)) {
+		fprintf(stderr, "mkimg: bad MKIMG_FORMAT\n");
+		return 2;
+	}
 	src = open(argv[1], O_RDONLY);
 	if (src < 0 || fstat(src, &st)) {
 		perror(argv[1]);

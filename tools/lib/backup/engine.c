@@ -273,7 +273,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 	struct cbt_img_writer *w = NULL;
 	struct cbt_img_trailer t;
 	struct cbt_extents list, all;
-	struct cbt_img_write_opts wo = { .threads = req->threads };
+	struct cbt_img_write_opts wo = { .threads = req->threads, .version = req->format_version };
 	const struct cbt_extents *use;
 	struct cbt_tmpfile tf = { .fd = -1, .dfd = -1 };
 	uint32_t type = req->type;
@@ -284,7 +284,7 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 	cbt_extents_init(&list);
 	cbt_extents_init(&all);
 	memset(h, 0, sizeof(*h));
-	h->version = CBT_IMG_VERSION;
+	h->version = req->format_version ? req->format_version : CBT_IMG_VERSION;
 	memcpy(h->dev_uuid, req->dev_uuid, 16);
 	h->dev_bytes = req->dev_bytes;
 	h->block_size = req->block_size;

@@ -37,6 +37,7 @@ struct cbt_backup_req {
 	const struct cbt_extents *fs_used;	/* for CBT_FULL_FS */
 	uint32_t compression, level;
 	int threads;
+	uint32_t format_version;	/* 0: the current one (1: tests' version 1 fixtures) */
 	const char *dir;		/* chain directory, or NULL */
 	int out_fd;			/* without dir: where the image goes */
 	const char *out_name;

@@ -24,20 +24,9 @@ static int bad(const char *path, uint64_t off, const char *what)
 /* Does @map hold any block of [lo, hi]? */
 static bool map_has(const struct cbt_extents *map, uint64_t lo, uint64_t hi)
 {
-	size_t a = 0, b = map->nr;
+	size_t a = cbt_ranges_find(map->v, map->nr, lo);
 
-	if (lo > hi)
-		return false;
-	/* the first extent ending after lo */
-	while (a < b) {
-		size_t m = a + (b - a) / 2;
-
-		if (map->v[m].start + map->v[m].len <= lo)
-			a = m + 1;
-		else
-			b = m;
-	}
-	return a < map->nr && map->v[a].start <= hi;
+	return lo <= hi && a < map->nr && map->v[a].start <= hi;
 }
 
 /* One version 1 frame's header at @off, checked as the stream reader does. */

@@ -41,7 +41,11 @@ int cbt_view_pread(struct cbt_view *v, void *buf, size_t len, uint64_t off);
  */
 int cbt_view_extents(struct cbt_view *v, uint64_t off, uint64_t len,
 		     int (*cb)(void *arg, uint64_t off, uint64_t len, bool data), void *arg);
-/* Which image (index in the chain, 0 = the full) holds block b, -1 if none: for tests and `cbt info`. */
+/*
+ * Which image (index in the chain, 0 = the full) holds block b, -1 if none: for tests and `cbt info`.
+ * The index counts along the point's restore path: 0 the full image, 1 the next image the point
+ * builds on (for a differential point, the differential itself), up to the point.
+ */
 int cbt_view_owner(const struct cbt_view *v, uint64_t block);
 void cbt_view_close(struct cbt_view *v);
 
@@ -50,5 +54,14 @@ void cbt_view_close(struct cbt_view *v);
  * restores the default, stderr. Process-wide; set it before opening views.
  */
 void cbt_view_set_log(void (*log)(void *arg, const char *line), void *arg);
+
+/* What the frame cache did (tests, the bench). */
+struct cbt_view_stats {
+	uint64_t bytes;		/* decompressed bytes cached now */
+	uint64_t peak_bytes;	/* the most ever cached at once */
+	uint64_t loads;		/* frames read from disk and checked */
+	uint64_t hits;		/* frames found in the cache */
+};
+void cbt_view_stats(struct cbt_view *v, struct cbt_view_stats *st);
 
 #endif /* CBT_VIEW_H */

@@ -70,3 +70,18 @@ void cbt_extents_keep_last(struct cbt_extents *l)
 		l->nr = 1;
 	}
 }
+
+size_t cbt_ranges_find(const struct cbt_range *v, size_t nr, uint64_t b)
+{
+	size_t a = 0, z = nr;
+
+	while (a < z) {
+		size_t m = a + (z - a) / 2;
+
+		if (v[m].start + v[m].len <= b)
+			a = m + 1;
+		else
+			z = m;
+	}
+	return a;
+}

@@ -44,6 +44,12 @@ int cbt_extents_append(struct cbt_extents *l, uint64_t start, uint64_t len);
 /* The first block after the last extent; 0 when the list is empty. */
 uint64_t cbt_extents_end(const struct cbt_extents *l);
 
+/*
+ * In sorted, non-overlapping ranges @v[0 .. nr): the index of the first
+ * one ending after block @b (so holding it, if any does), or @nr.
+ */
+size_t cbt_ranges_find(const struct cbt_range *v, size_t nr, uint64_t b);
+
 /* Drop every extent but the last one (which may still grow). */
 void cbt_extents_keep_last(struct cbt_extents *l);
 
