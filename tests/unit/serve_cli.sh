@@ -16,16 +16,7 @@ SW=$O/serve-cli
 PLUGIN=$TOP/tools/nbdkit-cbt-plugin.so
 
 # serve_ok NAME COMMAND...: a TAP line for a command's success.
-serve_ok() {
-	local name=$1
-	shift
-	if "$@" >"$SW/ok.out" 2>&1; then
-		tap_ok "unit/serve_cli/$name"
-	else
-		tap_fail "unit/serve_cli/$name"
-		sed 's/^/# /' "$SW/ok.out" | head -10
-	fi
-}
+serve_ok() { ok_cmd "unit/serve_cli/$1" "${@:2}"; }
 
 # nbd_copy POINT OUT [PARAM...]: the point read whole through the plugin.
 nbd_copy() {
