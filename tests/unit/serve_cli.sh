@@ -55,6 +55,10 @@ else
 		nbd_copy "$i" "$SW/got$i" >/dev/null 2>&1
 		serve_ok "plugin_point_${i}_exact" cmp "$SW/got$i" "$SW/want$i"
 	done
+	rm -f "$SW/gotf"
+	OUT=$SW/gotf nbdkit -U - -r "$PLUGIN" "$SW/chain/000001-full.cbti" \
+		--run 'nbdcopy "$uri" "$OUT"' >/dev/null 2>&1
+	serve_ok plugin_full_image_file cmp "$SW/gotf" "$SW/want1"
 	nbd_copy 2 "$SW/got2c" cache=1M check=true >/dev/null 2>&1
 	serve_ok plugin_cache_and_check_parameters cmp "$SW/got2c" "$SW/want2"
 	# point 2 holds blocks 0-3 (full), 1000-1599 (full), 3000-3007 (incremental)
@@ -105,6 +109,10 @@ else
 	rm -f "$SW/gots"
 	nbdcopy "nbd+unix:///?socket=$SW/s.sock" "$SW/gots" 2>/dev/null
 	serve_ok serve_socket_point_2_exact cmp "$SW/gots" "$SW/want2"
+	# qemu's own NBD client, with the URI syntax docs/mount.md gives for -drive
+	rm -f "$SW/gotq"
+	qemu-img convert -f raw -O raw "nbd:unix:$SW/s.sock" "$SW/gotq" 2>/dev/null
+	serve_ok serve_socket_qemu_client_exact cmp "$SW/gotq" "$SW/want2"
 	kill "$spid"; wait "$spid" 2>/dev/null
 
 	# TCP with TLS (pre-shared key); a client without TLS is turned away

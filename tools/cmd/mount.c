@@ -15,9 +15,10 @@
 
 static void mount_usage(FILE *f)
 {
-	fprintf(f, "Usage: %s mount DIR [--at N] [--writable] [--partition N] MOUNTPOINT\n"
-		"       %s mount DIR [--at N] [--writable] --device-only\n\n"
-		"Mounts a restore point of chain DIR (the last image, or image --at N) read-only\n"
+	fprintf(f, "Usage: %s mount DIR|FILE [--at N] [--writable] [--partition N] MOUNTPOINT\n"
+		"       %s mount DIR|FILE [--at N] [--writable] --device-only\n\n"
+		"Mounts a restore point of chain DIR (the last image, or image --at N), or the\n"
+		"full image FILE, read-only "
 		"on MOUNTPOINT, without restoring it: nbdkit serves the point on a Unix socket\n"
 		"under " CBT_MOUNT_DIR " and a free /dev/nbdX (nbd module, nbd-client) shows\n"
 		"it. A chain with a missing, broken or foreign image is refused before\n"

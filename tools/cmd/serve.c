@@ -19,8 +19,8 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: %s serve DIR [--at N] --socket PATH\n"
-		"       %s serve DIR [--at N] --tcp ADDR:PORT [--tls-certificates DIR | --tls-psk FILE]\n"
+	fprintf(f, "Usage: %s serve DIR|FILE [--at N] --socket PATH\n"
+		"       %s serve DIR|FILE [--at N] --tcp ADDR:PORT [--tls-certificates DIR | --tls-psk FILE]\n"
 		"       %s serve DEVICE --snapshot ...   (see `%s serve DEVICE --snapshot --help')\n\n"
 		"Exports a restore point of chain DIR (the last image, or image --at N)\n"
 		"read-only over NBD until interrupted, with nbdkit in the foreground, so\n"

@@ -105,6 +105,10 @@ sums "$MP" | cmp - "$W/sums.3" || fail "--device-only: the last point differs"
 assert_cmd umount "$MP"
 assert_cmd cbt unmount "$dev"
 assert_clean "unmount by device"
+# a full image file on its own
+assert_cmd cbt mount "$CH/000001-full.cbti" "$MP"
+sums "$MP" | cmp - "$W/sums.1" || fail "mount of the full image file: files differ"
+assert_cmd cbt unmount "$MP"
 
 log "cbt serve: point 2 over a Unix socket, read with nbd-client"
 cbt serve "$CH" --at 2 --socket "$W/s.sock" >"$W/serve.log" 2>&1 &
