@@ -11,7 +11,8 @@
 # file in it only, the other files read back exact, and the server's log
 # names the image. nbdkit killed under an open file: reads fail with EIO
 # (no hung task), cbt unmount cleans up. A chain with a missing image is
-# refused with nothing attached.
+# refused with nothing attached. --partition 1 mounts the one partition of
+# a point holding an MBR partition table.
 # disks: 64M 64M 256M 320M
 # timeout: 900
 # busybox sh has local.
@@ -30,10 +31,11 @@ cleanup() {
 	bg_kill
 	unmount "$SRC" /mnt/mc-x "$MP" /mnt/mc-xsrc
 	unmount "$STORE"
-	dm_remove c x
+	dm_remove pp p c x
+	losetup -D 2>/dev/null || true
 }
 
-need_module dm_cbt xfs
+need_module dm_cbt xfs loop
 need_cmd cbt nbdkit nbd-client mkfs.ext4 mkfs.xfs sha256sum cmp fio memfind
 
 rm -rf "$W" && mkdir -p "$W" "$SRC" "$STORE" "$MP" /mnt/mc-x /mnt/mc-xsrc /var/tmp
@@ -109,6 +111,29 @@ assert_clean "unmount by device"
 assert_cmd cbt mount "$CH/000001-full.cbti" "$MP"
 sums "$MP" | cmp - "$W/sums.1" || fail "mount of the full image file: files differ"
 assert_cmd cbt unmount "$MP"
+
+log "--partition: a disk with an MBR partition table (one ext4 partition at 1 MiB)"
+truncate -s 32M "$W/p.img"
+loopdev=$(losetup -f --show "$W/p.img") || fail "losetup failed"
+# entry 1: type 0x83, LBA 2048, 63488 sectors; the 0x55aa signature
+printf '\203' | dd of="$loopdev" bs=1 seek=450 conv=notrunc 2>/dev/null
+printf '\000\010\000\000\000\370\000\000' | dd of="$loopdev" bs=1 seek=454 conv=notrunc 2>/dev/null
+printf '\125\252' | dd of="$loopdev" bs=1 seek=510 conv=notrunc 2>/dev/null
+cbt_create p "$loopdev" 8
+assert_cmd dmsetup create pp --table "0 63488 linear /dev/mapper/p 2048"
+assert_cmd mkfs.ext4 -q /dev/mapper/pp
+assert_cmd mount /dev/mapper/pp "$SRC"
+echo partitioned >"$SRC/part"
+assert_cmd umount "$SRC"
+dm_remove pp
+assert_cmd cbt backup p --full --to "$STORE/part" --cow "$DISK2" --quiet
+dm_remove p
+losetup -d "$loopdev"
+assert_cmd cbt mount "$STORE/part" --partition 1 "$MP"
+assert_eq "$(cat "$MP/part")" partitioned "the file in partition 1"
+grep -q "^/dev/nbd[0-9]*p1 $MP " /proc/mounts || fail "--partition 1: not /dev/nbdXp1 mounted"
+assert_cmd cbt unmount "$MP"
+assert_clean "--partition"
 
 log "cbt serve: point 2 over a Unix socket, read with nbd-client"
 cbt serve "$CH" --at 2 --socket "$W/s.sock" >"$W/serve.log" 2>&1 &
