@@ -16,7 +16,7 @@ qemu-system-x86 busybox-static cpio xz-utils zstd
 dracut-core mmdebstrap
 dmsetup e2fsprogs xfsprogs xfslibs-dev fio util-linux
 lvm2
-libnbd-bin
+nbdkit nbdkit-plugin-dev nbd-client libnbd-bin
 debhelper dh-dkms lintian rpm
 libcurl4-openssl-dev curl
 radosgw ceph-mon ceph-osd ceph-common

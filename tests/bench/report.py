@@ -421,6 +421,38 @@ def merge(rows, out, js):
     js["merge"] = {"setup": head, "rounds": reps, "ratio_median": med(ratios)}
 
 
+def mount(rows, out, js):
+    head = next((r for r in rows if r["bench"] == "mount" and "rounds" in r), None)
+    if not head:
+        return
+    def times(phase, cfg=None):
+        return [num(r["time_us"]) for r in rows if r["bench"] == "mount" and r.get("phase") == phase
+                and (cfg is None or r.get("cfg") == cfg) and num(r.get("time_us")) is not None]
+    def rate(phase):
+        v = [num(r["bytes"]) / num(r["time_us"]) for r in rows if r["bench"] == "mount"
+             and r.get("phase") == phase and num(r.get("time_us"))]
+        return med(v) if v else None
+    js["mount"] = {"setup": head}
+    out.append("== bench_mount: `cbt mount` to the first byte of a file; reading a mounted point "
+               "against `cbt restore` ==")
+    for cfg in ("small", "big"):
+        t = times("to-first-byte", cfg)
+        if t:
+            size = num(head.get(cfg + "_dev_bytes")) or 0
+            out.append(f"  mount to first byte, {size / 2**30:.0f} GiB device: median {med(t) / 1e6:.2f} s "
+                       f"[{min(t) / 1e6:.2f}-{max(t) / 1e6:.2f}]")
+            js["mount"]["to_first_byte_" + cfg] = {"median_s": med(t) / 1e6, "runs_s": [x / 1e6 for x in t]}
+    rates = {p: rate(p) for p in ("read-files", "read-device", "restore")}
+    for p, v in rates.items():
+        if v:
+            out.append(f"  {p}: {v:.1f} MB/s (median)")
+            js["mount"][p.replace("-", "_") + "_MBps"] = v
+    if rates["read-device"] and rates["restore"]:
+        out.append(f"  reading the mounted point's device / restoring it to a file: "
+                   f"{rates['read-device'] / rates['restore']:.2f}")
+    out.append("")
+
+
 def main():
     kver, raw, txt, jsn = sys.argv[1:5]
     rows = parse(raw)
@@ -443,6 +475,7 @@ def main():
     backup(rows, out, js)
     merge(rows, out, js)
     clone(rows, out, js)
+    mount(rows, out, js)
     if len(out) == 2:
         out.append("no results")
     with open(txt, "w") as f:

@@ -15,6 +15,19 @@ run() {
 	err=$(cat "$errf")
 }
 
+# ok_cmd TAPNAME COMMAND...: a TAP line TAPNAME for a command's success;
+# on failure the first lines of its output (image_cli, harden_cli, serve_cli).
+ok_cmd() {
+	local name=$1
+	shift
+	if "$@" >"$errf.ok" 2>&1; then
+		tap_ok "$name"
+	else
+		tap_fail "$name"
+		sed 's/^/# /' "$errf.ok" | head -10
+	fi
+}
+
 # expect NAME RC STDERR-SUBSTRING [STDOUT]: check the last run.
 # An empty STDERR-SUBSTRING means stderr must be empty; STDOUT, when
 # given, must match exactly.

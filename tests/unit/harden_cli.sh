@@ -11,16 +11,7 @@ H=$O/harden-cli
 HU=5a5a5a5a-1111-4222-8333-555555555555
 
 # h_ok NAME COMMAND...: a TAP line for a command's success.
-h_ok() {
-	local name=$1
-	shift
-	if "$@" >"$H/h_ok.out" 2>&1; then
-		tap_ok "unit/harden_cli/$name"
-	else
-		tap_fail "unit/harden_cli/$name"
-		sed 's/^/# /' "$H/h_ok.out" | head -10
-	fi
-}
+h_ok() { ok_cmd "unit/harden_cli/$1" "${@:2}"; }
 
 # h_chain DIR: a full and an incremental image of $H/dev in DIR
 h_chain() {

@@ -26,16 +26,7 @@ flip() {
 img() { "$MKIMG" "$W/dev" "$1" --to "$W/chain" "$IU" "$2" 4096 "${3:--}" >/dev/null; }
 
 # ok_if NAME COMMAND...: a TAP line for a command's success.
-ok_if() {
-	local name=$1
-	shift
-	if "$@" >"$W/ok_if.out" 2>&1; then
-		tap_ok "unit/image_cli/$name"
-	else
-		tap_fail "unit/image_cli/$name"
-		sed 's/^/# /' "$W/ok_if.out" | head -10
-	fi
-}
+ok_if() { ok_cmd "unit/image_cli/$1" "${@:2}"; }
 
 if [ ! -x "$CBT" ] || [ ! -x "$MKIMG" ]; then
 	tap_fail "unit/image_cli: $CBT or $MKIMG was not built (see $O/build.log)"

@@ -21,9 +21,12 @@ int verify_main(int argc, char *argv[]);
 int info_main(int argc, char *argv[]);
 int export_main(int argc, char *argv[]);
 int clone_main(int argc, char *argv[]);
-int monitor_main(int argc, char *argv[]);
-/* cbt serve DEVICE --snapshot (serve_snapshot.c); serve.c dispatches a DEVICE argument here. */
+int mount_main(int argc, char *argv[]);
+int unmount_main(int argc, char *argv[]);
+int serve_main(int argc, char *argv[]);
+/* `cbt serve DEVICE --snapshot ...' (serve.c hands over every argument). */
 int cmd_serve_snapshot(int argc, char **argv);
+int monitor_main(int argc, char *argv[]);
 
 int merge_main(int argc, char *argv[]);
 int prune_main(int argc, char *argv[]);

@@ -20,7 +20,7 @@ _cbt_devices() {
 _cbt() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	# The subcommands, as tools/cbt.c's table lists them.
-	local cmds="status bitmap epoch snapshot attach detach setup-boot backup restore verify info export merge prune job clone serve monitor version help"
+	local cmds="status bitmap epoch snapshot attach detach setup-boot backup restore mount unmount serve verify info export merge prune job clone monitor version help"
 	COMPREPLY=()
 
 	if [[ $COMP_CWORD -eq 1 ]]; then
@@ -90,19 +90,6 @@ _cbt() {
 			_cbt_devices "$cur"
 		fi
 		;;
-	serve)
-		case $prev in
-		--cow | --socket) _cbt_add -f -- "$cur"; return ;;
-		--tls-certificates) _cbt_add -d -- "$cur"; return ;;
-		--tcp | --bitmap-name) return ;;
-		esac
-		if [[ $cur == -* ]]; then
-			_cbt_add -W "--snapshot --cow --force --freeze --no-freeze --bitmap-name --socket --tcp
-				--tls-certificates --help" -- "$cur"
-		elif [[ $COMP_CWORD -eq 2 ]]; then
-			_cbt_devices "$cur"
-		fi
-		;;
 	restore | verify | info | export)
 		case $prev in
 		--image | --at) return ;;
@@ -112,8 +99,8 @@ _cbt() {
 		esac
 		if [[ $cur == -* ]]; then
 			case ${COMP_WORDS[1]} in
-			restore) _cbt_add -W "--image --at --no-preverify --spool-dir --s3-config --quiet --json
-				--help" -- "$cur" ;;
+			restore) _cbt_add -W "--image --at --no-preverify --spool-dir --s3-config --path --recursive
+				--output --quiet --json --help" -- "$cur" ;;
 			verify) _cbt_add -W "--json --quiet --s3-config --help" -- "$cur" ;;
 			info) _cbt_add -W "--json --s3-config --help" -- "$cur" ;;
 			export) _cbt_add -W "--format --image --output --s3-config --quiet --help" -- "$cur" ;;
@@ -147,6 +134,24 @@ _cbt() {
 			_cbt_add -W "run list status enable" -- "$cur"
 		elif [[ $COMP_CWORD -eq 3 ]]; then
 			_cbt_add -W "$(ls "${CBT_CONFIG_DIR:-/etc/cbt}"/jobs.d 2>/dev/null | sed -n 's/\.conf$//p')" -- "$cur"
+		fi
+		;;
+	mount | unmount | serve)
+		case $prev in
+		--at | --image | --partition | --tcp | --bitmap-name) return ;;
+		--cow) _cbt_add -f -- "${cur:-/dev/}"; return ;;
+		--socket | --tls-psk) _cbt_add -f -- "$cur"; return ;;
+		--tls-certificates) _cbt_add -d -- "$cur"; return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			case ${COMP_WORDS[1]} in
+			mount) _cbt_add -W "--at --writable --partition --device-only --help" -- "$cur" ;;
+			unmount) _cbt_add -W "--help" -- "$cur" ;;
+			serve) _cbt_add -W "--at --socket --tcp --tls-certificates --tls-psk --snapshot --cow
+				--force --freeze --no-freeze --bitmap-name --help" -- "$cur" ;;
+			esac
+		else
+			_cbt_add -f -- "$cur"
 		fi
 		;;
 	clone)

@@ -42,6 +42,13 @@ VM_TOOLS+=(/usr/bin:/usr/bin/qemu-nbd /usr/bin:/usr/bin/qemu-img /usr/bin:/usr/b
 VM_TOOLS+=(/usr/bin:/usr/bin/nbdinfo /usr/bin:/usr/bin/nbdcopy)
 # openssl makes that case's TLS certificates.
 VM_TOOLS+=(/usr/bin:/usr/bin/openssl)
+# nbdkit (its cow filter), nbd-client and the nbd module, for cbt mount,
+# serve and restore --path (the mount_* cases); the cbt plugin comes with
+# the project layer, where `nbdkit cbt' looks for it.
+NBDKIT_PLUGINDIR=$(pkg-config --variable=plugindir nbdkit 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/nbdkit/plugins)
+NBDKIT_FILTERDIR=$(pkg-config --variable=filterdir nbdkit 2>/dev/null || echo /usr/lib/x86_64-linux-gnu/nbdkit/filters)
+VM_TOOLS+=(/usr/bin:/usr/bin/nbdkit /usr/sbin:/usr/sbin/nbd-client
+	"$NBDKIT_FILTERDIR:$NBDKIT_FILTERDIR/nbdkit-cow-filter.so")
 VM_TOOL_LINKS_LVM=()
 if [ -x /usr/sbin/lvm ]; then
 	VM_TOOLS+=(/usr/sbin:/usr/sbin/lvm)
@@ -61,7 +68,7 @@ VM_MODULES=(
 	virtio_pci virtio_blk
 	dm_mod dm_bufio dm_snapshot dm_flakey dm_delay dm_zero dm_log_writes
 	dm_persistent_data dm_era
-	loop ext4 xfs crc32c_generic crc32c_intel libcrc32c zstd
+	loop ext4 xfs crc32c_generic crc32c_intel libcrc32c zstd nbd
 	"${VM_MODULES_ATTACH[@]}"
 )
 
@@ -171,6 +178,9 @@ vm_build_initramfs() {
 	for f in "$kmods"/*.ko; do [ -f "$f" ] && install -m 0644 "$f" "$proj/lib/modules/$kver/extra/"; done
 	[ -n "$ko" ] && install -m 0644 "$ko" "$proj/lib/modules/$kver/extra/dm-cbt.ko"
 	[ -n "$tool" ] && copy_elf "$proj" "$tool" /usr/sbin cbt
+	# The nbdkit plugin, built next to the tool (tests/vm/run).
+	f=$TOP/tools/nbdkit-cbt-plugin.so
+	[ -f "$f" ] && install -D -m 0755 "$f" "$proj$NBDKIT_PLUGINDIR/nbdkit-cbt-plugin.so"
 	# The boot-time scripts (boot/), for the boot_* cases.
 	install -D -m 0644 "$TOP/boot/cbt-boot.sh" "$proj/usr/share/cbt/cbt-boot.sh"
 	install -D -m 0755 "$TOP/boot/initramfs-tools/scripts/local-top/cbt" "$proj/harness/boot/local-top-cbt"
