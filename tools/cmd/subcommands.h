@@ -18,6 +18,7 @@ int verify_main(int argc, char *argv[]);
 int info_main(int argc, char *argv[]);
 int export_main(int argc, char *argv[]);
 int clone_main(int argc, char *argv[]);
+int migrate_main(int argc, char *argv[]);
 int monitor_main(int argc, char *argv[]);
 int version_main(int argc, char *argv[]);
 int help_main(int argc, char *argv[]);
