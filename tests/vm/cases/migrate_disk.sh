@@ -10,7 +10,7 @@
 # Refusals (--dry-run; a target too small for root's data; xfs that would
 # have to shrink; a target holding another table; a target in use) leave
 # the target byte-identical.
-# disks: 256M 512M 200M 64M 128M
+# disks: 160M 320M 128M 64M 64M
 # timeout: 900
 
 W=/tmp/migrate_disk
@@ -33,19 +33,21 @@ writer_round() {
 		echo "$1" >>"$W/synced"
 }
 
-need_module dm_cbt vfat nls_cp437 nls_ascii
+need_module dm_cbt dm_zero vfat nls_cp437 nls_ascii
 need_cmd cbt sfdisk mkfs.vfat fsck.vfat mkswap e2fsck dumpe2fs blkid mkfs.xfs
 
 rm -rf "$W" && mkdir -p "$W" /mnt/mg-esp /mnt/mg-boot "$ROOT" /mnt/mg-t
 
 log "the source disk: GPT, BIOS boot, ESP, /boot, swap, root under cbt"
+# /boot's type GUID is one libfdisk does not know (one digit off Linux
+# filesystem's): kept as it is all the same.
 cat >"$W/layout" <<'EOF'
 label: gpt
 label-id: 6A3B9C1E-4D2F-4B8A-9E7C-1F2D3E4A5B6C
 start=2048, size=2048, type=21686148-6449-6E6F-744E-656564454649, uuid=1B0A1E57-0000-4000-8000-000000000001, name="bios"
-size=32MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=1B0A1E57-0000-4000-8000-000000000002, name="esp", attrs="RequiredPartition"
-size=48MiB, type=0FC63DAF-8483-4772-8E69-3D69DE4709E4, uuid=1B0A1E57-0000-4000-8000-000000000003, name="boot"
-size=16MiB, type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F, uuid=1B0A1E57-0000-4000-8000-000000000004, name="swap"
+size=16MiB, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, uuid=1B0A1E57-0000-4000-8000-000000000002, name="esp", attrs="RequiredPartition"
+size=24MiB, type=0FC63DAF-8483-4772-8E69-3D69DE4709E4, uuid=1B0A1E57-0000-4000-8000-000000000003, name="boot"
+size=8MiB, type=0657FD6D-A4AB-43C4-84E5-0933C84B4F4F, uuid=1B0A1E57-0000-4000-8000-000000000004, name="swap"
 type=4F68BCE3-E8CD-4DB1-96E7-FBCAF984B709, uuid=1B0A1E57-0000-4000-8000-000000000005, name="root"
 EOF
 assert_cmd sfdisk -q "$S" <"$W/layout"
@@ -64,10 +66,13 @@ assert_cmd mount "${S}2" /mnt/mg-esp
 assert_cmd mount "${S}3" /mnt/mg-boot
 assert_cmd mount /dev/mapper/root "$ROOT"
 assert_cmd dd if=/dev/urandom of=/mnt/mg-esp/grubx64.efi bs=64k count=16 conv=fsync status=none
-assert_cmd dd if=/dev/urandom of=/mnt/mg-boot/vmlinuz bs=64k count=32 conv=fsync status=none
-assert_cmd dd if=/dev/urandom of="$ROOT/bulk" bs=1M count=40 conv=fsync status=none
+assert_cmd dd if=/dev/urandom of=/mnt/mg-boot/vmlinuz bs=64k count=16 conv=fsync status=none
+assert_cmd dd if=/dev/urandom of="$ROOT/bulk" bs=1M count=24 conv=fsync status=none
 : >"$W/synced"
 bg_loop writer 0.1 writer_round
+
+# md5_of DEV: cheaper than sha256 in a TCG guest, as good to see a change.
+md5_of() { md5sum <"$1" | cut -d' ' -f1; }
 
 # same_table T: T's table is the source's but for root's size (and the last LBA).
 same_table() {
@@ -124,7 +129,7 @@ check_target() {
 }
 
 log "--dry-run prints the plan and writes nothing"
-zero_big=$(sha256_of "$BIG")
+zero_big=$(md5_of "$BIG")
 assert_cmd cbt migrate "$S" "$BIG" --dry-run
 cbt migrate "$S" "$BIG" --dry-run >"$W/plan"
 for m in "1 .* copy .* BIOS boot" "2 .* recheck .*vfat .*/mnt/mg-esp" "3 .* frozen .*ext4 .*/mnt/mg-boot" \
@@ -134,19 +139,19 @@ done
 cbt migrate "$S" "$BIG" --dry-run --json >"$W/plan.json"
 grep -q '"result": "planned"' "$W/plan.json" || fail "--dry-run --json: no planned result"
 grep -q '"method": "tracked"' "$W/plan.json" || fail "--dry-run --json: no tracked partition"
-assert_eq "$(sha256_of "$BIG")" "$zero_big" "the target after --dry-run"
+assert_eq "$(md5_of "$BIG")" "$zero_big" "the target after --dry-run"
 
 log "onto a disk twice the size"
 wc -l <"$W/synced" >"$W/k0"
 assert_cmd cbt migrate "$S" "$BIG" --cow "$COW" --state-dir "$W/state"
-check_target "$BIG" $((256 * 2048))
+check_target "$BIG" $((160 * 2048))
 
 log "onto a smaller disk that holds the used data"
 wc -l <"$W/synced" >"$W/k0"
 assert_cmd cbt migrate "$S" "$SMALL" --cow "$COW" --state-dir "$W/state" --json >"$W/small.json"
 cat "$W/small.json"
 grep -q '"resized": "shrunk with resize2fs"' "$W/small.json" || fail "root was not shrunk"
-check_target "$SMALL" $((-56 * 2048))
+check_target "$SMALL" $((-32 * 2048))
 bg_stop writer
 bg_check writer
 
@@ -154,13 +159,13 @@ bg_check writer
 refused() {
 	local what=$1 t=$2 before rc=0
 	shift 2
-	before=$(sha256_of "$t")
+	before=$(md5_of "$t")
 	log "+ cbt migrate $*"
 	cbt migrate "$@" --cow "$COW" --state-dir "$W/state" >"$W/out" 2>"$W/err" || rc=$?
 	cat "$W/out" "$W/err"
 	[ "$rc" -ne 0 ] || fail "cbt migrate $* was accepted"
 	grep -q "$what" "$W/err" || fail "cbt migrate $*: the message lacks \"$what\""
-	assert_eq "$(sha256_of "$t")" "$before" "$t after the refusal"
+	assert_eq "$(md5_of "$t")" "$before" "$t after the refusal"
 }
 
 refused "${S}5 cannot shrink to .*: its filesystem uses a block at" "$TINY" "$S" "$TINY"

@@ -119,6 +119,12 @@ static int add_part(struct fdisk_context *cxt, const struct mig_plan *pl, const 
 	fdisk_partition_size_explicit(pa, 1);
 	t = gpt ? fdisk_label_get_parttype_from_string(lb, p->type) :
 		  fdisk_label_get_parttype_from_code(lb, (unsigned int)strtoul(p->type, NULL, 16));
+	/* libfdisk may answer a GUID it does not know with a near one: keep ours. */
+	if (gpt && (!t || !fdisk_parttype_get_string(t) ||
+		    strcasecmp(fdisk_parttype_get_string(t), p->type))) {
+		fdisk_unref_parttype(t);
+		t = fdisk_new_unknown_parttype(0, p->type);
+	}
 	if (t) {
 		fdisk_partition_set_type(pa, t);
 		fdisk_unref_parttype(t);
@@ -347,6 +353,27 @@ static int make_swap(struct mig_job *j, const struct mig_part *p)
 	return ret;
 }
 
+/*
+ * A copy of a mounted filesystem carries the marks of one in use: an ext
+ * journal that, frozen, is empty but still flagged for recovery; a FAT's
+ * dirty bit. The copy agrees with the source, so the marks are all the
+ * checkers have to clear.
+ */
+static int tidy_mounted_copy(struct mig_job *j, const struct mig_part *p, const char *target)
+{
+	const char *const fat[] = { "fsck.fat", "-a", "-w", target, NULL };
+	int rc;
+
+	if (is_ext(p->fstype))
+		return fsck_ext(j, target);
+	if (strcmp(p->fstype, "vfat"))
+		return 0;
+	rc = run_tool(j, fat);
+	if (rc > 1)
+		return cbt_err(-EIO, "fsck.fat -a %s: exit status %d", target, rc);
+	return rc < 0 ? rc : 0;
+}
+
 static int copy_tracked(struct mig_job *j, size_t i, const char *target, bool shrink,
 			struct mig_result *r)
 {
@@ -469,6 +496,8 @@ int mig_copy_part(struct mig_job *j, size_t i, struct mig_result *r)
 		ret = copy_verify(j, i, sfd, tfd, bytes, r);
 	close(tfd);
 	tfd = -1;
+	if (!ret && p->method != MIG_COPY)
+		ret = tidy_mounted_copy(j, p, target);
 resize:
 	if (!ret && shrink) {
 		uint64_t first = 0;
