@@ -55,7 +55,7 @@ static const struct {
 	{ "clone", clone_main, "Clones a device in use onto another disk, sector for sector",
 	  JSON_STREAM },
 	{ "migrate", migrate_main, "Moves a whole disk in use onto a larger or smaller one",
-	  JSON_STREAM },
+	  JSON_BUFFER },
 	{ "monitor", monitor_main, "Prints tracking and snapshot events as they happen",
 	  JSON_STREAM },
 	{ "version", version_main, "Shows the versions of the tool and of the kernel interface",
