@@ -5,6 +5,7 @@
  * of them (the man page's COMMANDS and the bash completion follow it).
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,25 @@ static const struct {
 	  JSON_BUFFER },
 	{ "help", help_main, "Shows this list, or the usage of one subcommand", JSON_BUFFER },
 };
+
+static volatile sig_atomic_t stop_signals;
+
+static void count_stop_signal(int sig)
+{
+	(void)sig;
+	if (stop_signals < 100)
+		stop_signals++;
+}
+
+volatile sig_atomic_t *catch_stop_signals(void)
+{
+	struct sigaction sa = { .sa_handler = count_stop_signal, .sa_flags = SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	return &stop_signals;
+}
 
 int bad_option(const char *cmd, int c, char *argv[])
 {

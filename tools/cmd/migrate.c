@@ -52,15 +52,6 @@ static void usage(FILE *f)
 		PROG_NAME);
 }
 
-static volatile sig_atomic_t stop_level;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (stop_level < 100)
-		stop_level++;
-}
-
 struct out {
 	bool json, quiet, progress;
 	struct mig_result *res;		/* per partition, once copied */
@@ -219,13 +210,12 @@ int migrate_main(int argc, char *argv[])
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct mig_job j = { .state_dir = DEFAULT_STATE_DIR, .stop = &stop_level };
+	struct mig_job j = { .state_dir = DEFAULT_STATE_DIR };
 	struct out o = { 0 };
 	bool dry = false, force = false, tracked = false;
 	uint32_t grow = 0;
 	uint64_t t0;
 	int c, ret, status = CBT_EXIT_OK;
-	struct sigaction sa = { .sa_handler = on_signal };
 
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
@@ -275,8 +265,7 @@ int migrate_main(int argc, char *argv[])
 				  " copied live: --cow COW is needed");
 		goto out;
 	}
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	j.stop = catch_stop_signals();
 	o.progress = !o.json && !o.quiet && isatty(STDERR_FILENO);
 	j.progress = o.progress ? progress : NULL;
 	j.notes = o.json || o.quiet ? NULL : stderr;

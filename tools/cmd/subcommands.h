@@ -2,6 +2,8 @@
 #ifndef CBT_SUBCOMMANDS_H
 #define CBT_SUBCOMMANDS_H
 
+#include <signal.h>
+
 extern const char *PROG_NAME;
 
 /* Each takes the arguments from its own name on and returns the exit status. */
@@ -22,6 +24,12 @@ int migrate_main(int argc, char *argv[]);
 int monitor_main(int argc, char *argv[]);
 int version_main(int argc, char *argv[]);
 int help_main(int argc, char *argv[]);
+
+/*
+ * Count SIGINT and SIGTERM (SA_RESTART) into the returned counter: a
+ * long run stops at the first and may be made to stop harder at the next.
+ */
+volatile sig_atomic_t *catch_stop_signals(void);
 
 /*
  * After getopt_long() (optstring starting with ':') returned @c ('?' or
