@@ -7,9 +7,10 @@
 # swap UUIDs, the MBR boot code and the BIOS boot partition byte for byte,
 # the GPT backup header in the last sector, fsck clean everywhere, root's
 # filesystem filling its grown or shrunk partition, the writer's files.
-# Refusals (--dry-run; a target too small for root's data; xfs that would
-# have to shrink; a target holding another table; a target in use) leave
-# the target byte-identical.
+# Refusals (--dry-run; a target too small for root's data; a source
+# partition held by a device that is not cbt; xfs that would have to
+# shrink; a target holding another table; a target in use) leave the
+# target byte-identical.
 # disks: 160M 320M 128M 64M 64M
 # timeout: 900
 
@@ -24,7 +25,7 @@ ROOT=/mnt/mg-root
 cleanup() {
 	bg_stop writer
 	unmount /mnt/mg-t "$ROOT" /mnt/mg-boot /mnt/mg-esp
-	dm_remove root
+	dm_remove mg-held root
 }
 
 # One round of the writer: a 16 KiB file, fsynced, then listed as synced.
@@ -168,6 +169,9 @@ refused() {
 }
 
 refused "${S}5 cannot shrink to .*: its filesystem uses a block at" "$TINY" "$S" "$TINY"
+assert_cmd dmsetup create mg-held --table "0 2048 linear ${S}1 0"
+refused "partition 1 (${S}1) is in use by dm-.*, which is not a cbt device" "$TINY" "$S" "$TINY"
+assert_cmd dmsetup remove mg-held
 assert_cmd mount -o ro "${SMALL}3" /mnt/mg-t
 refused "$SMALL is in use" "$SMALL" "$S" "$SMALL"
 umount /mnt/mg-t

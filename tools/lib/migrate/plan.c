@@ -87,6 +87,28 @@ static bool mount_point(dev_t dev, char *out, size_t len)
 	return found;
 }
 
+/* The name of a holder of @dev in sysfs (device-mapper, md, bcache), or false. */
+static bool any_holder(dev_t dev, char *out, size_t len)
+{
+	char dir[128];
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/holders", major(dev), minor(dev));
+	d = opendir(dir);
+	if (!d)
+		return false;
+	while (!found && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(out, len, "%s", de->d_name);
+		found = true;
+	}
+	closedir(d);
+	return found;
+}
+
 /* The cbt device directly on @dev (a holder in sysfs the dm_cbt family knows), or false. */
 static bool cbt_holder(dev_t dev, const struct cbt_dev_info *infos, size_t nr, char *out,
 		       size_t len)
@@ -383,8 +405,17 @@ int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
 	for (size_t i = 0; i < pl->n && !ret; i++) {
 		struct mig_part *p = &pl->p[i];
 		uint64_t sb = pl->sector;
+		char holder[NAME_MAX + 1];
 
 		choose_method(p, infos, nr);
+		/* Written through a layer cbt does not track: no copy of it would be consistent. */
+		if (p->method == MIG_COPY && any_holder(p->src_dev, holder, sizeof(holder))) {
+			ret = cbt_err(-EBUSY, "partition %zu (%s) is in use by %s, which is not a cbt"
+				      " device: it cannot be copied consistently while in use (track"
+				      " it with `cbt attach', or stop %s)", p->partno + 1, p->src,
+				      holder, holder);
+			break;
+		}
 		p->copy_bytes = p->method == MIG_SWAP ? 0 :
 				(p->new_size < p->size ? p->new_size : p->size) * sb;
 		pl->copy_bytes += p->copy_bytes;
