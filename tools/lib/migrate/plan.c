@@ -87,63 +87,45 @@ static bool mount_point(dev_t dev, char *out, size_t len)
 	return found;
 }
 
-/* The name of a holder of @dev in sysfs (device-mapper, md, bcache), or false. */
-static bool any_holder(dev_t dev, char *out, size_t len)
-{
-	char dir[128];
-	struct dirent *de;
-	bool found = false;
-	DIR *d;
-
-	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/holders", major(dev), minor(dev));
-	d = opendir(dir);
-	if (!d)
-		return false;
-	while (!found && (de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(out, len, "%s", de->d_name);
-		found = true;
-	}
-	closedir(d);
-	return found;
-}
-
-/* The cbt device directly on @dev (a holder in sysfs the dm_cbt family knows), or false. */
-static bool cbt_holder(dev_t dev, const struct cbt_dev_info *infos, size_t nr, char *out,
-		       size_t len)
+/*
+ * The devices built on @dev (its holders in sysfs): @cbt gets the cbt
+ * device among them (one the dm_cbt family lists), @other the name of the
+ * first other one ("dm-3"); each "" when there is none.
+ */
+static void holders(dev_t dev, const struct cbt_dev_info *infos, size_t nr, char *cbt,
+		    size_t clen, char *other, size_t olen)
 {
 	char dir[128], path[PATH_MAX];
 	struct dirent *de;
-	bool found = false;
 	DIR *d;
 
+	cbt[0] = other[0] = '\0';
 	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/holders", major(dev), minor(dev));
 	d = opendir(dir);
 	if (!d)
-		return false;
-	while (!found && (de = readdir(d))) {
+		return;
+	while ((de = readdir(d))) {
 		unsigned int ma, mi;
+		bool is_cbt = false;
 		FILE *f;
 
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s/dev", dir, de->d_name);
 		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fscanf(f, "%u:%u", &ma, &mi) == 2) {
-			for (size_t i = 0; i < nr; i++) {
-				if (infos[i].major == ma && infos[i].minor == mi) {
-					snprintf(out, len, "%s", infos[i].name);
-					found = true;
-				}
+		if (f && fscanf(f, "%u:%u", &ma, &mi) == 2) {
+			for (size_t i = 0; i < nr && !is_cbt; i++) {
+				is_cbt = infos[i].major == ma && infos[i].minor == mi;
+				if (is_cbt && !cbt[0])
+					snprintf(cbt, clen, "%s", infos[i].name);
 			}
 		}
-		fclose(f);
+		if (f)
+			fclose(f);
+		if (!is_cbt && !other[0])
+			snprintf(other, olen, "%s", de->d_name);
 	}
 	closedir(d);
-	return found;
 }
 
 /* Filesystems whose FIFREEZE works (vfat's does not). */
@@ -159,11 +141,12 @@ static bool can_freeze(const char *fstype)
 
 static void choose_method(struct mig_part *p, const struct cbt_dev_info *infos, size_t nr)
 {
+	holders(p->src_dev, infos, nr, p->cbt, sizeof(p->cbt), p->held_by, sizeof(p->held_by));
 	probe_fs(p);
 	p->biosboot = !strcasecmp(p->type, GPT_BIOS_BOOT);
 	if (!strcmp(p->fstype, "swap"))
 		p->method = MIG_SWAP;
-	else if (cbt_holder(p->src_dev, infos, nr, p->cbt, sizeof(p->cbt)))
+	else if (p->cbt[0])
 		p->method = MIG_TRACKED;
 	else if (mount_point(p->src_dev, p->mnt, sizeof(p->mnt)))
 		p->method = can_freeze(p->fstype) ? MIG_FROZEN : MIG_RECHECK;
@@ -405,15 +388,14 @@ int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
 	for (size_t i = 0; i < pl->n && !ret; i++) {
 		struct mig_part *p = &pl->p[i];
 		uint64_t sb = pl->sector;
-		char holder[NAME_MAX + 1];
 
 		choose_method(p, infos, nr);
 		/* Written through a layer cbt does not track: no copy of it would be consistent. */
-		if (p->method == MIG_COPY && any_holder(p->src_dev, holder, sizeof(holder))) {
+		if (p->method == MIG_COPY && p->held_by[0]) {
 			ret = cbt_err(-EBUSY, "partition %zu (%s) is in use by %s, which is not a cbt"
 				      " device: it cannot be copied consistently while in use (track"
 				      " it with `cbt attach', or stop %s)", p->partno + 1, p->src,
-				      holder, holder);
+				      p->held_by, p->held_by);
 			break;
 		}
 		p->copy_bytes = p->method == MIG_SWAP ? 0 :

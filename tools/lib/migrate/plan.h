@@ -44,6 +44,7 @@ struct mig_part {
 	char fstype[32], fsuuid[40], fslabel[80];
 	enum mig_method method;
 	char cbt[128];			/* MIG_TRACKED: the cbt device on it */
+	char held_by[NAME_MAX + 1];	/* another device built on it ("dm-3"), or "" */
 	char mnt[PATH_MAX];		/* MIG_FROZEN, MIG_RECHECK: where it is mounted */
 	uint64_t copy_bytes;		/* what the copy reads (at most) */
 	bool biosboot;			/* the BIOS boot partition (GRUB's core image) */
