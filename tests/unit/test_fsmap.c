@@ -308,14 +308,14 @@ static void ext4_shrink_check(void)
 	const char *why = NULL;
 
 	CHECK_EQ(make_image("shrink.img", "mkfs.ext4 -q -F -b 1024 -G 64 '%s'"), 0);
-	CHECK_EQ(cbt_fs_ext_shrink_check(img, 200ULL << 20, &first, &why), 0);
-	CHECK_EQ(cbt_fs_ext_shrink_check(img, 100ULL << 20, &first, &why), -ENOSPC);
+	CHECK_EQ(cbt_fs_ext_shrink_check(img, 200ULL << 20, false, &first, &why), 0);
+	CHECK_EQ(cbt_fs_ext_shrink_check(img, 100ULL << 20, false, &first, &why), -ENOSPC);
 	CHECK(first >= 100ULL << 20 && first < 200ULL << 20);
 	CHECK_EQ(make_image("shrink16.img", "mkfs.ext4 -q -F -b 1024 -G 16 '%s'"), 0);
-	CHECK_EQ(cbt_fs_ext_shrink_check(img, 200ULL << 20, &first, &why), -ENOSPC);
+	CHECK_EQ(cbt_fs_ext_shrink_check(img, 200ULL << 20, false, &first, &why), -ENOSPC);
 	CHECK_EQ(first, (256ULL << 20) + 1024);
 	CHECK_EQ(make_image("shrinkxfs.img", "mkfs.xfs -q -f '%s'"), 0);
-	CHECK_EQ(cbt_fs_ext_shrink_check(img, 200ULL << 20, &first, &why), -EOPNOTSUPP);
+	CHECK_EQ(cbt_fs_ext_shrink_check(img, 200ULL << 20, false, &first, &why), -EOPNOTSUPP);
 }
 
 static void no_filesystem(void)

@@ -338,7 +338,8 @@ static int check_target(struct mig_plan *pl, bool force)
 	return 0;
 }
 
-int mig_check_shrink(const char *part, const char *fstype, uint64_t bytes, uint64_t new_bytes)
+int mig_check_shrink(const char *part, const char *fstype, uint64_t bytes, uint64_t new_bytes,
+		     bool live)
 {
 	uint64_t first = 0;
 	const char *why = NULL;
@@ -354,7 +355,7 @@ int mig_check_shrink(const char *part, const char *fstype, uint64_t bytes, uint6
 		return cbt_err(-EOPNOTSUPP, "%s would have to shrink (%s to %s), and only"
 			       " ext2/3/4 can: it holds %s", part, cbt_human_size(bytes, a),
 			       cbt_human_size(new_bytes, b), fstype[0] ? fstype : "no filesystem");
-	ret = cbt_fs_ext_shrink_check(part, new_bytes, &first, &why);
+	ret = cbt_fs_ext_shrink_check(part, new_bytes, live, &first, &why);
 	if (ret == -ENOSPC)
 		return cbt_err(ret, "%s cannot shrink to %s: its filesystem uses a block at %s",
 			       part, cbt_human_size(new_bytes, a), cbt_human_size(first, b));
@@ -402,8 +403,8 @@ int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
 				(p->new_size < p->size ? p->new_size : p->size) * sb;
 		pl->copy_bytes += p->copy_bytes;
 		if (p->new_size < p->size && p->method != MIG_SWAP)
-			ret = mig_check_shrink(p->src, p->fstype,
-					       p->size * sb, p->new_size * sb);
+			ret = mig_check_shrink(p->src, p->fstype, p->size * sb, p->new_size * sb,
+					       p->method != MIG_COPY);
 	}
 	cbt_dev_infos_free(infos, nr);
 	cbt_nl_close(nl);

@@ -92,9 +92,11 @@ void mig_plan_free(struct mig_plan *pl);
  * Whether the filesystem on @part (@fstype, @bytes long) can lose
  * everything past @new_bytes: ext2/3/4 when no block it uses lies there
  * (its block bitmaps; the superblock backups of groups that go do not
- * count: resize2fs drops them), xfs never. -ENOSPC or -EOPNOTSUPP with
- * the reason.
+ * count: resize2fs drops them), xfs never. @live: mounted and written (a
+ * forecast: cbt_fs_ext_shrink_check()). -ENOSPC or -EOPNOTSUPP with the
+ * reason.
  */
-int mig_check_shrink(const char *part, const char *fstype, uint64_t bytes, uint64_t new_bytes);
+int mig_check_shrink(const char *part, const char *fstype, uint64_t bytes, uint64_t new_bytes,
+		     bool live);
 
 #endif /* CBT_MIGRATE_PLAN_H */

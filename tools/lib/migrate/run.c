@@ -505,7 +505,7 @@ resize:
 		char h[CBT_HUMAN_LEN];
 
 		/* Again on the copy: the live filesystem may have grown since the plan. */
-		ret = cbt_fs_ext_shrink_check(target, p->new_size * pl->sector, &first, &why);
+		ret = cbt_fs_ext_shrink_check(target, p->new_size * pl->sector, false, &first, &why);
 		if (ret == -ENOSPC)
 			ret = cbt_err(ret, "%s: the filesystem now uses a block at %s, past the new"
 				      " end; migrate again to a larger disk", p->src,
