@@ -11,7 +11,7 @@
 # partition held by a device that is not cbt; xfs that would have to
 # shrink; a target holding another table; a target in use) leave the
 # target byte-identical.
-# disks: 160M 320M 128M 64M 64M
+# disks: 160M 320M 144M 64M 64M
 # timeout: 900
 
 W=/tmp/migrate_disk
@@ -146,12 +146,14 @@ wc -l <"$W/synced" >"$W/k0"
 assert_cmd cbt migrate "$S" "$BIG" --cow "$COW" --state-dir "$W/state"
 check_target "$BIG" $((160 * 2048))
 
+# 16 MiB smaller: resize2fs wants room past the used blocks (its own
+# minimum), and how much the writer writes depends on the host's speed.
 log "onto a smaller disk that holds the used data"
 wc -l <"$W/synced" >"$W/k0"
 assert_cmd cbt migrate "$S" "$SMALL" --cow "$COW" --state-dir "$W/state" --json >"$W/small.json"
 cat "$W/small.json"
 grep -q '"resized": "shrunk with resize2fs"' "$W/small.json" || fail "root was not shrunk"
-check_target "$SMALL" $((-32 * 2048))
+check_target "$SMALL" $((-16 * 2048))
 bg_stop writer
 bg_check writer
 
