@@ -450,6 +450,38 @@ def mount(rows, out, js):
     if rates["read-device"] and rates["restore"]:
         out.append(f"  reading the mounted point's device / restoring it to a file: "
                    f"{rates['read-device'] / rates['restore']:.2f}")
+
+
+def migrate(rows, out, js):
+    head = next((r for r in rows if r["bench"] == "migrate" and "configs" in r), None)
+    runs = [r for r in rows if r["bench"] == "migrate" and r.get("cfg")]
+    if not runs:
+        return
+    configs = head["configs"].split(",") if head else sorted({r["cfg"] for r in runs})
+    src = num(head.get("src_bytes")) if head else None
+    js["migrate"] = {"setup": head, "configs": []}
+    out.append("== bench_migrate: `cbt migrate` of a half-full disk in use against dd of the whole disk ==")
+    if head:
+        out.append(f"   source {mib(src):.0f} MiB (ESP vfat mounted, root ext4 under cbt mounted, "
+                   f"{mib(num(head.get('used_bytes'))):.0f} MiB of data); target "
+                   f"{mib(num(head.get('tgt_bytes'))):.0f} MiB")
+    by_rep = by_round(runs)
+    out.append(f"  {'config':<8} {'time s':>7} {'copied MiB':>10} {'speed vs dd':>18} {'frozen ms':>9} "
+               f"{'runs s':>16}")
+    for cfg, rs in per_config(by_rep, configs):
+        times = [num(r["time_us"]) / 1e6 for r in rs]
+        t = med(times)
+        b = med([num(r.get("bytes")) for r in rs])
+        fr = med([num(r["frozen_ns"]) / 1e6 for r in rs if r.get("frozen_ns")]) \
+            if any(r.get("frozen_ns") for r in rs) else None
+        spd = ratio_stats(by_rep, "dd", cfg, "time_us")
+        out.append(f"  {cfg:<8} {fmt(t, 1):>7} {fmt(mib(b), 0):>10} {rfmt(spd):>18} {fmt(fr, 1):>9} "
+                   f"{' '.join(f'{x:.1f}' for x in times):>16}")
+        js["migrate"]["configs"].append({"config": cfg, "time_s": t, "runs_s": times, "bytes": b,
+                                         "speed_vs_dd": spd, "frozen_ms": fr})
+    out.append("  dd: dd bs=1M iflag=direct oflag=direct conv=fsync of the whole source disk; migrate:")
+    out.append("  the whole `cbt migrate` process (table, copies, comparisons, resize2fs); frozen: the")
+    out.append("  tracked root's last pass; speed vs dd: dd time / this time per round (>1 = faster)")
     out.append("")
 
 
@@ -476,6 +508,7 @@ def main():
     merge(rows, out, js)
     clone(rows, out, js)
     mount(rows, out, js)
+    migrate(rows, out, js)
     if len(out) == 2:
         out.append("no results")
     with open(txt, "w") as f:

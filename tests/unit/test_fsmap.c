@@ -294,6 +294,30 @@ static void ext2_in_use_not_frozen(void)
 	cbt_extents_free(&used);
 }
 
+/*
+ * cbt_fs_ext_shrink_check(): 300 MiB, 1 KiB blocks (8 MiB groups), one
+ * flex group: the journal in the middle group, every bitmap and inode
+ * table at the start. Down to 200 MiB only the superblock backups of
+ * groups 25 and 27 lie past the end (resize2fs drops them): allowed. Down
+ * to 100 MiB the journal is in the way. With flex groups of 16, group 32
+ * (block 262145, 256 MiB + 1 KiB) holds its flex group's bitmaps: refused.
+ */
+static void ext4_shrink_check(void)
+{
+	uint64_t first = 0;
+	const char *why = NULL;
+
+	CHECK_EQ(make_image("shrink.img", "mkfs.ext4 -q -F -b 1024 -G 64 '%s'"), 0);
+	CHECK_EQ(cbt_fs_ext_shrink_check(img, 200ULL << 20, false, &first, &why), 0);
+	CHECK_EQ(cbt_fs_ext_shrink_check(img, 100ULL << 20, false, &first, &why), -ENOSPC);
+	CHECK(first >= 100ULL << 20 && first < 200ULL << 20);
+	CHECK_EQ(make_image("shrink16.img", "mkfs.ext4 -q -F -b 1024 -G 16 '%s'"), 0);
+	CHECK_EQ(cbt_fs_ext_shrink_check(img, 200ULL << 20, false, &first, &why), -ENOSPC);
+	CHECK_EQ(first, (256ULL << 20) + 1024);
+	CHECK_EQ(make_image("shrinkxfs.img", "mkfs.xfs -q -f '%s'"), 0);
+	CHECK_EQ(cbt_fs_ext_shrink_check(img, 200ULL << 20, false, &first, &why), -EOPNOTSUPP);
+}
+
 static void no_filesystem(void)
 {
 	struct cbt_extents used;
@@ -328,6 +352,7 @@ int main(void)
 		UT_CASE(ext4_used_blocks_and_dirty_journal),
 		UT_CASE(ext4_bad_bitmap_checksum),
 		UT_CASE(ext2_in_use_not_frozen),
+		UT_CASE(ext4_shrink_check),
 		UT_CASE(no_filesystem),
 	};
 	int ret;

@@ -67,6 +67,8 @@ static const struct {
 	{ "job", job_main, "Runs, lists and shows the backup jobs of /etc/cbt/jobs.d", JSON_BUFFER },
 	{ "clone", clone_main, "Clones a device in use onto another disk, sector for sector",
 	  JSON_STREAM },
+	{ "migrate", migrate_main, "Moves a whole disk in use onto a larger or smaller one",
+	  JSON_BUFFER },
 	{ "monitor", monitor_main, "Prints tracking and snapshot events as they happen",
 	  JSON_STREAM },
 	{ "version", version_main, "Shows the versions of the tool and of the kernel interface",
@@ -76,18 +78,23 @@ static const struct {
 
 volatile sig_atomic_t cbt_stop;
 
-static void on_stop(int sig)
+static void count_stop_signal(int sig)
 {
 	(void)sig;
-	cbt_stop = 1;
+	if (cbt_stop < 100)
+		cbt_stop++;
 }
 
-void catch_stop_signals(void)
+volatile sig_atomic_t *catch_stop_signals(void)
 {
-	signal(SIGINT, on_stop);
-	signal(SIGTERM, on_stop);
-	signal(SIGHUP, on_stop);
+	struct sigaction sa = { .sa_handler = count_stop_signal, .sa_flags = SA_RESTART };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	return &cbt_stop;
 }
 
 int bad_option(const char *cmd, int c, char *argv[])

@@ -60,15 +60,6 @@ static void usage(FILE *f)
 		PROG_NAME, CLONE_DEFAULT_MAX_PASSES);
 }
 
-static volatile sig_atomic_t stop_level;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (stop_level < 100)
-		stop_level++;
-}
-
 /* ---- Reports ------------------------------------------------------------- */
 
 /* What the command prints, beside the job. */
@@ -352,7 +343,6 @@ int clone_main(int argc, char *argv[])
 	};
 	struct cbt_clone_job r;
 	struct out o = { .follow = false };
-	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	bool interval_given = false;
 	int c, ret;
 	uint32_t v;
@@ -447,7 +437,6 @@ int clone_main(int argc, char *argv[])
 	r.dev_arg = argv[optind];
 	r.target = argv[optind + 1];
 	o.progress = isatty(STDERR_FILENO) && !o.quiet && !o.json;
-	r.stop = &stop_level;
 	r.notes = o.quiet ? NULL : stderr;
 	r.report.pass = report_pass;
 	r.report.data = &o;
@@ -456,10 +445,7 @@ int clone_main(int argc, char *argv[])
 		r.report.progress_end = clear_progress;
 	}
 
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-
+	r.stop = catch_stop_signals();
 	ret = run_clone(&r, &o);
 	cbt_clone_job_free(&r);
 	if (ret > 0)

@@ -26,6 +26,7 @@ int unmount_main(int argc, char *argv[]);
 int serve_main(int argc, char *argv[]);
 /* `cbt serve DEVICE --snapshot ...' (serve.c hands over every argument). */
 int cmd_serve_snapshot(int argc, char **argv);
+int migrate_main(int argc, char *argv[]);
 int monitor_main(int argc, char *argv[]);
 
 int merge_main(int argc, char *argv[]);
@@ -33,6 +34,7 @@ int prune_main(int argc, char *argv[]);
 int job_main(int argc, char *argv[]);
 int version_main(int argc, char *argv[]);
 int help_main(int argc, char *argv[]);
+
 
 /*
  * After getopt_long() (optstring starting with ':') returned @c ('?' or
@@ -51,11 +53,13 @@ struct cbt_backup_job;
 bool backup_snapshot_option(struct cbt_backup_job *job, int c, const char *arg);
 
 /*
- * Set by SIGINT, SIGTERM and SIGHUP once catch_stop_signals() ran (SIGPIPE
- * is then ignored): a backup stops at its next block and aborts its epoch.
+ * Counts SIGINT, SIGTERM and SIGHUP (SA_RESTART) once catch_stop_signals()
+ * ran, which also ignores SIGPIPE: a backup stops at its next block and
+ * aborts its epoch; a clone or a migration stops at the first and may be
+ * made to stop harder at the next. Returns &cbt_stop.
  */
 extern volatile sig_atomic_t cbt_stop;
-void catch_stop_signals(void);
+volatile sig_atomic_t *catch_stop_signals(void);
 
 /* Shared by merge, prune and job (cmd/merge.c, cmd/prune.c). */
 struct cbt_json;

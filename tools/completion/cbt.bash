@@ -20,7 +20,7 @@ _cbt_devices() {
 _cbt() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	# The subcommands, as tools/cbt.c's table lists them.
-	local cmds="status bitmap epoch snapshot attach detach setup-boot backup restore mount unmount serve verify info export merge prune job clone monitor version help"
+	local cmds="status bitmap epoch snapshot attach detach setup-boot backup restore mount unmount serve verify info export merge prune job clone migrate monitor version help"
 	COMPREPLY=()
 
 	if [[ $COMP_CWORD -eq 1 ]]; then
@@ -166,6 +166,18 @@ _cbt() {
 				--keep-snapshot --help" -- "$cur"
 		elif [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_devices "$cur"
+		else
+			_cbt_add -f -- "${cur:-/dev/}"
+		fi
+		;;
+	migrate)
+		case $prev in
+		--cow) _cbt_add -f -- "${cur:-/dev/}"; return ;;
+		--state-dir) _cbt_add -d -- "$cur"; return ;;
+		--grow) return ;;
+		esac
+		if [[ $cur == -* ]]; then
+			_cbt_add -W "--cow --dry-run --grow --force --json --quiet --state-dir --help" -- "$cur"
 		else
 			_cbt_add -f -- "${cur:-/dev/}"
 		fi

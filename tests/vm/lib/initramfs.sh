@@ -55,10 +55,16 @@ if [ -x /usr/sbin/lvm ]; then
 	VM_TOOL_LINKS_LVM=(pvcreate pvremove pvs vgcreate vgremove vgchange vgs lvcreate
 		lvremove lvchange lvextend lvresize lvs lvdisplay)
 fi
+# cbt migrate: sfdisk lays out the source disks; the tool runs util-linux
+# mkswap (busybox's cannot keep a UUID) and xfs_growfs; dosfstools for an
+# EFI system partition.
+VM_TOOLS+=(/usr/sbin:/usr/sbin/sfdisk /usr/sbin:/usr/sbin/mkswap /usr/sbin:/usr/sbin/xfs_growfs
+	/usr/sbin:/usr/sbin/mkfs.fat /usr/sbin:/usr/sbin/fsck.fat)
 # Names the tools are also called by.
 VM_TOOL_LINKS=(
 	/usr/sbin/mkfs.ext4:mke2fs /usr/sbin/mkfs.ext2:mke2fs
 	/usr/sbin/fsck.ext4:e2fsck
+	/usr/sbin/mkfs.vfat:mkfs.fat /usr/sbin/fsck.vfat:fsck.fat
 )
 for _l in "${VM_TOOL_LINKS_LVM[@]}"; do VM_TOOL_LINKS+=("/usr/sbin/$_l:lvm"); done
 # dm-crypt, for attach_crypt (cbt attach under a live dm-crypt device).
@@ -70,6 +76,7 @@ VM_MODULES=(
 	dm_persistent_data dm_era
 	loop ext4 xfs crc32c_generic crc32c_intel libcrc32c zstd nbd
 	"${VM_MODULES_ATTACH[@]}"
+	vfat nls_cp437 nls_iso8859_1 nls_ascii
 )
 
 # Print the module files (absolute paths) for names $2.. on kernel $1,

@@ -5,6 +5,7 @@
 #include <ext2fs/ext2fs.h>
 
 #include "fsmap/fs.h"
+#include "fsmap/fsmap.h"
 
 /* A checksum error of ext2fs_open(): an ext2/3/4 filesystem that is damaged, not none. */
 static bool ext4_csum_error(errcode_t err)
@@ -77,3 +78,55 @@ out:
 }
 
 const struct cbt_fs_type cbt_fs_ext = { ext4_used_blocks };
+
+int cbt_fs_ext_shrink_check(const char *path, uint64_t new_bytes, bool live, uint64_t *first_used,
+			    const char **why)
+{
+	ext2_filsys fs = NULL;
+	errcode_t err;
+	int ret = 0;
+	/* A bitmap being written as it is read fails its checksum: no forecast is exact. */
+	int flags = EXT2_FLAG_64BITS | (live ? EXT2_FLAG_IGNORE_CSUM_ERRORS : 0);
+
+	err = ext2fs_open(path, flags, 0, 0, unix_io_manager, &fs);
+	if (err) {
+		*why = "no ext2/3/4 filesystem that libext2fs can open";
+		return -EOPNOTSUPP;
+	}
+	if (ext2fs_read_block_bitmap(fs)) {
+		*why = "the ext4 block bitmaps cannot be read";
+		ret = -EOPNOTSUPP;
+		goto out;
+	}
+	uint64_t fsb = fs->blocksize, nblocks = ext2fs_blocks_count(fs->super);
+	blk64_t keep = new_bytes / fsb, b, found;
+	dgrp_t groups = (dgrp_t)((keep - fs->super->s_first_data_block +
+				  EXT2_BLOCKS_PER_GROUP(fs->super) - 1) /
+				 EXT2_BLOCKS_PER_GROUP(fs->super));
+
+	/*
+	 * The superblock and descriptor backups of the groups that go are
+	 * resize2fs's to drop; any other block in use there stops it.
+	 */
+	for (b = keep; b < nblocks; b = found + 1) {
+		dgrp_t g;
+		blk64_t super = 0, old_desc = 0, new_desc = 0;
+		blk_t used = 0;
+
+		if (ext2fs_find_first_set_block_bitmap2(fs->block_map, b, nblocks - 1, &found))
+			break;
+		g = ext2fs_group_of_blk2(fs, found);
+		if (g >= groups) {
+			ext2fs_super_and_bgd_loc2(fs, g, &super, &old_desc, &new_desc, &used);
+			if (used && found >= ext2fs_group_first_block2(fs, g) &&
+			    found < ext2fs_group_first_block2(fs, g) + used)
+				continue;
+		}
+		*first_used = found * fsb;
+		ret = -ENOSPC;
+		break;
+	}
+out:
+	ext2fs_close_free(&fs);
+	return ret;
+}

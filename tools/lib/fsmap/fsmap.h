@@ -38,4 +38,17 @@
 int cbt_fs_used_blocks(const char *path, uint64_t dev_bytes, uint32_t block_size, bool frozen,
 		       struct cbt_extents *out, const char **why);
 
+/*
+ * Whether the ext2/3/4 filesystem on @path could shrink to @new_bytes:
+ * no block its bitmaps mark in use lies past that, but the superblock and
+ * group descriptor backups of the block groups resize2fs would drop.
+ * 0; -ENOSPC with @first_used (the byte offset of the first such block);
+ * -EOPNOTSUPP with @why. @live: the filesystem is mounted and written;
+ * its bitmaps on disk may lag the journal or be caught mid-write, so
+ * checksum errors are ignored and the answer is a forecast, to be checked
+ * again (not @live) on a frozen copy.
+ */
+int cbt_fs_ext_shrink_check(const char *path, uint64_t new_bytes, bool live, uint64_t *first_used,
+			    const char **why);
+
 #endif /* CBT_FSMAP_H */

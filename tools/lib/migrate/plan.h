@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * `cbt migrate' (docs/migrate.md): the plan that moves a whole disk onto
+ * another one. Read from the source's partition table (libfdisk), with
+ * the identifiers kept (disk GUID or MBR id, each partition's number,
+ * GUID, type, name and attributes); one partition (the last one, or
+ * --grow's) takes the difference in size, the partitions after it move
+ * by the same amount, so every partition keeps its place relative to the
+ * ones before it and the disk's free tail keeps its size. Each partition
+ * gets the method its use calls for (enum mig_method). Nothing here
+ * writes: run.c carries a plan out.
+ */
+#ifndef CBT_MIGRATE_PLAN_H
+#define CBT_MIGRATE_PLAN_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum mig_method {
+	MIG_COPY,	/* not in use: copied as it is */
+	MIG_TRACKED,	/* under a cbt device: the clone engine, live */
+	MIG_FROZEN,	/* mounted, the filesystem can freeze: copied frozen */
+	MIG_RECHECK,	/* mounted, no freeze: copied, then re-read until it agrees */
+	MIG_SWAP,	/* swap: made anew with its UUID and label */
+};
+
+const char *mig_method_str(enum mig_method m);
+
+/* Partition alignment of a partition that moves or changes size: 1 MiB. */
+#define MIG_ALIGN_BYTES (1024 * 1024)
+
+struct mig_part {
+	size_t partno;			/* 0-based, as libfdisk counts */
+	uint64_t start, size;		/* on the source, in sectors */
+	uint64_t new_start, new_size;	/* on the target */
+	char type[64];			/* GPT type GUID, or MBR type "0x83" */
+	char uuid[40], name[80], attrs[128];
+	bool bootable;			/* MBR active flag */
+	char src[64], tgt[64];		/* /dev/ paths of the partitions */
+	dev_t src_dev;
+	char fstype[32], fsuuid[40], fslabel[80];
+	enum mig_method method;
+	char cbt[128];			/* MIG_TRACKED: the cbt device on it */
+	char held_by[NAME_MAX + 1];	/* another device built on it ("dm-3"), or "" */
+	char mnt[PATH_MAX];		/* MIG_FROZEN, MIG_RECHECK: where it is mounted */
+	uint64_t copy_bytes;		/* what the copy reads (at most) */
+	bool biosboot;			/* the BIOS boot partition (GRUB's core image) */
+};
+
+struct mig_plan {
+	char src[64], tgt[64];
+	char label[8];			/* "gpt" or "dos" */
+	char disk_id[64];
+	uint32_t sector;		/* logical sector size */
+	uint64_t src_sectors, tgt_sectors;
+	uint64_t src_last, tgt_last;	/* last usable sector of each */
+	uint64_t first_start;		/* the first partition's start: the gap before it */
+	int64_t shift;			/* sectors the grown partition gains (negative: loses) */
+	size_t grow;			/* index into p[] of the partition that takes the change */
+	struct mig_part *p;
+	size_t n;
+	uint64_t copy_bytes;
+	/* The target already holds this source's table (same disk id): an earlier run's. */
+	bool again;
+};
+
+/*
+ * The new layout of @pl (sources' geometry, p[] sorted by start, and
+ * tgt_sectors filled): shift, new_start, new_size. @grow_partno: the
+ * 1-based number of the partition that takes the change, 0 for the last
+ * one. -EINVAL (no such partition), -ENOSPC (the target cannot hold the
+ * layout: the partition would vanish) with a detail.
+ */
+int mig_layout(struct mig_plan *pl, unsigned int grow_partno);
+
+/*
+ * Read SOURCE's table, probe each partition (filesystem, mounts, cbt
+ * devices on it), and lay it out on @tgt (opened O_EXCL for the check:
+ * -EBUSY when something holds it). A target holding a partition table or
+ * a filesystem is refused (-EEXIST) unless @force or the table is this
+ * source's (an earlier run: @pl->again). Checks that every partition that
+ * must shrink can (mig_check_shrink()). Writes nothing.
+ */
+int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
+		   unsigned int grow_partno, bool force);
+void mig_plan_free(struct mig_plan *pl);
+
+/*
+ * Whether the filesystem on @part (@fstype, @bytes long) can lose
+ * everything past @new_bytes: ext2/3/4 when no block it uses lies there
+ * (its block bitmaps; the superblock backups of groups that go do not
+ * count: resize2fs drops them), xfs never. @live: mounted and written (a
+ * forecast: cbt_fs_ext_shrink_check()). -ENOSPC or -EOPNOTSUPP with the
+ * reason.
+ */
+int mig_check_shrink(const char *part, const char *fstype, uint64_t bytes, uint64_t new_bytes,
+		     bool live);
+
+#endif /* CBT_MIGRATE_PLAN_H */

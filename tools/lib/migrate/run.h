@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Carrying out a `cbt migrate' plan (plan.h), in steps the command calls
+ * in order and prints between:
+ *
+ *   mig_write_table()  the target's partition table, identifiers kept, the
+ *                      GPT backup at the new end; the MBR boot code and (on
+ *                      an MBR disk) the gap before the first partition
+ *   mig_copy_part()    one partition by its method, then its final check
+ *   mig_resize_part()  the partition that changed size: its filesystem
+ *                      follows (resize2fs, xfs_growfs), on the target only
+ *
+ * A partition that shrinks is copied onto a device-mapper device of its
+ * old size (the new partition, then zeros) so that the filesystem on it
+ * can be shrunk by resize2fs before it is cut to the partition.
+ */
+#ifndef CBT_MIGRATE_RUN_H
+#define CBT_MIGRATE_RUN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "migrate/plan.h"
+
+struct mig_result {
+	uint64_t bytes;			/* copied */
+	uint64_t ns;			/* the copy and its check */
+	uint64_t frozen_ns;		/* MIG_FROZEN, MIG_TRACKED: the longest freeze */
+	unsigned int rounds;		/* MIG_RECHECK: reads until source and target agreed */
+	unsigned int passes;		/* MIG_TRACKED: the clone's passes */
+	bool resumed;			/* MIG_TRACKED: the clone resumed an earlier run */
+	char digest[33];		/* XXH3-128 of what was compared, "" if nothing */
+	char resized[128];		/* what mig_resize_part() did, "" if nothing */
+};
+
+struct mig_job {
+	struct mig_plan plan;
+	const char *cow, *state_dir;
+	volatile sig_atomic_t *stop;	/* raised by SIGINT or SIGTERM */
+	FILE *notes;			/* what the tools run say; NULL: nothing */
+	/* During a copy; may be NULL. */
+	void (*progress)(struct mig_job *j, size_t i, uint64_t done, uint64_t total);
+	void *data;
+};
+
+int mig_write_table(struct mig_job *j);
+int mig_copy_part(struct mig_job *j, size_t i, struct mig_result *r);
+int mig_resize_part(struct mig_job *j, size_t i, struct mig_result *r);
+
+#endif /* CBT_MIGRATE_RUN_H */
