@@ -339,6 +339,7 @@ def clone(rows, out, js):
     head = next((r for r in rows if r["bench"] == "clone" and "configs" in r), None)
     idle = [r for r in rows if r["bench"] == "clone" and r.get("phase") == "idle"]
     load = [r for r in rows if r["bench"] == "clone" and r.get("phase") == "load"]
+    lat = [r for r in rows if r["bench"] == "clone" and r.get("phase") == "lat"]
     if not idle and not load:
         return
     configs = head["configs"].split(",") if head else sorted({r["cfg"] for r in idle})
@@ -402,6 +403,30 @@ def clone(rows, out, js):
         out.append("  got MiB/s, IOPS: writes the cbt device completed during the clone (its /sys/block stat)")
         out.append("  over the clone's time; time: the whole `cbt clone` process; vs idle: that over the idle")
         out.append("  clone's median time; copied/disk: bytes copied over the device size")
+        out.append("")
+    if load:
+        out.append("The last pass, and the load's write latency during the clone against dm-linear")
+        out.append(f"  {'rate':>6} {'rep':>3} {'last pass ms':>12} {'p50 us':>7} {'p99 us':>7} "
+                   f"{'linear p50/p99':>14} {'p50 ratio':>9} {'p99 ratio':>9}")
+        for r in sorted(load, key=lambda r: (parse_rate(r["rate"]), r["rep"])):
+            pm = [num(x) for x in r.get("pass_ms", "").split(",") if x]
+            c = next((x for x in lat if x.get("cfg") == "clone" and x["rate"] == r["rate"] and
+                      x.get("rep") == r["rep"]), {})
+            lin = next((x for x in lat if x.get("cfg") == "linear" and x["rate"] == r["rate"]), {})
+            p50, p99 = num(c.get("p50_us")), num(c.get("p99_us"))
+            l50, l99 = num(lin.get("p50_us")), num(lin.get("p99_us"))
+            r50 = p50 / l50 if p50 and l50 else None
+            r99 = p99 / l99 if p99 and l99 else None
+            out.append(f"  {r['rate']:>6} {r['rep']:>3} {fmt(pm[-1] if pm else None, 0):>12} "
+                       f"{fmt(p50, 0):>7} {fmt(p99, 0):>7} {fmt(l50, 0) + '/' + fmt(l99, 0):>14} "
+                       f"{fmt(r50):>9} {fmt(r99):>9}")
+            for j in js["clone"]["load"]:
+                if j["rate"] == r["rate"] and j["rep"] == r["rep"]:
+                    j.update({"last_pass_ms": pm[-1] if pm else None, "p50_us": p50, "p99_us": p99,
+                              "linear_p50_us": l50, "linear_p99_us": l99,
+                              "p50_vs_linear": r50, "p99_vs_linear": r99})
+        out.append("  ratio: the write latency percentile during the clone over the same load's on dm-linear")
+        out.append("  over the same disk, measured just before (higher = slower writes)")
         out.append("")
 
 
