@@ -335,6 +335,31 @@ def parse_rate(v):
     return float(v.rstrip("kmg")) * mult
 
 
+def backup_latency(rows, out, js):
+    lat = {r.get("cfg"): r for r in rows if r["bench"] == "backup" and r.get("phase") == "lat"}
+    lin = lat.get("linear", {})
+    l50, l99 = num(lin.get("p50_us")), num(lin.get("p99_us"))
+    if not lat:
+        return
+    out.append("== bench_backup: write latency (fio 4 KiB randwrite to a file, O_DIRECT, iodepth 16, "
+               f"--rate {lin.get('rate', '?')}) ==")
+    out.append(f"  {'config':<8} {'p50 us':>7} {'p99 us':>7} {'p50 vs linear':>13} {'p99 vs linear':>13}")
+    js["backup_latency"] = []
+    for cfg in ("linear", "cbt", "backup"):
+        r = lat.get(cfg)
+        if not r:
+            continue
+        p50, p99 = num(r.get("p50_us")), num(r.get("p99_us"))
+        r50 = p50 / l50 if p50 and l50 else None
+        r99 = p99 / l99 if p99 and l99 else None
+        out.append(f"  {cfg:<8} {fmt(p50, 0):>7} {fmt(p99, 0):>7} {fmt(r50):>13} {fmt(r99):>13}")
+        js["backup_latency"].append({"config": cfg, "p50_us": p50, "p99_us": p99,
+                                     "p50_vs_linear": r50, "p99_vs_linear": r99})
+    out.append("  linear: the ext4 mounted through dm-linear; cbt: through cbt, no backup; backup: the")
+    out.append("  writes that completed while `cbt backup --full` ran (its snapshot's freeze included)")
+    out.append("")
+
+
 def clone(rows, out, js):
     head = next((r for r in rows if r["bench"] == "clone" and "configs" in r), None)
     idle = [r for r in rows if r["bench"] == "clone" and r.get("phase") == "idle"]
@@ -450,6 +475,7 @@ def main():
     dump(rows, out, js)
     snapshot(rows, out, js)
     backup(rows, out, js)
+    backup_latency(rows, out, js)
     clone(rows, out, js)
     if len(out) == 2:
         out.append("no results")
