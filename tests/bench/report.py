@@ -360,6 +360,55 @@ def backup_latency(rows, out, js):
     out.append("")
 
 
+def scale(rows, out, js):
+    growth = [r for r in rows if r["bench"] == "scale" and r.get("phase") == "growth"]
+    bk = next((r for r in rows if r["bench"] == "scale" and r.get("phase") == "backups"), None)
+    if not growth and not bk:
+        return
+    js["scale"] = {"growth": [], "backups": None}
+    out.append("== bench_scale: many cbt devices (2 MiB slices, 4 KiB blocks, half with metadata) ==")
+    if growth:
+        out.append(f"  {'devices':>7} {'load ms/dev':>11} {'linear ms/dev':>13} {'kmem KiB/dev idle':>17} "
+                   f"{'written':>7} {'bitmap B/dev':>12} {'status ms':>9} {'close+commit ms/dev':>19} "
+                   f"{'2 x cbt start ms':>16}")
+        for r in sorted(growth, key=lambda r: num(r["devices"])):
+            n, add = num(r["devices"]), num(r["added"])
+            per = lambda k: num(r[k]) / 1000 / add
+            idle = (num(r["kmem_idle_kib"]) - num(r["kmem_before_kib"])) / add
+            wr = (num(r["kmem_written_kib"]) - num(r["kmem_before_kib"])) / add
+            bm = num(r["bitmap_written"]) / n
+            cc = num(r["close_commit_us"]) / 1000 / n
+            noop = 2 * num(r["noop_us"]) / 1000 / n
+            out.append(f"  {int(n):>7} {fmt(per('load_us')):>11} {fmt(per('linear_us')):>13} {fmt(idle, 1):>17} "
+                       f"{fmt(wr, 1):>7} {fmt(bm, 0):>12} {fmt(num(r['status_us']) / 1000, 0):>9} "
+                       f"{fmt(cc, 1):>19} {fmt(noop, 1):>16}")
+            js["scale"]["growth"].append({
+                "devices": n, "added": add, "load_ms_per_device": per("load_us"),
+                "linear_ms_per_device": per("linear_us"), "kmem_kib_per_device_idle": idle,
+                "kmem_kib_per_device_written": wr, "bitmap_bytes_per_device": bm,
+                "status_all_ms": num(r["status_us"]) / 1000, "close_commit_ms_per_device": cc,
+                "two_process_starts_ms": noop})
+        out.append("  per device: of the devices added in that step (load, kmem) or of all (bitmap, close+commit);")
+        out.append("  linear: creating as many dm-linear slices (dmsetup's own cost); kmem: Slab + VmallocUsed +")
+        out.append("  Percpu growth, idle and after 5 scattered 4 KiB writes per device; close+commit: two cbt")
+        out.append("  processes per device, next to the cost of starting two (cbt version)")
+        out.append("")
+    if bk:
+        ser, par = num(bk["serial_us"]), num(bk["parallel_us"])
+        sb, pb = num(bk.get("serial_bytes")), num(bk.get("parallel_bytes"))
+        thr = (pb / par) / (sb / ser) if ser and par and sb and pb else None
+        out.append(f"  {bk['n']} incrementals: serial {fmt(ser / 1e6, 1)} s ({fmt(mib(sb), 1)} MiB read), "
+                   f"parallel {fmt(par / 1e6, 1)} s ({fmt(mib(pb), 1)} MiB read): throughput ratio {fmt(thr)}")
+        i50, i99 = num(bk["idle_p50_us"]), num(bk["idle_p99_us"])
+        for k in ("serial", "parallel"):
+            p50, p99 = num(bk[f"{k}_p50_us"]), num(bk[f"{k}_p99_us"])
+            out.append(f"  17th device's writes during the {k} backups: p50 {fmt(p50, 0)} us, p99 {fmt(p99, 0)} us; "
+                       f"no backups: {fmt(i50, 0)} / {fmt(i99, 0)} us; p99 ratio (no backups / during) "
+                       f"{fmt(i99 / p99 if p99 and i99 else None)}")
+        js["scale"]["backups"] = {"raw": bk, "throughput_parallel_vs_serial": thr}
+        out.append("")
+
+
 def clone(rows, out, js):
     head = next((r for r in rows if r["bench"] == "clone" and "configs" in r), None)
     idle = [r for r in rows if r["bench"] == "clone" and r.get("phase") == "idle"]
@@ -476,6 +525,7 @@ def main():
     snapshot(rows, out, js)
     backup(rows, out, js)
     backup_latency(rows, out, js)
+    scale(rows, out, js)
     clone(rows, out, js)
     if len(out) == 2:
         out.append("no results")
