@@ -11,8 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <liburing.h>
+
 #include "clone/copy.h"
 #include "clone/plan.h"
+#include "clone/qio.h"
 #include "unit.h"
 #include "util/util.h"
 
@@ -61,27 +64,42 @@ static void extents(struct cbt_extents *l)
 	CHECK_EQ(cbt_extents_append(l, NBLK - 1, 1), 0);
 }
 
-static void copy_with(const char *engine)
+/* Copy extents() from the source to a fresh target, each opened with these flags. */
+static int copy(const char *engine, int sflags, int dflags, struct clone_copy_result *r)
 {
 	struct clone_copy_opts o = { .block_size = BS, .dev_bytes = DEV_BYTES };
-	struct clone_copy_result r;
 	struct cbt_extents l;
-	unsigned char *got = malloc(DEV_BYTES);
-	int s, d;
+	int s, d, ret;
 
 	setenv("CBT_CLONE_IO", engine, 1);
 	fresh_target();
 	extents(&l);
-	s = open(src_path, O_RDONLY);
-	d = open(dst_path, O_WRONLY);
-	CHECK_EQ(clone_copy_extents(s, d, &l, &o, &r), 0);
+	s = open(src_path, sflags);
+	d = open(dst_path, dflags);
+	cbt_err_clear();
+	ret = clone_copy_extents(s, d, &l, &o, r);
+	close(s);
+	close(d);
+	cbt_extents_free(&l);
+	unsetenv("CBT_CLONE_IO");
+	return ret;
+}
+
+static void copy_with(const char *engine)
+{
+	struct clone_copy_result r;
+	struct cbt_extents l;
+	unsigned char *got = malloc(DEV_BYTES);
+	int d;
+
+	CHECK_EQ(copy(engine, O_RDONLY, O_WRONLY, &r), 0);
 	CHECK_EQ(r.err, 0);
+	extents(&l);
 	CHECK_EQ(r.bytes, clone_extents_bytes(&l, BS, DEV_BYTES));
+	cbt_extents_free(&l);
 	CHECK_EQ(r.bytes, 67ULL * BS + 512ULL * BS + BS - 1000);
 	CHECK_EQ(r.ios, 67 + 2 + 1);	/* the run is two 1 MiB I/Os */
 	CHECK_EQ(r.written_upto, DEV_BYTES);
-	close(s);
-	close(d);
 
 	/* The copied blocks equal the source, every other byte is still zero. */
 	d = open(dst_path, O_RDONLY);
@@ -99,9 +117,7 @@ static void copy_with(const char *engine)
 			break;
 		}
 	}
-	cbt_extents_free(&l);
 	free(got);
-	unsetenv("CBT_CLONE_IO");
 }
 
 static void copy_io_uring(void)
@@ -117,34 +133,15 @@ static void copy_threads(void)
 /* A source that cannot be read is a read error, a target that cannot be written is not. */
 static void errors_with(const char *engine)
 {
-	struct clone_copy_opts o = { .block_size = BS, .dev_bytes = DEV_BYTES };
 	struct clone_copy_result r;
-	struct cbt_extents l;
-	int s, d;
 
-	setenv("CBT_CLONE_IO", engine, 1);
-	fresh_target();
-	extents(&l);
-	s = open(src_path, O_WRONLY);
-	d = open(dst_path, O_WRONLY);
-	cbt_err_clear();
-	CHECK_ERR(clone_copy_extents(s, d, &l, &o, &r), -EBADF, "reading the snapshot at byte ");
+	CHECK_ERR(copy(engine, O_WRONLY, O_WRONLY, &r), -EBADF, "reading the snapshot at byte ");
 	CHECK(r.read_err);
 	CHECK_EQ(r.bytes, 0);
 	CHECK_EQ(r.written_upto, 0);
-	close(s);
-	close(d);
-
-	s = open(src_path, O_RDONLY);
-	d = open(dst_path, O_RDONLY);
-	cbt_err_clear();
-	CHECK_ERR(clone_copy_extents(s, d, &l, &o, &r), -EBADF, "writing the target at byte ");
+	CHECK_ERR(copy(engine, O_RDONLY, O_RDONLY, &r), -EBADF, "writing the target at byte ");
 	CHECK(!r.read_err);
 	CHECK_EQ(r.written_upto, 0);
-	close(s);
-	close(d);
-	cbt_extents_free(&l);
-	unsetenv("CBT_CLONE_IO");
 }
 
 static void errors_io_uring(void)
@@ -155,6 +152,25 @@ static void errors_io_uring(void)
 static void errors_threads(void)
 {
 	errors_with("threads");
+}
+
+/* io_uring wherever this kernel lets a ring be set up; the pool when asked for or refused. */
+static void engine_choice(void)
+{
+	struct clone_qio *q;
+	struct io_uring ring;
+	bool uring = !io_uring_queue_init(8, &ring, 0);
+
+	if (uring)
+		io_uring_queue_exit(&ring);
+	CHECK_EQ(clone_qio_open(0, 1, 4, &q), 0);
+	CHECK_STR(clone_qio_engine(q), uring ? "io_uring" : "threads");
+	clone_qio_close(q);
+	setenv("CBT_CLONE_IO", "threads", 1);
+	CHECK_EQ(clone_qio_open(0, 1, 4, &q), 0);
+	CHECK_STR(clone_qio_engine(q), "threads");
+	clone_qio_close(q);
+	unsetenv("CBT_CLONE_IO");
 }
 
 static void teardown(void)
@@ -171,4 +187,5 @@ UT_MAIN("clone_copy",
 	UT_CASE(copy_threads),
 	UT_CASE(errors_io_uring),
 	UT_CASE(errors_threads),
+	UT_CASE(engine_choice),
 	UT_CASE(teardown))

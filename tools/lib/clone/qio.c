@@ -3,7 +3,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <liburing.h>
 
@@ -24,24 +23,6 @@ struct clone_qio {
 	pthread_t *thr;
 	unsigned int nr_thr;
 };
-
-static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (!n)
-			return -ENOSPC;
-		done += (size_t)n;
-	}
-	return 0;
-}
 
 /* ---- io_uring ----------------------------------------------------------- */
 
@@ -88,7 +69,7 @@ static struct clone_qio_req *uring_wait(struct clone_qio *q)
 		else if (res < 0)
 			r->err = res;
 		else if (!res)
-			r->err = r->writing ? -ENOSPC : -ENODATA;	/* as pread/pwrite_full */
+			r->err = r->writing ? -ENOSPC : -ENODATA;	/* as cbt_p{read,write}_full */
 		if (r->err) {
 			r->read_err = !r->writing;
 			return r;
@@ -131,7 +112,7 @@ static void *worker(void *arg)
 		r->err = cbt_pread_full(q->src_fd, r->buf, r->len, r->off);
 		r->read_err = r->err != 0;
 		if (!r->err)
-			r->err = pwrite_full(q->dst_fd, r->buf, r->len, r->off);
+			r->err = cbt_pwrite_full(q->dst_fd, r->buf, r->len, r->off);
 		pthread_mutex_lock(&q->lock);
 		r->next = q->done;
 		q->done = r;
