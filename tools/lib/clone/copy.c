@@ -126,6 +126,11 @@ int clone_copy_extents(int src_fd, int dst_fd, const struct cbt_extents *ext,
 		if (!inflight)
 			break;
 		r = clone_qio_wait(q);
+		if (!r) {
+			/* In-flight copies are waited for by clone_qio_close(). */
+			ret = clone_qio_error(q);
+			break;
+		}
 		inflight--;
 		free_req[nr_free++] = r;
 		if (r->err && (!ret || ret == -EINTR)) {

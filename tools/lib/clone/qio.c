@@ -12,6 +12,7 @@
 struct clone_qio {
 	bool uring;
 	int src_fd, dst_fd;
+	int err;			/* why clone_qio_wait() returned NULL */
 	/* io_uring */
 	struct io_uring ring;
 	/* threads */
@@ -59,8 +60,11 @@ static struct clone_qio_req *uring_wait(struct clone_qio *q)
 		ret = io_uring_wait_cqe(&q->ring, &cqe);
 		if (ret == -EINTR)
 			continue;
-		if (ret)	/* the ring itself broke: no request to return */
-			abort();
+		if (ret) {
+			/* The ring itself broke: no request to return. */
+			q->err = cbt_err(ret, "waiting for copies in flight: %s", strerror(-ret));
+			return NULL;
+		}
 		r = io_uring_cqe_get_data(cqe);
 		res = cqe->res;
 		io_uring_cqe_seen(&q->ring, cqe);
@@ -176,6 +180,11 @@ int clone_qio_open(int src_fd, int dst_fd, unsigned int depth, struct clone_qio 
 	}
 	*qp = q;
 	return 0;
+}
+
+int clone_qio_error(const struct clone_qio *q)
+{
+	return q->err;
 }
 
 const char *clone_qio_engine(const struct clone_qio *q)

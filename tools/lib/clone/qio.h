@@ -40,9 +40,15 @@ int clone_qio_open(int src_fd, int dst_fd, unsigned int depth, struct clone_qio 
 const char *clone_qio_engine(const struct clone_qio *q);
 /* Start copying @req; at most depth at once. 0 or -errno. */
 int clone_qio_submit(struct clone_qio *q, struct clone_qio_req *req);
-/* Wait for one submitted request to finish, its read and its write (or an error). */
+/*
+ * Wait for one submitted request to finish, its read and its write (or an
+ * error in it). NULL when the engine itself failed (detail recorded):
+ * clone_qio_close() then waits for what is still in flight.
+ */
 struct clone_qio_req *clone_qio_wait(struct clone_qio *q);
-/* Only with nothing in flight. */
+/* The error of a NULL clone_qio_wait() (its detail recorded). */
+int clone_qio_error(const struct clone_qio *q);
+/* After the last wait; waits for anything still in flight. */
 void clone_qio_close(struct clone_qio *q);
 
 #endif /* CBT_CLONE_QIO_H */
