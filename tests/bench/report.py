@@ -376,7 +376,7 @@ def scale(rows, out, js):
             per = lambda k: num(r[k]) / 1000 / add
             idle = (num(r["kmem_idle_kib"]) - num(r["kmem_before_kib"])) / add
             wr = (num(r["kmem_written_kib"]) - num(r["kmem_before_kib"])) / add
-            bm = num(r["bitmap_written"]) / n
+            bm = num(r["bitmap_written"]) / add  # earlier steps' bits were committed
             cc = num(r["close_commit_us"]) / 1000 / n
             noop = 2 * num(r["noop_us"]) / 1000 / n
             out.append(f"  {int(n):>7} {fmt(per('load_us')):>11} {fmt(per('linear_us')):>13} {fmt(idle, 1):>17} "
@@ -388,7 +388,8 @@ def scale(rows, out, js):
                 "kmem_kib_per_device_written": wr, "bitmap_bytes_per_device": bm,
                 "status_all_ms": num(r["status_us"]) / 1000, "close_commit_ms_per_device": cc,
                 "two_process_starts_ms": noop})
-        out.append("  per device: of the devices added in that step (load, kmem) or of all (bitmap, close+commit);")
+        out.append("  per device: of the devices added in that step (load, kmem, bitmap: the earlier ones were")
+        out.append("  committed, their bits freed) or of all (close+commit);")
         out.append("  linear: creating as many dm-linear slices (dmsetup's own cost); kmem: Slab + VmallocUsed +")
         out.append("  Percpu growth, idle and after 5 scattered 4 KiB writes per device; close+commit: two cbt")
         out.append("  processes per device, next to the cost of starting two (cbt version)")
