@@ -21,7 +21,7 @@
 # the parallel ones.
 # Results: BENCH lines; no pass/fail threshold.
 # disks: 520M 12M 420M 272M 640M
-# timeout: 2400
+# timeout: 3600
 # grace: 60
 
 STEPS="16 64 256"	# cbt devices after each growth step
