@@ -335,10 +335,86 @@ def parse_rate(v):
     return float(v.rstrip("kmg")) * mult
 
 
+def backup_latency(rows, out, js):
+    lat = {r.get("cfg"): r for r in rows if r["bench"] == "backup" and r.get("phase") == "lat"}
+    lin = lat.get("linear", {})
+    l50, l99 = num(lin.get("p50_us")), num(lin.get("p99_us"))
+    if not lat:
+        return
+    out.append("== bench_backup: write latency (fio 4 KiB randwrite to a file, O_DIRECT, iodepth 16, "
+               f"--rate {lin.get('rate', '?')}) ==")
+    out.append(f"  {'config':<8} {'p50 us':>7} {'p99 us':>7} {'p50 vs linear':>13} {'p99 vs linear':>13}")
+    js["backup_latency"] = []
+    for cfg in ("linear", "cbt", "backup"):
+        r = lat.get(cfg)
+        if not r:
+            continue
+        p50, p99 = num(r.get("p50_us")), num(r.get("p99_us"))
+        r50 = p50 / l50 if p50 and l50 else None
+        r99 = p99 / l99 if p99 and l99 else None
+        out.append(f"  {cfg:<8} {fmt(p50, 0):>7} {fmt(p99, 0):>7} {fmt(r50):>13} {fmt(r99):>13}")
+        js["backup_latency"].append({"config": cfg, "p50_us": p50, "p99_us": p99,
+                                     "p50_vs_linear": r50, "p99_vs_linear": r99})
+    out.append("  linear: the ext4 mounted through dm-linear; cbt: through cbt, no backup; backup: the")
+    out.append("  writes that completed while `cbt backup --full` ran (its snapshot's freeze included)")
+    out.append("")
+
+
+def scale(rows, out, js):
+    growth = [r for r in rows if r["bench"] == "scale" and r.get("phase") == "growth"]
+    bk = next((r for r in rows if r["bench"] == "scale" and r.get("phase") == "backups"), None)
+    if not growth and not bk:
+        return
+    js["scale"] = {"growth": [], "backups": None}
+    out.append("== bench_scale: many cbt devices (2 MiB slices, 4 KiB blocks, half with metadata) ==")
+    if growth:
+        out.append(f"  {'devices':>7} {'load ms/dev':>11} {'linear ms/dev':>13} {'kmem KiB/dev idle':>17} "
+                   f"{'written':>7} {'bitmap B/dev':>12} {'status ms':>9} {'close+commit ms/dev':>19} "
+                   f"{'2 x cbt start ms':>16}")
+        for r in sorted(growth, key=lambda r: num(r["devices"])):
+            n, add = num(r["devices"]), num(r["added"])
+            per = lambda k: num(r[k]) / 1000 / add
+            idle = (num(r["kmem_idle_kib"]) - num(r["kmem_before_kib"])) / add
+            wr = (num(r["kmem_written_kib"]) - num(r["kmem_before_kib"])) / add
+            bm = num(r["bitmap_written"]) / add  # earlier steps' bits were committed
+            cc = num(r["close_commit_us"]) / 1000 / n
+            noop = 2 * num(r["noop_us"]) / 1000 / n
+            out.append(f"  {int(n):>7} {fmt(per('load_us')):>11} {fmt(per('linear_us')):>13} {fmt(idle, 1):>17} "
+                       f"{fmt(wr, 1):>7} {fmt(bm, 0):>12} {fmt(num(r['status_us']) / 1000, 0):>9} "
+                       f"{fmt(cc, 1):>19} {fmt(noop, 1):>16}")
+            js["scale"]["growth"].append({
+                "devices": n, "added": add, "load_ms_per_device": per("load_us"),
+                "linear_ms_per_device": per("linear_us"), "kmem_kib_per_device_idle": idle,
+                "kmem_kib_per_device_written": wr, "bitmap_bytes_per_device": bm,
+                "status_all_ms": num(r["status_us"]) / 1000, "close_commit_ms_per_device": cc,
+                "two_process_starts_ms": noop})
+        out.append("  per device: of the devices added in that step (load, kmem, bitmap: the earlier ones were")
+        out.append("  committed, their bits freed) or of all (close+commit);")
+        out.append("  linear: creating as many dm-linear slices (dmsetup's own cost); kmem: Slab + VmallocUsed +")
+        out.append("  Percpu growth, idle and after 5 scattered 4 KiB writes per device; close+commit: two cbt")
+        out.append("  processes per device, next to the cost of starting two (cbt version)")
+        out.append("")
+    if bk:
+        ser, par = num(bk["serial_us"]), num(bk["parallel_us"])
+        sb, pb = num(bk.get("serial_bytes")), num(bk.get("parallel_bytes"))
+        thr = (pb / par) / (sb / ser) if ser and par and sb and pb else None
+        out.append(f"  {bk['n']} incrementals: serial {fmt(ser / 1e6, 1)} s ({fmt(mib(sb), 1)} MiB read), "
+                   f"parallel {fmt(par / 1e6, 1)} s ({fmt(mib(pb), 1)} MiB read): throughput ratio {fmt(thr)}")
+        i50, i99 = num(bk["idle_p50_us"]), num(bk["idle_p99_us"])
+        for k in ("serial", "parallel"):
+            p50, p99 = num(bk[f"{k}_p50_us"]), num(bk[f"{k}_p99_us"])
+            out.append(f"  17th device's writes during the {k} backups: p50 {fmt(p50, 0)} us, p99 {fmt(p99, 0)} us; "
+                       f"no backups: {fmt(i50, 0)} / {fmt(i99, 0)} us; p99 ratio (no backups / during) "
+                       f"{fmt(i99 / p99 if p99 and i99 else None)}")
+        js["scale"]["backups"] = {"raw": bk, "throughput_parallel_vs_serial": thr}
+        out.append("")
+
+
 def clone(rows, out, js):
     head = next((r for r in rows if r["bench"] == "clone" and "configs" in r), None)
     idle = [r for r in rows if r["bench"] == "clone" and r.get("phase") == "idle"]
     load = [r for r in rows if r["bench"] == "clone" and r.get("phase") == "load"]
+    lat = [r for r in rows if r["bench"] == "clone" and r.get("phase") == "lat"]
     if not idle and not load:
         return
     configs = head["configs"].split(",") if head else sorted({r["cfg"] for r in idle})
@@ -402,6 +478,30 @@ def clone(rows, out, js):
         out.append("  got MiB/s, IOPS: writes the cbt device completed during the clone (its /sys/block stat)")
         out.append("  over the clone's time; time: the whole `cbt clone` process; vs idle: that over the idle")
         out.append("  clone's median time; copied/disk: bytes copied over the device size")
+        out.append("")
+    if load:
+        out.append("The last pass, and the load's write latency during the clone against dm-linear")
+        out.append(f"  {'rate':>6} {'rep':>3} {'last pass ms':>12} {'p50 us':>7} {'p99 us':>7} "
+                   f"{'linear p50/p99':>14} {'p50 ratio':>9} {'p99 ratio':>9}")
+        for r in sorted(load, key=lambda r: (parse_rate(r["rate"]), r["rep"])):
+            pm = [num(x) for x in r.get("pass_ms", "").split(",") if x]
+            c = next((x for x in lat if x.get("cfg") == "clone" and x["rate"] == r["rate"] and
+                      x.get("rep") == r["rep"]), {})
+            lin = next((x for x in lat if x.get("cfg") == "linear" and x["rate"] == r["rate"]), {})
+            p50, p99 = num(c.get("p50_us")), num(c.get("p99_us"))
+            l50, l99 = num(lin.get("p50_us")), num(lin.get("p99_us"))
+            r50 = p50 / l50 if p50 and l50 else None
+            r99 = p99 / l99 if p99 and l99 else None
+            out.append(f"  {r['rate']:>6} {r['rep']:>3} {fmt(pm[-1] if pm else None, 0):>12} "
+                       f"{fmt(p50, 0):>7} {fmt(p99, 0):>7} {fmt(l50, 0) + '/' + fmt(l99, 0):>14} "
+                       f"{fmt(r50):>9} {fmt(r99):>9}")
+            for j in js["clone"]["load"]:
+                if j["rate"] == r["rate"] and j["rep"] == r["rep"]:
+                    j.update({"last_pass_ms": pm[-1] if pm else None, "p50_us": p50, "p99_us": p99,
+                              "linear_p50_us": l50, "linear_p99_us": l99,
+                              "p50_vs_linear": r50, "p99_vs_linear": r99})
+        out.append("  ratio: the write latency percentile during the clone over the same load's on dm-linear")
+        out.append("  over the same disk, measured just before (higher = slower writes)")
         out.append("")
 
 
@@ -506,6 +606,8 @@ def main():
     snapshot(rows, out, js)
     backup(rows, out, js)
     merge(rows, out, js)
+    backup_latency(rows, out, js)
+    scale(rows, out, js)
     clone(rows, out, js)
     mount(rows, out, js)
     migrate(rows, out, js)

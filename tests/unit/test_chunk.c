@@ -195,6 +195,126 @@ static void encodings_agree(void)
 	}
 }
 
+/*
+ * cbt_chunk_count() against cbt_chunk_decode() on the same dump: sizes at
+ * and around word and chunk edges, chunk sizes that are and are not a
+ * multiple of 64, both encodings alternating, empty chunks left out as
+ * the kernel does, runs across chunk boundaries, densities from none to all.
+ */
+enum { MAXB = 3 * 8192 + 5 };
+
+static int bit(const uint64_t *bm, uint64_t i)
+{
+	return bm[i / 64] >> (i % 64) & 1;
+}
+
+static void count_case(const uint64_t *bm, uint64_t nr_blocks, uint32_t chunk)
+{
+	static uint64_t w[8192 / 64];
+	static struct cbt_extent e[8192];
+	struct cbt_chunk_ctx cd, cc;
+	struct cbt_bitmap_count n = { 0 };
+	struct cbt_extents l;
+	uint64_t set = 0;
+
+	cbt_chunk_ctx_init(&cd, nr_blocks);
+	cbt_chunk_ctx_init(&cc, nr_blocks);
+	cbt_extents_init(&l);
+	for (uint64_t s = 0, k = 0; s < nr_blocks; s += chunk, k++) {
+		uint32_t blocks = (uint32_t)(nr_blocks - s < chunk ? nr_blocks - s : chunk);
+		size_t ne = 0;
+		bool any = false;
+		struct cbt_chunk c;
+
+		memset(w, 0, sizeof(w));
+		for (uint32_t i = 0; i < blocks; i++) {
+			if (!bit(bm, s + i))
+				continue;
+			any = true;
+			set++;
+			w[i / 64] |= 1ULL << (i % 64);
+			/* extents of at most 5 blocks: a run is split into touching extents */
+			if (ne && e[ne - 1].start + e[ne - 1].len == i && e[ne - 1].len < 5) {
+				e[ne - 1].len++;
+			} else {
+				e[ne].start = i;
+				e[ne].len = 1;
+				ne++;
+			}
+		}
+		if (!any && k % 3)
+			continue;
+		le_words(w, (blocks + 63) / 64);
+		le_extents(e, ne);
+		c = k % 2 ? ext_chunk(s, blocks, e, ne) : words_chunk(s, blocks, w, (blocks + 63) / 64);
+		CHECK_EQ(cbt_chunk_decode(&cd, &c, &l), 0);
+		CHECK_EQ(cbt_chunk_count(&cc, &c, &n), 0);
+		CHECK_EQ(cc.next, cd.next);
+	}
+	CHECK_EQ(n.blocks, set);
+	CHECK_EQ(n.blocks, l.total);
+	CHECK_EQ(n.runs, (uint64_t)l.nr);
+	CHECK_EQ(n.runs && n.end == nr_blocks, bit(bm, nr_blocks - 1));
+	cbt_extents_free(&l);
+}
+
+static void count_matches_decode(void)
+{
+	static const uint64_t sizes[] = { 1, 2, 63, 64, 65, 127, 128, 129, 8191, 8192, 8193,
+					  2 * 8192, MAXB };
+	static const uint32_t chunks[] = { 64, 100, 8192 };
+	static uint64_t bm[(MAXB + 63) / 64];
+	uint32_t seed = 777;
+
+	/* density in 1/8: 0 none, 8 all, and every other block as the densest for runs */
+	for (int d = -1; d <= 8; d++) {
+		for (uint64_t i = 0; i < MAXB; i++) {
+			seed = seed * 1103515245 + 12345;
+			if (d < 0 ? i % 2 == 0 : (int)((seed >> 16) % 8) < d)
+				bm[i / 64] |= 1ULL << (i % 64);
+			else
+				bm[i / 64] &= ~(1ULL << (i % 64));
+		}
+		for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+			/* clear the bits past the end, as the kernel does */
+			static uint64_t c[(MAXB + 63) / 64];
+
+			memcpy(c, bm, sizeof(c));
+			for (uint64_t i = sizes[s]; i < (MAXB + 63) / 64 * 64; i++)
+				c[i / 64] &= ~(1ULL << (i % 64));
+			for (size_t k = 0; k < sizeof(chunks) / sizeof(chunks[0]); k++)
+				count_case(c, sizes[s], chunks[k]);
+		}
+	}
+}
+
+/* A whole word of ones, and runs continuing from one chunk into the next, count once. */
+static void count_runs_across_chunks(void)
+{
+	uint64_t a[2] = { 0, 1ULL << 63 }, b[1] = { ~0ULL }, d[1] = { 3 };
+	struct cbt_extent e[2] = { { 0, 2 }, { 2, 1 } };
+	struct cbt_chunk_ctx ctx;
+	struct cbt_bitmap_count n = { 0 };
+	struct cbt_chunk c1 = words_chunk(0, 128, a, 2), c2 = words_chunk(128, 64, b, 1),
+			 c3 = ext_chunk(192, 10, e, 2), c4 = words_chunk(203, 64, d, 1);
+
+	le_words(a, 2);
+	le_words(b, 1);
+	le_words(d, 1);
+	le_extents(e, 2);
+	cbt_chunk_ctx_init(&ctx, 1000);
+	CHECK_EQ(cbt_chunk_count(&ctx, &c1, &n), 0);
+	CHECK_EQ(n.runs, 1);
+	CHECK_EQ(n.end, 128);
+	CHECK_EQ(cbt_chunk_count(&ctx, &c2, &n), 0);
+	CHECK_EQ(cbt_chunk_count(&ctx, &c3, &n), 0);
+	CHECK_EQ(n.runs, 1);	/* 127 .. 194: one run over three chunks */
+	CHECK_EQ(n.blocks, 68);
+	CHECK_EQ(cbt_chunk_count(&ctx, &c4, &n), 0);	/* 203-204: a gap after 202 */
+	CHECK_EQ(n.runs, 2);
+	CHECK_EQ(n.blocks, 70);
+}
+
 /* Each malformed chunk is -EPROTO, says why, and changes nothing. */
 static void check_bad(const struct cbt_chunk *c, uint64_t nr_blocks, uint64_t next, const char *why)
 {
@@ -211,6 +331,18 @@ static void check_bad(const struct cbt_chunk *c, uint64_t nr_blocks, uint64_t ne
 	CHECK_EQ(l.total, 1);
 	CHECK_EQ(ctx.next, next);
 	cbt_extents_free(&l);
+
+	/* Counting refuses the same chunk and counts nothing of it. */
+	struct cbt_bitmap_count n = { .blocks = 1, .runs = 1, .end = 1 };
+
+	cbt_chunk_ctx_init(&ctx, nr_blocks);
+	ctx.next = next;
+	cbt_err_clear();
+	CHECK_ERR(cbt_chunk_count(&ctx, c, &n), -EPROTO, why);
+	CHECK_EQ(n.blocks, 1);
+	CHECK_EQ(n.runs, 1);
+	CHECK_EQ(n.end, 1);
+	CHECK_EQ(ctx.next, next);
 }
 
 static uint64_t ones[4] = { 1, 1, 1, 1 };
@@ -359,6 +491,8 @@ UT_MAIN("chunk",
 	UT_CASE(empty_chunks_accepted),
 	UT_CASE(coalesce_across_chunks),
 	UT_CASE(encodings_agree),
+	UT_CASE(count_matches_decode),
+	UT_CASE(count_runs_across_chunks),
 	UT_CASE(bad_words_short),
 	UT_CASE(bad_words_long),
 	UT_CASE(bad_words_not_whole),

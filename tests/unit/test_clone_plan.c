@@ -330,6 +330,48 @@ static void copied_sizes_stop_shrinking(void)
 	CHECK_EQ(clone_plan_next(&cfg_1g, 2, 16384, 16000, false, 5000, &why), CLONE_STEP_PASS);
 }
 
+/* Gaps up to 32 KiB are read through, larger ones are not; the total counts the gaps. */
+static void extents_coalesce(void)
+{
+	struct cbt_extents l;
+
+	cbt_extents_init(&l);
+	CHECK_EQ(cbt_extents_append(&l, 0, 1), 0);
+	CHECK_EQ(cbt_extents_append(&l, 9, 2), 0);	/* gap of 8 4 KiB blocks: merged */
+	CHECK_EQ(cbt_extents_append(&l, 20, 1), 0);	/* gap of 9: kept apart */
+	CHECK_EQ(cbt_extents_append(&l, 22, 1), 0);	/* gap of 1: merged */
+	CHECK_EQ(cbt_extents_append(&l, 1000, 3), 0);
+	clone_extents_coalesce(&l, 4096);
+	CHECK_EQ(l.nr, 3);
+	CHECK_EQ(l.v[0].start, 0);
+	CHECK_EQ(l.v[0].len, 11);
+	CHECK_EQ(l.v[1].start, 20);
+	CHECK_EQ(l.v[1].len, 3);
+	CHECK_EQ(l.v[2].start, 1000);
+	CHECK_EQ(l.v[2].len, 3);
+	CHECK_EQ(l.total, 17);
+	/* 64 KiB blocks: a gap of one block is already more than 32 KiB */
+	clone_extents_coalesce(&l, 65536);
+	CHECK_EQ(l.nr, 3);
+	CHECK_EQ(l.total, 17);
+	/* 16 KiB blocks: a gap of 2 blocks is merged, 3 is not */
+	cbt_extents_free(&l);
+	cbt_extents_init(&l);
+	CHECK_EQ(cbt_extents_append(&l, 5, 1), 0);
+	CHECK_EQ(cbt_extents_append(&l, 8, 1), 0);
+	CHECK_EQ(cbt_extents_append(&l, 12, 1), 0);
+	clone_extents_coalesce(&l, 16384);
+	CHECK_EQ(l.nr, 2);
+	CHECK_EQ(l.v[0].len, 4);
+	CHECK_EQ(l.total, 5);
+	cbt_extents_free(&l);
+	/* empty */
+	cbt_extents_init(&l);
+	clone_extents_coalesce(&l, 4096);
+	CHECK_EQ(l.nr, 0);
+	cbt_extents_free(&l);
+}
+
 UT_MAIN("clone_plan",
 	UT_CASE(copied_sizes_stop_shrinking),
 	UT_CASE(first_pass),
@@ -340,6 +382,7 @@ UT_MAIN("clone_plan",
 	UT_CASE(heavier_workload_stops_when_not_shrinking),
 	UT_CASE(pass_limit),
 	UT_CASE(extents_union_and_from),
+	UT_CASE(extents_coalesce),
 	UT_CASE(ios_are_cut_at_1mib_and_the_device_end),
 	UT_CASE(state_round_trip),
 	UT_CASE(state_rejects_garbage),

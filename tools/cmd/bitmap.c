@@ -64,8 +64,6 @@ static int print_extents(const struct cbt_range *v, size_t nr, void *data)
 		o->changed_blocks += v[i].len;
 		convert(o, &v[i], &off, &len);
 		o->changed_bytes += o->blocks ? 0 : len;
-		if (o->mode == SUMMARY)
-			continue;
 		if (o->mode == JSON) {
 			cbt_json_tuple_begin(&o->j, NULL);
 			cbt_json_u64(&o->j, NULL, off);
@@ -192,11 +190,26 @@ int bitmap_main(int argc, char *argv[])
 		cbt_json_string(&o.j, "unit", o.blocks ? "blocks" : "bytes");
 		cbt_json_array_begin(&o.j, "extents");
 	}
-	ret = cbt_read_bitmap(nl, &sel, &info, first, last, print_extents, &o);
-	if (ret)
-		goto out;
-	if (o.blocks)
-		o.changed_bytes = cbt_blocks_bytes(&info, o.changed_blocks);
+	if (o.mode == SUMMARY) {
+		/* Totals only: popcount on the kernel's words, no extent list (dense bitmaps). */
+		struct cbt_bitmap_count n;
+
+		ret = cbt_count_bitmap(nl, &sel, &info, first, last, &n);
+		if (ret)
+			goto out;
+		o.nr_extents = n.runs;
+		o.changed_blocks = n.blocks;
+		o.changed_bytes = n.blocks * info.block_size;
+		/* The last block may be partial: the device ends inside it. */
+		if (n.runs && n.end == info.nr_blocks)
+			o.changed_bytes -= info.nr_blocks * info.block_size - cbt_dev_bytes(&info);
+	} else {
+		ret = cbt_read_bitmap(nl, &sel, &info, first, last, print_extents, &o);
+		if (ret)
+			goto out;
+		if (o.blocks)
+			o.changed_bytes = cbt_blocks_bytes(&info, o.changed_blocks);
+	}
 	if (o.mode == JSON) {
 		cbt_json_array_end(&o.j);
 		cbt_json_u64(&o.j, "nr_extents", o.nr_extents);

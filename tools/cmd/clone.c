@@ -137,7 +137,7 @@ static void report_progress(struct cbt_clone_job *r, uint64_t done, uint64_t tot
 
 	fmt_rate(done, ns, rate);
 	fprintf(stderr, "\r\033[Kpass %u: %" PRIu64 "/%" PRIu64 " blocks, %s", r->pass_n,
-		done / bs, r->pass_blocks, rate);
+		done / bs, (total + bs - 1) / bs, rate);	/* with the gaps read through */
 	if (done && total > done)
 		fprintf(stderr, ", ETA %" PRIu64 " s",
 			(uint64_t)((double)ns * (double)(total - done) / (double)done / 1e9) + 1);

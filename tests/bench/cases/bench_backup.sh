@@ -16,7 +16,12 @@
 # of one file, replayed by fio from a generated iolog), each timed. The
 # images go to an ext4 of their own on another disk; page caches are
 # dropped before each measurement. The chain is verified at the end
-# (`cbt verify`). Results: BENCH lines; no pass/fail threshold.
+# (`cbt verify`). Then write latency: fio 4 KiB random writes to hot.dat
+# (O_DIRECT, libaio, iodepth 16, --rate LAT_RATE, every completion logged)
+# during a `cbt backup --full`, for LAT_SECS with no backup, and for
+# LAT_SECS with the same ext4 mounted through dm-linear over the same disk
+# instead of cbt (the baseline): p50 and p99 of each.
+# Results: BENCH lines; no pass/fail threshold.
 # disks: 512M 8M 64M 1G
 # timeout: 1800
 # grace: 60
@@ -29,6 +34,8 @@ COLD_MIB=20
 CONFIGS="dd-zstd cbt-full cbt-all"
 CHANGES="0 1 10"	# percent of the device's tracking blocks changed
 BLOCK=65536		# tracking block size (128 sectors)
+LAT_RATE=4m		# the write load of the latency phase
+LAT_SECS=8
 
 . /harness/cases/lib.sh
 
@@ -38,8 +45,10 @@ W=/tmp/bb
 
 cleanup() {
 	cbt snapshot drop bb 2>/dev/null || true
+	[ -f "$W/fio.pid" ] && kill "$(cat "$W/fio.pid")" 2>/dev/null
+	rm -f "$W/fio.pid"
 	unmount "$SRC" "$STORE"
-	dm_remove bb
+	dm_remove bb bb-lin
 }
 
 need_module dm_cbt
@@ -181,4 +190,43 @@ done
 log "verifying the chain"
 assert_cmd cbt verify --quiet "$STORE/chain"
 du -sk "$STORE/chain"
+rm -rf "${STORE:?}/chain"
+
+# lat_load LOG [FIO OPTION...]: the latency phase's write load on hot.dat.
+lat_load() {
+	local lat=$1
+	shift
+	cd /tmp && exec fio --eta=never --name=lat --filename="$SRC/hot.dat" --rw=randwrite --bs=4k \
+		--direct=1 --ioengine=libaio --iodepth=16 --rate="$LAT_RATE" --randrepeat=0 \
+		--norandommap --buffer_compress_percentage=50 --refill_buffers --output=/dev/null \
+		--write_lat_log="$lat" --log_avg_msec=0 "$@"
+}
+
+log "write latency at $LAT_RATE: during a full backup, without one, on dm-linear"
+rm -f "$W"/lat*_clat.1.log
+f0=$(now_us)
+lat_load "$W/latb" --time_based --runtime=3600 &
+echo $! >"$W/fio.pid"
+sleep 2
+t0=$(now_us)
+cbt backup bb --full --to "$STORE/lat" --cow "$DISK3" --json >"$W/lat.json" ||
+	fail "cbt backup --full under load failed"
+t1=$(now_us)
+kill "$(cat "$W/fio.pid")"
+wait "$(cat "$W/fio.pid")" 2>/dev/null || true
+rm -f "$W/fio.pid" && rm -rf "${STORE:?}/lat"
+set -- $(lat_pcts "$W/latb_clat.1.log" $(((t0 - f0) / 1000)) $(((t1 - f0) / 1000)))
+bench_out backup phase=lat cfg=backup "rate=$LAT_RATE" "time_us=$((t1 - t0))" "p50_us=$1" "p99_us=$2" \
+	"freeze_ns=$(jget freeze_ns "$W/lat.json")"
+(lat_load "$W/latc" --time_based --runtime="$LAT_SECS") || fail "fio on cbt failed"
+set -- $(lat_pcts "$W/latc_clat.1.log" 0 $((LAT_SECS * 1000)))
+bench_out backup phase=lat cfg=cbt "rate=$LAT_RATE" "p50_us=$1" "p99_us=$2"
+# The same filesystem through dm-linear: cbt only passes the data through.
+unmount "$SRC"
+dm_remove bb
+assert_cmd dmsetup create bb-lin --table "0 $S linear $DISK1 0"
+assert_cmd mount -o noatime /dev/mapper/bb-lin "$SRC"
+(lat_load "$W/latl" --time_based --runtime="$LAT_SECS") || fail "fio on dm-linear failed"
+set -- $(lat_pcts "$W/latl_clat.1.log" 0 $((LAT_SECS * 1000)))
+bench_out backup phase=lat cfg=linear "rate=$LAT_RATE" "p50_us=$1" "p99_us=$2"
 pass

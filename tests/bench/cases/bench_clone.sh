@@ -17,7 +17,10 @@
 # the least): fio 4 KiB random writes (O_DIRECT, libaio, iodepth 16,
 # `--rate`) to the cbt device, started 2 s before `cbt clone` and stopped
 # after it; the write rate reached is read from the device's /sys/block
-# stat over the clone. Each clone starts from scratch (fresh --state-dir,
+# stat over the clone, and the p50/p99 latency of those writes from fio's
+# latency log (the writes that completed while cbt clone ran), next to the
+# same fio load on dm-linear over the same disk for LAT_SECS (no clone, no
+# tracking: the baseline). Each clone starts from scratch (fresh --state-dir,
 # --force); their correctness is the VM cases' business (clone_*), so no
 # --verify here.
 # Results: BENCH lines; no pass/fail threshold.
@@ -28,6 +31,7 @@
 ROUNDS=3		# rounds of the idle comparison
 LOAD_ROUNDS=2		# clones per write rate
 LOAD_RATES="1m 4m 16m"	# fio --rate (bytes per second) of the 4 KiB random writes
+LAT_SECS=8		# the dm-linear latency baseline per rate
 CONFIGS="dd dd-snap clone"
 BLOCK=65536		# tracking block size (128 sectors)
 
@@ -40,7 +44,7 @@ cleanup() {
 	[ -f "$W/fio.pid" ] && sleep 1
 	rm -f "$W/fio.pid"
 	cbt snapshot drop bc 2>/dev/null || true
-	dm_remove bc
+	dm_remove bc bc-lin
 }
 
 need_module dm_cbt
@@ -135,25 +139,49 @@ while [ "$r" -le "$ROUNDS" ]; do
 	r=$((r + 1))
 done
 
+# load_fio DEV RATE LOG [FIO OPTION...]: the write load (4 KiB random
+# writes at RATE), with a completion-latency log.
+load_fio() {
+	local dev=$1 rate=$2 lat=$3
+	shift 3
+	cd /tmp && exec fio --eta=never --name=load --filename="$dev" --rw=randwrite \
+		--bs=4k --direct=1 --ioengine=libaio --iodepth=16 --rate="$rate" --randrepeat=0 \
+		--norandommap --buffer_compress_percentage=50 --refill_buffers --output=/dev/null \
+		--write_lat_log="$lat" --log_avg_msec=0 "$@"
+}
+
 log "under load: fio --rate $LOAD_RATES, $LOAD_ROUNDS clones each"
 for rate in $LOAD_RATES; do
+	# The baseline: the same load on dm-linear over the same disk.
+	assert_cmd dmsetup create bc-lin --table "0 $S linear $DISK1 0"
+	rm -f "$W"/lin_*.log
+	(load_fio /dev/mapper/bc-lin "$rate" "$W/lin" --time_based --runtime="$LAT_SECS") ||
+		fail "fio on dm-linear failed"
+	dm_remove bc-lin
+	set -- $(lat_pcts "$W/lin_clat.1.log" 0 $((LAT_SECS * 1000)))
+	bench_out clone phase=lat cfg=linear "rate=$rate" "p50_us=$1" "p99_us=$2"
 	r=1
 	while [ "$r" -le "$LOAD_ROUNDS" ]; do
 		log "fio 4 KiB random writes at $rate/s, clone $r"
 		drop_caches
-		(cd /tmp && exec fio --eta=never --name=load --filename=/dev/mapper/bc --rw=randwrite \
-			--bs=4k --direct=1 --ioengine=libaio --iodepth=16 --rate="$rate" --time_based \
-			--runtime=3600 --randrepeat=0 --norandommap --buffer_compress_percentage=50 \
-			--refill_buffers --output=/dev/null) &
+		rm -f "$W"/load_*.log
+		f0=$(now_us)
+		load_fio /dev/mapper/bc "$rate" "$W/load" --time_based --runtime=3600 &
 		echo $! >"$W/fio.pid"
 		sleep 2
 		set -- $(wstat)
 		s0=$1 n0=$2
+		c0=$(now_us)
 		clone_run "load-$rate-$r"
 		set -- $(wstat)
+		s1=$1 n1=$2
 		kill "$(cat "$W/fio.pid")"
 		wait "$(cat "$W/fio.pid")" 2>/dev/null || true
 		rm -f "$W/fio.pid"
+		# fio writes its log as it exits (SIGTERM ends it cleanly)
+		set -- $(lat_pcts "$W/load_clat.1.log" $(((c0 - f0) / 1000)) $(((c0 + T_US - f0) / 1000)))
+		bench_out clone phase=lat cfg=clone "rate=$rate" "rep=$r" "p50_us=$1" "p99_us=$2"
+		set -- "$s1" "$n1"
 		j=$W/load-$rate-$r.json
 		bench_out clone phase=load "rep=$r" "rate=$rate" "time_us=$T_US" \
 			"write_bytes=$((($1 - s0) * 512))" "write_ios=$(($2 - n0))" \

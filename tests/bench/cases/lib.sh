@@ -54,6 +54,17 @@ zero_disks() {
 	done
 }
 
+# lat_pcts LOG FROM_MS TO_MS: p50 and p99 (us) of the completion latencies
+# in a fio latency log (--write_lat_log, --log_avg_msec=0: one line per
+# I/O, "msec since fio's start, nsec, ...") of the I/Os that completed
+# between FROM_MS and TO_MS; "0 0" when none did.
+lat_pcts() {
+	awk -F', *' -v a="$2" -v b="$3" '$1 >= a && $1 <= b { print $2 }' "$1" | sort -n |
+		awk '{ v[NR] = $1 } END { if (NR == 0) { print "0 0"; exit }
+			i = int(NR * 0.50 + 0.5); j = int(NR * 0.99 + 0.5); if (i < 1) i = 1; if (j < 1) j = 1
+			printf "%d %d\n", v[i] / 1000, v[j] / 1000 }'
+}
+
 # median of the numbers on stdin
 median() {
 	sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'

@@ -3,7 +3,8 @@
 # sizes and 512-byte alignment (so many straddle tracking blocks), logged
 # with write_iolog, at 4 KiB and 64 KiB tracking blocks, on a device whose
 # length is not a multiple of the block size. Then discards, write-zeroes
-# and the last sector are tracked, and reads are not.
+# and the last sector are tracked, and reads are not. `cbt bitmap --summary`
+# counts the same blocks and extents as the list.
 # disks: 96M
 # timeout: 300
 
@@ -28,6 +29,17 @@ expected_blocks() {
 # bitmap_blocks DEV EPOCH: the blocks the kernel reports, one per line.
 bitmap_blocks() {
 	cbt bitmap "$1" --epoch "$2" --blocks | awk '{ for (b = $1; b < $1 + $2; b++) print b }'
+}
+
+# check_summary DEV EPOCH: --summary's counts (popcount on the kernel's
+# words) agree with the extent list of the same epoch.
+check_summary() {
+	local s
+	s=$(cbt bitmap "$1" --epoch "$2" --summary) || fail "cbt bitmap --summary failed"
+	assert_eq "$(echo "$s" | sed -n 's/^changed: .*, \([0-9]*\) blocks of .*/\1/p')" \
+		"$(bitmap_blocks "$1" "$2" | wc -l | tr -d ' ')" "summary: changed blocks"
+	assert_eq "$(echo "$s" | sed -n 's/^extents: //p')" \
+		"$(cbt bitmap "$1" --epoch "$2" --blocks | wc -l | tr -d ' ')" "summary: extents"
 }
 
 # Leave 7 sectors past the last whole 64 KiB block.
@@ -57,6 +69,7 @@ for BS in 8 128; do
 		fail "bitmap differs from fio's writes at block size $BYTES"
 	}
 	log "bitmap = fio's writes: $(wc -l </tmp/got) blocks"
+	check_summary c "$epoch"
 
 	log "discard, write-zeroes and the last sector, in a new epoch"
 	closed=$(cbt epoch close c)
@@ -79,6 +92,7 @@ for BS in 8 128; do
 		echo "got:  $(tr '\n' ' ' </tmp/got)"
 		fail "discard/write-zeroes/last-sector blocks wrong at block size $BYTES"
 	}
+	check_summary c "$next"
 	log "closed epoch $closed unchanged by later writes"
 	bitmap_blocks c "$epoch" | wc -l >/tmp/n
 	assert_cmd cbt epoch commit c "$closed"

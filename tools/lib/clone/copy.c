@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +12,9 @@
 
 #include "clone/copy.h"
 #include "clone/plan.h"
+#include "clone/qio.h"
 #include "util/util.h"
 
-#define NBUF 8
 #define ALIGN 4096
 
 int clone_open(const char *path, int flags, bool *direct)
@@ -30,184 +29,133 @@ int clone_open(const char *path, int flags, bool *direct)
 	return fd;
 }
 
-static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+/* Completions arrive out of order: a window of sequence numbers finds the written prefix. */
+#define WINDOW (4 * CLONE_QIO_DEPTH)
+
+struct prefix {
+	bool done[WINDOW];
+	uint64_t end[WINDOW];
+	uint64_t next;		/* lowest sequence number not yet written */
+	uint64_t upto;		/* every I/O before this byte offset was written */
+};
+
+static void prefix_done(struct prefix *p, uint64_t seq, uint64_t end)
 {
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (!n)
-			return -ENOSPC;
-		done += (size_t)n;
+	p->done[seq % WINDOW] = true;
+	p->end[seq % WINDOW] = end;
+	while (p->done[p->next % WINDOW]) {
+		p->done[p->next % WINDOW] = false;
+		p->upto = p->end[p->next % WINDOW];
+		p->next++;
 	}
-	return 0;
 }
 
-struct slot {
-	void *buf;
-	uint64_t off;
-	uint32_t len;
-	bool full;
-};
-
-struct ring {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct slot slot[NBUF];
-	unsigned int head, tail;	/* reader fills head, writer drains tail */
-	bool eof;			/* no more slots will be filled */
-	bool abort;			/* the writer must stop */
-	int werr;			/* the writer's error */
-	uint64_t werr_off;
-	uint64_t written, written_upto, ios;
-	int dst_fd;
-};
-
-static void *writer(void *arg)
+/* Sleep until @bytes fit @rate since @t0, or a stop. */
+static void throttle_rate(const struct clone_copy_opts *o, uint64_t t0, uint64_t bytes)
 {
-	struct ring *r = arg;
+	uint64_t due = t0 + bytes * 1000000000ULL / o->rate, t = cbt_mono_ns();
 
-	pthread_mutex_lock(&r->lock);
-	for (;;) {
-		struct slot *s = &r->slot[r->tail % NBUF];
-		int ret;
+	while (t < due && !(o->stop && *o->stop >= o->stop_level)) {
+		uint64_t d = due - t > 100000000ULL ? 100000000ULL : due - t;
+		struct timespec ts = { 0, (long)d };
 
-		while (!s->full && !r->eof && !r->abort)
-			pthread_cond_wait(&r->cond, &r->lock);
-		if (r->abort || !s->full)
-			break;
-		pthread_mutex_unlock(&r->lock);
-		ret = pwrite_full(r->dst_fd, s->buf, s->len, s->off);
-		pthread_mutex_lock(&r->lock);
-		if (ret) {
-			r->werr = ret;
-			r->werr_off = s->off;
-			break;
-		}
-		r->written += s->len;
-		r->written_upto = s->off + s->len;
-		r->ios++;
-		s->full = false;
-		r->tail++;
-		pthread_cond_broadcast(&r->cond);
+		nanosleep(&ts, NULL);
+		t = cbt_mono_ns();
 	}
-	pthread_cond_broadcast(&r->cond);
-	pthread_mutex_unlock(&r->lock);
-	return NULL;
 }
 
 int clone_copy_extents(int src_fd, int dst_fd, const struct cbt_extents *ext,
 		       const struct clone_copy_opts *o, struct clone_copy_result *res)
 {
 	uint64_t total = clone_extents_bytes(ext, o->block_size, o->dev_bytes);
-	uint64_t t0 = cbt_mono_ns(), last_tick = t0, read_bytes = 0, pos = 0, off;
-	struct ring r = { .dst_fd = dst_fd };
-	pthread_t thr;
+	uint64_t t0 = cbt_mono_ns(), last_tick = t0, read_bytes = 0, pos = 0, seq = 0;
+	struct clone_qio_req req[CLONE_QIO_DEPTH], *free_req[CLONE_QIO_DEPTH];
+	struct prefix *pf = calloc(1, sizeof(*pf));
+	unsigned int nr_free = 0, inflight = 0;
+	struct clone_qio *q = NULL;
+	bool more = true;
 	size_t ei = 0;
-	uint32_t len;
 	int ret = 0;
 
 	memset(res, 0, sizeof(*res));
-	pthread_mutex_init(&r.lock, NULL);
-	pthread_cond_init(&r.cond, NULL);
-	for (int i = 0; i < NBUF; i++) {
-		if (posix_memalign(&r.slot[i].buf, ALIGN, CLONE_IO_BYTES > o->block_size ?
+	memset(req, 0, sizeof(req));
+	if (!pf)
+		return -ENOMEM;
+	for (int i = 0; i < CLONE_QIO_DEPTH; i++) {
+		if (posix_memalign(&req[i].buf, ALIGN, CLONE_IO_BYTES > o->block_size ?
 				   CLONE_IO_BYTES : o->block_size)) {
-			for (int k = 0; k < i; k++)
-				free(r.slot[k].buf);
-			return -ENOMEM;
+			ret = -ENOMEM;
+			goto out;
 		}
+		free_req[nr_free++] = &req[i];
 	}
-	if (pthread_create(&thr, NULL, writer, &r)) {
-		for (int i = 0; i < NBUF; i++)
-			free(r.slot[i].buf);
-		return cbt_err(-EAGAIN, "cannot start the writer thread");
-	}
+	ret = clone_qio_open(src_fd, dst_fd, CLONE_QIO_DEPTH, &q);
+	if (ret)
+		goto out;
 
-	while (clone_next_io(ext, o->block_size, o->dev_bytes, &ei, &pos, &off, &len)) {
-		struct slot *s;
+	for (;;) {
+		struct clone_qio_req *r;
 		uint64_t t;
 
-		if (o->stop && *o->stop >= o->stop_level) {
-			res->stopped = true;
-			ret = -EINTR;
-			break;
-		}
-		pthread_mutex_lock(&r.lock);
-		s = &r.slot[r.head % NBUF];
-		while (s->full && !r.werr)
-			pthread_cond_wait(&r.cond, &r.lock);
-		ret = r.werr;
-		pthread_mutex_unlock(&r.lock);
-		if (ret)
-			break;
-		ret = cbt_pread_full(src_fd, s->buf, len, off);
-		if (ret) {
-			ret = cbt_err(ret, "reading the snapshot at byte %" PRIu64 ": %s", off,
-				      strerror(-ret));
-			res->read_err = true;
-			break;
-		}
-		pthread_mutex_lock(&r.lock);
-		s->off = off;
-		s->len = len;
-		s->full = true;
-		r.head++;
-		pthread_cond_broadcast(&r.cond);
-		pthread_mutex_unlock(&r.lock);
-		read_bytes += len;
-
-		t = cbt_mono_ns();
-		if (o->rate) {
-			/* Sleep until the bytes read fit the rate. */
-			uint64_t due = t0 + read_bytes * 1000000000ULL / o->rate;
-
-			while (t < due && !(o->stop && *o->stop >= o->stop_level)) {
-				uint64_t d = due - t > 100000000ULL ? 100000000ULL : due - t;
-				struct timespec ts = { 0, (long)d };
-
-				nanosleep(&ts, NULL);
-				t = cbt_mono_ns();
-			}
-		}
-		if (o->tick && t - last_tick >= (uint64_t)o->tick_ms * 1000000ULL) {
-			uint64_t w;
-
-			last_tick = t;
-			pthread_mutex_lock(&r.lock);
-			w = r.written;
-			pthread_mutex_unlock(&r.lock);
-			ret = o->tick(o->tick_data, w, total);
-			if (ret)
+		/* Keep the queue full; after an error or a stop only drain it. */
+		while (!ret && more && nr_free && seq < pf->next + WINDOW) {
+			if (o->stop && *o->stop >= o->stop_level) {
+				res->stopped = true;
+				ret = -EINTR;
 				break;
+			}
+			r = free_req[nr_free - 1];
+			if (!clone_next_io(ext, o->block_size, o->dev_bytes, &ei, &pos, &r->off,
+					   &r->len)) {
+				more = false;
+				break;
+			}
+			r->seq = seq++;
+			ret = clone_qio_submit(q, r);
+			if (ret) {
+				ret = cbt_err(ret, "queueing a copy at byte %" PRIu64 ": %s", r->off,
+					      strerror(-ret));
+				break;
+			}
+			nr_free--;
+			inflight++;
+			read_bytes += r->len;
+			if (o->rate)
+				throttle_rate(o, t0, read_bytes);
+		}
+		if (!inflight)
+			break;
+		r = clone_qio_wait(q);
+		if (!r) {
+			/* In-flight copies are waited for by clone_qio_close(). */
+			ret = clone_qio_error(q);
+			break;
+		}
+		inflight--;
+		free_req[nr_free++] = r;
+		if (r->err && (!ret || ret == -EINTR)) {
+			res->read_err = r->read_err;
+			ret = cbt_err(r->err, "%s at byte %" PRIu64 ": %s", r->read_err ?
+				      "reading the snapshot" : "writing the target", r->off,
+				      strerror(-r->err));
+		} else if (!r->err) {
+			res->bytes += r->len;
+			res->ios++;
+			prefix_done(pf, r->seq, r->off + r->len);
+		}
+		t = cbt_mono_ns();
+		if (!ret && o->tick && t - last_tick >= (uint64_t)o->tick_ms * 1000000ULL) {
+			last_tick = t;
+			ret = o->tick(o->tick_data, res->bytes, total);
 		}
 	}
-
-	pthread_mutex_lock(&r.lock);
-	if (ret)
-		r.abort = ret != -EINTR;	/* stopped: let the writer finish what was read */
-	r.eof = true;
-	pthread_cond_broadcast(&r.cond);
-	pthread_mutex_unlock(&r.lock);
-	pthread_join(thr, NULL);
-	if (!ret && r.werr)
-		ret = r.werr;
-	if (r.werr && ret == r.werr)
-		ret = cbt_err(r.werr, "writing the target at byte %" PRIu64 ": %s", r.werr_off,
-			      strerror(-r.werr));
-	res->bytes = r.written;
-	res->ios = r.ios;
-	res->written_upto = r.written_upto;
+	res->written_upto = pf->upto;
+out:
 	res->err = ret;
-	for (int i = 0; i < NBUF; i++)
-		free(r.slot[i].buf);
-	pthread_mutex_destroy(&r.lock);
-	pthread_cond_destroy(&r.cond);
+	clone_qio_close(q);
+	for (int i = 0; i < CLONE_QIO_DEPTH; i++)
+		free(req[i].buf);
+	free(pf);
 	return ret;
 }
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The I/O of `cbt clone': copying extents from a snapshot to the target
- * (a reader, the calling thread, and a writer thread sharing a ring of
- * aligned 1 MiB buffers, O_DIRECT where the files allow it), comparing
+ * (CLONE_QIO_DEPTH copies of up to 1 MiB in flight, by io_uring or a
+ * thread pool: qio.h; O_DIRECT where the files allow it), comparing
  * them afterwards (XXH3-128 per MiB and over the whole). Which blocks a
  * filesystem uses comes from fsmap.h, as for full images.
  */
@@ -35,7 +35,10 @@ struct clone_copy_opts {
 struct clone_copy_result {
 	uint64_t bytes;		/* bytes written (and read) */
 	uint64_t ios;
-	/* Every I/O before this byte offset was written (they go in order). */
+	/*
+	 * Every I/O before this byte offset was written: I/Os are issued in
+	 * order, and complete in any order.
+	 */
 	uint64_t written_upto;
 	bool stopped;		/* *stop was seen */
 	int err;		/* 0 or the first error (-errno, detail recorded) */

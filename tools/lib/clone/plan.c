@@ -131,6 +131,25 @@ int clone_extents_from(const struct cbt_extents *in, uint64_t from, struct cbt_e
 	return 0;
 }
 
+void clone_extents_coalesce(struct cbt_extents *l, uint32_t block_size)
+{
+	uint64_t gap = block_size < CLONE_GAP_BYTES ? CLONE_GAP_BYTES / block_size : 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->nr; i++) {
+		uint64_t end = n ? l->v[n - 1].start + l->v[n - 1].len : 0;
+
+		if (n && l->v[i].start - end <= gap) {
+			/* The gap's blocks are copied too: the total grows by them. */
+			l->total += l->v[i].start - end;
+			l->v[n - 1].len = l->v[i].start + l->v[i].len - l->v[n - 1].start;
+			continue;
+		}
+		l->v[n++] = l->v[i];
+	}
+	l->nr = n;
+}
+
 void clone_extents_clip(struct cbt_extents *l, uint64_t nr_blocks)
 {
 	while (l->nr) {

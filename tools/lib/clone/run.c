@@ -455,6 +455,8 @@ static int do_pass(struct cbt_clone_job *r, bool final, bool freeze, enum clone_
 	if (ret)
 		goto out;
 	p.blocks = r->pass_blocks = ext.total;
+	/* After counting the changed set (what convergence is judged by): read small gaps through. */
+	clone_extents_coalesce(&ext, r->cfg.block_size);
 
 	r->pass_t0 = cbt_mono_ns();
 	ret = clone_copy_extents(r->sfd, r->tfd, &ext, &co, &res);

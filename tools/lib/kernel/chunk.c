@@ -26,11 +26,10 @@ static void get_extent(const void *extents, size_t i, uint32_t *start, uint32_t 
 	*len = le32toh(e.len);
 }
 
-static int decode_words(const struct cbt_chunk *c, struct cbt_extents *out)
+static int check_words(const struct cbt_chunk *c)
 {
-	size_t nr_words = ((size_t)c->blocks + 63) / 64, i;
+	size_t nr_words = ((size_t)c->blocks + 63) / 64;
 	unsigned int tail = c->blocks % 64;
-	int ret;
 
 	if (c->words_len != nr_words * sizeof(uint64_t))
 		return cbt_err(-EPROTO,
@@ -40,6 +39,13 @@ static int decode_words(const struct cbt_chunk *c, struct cbt_extents *out)
 	if (tail && get_word(c->words, nr_words - 1) >> tail)
 		return cbt_err(-EPROTO, "chunk at block %" PRIu64 ": bits set past its %" PRIu32
 			       " blocks", c->start, c->blocks);
+	return 0;
+}
+
+static int decode_words(const struct cbt_chunk *c, struct cbt_extents *out)
+{
+	size_t nr_words = ((size_t)c->blocks + 63) / 64, i;
+	int ret;
 
 	for (i = 0; i < nr_words; i++) {
 		uint64_t w = get_word(c->words, i);
@@ -62,19 +68,48 @@ static int decode_words(const struct cbt_chunk *c, struct cbt_extents *out)
 	return 0;
 }
 
-static int decode_extents(const struct cbt_chunk *c, struct cbt_extents *out)
+/*
+ * A run starts at every set bit whose lower neighbour is clear: the
+ * neighbour of bit 0 is the previous word's bit 63, or for the first word
+ * whether the last run counted so far ends right at the chunk's start.
+ */
+/*
+ * Without -mpopcnt, __builtin_popcountll is a libgcc call: the popcnt
+ * instruction counts a dense 1 TiB bitmap about 3 times faster, so x86-64
+ * picks it at load time where the CPU has it.
+ */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+__attribute__((target_clones("popcnt", "default")))
+#endif
+#endif
+static void count_words(const struct cbt_chunk *c, struct cbt_bitmap_count *n)
+{
+	size_t nr_words = ((size_t)c->blocks + 63) / 64;
+	uint64_t carry = n->runs && n->end == c->start, w = 0;
+
+	for (size_t i = 0; i < nr_words; i++) {
+		w = get_word(c->words, i);
+		n->blocks += (uint64_t)__builtin_popcountll(w);
+		n->runs += (uint64_t)__builtin_popcountll(w & ~(w << 1 | carry));
+		carry = w >> 63;
+	}
+	/* Only a run reaching the chunk's last block can continue in the next chunk. */
+	if (nr_words && w >> ((c->blocks - 1) % 64) & 1)
+		n->end = c->start + c->blocks;
+}
+
+static int check_extents(const struct cbt_chunk *c)
 {
 	size_t nr = c->extents_len / sizeof(struct cbt_extent), i;
 	uint64_t next = 0;
 	uint32_t start, len;
-	int ret;
 
 	if (c->extents_len % sizeof(struct cbt_extent))
 		return cbt_err(-EPROTO,
 			       "chunk at block %" PRIu64 ": extents attribute of %zu bytes is not"
 			       " a multiple of %zu", c->start, c->extents_len,
 			       sizeof(struct cbt_extent));
-	/* Check everything first, so a bad chunk appends nothing. */
 	for (i = 0; i < nr; i++) {
 		get_extent(c->extents, i, &start, &len);
 		if (!len)
@@ -92,6 +127,15 @@ static int decode_extents(const struct cbt_chunk *c, struct cbt_extents *out)
 				       " blocks) reaches past the chunk's %" PRIu32 " blocks",
 				       c->start, i, start, len, c->blocks);
 	}
+	return 0;
+}
+
+static int decode_extents(const struct cbt_chunk *c, struct cbt_extents *out)
+{
+	size_t nr = c->extents_len / sizeof(struct cbt_extent), i;
+	uint32_t start, len;
+	int ret;
+
 	for (i = 0; i < nr; i++) {
 		get_extent(c->extents, i, &start, &len);
 		ret = cbt_extents_append(out, c->start + start, len);
@@ -101,10 +145,24 @@ static int decode_extents(const struct cbt_chunk *c, struct cbt_extents *out)
 	return 0;
 }
 
-int cbt_chunk_decode(struct cbt_chunk_ctx *ctx, const struct cbt_chunk *c, struct cbt_extents *out)
+static void count_extents(const struct cbt_chunk *c, struct cbt_bitmap_count *n)
 {
-	int ret;
+	size_t nr = c->extents_len / sizeof(struct cbt_extent), i;
+	uint32_t start, len;
 
+	for (i = 0; i < nr; i++) {
+		get_extent(c->extents, i, &start, &len);
+		/* The kernel may split one run into touching extents: count it once. */
+		if (!n->runs || n->end != c->start + start)
+			n->runs++;
+		n->blocks += len;
+		n->end = c->start + start + len;
+	}
+}
+
+/* Everything about @c that does not depend on the encoding; then the encoding's own checks. */
+static int check_chunk(const struct cbt_chunk_ctx *ctx, const struct cbt_chunk *c)
+{
 	if (!c->words == !c->extents)
 		return cbt_err(-EPROTO, "chunk at block %" PRIu64 ": %s", c->start,
 			       c->words ? "has both words and extents" : "has neither words nor extents");
@@ -118,10 +176,31 @@ int cbt_chunk_decode(struct cbt_chunk_ctx *ctx, const struct cbt_chunk *c, struc
 		return cbt_err(-EPROTO,
 			       "chunk at block %" PRIu64 " (%" PRIu32 " blocks) reaches past the"
 			       " device's %" PRIu64 " blocks", c->start, c->blocks, ctx->nr_blocks);
+	return c->words ? check_words(c) : check_extents(c);
+}
 
-	ret = c->words ? decode_words(c, out) : decode_extents(c, out);
+int cbt_chunk_decode(struct cbt_chunk_ctx *ctx, const struct cbt_chunk *c, struct cbt_extents *out)
+{
+	int ret = check_chunk(ctx, c);
+
+	if (!ret)
+		ret = c->words ? decode_words(c, out) : decode_extents(c, out);
 	if (ret)
 		return ret;
+	ctx->next = c->start + c->blocks;
+	return 0;
+}
+
+int cbt_chunk_count(struct cbt_chunk_ctx *ctx, const struct cbt_chunk *c, struct cbt_bitmap_count *n)
+{
+	int ret = check_chunk(ctx, c);
+
+	if (ret)
+		return ret;
+	if (c->words)
+		count_words(c, n);
+	else
+		count_extents(c, n);
 	ctx->next = c->start + c->blocks;
 	return 0;
 }

@@ -46,4 +46,22 @@ static inline void cbt_chunk_ctx_init(struct cbt_chunk_ctx *ctx, uint64_t nr_blo
  */
 int cbt_chunk_decode(struct cbt_chunk_ctx *ctx, const struct cbt_chunk *c, struct cbt_extents *out);
 
+/*
+ * Totals of a dump without its extent list: set blocks, and runs (what
+ * cbt_chunk_decode() would give as extents: touching runs across chunks
+ * count once). end is where the last run counted ends. Zero it to start.
+ */
+struct cbt_bitmap_count {
+	uint64_t blocks;
+	uint64_t runs;
+	uint64_t end;
+};
+
+/*
+ * The same checks as cbt_chunk_decode(), then @c's blocks and runs added
+ * to @n; words are counted with popcount, never walked bit by bit, so a
+ * dense 1 TiB bitmap of 4 KiB blocks costs about what its dump does.
+ */
+int cbt_chunk_count(struct cbt_chunk_ctx *ctx, const struct cbt_chunk *c, struct cbt_bitmap_count *n);
+
 #endif /* CBT_CHUNK_H */

@@ -166,23 +166,21 @@ static int bitmap_cb(const struct nlmsghdr *nlh, void *data)
 	return ret;
 }
 
-int cbt_read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
-		    const struct cbt_dev_info *info, uint64_t first, uint64_t last,
-		    cbt_extents_cb cb, void *data)
+/* The dump into @b (extents to b->cb, or counted), then the identity check. */
+static int read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
+		       const struct cbt_dev_info *info, uint64_t first, uint64_t last,
+		       struct bitmap_read *b)
 {
 	struct nlmsghdr *req = cbt_nl_request(nl, CBT_CMD_GET_BITMAP, true);
-	struct bitmap_read b = { .cb = cb, .data = data };
 	struct cbt_dev_info now;
 	int ret;
 
 	cbt_put_bitmap_req(req, sel, first, last);
-	cbt_bitmap_reader_init(&b.r, first, info->block_size, info->nr_blocks);
-	ret = cbt_nl_exchange(nl, req, bitmap_cb, &b);
+	ret = cbt_nl_exchange(nl, req, bitmap_cb, b);
 	if (ret == -ESTALE)	/* from the kernel, mid-dump */
 		cbt_err_hint(ret, "an epoch was committed or aborted while it was read");
-	if (!ret && b.r.ext.nr)
-		ret = cb(b.r.ext.v, b.r.ext.nr, data);
-	cbt_bitmap_reader_free(&b.r);
+	if (!ret && b->r.ext.nr)
+		ret = b->cb(b->r.ext.v, b->r.ext.nr, b->data);
 	if (ret)
 		return dev_err(ret, sel);
 
@@ -195,6 +193,34 @@ int cbt_read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
 			      " was read; read it again (if the UUID changed, take a full image)");
 	cbt_dev_info_free(&now);
 	return dev_err(ret, sel);
+}
+
+int cbt_read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
+		    const struct cbt_dev_info *info, uint64_t first, uint64_t last,
+		    cbt_extents_cb cb, void *data)
+{
+	struct bitmap_read b = { .cb = cb, .data = data };
+	int ret;
+
+	cbt_bitmap_reader_init(&b.r, first, info->block_size, info->nr_blocks);
+	ret = read_bitmap(nl, sel, info, first, last, &b);
+	cbt_bitmap_reader_free(&b.r);
+	return ret;
+}
+
+int cbt_count_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
+		     const struct cbt_dev_info *info, uint64_t first, uint64_t last,
+		     struct cbt_bitmap_count *count)
+{
+	struct bitmap_read b = { 0 };
+	int ret;
+
+	memset(count, 0, sizeof(*count));
+	cbt_bitmap_reader_init(&b.r, first, info->block_size, info->nr_blocks);
+	b.r.count = count;
+	ret = read_bitmap(nl, sel, info, first, last, &b);
+	cbt_bitmap_reader_free(&b.r);
+	return ret;
 }
 
 int cbt_device_lock(const struct cbt_dev_info *info)

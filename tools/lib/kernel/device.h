@@ -63,4 +63,13 @@ int cbt_read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
 		    const struct cbt_dev_info *info, uint64_t first, uint64_t last,
 		    cbt_extents_cb cb, void *data);
 
+/*
+ * The same read, counting instead of listing: @count gets the set blocks
+ * and the extents cbt_read_bitmap() would pass (count->runs), and
+ * count->end == info->nr_blocks when the last block is set.
+ */
+int cbt_count_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
+		     const struct cbt_dev_info *info, uint64_t first, uint64_t last,
+		     struct cbt_bitmap_count *count);
+
 #endif /* CBT_DEVICE_H */

@@ -568,7 +568,8 @@ int cbt_bitmap_parse_msg(struct cbt_bitmap_reader *r, const struct nlmsghdr *nlh
 		ret = cbt_chunk_parse(attr, &c);
 		if (ret)
 			return bad(cbt_err_prefix(ret, "chunk %" PRIu64 " of the dump", r->chunks));
-		ret = cbt_chunk_decode(&r->ctx, &c, &r->ext);
+		ret = r->count ? cbt_chunk_count(&r->ctx, &c, r->count) :
+				 cbt_chunk_decode(&r->ctx, &c, &r->ext);
 		if (ret)
 			return bad(ret);
 		r->chunks++;

@@ -129,6 +129,7 @@ struct cbt_bitmap_reader {
 	uint64_t nr_blocks;
 	struct cbt_chunk_ctx ctx;
 	struct cbt_extents ext;
+	struct cbt_bitmap_count *count;	/* when set: only count into it, r->ext stays empty */
 	uint64_t msgs;
 	uint64_t chunks;
 };
@@ -136,7 +137,7 @@ struct cbt_bitmap_reader {
 void cbt_bitmap_reader_init(struct cbt_bitmap_reader *r, uint64_t epoch, uint32_t block_size,
 			    uint64_t nr_blocks);
 void cbt_bitmap_reader_free(struct cbt_bitmap_reader *r);
-/* Parse one dump message; its chunks' blocks are appended to r->ext. */
+/* Parse one dump message; its chunks' blocks are appended to r->ext (or counted). */
 int cbt_bitmap_parse_msg(struct cbt_bitmap_reader *r, const struct nlmsghdr *nlh);
 /* Parse one CBT_A_CHUNK nest into @c (pointers into the message). */
 int cbt_chunk_parse(const struct nlattr *nest, struct cbt_chunk *c);

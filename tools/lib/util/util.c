@@ -319,3 +319,21 @@ int cbt_pread_full(int fd, void *buf, size_t len, uint64_t off)
 	}
 	return 0;
 }
+
+int cbt_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pwrite(fd, (const char *)buf + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (!n)
+			return -ENOSPC;
+		done += (size_t)n;
+	}
+	return 0;
+}

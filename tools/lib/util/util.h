@@ -105,6 +105,8 @@ uint64_t cbt_real_ns(void);
  * -errno, or -ENODATA when the file ends first. Records no detail.
  */
 int cbt_pread_full(int fd, void *buf, size_t len, uint64_t off);
+/* Write exactly @len bytes at @off, the same way: -ENOSPC when nothing more goes. */
+int cbt_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 
 /* "512 B", "64 KiB", "1.5 GiB": IEC units, one decimal when not exact. */
 #define CBT_HUMAN_LEN 32
