@@ -29,7 +29,7 @@ rm -rf "$JW"
 mkdir -p "$JW"
 # every subcommand of `cbt help' must appear below
 listed=$("$FAKE" help | awk '/^  [a-z]/ { print $1 }' | sort | tr '\n' ' ')
-tested="attach backup bitmap clone detach epoch export help info job merge monitor prune restore setup-boot snapshot status verify version "
+tested="attach backup bitmap clone detach epoch export help info job merge migrate monitor mount prune restore serve setup-boot snapshot status unmount verify version "
 if [ "$listed" = "$tested" ]; then
 	tap_ok "unit/json_cli/every_subcommand_covered"
 else
@@ -51,6 +51,10 @@ json_error job 2 job run nosuch --config-dir "$JW"
 json_error merge 1 merge "$JW/none" --upto 1
 json_error prune 1 prune "$JW/none" --keep-last 1
 json_error clone 2 clone nodev "$JW/target"
+json_error migrate 1 migrate "$JW/none" "$JW/target"
+json_error mount 1 mount "$JW/none" "$JW/mnt"
+json_error unmount 1 unmount "$JW/mnt"
+json_error serve 1 serve "$JW/none" --socket "$JW/sock"
 json_error monitor 2 monitor nodev
 json_error version 2 version --bogus
 json_error help 2 help bogus

@@ -42,7 +42,10 @@ static bool snapshot_form(int argc, char *argv[])
 	struct stat st;
 
 	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
-		if (!strcmp(argv[i], "--snapshot"))
+		/* Options only the snapshot form has: it says --snapshot is missing. */
+		if (!strcmp(argv[i], "--snapshot") || !strncmp(argv[i], "--cow", 5) ||
+		    !strncmp(argv[i], "--bitmap-name", 13) || !strcmp(argv[i], "--freeze") ||
+		    !strcmp(argv[i], "--no-freeze") || !strcmp(argv[i], "--force"))
 			return true;
 		if (argv[i][0] != '-' && !stat(argv[i], &st) && S_ISBLK(st.st_mode))
 			return true;
