@@ -85,6 +85,24 @@ if [ -x "$CBT" ] && [ -x "$MKIMG" ]; then
 	run "$CBT" verify "$S/bad"
 	expect seg_manifest_truncated 4 "the manifest is incomplete"
 
+	# cbt merge of split images: the absorbed images go with their segments
+	# (they were left behind before: 11 MiB of segments that no manifest names).
+	rm -rf "$S/m" && cp -a "$c" "$S/m"
+	segbytes=$(cat "$S/m"/00000[12]-*.cbti.[0-9]* | wc -c)
+	run "$CBT" merge "$S/m" --upto 2 --json
+	expect_in cli/seg_merge 0 out '"freed_bytes": '
+	# freed: the absorbed images' bytes (their segments') less the merged image's
+	ok_if seg_merge_freed_counted test "$(echo "$out" | sed -n 's/.*"freed_bytes": \([0-9]*\).*/\1/p')" \
+		= $((segbytes - $(stat -c %s "$S/m/000002-full.cbti")))
+	ok_if seg_merge_no_orphan_segments test -z "$(find "$S/m" -name '000001-full.cbti*' -o \
+		-name '000002-incr.cbti*')"
+	run "$CBT" restore --quiet "$S/m" --at 3 "$S/m3"
+	ok_if seg_merge_restore_exact cmp "$S/m3" "$S/p3"
+	# Segments a dead merge left without their manifest go with the next prune.
+	echo stale >"$S/m/000001-full.cbti.0007"
+	run "$CBT" prune "$S/m" --keep-last 5
+	ok_if seg_prune_orphan_segment_removed test ! -e "$S/m/000001-full.cbti.0007"
+
 	MKIMG_SPLIT=1000 "$MKIMG" "$S/dev" incremental --to "$S/chain" "$IU" 4 4096 1 \
 		>/dev/null 2>"$S/small.err"
 	ok_if seg_too_small_refused grep -q "at least 1 MiB" "$S/small.err"

@@ -429,16 +429,24 @@ void cbt_chain_remove_partials(const struct cbt_chain *c)
 	each_name(c->dfd, remove_partial, c, &n);
 }
 
+/*
+ * An image file the index no longer names, or a segment of one (NAME.NNNN,
+ * a split image: docs/storage.md), judged by its image's name: a merge
+ * removes a split image's manifest and its segments alike.
+ */
 static void remove_orphan(const struct cbt_chain *c, int dfd, const char *name, int *count)
 {
 	uint64_t seq;
 	int n = 0;
 
-	if (!c->nr || sscanf(name, "%" SCNu64 "-%*[a-z].cbti%n", &seq, &n) != 1 || name[n] ||
+	if (!c->nr || sscanf(name, "%" SCNu64 "-%*[a-z].cbti%n", &seq, &n) != 1 ||
 	    seq > c->v[c->nr - 1].seq)
 		return;
+	if (name[n] && (name[n] != '.' || strlen(name + n + 1) < 4 ||
+			strspn(name + n + 1, "0123456789") != strlen(name + n + 1)))
+		return;
 	for (size_t i = 0; i < c->nr; i++)
-		if (!strcmp(c->v[i].file, name))
+		if (!strncmp(c->v[i].file, name, (size_t)n) && !c->v[i].file[n])
 			return;
 	if (!unlinkat(dfd, name, 0))
 		(*count)++;

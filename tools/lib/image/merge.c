@@ -15,6 +15,7 @@
 
 #include "image/merge.h"
 #include "store/safefile.h"
+#include "store/segment.h"
 #include "util/util.h"
 #include "util/version.h"
 
@@ -411,10 +412,18 @@ int cbt_chain_merge(struct cbt_chain *c, size_t from, size_t upto,
 			v[nv++] = c->v[i];
 	}
 	for (size_t a = 0; a < n; a++) {
+		struct cbt_store_obj o;
 		struct stat st;
 
-		if (!fstat(srcs[a].fd, &st))
+		/* By name: a split image's segments count, not its manifest. */
+		int r = cbt_store_obj_open(c->dfd, c->v[path[a]].file, names[a], true, &o);
+
+		if (r == 1) {
+			res->freed_bytes += o.size;
+			cbt_store_obj_close(&o);
+		} else if (!r && !fstatat(c->dfd, c->v[path[a]].file, &st, AT_SYMLINK_NOFOLLOW)) {
 			res->freed_bytes += (uint64_t)st.st_size;
+		}
 	}
 	ret = cbt_chain_rewrite(c, v, nv);
 	if (ret) {
