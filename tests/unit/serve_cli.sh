@@ -114,6 +114,21 @@ else
 	qemu-img convert -f raw -O raw "nbd:unix:$SW/s.sock" "$SW/gotq" 2>/dev/null
 	serve_ok serve_socket_qemu_client_exact cmp "$SW/gotq" "$SW/want2"
 	kill "$spid"; wait "$spid" 2>/dev/null
+	# nbdkit leaves its socket file: the next serve on that path replaces it
+	# (it failed with "Address already in use" before)
+	"$CBT" serve "$SW/chain" --at 1 --socket "$SW/s.sock" 2>"$SW/serve.err" &
+	spid=$!
+	for _ in $(seq 100); do
+		nbdinfo --size "nbd+unix:///?socket=$SW/s.sock" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	rm -f "$SW/gots1"
+	nbdcopy "nbd+unix:///?socket=$SW/s.sock" "$SW/gots1" 2>/dev/null
+	serve_ok serve_socket_stale_replaced cmp "$SW/gots1" "$SW/want1"
+	kill "$spid"; wait "$spid" 2>/dev/null
+	echo x >"$SW/not-a-socket"
+	run "$CBT" serve "$SW/chain" --socket "$SW/not-a-socket"
+	expect serve_socket_not_a_socket_refused 1 "not-a-socket exists and is not a socket"
 
 	# TCP with TLS (pre-shared key); a client without TLS is turned away
 	printf 'alice:%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$SW/psk"

@@ -29,7 +29,7 @@ static void usage(FILE *f)
 		"refused before the server listens. With --tls-certificates or --tls-psk\n"
 		"clients must use TLS (nbdkit --tls=require).\n\n"
 		"  --at N                 serve image number N (a file name or UUID works too)\n"
-		"  --socket PATH          listen on a Unix socket\n"
+		"  --socket PATH          listen on a Unix socket (a stale one is replaced)\n"
 		"  --tcp ADDR:PORT        listen on TCP ([ADDR]:PORT for IPv6)\n"
 		"  --tls-certificates DIR nbdkit's x509 certificate directory\n"
 		"  --tls-psk FILE         nbdkit's pre-shared keys file\n",
@@ -146,6 +146,14 @@ int serve_main(int argc, char *argv[])
 		return cbt_exit_status(ret);
 	}
 	cbt_view_close(v);
+	/* nbdkit leaves its socket behind: the next serve on the path replaces it. */
+	if (sock) {
+		ret = cbt_unix_socket_reclaim(sock);
+		if (ret) {
+			cbt_perror("cbt serve", ret);
+			return cbt_exit_status(ret);
+		}
+	}
 
 	nargv[n++] = "nbdkit";
 	nargv[n++] = "-f";

@@ -52,31 +52,14 @@ static void usage(FILE *f)
 static int listen_unix(const char *path)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	struct stat st;
-	int fd;
+	int fd, ret = cbt_unix_socket_reclaim(path);
 
-	if (strlen(path) >= sizeof(a.sun_path))
-		return cbt_err(-ENAMETOOLONG, "%s: a Unix socket path has %zu bytes at most", path,
-			       sizeof(a.sun_path) - 1);
+	if (ret)
+		return ret;
 	memcpy(a.sun_path, path, strlen(path) + 1);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return cbt_err(-errno, "socket: %s", strerror(errno));
-	if (!lstat(path, &st)) {
-		if (!S_ISSOCK(st.st_mode)) {
-			close(fd);
-			return cbt_err(-EEXIST, "%s exists and is not a socket", path);
-		}
-		if (!connect(fd, (struct sockaddr *)&a, sizeof(a)) || errno != ECONNREFUSED) {
-			close(fd);
-			return cbt_err(-EADDRINUSE, "%s: a server is listening on it", path);
-		}
-		close(fd);
-		unlink(path);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0)
-			return cbt_err(-errno, "socket: %s", strerror(errno));
-	}
 	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 16)) {
 		int err = errno;
 

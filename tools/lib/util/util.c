@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "util/util.h"
@@ -336,4 +339,28 @@ int cbt_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 		done += (size_t)n;
 	}
 	return 0;
+}
+
+int cbt_unix_socket_reclaim(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(a.sun_path))
+		return cbt_err(-ENAMETOOLONG, "%s: a Unix socket path has %zu bytes at most", path,
+			       sizeof(a.sun_path) - 1);
+	if (lstat(path, &st))
+		return errno == ENOENT ? 0 : cbt_err(-errno, "%s: %s", path, strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return cbt_err(-EEXIST, "%s exists and is not a socket", path);
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return cbt_err(-errno, "socket: %s", strerror(errno));
+	err = connect(fd, (struct sockaddr *)&a, sizeof(a)) ? errno : 0;
+	close(fd);
+	if (err != ECONNREFUSED)
+		return cbt_err(-EADDRINUSE, "%s: a server is listening on it", path);
+	return unlink(path) && errno != ENOENT ? cbt_err(-errno, "%s: %s", path, strerror(errno)) : 0;
 }

@@ -107,6 +107,12 @@ uint64_t cbt_real_ns(void);
 int cbt_pread_full(int fd, void *buf, size_t len, uint64_t off);
 /* Write exactly @len bytes at @off, the same way: -ENOSPC when nothing more goes. */
 int cbt_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/*
+ * Make @path free for a new Unix socket: a socket nobody listens on (a
+ * server that died left it) is removed. 0 when @path is free; -EEXIST for
+ * anything but a socket, -EADDRINUSE while a server listens, with a detail.
+ */
+int cbt_unix_socket_reclaim(const char *path);
 
 /* "512 B", "64 KiB", "1.5 GiB": IEC units, one decimal when not exact. */
 #define CBT_HUMAN_LEN 32
