@@ -6,8 +6,8 @@
 # qemu boots the lane's kernel and tracked initramfs with root on
 #   -drive file=nbd:unix:SOCK,format=raw,if=virtio,snapshot=on
 # snapshot=on: the guest's writes go to a temporary qcow2 overlay of qemu
-# (in $TMPDIR), never to the export, which is read-only (without it qemu
-# refuses to start: "Block node is read-only"). Step pointboot of
+# (in $TMPDIR), never to the export, which is read-only: without it qemu
+# refuses to start ("Block node is read-only"), checked. Step pointboot of
 # tests/boot/init says which markers root holds, then writes to root.
 #   point3   --at 3 (boot3's incremental): boot2's precrash marker, synced
 #            before the crash; not boot3's clonemarker, written after
@@ -34,7 +34,8 @@ sha256sum "$CHAIN"/* >"$P/chain.sums" 2>&1 || true
 # boot_point NAME N: point N served on a Unix socket while qemu boots it
 # (step pointboot); then SIGTERM, and the server must exit 0 quietly.
 boot_point() {
-	local name=$1 n=$2 sock=$P/$1.sock spid size st
+	local name=$1 n=$2 sock=$P/$1.sock spid size st out
+	# nbdkit leaves its socket file behind, and will not listen on one.
 	rm -f "$sock"
 	CBT_NBDKIT_PLUGIN=$PLUGIN "$TOOL" serve "$CHAIN" --at "$n" --socket "$sock" \
 		>"$W/$name.serve.log" 2>&1 &
@@ -51,6 +52,13 @@ boot_point() {
 	[ "$size" = "$(stat -c %s "$ROOTIMG")" ] && st=0
 	result "$name" "cbt serve --at $n listens, the export root's size" "$st" \
 		"size: $size" "$(tail -n 10 "$W/$name.serve.log")"
+	# Without snapshot=on the drive is writable: qemu must refuse the
+	# read-only export at once (-S: should it start, it waits, stopped).
+	st=0
+	out=$(timeout 60 qemu-system-x86_64 -accel tcg -m 128M -S -nographic -monitor none -serial none \
+		-display none -drive "file=nbd:unix:$sock,format=raw,if=virtio" 2>&1 </dev/null) && st=1
+	[[ "$out" == *"Block node is read-only"* ]] || st=1
+	result "$name" "without snapshot=on qemu refuses the read-only export" "$st" "$out"
 	qemu_boot "$name" "$W/tracked.img" roottest=pointboot "nbd:unix:$sock,snapshot=on"
 	st=0
 	kill -TERM "$spid" 2>/dev/null || true
