@@ -28,6 +28,7 @@ static void usage(FILE *f)
 		"Only the header and trailer are read (see `cbt verify' to check all).\n"
 		"DIR may be a chain in S3, s3://BUCKET/PREFIX (docs/storage.md).\n\n"
 		"  --json   print JSON\n"
+		"  --key FILE         the key of an encrypted chain (docs/format.md)\n"
 		"  --s3-config FILE   S3 endpoint, region and keys\n", PROG_NAME);
 }
 
@@ -149,6 +150,7 @@ int info_main(int argc, char *argv[])
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "s3-config", required_argument, NULL, 'Y' },
+		{ "key", required_argument, NULL, KEY_OPT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -168,6 +170,10 @@ int info_main(int argc, char *argv[])
 			break;
 		case 'j':
 			json = true;
+			break;
+		case KEY_OPT:
+			if ((ret = key_option("info", optarg)))
+				return ret;
 			break;
 		case 'h':
 			usage(stdout);

@@ -27,6 +27,7 @@ static void usage(FILE *f)
 		"  --json    print one result per image as JSON (an array); on a failure, an\n"
 		"            object with \"error\", \"code\" and that array as \"images\"\n"
 		"  --quiet   print only failures\n"
+		"  --key FILE         the key of an encrypted chain (docs/format.md)\n"
 		"  --s3-config FILE   S3 endpoint, region and keys\n", PROG_NAME);
 }
 
@@ -63,6 +64,7 @@ int verify_main(int argc, char *argv[])
 		{ "json", no_argument, NULL, 'j' },
 		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "key", required_argument, NULL, KEY_OPT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -86,6 +88,10 @@ int verify_main(int argc, char *argv[])
 			break;
 		case 'q':
 			quiet = true;
+			break;
+		case KEY_OPT:
+			if ((ret = key_option("verify", optarg)))
+				return ret;
 			break;
 		case 'h':
 			usage(stdout);
