@@ -77,6 +77,12 @@ const uint8_t *cbt_key_id(void)
 	return pk.set ? pk.id : NULL;
 }
 
+const char *cbt_key_id_str(const uint8_t id[CBT_KEY_ID_BYTES], char out[CBT_KEY_ID_STR_LEN])
+{
+	sodium_bin2hex(out, CBT_KEY_ID_STR_LEN, id, CBT_KEY_ID_BYTES);
+	return out;
+}
+
 static int hexval(int c)
 {
 	if (c >= '0' && c <= '9')

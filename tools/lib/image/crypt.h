@@ -48,6 +48,9 @@ void cbt_key_clear(void);
 bool cbt_key_isset(void);
 /* The process key's id (BLAKE2b of the key: names a key without revealing it). */
 const uint8_t *cbt_key_id(void);
+/* A key id as 32 hex digits, how messages and `cbt info' name a key. */
+#define CBT_KEY_ID_STR_LEN 33
+const char *cbt_key_id_str(const uint8_t id[CBT_KEY_ID_BYTES], char out[CBT_KEY_ID_STR_LEN]);
 /*
  * -EKEYREJECTED when the key file cbt_key_use() read lies inside directory
  * @dir (a chain directory): keys never sit next to the images.

@@ -143,12 +143,6 @@ void cbt_img_header_encode(const struct cbt_img_header *h, uint8_t b[CBT_IMG_HEA
 	cbt_put_le64(b + H_CHECKSUM, cbt_img_sum(NULL, b, H_CHECKSUM));
 }
 
-static void hex16(const uint8_t *id, char out[33])
-{
-	for (int i = 0; i < 16; i++)
-		snprintf(out + 2 * i, 3, "%02x", id[i]);
-}
-
 /*
  * An encrypted header: the process key must be the image's (its id), and
  * the MAC must match; only then are the fields, links included, trusted.
@@ -157,17 +151,17 @@ static int header_auth(const uint8_t b[CBT_IMG_HEADER_SIZE], struct cbt_img_head
 {
 	struct cbt_img_crypt c;
 	uint8_t tag[CBT_IMG_TAG_BYTES];
-	char want[33], have[33];
+	char want[CBT_KEY_ID_STR_LEN], have[CBT_KEY_ID_STR_LEN];
 	int ret = 0;
 
 	memcpy(h->salt, b + H_SALT, sizeof(h->salt));
 	memcpy(h->key_id, b + H_KEY_ID, sizeof(h->key_id));
-	hex16(h->key_id, want);
+	cbt_key_id_str(h->key_id, want);
 	if (!cbt_key_isset())
 		return cbt_err(-ENOKEY, "the image is encrypted (key id %s): give its key"
 			       " file with --key FILE", want);
 	if (memcmp(cbt_key_id(), h->key_id, sizeof(h->key_id))) {
-		hex16(cbt_key_id(), have);
+		cbt_key_id_str(cbt_key_id(), have);
 		return cbt_err(-EKEYREJECTED, "the image is encrypted with another key (key id"
 			       " %s; the key given has id %s)", want, have);
 	}
