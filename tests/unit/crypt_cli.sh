@@ -114,6 +114,10 @@ sys.exit(any(d in open(f, "rb").read() for f in sys.argv[2:]))' "$EW/dev" "$EW"/
 	expect_in crypt_cli/encrypted_onto_plain 1 err "not encrypted, but a key was given"
 	run "$O/mkimg" "$EW/dev" incremental --to "$EW/c" "$EU" 5 4096 1
 	expect_in crypt_cli/plain_onto_encrypted 1 err "give its key file with --key"
+	run "$O/mkimg" "$EW/dev" full --to "$EW/c" "$EU" 5 4096
+	expect_in crypt_cli/plain_full_onto_encrypted 1 err "give its key file with --key"
+	run env MKIMG_KEY="$EW/keys/k" "$O/mkimg" "$EW/dev" full --to "$EW/plain" "$EU" 22 4096
+	expect_in crypt_cli/encrypted_full_onto_plain 1 err "not encrypted, but a key was given"
 	run "$CBT" restore --key "$EW/keys/k" "$EW/plain" "$EW/t3"
 	expect_in crypt_cli/plain_chain_under_key 2 err "not encrypted, but a key was given"
 	eok plain_no_target test ! -e "$EW/t3"
