@@ -86,7 +86,10 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "mkimg: bad MKIMG_FORMAT\n");
 		return 2;
 	}
-	if (getenv("MKIMG_KEY") && (ret = cbt_key_use(getenv("MKIMG_KEY")))) {
+	/* MKIMG_KEY=FILE: as `cbt backup --encrypt FILE' (empty: none). */
+	const char *key = getenv("MKIMG_KEY");
+
+	if (key && *key && (ret = cbt_key_use(key))) {
 		fprintf(stderr, "mkimg: %s\n", cbt_err_detail() ? cbt_err_detail() : strerror(-ret));
 		return 2;
 	}
