@@ -17,8 +17,7 @@ CH=$STORE/chain
 KEYS=/root/be-keys
 
 cleanup() {
-	cbt unmount "$W/dev" 2>/dev/null || true
-	[ -s "$W/nbd" ] && cbt unmount "$(cat "$W/nbd")" 2>/dev/null
+	[ -s "$W/nbd" ] && { cbt unmount "$(cat "$W/nbd")" 2>/dev/null || true; }
 	unmount "$STORE"
 	dm_remove c-snap c
 	true
