@@ -247,13 +247,13 @@ static void nonce(uint64_t seq, uint8_t n[crypto_aead_xchacha20poly1305_ietf_NPU
 }
 
 void cbt_img_seal(const struct cbt_img_crypt *c, uint64_t seq, const uint8_t *ad, size_t adlen,
-		  uint8_t *p, size_t len)
+		  uint8_t *out, const uint8_t *in, size_t len)
 {
 	uint8_t n[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
 
 	nonce(seq, n);
-	crypto_aead_xchacha20poly1305_ietf_encrypt_detached(p, p + len, NULL, p, len, ad, adlen,
-							   NULL, n, c->aead);
+	crypto_aead_xchacha20poly1305_ietf_encrypt_detached(out, out + len, NULL, in, len, ad,
+							   adlen, NULL, n, c->aead);
 }
 
 int cbt_img_unseal(const struct cbt_img_crypt *c, uint64_t seq, const uint8_t *ad, size_t adlen,

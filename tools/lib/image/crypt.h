@@ -66,12 +66,12 @@ void cbt_img_crypt_wipe(struct cbt_img_crypt *c);
 int cbt_img_salt(uint8_t salt[CBT_IMG_SALT_BYTES]);
 
 /*
- * Seal @len bytes at @p in place, appending the 16-byte tag at @p + @len;
- * frame @seq is the nonce, @ad (the frame header and extents) is
- * authenticated with it.
+ * Seal @len bytes of @in into @out (@in may be @out), appending the 16-byte
+ * tag at @out + @len; frame @seq is the nonce, @ad (the frame header and
+ * extents) is authenticated with it.
  */
 void cbt_img_seal(const struct cbt_img_crypt *c, uint64_t seq, const uint8_t *ad, size_t adlen,
-		  uint8_t *p, size_t len);
+		  uint8_t *out, const uint8_t *in, size_t len);
 /* Open @stored bytes (ciphertext and tag) in place: 0, or -EBADMSG when forged or damaged. */
 int cbt_img_unseal(const struct cbt_img_crypt *c, uint64_t seq, const uint8_t *ad, size_t adlen,
 		   uint8_t *p, size_t stored);

@@ -112,7 +112,8 @@ static void encode_frame(struct cbt_img_writer *w, struct slot *s, ZSTD_CCtx *cc
 			comp = CBT_IMG_COMP_ZSTD;
 		}
 	}
-	if (comp == CBT_IMG_COMP_NONE)
+	/* an uncompressed frame is sealed straight from the raw buffer, not copied first */
+	if (comp == CBT_IMG_COMP_NONE && !w->crypt_on)
 		memcpy(payload, s->raw, s->raw_len);
 
 	uint8_t *p = s->out;
@@ -133,7 +134,8 @@ static void encode_frame(struct cbt_img_writer *w, struct slot *s, ZSTD_CCtx *cc
 	}
 	/* Compressed, then sealed; the header and extents (sum field zero) are the AD. */
 	if (w->crypt_on)
-		cbt_img_seal(&w->crypt, s->seq, p, hdr - 8, payload, data);
+		cbt_img_seal(&w->crypt, s->seq, p, hdr - 8, payload,
+			     comp == CBT_IMG_COMP_NONE ? s->raw : payload, data);
 	cbt_put_le64(p + 32, cbt_img_sum(w->seed, payload, stored));
 	cbt_put_le64(p + hdr - 8, cbt_img_sum(w->seed, p, hdr - 8));
 	s->out_len = hdr + stored;
