@@ -160,6 +160,14 @@ uint64_t cbt_img_reader_bytes(const struct cbt_img_reader *r)
 	return r->off;
 }
 
+/* Feed @len trailer bytes to the MAC of an encrypted image. */
+static void trailer_mac(const struct cbt_img_reader *r, crypto_generichash_state *mac,
+			const uint8_t *p, size_t len)
+{
+	if (r->crypt_on)
+		crypto_generichash_update(mac, p, len);
+}
+
 static int read_trailer(struct cbt_img_reader *r, const uint8_t *first8, uint64_t start)
 {
 	uint8_t hdr[CBT_IMG_TRAILER_HDR_SIZE], tail[8 + 16], probe, tag[CBT_IMG_TAG_BYTES];
@@ -190,8 +198,10 @@ static int read_trailer(struct cbt_img_reader *r, const uint8_t *first8, uint64_
 		return -ENOMEM;
 	XXH64_reset(sum, cbt_get_le64(r->h.uuid));
 	XXH64_update(sum, hdr, sizeof(hdr));
-	crypto_generichash_init(&mac, r->crypt.mac, sizeof(r->crypt.mac), sizeof(want));
-	crypto_generichash_update(&mac, hdr, sizeof(hdr));
+	/* plain images never touch libsodium (nothing may have initialised it) */
+	if (r->crypt_on)
+		crypto_generichash_init(&mac, r->crypt.mac, sizeof(r->crypt.mac), sizeof(want));
+	trailer_mac(r, &mac, hdr, sizeof(hdr));
 	for (uint64_t i = 0; i < nr; i++) {
 		uint8_t e[16];
 
@@ -199,7 +209,7 @@ static int read_trailer(struct cbt_img_reader *r, const uint8_t *first8, uint64_
 		if (ret)
 			goto out;
 		XXH64_update(sum, e, sizeof(e));
-		crypto_generichash_update(&mac, e, sizeof(e));
+		trailer_mac(r, &mac, e, sizeof(e));
 		XXH3_128bits_update(r->digest, e, sizeof(e));
 		if (cbt_get_le64(e) != r->map.v[i].start || cbt_get_le64(e + 8) != r->map.v[i].len) {
 			ret = bad(r, r->off - 16, "trailer block map differs from the frames read");
@@ -217,7 +227,7 @@ static int read_trailer(struct cbt_img_reader *r, const uint8_t *first8, uint64_
 			if (ret)
 				goto out;
 			XXH64_update(sum, e, sizeof(e));
-			crypto_generichash_update(&mac, e, sizeof(e));
+			trailer_mac(r, &mac, e, sizeof(e));
 			XXH64_update(&got, e, sizeof(e));
 		}
 		if (XXH64_digest(&got) != XXH64_digest(&r->fidx_want)) {
