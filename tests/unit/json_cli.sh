@@ -29,7 +29,7 @@ rm -rf "$JW"
 mkdir -p "$JW"
 # every subcommand of `cbt help' must appear below
 listed=$("$FAKE" help | awk '/^  [a-z]/ { print $1 }' | sort | tr '\n' ' ')
-tested="attach backup bitmap clone detach epoch export help info job merge migrate monitor mount prune restore serve setup-boot snapshot status unmount verify version "
+tested="attach backup bitmap clone detach epoch export help info job keygen merge migrate monitor mount prune restore serve setup-boot snapshot status unmount verify version "
 if [ "$listed" = "$tested" ]; then
 	tap_ok "unit/json_cli/every_subcommand_covered"
 else
@@ -48,6 +48,7 @@ json_error verify 4 verify "$JW/none"
 json_error info 1 info "$JW/none"
 json_error export 1 export "$JW/none" --format raw -o "$JW/out"
 json_error job 2 job run nosuch --config-dir "$JW"
+json_error keygen 1 keygen "$JW/none/key"
 json_error merge 1 merge "$JW/none" --upto 1
 json_error prune 1 prune "$JW/none" --keep-last 1
 json_error clone 2 clone nodev "$JW/target"

@@ -10,7 +10,8 @@
  *
  * TYPE: full, incremental, differential, auto-incremental (--auto-full). CHANGED: "1-3,7,9-9" (blocks;
  * "-" for none). Exits 0 or prints the error. MKIMG_FORMAT=1 in the environment
- * writes image format version 1 (what an older cbt wrote).
+ * writes image format version 1 (what an older cbt wrote); MKIMG_KEY=FILE
+ * encrypts with the key in FILE (as `cbt backup --encrypt FILE').
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +23,7 @@
 
 #include "backup/engine.h"
 #include "fsmap/fsmap.h"
+#include "image/crypt.h"
 #include "image/s3chain.h"
 #include "util/util.h"
 
@@ -82,6 +84,13 @@ int main(int argc, char *argv[])
 		req.level = (uint32_t)atoi(argv[10] + 5);
 	if (getenv("MKIMG_FORMAT") && cbt_parse_u32(getenv("MKIMG_FORMAT"), &req.format_version)) {
 		fprintf(stderr, "mkimg: bad MKIMG_FORMAT\n");
+		return 2;
+	}
+	/* MKIMG_KEY=FILE: as `cbt backup --encrypt FILE' (empty: none). */
+	const char *key = getenv("MKIMG_KEY");
+
+	if (key && *key && (ret = cbt_key_use(key))) {
+		fprintf(stderr, "mkimg: %s\n", cbt_err_detail() ? cbt_err_detail() : strerror(-ret));
 		return 2;
 	}
 	/* MKIMG_THREADS=N: --threads (tests/bench/s3). */

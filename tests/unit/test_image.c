@@ -164,13 +164,13 @@ static void header_fields_checked(void)
 		case 9: h.epoch_first = 9; break;
 		case 10: h.compression = 7; break;
 		case 11: h.flags = 1u << 20; break;
-		case 12: h.version = CBT_IMG_VERSION + 1; break;
+		case 12: h.version = CBT_IMG_VERSION_MAX + 1; break;
 		case 13: h.dev_bytes = UINT64_MAX - 511; break;	/* review L1: wrapped nr_blocks */
 		case 14: h.dev_bytes = CBT_IMG_MAX_DEV_BYTES + 512; break;
 		}
 		cbt_img_header_encode(&h, buf);
 		if (i == 12)
-			cbt_put_le32(buf + 8, CBT_IMG_VERSION + 1);	/* encode writes what it is given */
+			cbt_put_le32(buf + 8, CBT_IMG_VERSION_MAX + 1);	/* encode writes what it is given */
 		cbt_err_clear();
 		CHECK_ERR(cbt_img_header_decode(buf, &g), -EBADMSG, needles[i]);
 	}

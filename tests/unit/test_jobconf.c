@@ -26,7 +26,8 @@ static void good_file(void)
 	CHECK_EQ(parse("# a job\n\n" BASE "  compression = zstd:9  \nfreeze = no\nthreads = 2\n"
 		       "full_every = 7d\nfull_on = Sun\nbetween = differential\nkeep_last = 3\n"
 		       "keep_daily = 7\nkeep_weekly = 4\nkeep_monthly = 12\n"
-		       "calendar = *-*-* 02:00\nrandomized_delay = 30min\n", &c), 0);
+		       "calendar = *-*-* 02:00\nrandomized_delay = 30min\n"
+		       "encrypt = /etc/cbt/keys/web.key\n", &c), 0);
 	CHECK_STR(c.device, "/dev/mapper/web");
 	CHECK_STR(c.chain, "/backup/web");
 	CHECK_STR(c.cow, "/dev/vg/cow");
@@ -43,6 +44,7 @@ static void good_file(void)
 	CHECK_EQ(c.keep.monthly, 12);
 	CHECK_STR(c.calendar, "*-*-* 02:00");
 	CHECK_STR(c.delay, "30min");
+	CHECK_STR(c.encrypt, "/etc/cbt/keys/web.key");
 }
 
 static void defaults(void)
@@ -57,6 +59,7 @@ static void defaults(void)
 	CHECK_EQ(c.between, CBT_IMG_INCREMENTAL);
 	CHECK(cbt_retain_empty(&c.keep));
 	CHECK_STR(c.calendar, "daily");
+	CHECK_STR(c.encrypt, "");
 }
 
 static void bad_lines(void)
@@ -80,6 +83,7 @@ static void bad_lines(void)
 	CHECK_ERR(parse("device = dev/sda\n", &c), -EINVAL, "web.conf:1: bad device");
 	CHECK_ERR(parse(BASE "calendar = daily\"\n", &c), -EINVAL, "web.conf:4: bad calendar");
 	CHECK_ERR(parse(BASE "cow_size = 1G\n", &c), -EINVAL, "does not create COW volumes");
+	CHECK_ERR(parse(BASE "encrypt = web.key\n", &c), -EINVAL, "web.conf:4: bad encrypt");
 	CHECK_ERR(parse("device = /dev/sda\nchain = /b\n", &c), -EINVAL, "`cow' is missing");
 }
 

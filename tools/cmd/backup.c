@@ -51,6 +51,7 @@ static void usage(FILE *f)
 		"  --threads N         compression threads (one per CPU up to 8 by default;\n"
 		"                      fewer when they would need more than a quarter of RAM)\n"
 		"  --quiet             no progress line, no summary\n"
+		"  --encrypt FILE      encrypt with the key in FILE (also --key; docs/format.md)\n"
 		"  --json              print the summary as JSON\n", PROG_NAME);
 }
 
@@ -91,6 +92,8 @@ int backup_main(int argc, char *argv[])
 		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "encrypt", required_argument, NULL, KEY_OPT },
+		{ "key", required_argument, NULL, KEY_OPT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -156,6 +159,10 @@ int backup_main(int argc, char *argv[])
 			break;
 		case 'j':
 			json = true;
+			break;
+		case KEY_OPT:
+			if ((ret = key_option("backup", optarg)))
+				return ret;
 			break;
 		case 'h':
 			usage(stdout);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "util/json.h"
+#include "image/crypt.h"
 #include "subcommands.h"
 #include "util/util.h"
 
@@ -64,6 +65,7 @@ static const struct {
 	  JSON_BUFFER },
 	{ "prune", prune_main, "Removes restore points by a retention policy, merging as needed",
 	  JSON_BUFFER },
+	{ "keygen", keygen_main, "Writes a new key for encrypted backups", JSON_WRAP },
 	{ "job", job_main, "Runs, lists and shows the backup jobs of /etc/cbt/jobs.d", JSON_BUFFER },
 	{ "clone", clone_main, "Clones a device in use onto another disk, sector for sector",
 	  JSON_STREAM },
@@ -109,6 +111,23 @@ int bad_option(const char *cmd, int c, char *argv[])
 		cbt_fail(CBT_EXIT_USAGE, "%s %s: unknown option `%s'", PROG_NAME, cmd, arg);
 	fprintf(stderr, "See `%s %s --help'.\n", PROG_NAME, cmd);
 	return CBT_EXIT_USAGE;
+}
+
+int key_option(const char *cmd, const char *path)
+{
+	int ret;
+
+	if (cbt_key_isset())
+		return bad_argument(cmd, "one key only: a second --key", path, NULL);
+	ret = cbt_key_use(path);
+	if (ret) {
+		char pfx[64];
+
+		snprintf(pfx, sizeof(pfx), "%s %s", PROG_NAME, cmd);
+		cbt_perror(pfx, ret);
+		return cbt_exit_status(ret);
+	}
+	return 0;
 }
 
 int bad_argument(const char *cmd, const char *what, const char *arg, const char *hint)

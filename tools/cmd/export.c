@@ -36,6 +36,7 @@ static void usage(FILE *f)
 		"  --image ID           image number, file name or UUID in DIR\n"
 		"  -o, --output FILE    where to write (replaced if it exists)\n"
 		"  --quiet              no progress line\n"
+		"  --key FILE         the key of an encrypted chain (docs/format.md)\n"
 		"  --s3-config FILE     S3 endpoint, region and keys\n", PROG_NAME);
 }
 
@@ -82,6 +83,7 @@ int export_main(int argc, char *argv[])
 		{ "output", required_argument, NULL, 'o' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "s3-config", required_argument, NULL, 'Y' },
+		{ "key", required_argument, NULL, KEY_OPT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -115,6 +117,10 @@ int export_main(int argc, char *argv[])
 			break;
 		case 'Y':
 			s3cfg = optarg;
+			break;
+		case KEY_OPT:
+			if ((ret = key_option("export", optarg)))
+				return ret;
 			break;
 		case 'h':
 			usage(stdout);

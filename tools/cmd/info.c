@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "image/chain.h"
+#include "image/crypt.h"
 #include "image/s3chain.h"
 #include "image/stored.h"
 #include "store/segment.h"
@@ -28,6 +29,7 @@ static void usage(FILE *f)
 		"Only the header and trailer are read (see `cbt verify' to check all).\n"
 		"DIR may be a chain in S3, s3://BUCKET/PREFIX (docs/storage.md).\n\n"
 		"  --json   print JSON\n"
+		"  --key FILE         the key of an encrypted chain (docs/format.md)\n"
 		"  --s3-config FILE   S3 endpoint, region and keys\n", PROG_NAME);
 }
 
@@ -59,7 +61,7 @@ static const char *flags_str(uint32_t f)
 static void show(struct cbt_json *j, const char *name, const struct cbt_img_header *h,
 		 const struct cbt_img_trailer *t, const struct cbt_chain_entry *e, size_t pos)
 {
-	char u[CBT_UUID_STR_LEN], a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN], tm[64];
+	char u[CBT_UUID_STR_LEN], a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN], tm[64], kid[CBT_KEY_ID_STR_LEN];
 	uint64_t logical = logical_bytes(h, t);
 	time_t sec = (time_t)(h->created_ns / 1000000000ULL);
 	struct tm tmv;
@@ -91,6 +93,9 @@ static void show(struct cbt_json *j, const char *name, const struct cbt_img_head
 			cbt_json_u64(j, "level", h->level);
 		cbt_json_string(j, "blocks_chosen", flags_str(h->flags));
 		cbt_json_bool(j, "merged", h->flags & CBT_IMG_F_MERGED);
+		cbt_json_bool(j, "encrypted", cbt_img_encrypted(h));
+		if (cbt_img_encrypted(h))
+			cbt_json_string(j, "key_id", cbt_key_id_str(h->key_id, kid));
 		cbt_json_string(j, "tool_version", h->tool_version);
 		cbt_json_u64(j, "blocks", t->blocks);
 		cbt_json_u64(j, "frames", t->frames);
@@ -111,6 +116,8 @@ static void show(struct cbt_json *j, const char *name, const struct cbt_img_head
 	printf("  base (full image): %s\n", cbt_uuid_str(h->base, u));
 	if (h->flags & CBT_IMG_F_MERGED)
 		printf("  merged: the images of these epochs folded into one (cbt merge)\n");
+	if (cbt_img_encrypted(h))
+		printf("  encrypted: XChaCha20-Poly1305, key id %s\n", cbt_key_id_str(h->key_id, kid));
 	printf("  device: identity %s, %s, blocks of %s\n", cbt_uuid_str(h->dev_uuid, u),
 	       cbt_human_size(h->dev_bytes, a), cbt_human_size(h->block_size, b));
 	printf("  epochs: %" PRIu64 "..%" PRIu64 "\n", h->epoch_first, h->epoch_last);
@@ -149,6 +156,7 @@ int info_main(int argc, char *argv[])
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "s3-config", required_argument, NULL, 'Y' },
+		{ "key", required_argument, NULL, KEY_OPT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -168,6 +176,10 @@ int info_main(int argc, char *argv[])
 			break;
 		case 'j':
 			json = true;
+			break;
+		case KEY_OPT:
+			if ((ret = key_option("info", optarg)))
+				return ret;
 			break;
 		case 'h':
 			usage(stdout);

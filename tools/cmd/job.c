@@ -18,6 +18,7 @@
 
 #include "backup/job.h"
 #include "image/chain.h"
+#include "image/crypt.h"
 #include "backup/jobconf.h"
 #include "store/safefile.h"
 #include "subcommands.h"
@@ -63,6 +64,16 @@ static time_t now(void)
 }
 
 /* The schedule's view of the chain: empty, or when its full image was taken. */
+/* The job's key (encrypt = FILE) as the process key, or none: jobs may differ. */
+static int job_key(const struct cbt_job_conf *c)
+{
+	if (!c->encrypt[0]) {
+		cbt_key_clear();
+		return 0;
+	}
+	return cbt_key_use(c->encrypt);
+}
+
 static int chain_state(const char *dir, struct cbt_job_chain_state *s, size_t *images,
 		       uint64_t *bytes)
 {
@@ -195,7 +206,9 @@ static int job_run(const char *confdir, const char *name, bool json)
 		cbt_perror("cbt job run", ret);
 		return CBT_EXIT_USAGE;
 	}
-	ret = chain_state(c.chain, &cs, &images, &bytes);
+	ret = job_key(&c);
+	if (!ret)
+		ret = chain_state(c.chain, &cs, &images, &bytes);
 	if (ret) {
 		cbt_perror("cbt job run", ret);
 		return cbt_exit_status(ret);
@@ -366,6 +379,8 @@ static int job_show(const char *confdir, const char *one, bool status, bool json
 		uint32_t next = 0;
 
 		ret = cbt_job_load(confdir, names[i], &c);
+		if (!ret && status)
+			ret = job_key(&c);
 		if (!ret && status)
 			ret = chain_state(c.chain, &cs, &images, &bytes);
 		if (ret && one) {

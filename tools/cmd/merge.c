@@ -30,6 +30,7 @@ static void usage(FILE *f)
 		"  --from ID         the oldest (default: UPTO's full image)\n"
 		"  --compress zstd[:LEVEL]|none   the merged image's compression (default: UPTO's)\n"
 		"  --threads N       compression threads\n"
+		"  --key FILE         the key of an encrypted chain (docs/format.md)\n"
 		"  --json            print the result as JSON\n", PROG_NAME);
 }
 
@@ -69,6 +70,7 @@ int merge_main(int argc, char *argv[])
 		{ "compress", required_argument, NULL, 'C' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "key", required_argument, NULL, KEY_OPT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -97,6 +99,10 @@ int merge_main(int argc, char *argv[])
 			break;
 		case 'j':
 			json = true;
+			break;
+		case KEY_OPT:
+			if ((ret = key_option("merge", optarg)))
+				return ret;
 			break;
 		case 'h':
 			usage(stdout);

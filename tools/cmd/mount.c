@@ -29,7 +29,8 @@ static void mount_usage(FILE *f)
 		"                   never to the images, and are lost at unmount; the\n"
 		"                   filesystem is mounted read-write\n"
 		"  --partition N    mount partition N of the point instead of the whole device\n"
-		"  --device-only    stop at the block device and print its name\n",
+		"  --device-only    stop at the block device and print its name\n"
+		"  --key FILE       the key of an encrypted chain (docs/format.md)\n",
 		PROG_NAME, PROG_NAME, PROG_NAME);
 }
 
@@ -41,6 +42,7 @@ int mount_main(int argc, char *argv[])
 		{ "writable", no_argument, NULL, 'w' },
 		{ "partition", required_argument, NULL, 'p' },
 		{ "device-only", no_argument, NULL, 'd' },
+		{ "key", required_argument, NULL, KEY_OPT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -67,6 +69,10 @@ int mount_main(int argc, char *argv[])
 			break;
 		case 'd':
 			device_only = true;
+			break;
+		case KEY_OPT:
+			if ((ret = key_option("mount", optarg)))
+				return ret;
 			break;
 		case 'h':
 			mount_usage(stdout);

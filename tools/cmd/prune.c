@@ -33,6 +33,7 @@ static void usage(FILE *f)
 		"  --compress zstd[:LEVEL]|none   merged images' compression (default: kept\n"
 		"                     point's)\n"
 		"  --threads N        compression threads\n"
+		"  --key FILE         the key of an encrypted chain (docs/format.md)\n"
 		"  --json             print the plan and the result as JSON\n", PROG_NAME);
 }
 
@@ -186,6 +187,7 @@ int prune_main(int argc, char *argv[])
 		{ "compress", required_argument, NULL, 'C' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "key", required_argument, NULL, KEY_OPT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -219,6 +221,10 @@ int prune_main(int argc, char *argv[])
 			break;
 		case 'j':
 			json = true;
+			break;
+		case KEY_OPT:
+			if ((ret = key_option("prune", optarg)))
+				return ret;
 			break;
 		case 'h':
 			usage(stdout);

@@ -45,6 +45,7 @@ static void usage(FILE *f)
 		"  -r, --recursive  --path may name a directory\n"
 		"  -o, --output F   where --path goes\n"
 		"  --quiet          no progress line\n"
+		"  --key FILE         the key of an encrypted chain (docs/format.md)\n"
 		"  --json           print the result as JSON\n", PROG_NAME, PROG_NAME, PROG_NAME,
 		PROG_NAME);
 }
@@ -83,6 +84,7 @@ int restore_main(int argc, char *argv[])
 		{ "path", required_argument, NULL, 'p' },
 		{ "recursive", no_argument, NULL, 'r' },
 		{ "output", required_argument, NULL, 'o' },
+		{ "key", required_argument, NULL, KEY_OPT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -132,6 +134,10 @@ int restore_main(int argc, char *argv[])
 			break;
 		case 'o':
 			out = optarg;
+			break;
+		case KEY_OPT:
+			if ((ret = key_option("restore", optarg)))
+				return ret;
 			break;
 		case 'h':
 			usage(stdout);

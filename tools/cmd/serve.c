@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "image/crypt.h"
 #include "image/view.h"
 #include "mount/nbd.h"
 #include "subcommands.h"
@@ -32,7 +33,8 @@ static void usage(FILE *f)
 		"  --socket PATH          listen on a Unix socket (a stale one is replaced)\n"
 		"  --tcp ADDR:PORT        listen on TCP ([ADDR]:PORT for IPv6)\n"
 		"  --tls-certificates DIR nbdkit's x509 certificate directory\n"
-		"  --tls-psk FILE         nbdkit's pre-shared keys file\n",
+		"  --tls-psk FILE         nbdkit's pre-shared keys file\n"
+		"  --key FILE             the key of an encrypted chain (docs/format.md)\n",
 		PROG_NAME, PROG_NAME, PROG_NAME, PROG_NAME);
 }
 
@@ -84,12 +86,13 @@ int serve_main(int argc, char *argv[])
 		{ "tcp", required_argument, NULL, 't' },
 		{ "tls-certificates", required_argument, NULL, 'C' },
 		{ "tls-psk", required_argument, NULL, 'K' },
+		{ "key", required_argument, NULL, KEY_OPT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	char *at = NULL, *sock = NULL, *tcp = NULL, *certs = NULL, *psk = NULL;
 	char *addr = NULL, *port = NULL;
-	char chain_arg[4096 + 8], at_arg[128], tls_arg[4096 + 32];
+	char chain_arg[4096 + 8], at_arg[128], tls_arg[4096 + 32], key_arg[4096 + 8];
 	const char *nargv[20];
 	struct cbt_view *v;
 	int c, ret, n = 0;
@@ -113,6 +116,10 @@ int serve_main(int argc, char *argv[])
 			break;
 		case 'K':
 			psk = optarg;
+			break;
+		case KEY_OPT:
+			if ((ret = key_option("serve", optarg)))
+				return ret;
 			break;
 		case 'h':
 			usage(stdout);
@@ -178,6 +185,11 @@ int serve_main(int argc, char *argv[])
 	nargv[n++] = chain_arg;
 	if (at)
 		nargv[n++] = at_arg;
+	/* the key file's path: nbdkit's argv is visible to every user, the key is not */
+	if (cbt_key_path()) {
+		snprintf(key_arg, sizeof(key_arg), "key=%s", cbt_key_path());
+		nargv[n++] = key_arg;
+	}
 	nargv[n] = NULL;
 	fflush(stdout);
 	execvp(nargv[0], (char *const *)nargv);

@@ -32,6 +32,7 @@ int monitor_main(int argc, char *argv[]);
 int merge_main(int argc, char *argv[]);
 int prune_main(int argc, char *argv[]);
 int job_main(int argc, char *argv[]);
+int keygen_main(int argc, char *argv[]);
 int version_main(int argc, char *argv[]);
 int help_main(int argc, char *argv[]);
 
@@ -43,6 +44,15 @@ int help_main(int argc, char *argv[]);
 int bad_option(const char *cmd, int c, char *argv[]);
 /* `cbt @cmd: <what> `@arg''; returns CBT_EXIT_USAGE (2), the exit status for usage errors. */
 int bad_argument(const char *cmd, const char *what, const char *arg, const char *hint);
+
+/*
+ * --key FILE (and backup's --encrypt FILE): getopt_long()'s value for it,
+ * and its handling: the key becomes the process key (image/crypt.h).
+ * Returns 0, or the exit status after saying why (a second key is a usage
+ * error; a key file that is open to others or holds no key, too).
+ */
+#define KEY_OPT 0x1001
+int key_option(const char *cmd, const char *path);
 
 struct cbt_backup_job;
 /*

@@ -27,6 +27,7 @@ static void usage(FILE *f)
 		"  --json    print one result per image as JSON (an array); on a failure, an\n"
 		"            object with \"error\", \"code\" and that array as \"images\"\n"
 		"  --quiet   print only failures\n"
+		"  --key FILE         the key of an encrypted chain (docs/format.md)\n"
 		"  --s3-config FILE   S3 endpoint, region and keys\n", PROG_NAME);
 }
 
@@ -63,6 +64,7 @@ int verify_main(int argc, char *argv[])
 		{ "json", no_argument, NULL, 'j' },
 		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "key", required_argument, NULL, KEY_OPT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -86,6 +88,10 @@ int verify_main(int argc, char *argv[])
 			break;
 		case 'q':
 			quiet = true;
+			break;
+		case KEY_OPT:
+			if ((ret = key_option("verify", optarg)))
+				return ret;
 			break;
 		case 'h':
 			usage(stdout);
@@ -112,7 +118,8 @@ int verify_main(int argc, char *argv[])
 		ret = cbt_chain_open(&ch, src, false, false);
 		if (ret) {
 			cbt_perror("cbt verify", ret);
-			return CBT_EXIT_DAMAGED;
+			return cbt_exit_status(ret) == CBT_EXIT_USAGE ? CBT_EXIT_USAGE :
+			       CBT_EXIT_DAMAGED;
 		}
 		if (!ch.nr) {
 			cbt_chain_close(&ch);
@@ -171,8 +178,15 @@ int verify_main(int argc, char *argv[])
 
 	struct cbt_json j;
 
-	for (size_t i = 0; i < nres; i++)
+	/* Damage is 4; only a missing or wrong key (nothing known about the data) is 2. */
+	int status = 0;
+
+	for (size_t i = 0; i < nres; i++) {
 		bad += res[i].err != 0;
+		if (res[i].err && status != CBT_EXIT_DAMAGED)
+			status = cbt_exit_status(res[i].err) == CBT_EXIT_USAGE ? CBT_EXIT_USAGE :
+				 CBT_EXIT_DAMAGED;
+	}
 	if (bad)
 		snprintf(summary, sizeof(summary), "cbt verify: %zu of %zu image%s failed", bad,
 			 nres, nres == 1 ? "" : "s");
@@ -181,7 +195,7 @@ int verify_main(int argc, char *argv[])
 		if (bad) {
 			cbt_json_object_begin(&j, NULL);
 			cbt_json_string(&j, "error", summary);
-			cbt_json_u64(&j, "code", CBT_EXIT_DAMAGED);
+			cbt_json_u64(&j, "code", (uint64_t)status);
 			cbt_fail_json_printed();
 		}
 		cbt_json_array_begin(&j, bad ? "images" : NULL);
@@ -210,5 +224,5 @@ int verify_main(int argc, char *argv[])
 		fprintf(stderr, "%s\n", summary);
 	free(res);
 	cbt_chain_close(&ch);
-	return bad ? CBT_EXIT_DAMAGED : 0;
+	return status;
 }

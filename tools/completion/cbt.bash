@@ -20,7 +20,7 @@ _cbt_devices() {
 _cbt() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 	# The subcommands, as tools/cbt.c's table lists them.
-	local cmds="status bitmap epoch snapshot attach detach setup-boot backup restore mount unmount serve verify info export merge prune job clone migrate monitor version help"
+	local cmds="status bitmap epoch snapshot attach detach setup-boot backup restore mount unmount serve verify info export merge prune keygen job clone migrate monitor version help"
 	COMPREPLY=()
 
 	if [[ $COMP_CWORD -eq 1 ]]; then
@@ -77,7 +77,7 @@ _cbt() {
 	backup)
 		case $prev in
 		--to) _cbt_add -d -- "$cur"; return ;;
-		-o | --output | --cow) _cbt_add -f -- "$cur"; return ;;
+		-o | --output | --cow | --encrypt | --key) _cbt_add -f -- "$cur"; return ;;
 		--compress) _cbt_add -W "zstd zstd:1 zstd:3 zstd:9 zstd:19 none" -- "$cur"; return ;;
 		--s3-config) _cbt_add -f -- "$cur"; return ;;
 		--threads | --split) return ;;
@@ -85,7 +85,7 @@ _cbt() {
 		if [[ $cur == -* ]]; then
 			_cbt_add -W "--full --incremental --differential --to --output --cow --force --freeze
 				--no-freeze --compress --all-blocks --auto-full --threads --split --s3-config
-				--quiet --json --help" -- "$cur"
+				--encrypt --key --quiet --json --help" -- "$cur"
 		elif [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_devices "$cur"
 		fi
@@ -94,16 +94,16 @@ _cbt() {
 		case $prev in
 		--image | --at) return ;;
 		--spool-dir) _cbt_add -d -- "$cur"; return ;;
-		--s3-config) _cbt_add -f -- "$cur"; return ;;
+		--s3-config | --key) _cbt_add -f -- "$cur"; return ;;
 		--format) _cbt_add -W "raw qcow2" -- "$cur"; return ;;
 		esac
 		if [[ $cur == -* ]]; then
 			case ${COMP_WORDS[1]} in
 			restore) _cbt_add -W "--image --at --no-preverify --spool-dir --s3-config --path --recursive
-				--output --quiet --json --help" -- "$cur" ;;
-			verify) _cbt_add -W "--json --quiet --s3-config --help" -- "$cur" ;;
-			info) _cbt_add -W "--json --s3-config --help" -- "$cur" ;;
-			export) _cbt_add -W "--format --image --output --s3-config --quiet --help" -- "$cur" ;;
+				--output --key --quiet --json --help" -- "$cur" ;;
+			verify) _cbt_add -W "--json --quiet --s3-config --key --help" -- "$cur" ;;
+			info) _cbt_add -W "--json --s3-config --key --help" -- "$cur" ;;
+			export) _cbt_add -W "--format --image --output --s3-config --key --quiet --help" -- "$cur" ;;
 			esac
 		else
 			_cbt_add -f -- "$cur"
@@ -113,15 +113,23 @@ _cbt() {
 		case $prev in
 		--upto | --from | --keep-* | --threads) return ;;
 		--compress) _cbt_add -W "zstd zstd:1 zstd:3 zstd:9 zstd:19 none" -- "$cur"; return ;;
+		--key) _cbt_add -f -- "$cur"; return ;;
 		esac
 		if [[ $cur == -* ]]; then
 			case ${COMP_WORDS[1]} in
-			merge) _cbt_add -W "--upto --from --compress --threads --json --help" -- "$cur" ;;
+			merge) _cbt_add -W "--upto --from --compress --threads --key --json --help" -- "$cur" ;;
 			prune) _cbt_add -W "--keep-last --keep-daily --keep-weekly --keep-monthly --dry-run
-				--compress --threads --json --help" -- "$cur" ;;
+				--compress --threads --key --json --help" -- "$cur" ;;
 			esac
 		else
 			_cbt_add -d -- "$cur"
+		fi
+		;;
+	keygen)
+		if [[ $cur == -* ]]; then
+			_cbt_add -W "--help" -- "$cur"
+		elif [[ $COMP_CWORD -eq 2 ]]; then
+			_cbt_add -f -- "$cur"
 		fi
 		;;
 	job)
@@ -140,15 +148,15 @@ _cbt() {
 		case $prev in
 		--at | --image | --partition | --tcp | --bitmap-name) return ;;
 		--cow) _cbt_add -f -- "${cur:-/dev/}"; return ;;
-		--socket | --tls-psk) _cbt_add -f -- "$cur"; return ;;
+		--socket | --tls-psk | --key) _cbt_add -f -- "$cur"; return ;;
 		--tls-certificates) _cbt_add -d -- "$cur"; return ;;
 		esac
 		if [[ $cur == -* ]]; then
 			case ${COMP_WORDS[1]} in
-			mount) _cbt_add -W "--at --writable --partition --device-only --help" -- "$cur" ;;
+			mount) _cbt_add -W "--at --writable --partition --device-only --key --help" -- "$cur" ;;
 			unmount) _cbt_add -W "--help" -- "$cur" ;;
-			serve) _cbt_add -W "--at --socket --tcp --tls-certificates --tls-psk --snapshot --cow
-				--force --freeze --no-freeze --bitmap-name --help" -- "$cur" ;;
+			serve) _cbt_add -W "--at --socket --tcp --tls-certificates --tls-psk --key --snapshot
+				--cow --force --freeze --no-freeze --bitmap-name --help" -- "$cur" ;;
 			esac
 		else
 			_cbt_add -f -- "$cur"

@@ -16,6 +16,7 @@
 #define NBDKIT_API_VERSION 2
 #include <nbdkit-plugin.h>
 
+#include "image/crypt.h"
 #include "image/view.h"
 #include "util/util.h"
 
@@ -49,6 +50,16 @@ static int cbt_config(const char *key, const char *value)
 			return -1;
 		}
 		at = value;
+	} else if (!strcmp(key, "key")) {
+		/* the key file's path, never the key: argv is visible to others */
+		int ret = cbt_key_isset() ? -EINVAL : cbt_key_use(value);
+
+		if (ret) {
+			const char *d = cbt_err_detail();
+
+			nbdkit_error("key=%s: %s", value, d ? d : "a second key");
+			return -1;
+		}
 	} else if (!strcmp(key, "cache")) {
 		int64_t n = nbdkit_parse_size(value);
 
@@ -62,7 +73,7 @@ static int cbt_config(const char *key, const char *value)
 			return -1;
 		view_opts.full_check = r;
 	} else {
-		nbdkit_error("unknown parameter `%s' (chain=DIR, at=N, cache=SIZE, check=BOOL)",
+		nbdkit_error("unknown parameter `%s' (chain=DIR, at=N, key=FILE, cache=SIZE, check=BOOL)",
 			     key);
 		return -1;
 	}
@@ -183,6 +194,7 @@ static struct nbdkit_plugin plugin = {
 	.config_complete = cbt_config_complete,
 	.config_help = "chain=<DIR>     (required) the chain directory\n"
 		       "at=<N>          the image number of the restore point (default: the last)\n"
+		       "key=<FILE>      the key file of an encrypted chain\n"
 		       "cache=<SIZE>    decompressed-frame cache (default 64M)\n"
 		       "check=<BOOL>    read every frame once when starting",
 	.magic_config_key = "chain",

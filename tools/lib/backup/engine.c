@@ -57,6 +57,31 @@ static int check_geometry(const struct cbt_chain *c, uint64_t dev_bytes, uint32_
  * object: identity-changed (cbt backup puts the kernel's identity reason in
  * its place), outside-commit, unknown-image, block-size-changed, shrunk.
  */
+/*
+ * A chain is all encrypted under one key or all plain (image/crypt.h): the
+ * last image's header, decoded under the process key (or none), says whether
+ * the image about to be written, full ones included, may join it.
+ */
+static int check_crypt(const struct cbt_chain *c)
+{
+	struct cbt_img_header h;
+	struct cbt_img_trailer t;
+	int ret;
+
+	if (!c->nr)
+		return 0;
+	ret = cbt_chain_read_ends(c, c->nr - 1, &h, &t);
+	if (ret == -ENOKEY || ret == -EKEYREJECTED)
+		return cbt_err_prefix(ret, "reading the chain's last image, %s",
+				      c->v[c->nr - 1].file);
+	/* damage is for an incremental's checks to find: a full image can always be added */
+	if (ret)
+		cbt_err_clear();
+	else
+		cbt_extents_free(&t.map);
+	return 0;
+}
+
 static int check_chain(const struct cbt_chain *c, uint32_t type, const uint8_t dev_uuid[16],
 		       uint64_t dev_bytes, uint32_t block_size, uint64_t epoch,
 		       uint64_t last_committed)
@@ -64,8 +89,10 @@ static int check_chain(const struct cbt_chain *c, uint32_t type, const uint8_t d
 	const struct cbt_chain_entry *last;
 	char a[CBT_UUID_STR_LEN], b[CBT_UUID_STR_LEN];
 
-	if (type == CBT_IMG_FULL)
-		return 0;
+	int ret = check_crypt(c);
+
+	if (ret || type == CBT_IMG_FULL)
+		return ret;
 	if (!c->nr)
 		return cbt_err(-ENOENT, "%s holds no full image yet: take a full backup first"
 			       " (--full)", c->dir);

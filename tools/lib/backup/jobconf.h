@@ -32,6 +32,7 @@ struct cbt_job_conf {
 	struct cbt_retain_policy keep;
 	char calendar[128];		/* OnCalendar= of the timer (cbt job enable) */
 	char delay[32];			/* RandomizedDelaySec= */
+	char encrypt[4096];		/* key file of an encrypted chain (--encrypt), or "" */
 };
 
 /* A job name: 1-64 of [A-Za-z0-9_.-], not starting with '.' or '-'. */

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "image/chain.h"
+#include "image/crypt.h"
 #include "image/stored.h"
 #include "store/safefile.h"
 #include "store/segment.h"
@@ -133,6 +134,9 @@ int cbt_chain_open(struct cbt_chain *c, const char *dir, bool create, bool lock)
 	memset(c, 0, sizeof(*c));
 	c->lock_fd = -1;
 	c->dfd = -1;
+	ret = cbt_key_check_dir(dir);
+	if (ret)
+		return ret;
 	if (!create && access(dir, F_OK))
 		return cbt_err(-ENOENT, "%s does not exist (a chain starts with a full backup:"
 			       " take a full backup first, --full)", dir);

@@ -13,6 +13,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "image/crypt.h"
 #include "image/image.h"
 #include "util/util.h"
 
@@ -35,6 +36,11 @@
 #define H_FLAGS 128
 #define H_TOOL 136
 #define H_RESERVED 168
+/* Version 3: the salt, the key id, a MAC of bytes 0..207; then reserved. */
+#define H_SALT 168
+#define H_KEY_ID 192
+#define H_MAC 208
+#define H_RESERVED3 224
 #define H_CHECKSUM 248
 
 uint64_t cbt_img_sum(const uint8_t uuid[16], const void *p, size_t len)
@@ -123,7 +129,75 @@ void cbt_img_header_encode(const struct cbt_img_header *h, uint8_t b[CBT_IMG_HEA
 	cbt_put_le32(b + H_LEVEL, h->level);
 	cbt_put_le32(b + H_FLAGS, h->flags);
 	memcpy(b + H_TOOL, h->tool_version, strnlen(h->tool_version, sizeof(h->tool_version) - 1));
+	if (cbt_img_encrypted(h)) {
+		struct cbt_img_crypt c;
+
+		memcpy(b + H_SALT, h->salt, sizeof(h->salt));
+		memcpy(b + H_KEY_ID, h->key_id, sizeof(h->key_id));
+		/* without the key the MAC stays zero, and no reader accepts it */
+		if (!cbt_img_crypt_init(&c, h->salt)) {
+			cbt_img_mac(&c, b, H_MAC, b + H_MAC);
+			cbt_img_crypt_wipe(&c);
+		}
+	}
 	cbt_put_le64(b + H_CHECKSUM, cbt_img_sum(NULL, b, H_CHECKSUM));
+}
+
+/*
+ * An encrypted header: the process key must be the image's (its id), and
+ * the MAC must match; only then are the fields, links included, trusted.
+ */
+static int header_auth(const uint8_t b[CBT_IMG_HEADER_SIZE], struct cbt_img_header *h)
+{
+	struct cbt_img_crypt c;
+	uint8_t tag[CBT_IMG_TAG_BYTES];
+	char want[CBT_KEY_ID_STR_LEN], have[CBT_KEY_ID_STR_LEN];
+	int ret = 0;
+
+	memcpy(h->salt, b + H_SALT, sizeof(h->salt));
+	memcpy(h->key_id, b + H_KEY_ID, sizeof(h->key_id));
+	cbt_key_id_str(h->key_id, want);
+	if (!cbt_key_isset())
+		return cbt_err(-ENOKEY, "the image is encrypted (key id %s): give its key"
+			       " file with --key FILE", want);
+	if (memcmp(cbt_key_id(), h->key_id, sizeof(h->key_id))) {
+		cbt_key_id_str(cbt_key_id(), have);
+		return cbt_err(-EKEYREJECTED, "the image is encrypted with another key (key id"
+			       " %s; the key given has id %s)", want, have);
+	}
+	ret = cbt_img_crypt_init(&c, h->salt);
+	if (ret)
+		return ret;
+	cbt_img_mac(&c, b, H_MAC, tag);
+	cbt_img_crypt_wipe(&c);
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+	if (memcmp(tag, b + H_MAC, sizeof(tag)))
+		return cbt_err(-EBADMSG, "header authentication failed: the header was modified"
+			       " (or written by someone holding the key id's key)");
+#endif
+	return 0;
+}
+
+/* With a key, plain images are refused: a chain is all encrypted or all plain. */
+static int plain_allowed(void)
+{
+	if (cbt_key_isset())
+		return cbt_err(-EKEYREJECTED, "the image is not encrypted, but a key was given:"
+			       " a chain is all encrypted or all plain (restore a plain chain"
+			       " without --key; never trust a plain image in an encrypted chain)");
+	return 0;
+}
+
+bool cbt_img_frame_len_ok(const struct cbt_img_header *h, uint32_t comp, uint32_t raw_len,
+			  uint32_t stored)
+{
+	uint32_t tag = cbt_img_encrypted(h) ? CBT_IMG_TAG_BYTES : 0;
+
+	if (stored < tag)
+		return false;
+	stored -= tag;
+	return comp == CBT_IMG_COMP_NONE ? stored == raw_len :
+	       comp == CBT_IMG_COMP_ZSTD && stored && stored < raw_len;
 }
 
 int cbt_img_header_decode(const uint8_t b[CBT_IMG_HEADER_SIZE], struct cbt_img_header *h)
@@ -139,10 +213,10 @@ int cbt_img_header_decode(const uint8_t b[CBT_IMG_HEADER_SIZE], struct cbt_img_h
 			       h->version == CBT_IMG_VERSION ? "" :
 			       " (or the image has another format version, from a newer cbt)");
 #endif
-	if (h->version < CBT_IMG_VERSION_MIN || h->version > CBT_IMG_VERSION)
+	if (h->version < CBT_IMG_VERSION_MIN || h->version > CBT_IMG_VERSION_MAX)
 		return cbt_err(-EBADMSG, "image format version %u, this tool reads versions %d"
 			       " to %d (a newer cbt may read it)", h->version, CBT_IMG_VERSION_MIN,
-			       CBT_IMG_VERSION);
+			       CBT_IMG_VERSION_MAX);
 	if (cbt_get_le32(b + H_SIZE) != CBT_IMG_HEADER_SIZE)
 		return cbt_err(-EBADMSG, "header size %u, want %d", cbt_get_le32(b + H_SIZE),
 			       CBT_IMG_HEADER_SIZE);
@@ -187,10 +261,10 @@ int cbt_img_header_decode(const uint8_t b[CBT_IMG_HEADER_SIZE], struct cbt_img_h
 		return cbt_err(-EBADMSG, "tool version not terminated");
 	if (cbt_get_le32(b + 132))
 		return cbt_err(-EBADMSG, "reserved header field set");
-	for (int i = H_RESERVED; i < H_CHECKSUM; i++)
+	for (int i = cbt_img_encrypted(h) ? H_RESERVED3 : H_RESERVED; i < H_CHECKSUM; i++)
 		if (b[i])
 			return cbt_err(-EBADMSG, "reserved header bytes set");
-	return 0;
+	return cbt_img_encrypted(h) ? header_auth(b, h) : plain_allowed();
 }
 
 int cbt_img_parse_compress(const char *s, uint32_t *comp, uint32_t *level)

@@ -26,9 +26,13 @@
 
 #define CBT_IMG_MAGIC "CBTIMAGE"
 #define CBT_IMG_END_MAGIC "CBTIMEND"
-/* Writers write version 2 (a frame index in the trailer); readers read 1 and 2. */
+/*
+ * Writers write version 2 (a frame index in the trailer), or version 3 (2,
+ * encrypted: image/crypt.h) when the process has a key; readers read 1 to 3.
+ */
 #define CBT_IMG_VERSION 2
 #define CBT_IMG_VERSION_MIN 1
+#define CBT_IMG_VERSION_MAX 3
 #define CBT_IMG_HEADER_SIZE 256
 /*
  * The largest device an image may describe (128 PiB): block numbers and
@@ -86,7 +90,29 @@ struct cbt_img_header {
 	uint32_t level;
 	uint32_t flags;
 	char tool_version[32];		/* NUL-padded */
+	/* Version 3 (encrypted) only; zero otherwise. */
+	uint8_t salt[24];		/* random: the image's keys derive from it */
+	uint8_t key_id[16];		/* the key's id (cbt_key_id()) */
 };
+
+/* Is the image encrypted (version 3)? */
+static inline bool cbt_img_encrypted(const struct cbt_img_header *h)
+{
+	return h->version >= 3;
+}
+
+/*
+ * Stored length S of a frame of logical length @raw_len compressed with
+ * @comp: plausible for the image's version? Encrypted frames carry a
+ * 16-byte tag after the (compressed) data.
+ */
+bool cbt_img_frame_len_ok(const struct cbt_img_header *h, uint32_t comp, uint32_t raw_len,
+			  uint32_t stored);
+/* Bytes after the trailer's block map and frame index, before the footer. */
+static inline uint64_t cbt_img_trailer_tail(const struct cbt_img_header *h)
+{
+	return cbt_img_encrypted(h) ? 16 + 8 : 8;
+}
 
 /* What the trailer says, once read and checked. */
 struct cbt_img_trailer {
@@ -201,6 +227,14 @@ int cbt_img_read_ends_at(int dfd, const char *file, const char *path, struct cbt
 /* The same from an open file (read with pread only); @path for messages. */
 int cbt_img_read_ends_fd(int fd, const char *path, struct cbt_img_header *hdr,
 			 struct cbt_img_trailer *t);
+
+/*
+ * An encrypted image's trailer @buf, @len bytes from its magic to the
+ * footer: check its MAC (-EBADMSG) and, when @digest is not NULL, unmask
+ * the content digest in it. -ENOKEY without the process key.
+ */
+int cbt_img_trailer_auth(const struct cbt_img_header *hdr, const uint8_t *buf, size_t len,
+			 uint8_t digest[16]);
 
 /*
  * One frame's place in an image file: a version 2 trailer's frame index

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "image/crypt.h"
 #include "image/image.h"
 #include "util/util.h"
 
@@ -96,6 +97,8 @@ static int read_fidx(int fd, const char *path, const struct cbt_img_header *h,
 		      cbt_err(ret, "%s: %s", path, strerror(-ret));
 	else if (cbt_get_le64(buf + tlen - 8) != cbt_img_sum(h->uuid, buf, tlen - 8))
 		ret = bad(path, toff, "trailer checksum mismatch");
+	else if (cbt_img_encrypted(h) && (ret = cbt_img_trailer_auth(h, buf, tlen, NULL)))
+		cbt_err_prefix(ret, "%s", path);
 	p = buf + CBT_IMG_TRAILER_HDR_SIZE + 16 * t->map.nr;
 	for (uint64_t i = 0; !ret && i < t->frames; i++, p += CBT_IMG_FIDX_ENTRY_SIZE) {
 		v[i].off = cbt_get_le64(p);
@@ -120,7 +123,7 @@ int cbt_img_frame_index(int fd, const char *path, const struct cbt_img_header *h
 	*vp = NULL;
 	if (fstat(fd, &st))
 		return cbt_err(-errno, "%s: %s", path, strerror(errno));
-	tlen = CBT_IMG_TRAILER_HDR_SIZE + 16 * t->map.nr + 8 +
+	tlen = CBT_IMG_TRAILER_HDR_SIZE + 16 * t->map.nr + cbt_img_trailer_tail(h) +
 	       (h->version >= 2 ? nf * CBT_IMG_FIDX_ENTRY_SIZE : 0);
 	/* read_ends checked these against the file; it may have changed since */
 	if ((uint64_t)st.st_size != t->stored_bytes || tlen + 16 + CBT_IMG_HEADER_SIZE > t->stored_bytes ||
@@ -154,7 +157,7 @@ int cbt_img_frame_index(int fd, const char *path, const struct cbt_img_header *h
 		const struct cbt_img_frame_ent *e = &v[i];
 
 		if (e->off != off || !e->nr_ext || e->nr_ext > CBT_IMG_FRAME_MAX_EXTENTS ||
-		    !e->stored || e->stored > CBT_IMG_FRAME_BYTES || e->first > e->last ||
+		    !e->stored || e->stored > CBT_IMG_FRAME_BYTES + CBT_IMG_TAG_BYTES || e->first > e->last ||
 		    e->last >= nr_blocks || (i && e->first <= v[i - 1].last) ||
 		    !map_has(&t->map, e->first, e->first) || !map_has(&t->map, e->last, e->last) ||
 		    (i && e->first && map_has(&t->map, v[i - 1].last + 1, e->first - 1)) ||

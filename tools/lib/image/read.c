@@ -18,7 +18,9 @@
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 #include <zstd.h>
+#include <sodium.h>
 
+#include "image/crypt.h"
 #include "image/image.h"
 #include "store/safefile.h"
 #include "util/util.h"
@@ -60,6 +62,10 @@ struct cbt_img_reader {
 	ZSTD_DCtx *dctx;
 	bool done;
 	struct cbt_img_trailer t;
+	/* Version 3: the image's keys, and a frame's header and extents as AD. */
+	bool crypt_on;
+	struct cbt_img_crypt crypt;
+	uint8_t *ad;
 };
 
 static int bad(struct cbt_img_reader *r, uint64_t off, const char *what)
@@ -129,7 +135,14 @@ int cbt_img_reader_open(struct cbt_img_reader **rp, int fd, const char *name)
 	if (ret)
 		return cbt_err_prefix(ret, "%s", name);
 	r->nr_blocks = cbt_img_nr_blocks(&r->h);
-	return 0;
+	if (cbt_img_encrypted(&r->h)) {
+		r->crypt_on = true;
+		r->ad = malloc(CBT_IMG_FRAME_HDR_SIZE + 16 * CBT_IMG_FRAME_MAX_EXTENTS);
+		if (!r->ad)
+			return -ENOMEM;
+		ret = cbt_img_crypt_init(&r->crypt, r->h.salt);
+	}
+	return ret;
 }
 
 const struct cbt_img_header *cbt_img_reader_header(const struct cbt_img_reader *r)
@@ -147,9 +160,19 @@ uint64_t cbt_img_reader_bytes(const struct cbt_img_reader *r)
 	return r->off;
 }
 
+/* Feed @len trailer bytes to the MAC of an encrypted image. */
+static void trailer_mac(const struct cbt_img_reader *r, crypto_generichash_state *mac,
+			const uint8_t *p, size_t len)
+{
+	if (r->crypt_on)
+		crypto_generichash_update(mac, p, len);
+}
+
 static int read_trailer(struct cbt_img_reader *r, const uint8_t *first8, uint64_t start)
 {
-	uint8_t hdr[CBT_IMG_TRAILER_HDR_SIZE], tail[8 + 16], probe;
+	uint8_t hdr[CBT_IMG_TRAILER_HDR_SIZE], tail[8 + 16], probe, tag[CBT_IMG_TAG_BYTES];
+	uint8_t want[CBT_IMG_TAG_BYTES], digest[16];
+	crypto_generichash_state mac;
 	XXH64_state_t *sum;
 	uint64_t nr, v;
 	int ret;
@@ -175,6 +198,10 @@ static int read_trailer(struct cbt_img_reader *r, const uint8_t *first8, uint64_
 		return -ENOMEM;
 	XXH64_reset(sum, cbt_get_le64(r->h.uuid));
 	XXH64_update(sum, hdr, sizeof(hdr));
+	/* plain images never touch libsodium (nothing may have initialised it) */
+	if (r->crypt_on)
+		crypto_generichash_init(&mac, r->crypt.mac, sizeof(r->crypt.mac), sizeof(want));
+	trailer_mac(r, &mac, hdr, sizeof(hdr));
 	for (uint64_t i = 0; i < nr; i++) {
 		uint8_t e[16];
 
@@ -182,6 +209,7 @@ static int read_trailer(struct cbt_img_reader *r, const uint8_t *first8, uint64_
 		if (ret)
 			goto out;
 		XXH64_update(sum, e, sizeof(e));
+		trailer_mac(r, &mac, e, sizeof(e));
 		XXH3_128bits_update(r->digest, e, sizeof(e));
 		if (cbt_get_le64(e) != r->map.v[i].start || cbt_get_le64(e + 8) != r->map.v[i].len) {
 			ret = bad(r, r->off - 16, "trailer block map differs from the frames read");
@@ -199,6 +227,7 @@ static int read_trailer(struct cbt_img_reader *r, const uint8_t *first8, uint64_
 			if (ret)
 				goto out;
 			XXH64_update(sum, e, sizeof(e));
+			trailer_mac(r, &mac, e, sizeof(e));
 			XXH64_update(&got, e, sizeof(e));
 		}
 		if (XXH64_digest(&got) != XXH64_digest(&r->fidx_want)) {
@@ -206,6 +235,12 @@ static int read_trailer(struct cbt_img_reader *r, const uint8_t *first8, uint64_
 				  "trailer frame index differs from the frames read");
 			goto out;
 		}
+	}
+	if (r->crypt_on) {
+		ret = rd(r, tag, sizeof(tag));
+		if (ret)
+			goto out;
+		XXH64_update(sum, tag, sizeof(tag));
 	}
 	ret = rd(r, tail, sizeof(tail));
 	if (ret)
@@ -219,10 +254,19 @@ static int read_trailer(struct cbt_img_reader *r, const uint8_t *first8, uint64_
 		ret = bad(r, r->off - 16, "bad footer");
 		goto out;
 	}
+	memcpy(digest, hdr + 32, 16);
+	if (r->crypt_on) {
+		crypto_generichash_final(&mac, want, sizeof(want));
+		if (SUM_DIFFERS(sodium_memcmp(want, tag, sizeof(tag)), 0)) {
+			ret = bad(r, r->off - 40, "trailer authentication failed (modified)");
+			goto out;
+		}
+		cbt_img_mask_digest(&r->crypt, digest);
+	}
 	XXH128_canonical_t dc;
 
 	XXH128_canonicalFromHash(&dc, XXH3_128bits_digest(r->digest));
-	if (SUM_DIFFERS(memcmp(dc.digest, hdr + 32, 16), 0)) {
+	if (SUM_DIFFERS(memcmp(dc.digest, digest, 16), 0)) {
 		ret = bad(r, start + 32, "digest of the content does not match");
 		goto out;
 	}
@@ -275,8 +319,7 @@ int cbt_img_next(struct cbt_img_reader *r, struct cbt_img_frame *f)
 		return bad(r, start, "frame out of sequence (a frame is missing or repeated)");
 	if (!raw_len || raw_len > CBT_IMG_FRAME_BYTES || cbt_get_le32(h + 28))
 		return bad(r, start, "bad frame length or reserved field");
-	if (comp == CBT_IMG_COMP_NONE ? stored != raw_len :
-	    comp != CBT_IMG_COMP_ZSTD || !stored || stored >= raw_len)
+	if (!cbt_img_frame_len_ok(&r->h, comp, raw_len, stored))
 		return bad(r, start, "bad frame compression or stored length");
 
 	XXH64_reset(&sum, seed);
@@ -319,12 +362,31 @@ int cbt_img_next(struct cbt_img_reader *r, struct cbt_img_frame *f)
 	}
 	if (!r->raw || !r->payload)
 		return -ENOMEM;
-	ret = rd(r, comp == CBT_IMG_COMP_NONE ? r->raw : r->payload, stored);
+	/* A plain uncompressed frame is read straight into place. */
+	bool direct = comp == CBT_IMG_COMP_NONE && !r->crypt_on;
+
+	ret = rd(r, direct ? r->raw : r->payload, stored);
 	if (ret)
 		return ret;
-	if (SUM_DIFFERS(cbt_get_le64(h + 32), cbt_img_sum(r->h.uuid, comp == CBT_IMG_COMP_NONE ?
-							      r->raw : r->payload, stored)))
+	if (SUM_DIFFERS(cbt_get_le64(h + 32), cbt_img_sum(r->h.uuid, direct ? r->raw : r->payload,
+							      stored)))
 		return bad(r, start, "frame data checksum mismatch");
+	if (r->crypt_on) {
+		memcpy(r->ad, h, sizeof(h));
+		memset(r->ad + 32, 0, 8);
+		for (uint32_t i = 0; i < nr; i++) {
+			cbt_put_le64(r->ad + CBT_IMG_FRAME_HDR_SIZE + 16 * i, r->ext[i].start);
+			cbt_put_le64(r->ad + CBT_IMG_FRAME_HDR_SIZE + 16 * i + 8, r->ext[i].len);
+		}
+		if (SUM_DIFFERS(cbt_img_unseal(&r->crypt, r->seq, r->ad,
+					       CBT_IMG_FRAME_HDR_SIZE + 16 * (size_t)nr,
+					       r->payload, stored), 0))
+			return bad(r, start, "frame authentication failed (modified, or from"
+				   " another image)");
+		stored -= CBT_IMG_TAG_BYTES;
+		if (comp == CBT_IMG_COMP_NONE)
+			memcpy(r->raw, r->payload, raw_len);
+	}
 	if (comp == CBT_IMG_COMP_ZSTD) {
 		size_t n = ZSTD_decompressDCtx(r->dctx, r->raw, raw_len, r->payload, stored);
 
@@ -345,7 +407,7 @@ int cbt_img_next(struct cbt_img_reader *r, struct cbt_img_frame *f)
 		cbt_put_le64(ent + 8, r->ext[0].start);
 		cbt_put_le64(ent + 16, r->ext[nr - 1].start + r->ext[nr - 1].len - 1);
 		cbt_put_le32(ent + 24, nr);
-		cbt_put_le32(ent + 28, stored);
+		cbt_put_le32(ent + 28, stored + (r->crypt_on ? CBT_IMG_TAG_BYTES : 0));
 		XXH64_update(&r->fidx_want, ent, sizeof(ent));
 	}
 	r->seq++;
@@ -366,6 +428,8 @@ void cbt_img_reader_free(struct cbt_img_reader *r)
 	if (r->digest)
 		XXH3_freeState(r->digest);
 	ZSTD_freeDCtx(r->dctx);
+	free(r->ad);
+	cbt_img_crypt_wipe(&r->crypt);
 	cbt_extents_free(&r->map);
 	cbt_extents_free(&r->t.map);
 	free(r);
@@ -438,6 +502,25 @@ out:
 	return end;
 }
 
+int cbt_img_trailer_auth(const struct cbt_img_header *hdr, const uint8_t *buf, size_t len,
+			 uint8_t digest[16])
+{
+	struct cbt_img_crypt c;
+	uint8_t tag[CBT_IMG_TAG_BYTES];
+	size_t at = len - 8 - CBT_IMG_TAG_BYTES;
+	int ret = cbt_img_crypt_init(&c, hdr->salt);
+
+	if (ret)
+		return cbt_err(ret, "the image is encrypted: give its key file with --key FILE");
+	cbt_img_mac(&c, buf, at, tag);
+	if (SUM_DIFFERS(sodium_memcmp(tag, buf + at, sizeof(tag)), 0))
+		ret = cbt_err(-EBADMSG, "trailer authentication failed (modified)");
+	else if (digest)
+		cbt_img_mask_digest(&c, digest);
+	cbt_img_crypt_wipe(&c);
+	return ret;
+}
+
 int cbt_img_read_ends(const char *path, struct cbt_img_header *hdr, struct cbt_img_trailer *t)
 {
 	return cbt_img_read_ends_at(AT_FDCWD, path, path, hdr, t);
@@ -496,7 +579,8 @@ int cbt_img_read_ends_fd(int fd, const char *path, struct cbt_img_header *hdr,
 		goto out;
 	nr = cbt_get_le64(th + 24);
 	nf = hdr->version >= 2 ? cbt_get_le64(th + 8) : 0;
-	len = CBT_IMG_TRAILER_HDR_SIZE + nr * 16 + nf * CBT_IMG_FIDX_ENTRY_SIZE + 8;
+	len = CBT_IMG_TRAILER_HDR_SIZE + nr * 16 + nf * CBT_IMG_FIDX_ENTRY_SIZE +
+	      cbt_img_trailer_tail(hdr);
 	if (cbt_get_le32(th) != CBT_IMG_TRAILER_MAGIC || nr > (size - off) / 16 ||
 	    nf > (size - off) / CBT_IMG_FIDX_ENTRY_SIZE || off + len + 16 != size) {
 		ret = cbt_err(-EBADMSG, "%s: bad trailer at byte %llu", path, (unsigned long long)off);
@@ -519,6 +603,13 @@ int cbt_img_read_ends_fd(int fd, const char *path, struct cbt_img_header *hdr,
 	t->blocks = cbt_get_le64(buf + 16);
 	t->stored_bytes = size;
 	memcpy(t->digest, buf + 32, 16);
+	if (cbt_img_encrypted(hdr)) {
+		ret = cbt_img_trailer_auth(hdr, buf, len, t->digest);
+		if (ret) {
+			cbt_err_prefix(ret, "%s", path);
+			goto out;
+		}
+	}
 	cbt_extents_init(&t->map);
 	for (uint64_t i = 0; i < nr && !ret; i++) {
 		uint64_t s = cbt_get_le64(buf + CBT_IMG_TRAILER_HDR_SIZE + 16 * i);

@@ -26,6 +26,7 @@
 #include <zstd.h>
 
 #include "image/apply.h"
+#include "image/crypt.h"
 #include "image/image.h"
 #include "image/view.h"
 #include "util/util.h"
@@ -344,7 +345,7 @@ static int load_frame(struct cbt_view *v, uint32_t k, uint64_t fi, struct fent *
 	uint8_t *buf = malloc(disk), *payload;
 	struct fent *e = calloc(1, sizeof(*e));
 	const char *why = NULL;
-	uint32_t raw_len = 0, comp;
+	uint32_t raw_len = 0, comp, data_len = fe->stored;
 	int ret;
 
 	*ep = NULL;
@@ -369,8 +370,7 @@ static int load_frame(struct cbt_view *v, uint32_t k, uint64_t fi, struct fent *
 	if (cbt_get_le32(buf) != CBT_IMG_FRAME_MAGIC || cbt_get_le32(buf + 4) != fe->nr_ext ||
 	    cbt_get_le64(buf + 8) != fi || cbt_get_le32(buf + 20) != fe->stored ||
 	    !raw_len || raw_len > CBT_IMG_FRAME_BYTES || cbt_get_le32(buf + 28) ||
-	    (comp == CBT_IMG_COMP_NONE ? fe->stored != raw_len :
-	     comp != CBT_IMG_COMP_ZSTD || fe->stored >= raw_len)) {
+	    !cbt_img_frame_len_ok(&im->h, comp, raw_len, fe->stored)) {
 		why = "bad frame header";
 		goto out;
 	}
@@ -381,6 +381,22 @@ static int load_frame(struct cbt_view *v, uint32_t k, uint64_t fi, struct fent *
 	if (cbt_get_le64(buf + 32) != cbt_img_sum(im->h.uuid, payload, fe->stored)) {
 		why = "frame data checksum mismatch";
 		goto out;
+	}
+	if (cbt_img_encrypted(&im->h)) {
+		struct cbt_img_crypt c;
+
+		/* The AD is the header and extents with the data checksum zero. */
+		memset(buf + 32, 0, 8);
+		ret = cbt_img_crypt_init(&c, im->h.salt);
+		if (!ret)
+			ret = cbt_img_unseal(&c, fi, buf, hl - 8, payload, fe->stored);
+		cbt_img_crypt_wipe(&c);
+		if (ret) {
+			ret = 0;
+			why = "frame authentication failed (modified, or from another image)";
+			goto out;
+		}
+		data_len -= CBT_IMG_TAG_BYTES;
 	}
 	e->nr = fe->nr_ext;
 	e->ext = calloc(e->nr, sizeof(*e->ext));
@@ -410,7 +426,7 @@ static int load_frame(struct cbt_view *v, uint32_t k, uint64_t fi, struct fent *
 		goto out;
 	}
 	if (comp == CBT_IMG_COMP_ZSTD) {
-		size_t n = ZSTD_decompress(e->data, raw_len, payload, fe->stored);
+		size_t n = ZSTD_decompress(e->data, raw_len, payload, data_len);
 
 		if (ZSTD_isError(n) || n != raw_len) {
 			why = "frame does not decompress to its length";

@@ -22,6 +22,7 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
+#include "image/crypt.h"
 #include "image/image.h"
 #include "util/util.h"
 
@@ -45,6 +46,8 @@ struct cbt_img_writer {
 	struct cbt_img_header h;
 	uint8_t seed[16];
 	size_t out_cap;
+	bool crypt_on;		/* version 3: frames sealed, trailer MACed */
+	struct cbt_img_crypt crypt;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;	/* any slot changed state; stop set */
@@ -96,7 +99,7 @@ static void encode_frame(struct cbt_img_writer *w, struct slot *s, ZSTD_CCtx *cc
 	uint32_t comp = CBT_IMG_COMP_NONE;
 
 	if (w->h.compression == CBT_IMG_COMP_ZSTD) {
-		size_t n = ZSTD_compressCCtx(cctx, payload, w->out_cap - hdr, s->raw, s->raw_len,
+		size_t n = ZSTD_compressCCtx(cctx, payload, w->out_cap - hdr - CBT_IMG_TAG_BYTES, s->raw, s->raw_len,
 					     (int)w->h.level);
 
 		if (ZSTD_isError(n)) {
@@ -109,11 +112,15 @@ static void encode_frame(struct cbt_img_writer *w, struct slot *s, ZSTD_CCtx *cc
 			comp = CBT_IMG_COMP_ZSTD;
 		}
 	}
-	if (comp == CBT_IMG_COMP_NONE)
+	/* an uncompressed frame is sealed straight from the raw buffer, not copied first */
+	if (comp == CBT_IMG_COMP_NONE && !w->crypt_on)
 		memcpy(payload, s->raw, s->raw_len);
 
 	uint8_t *p = s->out;
+	size_t data = stored;
 
+	if (w->crypt_on)
+		stored += CBT_IMG_TAG_BYTES;
 	memset(p, 0, CBT_IMG_FRAME_HDR_SIZE);
 	cbt_put_le32(p, CBT_IMG_FRAME_MAGIC);
 	cbt_put_le32(p + 4, (uint32_t)s->nr);
@@ -121,11 +128,15 @@ static void encode_frame(struct cbt_img_writer *w, struct slot *s, ZSTD_CCtx *cc
 	cbt_put_le32(p + 16, (uint32_t)s->raw_len);
 	cbt_put_le32(p + 20, (uint32_t)stored);
 	cbt_put_le32(p + 24, comp);
-	cbt_put_le64(p + 32, cbt_img_sum(w->seed, payload, stored));
 	for (size_t i = 0; i < s->nr; i++) {
 		cbt_put_le64(p + CBT_IMG_FRAME_HDR_SIZE + 16 * i, s->ext[i].start);
 		cbt_put_le64(p + CBT_IMG_FRAME_HDR_SIZE + 16 * i + 8, s->ext[i].len);
 	}
+	/* Compressed, then sealed; the header and extents (sum field zero) are the AD. */
+	if (w->crypt_on)
+		cbt_img_seal(&w->crypt, s->seq, p, hdr - 8, payload,
+			     comp == CBT_IMG_COMP_NONE ? s->raw : payload, data);
+	cbt_put_le64(p + 32, cbt_img_sum(w->seed, payload, stored));
 	cbt_put_le64(p + hdr - 8, cbt_img_sum(w->seed, p, hdr - 8));
 	s->out_len = hdr + stored;
 	s->err = 0;
@@ -329,6 +340,18 @@ int cbt_img_writer_open(struct cbt_img_writer **wp, int fd, const struct cbt_img
 	w->fd = fd;
 	w->h = *h;
 	w->h.version = o && o->version ? o->version : CBT_IMG_VERSION;
+	memset(w->h.salt, 0, sizeof(w->h.salt));
+	memset(w->h.key_id, 0, sizeof(w->h.key_id));
+	/* A process with a key writes encrypted images only (crypt.h). */
+	if (cbt_key_isset()) {
+		w->h.version = CBT_IMG_VERSION_CRYPT;
+		w->crypt_on = true;
+		memcpy(w->h.key_id, cbt_key_id(), sizeof(w->h.key_id));
+		if (cbt_img_salt(w->h.salt) || cbt_img_crypt_init(&w->crypt, w->h.salt)) {
+			free(w);
+			return cbt_err(-EIO, "cannot derive the image's keys");
+		}
+	}
 	memcpy(w->seed, h->uuid, 16);
 	cbt_extents_init(&w->map);
 	pthread_mutex_init(&w->lock, NULL);
@@ -336,7 +359,7 @@ int cbt_img_writer_open(struct cbt_img_writer **wp, int fd, const struct cbt_img
 	*wp = w;
 
 	w->out_cap = CBT_IMG_FRAME_HDR_SIZE + CBT_IMG_FRAME_MAX_EXTENTS * 16 + 8 +
-		     ZSTD_compressBound(CBT_IMG_FRAME_BYTES);
+		     ZSTD_compressBound(CBT_IMG_FRAME_BYTES) + CBT_IMG_TAG_BYTES;
 	w->nslots = nthr + 2;
 	w->slots = calloc((size_t)w->nslots, sizeof(*w->slots));
 	w->thr = calloc((size_t)nthr, sizeof(*w->thr));
@@ -425,7 +448,8 @@ int cbt_img_writer_finish(struct cbt_img_writer *w, struct cbt_img_trailer *t)
 
 	/* The digest ends with the block map, so the same data elsewhere differs. */
 	nfidx = w->h.version >= 2 ? w->next_seq : 0;
-	len = CBT_IMG_TRAILER_HDR_SIZE + w->map.nr * 16 + nfidx * CBT_IMG_FIDX_ENTRY_SIZE + 8 + 16;
+	len = CBT_IMG_TRAILER_HDR_SIZE + w->map.nr * 16 + nfidx * CBT_IMG_FIDX_ENTRY_SIZE +
+	      cbt_img_trailer_tail(&w->h) + 16;
 	buf = calloc(1, len);
 	if (!buf)
 		return w->err = -ENOMEM;
@@ -453,6 +477,12 @@ int cbt_img_writer_finish(struct cbt_img_writer *w, struct cbt_img_trailer *t)
 	cbt_put_le64(buf + 24, w->map.nr);
 	memcpy(buf + 32, dc.digest, 16);
 	cbt_put_le64(buf + 48, off);
+	if (w->crypt_on) {
+		/* The digest of the plain content would confirm a guess of it: masked. */
+		cbt_img_mask_digest(&w->crypt, buf + 32);
+		cbt_img_mac(&w->crypt, buf, len - 24 - CBT_IMG_TAG_BYTES,
+			    buf + len - 24 - CBT_IMG_TAG_BYTES);
+	}
 	cbt_put_le64(buf + len - 24, cbt_img_sum(w->seed, buf, len - 24));
 	cbt_put_le64(buf + len - 16, off);
 	memcpy(buf + len - 8, CBT_IMG_END_MAGIC, 8);
@@ -493,6 +523,7 @@ void cbt_img_writer_free(struct cbt_img_writer *w)
 		XXH3_freeState(w->digest);
 	cbt_extents_free(&w->map);
 	free(w->fidx);
+	cbt_img_crypt_wipe(&w->crypt);
 	pthread_mutex_destroy(&w->lock);
 	pthread_cond_destroy(&w->cond);
 	free(w);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 #include <linux/fs.h>
 
+#include "image/crypt.h"
 #include "image/view.h"
 #include "mount/nbd.h"
 #include "util/util.h"
@@ -198,7 +199,7 @@ static int pick_device(struct cbt_mount *m)
 static int start_server(const struct cbt_mount_opts *o, struct cbt_mount *m, const char *log,
 			const char *pidfile)
 {
-	char chain_arg[PATH_MAX + 8], at_arg[128];
+	char chain_arg[PATH_MAX + 8], at_arg[128], key_arg[PATH_MAX + 8];
 	const char *argv[16];
 	int pfd[2], status, n = 0, fd;
 	pid_t pid, gpid = -1;
@@ -222,6 +223,13 @@ static int start_server(const struct cbt_mount_opts *o, struct cbt_mount *m, con
 	if (o->at) {
 		snprintf(at_arg, sizeof(at_arg), "at=%s", o->at);
 		argv[n++] = at_arg;
+	}
+	/* the process key's file (crypt.h): the plugin reads it itself */
+	if (cbt_key_path()) {
+		if ((size_t)snprintf(key_arg, sizeof(key_arg), "key=%s", cbt_key_path()) >=
+		    sizeof(key_arg))
+			return cbt_err(-ENAMETOOLONG, "%s: path too long", cbt_key_path());
+		argv[n++] = key_arg;
 	}
 	argv[n] = NULL;
 

@@ -109,6 +109,10 @@ int cbt_exit_status(int err)
 		return CBT_EXIT_FULL_NEEDED;
 	case -EBADMSG:
 		return CBT_EXIT_DAMAGED;
+	/* An encrypted chain without its key, or with another one: how it was called. */
+	case -ENOKEY:
+	case -EKEYREJECTED:
+		return CBT_EXIT_USAGE;
 	/* No such cbt device, a device that went away, a kernel that answers unexpectedly. */
 	case -ENODEV:
 	case -ENXIO:

@@ -45,7 +45,7 @@ void cbt_perror(const char *prefix, int err);
 enum {
 	CBT_EXIT_OK = 0,
 	CBT_EXIT_ERROR = 1,
-	CBT_EXIT_USAGE = 2,
+	CBT_EXIT_USAGE = 2,		/* also -ENOKEY, -EKEYREJECTED: a missing or wrong key */
 	CBT_EXIT_FULL_NEEDED = 3,	/* -ESTALE: the chain's history is lost */
 	CBT_EXIT_DAMAGED = 4,		/* -EBADMSG: verify failed, chain or image damaged */
 	CBT_EXIT_DEVICE = 5,		/* the device or its tracking: -ENODEV, -ENXIO, -EPROTO... */
