@@ -5,6 +5,7 @@
 #include <linux/errno.h>
 #include <linux/log2.h>
 #include <linux/math.h>
+#include <linux/math64.h>
 #include <linux/string.h>
 #include <asm/byteorder.h>
 
@@ -32,8 +33,53 @@ void cbt_ledger_init(struct cbt_ledger *l, const u8 uuid[16], u32 block_size,
 	l->slot_pages = slot_pages;
 	l->open_epoch = 1;
 	l->open_slot = 0;
-	l->version = DM_CBT_MD_VERSION;
+	l->version = 2;
 	l->origin_sectors = nr_blocks * (block_size >> 9);
+}
+
+u32 cbt_region_shift(u32 block_size)
+{
+	return block_size >= CBT_REGION_BYTES ? 0 : ilog2(CBT_REGION_BYTES / block_size);
+}
+
+/* Pages of slots and region maps with @sp pages per slot. */
+static u64 layout_pages(u64 sp, u32 shift)
+{
+	return DM_CBT_MD_SLOTS * sp + 2 * DIV_ROUND_UP_ULL(sp, 1ULL << shift);
+}
+
+int cbt_md_layout(struct cbt_ledger *l, u64 md_pages)
+{
+	u64 need = DIV_ROUND_UP_ULL(l->nr_blocks, DM_CBT_MD_PAGE_SIZE * 8);
+	u32 shift = cbt_region_shift(l->block_size);
+	u64 avail, bpr = 1ULL << shift, sp;
+
+	if (md_pages < DM_CBT_MD_SB_COPIES)
+		return -ENOSPC;
+	avail = md_pages - DM_CBT_MD_SB_COPIES;
+	/* A first guess from the ratio, then the rounding settles it. */
+	sp = div64_u64(avail * bpr, DM_CBT_MD_SLOTS * bpr + 2);
+	while (sp && layout_pages(sp, shift) > avail)
+		sp--;
+	while (layout_pages(sp + 1, shift) <= avail)
+		sp++;
+	if (sp && sp >= need) {
+		l->version = 3;
+		l->slot_pages = sp;
+		l->region_shift = shift;
+		l->region_pages = DIV_ROUND_UP_ULL(sp, bpr);
+		return 0;
+	}
+	l->version = 2;
+	l->slot_pages = avail / DM_CBT_MD_SLOTS;
+	l->region_shift = 0;
+	l->region_pages = 0;
+	return l->slot_pages && l->slot_pages >= need ? 0 : -ENOSPC;
+}
+
+u64 cbt_region_map_page(const struct cbt_ledger *l, u32 gen)
+{
+	return DM_CBT_MD_SB_COPIES + DM_CBT_MD_SLOTS * l->slot_pages + gen * l->region_pages;
 }
 
 void cbt_fp_regions(u64 sectors, struct cbt_fp_regions *r)
@@ -154,7 +200,7 @@ void cbt_sb_encode(const struct cbt_ledger *l, void *page)
 
 	BUILD_BUG_ON(sizeof(struct cbt_sb_disk) > DM_CBT_MD_PAGE_SIZE);
 	memset(page, 0, DM_CBT_MD_PAGE_SIZE);
-	sb->version = cpu_to_le32(DM_CBT_MD_VERSION);
+	sb->version = cpu_to_le32(l->region_pages ? 3 : 2);
 	sb->magic = cpu_to_le64(DM_CBT_MD_MAGIC);
 	sb->seq = cpu_to_le64(l->seq);
 	memcpy(sb->uuid, l->uuid, sizeof(sb->uuid));
@@ -181,6 +227,8 @@ void cbt_sb_encode(const struct cbt_ledger *l, void *page)
 	sb->md_nonce = cpu_to_le64(l->md_nonce);
 	sb->md_diskseq = cpu_to_le64(l->md_diskseq);
 	sb->md_devt = cpu_to_le32(l->md_devt);
+	sb->region_shift = cpu_to_le32(l->region_shift);
+	sb->region_pages = cpu_to_le64(l->region_pages);
 	sb->csum = cpu_to_le32(sb_checksum(page));
 }
 
@@ -210,6 +258,11 @@ static bool ledger_consistent(const struct cbt_ledger *l)
 	    DIV_ROUND_UP_ULL(l->origin_sectors, l->block_size >> 9) != l->nr_blocks)
 		return false;
 	if (l->detach >= __CBT_DETACH_MAX || l->fp_sectors > l->origin_sectors)
+		return false;
+	/* Version 3: region maps that cover every slot page. */
+	if (l->version >= 3 &&
+	    (!l->slot_pages || l->region_shift != cbt_region_shift(l->block_size) ||
+	     l->region_pages < DIV_ROUND_UP_ULL(l->slot_pages, 1ULL << l->region_shift)))
 		return false;
 	/* Committed epochs come before every closed and the open one. */
 	if (l->last_committed >= (l->nr_closed ? l->closed[0].epoch : l->open_epoch))
@@ -294,5 +347,9 @@ int cbt_sb_decode(const void *page, struct cbt_ledger *l)
 	l->md_nonce = le64_to_cpu(sb->md_nonce);
 	l->md_diskseq = le64_to_cpu(sb->md_diskseq);
 	l->md_devt = le32_to_cpu(sb->md_devt);
+	if (version >= 3) {
+		l->region_shift = le32_to_cpu(sb->region_shift);
+		l->region_pages = le64_to_cpu(sb->region_pages);
+	}
 	return ledger_consistent(l) ? 0 : -EUCLEAN;
 }

@@ -48,7 +48,7 @@ struct cbt_ledger {
 	 * Evidence about untracked stretches (format version 2; all zero when
 	 * a version 1 superblock was decoded). See docs/target.md "History".
 	 */
-	u32 version;		/* as decoded; encode always writes the current one */
+	u32 version;		/* as decoded; encode writes 3 with region maps, else 2 */
 	u64 origin_sectors;	/* device size, nr_blocks covers it exactly */
 	u64 fp_sectors;		/* device size the fingerprint was taken at */
 	u64 fingerprint;	/* xxh64 of the first and last MiB, see cbt_fp_regions() */
@@ -62,6 +62,13 @@ struct cbt_ledger {
 	u64 md_nonce;
 	u64 md_diskseq;
 	u32 md_devt;
+	/*
+	 * Coarse marks (format version 3, both 0 in version 2): log2 of the
+	 * blocks per region, and the pages of each of the two region maps,
+	 * which follow the slots (docs/target.md "Persistence and crashes").
+	 */
+	u32 region_shift;
+	u64 region_pages;
 };
 
 /* How the tracker last let go of its device (written at every change). */
@@ -129,7 +136,9 @@ struct cbt_sb_disk {
 	__le64 md_nonce;
 	__le64 md_diskseq;
 	__le32 md_devt;
-	__le32 reserved;
+	/* Version 3 from here (zero in version 2). */
+	__le32 region_shift;
+	__le64 region_pages;
 } __packed;
 
 /* Where version 1 ended: the rest of its page is zero. */
@@ -141,6 +150,22 @@ struct cbt_sb_disk {
  */
 void cbt_ledger_init(struct cbt_ledger *l, const u8 uuid[16], u32 block_size,
 		     u64 nr_blocks, u64 slot_pages);
+
+/* Regions of coarse marks are 1 MiB, or one block when blocks are larger. */
+#define CBT_REGION_BYTES SZ_1M
+u32 cbt_region_shift(u32 block_size);
+
+/*
+ * Lay out a metadata device of @md_pages pages for l->nr_blocks blocks of
+ * l->block_size: version 3 (the most pages per slot that leave room for
+ * two region maps covering them) if such slots hold l->nr_blocks, else
+ * version 2 with the slots filling the device. Sets l->version,
+ * slot_pages, region_shift and region_pages. -ENOSPC when not even
+ * version 2 fits.
+ */
+int cbt_md_layout(struct cbt_ledger *l, u64 md_pages);
+/* The first metadata page of region map @gen (0 or 1); version 3 only. */
+u64 cbt_region_map_page(const struct cbt_ledger *l, u32 gen);
 
 /*
  * Close the open epoch. On success *closed_slot holds the closed epoch's

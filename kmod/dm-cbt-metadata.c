@@ -13,6 +13,8 @@
 #include <linux/blkdev.h>
 #include <linux/bio.h>
 #include <linux/completion.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
 #include <linux/uuid.h>
 
 #include "dm-cbt.h"
@@ -118,8 +120,10 @@ void cbt_md_mark_dirty(struct cbt_epoch *e, u64 start, u64 len)
 	if (!len || start >= e->bm.nr_bits)
 		return;
 	last = min(start + len, e->bm.nr_bits) - 1;
+	/* The bits first: a commit that clears the dirty bit then reads them. */
+	smp_mb__before_atomic();
 	for (first = start / CBT_BITS_PER_LEAF; first <= last / CBT_BITS_PER_LEAF; first++)
-		__set_bit(first, e->dirty_leaves);
+		set_bit(first, e->dirty_leaves);
 }
 
 int cbt_md_commit_dirty(struct cbt_tracker *t)
@@ -140,7 +144,9 @@ int cbt_md_commit_dirty(struct cbt_tracker *t)
 			const __le64 *pending = t->scratch;
 			u32 w;
 
-			__clear_bit(leaf, e->dirty_leaves);
+			/* Fully ordered: a setter's bits before its dirty bit are seen. */
+			if (!test_and_clear_bit(leaf, e->dirty_leaves))
+				continue;
 			cbt_bitmap_read_leaf(&e->bm, leaf, page);
 			if (cbt_bitmap_read_leaf(&e->pending, leaf, t->scratch))
 				for (w = 0; w < CBT_LEAF_BYTES / sizeof(*page); w++)
@@ -218,6 +224,229 @@ int cbt_md_zero_slot(struct cbt_tracker *t, u32 slot, const struct cbt_bitmap *b
 	return 0;
 }
 
+/* ---- Coarse marks (format version 3): docs/design.md ---- */
+
+#define REGIONS_PER_MD_PAGE (DM_CBT_MD_PAGE_SIZE * 8ULL)
+#define WORDS_PER_MD_PAGE (DM_CBT_MD_PAGE_SIZE / sizeof(long))
+
+bool cbt_md_regions_on(struct cbt_tracker *t)
+{
+	return READ_ONCE(t->rmap) && READ_ONCE(t->persistence) == CBT_PERSIST_METADATA;
+}
+
+/* Is every region of blocks [start, start + len) on disk in the current generation? */
+bool cbt_md_regions_marked(struct cbt_tracker *t, u64 start, u64 len)
+{
+	const unsigned long *rmap = READ_ONCE(t->rmap);
+	u32 shift = t->ledger.region_shift;
+	u64 r;
+
+	if (!rmap || !len)
+		return false;
+	for (r = start >> shift; r <= (start + len - 1) >> shift; r++)
+		if (!test_bit_le(r, rmap))
+			return false;
+	return true;
+}
+
+void cbt_md_stage_regions(struct cbt_tracker *t, u64 start, u64 len)
+{
+	u32 shift = t->ledger.region_shift;
+	u64 r, last;
+
+	lockdep_assert_held(&t->lock);
+	if (!t->rmap || !len)
+		return;
+	last = min(start + len, t->nr_blocks) - 1;
+	for (r = start >> shift; r <= last >> shift; r++) {
+		if (__test_and_set_bit_le(r, t->rstaged))
+			continue;
+		__set_bit(r / REGIONS_PER_MD_PAGE, t->rtouch);
+	}
+}
+
+/*
+ * Copy region-map page @i of @from (NULL: zeroes) into @to, word by word
+ * for map()'s lockless readers.
+ */
+static void copy_map_page(unsigned long *to, const unsigned long *from, u64 i)
+{
+	u64 w;
+
+	for (w = i * WORDS_PER_MD_PAGE; w < (i + 1) * WORDS_PER_MD_PAGE; w++)
+		WRITE_ONCE(to[w], from ? from[w] : 0);
+}
+
+int cbt_md_commit_regions(struct cbt_tracker *t)
+{
+	u64 base = cbt_region_map_page(&t->ledger, t->rgen);
+	u64 page_nos[CBT_COMMIT_BATCH], i;
+	unsigned int n = 0;
+	int r = 0;
+
+	lockdep_assert_held(&t->lock);
+	if (!t->rmap || bitmap_empty(t->rtouch, t->rmap_pages))
+		return 0;
+	for_each_set_bit(i, t->rtouch, t->rmap_pages) {
+		memcpy(page_address(t->batch[n]), (u8 *)t->rstaged + i * DM_CBT_MD_PAGE_SIZE,
+		       DM_CBT_MD_PAGE_SIZE);
+		page_nos[n++] = base + i;
+		__set_bit(i, t->rwritten[t->rgen]);
+		if (n == CBT_COMMIT_BATCH) {
+			r = md_rw(t, t->batch, page_nos, n, REQ_OP_WRITE | REQ_SYNC);
+			if (r)
+				return r;
+			n = 0;
+		}
+	}
+	r = md_rw(t, t->batch, page_nos, n, REQ_OP_WRITE | REQ_SYNC);
+	if (!r) {
+		r = blkdev_issue_flush(t->meta_bdev);
+		if (r)
+			atomic64_inc(&t->metadata_errors);
+	}
+	if (r)
+		return r;
+	/* On disk: now map() may let first writes into these regions go. */
+	for_each_set_bit(i, t->rtouch, t->rmap_pages)
+		copy_map_page(t->rmap, t->rstaged, i);
+	bitmap_zero(t->rtouch, t->rmap_pages);
+	return 0;
+}
+
+int cbt_md_fold(struct cbt_tracker *t)
+{
+	u32 old = t->rgen;
+	u64 i;
+	int r;
+
+	lockdep_assert_held(&t->lock);
+	if (!cbt_md_regions_on(t) || t->dead ||
+	    bitmap_empty(t->rwritten[old], t->rmap_pages))
+		return 0;
+	/* Only pages written in this generation hold bits. */
+	for_each_set_bit(i, t->rwritten[old], t->rmap_pages)
+		copy_map_page(t->rmap, NULL, i);
+	memset(t->rstaged, 0, t->rmap_pages * DM_CBT_MD_PAGE_SIZE);
+	t->rgen = !old;
+	/*
+	 * Every map() that saw a region of the old generation has set its
+	 * fine bits and dirty leaves once this returns: the commit below
+	 * writes them all, and only then does the old generation go.
+	 */
+	synchronize_rcu();
+	r = cbt_md_commit_dirty(t);
+	if (r)
+		return r;
+	for_each_set_bit(i, t->rwritten[old], t->rmap_pages) {
+		r = md_zero_pages(t, cbt_region_map_page(&t->ledger, old) + i, 1);
+		if (r)
+			return r;
+	}
+	bitmap_zero(t->rwritten[old], t->rmap_pages);
+	r = blkdev_issue_flush(t->meta_bdev);
+	if (r)
+		atomic64_inc(&t->metadata_errors);
+	return r;
+}
+
+void cbt_md_regions_free(struct cbt_tracker *t)
+{
+	kvfree(t->rmap);
+	kvfree(t->rstaged);
+	bitmap_free(t->rtouch);
+	bitmap_free(t->rwritten[0]);
+	bitmap_free(t->rwritten[1]);
+	t->rmap = NULL;
+	t->rstaged = NULL;
+	t->rtouch = NULL;
+	t->rwritten[0] = NULL;
+	t->rwritten[1] = NULL;
+	t->rmap_pages = 0;
+}
+
+/*
+ * Empty region maps in memory for the ledger's layout, both generations
+ * zero on disk. Without memory for them (or in version 2) they stay NULL
+ * and every first write waits for its fine bit, which is always safe.
+ */
+static void regions_reset(struct cbt_tracker *t)
+{
+	u64 pages = t->ledger.region_pages;
+	unsigned int noio;
+
+	t->rgen = 0;
+	if (pages && pages == t->rmap_pages) {
+		memset(t->rmap, 0, pages * DM_CBT_MD_PAGE_SIZE);
+		memset(t->rstaged, 0, pages * DM_CBT_MD_PAGE_SIZE);
+		bitmap_zero(t->rtouch, pages);
+		bitmap_zero(t->rwritten[0], pages);
+		bitmap_zero(t->rwritten[1], pages);
+		return;
+	}
+	cbt_md_regions_free(t);
+	if (!pages)
+		return;
+	/* A restart runs while the device is suspended: no I/O to it here. */
+	noio = memalloc_noio_save();
+	t->rstaged = kvzalloc(pages * DM_CBT_MD_PAGE_SIZE, GFP_KERNEL);
+	t->rtouch = bitmap_zalloc(pages, GFP_KERNEL);
+	t->rwritten[0] = bitmap_zalloc(pages, GFP_KERNEL);
+	t->rwritten[1] = bitmap_zalloc(pages, GFP_KERNEL);
+	/* Last: a non-NULL rmap says the rest is there. */
+	t->rmap = kvzalloc(pages * DM_CBT_MD_PAGE_SIZE, GFP_KERNEL);
+	memalloc_noio_restore(noio);
+	if (!t->rstaged || !t->rtouch || !t->rwritten[0] || !t->rwritten[1] || !t->rmap) {
+		DMWARN("%u:%u: no memory for the region maps: every first write waits",
+		       MAJOR(t->devt), MINOR(t->devt));
+		cbt_md_regions_free(t);
+		return;
+	}
+	t->rmap_pages = pages;
+}
+
+/*
+ * After a crash: every region marked in either generation may hold writes
+ * whose fine bits never reached the disk. Mark all their blocks in the
+ * open epoch @e (the caller commits them), and say whether any was.
+ */
+static int replay_regions(struct cbt_tracker *t, struct cbt_epoch *e, bool *any)
+{
+	u64 page_nos[CBT_COMMIT_BATCH], p = 0, bit;
+	u32 shift = t->ledger.region_shift, gen, n, i;
+	u64 per = 1ULL << shift;	/* blocks per region */
+	int r;
+
+	*any = false;
+	for (gen = 0; gen < 2; gen++) {
+		for (p = 0; p < t->ledger.region_pages; p += n) {
+			n = min_t(u64, CBT_COMMIT_BATCH, t->ledger.region_pages - p);
+			for (i = 0; i < n; i++)
+				page_nos[i] = cbt_region_map_page(&t->ledger, gen) + p + i;
+			r = md_rw(t, t->batch, page_nos, n, REQ_OP_READ);
+			if (r)
+				return r;
+			for (i = 0; i < n; i++) {
+				const void *map = page_address(t->batch[i]);
+				u64 first = (p + i) * REGIONS_PER_MD_PAGE;
+
+				for (bit = find_next_bit_le(map, REGIONS_PER_MD_PAGE, 0);
+				     bit < REGIONS_PER_MD_PAGE;
+				     bit = find_next_bit_le(map, REGIONS_PER_MD_PAGE, bit + 1)) {
+					u64 block = (first + bit) << shift;
+
+					if (block >= t->nr_blocks)
+						break;
+					cbt_bitmap_set_range(&e->bm, block, per, GFP_KERNEL);
+					cbt_md_mark_dirty(e, block, per);
+					*any = true;
+				}
+			}
+		}
+	}
+	return 0;
+}
+
 void cbt_md_failed(struct cbt_tracker *t, int err, const char *what)
 {
 	u8 uuid[16];
@@ -273,7 +502,7 @@ static int load_slot(struct cbt_tracker *t, struct cbt_epoch *e)
 					   page_address(t->batch[i]), GFP_KERNEL);
 			/* No page for it: FULL in memory, so all ones on disk too (L3). */
 			if (READ_ONCE(e->bm.leaves[leaf + i]) == CBT_LEAF_FULL)
-				__set_bit(leaf + i, e->dirty_leaves);
+				set_bit(leaf + i, e->dirty_leaves);
 		}
 		leaf += n;
 	}
@@ -283,23 +512,23 @@ static int load_slot(struct cbt_tracker *t, struct cbt_epoch *e)
 static int format(struct cbt_tracker *t, u64 md_pages, enum cbt_identity_reason why,
 		  char **error)
 {
-	u64 slot_pages = (md_pages - DM_CBT_MD_SB_COPIES) / DM_CBT_MD_SLOTS;
 	u64 zero_page = 0, one_page = 1;
 	struct cbt_epoch *e;
 	u8 uuid[16];
 	int r;
 
+	generate_random_uuid(uuid);
+	cbt_ledger_init(&t->ledger, uuid, t->block_sectors << SECTOR_SHIFT, t->nr_blocks, 0);
+	t->ledger.origin_sectors = t->dev_sectors;
+	/* cbt_md_open() checked that version 2 fits: this cannot fail. */
+	cbt_md_layout(&t->ledger, md_pages);
 	r = blkdev_issue_zeroout(t->meta_bdev, DM_CBT_MD_SB_COPIES * SECTORS_PER_MD_PAGE,
-				 slot_pages * DM_CBT_MD_SLOTS * SECTORS_PER_MD_PAGE,
-				 GFP_KERNEL, 0);
+				 (cbt_region_map_page(&t->ledger, 2) - DM_CBT_MD_SB_COPIES) *
+				 SECTORS_PER_MD_PAGE, GFP_KERNEL, 0);
 	if (r) {
 		*error = "Cannot zero the metadata device";
 		return r;
 	}
-	generate_random_uuid(uuid);
-	cbt_ledger_init(&t->ledger, uuid, t->block_sectors << SECTOR_SHIFT,
-			t->nr_blocks, slot_pages);
-	t->ledger.origin_sectors = t->dev_sectors;
 	t->ledger.seq = 1;
 	/* Both copies, so no older superblock can outrank the new identity. */
 	cbt_sb_encode(&t->ledger, page_address(t->batch[0]));
@@ -317,6 +546,7 @@ static int format(struct cbt_tracker *t, u64 md_pages, enum cbt_identity_reason 
 		return -ENOMEM;
 	}
 	t->slots[e->slot] = e;
+	regions_reset(t);
 	t->reason = why;
 	/* Weighed already: this identity begins here, there is no stretch to check. */
 	t->checked = true;
@@ -357,6 +587,7 @@ static int load(struct cbt_tracker *t, const struct cbt_ledger *l, char **error)
 {
 	u64 old_blocks = l->nr_blocks;
 	struct cbt_epoch *e;
+	bool replayed = false;
 	u32 slot, i;
 	int r;
 
@@ -406,12 +637,33 @@ static int load(struct cbt_tracker *t, const struct cbt_ledger *l, char **error)
 		t->ledger.nr_blocks = t->nr_blocks;
 		t->ledger.origin_sectors = t->dev_sectors;
 	}
-	/* The leaves load_slot() could only keep as FULL (none, usually). */
+	if (t->ledger.region_pages) {
+		r = replay_regions(t, t->slots[t->ledger.open_slot], &replayed);
+		if (r) {
+			*error = "Cannot read the region maps";
+			return r;
+		}
+	}
+	/* Replayed regions, and the leaves load_slot() could only keep as FULL. */
 	r = cbt_md_commit_dirty(t);
 	if (r) {
 		*error = "Cannot write the metadata bitmaps";
 		return r;
 	}
+	/* Both generations zero again; the superblock's PREFLUSH settles it. */
+	if (replayed) {
+		DMINFO("%u:%u: unclean stop: the blocks of its coarse marks count as changed",
+		       MAJOR(t->devt), MINOR(t->devt));
+		r = blkdev_issue_zeroout(t->meta_bdev,
+					 cbt_region_map_page(&t->ledger, 0) * SECTORS_PER_MD_PAGE,
+					 2 * t->ledger.region_pages * SECTORS_PER_MD_PAGE,
+					 GFP_KERNEL, 0);
+		if (r) {
+			*error = "Cannot zero the region maps";
+			return r;
+		}
+	}
+	regions_reset(t);
 	t->reason = CBT_IDENTITY_CONTINUED;
 	t->ledger.seq++;
 	r = cbt_md_write_sb(t);
@@ -466,7 +718,7 @@ int cbt_md_open(struct cbt_tracker *t, char **error)
 	if (l[best].block_size != t->block_sectors << SECTOR_SHIFT ||
 	    l[best].nr_blocks > t->nr_blocks ||
 	    (l[best].version >= 2 && l[best].origin_sectors > t->dev_sectors) ||
-	    DM_CBT_MD_SB_COPIES + DM_CBT_MD_SLOTS * l[best].slot_pages > md_pages) {
+	    cbt_region_map_page(&l[best], 2) > md_pages) {
 		DMWARN("%u:%u: metadata is for another device or block size: new identity",
 		       MAJOR(t->devt), MINOR(t->devt));
 		return format(t, md_pages, CBT_IDENTITY_OTHER_DEVICE, error);

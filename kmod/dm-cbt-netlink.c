@@ -18,6 +18,7 @@ static const struct nla_policy cbt_device_policy[CBT_A_MAX + 1] = {
 	[CBT_A_DEV_NAME] = { .type = NLA_NUL_STRING, .len = DM_NAME_LEN - 1 },
 	[CBT_A_DEV_MAJOR] = { .type = NLA_U32 },
 	[CBT_A_DEV_MINOR] = { .type = NLA_U32 },
+	[CBT_A_SNAP_PRESERVE_FROM] = NLA_POLICY_MIN(NLA_U64, 1),
 };
 
 static const struct nla_policy cbt_policy[CBT_A_MAX + 1] = {
@@ -30,6 +31,8 @@ static const struct nla_policy cbt_policy[CBT_A_MAX + 1] = {
 	[CBT_A_BITMAP_FLAGS] = NLA_POLICY_MASK(NLA_U32, __CBT_BITMAP_F_ALL),
 	[CBT_A_DEVICES] = { .type = NLA_NESTED },
 	[CBT_A_FREEZE] = { .type = NLA_FLAG },
+	[CBT_A_RANGE_SECTOR] = { .type = NLA_U64 },
+	[CBT_A_RANGE_SECTORS] = { .type = NLA_U64 },
 };
 
 static struct genl_family cbt_family;
@@ -304,7 +307,7 @@ static int snapshot_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct nlattr *tb[CBT_A_MAX + 1], *dev, *list, *nest;
 	struct cbt_tracker *ts[DM_CBT_MAX_GROUP];
-	u64 epochs[DM_CBT_MAX_GROUP], freeze_ns = 0, hold_ns = 0;
+	u64 epochs[DM_CBT_MAX_GROUP], preserve[DM_CBT_MAX_GROUP], freeze_ns = 0, hold_ns = 0;
 	const char *why = NULL;
 	unsigned int n = 0, i;
 	struct sk_buff *msg;
@@ -328,6 +331,8 @@ static int snapshot_doit(struct sk_buff *skb, struct genl_info *info)
 			r = PTR_ERR(ts[n]);
 			goto put;
 		}
+		preserve[n] = tb[CBT_A_SNAP_PRESERVE_FROM] ?
+			      nla_get_u64(tb[CBT_A_SNAP_PRESERVE_FROM]) : 0;
 		for (i = 0; i < n; i++)
 			if (ts[i] == ts[n])
 				break;
@@ -348,7 +353,7 @@ static int snapshot_doit(struct sk_buff *skb, struct genl_info *info)
 		r = -ENOMEM;
 		goto put;
 	}
-	r = cbt_take_snapshots(ts, n, nla_get_flag(info->attrs[CBT_A_FREEZE]),
+	r = cbt_take_snapshots(ts, n, nla_get_flag(info->attrs[CBT_A_FREEZE]), preserve,
 			       epochs, &freeze_ns, &hold_ns, &why);
 	if (r) {
 		/* why is always a string literal, as NL_SET_ERR_MSG needs. */
@@ -383,6 +388,27 @@ static int snapshot_doit(struct sk_buff *skb, struct genl_info *info)
 put:
 	for (i = 0; i < n; i++)
 		cbt_tracker_put(ts[i]);
+	return r;
+}
+
+static int snap_release_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cbt_tracker *t;
+	const char *why = NULL;
+	int r;
+
+	if (GENL_REQ_ATTR_CHECK(info, CBT_A_RANGE_SECTOR) ||
+	    GENL_REQ_ATTR_CHECK(info, CBT_A_RANGE_SECTORS))
+		return -EINVAL;
+	t = lookup(info->attrs, info->extack);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	r = cbt_snap_release(t, nla_get_u64(info->attrs[CBT_A_RANGE_SECTOR]),
+			     nla_get_u64(info->attrs[CBT_A_RANGE_SECTORS]), &why);
+	cbt_tracker_put(t);
+	/* why is always a string literal, as NL_SET_ERR_MSG needs. */
+	if (r && why && info->extack)
+		info->extack->_msg = why;
 	return r;
 }
 
@@ -607,6 +633,10 @@ static const struct genl_ops cbt_ops[] = {
 	{
 		.cmd = CBT_CMD_SNAPSHOT,
 		.doit = snapshot_doit,
+	},
+	{
+		.cmd = CBT_CMD_SNAP_RELEASE,
+		.doit = snap_release_doit,
 	},
 	{
 		.cmd = CBT_CMD_GET_BITMAP,

@@ -17,6 +17,14 @@
  * snapshot read of uncopied or COPYING chunks reads the origin and is
  * registered in ->reads until it completes; a chunk leaves DRAINING only
  * when no such read overlaps it, so no read can see a later write.
+ *
+ * With a preserve set (docs/snapshot.md), a chunk outside it is never
+ * copied: the first write "forfeits" it instead, and a chunk the reader
+ * released is dropped the same way (its COW slot is reused). Both are in
+ * ->lost and ->copied, so later writes pass freely, and a snapshot read
+ * of one fails: at map() if it is lost already, at end_io if it was lost
+ * while the read ran (every read is registered in ->reads for that), as
+ * the write that forfeited it was submitted after its bit was set.
  */
 #include <linux/blkdev.h>
 #include <linux/dm-kcopyd.h>
@@ -134,7 +142,7 @@ static bool read_overlaps(struct cbt_snapshot *s, u64 chunk)
 	struct cbt_snap_read *rd;
 
 	list_for_each_entry(rd, &s->reads, node)
-		if (rd->first <= chunk && chunk <= rd->last)
+		if (rd->origin && rd->first <= chunk && chunk <= rd->last)
 			return true;
 	return false;
 }
@@ -198,6 +206,50 @@ sector_t cbt_cow_sector(const struct cbt_snapshot *s, u64 index)
 	return (sector_t)(index + 1) << s->chunk_shift;
 }
 
+/*
+ * Does the snapshot still need chunk @c's data? Not once lost; with a
+ * preserve set, only if one of its tracking blocks is in it.
+ */
+static bool chunk_preserved(struct cbt_snapshot *s, u64 c)
+{
+	u64 b, last;
+
+	if (cbt_bitmap_test(&s->lost, c))
+		return false;
+	if (!s->preserve_from)
+		return true;
+	b = (c << s->chunk_shift) >> s->block_shift;
+	last = (((c + 1) << s->chunk_shift) - 1) >> s->block_shift;
+	for (; b <= last; b++)
+		if (cbt_bitmap_test(&s->preserve, b))
+			return true;
+	return false;
+}
+
+/* Chunk @c is gone from the snapshot; both bitmaps prepared. */
+static void lose_chunk_locked(struct cbt_snapshot *s, u64 c)
+{
+	lockdep_assert_held(&s->lock);
+	cbt_bitmap_set_range(&s->lost, c, 1, GFP_ATOMIC);
+	cbt_bitmap_set_range(&s->copied, c, 1, GFP_ATOMIC);
+}
+
+/* A free COW slot: a released one first, or -1 when the store is full. */
+static s64 alloc_slot(struct cbt_snapshot *s)
+{
+	unsigned long idx = 0;
+	u64 next;
+
+	lockdep_assert_held(&s->lock);
+	if (atomic64_read(&s->nr_free) && xa_find(&s->free_slots, &idx, ULONG_MAX, XA_PRESENT)) {
+		xa_erase(&s->free_slots, idx);
+		atomic64_dec(&s->nr_free);
+		return idx;
+	}
+	next = atomic64_inc_return(&s->cow_next) - 1;
+	return next < s->cow_chunks ? next : -1;
+}
+
 /* Start copying @cp's chunk from the origin to its COW slot. */
 static void start_copy(struct cbt_snapshot *s, struct cbt_copy *cp)
 {
@@ -228,18 +280,25 @@ static struct cbt_copy *wait_for_chunk(struct cbt_snapshot *s, u64 c, struct bio
 {
 	struct cbt_copy *cp = NULL, *start = NULL;
 	void *entry;
-	u64 idx;
+	s64 idx;
 
 	lockdep_assert_held(&s->lock);
 	*w_used = false;
 	entry = xa_load(&s->map, c);
 	if (s->state != CBT_SNAP_ACTIVE || xa_is_value(entry))
 		return NULL;
+	if (!entry && !chunk_preserved(s, c)) {
+		/* Nobody will read it: no copy, the write goes on. */
+		if (!cbt_bitmap_test(&s->lost, c))
+			s->nr_forfeited++;
+		lose_chunk_locked(s, c);
+		return NULL;
+	}
 	if (entry) {
 		cp = entry;
 	} else {
-		idx = atomic64_inc_return(&s->cow_next) - 1;
-		if (idx >= s->cow_chunks) {
+		idx = alloc_slot(s);
+		if (idx < 0) {
 			invalidate_locked(s, -ENOSPC, ready);
 			return NULL;
 		}
@@ -291,6 +350,7 @@ static void cow_write(struct cbt_snapshot *s, struct bio *bio)
 			fresh = mempool_alloc(s->copy_pool, GFP_NOIO);
 		/* Make every insertion under the lock allocation-free. */
 		if (!fresh || cbt_bitmap_prepare(&s->copied, c, 1, GFP_NOIO) ||
+		    cbt_bitmap_prepare(&s->lost, c, 1, GFP_NOIO) ||
 		    xa_reserve_irq(&s->map, c, GFP_NOIO)) {
 			spin_lock_irqsave(&s->lock, flags);
 			xa_lock(&s->map);
@@ -343,6 +403,42 @@ static void cow_work(struct work_struct *ws)
 		cow_write(s, bio);
 }
 
+/*
+ * Forfeit the write's uncopied chunks here, when none needs a copy, so a
+ * write outside the preserve set skips the work queue. False when one is
+ * preserved or being copied, or a bitmap leaf is still to be allocated
+ * (cow_write() does that, and decides).
+ */
+static bool forfeit_inline(struct cbt_snapshot *s, u64 first, u64 last)
+{
+	unsigned long flags;
+	bool ok = true;
+	u64 c;
+
+	if (!s->preserve_from)
+		return false;
+	spin_lock_irqsave(&s->lock, flags);
+	xa_lock(&s->map);
+	for (c = first; ok && c <= last; c++) {
+		if (cbt_bitmap_test(&s->copied, c))
+			continue;
+		ok = s->state == CBT_SNAP_ACTIVE && !xa_load(&s->map, c) &&
+		     !chunk_preserved(s, c) &&
+		     cbt_bitmap_leaf_present(&s->lost, c / CBT_BITS_PER_LEAF) &&
+		     cbt_bitmap_leaf_present(&s->copied, c / CBT_BITS_PER_LEAF);
+	}
+	for (c = first; ok && c <= last; c++) {
+		if (cbt_bitmap_test(&s->copied, c))
+			continue;
+		s->nr_forfeited++;
+		/* Both leaves are there: this does not allocate. */
+		lose_chunk_locked(s, c);
+	}
+	xa_unlock(&s->map);
+	spin_unlock_irqrestore(&s->lock, flags);
+	return ok;
+}
+
 bool cbt_cow_check_write(struct cbt_tracker *t, struct bio *bio)
 {
 	struct cbt_snapshot *s;
@@ -356,7 +452,8 @@ bool cbt_cow_check_write(struct cbt_tracker *t, struct bio *bio)
 		chunk_range(s, bio, &first, &last);
 		if (first < s->nr_chunks &&
 		    !cbt_bitmap_range_all_set(&s->copied, first,
-					      min(last, s->nr_chunks - 1) - first + 1)) {
+					      min(last, s->nr_chunks - 1) - first + 1) &&
+		    !forfeit_inline(s, first, min(last, s->nr_chunks - 1))) {
 			spin_lock_irqsave(&s->lock, flags);
 			bio_list_add(&s->queued, bio);
 			spin_unlock_irqrestore(&s->lock, flags);
@@ -368,7 +465,10 @@ bool cbt_cow_check_write(struct cbt_tracker *t, struct bio *bio)
 	return go;
 }
 
-/* Longest run from @c of chunks the same kind as @c: COW-contiguous or not. */
+/*
+ * Longest run from @c of chunks the same kind as @c: COW-contiguous, on
+ * the origin (*@cow -1), or lost (-2).
+ */
 static u64 classify(struct cbt_snapshot *s, u64 c, u64 last, s64 *cow)
 {
 	u64 n;
@@ -379,13 +479,15 @@ static u64 classify(struct cbt_snapshot *s, u64 c, u64 last, s64 *cow)
 		void *e = xa_load(&s->map, c + n);
 		s64 here = -1;
 
-		if (xa_is_value(e))
+		if (cbt_bitmap_test(&s->lost, c + n))
+			here = -2;
+		else if (xa_is_value(e))
 			here = xa_to_value(e);
 		else if (e && ((struct cbt_copy *)e)->state == DRAINING)
 			here = ((struct cbt_copy *)e)->cow_index;
 		if (!n)
 			*cow = here;
-		else if (*cow < 0 ? here >= 0 : here != *cow + (s64)n)
+		else if (*cow < 0 ? here != *cow : here != *cow + (s64)n)
 			break;
 	}
 	return n;
@@ -400,9 +502,10 @@ u64 cbt_cow_read_start(struct cbt_snapshot *s, struct cbt_snap_read *rd, u64 fir
 	spin_lock_irqsave(&s->lock, flags);
 	xa_lock(&s->map);
 	n = classify(s, first, last, cow);
-	if (*cow < 0) {
+	if (*cow != -2) {
 		rd->first = first;
 		rd->last = first + n - 1;
+		rd->origin = *cow < 0;
 		rd->registered = true;
 		list_add(&rd->node, &s->reads);
 	}
@@ -416,6 +519,7 @@ void cbt_cow_read_done(struct cbt_snapshot *s, struct cbt_snap_read *rd, blk_sta
 	struct bio_list ready = BIO_EMPTY_LIST;
 	unsigned long flags, idx;
 	void *entry;
+	u64 c;
 
 	spin_lock_irqsave(&s->lock, flags);
 	xa_lock(&s->map);
@@ -425,10 +529,14 @@ void cbt_cow_read_done(struct cbt_snapshot *s, struct cbt_snap_read *rd, blk_sta
 		xa_for_each_range(&s->map, idx, entry, rd->first, rd->last) {
 			struct cbt_copy *cp = entry;
 
-			if (!xa_is_value(entry) && cp->state == DRAINING &&
+			if (rd->origin && !xa_is_value(entry) && cp->state == DRAINING &&
 			    !read_overlaps(s, idx))
 				finish_copy_locked(s, cp, &ready);
 		}
+		/* Forfeited or released while read: the data may be another's. */
+		for (c = rd->first; c <= rd->last && !*error; c++)
+			if (cbt_bitmap_test(&s->lost, c))
+				*error = BLK_STS_IOERR;
 	}
 	/* Data read from the origin may postdate an invalidation: fail it. */
 	if (s->state == CBT_SNAP_INVALID && !*error)
@@ -465,9 +573,128 @@ void cbt_cow_drain(struct cbt_snapshot *s)
 	flush_work(&s->event_work);
 }
 
+int cbt_cow_preserve(struct cbt_snapshot *s, u64 from, u64 to, const char **why)
+{
+	struct cbt_tracker *t = s->t;
+	struct cbt_epoch *e;
+	int r = 0;
+	u64 n;
+
+	if (from > to) {
+		*why = "The preserve epoch is newer than the epoch the take closes";
+		return -EINVAL;
+	}
+	mutex_lock(&t->lock);
+	for (n = from; n <= to && !r; n++) {
+		e = cbt_find_epoch(t, n);
+		if (!e) {
+			*why = "An epoch of the preserve set is not held (committed, or never)";
+			r = -ENOENT;
+		} else if (cbt_bitmap_or(&s->preserve, &e->bm, GFP_NOIO)) {
+			/* A leaf that cannot be had reads FULL: only a bounce buffer fails. */
+			*why = "Cannot allocate the preserve set";
+			r = -ENOMEM;
+		}
+	}
+	mutex_unlock(&t->lock);
+	if (!r)
+		s->preserve_from = from;
+	return r;
+}
+
+void cbt_cow_count_preserved(struct cbt_snapshot *s)
+{
+	u64 c, n = 0;
+
+	/* Per chunk: a chunk may span several blocks, a block several chunks. */
+	for (c = 0; c < s->nr_chunks; c++) {
+		u64 b = (c << s->chunk_shift) >> s->block_shift;
+
+		if (!cbt_bitmap_leaf_present(&s->preserve, b / CBT_BITS_PER_LEAF)) {
+			/* Skip to the first chunk of the next leaf. */
+			u64 next = ((b / CBT_BITS_PER_LEAF + 1) * CBT_BITS_PER_LEAF <<
+				    s->block_shift) >> s->chunk_shift;
+
+			c = max(c, next) - 1;
+			continue;
+		}
+		n += chunk_preserved(s, c);
+		cond_resched();
+	}
+	WRITE_ONCE(s->nr_preserved, n);
+}
+
+/* Slots of copied chunks released at once, handed to the free store in one go. */
+#define RELEASE_BATCH 64
+
+int cbt_cow_release(struct cbt_snapshot *s, u64 first, u64 last)
+{
+	unsigned long slots[RELEASE_BATCH], flags;
+	unsigned int k, i;
+	u64 c = first;
+	void *entry;
+	int r;
+
+	r = cbt_bitmap_prepare(&s->lost, first, last - first + 1, GFP_KERNEL) ?:
+	    cbt_bitmap_prepare(&s->copied, first, last - first + 1, GFP_KERNEL);
+	if (r)
+		return r;
+	while (c <= last) {
+		k = 0;
+		spin_lock_irqsave(&s->lock, flags);
+		xa_lock(&s->map);
+		if (s->state != CBT_SNAP_ACTIVE)
+			r = -EINVAL;
+		for (; !r && c <= last && k < RELEASE_BATCH; c++) {
+			if (cbt_bitmap_test(&s->lost, c))
+				continue;
+			s->nr_released++;
+			if (chunk_preserved(s, c))
+				s->nr_released_preserved++;
+			lose_chunk_locked(s, c);
+			entry = xa_load(&s->map, c);
+			/* A copy in flight keeps its slot: it is not reused. */
+			if (xa_is_value(entry)) {
+				__xa_erase(&s->map, c);
+				slots[k++] = xa_to_value(entry);
+			}
+		}
+		xa_unlock(&s->map);
+		spin_unlock_irqrestore(&s->lock, flags);
+		for (i = 0; i < k; i++) {
+			/* On ENOMEM the slot is only not reused. */
+			if (!xa_err(xa_store_irq(&s->free_slots, slots[i], xa_mk_value(0),
+						 GFP_KERNEL)))
+				atomic64_inc(&s->nr_free);
+		}
+		if (r)
+			return r;
+		cond_resched();
+	}
+	return 0;
+}
+
+u64 cbt_cow_used(struct cbt_snapshot *s)
+{
+	u64 used = min_t(u64, atomic64_read(&s->cow_next), s->cow_chunks);
+
+	return used - min_t(u64, used, atomic64_read(&s->nr_free));
+}
+
+/*
+ * Both xarrays' locks are initialised in xa_init_flags(), so lockdep puts
+ * them in one class and calls free_slots' lock, taken inside the map's
+ * (cow_write, releases), a recursive lock (the debug kernel's
+ * snapshot_preserve run): free_slots gets a class of its own.
+ */
+static struct lock_class_key cbt_free_slots_key;
+
 int cbt_cow_init(struct cbt_snapshot *s)
 {
 	spin_lock_init(&s->lock);
+	/* Taken under ->lock, which end_io takes: never with interrupts on. */
+	xa_init_flags(&s->free_slots, XA_FLAGS_LOCK_IRQ);
+	lockdep_set_class(&s->free_slots.xa_lock, &cbt_free_slots_key);
 	/* end_io, in interrupt context, changes entries too. */
 	xa_init_flags(&s->map, XA_FLAGS_LOCK_IRQ);
 	INIT_LIST_HEAD(&s->reads);
@@ -491,4 +718,5 @@ void cbt_cow_destroy(struct cbt_snapshot *s)
 	mempool_destroy(s->waiters);
 	mempool_destroy(s->copy_pool);
 	xa_destroy(&s->map);
+	xa_destroy(&s->free_slots);
 }

@@ -70,7 +70,8 @@ static int order_members(struct cbt_tracker **ts, unsigned int n, unsigned int *
 }
 
 int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
-		       u64 *epochs, u64 *freeze_ns, u64 *hold_ns, const char **why)
+		       const u64 *preserve_from, u64 *epochs, u64 *freeze_ns, u64 *hold_ns,
+		       const char **why)
 {
 	struct block_device *disks[DM_CBT_MAX_GROUP];
 	unsigned int order[DM_CBT_MAX_GROUP];
@@ -154,6 +155,12 @@ int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 			break;
 		}
 		closed++;
+		/* The closed epochs are frozen: their bits are the set. */
+		if (preserve_from[i]) {
+			r = cbt_cow_preserve(snap_of(ts[i]), preserve_from[i], epochs[i], why);
+			if (r)
+				break;
+		}
 	}
 	if (!r) {
 		for (i = 0; i < n; i++) {
@@ -196,6 +203,14 @@ thaw:
 	if (!r) {
 		*hold_ns = ktime_to_ns(ktime_sub(t2, t1));
 		*freeze_ns = freeze ? ktime_to_ns(ktime_sub(t3, t0)) : 0;
+		/*
+		 * Status only, so after the thaw. No release can run meanwhile
+		 * (it needs cbt_snapshot_lock), and writes only forfeit chunks
+		 * outside the set.
+		 */
+		for (i = 0; i < n; i++)
+			if (preserve_from[i])
+				cbt_cow_count_preserved(snap_of(ts[i]));
 	}
 out:
 	mutex_unlock(&cbt_snapshot_lock);
@@ -207,6 +222,42 @@ out:
 free:
 	for (i = 0; i < n; i++)
 		cbt_epoch_discard(next[i]);
+	return r;
+}
+
+int cbt_snap_release(struct cbt_tracker *t, u64 sector, u64 len, const char **why)
+{
+	struct cbt_snapshot *s;
+	u64 first, last;
+	int r;
+
+	/* The lock keeps the snapshot from going away under the release. */
+	mutex_lock(&cbt_snapshot_lock);
+	s = snap_of(t);
+	r = -ENOENT;
+	if (!s) {
+		*why = "No snapshot device attached";
+		goto out;
+	}
+	r = -EINVAL;
+	if (cbt_snap_state(s) != CBT_SNAP_ACTIVE) {
+		*why = "The snapshot is not active (not taken yet, or invalid)";
+		goto out;
+	}
+	if (sector > s->sectors || len > s->sectors - sector) {
+		*why = "The range passes the end of the snapshot";
+		goto out;
+	}
+	/* Whole chunks only: a chunk partly outside may still be read. */
+	first = DIV_ROUND_UP_ULL(sector, s->chunk_sectors);
+	last = sector + len == s->sectors ? s->nr_chunks : (sector + len) >> s->chunk_shift;
+	r = 0;
+	if (first < last)
+		r = cbt_cow_release(s, first, last - 1);
+	if (r)
+		*why = r == -ENOMEM ? "Out of memory" : "The snapshot became invalid";
+out:
+	mutex_unlock(&cbt_snapshot_lock);
 	return r;
 }
 
@@ -228,7 +279,7 @@ int cbt_snap_fill(struct sk_buff *skb, struct cbt_tracker *t)
 	if (!s)
 		goto out;
 	state = cbt_snap_state(s);
-	used = min_t(u64, atomic64_read(&s->cow_next), s->cow_chunks);
+	used = cbt_cow_used(s);
 	nest = nla_nest_start(skb, CBT_A_SNAPSHOT);
 	if (!nest ||
 	    nla_put_u32(skb, CBT_A_SNAP_STATE, state) ||
@@ -241,8 +292,16 @@ int cbt_snap_fill(struct sk_buff *skb, struct cbt_tracker *t)
 			      (used << s->chunk_shift) << SECTOR_SHIFT, CBT_A_PAD) ||
 	    nla_put_u64_64bit(skb, CBT_A_SNAP_COW_TOTAL,
 			      (s->cow_chunks << s->chunk_shift) << SECTOR_SHIFT, CBT_A_PAD) ||
-	    nla_put_u64_64bit(skb, CBT_A_SNAP_COPIED, cbt_bitmap_weight(&s->copied), CBT_A_PAD) ||
-	    nla_put_u64_64bit(skb, CBT_A_SNAP_SECTORS, s->sectors, CBT_A_PAD)) {
+	    /* Lost chunks are in ->copied too, so writes pass: not in the store. */
+	    nla_put_u64_64bit(skb, CBT_A_SNAP_COPIED, cbt_bitmap_weight(&s->copied) -
+			      cbt_bitmap_weight(&s->lost), CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_SNAP_SECTORS, s->sectors, CBT_A_PAD) ||
+	    (s->preserve_from &&
+	     nla_put_u64_64bit(skb, CBT_A_SNAP_PRESERVE_FROM, s->preserve_from, CBT_A_PAD)) ||
+	    nla_put_u64_64bit(skb, CBT_A_SNAP_TO_READ, cbt_snap_to_read(s), CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_SNAP_RELEASED, READ_ONCE(s->nr_released), CBT_A_PAD) ||
+	    nla_put_u64_64bit(skb, CBT_A_SNAP_FORFEITED, READ_ONCE(s->nr_forfeited),
+			      CBT_A_PAD)) {
 		r = -EMSGSIZE;
 		goto out;
 	}

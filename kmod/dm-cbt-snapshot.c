@@ -17,6 +17,8 @@ static void snap_free(struct cbt_snapshot *s)
 {
 	cbt_cow_destroy(s);
 	cbt_bitmap_destroy(&s->copied);
+	cbt_bitmap_destroy(&s->lost);
+	cbt_bitmap_destroy(&s->preserve);
 	kfree(s);
 }
 
@@ -93,7 +95,8 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 	s->cow_chunks--;
-	if (cbt_bitmap_init(&s->copied, s->nr_chunks, GFP_KERNEL)) {
+	if (cbt_bitmap_init(&s->copied, s->nr_chunks, GFP_KERNEL) ||
+	    cbt_bitmap_init(&s->lost, s->nr_chunks, GFP_KERNEL)) {
 		ti->error = "Cannot allocate the copied-chunk bitmap";
 		r = -ENOMEM;
 		goto bad;
@@ -125,7 +128,11 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	} else if (bdev_is_zoned(t->origin_bdev)) {
 		/* Zone resets and appends cannot be copied on write. */
 		why = "Zoned origins are not supported";
+	} else if (cbt_bitmap_init(&s->preserve, t->nr_blocks, GFP_KERNEL)) {
+		why = "Cannot allocate the preserve set";
+		r = -ENOMEM;
 	} else {
+		s->block_shift = t->block_shift;
 		why = cbt_snap_cow_conflict(s->cow->bdev, t);
 	}
 	mutex_unlock(&cbt_trackers_lock);
@@ -238,6 +245,9 @@ static int snap_map(struct dm_target *ti, struct bio *bio)
 	len = ((first + n) << s->chunk_shift) - sector;
 	if (len < bio_sectors(bio))
 		dm_accept_partial_bio(bio, len);
+	/* Forfeited or released: its data is gone, never another's. */
+	if (cow == -2)
+		return DM_MAPIO_KILL;
 	if (cow < 0) {
 		bio_set_dev(bio, s->origin_bdev);
 		bio->bi_iter.bi_sector = sector;
@@ -272,7 +282,7 @@ static const char *snap_state_name(enum cbt_snap_state state)
  * Status format:
  *
  * INFO:  <state: prepared|active|invalid> <epoch> <COW chunks used>/<COW chunks>
- *        <error>
+ *        <error> <chunks to read> <released> <forfeited>
  * TABLE: <cbt dev> <cow dev> <chunk sectors>
  */
 static void snap_status(struct dm_target *ti, status_type_t type,
@@ -283,9 +293,9 @@ static void snap_status(struct dm_target *ti, status_type_t type,
 
 	switch (type) {
 	case STATUSTYPE_INFO:
-		DMEMIT("%s %llu %llu/%llu %d", snap_state_name(READ_ONCE(s->state)),
-		       s->epoch, min_t(u64, atomic64_read(&s->cow_next), s->cow_chunks),
-		       s->cow_chunks, s->error);
+		DMEMIT("%s %llu %llu/%llu %d %llu %llu %llu", snap_state_name(READ_ONCE(s->state)),
+		       s->epoch, cbt_cow_used(s), s->cow_chunks, s->error, cbt_snap_to_read(s),
+		       READ_ONCE(s->nr_released), READ_ONCE(s->nr_forfeited));
 		break;
 	case STATUSTYPE_TABLE:
 		DMEMIT("%u:%u %s %u", MAJOR(s->cbt_devt), MINOR(s->cbt_devt), s->cow->name,

@@ -63,6 +63,27 @@ struct cbt_snapshot {
 	mempool_t *copy_pool;		/* struct cbt_copy */
 	atomic_t copies;		/* kcopyd jobs in flight */
 	wait_queue_head_t copies_wait;
+
+	/*
+	 * The preserve set: set at the take, under the write hold, and only
+	 * read after. Tracking blocks (of block_shift sectors) of epochs
+	 * preserve_from..epoch; without it (preserve_from 0) every chunk is
+	 * preserved.
+	 */
+	u64 preserve_from;
+	u32 block_shift;
+	struct cbt_bitmap preserve;
+	/*
+	 * Chunks the snapshot no longer holds (forfeited or released): set
+	 * under ->lock together with their ->copied bit, never cleared.
+	 */
+	struct cbt_bitmap lost;
+	/* COW slots released, for reuse; its own (irq) lock, inside ->lock. */
+	struct xarray free_slots;
+	atomic64_t nr_free;
+	/* Under ->lock, read lockless for the status. */
+	u64 nr_preserved;		/* chunks of the preserve set at the take */
+	u64 nr_released, nr_released_preserved, nr_forfeited;
 };
 
 /* Per-bio data of cbt-snap: a read of the origin in flight. */
@@ -70,6 +91,7 @@ struct cbt_snap_read {
 	struct list_head node;	/* on ->reads while registered */
 	u64 first, last;	/* chunks */
 	bool registered;
+	bool origin;		/* reads the origin: copies of its chunks wait */
 };
 
 /* dm-cbt-snapshot-cow.c */
@@ -94,6 +116,17 @@ sector_t cbt_cow_sector(const struct cbt_snapshot *s, u64 index);
 void cbt_cow_invalidate(struct cbt_snapshot *s, int error);
 /* Wait until no write is queued, no copy runs and no event is pending. */
 void cbt_cow_drain(struct cbt_snapshot *s);
+/*
+ * The take, writes held, epochs @from..@to closed: copy their blocks into
+ * the preserve set. -ENOENT when one is not held; t->lock not held.
+ */
+int cbt_cow_preserve(struct cbt_snapshot *s, u64 from, u64 to, const char **why);
+/* Count the preserve set's chunks, for the status; after the take. */
+void cbt_cow_count_preserved(struct cbt_snapshot *s);
+/* Release chunks @first..@last (see CBT_CMD_SNAP_RELEASE); process context. */
+int cbt_cow_release(struct cbt_snapshot *s, u64 first, u64 last);
+/* COW slots in use. */
+u64 cbt_cow_used(struct cbt_snapshot *s);
 
 /* Would I/O to @upper reach @x (the same, overlapping or directly on it)? */
 bool cbt_bdev_on(struct block_device *upper, struct block_device *x);
@@ -115,6 +148,17 @@ static inline enum cbt_snap_state cbt_snap_state(struct cbt_snapshot *s)
 {
 	/* Pairs with smp_store_release() in cbt_take_snapshots(). */
 	return smp_load_acquire(&s->state);
+}
+
+/* Chunks the reader has still to read (preserved, not released); lockless. */
+static inline u64 cbt_snap_to_read(struct cbt_snapshot *s)
+{
+	u64 n = READ_ONCE(s->nr_preserved);
+
+	if (!s->preserve_from)
+		return s->nr_chunks - READ_ONCE(s->nr_released);
+	/* Counted after the take: releases may come first. */
+	return n - min(n, READ_ONCE(s->nr_released_preserved));
 }
 
 /* The snapshot attached to @t; cbt_snapshot_lock held. */

@@ -269,6 +269,7 @@ static void cbt_dtr(struct dm_target *ti)
 	flush_workqueue(t->wq);
 	if (last) {
 		cancel_delayed_work_sync(&t->fp_work);
+		cbt_fold_cancel(t);
 		/*
 		 * Not a removal, so a swap: do_resume() binds the new table and
 		 * destroys ours after, even when the new table's resume fails
@@ -376,7 +377,10 @@ static void cbt_postsuspend(struct dm_target *ti)
 	/* dm waited for our deferred writes; let the worker go idle too. */
 	flush_workqueue(ct->t->wq);
 	cancel_delayed_work_sync(&ct->t->fp_work);
+	cbt_fold_cancel(ct->t);
 	mutex_lock(&ct->t->lock);
+	/* A clean stop leaves both region maps zero. */
+	cbt_fold(ct->t, "writing the fine bits at suspend");
 	cbt_history_suspend(ct->t, dm_table_get_md(ti->table), dm_noflush_suspending(ti));
 	mutex_unlock(&ct->t->lock);
 }

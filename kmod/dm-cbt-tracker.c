@@ -6,6 +6,7 @@
  */
 #include <linux/blkdev.h>
 #include <linux/log2.h>
+#include <linux/moduleparam.h>
 #include <linux/rculist.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -184,6 +185,64 @@ static void prepare_publish(struct cbt_tracker *t)
 	}
 }
 
+/*
+ * How long fine bits under coarse marks may wait in memory for a fold.
+ * Longer: fewer bitmap writes, more extra bits after a crash.
+ */
+static unsigned int fold_ms = 1000;
+module_param(fold_ms, uint, 0644);
+MODULE_PARM_DESC(fold_ms, "Milliseconds before a fold writes the fine bits of coarse marks");
+
+/*
+ * Under a coarse mark on disk, a block's fine bit may be set in memory
+ * alone: the fold writes it within about a second. True when done.
+ * From map() (under RCU, GFP_NOWAIT) and from the worker (t->lock held).
+ */
+static bool mark_covered(struct cbt_tracker *t, struct cbt_epoch *e, u64 start, u64 len,
+			 gfp_t gfp)
+{
+	/* prepare first: a FULL leaf would let writes of other regions through. */
+	if (!cbt_md_regions_marked(t, start, len) ||
+	    cbt_bitmap_prepare(&e->bm, start, len, gfp))
+		return false;
+	cbt_bitmap_set_range(&e->bm, start, len, gfp);
+	cbt_md_mark_dirty(e, start, len);
+	if (!test_and_set_bit(0, &t->fold_queued))
+		queue_delayed_work(t->wq, &t->fold_work,
+				   msecs_to_jiffies(READ_ONCE(fold_ms)));
+	return true;
+}
+
+void cbt_fold(struct cbt_tracker *t, const char *what)
+{
+	int r;
+
+	lockdep_assert_held(&t->lock);
+	r = cbt_md_fold(t);
+	if (r)
+		cbt_md_failed(t, r, what);
+}
+
+static void cbt_fold_work(struct work_struct *ws)
+{
+	struct cbt_tracker *t = container_of(to_delayed_work(ws), struct cbt_tracker, fold_work);
+	unsigned int noio;
+
+	/* Cleared first: fine bits set during this fold queue the next one. */
+	clear_bit(0, &t->fold_queued);
+	noio = memalloc_noio_save();
+	mutex_lock(&t->lock);
+	cbt_fold(t, "writing the fine bits");
+	mutex_unlock(&t->lock);
+	memalloc_noio_restore(noio);
+}
+
+void cbt_fold_cancel(struct cbt_tracker *t)
+{
+	cancel_delayed_work_sync(&t->fold_work);
+	clear_bit(0, &t->fold_queued);
+}
+
 void cbt_commit_marks(struct cbt_tracker *t, const char *what)
 {
 	int r;
@@ -214,6 +273,11 @@ int cbt_close_epoch_held(struct cbt_tracker *t, struct cbt_epoch **prealloc, u64
 		r = -ENODEV;
 		goto out;
 	}
+	/*
+	 * The closing epoch's fine bits on disk, the region maps empty:
+	 * before the ledger is copied, as a failure gives it a new identity.
+	 */
+	cbt_fold(t, "closing an epoch");
 	next = t->ledger;
 	r = cbt_ledger_close(&next, &closed_slot);
 	if (r)
@@ -350,7 +414,7 @@ int cbt_abort_epoch_quiet(struct cbt_tracker *t, u64 epoch)
 		r = cbt_bitmap_or(&open->pending, &e->bm, GFP_NOIO);
 		for (leaf = 0; !r && leaf < min(e->bm.nr_leaves, open->bm.nr_leaves); leaf++)
 			if (cbt_bitmap_leaf_present(&e->bm, leaf))
-				__set_bit(leaf, open->dirty_leaves);
+				set_bit(leaf, open->dirty_leaves);
 	} else {
 		r = cbt_bitmap_or(&open->bm, &e->bm, GFP_NOIO);
 	}
@@ -383,7 +447,9 @@ static void cbt_commit_work(struct work_struct *ws)
 	struct bio *bio;
 	unsigned long flags;
 	unsigned int noio;
+	bool fine = false;
 	u64 start, len;
+	int r;
 
 	/* Writes wait on this work: its allocations must not wait on writeback. */
 	noio = memalloc_noio_save();
@@ -394,11 +460,26 @@ static void cbt_commit_work(struct work_struct *ws)
 	spin_unlock_irqrestore(&t->deferred_lock, flags);
 
 	cbt_fp_invalidate(t, &bios);
+	if (cbt_md_regions_on(t) && !t->dead) {
+		/* Coarse marks first: one region-map page and flush for them all. */
+		bio_list_for_each(bio, &bios) {
+			bio_blocks(t, bio, &start, &len);
+			cbt_md_stage_regions(t, start, len);
+		}
+		r = cbt_md_commit_regions(t);
+		if (r)
+			cbt_md_failed(t, r, "committing the region marks");
+	}
 	bio_list_for_each(bio, &bios) {
 		bio_blocks(t, bio, &start, &len);
+		if (cbt_md_regions_on(t) &&
+		    mark_covered(t, cbt_open_epoch(t), start, len, GFP_NOIO))
+			continue;
 		cbt_mark_locked(t, start, len);
+		fine = true;
 	}
-	cbt_commit_marks(t, "committing the bitmap");
+	if (fine || bio_list_empty(&bios))
+		cbt_commit_marks(t, "committing the bitmap");
 	mutex_unlock(&t->lock);
 	memalloc_noio_restore(noio);
 
@@ -428,8 +509,12 @@ static bool cbt_mark_fast(struct cbt_tracker *t, u64 start, u64 len)
 		if (ok)
 			cbt_bitmap_set_range(&e->bm, start, len, GFP_NOWAIT);
 	} else {
-		/* Persistent: a bit map() sees is on the metadata device already. */
-		ok = cbt_bitmap_range_all_set(&e->bm, start, len);
+		/*
+		 * Persistent: a bit map() sees is on the metadata device
+		 * already, or covered there by its region's coarse mark.
+		 */
+		ok = cbt_bitmap_range_all_set(&e->bm, start, len) ||
+		     mark_covered(t, e, start, len, GFP_NOWAIT);
 	}
 	rcu_read_unlock();
 	return ok;
@@ -456,6 +541,7 @@ static void tracker_release(struct kref *ref)
 
 	cancel_work_sync(&t->lost_work);
 	cancel_delayed_work_sync(&t->fp_work);
+	cancel_delayed_work_sync(&t->fold_work);
 	percpu_ref_exit(&t->writes);
 	if (t->wq)
 		destroy_workqueue(t->wq);
@@ -465,6 +551,7 @@ static void tracker_release(struct kref *ref)
 		if (t->batch[i])
 			__free_page(t->batch[i]);
 	kfree(t->scratch);
+	cbt_md_regions_free(t);
 	mutex_destroy(&t->lock);
 	kfree(t);
 }
@@ -540,6 +627,7 @@ struct cbt_tracker *cbt_tracker_create(struct dm_target *ti, u32 block_sectors,
 	INIT_WORK(&t->commit_work, cbt_commit_work);
 	INIT_WORK(&t->lost_work, tracking_lost_work);
 	INIT_DELAYED_WORK(&t->fp_work, cbt_fp_work);
+	INIT_DELAYED_WORK(&t->fold_work, cbt_fold_work);
 	spin_lock_init(&t->held_lock);
 	bio_list_init(&t->held);
 	init_completion(&t->writes_drained);

@@ -38,7 +38,8 @@
  *   cbt_trackers_lock  (mutex) the cbt_trackers list, each tracker's md
  *                      and nr_targets.
  *   t->lock            (mutex) a tracker's ledger, slots, ->open updates,
- *                      dirty_leaves, size, persistence state and all its
+ *                      the clearing of dirty_leaves, the region maps'
+ *                      changes, size, persistence state and all its
  *                      metadata I/O. Never taken in map() or end_io.
  *   t->deferred_lock   (spinlock, irqsave) ->deferred.
  *   t->held_lock       (spinlock, irqsave) ->holding and ->held.
@@ -90,9 +91,11 @@ struct cbt_epoch {
 	u32 slot;
 	struct cbt_bitmap bm;
 	/*
-	 * Persistent only, both under the tracker's lock: bits recorded but
-	 * not yet on the metadata device (map() never reads them), and one
-	 * bit per leaf whose page must be written at the next commit.
+	 * Persistent only: bits recorded but not yet on the metadata device
+	 * (under the tracker's lock; map() never reads them), and one bit per
+	 * leaf whose page must be written at the next commit (set with atomic
+	 * bit ops, also by map() under a coarse mark; cleared under the lock
+	 * with test_and_clear_bit() before the leaf is read).
 	 */
 	struct cbt_bitmap pending;
 	unsigned long *dirty_leaves;
@@ -159,6 +162,24 @@ struct cbt_tracker {
 	spinlock_t deferred_lock;	/* protects deferred */
 	struct bio_list deferred;	/* writes waiting for their bits' commit */
 	struct work_struct lost_work;	/* announces CBT_EVENT_TRACKING_LOST */
+	/*
+	 * Coarse marks (format version 3, docs/design.md); all NULL in
+	 * version 2 or when they could not be allocated (then every first
+	 * write waits for its fine bit). rmap: regions on disk in the current
+	 * generation, little-endian bit order, read by map() under RCU and
+	 * changed under lock. Under lock: rstaged (regions set in the current
+	 * generation, maybe not on disk yet), rtouch (region-map pages to
+	 * write), rwritten[g] (pages of generation g that may hold bits on
+	 * disk) and rgen (the current generation).
+	 */
+	unsigned long *rmap;
+	unsigned long *rstaged;
+	unsigned long *rtouch;
+	unsigned long *rwritten[2];
+	u64 rmap_pages;			/* what they were sized for */
+	u32 rgen;
+	unsigned long fold_queued;	/* bit 0: fold_work is queued */
+	struct delayed_work fold_work;	/* cbt_fold() a second after fine bits */
 
 	/* The active table's origin device, for snapshot copies. */
 	struct block_device *origin_bdev;
@@ -201,10 +222,14 @@ int cbt_snap_register(void);
 void cbt_snap_unregister(void);
 /*
  * Take snapshots of @n devices at one instant; see CBT_CMD_SNAPSHOT.
+ * @preserve_from: per device, the preserve set's first epoch or 0 (none).
  * Fills @epochs with the closed epochs.
  */
 int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
-		       u64 *epochs, u64 *freeze_ns, u64 *hold_ns, const char **why);
+		       const u64 *preserve_from, u64 *epochs, u64 *freeze_ns, u64 *hold_ns,
+		       const char **why);
+/* Release sectors @sector..+@len of @t's active snapshot; CBT_CMD_SNAP_RELEASE. */
+int cbt_snap_release(struct cbt_tracker *t, u64 sector, u64 len, const char **why);
 /*
  * The cbt table of @t was replaced by another target: writes no longer
  * pass the snapshot's copy-on-write, so it becomes invalid (-ENODEV).
@@ -321,6 +346,14 @@ size_t cbt_tracker_bytes(struct cbt_tracker *t);
  * memory then. t->lock held.
  */
 void cbt_commit_marks(struct cbt_tracker *t, const char *what);
+/*
+ * Make every fine bit of the current region generation durable and
+ * retire the generation (cbt_md_fold()); on failure tracking goes on in
+ * memory. t->lock held, no write may be marked in a closed epoch after.
+ */
+void cbt_fold(struct cbt_tracker *t, const char *what);
+/* Cancel a queued fold (suspend, removal): the caller folds itself. */
+void cbt_fold_cancel(struct cbt_tracker *t);
 
 /* dm-cbt-epoch.c: below the metadata code and the tracker. */
 /* A new, empty epoch sized for t->nr_blocks. */
@@ -349,6 +382,13 @@ int cbt_md_write_sb(struct cbt_tracker *t);
 int cbt_md_commit_dirty(struct cbt_tracker *t);
 int cbt_md_zero_slot(struct cbt_tracker *t, u32 slot, const struct cbt_bitmap *bm);
 void cbt_md_mark_dirty(struct cbt_epoch *e, u64 start, u64 len);
+/* Coarse marks; the first two without t->lock (map(), under RCU). */
+bool cbt_md_regions_marked(struct cbt_tracker *t, u64 start, u64 len);
+bool cbt_md_regions_on(struct cbt_tracker *t);
+void cbt_md_stage_regions(struct cbt_tracker *t, u64 start, u64 len);
+int cbt_md_commit_regions(struct cbt_tracker *t);
+int cbt_md_fold(struct cbt_tracker *t);
+void cbt_md_regions_free(struct cbt_tracker *t);
 void cbt_md_failed(struct cbt_tracker *t, int err, const char *what);
 /* After cbt_md_failed(): (re)try zeroing both superblocks. */
 void cbt_md_wipe_sb(struct cbt_tracker *t);

@@ -133,7 +133,99 @@ static void sb_round_trip(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, out.closed[0].slot, l.closed[0].slot);
 	KUNIT_EXPECT_EQ(test, out.dirty_slots, l.dirty_slots);
 	KUNIT_EXPECT_EQ(test, out.last_committed, 1ULL);
-	KUNIT_EXPECT_EQ(test, out.version, (u32)DM_CBT_MD_VERSION);
+	/* No region maps: written as version 2, which older modules load. */
+	KUNIT_EXPECT_EQ(test, out.version, 2U);
+}
+
+/* Version 3 is version 2 plus the region maps' geometry. */
+static void sb_v3_round_trip(struct kunit *test)
+{
+	struct cbt_ledger l, out;
+	void *page = kunit_kzalloc(test, DM_CBT_MD_PAGE_SIZE, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	cbt_ledger_init(&l, test_uuid, 4096, 123456789, 0);
+	KUNIT_ASSERT_EQ(test, cbt_md_layout(&l, 2 + 4 * 3768 + 2 * 15), 0);
+	KUNIT_EXPECT_EQ(test, l.version, 3U);
+	KUNIT_EXPECT_EQ(test, l.slot_pages, 3768ULL);
+	KUNIT_EXPECT_EQ(test, l.region_shift, 8U);
+	KUNIT_EXPECT_EQ(test, l.region_pages, 15ULL);
+	cbt_sb_encode(&l, page);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(((struct cbt_sb_disk *)page)->version), 3U);
+	KUNIT_ASSERT_EQ(test, cbt_sb_decode(page, &out), 0);
+	KUNIT_EXPECT_EQ(test, out.version, 3U);
+	KUNIT_EXPECT_EQ(test, out.slot_pages, 3768ULL);
+	KUNIT_EXPECT_EQ(test, out.region_shift, 8U);
+	KUNIT_EXPECT_EQ(test, out.region_pages, 15ULL);
+	KUNIT_EXPECT_EQ(test, cbt_region_map_page(&out, 0), 2ULL + 4 * 3768);
+	KUNIT_EXPECT_EQ(test, cbt_region_map_page(&out, 1), 2ULL + 4 * 3768 + 15);
+
+	/* Maps too small for the slots, or regions of another size: not ours. */
+	l.region_pages = 14;
+	cbt_sb_encode(&l, page);
+	KUNIT_EXPECT_EQ(test, cbt_sb_decode(page, &out), -EUCLEAN);
+	l.region_pages = 15;
+	l.region_shift = 7;
+	cbt_sb_encode(&l, page);
+	KUNIT_EXPECT_EQ(test, cbt_sb_decode(page, &out), -EUCLEAN);
+}
+
+/* Regions are 1 MiB, or one block for blocks of 1 MiB. */
+static void region_shift_per_block_size(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, cbt_region_shift(4096), 8U);
+	KUNIT_EXPECT_EQ(test, cbt_region_shift(65536), 4U);
+	KUNIT_EXPECT_EQ(test, cbt_region_shift(SZ_1M), 0U);
+}
+
+/*
+ * The layout: version 3 takes the most slot pages that leave room for both
+ * maps and still hold every block; else version 2 fills the device.
+ */
+static void md_layout_picks_version(struct kunit *test)
+{
+	static const u32 sizes[] = { 4096, 65536, SZ_1M };
+	static const u64 pages[] = { 2 + 4, 2 + 4 + 2, 2 + 6, 2 + 4 * 1000 + 7, 2 + 4 * 1000 + 8,
+				     1 << 20, (1ULL << 30) + 3 };
+	struct cbt_ledger l;
+	u32 b, p;
+
+	for (b = 0; b < ARRAY_SIZE(sizes); b++) {
+		for (p = 0; p < ARRAY_SIZE(pages); p++) {
+			u64 avail = pages[p] - 2, sp, rp;
+			u32 bpr = 1U << cbt_region_shift(sizes[b]);
+
+			cbt_ledger_init(&l, test_uuid, sizes[b], 32768, 0);
+			KUNIT_ASSERT_EQ(test, cbt_md_layout(&l, pages[p]), 0);
+			sp = l.slot_pages;
+			rp = l.region_pages;
+			if (l.version == 2) {
+				KUNIT_EXPECT_EQ(test, rp, 0ULL);
+				KUNIT_EXPECT_EQ(test, sp, avail / 4);
+				/* Version 3 with one slot page would not fit. */
+				KUNIT_EXPECT_LT(test, avail, 4ULL + 2);
+				continue;
+			}
+			KUNIT_EXPECT_EQ(test, l.version, 3U);
+			KUNIT_EXPECT_EQ(test, rp, DIV_ROUND_UP_ULL(sp, bpr));
+			KUNIT_EXPECT_LE(test, 4 * sp + 2 * rp, avail);
+			/* Maximal: one more slot page would not fit. */
+			KUNIT_EXPECT_GT(test, 4 * (sp + 1) + 2 * DIV_ROUND_UP_ULL(sp + 1, bpr),
+					avail);
+			KUNIT_EXPECT_EQ(test, cbt_region_map_page(&l, 2), 2 + 4 * sp + 2 * rp);
+		}
+	}
+	/* Exactly the version 2 minimum for 40000 blocks (2 leaves): version 2. */
+	cbt_ledger_init(&l, test_uuid, 4096, 40000, 0);
+	KUNIT_ASSERT_EQ(test, cbt_md_layout(&l, 2 + 4 * 2), 0);
+	KUNIT_EXPECT_EQ(test, l.version, 2U);
+	KUNIT_EXPECT_EQ(test, l.slot_pages, 2ULL);
+	KUNIT_ASSERT_EQ(test, cbt_md_layout(&l, 2 + 4 * 2 + 2), 0);
+	KUNIT_EXPECT_EQ(test, l.version, 3U);
+	KUNIT_EXPECT_EQ(test, l.slot_pages, 2ULL);
+	KUNIT_EXPECT_EQ(test, l.region_pages, 1ULL);
+	KUNIT_EXPECT_EQ(test, cbt_md_layout(&l, 2 + 4 * 2 - 1), -ENOSPC);
+	KUNIT_EXPECT_EQ(test, cbt_md_layout(&l, 1), -ENOSPC);
 }
 
 /* Every version 2 evidence field comes back as written. */
@@ -464,6 +556,9 @@ static struct kunit_case dm_cbt_format_cases[] = {
 	KUNIT_CASE(sb_round_trip),
 	KUNIT_CASE(sb_rejects_damage),
 	KUNIT_CASE(sb_v2_round_trip),
+	KUNIT_CASE(sb_v3_round_trip),
+	KUNIT_CASE(region_shift_per_block_size),
+	KUNIT_CASE(md_layout_picks_version),
 	KUNIT_CASE(sb_v1_decodes_as_version_1),
 	KUNIT_CASE(sb_newer_version_refused),
 	KUNIT_CASE(sb_stale_magic),

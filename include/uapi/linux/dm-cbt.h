@@ -55,8 +55,18 @@
  *         CBT_A_SNAP_AGE_MS: NLA_U64, time since it was taken
  *         CBT_A_SNAP_CHUNK_SIZE: NLA_U32, COW chunk size in bytes
  *         CBT_A_SNAP_COW_USED, CBT_A_SNAP_COW_TOTAL: NLA_U64, bytes
- *         CBT_A_SNAP_COPIED: NLA_U64, chunks copied to the COW store
+ *         CBT_A_SNAP_COPIED: NLA_U64, chunks copied to the COW store (and
+ *             not released since)
  *         CBT_A_SNAP_SECTORS: NLA_U64, snapshot size in sectors
+ *         CBT_A_SNAP_PRESERVE_FROM: NLA_U64, present when the snapshot was
+ *             taken with a preserve set: its first epoch
+ *         CBT_A_SNAP_TO_READ: NLA_U64, chunks of the preserve set (every
+ *             chunk without one) not yet released
+ *         CBT_A_SNAP_RELEASED: NLA_U64, chunks released
+ *         CBT_A_SNAP_FORFEITED: NLA_U64, chunks outside the preserve set
+ *             written since the take (never copied; reads of them fail)
+ *         CBT_A_SNAP_COW_USED counts the COW chunks in use: released
+ *         chunks' copies return to the store.
  *
  * CBT_CMD_CLOSE_EPOCH
  *   doit, with a selector. Atomically freezes the open epoch N and opens
@@ -107,6 +117,14 @@
  *         at most DM_CBT_MAX_GROUP
  *     CBT_A_FREEZE: NLA_FLAG, freeze the filesystems on the devices around
  *         the instant, so the snapshots are filesystem-consistent
+ *     in a CBT_A_DEVICE nest, optionally CBT_A_SNAP_PRESERVE_FROM: NLA_U64,
+ *         epoch F: preserve only the blocks set in epochs F..N (N the epoch
+ *         this take closes; F = N is N's own bitmap). A chunk with none of
+ *         them is not copied on a write: it is "forfeited", and snapshot
+ *         reads of it fail with EIO from then on. The set is copied at the
+ *         instant: committing or aborting those epochs later changes
+ *         nothing. F newer than N is -EINVAL; an epoch of F..N no longer
+ *         held (committed) is -ENOENT.
  *   In one step for all devices: freeze (if asked); for each device, upper
  *   devices of a stack first, hold new writes, wait for writes in flight
  *   and close its open epoch N; start copy-on-write, release writes, thaw.
@@ -120,6 +138,16 @@
  *   I/O loops through them; -ETIMEDOUT: writes in flight did not end
  *   within 30 s of the first hold; -EINTR: a fatal signal). The reply is
  *   allocated before anything is taken.
+ *
+ * CBT_CMD_SNAP_RELEASE
+ *   doit, with a selector, CBT_A_RANGE_SECTOR and CBT_A_RANGE_SECTORS
+ *   (NLA_U64 each): the reader of the device's active snapshot is done
+ *   with that range. Every COW chunk wholly inside it is released: it is
+ *   no longer copied, its copy's COW space returns to the store, and
+ *   snapshot reads of it fail with EIO, also reads in flight. Chunks the
+ *   range covers only in part are kept. -ENOENT: no snapshot attached;
+ *   -EINVAL: not active (prepared or invalid), or the range passes the
+ *   device's end.
  *
  * Multicast group "events" (CAP_SYS_ADMIN to subscribe: the module needs a
  *   kernel with GENL_MCAST_CAP_SYS_ADMIN): CBT_CMD_EVENT messages with a
@@ -160,6 +188,7 @@ enum cbt_cmd {
 	CBT_CMD_GET_BITMAP,
 	CBT_CMD_EVENT,
 	CBT_CMD_SNAPSHOT,
+	CBT_CMD_SNAP_RELEASE,
 	__CBT_CMD_MAX
 };
 
@@ -209,6 +238,12 @@ enum cbt_attr {
 	CBT_A_HOLD_NS,
 	CBT_A_LAST_COMMITTED,
 	CBT_A_IDENTITY_REASON,
+	CBT_A_SNAP_PRESERVE_FROM,
+	CBT_A_SNAP_TO_READ,
+	CBT_A_SNAP_RELEASED,
+	CBT_A_SNAP_FORFEITED,
+	CBT_A_RANGE_SECTOR,
+	CBT_A_RANGE_SECTORS,
 	__CBT_A_LAST
 };
 
@@ -313,7 +348,7 @@ struct cbt_extent {
  *   page 2..:     DM_CBT_MD_SLOTS bitmap slots of equal size, each a dense
  *                 bitmap (bit i = block i). One slot holds the open epoch,
  *                 the others closed epochs or nothing (then all zero).
- * Superblock, version 2 (byte offset: size field):
+ * Superblock, versions 2 and 3 (byte offset: size field):
  *     0: 4 crc32c of bytes 4..4095 (seed ~0)   4: 4 version
  *     8: 8 magic (or DM_CBT_MD_STALE_MAGIC)   16: 8 sequence number
  *    24: 16 identity UUID                     40: 4 block size in bytes
@@ -329,13 +364,16 @@ struct cbt_extent {
  *   164: 4 detach state: 0 attached, 1 suspended, 2 replaced by another target
  *   168: 8 dm device write I/Os, 176: 8 discard I/Os, at the last suspend
  *   184: 8 module-load nonce, 192: 8 diskseq, 200: 4 dev_t of that dm device
+ *   Version 3 only (zero in version 2): 204: 4 log2 blocks per region,
+ *   208: 8 pages per region map. Two region maps (generations A, B) follow
+ *   the slots; a version 3 device marks regions before their first write.
  * Every version keeps the crc32c at offset 0, the version at 4 and the
  * magic at 8. A version above DM_CBT_MD_VERSION (checksum valid) is refused,
  * never reformatted. See
  * docs/target.md for the commit protocol and "History".
  */
 #define DM_CBT_MD_MAGIC 0x6463627444435354ULL	/* "TSCDtbcd" */
-#define DM_CBT_MD_VERSION 2
+#define DM_CBT_MD_VERSION 3
 #define DM_CBT_MD_PAGE_SIZE 4096
 #define DM_CBT_MD_SLOTS (DM_CBT_MAX_CLOSED + 1)
 #define DM_CBT_MD_SB_COPIES 2
