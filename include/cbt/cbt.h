@@ -19,7 +19,8 @@
  *   code is 0 and its message empty. -EBADMSG always means damaged data (an
  *   image or chain), -ESTALE lost tracking history (a full image is due).
  * - Handles are opaque; each has one function that frees it and accepts
- *   NULL. The library keeps no global state.
+ *   NULL. The library keeps no global state but the key of encrypted
+ *   images (cbt_image_key_load(), below), which is the process's.
  * - Threads: a handle may be used by one thread at a time, different
  *   handles by different threads at once. A chain handle
  *   (struct cbt_image_chain) is never changed after it is opened: any number
@@ -53,7 +54,7 @@ extern "C" {
  * library's, to compare at run time.
  */
 #define CBT_API_VERSION_MAJOR 1
-#define CBT_API_VERSION_MINOR 0
+#define CBT_API_VERSION_MINOR 1
 #define CBT_API_VERSION (CBT_API_VERSION_MAJOR * 1000 + CBT_API_VERSION_MINOR)
 
 /* CBT_API_VERSION of the library that runs. Thread-safe. */
@@ -405,6 +406,32 @@ int cbt_image_chain_resolve(const struct cbt_image_chain *chain, size_t i, uint6
  */
 int cbt_image_chain_read(const struct cbt_image_chain *chain, size_t i, uint64_t offset,
 			 void *buf, size_t len, struct cbt_error *err);
+
+/* ---- Keys of encrypted images (API 1.1) ---------------------------------- */
+
+#define CBT_IMAGE_KEY_BYTES 32
+
+/*
+ * Encrypted images (`cbt backup --encrypt KEYFILE', docs/format.md
+ * "Encryption") are read, and cbt_image_write() writes encrypted images,
+ * under the process's key: set it before opening a chain or writing an
+ * image, and not while another thread uses a chain or writes. With a key,
+ * only encrypted images are read or written (a plain image in the chain is
+ * refused); without one, an encrypted image is refused with -ENOKEY. An
+ * image encrypted under another key is -EKEYREJECTED; a frame, header or
+ * trailer that fails authentication, -EBADMSG.
+ *
+ * cbt_image_key_load(): the key file as `cbt keygen' writes it (64 hex
+ * digits and a newline, or the 32 bytes), a regular file no group or other
+ * user can read or write (else -EKEYREJECTED), and never inside a chain
+ * directory it is used on (cbt_image_chain_open() and cbt_image_write()
+ * refuse that with -EKEYREJECTED). A failed load leaves no key set.
+ * cbt_image_key_set(): the 32 bytes themselves (the caller keeps them
+ * safe). cbt_image_key_clear() wipes the key. Since API 1.1.
+ */
+int cbt_image_key_load(const char *path, struct cbt_error *err);
+int cbt_image_key_set(const uint8_t key[CBT_IMAGE_KEY_BYTES], struct cbt_error *err);
+void cbt_image_key_clear(void);
 
 #ifdef __cplusplus
 }

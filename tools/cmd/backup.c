@@ -39,6 +39,9 @@ static void usage(FILE *f)
 		"  -o, --output FILE   one full image to FILE, or to standard output (-)\n"
 		"  --cow COW           the snapshot's copy-on-write device (blank, or --force)\n"
 		"  --force             use a COW device holding a filesystem or other signature\n"
+		"  --whole-snapshot    an incremental's snapshot keeps every block readable\n"
+		"                      while the backup runs (by default it keeps only the\n"
+		"                      blocks the image reads, and frees each once read)\n"
 		"  --freeze            freeze the filesystem around the snapshot (default)\n"
 		"  --no-freeze         do not\n"
 		"  --compress zstd[:LEVEL]|none   compression (zstd level 3 by default)\n"
@@ -86,6 +89,7 @@ int backup_main(int argc, char *argv[])
 		{ "no-freeze", no_argument, NULL, 'Z' },
 		{ "compress", required_argument, NULL, 'C' },
 		{ "all-blocks", no_argument, NULL, 'A' },
+		{ "whole-snapshot", no_argument, NULL, 'W' },
 		{ "auto-full", no_argument, NULL, 'a' },
 		{ "threads", required_argument, NULL, 'T' },
 		{ "split", required_argument, NULL, 'S' },
@@ -106,7 +110,6 @@ int backup_main(int argc, char *argv[])
 	const struct cbt_backup_result *res = &job.res;
 	const char *out = NULL, *s3cfg = NULL;
 	bool quiet = false, json = false;
-	uint32_t t32;
 	int c, ret;
 
 	opterr = 0;
@@ -123,6 +126,9 @@ int backup_main(int argc, char *argv[])
 			break;
 		case 't':
 			req->dir = optarg;
+			break;
+		case 'W':
+			job.whole_snapshot = true;
 			break;
 		case 'o':
 			out = optarg;
@@ -141,10 +147,8 @@ int backup_main(int argc, char *argv[])
 			req->auto_full = true;
 			break;
 		case 'T':
-			if (cbt_parse_u32(optarg, &t32) || !t32 || t32 > 64)
-				return bad_argument("backup", "--threads takes 1 to 64, not", optarg,
-						    NULL);
-			req->threads = (int)t32;
+			if ((ret = threads_option("backup", optarg, &req->threads)))
+				return ret;
 			break;
 		case 'Y':
 			s3cfg = optarg;

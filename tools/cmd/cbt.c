@@ -39,7 +39,7 @@ static const struct {
 	  JSON_BUFFER },
 	{ "epoch", epoch_main, "Closes the open epoch, or commits or aborts a closed one",
 	  JSON_WRAP },
-	{ "snapshot", snapshot_main, "Takes, lists and drops point-in-time snapshots",
+	{ "snapshot", snapshot_main, "Takes, releases, lists and drops point-in-time snapshots",
 	  JSON_BUFFER },
 	{ "attach", attach_main, "Puts a device in use under tracking, without downtime",
 	  JSON_WRAP },
@@ -127,6 +127,16 @@ int key_option(const char *cmd, const char *path)
 		cbt_perror(pfx, ret);
 		return cbt_exit_status(ret);
 	}
+	return 0;
+}
+
+int threads_option(const char *cmd, const char *arg, int *n)
+{
+	uint32_t t32;
+
+	if (cbt_parse_u32(arg, &t32) || !t32 || t32 > 64)
+		return bad_argument(cmd, "--threads takes 1 to 64, not", arg, NULL);
+	*n = (int)t32;
 	return 0;
 }
 

@@ -23,7 +23,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s clone DEVICE TARGET --cow COW [--used-only] [--force] [--verify]\n"
 		"           [--follow --interval SECS] [--max-passes N] [--freeze | --no-freeze]\n"
-		"           [--json] [--quiet] [--rate BYTES] [--converge BYTES]\n"
+		"           [--json] [--quiet] [--rate BYTES] [--throttle BYTES] [--converge BYTES]\n"
 		"           [--state-dir DIR] [--keep-snapshot]\n\n"
 		"Clones the cbt device DEVICE, while it is in use, onto the disk TARGET,\n"
 		"sector for sector. Pass 1 copies the whole device from a snapshot; each\n"
@@ -48,6 +48,10 @@ static void usage(FILE *f)
 		"  --json           print the report as JSON (--follow: one line per pass)\n"
 		"  --quiet          print nothing but errors\n"
 		"  --rate BYTES     copy at most BYTES per second (K, M, G suffixes)\n"
+		"  --throttle BYTES let writers of DEVICE change at most BYTES per second\n"
+		"                   during a pass: when they are ahead, DEVICE's I/O is held\n"
+		"                   (suspended, no filesystem freeze) until time catches up;\n"
+		"                   the copy goes on\n"
 		"  --converge BYTES the changed set under which the next pass is the last\n"
 		"  --state-dir DIR  where the resume state goes (default " DEFAULT_STATE_DIR ")\n"
 		"  --keep-snapshot  leave the last snapshot attached (for checking); drop\n"
@@ -93,6 +97,8 @@ static void pass_json(struct cbt_json *j, const char *key, const struct cbt_clon
 	cbt_json_bool(j, "frozen", p->frozen);
 	cbt_json_u64(j, "freeze_ns", p->freeze_ns);
 	cbt_json_u64(j, "hold_ns", p->hold_ns);
+	cbt_json_u64(j, "throttle_ns", p->throttle_ns);
+	cbt_json_u64(j, "throttle_holds", p->throttle_holds);
 	cbt_json_string(j, "reason", clone_why_str(p->why));
 	cbt_json_object_end(j);
 }
@@ -125,6 +131,9 @@ static void report_pass(struct cbt_clone_job *job, const struct cbt_clone_pass *
 	       cbt_human_size(p->cow_total, c));
 	if (p->frozen)
 		printf(", frozen %.1f ms", (double)p->freeze_ns / 1e6);
+	if (p->throttle_holds)
+		printf(", writers held %.1f s (%" PRIu64 " time%s)", (double)p->throttle_ns / 1e9,
+		       p->throttle_holds, p->throttle_holds == 1 ? "" : "s");
 	printf("\n");
 	fflush(stdout);
 }
@@ -335,6 +344,7 @@ int clone_main(int argc, char *argv[])
 		{ "json", no_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "rate", required_argument, NULL, 'r' },
+		{ "throttle", required_argument, NULL, 'W' },
 		{ "converge", required_argument, NULL, 'C' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "keep-snapshot", no_argument, NULL, 'k' },
@@ -397,6 +407,11 @@ int clone_main(int argc, char *argv[])
 			if (cbt_parse_size(optarg, &r.rate) || !r.rate)
 				return bad_argument("clone", "--rate takes bytes per second (as 50M), not",
 						    optarg, NULL);
+			break;
+		case 'W':
+			if (cbt_parse_size(optarg, &r.throttle) || !r.throttle)
+				return bad_argument("clone", "--throttle takes bytes per second (as"
+						    " 16M), not", optarg, NULL);
 			break;
 		case 'C':
 			if (cbt_parse_size(optarg, &r.converge) || !r.converge)

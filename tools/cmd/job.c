@@ -256,7 +256,7 @@ static int job_run(const char *confdir, const char *name, bool json)
 	if (!cbt_retain_empty(&c.keep)) {
 		struct cbt_merge_opts mo = { .keep_compression = true, .threads = (int)c.threads };
 
-		ret = prune_chain(c.chain, &c.keep, false, &mo, false, true);
+		ret = prune_chain(c.chain, NULL, &c.keep, false, &mo, false, true);
 		if (ret) {
 			cbt_perror("cbt job run: the image was taken, but pruning failed", ret);
 			snprintf(st.result, sizeof(st.result), "failed");

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "image/merge.h"
+#include "image/s3chain.h"
 #include "subcommands.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -25,20 +26,22 @@ static void usage(FILE *f)
 		"flushed, read back and checked, then swapped in (rename, index rewrite);\n"
 		"only then are the absorbed images removed. Restore points between FROM\n"
 		"and UPTO are gone afterwards. Refused when a later image builds on an\n"
-		"image other than UPTO of the run (a differential on the full image).\n\n"
+		"image other than UPTO of the run (a differential on the full image).\n"
+		"DIR may be a chain in S3, s3://BUCKET/PREFIX: the merged image is made in\n"
+		"$TMPDIR, uploaded, then the index replaced, then the absorbed objects\n"
+		"deleted (docs/storage.md).\n\n"
 		"  --upto ID         the newest image of the run (a number, file name or UUID)\n"
 		"  --from ID         the oldest (default: UPTO's full image)\n"
 		"  --compress zstd[:LEVEL]|none   the merged image's compression (default: UPTO's)\n"
 		"  --threads N       compression threads\n"
 		"  --key FILE         the key of an encrypted chain (docs/format.md)\n"
+		"  --s3-config FILE  S3 endpoint, region and keys\n"
 		"  --json            print the result as JSON\n", PROG_NAME);
 }
 
 /* Shared with prune: the --compress and --threads options into @o. */
 int merge_opt(const char *cmd, int c, struct cbt_merge_opts *o)
 {
-	uint32_t t32;
-
 	if (c == 'C') {
 		if (cbt_img_parse_compress(optarg, &o->compression, &o->level))
 			return bad_argument(cmd, "unknown compression", optarg,
@@ -46,10 +49,7 @@ int merge_opt(const char *cmd, int c, struct cbt_merge_opts *o)
 		o->keep_compression = false;
 		return 0;
 	}
-	if (cbt_parse_u32(optarg, &t32) || !t32 || t32 > 64)
-		return bad_argument(cmd, "--threads takes 1 to 64, not", optarg, NULL);
-	o->threads = (int)t32;
-	return 0;
+	return threads_option(cmd, optarg, &o->threads);
 }
 
 void merge_json(struct cbt_json *j, const struct cbt_merge_result *r)
@@ -71,13 +71,15 @@ int merge_main(int argc, char *argv[])
 		{ "threads", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "key", required_argument, NULL, KEY_OPT },
+		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cbt_merge_opts o = { .keep_compression = true };
 	struct cbt_merge_result r;
 	struct cbt_chain ch = { .lock_fd = -1 };
-	const char *upto_id = NULL, *from_id = NULL;
+	const struct cbt_s3chain *remote;
+	const char *upto_id = NULL, *from_id = NULL, *s3cfg = NULL, *view;
 	size_t upto, from, *path = NULL, n;
 	bool json = false;
 	int c, ret;
@@ -100,6 +102,9 @@ int merge_main(int argc, char *argv[])
 		case 'j':
 			json = true;
 			break;
+		case 'Y':
+			s3cfg = optarg;
+			break;
 		case KEY_OPT:
 			if ((ret = key_option("merge", optarg)))
 				return ret;
@@ -117,7 +122,11 @@ int merge_main(int argc, char *argv[])
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
-	ret = cbt_chain_open(&ch, argv[optind], false, true);
+	ret = cbt_s3chain_src(argv[optind], s3cfg, false, &view, &remote);
+	if (!ret)
+		ret = cbt_chain_open(&ch, view, false, true);
+	if (!ret && remote)
+		cbt_s3chain_attach(remote, &ch);
 	if (!ret)
 		ret = cbt_chain_pick(&ch, upto_id, &upto);
 	if (!ret && from_id) {

@@ -23,14 +23,17 @@ static void mount_usage(FILE *f)
 		"under " CBT_MOUNT_DIR " and a free /dev/nbdX (nbd module, nbd-client) shows\n"
 		"it. A chain with a missing, broken or foreign image is refused before\n"
 		"anything is attached. A filesystem whose log needs replaying is mounted\n"
-		"without replaying it; --writable replays it. `%s unmount' takes it all down.\n\n"
+		"without replaying it; --writable replays it. `%s unmount' takes it all down.\n"
+		"DIR may be a chain in S3, s3://BUCKET/PREFIX (credentials from the\n"
+		"environment or --s3-config; docs/storage.md): frames are read with ranged GETs.\n\n"
 		"  --at N           mount image number N (a file name or UUID works too)\n"
 		"  --writable       writes go to a scratch overlay (nbdkit's cow filter),\n"
 		"                   never to the images, and are lost at unmount; the\n"
 		"                   filesystem is mounted read-write\n"
 		"  --partition N    mount partition N of the point instead of the whole device\n"
 		"  --device-only    stop at the block device and print its name\n"
-		"  --key FILE       the key of an encrypted chain (docs/format.md)\n",
+		"  --key FILE       the key of an encrypted chain (docs/format.md)\n"
+		"  --s3-config FILE S3 endpoint, region and keys\n",
 		PROG_NAME, PROG_NAME, PROG_NAME);
 }
 
@@ -43,6 +46,7 @@ int mount_main(int argc, char *argv[])
 		{ "partition", required_argument, NULL, 'p' },
 		{ "device-only", no_argument, NULL, 'd' },
 		{ "key", required_argument, NULL, KEY_OPT },
+		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -69,6 +73,9 @@ int mount_main(int argc, char *argv[])
 			break;
 		case 'd':
 			device_only = true;
+			break;
+		case 'Y':
+			o.s3_config = optarg;
 			break;
 		case KEY_OPT:
 			if ((ret = key_option("mount", optarg)))

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "image/retain.h"
+#include "image/s3chain.h"
 #include "subcommands.h"
 #include "util/json.h"
 #include "util/util.h"
@@ -34,6 +35,7 @@ static void usage(FILE *f)
 		"                     point's)\n"
 		"  --threads N        compression threads\n"
 		"  --key FILE         the key of an encrypted chain (docs/format.md)\n"
+		"  --s3-config FILE   S3 endpoint, region and keys (DIR s3://BUCKET/PREFIX)\n"
 		"  --json             print the plan and the result as JSON\n", PROG_NAME);
 }
 
@@ -127,17 +129,23 @@ static void report(const struct cbt_chain *ch, const struct cbt_prune_plan *pl, 
 	cbt_json_finish(&j);
 }
 
-int prune_chain(const char *dir, const struct cbt_retain_policy *p, bool dry_run,
-		const struct cbt_merge_opts *o, bool json, bool quiet)
+int prune_chain(const char *dir, const char *s3cfg, const struct cbt_retain_policy *p,
+		bool dry_run, const struct cbt_merge_opts *o, bool json, bool quiet)
 {
 	struct cbt_chain ch = { .lock_fd = -1 }, before = { .lock_fd = -1 };
 	struct cbt_prune_plan pl = { 0 };
 	struct cbt_merge_result *mr = NULL;
+	const struct cbt_s3chain *remote;
+	const char *view;
 	unsigned *why = NULL;
 	bool *keep = NULL;
 	int ret;
 
-	ret = cbt_chain_open(&ch, dir, false, !dry_run);
+	ret = cbt_s3chain_src(dir, s3cfg, false, &view, &remote);
+	if (!ret)
+		ret = cbt_chain_open(&ch, view, false, !dry_run);
+	if (!ret && remote)
+		cbt_s3chain_attach(remote, &ch);
 	if (!ret && !ch.nr)
 		ret = cbt_err(-ENOENT, "%s holds no image", dir);
 	if (ret)
@@ -188,11 +196,13 @@ int prune_main(int argc, char *argv[])
 		{ "threads", required_argument, NULL, 'T' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "key", required_argument, NULL, KEY_OPT },
+		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct cbt_merge_opts o = { .keep_compression = true };
 	struct cbt_retain_policy p = { 0 };
+	const char *s3cfg = NULL;
 	bool json = false, dry_run = false;
 	uint32_t v;
 	int c, ret;
@@ -222,6 +232,9 @@ int prune_main(int argc, char *argv[])
 		case 'j':
 			json = true;
 			break;
+		case 'Y':
+			s3cfg = optarg;
+			break;
 		case KEY_OPT:
 			if ((ret = key_option("prune", optarg)))
 				return ret;
@@ -242,7 +255,7 @@ int prune_main(int argc, char *argv[])
 		return bad_argument("prune", "no --keep-* rule given for", argv[optind],
 				    "prune would keep only the newest point: say so with"
 				    " --keep-last 1");
-	ret = prune_chain(argv[optind], &p, dry_run, &o, json, false);
+	ret = prune_chain(argv[optind], s3cfg, &p, dry_run, &o, json, false);
 	if (ret) {
 		cbt_perror("cbt prune", ret);
 		return cbt_exit_status(ret);

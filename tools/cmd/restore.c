@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "image/apply.h"
+#include "image/image.h"
 #include "image/s3chain.h"
 #include "mount/nbd.h"
 #include "util/json.h"
@@ -44,6 +45,7 @@ static void usage(FILE *f)
 		"  --path PATH      restore only this file (or directory, with -r)\n"
 		"  -r, --recursive  --path may name a directory\n"
 		"  -o, --output F   where --path goes\n"
+		"  --threads N      decompress and check frames on N threads (default 1)\n"
 		"  --quiet          no progress line\n"
 		"  --key FILE         the key of an encrypted chain (docs/format.md)\n"
 		"  --json           print the result as JSON\n", PROG_NAME, PROG_NAME, PROG_NAME,
@@ -51,10 +53,10 @@ static void usage(FILE *f)
 }
 
 /* `cbt restore DIR --path PATH -o OUTPUT': one file, through a temporary mount. */
-static int restore_path(const char *dir, const char *id, const char *path, const char *out,
-			bool recursive)
+static int restore_path(const char *dir, const char *id, const char *s3cfg, const char *path,
+			const char *out, bool recursive)
 {
-	struct cbt_mount_opts o = { .chain = dir, .at = id };
+	struct cbt_mount_opts o = { .chain = dir, .at = id, .s3_config = s3cfg };
 	int ret;
 
 	if (!dir || !path || !out) {
@@ -85,6 +87,7 @@ int restore_main(int argc, char *argv[])
 		{ "recursive", no_argument, NULL, 'r' },
 		{ "output", required_argument, NULL, 'o' },
 		{ "key", required_argument, NULL, KEY_OPT },
+		{ "threads", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -96,7 +99,7 @@ int restore_main(int argc, char *argv[])
 	struct cbt_progress p;
 	struct cbt_point pt;
 	uint64_t n;
-	int c, ret, target = -1;
+	int c, ret, target = -1, threads = 1;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hqro:", opts, NULL)) != -1) {
@@ -139,6 +142,10 @@ int restore_main(int argc, char *argv[])
 			if ((ret = key_option("restore", optarg)))
 				return ret;
 			break;
+		case 'T':
+			if ((ret = threads_option("restore", optarg, &threads)))
+				return ret;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -147,12 +154,13 @@ int restore_main(int argc, char *argv[])
 		}
 	}
 	if (path || out || recursive)
-		return restore_path(argc - optind == 1 ? argv[optind] : NULL, id, path, out,
+		return restore_path(argc - optind == 1 ? argv[optind] : NULL, id, s3cfg, path, out,
 				    recursive);
 	if (argc - optind != 2) {
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
+	cbt_img_set_read_threads(threads);
 	ret = cbt_s3chain_src(argv[optind], s3cfg, false, &src, NULL);
 	if (!ret)
 		ret = cbt_open_point(src, id, check, spool_dir, &pt);

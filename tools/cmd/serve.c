@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "image/crypt.h"
+#include "image/s3chain.h"
 #include "image/view.h"
 #include "mount/nbd.h"
 #include "subcommands.h"
@@ -28,13 +29,16 @@ static void usage(FILE *f)
 		"that qemu can boot it (-drive file=nbd:unix:PATH) or nbdcopy, qemu-img and\n"
 		"nbd-client can read it. A chain with a missing, broken or foreign image is\n"
 		"refused before the server listens. With --tls-certificates or --tls-psk\n"
-		"clients must use TLS (nbdkit --tls=require).\n\n"
+		"clients must use TLS (nbdkit --tls=require). DIR may be a chain in S3,\n"
+		"s3://BUCKET/PREFIX (credentials from the environment or --s3-config;\n"
+		"docs/storage.md): frames are read with ranged GETs.\n\n"
 		"  --at N                 serve image number N (a file name or UUID works too)\n"
 		"  --socket PATH          listen on a Unix socket (a stale one is replaced)\n"
 		"  --tcp ADDR:PORT        listen on TCP ([ADDR]:PORT for IPv6)\n"
 		"  --tls-certificates DIR nbdkit's x509 certificate directory\n"
 		"  --tls-psk FILE         nbdkit's pre-shared keys file\n"
-		"  --key FILE             the key of an encrypted chain (docs/format.md)\n",
+		"  --key FILE             the key of an encrypted chain (docs/format.md)\n"
+		"  --s3-config FILE       S3 endpoint, region and keys\n",
 		PROG_NAME, PROG_NAME, PROG_NAME, PROG_NAME);
 }
 
@@ -87,10 +91,13 @@ int serve_main(int argc, char *argv[])
 		{ "tls-certificates", required_argument, NULL, 'C' },
 		{ "tls-psk", required_argument, NULL, 'K' },
 		{ "key", required_argument, NULL, KEY_OPT },
+		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	char *at = NULL, *sock = NULL, *tcp = NULL, *certs = NULL, *psk = NULL;
+	char *at = NULL, *sock = NULL, *tcp = NULL, *certs = NULL, *psk = NULL, *s3cfg = NULL;
+	char s3_arg[4096 + 16];
+	struct cbt_view_opts vo = { 0 };
 	char *addr = NULL, *port = NULL;
 	char chain_arg[4096 + 8], at_arg[128], tls_arg[4096 + 32], key_arg[4096 + 8];
 	const char *nargv[20];
@@ -116,6 +123,9 @@ int serve_main(int argc, char *argv[])
 			break;
 		case 'K':
 			psk = optarg;
+			break;
+		case 'Y':
+			s3cfg = optarg;
 			break;
 		case KEY_OPT:
 			if ((ret = key_option("serve", optarg)))
@@ -147,12 +157,18 @@ int serve_main(int argc, char *argv[])
 				  sizeof(at_arg)))
 		return bad_argument("serve", "too long:", argv[optind], NULL);
 	/* the plugin checks again, but a clear message here beats nbdkit's */
-	ret = cbt_view_open(&v, argv[optind], at, NULL);
+	if (s3cfg && (size_t)snprintf(s3_arg, sizeof(s3_arg), "s3-config=%s", s3cfg) >=
+	    sizeof(s3_arg))
+		return bad_argument("serve", "too long:", s3cfg, NULL);
+	vo.s3_config = s3cfg;
+	ret = cbt_view_open(&v, argv[optind], at, &vo);
 	if (ret) {
 		cbt_perror("cbt serve", ret);
 		return cbt_exit_status(ret);
 	}
 	cbt_view_close(v);
+	/* nbdkit makes its own view of a chain in S3; exec runs no exit handler */
+	cbt_s3chain_src_done();
 	/* nbdkit leaves its socket behind: the next serve on the path replaces it. */
 	if (sock) {
 		ret = cbt_unix_socket_reclaim(sock);
@@ -190,6 +206,8 @@ int serve_main(int argc, char *argv[])
 		snprintf(key_arg, sizeof(key_arg), "key=%s", cbt_key_path());
 		nargv[n++] = key_arg;
 	}
+	if (s3cfg)
+		nargv[n++] = s3_arg;
 	nargv[n] = NULL;
 	fflush(stdout);
 	execvp(nargv[0], (char *const *)nargv);

@@ -15,7 +15,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s snapshot take DEVICE... --cow COW... [--freeze | --no-freeze]\n"
-		"                    [--chunk SIZE] [--force] [--json]\n"
+		"                    [--chunk SIZE] [--preserve] [--force] [--json]\n"
+		"       %s snapshot release DEVICE OFFSET LENGTH\n"
 		"       %s snapshot drop DEVICE\n"
 		"       %s snapshot list [--json]\n\n"
 		"take  attaches a read-only snapshot device DEVICE-snap to each DEVICE, with\n"
@@ -26,6 +27,12 @@ static void usage(FILE *f)
 		"      --freeze freezes the filesystems on the devices around the instant\n"
 		"      (the default when one is mounted on a DEVICE); --no-freeze does not.\n"
 		"      --chunk is the copy-on-write unit, 4K to 1M (default 4K).\n"
+		"      --preserve keeps only the blocks of the epoch the take closes (what\n"
+		"      an incremental reads): other chunks are not copied when written,\n"
+		"      and reading them from the snapshot then fails (EIO).\n"
+		"release  tells the snapshot its reader is done with bytes OFFSET to\n"
+		"      OFFSET+LENGTH (sizes like 4K, 1M): the COW chunks wholly inside are\n"
+		"      no longer copied, their COW space is freed, reading them fails.\n"
 		"drop  removes DEVICE's snapshot device and frees its COW device. The\n"
 		"      epoch the snapshot closed stays: commit or abort it (cbt epoch).\n"
 		"list  shows the attached snapshots: state, epoch, age, COW use.\n\n"
@@ -33,7 +40,7 @@ static void usage(FILE *f)
 		"stacked on DEVICE, nor a loop device over a file on it. It must be blank\n"
 		"(no partition table, filesystem, LVM or RAID signature) unless --force is\n"
 		"given. When it fills up the snapshot becomes invalid; DEVICE keeps working.\n", PROG_NAME, PROG_NAME,
-		PROG_NAME);
+		PROG_NAME, PROG_NAME);
 }
 
 static void print_ms(const char *what, uint64_t ns)
@@ -45,6 +52,8 @@ static int take(int argc, char *argv[])
 {
 	const char *devs[DM_CBT_MAX_GROUP], *cows[DM_CBT_MAX_GROUP];
 	struct cbt_snap_opts o = { .cows = cows };
+	uint64_t preserve[DM_CBT_MAX_GROUP] = { 0 };
+	bool want_preserve = false;
 	struct cbt_snap *snaps = NULL;
 	size_t nd = 0, nc = 0;
 	int freeze = -1, ret;
@@ -90,6 +99,10 @@ static int take(int argc, char *argv[])
 			o.force = true;
 			in_cow = false;
 			continue;
+		} else if (!strcmp(a, "--preserve")) {
+			want_preserve = true;
+			in_cow = false;
+			continue;
 		} else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
 			usage(stdout);
 			return 0;
@@ -120,25 +133,33 @@ static int take(int argc, char *argv[])
 		return CBT_EXIT_USAGE;
 	}
 
-	if (freeze == -1) {
-		/* Freeze when a filesystem is mounted on one of the devices. */
+	if (freeze == -1 || want_preserve) {
+		/*
+		 * Freeze when a filesystem is mounted on one of the devices;
+		 * preserve from the epoch open now, the one the take closes.
+		 */
 		struct cbt_nl *nl = NULL;
+		bool mounted = false;
 
-		freeze = 0;
 		ret = 0;
-		for (size_t i = 0; !ret && i < nd && !freeze; i++) {
+		for (size_t i = 0; !ret && i < nd; i++) {
 			struct cbt_devsel sel;
 			struct cbt_dev_info info;
 
 			ret = cbt_dev_lookup(devs[i], &nl, &sel, &info);
 			if (!ret) {
-				freeze = cbt_dev_mounted(info.major, info.minor);
+				mounted = mounted || cbt_dev_mounted(info.major, info.minor);
+				preserve[i] = info.epoch_current;
 				cbt_dev_info_free(&info);
 			}
 		}
 		cbt_nl_close(nl);
 		if (ret)
 			goto out;
+		if (freeze == -1)
+			freeze = mounted;
+		if (want_preserve)
+			o.preserve_from = preserve;
 	}
 	o.freeze = freeze;
 	snaps = calloc(nd, sizeof(*snaps));
@@ -268,6 +289,15 @@ static void list_json(struct cbt_json *j, const struct cbt_dev_info *d, const st
 	cbt_json_u64(j, "cow_total_bytes", d->snap.cow_total);
 	cbt_json_u64(j, "chunks_copied", d->snap.copied);
 	cbt_json_u64(j, "size_bytes", d->snap.sectors * 512);
+	if (d->snap.has_release) {
+		if (d->snap.preserve_from)
+			cbt_json_u64(j, "preserve_from", d->snap.preserve_from);
+		else
+			cbt_json_null(j, "preserve_from");
+		cbt_json_u64(j, "chunks_to_read", d->snap.to_read);
+		cbt_json_u64(j, "chunks_released", d->snap.released);
+		cbt_json_u64(j, "chunks_forfeited", d->snap.forfeited);
+	}
 	cbt_json_object_end(j);
 }
 
@@ -325,8 +355,14 @@ static int list(int argc, char *argv[])
 			       d->snap.age_ms / 1000, d->snap.age_ms / 100 % 10);
 		printf(", COW %s of %s used", cbt_human_size(d->snap.cow_used, a),
 		       cbt_human_size(d->snap.cow_total, b));
-		printf(", %" PRIu64 " chunk%s of %s copied\n", d->snap.copied,
+		printf(", %" PRIu64 " chunk%s of %s copied", d->snap.copied,
 		       d->snap.copied == 1 ? "" : "s", cbt_human_size(d->snap.chunk_size, a));
+		if (d->snap.has_release && d->snap.preserve_from)
+			printf(", preserving epochs from %" PRIu64, d->snap.preserve_from);
+		if (d->snap.has_release)
+			printf(", %" PRIu64 " to read, %" PRIu64 " released, %" PRIu64 " forfeited",
+			       d->snap.to_read, d->snap.released, d->snap.forfeited);
+		putchar('\n');
 	}
 	if (json) {
 		cbt_json_array_end(&j);
@@ -344,6 +380,41 @@ out:
 	return 0;
 }
 
+static int release(int argc, char *argv[])
+{
+	struct cbt_nl *nl = NULL;
+	struct cbt_dev_info info;
+	struct cbt_devsel sel;
+	uint64_t off, len;
+	int ret;
+
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc != 4) {
+		fprintf(stderr, "%s snapshot release: give DEVICE OFFSET LENGTH\n", PROG_NAME);
+		return CBT_EXIT_USAGE;
+	}
+	if (cbt_parse_size(argv[2], &off) || off % 512)
+		return bad_argument("snapshot release", "OFFSET is a size in whole sectors, not",
+				    argv[2], NULL);
+	if (cbt_parse_size(argv[3], &len) || len % 512)
+		return bad_argument("snapshot release", "LENGTH is a size in whole sectors, not",
+				    argv[3], NULL);
+	ret = cbt_dev_lookup(argv[1], &nl, &sel, &info);
+	if (!ret) {
+		cbt_dev_info_free(&info);
+		ret = cbt_snap_release(nl, &sel, off, len);
+	}
+	cbt_nl_close(nl);
+	if (ret) {
+		cbt_perror("cbt snapshot release", ret);
+		return cbt_exit_status(ret);
+	}
+	return 0;
+}
+
 int snapshot_main(int argc, char *argv[])
 {
 	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -356,5 +427,8 @@ int snapshot_main(int argc, char *argv[])
 		return drop(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "list"))
 		return list(argc - 1, argv + 1);
-	return bad_argument("snapshot", "unknown action", argv[1], "it is take, drop or list");
+	if (!strcmp(argv[1], "release"))
+		return release(argc - 1, argv + 1);
+	return bad_argument("snapshot", "unknown action", argv[1],
+			    "it is take, release, drop or list");
 }

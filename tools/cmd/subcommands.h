@@ -53,6 +53,8 @@ int bad_argument(const char *cmd, const char *what, const char *arg, const char 
  */
 #define KEY_OPT 0x1001
 int key_option(const char *cmd, const char *path);
+/* --threads N (1 to 64) of @cmd into *@n: 0 or CBT_EXIT_USAGE. */
+int threads_option(const char *cmd, const char *arg, int *n);
 
 struct cbt_backup_job;
 /*
@@ -80,8 +82,11 @@ struct cbt_retain_policy;
 int merge_opt(const char *cmd, int c, struct cbt_merge_opts *o);
 /* A merge's result as members of the open JSON object. */
 void merge_json(struct cbt_json *j, const struct cbt_merge_result *r);
-/* Prune @dir under @p (printing the plan unless @quiet): 0 or -errno with a detail. */
-int prune_chain(const char *dir, const struct cbt_retain_policy *p, bool dry_run,
-		const struct cbt_merge_opts *o, bool json, bool quiet);
+/*
+ * Prune @dir (a directory or s3://BUCKET/PREFIX, @s3cfg its --s3-config or NULL) under @p
+ * (printing the plan unless @quiet): 0 or -errno with a detail.
+ */
+int prune_chain(const char *dir, const char *s3cfg, const struct cbt_retain_policy *p,
+		bool dry_run, const struct cbt_merge_opts *o, bool json, bool quiet);
 
 #endif /* CBT_SUBCOMMANDS_H */

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "image/chain.h"
+#include "image/image.h"
 #include "image/s3chain.h"
 #include "store/segment.h"
 #include "util/json.h"
@@ -17,7 +18,7 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: %s verify [--json] [--quiet] DIR|FILE|-\n\n"
+	fprintf(f, "Usage: %s verify [--json] [--quiet] [--threads N] DIR|FILE|-\n\n"
 		"Reads every image of a chain directory, or one image, through and checks\n"
 		"every checksum, the block maps, the digests of the content, and (for a\n"
 		"directory) that every image is the one the index lists and that each\n"
@@ -27,6 +28,7 @@ static void usage(FILE *f)
 		"  --json    print one result per image as JSON (an array); on a failure, an\n"
 		"            object with \"error\", \"code\" and that array as \"images\"\n"
 		"  --quiet   print only failures\n"
+		"  --threads N        decompress and check frames on N threads (default 1)\n"
 		"  --key FILE         the key of an encrypted chain (docs/format.md)\n"
 		"  --s3-config FILE   S3 endpoint, region and keys\n", PROG_NAME);
 }
@@ -65,6 +67,7 @@ int verify_main(int argc, char *argv[])
 		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "key", required_argument, NULL, KEY_OPT },
+		{ "threads", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -75,7 +78,7 @@ int verify_main(int argc, char *argv[])
 	size_t nres = 0, bad = 0;
 	char summary[128] = "";
 	struct stat st;
-	int c, ret = 0;
+	int c, ret = 0, threads = 1;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":hq", opts, NULL)) != -1) {
@@ -93,6 +96,10 @@ int verify_main(int argc, char *argv[])
 			if ((ret = key_option("verify", optarg)))
 				return ret;
 			break;
+		case 'T':
+			if ((ret = threads_option("verify", optarg, &threads)))
+				return ret;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -106,6 +113,7 @@ int verify_main(int argc, char *argv[])
 	}
 	const char *src;
 
+	cbt_img_set_read_threads(threads);
 	ret = cbt_s3chain_src(argv[optind], s3cfg, false, &src, NULL);
 	if (ret) {
 		cbt_perror("cbt verify", ret);

@@ -64,13 +64,13 @@ _cbt() {
 		--cow) _cbt_add -f -- "${cur:-/dev/}"; return ;;
 		esac
 		if [[ $COMP_CWORD -eq 2 ]]; then
-			_cbt_add -W "take drop list --help" -- "$cur"
+			_cbt_add -W "take release drop list --help" -- "$cur"
 		elif [[ $cur == -* ]]; then
 			case ${COMP_WORDS[2]} in
-			take) _cbt_add -W "--cow --freeze --no-freeze --chunk --force --json --help" -- "$cur" ;;
+			take) _cbt_add -W "--cow --freeze --no-freeze --chunk --preserve --force --json --help" -- "$cur" ;;
 			list) _cbt_add -W "--json --help" -- "$cur" ;;
 			esac
-		elif [[ ${COMP_WORDS[2]} == take || ( ${COMP_WORDS[2]} == drop && $COMP_CWORD -eq 3 ) ]]; then
+		elif [[ ${COMP_WORDS[2]} == take || ( ${COMP_WORDS[2]} =~ ^(drop|release)$ && $COMP_CWORD -eq 3 ) ]]; then
 			_cbt_devices "$cur"
 		fi
 		;;
@@ -84,7 +84,7 @@ _cbt() {
 		esac
 		if [[ $cur == -* ]]; then
 			_cbt_add -W "--full --incremental --differential --to --output --cow --force --freeze
-				--no-freeze --compress --all-blocks --auto-full --threads --split --s3-config
+				--no-freeze --compress --all-blocks --auto-full --whole-snapshot --threads --split --s3-config
 				--encrypt --key --quiet --json --help" -- "$cur"
 		elif [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_devices "$cur"
@@ -92,7 +92,7 @@ _cbt() {
 		;;
 	restore | verify | info | export)
 		case $prev in
-		--image | --at) return ;;
+		--image | --at | --threads) return ;;
 		--spool-dir) _cbt_add -d -- "$cur"; return ;;
 		--s3-config | --key) _cbt_add -f -- "$cur"; return ;;
 		--format) _cbt_add -W "raw qcow2" -- "$cur"; return ;;
@@ -100,8 +100,8 @@ _cbt() {
 		if [[ $cur == -* ]]; then
 			case ${COMP_WORDS[1]} in
 			restore) _cbt_add -W "--image --at --no-preverify --spool-dir --s3-config --path --recursive
-				--output --key --quiet --json --help" -- "$cur" ;;
-			verify) _cbt_add -W "--json --quiet --s3-config --key --help" -- "$cur" ;;
+				--output --key --threads --quiet --json --help" -- "$cur" ;;
+			verify) _cbt_add -W "--json --quiet --s3-config --key --threads --help" -- "$cur" ;;
 			info) _cbt_add -W "--json --s3-config --key --help" -- "$cur" ;;
 			export) _cbt_add -W "--format --image --output --s3-config --key --quiet --help" -- "$cur" ;;
 			esac
@@ -113,13 +113,14 @@ _cbt() {
 		case $prev in
 		--upto | --from | --keep-* | --threads) return ;;
 		--compress) _cbt_add -W "zstd zstd:1 zstd:3 zstd:9 zstd:19 none" -- "$cur"; return ;;
-		--key) _cbt_add -f -- "$cur"; return ;;
+		--key | --s3-config) _cbt_add -f -- "$cur"; return ;;
 		esac
 		if [[ $cur == -* ]]; then
 			case ${COMP_WORDS[1]} in
-			merge) _cbt_add -W "--upto --from --compress --threads --key --json --help" -- "$cur" ;;
+			merge) _cbt_add -W "--upto --from --compress --threads --key --s3-config --json
+				--help" -- "$cur" ;;
 			prune) _cbt_add -W "--keep-last --keep-daily --keep-weekly --keep-monthly --dry-run
-				--compress --threads --key --json --help" -- "$cur" ;;
+				--compress --threads --key --s3-config --json --help" -- "$cur" ;;
 			esac
 		else
 			_cbt_add -d -- "$cur"
@@ -148,14 +149,15 @@ _cbt() {
 		case $prev in
 		--at | --image | --partition | --tcp | --bitmap-name) return ;;
 		--cow) _cbt_add -f -- "${cur:-/dev/}"; return ;;
-		--socket | --tls-psk | --key) _cbt_add -f -- "$cur"; return ;;
+		--socket | --tls-psk | --key | --s3-config) _cbt_add -f -- "$cur"; return ;;
 		--tls-certificates) _cbt_add -d -- "$cur"; return ;;
 		esac
 		if [[ $cur == -* ]]; then
 			case ${COMP_WORDS[1]} in
-			mount) _cbt_add -W "--at --writable --partition --device-only --key --help" -- "$cur" ;;
+			mount) _cbt_add -W "--at --writable --partition --device-only --key --s3-config
+				--help" -- "$cur" ;;
 			unmount) _cbt_add -W "--help" -- "$cur" ;;
-			serve) _cbt_add -W "--at --socket --tcp --tls-certificates --tls-psk --key --snapshot
+			serve) _cbt_add -W "--at --socket --tcp --tls-certificates --tls-psk --key --s3-config --snapshot
 				--cow --force --freeze --no-freeze --bitmap-name --help" -- "$cur" ;;
 			esac
 		else
@@ -166,11 +168,11 @@ _cbt() {
 		case $prev in
 		--cow) _cbt_add -f -- "${cur:-/dev/}"; return ;;
 		--state-dir) _cbt_add -d -- "$cur"; return ;;
-		--interval | --max-passes | --rate | --converge) return ;;
+		--interval | --max-passes | --rate | --throttle | --converge) return ;;
 		esac
 		if [[ $cur == -* ]]; then
 			_cbt_add -W "--cow --used-only --force --verify --follow --interval --max-passes
-				--freeze --no-freeze --json --quiet --rate --converge --state-dir
+				--freeze --no-freeze --json --quiet --rate --throttle --converge --state-dir
 				--keep-snapshot --help" -- "$cur"
 		elif [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_devices "$cur"

@@ -17,6 +17,7 @@
 #include <nbdkit-plugin.h>
 
 #include "image/crypt.h"
+#include "image/s3chain.h"
 #include "image/view.h"
 #include "util/util.h"
 
@@ -60,6 +61,8 @@ static int cbt_config(const char *key, const char *value)
 			nbdkit_error("key=%s: %s", value, d ? d : "a second key");
 			return -1;
 		}
+	} else if (!strcmp(key, "s3-config")) {
+		view_opts.s3_config = value;
 	} else if (!strcmp(key, "cache")) {
 		int64_t n = nbdkit_parse_size(value);
 
@@ -73,7 +76,8 @@ static int cbt_config(const char *key, const char *value)
 			return -1;
 		view_opts.full_check = r;
 	} else {
-		nbdkit_error("unknown parameter `%s' (chain=DIR, at=N, key=FILE, cache=SIZE, check=BOOL)",
+		nbdkit_error("unknown parameter `%s' (chain=DIR|s3://BUCKET/PREFIX, at=N, key=FILE,"
+			     " s3-config=FILE, cache=SIZE, check=BOOL)",
 			     key);
 		return -1;
 	}
@@ -114,6 +118,8 @@ static void cbt_unload(void)
 	if (view)
 		cbt_view_close(view);
 	view = NULL;
+	/* the local view of a chain in S3, if chain= named one */
+	cbt_s3chain_src_done();
 }
 
 static void *cbt_open(int readonly)

@@ -207,6 +207,8 @@ static int copy_blocks(const struct cbt_backup_req *req, const struct cbt_img_he
 				break;
 			}
 			ret = read_at(src, buf, (size_t)len, off);
+			if (!ret && req->release)
+				ret = req->release(req->release_ctx, off, len);
 			if (ret)
 				break;
 			res->scanned_bytes += len;

@@ -51,6 +51,12 @@ struct cbt_backup_req {
 	 * res->h.type says which was written.
 	 */
 	bool auto_full;
+	/*
+	 * Called with each byte range of the source once it is read (NULL:
+	 * never): a snapshot taken with a preserve set then forgets it.
+	 */
+	int (*release)(void *ctx, uint64_t off, uint64_t len);
+	void *release_ctx;
 	volatile sig_atomic_t *stop;	/* set by a signal: give up */
 	struct cbt_progress *progress;
 };

@@ -134,13 +134,32 @@ int cbt_backup_plan(struct cbt_backup_job *job)
 	return recover(job);
 }
 
+/* What the image has read goes from the snapshot: its COW space is freed. */
+static int release_read(void *ctx, uint64_t off, uint64_t len)
+{
+	struct cbt_backup_job *job = ctx;
+	int ret = cbt_snap_release(job->nl, &job->sel, off, len);
+
+	return ret ? cbt_err_prefix(ret, "releasing what was read from the snapshot") : 0;
+}
+
 int cbt_backup_snapshot(struct cbt_backup_job *job)
 {
 	const char *devs[1] = { job->dev }, *cows[1] = { job->cow };
 	struct cbt_snap_opts so = { .cows = cows, .freeze = job->freeze, .force = job->force_cow };
 	struct cbt_backup_req *req = &job->req;
+	/* The open epoch now: the one the take closes, unless a close comes between. */
+	uint64_t preserve[1] = { job->info.epoch_current };
 	int ret;
 
+	/*
+	 * An incremental reads the closed epoch's blocks only: nothing else
+	 * needs copying. A differential also reads blocks of earlier images,
+	 * and --auto-full may turn any image into a full one: those keep
+	 * every chunk.
+	 */
+	if (req->type == CBT_IMG_INCREMENTAL && !req->auto_full && !job->whole_snapshot)
+		so.preserve_from = preserve;
 	job->step = "taking the snapshot";
 	/* Mounted before and after: mounted, so frozen, at the instant. */
 	job->fs_frozen = job->freeze && cbt_dev_mounted(job->info.major, job->info.minor);
@@ -163,6 +182,10 @@ int cbt_backup_snapshot(struct cbt_backup_job *job)
 			return ret;
 	}
 	memcpy(req->dev_uuid, job->snap.uuid, 16);
+	if (so.preserve_from) {
+		req->release = release_read;
+		req->release_ctx = job;
+	}
 	req->dev_bytes = job->snap.sectors * 512;
 	req->block_size = job->snap.block_size;
 	req->epoch = job->snap.epoch;

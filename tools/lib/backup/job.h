@@ -42,6 +42,7 @@ struct cbt_backup_job {
 	const char *dev;		/* the DEVICE argument */
 	const char *cow;		/* the snapshot's COW device */
 	bool freeze, force_cow;
+	bool whole_snapshot;		/* no preserve set: every chunk stays readable */
 	const char *out;		/* -o FILE, "-" for standard output, or NULL (req.dir) */
 	struct cbt_backup_req req;	/* type, dir, compression, threads, auto_full, stop */
 	FILE *notes;			/* what the run tells on the way (recovery, fallbacks); NULL: nothing */

@@ -20,6 +20,7 @@
 
 #include "clone/copy.h"
 #include "clone/run.h"
+#include "clone/throttle.h"
 #include "fsmap/fsmap.h"
 #include "store/safefile.h"
 #include "util/extents.h"
@@ -43,6 +44,7 @@ void cbt_clone_job_free(struct cbt_clone_job *job)
 		close(job->dev_lock);
 	if (job->sfd >= 0)
 		close(job->sfd);
+	clone_throttle_free(job->thr);
 	free(job->passes);
 	cbt_dev_info_free(&job->info);
 	cbt_nl_close(job->nl);
@@ -328,10 +330,59 @@ static int sample_cow(struct cbt_clone_job *r)
 	return 0;
 }
 
+/* Sleep until @until_ns (CLOCK_MONOTONIC) or a signal. */
+static void sleep_until(volatile sig_atomic_t *stop, uint64_t until_ns)
+{
+	while (!*stop) {
+		uint64_t t = cbt_mono_ns();
+		struct timespec ts;
+
+		if (t >= until_ns)
+			return;
+		t = until_ns - t > 200000000ULL ? 200000000ULL : until_ns - t;
+		ts.tv_sec = 0;
+		ts.tv_nsec = (long)t;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * --throttle holds DEVICE at most this long past the last check (a tick of
+ * the copy) that found the writers ahead: a copy that stops ticking
+ * releases it soon.
+ */
+#define THROTTLE_HOLD_MAX_NS 1000000000ULL
+
+/*
+ * --throttle: the writers of DEVICE may add at most r->throttle bytes a
+ * second to what the next pass copies (the blocks written since this
+ * pass's snapshot, a block written twice counting once). When they are
+ * ahead, hold DEVICE's I/O (clone/throttle.h) until the time catches up,
+ * at most THROTTLE_HOLD_MAX_NS past this check; the copy goes on meanwhile.
+ * Called with r->info just refreshed.
+ */
+static int throttle_writers(struct cbt_clone_job *r)
+{
+	uint64_t now = cbt_mono_ns(), dirty, due;
+
+	if (!r->thr)
+		return 0;
+	dirty = open_bits(&r->info) * r->cfg.block_size;
+	due = r->snap_t0 + (uint64_t)((double)dirty * 1e9 / (double)r->throttle);
+	if (due <= now)
+		return 0;
+	if (due - now > THROTTLE_HOLD_MAX_NS)
+		due = now + THROTTLE_HOLD_MAX_NS;
+	return clone_throttle_hold(r->thr, due);
+}
+
 static int tick(void *data, uint64_t done, uint64_t total)
 {
 	struct cbt_clone_job *r = data;
 	int ret = sample_cow(r);
+
+	if (!ret)
+		ret = throttle_writers(r);
 
 	if (r->report.progress)
 		r->report.progress(r, done, total);
@@ -365,7 +416,7 @@ static int do_pass(struct cbt_clone_job *r, bool final, bool freeze, enum clone_
 	struct cbt_clone_pass p = { .final = final, .frozen = freeze, .why = why, .follow = follow };
 	uint64_t nr = clone_nr_blocks(&r->cfg);
 	bool direct;
-	int ret;
+	int ret, ret2;
 
 	cbt_extents_init(&ext);
 	cbt_extents_init(&bm);
@@ -390,6 +441,12 @@ static int do_pass(struct cbt_clone_job *r, bool final, bool freeze, enum clone_
 	if (ret)
 		return cbt_err_prefix(ret, "taking the snapshot for pass %u", p.n);
 	r->have_snap = true;
+	r->snap_t0 = cbt_mono_ns();
+	if (r->throttle && !r->thr) {
+		ret = clone_throttle_start(&r->thr, r->info.name);
+		if (ret)
+			goto out;
+	}
 	/*
 	 * Without udev, libdevmapper makes /dev/mapper nodes only when it
 	 * flushes its node operations (at exit in a short-lived command): do
@@ -460,6 +517,9 @@ static int do_pass(struct cbt_clone_job *r, bool final, bool freeze, enum clone_
 
 	r->pass_t0 = cbt_mono_ns();
 	ret = clone_copy_extents(r->sfd, r->tfd, &ext, &co, &res);
+	ret2 = clone_throttle_release(r->thr, &p.throttle_ns, &p.throttle_holds);
+	if (!ret)
+		ret = ret2;
 	end_progress(r);
 	if (!ret)
 		ret = clone_sync(r->tfd, r->target);
@@ -524,23 +584,6 @@ out:
 	cbt_extents_free(&fsext);
 	return ret;
 }
-
-/* Sleep until @until_ns (CLOCK_MONOTONIC) or a signal. */
-static void sleep_until(volatile sig_atomic_t *stop, uint64_t until_ns)
-{
-	while (!*stop) {
-		uint64_t t = cbt_mono_ns();
-		struct timespec ts;
-
-		if (t >= until_ns)
-			return;
-		t = until_ns - t > 200000000ULL ? 200000000ULL : until_ns - t;
-		ts.tv_sec = 0;
-		ts.tv_nsec = (long)t;
-		nanosleep(&ts, NULL);
-	}
-}
-
 
 /* ---- The steps after the setup ------------------------------------------- */
 

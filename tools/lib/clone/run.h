@@ -31,6 +31,7 @@
 
 #include "clone/check.h"
 #include "clone/plan.h"
+#include "clone/throttle.h"
 #include "kernel/device.h"
 #include "kernel/snapdev.h"
 #include "util/util.h"
@@ -43,6 +44,7 @@ struct cbt_clone_pass {
 	uint64_t cow_peak, cow_total;
 	bool final, frozen;
 	uint64_t freeze_ns, hold_ns;
+	uint64_t throttle_ns, throttle_holds;	/* --throttle: DEVICE held, how long, how often */
 	enum clone_why why;
 	bool follow;
 };
@@ -66,6 +68,7 @@ struct cbt_clone_job {
 	int freeze_opt;			/* -1: auto */
 	unsigned int interval, max_passes;
 	uint64_t converge, rate;
+	uint64_t throttle;		/* --throttle: bytes a second writers may add; 0: off */
 	volatile sig_atomic_t *stop;	/* raised by each SIGINT or SIGTERM */
 	struct cbt_clone_report report;
 	FILE *notes;			/* fallbacks on the way; NULL: nothing */
@@ -109,6 +112,8 @@ struct cbt_clone_job {
 	uint64_t cow_peak, cow_total;
 	uint64_t pass_t0, pass_blocks;
 	unsigned int pass_n;
+	uint64_t snap_t0;		/* the pass's snapshot was taken */
+	struct clone_throttle *thr;	/* --throttle's hold, once started */
 };
 
 void cbt_clone_job_init(struct cbt_clone_job *job);

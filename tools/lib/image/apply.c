@@ -12,6 +12,7 @@
 #include "image/apply.h"
 #include "image/chain.h"
 #include "image/image.h"
+#include "image/stored.h"
 #include "store/segment.h"
 #include "util/util.h"
 
@@ -394,8 +395,22 @@ static int open_one(const char *src, bool full_check, const char *spool_dir,
 	return ret;
 }
 
-int cbt_open_point(const char *src, const char *id, bool full_check, const char *spool_dir,
-		   struct cbt_point *pt)
+/* A lone image named for random access: checked as open_one() does, not opened. */
+static int name_one(const char *src, struct cbt_point *pt)
+{
+	struct cbt_img_header h;
+	struct cbt_img_trailer t;
+	int ret = cbt_img_read_ends_stored(AT_FDCWD, src, src, false, &h, &t);
+
+	cbt_extents_free(&t.map);
+	if (!ret && h.type != CBT_IMG_FULL)
+		ret = lone_image_error(&h, src);
+	return ret ? ret : point_add(pt, src, -1);
+}
+
+/* cbt_open_point(), or with @names_only cbt_name_point(). */
+static int open_point(const char *src, const char *id, bool full_check, const char *spool_dir,
+		      bool names_only, struct cbt_point *pt)
 {
 	struct cbt_img_header h[2];
 	struct cbt_chain c;
@@ -408,7 +423,7 @@ int cbt_open_point(const char *src, const char *id, bool full_check, const char 
 		if (id)
 			return cbt_err(-EINVAL, "--image and --at pick an image of a chain directory;"
 				       " %s is one image", src);
-		ret = open_one(src, full_check, spool_dir, pt);
+		ret = names_only ? name_one(src, pt) : open_one(src, full_check, spool_dir, pt);
 		if (ret)
 			cbt_point_free(pt);
 		return ret;
@@ -436,7 +451,10 @@ int cbt_open_point(const char *src, const char *id, bool full_check, const char 
 		ret = cbt_chain_read_ends(&c, path[k], &h[k % 2], &t);
 		cbt_extents_free(&t.map);
 		/* a link the index lists is gone: a damaged chain (exit 4, as verify) */
-		if (ret == -ENOENT)
+		if (ret == -ENOENT && !faccessat(c.dfd, e->file, F_OK, AT_SYMLINK_NOFOLLOW))
+			/* the image is there, a segment of it is not: named in the detail */
+			ret = cbt_err(-EBADMSG, "%s", cbt_err_detail() ? cbt_err_detail() : e->file);
+		else if (ret == -ENOENT)
 			ret = cbt_err(-EBADMSG, "%s: image %s is missing (a missing link of the chain:"
 				      " restore a point taken after the next full image, or an"
 				      " older one)", src, e->file);
@@ -449,8 +467,8 @@ int cbt_open_point(const char *src, const char *id, bool full_check, const char 
 		}
 		if (k)
 			ret = cbt_img_check_link(&h[(k - 1) % 2], &h[k % 2], pt->names[k - 1], file);
-		fd = ret ? -1 : cbt_chain_open_image(&c, path[k]);
-		if (!ret && fd < 0)
+		fd = ret || names_only ? -1 : cbt_chain_open_image(&c, path[k]);
+		if (!ret && !names_only && fd < 0)
 			ret = fd;
 		/* A split image comes as a stream: preverify needs to read it twice. */
 		if (!ret && full_check && lseek(fd, 0, SEEK_CUR) < 0) {
@@ -471,4 +489,15 @@ int cbt_open_point(const char *src, const char *id, bool full_check, const char 
 	if (ret)
 		cbt_point_free(pt);
 	return ret;
+}
+
+int cbt_open_point(const char *src, const char *id, bool full_check, const char *spool_dir,
+		   struct cbt_point *pt)
+{
+	return open_point(src, id, full_check, spool_dir, false, pt);
+}
+
+int cbt_name_point(const char *src, const char *id, struct cbt_point *pt)
+{
+	return open_point(src, id, false, NULL, true, pt);
 }

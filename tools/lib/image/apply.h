@@ -56,6 +56,13 @@ struct cbt_point {
  */
 int cbt_open_point(const char *src, const char *id, bool full_check, const char *spool_dir,
 		   struct cbt_point *pt);
+/*
+ * The same checks of point @id of @src (not standard input), but nothing
+ * is opened: every fd is -1 and the names are the image files' paths, for
+ * a reader that opens them itself (image/view.c reads split images and
+ * images in S3 at any offset).
+ */
+int cbt_name_point(const char *src, const char *id, struct cbt_point *pt);
 void cbt_point_free(struct cbt_point *pt);
 /* Bytes of the point's image files (0 for a pipe): the progress total. */
 uint64_t cbt_point_bytes(const struct cbt_point *pt);

@@ -389,6 +389,9 @@ int cbt_chain_rewrite(struct cbt_chain *c, const struct cbt_chain_entry *v, size
 		return -ENOMEM;
 	memcpy(copy, v, nr * sizeof(*copy));
 	ret = write_index(c, copy, nr, NULL);
+	/* The store's index is the chain; the view's only says what to send. */
+	if (!ret && c->remote)
+		ret = c->remote->put_index(c->remote->arg);
 	if (ret) {
 		free(copy);
 		return ret;
@@ -452,6 +455,9 @@ static void remove_orphan(const struct cbt_chain *c, int dfd, const char *name, 
 	for (size_t i = 0; i < c->nr; i++)
 		if (!strncmp(c->v[i].file, name, (size_t)n) && !c->v[i].file[n])
 			return;
+	/* a stored image whose deletion failed keeps its stub: the next run tries again */
+	if (c->remote && c->remote->remove(c->remote->arg, dfd, name))
+		return;
 	if (!unlinkat(dfd, name, 0))
 		(*count)++;
 }

@@ -27,12 +27,27 @@ struct cbt_chain_entry {
 	char file[CBT_CHAIN_FILE_MAX];
 };
 
+/*
+ * Where a chain's images live when its directory is only a local view of
+ * them (a chain in S3, image/s3chain.h). The chain code calls these so
+ * that every change reaches the store in the order that keeps the stored
+ * chain whole: a new image stored first, then the index (the commit),
+ * then the images it no longer names deleted.
+ */
+struct cbt_chain_remote {
+	int (*put_image)(void *arg, int dfd, const char *file);	/* stored; @file becomes a stub */
+	int (*put_index)(void *arg);	/* the directory's index, just rewritten */
+	int (*remove)(void *arg, int dfd, const char *file);	/* before @file is unlinked */
+	void *arg;
+};
+
 struct cbt_chain {
 	char *dir;
 	struct cbt_chain_entry *v;
 	size_t nr;
 	int lock_fd;
 	int dfd;	/* the directory: every file in it is opened relative to this */
+	const struct cbt_chain_remote *remote;	/* NULL: the directory is the store */
 };
 
 /*

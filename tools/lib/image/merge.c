@@ -387,6 +387,14 @@ int cbt_chain_merge(struct cbt_chain *c, size_t from, size_t upto,
 	ret = cbt_tmpfile_commit(&tf);
 	if (ret)
 		goto out;
+	/* a chain in S3: the merged image is stored before the index names it */
+	if (c->remote) {
+		ret = c->remote->put_image(c->remote->arg, c->dfd, e.file);
+		if (ret) {
+			unlinkat(c->dfd, e.file, 0);
+			goto out;
+		}
+	}
 	crash_point(2);
 
 	/* The new index: the run's entries replaced by the merged one, at UPTO's place. */

@@ -9,6 +9,8 @@
  * Any mismatch is -EBADMSG with a detail naming the offset.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,15 +29,7 @@
 
 #define RBUF 65536
 
-/*
- * Fuzzing builds (tests/unit/fuzz_image.c) go on past a checksum mismatch,
- * so the fuzzer reaches the checks behind the checksums.
- */
-#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-#define SUM_DIFFERS(a, b) ((void)(a), (void)(b), false)
-#else
-#define SUM_DIFFERS(a, b) ((a) != (b))
-#endif
+static int read_threads_default = 1;
 
 struct cbt_img_reader {
 	int fd;
@@ -47,28 +41,49 @@ struct cbt_img_reader {
 	size_t rpos, rlen;
 	bool eof;
 
-	uint64_t seq;
+	uint64_t parse_seq;	/* frames read from the stream */
+	uint64_t seq;		/* frames handed out */
 	uint64_t next_block;	/* frames' extents start at or after this */
 	struct cbt_extents map;
 	uint64_t blocks;
 	XXH3_state_t *digest;
 	/* Version 2: XXH64 of the frame index entries the frames read call for. */
 	XXH64_state_t fidx_want;
+	struct frame_slot *one;	/* the frame, when decoded on the caller's thread */
+	struct read_pool *pool;	/* decoding threads (cbt_img_reader_threads()), or NULL */
+	int failed;		/* with a pool: the error returned, returned again */
+	bool done;
+	struct cbt_img_trailer t;
+	/* Version 3: the image's keys. */
+	bool crypt_on;
+	struct cbt_img_crypt crypt;
+};
+
+/* One frame on its way from the stream to the caller. */
+struct frame_slot {
+	uint64_t start;		/* file offset of its magic */
+	uint64_t seq;
+	uint8_t h[CBT_IMG_FRAME_HDR_SIZE];
+	uint32_t nr, raw_len, stored, comp;
+	bool direct;		/* read straight into raw (plain, uncompressed) */
 	struct cbt_range ext[CBT_IMG_FRAME_MAX_EXTENTS];
 	uint8_t *payload;	/* grown to the largest frame seen */
 	size_t payload_cap;
 	uint8_t *raw;
 	size_t raw_cap;
 	ZSTD_DCtx *dctx;
-	bool done;
-	struct cbt_img_trailer t;
-	/* Version 3: the image's keys, and a frame's header and extents as AD. */
-	bool crypt_on;
-	struct cbt_img_crypt crypt;
-	uint8_t *ad;
+	uint8_t *ad;		/* version 3: the frame's header and extents as AD */
+	/* decoding threads: where the frame is, and its outcome */
+	int state;		/* enum slot_state */
+	bool trailer;		/* the trailer starts here, not a frame */
+	int err;
+	char msg[1024];
 };
 
-static int bad(struct cbt_img_reader *r, uint64_t off, const char *what)
+static struct frame_slot *slot_new(const struct cbt_img_reader *r);
+static void slot_free(struct frame_slot *s);
+
+static int bad(const struct cbt_img_reader *r, uint64_t off, const char *what)
 {
 	return cbt_err(-EBADMSG, "%s: %s at byte %llu", r->name, what, (unsigned long long)off);
 }
@@ -86,6 +101,21 @@ static int rd(struct cbt_img_reader *r, void *p, size_t len)
 				return cbt_err(-EBADMSG, "%s: truncated at byte %llu: the image"
 					       " ends early (an interrupted backup?)", r->name,
 					       (unsigned long long)r->off);
+			/* A frame's data goes straight into place: one copy less per byte. */
+			if (len >= RBUF) {
+				n = read(r->fd, b, len);
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n < 0)
+					return cbt_err(-errno, "%s: reading: %s", r->name,
+						       strerror(errno));
+				if (!n)
+					r->eof = true;
+				r->off += (size_t)n;
+				b += n;
+				len -= (size_t)n;
+				continue;
+			}
 			n = read(r->fd, r->rbuf, RBUF);
 			if (n < 0 && errno == EINTR)
 				continue;
@@ -123,8 +153,7 @@ int cbt_img_reader_open(struct cbt_img_reader **rp, int fd, const char *name)
 	cbt_extents_init(&r->t.map);
 	r->rbuf = malloc(RBUF);
 	r->digest = XXH3_createState();
-	r->dctx = ZSTD_createDCtx();
-	if (!r->rbuf || !r->digest || !r->dctx)
+	if (!r->rbuf || !r->digest)
 		return -ENOMEM;
 	XXH3_128bits_reset(r->digest);
 	XXH64_reset(&r->fidx_want, 0);
@@ -137,12 +166,14 @@ int cbt_img_reader_open(struct cbt_img_reader **rp, int fd, const char *name)
 	r->nr_blocks = cbt_img_nr_blocks(&r->h);
 	if (cbt_img_encrypted(&r->h)) {
 		r->crypt_on = true;
-		r->ad = malloc(CBT_IMG_FRAME_HDR_SIZE + 16 * CBT_IMG_FRAME_MAX_EXTENTS);
-		if (!r->ad)
-			return -ENOMEM;
 		ret = cbt_img_crypt_init(&r->crypt, r->h.salt);
+		if (ret)
+			return ret;
 	}
-	return ret;
+	r->one = slot_new(r);
+	if (!r->one)
+		return -ENOMEM;
+	return cbt_img_reader_threads(r, read_threads_default);
 }
 
 const struct cbt_img_header *cbt_img_reader_header(const struct cbt_img_reader *r)
@@ -289,24 +320,29 @@ out:
 	return ret;
 }
 
-int cbt_img_next(struct cbt_img_reader *r, struct cbt_img_frame *f)
+/*
+ * Read frame @s's header, extents and stored data from the stream and
+ * check what needs no decoding: 0, 1 when the trailer starts here instead
+ * (its first 8 bytes in @s->h), or -errno. Runs on the caller's thread,
+ * in stream order.
+ */
+static int frame_parse(struct cbt_img_reader *r, struct frame_slot *s)
 {
-	uint8_t h[CBT_IMG_FRAME_HDR_SIZE], e[16], cs[8];
+	uint8_t *h = s->h, e[16], cs[8];
 	uint64_t start = r->off, seed = cbt_get_le64(r->h.uuid), total = 0;
 	uint32_t nr, raw_len, stored, comp;
 	XXH64_state_t sum;
 	int ret;
 
-	if (r->done)
-		return 0;
+	s->start = start;
 	ret = rd(r, h, 8);
 	if (ret)
 		return ret;
 	if (cbt_get_le32(h) == CBT_IMG_TRAILER_MAGIC)
-		return read_trailer(r, h, start);
+		return 1;
 	if (cbt_get_le32(h) != CBT_IMG_FRAME_MAGIC)
 		return bad(r, start, "no frame or trailer magic");
-	ret = rd(r, h + 8, sizeof(h) - 8);
+	ret = rd(r, h + 8, CBT_IMG_FRAME_HDR_SIZE - 8);
 	if (ret)
 		return ret;
 	nr = cbt_get_le32(h + 4);
@@ -315,7 +351,7 @@ int cbt_img_next(struct cbt_img_reader *r, struct cbt_img_frame *f)
 	comp = cbt_get_le32(h + 24);
 	if (!nr || nr > CBT_IMG_FRAME_MAX_EXTENTS)
 		return bad(r, start, "bad frame extent count");
-	if (cbt_get_le64(h + 8) != r->seq)
+	if (cbt_get_le64(h + 8) != r->parse_seq)
 		return bad(r, start, "frame out of sequence (a frame is missing or repeated)");
 	if (!raw_len || raw_len > CBT_IMG_FRAME_BYTES || cbt_get_le32(h + 28))
 		return bad(r, start, "bad frame length or reserved field");
@@ -323,14 +359,14 @@ int cbt_img_next(struct cbt_img_reader *r, struct cbt_img_frame *f)
 		return bad(r, start, "bad frame compression or stored length");
 
 	XXH64_reset(&sum, seed);
-	XXH64_update(&sum, h, sizeof(h));
+	XXH64_update(&sum, h, CBT_IMG_FRAME_HDR_SIZE);
 	for (uint32_t i = 0; i < nr; i++) {
 		ret = rd(r, e, sizeof(e));
 		if (ret)
 			return ret;
 		XXH64_update(&sum, e, sizeof(e));
-		r->ext[i].start = cbt_get_le64(e);
-		r->ext[i].len = cbt_get_le64(e + 8);
+		s->ext[i].start = cbt_get_le64(e);
+		s->ext[i].len = cbt_get_le64(e + 8);
 	}
 	ret = rd(r, cs, sizeof(cs));
 	if (ret)
@@ -338,97 +374,351 @@ int cbt_img_next(struct cbt_img_reader *r, struct cbt_img_frame *f)
 	if (SUM_DIFFERS(cbt_get_le64(cs), XXH64_digest(&sum)))
 		return bad(r, start, "frame header checksum mismatch");
 	for (uint32_t i = 0; i < nr; i++) {
-		uint64_t s = r->ext[i].start, n = r->ext[i].len;
+		uint64_t b = s->ext[i].start, n = s->ext[i].len;
 
-		if (!n || s < r->next_block || (i && s == r->next_block) || s >= r->nr_blocks ||
-		    n > r->nr_blocks - s)
+		if (!n || b < r->next_block || (i && b == r->next_block) || b >= r->nr_blocks ||
+		    n > r->nr_blocks - b)
 			return bad(r, start, "frame extents out of order or past the device end");
-		r->next_block = s + n;
-		for (uint64_t b = s; b < s + n && total <= CBT_IMG_FRAME_BYTES; b++)
-			total += cbt_img_block_len(&r->h, b);
+		r->next_block = b + n;
+		for (uint64_t k = b; k < b + n && total <= CBT_IMG_FRAME_BYTES; k++)
+			total += cbt_img_block_len(&r->h, k);
 	}
 	if (total != raw_len)
 		return bad(r, start, "frame length differs from its extents");
 
-	if (raw_len > r->raw_cap) {
-		free(r->raw);
-		r->raw = malloc(raw_len);
-		r->raw_cap = r->raw ? raw_len : 0;
+	if (raw_len > s->raw_cap) {
+		free(s->raw);
+		s->raw = malloc(raw_len);
+		s->raw_cap = s->raw ? raw_len : 0;
 	}
-	if (stored > r->payload_cap) {
-		free(r->payload);
-		r->payload = malloc(stored);
-		r->payload_cap = r->payload ? stored : 0;
+	if (stored > s->payload_cap) {
+		free(s->payload);
+		s->payload = malloc(stored);
+		s->payload_cap = s->payload ? stored : 0;
 	}
-	if (!r->raw || !r->payload)
+	if (!s->raw || !s->payload)
 		return -ENOMEM;
 	/* A plain uncompressed frame is read straight into place. */
-	bool direct = comp == CBT_IMG_COMP_NONE && !r->crypt_on;
-
-	ret = rd(r, direct ? r->raw : r->payload, stored);
+	s->direct = comp == CBT_IMG_COMP_NONE && !r->crypt_on;
+	ret = rd(r, s->direct ? s->raw : s->payload, stored);
 	if (ret)
 		return ret;
-	if (SUM_DIFFERS(cbt_get_le64(h + 32), cbt_img_sum(r->h.uuid, direct ? r->raw : r->payload,
-							      stored)))
-		return bad(r, start, "frame data checksum mismatch");
+	s->nr = nr;
+	s->raw_len = raw_len;
+	s->stored = stored;
+	s->comp = comp;
+	s->seq = r->parse_seq++;
+	return 0;
+}
+
+/*
+ * Check frame @s's data checksum, authenticate and decompress it into
+ * @s->raw. Reads only what the reader's header and keys hold, never
+ * changes @r: the decoding threads run it on several frames at once.
+ */
+static int frame_decode(const struct cbt_img_reader *r, struct frame_slot *s)
+{
+	uint32_t nr = s->nr, stored = s->stored;
+	const uint8_t *h = s->h;
+
+	if (SUM_DIFFERS(cbt_get_le64(h + 32), cbt_img_sum(r->h.uuid, s->direct ? s->raw :
+							      s->payload, stored)))
+		return bad(r, s->start, "frame data checksum mismatch");
 	if (r->crypt_on) {
-		memcpy(r->ad, h, sizeof(h));
-		memset(r->ad + 32, 0, 8);
+		memcpy(s->ad, h, CBT_IMG_FRAME_HDR_SIZE);
+		memset(s->ad + 32, 0, 8);
 		for (uint32_t i = 0; i < nr; i++) {
-			cbt_put_le64(r->ad + CBT_IMG_FRAME_HDR_SIZE + 16 * i, r->ext[i].start);
-			cbt_put_le64(r->ad + CBT_IMG_FRAME_HDR_SIZE + 16 * i + 8, r->ext[i].len);
+			cbt_put_le64(s->ad + CBT_IMG_FRAME_HDR_SIZE + 16 * i, s->ext[i].start);
+			cbt_put_le64(s->ad + CBT_IMG_FRAME_HDR_SIZE + 16 * i + 8, s->ext[i].len);
 		}
-		if (SUM_DIFFERS(cbt_img_unseal(&r->crypt, r->seq, r->ad,
+		if (SUM_DIFFERS(cbt_img_unseal(&r->crypt, s->seq, s->ad,
 					       CBT_IMG_FRAME_HDR_SIZE + 16 * (size_t)nr,
-					       r->payload, stored), 0))
-			return bad(r, start, "frame authentication failed (modified, or from"
+					       s->payload, stored), 0))
+			return bad(r, s->start, "frame authentication failed (modified, or from"
 				   " another image)");
 		stored -= CBT_IMG_TAG_BYTES;
-		if (comp == CBT_IMG_COMP_NONE)
-			memcpy(r->raw, r->payload, raw_len);
+		if (s->comp == CBT_IMG_COMP_NONE)
+			memcpy(s->raw, s->payload, s->raw_len);
 	}
-	if (comp == CBT_IMG_COMP_ZSTD) {
-		size_t n = ZSTD_decompressDCtx(r->dctx, r->raw, raw_len, r->payload, stored);
+	if (s->comp == CBT_IMG_COMP_ZSTD) {
+		size_t n = ZSTD_decompressDCtx(s->dctx, s->raw, s->raw_len, s->payload, stored);
 
-		if (ZSTD_isError(n) || n != raw_len)
-			return bad(r, start, "frame does not decompress to its length");
+		if (ZSTD_isError(n) || n != s->raw_len)
+			return bad(r, s->start, "frame does not decompress to its length");
 	}
+	return 0;
+}
+
+/* Account decoded frame @s, in stream order, and hand it out as @f: 1 or -errno. */
+static int frame_commit(struct cbt_img_reader *r, struct frame_slot *s, struct cbt_img_frame *f)
+{
+	uint32_t nr = s->nr;
+	int ret;
+
 	for (uint32_t i = 0; i < nr; i++) {
-		ret = cbt_extents_append(&r->map, r->ext[i].start, r->ext[i].len);
+		ret = cbt_extents_append(&r->map, s->ext[i].start, s->ext[i].len);
 		if (ret)
 			return ret;
-		r->blocks += r->ext[i].len;
+		r->blocks += s->ext[i].len;
 	}
-	XXH3_128bits_update(r->digest, r->raw, raw_len);
+	XXH3_128bits_update(r->digest, s->raw, s->raw_len);
 	if (r->h.version >= 2) {
 		uint8_t ent[CBT_IMG_FIDX_ENTRY_SIZE];
 
-		cbt_put_le64(ent, start);
-		cbt_put_le64(ent + 8, r->ext[0].start);
-		cbt_put_le64(ent + 16, r->ext[nr - 1].start + r->ext[nr - 1].len - 1);
+		cbt_put_le64(ent, s->start);
+		cbt_put_le64(ent + 8, s->ext[0].start);
+		cbt_put_le64(ent + 16, s->ext[nr - 1].start + s->ext[nr - 1].len - 1);
 		cbt_put_le32(ent + 24, nr);
-		cbt_put_le32(ent + 28, stored + (r->crypt_on ? CBT_IMG_TAG_BYTES : 0));
+		cbt_put_le32(ent + 28, s->stored);
 		XXH64_update(&r->fidx_want, ent, sizeof(ent));
 	}
 	r->seq++;
-	f->ext = r->ext;
+	f->ext = s->ext;
 	f->nr = nr;
-	f->data = r->raw;
-	f->len = raw_len;
+	f->data = s->raw;
+	f->len = s->raw_len;
 	return 1;
+}
+
+/* ---- Decoding on several threads ---------------------------------------- */
+
+/*
+ * The caller's thread reads frames ahead into a ring of slots and queues
+ * them; the workers decode them in any order; the caller hands them out in
+ * stream order. A frame's error (or the trailer) stops the reading ahead
+ * and is returned when its turn comes, after every frame before it, with
+ * its detail: the caller sees exactly what the single-threaded reader shows.
+ */
+enum slot_state { SLOT_FREE, SLOT_QUEUED, SLOT_BUSY, SLOT_DONE };
+
+struct read_pool {
+	struct cbt_img_reader *r;
+	/* protects every slot's state, err and msg, job, tail and quit */
+	pthread_mutex_t lock;
+	pthread_cond_t work;	/* a frame was queued, or quit */
+	pthread_cond_t done;	/* a frame was decoded */
+	size_t nslots;
+	struct frame_slot **slots;
+	uint64_t head;		/* the next frame to hand out (caller only) */
+	uint64_t job;		/* the next frame a worker takes */
+	uint64_t tail;		/* the next frame to read */
+	bool held;		/* frame head - 1 is the caller's (caller only) */
+	bool stop;		/* reading stopped at the trailer or an error (caller only) */
+	bool quit;
+	int nthreads;
+	pthread_t *tid;
+};
+
+static struct frame_slot *pool_slot(const struct read_pool *p, uint64_t seq)
+{
+	return p->slots[seq % p->nslots];
+}
+
+static void slot_result(struct frame_slot *s, int err)
+{
+	const char *d = err < 0 ? cbt_err_detail() : NULL;
+
+	s->err = err;
+	snprintf(s->msg, sizeof(s->msg), "%s", d ? d : "");
+}
+
+static void *pool_worker(void *arg)
+{
+	struct read_pool *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		struct frame_slot *s;
+		int ret;
+
+		while (!p->quit && p->job == p->tail)
+			pthread_cond_wait(&p->work, &p->lock);
+		if (p->quit)
+			break;
+		s = pool_slot(p, p->job++);
+		if (s->state != SLOT_QUEUED)
+			continue;	/* the trailer or an error, settled when read */
+		s->state = SLOT_BUSY;
+		pthread_mutex_unlock(&p->lock);
+		ret = frame_decode(p->r, s);
+		pthread_mutex_lock(&p->lock);
+		slot_result(s, ret);
+		cbt_err_clear();
+		s->state = SLOT_DONE;
+		pthread_cond_signal(&p->done);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static struct frame_slot *slot_new(const struct cbt_img_reader *r)
+{
+	struct frame_slot *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->dctx = ZSTD_createDCtx();
+	if (r->crypt_on)
+		s->ad = malloc(CBT_IMG_FRAME_HDR_SIZE + 16 * CBT_IMG_FRAME_MAX_EXTENTS);
+	if (!s->dctx || (r->crypt_on && !s->ad)) {
+		ZSTD_freeDCtx(s->dctx);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void slot_free(struct frame_slot *s)
+{
+	if (!s)
+		return;
+	free(s->payload);
+	free(s->raw);
+	ZSTD_freeDCtx(s->dctx);
+	free(s->ad);
+	free(s);
+}
+
+static void pool_free(struct read_pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->quit = true;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	for (int i = 0; i < p->nthreads; i++)
+		pthread_join(p->tid[i], NULL);
+	for (size_t i = 0; p->slots && i < p->nslots; i++)
+		slot_free(p->slots[i]);
+	free(p->slots);
+	free(p->tid);
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->done);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+int cbt_img_reader_threads(struct cbt_img_reader *r, int n)
+{
+	struct read_pool *p;
+	int ret = 0;
+
+	if (n <= 1 || r->pool)
+		return 0;
+	if (r->parse_seq || r->done)
+		return -EINVAL;
+	if (n > CBT_IMG_READ_THREADS_MAX)
+		n = CBT_IMG_READ_THREADS_MAX;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->r = r;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->done, NULL);
+	/* one frame with the caller, one being read, the rest decoding */
+	p->nslots = (size_t)n + 2;
+	p->slots = calloc(p->nslots, sizeof(*p->slots));
+	p->tid = calloc((size_t)n, sizeof(*p->tid));
+	if (!p->slots || !p->tid)
+		ret = -ENOMEM;
+	for (size_t i = 0; !ret && i < p->nslots; i++)
+		if (!(p->slots[i] = slot_new(r)))
+			ret = -ENOMEM;
+	for (; !ret && p->nthreads < n; p->nthreads++) {
+		int e = pthread_create(&p->tid[p->nthreads], NULL, pool_worker, p);
+
+		if (e)
+			ret = cbt_err(-e, "starting %d decoding threads: %s", n, strerror(e));
+	}
+	if (ret) {
+		pool_free(p);
+		return ret;
+	}
+	r->pool = p;
+	return 0;
+}
+
+static int next_parallel(struct cbt_img_reader *r, struct cbt_img_frame *f)
+{
+	struct read_pool *p = r->pool;
+	struct frame_slot *s;
+	int ret;
+
+	if (r->failed)
+		return r->failed;
+	pthread_mutex_lock(&p->lock);
+	if (p->held)
+		pool_slot(p, p->head - 1)->state = SLOT_FREE;
+	pthread_mutex_unlock(&p->lock);
+	p->held = false;
+	/* Read ahead while slots are free; the workers decode meanwhile. */
+	while (!p->stop && p->tail - p->head < p->nslots) {
+		s = pool_slot(p, p->tail);
+		ret = frame_parse(r, s);
+		pthread_mutex_lock(&p->lock);
+		if (ret) {
+			s->trailer = ret == 1;
+			slot_result(s, ret);
+			s->state = SLOT_DONE;
+			p->stop = true;
+		} else {
+			s->state = SLOT_QUEUED;
+		}
+		p->tail++;
+		pthread_cond_signal(&p->work);
+		pthread_mutex_unlock(&p->lock);
+	}
+	s = pool_slot(p, p->head++);
+	pthread_mutex_lock(&p->lock);
+	while (s->state != SLOT_DONE)
+		pthread_cond_wait(&p->done, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+	if (s->trailer)
+		ret = read_trailer(r, s->h, s->start);
+	else if (s->err && s->msg[0])
+		ret = cbt_err(s->err, "%s", s->msg);
+	else if (s->err)
+		ret = s->err;
+	else
+		ret = frame_commit(r, s, f);
+	p->held = ret == 1;
+	if (ret < 0)
+		r->failed = ret;
+	return ret;
+}
+
+void cbt_img_set_read_threads(int n)
+{
+	read_threads_default = n;
+}
+
+int cbt_img_next(struct cbt_img_reader *r, struct cbt_img_frame *f)
+{
+	struct frame_slot *s = r->one;
+	int ret;
+
+	if (r->done)
+		return 0;
+	if (r->pool)
+		return next_parallel(r, f);
+	ret = frame_parse(r, s);
+	if (ret == 1)
+		return read_trailer(r, s->h, s->start);
+	if (!ret)
+		ret = frame_decode(r, s);
+	return ret ? ret : frame_commit(r, s, f);
 }
 
 void cbt_img_reader_free(struct cbt_img_reader *r)
 {
 	if (!r)
 		return;
+	if (r->pool)
+		pool_free(r->pool);
+	slot_free(r->one);
 	free(r->rbuf);
-	free(r->payload);
-	free(r->raw);
 	if (r->digest)
 		XXH3_freeState(r->digest);
-	ZSTD_freeDCtx(r->dctx);
-	free(r->ad);
 	cbt_img_crypt_wipe(&r->crypt);
 	cbt_extents_free(&r->map);
 	cbt_extents_free(&r->t.map);
@@ -454,176 +744,5 @@ int cbt_img_verify_fd(int fd, const char *name, struct cbt_img_header *hdr,
 		}
 	}
 	cbt_img_reader_free(r);
-	return ret;
-}
-
-static int pread_all(int fd, void *p, size_t len, uint64_t off, const char *path)
-{
-	ssize_t n = pread(fd, p, len, (off_t)off);
-
-	if (n < 0)
-		return cbt_err(-errno, "%s: %s", path, strerror(errno));
-	if ((size_t)n != len)
-		return cbt_err(-EBADMSG, "%s: truncated at byte %llu", path,
-			       (unsigned long long)(off + (uint64_t)n));
-	return 0;
-}
-
-/*
- * Where an image whose last bytes are no footer ends after all: the offset
- * just past a footer in the last 64 KiB (something was appended), or 0.
- * Only for the message: the image stays refused either way.
- */
-#define FIND_END_SPAN 65536
-
-static uint64_t find_end(int fd, uint64_t size)
-{
-	size_t len = size < FIND_END_SPAN ? (size_t)size : FIND_END_SPAN;
-	uint64_t start = size - len, end = 0;
-	/* not static: threads read images at once (libcbt's chain handles) */
-	uint8_t *buf = malloc(FIND_END_SPAN);
-
-	if (!buf || len < 8 || cbt_pread_full(fd, buf, len, start))
-		goto out;
-	for (size_t i = len - 8 + 1; i-- > 8;) {
-		uint64_t t = cbt_get_le64(buf + i - 8);
-		uint8_t m[4];
-
-		/* A footer: the end magic after the offset of a trailer. */
-		if (!memcmp(buf + i, CBT_IMG_END_MAGIC, 8) && t >= CBT_IMG_HEADER_SIZE &&
-		    t < start + i && !cbt_pread_full(fd, m, 4, t) &&
-		    cbt_get_le32(m) == CBT_IMG_TRAILER_MAGIC) {
-			end = start + i + 8;
-			break;
-		}
-	}
-out:
-	free(buf);
-	return end;
-}
-
-int cbt_img_trailer_auth(const struct cbt_img_header *hdr, const uint8_t *buf, size_t len,
-			 uint8_t digest[16])
-{
-	struct cbt_img_crypt c;
-	uint8_t tag[CBT_IMG_TAG_BYTES];
-	size_t at = len - 8 - CBT_IMG_TAG_BYTES;
-	int ret = cbt_img_crypt_init(&c, hdr->salt);
-
-	if (ret)
-		return cbt_err(ret, "the image is encrypted: give its key file with --key FILE");
-	cbt_img_mac(&c, buf, at, tag);
-	if (SUM_DIFFERS(sodium_memcmp(tag, buf + at, sizeof(tag)), 0))
-		ret = cbt_err(-EBADMSG, "trailer authentication failed (modified)");
-	else if (digest)
-		cbt_img_mask_digest(&c, digest);
-	cbt_img_crypt_wipe(&c);
-	return ret;
-}
-
-int cbt_img_read_ends(const char *path, struct cbt_img_header *hdr, struct cbt_img_trailer *t)
-{
-	return cbt_img_read_ends_at(AT_FDCWD, path, path, hdr, t);
-}
-
-int cbt_img_read_ends_at(int dfd, const char *file, const char *path, struct cbt_img_header *hdr,
-			 struct cbt_img_trailer *t)
-{
-	int fd = cbt_open_regular(dfd, file, path, dfd != AT_FDCWD), ret;
-
-	memset(t, 0, sizeof(*t));
-	if (fd < 0)
-		return fd;
-	ret = cbt_img_read_ends_fd(fd, path, hdr, t);
-	close(fd);
-	return ret;
-}
-
-int cbt_img_read_ends_fd(int fd, const char *path, struct cbt_img_header *hdr,
-			 struct cbt_img_trailer *t)
-{
-	uint8_t hb[CBT_IMG_HEADER_SIZE], foot[16], th[CBT_IMG_TRAILER_HDR_SIZE];
-	uint8_t *buf = NULL;
-	struct stat st;
-	uint64_t off, nr, size, len, nf;
-	int ret;
-
-	memset(t, 0, sizeof(*t));
-	ret = fstat(fd, &st) ? -errno : 0;
-	size = (uint64_t)st.st_size;
-	if (!ret)
-		ret = pread_all(fd, hb, sizeof(hb), 0, path);
-	if (!ret && (ret = cbt_img_header_decode(hb, hdr)))
-		cbt_err_prefix(ret, "%s", path);
-	if (!ret && size < CBT_IMG_HEADER_SIZE + CBT_IMG_TRAILER_HDR_SIZE + 24)
-		ret = cbt_err(-EBADMSG, "%s: truncated (%llu bytes)", path, (unsigned long long)size);
-	if (!ret)
-		ret = pread_all(fd, foot, sizeof(foot), size - 16, path);
-	if (ret)
-		goto out;
-	off = cbt_get_le64(foot);
-	if (memcmp(foot + 8, CBT_IMG_END_MAGIC, 8) || off < CBT_IMG_HEADER_SIZE ||
-	    off > size - CBT_IMG_TRAILER_HDR_SIZE - 24) {
-		uint64_t end = find_end(fd, size);
-
-		if (end)
-			ret = cbt_err(-EBADMSG, "%s: data after the end of the image at byte %llu",
-				      path, (unsigned long long)end);
-		else
-			ret = cbt_err(-EBADMSG, "%s: no valid footer: the image is truncated or"
-				      " was not finished", path);
-		goto out;
-	}
-	ret = pread_all(fd, th, sizeof(th), off, path);
-	if (ret)
-		goto out;
-	nr = cbt_get_le64(th + 24);
-	nf = hdr->version >= 2 ? cbt_get_le64(th + 8) : 0;
-	len = CBT_IMG_TRAILER_HDR_SIZE + nr * 16 + nf * CBT_IMG_FIDX_ENTRY_SIZE +
-	      cbt_img_trailer_tail(hdr);
-	if (cbt_get_le32(th) != CBT_IMG_TRAILER_MAGIC || nr > (size - off) / 16 ||
-	    nf > (size - off) / CBT_IMG_FIDX_ENTRY_SIZE || off + len + 16 != size) {
-		ret = cbt_err(-EBADMSG, "%s: bad trailer at byte %llu", path, (unsigned long long)off);
-		goto out;
-	}
-	buf = malloc(len);
-	if (!buf) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	ret = pread_all(fd, buf, len, off, path);
-	if (ret)
-		goto out;
-	if (SUM_DIFFERS(cbt_get_le64(buf + len - 8), cbt_img_sum(hdr->uuid, buf, len - 8)) ||
-	    cbt_get_le64(buf + 48) != off) {
-		ret = cbt_err(-EBADMSG, "%s: trailer checksum mismatch", path);
-		goto out;
-	}
-	t->frames = cbt_get_le64(buf + 8);
-	t->blocks = cbt_get_le64(buf + 16);
-	t->stored_bytes = size;
-	memcpy(t->digest, buf + 32, 16);
-	if (cbt_img_encrypted(hdr)) {
-		ret = cbt_img_trailer_auth(hdr, buf, len, t->digest);
-		if (ret) {
-			cbt_err_prefix(ret, "%s", path);
-			goto out;
-		}
-	}
-	cbt_extents_init(&t->map);
-	for (uint64_t i = 0; i < nr && !ret; i++) {
-		uint64_t s = cbt_get_le64(buf + CBT_IMG_TRAILER_HDR_SIZE + 16 * i);
-		uint64_t n = cbt_get_le64(buf + CBT_IMG_TRAILER_HDR_SIZE + 16 * i + 8);
-
-		if (s < cbt_extents_end(&t->map) || (i && s == cbt_extents_end(&t->map)) ||
-		    s >= cbt_img_nr_blocks(hdr) || !n || n > cbt_img_nr_blocks(hdr) - s)
-			ret = cbt_err(-EBADMSG, "%s: bad block map in the trailer", path);
-		else
-			ret = cbt_extents_append(&t->map, s, n);
-	}
-	if (ret)
-		cbt_extents_free(&t->map);
-out:
-	free(buf);
 	return ret;
 }

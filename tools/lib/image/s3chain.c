@@ -16,6 +16,7 @@
 #include "image/s3chain.h"
 #include "store/remote.h"
 #include "store/safefile.h"
+#include "store/sock.h"
 #include "util/util.h"
 
 static int write_index(int dfd, const char *view, const char *p, size_t len)
@@ -56,6 +57,86 @@ void cbt_s3chain_close(struct cbt_s3chain *r)
 	r->view[0] = 0;
 }
 
+/* ---- Changing a chain in S3 (cbt_s3chain_attach) ------------------------ */
+
+static int hook_put_index(void *arg)
+{
+	return cbt_s3chain_put_index(arg);
+}
+
+#define COPY_BUF (1 << 20)
+
+/* Upload local image @file of the view, then leave its stub in its place. */
+static int hook_put_image(void *arg, int dfd, const char *file)
+{
+	const struct cbt_s3chain *r = arg;
+	struct cbt_remote_writer *w;
+	uint8_t *buf = malloc(COPY_BUF);
+	int in = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), out, ret;
+
+	if (in < 0 || !buf) {
+		ret = in < 0 ? cbt_err(-errno, "%s/%s: %s", r->view, file, strerror(errno)) :
+			       -ENOMEM;
+		if (in >= 0)
+			close(in);
+		free(buf);
+		return ret;
+	}
+	ret = cbt_remote_writer_open(&w, &r->s3, r->url, file, &out);
+	if (ret) {
+		close(in);
+		free(buf);
+		return ret;
+	}
+	for (;;) {
+		ssize_t n = read(in, buf, COPY_BUF);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			ret = cbt_err(-errno, "%s/%s: %s", r->view, file, strerror(errno));
+		else if (n)
+			ret = cbt_write_all(out, buf, (size_t)n);
+		if (n <= 0 || ret)
+			break;
+	}
+	close(in);
+	free(buf);
+	if (ret) {
+		cbt_remote_writer_abort(w);
+		return ret;
+	}
+	return cbt_remote_writer_finish(w, dfd);
+}
+
+/* Stub @file leaves the view: its object leaves the bucket first. */
+static int hook_remove(void *arg, int dfd, const char *file)
+{
+	const struct cbt_s3chain *r = arg;
+	char name[NAME_MAX + 1];
+	uint64_t size;
+	int fd = openat(dfd, file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return 0;
+	ret = cbt_remote_stub_read(fd, name, sizeof(name), &size);
+	close(fd);
+	if (ret <= 0)
+		return ret;
+	ret = cbt_s3_delete(&r->s3, name);
+	if (ret == -ENOENT)
+		ret = 0;
+	if (ret)
+		fprintf(stderr, "cbt: %s/%s: not deleted: %s\n", r->url, name,
+			cbt_err_detail() ? cbt_err_detail() : strerror(-ret));
+	return ret;
+}
+
+void cbt_s3chain_attach(const struct cbt_s3chain *r, struct cbt_chain *c)
+{
+	c->remote = &r->remote;
+}
+
 int cbt_s3chain_open(struct cbt_s3chain *r, const char *url, const char *config, bool create)
 {
 	struct cbt_s3_buf idx = { 0 };
@@ -64,6 +145,9 @@ int cbt_s3chain_open(struct cbt_s3chain *r, const char *url, const char *config,
 	int ret, dfd;
 
 	memset(r, 0, sizeof(*r));
+	r->remote = (struct cbt_chain_remote){ .put_image = hook_put_image,
+					       .put_index = hook_put_index,
+					       .remove = hook_remove, .arg = r };
 	ret = cbt_s3_open(&r->s3, url, config);
 	if (ret)
 		return ret;
@@ -150,22 +234,36 @@ static void cmd_remote_cleanup(void)
 	cbt_s3chain_close(&cmd_remote);
 }
 
+void cbt_s3chain_src_done(void)
+{
+	cbt_s3chain_close(&cmd_remote);
+}
+
 int cbt_s3chain_src(const char *src, const char *config, bool create, const char **path,
 		   const struct cbt_s3chain **r)
 {
 	int ret;
+
+	static bool registered;
 
 	*path = src;
 	if (r)
 		*r = NULL;
 	if (!cbt_s3_is_url(src))
 		return 0;
+	/* `cbt mount' checks the chain before it starts the server: the view is there */
+	if (cmd_remote.view[0] && cmd_remote.url[0] && !strcmp(cmd_remote.url, src))
+		goto out;
+	cbt_s3chain_close(&cmd_remote);
 	if (!config && getenv("CBT_S3_CONFIG") && *getenv("CBT_S3_CONFIG"))
 		config = getenv("CBT_S3_CONFIG");
 	ret = cbt_s3chain_open(&cmd_remote, src, config, create);
 	if (ret)
 		return ret;
-	atexit(cmd_remote_cleanup);
+	if (!registered)
+		atexit(cmd_remote_cleanup);
+	registered = true;
+out:
 	*path = cmd_remote.view;
 	if (r)
 		*r = &cmd_remote;

@@ -14,12 +14,14 @@
 #include <limits.h>
 #include <stdbool.h>
 
+#include "image/chain.h"
 #include "store/s3.h"
 
 struct cbt_s3chain {
 	struct cbt_s3 s3;
 	char url[600];		/* s3://BUCKET/PREFIX, for messages */
 	char view[PATH_MAX];	/* the local view directory */
+	struct cbt_chain_remote remote;	/* cbt_s3chain_attach() */
 };
 
 /*
@@ -32,6 +34,13 @@ void cbt_s3chain_close(struct cbt_s3chain *r);
 /* Upload the view's chain.idx: the last step of a backup. */
 int cbt_s3chain_put_index(const struct cbt_s3chain *r);
 /*
+ * Make chain @c, opened on @r's view, change the chain in S3 as it changes
+ * (merge, prune): a merged image is uploaded (from a local file in the
+ * view) before the index names it, the index uploaded each time it is
+ * rewritten, and an image the index no longer names deleted after that.
+ */
+void cbt_s3chain_attach(const struct cbt_s3chain *r, struct cbt_chain *c);
+/*
  * For a command's CHAIN argument @src: an s3:// URL is opened (@config:
  * --s3-config, else $CBT_S3_CONFIG, else the environment) and *@path is its
  * view, removed at exit; anything else is *@path as it is. @r (may be
@@ -39,5 +48,10 @@ int cbt_s3chain_put_index(const struct cbt_s3chain *r);
  */
 int cbt_s3chain_src(const char *src, const char *config, bool create, const char **path,
 		    const struct cbt_s3chain **r);
+/*
+ * Remove the view cbt_s3chain_src() made now: before exec (`cbt serve'
+ * becomes nbdkit, and exit handlers do not run then).
+ */
+void cbt_s3chain_src_done(void);
 
 #endif /* CBT_S3CHAIN_H */

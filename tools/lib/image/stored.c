@@ -17,17 +17,10 @@
 /* A trailer's block map can hold at most this much (one extent per other block). */
 #define TRAILER_MAX (CBT_IMG_MAX_DEV_BYTES / 512 / 2 * 16 + 4096)
 
-/*
- * Copy what cbt_img_read_ends_at() reads (the header, the footer, the
- * trailer it points to) into a sparse memory file of the image's size and
- * let it read that: the checks stay in one place.
- */
-static int read_ends_obj(const struct cbt_store_obj *o, const char *shown,
-			 struct cbt_img_header *hdr, struct cbt_img_trailer *t)
+int cbt_img_ends_memfd(const struct cbt_store_obj *o, const char *shown)
 {
 	uint64_t size = o->size, off = size, len;
 	uint8_t foot[16], *buf = NULL;
-	char proc[64];
 	int mfd, ret;
 
 	mfd = memfd_create("cbt-ends", MFD_CLOEXEC);
@@ -58,9 +51,21 @@ static int read_ends_obj(const struct cbt_store_obj *o, const char *shown,
 	if (!ret && pwrite(mfd, buf, (size_t)len, (off_t)off) != (ssize_t)len)
 		ret = -errno;
 	free(buf);
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", mfd);
-	if (!ret)
-		ret = cbt_img_read_ends_at(AT_FDCWD, proc, shown, hdr, t);
+	if (ret) {
+		close(mfd);
+		return ret;
+	}
+	return mfd;
+}
+
+static int read_ends_obj(const struct cbt_store_obj *o, const char *shown,
+			 struct cbt_img_header *hdr, struct cbt_img_trailer *t)
+{
+	int mfd = cbt_img_ends_memfd(o, shown), ret;
+
+	if (mfd < 0)
+		return mfd;
+	ret = cbt_img_read_ends_fd(mfd, shown, hdr, t);
 	close(mfd);
 	return ret;
 }

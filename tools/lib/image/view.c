@@ -2,7 +2,7 @@
 /*
  * Random access to a restore point (image/view.h).
  *
- * At open: cbt_open_point() checks the chain's links as `cbt restore'
+ * At open: cbt_name_point() checks the chain's links as `cbt restore'
  * does; each image's frame index (image/index.c) and block map give, per
  * image, the block ranges each frame holds; these are laid over each
  * other from the full image up, the newer image winning, into one sorted
@@ -13,8 +13,14 @@
  * decompressed frames, which come from an LRU cache bounded in bytes; a
  * frame is read from disk and checked (header and data checksums, its
  * extents, its decompressed length) each time it enters the cache.
+ *
+ * A split image or one in S3 is read through its store object
+ * (store/segment.h): a frame is a byte range of the segments, or a ranged
+ * GET. Its header, trailer and frame index come from a memory copy of
+ * those ranges (image/stored.h), so the checks are those of a plain file.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,14 +34,19 @@
 #include "image/apply.h"
 #include "image/crypt.h"
 #include "image/image.h"
+#include "image/s3chain.h"
+#include "image/stored.h"
 #include "image/view.h"
+#include "store/safefile.h"
+#include "store/segment.h"
 #include "util/util.h"
 
 #define DEFAULT_CACHE (64ULL << 20)
 #define HASH_BUCKETS 1024
 
 struct vimg {
-	int fd;
+	int fd;			/* a plain image file, or -1 */
+	struct cbt_store_obj obj;	/* else: segments, an S3 object (obj.pread set) */
 	char *name;
 	struct cbt_img_header h;
 	struct cbt_img_frame_ent *fr;
@@ -200,12 +211,22 @@ static int overlay(struct segv *a, const struct segv *b, struct segv *out)
 static int add_image(struct cbt_view *v, uint32_t k, struct segv *acc)
 {
 	struct vimg *im = &v->img[k];
-	struct cbt_img_trailer t;
+	struct cbt_img_trailer t = { 0 };
 	struct segv mine = { 0 }, out = { 0 };
-	int ret = cbt_img_read_ends_fd(im->fd, im->name, &im->h, &t);
+	int fd = im->obj.pread ? cbt_img_ends_memfd(&im->obj, im->name) : im->fd, ret = 0;
 
+	if (fd < 0)
+		return fd;
+	ret = cbt_img_read_ends_fd(fd, im->name, &im->h, &t);
+	/* a version 1 image has no frame index: finding its frames reads it all */
+	if (!ret && im->obj.pread && im->h.version < 2)
+		ret = cbt_err(-EINVAL, "%s: random access to a split image or one in S3 needs"
+			      " image format version 2 or later (this is version %u)", im->name,
+			      (unsigned int)im->h.version);
 	if (!ret)
-		ret = cbt_img_frame_index(im->fd, im->name, &im->h, &t, &im->fr);
+		ret = cbt_img_frame_index(fd, im->name, &im->h, &t, &im->fr);
+	if (fd != im->fd)
+		close(fd);
 	if (!ret) {
 		im->nfr = t.frames;
 		ret = image_segs(im, &t.map, k, &mine);
@@ -223,11 +244,37 @@ static int add_image(struct cbt_view *v, uint32_t k, struct segv *acc)
 	return 0;
 }
 
+/*
+ * Open the images cbt_name_point() named: a plain file as a file, a split
+ * image or an S3 stub as its store object. @in_dir: the images are a chain
+ * directory's, whose entries are not followed when they are symbolic links.
+ */
+static int open_images(struct cbt_view *v, bool in_dir)
+{
+	for (uint32_t k = 0; k < v->nimg; k++) {
+		struct vimg *im = &v->img[k];
+		int ret;
+
+		if (im->fd >= 0)
+			continue;
+		ret = cbt_store_obj_open(AT_FDCWD, im->name, im->name, in_dir, &im->obj);
+		if (ret < 0)
+			return ret;
+		if (!ret) {
+			im->fd = cbt_open_regular(AT_FDCWD, im->name, im->name, in_dir);
+			if (im->fd < 0)
+				return im->fd;
+		}
+	}
+	return 0;
+}
+
 int cbt_view_open(struct cbt_view **vp, const char *chain_dir, const char *id,
 		  const struct cbt_view_opts *o)
 {
 	struct cbt_view *v = calloc(1, sizeof(*v));
 	struct cbt_point pt;
+	struct stat st;
 	struct segv acc = { 0 };
 	int ret;
 
@@ -241,7 +288,14 @@ int cbt_view_open(struct cbt_view **vp, const char *chain_dir, const char *id,
 			      " not standard input");
 		goto fail;
 	}
-	ret = cbt_open_point(chain_dir, id, o && o->full_check, NULL, &pt);
+	ret = cbt_s3chain_src(chain_dir, o ? o->s3_config : NULL, false, &chain_dir, NULL);
+	if (ret)
+		goto fail;
+	/* a full check reads each image whole anyway: a stored one is spooled to a file */
+	if (o && o->full_check)
+		ret = cbt_open_point(chain_dir, id, true, NULL, &pt);
+	else
+		ret = cbt_name_point(chain_dir, id, &pt);
 	if (ret)
 		goto fail;
 	v->img = calloc(pt.n, sizeof(*v->img));
@@ -261,9 +315,12 @@ int cbt_view_open(struct cbt_view **vp, const char *chain_dir, const char *id,
 	}
 	v->nimg = (uint32_t)pt.n;
 	cbt_point_free(&pt);
+	ret = open_images(v, !stat(chain_dir, &st) && S_ISDIR(st.st_mode));
+	if (ret)
+		goto fail;
 	for (uint32_t k = 0; k < v->nimg; k++) {
-		struct stat st;
-
+		if (v->img[k].obj.pread)
+			continue;
 		if (fstat(v->img[k].fd, &st) || !S_ISREG(st.st_mode)) {
 			ret = cbt_err(-EINVAL, "%s: random access needs a regular file (not a pipe)",
 				      v->img[k].name);
@@ -353,14 +410,19 @@ static int load_frame(struct cbt_view *v, uint32_t k, uint64_t fi, struct fent *
 		ret = -ENOMEM;
 		goto out;
 	}
-	ret = cbt_pread_full(im->fd, buf, disk, fe->off);
-	if (ret == -ENODATA) {
+	if (im->obj.pread)
+		ret = cbt_store_obj_pread(&im->obj, buf, disk, fe->off);
+	else
+		ret = cbt_pread_full(im->fd, buf, disk, fe->off);
+	if (ret == -ENODATA || (im->obj.pread && ret == -EPIPE)) {
 		why = "truncated";
 		goto out;
 	}
 	if (ret) {
+		const char *d = im->obj.pread ? cbt_err_detail() : NULL;
+
 		vlog("%s: reading the frame at byte %llu: %s", im->name,
-		     (unsigned long long)fe->off, strerror(-ret));
+		     (unsigned long long)fe->off, d ? d : strerror(-ret));
 		ret = -EIO;
 		goto out;
 	}
@@ -709,6 +771,8 @@ void cbt_view_close(struct cbt_view *v)
 	for (uint32_t k = 0; v->img && k < v->nimg; k++) {
 		if (v->img[k].fd >= 0)
 			close(v->img[k].fd);
+		if (v->img[k].obj.pread)
+			cbt_store_obj_close(&v->img[k].obj);
 		free(v->img[k].name);
 		free(v->img[k].fr);
 	}

@@ -18,9 +18,12 @@ struct cbt_view;                       /* one restore point of a chain, opened f
 struct cbt_view_opts {
 	uint64_t cache_bytes;          /* decompressed-frame cache budget; 0: 64 MiB */
 	bool full_check;               /* read every frame once at open (like cbt verify) */
+	const char *s3_config;         /* for an s3:// chain: --s3-config, or NULL */
 };
 /*
- * chain_dir: a chain directory; id as cbt_open_point (number, file name, UUID; NULL: last).
+ * chain_dir: a chain directory, one image file, or a chain in S3 (s3://BUCKET/PREFIX,
+ * image/s3chain.h: its local view lives until the process exits or cbt_s3chain_src_done());
+ * id as cbt_open_point (number, file name, UUID; NULL: last).
  * Refuses, before returning, a chain with a missing image, a broken link or another device's image.
  */
 int cbt_view_open(struct cbt_view **vp, const char *chain_dir, const char *id,

@@ -279,6 +279,17 @@ int cbt_dm_suspend(const char *name)
 	return simple(DM_DEVICE_SUSPEND, name, "cannot suspend");
 }
 
+int cbt_dm_hold(const char *name)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_SUSPEND);
+
+	if (!dmt || !dm_task_set_name(dmt, name) || !dm_task_skip_lockfs(dmt) ||
+	    !dm_task_run(dmt))
+		return dm_fail(dmt, "cannot suspend", name);
+	dm_task_destroy(dmt);
+	return 0;
+}
+
 int cbt_dm_resume(const char *name)
 {
 	return simple(DM_DEVICE_RESUME, name, "cannot resume");

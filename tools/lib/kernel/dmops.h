@@ -70,6 +70,12 @@ int cbt_dm_load(const char *name, const struct cbt_dm_table *table, bool read_on
 int cbt_dm_clear(const char *name);
 /* Suspend, flushing and freezing the filesystem on it (lockfs). */
 int cbt_dm_suspend(const char *name);
+/*
+ * Suspend without freezing the filesystem (skip lockfs): device-mapper
+ * waits for the I/O in flight and holds every new read and write until
+ * cbt_dm_resume().
+ */
+int cbt_dm_hold(const char *name);
 /* Resume: makes the inactive table live if there is one. */
 int cbt_dm_resume(const char *name);
 int cbt_dm_remove(const char *name);

@@ -63,6 +63,12 @@ static const char *const attr_names[] = {
 	[CBT_A_HOLD_NS] = "CBT_A_HOLD_NS",
 	[CBT_A_LAST_COMMITTED] = "CBT_A_LAST_COMMITTED",
 	[CBT_A_IDENTITY_REASON] = "CBT_A_IDENTITY_REASON",
+	[CBT_A_SNAP_PRESERVE_FROM] = "CBT_A_SNAP_PRESERVE_FROM",
+	[CBT_A_SNAP_TO_READ] = "CBT_A_SNAP_TO_READ",
+	[CBT_A_SNAP_RELEASED] = "CBT_A_SNAP_RELEASED",
+	[CBT_A_SNAP_FORFEITED] = "CBT_A_SNAP_FORFEITED",
+	[CBT_A_RANGE_SECTOR] = "CBT_A_RANGE_SECTOR",
+	[CBT_A_RANGE_SECTORS] = "CBT_A_RANGE_SECTORS",
 };
 
 _Static_assert(CBT_A_MAX < 64, "cbt_attr_index()'s multi mask holds 64 types");
@@ -384,6 +390,17 @@ static int parse_snap(const struct nlattr *nest, struct cbt_snap_info *s)
 		ret = get_u64(tb, CBT_A_SNAP_COPIED, &s->copied);
 	if (!ret)
 		ret = get_u64(tb, CBT_A_SNAP_SECTORS, &s->sectors);
+	/* An older module sends none of these: all three, or none. */
+	s->has_release = tb[CBT_A_SNAP_TO_READ] || tb[CBT_A_SNAP_RELEASED] ||
+			 tb[CBT_A_SNAP_FORFEITED];
+	if (!ret && s->has_release)
+		ret = get_u64(tb, CBT_A_SNAP_TO_READ, &s->to_read);
+	if (!ret && s->has_release)
+		ret = get_u64(tb, CBT_A_SNAP_RELEASED, &s->released);
+	if (!ret && s->has_release)
+		ret = get_u64(tb, CBT_A_SNAP_FORFEITED, &s->forfeited);
+	if (!ret && tb[CBT_A_SNAP_PRESERVE_FROM])
+		ret = get_u64(tb, CBT_A_SNAP_PRESERVE_FROM, &s->preserve_from);
 	if (ret)
 		return cbt_err_prefix(ret, "CBT_A_SNAPSHOT");
 	if (s->cow_used > s->cow_total)
@@ -578,7 +595,7 @@ int cbt_bitmap_parse_msg(struct cbt_bitmap_reader *r, const struct nlmsghdr *nlh
 }
 
 void cbt_put_snapshot_req(struct nlmsghdr *nlh, const struct cbt_devsel *sels, size_t n,
-			  bool freeze)
+			  const uint64_t *preserve_from, bool freeze)
 {
 	struct nlattr *list = mnl_attr_nest_start(nlh, CBT_A_DEVICES);
 
@@ -586,6 +603,8 @@ void cbt_put_snapshot_req(struct nlmsghdr *nlh, const struct cbt_devsel *sels, s
 		struct nlattr *dev = mnl_attr_nest_start(nlh, CBT_A_DEVICE);
 
 		cbt_put_devsel(nlh, &sels[i]);
+		if (preserve_from && preserve_from[i])
+			mnl_attr_put_u64(nlh, CBT_A_SNAP_PRESERVE_FROM, preserve_from[i]);
 		mnl_attr_nest_end(nlh, dev);
 	}
 	mnl_attr_nest_end(nlh, list);

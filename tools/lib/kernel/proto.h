@@ -57,6 +57,10 @@ struct cbt_snap_info {
 	uint64_t cow_used, cow_total;	/* bytes */
 	uint64_t copied;	/* chunks */
 	uint64_t sectors;
+	/* Modules with CBT_CMD_SNAP_RELEASE only (has_release), in chunks. */
+	bool has_release;
+	uint64_t preserve_from;	/* 0: every chunk preserved */
+	uint64_t to_read, released, forfeited;
 };
 
 struct cbt_epoch_info {
@@ -144,10 +148,11 @@ int cbt_chunk_parse(const struct nlattr *nest, struct cbt_chunk *c);
 
 /*
  * CBT_CMD_SNAPSHOT: the request names @n devices (1 .. DM_CBT_MAX_GROUP) in
- * CBT_A_DEVICES, and CBT_A_FREEZE when @freeze.
+ * CBT_A_DEVICES, each with CBT_A_SNAP_PRESERVE_FROM when @preserve_from
+ * (NULL: none) holds a non-zero epoch for it, and CBT_A_FREEZE when @freeze.
  */
 void cbt_put_snapshot_req(struct nlmsghdr *nlh, const struct cbt_devsel *sels, size_t n,
-			  bool freeze);
+			  const uint64_t *preserve_from, bool freeze);
 
 /* One device of a CBT_CMD_SNAPSHOT reply. */
 struct cbt_snap_dev {

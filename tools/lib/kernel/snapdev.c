@@ -500,6 +500,19 @@ int cbt_snap_drop(struct cbt_snap *s)
 	return ret;
 }
 
+int cbt_snap_release(struct cbt_nl *nl, const struct cbt_devsel *sel, uint64_t off, uint64_t len)
+{
+	struct nlmsghdr *req = cbt_nl_request(nl, CBT_CMD_SNAP_RELEASE, false);
+
+	if ((off | len) % 512)
+		return cbt_err(-EINVAL, "release of bytes %" PRIu64 "+%" PRIu64 ": not in whole"
+			       " sectors", off, len);
+	cbt_put_devsel(req, sel);
+	mnl_attr_put_u64(req, CBT_A_RANGE_SECTOR, off / 512);
+	mnl_attr_put_u64(req, CBT_A_RANGE_SECTORS, len / 512);
+	return cbt_nl_exchange(nl, req, NULL, NULL);
+}
+
 static int snap_reply_cb(const struct nlmsghdr *nlh, void *data)
 {
 	return cbt_parse_snapshot_reply(nlh, data);
@@ -631,7 +644,7 @@ int cbt_snap_take(const char *const *devices, size_t n, const struct cbt_snap_op
 	{
 		struct nlmsghdr *req = cbt_nl_request(nl, CBT_CMD_SNAPSHOT, false);
 
-		cbt_put_snapshot_req(req, sels, n, o->freeze);
+		cbt_put_snapshot_req(req, sels, n, o->preserve_from, o->freeze);
 		ret = cbt_nl_exchange(nl, req, snap_reply_cb, reply);
 	}
 	if (!ret && reply->nr != n)

@@ -39,6 +39,12 @@ struct cbt_snap_opts {
 	bool freeze;              /* CBT_A_FREEZE */
 	uint32_t chunk_bytes;     /* 0: 4096 */
 	bool force;               /* write over a COW device holding a signature */
+	/*
+	 * NULL, or per device the first epoch of its preserve set (0: none):
+	 * only blocks of that epoch through the one the take closes are kept
+	 * (CBT_A_SNAP_PRESERVE_FROM, docs/snapshot.md).
+	 */
+	const uint64_t *preserve_from;
 };
 
 /* Attach a read-only cbt-snap device to each cbt device (named like the
@@ -51,6 +57,15 @@ int cbt_snap_take(const char *const *devices, size_t n, const struct cbt_snap_op
  * blocks can carry them) are then wiped, so the next take finds it blank.
  */
 int cbt_snap_drop(struct cbt_snap *s);
+
+/*
+ * Tell the kernel the reader of @sel's snapshot is done with bytes
+ * [@off, @off + @len) (CBT_CMD_SNAP_RELEASE): whole COW chunks inside
+ * are no longer copied, their COW space is freed, and reading them fails.
+ */
+struct cbt_nl;
+struct cbt_devsel;
+int cbt_snap_release(struct cbt_nl *nl, const struct cbt_devsel *sel, uint64_t off, uint64_t len);
 
 /* Default COW chunk, and the bounds the cbt-snap target takes. */
 #define CBT_SNAP_CHUNK_DEFAULT 4096U

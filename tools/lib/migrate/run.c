@@ -559,6 +559,20 @@ static int grow_xfs(struct mig_job *j, const struct mig_part *p)
 	return ret;
 }
 
+static int grow_pv(struct mig_job *j, const struct mig_part *p)
+{
+	/*
+	 * --devices: LVM sees the target alone. The source PV, with the same
+	 * PV UUID, is visible too, and LVM would pick one of the two.
+	 */
+	const char *const argv[] = { "lvm", "pvresize", "--devices", p->tgt, p->tgt, NULL };
+	int ret = run_tool(j, argv);
+
+	if (ret > 0)
+		ret = cbt_err(-EIO, "lvm pvresize %s: exit status %d", p->tgt, ret);
+	return ret;
+}
+
 int mig_resize_part(struct mig_job *j, size_t i, struct mig_result *r)
 {
 	const struct mig_part *p = &j->plan.p[i];
@@ -574,6 +588,10 @@ int mig_resize_part(struct mig_job *j, size_t i, struct mig_result *r)
 		ret = grow_xfs(j, p);
 		if (!ret)
 			snprintf(r->resized, sizeof(r->resized), "grown with xfs_growfs");
+	} else if (!strcmp(p->fstype, "LVM2_member")) {
+		ret = grow_pv(j, p);
+		if (!ret)
+			snprintf(r->resized, sizeof(r->resized), "grown with pvresize");
 	} else {
 		snprintf(r->resized, sizeof(r->resized), "partition grown, not its content (%s)",
 			 p->fstype[0] ? p->fstype : "no filesystem");

@@ -8,7 +8,8 @@
  *                      an MBR disk) the gap before the first partition
  *   mig_copy_part()    one partition by its method, then its final check
  *   mig_resize_part()  the partition that changed size: its filesystem
- *                      follows (resize2fs, xfs_growfs), on the target only
+ *                      follows (resize2fs, xfs_growfs, pvresize), on the
+ *                      target only
  *
  * A partition that shrinks is copied onto a device-mapper device of its
  * old size (the new partition, then zeros) so that the filesystem on it

@@ -199,8 +199,8 @@ static int pick_device(struct cbt_mount *m)
 static int start_server(const struct cbt_mount_opts *o, struct cbt_mount *m, const char *log,
 			const char *pidfile)
 {
-	char chain_arg[PATH_MAX + 8], at_arg[128], key_arg[PATH_MAX + 8];
-	const char *argv[16];
+	char chain_arg[PATH_MAX + 8], at_arg[128], key_arg[PATH_MAX + 8], s3_arg[PATH_MAX + 16];
+	const char *argv[18];
 	int pfd[2], status, n = 0, fd;
 	pid_t pid, gpid = -1;
 
@@ -230,6 +230,13 @@ static int start_server(const struct cbt_mount_opts *o, struct cbt_mount *m, con
 		    sizeof(key_arg))
 			return cbt_err(-ENAMETOOLONG, "%s: path too long", cbt_key_path());
 		argv[n++] = key_arg;
+	}
+	/* a chain in S3: nbdkit makes its own view (keys from the same environment) */
+	if (o->s3_config) {
+		if ((size_t)snprintf(s3_arg, sizeof(s3_arg), "s3-config=%s", o->s3_config) >=
+		    sizeof(s3_arg))
+			return cbt_err(-ENAMETOOLONG, "%s: path too long", o->s3_config);
+		argv[n++] = s3_arg;
 	}
 	argv[n] = NULL;
 
@@ -428,6 +435,7 @@ static int write_state(const struct cbt_mount_opts *o, const struct cbt_mount *m
 int cbt_mount_start(const struct cbt_mount_opts *o, struct cbt_mount *m)
 {
 	char log[PATH_MAX], pidfile[PATH_MAX];
+	struct cbt_view_opts vo = { .s3_config = o->s3_config };
 	struct cbt_view *v;
 	bool attached = false;
 	int lock, ret;
@@ -437,7 +445,7 @@ int cbt_mount_start(const struct cbt_mount_opts *o, struct cbt_mount *m)
 	if (o->mountpoint && !realpath(o->mountpoint, m->mountpoint))
 		return cbt_err(-errno, "%s: %s", o->mountpoint, strerror(errno));
 	/* refuse a chain nbdkit could not serve before anything is attached */
-	ret = cbt_view_open(&v, o->chain, o->at, NULL);
+	ret = cbt_view_open(&v, o->chain, o->at, &vo);
 	if (ret)
 		return ret;
 	cbt_view_close(v);

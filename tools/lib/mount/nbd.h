@@ -18,7 +18,8 @@
 #define CBT_MOUNT_DIR "/run/cbt/mount"
 
 struct cbt_mount_opts {
-	const char *chain;	/* the chain directory */
+	const char *chain;	/* the chain directory, or s3://BUCKET/PREFIX */
+	const char *s3_config;	/* --s3-config FILE for a chain in S3, or NULL */
 	const char *at;		/* image number, file name or UUID; NULL: the last */
 	bool writable;		/* nbdkit's cow filter: writes go to a scratch overlay */
 	unsigned int partition;	/* mount partition N of the device; 0: the whole device */

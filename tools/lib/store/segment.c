@@ -567,6 +567,19 @@ static int stub_of(int dfd, const char *file, const char *shown, bool nofollow, 
 	return ret < 0 ? cbt_err_prefix(ret, "%s", shown) : ret;
 }
 
+/* A missing segment is refused before anything is read. */
+static int seg_all_present(const struct seg_source *s)
+{
+	for (size_t i = 0; i < s->m.nr; i++) {
+		int sfd = seg_open_at(s, i);
+
+		if (sfd < 0)
+			return sfd;
+		close(sfd);
+	}
+	return 0;
+}
+
 int cbt_store_open_image(int dfd, const char *file, const char *shown, bool nofollow)
 {
 	struct seg_source *s;
@@ -580,17 +593,9 @@ int cbt_store_open_image(int dfd, const char *file, const char *shown, bool nofo
 	ret = open_any(dfd, file, shown, nofollow, &fd, &s);
 	if (ret <= 0)
 		return ret < 0 ? ret : fd;
-	/* A missing segment is refused before anything is read. */
-	for (size_t i = 0; i < s->m.nr; i++) {
-		int sfd = seg_open_at(s, i);
-
-		if (sfd < 0) {
-			source_free(s);
-			return sfd;
-		}
-		close(sfd);
-	}
-	ret = cbt_sock_pair(sv);
+	ret = seg_all_present(s);
+	if (!ret)
+		ret = cbt_sock_pair(sv);
 	if (ret) {
 		source_free(s);
 		return ret;
@@ -660,6 +665,11 @@ int cbt_store_obj_open(int dfd, const char *file, const char *shown, bool nofoll
 	if (ret <= 0) {
 		if (!ret)
 			close(fd);
+		return ret;
+	}
+	ret = seg_all_present(s);
+	if (ret) {
+		source_free(s);
 		return ret;
 	}
 	o->size = s->m.size;
