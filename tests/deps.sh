@@ -12,7 +12,7 @@ dkms kmod
 libmnl-dev libdevmapper-dev libzstd-dev libxxhash-dev libsodium-dev liburing-dev e2fslibs-dev libblkid-dev libfdisk-dev qemu-utils
 clang libclang-rt-dev
 sparse python3 bc bison flex libelf-dev libssl-dev
-qemu-system-x86 busybox-static cpio xz-utils zstd
+qemu-system-x86 busybox-static cpio xz-utils zstd grub-pc-bin grub-efi-amd64-bin ovmf mtools jq
 dracut-core mmdebstrap
 dmsetup e2fsprogs xfsprogs xfslibs-dev fio util-linux fdisk dosfstools
 lvm2

@@ -410,6 +410,26 @@ def scale(rows, out, js):
         out.append("")
 
 
+def sparse(rows, out, js):
+    rs = [r for r in rows if r["bench"] == "sparse"]
+    if not rs:
+        return
+    js["sparse"] = rs
+    out.append("== bench_sparse: cbt in memory over dm-zero, 4 KiB blocks, scattered 4 MiB runs ==")
+    out.append(f"  {'TiB':>4} {'runs':>6} {'blocks set':>10} {'bitmap idle':>11} {'written':>10} "
+               f"{'committed':>10} {'write s':>7} {'bitmap ms':>9} {'close ms':>8} {'commit ms':>9} "
+               f"{'cbt start ms':>12}")
+    for r in rs:
+        ms = lambda k: fmt(num(r[k]) / 1000, 0)
+        out.append(f"  {r['tib']:>4} {r['runs']:>6} {r['blocks_set']:>10} {r['bitmap_idle']:>11} "
+                   f"{r['bitmap_written']:>10} {r['bitmap_committed']:>10} "
+                   f"{fmt(num(r['write_us']) / 1e6, 1):>7} {ms('dump_us'):>9} {ms('close_us'):>8} "
+                   f"{ms('commit_us'):>9} {ms('noop_us'):>12}")
+    out.append("  bitmap: bytes from dmsetup status; bitmap/close/commit: whole cbt processes (median of 3")
+    out.append("  for bitmap --summary), next to one `cbt version'")
+    out.append("")
+
+
 def clone(rows, out, js):
     head = next((r for r in rows if r["bench"] == "clone" and "configs" in r), None)
     idle = [r for r in rows if r["bench"] == "clone" and r.get("phase") == "idle"]
@@ -608,6 +628,7 @@ def main():
     merge(rows, out, js)
     backup_latency(rows, out, js)
     scale(rows, out, js)
+    sparse(rows, out, js)
     clone(rows, out, js)
     mount(rows, out, js)
     migrate(rows, out, js)

@@ -28,11 +28,6 @@
 P=$W/persist
 rm -rf "$P" && mkdir -p "$P"
 
-# val NAME KEY: the value of the last "ROOTTEST KEY: VALUE" line of NAME's log.
-val() {
-	{ grep -a "^ROOTTEST $2: " "$W/$1.log" 2>/dev/null || true; } | tr -d '\r' | tail -n1 |
-		sed "s/^ROOTTEST $2: //"
-}
 # jv NAME KEY FILTER: jq FILTER on the JSON of that line ("" if none).
 jv() { val "$1" "$2" | jq -r "$3" 2>/dev/null || true; }
 # open_blocks NAME KEY: changed blocks of the open epoch in a status line.

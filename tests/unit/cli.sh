@@ -224,7 +224,13 @@ fi
 run "$CBT" snapshot
 expect snapshot_needs_action 1 "Usage: cbt snapshot take"
 run "$CBT" snapshot frob
-expect snapshot_bad_action 2 "unknown action \`frob' (it is take, drop or list)"
+expect snapshot_bad_action 2 "unknown action \`frob' (it is take, release, drop or list)"
+run "$CBT" snapshot release a 0
+expect snapshot_release_args 2 "cbt snapshot release: give DEVICE OFFSET LENGTH"
+run "$CBT" snapshot release a 1000 4K
+expect snapshot_release_offset 2 "OFFSET is a size in whole sectors, not \`1000'"
+run "$CBT" snapshot release a 0 4x
+expect snapshot_release_length 2 "LENGTH is a size in whole sectors, not \`4x'"
 run "$CBT" snapshot take
 expect snapshot_take_needs_device 2 "cbt snapshot take: which DEVICE?"
 run "$CBT" snapshot take a b --cow /dev/x

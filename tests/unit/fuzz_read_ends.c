@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * libFuzzer harness for cbt_img_read_ends() (image/read.c): the header,
+ * libFuzzer harness for cbt_img_read_ends() (image/ends.c): the header,
  * footer and trailer of an image file read with a few seeks, as info,
  * restore and the backup of a differential do for every image of a chain.
  * The input is a memfd opened by path. Built with

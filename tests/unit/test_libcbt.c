@@ -499,6 +499,65 @@ static void bad_handles(void)
 	cbt_events_close(NULL);
 }
 
+/*
+ * An encrypted chain (API 1.1): written under a key given as bytes, read
+ * under the same key loaded from a file byte for byte; refused without a
+ * key, under another key, and with a key file others may read or one
+ * inside the chain directory.
+ */
+static void encrypted_chain_keys(void)
+{
+	static const uint8_t key[CBT_IMAGE_KEY_BYTES] = "libcbt test key, 32 bytes long!";
+	static const uint8_t other[CBT_IMAGE_KEY_BYTES] = "another key, also 32 bytes long";
+	static uint8_t got[DEV_BYTES];
+	struct cbt_image_chain *c = NULL;
+	struct cbt_image_info info;
+	char kf[128], inside[192];
+	FILE *f;
+
+	CHECK_EQ(cbt_image_key_set(key, &err), 0);
+	CHECK_EQ(make_chain(), 0);
+	cbt_image_key_clear();
+	snprintf(kf, sizeof(kf), "%s.key", dir);
+	f = fopen(kf, "w");
+	CHECK(f);
+	for (size_t i = 0; i < sizeof(key); i++)
+		fprintf(f, "%02x", key[i]);
+	fputc('\n', f);
+	fclose(f);
+	/* no key: the chain's index opens, its images do not */
+	CHECK_EQ(cbt_image_chain_open(dir, &c, &err), 0);
+	CHECK_API_ERR(cbt_image_chain_info(c, 0, &info, &err), -ENOKEY, "key");
+	cbt_image_chain_close(c);
+	CHECK_EQ(chmod(kf, 0644), 0);
+	CHECK_API_ERR(cbt_image_key_load(kf, &err), -EKEYREJECTED, "group or others");
+	CHECK_EQ(chmod(kf, 0600), 0);
+	CHECK_EQ(cbt_image_key_load(kf, &err), 0);
+	CHECK_EQ(cbt_image_chain_open(dir, &c, &err), 0);
+	for (size_t p = 0; p < POINTS; p++) {
+		CHECK_EQ(cbt_image_chain_read(c, p, 0, got, DEV_BYTES, &err), 0);
+		if (memcmp(got, expect[p], DEV_BYTES))
+			UT_FAIL("encrypted point %zu differs", p);
+		CHECK_EQ(cbt_image_chain_verify(c, p, &err), 0);
+	}
+	cbt_image_chain_close(c);
+	/* another key: refused, nothing read */
+	CHECK_EQ(cbt_image_key_set(other, &err), 0);
+	CHECK_EQ(cbt_image_chain_open(dir, &c, &err), 0);
+	CHECK_API_ERR(cbt_image_chain_read(c, 1, 0, got, BS, &err), -EKEYREJECTED,
+		      "another key");
+	cbt_image_chain_close(c);
+	/* a key file inside the chain directory */
+	snprintf(inside, sizeof(inside), "%s/k", dir);
+	CHECK_EQ(rename(kf, inside), 0);
+	CHECK_EQ(cbt_image_key_load(inside, &err), 0);
+	CHECK_API_ERR(cbt_image_chain_open(dir, &c, &err), -EKEYREJECTED, "key");
+	cbt_image_key_clear();
+	CHECK_API_ERR(cbt_image_key_load(NULL, &err), -EINVAL, "no key file");
+	CHECK_API_ERR(cbt_image_key_set(NULL, &err), -EINVAL, "no key");
+	rm_chain();
+}
+
 static void names_and_versions(void)
 {
 	CHECK_EQ(cbt_api_version(), CBT_API_VERSION);
@@ -531,4 +590,5 @@ UT_MAIN("libcbt",
 	UT_CASE(chain_damaged_index),
 	UT_CASE(chain_shared_by_threads),
 	UT_CASE(bad_handles),
+	UT_CASE(encrypted_chain_keys),
 	UT_CASE(names_and_versions))

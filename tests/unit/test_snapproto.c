@@ -157,7 +157,7 @@ static void request_layout(void)
 	size_t len;
 	int n = 0;
 
-	cbt_put_snapshot_req(nlh, sels, 2, true);
+	cbt_put_snapshot_req(nlh, sels, 2, NULL, true);
 	CHECK_EQ(cbt_genl_payload(nlh, &p, &len), 0);
 	CHECK_EQ(cbt_attr_index(p, len, tb, CBT_A_MAX, 0), 0);
 	CHECK(tb[CBT_A_DEVICES]);
@@ -179,7 +179,7 @@ static void request_layout(void)
 	CHECK_EQ(n, 2);
 
 	nlh = mb_genl(buf, MB_FAMILY, CBT_CMD_SNAPSHOT, 1, 0);
-	cbt_put_snapshot_req(nlh, sels, 1, false);
+	cbt_put_snapshot_req(nlh, sels, 1, NULL, false);
 	CHECK_EQ(cbt_genl_payload(nlh, &p, &len), 0);
 	CHECK_EQ(cbt_attr_index(p, len, tb, CBT_A_MAX, 0), 0);
 	CHECK(!tb[CBT_A_FREEZE]);

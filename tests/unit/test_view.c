@@ -79,11 +79,14 @@ static void change(uint64_t b, uint64_t n, uint64_t dev_bytes, struct cbt_extent
  * frames), the device grown before the fourth; @v1: the first @v1 images
  * in format version 1.
  */
+/* Images written as segments of this size when not 0 (store/segment.h). */
+static uint64_t split_size;
+
 static int make_chain(const char *d, const uint8_t *uuid, int v1)
 {
 	struct cbt_backup_req req = { .dev_bytes = DEV1, .block_size = BS,
 				      .compression = CBT_IMG_COMP_ZSTD, .level = 1, .dir = d,
-				      .threads = 2, .out_fd = -1 };
+				      .threads = 2, .out_fd = -1, .split = split_size };
 	struct cbt_backup_result res;
 	struct cbt_extents ch;
 	int fd, ret = 0;
@@ -778,6 +781,70 @@ static void encrypted_chain(void)
 	rm_chain();
 }
 
+/*
+ * Split images (segments of 1 MiB, so frames cross segment boundaries)
+ * read at random offsets the same as their restore; a frame damaged in a
+ * segment fails its range and is logged under the image's name; a missing
+ * segment is refused at open, as is a version 1 split image (no frame
+ * index to find its frames by).
+ */
+static void split_chain(void)
+{
+	struct cbt_view_opts o = { 0 };
+	struct cbt_view *v;
+	char p[256], q[300];
+	uint8_t *buf = malloc(BS);
+	int fd, segs = 0;
+
+	split_size = 1 << 20;
+	new_chain(0);
+	for (;; segs++) {
+		snprintf(p, sizeof(p), "%s/000001-full.cbti.%04d", dir, segs);
+		if (access(p, F_OK))
+			break;
+	}
+	CHECK(segs >= 3);
+	check_point(NULL, DEV2, NIMG);
+	check_point("3", DEV1, 3);
+	/* a byte of the full image's second segment: inside some frame's data */
+	snprintf(p, sizeof(p), "%s/000001-full.cbti.0001", dir);
+	fd = open(p, O_RDWR);
+	CHECK(fd >= 0);
+	CHECK_EQ(pread(fd, buf, 1, 4000), 1);
+	buf[0] ^= 0x55;
+	CHECK_EQ(pwrite(fd, buf, 1, 4000), 1);
+	close(fd);
+	cbt_view_set_log(catch_log, NULL);
+	nlogged = 0;
+	CHECK_EQ(cbt_view_open(&v, dir, "1", &o), 0);
+	{
+		int bad = 0;
+
+		for (uint64_t off = 0; off < DEV1; off += BS) {
+			uint64_t n = DEV1 - off < BS ? DEV1 - off : BS;
+
+			bad += cbt_view_pread(v, buf, n, off) == -EIO;
+		}
+		CHECK(bad > 0);
+	}
+	CHECK(nlogged >= 1 && strstr(logged[0], "000001-full.cbti") &&
+	      strstr(logged[0], "damaged frame"));
+	cbt_view_close(v);
+	cbt_view_set_log(NULL, NULL);
+	/* the one segment of image 2 gone: refused at open, the segment named (exit 4) */
+	snprintf(p, sizeof(p), "%s/000002-incr.cbti.0000", dir);
+	snprintf(q, sizeof(q), "%s.moved", p);
+	CHECK_EQ(rename(p, q), 0);
+	CHECK_ERR(cbt_view_open(&v, dir, NULL, &o), -EBADMSG, "segment 1 of 1 missing");
+	CHECK_EQ(rename(q, p), 0);
+	rm_chain();
+	new_chain(1);
+	CHECK_ERR(cbt_view_open(&v, dir, NULL, &o), -EINVAL, "version 2");
+	rm_chain();
+	split_size = 0;
+	free(buf);
+}
+
 UT_MAIN("view",
 	UT_CASE(v1_images_read_the_same),
 	UT_CASE(reads_equal_restore),
@@ -789,4 +856,5 @@ UT_MAIN("view",
 	UT_CASE(corrupt_frame_fails_its_range_only),
 	UT_CASE(lying_frame_index),
 	UT_CASE(broken_chain_refused_at_open),
-	UT_CASE(encrypted_chain))
+	UT_CASE(encrypted_chain),
+	UT_CASE(split_chain))

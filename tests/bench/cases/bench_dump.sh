@@ -64,15 +64,6 @@ write_pattern() {
 	rm -f /tmp/pat /tmp/chunk
 }
 
-# time_us CMD...: run CMD (output dropped), print its wall time in us.
-time_us() {
-	local t0 t1
-	t0=$(now_us)
-	"$@" >/dev/null
-	t1=$(now_us)
-	echo $((t1 - t0))
-}
-
 # measure BS PATTERN HOW: dump times and memory of device bd-cbt.
 measure() {
 	local bs=$1 pat=$2 how=$3 st set bytes n=0 t all="" kall="" med kmed sum

@@ -24,6 +24,15 @@ now_us() {
 	adjtimex | awk '/time.tv_sec/ { s = $2 } /time.tv_usec/ { u = $2 } END { printf "%d%06d\n", s, u }'
 }
 
+# time_us CMD...: run CMD (output dropped), print its wall time in us.
+time_us() {
+	local t0 t1
+	t0=$(now_us)
+	"$@" >/dev/null
+	t1=$(now_us)
+	echo $((t1 - t0))
+}
+
 # fio_jobs JOBFILE: run a fio job file, print "<job> <iops> <bw KiB/s>
 # <runtime ms> <mean latency us>" per job (terse output v3: the write
 # fields start at 47).

@@ -6,7 +6,7 @@
 # restores byte for byte. Five resets here; `make soak` (tests/soak/run
 # --long) runs this case with 21 boots (20 resets). See powercut.inc.
 # boots: 6
-# disks: 16M 4M 16M 4M 96M 16M 16M 32M 32M
+# disks: 16M 4M 16M 4M 768M 16M 16M 32M 32M
 # timeout: 300
 # alone: yes
 

@@ -14,7 +14,7 @@
 # still exact), one stopped by SIGTERM (its epoch aborted, no partial file),
 # a mounted restore target refused, a corrupted and a missing middle link
 # refused with a clear error before anything is written.
-# disks: 96M 64M 512M 96M
+# disks: 48M 64M 256M 48M
 # timeout: 1200
 # busybox sh has local; the hooks expand in the shell cbt runs them in.
 # shellcheck disable=SC3043,SC2016
@@ -47,7 +47,7 @@ assert_cmd mount "$DISK3" "$STORE"
 assert_cmd mount -o noatime /dev/mapper/top "$SRC"
 
 log "write load: fio random 4 KiB writes, and files created and removed"
-bg_start fio fio --name=load --filename="$SRC/load.dat" --size=24M --rw=randwrite --bs=4k \
+bg_start fio fio --name=load --filename="$SRC/load.dat" --size=16M --rw=randwrite --bs=4k \
 	--rate=2m --ioengine=psync --fsync=16 --time_based --runtime=1000 >"$W/fio.log" 2>&1
 # churn I: file f<I mod 16> rewritten, every 5th time another one removed.
 churn() {
@@ -55,7 +55,8 @@ churn() {
 	[ $(($1 % 5)) -ne 0 ] || rm -f "$SRC/f$((($1 + 7) % 16))"
 }
 bg_loop churn 0.2 churn
-sleep 3
+# the first backup runs under the load: wait until it writes
+wait_written c 256
 
 # Once the snapshot is taken: thaw the filesystem, checksum the snapshot.
 snap_sum_hook "$W" "dmsetup resume top"
@@ -80,7 +81,7 @@ backup() {
 	shift
 	log "+ cbt backup c $* --to $CH --cow $DISK2 --no-freeze --quiet"
 	backup_summed "$n" "$W" top_backup "" "$@" --quiet
-	sleep 2
+	wait_written c
 }
 
 backup 1 --full --all-blocks --compress zstd:1
@@ -95,14 +96,14 @@ top_backup 'dmsetup resume top; kill -9 $CBT_PID' --incremental --quiet 2>"$W/ki
 cbt status c >"$W/status.killed"
 grep -q 'closed' "$W/status.killed" || fail "no closed epoch left by the killed backup: $(cat "$W/status.killed")"
 [ "$(grep -c . "$CH/chain.idx")" -eq 6 ] || fail "the killed backup changed the index"
-sleep 2
+wait_written c
 rm -f "$W/snapsum"
 top_backup "" --incremental >"$W/recover.out" 2>&1 || true
 [ "$rc" -eq 0 ] || fail "the backup after the killed one failed: $(cat "$W/recover.out")"
 grep -q "aborting epoch" "$W/recover.out" || fail "the next backup did not abort the leftover epoch: $(cat "$W/recover.out")"
 grep -q "dropping snapshot" "$W/recover.out" || fail "the next backup did not drop the leftover snapshot"
 mv "$W/snapsum" "$W/sum.6"
-sleep 2
+wait_written c
 
 log "a backup stopped by SIGTERM: epoch aborted, no partial image"
 top_backup 'dmsetup resume top; kill -TERM $CBT_PID' --incremental --quiet 2>"$W/term.err" || true
@@ -113,7 +114,7 @@ for f in "$CH"/.*.partial; do
 	[ -e "$f" ] && fail "a partial image was left: $f"
 done
 cbt status c | grep -q 'closed' && fail "the interrupted backup left a closed epoch"
-sleep 1
+wait_written c
 backup 7 --incremental
 backup 8 --full
 

@@ -86,7 +86,7 @@ assert_eq "$(epoch)" "$e" "the open epoch (no snapshot was taken)"
 # the last point through nbdkit's plugin, with the key's path
 assert_cmd sh -c "cbt mount --key '$KEYS/k' '$CH' --device-only >'$W/nbd'"
 nbd=$(cat "$W/nbd")
-assert_eq "$(head -c "$(cat "$W/size.2")" "$nbd" | sha256sum | cut -d' ' -f1)" "$(cat "$W/sum.2")" \
+assert_eq "$(sha256_head "$nbd" "$(cat "$W/size.2")")" "$(cat "$W/sum.2")" \
 	"the mounted point against its snapshot"
 assert_cmd cbt unmount "$nbd"
 pass

@@ -101,7 +101,7 @@ backup --incremental
 assert_eq "$rc" 0 "incremental after the new full"
 unset CBT_BACKUP_HOOK
 assert_cmd cbt restore --quiet "$CH" "$W/restored.img"
-assert_eq "$(head -c $((SECTORS * 512)) "$W/restored.img" | sha256sum | cut -d' ' -f1)" \
+assert_eq "$(sha256_head "$W/restored.img" $((SECTORS * 512)))" \
 	"$(cat "$W/snapsum")" "the last point restored byte for byte"
 rm -f "$W/restored.img"
 pass

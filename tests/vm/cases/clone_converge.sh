@@ -3,9 +3,11 @@
 # unthrottled 4 KiB random writes): the changed set does not converge, so
 # the clone stops at --max-passes 3, the last pass under a freeze, and the
 # report shows every pass. The target still equals the last snapshot
-# (--verify) and is a clean filesystem.
+# (--verify) and is a clean filesystem. Then the same with --throttle: the
+# writers are held (the report says for how long), none of their writes
+# fails, DEVICE is left running, and the target still verifies.
 # disks: 128M 128M 96M
-# timeout: 400
+# timeout: 600
 
 SRC=/mnt/cvsrc
 W=/tmp/clone_converge
@@ -48,6 +50,23 @@ grep -q '^verify: the target matches the snapshot' "$W/out" || fail "no verifica
 # pass 2 copied what the load changed during pass 1: more than the threshold
 p2=$(sed -n 's/^pass 2: epoch [0-9]*, \([0-9]*\) blocks.*/\1/p' "$W/out")
 [ "$p2" -gt 20 ] || fail "pass 2 copied only $p2 blocks: the load was not heavier than the copy"
+
+log "+ cbt clone c $DISK2 --cow $DISK3 --rate 8M --throttle 256K --max-passes 2 --verify (same load)"
+bg_start fio fio --name=load --filename="$SRC/load.dat" --size=32M --rw=randwrite --bs=4k \
+	--direct=1 --ioengine=psync --time_based --runtime=600 >"$W/fio2.log" 2>&1
+rc=0
+cbt clone c "$DISK2" --cow "$DISK3" --force --rate 8M --throttle 256K --max-passes 2 --verify \
+	--state-dir "$W/state2" >"$W/out2" 2>"$W/err2" || rc=$?
+cat "$W/out2" "$W/err2"
+assert_eq "$rc" 0 "cbt clone --throttle exit status"
+dmsetup info c | grep -q 'State: *ACTIVE' || fail "the throttled clone left c suspended"
+# the load still writes: nothing it issued failed while it was held
+assert_cmd dd if=/dev/urandom of="$SRC/after" bs=4k count=1 oflag=direct status=none
+bg_kill fio
+grep -q 'err= *[1-9]' "$W/fio2.log" && fail "a write of the load failed: $(grep err= "$W/fio2.log")"
+grep -q '^pass 1: .*writers held [0-9.]* s ([0-9]* time' "$W/out2" ||
+	fail "pass 1 did not hold the writers"
+grep -q '^verify: the target matches the snapshot' "$W/out2" || fail "no verification (throttled)"
 
 assert_cmd umount "$SRC"
 assert_cmd e2fsck -fn "$DISK2"

@@ -68,4 +68,8 @@ dd if="$DISK1" of="$W/head" bs=1M count=4 2>/dev/null
 assert_same_start "$W/head" "$DISK2" "the disk's first 4 MiB, copied"
 printf y | dd of="$DISK2" bs=1 seek=4000000 conv=notrunc 2>/dev/null
 must_fail "one byte differs" assert_same_start "$W/head" "$DISK2"
+# sha256_head reads with dd in 64 KiB blocks: a length that is no multiple
+# of them still hashes exactly that many bytes
+assert_eq "$(sha256_head "$DISK2" 100001)" "$(head -c 100001 "$DISK2" | sha256sum | cut -d' ' -f1)" \
+	"sha256_head of 100001 bytes"
 pass

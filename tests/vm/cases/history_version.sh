@@ -33,15 +33,15 @@ dmesg | tail -5 | grep -q "(unverified)" || fail "no warning naming the reason"
 assert_cmd dmsetup remove c
 
 log "a newer format is refused and not touched"
-assert_cmd cbtsb "$DISK2" 3
+assert_cmd cbtsb "$DISK2" 4
 sum=$(md5sum <"$DISK2")
 if dmsetup create c --table "$CBT" 2>/dev/null; then fail "metadata of a newer format was accepted"; fi
 dmesg | tail -3 | grep -q "newer dm-cbt format" || fail "no reason given for the refusal"
 assert_eq "$(md5sum <"$DISK2")" "$sum" "metadata after the refusal"
 dm_remove c
 
-log "back to version 2, it loads as it was"
-assert_cmd cbtsb "$DISK2" 2
+log "back to version 3, it loads as it was"
+assert_cmd cbtsb "$DISK2" 3
 assert_cmd dmsetup create c --table "$CBT"
 assert_eq "$(dm_status_word c 4) $(dm_status_word c 11)" "$new continued" "identity after the refusal"
 assert_cmd dmsetup remove c

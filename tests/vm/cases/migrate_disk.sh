@@ -10,7 +10,11 @@
 # Refusals (--dry-run; a target too small for root's data; a source
 # partition held by a device that is not cbt; xfs that would have to
 # shrink; a target holding another table; a target in use) leave the
-# target byte-identical.
+# target byte-identical. The larger target's run is stopped by SIGTERM
+# during root's live copy; the same command again resumes that copy. An
+# LVM PV partition (its VG inactive: copied) migrated onto a larger disk
+# is pvresized: the target PV's extents fill its grown partition, its LV
+# holds the source's data.
 # disks: 160M 320M 144M 64M 64M
 # timeout: 900
 
@@ -26,6 +30,7 @@ cleanup() {
 	bg_stop writer
 	unmount /mnt/mg-t "$ROOT" /mnt/mg-boot /mnt/mg-esp
 	dm_remove mg-held root
+	vgchange -an mgvg >/dev/null 2>&1 || true
 }
 
 # One round of the writer: a 16 KiB file, fsynced, then listed as synced.
@@ -35,7 +40,7 @@ writer_round() {
 }
 
 need_module dm_cbt dm_zero vfat nls_cp437 nls_ascii
-need_cmd cbt sfdisk mkfs.vfat fsck.vfat mkswap e2fsck dumpe2fs blkid mkfs.xfs
+need_cmd cbt sfdisk mkfs.vfat fsck.vfat mkswap e2fsck dumpe2fs blkid mkfs.xfs pvcreate pvs
 
 rm -rf "$W" && mkdir -p "$W" /mnt/mg-esp /mnt/mg-boot "$ROOT" /mnt/mg-t
 
@@ -141,9 +146,25 @@ grep -q '"result": "planned"' "$W/plan.json" || fail "--dry-run --json: no plann
 grep -q '"method": "tracked"' "$W/plan.json" || fail "--dry-run --json: no tracked partition"
 assert_eq "$(md5_of "$BIG")" "$zero_big" "the target after --dry-run"
 
-log "onto a disk twice the size"
+# Its clone state file is written before root's copy writes to the target.
+clone_begun() { ls "$W"/state/clone-*.json >/dev/null 2>&1; }
+
+log "onto a disk twice the size: SIGTERM during root's live copy, then again"
 wc -l <"$W/synced" >"$W/k0"
-assert_cmd cbt migrate "$S" "$BIG" --cow "$COW" --state-dir "$W/state"
+rm -rf "$W/state"
+bg_start mig cbt migrate "$S" "$BIG" --cow "$COW" --state-dir "$W/state" --json \
+	>"$W/big1.json" 2>"$W/big1.err"
+wait_until 300 clone_begun
+kill -TERM "$(bg_pid mig)"
+rc=0
+bg_wait mig || rc=$?
+cat "$W/big1.json" "$W/big1.err"
+[ "$rc" -ne 0 ] || fail "cbt migrate stopped by SIGTERM exited 0"
+grep -q '"result": "interrupted"' "$W/big1.json" || fail "the run SIGTERM stopped is not \"interrupted\""
+assert_cmd cbt migrate "$S" "$BIG" --cow "$COW" --state-dir "$W/state" --json >"$W/big2.json"
+cat "$W/big2.json"
+grep -q '"again": true' "$W/big2.json" || fail "the second run did not find its own table"
+grep -q '"resumed": true' "$W/big2.json" || fail "root's copy did not resume"
 check_target "$BIG" $((160 * 2048))
 
 # 16 MiB smaller: resize2fs wants room past the used blocks (its own
@@ -184,4 +205,54 @@ printf 'label: gpt\ntype=0FC63DAF-8483-4772-8E69-3D69DE4709E4\n' | sfdisk -q "$B
 assert_cmd mkfs.xfs -q -f "${BIG}1"
 refused "$SMALL holds gpt id .*--force" "$SMALL" "$BIG" "$SMALL"
 refused "${BIG}1 holds xfs, which cannot shrink" "$SMALL" "$BIG" "$SMALL" --force
+
+log "an MBR disk: boot code, the gap before partition 1, two primaries"
+printf 'label: dos\nlabel-id: 0x5eed1e57\nstart=2048, size=16MiB, type=83, bootable\ntype=83\n' |
+	sfdisk -q "$TINY" || fail "sfdisk $TINY"
+head -c 440 /dev/urandom >"$W/mbr2"
+assert_cmd dd if="$W/mbr2" of="$TINY" conv=notrunc status=none
+# GRUB's core image lives in the gap on an MBR disk.
+assert_cmd dd if=/dev/urandom of="$TINY" bs=512 seek=1 count=2047 conv=notrunc status=none
+assert_cmd mkfs.ext4 -q -F -L m1 -U 0b0a1e57-0000-4000-8000-0000000000e1 "${TINY}1"
+assert_cmd mkfs.ext4 -q -F -L m2 -U 0b0a1e57-0000-4000-8000-0000000000e2 "${TINY}2"
+assert_cmd cbt migrate "$TINY" "$BIG" --cow "$COW" --state-dir "$W/state" --force
+sfdisk --dump "$TINY" | sed -e "s|$TINY||" -e '/^device/d' -e '/^last-lba/d' -e 's/size= *[0-9]*, \(.*\)/\1/' \
+	>"$W/src.dump"
+sfdisk --dump "$BIG" | sed -e "s|$BIG||" -e '/^device/d' -e '/^last-lba/d' -e 's/size= *[0-9]*, \(.*\)/\1/' \
+	>"$W/tgt.dump"
+cat "$W/tgt.dump"
+cmp "$W/src.dump" "$W/tgt.dump" || { diff "$W/src.dump" "$W/tgt.dump"; fail "$BIG: another MBR table"; }
+assert_cmd cmp -n 440 "$TINY" "$BIG"
+assert_eq "$(dd if="$BIG" bs=512 skip=1 count=2047 status=none | md5sum)" \
+	"$(dd if="$TINY" bs=512 skip=1 count=2047 status=none | md5sum)" "the gap before partition 1"
+assert_cmd cmp "${TINY}1" "${BIG}1"
+assert_eq "$(sectors "${BIG}2")" "$(($(sectors "${TINY}2") + 256 * 2048))" "partition 2's size"
+assert_eq "$(blkid -o value -s UUID "${BIG}2")" 0b0a1e57-0000-4000-8000-0000000000e2 "partition 2's UUID"
+assert_cmd e2fsck -fn "${BIG}2"
+got=$(dumpe2fs -h "${BIG}2" 2>/dev/null | sed -n 's/^Block count: *//p')
+bs=$(dumpe2fs -h "${BIG}2" 2>/dev/null | sed -n 's/^Block size: *//p')
+assert_eq "$((got * bs))" "$(($(sectors "${BIG}2") * 512))" "partition 2's filesystem fills it"
+
+log "an LVM PV grown: pvresize"
+lvm_setup
+printf 'label: gpt\ntype=E6D6D379-F507-44C2-A23C-238F2A3DF928\n' | sfdisk -q "$TINY" ||
+	fail "sfdisk $TINY"
+assert_cmd pvcreate -q -y "${TINY}1"
+assert_cmd vgcreate -q mgvg "${TINY}1"
+assert_cmd lvcreate -q -L 16M -n lv mgvg
+assert_cmd dd if=/dev/urandom of=/dev/mapper/mgvg-lv bs=64k count=256 conv=fsync status=none
+lv_sum=$(md5_of /dev/mapper/mgvg-lv)
+assert_cmd vgchange -q -an mgvg
+assert_cmd cbt migrate "$TINY" "$BIG" --cow "$COW" --state-dir "$W/state" --force --json >"$W/pv.json"
+cat "$W/pv.json"
+grep -q '"resized": "grown with pvresize"' "$W/pv.json" || fail "the PV was not pvresized"
+# The target PV's extents fill its partition. --devices: the source PV,
+# the same UUID, is not to be seen.
+pvs --devices "${BIG}1" --noheadings --units s --nosuffix -o pe_start,vg_extent_size,pv_pe_count \
+	>"$W/pv" || fail "pvs ${BIG}1"
+read -r pe_start extent pe_count <"$W/pv"
+assert_eq "$pe_count" "$((($(sectors "${BIG}1") - pe_start) / extent))" "the target PV's extents"
+assert_cmd vgchange -q -ay --devices "${BIG}1" mgvg
+assert_eq "$(md5_of /dev/mapper/mgvg-lv)" "$lv_sum" "the target's LV"
+assert_cmd vgchange -q -an --devices "${BIG}1" mgvg
 pass

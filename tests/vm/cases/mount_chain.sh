@@ -1,6 +1,8 @@
 #!/bin/sh
 # cbt mount, unmount, serve and restore --path over one ext4 chain of three
-# points and one crash-consistent xfs image (docs/mount.md). Each point of
+# points and one crash-consistent xfs image (docs/mount.md). The first two
+# images are split into 1 MiB segments (--split, docs/storage.md), read at
+# random offsets through their segments; the third is one file. Each point of
 # the ext4 chain, mounted read-only through nbdkit and /dev/nbdX, holds
 # exactly the files (sha256) written up to it; cbt serve exports one over a
 # Unix socket; restore --path copies one file and one directory out, and an
@@ -51,9 +53,9 @@ sums() { (cd "$1" && find . -type f | sort | xargs -r sha256sum); }
 
 # point N: change the filesystem, then take backup N (1: the full image).
 point() {
-	local n="$1" type=--incremental compress=zstd
+	local n="$1" type=--incremental compress=zstd split="--split 1M"
 	[ "$n" -eq 1 ] && type=--full
-	[ "$n" -ne 3 ] || compress=none
+	[ "$n" -ne 3 ] || { compress=none; split=; }
 	assert_cmd mount /dev/mapper/c "$SRC"
 	mkdir -p "$SRC/etc" "$SRC/dir$n"
 	echo "point $n" >"$SRC/etc/fstab"
@@ -66,13 +68,20 @@ point() {
 		dd if="$SRC/big" of="$W/needle" bs=64 skip=$((6 << 14)) count=1 2>/dev/null
 	fi
 	[ "$n" -ne 1 ] || ln -s /init "$SRC/escape"
+	# 3 MiB that do not compress: the full image spans several 1 MiB segments
+	[ "$n" -ne 1 ] || dd if=/dev/urandom of="$SRC/r1" bs=1M count=3 2>/dev/null
 	sums "$SRC" >"$W/sums.$n"
 	assert_cmd umount "$SRC"
-	assert_cmd cbt backup c $type --compress $compress --to "$CH" --cow "$DISK2" --quiet
+	# shellcheck disable=SC2086
+	assert_cmd cbt backup c $type --compress $compress $split --to "$CH" --cow "$DISK2" --quiet
 }
 point 1
 point 2
 point 3
+for f in 000001-full.cbti.0003 000002-incr.cbti.0000; do
+	[ -f "$CH/$f" ] || fail "no segment $f: the image was not split"
+done
+log "segments: $(cd "$CH" && echo ./*.cbti.0*)"
 
 # nothing of a mount is left: no state, no server, no connected device
 assert_clean() {
@@ -107,7 +116,7 @@ sums "$MP" | cmp - "$W/sums.3" || fail "--device-only: the last point differs"
 assert_cmd umount "$MP"
 assert_cmd cbt unmount "$dev"
 assert_clean "unmount by device"
-# a full image file on its own
+# a full image file on its own (a split image's manifest)
 assert_cmd cbt mount "$CH/000001-full.cbti" "$MP"
 sums "$MP" | cmp - "$W/sums.1" || fail "mount of the full image file: files differ"
 assert_cmd cbt unmount "$MP"

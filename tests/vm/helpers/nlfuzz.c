@@ -309,11 +309,19 @@ static void put_attrs(uint8_t cmd)
 				put_selector();
 			else
 				put_garbage(2);
+			if (chance(30))
+				put_u64(CBT_A_SNAP_PRESERVE_FROM, chance(80) ? pick_epoch() : rnd());
 			nest_end(dev);
 		}
 		nest_end(list);
 		if (chance(30))
 			put(CBT_A_FREEZE, "\0\0\0", chance(90) ? 0 : 4);
+		break;
+	case CBT_CMD_SNAP_RELEASE:
+		if (chance(85))
+			put_u64(CBT_A_RANGE_SECTOR, chance(70) ? below(1 << 17) : rnd());
+		if (chance(85))
+			put_u64(CBT_A_RANGE_SECTORS, chance(70) ? below(1 << 12) : rnd());
 		break;
 	}
 	n = chance(60) ? 0 : below(6);
@@ -340,6 +348,8 @@ static const struct {
 	{ CBT_A_SNAP_COW_TOTAL, 8 }, { CBT_A_SNAP_COPIED, 8 }, { CBT_A_SNAP_SECTORS, 8 },
 	{ CBT_A_DEVICES, -2 }, { CBT_A_DEVICE, -2 }, { CBT_A_FREEZE_NS, 8 },
 	{ CBT_A_HOLD_NS, 8 }, { CBT_A_LAST_COMMITTED, 8 }, { CBT_A_IDENTITY_REASON, 4 },
+	{ CBT_A_SNAP_PRESERVE_FROM, 8 }, { CBT_A_SNAP_TO_READ, 8 }, { CBT_A_SNAP_RELEASED, 8 },
+	{ CBT_A_SNAP_FORFEITED, 8 },
 };
 
 static int attr_len(uint16_t type)

@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The image reader with decoding threads (cbt_img_reader_threads(), behind
+ * restore and verify --threads): the frames come out in stream order with
+ * the same bytes as on one thread, and a damaged or cut image fails with
+ * the same error, the same detail, after the same frames.
+ */
+#include <errno.h>
+#include <sys/stat.h>
+
+#define XXH_STATIC_LINKING_ONLY
+#include <xxhash.h>
+
+#include "image/image.h"
+#include "unit.h"
+#include "unit_image.h"
+#include "util/util.h"
+
+/* What a reader handed out: how many frames, a hash of them all, how it ended. */
+struct transcript {
+	uint64_t frames;
+	uint64_t sum;
+	int ret;
+	char detail[1024];
+};
+
+static void transcript(int fd, int threads, uint64_t max_frames, struct transcript *t)
+{
+	struct cbt_img_reader *r;
+	struct cbt_img_frame f;
+	XXH64_state_t s;
+
+	memset(t, 0, sizeof(*t));
+	XXH64_reset(&s, 0);
+	lseek(fd, 0, SEEK_SET);
+	cbt_err_clear();
+	t->ret = cbt_img_reader_open(&r, fd, "img");
+	if (!t->ret)
+		t->ret = cbt_img_reader_threads(r, threads);
+	while (!t->ret && t->frames < max_frames && (t->ret = cbt_img_next(r, &f)) == 1) {
+		XXH64_update(&s, f.ext, f.nr * sizeof(*f.ext));
+		XXH64_update(&s, f.data, f.len);
+		t->frames++;
+		t->ret = 0;
+	}
+	if (!t->ret && cbt_img_reader_trailer(r))
+		XXH64_update(&s, cbt_img_reader_trailer(r)->digest, 16);
+	snprintf(t->detail, sizeof(t->detail), "%s", ut_detail());
+	t->sum = XXH64_digest(&s);
+	cbt_img_reader_free(r);
+}
+
+/*
+ * 512-byte blocks: 6 frames of 4096 one-block extents (the extent limit),
+ * then a 12 MiB run (3 frames of 4 MiB, the size limit) and the last block.
+ */
+#define SPARSE (6 * 4096)
+#define NB (2 * SPARSE + 24576 + 8)
+
+static int many_frames(uint32_t comp)
+{
+	struct cbt_range *ext = calloc(SPARSE + 2, sizeof(*ext));
+	struct cbt_img_header h;
+	int fd;
+
+	if (!ext)
+		return -ENOMEM;
+	for (size_t i = 0; i < SPARSE; i++)
+		ext[i] = (struct cbt_range){ 2 * i, 1 };
+	ext[SPARSE] = (struct cbt_range){ 2 * SPARSE, 24576 };
+	ext[SPARSE + 1] = (struct cbt_range){ NB - 1, 1 };
+	mkheader(&h, NB * 512ULL, 512, comp);
+	fd = write_image(&h, ext, SPARSE + 2, 2);
+	free(ext);
+	return fd;
+}
+
+static void same_frames_any_threads(void)
+{
+	for (uint32_t comp = 0; comp <= 1; comp++) {
+		struct transcript one, many;
+		int fd = many_frames(comp);
+
+		CHECK(fd >= 0);
+		transcript(fd, 1, UINT64_MAX, &one);
+		CHECK_EQ(one.ret, 0);
+		CHECK_EQ(one.frames, 10);
+		for (int n = 2; n <= 9; n += 7) {
+			transcript(fd, n, UINT64_MAX, &many);
+			CHECK_EQ(many.ret, 0);
+			CHECK_EQ(many.frames, one.frames);
+			CHECK_EQ(many.sum, one.sum);
+		}
+		close(fd);
+	}
+}
+
+/* The frame index of image @fd: *@v, *@n entries. */
+static int frames_of(int fd, struct cbt_img_frame_ent **v, uint64_t *n)
+{
+	struct cbt_img_header h;
+	struct cbt_img_trailer t;
+	int ret = cbt_img_read_ends_fd(fd, "img", &h, &t);
+
+	if (!ret)
+		ret = cbt_img_frame_index(fd, "img", &h, &t, v);
+	*n = t.frames;
+	cbt_extents_free(&t.map);
+	return ret;
+}
+
+/* Damage image @fd (of @size bytes) with @how, read it on 1 and on 4 threads: the same end. */
+static int same_failure(int fd, const char *how, struct transcript *one)
+{
+	struct transcript many;
+
+	transcript(fd, 1, UINT64_MAX, one);
+	transcript(fd, 4, UINT64_MAX, &many);
+	if (one->ret >= 0 || many.ret != one->ret || many.frames != one->frames ||
+	    many.sum != one->sum || strcmp(many.detail, one->detail)) {
+		fprintf(stderr, "# %s: 1 thread: %d after %llu frames (%s); 4: %d after %llu (%s)\n",
+			how, one->ret, (unsigned long long)one->frames, one->detail, many.ret,
+			(unsigned long long)many.frames, many.detail);
+		return -1;
+	}
+	return 0;
+}
+
+static void flip_byte(int fd, uint64_t off)
+{
+	uint8_t b;
+
+	if (pread(fd, &b, 1, (off_t)off) == 1) {
+		b ^= 0x40;
+		if (pwrite(fd, &b, 1, (off_t)off) != 1)
+			abort();
+	}
+}
+
+static void damaged_middle_frame_same_error(void)
+{
+	for (uint32_t comp = 0; comp <= 1; comp++) {
+		struct cbt_img_frame_ent *v = NULL;
+		struct transcript t;
+		uint64_t n, data_end, hdr;
+		struct stat st;
+		int fd = many_frames(comp);
+
+		CHECK(fd >= 0);
+		CHECK_EQ(frames_of(fd, &v, &n), 0);
+		CHECK_EQ(n, 10);
+		data_end = v[5].off + cbt_img_frame_disk_len(&v[5]) - 1;
+		hdr = v[4].off + 12;
+
+		/* frame 5's data: frames 0-4 come out, then the checksum error */
+		flip_byte(fd, data_end);
+		CHECK_EQ(same_failure(fd, "data", &t), 0);
+		CHECK_EQ(t.frames, 5);
+		CHECK(strstr(t.detail, "frame data checksum mismatch"));
+		flip_byte(fd, data_end);
+
+		/* frame 4's header (its sequence number) */
+		flip_byte(fd, hdr);
+		CHECK_EQ(same_failure(fd, "header", &t), 0);
+		CHECK_EQ(t.frames, 4);
+		CHECK(strstr(t.detail, "img: "));
+		flip_byte(fd, hdr);
+
+		/* cut in frame 7's data */
+		CHECK_EQ(fstat(fd, &st), 0);
+		CHECK_EQ(ftruncate(fd, (off_t)(v[7].off + 100)), 0);
+		CHECK_EQ(same_failure(fd, "cut", &t), 0);
+		CHECK_EQ(t.frames, 7);
+		CHECK(strstr(t.detail, "truncated"));
+		free(v);
+		close(fd);
+	}
+}
+
+/* cbt_img_verify_fd() takes the process default, as restore and verify set it. */
+static void verify_fd_with_default_threads(void)
+{
+	struct cbt_img_frame_ent *v = NULL;
+	char d1[1024];
+	uint64_t n;
+	int fd = many_frames(CBT_IMG_COMP_ZSTD), r1;
+
+	CHECK(fd >= 0);
+	CHECK_EQ(frames_of(fd, &v, &n), 0);
+	flip_byte(fd, v[8].off + cbt_img_frame_disk_len(&v[8]) - 1);
+	free(v);
+	lseek(fd, 0, SEEK_SET);
+	r1 = cbt_img_verify_fd(fd, "img", NULL, NULL);
+	snprintf(d1, sizeof(d1), "%s", ut_detail());
+	cbt_img_set_read_threads(3);
+	lseek(fd, 0, SEEK_SET);
+	CHECK_ERR(cbt_img_verify_fd(fd, "img", NULL, NULL), r1, d1);
+	cbt_img_set_read_threads(1);
+	close(fd);
+	CHECK_EQ(r1, -EBADMSG);
+}
+
+/* A reader given up half-way stops its threads and frees its frames (ASan: no leak). */
+static void freed_half_way(void)
+{
+	struct transcript t;
+	int fd = many_frames(CBT_IMG_COMP_ZSTD);
+
+	CHECK(fd >= 0);
+	transcript(fd, 8, 3, &t);
+	close(fd);
+	CHECK_EQ(t.ret, 0);
+	CHECK_EQ(t.frames, 3);
+}
+
+static void threads_after_first_frame_refused(void)
+{
+	struct cbt_img_reader *r;
+	struct cbt_img_frame f;
+	int fd = many_frames(CBT_IMG_COMP_NONE);
+
+	CHECK(fd >= 0);
+	CHECK_EQ(cbt_img_reader_open(&r, fd, "img"), 0);
+	CHECK_EQ(cbt_img_next(r, &f), 1);
+	CHECK_EQ(cbt_img_reader_threads(r, 2), -EINVAL);
+	CHECK_EQ(cbt_img_reader_threads(r, 1), 0);
+	cbt_img_reader_free(r);
+	close(fd);
+}
+
+UT_MAIN("image_threads",
+	UT_CASE(same_frames_any_threads),
+	UT_CASE(damaged_middle_frame_same_error),
+	UT_CASE(verify_fd_with_default_threads),
+	UT_CASE(freed_half_way),
+	UT_CASE(threads_after_first_frame_refused))
