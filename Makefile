@@ -40,7 +40,7 @@ check-upgrade:
 # place of debug). Hours, not minutes: not what CI runs.
 check-full:
 	tests/deps.sh
-	tests/check build lint unit kunit dkms pkg vm soak boot boot-dracut debug-full
+	CHECK_FULL=1 tests/check build lint unit s3 kunit dkms pkg vm soak boot boot-dracut debug-full
 
 # The main job end to end, in a throwaway VM.
 demo:

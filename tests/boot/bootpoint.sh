@@ -17,6 +17,7 @@
 # the chain's files are unchanged (sha256) and `cbt verify' passes.
 # shellcheck shell=bash
 
+boot_part bootpoint || return 0
 if [ -z "$TOOL" ]; then
 	return 0
 fi

@@ -29,6 +29,7 @@
 # the time for nothing more about cbt migrate).
 # shellcheck shell=bash
 
+boot_part migboot || return 0
 if [ -z "$TOOL" ] || [ "$GEN" = dracut ]; then
 	return 0
 fi

@@ -72,6 +72,9 @@ if [ -z "$TOOL" ]; then
 	return 0
 fi
 
+# untracked.sh boots this initramfs too, with or without this part.
+extra_cpio "$W/persist.img" "root UUID=$U block-size=64k metadata=/dev/vdb" yes
+boot_part persist || return 0
 say "persist: root with a metadata disk, backups across a clean reboot and a crash, a clone"
 cp --sparse=always "$ROOTIMG" "$P/root.disk"
 truncate -s 1M "$P/meta.disk"
@@ -80,7 +83,6 @@ mkfs.ext4 -q -F "$P/backups.disk"
 truncate -s 32M "$P/cow.disk"
 truncate -s "$(stat -c %s "$ROOTIMG")" "$P/clone.disk"
 DISKS=("$P/root.disk" "$P/meta.disk" "$P/backups.disk" "$P/cow.disk")
-extra_cpio "$W/persist.img" "root UUID=$U block-size=64k metadata=/dev/vdb" yes
 
 # check_cow NAME: no COW store was left showing a filesystem signature.
 check_cow() {

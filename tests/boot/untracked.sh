@@ -7,6 +7,7 @@
 # image. Steps ub1..ub3 of tests/boot/init.
 # shellcheck shell=bash
 
+boot_part untracked || return 0
 if [ -z "$TOOL" ]; then
 	return 0
 fi

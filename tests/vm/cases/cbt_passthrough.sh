@@ -3,6 +3,7 @@
 # /dev/mapper/c is on $DISK1 byte for byte, and reads back the same through
 # the device. No metadata device (tracking held in memory).
 # disks: 64M
+# kernels: all
 # timeout: 120
 
 DATA=/tmp/cbt.data

@@ -6,6 +6,7 @@
 # tracked block kept).
 # disks: 64M 8M
 # boots: 3
+# kernels: all
 # timeout: 240
 
 cleanup() {

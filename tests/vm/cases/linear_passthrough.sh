@@ -4,6 +4,7 @@
 # through the mapping; stamped blocks must carry their mapped offsets.
 # Proves the pipeline: disks, modules, dmsetup, helpers, markers.
 # disks: 64M
+# kernels: all
 # timeout: 90
 
 OFF=2048		# sectors of $DISK1 before the mapping

@@ -6,6 +6,7 @@
 # snapshot still reads the generation-1 stamps it was taken with, and with
 # 64 KiB chunks the same holds.
 # disks: 64M 65M
+# kernels: all
 # timeout: 300
 
 cleanup() {

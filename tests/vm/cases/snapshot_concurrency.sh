@@ -6,6 +6,7 @@
 # holds it, `rmmod dm_cbt' refused while devices exist. Every write goes
 # through and reads back right; the harness checks dmesg for WARN/BUG.
 # disks: 64M 64M
+# kernels: all
 # timeout: 400
 
 W=/tmp/conc

@@ -11,6 +11,7 @@
 #   - blocks not in the bitmap of the epochs after the snapshot's equal the
 #     origin now (the snapshot and its bitmap agree exactly).
 # disks: 32M 64M
+# kernels: all
 # timeout: 500
 
 W=/tmp/pit

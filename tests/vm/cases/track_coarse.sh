@@ -8,6 +8,7 @@
 # A metadata device too small for the region maps is formatted as version 2
 # and marks each block synchronously: exact after the same crash.
 # disks: 64M 8M
+# kernels: all
 # timeout: 240
 
 cleanup() {

@@ -5,6 +5,7 @@
 # (writes marked but never completed); the case reports how many.
 # disks: 64M 8M
 # boots: 2
+# kernels: all
 # timeout: 300
 
 cleanup() {

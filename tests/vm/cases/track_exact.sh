@@ -6,6 +6,7 @@
 # and the last sector are tracked, and reads are not. `cbt bitmap --summary`
 # counts the same blocks and extents as the list.
 # disks: 96M
+# kernels: all
 # timeout: 300
 
 cleanup() {

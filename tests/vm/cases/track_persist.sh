@@ -5,6 +5,7 @@
 # identity instead of presenting a wrong bitmap.
 # disks: 64M 8M
 # boots: 2
+# kernels: all
 # timeout: 240
 
 cleanup() {
