@@ -17,6 +17,7 @@
 
 #include "store/s3.h"
 #include "store/segment.h"
+#include "util/md5.h"
 #include "unit.h"
 #include "util/util.h"
 
@@ -155,7 +156,7 @@ static void no_retry_on_404(void)
 	cbt_s3_buf_free(&b);
 }
 
-/* a server that keeps failing: 1 + retries requests, then -EIO naming the code */
+/* a server that keeps failing: 1 + retries requests, then -ETIMEDOUT (transient) naming the code */
 static void gives_up_after_retries(void)
 {
 	static const int st[] = { 500 };
@@ -166,12 +167,12 @@ static void gives_up_after_retries(void)
 	CHECK_EQ(fake_start(&f, 3), 0);
 	CHECK_EQ(open_s3(&s, f.port), 0);
 	s.retries = 2;
-	CHECK_ERR(cbt_s3_put(&s, "obj", "x", 1), -EIO, "InternalError");
+	CHECK_ERR(cbt_s3_put(&s, "obj", "x", 1), -ETIMEDOUT, "InternalError");
 	fake_stop(&f);
 	CHECK_EQ(f.requests, 3);
 }
 
-/* nobody listening: retried, then -EIO saying so */
+/* nobody listening: retried, then -ETIMEDOUT saying so */
 static void connection_refused_retried(void)
 {
 	struct fake f = { 0 };
@@ -182,7 +183,7 @@ static void connection_refused_retried(void)
 	fake_stop(&f);
 	CHECK_EQ(open_s3(&s, f.port), 0);
 	s.retries = 1;
-	CHECK_ERR(cbt_s3_put(&s, "obj", "x", 1), -EIO, "after 2 attempts");
+	CHECK_ERR(cbt_s3_put(&s, "obj", "x", 1), -ETIMEDOUT, "after 2 attempts");
 }
 
 static void backoff_doubles_and_caps(void)
@@ -254,6 +255,105 @@ static void manifest_parse(void)
 	cbt_err_clear();
 }
 
+/* a 403 fails at once: one request, -EACCES, not worth patience */
+static void forbidden_not_transient(void)
+{
+	static const int st[] = { 403 };
+	static const char *const body[] = { "<Error><Code>AccessDenied</Code></Error>" };
+	struct fake f = { .status = st, .body = body, .nr = 1 };
+	struct cbt_s3_patience p = { 0 };
+	struct cbt_s3 s;
+	int ret;
+
+	CHECK_EQ(fake_start(&f, 1), 0);
+	CHECK_EQ(open_s3(&s, f.port), 0);
+	ret = cbt_s3_put(&s, "obj", "x", 1);
+	fake_stop(&f);
+	CHECK_EQ(ret, -EACCES);
+	CHECK(!cbt_s3_patient(&s, ret, &p, "t"));
+	CHECK_EQ(f.requests, 1);
+	cbt_err_clear();
+}
+
+/* patience: only -ETIMEDOUT, only within patience_s of the first failure */
+static void patience_bounded(void)
+{
+	struct cbt_s3 s = { .backoff_ms = 1, .retries = 0, .patience_s = 1 };
+	struct cbt_s3_patience p = { 0 };
+
+	CHECK(!cbt_s3_patient(&s, -EIO, &p, "t"));
+	CHECK(cbt_s3_patient(&s, -ETIMEDOUT, &p, "t"));
+	CHECK(cbt_s3_patient(&s, -ETIMEDOUT, &p, "t"));
+	CHECK_EQ(p.round, 2);
+	p.since_ns -= 1000000001ULL;
+	CHECK(!cbt_s3_patient(&s, -ETIMEDOUT, &p, "t"));
+	s.patience_s = 0;
+	p = (struct cbt_s3_patience){ 0 };
+	CHECK(!cbt_s3_patient(&s, -ETIMEDOUT, &p, "t"));
+	setenv("CBT_S3_PATIENCE", "86401", 1);
+	CHECK_ERR(cbt_s3_open(&s, "s3://bucket/x", NULL), -EINVAL, "CBT_S3_PATIENCE");
+	setenv("CBT_S3_PATIENCE", "5", 1);
+	CHECK_EQ(cbt_s3_open(&s, "s3://bucket/x", NULL), 0);
+	CHECK_EQ(s.patience_s, 5u);
+	unsetenv("CBT_S3_PATIENCE");
+	CHECK_EQ(cbt_s3_open(&s, "s3://bucket/x", NULL), 0);
+	CHECK_EQ(s.patience_s, 600u);
+	cbt_err_clear();
+}
+
+/* ListParts: two pages, ETags quoted either way, a part missing in between */
+static void list_parts_pages(void)
+{
+	static const int st[] = { 200, 200 };
+	static const char *const body[] = {
+		"<ListPartsResult><IsTruncated>true</IsTruncated>"
+		"<NextPartNumberMarker>1</NextPartNumberMarker>"
+		"<Part><PartNumber>1</PartNumber><ETag>&quot;0123456789abcdef0123456789abcdef&quot;"
+		"</ETag><Size>8</Size></Part></ListPartsResult>",
+		"<ListPartsResult><IsTruncated>false</IsTruncated>"
+		"<Part><PartNumber>3</PartNumber><ETag>\"fedcba9876543210fedcba9876543210\"</ETag>"
+		"</Part></ListPartsResult>" };
+	struct fake f = { .status = st, .body = body, .nr = 2 };
+	char (*e)[80] = NULL;
+	struct cbt_s3 s;
+	int nr = 0;
+
+	CHECK_EQ(fake_start(&f, 2), 0);
+	CHECK_EQ(open_s3(&s, f.port), 0);
+	CHECK_EQ(cbt_s3_mpu_list(&s, "obj", "2~id/x", &e, &nr), 0);
+	fake_stop(&f);
+	CHECK_EQ(f.requests, 2);
+	CHECK_EQ(nr, 3);
+	CHECK_STR(e[0], "0123456789abcdef0123456789abcdef");
+	CHECK_STR(e[1], "");
+	CHECK_STR(e[2], "fedcba9876543210fedcba9876543210");
+	free(e);
+}
+
+/* RFC 1321's test suite, and the padding edges (55, 56, 64 bytes) */
+static void md5_vectors(void)
+{
+	char h[33], buf[200];
+
+	cbt_md5_hex("", 0, h);
+	CHECK_STR(h, "d41d8cd98f00b204e9800998ecf8427e");
+	cbt_md5_hex("abc", 3, h);
+	CHECK_STR(h, "900150983cd24fb0d6963f7d28e17f72");
+	cbt_md5_hex("message digest", 14, h);
+	CHECK_STR(h, "f96b697d7cb7938d525a2f31aaf161d0");
+	snprintf(buf, sizeof(buf), "%s", "1234567890123456789012345678901234567890"
+		 "1234567890123456789012345678901234567890");
+	cbt_md5_hex(buf, 80, h);
+	CHECK_STR(h, "57edf4a22be3c955ac49da2e2107b67a");
+	memset(buf, 'a', sizeof(buf));
+	cbt_md5_hex(buf, 55, h);
+	CHECK_STR(h, "ef1772b6dff9a122358552954ad0df65");
+	cbt_md5_hex(buf, 56, h);
+	CHECK_STR(h, "3b0c8ac703f828b04c6c197006d17218");
+	cbt_md5_hex(buf, 64, h);
+	CHECK_STR(h, "014842d480b571495a4a0363793f7367");
+}
+
 UT_MAIN("s3",
 	UT_CASE(retries_5xx_then_succeeds),
 	UT_CASE(no_retry_on_404),
@@ -261,4 +361,8 @@ UT_MAIN("s3",
 	UT_CASE(connection_refused_retried),
 	UT_CASE(backoff_doubles_and_caps),
 	UT_CASE(config_checks),
-	UT_CASE(manifest_parse))
+	UT_CASE(manifest_parse),
+	UT_CASE(forbidden_not_transient),
+	UT_CASE(patience_bounded),
+	UT_CASE(list_parts_pages),
+	UT_CASE(md5_vectors))

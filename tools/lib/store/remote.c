@@ -171,7 +171,7 @@ int cbt_remote_writer_open(struct cbt_remote_writer **wp, const struct cbt_s3 *s
 	snprintf(w->url, sizeof(w->url), "%s", url);
 	w->sock[0] = w->sock[1] = -1;
 	snprintf(w->name, sizeof(w->name), "%s", name);
-	ret = cbt_s3_mpu_abort_all(s3);
+	ret = cbt_s3_mpu_abort_all(s3, NULL, NULL);
 	if (ret > 0)
 		fprintf(stderr, "cbt: %s: aborted %d unfinished upload%s of an earlier run\n",
 			url, ret, ret == 1 ? "" : "s");

@@ -156,6 +156,15 @@ int cbt_s3_open(struct cbt_s3 *s, const char *url, const char *config_file)
 		s->retries = (int)r;
 	}
 	s->backoff_ms = 200;
+	s->patience_s = 600;
+	e = getenv("CBT_S3_PATIENCE");
+	if (e && *e) {
+		uint32_t r;
+
+		if (cbt_parse_u32(e, &r) || r > 86400)
+			return cbt_err(-EINVAL, "CBT_S3_PATIENCE=%s: 0 to 86400 (seconds)", e);
+		s->patience_s = r;
+	}
 	pthread_once(&curl_once, curl_init);
 	return 0;
 }
@@ -360,6 +369,27 @@ static int once(const struct cbt_s3 *s, struct req *r, CURLcode *cc)
 	return ret;
 }
 
+#ifdef CBT_TEST_HOOKS
+/* CBT_S3_TRACE=FILE (test builds): one line per attempt, for tests/s3/run to count. */
+static void trace(const struct req *r, CURLcode cc)
+{
+	const char *path = getenv("CBT_S3_TRACE");
+	FILE *f = path && *path ? fopen(path, "ae") : NULL;
+
+	if (!f)
+		return;
+	fprintf(f, "%s %s%s %ld %d\n", r->method, r->name ? r->name : "-", r->query ? r->query : "",
+		r->http, (int)cc);
+	fclose(f);
+}
+#else
+static void trace(const struct req *r, CURLcode cc)
+{
+	(void)r;
+	(void)cc;
+}
+#endif
+
 /* Bytes sent to @fd that its reader has not read yet (0 when not a socket). */
 static int unread(int fd)
 {
@@ -390,6 +420,7 @@ static int request(const struct cbt_s3 *s, struct req *r)
 		if (r->out)
 			r->out->len = 0;
 		ret = once(s, r, &cc);
+		trace(r, cc);
 		if (ret)
 			break;
 		/* A GET streamed to a file descriptor goes on where it stopped. */
@@ -411,13 +442,15 @@ static int request(const struct cbt_s3 *s, struct req *r)
 		if (!cbt_s3_retryable(cc, r->http))
 			break;
 	}
+	/* -ETIMEDOUT: every attempt failed in a way worth retrying (cbt_s3_patient()). */
 	if (!ret && cc != CURLE_OK)
-		ret = cbt_err(-EIO, "%s: %s (after %d attempts)", what, curl_easy_strerror(cc),
-			      s->retries + 1);
+		ret = cbt_err(cbt_s3_retryable(cc, 0) ? -ETIMEDOUT : -EIO, "%s: %s (after %d attempts)",
+			      what, curl_easy_strerror(cc), s->retries + 1);
 	else if (!ret && r->http >= 300) {
 		if (!xml_field(r->err.p, "Code", code, sizeof(code)))
 			snprintf(code, sizeof(code), "HTTP %ld", r->http);
-		ret = r->http == 404 ? -ENOENT : r->http == 403 ? -EACCES : -EIO;
+		ret = r->http == 404 ? -ENOENT : r->http == 403 ? -EACCES :
+		      cbt_s3_retryable(CURLE_OK, r->http) ? -ETIMEDOUT : -EIO;
 		ret = cbt_err(ret, "%s: %s", what, code);
 	}
 	cbt_s3_buf_free(&r->err);
@@ -592,7 +625,7 @@ int cbt_s3_mpu_abort(const struct cbt_s3 *s, const char *name, const char *uploa
 	return request(s, &r);
 }
 
-int cbt_s3_mpu_abort_all(const struct cbt_s3 *s)
+int cbt_s3_mpu_abort_all(const struct cbt_s3 *s, const char *keep_name, const char *keep_id)
 {
 	struct cbt_s3_buf b = { 0 };
 	char q[700], pfx[600];
@@ -607,16 +640,123 @@ int cbt_s3_mpu_abort_all(const struct cbt_s3 *s)
 	r.out = &b;
 	ret = request(s, &r);
 	for (p = b.p; !ret && p && (p = strstr(p, "<Upload>")); p++) {
-		char key[1100], id[400];
+		char key[1100], id[400], rec[1200];
 		size_t pl = *s->prefix ? strlen(s->prefix) + 1 : 0;
+		bool mine;
 
 		if (!xml_field(p, "Key", key, sizeof(key)) || !xml_field(p, "UploadId", id, sizeof(id)) ||
 		    strlen(key) < pl)
 			continue;
+		if (keep_id && !strcmp(id, keep_id))
+			continue;
 		ret = cbt_s3_mpu_abort(s, key + pl, id);
-		if (!ret)
-			n++;
+		if (ret)
+			break;
+		n++;
+		/* Its record goes with it, unless the record is the kept upload's. */
+		mine = keep_name && !strcmp(key + pl, keep_name);
+		snprintf(rec, sizeof(rec), CBT_S3_UPLOAD_RECORD "%s", key + pl);
+		if (!mine && !strchr(key + pl, '/')) {
+			cbt_s3_delete(s, rec);
+			cbt_err_clear();
+		}
 	}
 	cbt_s3_buf_free(&b);
 	return ret ? ret : n;
+}
+
+int cbt_s3_mpu_list(const struct cbt_s3 *s, const char *name, const char *upload_id,
+		    char (**etags)[80], int *nr)
+{
+	char q[700], id[512], marker[16] = "0";
+	char (*v)[80] = NULL;
+	int ret = 0, have = 0;
+
+	*etags = NULL;
+	*nr = 0;
+	encode(id, sizeof(id), upload_id);
+	/* 1000 parts an answer at most: IsTruncated and NextPartNumberMarker page on. */
+	for (int page = 0; !ret && page < 20; page++) {
+		struct cbt_s3_buf b = { 0 };
+		char trunc[8] = "false";
+		const char *p;
+		struct req r;
+
+		snprintf(q, sizeof(q), "?part-number-marker=%s&uploadId=%s", marker, id);
+		r = new_req("GET", name, q);
+		r.out = &b;
+		ret = request(s, &r);
+		for (p = b.p; !ret && p && (p = strstr(p, "<Part>")); p++) {
+			char num[16], etag[90];
+			const char *e;
+			long n;
+
+			if (!xml_field(p, "PartNumber", num, sizeof(num)) ||
+			    !xml_field(p, "ETag", etag, sizeof(etag)))
+				continue;
+			n = strtol(num, NULL, 10);
+			if (n < 1 || n > 10000)
+				continue;
+			if (n > have) {
+				char (*nv)[80] = realloc(v, (size_t)n * sizeof(*v));
+
+				if (!nv) {
+					ret = -ENOMEM;
+					break;
+				}
+				memset(nv + have, 0, (size_t)(n - have) * sizeof(*v));
+				v = nv;
+				have = (int)n;
+			}
+			/* the ETag comes quoted, as &quot; or as '"' */
+			e = etag;
+			if (!strncmp(e, "&quot;", 6))
+				e += 6;
+			else if (*e == '"')
+				e++;
+			snprintf(v[n - 1], sizeof(v[0]), "%.*s", (int)strcspn(e, "\"&"), e);
+		}
+		if (!ret) {
+			xml_field(b.p, "IsTruncated", trunc, sizeof(trunc));
+			if (strcmp(trunc, "true") ||
+			    !xml_field(b.p, "NextPartNumberMarker", marker, sizeof(marker))) {
+				cbt_s3_buf_free(&b);
+				break;
+			}
+		}
+		cbt_s3_buf_free(&b);
+	}
+	if (ret) {
+		free(v);
+		return ret;
+	}
+	*etags = v;
+	*nr = have;
+	return 0;
+}
+
+bool cbt_s3_patient(const struct cbt_s3 *s, int ret, struct cbt_s3_patience *p, const char *what)
+{
+	uint64_t now = cbt_mono_ns();
+	unsigned int ms;
+	struct timespec ts;
+
+	if (ret != -ETIMEDOUT)
+		return false;
+	if (!p->since_ns)
+		p->since_ns = now;
+	if (now - p->since_ns >= (uint64_t)s->patience_s * 1000000000ULL)
+		return false;
+	if (!p->round++) {
+		const char *d = cbt_err_detail();
+
+		fprintf(stderr, "cbt: %s: %s; trying again for up to %u s (CBT_S3_PATIENCE)\n", what,
+			d ? d : strerror(-ret), s->patience_s);
+	}
+	ms = cbt_s3_backoff(s, p->round + s->retries);
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+	cbt_err_clear();
+	return true;
 }

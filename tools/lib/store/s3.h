@@ -18,8 +18,9 @@ struct cbt_s3 {
 	char secret_key[256];
 	char bucket[64];
 	char prefix[512];	/* without leading or trailing slash; may be empty */
-	int retries;		/* attempts after the first (CBT_S3_RETRIES, 5) */
+	int retries;		/* attempts after the first (CBT_S3_RETRIES, 5); then -ETIMEDOUT */
 	unsigned int backoff_ms;	/* the first delay, doubled each time (200) */
+	unsigned int patience_s;	/* an upload's wait for the server (CBT_S3_PATIENCE, 600) */
 };
 
 /* Is @url an s3://BUCKET[/PREFIX] location? */
@@ -62,11 +63,36 @@ int cbt_s3_mpu_part(const struct cbt_s3 *s, const char *name, const char *upload
 int cbt_s3_mpu_complete(const struct cbt_s3 *s, const char *name, const char *upload_id,
 			char (*etags)[80], int nr);
 int cbt_s3_mpu_abort(const struct cbt_s3 *s, const char *name, const char *upload_id);
+/* The record of an unfinished upload of PREFIX/NAME: PREFIX/.upload-NAME (store/remote.c). */
+#define CBT_S3_UPLOAD_RECORD ".upload-"
 /*
- * Abort every unfinished multipart upload under PREFIX/ (a run that died):
- * the number aborted, or -errno.
+ * Abort every unfinished multipart upload under PREFIX/ (a run that died)
+ * but @keep_id's (NULL: none), and delete the record of each (but
+ * @keep_name's): the number aborted, or -errno.
  */
-int cbt_s3_mpu_abort_all(const struct cbt_s3 *s);
+int cbt_s3_mpu_abort_all(const struct cbt_s3 *s, const char *keep_name, const char *keep_id);
+
+/*
+ * The parts of upload @upload_id the server holds: *@etags (malloc'd; the
+ * caller frees it) gets *@nr entries, [i] part i + 1's ETag, "" for a part
+ * it does not hold.
+ */
+int cbt_s3_mpu_list(const struct cbt_s3 *s, const char *name, const char *upload_id,
+		    char (**etags)[80], int *nr);
+
+/*
+ * Patience (CBT_S3_PATIENCE): a request failed with @ret; is it worth
+ * trying again? Only a transient failure (-ETIMEDOUT: the server could not
+ * be reached, or kept failing with 5xx, for all the retries) within
+ * s->patience_s of the first failure @p saw (zero it before the first
+ * call). Then it sleeps the next capped backoff and returns true; the
+ * first time, it says so on stderr, naming @what.
+ */
+struct cbt_s3_patience {
+	uint64_t since_ns;	/* the first failure; 0: none yet */
+	int round;
+};
+bool cbt_s3_patient(const struct cbt_s3 *s, int ret, struct cbt_s3_patience *p, const char *what);
 
 /* The delay before attempt @attempt (1: the first retry), in ms. */
 unsigned int cbt_s3_backoff(const struct cbt_s3 *s, int attempt);
