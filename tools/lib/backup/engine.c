@@ -2,6 +2,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -9,6 +11,7 @@
 
 #include "backup/engine.h"
 #include "image/chain.h"
+#include "image/crypt.h"
 #include "image/s3chain.h"
 #include "store/remote.h"
 #include "store/segment.h"
@@ -274,21 +277,106 @@ static int since_full(const struct cbt_chain *c, const uint8_t base[16], struct 
 	return f < 0 ? cbt_err(-ENOENT, "%s: the full image of the chain is missing", c->dir) : 0;
 }
 
+/* What an image's bytes depend on, besides its UUID, time and salt: a resumed upload's must match. */
+static void upload_what(const struct cbt_img_header *h, char *out, size_t len)
+{
+	char d[CBT_UUID_STR_LEN], p[CBT_UUID_STR_LEN], b[CBT_UUID_STR_LEN] = "-";
+	char k[CBT_KEY_ID_STR_LEN] = "-";
+
+	if (cbt_key_isset())
+		cbt_key_id_str(cbt_key_id(), k);
+	if (h->type != CBT_IMG_FULL)
+		cbt_uuid_str(h->base, b);
+	snprintf(out, len, "type %u device %s %llu block %u epochs %llu-%llu parent %s base %s"
+		 " compression %u:%u flags %#x version %u tool %s key %s part %u", h->type,
+		 cbt_uuid_str(h->dev_uuid, d), (unsigned long long)h->dev_bytes, h->block_size,
+		 (unsigned long long)h->epoch_first, (unsigned long long)h->epoch_last,
+		 cbt_uuid_str(h->parent, p), b, h->compression, h->level, h->flags, h->version,
+		 h->tool_version, k, CBT_REMOTE_PART_SIZE);
+}
+
+/*
+ * Write image @res->h of blocks @use: to @file in chain @c (an upload when
+ * req->remote; resumed when @resume allows and a record matches), or to
+ * req->out_fd. CBT_REMOTE_MISMATCH: an upload resumed, but a part differed.
+ */
+static int write_image(const struct cbt_backup_req *req, struct cbt_chain *c, const char *file,
+		       const struct cbt_extents *use, int src, struct cbt_img_write_opts *wo,
+		       bool resume, struct cbt_backup_result *res, struct cbt_img_trailer *t)
+{
+	struct cbt_img_header *h = &res->h;
+	struct cbt_tmpfile tf = { .fd = -1, .dfd = -1 };
+	struct cbt_seg_writer *sw = NULL;
+	struct cbt_remote_writer *rw = NULL;
+	struct cbt_img_writer *w = NULL;
+	int ret = 0, fd = req->out_fd;
+
+	wo->keep_salt = false;
+	if (req->remote) {
+		struct cbt_remote_ident id = { .created_ns = h->created_ns };
+		char what[512];
+
+		memcpy(id.uuid, h->uuid, 16);
+		id.encrypted = cbt_key_isset();
+		if (id.encrypted)
+			ret = cbt_img_salt(id.salt);
+		upload_what(h, what, sizeof(what));
+		if (!ret)
+			ret = cbt_remote_writer_open(&rw, &req->remote->s3, req->remote->url, file, what,
+						     &id, resume, &fd);
+		if (ret)
+			return ret;
+		memcpy(h->uuid, id.uuid, 16);
+		if (h->type == CBT_IMG_FULL)
+			memcpy(h->base, id.uuid, 16);
+		h->created_ns = id.created_ns;
+		memcpy(h->salt, id.salt, sizeof(h->salt));
+		wo->keep_salt = id.encrypted;
+	} else if (req->dir && req->split) {
+		ret = cbt_seg_writer_open(&sw, c->dfd, file, res->file, req->split, &fd);
+	} else if (req->dir) {
+		ret = cbt_tmpfile_create_at(&tf, c->dfd, file, res->file);
+		/* The index may have lost a file: never replace an image. */
+		tf.noreplace = true;
+		fd = tf.fd;
+	}
+	if (!ret)
+		ret = cbt_img_writer_open(&w, fd, h, wo);
+	if (!ret)
+		ret = copy_blocks(req, h, src, use, h->type == CBT_IMG_FULL &&
+				  req->full_mode != CBT_FULL_ALL, w, res);
+	if (!ret)
+		ret = cbt_img_writer_finish(w, t);
+	if (!ret && rw) {
+		ret = cbt_remote_writer_finish(rw, c->dfd);
+		rw = NULL;
+	} else if (!ret && sw) {
+		ret = cbt_seg_writer_finish(sw);
+		sw = NULL;
+	} else if (!ret && req->dir) {
+		ret = cbt_tmpfile_commit(&tf);
+	}
+	if (tf.fd >= 0)
+		cbt_tmpfile_abort(&tf);
+	cbt_img_writer_free(w);
+	cbt_seg_writer_abort(sw);
+	cbt_remote_writer_abort(rw);
+	if (ret)
+		cbt_extents_free(&t->map);
+	return ret;
+}
+
 int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_result *res)
 {
 	struct cbt_chain c = { .lock_fd = -1 };
 	struct cbt_chain_entry e;
 	struct cbt_img_header *h = &res->h;
-	struct cbt_img_writer *w = NULL;
 	struct cbt_img_trailer t;
 	struct cbt_extents list, all;
 	struct cbt_img_write_opts wo = { .threads = req->threads, .version = req->format_version };
 	const struct cbt_extents *use;
-	struct cbt_tmpfile tf = { .fd = -1, .dfd = -1 };
-	struct cbt_seg_writer *sw = NULL;
-	struct cbt_remote_writer *rw = NULL;
 	uint32_t type = req->type;
-	int ret, fd = req->out_fd;
+	int ret;
 
 	memset(res, 0, sizeof(*res));
 	memset(&t, 0, sizeof(t));
@@ -306,6 +394,23 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 	ret = cbt_uuid_generate(h->uuid);
 	if (ret)
 		return ret;
+#ifdef CBT_TEST_HOOKS
+	/*
+	 * CBT_TEST_IMAGE_ID=HEX:NS (test builds; an upload record's uuid and
+	 * created fields): the image another run wrote, written again.
+	 */
+	{
+		const char *fix = getenv("CBT_TEST_IMAGE_ID");
+		int used = 0;
+
+		for (int i = 0; fix && i < 16; i++)
+			if (sscanf(fix + 2 * i, "%2hhx", &h->uuid[i]) != 1)
+				return cbt_err(-EINVAL, "CBT_TEST_IMAGE_ID=%s: bad UUID", fix);
+		if (fix && (sscanf(fix + 32, ":%" SCNu64 "%n", &h->created_ns, &used) != 1 ||
+			    fix[32 + used]))
+			return cbt_err(-EINVAL, "CBT_TEST_IMAGE_ID=%s: want HEX:NS", fix);
+	}
+#endif
 	if (!h->dev_bytes || h->dev_bytes > CBT_IMG_MAX_DEV_BYTES)
 		return cbt_err(-EFBIG, "a device of %llu bytes: images describe devices of up to"
 			       " 128 PiB", (unsigned long long)h->dev_bytes);
@@ -383,22 +488,8 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 
 	if (req->dir) {
 		cbt_chain_next_name(&c, type, &e);
-		snprintf(res->file, sizeof(res->file), "%s/%s", req->dir, e.file);
-		if (req->remote)
-			snprintf(res->file, sizeof(res->file), "%s/%s", req->remote->url, e.file);
-		if (req->remote)
-			ret = cbt_remote_writer_open(&rw, &req->remote->s3, req->remote->url, e.file,
-						     &fd);
-		else if (req->split)
-			ret = cbt_seg_writer_open(&sw, c.dfd, e.file, res->file, req->split, &fd);
-		else
-			ret = cbt_tmpfile_create_at(&tf, c.dfd, e.file, res->file);
-		if (ret)
-			goto out;
-		/* The index may have lost a file: never replace an image. */
-		tf.noreplace = true;
-		if (!req->split && !req->remote)
-			fd = tf.fd;
+		snprintf(res->file, sizeof(res->file), "%s/%s", req->remote ? req->remote->url : req->dir,
+			 e.file);
 	}
 	if (req->progress) {
 		req->progress->total = 0;
@@ -407,20 +498,27 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 		if (req->progress->total > h->dev_bytes)
 			req->progress->total = h->dev_bytes;
 	}
-	ret = cbt_img_writer_open(&w, fd, h, &wo);
-	if (!ret)
-		ret = copy_blocks(req, h, src, use, type == CBT_IMG_FULL &&
-				  req->full_mode != CBT_FULL_ALL, w, res);
-	if (!ret)
-		ret = cbt_img_writer_finish(w, &t);
-	if (!ret && rw) {
-		ret = cbt_remote_writer_finish(rw, c.dfd);
-		rw = NULL;
-	} else if (!ret && sw) {
-		ret = cbt_seg_writer_finish(sw);
-		sw = NULL;
-	} else if (!ret && req->dir) {
-		ret = cbt_tmpfile_commit(&tf);
+	for (int pass = 0;; pass++) {
+		ret = write_image(req, &c, e.file, use, src, &wo, pass == 0, res, &t);
+		if (ret != CBT_REMOTE_MISMATCH)
+			break;
+		/* A snapshot that forgets what was read cannot give the same bytes again. */
+		if (pass || req->release) {
+			ret = cbt_err(-EIO, "%s: %s; the upload was aborted: run the backup again",
+				      res->file, cbt_err_detail() ? cbt_err_detail() : "a part differed");
+			break;
+		}
+		fprintf(stderr, "cbt: %s; writing the image again as a new one (new UUID%s)\n",
+			cbt_err_detail() ? cbt_err_detail() : "a part differed",
+			cbt_key_isset() ? " and salt" : "");
+		cbt_err_clear();
+		ret = cbt_uuid_generate(h->uuid);
+		if (ret)
+			break;
+		if (type == CBT_IMG_FULL)
+			memcpy(h->base, h->uuid, 16);
+		h->created_ns = cbt_real_ns();
+		res->scanned_bytes = 0;
 	}
 	if (ret)
 		goto out;
@@ -442,13 +540,10 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 		/* The image is durable in S3: only now may the index name it. */
 		if (!ret && req->remote)
 			ret = cbt_s3chain_put_index(req->remote);
+		if (!ret && req->remote)
+			cbt_remote_forget(&req->remote->s3, req->remote->url, e.file);
 	}
 out:
-	if (tf.fd >= 0)
-		cbt_tmpfile_abort(&tf);
-	cbt_img_writer_free(w);
-	cbt_seg_writer_abort(sw);
-	cbt_remote_writer_abort(rw);
 	cbt_extents_free(&t.map);
 	cbt_extents_free(&list);
 	cbt_extents_free(&all);

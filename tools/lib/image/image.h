@@ -148,6 +148,11 @@ struct cbt_img_writer;
 struct cbt_img_write_opts {
 	int threads;		/* compression workers; 0: one per CPU, up to 8 */
 	uint32_t version;	/* format version to write; 0: CBT_IMG_VERSION (1: tests only) */
+	/*
+	 * Encrypted: the header's salt is used, not a new random one (a
+	 * resumed upload regenerates its image byte for byte, store/remote.h).
+	 */
+	bool keep_salt;
 };
 
 /*

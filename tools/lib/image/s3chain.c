@@ -82,7 +82,7 @@ static int hook_put_image(void *arg, int dfd, const char *file)
 		free(buf);
 		return ret;
 	}
-	ret = cbt_remote_writer_open(&w, &r->s3, r->url, file, &out);
+	ret = cbt_remote_writer_open(&w, &r->s3, r->url, file, NULL, NULL, false, &out);
 	if (ret) {
 		close(in);
 		free(buf);

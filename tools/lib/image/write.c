@@ -340,14 +340,16 @@ int cbt_img_writer_open(struct cbt_img_writer **wp, int fd, const struct cbt_img
 	w->fd = fd;
 	w->h = *h;
 	w->h.version = o && o->version ? o->version : CBT_IMG_VERSION;
-	memset(w->h.salt, 0, sizeof(w->h.salt));
+	if (!o || !o->keep_salt || !cbt_key_isset())
+		memset(w->h.salt, 0, sizeof(w->h.salt));
 	memset(w->h.key_id, 0, sizeof(w->h.key_id));
 	/* A process with a key writes encrypted images only (crypt.h). */
 	if (cbt_key_isset()) {
 		w->h.version = CBT_IMG_VERSION_CRYPT;
 		w->crypt_on = true;
 		memcpy(w->h.key_id, cbt_key_id(), sizeof(w->h.key_id));
-		if (cbt_img_salt(w->h.salt) || cbt_img_crypt_init(&w->crypt, w->h.salt)) {
+		if ((!o || !o->keep_salt ? cbt_img_salt(w->h.salt) : 0) ||
+		    cbt_img_crypt_init(&w->crypt, w->h.salt)) {
 			free(w);
 			return cbt_err(-EIO, "cannot derive the image's keys");
 		}

@@ -18,6 +18,7 @@
 #include "store/safefile.h"
 #include "store/segment.h"
 #include "store/sock.h"
+#include "util/md5.h"
 #include "util/util.h"
 
 /*
@@ -75,6 +76,16 @@ int cbt_remote_stub_read(int fd, char *name, size_t len, uint64_t *size)
 
 /* ---- Uploading ---------------------------------------------------------- */
 
+/*
+ * The record of an upload, PREFIX/.upload-NAME (text):
+ *   cbt-upload 1
+ *   what WHAT           (the caller's line: what the image's bytes depend on)
+ *   upload UPLOAD-ID
+ *   uuid HEX created NS salt HEX|-
+ *   sent N MD5          (encrypted images: the part last handed to the server)
+ */
+#define RECORD_MAGIC "cbt-upload 1\n"
+
 struct cbt_remote_writer {
 	const struct cbt_s3 *s3;
 	char url[600];
@@ -87,6 +98,15 @@ struct cbt_remote_writer {
 	uint64_t size;
 	int err;		/* the thread's first failure, read after the join */
 	char detail[1024];
+	/* Resuming and recording: set before the thread starts, then the thread's. */
+	bool recorded;		/* PREFIX/.upload-NAME names this upload */
+	char what[512];
+	struct cbt_remote_ident id;
+	char (*listed)[80];	/* the parts the server held when resuming */
+	int nlisted;
+	int sent_n;		/* the record's "sent" part (0: none) */
+	char sent_md5[33];
+	int proven, reconciled;	/* parts not uploaded: proven equal, found after an outage */
 };
 
 static void rw_fail(struct cbt_remote_writer *w, int err)
@@ -99,8 +119,158 @@ static void rw_fail(struct cbt_remote_writer *w, int err)
 	snprintf(w->detail, sizeof(w->detail), "%s", d ? d : strerror(-err));
 }
 
+static void record_name(char *out, size_t len, const char *name)
+{
+	snprintf(out, len, CBT_S3_UPLOAD_RECORD "%s", name);
+}
+
+static void hex(char *out, const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+static bool unhex(uint8_t *p, size_t n, const char *in)
+{
+	if (strlen(in) != 2 * n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned int v;
+
+		if (sscanf(in + 2 * i, "%2x", &v) != 1)
+			return false;
+		p[i] = (uint8_t)v;
+	}
+	return true;
+}
+
+/* PUT the record, with a "sent" line when @sent_n; patient. */
+static int put_record(struct cbt_remote_writer *w, int sent_n, const char *md5)
+{
+	char buf[2048], rn[NAME_MAX + 16], u[33], salt[49] = "-";
+	struct cbt_s3_patience pat = { 0 };
+	int n, ret;
+
+	record_name(rn, sizeof(rn), w->name);
+	hex(u, w->id.uuid, 16);
+	if (w->id.encrypted)
+		hex(salt, w->id.salt, sizeof(w->id.salt));
+	n = snprintf(buf, sizeof(buf), RECORD_MAGIC "what %s\nupload %s\nuuid %s created %" PRIu64
+		     " salt %s\n", w->what, w->upload_id, u, w->id.created_ns, salt);
+	if (sent_n)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "sent %d %s\n", sent_n, md5);
+	do
+		ret = cbt_s3_put(w->s3, rn, buf, (size_t)n);
+	while (ret && cbt_s3_patient(w->s3, ret, &pat, w->url));
+	return ret;
+}
+
+/*
+ * Read the record of @w->name: 1 when it is for the same image (@w->what)
+ * and its upload is still open on the server (w->upload_id, w->id and
+ * w->listed set), 0 when there is nothing to resume.
+ */
+static int read_record(struct cbt_remote_writer *w)
+{
+	struct cbt_s3_buf b = { 0 };
+	struct cbt_s3_patience pat = { 0 };
+	char rn[NAME_MAX + 16], *line, *save = NULL;
+	bool what = false, upload = false, ident = false;
+	struct cbt_remote_ident id = w->id;
+	int ret;
+
+	record_name(rn, sizeof(rn), w->name);
+	do
+		ret = cbt_s3_get(w->s3, rn, &b);
+	while (ret && cbt_s3_patient(w->s3, ret, &pat, w->url));
+	if (ret == -ENOENT) {
+		cbt_err_clear();
+		return 0;
+	}
+	if (ret)
+		return ret;
+	if (!b.p || strncmp(b.p, RECORD_MAGIC, strlen(RECORD_MAGIC))) {
+		cbt_s3_buf_free(&b);
+		return 0;
+	}
+	for (line = strtok_r(b.p + strlen(RECORD_MAGIC), "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char u[40], salt[56], md5[40];
+		unsigned long long created;
+		int n;
+
+		if (!strncmp(line, "what ", 5)) {
+			what = !strcmp(line + 5, w->what);
+		} else if (sscanf(line, "upload %399s", w->upload_id) == 1) {
+			upload = true;
+		} else if (sscanf(line, "uuid %39s created %llu salt %55s", u, &created, salt) == 3) {
+			ident = unhex(id.uuid, 16, u) &&
+				(id.encrypted ? unhex(id.salt, sizeof(id.salt), salt) : !strcmp(salt, "-"));
+			id.created_ns = created;
+		} else if (sscanf(line, "sent %d %39s", &n, md5) == 2 && n > 0 && strlen(md5) == 32) {
+			w->sent_n = n;
+			memcpy(w->sent_md5, md5, sizeof(w->sent_md5));
+		}
+	}
+	cbt_s3_buf_free(&b);
+	if (!what || !upload || !ident) {
+		*w->upload_id = 0;
+		w->sent_n = 0;
+		return 0;
+	}
+	pat = (struct cbt_s3_patience){ 0 };
+	do
+		ret = cbt_s3_mpu_list(w->s3, w->name, w->upload_id, &w->listed, &w->nlisted);
+	while (ret && cbt_s3_patient(w->s3, ret, &pat, w->url));
+	/* The upload is gone (completed, or aborted by hand): nothing to resume. */
+	if (ret == -ENOENT) {
+		cbt_err_clear();
+		*w->upload_id = 0;
+		w->sent_n = 0;
+		return 0;
+	}
+	if (ret)
+		return ret;
+	w->id = id;
+	w->id.resumed = true;
+	return 1;
+}
+
+/*
+ * Part @n with MD5 @md5: upload it; when the server cannot be reached,
+ * wait (CBT_S3_PATIENCE), then ask ListParts whether it arrived before
+ * the connection broke, and upload it only if not.
+ */
+static int send_part(struct cbt_remote_writer *w, int n, const uint8_t *p, size_t len,
+		     const char *md5, char *etag)
+{
+	struct cbt_s3_patience pat = { 0 };
+	char (*got)[80];
+	int ret, nr;
+
+	for (;;) {
+		ret = cbt_s3_mpu_part(w->s3, w->name, w->upload_id, n, p, len, etag, 80);
+		if (!ret || !cbt_s3_patient(w->s3, ret, &pat, w->url))
+			return ret;
+		if (cbt_s3_mpu_list(w->s3, w->name, w->upload_id, &got, &nr)) {
+			cbt_err_clear();
+			continue;
+		}
+		if (n <= nr && !strcmp(got[n - 1], md5)) {
+			snprintf(etag, 80, "%s", got[n - 1]);
+			free(got);
+			w->reconciled++;
+			return 0;
+		}
+		free(got);
+	}
+}
+
 static int upload_part(struct cbt_remote_writer *w, const uint8_t *p, size_t len)
 {
+	char md5[33];
+	int n, ret;
+
 	if (!(w->parts & (w->parts + 1))) {
 		char (*e)[80] = realloc(w->etags, (size_t)(2 * w->parts + 1) * sizeof(*e));
 
@@ -110,10 +280,29 @@ static int upload_part(struct cbt_remote_writer *w, const uint8_t *p, size_t len
 	}
 	if (w->parts >= 10000)
 		return cbt_err(-EFBIG, "%s/%s: more than 10000 parts", w->url, w->name);
-	w->parts++;
+	n = w->parts + 1;
+	cbt_md5_hex(p, len, md5);
+	if (n <= w->nlisted && *w->listed[n - 1]) {
+		/* Proven, never trusted: the server's part must be this one. */
+		if (strcmp(w->listed[n - 1], md5))
+			return cbt_err(CBT_REMOTE_MISMATCH, "part %d differs from the one the"
+				       " interrupted upload holds", n);
+		snprintf(w->etags[n - 1], sizeof(w->etags[0]), "%s", md5);
+		w->proven++;
+	} else {
+		/* An encrypted part the server may have seen in part: only the same bytes again. */
+		if (w->id.resumed && n == w->sent_n && strcmp(w->sent_md5, md5))
+			return cbt_err(CBT_REMOTE_MISMATCH, "part %d differs from the one the"
+				       " interrupted upload was sending", n);
+		ret = w->id.encrypted && w->recorded ? put_record(w, n, md5) : 0;
+		if (!ret)
+			ret = send_part(w, n, p, len, md5, w->etags[n - 1]);
+		if (ret)
+			return ret;
+	}
+	w->parts = n;
 	w->size += len;
-	return cbt_s3_mpu_part(w->s3, w->name, w->upload_id, w->parts, p, len,
-			       w->etags[w->parts - 1], sizeof(w->etags[0]));
+	return 0;
 }
 
 /* Like the segment writer: after a failure it drains, so the image writer never blocks. */
@@ -159,10 +348,12 @@ static void *upload_thread(void *arg)
 }
 
 int cbt_remote_writer_open(struct cbt_remote_writer **wp, const struct cbt_s3 *s3,
-			   const char *url, const char *name, int *fd)
+			   const char *url, const char *name, const char *what,
+			   struct cbt_remote_ident *id, bool resume, int *fd)
 {
 	struct cbt_remote_writer *w = calloc(1, sizeof(*w));
-	int ret;
+	struct cbt_s3_patience pat = { 0 };
+	int ret = 0;
 
 	*wp = NULL;
 	if (!w)
@@ -171,62 +362,115 @@ int cbt_remote_writer_open(struct cbt_remote_writer **wp, const struct cbt_s3 *s
 	snprintf(w->url, sizeof(w->url), "%s", url);
 	w->sock[0] = w->sock[1] = -1;
 	snprintf(w->name, sizeof(w->name), "%s", name);
-	ret = cbt_s3_mpu_abort_all(s3, NULL, NULL);
+	if (what) {
+		snprintf(w->what, sizeof(w->what), "%s", what);
+		w->id = *id;
+		w->id.resumed = false;
+		if (resume)
+			ret = read_record(w);
+	}
+	if (ret > 0) {
+		int held = 0;
+
+		for (int i = 0; i < w->nlisted; i++)
+			held += !!*w->listed[i];
+		fprintf(stderr, "cbt: %s/%s: continuing the upload of an interrupted run: the"
+			" parts the server holds (%d) are compared, not uploaded again\n", url, name,
+			held);
+	}
+	if (ret >= 0) {
+		do
+			ret = cbt_s3_mpu_abort_all(s3, w->id.resumed ? name : NULL,
+						   w->id.resumed ? w->upload_id : NULL);
+		while (ret < 0 && cbt_s3_patient(s3, ret, &pat, url));
+	}
 	if (ret > 0)
 		fprintf(stderr, "cbt: %s: aborted %d unfinished upload%s of an earlier run\n",
 			url, ret, ret == 1 ? "" : "s");
-	if (ret >= 0)
-		ret = cbt_s3_mpu_start(s3, name, w->upload_id, sizeof(w->upload_id));
+	if (ret >= 0 && !w->id.resumed) {
+		pat = (struct cbt_s3_patience){ 0 };
+		do
+			ret = cbt_s3_mpu_start(s3, name, w->upload_id, sizeof(w->upload_id));
+		while (ret && cbt_s3_patient(s3, ret, &pat, url));
+		if (!ret && what)
+			ret = put_record(w, 0, NULL);
+	}
+	if (ret > 0)
+		ret = 0;
+	w->recorded = !ret && what;
 	if (!ret)
 		ret = cbt_sock_pair(w->sock);
 	if (!ret)
 		ret = -pthread_create(&w->thread, NULL, upload_thread, w);
 	if (ret) {
-		if (*w->upload_id)
-			cbt_s3_mpu_abort(s3, name, w->upload_id);
 		for (int i = 0; i < 2; i++)
 			if (w->sock[i] >= 0)
 				close(w->sock[i]);
+		free(w->listed);
 		free(w);
 		return ret;
 	}
+	if (what)
+		*id = w->id;
 	*fd = w->sock[1];
 	*wp = w;
 	return 0;
 }
 
-static void rw_free(struct cbt_remote_writer *w, bool abort)
+/* Abort the upload (a mismatch, or one without a record) and delete its record. */
+static void rw_drop_upload(struct cbt_remote_writer *w)
 {
-	if (abort && *w->upload_id) {
-		/* The failure that made us abort is the one to report, not the abort's. */
-		const char *d = cbt_err_detail();
-		char keep[1024];
+	/* The failure that made us abort is the one to report, not the abort's. */
+	const char *d = cbt_err_detail();
+	char keep[1024], rn[NAME_MAX + 16];
+	int err = w->err;
 
-		snprintf(keep, sizeof(keep), "%s", d ? d : "");
-		cbt_s3_mpu_abort(w->s3, w->name, w->upload_id);
-		cbt_err_clear();
-		if (*keep)
-			cbt_err(-EIO, "%s", keep);
+	snprintf(keep, sizeof(keep), "%s", d ? d : "");
+	cbt_s3_mpu_abort(w->s3, w->name, w->upload_id);
+	if (w->recorded) {
+		record_name(rn, sizeof(rn), w->name);
+		cbt_s3_delete(w->s3, rn);
 	}
+	cbt_err_clear();
+	if (*keep)
+		cbt_err(err ? err : -EIO, "%s", keep);
+}
+
+static void rw_free(struct cbt_remote_writer *w, int ret)
+{
+	/* Without a record nothing could continue the upload; a mismatch must not be continued. */
+	if (ret && *w->upload_id && (!w->recorded || ret == CBT_REMOTE_MISMATCH))
+		rw_drop_upload(w);
 	close(w->sock[0]);
 	free(w->etags);
+	free(w->listed);
 	free(w);
 }
 
 int cbt_remote_writer_finish(struct cbt_remote_writer *w, int dfd)
 {
+	struct cbt_s3_patience pat = { 0 };
 	int ret;
 
 	close(w->sock[1]);
 	pthread_join(w->thread, NULL);
 	ret = w->err;
-	if (ret)
+	if (ret) {
 		cbt_err(ret, "uploading %s/%s: %s", w->url, w->name, w->detail);
-	else
-		ret = cbt_s3_mpu_complete(w->s3, w->name, w->upload_id, w->etags, w->parts);
+	} else {
+		if (w->proven || w->reconciled)
+			fprintf(stderr, "cbt: %s/%s: %d part%s uploaded, %d proven already there, %d"
+				" found there after the outage\n", w->url, w->name,
+				w->parts - w->proven - w->reconciled,
+				w->parts - w->proven - w->reconciled == 1 ? "" : "s", w->proven,
+				w->reconciled);
+		do
+			ret = cbt_s3_mpu_complete(w->s3, w->name, w->upload_id, w->etags, w->parts);
+		while (ret && cbt_s3_patient(w->s3, ret, &pat, w->url));
+	}
 	if (!ret)
 		ret = cbt_remote_write_stub(dfd, w->name, w->size);
-	rw_free(w, ret != 0);
+	rw_free(w, ret);
 	return ret;
 }
 
@@ -236,7 +480,19 @@ void cbt_remote_writer_abort(struct cbt_remote_writer *w)
 		return;
 	close(w->sock[1]);
 	pthread_join(w->thread, NULL);
-	rw_free(w, true);
+	rw_free(w, w->err ? w->err : -EIO);
+}
+
+void cbt_remote_forget(const struct cbt_s3 *s3, const char *url, const char *name)
+{
+	char rn[NAME_MAX + 16];
+
+	record_name(rn, sizeof(rn), name);
+	if (cbt_s3_delete(s3, rn)) {
+		fprintf(stderr, "cbt: %s/%s: not deleted (harmless: the next backup replaces it)\n",
+			url, rn);
+		cbt_err_clear();
+	}
 }
 
 /* ---- Reading ------------------------------------------------------------ */
