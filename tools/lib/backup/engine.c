@@ -403,6 +403,8 @@ int cbt_backup_run(const struct cbt_backup_req *req, int src, struct cbt_backup_
 		const char *fix = getenv("CBT_TEST_IMAGE_ID");
 		int used = 0;
 
+		if (fix && strlen(fix) < 34)
+			return cbt_err(-EINVAL, "CBT_TEST_IMAGE_ID=%s: want HEX:NS", fix);
 		for (int i = 0; fix && i < 16; i++)
 			if (sscanf(fix + 2 * i, "%2hhx", &h->uuid[i]) != 1)
 				return cbt_err(-EINVAL, "CBT_TEST_IMAGE_ID=%s: bad UUID", fix);

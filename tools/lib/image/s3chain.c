@@ -217,8 +217,14 @@ int cbt_s3chain_put_index(const struct cbt_s3chain *r)
 	if (!ret && read(fd, buf, (size_t)st.st_size) != st.st_size)
 		ret = -EIO;
 	close(fd);
-	if (!ret)
-		ret = cbt_s3_put(&r->s3, CBT_CHAIN_INDEX, buf, (size_t)st.st_size);
+	if (!ret) {
+		/* The image is uploaded: an outage now is waited out as during the upload. */
+		struct cbt_s3_patience pat = { 0 };
+
+		do
+			ret = cbt_s3_put(&r->s3, CBT_CHAIN_INDEX, buf, (size_t)st.st_size);
+		while (ret && cbt_s3_patient(&r->s3, ret, &pat, r->url));
+	}
 	free(buf);
 	return ret ? cbt_err_prefix(ret, "updating the chain index") : 0;
 }

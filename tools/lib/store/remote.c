@@ -347,6 +347,27 @@ static void *upload_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * Abort upload @id of @name, and delete its record when @record: the
+ * failure that made us abort (error @err) stays the one to report.
+ */
+static void drop_upload(const struct cbt_s3 *s3, const char *name, const char *id, bool record,
+			int err)
+{
+	const char *d = cbt_err_detail();
+	char keep[1024], rn[NAME_MAX + 16];
+
+	snprintf(keep, sizeof(keep), "%s", d ? d : "");
+	cbt_s3_mpu_abort(s3, name, id);
+	if (record) {
+		record_name(rn, sizeof(rn), name);
+		cbt_s3_delete(s3, rn);
+	}
+	cbt_err_clear();
+	if (*keep)
+		cbt_err(err ? err : -EIO, "%s", keep);
+}
+
 int cbt_remote_writer_open(struct cbt_remote_writer **wp, const struct cbt_s3 *s3,
 			   const char *url, const char *name, const char *what,
 			   struct cbt_remote_ident *id, bool resume, int *fd)
@@ -403,6 +424,9 @@ int cbt_remote_writer_open(struct cbt_remote_writer **wp, const struct cbt_s3 *s
 	if (!ret)
 		ret = -pthread_create(&w->thread, NULL, upload_thread, w);
 	if (ret) {
+		/* An upload started here that nothing could continue (no record yet) goes. */
+		if (*w->upload_id && !w->id.resumed && !w->recorded)
+			drop_upload(s3, name, w->upload_id, false, ret);
 		for (int i = 0; i < 2; i++)
 			if (w->sock[i] >= 0)
 				close(w->sock[i]);
@@ -417,30 +441,11 @@ int cbt_remote_writer_open(struct cbt_remote_writer **wp, const struct cbt_s3 *s
 	return 0;
 }
 
-/* Abort the upload (a mismatch, or one without a record) and delete its record. */
-static void rw_drop_upload(struct cbt_remote_writer *w)
-{
-	/* The failure that made us abort is the one to report, not the abort's. */
-	const char *d = cbt_err_detail();
-	char keep[1024], rn[NAME_MAX + 16];
-	int err = w->err;
-
-	snprintf(keep, sizeof(keep), "%s", d ? d : "");
-	cbt_s3_mpu_abort(w->s3, w->name, w->upload_id);
-	if (w->recorded) {
-		record_name(rn, sizeof(rn), w->name);
-		cbt_s3_delete(w->s3, rn);
-	}
-	cbt_err_clear();
-	if (*keep)
-		cbt_err(err ? err : -EIO, "%s", keep);
-}
-
 static void rw_free(struct cbt_remote_writer *w, int ret)
 {
 	/* Without a record nothing could continue the upload; a mismatch must not be continued. */
 	if (ret && *w->upload_id && (!w->recorded || ret == CBT_REMOTE_MISMATCH))
-		rw_drop_upload(w);
+		drop_upload(w->s3, w->name, w->upload_id, w->recorded, ret);
 	close(w->sock[0]);
 	free(w->etags);
 	free(w->listed);
