@@ -281,9 +281,25 @@ static void patience_bounded(void)
 	struct cbt_s3 s = { .backoff_ms = 1, .retries = 0, .patience_s = 1 };
 	struct cbt_s3_patience p = { 0 };
 
+	char said[256] = "";
+	FILE *err = tmpfile();
+	int saved = dup(STDERR_FILENO);
+
+	CHECK(err && saved >= 0);
 	CHECK(!cbt_s3_patient(&s, -EIO, &p, "t"));
-	CHECK(cbt_s3_patient(&s, -ETIMEDOUT, &p, "t"));
-	CHECK(cbt_s3_patient(&s, -ETIMEDOUT, &p, "t"));
+	/* said once, on stderr: caught here */
+	fflush(stderr);
+	dup2(fileno(err), STDERR_FILENO);
+	CHECK(cbt_s3_patient(&s, -ETIMEDOUT, &p, "s3://b/p"));
+	CHECK(cbt_s3_patient(&s, -ETIMEDOUT, &p, "s3://b/p"));
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	rewind(err);
+	CHECK_EQ(fread(said, 1, sizeof(said) - 1, err) > 0, true);
+	fclose(err);
+	CHECK(strstr(said, "s3://b/p: ") && strstr(said, "trying again for up to 1 s (CBT_S3_PATIENCE)"));
+	CHECK(!strstr(strstr(said, "trying again") + 1, "trying again"));
 	CHECK_EQ(p.round, 2);
 	p.since_ns -= 1000000001ULL;
 	CHECK(!cbt_s3_patient(&s, -ETIMEDOUT, &p, "t"));
