@@ -89,11 +89,24 @@ static void curl_init(void)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
+/* Variable @name: a number up to @max, or @def when unset or empty. */
+static int env_u32(const char *name, uint32_t def, uint32_t max, const char *unit, uint32_t *v)
+{
+	const char *e = getenv(name);
+
+	*v = def;
+	if (e && *e && (cbt_parse_u32(e, v) || *v > max))
+		return cbt_err(-EINVAL, "%s=%s: 0 to %u%s", name, e, max, unit);
+	return 0;
+}
+
 int cbt_s3_open(struct cbt_s3 *s, const char *url, const char *config_file)
 {
 	const char *b = url + 5, *slash;
 	const char *e;
+	uint32_t n;
 	size_t bl;
+	int ret;
 
 	memset(s, 0, sizeof(*s));
 	if (!cbt_s3_is_url(url))
@@ -118,8 +131,7 @@ int cbt_s3_open(struct cbt_s3 *s, const char *url, const char *config_file)
 		memcpy(s->prefix, p, pl);
 	}
 	if (config_file) {
-		int ret = read_config(s, config_file);
-
+		ret = read_config(s, config_file);
 		if (ret)
 			return ret;
 	} else {
@@ -146,25 +158,13 @@ int cbt_s3_open(struct cbt_s3 *s, const char *url, const char *config_file)
 	if (strchr(s->access_key, ':') || strspn(s->region, "abcdefghijklmnopqrstuvwxyz0123456789-") <
 	    strlen(s->region))
 		return cbt_err(-EINVAL, "%s: bad access key id or region", url);
-	s->retries = 5;
-	e = getenv("CBT_S3_RETRIES");
-	if (e && *e) {
-		uint32_t r;
-
-		if (cbt_parse_u32(e, &r) || r > 20)
-			return cbt_err(-EINVAL, "CBT_S3_RETRIES=%s: 0 to 20", e);
-		s->retries = (int)r;
-	}
 	s->backoff_ms = 200;
-	s->patience_s = 600;
-	e = getenv("CBT_S3_PATIENCE");
-	if (e && *e) {
-		uint32_t r;
-
-		if (cbt_parse_u32(e, &r) || r > 86400)
-			return cbt_err(-EINVAL, "CBT_S3_PATIENCE=%s: 0 to 86400 (seconds)", e);
-		s->patience_s = r;
-	}
+	ret = env_u32("CBT_S3_RETRIES", 5, 20, "", &n);
+	s->retries = (int)n;
+	if (!ret)
+		ret = env_u32("CBT_S3_PATIENCE", 600, 86400, " (seconds)", &s->patience_s);
+	if (ret)
+		return ret;
 	pthread_once(&curl_once, curl_init);
 	return 0;
 }
