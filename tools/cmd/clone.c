@@ -253,7 +253,14 @@ static int fail(struct cbt_clone_job *r, struct out *o, int ret)
 		" its tracking intact%s%s%s; run the same command again to resume\n",
 		r->state_path, r->aborted[0] ? " (epochs " : "", r->aborted,
 		r->aborted[0] ? " aborted)" : "");
-	return 1;
+	/*
+	 * The documented statuses (a target that went away: 5, a target or
+	 * state file out of space: 6); a COW store that filled up is not the
+	 * storage's fault but the --cow size's: 1, as documented.
+	 */
+	if (ret == -EINTR || r->cow_filled)
+		return CBT_EXIT_ERROR;
+	return cbt_exit_status(ret);
 }
 
 static int run_clone(struct cbt_clone_job *r, struct out *o)
