@@ -165,6 +165,10 @@ run "$CBT" serve vg --cow /dev/null --socket /tmp/x.sock
 expect serve_needs_snapshot 2 "give --snapshot"
 run "$CBT" serve vg --snapshot --socket /tmp/x.sock
 expect serve_needs_cow 2 "the snapshot needs a COW device"
+run "$CBT" serve vg --snapshot --cow /dev/null --freeze --no-freeze --socket /tmp/x.sock
+expect serve_freeze_twice 2 "give one of --freeze and --no-freeze, not also \`--no-freeze'"
+run "$CBT" backup vg --full --to /nonexistent/chain --cow /dev/null --no-freeze --freeze
+expect backup_freeze_twice 2 "give one of --freeze and --no-freeze, not also \`--freeze'"
 run "$CBT" serve vg --snapshot --cow /dev/null --socket /tmp/x.sock --tcp :10809
 expect serve_one_address 2 "give one of --socket PATH and --tcp ADDR:PORT"
 run "$CBT" serve vg --snapshot --cow /dev/null --socket /tmp/x.sock --tls-certificates /tmp

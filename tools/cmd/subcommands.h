@@ -60,9 +60,12 @@ struct cbt_backup_job;
 /*
  * The snapshot's options of `cbt backup' and `cbt serve --snapshot', as
  * getopt_long() returns them: 'c' --cow COW, 'f' --force, 'z' --freeze,
- * 'Z' --no-freeze. True if @c was one of them (in backup.c).
+ * 'Z' --no-freeze (*@freeze_opt: -1 until one of these is given). 1 if @c
+ * was one of them, 0 if not, CBT_EXIT_USAGE after saying why when --freeze
+ * and --no-freeze were both given (in backup.c).
  */
-bool backup_snapshot_option(struct cbt_backup_job *job, int c, const char *arg);
+int backup_snapshot_option(struct cbt_backup_job *job, const char *cmd, int *freeze_opt, int c,
+			   const char *arg);
 
 /*
  * Counts SIGINT, SIGTERM and SIGHUP (SA_RESTART) once catch_stop_signals()
