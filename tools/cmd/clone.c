@@ -159,7 +159,10 @@ static void clear_progress(struct cbt_clone_job *r)
 	fprintf(stderr, "\r\033[K");
 }
 
-/* The --json report at the end; @with_verify: --verify ran, with @verify_ret. */
+/*
+ * The --json report at the end; @with_verify: --verify ran, with @verify_ret.
+ * On failure it stands for the error object (cbt_fail_json_printed()).
+ */
 static void print_json_summary(struct cbt_clone_job *r, const struct out *o, const char *result,
 			       bool with_verify, int verify_ret, const char *err)
 {
@@ -212,6 +215,7 @@ static void print_json_summary(struct cbt_clone_job *r, const struct out *o, con
 	cbt_json_string(&j, "state_file", r->state_path);
 	cbt_json_object_end(&j);
 	cbt_json_finish(&j);
+	cbt_fail_json_printed();
 }
 
 static void print_start(struct cbt_clone_job *r, const struct out *o)
@@ -439,9 +443,9 @@ int clone_main(int argc, char *argv[])
 		}
 	}
 	if (argc - optind < 2) {
-		fprintf(stderr, "%s clone: %s\n", PROG_NAME, argc - optind ?
-			"which TARGET? (the disk to clone onto)" :
-			"which DEVICE and TARGET? (`cbt status' lists the devices)");
+		cbt_fail(CBT_EXIT_USAGE, "%s clone: %s", PROG_NAME, argc - optind ?
+			 "which TARGET? (the disk to clone onto)" :
+			 "which DEVICE and TARGET? (`cbt status' lists the devices)");
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
@@ -449,8 +453,8 @@ int clone_main(int argc, char *argv[])
 		return bad_argument("clone", "takes DEVICE and TARGET, not also", argv[optind + 2],
 				    NULL);
 	if (!r.cow) {
-		fprintf(stderr, "%s clone: --cow COW is needed: the device the snapshots keep old"
-			" data on while a pass copies (another disk than DEVICE's)\n", PROG_NAME);
+		cbt_fail(CBT_EXIT_USAGE, "%s clone: --cow COW is needed: the device the snapshots keep old"
+			 " data on while a pass copies (another disk than DEVICE's)", PROG_NAME);
 		return CBT_EXIT_USAGE;
 	}
 	if (interval_given && !o.follow)

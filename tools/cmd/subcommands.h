@@ -44,6 +44,17 @@ int help_main(int argc, char *argv[]);
 int bad_option(const char *cmd, int c, char *argv[]);
 /* `cbt @cmd: <what> `@arg''; returns CBT_EXIT_USAGE (2), the exit status for usage errors. */
 int bad_argument(const char *cmd, const char *what, const char *arg, const char *hint);
+/*
+ * The DIR|FILE argument @arg of a command that reads chains: a path that
+ * does not exist is bad usage, said before anything is done (exit 2);
+ * "-" and s3:// URLs are left to the command. 0 or CBT_EXIT_USAGE.
+ */
+int chain_argument(const char *cmd, const char *arg);
+/*
+ * The -errno for a DEVICE or DISK path whose stat() failed with @e: a path
+ * that does not exist is no such device (-ENODEV, exit status 5).
+ */
+int device_path_errno(int e);
 
 /*
  * --key FILE (and backup's --encrypt FILE): getopt_long()'s value for it,
