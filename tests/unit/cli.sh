@@ -139,23 +139,62 @@ expect two_modes 2 "give one of --extents, --json and --summary"
 run "$CBT" status a b
 expect status_two_devices 2 "takes one DEVICE at most, not also \`b'"
 run "$CBT" status 8:1x
-expect bad_device_number 1 "device \`8:1x' is not MAJ:MIN"
+expect bad_device_number 2 "device \`8:1x' is not MAJ:MIN"
+# A malformed DEVICE is bad usage (cbt.8, EXIT STATUS 2), also under --json.
+run "$CBT" status 4096:0
+expect device_number_out_of_range 2 "device number \`4096:0' out of range"
+run "$CBT" bitmap ""
+expect empty_device_name 2 "empty device name"
+run "$CBT" epoch close "$(printf 'n%.0s' {1..128})"
+expect device_name_too_long 2 "device-mapper names have at most 127"
+run "$CBT" snapshot take 8:x --cow /dev/x
+expect snapshot_take_bad_device 2 "device \`8:x' is not MAJ:MIN"
+run "$CBT" status 8:1x --json
+expect bad_device_number_json 2 "is not MAJ:MIN"
+got=$(echo "$out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["code"])' 2>&1)
+[ "$got" = 2 ] && tap_ok "unit/cli/bad_device_number_json_code" ||
+	tap_fail "unit/cli/bad_device_number_json_code: got '$got'"
 run "$CBT" epoch frob vg
 expect epoch_bad_action 2 "unknown action \`frob' (it is close, commit or abort)"
 run "$CBT" epoch close
 expect epoch_needs_device 2 "cbt epoch close: which DEVICE?"
+# under --json the error object carries the message, not a generic one
+for c in "epoch close" "backup --full --to /nonexistent/chain --cow /dev/null" "snapshot take" \
+	"clone" "prune" "export /nonexistent/chain"; do
+	# shellcheck disable=SC2086
+	run "$CBT" $c --json
+	got=$(echo "$out" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["code"], d["error"])' 2>&1)
+	if [ "$rc" = 2 ] && [ "$got" = "2 $(echo "$err" | head -1)" ] && [[ $got != *"bad usage"* ]]; then
+		tap_ok "unit/cli/usage_json_message_${c%% *}"
+	else
+		tap_fail "unit/cli/usage_json_message_${c%% *}: exit status $rc, got '$got'"
+	fi
+done
 run "$CBT" epoch close vg 5
 expect epoch_close_takes_no_n 2 "too many arguments, from \`5'"
 run "$CBT" epoch commit vg -1
 expect epoch_bad_n 2 "unknown option \`-1'"
 run "$CBT" help frob
 expect help_unknown 2 "unknown subcommand \`frob'"
+run "$CBT" help status bitmap
+expect help_two_subcommands 2 "one SUBCOMMAND only, not also \`bitmap'"
+# help takes --json too (cbt.8, EXIT STATUS): its lines, as epoch's
+run "$CBT" help --json
+expect help_json 0 ""
+got=$(echo "$out" | python3 -c 'import json, sys; d = json.load(sys.stdin)
+print(d["command"], [l.split()[0] for l in d["output"] if l.startswith("  ")][:2])' 2>&1)
+[ "$got" = "help ['status', 'bitmap']" ] && tap_ok "unit/cli/help_json_content" ||
+	tap_fail "unit/cli/help_json_content: got '$got'"
+run "$CBT" help status --json
+expect_in cli/help_subcommand_json 0 out '"Usage: cbt status [DEVICE] [--json]",'
+run "$CBT" help frob --json
+expect_in cli/help_unknown_json 2 out '"error": "cbt help: unknown subcommand `frob'"'"'",'
 run bash -c "'$CBT' help >/dev/full"
 expect write_error 1 "writing the output"
 
 # --- backup --json -o -: the error object stays out of the image stream ----
 run "$CBT" backup /nonexistent/dev --full --cow /nonexistent/cow -o - --json
-expect backup_json_stream_error_stderr 1 '"error": "' ""
+expect backup_json_stream_error_stderr 5 '"error": "' ""
 run "$CBT" backup -o - --json
 expect backup_json_stream_usage_stderr 2 '"code": 2' ""
 
@@ -165,6 +204,10 @@ run "$CBT" serve vg --cow /dev/null --socket /tmp/x.sock
 expect serve_needs_snapshot 2 "give --snapshot"
 run "$CBT" serve vg --snapshot --socket /tmp/x.sock
 expect serve_needs_cow 2 "the snapshot needs a COW device"
+run "$CBT" serve vg --snapshot --cow /dev/null --freeze --no-freeze --socket /tmp/x.sock
+expect serve_freeze_twice 2 "give one of --freeze and --no-freeze, not also \`--no-freeze'"
+run "$CBT" backup vg --full --to /nonexistent/chain --cow /dev/null --no-freeze --freeze
+expect backup_freeze_twice 2 "give one of --freeze and --no-freeze, not also \`--freeze'"
 run "$CBT" serve vg --snapshot --cow /dev/null --socket /tmp/x.sock --tcp :10809
 expect serve_one_address 2 "give one of --socket PATH and --tcp ADDR:PORT"
 run "$CBT" serve vg --snapshot --cow /dev/null --socket /tmp/x.sock --tls-certificates /tmp
@@ -189,7 +232,13 @@ expect attach_bad_block_size 2 "bad block size \`3k' (a power of two from 4k to 
 run "$CBT" attach vg -b 2M
 expect attach_block_size_too_big 2 "bad block size \`2M'"
 run "$CBT" attach /nonexistent/disk
-expect attach_no_such_path 1 "cannot find \`/nonexistent/disk'"
+expect attach_no_such_path 5 "cannot find \`/nonexistent/disk'"
+run "$CBT" attach vg --metadata /nonexistent/meta
+expect attach_no_such_metadata 5 "cannot find \`/nonexistent/meta'"
+run "$CBT" detach /nonexistent/disk
+expect detach_no_such_path 5 "cannot find \`/nonexistent/disk'"
+run "$CBT" setup-boot /nonexistent/disk --no-initramfs
+expect setup_boot_no_such_path 5 "cannot find \`/nonexistent/disk'"
 run "$CBT" attach /dev/null
 expect attach_not_block 5 "\`/dev/null' is not a block device"
 run "$CBT" detach a b
@@ -222,7 +271,7 @@ fi
 # --- snapshot: usage errors ------------------------------------------------
 
 run "$CBT" snapshot
-expect snapshot_needs_action 1 "Usage: cbt snapshot take"
+expect snapshot_needs_action 2 "cbt snapshot: take, release, drop or list?"
 run "$CBT" snapshot frob
 expect snapshot_bad_action 2 "unknown action \`frob' (it is take, release, drop or list)"
 run "$CBT" snapshot release a 0
@@ -409,6 +458,16 @@ expect bitmap_epoch_not_held 1 "vg-data: epoch 4 is not held in the kernel (it h
 
 run "$FAKE" status nosuch
 expect no_such_device 5 "cbt status: nosuch: No such device: No cbt device by that name or number (\`cbt status' lists the cbt devices)"
+# a node that does not exist is no such cbt device too (cbt.8, EXIT STATUS 5)
+run "$FAKE" bitmap /dev/mapper/cbt-unit-nosuch
+expect no_such_device_node 5 "device \`/dev/mapper/cbt-unit-nosuch' does not exist"
+# snapshot drop and release take --json (cbt.8, EXIT STATUS): the error object
+run "$FAKE" snapshot drop nosuch --json
+expect_in cli/snapshot_drop_json 5 out '"code": 5'
+run "$FAKE" snapshot release nosuch 0 4K --json
+expect_in cli/snapshot_release_json 5 out '"code": 5'
+run "$FAKE" snapshot release vg-data 0 4x --json
+expect_in cli/snapshot_release_json_usage 2 out '"error": "cbt snapshot release: LENGTH is a size in whole sectors, not `4x'"'"'",'
 
 run "$FAKE" epoch close vg-data
 expect epoch_close 0 "" "7"
@@ -423,6 +482,29 @@ expect epoch_abort_open 1 "cbt epoch abort: vg-data: No such file or directory: 
 run "$FAKE" epoch abort web
 expect epoch_abort_none_closed 1 "web: no epoch is closed, so there is none to abort (\`cbt epoch close web' closes one)"
 
+# clone: a refused TARGET is bad usage (docs/clone.md, Exit status), untouched
+clone_tgt=$O/clone-small
+rm -f "$clone_tgt" "$clone_tgt.none"
+printf 'keep' >"$clone_tgt"
+run "$FAKE" clone vg-data "$clone_tgt" --cow /dev/null
+expect clone_target_too_small 2 "target \`$clone_tgt' is smaller than the source (4 B < 6.1 GiB)"
+[ "$(cat "$clone_tgt")" = keep ] || tap_fail "unit/cli/clone_target_too_small: the target changed"
+run "$FAKE" clone vg-data "$clone_tgt.none" --cow /dev/null
+expect clone_target_missing 2 "target \`$clone_tgt.none' does not exist"
+[ ! -e "$clone_tgt.none" ] || tap_fail "unit/cli/clone_target_missing: the target was created"
+run "$FAKE" clone vg-data "$clone_tgt" --cow /dev/null --json
+got=$(echo "$out" | python3 -c 'import json, sys; l = sys.stdin.read().splitlines()
+print(len(l), json.loads(l[0])["code"])' 2>&1)
+[ "$rc" = 2 ] && [ "$got" = "1 2" ] && tap_ok "unit/cli/clone_target_refused_json" ||
+	tap_fail "unit/cli/clone_target_refused_json: exit status $rc, got '$got'"
+rm -f "$clone_tgt"
+# monitor --json: a failure ends the stream with the error object, on one line
+CBT_FAKE=nomodule run "$FAKE" monitor --json
+got=$(echo "$out" | python3 -c 'import json, sys; l = sys.stdin.read().splitlines()
+print(len(l), json.loads(l[0])["code"], json.loads(l[0])["error"])' 2>&1)
+[ "$rc" = 1 ] && [ "$got" = "1 1 cbt monitor: dm-cbt module not loaded: modprobe dm-cbt" ] &&
+	tap_ok "unit/cli/monitor_json_error" ||
+	tap_fail "unit/cli/monitor_json_error: exit status $rc, got '$got'"
 CBT_FAKE=full run "$FAKE" epoch close vg-data
 expect epoch_close_full 1 "vg-data: Device or resource busy: Too many closed epochs: commit or abort one first"
 CBT_FAKE=nomodule run "$FAKE" status

@@ -87,7 +87,7 @@ else
 	fi
 	cp "$H/victim" "$H/existing"
 	run "$CBT" export "$H/nonexistent-chain" --format raw -o "$H/existing" --quiet
-	expect harden_export_failed 1 "nonexistent-chain"
+	expect harden_export_failed 2 "nonexistent-chain"
 	h_ok export_failed_keeps_existing_output cmp "$H/existing" "$H/victim.orig"
 
 	# L2: a FIFO where an image belongs must not hang readers.

@@ -311,10 +311,10 @@ print(sorted(d), d["code"], d["reason"], "full image is needed" in d["error"])' 
 
 	# Failures under --json: one object, never half of one.
 	run "$CBT" info --json "$W/nosuch/000001-full.cbti"
-	expect info_missing_json 1 "No such file"
+	expect info_missing_json 2 "no chain directory or image file"
 	expect_json info_missing_json_valid
 	got=$(echo "$out" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["code"])' 2>&1)
-	ok_if info_missing_json_code test "$got" = 1
+	ok_if info_missing_json_code test "$got" = 2
 	rm -rf "$W/bad"
 	cp -a "$W/chain" "$W/bad"
 	flip "$W/bad/000003-incr.cbti" 400
@@ -351,4 +351,22 @@ print(d["code"], [i["ok"] for i in d["images"]])' 2>&1)
 	expect restore_no_such_image 1 "no image \`9'"
 	run "$CBT" export "$W/chain" --format vmdk -o "$W/t"
 	expect export_bad_format 2 "unknown format \`vmdk'"
+
+	# A chain or image that does not exist is bad usage (exit 2), said once,
+	# before anything is created.
+	rm -f "$W/nochain-out"
+	for c in "restore $W/nochain $W/nochain-out" "restore $W/nochain --path /a -o $W/nochain-out" \
+		"verify $W/nochain" "info $W/nochain" "export $W/nochain --format raw -o $W/nochain-out" \
+		"merge $W/nochain --upto 1" "prune $W/nochain --keep-last 1" \
+		"mount $W/nochain $W/nochain-out" "serve $W/nochain --socket $W/nochain-out"; do
+		name=${c%% *}
+		[[ $c == *--path* ]] && name=restore_path
+		# shellcheck disable=SC2086
+		run "$CBT" $c
+		expect "${name}_no_such_chain" 2 "cbt ${c%% *}: no chain directory or image file \`$W/nochain'"
+		[ "$(grep -c . <<<"$err")" = 2 ] ||
+			tap_fail "unit/cli/${name}_no_such_chain: more than the message and its hint: $err"
+		[ ! -e "$W/nochain-out" ] ||
+			tap_fail "unit/cli/${name}_no_such_chain: $W/nochain-out was created"
+	done
 fi

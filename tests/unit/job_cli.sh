@@ -52,6 +52,23 @@ else
 	tap_fail "unit/job_cli/enable_dropins"
 	cat "$JC"/units/*/*.conf | sed 's/^/# /'
 fi
+# enable takes --json as every job action does (cbt.8): the drop-ins it wrote
+rm -rf "$JC/units-json"
+mkdir -p "$JC/units-json"
+run "$CBT" job enable web --config-dir "$JC/etc" --unit-dir "$JC/units-json" --json
+got=$(echo "$out" | python3 -c 'import json, sys; d = json.load(sys.stdin)
+print(d["job"], [p.split("/")[-2] for p in d["dropins"]], d["next"])' 2>&1)
+if [ "$rc" = 0 ] && [ "$got" = "web ['cbt-job@web.service.d', 'cbt-job@web.timer.d'] systemctl daemon-reload && systemctl enable --now cbt-job@web.timer" ] &&
+	[ -s "$JC/units-json/cbt-job@web.timer.d/schedule.conf" ]; then
+	tap_ok "unit/job_cli/enable_json"
+else
+	tap_fail "unit/job_cli/enable_json: exit status $rc, got '$got'"
+fi
+# a job that does not exist is bad usage for status as for run and enable
+run "$CBT" job status nosuch --config-dir "$JC/etc"
+expect_in job_cli/status_unknown_job 2 err "no job \`nosuch'"
+run "$CBT" job enable nosuch --config-dir "$JC/etc" --unit-dir "$JC/units-json" --json
+expect_in job_cli/enable_unknown_job_json 2 out '"code": 2'
 
 if ! command -v systemd-analyze >/dev/null; then
 	tap_skip "unit/job_cli/systemd_analyze_verify" "systemd-analyze is not installed"

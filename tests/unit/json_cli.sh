@@ -39,23 +39,25 @@ json_error status 5 status nodev
 json_error bitmap 5 bitmap nodev --range 1..2
 json_error epoch 5 epoch close nodev
 json_error snapshot 5 snapshot take nodev --cow /nonexistent
-json_error attach 1 attach /nonexistent
-json_error detach 1 detach /nonexistent
-json_error setup_boot 1 setup-boot /nonexistent
+json_error snapshot_drop 5 snapshot drop nodev
+json_error snapshot_release 5 snapshot release nodev 0 4K
+json_error attach 5 attach /nonexistent
+json_error detach 5 detach /nonexistent
+json_error setup_boot 5 setup-boot /nonexistent
 json_error backup 5 backup nodev --full --to "$JW/chain" --cow /nonexistent
-json_error restore 1 restore "$JW/none" "$JW/target"
-json_error verify 4 verify "$JW/none"
-json_error info 1 info "$JW/none"
-json_error export 1 export "$JW/none" --format raw -o "$JW/out"
+json_error restore 2 restore "$JW/none" "$JW/target"
+json_error verify 2 verify "$JW/none"
+json_error info 2 info "$JW/none"
+json_error export 2 export "$JW/none" --format raw -o "$JW/out"
 json_error job 2 job run nosuch --config-dir "$JW"
 json_error keygen 1 keygen "$JW/none/key"
-json_error merge 1 merge "$JW/none" --upto 1
-json_error prune 1 prune "$JW/none" --keep-last 1
+json_error merge 2 merge "$JW/none" --upto 1
+json_error prune 2 prune "$JW/none" --keep-last 1
 json_error clone 2 clone nodev "$JW/target"
 json_error migrate 1 migrate "$JW/none" "$JW/target"
-json_error mount 1 mount "$JW/none" "$JW/mnt"
+json_error mount 2 mount "$JW/none" "$JW/mnt"
 json_error unmount 1 unmount "$JW/mnt"
-json_error serve 1 serve "$JW/none" --socket "$JW/sock"
+json_error serve 2 serve "$JW/none" --socket "$JW/sock"
 json_error monitor 2 monitor nodev
 json_error version 2 version --bogus
 json_error help 2 help bogus

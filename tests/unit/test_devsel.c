@@ -98,10 +98,11 @@ static void paths(void)
 	close(fd);
 	CHECK_ERR(cbt_devsel_parse(tmp, &s), -ENOTBLK, "is not a block device");
 	unlink(tmp);
-	CHECK_ERR(cbt_devsel_parse(tmp, &s), -ENOENT, "No such file");
+	/* no such node: no such cbt device (exit status 5, as for an unknown name) */
+	CHECK_ERR(cbt_devsel_parse(tmp, &s), -ENODEV, "does not exist");
 	CHECK_ERR(cbt_devsel_parse("/dev/null", &s), -ENOTBLK, "`/dev/null' is not a block device");
 	/* a relative path with a slash is a path, not a name */
-	CHECK_ERR(cbt_devsel_parse("./no-such-node", &s), -ENOENT, "./no-such-node");
+	CHECK_ERR(cbt_devsel_parse("./no-such-node", &s), -ENODEV, "./no-such-node");
 }
 
 /* A block device node gives its numbers: made with mknod where allowed (root). */

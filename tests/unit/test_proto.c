@@ -4,6 +4,8 @@
  * messages; the epoch and bitmap requests it builds.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "msgbuild.h"
 #include "kernel/proto.h"
@@ -244,6 +246,71 @@ static void epoch_reply(void)
 	CHECK_EQ(n, 41);
 }
 
+/* An event as cbt_notify() sends it, without the attribute @omit (0: none). */
+static struct nlmsghdr *event_msg(uint32_t event, uint64_t epoch, unsigned int omit)
+{
+	struct nlmsghdr *nlh = mb_genl(buf, MB_FAMILY, CBT_CMD_EVENT, 0, 0);
+
+	if (omit != CBT_A_DEV_NAME)
+		mnl_attr_put_strz(nlh, CBT_A_DEV_NAME, good.name);
+	if (omit != CBT_A_DEV_MAJOR)
+		mnl_attr_put_u32(nlh, CBT_A_DEV_MAJOR, good.major);
+	if (omit != CBT_A_DEV_MINOR)
+		mnl_attr_put_u32(nlh, CBT_A_DEV_MINOR, good.minor);
+	if (omit != CBT_A_UUID)
+		mnl_attr_put(nlh, CBT_A_UUID, sizeof(good.uuid), good.uuid);
+	if (omit != CBT_A_EVENT)
+		mnl_attr_put_u32(nlh, CBT_A_EVENT, event);
+	if (event == CBT_EVENT_TRACKING_LOST)
+		mnl_attr_put_u32(nlh, CBT_A_IDENTITY_REASON, CBT_IDENTITY_DAMAGED);
+	if (epoch)
+		mnl_attr_put_u64(nlh, CBT_A_EPOCH_NUMBER, epoch);
+	return nlh;
+}
+
+static void event_messages(void)
+{
+	static const unsigned int required[] = { CBT_A_DEV_NAME, CBT_A_DEV_MAJOR, CBT_A_DEV_MINOR,
+						 CBT_A_UUID, CBT_A_EVENT };
+	struct cbt_event_msg ev;
+	struct nlmsghdr *nlh;
+
+	CHECK_EQ(cbt_parse_event(event_msg(CBT_EVENT_EPOCH_CLOSED, 6, 0), &ev), 0);
+	CHECK_EQ(ev.event, CBT_EVENT_EPOCH_CLOSED);
+	CHECK_STR(ev.name, "vg-data");
+	CHECK_EQ(ev.major, 253);
+	CHECK_EQ(ev.minor, 3);
+	CHECK(!memcmp(ev.uuid, good.uuid, 16));
+	CHECK(ev.has_epoch);
+	CHECK_EQ(ev.epoch, 6);
+	CHECK_EQ(ev.reason, CBT_IDENTITY_UNKNOWN);
+
+	CHECK_EQ(cbt_parse_event(event_msg(CBT_EVENT_TRACKING_LOST, 0, 0), &ev), 0);
+	CHECK(!ev.has_epoch);
+	CHECK_EQ(ev.reason, CBT_IDENTITY_DAMAGED);
+
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+		char name[32], want[64];
+
+		snprintf(want, sizeof(want), "event: %s missing",
+			 cbt_attr_name(required[i], name));
+		CHECK_ERR(cbt_parse_event(event_msg(CBT_EVENT_COW_LOW, 2, required[i]), &ev),
+			  -EPROTO, want);
+	}
+
+	/* a UUID of another length, an epoch that is not a u64, a name without its NUL */
+	nlh = event_msg(CBT_EVENT_COW_LOW, 0, CBT_A_UUID);
+	mnl_attr_put(nlh, CBT_A_UUID, 8, good.uuid);
+	CHECK_ERR(cbt_parse_event(nlh, &ev), -EPROTO,
+		  "bad reply from dm-cbt: event: CBT_A_UUID is 8 bytes, 16 expected");
+	nlh = event_msg(CBT_EVENT_COW_LOW, 0, 0);
+	mnl_attr_put_u32(nlh, CBT_A_EPOCH_NUMBER, 2);
+	CHECK_ERR(cbt_parse_event(nlh, &ev), -EPROTO, "CBT_A_EPOCH_NUMBER is 4 bytes");
+	nlh = event_msg(CBT_EVENT_COW_LOW, 0, CBT_A_DEV_NAME);
+	mnl_attr_put(nlh, CBT_A_DEV_NAME, 3, "abc");
+	CHECK_ERR(cbt_parse_event(nlh, &ev), -EPROTO, "CBT_A_DEV_NAME is not a NUL-terminated");
+}
+
 static struct nlmsghdr *bitmap_msg(uint64_t epoch, uint32_t bs, uint64_t nr_blocks)
 {
 	struct nlmsghdr *nlh = mb_genl(buf, MB_FAMILY, CBT_CMD_GET_BITMAP, 1, NLM_F_MULTI);
@@ -398,6 +465,7 @@ UT_MAIN("proto",
 	UT_CASE(device_reply_inconsistent),
 	UT_CASE(epoch_nest_missing_field),
 	UT_CASE(epoch_reply),
+	UT_CASE(event_messages),
 	UT_CASE(bitmap_messages),
 	UT_CASE(bitmap_chunk_order_across_messages),
 	UT_CASE(bitmap_bad_headers),

@@ -94,7 +94,8 @@ static int block_devt(const char *path, char out[32], uint32_t *major, uint32_t 
 	struct stat st;
 
 	if (stat(path, &st))
-		return cbt_err(-errno, "cannot find `%s': %s", path, strerror(errno));
+		return cbt_err(device_path_errno(errno), "cannot find `%s': %s", path,
+			       strerror(errno));
 	if (!S_ISBLK(st.st_mode))
 		return cbt_err(-ENOTBLK, "`%s' is not a block device", path);
 	*major = major(st.st_rdev);
@@ -398,8 +399,8 @@ int attach_main(int argc, char *argv[])
 		if (optind < argc)
 			return bad_argument("attach", "one DEVICE only, not also", argv[optind + 1],
 					    NULL);
-		fprintf(stderr, "%s attach: which DEVICE? (`dmsetup ls' lists device-mapper"
-			" devices)\n", PROG_NAME);
+		cbt_fail(CBT_EXIT_USAGE, "%s attach: which DEVICE? (`dmsetup ls' lists"
+			 " device-mapper devices)", PROG_NAME);
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
@@ -413,7 +414,8 @@ int attach_main(int argc, char *argv[])
 		struct cbt_dm_info info;
 
 		if (stat(dev, &st)) {
-			ret = cbt_err(-errno, "cannot find `%s': %s", dev, strerror(errno));
+			ret = cbt_err(device_path_errno(errno), "cannot find `%s': %s", dev,
+				      strerror(errno));
 			goto out;
 		}
 		if (!S_ISBLK(st.st_mode)) {

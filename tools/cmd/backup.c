@@ -58,21 +58,26 @@ static void usage(FILE *f)
 		"  --json              print the summary as JSON\n", PROG_NAME);
 }
 
-bool backup_snapshot_option(struct cbt_backup_job *job, int c, const char *arg)
+int backup_snapshot_option(struct cbt_backup_job *job, const char *cmd, int *freeze_opt, int c,
+			   const char *arg)
 {
 	switch (c) {
 	case 'c':
 		job->cow = arg;
-		return true;
+		return 1;
 	case 'f':
 		job->force_cow = true;
-		return true;
+		return 1;
 	case 'z':
 	case 'Z':
+		if (*freeze_opt != -1 && *freeze_opt != (c == 'z'))
+			return bad_argument(cmd, "give one of --freeze and --no-freeze, not also",
+					    c == 'z' ? "--freeze" : "--no-freeze", NULL);
+		*freeze_opt = c == 'z';
 		job->freeze = c == 'z';
-		return true;
+		return 1;
 	}
-	return false;
+	return 0;
 }
 
 int backup_main(int argc, char *argv[])
@@ -110,7 +115,7 @@ int backup_main(int argc, char *argv[])
 	const struct cbt_backup_result *res = &job.res;
 	const char *out = NULL, *s3cfg = NULL;
 	bool quiet = false, json = false;
-	int c, ret;
+	int c, ret, freeze_opt = -1;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":ho:q", opts, NULL)) != -1) {
@@ -172,23 +177,24 @@ int backup_main(int argc, char *argv[])
 			usage(stdout);
 			return 0;
 		default:
-			if (backup_snapshot_option(&job, c, optarg))
+			ret = backup_snapshot_option(&job, "backup", &freeze_opt, c, optarg);
+			if (ret == 1)
 				break;
-			return bad_option("backup", c, argv);
+			return ret ? ret : bad_option("backup", c, argv);
 		}
 	}
 	if (argc - optind != 1 || !req->type || !req->dir == !out || !job.cow) {
 		if (argc - optind < 1)
-			fprintf(stderr, "%s backup: which DEVICE? (`cbt status' lists them)\n",
-				PROG_NAME);
+			cbt_fail(CBT_EXIT_USAGE, "%s backup: which DEVICE? (`cbt status' lists them)",
+				 PROG_NAME);
 		else if (!req->type)
-			fprintf(stderr, "%s backup: --full, --incremental or --differential?\n",
-				PROG_NAME);
+			cbt_fail(CBT_EXIT_USAGE, "%s backup: --full, --incremental or --differential?",
+				 PROG_NAME);
 		else if (!req->dir == !out)
-			fprintf(stderr, "%s backup: give one of --to DIR and -o FILE\n", PROG_NAME);
+			cbt_fail(CBT_EXIT_USAGE, "%s backup: give one of --to DIR and -o FILE", PROG_NAME);
 		else if (!job.cow)
-			fprintf(stderr, "%s backup: the snapshot needs a COW device (--cow COW)\n",
-				PROG_NAME);
+			cbt_fail(CBT_EXIT_USAGE, "%s backup: the snapshot needs a COW device (--cow COW)",
+				 PROG_NAME);
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}

@@ -149,7 +149,7 @@ int bitmap_main(int argc, char *argv[])
 		}
 	}
 	if (optind == argc) {
-		fprintf(stderr, "%s bitmap: which DEVICE? (`cbt status' lists them)\n", PROG_NAME);
+		cbt_fail(CBT_EXIT_USAGE, "%s bitmap: which DEVICE? (`cbt status' lists them)", PROG_NAME);
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}

@@ -4,14 +4,17 @@
  * its own file and prints its own usage; the table below is the one list
  * of them (the man page's COMMANDS and the bash completion follow it).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util/json.h"
 #include "image/crypt.h"
+#include "store/s3.h"
 #include "subcommands.h"
 #include "util/util.h"
 
@@ -75,7 +78,7 @@ static const struct {
 	  JSON_STREAM },
 	{ "version", version_main, "Shows the versions of the tool and of the kernel interface",
 	  JSON_BUFFER },
-	{ "help", help_main, "Shows this list, or the usage of one subcommand", JSON_BUFFER },
+	{ "help", help_main, "Shows this list, or the usage of one subcommand", JSON_WRAP },
 };
 
 volatile sig_atomic_t cbt_stop;
@@ -148,6 +151,22 @@ int bad_argument(const char *cmd, const char *what, const char *arg, const char 
 	return CBT_EXIT_USAGE;
 }
 
+int chain_argument(const char *cmd, const char *arg)
+{
+	struct stat st;
+
+	if (!strcmp(arg, "-") || cbt_s3_is_url(arg) || !stat(arg, &st) ||
+	    (errno != ENOENT && errno != ENOTDIR))
+		return 0;
+	return bad_argument(cmd, "no chain directory or image file", arg,
+			    "give the DIR of `cbt backup --to DIR', or an image FILE");
+}
+
+int device_path_errno(int e)
+{
+	return e == ENOENT || e == ENOTDIR ? -ENODEV : -e;
+}
+
 static void show_usage(FILE *file)
 {
 	fprintf(file, "Usage: %s <cmd> [<args>]\n\n", PROG_NAME);
@@ -172,11 +191,13 @@ int help_main(int argc, char *argv[])
 				return subcommands[i].function(2, sub_argv);
 			}
 		}
-		fprintf(stderr, "%s help: unknown subcommand `%s'\n", PROG_NAME, argv[1]);
+		cbt_fail(CBT_EXIT_USAGE, "%s help: unknown subcommand `%s'", PROG_NAME, argv[1]);
 		show_usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
 	if (argc > 2) {
+		cbt_fail(CBT_EXIT_USAGE, "%s help: one SUBCOMMAND only, not also `%s'", PROG_NAME,
+			 argv[2]);
 		fprintf(stderr, "Usage: %s help [SUBCOMMAND]\n", PROG_NAME);
 		return CBT_EXIT_USAGE;
 	}
@@ -193,14 +214,18 @@ static bool wants_json(int argc, char *argv[])
 }
 
 /*
- * A subcommand's exit status: 1 (any error) becomes the specific status
- * the errno it printed calls for (a lost history, damage).
+ * A subcommand's exit status: 2 when what it printed is about a malformed
+ * or refused argument (cbt_err_usage()), whatever its errno; else 1 (any
+ * error) becomes the specific status the errno it printed calls for (a
+ * lost history, damage).
  */
 static int call(int i, int argc, char *argv[])
 {
 	int ret = subcommands[i].function(argc, argv);
 
-	if (ret == CBT_EXIT_ERROR && cbt_failure_errno())
+	if (ret && cbt_failure_usage())
+		ret = CBT_EXIT_USAGE;
+	else if (ret == CBT_EXIT_ERROR && cbt_failure_errno())
 		ret = cbt_exit_status(cbt_failure_errno());
 	return ret;
 }
@@ -210,7 +235,7 @@ static int call(int i, int argc, char *argv[])
  * subcommand succeeds; when it fails, one error object goes out instead,
  * never half of the result (to stderr when stdout is an image: backup -o -).
  */
-static int run_json(int i, int argc, char *argv[])
+static int run_json(int i, int mode, int argc, char *argv[])
 {
 	FILE *real = stdout, *mem;
 	char *buf = NULL, fallback[128];
@@ -228,7 +253,7 @@ static int run_json(int i, int argc, char *argv[])
 		perror("cbt: collecting the output");
 		return CBT_EXIT_ERROR;
 	}
-	if (!ret && subcommands[i].json == JSON_WRAP) {
+	if (!ret && mode == JSON_WRAP) {
 		struct cbt_json j;
 
 		cbt_json_init(&j, stdout, false);
@@ -274,26 +299,41 @@ static void strip_json(int argc, char *argv[])
 }
 
 /*
- * A streaming subcommand prints its own JSON as it goes, and its summary
- * on failure; a usage error stops it before any: then the error object.
+ * A streaming subcommand prints its own JSON as it goes, and clone its
+ * summary on failure; any other failure (a usage error before anything,
+ * monitor's) ends the stream with the error object, on one line as the
+ * stream's objects are.
  */
 static int run_stream_json(int i, int argc, char *argv[])
 {
 	int ret = call(i, argc, argv);
 
-	if (ret == CBT_EXIT_USAGE && !cbt_failure_json_printed()) {
+	if (ret && !cbt_failure_json_printed()) {
 		struct cbt_json j;
 		char fallback[128];
 
-		snprintf(fallback, sizeof(fallback), "%s %s: bad usage (see `%s %s --help')",
-			 PROG_NAME, argv[0], PROG_NAME, argv[0]);
-		cbt_json_init(&j, stdout, false);
+		snprintf(fallback, sizeof(fallback), ret == CBT_EXIT_USAGE ?
+			 "%s %s: bad usage (see `%s %s --help')" : "%s %s failed", PROG_NAME,
+			 argv[0], PROG_NAME, argv[0]);
+		cbt_json_init(&j, stdout, true);
 		cbt_json_object_begin(&j, NULL);
 		cbt_json_failure(&j, ret, fallback);
 		cbt_json_object_end(&j);
 		cbt_json_finish(&j);
 	}
 	return ret;
+}
+
+/*
+ * How subcommand @i handles --json in @argv (its name first): snapshot drop
+ * and release print nothing of their own, so they are wrapped as epoch is.
+ */
+static int json_mode(size_t i, int argc, char *argv[])
+{
+	if (!strcmp(subcommands[i].subcommand, "snapshot") && argc > 1 &&
+	    (!strcmp(argv[1], "drop") || !strcmp(argv[1], "release")))
+		return JSON_WRAP;
+	return subcommands[i].json;
 }
 
 static int run(int argc, char *argv[])
@@ -308,14 +348,16 @@ static int run(int argc, char *argv[])
 		return status_main(1, new_argv);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++) {
+		int mode = json_mode(i, argc - 1, argv + 1);
+
 		if (strcmp(argv[1], subcommands[i].subcommand))
 			continue;
-		if (subcommands[i].json == JSON_WRAP && wants_json(argc - 1, argv + 1)) {
+		if (mode == JSON_WRAP && wants_json(argc - 1, argv + 1)) {
 			strip_json(argc - 1, argv + 1);
-			return run_json((int)i, argc - 2, argv + 1);
+			return run_json((int)i, mode, argc - 2, argv + 1);
 		}
-		if (subcommands[i].json == JSON_BUFFER && wants_json(argc - 1, argv + 1))
-			return run_json((int)i, argc - 1, argv + 1);
+		if (mode == JSON_BUFFER && wants_json(argc - 1, argv + 1))
+			return run_json((int)i, mode, argc - 1, argv + 1);
 		if (wants_json(argc - 1, argv + 1))
 			return run_stream_json((int)i, argc - 1, argv + 1);
 		return call((int)i, argc - 1, argv + 1);

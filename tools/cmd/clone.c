@@ -159,7 +159,10 @@ static void clear_progress(struct cbt_clone_job *r)
 	fprintf(stderr, "\r\033[K");
 }
 
-/* The --json report at the end; @with_verify: --verify ran, with @verify_ret. */
+/*
+ * The --json report at the end; @with_verify: --verify ran, with @verify_ret.
+ * On failure it stands for the error object (cbt_fail_json_printed()).
+ */
 static void print_json_summary(struct cbt_clone_job *r, const struct out *o, const char *result,
 			       bool with_verify, int verify_ret, const char *err)
 {
@@ -212,6 +215,7 @@ static void print_json_summary(struct cbt_clone_job *r, const struct out *o, con
 	cbt_json_string(&j, "state_file", r->state_path);
 	cbt_json_object_end(&j);
 	cbt_json_finish(&j);
+	cbt_fail_json_printed();
 }
 
 static void print_start(struct cbt_clone_job *r, const struct out *o)
@@ -253,7 +257,14 @@ static int fail(struct cbt_clone_job *r, struct out *o, int ret)
 		" its tracking intact%s%s%s; run the same command again to resume\n",
 		r->state_path, r->aborted[0] ? " (epochs " : "", r->aborted,
 		r->aborted[0] ? " aborted)" : "");
-	return 1;
+	/*
+	 * The documented statuses (a target that went away: 5, a target or
+	 * state file out of space: 6); a COW store that filled up is not the
+	 * storage's fault but the --cow size's: 1, as documented.
+	 */
+	if (ret == -EINTR || r->cow_filled)
+		return CBT_EXIT_ERROR;
+	return cbt_exit_status(ret);
 }
 
 static int run_clone(struct cbt_clone_job *r, struct out *o)
@@ -432,9 +443,9 @@ int clone_main(int argc, char *argv[])
 		}
 	}
 	if (argc - optind < 2) {
-		fprintf(stderr, "%s clone: %s\n", PROG_NAME, argc - optind ?
-			"which TARGET? (the disk to clone onto)" :
-			"which DEVICE and TARGET? (`cbt status' lists the devices)");
+		cbt_fail(CBT_EXIT_USAGE, "%s clone: %s", PROG_NAME, argc - optind ?
+			 "which TARGET? (the disk to clone onto)" :
+			 "which DEVICE and TARGET? (`cbt status' lists the devices)");
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
@@ -442,8 +453,8 @@ int clone_main(int argc, char *argv[])
 		return bad_argument("clone", "takes DEVICE and TARGET, not also", argv[optind + 2],
 				    NULL);
 	if (!r.cow) {
-		fprintf(stderr, "%s clone: --cow COW is needed: the device the snapshots keep old"
-			" data on while a pass copies (another disk than DEVICE's)\n", PROG_NAME);
+		cbt_fail(CBT_EXIT_USAGE, "%s clone: --cow COW is needed: the device the snapshots keep old"
+			 " data on while a pass copies (another disk than DEVICE's)", PROG_NAME);
 		return CBT_EXIT_USAGE;
 	}
 	if (interval_given && !o.follow)

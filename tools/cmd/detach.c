@@ -160,7 +160,7 @@ int detach_main(int argc, char *argv[])
 		if (optind < argc)
 			return bad_argument("detach", "one DEVICE only, not also", argv[optind + 1],
 					    NULL);
-		fprintf(stderr, "%s detach: which DEVICE? (`cbt status' lists them)\n", PROG_NAME);
+		cbt_fail(CBT_EXIT_USAGE, "%s detach: which DEVICE? (`cbt status' lists them)", PROG_NAME);
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
@@ -171,7 +171,8 @@ int detach_main(int argc, char *argv[])
 		struct stat st;
 
 		if (stat(arg, &st)) {
-			ret = cbt_err(-errno, "cannot find `%s': %s", arg, strerror(errno));
+			ret = cbt_err(device_path_errno(errno), "cannot find `%s': %s", arg,
+				      strerror(errno));
 			goto out;
 		}
 		ret = S_ISBLK(st.st_mode) && dm_is_dm_major(major(st.st_rdev)) ?

@@ -85,8 +85,8 @@ int epoch_main(int argc, char *argv[])
 			return bad_argument("epoch", "unknown action", argv[0],
 					    "it is close, commit or abort");
 		if (argc == 1)
-			fprintf(stderr, "%s epoch %s: which DEVICE? (`cbt status' lists them)\n",
-				PROG_NAME, argv[0]);
+			cbt_fail(CBT_EXIT_USAGE, "%s epoch %s: which DEVICE? (`cbt status' lists them)",
+				 PROG_NAME, argv[0]);
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}

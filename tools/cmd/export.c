@@ -131,10 +131,13 @@ int export_main(int argc, char *argv[])
 	}
 	if (argc - optind != 1 || !out) {
 		if (!out)
-			fprintf(stderr, "%s export: where to? (-o OUTPUT)\n", PROG_NAME);
+			cbt_fail(CBT_EXIT_USAGE, "%s export: where to? (-o OUTPUT)", PROG_NAME);
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
+	ret = chain_argument("export", argv[optind]);
+	if (ret)
+		return ret;
 	ret = cbt_s3chain_src(argv[optind], s3cfg, false, &src, NULL);
 	if (!ret)
 		ret = cbt_open_point(src, id, true, NULL, &pt);

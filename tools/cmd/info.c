@@ -194,6 +194,9 @@ int info_main(int argc, char *argv[])
 	}
 	const char *src;
 
+	ret = chain_argument("info", argv[optind]);
+	if (ret)
+		return ret;
 	ret = cbt_s3chain_src(argv[optind], s3cfg, false, &src, NULL);
 	if (ret) {
 		cbt_perror("cbt info", ret);

@@ -31,7 +31,7 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: %s job run NAME [--json]\n"
 		"       %s job list [--json]\n"
 		"       %s job status [NAME] [--json]\n"
-		"       %s job enable NAME [--unit-dir DIR]\n"
+		"       %s job enable NAME [--unit-dir DIR] [--json]\n"
 		"  (each with [--config-dir DIR]; default $CBT_CONFIG_DIR, else /etc/cbt)\n\n"
 		"Backups described by DIR/jobs.d/NAME.conf (docs/jobs.md).\n"
 		"run     takes the image the job's schedule calls for: a full one when the\n"
@@ -379,6 +379,13 @@ static int job_show(const char *confdir, const char *one, bool status, bool json
 		uint32_t next = 0;
 
 		ret = cbt_job_load(confdir, names[i], &c);
+		if (ret && one) {
+			/* As for run and enable: a job that does not load is bad usage. */
+			if (json)
+				cbt_json_array_end(&j);
+			cbt_perror(status ? "cbt job status" : "cbt job list", ret);
+			return CBT_EXIT_USAGE;
+		}
 		if (!ret && status)
 			ret = job_key(&c);
 		if (!ret && status)
@@ -463,8 +470,12 @@ static int job_show(const char *confdir, const char *one, bool status, bool json
 	return 0;
 }
 
-/* Write @text as UNIT_DIR/UNIT.d/FILE (the directory made when missing). */
-static int write_dropin(const char *unit_dir, const char *unit, const char *file, const char *text)
+/*
+ * Write @text as UNIT_DIR/UNIT.d/FILE (the directory made when missing);
+ * its path goes to stdout, or into the JSON array @j.
+ */
+static int write_dropin(const char *unit_dir, const char *unit, const char *file, const char *text,
+			struct cbt_json *j)
 {
 	struct cbt_tmpfile tf;
 	char dir[4096], path[4200];
@@ -483,15 +494,18 @@ static int write_dropin(const char *unit_dir, const char *unit, const char *file
 		return -ENOMEM;
 	fputs(text, f);
 	ret = cbt_tmpfile_commit_stdio(&tf, f);
-	if (!ret)
+	if (!ret && j)
+		cbt_json_string(j, NULL, path);
+	else if (!ret)
 		printf("%s\n", path);
 	return ret;
 }
 
-static int job_enable(const char *confdir, const char *name, const char *unit_dir)
+static int job_enable(const char *confdir, const char *name, const char *unit_dir, bool json)
 {
 	struct cbt_job_conf c;
-	char unit[128], text[8192];
+	char unit[128], text[8192], next[256];
+	struct cbt_json j;
 	int ret = cbt_job_load(confdir, name, &c);
 
 	if (ret) {
@@ -503,24 +517,39 @@ static int job_enable(const char *confdir, const char *name, const char *unit_di
 			 " quotes, which ReadWritePaths= would split", name, c.chain);
 		return CBT_EXIT_USAGE;
 	}
+	if (json) {
+		cbt_json_init(&j, stdout, false);
+		cbt_json_object_begin(&j, NULL);
+		cbt_json_string(&j, "job", name);
+		cbt_json_array_begin(&j, "dropins");
+	}
 	/* ProtectSystem=strict: the chain directory is the one place the run writes. */
 	snprintf(unit, sizeof(unit), "cbt-job@%s.service", name);
 	snprintf(text, sizeof(text), "# Written by `cbt job enable %s' from %s/jobs.d/%s.conf\n"
 		 "[Service]\nReadWritePaths=%s\n", name, confdir, name, c.chain);
-	ret = write_dropin(unit_dir, unit, "paths.conf", text);
+	ret = write_dropin(unit_dir, unit, "paths.conf", text, json ? &j : NULL);
 	if (!ret) {
 		snprintf(unit, sizeof(unit), "cbt-job@%s.timer", name);
 		/* An empty OnCalendar= first: the template's daily is replaced, not added to. */
 		snprintf(text, sizeof(text), "# Written by `cbt job enable %s' from"
 			 " %s/jobs.d/%s.conf\n[Timer]\nOnCalendar=\nOnCalendar=%s\n"
 			 "RandomizedDelaySec=%s\n", name, confdir, name, c.calendar, c.delay);
-		ret = write_dropin(unit_dir, unit, "schedule.conf", text);
+		ret = write_dropin(unit_dir, unit, "schedule.conf", text, json ? &j : NULL);
 	}
 	if (ret) {
 		cbt_perror("cbt job enable", ret);
 		return cbt_exit_status(ret);
 	}
-	printf("Now: systemctl daemon-reload && systemctl enable --now cbt-job@%s.timer\n", name);
+	snprintf(next, sizeof(next), "systemctl daemon-reload && systemctl enable --now"
+		 " cbt-job@%s.timer", name);
+	if (json) {
+		cbt_json_array_end(&j);
+		cbt_json_string(&j, "next", next);
+		cbt_json_object_end(&j);
+		cbt_json_finish(&j);
+	} else {
+		printf("Now: %s\n", next);
+	}
 	return 0;
 }
 
@@ -565,8 +594,8 @@ int job_main(int argc, char *argv[])
 		return job_show(confdir, NULL, false, json);
 	if (!strcmp(verb, "status") && (args == 1 || args == 2))
 		return job_show(confdir, args == 2 ? argv[optind + 1] : NULL, true, json);
-	if (!strcmp(verb, "enable") && args == 2 && !json)
-		return job_enable(confdir, argv[optind + 1], unit_dir);
+	if (!strcmp(verb, "enable") && args == 2)
+		return job_enable(confdir, argv[optind + 1], unit_dir, json);
 	cbt_fail(CBT_EXIT_USAGE, "%s job: %s", PROG_NAME, !args ? "run, list, status or enable?" :
 		 "bad arguments (see `cbt job --help')");
 	usage(stderr);

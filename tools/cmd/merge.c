@@ -117,11 +117,14 @@ int merge_main(int argc, char *argv[])
 		}
 	}
 	if (argc - optind != 1 || !upto_id) {
-		fprintf(stderr, "%s merge: %s\n", PROG_NAME, argc - optind != 1 ?
-			"which chain directory?" : "which image to merge up to? (--upto ID)");
+		cbt_fail(CBT_EXIT_USAGE, "%s merge: %s", PROG_NAME, argc - optind != 1 ?
+			 "which chain directory?" : "which image to merge up to? (--upto ID)");
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
+	ret = chain_argument("merge", argv[optind]);
+	if (ret)
+		return ret;
 	ret = cbt_s3chain_src(argv[optind], s3cfg, false, &view, &remote);
 	if (!ret)
 		ret = cbt_chain_open(&ch, view, false, true);

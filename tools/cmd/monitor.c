@@ -8,7 +8,6 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/dm-cbt.h>
-#include <linux/genetlink.h>
 
 #include "kernel/device.h"
 #include "kernel/genl.h"
@@ -59,72 +58,21 @@ static const char *event_name(uint32_t event)
 	}
 }
 
-struct event {
-	const char *name;
-	uint32_t major, minor, event;
-	uint64_t epoch;
-	bool has_epoch;
-	uint32_t reason;	/* CBT_IDENTITY_UNKNOWN unless the event carries one */
-	char uuid[37];
-};
-
-static int event_attr(const struct nlattr *a, void *data)
+static void print_event(const struct cbt_event_msg *ev, bool json)
 {
-	struct event *ev = data;
-	const uint8_t *u;
+	char u[CBT_UUID_STR_LEN];
 
-	switch (mnl_attr_get_type(a)) {
-	case CBT_A_DEV_NAME:
-		if (mnl_attr_validate(a, MNL_TYPE_NUL_STRING) >= 0)
-			ev->name = mnl_attr_get_str(a);
-		break;
-	case CBT_A_DEV_MAJOR:
-		if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
-			ev->major = mnl_attr_get_u32(a);
-		break;
-	case CBT_A_DEV_MINOR:
-		if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
-			ev->minor = mnl_attr_get_u32(a);
-		break;
-	case CBT_A_EVENT:
-		if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
-			ev->event = mnl_attr_get_u32(a);
-		break;
-	case CBT_A_EPOCH_NUMBER:
-		if (mnl_attr_validate(a, MNL_TYPE_U64) >= 0) {
-			ev->epoch = mnl_attr_get_u64(a);
-			ev->has_epoch = true;
-		}
-		break;
-	case CBT_A_IDENTITY_REASON:
-		if (mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
-			ev->reason = mnl_attr_get_u32(a);
-		break;
-	case CBT_A_UUID:
-		if (mnl_attr_get_payload_len(a) == 16) {
-			u = mnl_attr_get_payload(a);
-			snprintf(ev->uuid, sizeof(ev->uuid),
-				 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-				 "%02x%02x%02x%02x%02x%02x", u[0], u[1], u[2], u[3], u[4], u[5],
-				 u[6], u[7], u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
-		}
-		break;
-	}
-	return MNL_CB_OK;
-}
-
-static void print_event(const struct event *ev, bool json)
-{
+	cbt_uuid_str(ev->uuid, u);
 	if (json) {
 		struct cbt_json j;
 
 		cbt_json_init(&j, stdout, true);
 		cbt_json_object_begin(&j, NULL);
 		cbt_json_string(&j, "event", event_name(ev->event));
-		cbt_json_string(&j, "device", ev->name ? ev->name : "");
+		cbt_json_string(&j, "device", ev->name);
 		cbt_json_u64(&j, "major", ev->major);
 		cbt_json_u64(&j, "minor", ev->minor);
-		cbt_json_string(&j, "uuid", ev->uuid);
+		cbt_json_string(&j, "uuid", u);
 		if (ev->has_epoch)
 			cbt_json_u64(&j, "epoch", ev->epoch);
 		if (ev->event == CBT_EVENT_TRACKING_LOST)
@@ -133,7 +81,7 @@ static void print_event(const struct event *ev, bool json)
 		cbt_json_finish(&j);
 	} else {
 		printf("%s %s %" PRIu32 ":%" PRIu32 " uuid %s", event_name(ev->event),
-		       ev->name && *ev->name ? ev->name : "-", ev->major, ev->minor, ev->uuid);
+		       *ev->name ? ev->name : "-", ev->major, ev->minor, u);
 		if (ev->has_epoch)
 			printf(" epoch %" PRIu64, ev->epoch);
 		if (ev->event == CBT_EVENT_TRACKING_LOST)
@@ -176,11 +124,12 @@ static int resync(struct cbt_nl *nl, bool json)
 	if (ret)
 		return cbt_err_prefix(ret, "events were lost, and reading the devices' state");
 	for (size_t i = 0; i < nr; i++) {
-		struct event ev = { .name = devs[i].name, .major = devs[i].major,
-				    .minor = devs[i].minor, .event = EVENT_STATE,
-				    .epoch = devs[i].epoch_current, .has_epoch = true };
+		struct cbt_event_msg ev = { .major = devs[i].major, .minor = devs[i].minor,
+					.event = EVENT_STATE, .epoch = devs[i].epoch_current,
+					.has_epoch = true, .reason = CBT_IDENTITY_UNKNOWN };
 
-		cbt_uuid_str(devs[i].uuid, ev.uuid);
+		memcpy(ev.name, devs[i].name, sizeof(ev.name));
+		memcpy(ev.uuid, devs[i].uuid, sizeof(ev.uuid));
 		print_event(&ev, json);
 	}
 	cbt_dev_infos_free(devs, nr);
@@ -264,11 +213,14 @@ int monitor_main(int argc, char *argv[])
 		}
 		left = (int)n;
 		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
-			struct event ev = { .uuid = "", .reason = CBT_IDENTITY_UNKNOWN };
+			struct cbt_event_msg ev;
 
 			if (nlh->nlmsg_type != nl->family)
 				continue;
-			mnl_attr_parse(nlh, GENL_HDRLEN, event_attr, &ev);
+			/* As every reply of the module: a malformed event is -EPROTO (exit 5). */
+			ret = cbt_parse_event(nlh, &ev);
+			if (ret)
+				goto out;
 			print_event(&ev, json);
 			if (count && ++seen >= count)
 				break;

@@ -92,6 +92,9 @@ int mount_main(int argc, char *argv[])
 		mount_usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
+	ret = chain_argument("mount", argv[optind]);
+	if (ret)
+		return ret;
 	o.chain = argv[optind];
 	o.mountpoint = device_only ? NULL : argv[optind + 1];
 	ret = cbt_mount_start(&o, &m);

@@ -247,7 +247,7 @@ int prune_main(int argc, char *argv[])
 		}
 	}
 	if (argc - optind != 1) {
-		fprintf(stderr, "%s prune: which chain directory?\n", PROG_NAME);
+		cbt_fail(CBT_EXIT_USAGE, "%s prune: which chain directory?", PROG_NAME);
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
@@ -255,6 +255,9 @@ int prune_main(int argc, char *argv[])
 		return bad_argument("prune", "no --keep-* rule given for", argv[optind],
 				    "prune would keep only the newest point: say so with"
 				    " --keep-last 1");
+	ret = chain_argument("prune", argv[optind]);
+	if (ret)
+		return ret;
 	ret = prune_chain(argv[optind], s3cfg, &p, dry_run, &o, json, false);
 	if (ret) {
 		cbt_perror("cbt prune", ret);

@@ -60,11 +60,14 @@ static int restore_path(const char *dir, const char *id, const char *s3cfg, cons
 	int ret;
 
 	if (!dir || !path || !out) {
-		fprintf(stderr, "%s restore: --path PATH -o OUTPUT go together, with one DIR\n",
-			PROG_NAME);
+		cbt_fail(CBT_EXIT_USAGE, "%s restore: --path PATH -o OUTPUT go together, with one DIR",
+			 PROG_NAME);
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
+	ret = chain_argument("restore", dir);
+	if (ret)
+		return ret;
 	ret = cbt_extract_path(&o, path, out, recursive);
 	if (ret) {
 		cbt_perror("cbt restore", ret);
@@ -160,6 +163,9 @@ int restore_main(int argc, char *argv[])
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
+	ret = chain_argument("restore", argv[optind]);
+	if (ret)
+		return ret;
 	cbt_img_set_read_threads(threads);
 	ret = cbt_s3chain_src(argv[optind], s3cfg, false, &src, NULL);
 	if (!ret)

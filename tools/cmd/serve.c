@@ -140,7 +140,7 @@ int serve_main(int argc, char *argv[])
 	}
 	if (argc - optind != 1 || !sock == !tcp) {
 		if (argc - optind == 1)
-			fprintf(stderr, "%s serve: give one of --socket and --tcp\n", PROG_NAME);
+			cbt_fail(CBT_EXIT_USAGE, "%s serve: give one of --socket and --tcp", PROG_NAME);
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
@@ -160,6 +160,9 @@ int serve_main(int argc, char *argv[])
 	if (s3cfg && (size_t)snprintf(s3_arg, sizeof(s3_arg), "s3-config=%s", s3cfg) >=
 	    sizeof(s3_arg))
 		return bad_argument("serve", "too long:", s3cfg, NULL);
+	ret = chain_argument("serve", argv[optind]);
+	if (ret)
+		return ret;
 	vo.s3_config = s3cfg;
 	ret = cbt_view_open(&v, argv[optind], at, &vo);
 	if (ret) {

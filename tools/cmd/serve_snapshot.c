@@ -215,7 +215,7 @@ int cmd_serve_snapshot(int argc, char **argv)
 	bool snapshot = false;
 	char uri[4200];
 	sigset_t set;
-	int c, ret, lfd;
+	int c, ret, lfd, freeze_opt = -1;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -246,24 +246,25 @@ int cmd_serve_snapshot(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			if (backup_snapshot_option(&job, c, optarg))
+			ret = backup_snapshot_option(&job, "serve", &freeze_opt, c, optarg);
+			if (ret == 1)
 				break;
-			return bad_option("serve", c, argv);
+			return ret ? ret : bad_option("serve", c, argv);
 		}
 	}
 	if (argc - optind != 1 || !snapshot || !job.cow || !sock == !tcp) {
 		if (argc - optind < 1)
-			fprintf(stderr, "%s serve: which DEVICE? (`cbt status' lists them)\n",
-				PROG_NAME);
+			cbt_fail(CBT_EXIT_USAGE, "%s serve: which DEVICE? (`cbt status' lists them)",
+				 PROG_NAME);
 		else if (!snapshot)
-			fprintf(stderr, "%s serve: a device is served through a snapshot: give"
-				" --snapshot\n", PROG_NAME);
+			cbt_fail(CBT_EXIT_USAGE, "%s serve: a device is served through a snapshot: give"
+				 " --snapshot", PROG_NAME);
 		else if (!job.cow)
-			fprintf(stderr, "%s serve: the snapshot needs a COW device (--cow COW)\n",
-				PROG_NAME);
+			cbt_fail(CBT_EXIT_USAGE, "%s serve: the snapshot needs a COW device (--cow COW)",
+				 PROG_NAME);
 		else
-			fprintf(stderr, "%s serve: give one of --socket PATH and --tcp ADDR:PORT\n",
-				PROG_NAME);
+			cbt_fail(CBT_EXIT_USAGE, "%s serve: give one of --socket PATH and --tcp ADDR:PORT",
+				 PROG_NAME);
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}

@@ -97,7 +97,8 @@ static int stable_source(const char *path, char *out, size_t len)
 	struct stat st;
 
 	if (stat(path, &st))
-		return cbt_err(-errno, "cannot find `%s': %s", path, strerror(errno));
+		return cbt_err(device_path_errno(errno), "cannot find `%s': %s", path,
+			       strerror(errno));
 	if (!S_ISBLK(st.st_mode))
 		return cbt_err(-ENOTBLK, "`%s' is not a block device", path);
 	for (size_t i = 0; i < ARRAY_SIZE(tags); i++) {
@@ -271,8 +272,8 @@ int setup_boot_main(int argc, char *argv[])
 		goto out;
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "%s setup-boot: which DISK? (a disk or partition, like /dev/sda2)\n",
-			PROG_NAME);
+		cbt_fail(CBT_EXIT_USAGE, "%s setup-boot: which DISK? (a disk or partition, like /dev/sda2)",
+			 PROG_NAME);
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}

@@ -16,8 +16,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s snapshot take DEVICE... --cow COW... [--freeze | --no-freeze]\n"
 		"                    [--chunk SIZE] [--preserve] [--force] [--json]\n"
-		"       %s snapshot release DEVICE OFFSET LENGTH\n"
-		"       %s snapshot drop DEVICE\n"
+		"       %s snapshot release DEVICE OFFSET LENGTH [--json]\n"
+		"       %s snapshot drop DEVICE [--json]\n"
 		"       %s snapshot list [--json]\n\n"
 		"take  attaches a read-only snapshot device DEVICE-snap to each DEVICE, with\n"
 		"      the matching COW device (one per DEVICE, in order) holding the old\n"
@@ -80,8 +80,8 @@ static int take(int argc, char *argv[])
 			const char *v = a[7] == '=' ? a + 8 : (i + 1 < argc ? argv[++i] : NULL);
 
 			if (!v) {
-				fprintf(stderr, "%s snapshot take: option `--chunk' needs a value\n",
-					PROG_NAME);
+				cbt_fail(CBT_EXIT_USAGE, "%s snapshot take: option `--chunk' needs a value",
+					 PROG_NAME);
 				return CBT_EXIT_USAGE;
 			}
 			if (cbt_parse_size(v, &bytes) || bytes < CBT_SNAP_CHUNK_MIN ||
@@ -122,14 +122,14 @@ static int take(int argc, char *argv[])
 		}
 	}
 	if (!nd) {
-		fprintf(stderr, "%s snapshot take: which DEVICE? (`cbt status' lists them)\n",
-			PROG_NAME);
+		cbt_fail(CBT_EXIT_USAGE, "%s snapshot take: which DEVICE? (`cbt status' lists them)",
+			 PROG_NAME);
 		return CBT_EXIT_USAGE;
 	}
 	if (nc != nd) {
-		fprintf(stderr, "%s snapshot take: %zu device%s but %zu COW device%s: give one"
-			" --cow COW per DEVICE, in the same order\n", PROG_NAME, nd,
-			nd == 1 ? "" : "s", nc, nc == 1 ? "" : "s");
+		cbt_fail(CBT_EXIT_USAGE, "%s snapshot take: %zu device%s but %zu COW device%s: give one"
+			 " --cow COW per DEVICE, in the same order", PROG_NAME, nd,
+			 nd == 1 ? "" : "s", nc, nc == 1 ? "" : "s");
 		return CBT_EXIT_USAGE;
 	}
 
@@ -227,8 +227,8 @@ static int drop(int argc, char *argv[])
 		return 0;
 	}
 	if (argc < 2) {
-		fprintf(stderr, "%s snapshot drop: which DEVICE? (`cbt snapshot list' lists the"
-			" snapshots)\n", PROG_NAME);
+		cbt_fail(CBT_EXIT_USAGE, "%s snapshot drop: which DEVICE? (`cbt snapshot list' lists the"
+			 " snapshots)", PROG_NAME);
 		return CBT_EXIT_USAGE;
 	}
 	if (argc > 2)
@@ -393,7 +393,7 @@ static int release(int argc, char *argv[])
 		return 0;
 	}
 	if (argc != 4) {
-		fprintf(stderr, "%s snapshot release: give DEVICE OFFSET LENGTH\n", PROG_NAME);
+		cbt_fail(CBT_EXIT_USAGE, "%s snapshot release: give DEVICE OFFSET LENGTH", PROG_NAME);
 		return CBT_EXIT_USAGE;
 	}
 	if (cbt_parse_size(argv[2], &off) || off % 512)
@@ -417,9 +417,14 @@ static int release(int argc, char *argv[])
 
 int snapshot_main(int argc, char *argv[])
 {
-	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2;
+	if (argc < 2) {
+		cbt_fail(CBT_EXIT_USAGE, "%s snapshot: take, release, drop or list?", PROG_NAME);
+		usage(stderr);
+		return CBT_EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
 	}
 	if (!strcmp(argv[1], "take"))
 		return take(argc - 1, argv + 1);

@@ -44,6 +44,17 @@ int help_main(int argc, char *argv[]);
 int bad_option(const char *cmd, int c, char *argv[]);
 /* `cbt @cmd: <what> `@arg''; returns CBT_EXIT_USAGE (2), the exit status for usage errors. */
 int bad_argument(const char *cmd, const char *what, const char *arg, const char *hint);
+/*
+ * The DIR|FILE argument @arg of a command that reads chains: a path that
+ * does not exist is bad usage, said before anything is done (exit 2);
+ * "-" and s3:// URLs are left to the command. 0 or CBT_EXIT_USAGE.
+ */
+int chain_argument(const char *cmd, const char *arg);
+/*
+ * The -errno for a DEVICE or DISK path whose stat() failed with @e: a path
+ * that does not exist is no such device (-ENODEV, exit status 5).
+ */
+int device_path_errno(int e);
 
 /*
  * --key FILE (and backup's --encrypt FILE): getopt_long()'s value for it,
@@ -60,9 +71,12 @@ struct cbt_backup_job;
 /*
  * The snapshot's options of `cbt backup' and `cbt serve --snapshot', as
  * getopt_long() returns them: 'c' --cow COW, 'f' --force, 'z' --freeze,
- * 'Z' --no-freeze. True if @c was one of them (in backup.c).
+ * 'Z' --no-freeze (*@freeze_opt: -1 until one of these is given). 1 if @c
+ * was one of them, 0 if not, CBT_EXIT_USAGE after saying why when --freeze
+ * and --no-freeze were both given (in backup.c).
  */
-bool backup_snapshot_option(struct cbt_backup_job *job, int c, const char *arg);
+int backup_snapshot_option(struct cbt_backup_job *job, const char *cmd, int *freeze_opt, int c,
+			   const char *arg);
 
 /*
  * Counts SIGINT, SIGTERM and SIGHUP (SA_RESTART) once catch_stop_signals()

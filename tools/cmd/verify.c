@@ -113,6 +113,9 @@ int verify_main(int argc, char *argv[])
 	}
 	const char *src;
 
+	ret = chain_argument("verify", argv[optind]);
+	if (ret)
+		return ret;
 	cbt_img_set_read_threads(threads);
 	ret = cbt_s3chain_src(argv[optind], s3cfg, false, &src, NULL);
 	if (ret) {

@@ -245,43 +245,46 @@ int clone_check_target(const struct clone_env *env, struct clone_target *t,
 	int fd, ret;
 
 	t->found[0] = '\0';
+	if (stat(t->path, &st) && (errno == ENOENT || errno == ENOTDIR))
+		return cbt_err_usage(-errno, "target `%s' does not exist: give a disk, or a file"
+				     " as large as the source", t->path);
 	if (stat(t->path, &st))
 		return cbt_err(-errno, "target `%s': %s", t->path, strerror(errno));
 	t->is_blk = S_ISBLK(st.st_mode);
 	if (!t->is_blk && !S_ISREG(st.st_mode))
-		return cbt_err(-EINVAL, "target `%s' is neither a block device nor a file", t->path);
+		return cbt_err_usage(-EINVAL, "target `%s' is neither a block device nor a file", t->path);
 	if (t->is_blk) {
 		t->rdev = st.st_rdev;
 		if (clone_stack_has(src, st.st_rdev) && src->nr && src->dev[0] == st.st_rdev)
-			return cbt_err(-EINVAL, "target `%s' is the source itself", t->path);
+			return cbt_err_usage(-EINVAL, "target `%s' is the source itself", t->path);
 		if (cow && st.st_rdev == cow)
-			return cbt_err(-EINVAL, "target `%s' is the COW device; give the snapshot"
+			return cbt_err_usage(-EINVAL, "target `%s' is the COW device; give the snapshot"
 				       " another one", t->path);
 		clone_stack_add(env, &ts, st.st_rdev);
 		if (cow && clone_stack_has(&ts, cow))
-			return cbt_err(-EINVAL, "target `%s' is built on the COW device %s", t->path,
+			return cbt_err_usage(-EINVAL, "target `%s' is built on the COW device %s", t->path,
 				       clone_dev_name(env, cow, a, sizeof(a)));
 	} else {
 		t->fs_dev = st.st_dev;
 		clone_stack_add(env, &ts, st.st_dev);
 	}
 	if (clone_stacks_meet(&ts, src, &common))
-		return cbt_err(-EINVAL, "target `%s' %s the source's stack: both use %s; writing it"
+		return cbt_err_usage(-EINVAL, "target `%s' %s the source's stack: both use %s; writing it"
 			       " would change the source", t->path,
 			       t->is_blk ? "is part of" : "is a file on a filesystem in",
 			       clone_dev_name(env, common, a, sizeof(a)));
 	if (t->is_blk && clone_dev_mounted(env, st.st_rdev, &m))
-		return cbt_err(-EBUSY, "target `%s' is mounted%s%s; unmount it first", t->path,
+		return cbt_err_usage(-EBUSY, "target `%s' is mounted%s%s; unmount it first", t->path,
 			       m == st.st_rdev ? "" : ": its partition ",
 			       m == st.st_rdev ? "" : clone_dev_name(env, m, b, sizeof(b)));
 	if (t->is_blk && held(env, st.st_rdev, a, sizeof(a)))
-		return cbt_err(-EBUSY, "target `%s' is in use by %s (device-mapper, md or LVM);"
+		return cbt_err_usage(-EBUSY, "target `%s' is in use by %s (device-mapper, md or LVM);"
 			       " give a device nothing else uses", t->path, a);
 
 	fd = open(t->path, O_RDONLY | O_CLOEXEC | (t->is_blk ? O_EXCL : 0));
 	if (fd < 0) {
 		if (errno == EBUSY)
-			return cbt_err(-EBUSY, "target `%s' is in use (an exclusive open failed:"
+			return cbt_err_usage(-EBUSY, "target `%s' is in use (an exclusive open failed:"
 				       " mounted, swap, or held by another program)", t->path);
 		return cbt_err(-errno, "target `%s': %s", t->path, strerror(errno));
 	}
@@ -297,14 +300,14 @@ int clone_check_target(const struct clone_env *env, struct clone_target *t,
 	}
 	close(fd);
 	if (t->bytes < src_bytes)
-		return cbt_err(-ENOSPC, "target `%s' is smaller than the source (%s < %s); give"
+		return cbt_err_usage(-ENOSPC, "target `%s' is smaller than the source (%s < %s); give"
 			       " one at least as large", t->path, cbt_human_size(t->bytes, a),
 			       cbt_human_size(src_bytes, b));
 	ret = cbt_probe_signature(t->path, t->found, sizeof(t->found));
 	if (ret < 0)
 		return ret;
 	if (ret > 0 && !force)
-		return cbt_err(-EEXIST, "target `%s' holds %s; the clone would destroy it (--force"
+		return cbt_err_usage(-EEXIST, "target `%s' holds %s; the clone would destroy it (--force"
 			       " writes over it)", t->path, t->found);
 	return 0;
 }

@@ -58,7 +58,8 @@ struct clone_target {
 /*
  * Check TARGET (@t->path) against a source of @src_bytes whose stack is
  * @src (and a COW device @cow, 0 if none). Fills @t. -EINVAL, -EBUSY,
- * -ENOSPC (too small), -EEXIST (a signature, without @force) with a detail.
+ * -ENOSPC (too small), -EEXIST (a signature, without @force) with a detail
+ * from cbt_err_usage(): a refused target is bad usage (exit status 2).
  */
 int clone_check_target(const struct clone_env *env, struct clone_target *t,
 		       const struct clone_stack *src, dev_t cow, uint64_t src_bytes, bool force);

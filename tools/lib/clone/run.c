@@ -320,10 +320,12 @@ static int sample_cow(struct cbt_clone_job *r)
 	if (r->info.snap.state == CBT_SNAP_INVALID) {
 		char a[CBT_HUMAN_LEN];
 
-		if (r->info.snap.error == ENOSPC)
+		if (r->info.snap.error == ENOSPC) {
+			r->cow_filled = true;
 			return cbt_err(-ENOSPC, "the COW store (%s) filled up during pass %u: the"
 				       " source was written faster than the pass copied; give a larger"
 				       " --cow", cbt_human_size(r->info.snap.cow_total, a), r->pass_n);
+		}
 		return cbt_err(-EIO, "the snapshot became invalid during pass %u (%s)", r->pass_n,
 			       strerror((int)r->info.snap.error));
 	}

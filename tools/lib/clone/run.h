@@ -92,6 +92,7 @@ struct cbt_clone_job {
 	char state_path[PATH_MAX];
 	bool had_state;			/* a state file from an earlier run was there */
 	bool resumed;
+	bool cow_filled;		/* the pass ended because the COW store filled up */
 	char start_why[512];
 	uint64_t first_ours;		/* closed epochs from here on are this run's */
 

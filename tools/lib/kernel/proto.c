@@ -507,6 +507,41 @@ int cbt_parse_epoch_reply(const struct nlmsghdr *nlh, uint64_t *epoch)
 	return bad(ret);
 }
 
+int cbt_parse_event(const struct nlmsghdr *nlh, struct cbt_event_msg *ev)
+{
+	const struct nlattr *tb[CBT_A_MAX + 1];
+	const void *buf = NULL;
+	size_t len = 0;
+	int ret;
+
+	memset(ev, 0, sizeof(*ev));
+	ev->reason = CBT_IDENTITY_UNKNOWN;
+	ret = cbt_genl_payload(nlh, &buf, &len);
+	if (!ret)
+		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS);
+	if (!ret)
+		ret = get_u32(tb, CBT_A_EVENT, &ev->event);
+	if (!ret)
+		ret = get_name(tb, ev->name);
+	if (!ret)
+		ret = get_u32(tb, CBT_A_DEV_MAJOR, &ev->major);
+	if (!ret)
+		ret = get_u32(tb, CBT_A_DEV_MINOR, &ev->minor);
+	if (!ret)
+		ret = need(tb, CBT_A_UUID, sizeof(ev->uuid));
+	if (!ret)
+		memcpy(ev->uuid, mnl_attr_get_payload(tb[CBT_A_UUID]), sizeof(ev->uuid));
+	if (!ret && tb[CBT_A_EPOCH_NUMBER]) {
+		ret = get_u64(tb, CBT_A_EPOCH_NUMBER, &ev->epoch);
+		ev->has_epoch = !ret;
+	}
+	if (!ret && tb[CBT_A_IDENTITY_REASON])
+		ret = get_u32(tb, CBT_A_IDENTITY_REASON, &ev->reason);
+	if (ret)
+		ret = cbt_err_prefix(ret, "event");
+	return bad(ret);
+}
+
 void cbt_bitmap_reader_init(struct cbt_bitmap_reader *r, uint64_t epoch, uint32_t block_size,
 			    uint64_t nr_blocks)
 {

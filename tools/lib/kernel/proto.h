@@ -122,6 +122,24 @@ const char *cbt_snap_state_name(uint32_t s);
 /* The CBT_A_EPOCH_NUMBER of a CLOSE_EPOCH reply. */
 int cbt_parse_epoch_reply(const struct nlmsghdr *nlh, uint64_t *epoch);
 
+/* One CBT_CMD_EVENT message of the "events" multicast group. */
+struct cbt_event_msg {
+	uint32_t event;			/* enum cbt_event */
+	char name[CBT_NAME_MAX + 1];	/* "" when the module knows none */
+	uint32_t major, minor;
+	uint8_t uuid[16];		/* the device's tracking identity */
+	uint64_t epoch;			/* when has_epoch */
+	bool has_epoch;
+	uint32_t reason;		/* CBT_IDENTITY_UNKNOWN unless the event carries one */
+};
+
+/*
+ * Parse an event: the device's name, numbers and UUID and the event are
+ * required, the epoch and the identity reason optional. 0, or -EPROTO with
+ * the attribute that was wrong.
+ */
+int cbt_parse_event(const struct nlmsghdr *nlh, struct cbt_event_msg *ev);
+
 /*
  * Reads the messages of one GET_BITMAP dump into an extent list. The
  * expected epoch, block size and nr_blocks come from the request and the

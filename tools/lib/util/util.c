@@ -14,6 +14,8 @@
 /* Per thread: the compression workers and the main thread never share a detail. */
 static _Thread_local char errdetail[1024];
 static _Thread_local bool have_detail;
+/* The detail is about how the tool was called (cbt_err_usage()). */
+static _Thread_local bool detail_usage;
 
 /* errdetail = a b c d, cut to fit. */
 static void set_detail(const char *a, const char *b, const char *c, const char *d)
@@ -38,15 +40,35 @@ static const char *detail_or(int err)
 	return have_detail ? errdetail : strerror(-err);
 }
 
-int cbt_err(int err, const char *fmt, ...)
+/* cbt_err() and cbt_err_usage(): @fmt is the whole detail. */
+static __attribute__((format(printf, 3, 0)))
+int set_err(int err, bool usage, const char *fmt, va_list ap)
 {
 	char msg[sizeof(errdetail)];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	set_detail(msg, "", "", "");
+	detail_usage = usage;
+	return err;
+}
+
+int cbt_err(int err, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	err = set_err(err, false, fmt, ap);
 	va_end(ap);
-	set_detail(msg, "", "", "");
+	return err;
+}
+
+int cbt_err_usage(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	err = set_err(err, true, fmt, ap);
+	va_end(ap);
 	return err;
 }
 
@@ -82,12 +104,14 @@ const char *cbt_err_detail(void)
 void cbt_err_clear(void)
 {
 	have_detail = false;
+	detail_usage = false;
 	errdetail[0] = '\0';
 }
 
 /* Per thread, like errdetail: libcbt's callers may write images from several threads. */
 static _Thread_local char failure[sizeof(errdetail) + 128], failure_reason[32];
 static _Thread_local int failure_errno;
+static _Thread_local bool failure_usage;
 static bool failure_json_printed;
 static bool stdout_data;
 
@@ -96,6 +120,7 @@ void cbt_perror(const char *prefix, int err)
 	snprintf(failure, sizeof(failure), "%s: %s", prefix,
 		 have_detail ? errdetail : strerror(-err));
 	failure_errno = err;
+	failure_usage = have_detail && detail_usage;
 	fprintf(stderr, "%s\n", failure);
 	cbt_err_clear();
 }
@@ -137,6 +162,7 @@ int cbt_fail(int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(failure, sizeof(failure), fmt, ap);
 	va_end(ap);
+	failure_usage = status == CBT_EXIT_USAGE;
 	fprintf(stderr, "%s\n", failure);
 	return status;
 }
@@ -163,6 +189,11 @@ const char *cbt_failure_reason(void)
 int cbt_failure_errno(void)
 {
 	return failure_errno;
+}
+
+bool cbt_failure_usage(void)
+{
+	return failure_usage;
 }
 
 void cbt_fail_json_printed(void)

@@ -23,6 +23,12 @@
  */
 int cbt_err(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*
+ * cbt_err() for a malformed argument (a device that is not NAME, MAJ:MIN
+ * or a path): once printed with cbt_perror(), cbt_failure_usage() is true
+ * and the run exits 2 (CBT_EXIT_USAGE) whatever @err is.
+ */
+int cbt_err_usage(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
  * Put "@fmt: " in front of the recorded detail (or of strerror(-@err) when
  * there is none) and return @err: callers add context on the way up.
  */
@@ -67,6 +73,8 @@ const char *cbt_failure(void);
 const char *cbt_failure_reason(void);
 /* The errno of the last cbt_perror(), 0 if none. */
 int cbt_failure_errno(void);
+/* The last cbt_perror() printed a detail from cbt_err_usage(): bad usage. */
+bool cbt_failure_usage(void);
 /*
  * Under --json, the subcommand printed its own failure object (with
  * cbt_json_failure()): cbt keeps it instead of printing one.
