@@ -12,6 +12,7 @@
 # runner's kmemleak scan after the case checks that the refusals leaked
 # nothing.
 # disks: 32M 4M 64M 32M
+# cost: 5
 # timeout: 600
 
 . /harness/cases/soak.inc

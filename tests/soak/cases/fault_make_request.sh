@@ -8,6 +8,7 @@
 # the identity changed and else accepted, and the chain restores equal to
 # the device. The runner's kmemleak scan and kernel-log check follow.
 # disks: 32M 4M 64M 32M
+# cost: 5
 # timeout: 600
 
 . /harness/cases/soak.inc

@@ -7,6 +7,7 @@
 # snapshot attached. No acknowledged origin write is lost, and the next
 # incremental (COW healthy again) restores equal to the device.
 # disks: 32M 64M 32M
+# cost: 200
 # timeout: 600
 
 . /harness/cases/soak.inc

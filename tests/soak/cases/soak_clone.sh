@@ -8,6 +8,7 @@
 # COW device healthy again the same command resumes, and the target then
 # equals the source (fio stopped, the last pass's snapshot is the source).
 # disks: 32M 32M 64M
+# cost: 50
 # timeout: 600
 
 . /harness/cases/soak.inc

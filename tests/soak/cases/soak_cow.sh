@@ -7,6 +7,7 @@
 # its epoch aborted (its changes kept), and the next incremental restores
 # equal to the device.
 # disks: 32M 64M 64M 32M
+# cost: 30
 # timeout: 600
 
 . /harness/cases/soak.inc

@@ -6,6 +6,7 @@
 # every image (restored, against its snapshot's checksum) are clean. Skips
 # when fsx/fsstress were not built (FSTESTS_SRC). See fsx.inc.
 # disks: 128M 4M 128M 320M 128M
+# cost: 60
 # timeout: 900
 
 . /harness/cases/soak.inc

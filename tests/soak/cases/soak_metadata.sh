@@ -7,6 +7,7 @@
 # nothing), and the next `cbt backup --incremental` is refused for a full
 # when the identity changed, or else restores equal to the device.
 # disks: 32M 4M 64M 32M
+# cost: 50
 # timeout: 600
 
 . /harness/cases/soak.inc

@@ -7,6 +7,7 @@
 # --long) runs this case with 21 boots (20 resets). See powercut.inc.
 # boots: 6
 # disks: 16M 4M 16M 4M 768M 16M 16M 32M 32M
+# cost: 220
 # timeout: 300
 # alone: yes
 

@@ -5,6 +5,7 @@
 # bitmap (kept on a metadata device), and detach puts the table back key
 # and all, and wipes the metadata so a later attach starts a new history.
 # disks: 64M 8M
+# cost: 5
 # timeout: 300
 
 C=cbtcrypt

@@ -4,6 +4,7 @@
 # device /dev/mapper/NAME that tracks it; `cbt detach NAME' refuses while
 # it is mounted and removes it afterwards.
 # disks: 32M
+# cost: 5
 # timeout: 180
 
 cleanup() {

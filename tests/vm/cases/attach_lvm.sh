@@ -5,6 +5,7 @@
 # An injected failure at each step of attach leaves the original table
 # live and nothing behind; detach puts the LV's own table back, exactly.
 # disks: 256M 8M
+# cost: 27
 # timeout: 900
 
 VG=cbtvga

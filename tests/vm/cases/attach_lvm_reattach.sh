@@ -18,7 +18,7 @@
 #   from (checksummed by the backup hook), sizes included;
 # - cbt detach -> the record is gone and a reload leaves the LV alone.
 # disks: 256M 8M 128M 384M
-# cost: 90
+# cost: 68
 # timeout: 1500
 # shellcheck disable=SC3043,SC2016
 

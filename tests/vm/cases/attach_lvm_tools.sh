@@ -5,6 +5,7 @@
 # leaving the hidden device idle, which `cbt detach' or the next `cbt
 # attach' removes; vgchange -an removes the LV and the hidden device.
 # disks: 256M
+# cost: 5
 # timeout: 600
 
 VG=cbtvgb

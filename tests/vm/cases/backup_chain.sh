@@ -15,7 +15,7 @@
 # a mounted restore target refused, a corrupted and a missing middle link
 # refused with a clear error before anything is written.
 # disks: 48M 64M 256M 48M
-# cost: 150
+# cost: 59
 # timeout: 1200
 # busybox sh has local; the hooks expand in the shell cbt runs them in.
 # shellcheck disable=SC3043,SC2016

@@ -7,7 +7,7 @@
 # Each point is restored and compared byte for byte with a checksum of its
 # snapshot taken during the backup, and checked with e2fsck.
 # disks: 48M 64M 256M 48M
-# cost: 80
+# cost: 32
 # timeout: 1200
 # busybox sh has local.
 # shellcheck disable=SC3043

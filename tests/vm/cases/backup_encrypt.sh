@@ -8,6 +8,7 @@
 # before a snapshot (exit 2, chain unchanged), and cbt mount --key
 # --device-only serves the last point byte for byte.
 # disks: 64M 8M 64M 128M
+# cost: 15
 # timeout: 400
 # shellcheck disable=SC3043
 

@@ -8,6 +8,7 @@
 # the backup hook), sizes included: the point before the grow is the
 # smaller device.
 # disks: 64M 8M 64M 256M
+# cost: 18
 # timeout: 600
 # shellcheck disable=SC3043,SC2016
 

@@ -12,6 +12,7 @@
 # Also: the COW device's first chunk is left zero, so it never carries the
 # origin's filesystem signature.
 # disks: 64M 32M 256M 8M 64M 32M
+# cost: 38
 # timeout: 300
 
 W=/tmp/boc

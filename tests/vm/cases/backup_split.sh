@@ -5,6 +5,7 @@
 # each point restored equal to the snapshot it was taken from, and a
 # flipped byte in a segment named by verify (exit 4).
 # disks: 64M 8M 64M 128M
+# cost: 9
 # timeout: 400
 # shellcheck disable=SC3043
 

@@ -12,7 +12,7 @@
 # files compared with that list. A full image of an XFS that was not
 # mounted and frozen falls back to non-zero blocks and says so.
 # disks: 320M 64M 768M 320M 320M
-# cost: 87
+# cost: 73
 # timeout: 1200
 # busybox sh has local; the hook expands in the shell cbt runs it in.
 # shellcheck disable=SC3043,SC2016

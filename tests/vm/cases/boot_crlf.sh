@@ -4,6 +4,7 @@
 # says so; before, "block-size=4k\r" was a bad block size and the disk
 # booted untracked.
 # disks: 32M
+# cost: 10
 # timeout: 120
 
 LIB=/usr/share/cbt/cbt-boot.sh

@@ -6,6 +6,7 @@
 # and says why in the kernel log; a metadata device of a line that was not
 # set up gets its two superblock magics marked stale, nothing else.
 # disks: 32M 8M
+# cost: 19
 # timeout: 300
 
 LIB=/usr/share/cbt/cbt-boot.sh

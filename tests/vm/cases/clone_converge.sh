@@ -7,6 +7,7 @@
 # writers are held (the report says for how long), none of their writes
 # fails, DEVICE is left running, and the target still verifies.
 # disks: 128M 128M 96M
+# cost: 54
 # timeout: 600
 
 SRC=/mnt/cvsrc

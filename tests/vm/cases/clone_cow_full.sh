@@ -5,6 +5,7 @@
 # incomplete; the same clone with a larger COW store resumes and the target
 # then equals its last snapshot.
 # disks: 64M 64M 8M 64M
+# cost: 15
 # timeout: 300
 
 W=/tmp/clone_cow_full

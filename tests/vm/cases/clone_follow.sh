@@ -3,6 +3,7 @@
 # keep being written; SIGINT stops it cleanly (exit 0) and the target
 # equals the last pass's snapshot byte for byte.
 # disks: 64M 64M 32M
+# cost: 14
 # timeout: 300
 
 SRC=/mnt/flsrc

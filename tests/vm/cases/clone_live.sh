@@ -7,6 +7,7 @@
 # pass ran frozen, tracking is left with no closed epoch, and the report
 # says how to use the target's extra space.
 # disks: 128M 192M 64M
+# cost: 19
 # timeout: 400
 
 SRC=/mnt/clsrc

@@ -4,6 +4,7 @@
 # holding a filesystem (without --force). Each refusal says why, and leaves
 # tracking as it was: no epoch closed, no snapshot attached.
 # disks: 64M 32M 64M 32M
+# cost: 5
 # timeout: 120
 
 W=/tmp/clone_refuse

@@ -8,7 +8,7 @@
 # epoch; once the snapshot is dropped the next run takes the epoch over.
 # Each time the target equals the last snapshot.
 # disks: 64M 64M 64M
-# cost: 40
+# cost: 23
 # timeout: 400
 # busybox sh has local.
 # shellcheck disable=SC3043

@@ -5,6 +5,7 @@
 # incomplete; once the target works again the same command resumes and
 # the target equals the last snapshot.
 # disks: 64M 64M 32M
+# cost: 12
 # timeout: 300
 
 W=/tmp/clone_target_error

@@ -4,6 +4,7 @@
 # incrementals and a differential while it keeps writing; every restore
 # point restored and checked; then a live clone of the mounted disk.
 # disks: 256M 8M 64M 512M 256M 256M
+# cost: 23
 # timeout: 600
 
 WORK=/mnt/data

@@ -9,7 +9,7 @@
 # devices must still work after. Set NLFUZZ_SEED to replay a run (the seed
 # is printed), NLFUZZ_SECS to change the time.
 # disks: 64M 8M 32M 32M 16M
-# cost: 46
+# cost: 45
 # timeout: 300
 
 W=/tmp/nlfuzz

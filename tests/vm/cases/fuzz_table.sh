@@ -10,7 +10,7 @@
 # the same before and after. Set FUZZ_SEED to replay (the seed is printed),
 # FUZZ_COUNT for the number of lines.
 # disks: 4M 1M 4M 4M
-# cost: 120
+# cost: 117
 # timeout: 480
 
 W=/tmp/fuzztab

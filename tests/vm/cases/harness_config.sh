@@ -2,6 +2,7 @@
 # Harness self-test: the kernel really runs with the settings the harness
 # relies on to turn kernel problems into failures (see README.md), and the
 # result port is the second serial port, not the console.
+# cost: 10
 # timeout: 20
 sysctl_is() {
 	assert_eq "$(cat "/proc/sys/kernel/$1")" "$2" "kernel.$1"

@@ -4,6 +4,7 @@
 # one that does not panic, such as a hung-task report).
 # expect-fail: kernel log: .*BUG: harness self-test
 # detects: a kernel log problem in a case that passed
+# cost: 5
 # timeout: 20
 echo "harness: BUG: harness self-test, not a real bug" >/dev/kmsg
 pass

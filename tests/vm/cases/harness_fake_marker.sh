@@ -4,6 +4,7 @@
 # pass on the result port does.
 # expect-fail: exited 0 without the success marker
 # detects: a fake success marker on the console
+# cost: 5
 # timeout: 20
 log "printing fake markers"
 echo "@@H PASS $CASE_IDX"

@@ -5,6 +5,7 @@
 # differing byte; each passes on good input, and bg_stop leaves no
 # process. A helper that cannot fail would pass every case built on it.
 # disks: 8M 8M
+# cost: 5
 # timeout: 120
 
 W=/tmp/harness_helpers

@@ -4,6 +4,7 @@
 # the runner's scan after the case must report it.
 # expect-fail: ^kmemleak: [0-9]+ unreferenced object
 # detects: a kernel memory leak in a case (kmemleak)
+# cost: 5
 # timeout: 30
 [ -e /sys/kernel/debug/kmemleak ] || skip "no kmemleak in this kernel"
 log "loading harness_leak.ko, which leaks on load"

@@ -5,6 +5,7 @@
 # the writes still running when qemu was killed left whole blocks only.
 # boots: 3
 # disks: 16M
+# cost: 5
 # timeout: 60
 
 MiB=1048576

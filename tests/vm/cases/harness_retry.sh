@@ -7,6 +7,7 @@
 # ($HARNESS_RETRY), where it passes. The run prints
 # "# retried (emulator fault before module load): ..." for it.
 # alone: yes
+# cost: 10
 # timeout: 30
 if [ "${HARNESS_RETRY:-0}" = 0 ]; then
 	log "crashing the kernel before any module was loaded"

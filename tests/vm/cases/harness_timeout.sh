@@ -3,6 +3,7 @@
 # timer and reported as timed out; the boot goes on with the next case.
 # expect-fail: timed out after 3s \(killed by the guest timer; last step: sleeping
 # detects: a hanging case (guest timer)
+# cost: 5
 # timeout: 3
 log "sleeping far past the timeout"
 sleep 1000

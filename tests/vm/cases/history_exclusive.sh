@@ -6,6 +6,7 @@
 # blank: it was formatted under the running backup). One cbt target per
 # table, starting at sector 0.
 # disks: 64M 8M 64M 64M
+# cost: 12
 # timeout: 120
 
 cleanup() {

@@ -5,6 +5,7 @@
 # reason origin-changed. Untouched, history continues. A write elsewhere
 # is not seen (the documented limit).
 # disks: 64M 8M 64M
+# cost: 6
 # timeout: 240
 
 cleanup() {

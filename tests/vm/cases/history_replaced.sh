@@ -7,6 +7,7 @@
 # A snapshot taken before the replacement becomes invalid: its reads fail
 # instead of returning data written after it.
 # disks: 64M 8M 64M
+# cost: 7
 # timeout: 240
 
 cleanup() {

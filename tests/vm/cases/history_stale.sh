@@ -5,6 +5,7 @@
 # untracked-boot, instead of refusing the device as foreign data. (A newer
 # format's refusal is a KUnit case: crafting one needs its checksum.)
 # disks: 64M 8M
+# cost: 5
 # timeout: 120
 
 cleanup() {

@@ -4,6 +4,7 @@
 # happened while detached. Metadata of a newer format (a module downgrade)
 # is refused and left exactly as it is.
 # disks: 64M 8M
+# cost: 5
 # timeout: 120
 
 cleanup() {

@@ -8,6 +8,7 @@
 # take a full image by itself, saying so on stderr and in its JSON report;
 # cbt job status reports the runs.
 # disks: 48M 32M 160M 48M
+# cost: 12
 # timeout: 600
 # shellcheck disable=SC3043
 

@@ -7,6 +7,7 @@
 # committed. Bad input (a COW device that is the origin) fails with a clear
 # message and changes nothing: no snapshot left, no epoch closed.
 # disks: 32M 16M
+# cost: 12
 # timeout: 180
 
 COPY=/tmp/libcbt-copy

@@ -7,6 +7,7 @@
 # The cbt tool reads the chain the library wrote: `cbt verify' passes and
 # `cbt restore' gives the device back (cmp). A bad COW device adds nothing.
 # disks: 32M 16M
+# cost: 5
 # timeout: 240
 
 D=/tmp/libcbt-chain

@@ -16,7 +16,7 @@
 # is pvresized: the target PV's extents fill its grown partition, its LV
 # holds the source's data.
 # disks: 160M 320M 144M 64M 64M
-# cost: 58
+# cost: 61
 # timeout: 900
 
 W=/tmp/migrate_disk

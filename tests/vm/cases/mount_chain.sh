@@ -16,6 +16,7 @@
 # refused with nothing attached. --partition 1 mounts the one partition of
 # a point holding an MBR partition table.
 # disks: 64M 64M 256M 320M
+# cost: 12
 # timeout: 900
 # busybox sh has local.
 # shellcheck disable=SC3043

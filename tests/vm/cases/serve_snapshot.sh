@@ -13,6 +13,7 @@
 # TCP with TLS: plain NBD and a client without a certificate are refused,
 # a client with one reads the bitmap.
 # disks: 16M 16M
+# cost: 30
 # timeout: 600
 # busybox sh has local.
 # shellcheck disable=SC3043

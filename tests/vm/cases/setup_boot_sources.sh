@@ -5,6 +5,7 @@
 # that the name may change; devices.conf is replaced whole, no temporary
 # file is left.
 # disks: 32M 16M
+# cost: 10
 # timeout: 120
 
 need_cmd cbt mkfs.ext4 blkid

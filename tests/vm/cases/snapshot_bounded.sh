@@ -6,6 +6,7 @@
 # (cbt status) are answered: the family does not hold genetlink's global
 # lock.
 # disks: 32M 16M
+# cost: 34
 # timeout: 150
 # grace: 60
 

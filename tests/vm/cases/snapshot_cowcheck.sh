@@ -7,6 +7,7 @@
 # filesystem on the cbt device, a mounted COW, one another dm device uses,
 # and without --force one holding a filesystem. Then a good COW works.
 # disks: 64M 32M 16M
+# cost: 5
 # timeout: 200
 
 cleanup() {

@@ -10,6 +10,7 @@
 # them.
 # A good COW is still accepted.
 # disks: 64M 8M 16M 32M 16M
+# cost: 36
 # timeout: 300
 
 cleanup() {

@@ -11,7 +11,7 @@
 # long the filesystem was frozen and writes were held.
 # XFS's smallest filesystem is 300 MiB; the XFS rounds copy all of DISK1.
 # disks: 320M 256M 320M
-# cost: 50
+# cost: 20
 # timeout: 600
 
 W=/tmp/frz

@@ -7,6 +7,7 @@
 # where a is one write ahead, none where b is ahead. (Two separate takes,
 # for comparison, show how far apart the devices drift without a group.)
 # disks: 16M 16M 32M 32M
+# cost: 16
 # timeout: 300
 
 W=/tmp/grp

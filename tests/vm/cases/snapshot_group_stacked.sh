@@ -8,6 +8,7 @@
 # take that held a first would wait for them forever. Each snapshot of b
 # reads back as whole, valid stamps.
 # disks: 32M 32M 32M 8M
+# cost: 58
 # timeout: 200
 
 W=/tmp/stacked

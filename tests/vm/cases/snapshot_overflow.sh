@@ -6,6 +6,7 @@
 # write succeeds and reads back right (stamps against the writer's log),
 # the snapshot's reads fail with EIO, and the status says why.
 # disks: 64M 1M 16M
+# cost: 5
 # timeout: 300
 
 W=/tmp/ovf

@@ -12,6 +12,7 @@
 #     its hook) and restores byte for byte with a writer rewriting the
 #     whole device while it reads.
 # disks: 16M 16M 16M
+# cost: 10
 # timeout: 300
 # shellcheck disable=SC2016
 

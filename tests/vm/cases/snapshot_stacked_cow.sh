@@ -11,6 +11,7 @@
 # copy-on-write went through the COW device back into the origin). The
 # cbt-snap constructor now refuses a COW device stacked on the cbt device.
 # disks: 16M
+# cost: 5
 # timeout: 90
 
 cleanup() {

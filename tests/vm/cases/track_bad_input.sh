@@ -3,6 +3,7 @@
 # nothing: no device appears, a foreign metadata device is not written, the
 # tracked device keeps its state.
 # disks: 32M 8M
+# cost: 5
 # timeout: 180
 
 cleanup() {

@@ -6,6 +6,7 @@
 # data. Writes are delayed 8 s by dm-delay under the origin (a loaded
 # TCG guest can take seconds to notice the write is in flight).
 # disks: 16M
+# cost: 17
 # timeout: 120
 
 cleanup() {

@@ -2,6 +2,7 @@
 # The epoch state machine seen from outside: close, commit in order, abort
 # merges back, at most 3 closed, messages and netlink agree.
 # disks: 32M
+# cost: 7
 # timeout: 180
 
 cleanup() {

@@ -2,6 +2,7 @@
 # A daemon can follow devices without polling: cbt monitor prints each
 # epoch close, commit and abort, with the device and the epoch.
 # disks: 32M
+# cost: 5
 # timeout: 120
 
 cleanup() {

@@ -4,6 +4,7 @@
 # "events-lost", prints each device's state (its current epoch) and goes
 # on with the events after that; it used to exit.
 # disks: 32M
+# cost: 25
 # timeout: 240
 
 cleanup() {

@@ -5,6 +5,7 @@
 # the events (it sees no epoch-closed event while root's monitor does). A
 # process with CAP_SYS_ADMIN alone, and root, may do both.
 # disks: 16M
+# cost: 5
 # timeout: 120
 
 cleanup() {

@@ -4,6 +4,7 @@
 # nothing. With and without a metadata device; a grown persistent device
 # keeps its history across a reload.
 # disks: 64M 8M
+# cost: 5
 # timeout: 240
 
 cleanup() {
