@@ -196,8 +196,15 @@ vm_build_initramfs() {
 	# Real tools shadowed by busybox applets: busybox sh runs its applet
 	# for a bare name even when PATH has the real tool first, so the guest
 	# library defines a function for each of these.
+	# The applet list is read once into a variable: `busybox --list |
+	# grep -q' under pipefail fails when grep exits at the match and
+	# busybox, which writes a name at a time, dies of SIGPIPE on the next
+	# one; the tool then went missing from the list now and then (losetup
+	# in mount_chain and snapshot_cowcheck, 2026-12-06).
+	local applets
+	applets=$'\n'$(/bin/busybox --list)$'\n'
 	for f in "${VM_TOOLS[@]#*:}" "${VM_TOOL_LINKS[@]%%:*}"; do
-		/bin/busybox --list | grep -qx "$(basename "$f")" && echo "$(basename "$f") $(dirname "$f")"
+		[[ $applets == *$'\n'"$(basename "$f")"$'\n'* ]] && echo "$(basename "$f") $(dirname "$f")"
 	done >"$proj/harness/shadowed"
 	# modules.dep covering the base modules and the project's.
 	rm -rf "$out/depmod" && mkdir -p "$out/depmod/lib/modules"
