@@ -198,18 +198,18 @@ static void print_part(const struct mig_plan *pl, const struct mig_part *p,
 }
 
 /*
- * SIGINT or SIGTERM stopped the migration at partition @i: what that
- * means and what to do, not "Interrupted system call".
+ * A signal (catch_stop_signals()) stopped the migration at partition @i:
+ * what that means and what to do, not "Interrupted system call".
  */
 static void interrupted(const struct mig_job *j, size_t i)
 {
 	const struct mig_plan *pl = &j->plan;
 
 	cbt_err_clear();
-	cbt_err(-EINTR, "interrupted (SIGINT or SIGTERM) at partition %zu (%s): %s is untouched,"
-		" %s incomplete; run the same command again to finish (a tracked partition"
-		" resumes its copy, the others are copied again)", pl->p[i].partno + 1,
-		pl->p[i].src, pl->src, pl->tgt);
+	cbt_err(-EINTR, "interrupted by a signal (SIGINT, SIGTERM or SIGHUP) at partition %zu"
+		" (%s): %s is untouched, %s incomplete; run the same command again to finish (a"
+		" tracked partition resumes its copy, the others are copied again)",
+		pl->p[i].partno + 1, pl->p[i].src, pl->src, pl->tgt);
 }
 
 int migrate_main(int argc, char *argv[])

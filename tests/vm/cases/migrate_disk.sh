@@ -164,7 +164,7 @@ bg_wait mig || rc=$?
 cat "$W/big1.json" "$W/big1.err"
 [ "$rc" -eq 1 ] || fail "cbt migrate stopped by SIGTERM exited $rc, not 1"
 grep -q '"result": "interrupted"' "$W/big1.json" || fail "the run SIGTERM stopped is not \"interrupted\""
-grep -q "interrupted (SIGINT or SIGTERM) at partition 5 (${S}5): $S is untouched, $BIG incomplete; run the same command again" \
+grep -q "interrupted by a signal (SIGINT, SIGTERM or SIGHUP) at partition 5 (${S}5): $S is untouched, $BIG incomplete; run the same command again" \
 	"$W/big1.err" || fail "the run SIGTERM stopped does not say what happened and what to do"
 ! grep -q "Interrupted system call" "$W/big1.err" "$W/big1.json" || fail "a raw EINTR message"
 assert_cmd cbt migrate "$S" "$BIG" --cow "$COW" --state-dir "$W/state" --json >"$W/big2.json"
