@@ -219,6 +219,17 @@ static void verify_with(const char *engine)
 	CHECK_ERR(clone_verify(s, d, &l, &o, got, &compared, &mm), -EBADMSG,
 		  "the target differs from the snapshot at byte 12305 ");
 	CHECK_EQ(mm, 3 * BS + 17);
+
+	/* Only the device's last byte differs (the short last block). */
+	CHECK_EQ(pwrite(d, src_data + 3 * BS + 17, 1, 3 * BS + 17), 1);
+	CHECK_EQ(pwrite(d, src_data + 700 * BS + 5, 1, 700 * BS + 5), 1);
+	CHECK_EQ(clone_verify(s, d, &l, &o, got, &compared, &mm), 0);
+	CHECK_EQ(pwrite(d, "x", 1, DEV_BYTES - 1), 1);
+	if (src_data[DEV_BYTES - 1] == 'x')
+		abort();
+	cbt_err_clear();
+	CHECK_EQ(clone_verify(s, d, &l, &o, got, &compared, &mm), -EBADMSG);
+	CHECK_EQ(mm, DEV_BYTES - 1);
 	close(s);
 	close(d);
 

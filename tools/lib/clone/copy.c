@@ -256,6 +256,30 @@ static void hash_stop(struct hasher *h)
 }
 
 /*
+ * Where @a and @b first differ, or @len: eight bytes at a time. In a TCG
+ * guest glibc's SSE2 memcmp() runs at a quarter of this loop's speed or
+ * less (bench_migrate's root: 1.2-1.6 s against 0.3-0.45 s for 545 MiB);
+ * natively both outrun the disks.
+ */
+static size_t first_difference(const void *a, const void *b, size_t len)
+{
+	const unsigned char *p = a, *q = b;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t x, y;
+
+		memcpy(&x, p + i, 8);
+		memcpy(&y, q + i, 8);
+		if (x != y)
+			break;
+	}
+	while (i < len && p[i] == q[i])
+		i++;
+	return i;
+}
+
+/*
  * Both sides are read VERIFY_DEPTH MiB ahead (qio.h, comparison mode),
  * compared in order by this thread, hashed in order by the hasher.
  */
@@ -344,13 +368,10 @@ int clone_verify(int src_fd, int dst_fd, const struct cbt_extents *ext,
 		done[r->seq % VERIFY_DEPTH] = true;
 		while (!ret && next_check < next_submit && done[next_check % VERIFY_DEPTH]) {
 			const struct clone_qio_req *c = &slot[next_check % VERIFY_DEPTH];
+			size_t i = first_difference(c->buf, c->buf2, c->len);
 
 			done[next_check % VERIFY_DEPTH] = false;
-			if (memcmp(c->buf, c->buf2, c->len)) {
-				uint32_t i = 0;
-
-				while (((const char *)c->buf)[i] == ((const char *)c->buf2)[i])
-					i++;
+			if (i < c->len) {
 				*mismatch_off = c->off + i;
 				ret = cbt_err(-EBADMSG, "the target differs from the snapshot at byte %"
 					      PRIu64 " (%s block %" PRIu64 ")", c->off + i, "tracking",
