@@ -178,8 +178,8 @@ int clone_sync(int fd, const char *name)
 
 /*
  * The digest of a comparison, on a thread of its own: XXH3 costs more CPU
- * than the memcmp(), and runs in order over the buffers the comparing
- * thread hands over.
+ * than comparing the bytes, and runs in order over the buffers the
+ * comparing thread hands over.
  */
 struct hasher {
 	pthread_mutex_t lock;		/* protects ready, hashed and quit */
