@@ -197,6 +197,21 @@ static void print_part(const struct mig_plan *pl, const struct mig_part *p,
 	fflush(stdout);
 }
 
+/*
+ * A signal (catch_stop_signals()) stopped the migration at partition @i:
+ * what that means and what to do, not "Interrupted system call".
+ */
+static void interrupted(const struct mig_job *j, size_t i)
+{
+	const struct mig_plan *pl = &j->plan;
+
+	cbt_err_clear();
+	cbt_err(-EINTR, "interrupted by a signal (SIGINT, SIGTERM or SIGHUP) at partition %zu"
+		" (%s): %s is untouched, %s incomplete; run the same command again to finish (a"
+		" tracked partition resumes its copy, the others are copied again)",
+		pl->p[i].partno + 1, pl->p[i].src, pl->src, pl->tgt);
+}
+
 int migrate_main(int argc, char *argv[])
 {
 	static const struct option opts[] = {
@@ -213,6 +228,7 @@ int migrate_main(int argc, char *argv[])
 	struct mig_job j = { .state_dir = DEFAULT_STATE_DIR };
 	struct out o = { 0 };
 	bool dry = false, force = false, tracked = false;
+	size_t cur = 0;
 	uint32_t grow = 0;
 	uint64_t t0;
 	int c, ret, status = CBT_EXIT_OK;
@@ -272,18 +288,22 @@ int migrate_main(int argc, char *argv[])
 	t0 = cbt_mono_ns();
 	ret = mig_write_table(&j);
 	for (size_t i = 0; !ret && i < j.plan.n; i++) {
-		ret = mig_copy_part(&j, i, &o.res[i]);
+		cur = i;
+		/* A signal during the last step stops the migration before the next. */
+		ret = *j.stop ? -EINTR : mig_copy_part(&j, i, &o.res[i]);
 		if (!ret)
 			ret = mig_resize_part(&j, i, &o.res[i]);
 		if (o.progress)
 			fprintf(stderr, "\r\033[K");
-		if (ret)
+		if (ret && ret != -EINTR)
 			cbt_err_prefix(ret, "partition %zu (%s)", j.plan.p[i].partno + 1,
 				       j.plan.p[i].src);
 		o.done[i] = !ret;
 		if (!ret && !o.json && !o.quiet)
 			print_part(&j.plan, &j.plan.p[i], &o.res[i]);
 	}
+	if (ret == -EINTR)
+		interrupted(&j, cur);
 	if (ret) {
 		cbt_perror("migrate", ret);
 		status = cbt_exit_status(ret);

@@ -15,7 +15,7 @@
 # timeout: 1500
 # grace: 60
 
-ROUNDS=2
+ROUNDS=4
 CONFIGS="dd migrate"
 
 . /harness/cases/lib.sh

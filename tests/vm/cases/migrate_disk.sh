@@ -9,12 +9,13 @@
 # filesystem filling its grown or shrunk partition, the writer's files.
 # Refusals (--dry-run; a target too small for root's data; a source
 # partition held by a device that is not cbt; xfs that would have to
-# shrink; a target holding another table; a target in use) leave the
-# target byte-identical. The larger target's run is stopped by SIGTERM
-# during root's live copy; the same command again resumes that copy. An
-# LVM PV partition (its VG inactive: copied) migrated onto a larger disk
-# is pvresized: the target PV's extents fill its grown partition, its LV
-# holds the source's data.
+# shrink; a target holding another table; a target in use; a shrink on a
+# kernel without dm-zero) leave the target byte-identical. The larger
+# target's run is stopped by SIGTERM during root's live copy (exit status
+# 1, a message saying so and what to do); the same command again resumes
+# that copy. An LVM PV partition (its VG inactive: copied) migrated onto a
+# larger disk is pvresized: the target PV's extents fill its grown
+# partition, its LV holds the source's data.
 # disks: 160M 320M 144M 64M 64M
 # cost: 61
 # timeout: 900
@@ -28,6 +29,7 @@ TINY=$DISK5
 ROOT=/mnt/mg-root
 
 cleanup() {
+	[ -z "${MODPROBE:-}" ] || echo "$MODPROBE" >/proc/sys/kernel/modprobe
 	bg_stop writer
 	unmount /mnt/mg-t "$ROOT" /mnt/mg-boot /mnt/mg-esp
 	dm_remove mg-held root
@@ -160,8 +162,11 @@ kill -TERM "$(bg_pid mig)"
 rc=0
 bg_wait mig || rc=$?
 cat "$W/big1.json" "$W/big1.err"
-[ "$rc" -ne 0 ] || fail "cbt migrate stopped by SIGTERM exited 0"
+[ "$rc" -eq 1 ] || fail "cbt migrate stopped by SIGTERM exited $rc, not 1"
 grep -q '"result": "interrupted"' "$W/big1.json" || fail "the run SIGTERM stopped is not \"interrupted\""
+grep -q "interrupted by a signal (SIGINT, SIGTERM or SIGHUP) at partition 5 (${S}5): $S is untouched, $BIG incomplete; run the same command again" \
+	"$W/big1.err" || fail "the run SIGTERM stopped does not say what happened and what to do"
+! grep -q "Interrupted system call" "$W/big1.err" "$W/big1.json" || fail "a raw EINTR message"
 assert_cmd cbt migrate "$S" "$BIG" --cow "$COW" --state-dir "$W/state" --json >"$W/big2.json"
 cat "$W/big2.json"
 grep -q '"again": true' "$W/big2.json" || fail "the second run did not find its own table"
@@ -180,6 +185,7 @@ bg_stop writer
 bg_check writer
 
 # refused WHAT TARGET ARGS...: cbt migrate fails saying WHAT, TARGET unchanged.
+# Its exit status in $refused_rc.
 refused() {
 	local what=$1 t=$2 before rc=0
 	shift 2
@@ -187,12 +193,31 @@ refused() {
 	log "+ cbt migrate $*"
 	cbt migrate "$@" --cow "$COW" --state-dir "$W/state" >"$W/out" 2>"$W/err" || rc=$?
 	cat "$W/out" "$W/err"
+	refused_rc=$rc
 	[ "$rc" -ne 0 ] || fail "cbt migrate $* was accepted"
 	grep -q "$what" "$W/err" || fail "cbt migrate $*: the message lacks \"$what\""
 	assert_eq "$(md5_of "$t")" "$before" "$t after the refusal"
 }
 
 refused "${S}5 cannot shrink to .*: its filesystem uses a block at" "$TINY" "$S" "$TINY"
+
+# A shrink goes through dm-zero: without it in the kernel (unloaded, and
+# module autoloading off), the plan says so, before anything is written.
+log "no dm-zero in the kernel"
+if rmmod dm_zero; then
+	MODPROBE=$(cat /proc/sys/kernel/modprobe)
+	echo >/proc/sys/kernel/modprobe
+	refused "partition 5 (${S}5) must shrink, and shrinking needs the kernel's dm-zero target, which this kernel does not have .*modprobe dm_zero" \
+		"$SMALL" "$S" "$SMALL"
+	assert_eq "$refused_rc" 1 "the exit status without dm-zero"
+	! grep -q "Invalid argument" "$W/err" || fail "a raw EINVAL message without dm-zero"
+	assert_eq "$(dmsetup ls | grep -c cbt-migrate || true)" 0 "device-mapper devices left behind"
+	echo "$MODPROBE" >/proc/sys/kernel/modprobe
+	MODPROBE=
+	assert_cmd modprobe dm_zero
+else
+	log "dm_zero cannot be unloaded (built in?): not checked"
+fi
 assert_cmd dmsetup create mg-held --table "0 2048 linear ${S}1 0"
 refused "partition 1 (${S}1) is in use by dm-.*, which is not a cbt device" "$TINY" "$S" "$TINY"
 assert_cmd dmsetup remove mg-held

@@ -2,12 +2,22 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * XXH3 here is the comparison's digest, a whole device's worth: inlined,
+ * scalar. In a TCG guest (the VM tests, bench_migrate) SSE2 code runs
+ * emulated at half the scalar code's speed or less; natively the scalar
+ * code still hashes GB/s, above what the two disks deliver, on a thread of
+ * its own (struct hasher). The digest is the same either way.
+ */
+#define XXH_INLINE_ALL
+#define XXH_VECTOR XXH_SCALAR
 #include <xxhash.h>
 
 #include "clone/copy.h"
@@ -166,72 +176,234 @@ int clone_sync(int fd, const char *name)
 	return 0;
 }
 
+/*
+ * The digest of a comparison, on a thread of its own: XXH3 costs more CPU
+ * than comparing the bytes, and runs in order over the buffers the
+ * comparing thread hands over.
+ */
+struct hasher {
+	pthread_mutex_t lock;		/* protects ready, hashed and quit */
+	pthread_cond_t cond;		/* ready, hashed or quit changed */
+	uint64_t ready, hashed;		/* sequence numbers handed over, hashed */
+	bool quit;
+	bool thread;			/* running; else the comparing thread hashes */
+	pthread_t thr;
+	XXH3_state_t *st;
+	struct clone_qio_req *slot;	/* VERIFY_DEPTH, request n in slot n % VERIFY_DEPTH */
+};
+
+#define VERIFY_DEPTH 8
+
+static void *hash_worker(void *arg)
+{
+	struct hasher *h = arg;
+
+	pthread_mutex_lock(&h->lock);
+	for (;;) {
+		struct clone_qio_req *r;
+
+		while (h->hashed == h->ready && !h->quit)
+			pthread_cond_wait(&h->cond, &h->lock);
+		if (h->hashed == h->ready)
+			break;
+		r = &h->slot[h->hashed % VERIFY_DEPTH];
+		pthread_mutex_unlock(&h->lock);
+		XXH3_128bits_update(h->st, r->buf, r->len);
+		pthread_mutex_lock(&h->lock);
+		h->hashed++;
+		pthread_cond_broadcast(&h->cond);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+/* Hand request @seq over to be hashed. */
+static void hash_add(struct hasher *h, uint64_t seq)
+{
+	if (!h->thread) {
+		XXH3_128bits_update(h->st, h->slot[seq % VERIFY_DEPTH].buf,
+				    h->slot[seq % VERIFY_DEPTH].len);
+		h->ready = h->hashed = seq + 1;
+		return;
+	}
+	pthread_mutex_lock(&h->lock);
+	h->ready = seq + 1;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+}
+
+/* Wait until @n requests are hashed; their slots are free again. */
+static void hash_wait(struct hasher *h, uint64_t n)
+{
+	if (!h->thread)
+		return;
+	pthread_mutex_lock(&h->lock);
+	while (h->hashed < n)
+		pthread_cond_wait(&h->cond, &h->lock);
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void hash_stop(struct hasher *h)
+{
+	if (!h->thread)
+		return;
+	pthread_mutex_lock(&h->lock);
+	h->quit = true;
+	pthread_cond_broadcast(&h->cond);
+	pthread_mutex_unlock(&h->lock);
+	pthread_join(h->thr, NULL);
+	h->thread = false;
+}
+
+/*
+ * Where @a and @b first differ, or @len: eight bytes at a time. In a TCG
+ * guest glibc's SSE2 memcmp() runs at a quarter of this loop's speed or
+ * less (bench_migrate's root: 1.2-1.6 s against 0.3-0.45 s for 545 MiB);
+ * natively both outrun the disks.
+ */
+static size_t first_difference(const void *a, const void *b, size_t len)
+{
+	const unsigned char *p = a, *q = b;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		uint64_t x, y;
+
+		memcpy(&x, p + i, 8);
+		memcpy(&y, q + i, 8);
+		if (x != y)
+			break;
+	}
+	while (i < len && p[i] == q[i])
+		i++;
+	return i;
+}
+
+/*
+ * Both sides are read VERIFY_DEPTH MiB ahead (qio.h, comparison mode),
+ * compared in order by this thread, hashed in order by the hasher.
+ */
 int clone_verify(int src_fd, int dst_fd, const struct cbt_extents *ext,
 		 const struct clone_copy_opts *o, char digest[33], uint64_t *compared,
 		 uint64_t *mismatch_off)
 {
+	struct clone_qio_req slot[VERIFY_DEPTH];
+	struct hasher h = { .slot = slot };
+	bool done[VERIFY_DEPTH] = { false };
 	struct cbt_extents all;
-	XXH3_state_t *st = XXH3_createState();
-	void *a = NULL, *b = NULL;
-	uint64_t pos = 0, off, done = 0, last_tick = cbt_mono_ns();
+	struct clone_qio *q = NULL;
+	uint64_t pos = 0, total, finished = 0, last_tick = cbt_mono_ns();
+	uint64_t next_submit = 0, next_check = 0;
+	unsigned int inflight = 0;
+	bool more = true;
 	size_t ei = 0;
-	uint32_t len;
 	int ret = 0;
 
+	memset(slot, 0, sizeof(slot));
 	cbt_extents_init(&all);
 	if (!ext) {
 		ret = cbt_extents_append(&all, 0, (o->dev_bytes + o->block_size - 1) / o->block_size);
 		ext = &all;
 	}
-	if (!st || posix_memalign(&a, ALIGN, CLONE_IO_BYTES) || posix_memalign(&b, ALIGN, CLONE_IO_BYTES))
+	total = clone_extents_bytes(ext, o->block_size, o->dev_bytes);
+	h.st = XXH3_createState();
+	if (!h.st)
 		ret = -ENOMEM;
+	for (int i = 0; !ret && i < VERIFY_DEPTH; i++)
+		if (posix_memalign(&slot[i].buf, ALIGN, CLONE_IO_BYTES) ||
+		    posix_memalign(&slot[i].buf2, ALIGN, CLONE_IO_BYTES))
+			ret = -ENOMEM;
 	if (!ret)
-		XXH3_128bits_reset(st);
-	while (!ret && clone_next_io(ext, o->block_size, o->dev_bytes, &ei, &pos, &off, &len)) {
-		if (o->stop && *o->stop >= o->stop_level) {
-			ret = cbt_err(-EINTR, "verification interrupted");
-			break;
-		}
-		ret = cbt_pread_full(src_fd, a, len, off);
-		if (ret) {
-			ret = cbt_err(ret, "reading the snapshot at byte %" PRIu64 ": %s", off,
-				      strerror(-ret));
-			break;
-		}
-		ret = cbt_pread_full(dst_fd, b, len, off);
-		if (ret) {
-			ret = cbt_err(ret, "reading the target at byte %" PRIu64 ": %s", off,
-				      strerror(-ret));
-			break;
-		}
-		if (memcmp(a, b, len)) {
-			uint32_t i = 0;
+		ret = clone_qio_open(src_fd, dst_fd, VERIFY_DEPTH, &q);
+	if (ret)
+		goto out;
+	XXH3_128bits_reset(h.st);
+	pthread_mutex_init(&h.lock, NULL);
+	pthread_cond_init(&h.cond, NULL);
+	h.thread = !pthread_create(&h.thr, NULL, hash_worker, &h);
 
-			while (((const char *)a)[i] == ((const char *)b)[i])
-				i++;
-			*mismatch_off = off + i;
-			ret = cbt_err(-EBADMSG, "the target differs from the snapshot at byte %" PRIu64
-				      " (%s block %" PRIu64 ")", off + i, "tracking",
-				      (off + i) / o->block_size);
+	for (;;) {
+		struct clone_qio_req *r;
+
+		/* Read ahead into the slots the hasher is done with. */
+		while (!ret && more) {
+			if (o->stop && *o->stop >= o->stop_level) {
+				ret = cbt_err(-EINTR, "verification interrupted");
+				break;
+			}
+			if (next_submit >= next_check + VERIFY_DEPTH)
+				break;
+			r = &slot[next_submit % VERIFY_DEPTH];
+			if (next_submit >= VERIFY_DEPTH)
+				hash_wait(&h, next_submit - VERIFY_DEPTH + 1);
+			if (!clone_next_io(ext, o->block_size, o->dev_bytes, &ei, &pos, &r->off,
+					   &r->len)) {
+				more = false;
+				break;
+			}
+			r->seq = next_submit;
+			ret = clone_qio_submit(q, r);
+			if (ret) {
+				ret = cbt_err(ret, "queueing a comparison at byte %" PRIu64 ": %s",
+					      r->off, strerror(-ret));
+				break;
+			}
+			next_submit++;
+			inflight++;
+		}
+		if (!inflight)
+			break;
+		/* After an error or a stop only drain what is in flight. */
+		r = clone_qio_wait(q);
+		if (!r) {
+			ret = ret ? ret : clone_qio_error(q);
 			break;
 		}
-		XXH3_128bits_update(st, a, len);
-		done += len;
-		if (o->tick && cbt_mono_ns() - last_tick >= (uint64_t)o->tick_ms * 1000000ULL) {
+		inflight--;
+		if (r->err && (!ret || ret == -EINTR))
+			ret = cbt_err(r->err, "reading the %s at byte %" PRIu64 ": %s", r->read_err ?
+				      "snapshot" : "target", r->off, strerror(-r->err));
+		if (ret)
+			continue;
+		done[r->seq % VERIFY_DEPTH] = true;
+		while (!ret && next_check < next_submit && done[next_check % VERIFY_DEPTH]) {
+			const struct clone_qio_req *c = &slot[next_check % VERIFY_DEPTH];
+			size_t i = first_difference(c->buf, c->buf2, c->len);
+
+			done[next_check % VERIFY_DEPTH] = false;
+			if (i < c->len) {
+				*mismatch_off = c->off + i;
+				ret = cbt_err(-EBADMSG, "the target differs from the snapshot at byte %"
+					      PRIu64 " (%s block %" PRIu64 ")", c->off + i, "tracking",
+					      (c->off + i) / o->block_size);
+				break;
+			}
+			hash_add(&h, next_check);
+			finished += c->len;
+			next_check++;
+		}
+		if (!ret && o->tick && cbt_mono_ns() - last_tick >= (uint64_t)o->tick_ms * 1000000ULL) {
 			last_tick = cbt_mono_ns();
-			o->tick(o->tick_data, done, clone_extents_bytes(ext, o->block_size, o->dev_bytes));
+			o->tick(o->tick_data, finished, total);
 		}
 	}
+	hash_stop(&h);
+	pthread_mutex_destroy(&h.lock);
+	pthread_cond_destroy(&h.cond);
 	if (!ret) {
-		XXH128_hash_t h = XXH3_128bits_digest(st);
+		XXH128_hash_t d = XXH3_128bits_digest(h.st);
 
-		snprintf(digest, 33, "%016llx%016llx", (unsigned long long)h.high64,
-			 (unsigned long long)h.low64);
+		snprintf(digest, 33, "%016llx%016llx", (unsigned long long)d.high64,
+			 (unsigned long long)d.low64);
 	}
-	*compared = done;
-	XXH3_freeState(st);
-	free(a);
-	free(b);
+out:
+	*compared = finished;
+	clone_qio_close(q);
+	XXH3_freeState(h.st);
+	for (int i = 0; i < VERIFY_DEPTH; i++) {
+		free(slot[i].buf);
+		free(slot[i].buf2);
+	}
 	cbt_extents_free(&all);
 	return ret;
 }

@@ -33,7 +33,10 @@ static void uring_prep(struct clone_qio *q, struct clone_qio_req *r)
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&q->ring);
 	char *p = (char *)r->buf + r->done;
 
-	if (r->writing)
+	if (r->writing && r->buf2)
+		io_uring_prep_read(sqe, q->dst_fd, (char *)r->buf2 + r->done, r->len - r->done,
+				   r->off + r->done);
+	else if (r->writing)
 		io_uring_prep_write(sqe, q->dst_fd, p, r->len - r->done, r->off + r->done);
 	else
 		io_uring_prep_read(sqe, q->src_fd, p, r->len - r->done, r->off + r->done);
@@ -73,7 +76,8 @@ static struct clone_qio_req *uring_wait(struct clone_qio *q)
 		else if (res < 0)
 			r->err = res;
 		else if (!res)
-			r->err = r->writing ? -ENOSPC : -ENODATA;	/* as cbt_p{read,write}_full */
+			/* as cbt_p{read,write}_full */
+			r->err = r->writing && !r->buf2 ? -ENOSPC : -ENODATA;
 		if (r->err) {
 			r->read_err = !r->writing;
 			return r;
@@ -115,7 +119,9 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&q->lock);
 		r->err = cbt_pread_full(q->src_fd, r->buf, r->len, r->off);
 		r->read_err = r->err != 0;
-		if (!r->err)
+		if (!r->err && r->buf2)
+			r->err = cbt_pread_full(q->dst_fd, r->buf2, r->len, r->off);
+		else if (!r->err)
 			r->err = cbt_pwrite_full(q->dst_fd, r->buf, r->len, r->off);
 		pthread_mutex_lock(&q->lock);
 		r->next = q->done;

@@ -25,6 +25,8 @@ struct clone_qio_req {
 	uint64_t off;
 	uint32_t len;
 	void *buf;		/* aligned for O_DIRECT, at least len bytes */
+	/* NULL: copy; else read the target's [off, off + len) into it too, write nothing */
+	void *buf2;
 	uint64_t seq;		/* the caller's */
 	int err;		/* after completion: 0 or -errno */
 	bool read_err;		/* err came from the read of the source */
@@ -38,7 +40,10 @@ struct clone_qio_req {
 int clone_qio_open(int src_fd, int dst_fd, unsigned int depth, struct clone_qio **q);
 /* "io_uring" or "threads". */
 const char *clone_qio_engine(const struct clone_qio *q);
-/* Start copying @req; at most depth at once. 0 or -errno. */
+/*
+ * Start copying @req (or with @req->buf2, reading both sides: a
+ * comparison); at most depth at once. 0 or -errno.
+ */
 int clone_qio_submit(struct clone_qio *q, struct clone_qio_req *req);
 /*
  * Wait for one submitted request to finish, its read and its write (or an

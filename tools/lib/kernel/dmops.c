@@ -299,3 +299,22 @@ int cbt_dm_remove(const char *name)
 {
 	return simple(DM_DEVICE_REMOVE, name, "cannot remove");
 }
+
+int cbt_dm_has_target(const char *type)
+{
+	struct dm_task *dmt = dm_task_create(DM_DEVICE_LIST_VERSIONS);
+	struct dm_versions *v, *last;
+	int found = 0;
+
+	if (!dmt || !dm_task_run(dmt))
+		return dm_fail(dmt, "cannot list the targets of", "device-mapper");
+	v = dm_task_get_versions(dmt);
+	do {
+		last = v;
+		if (!strcmp(v->name, type))
+			found = 1;
+		v = (struct dm_versions *)((char *)v + v->next);
+	} while (last != v && !found);
+	dm_task_destroy(dmt);
+	return found;
+}

@@ -79,5 +79,11 @@ int cbt_dm_hold(const char *name);
 /* Resume: makes the inactive table live if there is one. */
 int cbt_dm_resume(const char *name);
 int cbt_dm_remove(const char *name);
+/*
+ * Whether the kernel has the target @type ("zero") loaded: 1 or 0, or
+ * -errno. device-mapper loads a target's module when a table first names
+ * it, so 0 does not mean that a table naming it would fail.
+ */
+int cbt_dm_has_target(const char *type);
 
 #endif /* CBT_DMOPS_H */

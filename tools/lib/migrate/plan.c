@@ -21,6 +21,7 @@
 
 #include "fsmap/fsmap.h"
 #include "kernel/device.h"
+#include "kernel/dmops.h"
 #include "migrate/plan.h"
 #include "util/util.h"
 
@@ -364,6 +365,46 @@ int mig_check_shrink(const char *part, const char *fstype, uint64_t bytes, uint6
 	return 0;
 }
 
+int mig_no_dm_zero(const struct mig_part *p)
+{
+	return cbt_err(-EOPNOTSUPP, "partition %zu (%s) must shrink, and shrinking needs the"
+		       " kernel's dm-zero target, which this kernel does not have (device-mapper"
+		       " could not load module dm_zero): load it (`modprobe dm_zero') and run"
+		       " again, or migrate onto a disk large enough for no partition to shrink",
+		       p->partno + 1, p->src);
+}
+
+/*
+ * A partition that shrinks is copied through a device-mapper device that
+ * ends in dm-zero (run.c): see that the kernel has that target before
+ * anything is written. device-mapper loads a target's module when a table
+ * first names it, so a target not loaded yet is tried with a device of
+ * one zero sector, made and removed at once.
+ */
+static int check_dm_zero(const struct mig_part *p)
+{
+	struct cbt_dm_table t = { 0 };
+	char name[CBT_DM_NAME_LEN];
+	int ret;
+
+	cbt_dm_init();
+	ret = cbt_dm_has_target("zero");
+	if (ret < 0)
+		return ret;
+	if (ret)
+		return 0;
+	snprintf(name, sizeof(name), "cbt-migrate-probe-%ld", (long)getpid());
+	ret = cbt_dm_table_add(&t, 0, 1, "zero", "");
+	if (!ret)
+		ret = cbt_dm_create(name, "", &t, true, true);
+	cbt_dm_table_free(&t);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret)
+		return mig_no_dm_zero(p);
+	return cbt_dm_remove(name);
+}
+
 int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
 		   unsigned int grow_partno, bool force)
 {
@@ -405,6 +446,8 @@ int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
 		if (p->new_size < p->size && p->method != MIG_SWAP)
 			ret = mig_check_shrink(p->src, p->fstype, p->size * sb, p->new_size * sb,
 					       p->method != MIG_COPY);
+		if (!ret && p->new_size < p->size && p->method != MIG_SWAP)
+			ret = check_dm_zero(p);
 	}
 	cbt_dev_infos_free(infos, nr);
 	cbt_nl_close(nl);

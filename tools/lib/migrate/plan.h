@@ -89,6 +89,13 @@ int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
 void mig_plan_free(struct mig_plan *pl);
 
 /*
+ * The error (-EOPNOTSUPP, with what to do) for partition @p, which must
+ * shrink, when the kernel has no dm-zero target (mig_plan_build() checks
+ * it before anything is written).
+ */
+int mig_no_dm_zero(const struct mig_part *p);
+
+/*
  * Whether the filesystem on @part (@fstype, @bytes long) can lose
  * everything past @new_bytes: ext2/3/4 when no block it uses lies there
  * (its block bitmaps; the superblock backups of groups that go do not

@@ -58,6 +58,9 @@ static int run_tool(struct mig_job *j, const char *const argv[])
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return cbt_err(-errno, "%s: %s", argv[0], strerror(errno));
+	/* SIGINT from a terminal reaches the tool too: the migration was stopped. */
+	if (!WIFEXITED(status) && j->stop && *j->stop)
+		return -EINTR;
 	if (!WIFEXITED(status))
 		return cbt_err(-EIO, "%s was killed by signal %d", argv[0], WTERMSIG(status));
 	if (WEXITSTATUS(status) == 127)
@@ -448,6 +451,11 @@ static int shrink_dev(const struct mig_plan *pl, const struct mig_part *p, char 
 	if (!ret)
 		ret = cbt_dm_create(name, "", &t, false, true);
 	cbt_dm_table_free(&t);
+	/* The plan found dm-zero: gone since (a module unloaded)? Say so, not EINVAL. */
+	if (ret == -EINVAL && !cbt_dm_has_target("zero")) {
+		cbt_err_clear();
+		ret = mig_no_dm_zero(p);
+	}
 	return ret;
 }
 
