@@ -18,13 +18,73 @@
 
 DEFINE_MUTEX(cbt_trackers_lock);	/* protects cbt_trackers and each tracker's md */
 LIST_HEAD(cbt_trackers);
+
+/* ---- Claims: one hold of a tracker's writes, or change of its snapshot, at a time ---- */
+
 /*
- * Serialises every tracker's ->snap changes and every hold..release of a
- * tracker's writes (epoch closes here, snapshot takes above): one holder
- * at a time. The snapshot code takes it too; it lives here because the
- * tracker, which calls nobody above it, needs it for its own closes.
+ * A claim is a per-tracker lock that a task takes for a whole group of
+ * trackers at once or for none of them: cbt_claim() sleeps, holding
+ * nothing, until every tracker of the group is unclaimed, and then claims
+ * them all in one step under cbt_claims_lock. So two claimers never wait
+ * for each other in a cycle, whatever the groups, and a claim may be held
+ * across I/O (a drain of writes in flight, metadata writes, a freeze):
+ * only claimers of the same trackers wait for it. Lockdep sees all claims
+ * as one lock (cbt_claim_map): it checks that no claimer waits for
+ * another claim, and what is taken inside them.
  */
-DEFINE_MUTEX(cbt_snapshot_lock);
+static DEFINE_SPINLOCK(cbt_claims_lock);	/* protects every tracker's ->claimer */
+static DECLARE_WAIT_QUEUE_HEAD(cbt_claims_wq);	/* woken by every cbt_unclaim() */
+#ifdef CONFIG_LOCKDEP
+static struct lock_class_key cbt_claim_key;
+static struct lockdep_map cbt_claim_map = STATIC_LOCKDEP_MAP_INIT("cbt_claim", &cbt_claim_key);
+#endif
+
+/* Claim all of @ts, or none if one of them is claimed. */
+static bool try_claim(struct cbt_tracker **ts, unsigned int n)
+{
+	unsigned int i;
+	bool free = true;
+
+	spin_lock(&cbt_claims_lock);
+	for (i = 0; i < n && free; i++)
+		free = !ts[i]->claimer;
+	for (i = 0; free && i < n; i++)
+		ts[i]->claimer = current;
+	spin_unlock(&cbt_claims_lock);
+	return free;
+}
+
+int cbt_claim(struct cbt_tracker **ts, unsigned int n, bool killable)
+{
+	might_sleep();
+	lock_map_acquire(&cbt_claim_map);
+	if (!killable) {
+		wait_event(cbt_claims_wq, try_claim(ts, n));
+	} else if (wait_event_killable(cbt_claims_wq, try_claim(ts, n))) {
+		lock_map_release(&cbt_claim_map);
+		return -EINTR;
+	}
+	return 0;
+}
+
+void cbt_unclaim(struct cbt_tracker **ts, unsigned int n)
+{
+	unsigned int i;
+
+	spin_lock(&cbt_claims_lock);
+	for (i = 0; i < n; i++) {
+		WARN_ON_ONCE(ts[i]->claimer != current);
+		ts[i]->claimer = NULL;
+	}
+	spin_unlock(&cbt_claims_lock);
+	lock_map_release(&cbt_claim_map);
+	wake_up_all(&cbt_claims_wq);
+}
+
+bool cbt_claimed(struct cbt_tracker *t)
+{
+	return READ_ONCE(t->claimer) == current;
+}
 
 /* ---- Listeners: the layers above, called back without being named ---- */
 
@@ -330,8 +390,10 @@ int cbt_close_epoch(struct cbt_tracker *t, u64 *closed)
 	new = cbt_epoch_alloc(t, 0, 0);
 	if (!new)
 		return -ENOMEM;
-	/* One hold at a time per tracker: takes hold under it too. */
-	mutex_lock(&cbt_snapshot_lock);
+	/* One hold at a time per tracker: takes hold under its claim too. */
+	r = cbt_claim(&t, 1, true);
+	if (r)
+		goto out;
 	noio = memalloc_noio_save();
 	cbt_hold_writes(t);
 	r = cbt_wait_writes(t, jiffies + CBT_DRAIN_TIMEOUT_SECS * HZ);
@@ -339,7 +401,8 @@ int cbt_close_epoch(struct cbt_tracker *t, u64 *closed)
 		r = cbt_close_epoch_held(t, &new, closed);
 	cbt_release_writes(t);
 	memalloc_noio_restore(noio);
-	mutex_unlock(&cbt_snapshot_lock);
+	cbt_unclaim(&t, 1);
+out:
 	cbt_epoch_discard(new);
 	if (!r)
 		cbt_tracker_event(t, CBT_EVENT_EPOCH_CLOSED, *closed);
@@ -752,6 +815,8 @@ bool cbt_count_write(struct cbt_tracker *t, struct bio *bio)
 void cbt_hold_writes(struct cbt_tracker *t)
 {
 	unsigned long flags;
+
+	WARN_ON_ONCE(!cbt_claimed(t));
 
 	spin_lock_irqsave(&t->held_lock, flags);
 	t->holding = true;

@@ -31,10 +31,20 @@
  *                      held. Readers hold cbt_listeners_srcu (SRCU) instead
  *                      and never this mutex, so the synchronize_srcu()
  *                      under it waits only for callbacks in flight.
- *   cbt_snapshot_lock  (mutex, dm-cbt-tracker.c) every tracker's ->snap
- *                      (attach, detach), taking snapshots, and every
- *                      hold..release of a tracker's writes (takes and
- *                      epoch closes): one holder at a time.
+ *   claims             (per tracker, cbt_claim(), dm-cbt-tracker.c) a
+ *                      tracker's hold..release of writes (epoch closes,
+ *                      takes), its ->snap changes, its snapshot's take
+ *                      and releases: one claimer per tracker. A take
+ *                      claims all its members at once (all or none), so
+ *                      claimers never wait for each other in a cycle;
+ *                      held across I/O (drains, metadata writes, freezes),
+ *                      which only claimers of the same trackers wait for.
+ *                      Lockdep sees them as one lock, cbt_claim.
+ *   cbt_snapshot_lock  (mutex, dm-cbt-snapshot-check.c) every tracker's
+ *                      ->snap changes (with its claim) and the attach
+ *                      checks that look at every attached snapshot's COW
+ *                      device. Global: held for no I/O and no wait
+ *                      but for cbt_trackers_lock.
  *   cbt_trackers_lock  (mutex) the cbt_trackers list, each tracker's md
  *                      and nr_targets.
  *   t->lock            (mutex) a tracker's ledger, slots, ->open updates,
@@ -47,11 +57,14 @@
  *                      copies, reads, queued writes and state changes;
  *                      taken in map() and end_io, so under no mutex here.
  *   xa_lock(&s->map)   (irq-safe) only inside s->lock.
- * The three spinlocks are leaves: nothing is taken inside them but the
- * xarray lock.
+ *   cbt_claims_lock    (spinlock, dm-cbt-tracker.c) every tracker's
+ *                      ->claimer; only inside cbt_claim() and
+ *                      cbt_unclaim().
+ * The spinlocks are leaves: nothing is taken inside them but the xarray
+ * lock.
  *
- * cbt_listeners_srcu read sections nest under cbt_snapshot_lock at most
- * (a release of held writes runs ->check_write) and hold no spinlock;
+ * cbt_listeners_srcu read sections nest under a claim at most (a release
+ * of held writes runs ->check_write) and hold no spinlock;
  * inside them ->check_write takes s->lock and ->event takes t->lock and
  * cbt_trackers_lock, so no listener callback is ever called under t->lock,
  * cbt_trackers_lock or a spinlock.
@@ -193,7 +206,15 @@ struct cbt_tracker {
 	spinlock_t held_lock;		/* protects holding and held */
 	bool holding;
 	struct bio_list held;		/* writes that arrived while holding */
-	/* The attached snapshot: read under RCU, changed under cbt_snapshot_lock. */
+	/*
+	 * The task holding this tracker's claim (cbt_claim()), or NULL;
+	 * under cbt_claims_lock.
+	 */
+	struct task_struct *claimer;
+	/*
+	 * The attached snapshot: read under RCU, changed with the tracker
+	 * claimed and cbt_snapshot_lock held; either keeps it stable.
+	 */
 	struct cbt_snapshot __rcu *snap;
 };
 
@@ -243,8 +264,19 @@ int cbt_snap_fill(struct sk_buff *skb, struct cbt_tracker *t);
 /* dm-cbt-tracker.c: the registry, under cbt_trackers_lock. */
 extern struct mutex cbt_trackers_lock;
 extern struct list_head cbt_trackers;
-/* Serialises ->snap changes and every hold..release of writes; see the top. */
-extern struct mutex cbt_snapshot_lock;
+
+/*
+ * Claim the @n trackers of @ts (no tracker twice), all at once: a claim
+ * is what a hold..release of a tracker's writes (an epoch close, a take),
+ * a change of its ->snap and a snapshot's take or release run under, one
+ * claimer per tracker at a time. Waits, holding nothing, until none of
+ * them is claimed; -EINTR on a fatal signal when @killable. Never called
+ * with a claim, cbt_snapshot_lock, cbt_trackers_lock or t->lock held.
+ */
+int cbt_claim(struct cbt_tracker **ts, unsigned int n, bool killable);
+void cbt_unclaim(struct cbt_tracker **ts, unsigned int n);
+/* Does the current task hold @t's claim? */
+bool cbt_claimed(struct cbt_tracker *t);
 
 /*
  * The tracker calls nobody above it: what the layers above must hear of
@@ -265,8 +297,8 @@ extern struct mutex cbt_snapshot_lock;
  * ->check_write: a remapped write to @t while a snapshot is attached
  *   (t->snap set): true if it may go down now, false if the listener took
  *   it (it submits the write itself). Called from map() (atomic) or the
- *   commit worker with no lock held, or from a release of held writes under
- *   cbt_snapshot_lock; it must not sleep.
+ *   commit worker with no lock held, or from a release of held writes
+ *   under the tracker's claim; it must not sleep.
  */
 struct cbt_tracker_listener_ops {
 	void (*event)(struct cbt_tracker *t, enum cbt_event event, u64 epoch);
@@ -292,7 +324,7 @@ int cbt_tracker_name(struct cbt_tracker *t, char *name);
 
 /*
  * Hold new writes and wait for those in flight; then release them. One
- * hold at a time per tracker: holders take cbt_snapshot_lock. The wait
+ * hold at a time per tracker: holders claim it (cbt_claim()). The wait
  * ends at @deadline (jiffies): -ETIMEDOUT, or -EINTR on a fatal signal.
  */
 #define CBT_DRAIN_TIMEOUT_SECS 30
