@@ -287,13 +287,42 @@ static void cbt_fold_work(struct work_struct *ws)
 {
 	struct cbt_tracker *t = container_of(to_delayed_work(ws), struct cbt_tracker, fold_work);
 	unsigned int noio;
+	unsigned long gp;
+	bool started;
+	int r;
 
 	/* Cleared first: fine bits set during this fold queue the next one. */
 	clear_bit(0, &t->fold_queued);
 	noio = memalloc_noio_save();
 	mutex_lock(&t->lock);
-	cbt_fold(t, "writing the fine bits");
+	started = cbt_md_fold_start(t, &gp);
 	mutex_unlock(&t->lock);
+	if (!started)
+		goto out;
+	/*
+	 * The grace period without t->lock: the commit worker, which first
+	 * writes of unmarked regions wait for, needs it meanwhile, and a
+	 * grace period on a busy machine takes long. Safe, because until
+	 * cbt_md_fold_finish() the old generation's pages stay on disk (a
+	 * crash loads both generations, as during any fold), and what may
+	 * run in between touches only the new generation or commits fine
+	 * bits early: the commit worker stages and writes the new
+	 * generation's pages (cbt_md_fold_start() flipped rgen) and commits
+	 * dirty leaves, which a map() still setting bits under an old mark
+	 * dirties again for the finish's commit; no other fold starts
+	 * (fold_pending), a one-step fold (an epoch close, a suspend) first
+	 * finishes this one, waiting under t->lock for what is left of the
+	 * grace period; region maps are reset or freed only with this work
+	 * cancelled (suspend, removal) or by a new identity, which drops the
+	 * pending fold with the generations it zeroes.
+	 */
+	cond_synchronize_rcu(gp);
+	mutex_lock(&t->lock);
+	r = cbt_md_fold_finish(t);
+	if (r)
+		cbt_md_failed(t, r, "writing the fine bits");
+	mutex_unlock(&t->lock);
+out:
 	memalloc_noio_restore(noio);
 }
 

@@ -191,6 +191,13 @@ struct cbt_tracker {
 	unsigned long *rwritten[2];
 	u64 rmap_pages;			/* what they were sized for */
 	u32 rgen;
+	/*
+	 * Under lock: a fold retired generation !rgen and has not written
+	 * it off yet (cbt_md_fold_finish()); fold_gp, the grace period
+	 * that must end before it does.
+	 */
+	bool fold_pending;
+	unsigned long fold_gp;
 	unsigned long fold_queued;	/* bit 0: fold_work is queued */
 	struct delayed_work fold_work;	/* cbt_fold() a second after fine bits */
 
@@ -419,7 +426,18 @@ bool cbt_md_regions_marked(struct cbt_tracker *t, u64 start, u64 len);
 bool cbt_md_regions_on(struct cbt_tracker *t);
 void cbt_md_stage_regions(struct cbt_tracker *t, u64 start, u64 len);
 int cbt_md_commit_regions(struct cbt_tracker *t);
+/*
+ * A fold in one step: finish a pending one, start, wait for the grace
+ * period (under t->lock) and finish. Or in two, for the fold worker:
+ * cbt_md_fold_start() retires the current generation (false: nothing to
+ * fold, or one pending), then, t->lock dropped, the caller waits for the
+ * grace period @gp (cond_synchronize_rcu()), and cbt_md_fold_finish(),
+ * t->lock held again, writes the fine bits and zeroes the old generation
+ * (nothing if another caller finished it meanwhile).
+ */
 int cbt_md_fold(struct cbt_tracker *t);
+bool cbt_md_fold_start(struct cbt_tracker *t, unsigned long *gp);
+int cbt_md_fold_finish(struct cbt_tracker *t);
 void cbt_md_regions_free(struct cbt_tracker *t);
 void cbt_md_failed(struct cbt_tracker *t, int err, const char *what);
 /* After cbt_md_failed(): (re)try zeroing both superblocks. */
