@@ -17,7 +17,7 @@ W=/tmp/par
 
 cleanup() {
 	dmsetup resume low 2>/dev/null || true
-	[ -n "${DD:-}" ] && wait "$DD" 2>/dev/null
+	[ -n "${STUCK:-}" ] && wait "$STUCK" 2>/dev/null
 	[ -n "${TAKE:-}" ] && wait "$TAKE" 2>/dev/null
 	dm_remove a-snap b-snap c-snap a b c low b-o c-o b-w c-w b-m
 }
@@ -25,7 +25,7 @@ cleanup() {
 need_module dm_cbt
 need_cmd cbt stamp
 rm -rf "$W" && mkdir -p "$W"
-DD=
+STUCK=
 TAKE=
 
 # a: on low (all of DISK1); b and c: halves of DISK3, COW halves of DISK4;
@@ -46,19 +46,14 @@ stamp write /dev/mapper/c -r 2 -n 64 -g 1 >/dev/null || fail "writing c failed"
 sum_b=$(sha256_of /dev/mapper/b)
 sum_c=$(sha256_of /dev/mapper/c)
 
-assert_cmd dmsetup suspend low
-log "a write to a is now in flight, queued in the suspended low"
-stamp write /dev/mapper/a -b 4096 -o 40960 -n 1 -g 7 >/dev/null &
-DD=$!
-until [ "$(cbt status a --json | sed -n 's/.*"changed_blocks": \([0-9]*\).*/\1/p' | head -1)" = 1 ]; do
-	kill -0 "$DD" 2>/dev/null || fail "the write finished with low suspended"
-done
+log "a write to a in flight, queued in the suspended low"
+write_stuck a low
 
 log "take of a: it holds a's writes and waits for the one in flight"
 start=$(date +%s)
 cbt snapshot take a --cow "$DISK2" --no-freeze >"$W/take.out" 2>&1 &
 TAKE=$!
-waiting() { grep -q "cbt_wait_writes" "/proc/$TAKE/stack" 2>/dev/null; }
+waiting() { take_waits "$TAKE"; }
 until waiting; do
 	kill -0 "$TAKE" 2>/dev/null || fail "the take of a ended before waiting: $(cat "$W/take.out")"
 done
@@ -78,8 +73,8 @@ log "all done $(($(date +%s) - start)) s after the take of a began, which still 
 
 log "low resumes: the write ends, the take of a succeeds"
 assert_cmd dmsetup resume low
-wait "$DD" || fail "the write to a failed"
-DD=
+wait "$STUCK" || fail "the write to a failed"
+STUCK=
 wait "$TAKE" || fail "the take of a failed: $(cat "$W/take.out")"
 TAKE=
 assert_eq "$(sha256_of /dev/mapper/a-snap)" "$(sha256_of /dev/mapper/a)" "a's snapshot (the write in flight is in)"
