@@ -12,9 +12,7 @@
 W=/tmp/bounded
 
 cleanup() {
-	dmsetup resume low 2>/dev/null || true
-	[ -n "${STUCK:-}" ] && wait "$STUCK" 2>/dev/null
-	[ -n "${TAKE:-}" ] && wait "$TAKE" 2>/dev/null
+	unstick low "${TAKE:-}"
 	dm_remove c-snap c low
 }
 

@@ -16,9 +16,7 @@
 W=/tmp/par
 
 cleanup() {
-	dmsetup resume low 2>/dev/null || true
-	[ -n "${STUCK:-}" ] && wait "$STUCK" 2>/dev/null
-	[ -n "${TAKE:-}" ] && wait "$TAKE" 2>/dev/null
+	unstick low "${TAKE:-}"
 	dm_remove a-snap b-snap c-snap a b c low b-o c-o b-w c-w b-m
 }
 

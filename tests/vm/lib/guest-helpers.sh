@@ -117,6 +117,17 @@ write_stuck() {
 	done
 }
 
+# unstick LOWER [PID...]: for cleanup after write_stuck: resume LOWER, then
+# wait for $STUCK and each PID given (empty ones skipped); never fails.
+unstick() {
+	local p
+	dmsetup resume "$1" 2>/dev/null || true
+	shift
+	for p in "${STUCK:-}" "$@"; do
+		[ -z "$p" ] || wait "$p" 2>/dev/null || true
+	done
+}
+
 # take_waits PID: PID (a `cbt snapshot take') is in the kernel, waiting
 # for writes in flight (its stack has cbt_wait_writes). Asserts nothing.
 take_waits() {
