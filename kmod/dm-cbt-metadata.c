@@ -314,27 +314,47 @@ int cbt_md_commit_regions(struct cbt_tracker *t)
 	return 0;
 }
 
-int cbt_md_fold(struct cbt_tracker *t)
+bool cbt_md_fold_start(struct cbt_tracker *t, unsigned long *gp)
 {
 	u32 old = t->rgen;
 	u64 i;
-	int r;
 
 	lockdep_assert_held(&t->lock);
-	if (!cbt_md_regions_on(t) || t->dead ||
+	if (t->fold_pending || !cbt_md_regions_on(t) || t->dead ||
 	    bitmap_empty(t->rwritten[old], t->rmap_pages))
-		return 0;
+		return false;
 	/* Only pages written in this generation hold bits. */
 	for_each_set_bit(i, t->rwritten[old], t->rmap_pages)
 		copy_map_page(t->rmap, NULL, i);
 	memset(t->rstaged, 0, t->rmap_pages * DM_CBT_MD_PAGE_SIZE);
 	t->rgen = !old;
+	t->fold_pending = true;
+	/* After the flip: the grace period must cover every map() that saw it. */
+	t->fold_gp = get_state_synchronize_rcu();
+	*gp = t->fold_gp;
+	return true;
+}
+
+int cbt_md_fold_finish(struct cbt_tracker *t)
+{
+	u32 old = !t->rgen;
+	u64 i;
+	int r;
+
+	lockdep_assert_held(&t->lock);
+	if (!t->fold_pending)
+		return 0;
+	t->fold_pending = false;
+	/* Failed or gone meanwhile: the old generation's marks are only extra. */
+	if (!cbt_md_regions_on(t) || t->dead)
+		return 0;
 	/*
 	 * Every map() that saw a region of the old generation has set its
-	 * fine bits and dirty leaves once this returns: the commit below
-	 * writes them all, and only then does the old generation go.
+	 * fine bits and dirty leaves once the grace period is over: the
+	 * commit below writes them all, and only then does the old
+	 * generation go. Over already when the caller waited for it.
 	 */
-	synchronize_rcu();
+	cond_synchronize_rcu(t->fold_gp);
 	r = cbt_md_commit_dirty(t);
 	if (r)
 		return r;
@@ -348,6 +368,19 @@ int cbt_md_fold(struct cbt_tracker *t)
 	if (r)
 		atomic64_inc(&t->metadata_errors);
 	return r;
+}
+
+int cbt_md_fold(struct cbt_tracker *t)
+{
+	unsigned long gp;
+	int r;
+
+	lockdep_assert_held(&t->lock);
+	/* One the fold worker started: finish it before the next. */
+	r = cbt_md_fold_finish(t);
+	if (r || !cbt_md_fold_start(t, &gp))
+		return r;
+	return cbt_md_fold_finish(t);
 }
 
 void cbt_md_regions_free(struct cbt_tracker *t)
@@ -376,6 +409,7 @@ static void regions_reset(struct cbt_tracker *t)
 	unsigned int noio;
 
 	t->rgen = 0;
+	t->fold_pending = false;
 	if (pages && pages == t->rmap_pages) {
 		memset(t->rmap, 0, pages * DM_CBT_MD_PAGE_SIZE);
 		memset(t->rstaged, 0, pages * DM_CBT_MD_PAGE_SIZE);

@@ -661,7 +661,7 @@ static struct genl_family cbt_family __ro_after_init = {
 	.pre_doit = cbt_pre_doit,
 	/*
 	 * Commands take no global lock: each serialises on its own (trackers
-	 * and t->lock, cbt_snapshot_lock for closes and takes), and a take
+	 * and t->lock, the trackers' claims for closes and takes), and a take
 	 * may wait for writes for up to CBT_DRAIN_TIMEOUT_SECS.
 	 */
 	.parallel_ops = true,

@@ -11,6 +11,15 @@
 #include "dm-cbt.h"
 #include "dm-cbt-snapshot.h"
 
+/*
+ * Protects every tracker's ->snap changes (made with the tracker claimed
+ * as well) and the checks of a new snapshot against the attached ones:
+ * attaches are one at a time. Global, so held for no I/O and no wait but
+ * for cbt_trackers_lock (dm-cbt.h). It lives here, below the snapshot
+ * target and the take, because the checks here need it.
+ */
+DEFINE_MUTEX(cbt_snapshot_lock);
+
 /* "major:minor" or a block device path. */
 int cbt_snap_parse_devt(const char *arg, dev_t *dev)
 {

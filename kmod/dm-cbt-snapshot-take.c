@@ -33,7 +33,6 @@ static int order_members(struct cbt_tracker **ts, unsigned int n, unsigned int *
 	unsigned int done = 0, i, j;
 	u64 placed = 0;
 
-	lockdep_assert_held(&cbt_snapshot_lock);
 	mutex_lock(&cbt_trackers_lock);
 	for (i = 0; i < n; i++) {
 		if (!ts[i]->md || !ts[i]->origin_bdev) {
@@ -91,7 +90,15 @@ int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 			goto free;
 		}
 	}
-	mutex_lock(&cbt_snapshot_lock);
+	/*
+	 * The members' claims, all at once: takes of other devices (and
+	 * their waits for writes, metadata writes and freezes) run meanwhile.
+	 */
+	r = cbt_claim(ts, n, true);
+	if (r) {
+		*why = "Interrupted: nothing taken";
+		goto free;
+	}
 	for (i = 0; i < n; i++) {
 		struct cbt_snapshot *s = snap_of(ts[i]);
 
@@ -205,15 +212,15 @@ thaw:
 		*freeze_ns = freeze ? ktime_to_ns(ktime_sub(t3, t0)) : 0;
 		/*
 		 * Status only, so after the thaw. No release can run meanwhile
-		 * (it needs cbt_snapshot_lock), and writes only forfeit chunks
-		 * outside the set.
+		 * (it needs the claim), and writes only forfeit chunks outside
+		 * the set.
 		 */
 		for (i = 0; i < n; i++)
 			if (preserve_from[i])
 				cbt_cow_count_preserved(snap_of(ts[i]));
 	}
 out:
-	mutex_unlock(&cbt_snapshot_lock);
+	cbt_unclaim(ts, n);
 	if (!r)
 		for (i = 0; i < n; i++) {
 			cbt_tracker_event(ts[i], CBT_EVENT_EPOCH_CLOSED, epochs[i]);
@@ -231,8 +238,16 @@ int cbt_snap_release(struct cbt_tracker *t, u64 sector, u64 len, const char **wh
 	u64 first, last;
 	int r;
 
-	/* The lock keeps the snapshot from going away under the release. */
-	mutex_lock(&cbt_snapshot_lock);
+	/*
+	 * The claim keeps the snapshot from going away under the release:
+	 * per device, so releases of other devices' snapshots never wait
+	 * for this one, nor for their takes.
+	 */
+	r = cbt_claim(&t, 1, true);
+	if (r) {
+		*why = "Interrupted";
+		return r;
+	}
 	s = snap_of(t);
 	r = -ENOENT;
 	if (!s) {
@@ -257,7 +272,7 @@ int cbt_snap_release(struct cbt_tracker *t, u64 sector, u64 len, const char **wh
 	if (r)
 		*why = r == -ENOMEM ? "Out of memory" : "The snapshot became invalid";
 out:
-	mutex_unlock(&cbt_snapshot_lock);
+	cbt_unclaim(&t, 1);
 	return r;
 }
 
@@ -270,7 +285,7 @@ int cbt_snap_fill(struct sk_buff *skb, struct cbt_tracker *t)
 	int r = 0;
 
 	/*
-	 * RCU, not cbt_snapshot_lock: a take may hold that lock for up to
+	 * RCU, not the claim: a take may hold it for up to
 	 * CBT_DRAIN_TIMEOUT_SECS, and status must answer meanwhile. snap_dtr
 	 * waits for a grace period before it frees the snapshot.
 	 */

@@ -23,6 +23,41 @@ static void snap_free(struct cbt_snapshot *s)
 }
 
 /*
+ * Why @s (of @len sectors) cannot be attached to @t, or NULL (then the
+ * device's geometry is in @s); -EBUSY in @r for a snapshot attached
+ * already. @t claimed, cbt_snapshot_lock held.
+ */
+static char *attach_check(struct cbt_snapshot *s, struct cbt_tracker *t, sector_t len, int *r)
+{
+	char *why = NULL;
+
+	lockdep_assert_held(&cbt_snapshot_lock);
+	mutex_lock(&cbt_trackers_lock);
+	if (snap_of(t)) {
+		why = "The cbt device has a snapshot attached already; remove it first";
+		*r = -EBUSY;
+	} else if (len != t->dev_sectors) {
+		why = "The snapshot's length must be the cbt device's";
+	} else if (!t->md || !t->origin_bdev) {
+		why = "The cbt device has no table";
+	} else if (bdev_is_zoned(t->origin_bdev)) {
+		/* Zone resets and appends cannot be copied on write. */
+		why = "Zoned origins are not supported";
+	} else if (s->nr_blocks && (s->nr_blocks != t->nr_blocks ||
+				    s->origin_devt != t->origin_bdev->bd_dev)) {
+		/* Between the two checks: a table reload, to another origin. */
+		why = "The cbt device changed while the snapshot was attached";
+	} else {
+		s->block_shift = t->block_shift;
+		s->nr_blocks = t->nr_blocks;
+		s->origin_devt = t->origin_bdev->bd_dev;
+		why = cbt_snap_cow_conflict(s->cow->bdev, t);
+	}
+	mutex_unlock(&cbt_trackers_lock);
+	return why;
+}
+
+/*
  * Construct a snapshot device:
  *   cbt-snap <cbt dev> <cow dev> <chunk sectors>
  *
@@ -107,39 +142,40 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 
-	/*
-	 * Check everything before writing anything: the COW's first chunk
-	 * may be another device's superblock. cbt_snapshot_lock keeps other
-	 * snapshots from attaching until this one is published.
-	 */
-	mutex_lock(&cbt_snapshot_lock);
 	mutex_lock(&cbt_trackers_lock);
 	t = cbt_tracker_find(NULL, s->cbt_devt);
-	why = NULL;
+	mutex_unlock(&cbt_trackers_lock);
 	if (!t) {
-		why = "Not a cbt device";
-	} else if (snap_of(t)) {
-		why = "The cbt device has a snapshot attached already; remove it first";
-		r = -EBUSY;
-	} else if (ti->len != t->dev_sectors) {
-		why = "The snapshot's length must be the cbt device's";
-	} else if (!t->md || !t->origin_bdev) {
-		why = "The cbt device has no table";
-	} else if (bdev_is_zoned(t->origin_bdev)) {
-		/* Zone resets and appends cannot be copied on write. */
-		why = "Zoned origins are not supported";
-	} else if (cbt_bitmap_init(&s->preserve, t->nr_blocks, GFP_KERNEL)) {
+		ti->error = "Not a cbt device";
+		r = -EINVAL;
+		goto bad;
+	}
+	/*
+	 * Check everything before writing anything: the COW's first chunk
+	 * may be another device's superblock. The claim keeps other attaches
+	 * and takes of this device away until the snapshot is published;
+	 * cbt_snapshot_lock, held for the checks only, other attaches: the
+	 * zeroing waits for no global lock, so the checks against the other
+	 * snapshots are made again with the pointer's publication.
+	 */
+	r = cbt_claim(&t, 1, true);
+	if (r) {
+		ti->error = "Interrupted";
+		cbt_tracker_put(t);
+		goto bad;
+	}
+	r = -EINVAL;
+	mutex_lock(&cbt_snapshot_lock);
+	why = attach_check(s, t, ti->len, &r);
+	mutex_unlock(&cbt_snapshot_lock);
+	if (!why && cbt_bitmap_init(&s->preserve, s->nr_blocks, GFP_KERNEL)) {
 		why = "Cannot allocate the preserve set";
 		r = -ENOMEM;
-	} else {
-		s->block_shift = t->block_shift;
-		why = cbt_snap_cow_conflict(s->cow->bdev, t);
 	}
-	mutex_unlock(&cbt_trackers_lock);
 	if (!why) {
 		/* The cbt target holds it with the same dm claim: this cannot conflict. */
-		snprintf(origin, sizeof(origin), "%u:%u", MAJOR(t->origin_bdev->bd_dev),
-			 MINOR(t->origin_bdev->bd_dev));
+		snprintf(origin, sizeof(origin), "%u:%u", MAJOR(s->origin_devt),
+			 MINOR(s->origin_devt));
 		r = dm_get_device(ti, origin, CBT_OPEN_READ, &s->origin);
 		if (r)
 			why = "Error opening the cbt device's origin";
@@ -151,15 +187,21 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 			why = "Cannot zero the COW device's first chunk";
 	}
 	if (!why) {
-		s->t = t;
-		rcu_assign_pointer(t->snap, s);
+		r = -EINVAL;
+		mutex_lock(&cbt_snapshot_lock);
+		why = attach_check(s, t, ti->len, &r);
+		if (!why) {
+			s->t = t;
+			rcu_assign_pointer(t->snap, s);
+			r = 0;
+		}
+		mutex_unlock(&cbt_snapshot_lock);
 	}
-	mutex_unlock(&cbt_snapshot_lock);
+	cbt_unclaim(&t, 1);
 	if (why)
 		ti->error = why;
 	if (r) {
-		if (t)
-			cbt_tracker_put(t);
+		cbt_tracker_put(t);
 		goto bad;
 	}
 	ti->private = s;
@@ -189,11 +231,11 @@ void cbt_snap_orphan(struct cbt_tracker *t)
 {
 	struct cbt_snapshot *s;
 
-	mutex_lock(&cbt_snapshot_lock);
+	cbt_claim(&t, 1, false);
 	s = snap_of(t);
 	if (s)
 		cbt_cow_invalidate(s, -ENODEV);
-	mutex_unlock(&cbt_snapshot_lock);
+	cbt_unclaim(&t, 1);
 }
 
 static void snap_dtr(struct dm_target *ti)
@@ -203,13 +245,16 @@ static void snap_dtr(struct dm_target *ti)
 
 	/*
 	 * First stop copying: waiting writes go down, queued ones skip it.
-	 * Under cbt_snapshot_lock, so a take that found it PREPARED cannot
-	 * make it ACTIVE again.
+	 * Under the claim, so a take that found it PREPARED cannot make it
+	 * ACTIVE again; the pointer's change under cbt_snapshot_lock too,
+	 * which an attach's checks of the other snapshots hold.
 	 */
-	mutex_lock(&cbt_snapshot_lock);
+	cbt_claim(&t, 1, false);
 	cbt_cow_invalidate(s, 0);
+	mutex_lock(&cbt_snapshot_lock);
 	rcu_assign_pointer(t->snap, NULL);
 	mutex_unlock(&cbt_snapshot_lock);
+	cbt_unclaim(&t, 1);
 	cbt_cow_drain(s);
 	dm_put_device(ti, s->origin);
 	dm_put_device(ti, s->cow);

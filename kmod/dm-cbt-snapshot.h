@@ -72,6 +72,8 @@ struct cbt_snapshot {
 	 */
 	u64 preserve_from;
 	u32 block_shift;
+	u64 nr_blocks;			/* the cbt device's at the attach, the set's size */
+	dev_t origin_devt;		/* the cbt device's origin at the attach */
 	struct cbt_bitmap preserve;
 	/*
 	 * Chunks the snapshot no longer holds (forfeited or released): set
@@ -132,6 +134,8 @@ u64 cbt_cow_used(struct cbt_snapshot *s);
 bool cbt_bdev_on(struct block_device *upper, struct block_device *x);
 
 /* dm-cbt-snapshot-check.c */
+/* ->snap changes and the attach checks; see dm-cbt.h. */
+extern struct mutex cbt_snapshot_lock;
 /* "major:minor" or a block device path. */
 int cbt_snap_parse_devt(const char *arg, dev_t *dev);
 /*
@@ -161,10 +165,11 @@ static inline u64 cbt_snap_to_read(struct cbt_snapshot *s)
 	return n - min(n, READ_ONCE(s->nr_released_preserved));
 }
 
-/* The snapshot attached to @t; cbt_snapshot_lock held. */
+/* The snapshot attached to @t; @t claimed or cbt_snapshot_lock held. */
 static inline struct cbt_snapshot *snap_of(struct cbt_tracker *t)
 {
-	return rcu_dereference_protected(t->snap, lockdep_is_held(&cbt_snapshot_lock));
+	return rcu_dereference_protected(t->snap, cbt_claimed(t) ||
+					 lockdep_is_held(&cbt_snapshot_lock));
 }
 
 #endif /* DM_CBT_SNAPSHOT_H */

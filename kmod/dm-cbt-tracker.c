@@ -18,13 +18,73 @@
 
 DEFINE_MUTEX(cbt_trackers_lock);	/* protects cbt_trackers and each tracker's md */
 LIST_HEAD(cbt_trackers);
+
+/* ---- Claims: one hold of a tracker's writes, or change of its snapshot, at a time ---- */
+
 /*
- * Serialises every tracker's ->snap changes and every hold..release of a
- * tracker's writes (epoch closes here, snapshot takes above): one holder
- * at a time. The snapshot code takes it too; it lives here because the
- * tracker, which calls nobody above it, needs it for its own closes.
+ * A claim is a per-tracker lock that a task takes for a whole group of
+ * trackers at once or for none of them: cbt_claim() sleeps, holding
+ * nothing, until every tracker of the group is unclaimed, and then claims
+ * them all in one step under cbt_claims_lock. So two claimers never wait
+ * for each other in a cycle, whatever the groups, and a claim may be held
+ * across I/O (a drain of writes in flight, metadata writes, a freeze):
+ * only claimers of the same trackers wait for it. Lockdep sees all claims
+ * as one lock (cbt_claim_map): it checks that no claimer waits for
+ * another claim, and what is taken inside them.
  */
-DEFINE_MUTEX(cbt_snapshot_lock);
+static DEFINE_SPINLOCK(cbt_claims_lock);	/* protects every tracker's ->claimer */
+static DECLARE_WAIT_QUEUE_HEAD(cbt_claims_wq);	/* woken by every cbt_unclaim() */
+#ifdef CONFIG_LOCKDEP
+static struct lock_class_key cbt_claim_key;
+static struct lockdep_map cbt_claim_map = STATIC_LOCKDEP_MAP_INIT("cbt_claim", &cbt_claim_key);
+#endif
+
+/* Claim all of @ts, or none if one of them is claimed. */
+static bool try_claim(struct cbt_tracker **ts, unsigned int n)
+{
+	unsigned int i;
+	bool free = true;
+
+	spin_lock(&cbt_claims_lock);
+	for (i = 0; i < n && free; i++)
+		free = !ts[i]->claimer;
+	for (i = 0; free && i < n; i++)
+		ts[i]->claimer = current;
+	spin_unlock(&cbt_claims_lock);
+	return free;
+}
+
+int cbt_claim(struct cbt_tracker **ts, unsigned int n, bool killable)
+{
+	might_sleep();
+	lock_map_acquire(&cbt_claim_map);
+	if (!killable) {
+		wait_event(cbt_claims_wq, try_claim(ts, n));
+	} else if (wait_event_killable(cbt_claims_wq, try_claim(ts, n))) {
+		lock_map_release(&cbt_claim_map);
+		return -EINTR;
+	}
+	return 0;
+}
+
+void cbt_unclaim(struct cbt_tracker **ts, unsigned int n)
+{
+	unsigned int i;
+
+	spin_lock(&cbt_claims_lock);
+	for (i = 0; i < n; i++) {
+		WARN_ON_ONCE(ts[i]->claimer != current);
+		ts[i]->claimer = NULL;
+	}
+	spin_unlock(&cbt_claims_lock);
+	lock_map_release(&cbt_claim_map);
+	wake_up_all(&cbt_claims_wq);
+}
+
+bool cbt_claimed(struct cbt_tracker *t)
+{
+	return READ_ONCE(t->claimer) == current;
+}
 
 /* ---- Listeners: the layers above, called back without being named ---- */
 
@@ -227,13 +287,42 @@ static void cbt_fold_work(struct work_struct *ws)
 {
 	struct cbt_tracker *t = container_of(to_delayed_work(ws), struct cbt_tracker, fold_work);
 	unsigned int noio;
+	unsigned long gp;
+	bool started;
+	int r;
 
 	/* Cleared first: fine bits set during this fold queue the next one. */
 	clear_bit(0, &t->fold_queued);
 	noio = memalloc_noio_save();
 	mutex_lock(&t->lock);
-	cbt_fold(t, "writing the fine bits");
+	started = cbt_md_fold_start(t, &gp);
 	mutex_unlock(&t->lock);
+	if (!started)
+		goto out;
+	/*
+	 * The grace period without t->lock: the commit worker, which first
+	 * writes of unmarked regions wait for, needs it meanwhile, and a
+	 * grace period on a busy machine takes long. Safe, because until
+	 * cbt_md_fold_finish() the old generation's pages stay on disk (a
+	 * crash loads both generations, as during any fold), and what may
+	 * run in between touches only the new generation or commits fine
+	 * bits early: the commit worker stages and writes the new
+	 * generation's pages (cbt_md_fold_start() flipped rgen) and commits
+	 * dirty leaves, which a map() still setting bits under an old mark
+	 * dirties again for the finish's commit; no other fold starts
+	 * (fold_pending), a one-step fold (an epoch close, a suspend) first
+	 * finishes this one, waiting under t->lock for what is left of the
+	 * grace period; region maps are reset or freed only with this work
+	 * cancelled (suspend, removal) or by a new identity, which drops the
+	 * pending fold with the generations it zeroes.
+	 */
+	cond_synchronize_rcu(gp);
+	mutex_lock(&t->lock);
+	r = cbt_md_fold_finish(t);
+	if (r)
+		cbt_md_failed(t, r, "writing the fine bits");
+	mutex_unlock(&t->lock);
+out:
 	memalloc_noio_restore(noio);
 }
 
@@ -330,8 +419,10 @@ int cbt_close_epoch(struct cbt_tracker *t, u64 *closed)
 	new = cbt_epoch_alloc(t, 0, 0);
 	if (!new)
 		return -ENOMEM;
-	/* One hold at a time per tracker: takes hold under it too. */
-	mutex_lock(&cbt_snapshot_lock);
+	/* One hold at a time per tracker: takes hold under its claim too. */
+	r = cbt_claim(&t, 1, true);
+	if (r)
+		goto out;
 	noio = memalloc_noio_save();
 	cbt_hold_writes(t);
 	r = cbt_wait_writes(t, jiffies + CBT_DRAIN_TIMEOUT_SECS * HZ);
@@ -339,7 +430,8 @@ int cbt_close_epoch(struct cbt_tracker *t, u64 *closed)
 		r = cbt_close_epoch_held(t, &new, closed);
 	cbt_release_writes(t);
 	memalloc_noio_restore(noio);
-	mutex_unlock(&cbt_snapshot_lock);
+	cbt_unclaim(&t, 1);
+out:
 	cbt_epoch_discard(new);
 	if (!r)
 		cbt_tracker_event(t, CBT_EVENT_EPOCH_CLOSED, *closed);
@@ -752,6 +844,8 @@ bool cbt_count_write(struct cbt_tracker *t, struct bio *bio)
 void cbt_hold_writes(struct cbt_tracker *t)
 {
 	unsigned long flags;
+
+	WARN_ON_ONCE(!cbt_claimed(t));
 
 	spin_lock_irqsave(&t->held_lock, flags);
 	t->holding = true;

@@ -31,10 +31,20 @@
  *                      held. Readers hold cbt_listeners_srcu (SRCU) instead
  *                      and never this mutex, so the synchronize_srcu()
  *                      under it waits only for callbacks in flight.
- *   cbt_snapshot_lock  (mutex, dm-cbt-tracker.c) every tracker's ->snap
- *                      (attach, detach), taking snapshots, and every
- *                      hold..release of a tracker's writes (takes and
- *                      epoch closes): one holder at a time.
+ *   claims             (per tracker, cbt_claim(), dm-cbt-tracker.c) a
+ *                      tracker's hold..release of writes (epoch closes,
+ *                      takes), its ->snap changes, its snapshot's take
+ *                      and releases: one claimer per tracker. A take
+ *                      claims all its members at once (all or none), so
+ *                      claimers never wait for each other in a cycle;
+ *                      held across I/O (drains, metadata writes, freezes),
+ *                      which only claimers of the same trackers wait for.
+ *                      Lockdep sees them as one lock, cbt_claim.
+ *   cbt_snapshot_lock  (mutex, dm-cbt-snapshot-check.c) every tracker's
+ *                      ->snap changes (with its claim) and the attach
+ *                      checks that look at every attached snapshot's COW
+ *                      device. Global: held for no I/O and no wait
+ *                      but for cbt_trackers_lock.
  *   cbt_trackers_lock  (mutex) the cbt_trackers list, each tracker's md
  *                      and nr_targets.
  *   t->lock            (mutex) a tracker's ledger, slots, ->open updates,
@@ -47,11 +57,14 @@
  *                      copies, reads, queued writes and state changes;
  *                      taken in map() and end_io, so under no mutex here.
  *   xa_lock(&s->map)   (irq-safe) only inside s->lock.
- * The three spinlocks are leaves: nothing is taken inside them but the
- * xarray lock.
+ *   cbt_claims_lock    (spinlock, dm-cbt-tracker.c) every tracker's
+ *                      ->claimer; only inside cbt_claim() and
+ *                      cbt_unclaim().
+ * The spinlocks are leaves: nothing is taken inside them but the xarray
+ * lock.
  *
- * cbt_listeners_srcu read sections nest under cbt_snapshot_lock at most
- * (a release of held writes runs ->check_write) and hold no spinlock;
+ * cbt_listeners_srcu read sections nest under a claim at most (a release
+ * of held writes runs ->check_write) and hold no spinlock;
  * inside them ->check_write takes s->lock and ->event takes t->lock and
  * cbt_trackers_lock, so no listener callback is ever called under t->lock,
  * cbt_trackers_lock or a spinlock.
@@ -178,6 +191,13 @@ struct cbt_tracker {
 	unsigned long *rwritten[2];
 	u64 rmap_pages;			/* what they were sized for */
 	u32 rgen;
+	/*
+	 * Under lock: a fold retired generation !rgen and has not written
+	 * it off yet (cbt_md_fold_finish()); fold_gp, the grace period
+	 * that must end before it does.
+	 */
+	bool fold_pending;
+	unsigned long fold_gp;
 	unsigned long fold_queued;	/* bit 0: fold_work is queued */
 	struct delayed_work fold_work;	/* cbt_fold() a second after fine bits */
 
@@ -193,7 +213,15 @@ struct cbt_tracker {
 	spinlock_t held_lock;		/* protects holding and held */
 	bool holding;
 	struct bio_list held;		/* writes that arrived while holding */
-	/* The attached snapshot: read under RCU, changed under cbt_snapshot_lock. */
+	/*
+	 * The task holding this tracker's claim (cbt_claim()), or NULL;
+	 * under cbt_claims_lock.
+	 */
+	struct task_struct *claimer;
+	/*
+	 * The attached snapshot: read under RCU, changed with the tracker
+	 * claimed and cbt_snapshot_lock held; either keeps it stable.
+	 */
 	struct cbt_snapshot __rcu *snap;
 };
 
@@ -243,8 +271,19 @@ int cbt_snap_fill(struct sk_buff *skb, struct cbt_tracker *t);
 /* dm-cbt-tracker.c: the registry, under cbt_trackers_lock. */
 extern struct mutex cbt_trackers_lock;
 extern struct list_head cbt_trackers;
-/* Serialises ->snap changes and every hold..release of writes; see the top. */
-extern struct mutex cbt_snapshot_lock;
+
+/*
+ * Claim the @n trackers of @ts (no tracker twice), all at once: a claim
+ * is what a hold..release of a tracker's writes (an epoch close, a take),
+ * a change of its ->snap and a snapshot's take or release run under, one
+ * claimer per tracker at a time. Waits, holding nothing, until none of
+ * them is claimed; -EINTR on a fatal signal when @killable. Never called
+ * with a claim, cbt_snapshot_lock, cbt_trackers_lock or t->lock held.
+ */
+int cbt_claim(struct cbt_tracker **ts, unsigned int n, bool killable);
+void cbt_unclaim(struct cbt_tracker **ts, unsigned int n);
+/* Does the current task hold @t's claim? */
+bool cbt_claimed(struct cbt_tracker *t);
 
 /*
  * The tracker calls nobody above it: what the layers above must hear of
@@ -265,8 +304,8 @@ extern struct mutex cbt_snapshot_lock;
  * ->check_write: a remapped write to @t while a snapshot is attached
  *   (t->snap set): true if it may go down now, false if the listener took
  *   it (it submits the write itself). Called from map() (atomic) or the
- *   commit worker with no lock held, or from a release of held writes under
- *   cbt_snapshot_lock; it must not sleep.
+ *   commit worker with no lock held, or from a release of held writes
+ *   under the tracker's claim; it must not sleep.
  */
 struct cbt_tracker_listener_ops {
 	void (*event)(struct cbt_tracker *t, enum cbt_event event, u64 epoch);
@@ -292,7 +331,7 @@ int cbt_tracker_name(struct cbt_tracker *t, char *name);
 
 /*
  * Hold new writes and wait for those in flight; then release them. One
- * hold at a time per tracker: holders take cbt_snapshot_lock. The wait
+ * hold at a time per tracker: holders claim it (cbt_claim()). The wait
  * ends at @deadline (jiffies): -ETIMEDOUT, or -EINTR on a fatal signal.
  */
 #define CBT_DRAIN_TIMEOUT_SECS 30
@@ -387,7 +426,18 @@ bool cbt_md_regions_marked(struct cbt_tracker *t, u64 start, u64 len);
 bool cbt_md_regions_on(struct cbt_tracker *t);
 void cbt_md_stage_regions(struct cbt_tracker *t, u64 start, u64 len);
 int cbt_md_commit_regions(struct cbt_tracker *t);
+/*
+ * A fold in one step: finish a pending one, start, wait for the grace
+ * period (under t->lock) and finish. Or in two, for the fold worker:
+ * cbt_md_fold_start() retires the current generation (false: nothing to
+ * fold, or one pending), then, t->lock dropped, the caller waits for the
+ * grace period @gp (cond_synchronize_rcu()), and cbt_md_fold_finish(),
+ * t->lock held again, writes the fine bits and zeroes the old generation
+ * (nothing if another caller finished it meanwhile).
+ */
 int cbt_md_fold(struct cbt_tracker *t);
+bool cbt_md_fold_start(struct cbt_tracker *t, unsigned long *gp);
+int cbt_md_fold_finish(struct cbt_tracker *t);
 void cbt_md_regions_free(struct cbt_tracker *t);
 void cbt_md_failed(struct cbt_tracker *t, int err, const char *what);
 /* After cbt_md_failed(): (re)try zeroing both superblocks. */

@@ -407,6 +407,15 @@ def scale(rows, out, js):
                        f"no backups: {fmt(i50, 0)} / {fmt(i99, 0)} us; p99 ratio (no backups / during) "
                        f"{fmt(i99 / p99 if p99 and i99 else None)}")
         js["scale"]["backups"] = {"raw": bk, "throughput_parallel_vs_serial": thr}
+        waits = [r for r in rows if r["bench"] == "scale" and r.get("phase") == "waits"]
+        js["scale"]["waits"] = waits
+        for k in ("serial", "parallel"):
+            w = [r for r in waits if r.get("round") == k]
+            if w:
+                out.append(f"  where tasks waited in dm_cbt during the {k} backups "
+                           f"(task samples, of {w[0].get('samples')} samples):")
+                for r in w:
+                    out.append(f"    {r.get('n'):>5}  {r.get('where')}")
         out.append("")
 
 

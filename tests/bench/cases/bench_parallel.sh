@@ -7,8 +7,13 @@
 # the same 16 at once. A 17th device takes fio 4 KiB random writes at 1
 # MiB/s all along (every completion logged): p50/p99 of its writes with no
 # backup running, during the serial ones and during the parallel ones.
-# Results: "BENCH scale phase=backups" (the bench_scale table shows them);
-# no pass/fail threshold.
+# With BENCH_WAITS=1 (VM_GUEST_ENV), where the backups' processes and
+# dm_cbt's workers wait in the kernel, sampled from /proc/*/stack during
+# each round: "BENCH scale phase=waits" lines (the innermost dm_cbt
+# function, its caller, the kind of wait, whose). Off by default: the
+# sampler takes CPU from what is measured, and on a loaded TCG guest it
+# gets few samples. Results: "BENCH scale phase=backups" (the bench_scale
+# table shows them); no pass/fail threshold.
 # disks: 2M 420M 272M 640M
 # timeout: 2400
 # grace: 60
@@ -27,6 +32,7 @@ STORE=/mnt/sc-store
 cleanup() {
 	[ -f "$W/fio.pid" ] && kill "$(cat "$W/fio.pid")" 2>/dev/null
 	rm -f "$W/fio.pid"
+	bg_kill
 	unmount "$STORE"
 	for d in $(dmsetup ls 2>/dev/null | awk '$1 ~ /^sc-c/ { print $1 }'); do
 		cbt snapshot drop "$d" 2>/dev/null || true
@@ -92,6 +98,81 @@ backup_one() {
 		>"$W/inc$1.json" 2>"$W/inc$1.err"
 }
 
+# sampling ROUND / sampled: start the sampler into $W/ROUND.stacks, stop it
+# (only with BENCH_WAITS=1).
+sampling() {
+	[ "${BENCH_WAITS:-0}" = 1 ] || return 0
+	bg_start sampler sampler "$W/$1.stacks"
+	renice -n -10 -p "$(bg_pid sampler)" >/dev/null
+}
+sampled() {
+	[ "${BENCH_WAITS:-0}" = 1 ] || return 0
+	bg_kill sampler
+}
+
+# sampler FILE: every 0.2 s (at a higher priority than the load, or it
+# gets no CPU), each task's name, then the kernel stack frames of every
+# task that names dm_cbt or a wait, "@ N" before sample N.
+sampler() {
+	local n=0
+	while :; do
+		n=$((n + 1))
+		echo "@ $n"
+		grep -H -e . /proc/[0-9]*/comm 2>/dev/null
+		grep -H -e dm_cbt -e mutex -e rcu -e io_schedule -e wait_for -e blk \
+			-e schedule /proc/[0-9]*/stack 2>/dev/null
+		sleep 0.2
+	done >"$1"
+}
+
+# waits FILE ROUND DEV17: per task sample with a dm_cbt frame, the
+# innermost dm_cbt function, its dm_cbt caller, what it waits for and
+# who: cbt (the backups), wq17 (a dm_cbt work item of the 17th device,
+# DEV17 its major:minor), wq (another device's), or the task's name. One
+# BENCH line per place, the most frequent first.
+waits() {
+	awk -v round="$2" -v dev17="dm-cbt-$3" '
+	function flush() {
+		if (fn != "") n[fn "<" caller "/" kind "/" who(cur)]++
+		fn = ""; caller = ""; kind = ""; seen = ""
+	}
+	function who(t,  c) {
+		c = comm[t]
+		if (c == "cbt") return "cbt"
+		if (index(c, dev17 "") && substr(c, index(c, dev17) + length(dev17)) !~ /^[0-9]/)
+			return "wq17"
+		if (c ~ /dm-cbt-/) return "wq"
+		sub(/[\/:+].*/, "", c)
+		return c
+	}
+	/^@ / { flush(); samples++; cur = ""; next }
+	{
+		split($1, a, "/"); task = a[3]
+		if (a[4] ~ /^comm:/) { c = $0; sub(/^[^:]*:/, "", c); comm[task] = c; next }
+		if (task != cur) { flush(); cur = task }
+		f = $2; sub(/\+.*/, "", f)
+		if ($0 ~ /\[dm_cbt\]/) {
+			if (fn == "") {
+				fn = f
+				kind = "other"
+				if (seen ~ /mutex/) kind = "mutex"
+				else if (seen ~ /rcu/) kind = "rcu"
+				else if (seen ~ /io_schedule|blk|bio/) kind = "io"
+				else if (seen ~ /wait_for_completion/) kind = "completion"
+			} else if (caller == "") {
+				caller = f
+			}
+		} else if (fn == "") {
+			seen = seen " " f
+		}
+	}
+	END {
+		flush()
+		for (k in n)
+			printf "BENCH scale phase=waits round=%s where=%s n=%d samples=%d\n", round, k, n[k], samples
+	}' "$1" | sort -t= -k5 -nr | head -10
+}
+
 B=$((NB + 1))
 rm -f "$W"/lat_clat.1.log
 f0=$(now_us)
@@ -99,9 +180,10 @@ f0=$(now_us)
 	--direct=1 --ioengine=libaio --iodepth=4 --rate=1m --randrepeat=0 --norandommap \
 	--time_based --runtime=3600 --output=/dev/null --write_lat_log="$W/lat" --log_avg_msec=0) &
 echo $! >"$W/fio.pid"
-sleep 6
+sleep 20
 q0=$(now_us)
 change
+sampling serial
 t0=$(now_us)
 i=0
 while [ "$i" -lt "$NB" ]; do
@@ -109,8 +191,10 @@ while [ "$i" -lt "$NB" ]; do
 	backup_one "$i" || fail "serial incremental $i: $(cat "$W/inc$i.err")"
 done
 t1=$(now_us)
+sampled
 serial_bytes=$(cat "$W"/inc*.json | sed -n 's/^ *"read_bytes": *\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s }')
 change
+sampling parallel
 t2=$(now_us)
 i=0
 pids=""
@@ -124,6 +208,7 @@ for p in $pids; do
 	wait "$p" || rc=1
 done
 t3=$(now_us)
+sampled
 [ "$rc" = 0 ] || fail "a parallel incremental failed: $(cat "$W"/inc*.err)"
 par_bytes=$(cat "$W"/inc*.json | sed -n 's/^ *"read_bytes": *\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s }')
 kill "$(cat "$W/fio.pid")"
@@ -138,4 +223,9 @@ bench_out scale phase=backups "n=$NB" "serial_us=$((t1 - t0))" "serial_bytes=$se
 	"parallel_us=$((t3 - t2))" "parallel_bytes=$par_bytes" "idle_p50_us=$idle50" \
 	"idle_p99_us=$idle99" "serial_p50_us=$ser50" "serial_p99_us=$ser99" "parallel_p50_us=$1" \
 	"parallel_p99_us=$2"
+if [ "${BENCH_WAITS:-0}" = 1 ]; then
+	d17=$(dmsetup info -c --noheadings -o major,minor "sc-cb$B" | tr -d ' ')
+	waits "$W/serial.stacks" serial "$d17"
+	waits "$W/parallel.stacks" parallel "$d17"
+fi
 pass

@@ -13,39 +13,32 @@
 W=/tmp/bounded
 
 cleanup() {
-	dmsetup resume low 2>/dev/null || true
-	[ -n "${DD:-}" ] && wait "$DD" 2>/dev/null
-	[ -n "${TAKE:-}" ] && wait "$TAKE" 2>/dev/null
+	unstick low "${TAKE:-}"
 	dm_remove c-snap c low
 }
 
 need_module dm_cbt
 need_cmd cbt stamp
 rm -rf "$W" && mkdir -p "$W"
-DD=
+STUCK=
 TAKE=
 
 N=$(sectors "$DISK1")
 assert_cmd dmsetup create low --table "0 $N linear $DISK1 0"
 assert_cmd dmsetup create c --table "0 $N cbt /dev/mapper/low 8"
-assert_cmd dmsetup suspend low
-log "a write to c is now in flight, queued in the suspended low"
-stamp write /dev/mapper/c -b 4096 -o 40960 -n 1 -g 7 >/dev/null &
-DD=$!
-until [ "$(cbt status c --json | sed -n 's/.*"changed_blocks": \([0-9]*\).*/\1/p' | head -1)" = 1 ]; do
-	kill -0 "$DD" 2>/dev/null || fail "the write finished with low suspended"
-done
+log "a write to c in flight, queued in the suspended low"
+write_stuck c low
 
 log "take: it holds writes and waits for the one in flight"
 start=$(date +%s)
 cbt snapshot take c --cow "$DISK2" --no-freeze >"$W/take.out" 2>&1 &
 TAKE=$!
-until grep -q "cbt_wait_writes" "/proc/$TAKE/stack" 2>/dev/null; do
+until take_waits "$TAKE"; do
 	kill -0 "$TAKE" 2>/dev/null || fail "the take ended before waiting: $(cat "$W/take.out")"
 done
 log "while it waits, cbt status is answered"
 assert_cmd cbt status c
-grep -q "cbt_wait_writes" "/proc/$TAKE/stack" 2>/dev/null ||
+take_waits "$TAKE" ||
 	fail "the take no longer waits: cbt status was answered only after it (not concurrently)"
 
 if wait "$TAKE"; then
@@ -62,8 +55,8 @@ assert_eq "$(cbt status c --json | sed -n 's/.*"current_epoch": \([0-9]*\).*/\1/
 
 log "low resumes: the write completes"
 assert_cmd dmsetup resume low
-wait "$DD" || fail "the write failed"
-DD=
+wait "$STUCK" || fail "the write failed"
+STUCK=
 assert_cmd cbt snapshot take c --cow "$DISK2" --no-freeze
 assert_cmd cbt snapshot drop c
 assert_cmd dmsetup remove c

@@ -104,6 +104,36 @@ closed_epochs() {
 	cbt status "$1" | sed -n 's/^ *epoch \([0-9]*\): closed.*/\1/p'
 }
 
+# write_stuck DEV LOWER: suspend LOWER (DEV's origin is on it), then write
+# one stamped 4 KiB block (generation 7) at 40 KiB of DEV in the background
+# ($STUCK: its pid), and wait until DEV's open epoch has it marked: the
+# write is in flight, queued in LOWER until `dmsetup resume LOWER'.
+write_stuck() {
+	assert_cmd dmsetup suspend "$2"
+	stamp write "/dev/mapper/$1" -b 4096 -o 40960 -n 1 -g 7 >/dev/null &
+	STUCK=$!
+	until [ "$(status_json "$1" changed_blocks)" = 1 ]; do
+		kill -0 "$STUCK" 2>/dev/null || fail "the write finished with $2 suspended"
+	done
+}
+
+# unstick LOWER [PID...]: for cleanup after write_stuck: resume LOWER, then
+# wait for $STUCK and each PID given (empty ones skipped); never fails.
+unstick() {
+	local p
+	dmsetup resume "$1" 2>/dev/null || true
+	shift
+	for p in "${STUCK:-}" "$@"; do
+		[ -z "$p" ] || wait "$p" 2>/dev/null || true
+	done
+}
+
+# take_waits PID: PID (a `cbt snapshot take') is in the kernel, waiting
+# for writes in flight (its stack has cbt_wait_writes). Asserts nothing.
+take_waits() {
+	grep -q "cbt_wait_writes" "/proc/$1/stack" 2>/dev/null
+}
+
 # ---- status fields ------------------------------------------------------
 
 # dm_status_word DEV N: the N-th word of `dmsetup status DEV` (1 is the
