@@ -10,6 +10,7 @@
 # of these waited for the first take (up to its 30 s limit).
 # disks: 32M 16M 16M 16M 2M
 # cost: 15
+# kernels: all
 # timeout: 200
 # grace: 60
 
