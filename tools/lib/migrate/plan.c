@@ -22,6 +22,7 @@
 #include "fsmap/fsmap.h"
 #include "kernel/device.h"
 #include "kernel/dmops.h"
+#include "migrate/lvm.h"
 #include "migrate/plan.h"
 #include "util/util.h"
 
@@ -66,8 +67,7 @@ static void unescape(char *s)
 	*d = '\0';
 }
 
-/* Where @dev is mounted (the first mount), or false. */
-static bool mount_point(dev_t dev, char *out, size_t len)
+bool mig_mount_point(dev_t dev, char *out, size_t len)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "r");
 	char line[4096], mnt[PATH_MAX];
@@ -88,13 +88,8 @@ static bool mount_point(dev_t dev, char *out, size_t len)
 	return found;
 }
 
-/*
- * The devices built on @dev (its holders in sysfs): @cbt gets the cbt
- * device among them (one the dm_cbt family lists), @other the name of the
- * first other one ("dm-3"); each "" when there is none.
- */
-static void holders(dev_t dev, const struct cbt_dev_info *infos, size_t nr, char *cbt,
-		    size_t clen, char *other, size_t olen)
+void mig_holders(dev_t dev, const struct cbt_dev_info *infos, size_t nr, char *cbt, size_t clen,
+		 char *other, size_t olen)
 {
 	char dir[128], path[PATH_MAX];
 	struct dirent *de;
@@ -140,19 +135,30 @@ static bool can_freeze(const char *fstype)
 	return false;
 }
 
-static void choose_method(struct mig_part *p, const struct cbt_dev_info *infos, size_t nr)
+static int choose_method(struct mig_part *p, const struct cbt_dev_info *infos, size_t nr)
 {
-	holders(p->src_dev, infos, nr, p->cbt, sizeof(p->cbt), p->held_by, sizeof(p->held_by));
+	int ret;
+
+	mig_holders(p->src_dev, infos, nr, p->cbt, sizeof(p->cbt), p->held_by, sizeof(p->held_by));
 	probe_fs(p);
 	p->biosboot = !strcasecmp(p->type, GPT_BIOS_BOOT);
-	if (!strcmp(p->fstype, "swap"))
+	if (!strcmp(p->fstype, "swap")) {
 		p->method = MIG_SWAP;
-	else if (p->cbt[0])
+	} else if (p->cbt[0]) {
 		p->method = MIG_TRACKED;
-	else if (mount_point(p->src_dev, p->mnt, sizeof(p->mnt)))
-		p->method = can_freeze(p->fstype) ? MIG_FROZEN : MIG_RECHECK;
-	else
+	} else if (!strcmp(p->fstype, "LVM2_member")) {
+		/* Without LVM's tools, a PV nothing uses is copied whole. */
+		ret = mig_lvm_read(p, infos, nr);
+		if (ret != -ENOENT || p->held_by[0])
+			return ret;
+		cbt_err_clear();
 		p->method = MIG_COPY;
+	} else if (mig_mount_point(p->src_dev, p->mnt, sizeof(p->mnt))) {
+		p->method = can_freeze(p->fstype) ? MIG_FROZEN : MIG_RECHECK;
+	} else {
+		p->method = MIG_COPY;
+	}
+	return 0;
 }
 
 static int blk_bytes(const char *path, int fd, uint64_t *bytes)
@@ -431,7 +437,9 @@ int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
 		struct mig_part *p = &pl->p[i];
 		uint64_t sb = pl->sector;
 
-		choose_method(p, infos, nr);
+		ret = choose_method(p, infos, nr);
+		if (ret)
+			break;
 		/* Written through a layer cbt does not track: no copy of it would be consistent. */
 		if (p->method == MIG_COPY && p->held_by[0]) {
 			ret = cbt_err(-EBUSY, "partition %zu (%s) is in use by %s, which is not a cbt"
@@ -439,6 +447,12 @@ int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
 				      " it with `cbt attach', or stop %s)", p->partno + 1, p->src,
 				      p->held_by, p->held_by);
 			break;
+		}
+		if (p->method == MIG_LVM) {
+			pl->copy_bytes += p->copy_bytes;
+			if (p->new_size < p->size)
+				ret = mig_lvm_check_shrink(p, p->new_size * sb);
+			continue;
 		}
 		p->copy_bytes = p->method == MIG_SWAP ? 0 :
 				(p->new_size < p->size ? p->new_size : p->size) * sb;
