@@ -79,14 +79,20 @@ static const char *what(const struct mig_part *p)
 	return "";
 }
 
-/* Under a PV's line: its VG, then one line per LV. */
-static void print_pv_plan(const struct mig_pv *pv)
+/* Under a PV's line: its VG, its resize, then one line per LV. */
+static void print_pv_plan(const struct mig_plan *pl, const struct mig_part *p)
 {
+	const struct mig_pv *pv = p->pv;
 	char a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN];
 
 	printf("       VG %s: %" PRIu64 " of %" PRIu64 " extents of %s in use, metadata %s\n",
 	       pv->vg[0] ? pv->vg : "(none)", pv->pe_alloc, pv->pe_count,
 	       cbt_human_size(pv->extent, a), cbt_human_size(pv->pe_start, b));
+	if (p->new_size != p->size)
+		printf("       PV %s with pvresize to %s (extents in use up to %s)\n",
+		       p->new_size > p->size ? "grown" : "shrunk",
+		       cbt_human_size(p->new_size * pl->sector, a),
+		       cbt_human_size(pv->pe_start + pv->used_end * pv->extent, b));
 	for (size_t k = 0; k < pv->nlv; k++) {
 		const struct mig_lv *lv = &pv->lv[k];
 
@@ -120,7 +126,7 @@ static void print_plan(const struct mig_plan *pl)
 		       cbt_human_size(p->new_size * pl->sector, b), mig_method_str(p->method),
 		       p->fstype[0] ? p->fstype : "-", what(p));
 		if (p->pv)
-			print_pv_plan(p->pv);
+			print_pv_plan(pl, p);
 	}
 	printf("bytes to copy: %" PRIu64 " (%s)\n", pl->copy_bytes,
 	       cbt_human_size(pl->copy_bytes, a));

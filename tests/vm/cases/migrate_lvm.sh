@@ -92,7 +92,7 @@ zero_big=$(md5_of "$BIG")
 cbt migrate "$S" "$BIG" --dry-run >"$W/plan" || fail "cbt migrate --dry-run"
 cat "$W/plan"
 for m in "1 .* lvm .*LVM2_member" "VG mgl: 15 of 39 extents of 4 MiB in use" \
-	"LV data .* 32 MiB .* tracked .* lvdata" "LV web .* recheck .* $WEB" "LV raw .* copy .* inactive"; do
+	"PV grown with pvresize to 318 MiB (extents in use up to 61 MiB)" "LV data .* 32 MiB .* tracked .* lvdata" "LV web .* recheck .* $WEB" "LV raw .* copy .* inactive"; do
 	grep -q "^ *$m" "$W/plan" || fail "the plan lacks \"$m\""
 done
 cbt migrate "$S" "$BIG" --dry-run --json >"$W/plan.json" || fail "--dry-run --json"

@@ -3,7 +3,6 @@
  * The layout of an LVM PV partition for `cbt migrate' (lvm.h): LVM's own
  * report of it (lvm_report.c reads it), and who uses each LV.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -98,48 +97,23 @@ static int read_report(struct mig_part *p, struct mig_pv *pv)
 	if (ret > 0)
 		ret = cbt_err(-EIO, "`lvm pvs --devices %s --segments %s' failed (exit status %d)",
 			      p->src, p->src, ret);
-	if (ret)
-		goto out;
-	ret = mig_lvm_parse(pv, out, p->src);
-out:
+	if (!ret)
+		ret = mig_lvm_parse(pv, out, p->src);
 	free(out);
 	return ret;
 }
 
-/* Every holder of the partition is one of its active LVs. */
-static int check_holders(const struct mig_part *p, const struct mig_pv *pv)
+/* Each holder of the partition is one of its active LVs. */
+static int lv_holder(void *arg, const char *name, dev_t hdev)
 {
-	char dir[128], path[PATH_MAX];
-	struct dirent *de;
-	int ret = 0;
-	DIR *d;
+	const struct mig_part *p = arg;
 
-	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/holders", major(p->src_dev),
-		 minor(p->src_dev));
-	d = opendir(dir);
-	if (!d)
-		return 0;
-	while (!ret && (de = readdir(d))) {
-		unsigned int ma = 0, mi = 0;
-		bool lv = false;
-		FILE *f;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s/dev", dir, de->d_name);
-		f = fopen(path, "r");
-		if (f && fscanf(f, "%u:%u", &ma, &mi) == 2)
-			for (size_t i = 0; i < pv->nlv && !lv; i++)
-				lv = pv->lv[i].active && pv->lv[i].dev == makedev(ma, mi);
-		if (f)
-			fclose(f);
-		if (!lv)
-			ret = cbt_err(-EBUSY, "partition %zu (%s), an LVM PV, is in use by %s, which"
-				      " is none of its VG's LVs: it cannot be copied consistently"
-				      " (stop %s)", p->partno + 1, p->src, de->d_name, de->d_name);
-	}
-	closedir(d);
-	return ret;
+	for (size_t i = 0; i < p->pv->nlv; i++)
+		if (p->pv->lv[i].active && p->pv->lv[i].dev == hdev)
+			return 0;
+	return cbt_err(-EBUSY, "partition %zu (%s), an LVM PV, is in use by %s, which is none of"
+		       " its VG's LVs: it cannot be copied consistently (stop %s)", p->partno + 1,
+		       p->src, name, name);
 }
 
 static int choose_lv_method(const struct mig_part *p, struct mig_lv *lv,
@@ -183,7 +157,7 @@ int mig_lvm_read(struct mig_part *p, const struct cbt_dev_info *infos, size_t nr
 	for (size_t i = 0; i < pv->nlv && !ret; i++)
 		ret = choose_lv_method(p, &pv->lv[i], infos, nr);
 	if (!ret)
-		ret = check_holders(p, pv);
+		ret = mig_each_holder(p->src_dev, lv_holder, p);
 	if (ret) {
 		mig_lvm_free(p);
 		return ret;

@@ -88,40 +88,64 @@ bool mig_mount_point(dev_t dev, char *out, size_t len)
 	return found;
 }
 
-void mig_holders(dev_t dev, const struct cbt_dev_info *infos, size_t nr, char *cbt, size_t clen,
-		 char *other, size_t olen)
+int mig_each_holder(dev_t dev, int (*fn)(void *arg, const char *name, dev_t hdev), void *arg)
 {
 	char dir[128], path[PATH_MAX];
 	struct dirent *de;
+	int ret = 0;
 	DIR *d;
 
-	cbt[0] = other[0] = '\0';
 	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/holders", major(dev), minor(dev));
 	d = opendir(dir);
 	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		unsigned int ma, mi;
-		bool is_cbt = false;
+		return 0;
+	while (!ret && (de = readdir(d))) {
+		unsigned int ma = 0, mi = 0;
 		FILE *f;
 
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s/dev", dir, de->d_name);
 		f = fopen(path, "r");
-		if (f && fscanf(f, "%u:%u", &ma, &mi) == 2) {
-			for (size_t i = 0; i < nr && !is_cbt; i++) {
-				is_cbt = infos[i].major == ma && infos[i].minor == mi;
-				if (is_cbt && !cbt[0])
-					snprintf(cbt, clen, "%s", infos[i].name);
-			}
-		}
+		if (!f || fscanf(f, "%u:%u", &ma, &mi) != 2)
+			ma = mi = 0;
 		if (f)
 			fclose(f);
-		if (!is_cbt && !other[0])
-			snprintf(other, olen, "%s", de->d_name);
+		ret = fn(arg, de->d_name, makedev(ma, mi));
 	}
 	closedir(d);
+	return ret;
+}
+
+struct holders_of {
+	const struct cbt_dev_info *infos;
+	size_t nr;
+	char *cbt, *other;
+	size_t clen, olen;
+};
+
+static int holder(void *arg, const char *name, dev_t hdev)
+{
+	struct holders_of *h = arg;
+	bool is_cbt = false;
+
+	for (size_t i = 0; i < h->nr && !is_cbt; i++) {
+		is_cbt = makedev(h->infos[i].major, h->infos[i].minor) == hdev;
+		if (is_cbt && !h->cbt[0])
+			snprintf(h->cbt, h->clen, "%s", h->infos[i].name);
+	}
+	if (!is_cbt && !h->other[0])
+		snprintf(h->other, h->olen, "%s", name);
+	return 0;
+}
+
+void mig_holders(dev_t dev, const struct cbt_dev_info *infos, size_t nr, char *cbt, size_t clen,
+		 char *other, size_t olen)
+{
+	struct holders_of h = { infos, nr, cbt, other, clen, olen };
+
+	cbt[0] = other[0] = '\0';
+	mig_each_holder(dev, holder, &h);
 }
 
 /* Filesystems whose FIFREEZE works (vfat's does not). */

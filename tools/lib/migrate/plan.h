@@ -118,6 +118,11 @@ int mig_check_shrink(const char *part, const char *fstype, uint64_t bytes, uint6
 struct cbt_dev_info;
 void mig_holders(dev_t dev, const struct cbt_dev_info *infos, size_t nr, char *cbt, size_t clen,
 		 char *other, size_t olen);
+/*
+ * Call @fn for each holder of @dev in sysfs (its name, "dm-3", and its
+ * device number, 0 when unreadable) until one returns nonzero: that.
+ */
+int mig_each_holder(dev_t dev, int (*fn)(void *arg, const char *name, dev_t hdev), void *arg);
 /* Where @dev is mounted (the first mount), or false. */
 bool mig_mount_point(dev_t dev, char *out, size_t len);
 
