@@ -9,7 +9,7 @@ linux-headers-amd64 linux-headers-6.12-amd64 linux-headers-6.12-rt-amd64
 linux-image-amd64 linux-image-6.12-amd64 linux-image-6.12-rt-amd64
 linux-source-6.1 linux-source-6.12
 dkms kmod
-libmnl-dev libdevmapper-dev libzstd-dev libxxhash-dev libsodium-dev liburing-dev e2fslibs-dev libblkid-dev libfdisk-dev qemu-utils
+libmnl-dev libdevmapper-dev libzstd-dev libxxhash-dev libsodium-dev liburing-dev e2fslibs-dev libblkid-dev libfdisk-dev libjson-c-dev qemu-utils
 clang libclang-rt-dev
 sparse python3 bc bison flex libelf-dev libssl-dev
 qemu-system-x86 busybox-static cpio xz-utils zstd grub-pc-bin grub-efi-amd64-bin ovmf mtools jq

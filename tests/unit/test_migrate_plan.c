@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
-/* migrate/layout.c: where partitions go on a larger or smaller disk. */
+/*
+ * migrate/layout.c: where partitions go on a larger or smaller disk;
+ * migrate/lvm_report.c: LVM's JSON report of a PV, and whether it fits.
+ */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "migrate/lvm.h"
 #include "migrate/plan.h"
 #include "unit.h"
 
@@ -88,8 +94,94 @@ static void refuses_what_cannot_fit(void)
 	CHECK_EQ(mig_layout(&pl, 0), -EINVAL);
 }
 
+/*
+ * One row of `lvm pvs --segments --reportformat json --units b --nosuffix
+ * -o MIG_LVM_FIELDS': a PV of 39 extents of 4 MiB from 1 MiB on.
+ */
+#define ROW(pvc, mda, start, size, lv, uuid, le, type)				\
+	"{\"pv_uuid\":\"PVU\", \"vg_name\":\"mgl\", \"vg_uuid\":\"VGU\","		\
+	"\"pe_start\":\"1048576\", \"vg_extent_size\":\"4194304\","		\
+	"\"pv_pe_count\":\"39\", \"pv_pe_alloc_count\":\"15\", \"pv_count\":\"" pvc "\","	\
+	"\"pv_mda_count\":\"" mda "\", \"pvseg_start\":\"" start "\","			\
+	"\"pvseg_size\":\"" size "\", \"lv_name\":\"" lv "\", \"lv_uuid\":\"" uuid "\","	\
+	"\"lv_dm_path\":\"/dev/mapper/mgl-" lv "\", \"seg_start_pe\":\"" le "\","		\
+	"\"segtype\":\"" type "\"}"
+#define REPORT(...) "{\"report\": [{\"pvseg\": [" __VA_ARGS__ "]}]}"
+
+static void lvm_report_read(void)
+{
+	/* data in two segments, its second one first on the PV; free extents between. */
+	const char *json = REPORT(ROW("1", "1", "0", "4", "web", "U2", "0", "linear") ","
+				  ROW("1", "1", "4", "6", "data", "U1", "2", "linear") ","
+				  ROW("1", "1", "10", "2", "data", "U1", "0", "linear") ","
+				  ROW("1", "1", "12", "5", "", "", "0", "free") ","
+				  ROW("1", "1", "17", "3", "raw", "U3", "0", "striped") ","
+				  ROW("1", "1", "20", "19", "", "", "0", "free"));
+	struct mig_part p = { .src = "/dev/vda1" };
+	struct mig_pv *pv = calloc(1, sizeof(*pv));
+	const struct mig_lv *d;
+
+	CHECK(pv);
+	p.pv = pv;
+	CHECK_EQ(mig_lvm_parse(pv, json, p.src), 0);
+	CHECK_STR(pv->pv_uuid, "PVU");
+	CHECK_STR(pv->vg, "mgl");
+	CHECK_EQ(pv->pe_start, 1048576);
+	CHECK_EQ(pv->extent, 4194304);
+	CHECK_EQ(pv->pe_count, 39);
+	CHECK_EQ(pv->nlv, 3);
+	CHECK_EQ(pv->used_end, 20);
+	d = &pv->lv[1];
+	CHECK_STR(d->name, "data");
+	CHECK_STR(d->dm_path, "/dev/mapper/mgl-data");
+	CHECK_EQ(d->extents, 8);
+	CHECK_EQ(d->nseg, 2);
+	/* By le: the LV's start is the PV's extent 10. */
+	CHECK_EQ(d->seg[0].le, 0);
+	CHECK_EQ(d->seg[0].pe, 10);
+	CHECK_EQ(d->seg[1].le, 2);
+	CHECK_EQ(d->seg[1].pe, 4);
+	CHECK(d->linear);
+	CHECK(!pv->lv[2].linear);
+	/* Fits up to the end of extent 19: 1 MiB + 20 * 4 MiB. */
+	CHECK_EQ(mig_lvm_check_shrink(&p, 81ULL << 20), 0);
+	CHECK_ERR(mig_lvm_check_shrink(&p, (81ULL << 20) - 512), -ENOSPC,
+		  "/dev/vda1 cannot shrink to 81.0 MiB: its LVM PV has an extent in use (LV raw)"
+		  " up to 81 MiB");
+	mig_lvm_free(&p);
+	CHECK(!p.pv);
+}
+
+static void lvm_report_refused(void)
+{
+	static const struct {
+		const char *json;
+		int err;
+		const char *why;
+	} bad[] = {
+		{ REPORT(ROW("2", "1", "0", "4", "a", "U1", "0", "linear")), -EOPNOTSUPP,
+		  "its VG mgl spans 2 PVs" },
+		{ REPORT(ROW("1", "2", "0", "4", "a", "U1", "0", "linear")), -EOPNOTSUPP,
+		  "the PV has 2 metadata areas" },
+		{ REPORT(), -EIO, "gave no report of /dev/vda1" },
+		{ "{\"report\": [{\"pvseg\": {}}]}", -EIO, "gave no report" },
+		{ "not json", -EIO, "gave no report" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct mig_part p = { .src = "/dev/vda1" };
+
+		p.pv = calloc(1, sizeof(*p.pv));
+		CHECK(p.pv);
+		CHECK_ERR(mig_lvm_parse(p.pv, bad[i].json, p.src), bad[i].err, bad[i].why);
+		mig_lvm_free(&p);
+	}
+}
+
 UT_MAIN("migrate_plan",
 	UT_CASE(grows_the_last),
 	UT_CASE(grow_one_moves_the_rest),
 	UT_CASE(shrinks_by_whole_mib),
-	UT_CASE(refuses_what_cannot_fit))
+	UT_CASE(refuses_what_cannot_fit),
+	UT_CASE(lvm_report_read),
+	UT_CASE(lvm_report_refused))

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "migrate/lvm.h"
 #include "migrate/plan.h"
 #include "migrate/run.h"
 #include "subcommands.h"
@@ -78,6 +79,30 @@ static const char *what(const struct mig_part *p)
 	return "";
 }
 
+/* Under a PV's line: its VG, its resize, then one line per LV. */
+static void print_pv_plan(const struct mig_plan *pl, const struct mig_part *p)
+{
+	const struct mig_pv *pv = p->pv;
+	char a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN];
+
+	printf("       VG %s: %" PRIu64 " of %" PRIu64 " extents of %s in use, metadata %s\n",
+	       pv->vg[0] ? pv->vg : "(none)", pv->pe_alloc, pv->pe_count,
+	       cbt_human_size(pv->extent, a), cbt_human_size(pv->pe_start, b));
+	if (p->new_size != p->size)
+		printf("       PV %s with pvresize to %s (extents in use up to %s)\n",
+		       p->new_size > p->size ? "grown" : "shrunk",
+		       cbt_human_size(p->new_size * pl->sector, a),
+		       cbt_human_size(pv->pe_start + pv->used_end * pv->extent, b));
+	for (size_t k = 0; k < pv->nlv; k++) {
+		const struct mig_lv *lv = &pv->lv[k];
+
+		printf("       LV %-20s %-10s %-8s %s\n", lv->name,
+		       cbt_human_size(lv->extents * pv->extent, a), mig_method_str(lv->method),
+		       lv->method == MIG_TRACKED ? lv->cbt : lv->mnt[0] ? lv->mnt :
+		       lv->active ? "active" : "inactive");
+	}
+}
+
 static void print_plan(const struct mig_plan *pl)
 {
 	char a[CBT_HUMAN_LEN], b[CBT_HUMAN_LEN], c[CBT_HUMAN_LEN];
@@ -100,10 +125,48 @@ static void print_plan(const struct mig_plan *pl)
 		       p->new_start, cbt_human_size(p->size * pl->sector, a),
 		       cbt_human_size(p->new_size * pl->sector, b), mig_method_str(p->method),
 		       p->fstype[0] ? p->fstype : "-", what(p));
+		if (p->pv)
+			print_pv_plan(pl, p);
 	}
 	printf("bytes to copy: %" PRIu64 " (%s)\n", pl->copy_bytes,
 	       cbt_human_size(pl->copy_bytes, a));
 	fflush(stdout);
+}
+
+static void print_pv_json(struct cbt_json *js, const struct mig_pv *pv)
+{
+	cbt_json_object_begin(js, "lvm");
+	cbt_json_string(js, "vg", pv->vg);
+	cbt_json_string(js, "vg_uuid", pv->vg_uuid);
+	cbt_json_string(js, "pv_uuid", pv->pv_uuid);
+	cbt_json_u64(js, "pe_start", pv->pe_start);
+	cbt_json_u64(js, "extent_bytes", pv->extent);
+	cbt_json_u64(js, "pe_count", pv->pe_count);
+	cbt_json_u64(js, "pe_alloc_count", pv->pe_alloc);
+	cbt_json_array_begin(js, "lvs");
+	for (size_t k = 0; k < pv->nlv; k++) {
+		const struct mig_lv *lv = &pv->lv[k];
+
+		cbt_json_object_begin(js, NULL);
+		cbt_json_string(js, "name", lv->name);
+		cbt_json_string(js, "uuid", lv->uuid);
+		cbt_json_u64(js, "size_bytes", lv->extents * pv->extent);
+		cbt_json_bool(js, "active", lv->active);
+		cbt_json_string(js, "method", mig_method_str(lv->method));
+		cbt_json_string(js, "cbt_device", lv->cbt);
+		cbt_json_string(js, "mountpoint", lv->mnt);
+		cbt_json_bool(js, "done", lv->done);
+		cbt_json_u64(js, "bytes_copied", lv->r.bytes);
+		cbt_json_u64(js, "duration_ms", lv->r.ns / 1000000);
+		cbt_json_u64(js, "frozen_ns", lv->r.frozen_ns);
+		cbt_json_u64(js, "rounds", lv->r.rounds);
+		cbt_json_u64(js, "passes", lv->r.passes);
+		cbt_json_bool(js, "resumed", lv->r.resumed);
+		cbt_json_string(js, "xxh3_128", lv->r.digest);
+		cbt_json_object_end(js);
+	}
+	cbt_json_array_end(js);
+	cbt_json_object_end(js);
 }
 
 static void print_json(const struct mig_job *j, const struct out *o, const char *result,
@@ -161,6 +224,8 @@ static void print_json(const struct mig_job *j, const struct out *o, const char 
 		cbt_json_bool(&js, "resumed", r->resumed);
 		cbt_json_string(&js, "xxh3_128", r->digest);
 		cbt_json_string(&js, "resized", r->resized);
+		if (p->pv)
+			print_pv_json(&js, p->pv);
 		cbt_json_object_end(&js);
 		copied += r->bytes;
 	}
@@ -194,6 +259,22 @@ static void print_part(const struct mig_plan *pl, const struct mig_part *p,
 	if (r->resized[0])
 		printf(", %s to %s", r->resized, cbt_human_size(p->new_size * pl->sector, a));
 	printf("\n");
+	for (size_t k = 0; p->pv && k < p->pv->nlv; k++) {
+		const struct mig_lv *lv = &p->pv->lv[k];
+
+		printf("  LV %s: %s, %s in %.1f s", lv->name, mig_method_str(lv->method),
+		       cbt_human_size(lv->r.bytes, a), (double)lv->r.ns / 1e9);
+		if (lv->r.passes)
+			printf(", %u pass%s%s", lv->r.passes, lv->r.passes == 1 ? "" : "es",
+			       lv->r.resumed ? " (resumed)" : "");
+		if (lv->r.rounds)
+			printf(", %u read%s", lv->r.rounds, lv->r.rounds == 1 ? "" : "s");
+		if (lv->r.frozen_ns)
+			printf(", frozen %.1f ms", (double)lv->r.frozen_ns / 1e6);
+		if (lv->r.digest[0])
+			printf(", verified (xxh3-128 %s)", lv->r.digest);
+		printf("\n");
+	}
 	fflush(stdout);
 }
 
@@ -267,8 +348,13 @@ int migrate_main(int argc, char *argv[])
 		status = CBT_EXIT_ERROR;
 		goto out;
 	}
-	for (size_t i = 0; i < j.plan.n; i++)
+	for (size_t i = 0; i < j.plan.n; i++) {
+		const struct mig_pv *pv = j.plan.p[i].pv;
+
 		tracked |= j.plan.p[i].method == MIG_TRACKED;
+		for (size_t k = 0; pv && k < pv->nlv; k++)
+			tracked |= pv->lv[k].method == MIG_TRACKED;
+	}
 	if (!o.json && !o.quiet)
 		print_plan(&j.plan);
 	if (dry) {

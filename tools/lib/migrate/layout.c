@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "migrate/lvm.h"
 #include "migrate/plan.h"
 #include "util/util.h"
 
@@ -17,12 +18,26 @@ const char *mig_method_str(enum mig_method m)
 	case MIG_FROZEN: return "frozen";
 	case MIG_RECHECK: return "recheck";
 	case MIG_SWAP: return "swap";
+	case MIG_LVM: return "lvm";
 	default: return "copy";
 	}
 }
 
+void mig_lvm_free(struct mig_part *p)
+{
+	if (!p->pv)
+		return;
+	for (size_t i = 0; i < p->pv->nlv; i++)
+		free(p->pv->lv[i].seg);
+	free(p->pv->lv);
+	free(p->pv);
+	p->pv = NULL;
+}
+
 void mig_plan_free(struct mig_plan *pl)
 {
+	for (size_t i = 0; pl->p && i < pl->n; i++)
+		mig_lvm_free(&pl->p[i]);
 	free(pl->p);
 	pl->p = NULL;
 	pl->n = 0;

@@ -22,6 +22,7 @@
 #include "fsmap/fsmap.h"
 #include "kernel/device.h"
 #include "kernel/dmops.h"
+#include "migrate/lvm.h"
 #include "migrate/plan.h"
 #include "util/util.h"
 
@@ -66,8 +67,7 @@ static void unescape(char *s)
 	*d = '\0';
 }
 
-/* Where @dev is mounted (the first mount), or false. */
-static bool mount_point(dev_t dev, char *out, size_t len)
+bool mig_mount_point(dev_t dev, char *out, size_t len)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "r");
 	char line[4096], mnt[PATH_MAX];
@@ -88,45 +88,64 @@ static bool mount_point(dev_t dev, char *out, size_t len)
 	return found;
 }
 
-/*
- * The devices built on @dev (its holders in sysfs): @cbt gets the cbt
- * device among them (one the dm_cbt family lists), @other the name of the
- * first other one ("dm-3"); each "" when there is none.
- */
-static void holders(dev_t dev, const struct cbt_dev_info *infos, size_t nr, char *cbt,
-		    size_t clen, char *other, size_t olen)
+int mig_each_holder(dev_t dev, int (*fn)(void *arg, const char *name, dev_t hdev), void *arg)
 {
 	char dir[128], path[PATH_MAX];
 	struct dirent *de;
+	int ret = 0;
 	DIR *d;
 
-	cbt[0] = other[0] = '\0';
 	snprintf(dir, sizeof(dir), "/sys/dev/block/%u:%u/holders", major(dev), minor(dev));
 	d = opendir(dir);
 	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		unsigned int ma, mi;
-		bool is_cbt = false;
+		return 0;
+	while (!ret && (de = readdir(d))) {
+		unsigned int ma = 0, mi = 0;
 		FILE *f;
 
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "%s/%s/dev", dir, de->d_name);
 		f = fopen(path, "r");
-		if (f && fscanf(f, "%u:%u", &ma, &mi) == 2) {
-			for (size_t i = 0; i < nr && !is_cbt; i++) {
-				is_cbt = infos[i].major == ma && infos[i].minor == mi;
-				if (is_cbt && !cbt[0])
-					snprintf(cbt, clen, "%s", infos[i].name);
-			}
-		}
+		if (!f || fscanf(f, "%u:%u", &ma, &mi) != 2)
+			ma = mi = 0;
 		if (f)
 			fclose(f);
-		if (!is_cbt && !other[0])
-			snprintf(other, olen, "%s", de->d_name);
+		ret = fn(arg, de->d_name, makedev(ma, mi));
 	}
 	closedir(d);
+	return ret;
+}
+
+struct holders_of {
+	const struct cbt_dev_info *infos;
+	size_t nr;
+	char *cbt, *other;
+	size_t clen, olen;
+};
+
+static int holder(void *arg, const char *name, dev_t hdev)
+{
+	struct holders_of *h = arg;
+	bool is_cbt = false;
+
+	for (size_t i = 0; i < h->nr && !is_cbt; i++) {
+		is_cbt = makedev(h->infos[i].major, h->infos[i].minor) == hdev;
+		if (is_cbt && !h->cbt[0])
+			snprintf(h->cbt, h->clen, "%s", h->infos[i].name);
+	}
+	if (!is_cbt && !h->other[0])
+		snprintf(h->other, h->olen, "%s", name);
+	return 0;
+}
+
+void mig_holders(dev_t dev, const struct cbt_dev_info *infos, size_t nr, char *cbt, size_t clen,
+		 char *other, size_t olen)
+{
+	struct holders_of h = { infos, nr, cbt, other, clen, olen };
+
+	cbt[0] = other[0] = '\0';
+	mig_each_holder(dev, holder, &h);
 }
 
 /* Filesystems whose FIFREEZE works (vfat's does not). */
@@ -140,19 +159,30 @@ static bool can_freeze(const char *fstype)
 	return false;
 }
 
-static void choose_method(struct mig_part *p, const struct cbt_dev_info *infos, size_t nr)
+static int choose_method(struct mig_part *p, const struct cbt_dev_info *infos, size_t nr)
 {
-	holders(p->src_dev, infos, nr, p->cbt, sizeof(p->cbt), p->held_by, sizeof(p->held_by));
+	int ret;
+
+	mig_holders(p->src_dev, infos, nr, p->cbt, sizeof(p->cbt), p->held_by, sizeof(p->held_by));
 	probe_fs(p);
 	p->biosboot = !strcasecmp(p->type, GPT_BIOS_BOOT);
-	if (!strcmp(p->fstype, "swap"))
+	if (!strcmp(p->fstype, "swap")) {
 		p->method = MIG_SWAP;
-	else if (p->cbt[0])
+	} else if (p->cbt[0]) {
 		p->method = MIG_TRACKED;
-	else if (mount_point(p->src_dev, p->mnt, sizeof(p->mnt)))
-		p->method = can_freeze(p->fstype) ? MIG_FROZEN : MIG_RECHECK;
-	else
+	} else if (!strcmp(p->fstype, "LVM2_member")) {
+		/* Without LVM's tools, a PV nothing uses is copied whole. */
+		ret = mig_lvm_read(p, infos, nr);
+		if (ret != -ENOENT || p->held_by[0])
+			return ret;
+		cbt_err_clear();
 		p->method = MIG_COPY;
+	} else if (mig_mount_point(p->src_dev, p->mnt, sizeof(p->mnt))) {
+		p->method = can_freeze(p->fstype) ? MIG_FROZEN : MIG_RECHECK;
+	} else {
+		p->method = MIG_COPY;
+	}
+	return 0;
 }
 
 static int blk_bytes(const char *path, int fd, uint64_t *bytes)
@@ -431,7 +461,9 @@ int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
 		struct mig_part *p = &pl->p[i];
 		uint64_t sb = pl->sector;
 
-		choose_method(p, infos, nr);
+		ret = choose_method(p, infos, nr);
+		if (ret)
+			break;
 		/* Written through a layer cbt does not track: no copy of it would be consistent. */
 		if (p->method == MIG_COPY && p->held_by[0]) {
 			ret = cbt_err(-EBUSY, "partition %zu (%s) is in use by %s, which is not a cbt"
@@ -439,6 +471,12 @@ int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
 				      " it with `cbt attach', or stop %s)", p->partno + 1, p->src,
 				      p->held_by, p->held_by);
 			break;
+		}
+		if (p->method == MIG_LVM) {
+			pl->copy_bytes += p->copy_bytes;
+			if (p->new_size < p->size)
+				ret = mig_lvm_check_shrink(p, p->new_size * sb);
+			continue;
 		}
 		p->copy_bytes = p->method == MIG_SWAP ? 0 :
 				(p->new_size < p->size ? p->new_size : p->size) * sb;

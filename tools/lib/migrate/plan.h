@@ -25,12 +25,15 @@ enum mig_method {
 	MIG_FROZEN,	/* mounted, the filesystem can freeze: copied frozen */
 	MIG_RECHECK,	/* mounted, no freeze: copied, then re-read until it agrees */
 	MIG_SWAP,	/* swap: made anew with its UUID and label */
+	MIG_LVM,	/* an LVM PV: its metadata, then each LV by its own method (lvm.h) */
 };
 
 const char *mig_method_str(enum mig_method m);
 
 /* Partition alignment of a partition that moves or changes size: 1 MiB. */
 #define MIG_ALIGN_BYTES (1024 * 1024)
+
+struct mig_pv;
 
 struct mig_part {
 	size_t partno;			/* 0-based, as libfdisk counts */
@@ -48,6 +51,7 @@ struct mig_part {
 	char mnt[PATH_MAX];		/* MIG_FROZEN, MIG_RECHECK: where it is mounted */
 	uint64_t copy_bytes;		/* what the copy reads (at most) */
 	bool biosboot;			/* the BIOS boot partition (GRUB's core image) */
+	struct mig_pv *pv;		/* MIG_LVM: the PV's layout (lvm.h) */
 };
 
 struct mig_plan {
@@ -105,5 +109,21 @@ int mig_no_dm_zero(const struct mig_part *p);
  */
 int mig_check_shrink(const char *part, const char *fstype, uint64_t bytes, uint64_t new_bytes,
 		     bool live);
+
+/*
+ * The devices built on @dev (its holders in sysfs): @cbt gets the cbt
+ * device among them (one of @infos), @other the name of the first other
+ * one ("dm-3"); each "" when there is none.
+ */
+struct cbt_dev_info;
+void mig_holders(dev_t dev, const struct cbt_dev_info *infos, size_t nr, char *cbt, size_t clen,
+		 char *other, size_t olen);
+/*
+ * Call @fn for each holder of @dev in sysfs (its name, "dm-3", and its
+ * device number, 0 when unreadable) until one returns nonzero: that.
+ */
+int mig_each_holder(dev_t dev, int (*fn)(void *arg, const char *name, dev_t hdev), void *arg);
+/* Where @dev is mounted (the first mount), or false. */
+bool mig_mount_point(dev_t dev, char *out, size_t len);
 
 #endif /* CBT_MIGRATE_PLAN_H */

@@ -24,6 +24,7 @@
 #include "clone/run.h"
 #include "fsmap/fsmap.h"
 #include "kernel/dmops.h"
+#include "migrate/lvm.h"
 #include "migrate/run.h"
 #include "util/extents.h"
 #include "util/util.h"
@@ -241,42 +242,65 @@ static int on_tick(void *data, uint64_t done, uint64_t total)
 	return 0;
 }
 
+int mig_copy_ext(struct mig_job *j, size_t i, int sfd, int tfd, const struct cbt_extents *ext,
+		 uint32_t bs, bool verify, char digest[33], uint64_t *bytes, uint64_t *mismatch)
+{
+	struct tick t = { j, i };
+	struct clone_copy_opts o = {
+		.block_size = bs, .dev_bytes = j->plan.p[i].size * j->plan.sector,
+		.stop = j->stop, .stop_level = 1, .tick = on_tick, .tick_data = &t, .tick_ms = 500,
+	};
+	struct clone_copy_result res = { 0 };
+	uint64_t compared;
+	int ret;
+
+	if (verify)
+		return clone_verify(sfd, tfd, ext, &o, digest, &compared, mismatch);
+	ret = clone_copy_extents(sfd, tfd, ext, &o, &res);
+	*bytes += res.bytes;
+	return ret ? ret : clone_sync(tfd, j->plan.p[i].tgt);
+}
+
 /* Copy (@verify: or compare) the first @bytes of @sfd to @tfd, from @from on. */
 static int copy_or_verify(struct mig_job *j, size_t i, int sfd, int tfd, uint64_t from,
 			  uint64_t bytes, bool verify, struct mig_result *r, uint64_t *mismatch)
 {
-	struct tick t = { j, i };
-	struct clone_copy_opts o = {
-		.block_size = MIG_IO, .dev_bytes = bytes, .stop = j->stop, .stop_level = 1,
-		.tick = on_tick, .tick_data = &t, .tick_ms = 500,
-	};
-	struct clone_copy_result res = { 0 };
 	struct cbt_extents ext;
-	uint64_t first = from / MIG_IO, compared;
+	uint64_t first = from / MIG_IO;
 	int ret;
 
 	cbt_extents_init(&ext);
 	ret = cbt_extents_append(&ext, first, (bytes + MIG_IO - 1) / MIG_IO - first);
-	if (!ret && verify) {
-		ret = clone_verify(sfd, tfd, &ext, &o, r->digest, &compared, mismatch);
-	} else if (!ret) {
-		ret = clone_copy_extents(sfd, tfd, &ext, &o, &res);
-		r->bytes += res.bytes;
-		if (!ret)
-			ret = clone_sync(tfd, j->plan.p[i].tgt);
-	}
+	if (!ret)
+		ret = mig_copy_ext(j, i, sfd, tfd, &ext, MIG_IO, verify, r->digest, &r->bytes,
+				   mismatch);
 	cbt_extents_free(&ext);
 	return ret;
+}
+
+int mig_differs(const char *src, const char *tgt, uint64_t off)
+{
+	cbt_err_clear();
+	/*
+	 * EIO, exit status 1: a failed copy, which the same command copies
+	 * again; EBADMSG's 4 is a damaged image's (cbt(8) EXIT STATUS).
+	 */
+	return cbt_err(-EIO, "%s differs from %s at byte %" PRIu64 " once copied: the target"
+		       " gave back other data, or something wrote the source during its copy;"
+		       " run again", tgt, src, off);
 }
 
 /* Whole: copy @bytes, flush, compare. */
 static int copy_verify(struct mig_job *j, size_t i, int sfd, int tfd, uint64_t bytes,
 		       struct mig_result *r)
 {
+	const struct mig_part *p = &j->plan.p[i];
 	uint64_t mm = 0;
 	int ret = copy_or_verify(j, i, sfd, tfd, 0, bytes, false, r, &mm);
 
-	return ret ? ret : copy_or_verify(j, i, sfd, tfd, 0, bytes, true, r, &mm);
+	if (!ret)
+		ret = copy_or_verify(j, i, sfd, tfd, 0, bytes, true, r, &mm);
+	return ret == -EBADMSG ? mig_differs(p->src, p->tgt, mm) : ret;
 }
 
 /* A mounted filesystem that cannot freeze: copy, then re-read until both agree. */
@@ -377,15 +401,14 @@ static int tidy_mounted_copy(struct mig_job *j, const struct mig_part *p, const 
 	return rc < 0 ? rc : 0;
 }
 
-static int copy_tracked(struct mig_job *j, size_t i, const char *target, bool shrink,
-			struct mig_result *r)
+int mig_clone_live(struct mig_job *j, const char *cbt, const char *target, bool shrink,
+		   struct mig_result *r)
 {
-	const struct mig_part *p = &j->plan.p[i];
 	struct cbt_clone_job c;
 	int ret;
 
 	cbt_clone_job_init(&c);
-	c.dev_arg = p->cbt;
+	c.dev_arg = cbt;
 	c.target = target;
 	c.cow = j->cow;
 	c.state_dir = j->state_dir;
@@ -408,7 +431,9 @@ static int copy_tracked(struct mig_job *j, size_t i, const char *target, bool sh
 
 		snprintf(why, sizeof(why), "%s", cbt_err_detail() ? cbt_err_detail() : "");
 		cbt_clone_fail(&c, ret);
-		ret = cbt_err(ret, "%s", c.why_failed[0] ? c.why_failed : why);
+		/* A clone that differs from its snapshot: a failed copy, as mig_differs() says. */
+		ret = cbt_err(ret == -EBADMSG ? -EIO : ret, "%s",
+			      c.why_failed[0] ? c.why_failed : why);
 	} else {
 		ret = cbt_clone_release(&c);
 	}
@@ -463,7 +488,7 @@ int mig_copy_part(struct mig_job *j, size_t i, struct mig_result *r)
 {
 	const struct mig_plan *pl = &j->plan;
 	const struct mig_part *p = &pl->p[i];
-	bool shrink = p->new_size < p->size && p->method != MIG_SWAP;
+	bool shrink = p->new_size < p->size && p->method != MIG_SWAP && p->method != MIG_LVM;
 	uint64_t t0 = cbt_mono_ns(), bytes = p->size * pl->sector;
 	char name[CBT_DM_NAME_LEN], target[CBT_DM_NAME_LEN + 16];
 	bool sdirect, tdirect;
@@ -472,6 +497,11 @@ int mig_copy_part(struct mig_job *j, size_t i, struct mig_result *r)
 	memset(r, 0, sizeof(*r));
 	if (p->method == MIG_SWAP)
 		return make_swap(j, p);
+	if (p->method == MIG_LVM) {
+		ret = mig_lvm_copy(j, i, r);
+		r->ns = cbt_mono_ns() - t0;
+		return ret;
+	}
 	snprintf(target, sizeof(target), "%s", p->tgt);
 	if (shrink) {
 		cbt_dm_init();
@@ -483,7 +513,7 @@ int mig_copy_part(struct mig_job *j, size_t i, struct mig_result *r)
 		snprintf(target, sizeof(target), "/dev/mapper/%s", name);
 	}
 	if (p->method == MIG_TRACKED) {
-		ret = copy_tracked(j, i, target, shrink, r);
+		ret = mig_clone_live(j, p->cbt, target, shrink, r);
 		goto resize;
 	}
 	sfd = clone_open(p->src, O_RDONLY, &sdirect);
@@ -567,7 +597,8 @@ static int grow_xfs(struct mig_job *j, const struct mig_part *p)
 	return ret;
 }
 
-static int grow_pv(struct mig_job *j, const struct mig_part *p)
+/* The PV fills its partition, larger or smaller. */
+static int resize_pv(struct mig_job *j, const struct mig_part *p)
 {
 	/*
 	 * --devices: LVM sees the target alone. The source PV, with the same
@@ -586,9 +617,17 @@ int mig_resize_part(struct mig_job *j, size_t i, struct mig_result *r)
 	const struct mig_part *p = &j->plan.p[i];
 	int ret = 0;
 
-	if (p->new_size <= p->size || p->method == MIG_SWAP)
+	if (p->new_size == p->size || p->method == MIG_SWAP)
 		return 0;
-	if (is_ext(p->fstype)) {
+	/* Shrunk with the copy (mig_copy_part()), but a PV. */
+	if (p->new_size < p->size && p->method != MIG_LVM)
+		return 0;
+	if (p->method == MIG_LVM || !strcmp(p->fstype, "LVM2_member")) {
+		ret = resize_pv(j, p);
+		if (!ret)
+			snprintf(r->resized, sizeof(r->resized), "%s with pvresize",
+				 p->new_size > p->size ? "grown" : "shrunk");
+	} else if (is_ext(p->fstype)) {
 		ret = resize_ext(j, p->tgt, p->new_size * j->plan.sector);
 		if (!ret)
 			snprintf(r->resized, sizeof(r->resized), "grown with resize2fs");
@@ -596,10 +635,6 @@ int mig_resize_part(struct mig_job *j, size_t i, struct mig_result *r)
 		ret = grow_xfs(j, p);
 		if (!ret)
 			snprintf(r->resized, sizeof(r->resized), "grown with xfs_growfs");
-	} else if (!strcmp(p->fstype, "LVM2_member")) {
-		ret = grow_pv(j, p);
-		if (!ret)
-			snprintf(r->resized, sizeof(r->resized), "grown with pvresize");
 	} else {
 		snprintf(r->resized, sizeof(r->resized), "partition grown, not its content (%s)",
 			 p->fstype[0] ? p->fstype : "no filesystem");

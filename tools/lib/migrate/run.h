@@ -47,7 +47,26 @@ struct mig_job {
 };
 
 int mig_write_table(struct mig_job *j);
+/* Copies partition @i (its method), then checks the copy; r->ns its time. */
 int mig_copy_part(struct mig_job *j, size_t i, struct mig_result *r);
 int mig_resize_part(struct mig_job *j, size_t i, struct mig_result *r);
+
+/* For lvm.c: */
+struct cbt_extents;
+/*
+ * Copy (@verify: compare) @ext, in blocks of @bs bytes, of partition @i's
+ * @sfd to @tfd. A copy adds to *@bytes and flushes @tfd; a comparison
+ * fills @digest, or says -EBADMSG with *@mismatch.
+ */
+int mig_copy_ext(struct mig_job *j, size_t i, int sfd, int tfd, const struct cbt_extents *ext,
+		 uint32_t bs, bool verify, char digest[33], uint64_t *bytes, uint64_t *mismatch);
+/* The error (-EIO: exit status 1) of a copy of @src on @tgt that differs from it at byte @off. */
+int mig_differs(const char *src, const char *tgt, uint64_t off);
+/*
+ * The clone engine, live: cbt device @cbt onto @target (--used-only;
+ * --verify unless @shrink).
+ */
+int mig_clone_live(struct mig_job *j, const char *cbt, const char *target, bool shrink,
+		   struct mig_result *r);
 
 #endif /* CBT_MIGRATE_RUN_H */
