@@ -13,7 +13,7 @@
 # kill with other options (another compression level): the snapshot is
 # dropped, the upload aborted, and a new image of a new snapshot is written.
 # disks: 160M 160M 160M
-# cost: 20
+# cost: 180
 # timeout: 900
 # s3: yes
 # busybox sh has local; the hooks expand in the shell cbt runs them in.
