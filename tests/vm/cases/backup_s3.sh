@@ -9,7 +9,8 @@
 # the hook is the killed run's, though the origin was written since) and
 # resumes the upload: no part the server had acknowledged is sent again,
 # the parts are proven instead (docs/storage.md, "A killed cbt backup"); the
-# image restores byte for byte to the snapshot's checksum. Last, the same
+# image restores byte for byte to the snapshot's checksum (its JSON summary
+# says "continued": true). Last, the same
 # kill with other options (another compression level): the snapshot is
 # dropped, the upload aborted, and a new image of a new snapshot is written.
 # disks: 160M 160M 160M
@@ -114,11 +115,11 @@ log "the origin is written after the kill: the resumed image must not see it"
 put late 1
 rm -f "$W/snapsum"
 CBT_S3_TRACE=$W/resumed.trace cbt backup c --full --to "$URL" --cow "$DISK2" --compress zstd:1 \
-	>"$W/resumed.out" 2>&1 || fail "the backup after the killed one failed: $(cat "$W/resumed.out")"
-cat "$W/resumed.out" >&2
-grep -q "continuing the interrupted run from its snapshot c-snap" "$W/resumed.out" ||
-	fail "the next run did not continue from the killed run's snapshot"
-grep -q "dropping snapshot" "$W/resumed.out" && fail "the next run dropped the killed run's snapshot"
+	--json >"$W/resumed.json" 2>"$W/resumed.out" ||
+	fail "the backup after the killed one failed: $(cat "$W/resumed.out")"
+cat "$W/resumed.json" "$W/resumed.out" >&2
+grep -q '"continued": *true' "$W/resumed.json" ||
+	fail "the next run did not continue from the killed run's snapshot: $(cat "$W/resumed.json")"
 assert_eq "$(cat "$W/snapsum")" "$(cat "$W/killed.sum")" "the resumed run read the killed run's snapshot"
 grep -q "continuing the upload of an interrupted run" "$W/resumed.out" ||
 	fail "the upload was not resumed"
