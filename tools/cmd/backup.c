@@ -255,6 +255,9 @@ int backup_main(int argc, char *argv[])
 		/* --auto-full wrote a full image: why the chain's history was lost */
 		if (job.lost[0])
 			cbt_json_string(&j, "history_lost", job.lost);
+		/* read from a killed run's snapshot (docs/storage.md, "A killed cbt backup") */
+		if (job.adopted)
+			cbt_json_bool(&j, "continued", true);
 		cbt_json_u64(&j, "blocks", res->blocks);
 		cbt_json_u64(&j, "logical_bytes", res->logical_bytes);
 		cbt_json_u64(&j, "stored_bytes", res->stored_bytes);

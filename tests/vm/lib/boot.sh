@@ -133,7 +133,15 @@ vm_boot() {
 			n=$((n + 1))
 		done < <(vm_case_disks "${B_CASES[$i]}")
 	done
-	args+=(-append "console=ttyS0 quiet no_timer_check panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 hung_task_panic=1 sysctl.kernel.hung_task_timeout_secs=$((60 * VM_TSCALE)) log_buf_len=4M mitigations=off${VM_KERNEL_ARGS:+ $VM_KERNEL_ARGS} rdinit=/init harness.retry=${VM_RETRY_BOOT:-0} harness.tscale=$VM_TSCALE${VM_GUEST_ENV:+ harness.env=$VM_GUEST_ENV} harness.cases=$(IFS=,; echo "$*")")
+	# "# s3: yes": a NIC on qemu's user network, and the server's endpoint (tests/vm/run)
+	local genv=${VM_GUEST_ENV:-}
+	for i in "${!B_CASES[@]}"; do
+		[ "$(vm_hdr "$(vm_case_file "${B_CASES[$i]}")" s3)" = yes ] && [ -n "${VM_S3_ENV:-}" ] || continue
+		args+=(-netdev user,id=n0 -device virtio-net-pci,netdev=n0)
+		genv=${genv:+$genv,}$VM_S3_ENV
+		break
+	done
+	args+=(-append "console=ttyS0 quiet no_timer_check panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 hung_task_panic=1 sysctl.kernel.hung_task_timeout_secs=$((60 * VM_TSCALE)) log_buf_len=4M mitigations=off${VM_KERNEL_ARGS:+ $VM_KERNEL_ARGS} rdinit=/init harness.retry=${VM_RETRY_BOOT:-0} harness.tscale=$VM_TSCALE${genv:+ harness.env=$genv} harness.cases=$(IFS=,; echo "$*")")
 	# A slow kernel's watchdogs wait as much longer: under TCG on a loaded
 	# host a guest vCPU can go without the host's CPU for a minute, and a
 	# soft lockup or RCU stall then says nothing about the kernel (seen:

@@ -77,6 +77,7 @@ VM_MODULES=(
 	loop ext4 xfs crc32c_generic crc32c_intel libcrc32c zstd nbd
 	"${VM_MODULES_ATTACH[@]}"
 	vfat nls_cp437 nls_iso8859_1 nls_ascii
+	virtio_net
 )
 
 # Print the module files (absolute paths) for names $2.. on kernel $1,

@@ -150,6 +150,20 @@ int cbt_backup_precheck(const char *dir, uint32_t type, const uint8_t dev_uuid[1
 	return ret;
 }
 
+bool cbt_backup_chain_covers(const char *dir, const uint8_t dev_uuid[16], uint64_t epoch)
+{
+	struct cbt_chain c;
+	bool covers = false;
+
+	if (dir && !cbt_chain_open(&c, dir, false, false)) {
+		for (size_t i = 0; i < c.nr && !covers; i++)
+			covers = !memcmp(c.v[i].dev_uuid, dev_uuid, 16) && c.v[i].epoch_last >= epoch;
+		cbt_chain_close(&c);
+	}
+	cbt_err_clear();
+	return covers;
+}
+
 static bool all_zero(const uint8_t *p, size_t len)
 {
 	const uint64_t *w = (const uint64_t *)(const void *)p;

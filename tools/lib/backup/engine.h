@@ -87,4 +87,7 @@ int cbt_backup_precheck(const char *dir, uint32_t type, const uint8_t dev_uuid[1
 			uint64_t dev_bytes, uint32_t block_size, uint64_t epoch,
 			uint64_t last_committed);
 
+/* Whether chain @dir holds an image of device identity @dev_uuid up to epoch @epoch or later. */
+bool cbt_backup_chain_covers(const char *dir, const uint8_t dev_uuid[16], uint64_t epoch);
+
 #endif /* CBT_BACKUP_CORE_H */

@@ -6,12 +6,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <libdevmapper.h>
 
 #include "backup/job.h"
+#include "backup/runrec.h"
 #include "fsmap/fsmap.h"
+#include "image/crypt.h"
+#include "image/s3chain.h"
 #include "util/util.h"
 
 void cbt_backup_job_init(struct cbt_backup_job *job)
@@ -79,7 +84,92 @@ static int bitmap_cb(const struct cbt_range *v, size_t nr, void *data)
 	return 0;
 }
 
-/* Drop a snapshot and abort closed epochs left by a run that died. */
+/* An incremental's snapshot keeps only the epoch's blocks, and frees each once read. */
+static bool use_preserve(const struct cbt_backup_job *job)
+{
+	return job->req.type == CBT_IMG_INCREMENTAL && !job->req.auto_full && !job->whole_snapshot;
+}
+
+/* The record's lines for snapshot @s of epoch @epoch, and for this run's options (runrec.h). */
+static void run_lines(const struct cbt_backup_job *job, const struct cbt_snap *s, uint64_t epoch,
+		      char *snap, char *opts)
+{
+	const struct cbt_backup_req *req = &job->req;
+	char u[CBT_UUID_STR_LEN], k[CBT_KEY_ID_STR_LEN] = "-";
+
+	if (cbt_key_isset())
+		cbt_key_id_str(cbt_key_id(), k);
+	snprintf(snap, CBT_RUNREC_LINE, "device %s epoch %" PRIu64 " name %s cow %u:%u",
+		 cbt_uuid_str(job->info.uuid, u), epoch, s->snap_name, major(s->cow), minor(s->cow));
+	snprintf(opts, CBT_RUNREC_LINE, "to %s type %u compression %u:%u full-mode %d preserve %d"
+		 " key %s version %u", req->remote ? req->remote->url : "-", req->type,
+		 req->compression, req->level, (int)req->full_mode, use_preserve(job), k,
+		 req->format_version);
+}
+
+/* Keep (@rec) or forget (NULL) the record of this run in the device's lock file. */
+static void run_record(struct cbt_backup_job *job, const char *rec)
+{
+	if (job->dev_lock < 0 || ftruncate(job->dev_lock, 0))
+		return;
+	if (rec && pwrite(job->dev_lock, rec, strlen(rec), 0) != (ssize_t)strlen(rec))
+		(void)!ftruncate(job->dev_lock, 0);
+}
+
+/*
+ * Whether the snapshot @s left on the device is the one a killed run into
+ * the same S3 chain was reading, and can give its bytes again: then this
+ * run continues from it (job->adopted) and the upload resumes
+ * (docs/storage.md, "A killed cbt backup"). 1: adopted, 0: not.
+ */
+static int adopt(struct cbt_backup_job *job, const struct cbt_snap *s)
+{
+	struct cbt_dev_info *info = &job->info;
+	char rec[4096], snap[CBT_RUNREC_LINE], opts[CBT_RUNREC_LINE];
+	const char *why;
+	struct stat st;
+	bool frozen = false;
+	ssize_t n;
+
+	if (!job->req.remote || job->dev_lock < 0)
+		return 0;
+	n = pread(job->dev_lock, rec, sizeof(rec) - 1, 0);
+	if (n <= 0)
+		return 0;
+	rec[n] = '\0';
+	run_lines(job, s, info->snap.epoch, snap, opts);
+	why = cbt_runrec_match(rec, snap, opts, &frozen);
+	if (!why && (stat(job->cow, &st) || st.st_rdev != s->cow))
+		why = "this run's COW device is not the snapshot's";
+	if (!why)
+		why = cbt_runrec_snap_usable(info, use_preserve(job));
+	/* The image may be in the chain already (killed before committing the epoch). */
+	if (!why && cbt_backup_chain_covers(job->req.dir, info->uuid, info->snap.epoch))
+		why = "the chain already holds an image of its epoch";
+	if (why) {
+		if (*why && job->notes)
+			fprintf(job->notes, "%s: %s: not continuing from snapshot %s of the interrupted"
+				" run: %s\n", job->name, job->dev, s->snap_name, why);
+		return 0;
+	}
+	job->snap = *s;
+	snprintf(job->snap.cbt_name, sizeof(job->snap.cbt_name), "%s", info->name);
+	job->snap.epoch = info->snap.epoch;
+	memcpy(job->snap.uuid, info->uuid, 16);
+	job->snap.block_size = info->block_size;
+	job->fs_frozen = frozen;
+	job->adopted = true;
+	job->taken = true;
+	if (job->notes)
+		fprintf(job->notes, "%s: %s: continuing the interrupted run from its snapshot %s"
+			" (epoch %" PRIu64 ")\n", job->name, job->dev, s->snap_name, job->snap.epoch);
+	return 1;
+}
+
+/*
+ * Drop a snapshot and abort closed epochs left by a run that died, unless
+ * this run continues from them (adopt()).
+ */
 static int recover(struct cbt_backup_job *job)
 {
 	struct cbt_dev_info *info = &job->info;
@@ -87,6 +177,8 @@ static int recover(struct cbt_backup_job *job)
 	int ret;
 
 	if (info->snap.present && !cbt_snap_find(info->major, info->minor, &s)) {
+		if (adopt(job, &s))
+			return 0;
 		if (job->notes)
 			fprintf(job->notes, "%s: %s: dropping snapshot %s left by an"
 				" interrupted run\n", job->name, job->dev, s.snap_name);
@@ -94,6 +186,7 @@ static int recover(struct cbt_backup_job *job)
 		if (ret)
 			return cbt_err_prefix(ret, "dropping the leftover snapshot %s", s.snap_name);
 	}
+	run_record(job, NULL);
 	for (size_t i = 0; i < info->nr_epochs; i++) {
 		if (info->epochs[i].state != CBT_EPOCH_CLOSED)
 			continue;
@@ -150,6 +243,7 @@ int cbt_backup_snapshot(struct cbt_backup_job *job)
 	struct cbt_backup_req *req = &job->req;
 	/* The open epoch now: the one the take closes, unless a close comes between. */
 	uint64_t preserve[1] = { job->info.epoch_current };
+	char rec[2 * CBT_RUNREC_LINE], snap[CBT_RUNREC_LINE], opts[CBT_RUNREC_LINE];
 	int ret;
 
 	/*
@@ -158,8 +252,10 @@ int cbt_backup_snapshot(struct cbt_backup_job *job)
 	 * and --auto-full may turn any image into a full one: those keep
 	 * every chunk.
 	 */
-	if (req->type == CBT_IMG_INCREMENTAL && !req->auto_full && !job->whole_snapshot)
+	if (use_preserve(job))
 		so.preserve_from = preserve;
+	if (job->adopted)
+		goto taken;
 	job->step = "taking the snapshot";
 	/* Mounted before and after: mounted, so frozen, at the instant. */
 	job->fs_frozen = job->freeze && cbt_dev_mounted(job->info.major, job->info.minor);
@@ -181,6 +277,13 @@ int cbt_backup_snapshot(struct cbt_backup_job *job)
 		if (ret)
 			return ret;
 	}
+	/* Into S3: what the next run needs to continue from this snapshot if this one dies. */
+	if (req->remote) {
+		run_lines(job, &job->snap, job->snap.epoch, snap, opts);
+		if (!cbt_runrec_format(rec, sizeof(rec), snap, opts, job->fs_frozen))
+			run_record(job, rec);
+	}
+taken:
 	memcpy(req->dev_uuid, job->snap.uuid, 16);
 	if (so.preserve_from) {
 		req->release = release_read;
@@ -362,6 +465,9 @@ int cbt_backup_finish(struct cbt_backup_job *job, int ret)
 	}
 	if (job->taken) {
 		int r = cbt_snap_drop(&job->snap);
+
+		if (!r)
+			run_record(job, NULL);
 
 		if (r && !ret) {
 			char what[128];

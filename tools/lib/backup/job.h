@@ -19,7 +19,9 @@
  *
  * Recovery from a run that died: a snapshot device still attached is
  * dropped and every closed epoch still in the kernel is aborted before
- * anything else. Those epochs are older than the snapshot this run takes,
+ * anything else, unless the run was into S3 and its record (runrec.h)
+ * shows this run can write the same image from that snapshot: then the
+ * snapshot is kept and read instead of taking one, and the upload resumes. Those epochs are older than the snapshot this run takes,
  * and no image that completed needs them (an image is entered in the
  * chain before its epoch is committed; if the tool died between the two,
  * aborting only makes the next incremental hold some blocks twice).
@@ -52,6 +54,7 @@ struct cbt_backup_job {
 	/* what happened */
 	const char *step;		/* what the run was doing (for the failure message) */
 	bool taken, committed;		/* a snapshot was taken; its epoch was committed */
+	bool adopted;			/* the snapshot is a killed run's, continued (runrec.h) */
 	struct cbt_snap snap;
 	struct cbt_backup_result res;
 	char lost[32];			/* --auto-full: why the chain's history was lost, or "" */

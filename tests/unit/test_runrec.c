@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * backup/runrec.c: when `cbt backup' may continue from the snapshot a
+ * killed run into S3 left (docs/storage.md, "A killed cbt backup"), and
+ * every case where it must start over instead.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "backup/runrec.h"
+#include "unit.h"
+
+#define SNAP "device 5a5a5a5a-1111-4222-8333-444444444444 epoch 7 name d-snap cow 254:3"
+#define OPTS "to s3://cbt/c type 1 compression 1:3 full-mode 1 preserve 0 key - version 0"
+
+static void round_trip(void)
+{
+	char rec[2 * CBT_RUNREC_LINE];
+	bool frozen = false;
+
+	CHECK_EQ(cbt_runrec_format(rec, sizeof(rec), SNAP, OPTS, true), 0);
+	CHECK(cbt_runrec_match(rec, SNAP, OPTS, &frozen) == NULL);
+	CHECK(frozen);
+	CHECK_EQ(cbt_runrec_format(rec, sizeof(rec), SNAP, OPTS, false), 0);
+	CHECK(cbt_runrec_match(rec, SNAP, OPTS, &frozen) == NULL);
+	CHECK(!frozen);
+	CHECK(cbt_runrec_format(rec, 40, SNAP, OPTS, false) < 0);
+}
+
+static void mismatches(void)
+{
+	char rec[2 * CBT_RUNREC_LINE];
+	bool frozen = false;
+	const char *why;
+
+	CHECK_EQ(cbt_runrec_format(rec, sizeof(rec), SNAP, OPTS, false), 0);
+	/* another epoch, another snapshot device, another identity: another snapshot */
+	why = cbt_runrec_match(rec, "device 5a5a5a5a-1111-4222-8333-444444444444 epoch 8 name d-snap"
+			       " cow 254:3", OPTS, &frozen);
+	CHECK(why && strstr(why, "not the snapshot"));
+	why = cbt_runrec_match(rec, "device 5a5a5a5a-1111-4222-8333-444444444445 epoch 7 name d-snap"
+			       " cow 254:3", OPTS, &frozen);
+	CHECK(why && strstr(why, "not the snapshot"));
+	/* another level, kind, key or target: other bytes */
+	why = cbt_runrec_match(rec, SNAP, "to s3://cbt/c type 1 compression 1:9 full-mode 1"
+			       " preserve 0 key - version 0", &frozen);
+	CHECK(why && strstr(why, "options differ"));
+	why = cbt_runrec_match(rec, SNAP, "to s3://cbt/d type 1 compression 1:3 full-mode 1"
+			       " preserve 0 key - version 0", &frozen);
+	CHECK(why && strstr(why, "options differ"));
+	/* not a record (empty, another tool's, cut short): nothing to say, start over */
+	CHECK_STR(cbt_runrec_match("", SNAP, OPTS, &frozen), "");
+	CHECK_STR(cbt_runrec_match("cbt-backup-run 2\n", SNAP, OPTS, &frozen), "");
+	rec[strlen(rec) - 3] = '\0';
+	CHECK_STR(cbt_runrec_match(rec, SNAP, OPTS, &frozen), "");
+}
+
+static void usable(void)
+{
+	struct cbt_epoch_info ep[2] = {
+		{ .number = 7, .state = CBT_EPOCH_CLOSED },
+		{ .number = 8, .state = CBT_EPOCH_OPEN },
+	};
+	struct cbt_dev_info info = { .epochs = ep, .nr_epochs = 2 };
+	const char *why;
+
+	info.snap = (struct cbt_snap_info){ .present = true, .state = CBT_SNAP_ACTIVE, .epoch = 7,
+					    .has_release = true };
+	CHECK(cbt_runrec_snap_usable(&info, false) == NULL);
+	/* a preserve set: usable while nothing was released */
+	info.snap.preserve_from = 7;
+	CHECK(cbt_runrec_snap_usable(&info, true) == NULL);
+	CHECK(cbt_runrec_snap_usable(&info, false) != NULL);
+	info.snap.released = 1;
+	why = cbt_runrec_snap_usable(&info, true);
+	CHECK(why && strstr(why, "released"));
+	info.snap.released = 0;
+	info.snap.preserve_from = 0;
+	CHECK(cbt_runrec_snap_usable(&info, true) != NULL);
+	info.snap.state = CBT_SNAP_INVALID;
+	info.snap.error = 28;
+	why = cbt_runrec_snap_usable(&info, false);
+	CHECK(why && strstr(why, "not active"));
+	info.snap.state = CBT_SNAP_ACTIVE;
+	info.snap.error = 0;
+	/* an older epoch still closed: its abort would change epoch 7's bitmap */
+	ep[0].number = 6;
+	ep[1].number = 7;
+	ep[1].state = CBT_EPOCH_CLOSED;
+	why = cbt_runrec_snap_usable(&info, false);
+	CHECK(why && strstr(why, "another epoch"));
+	info.snap.present = false;
+	CHECK(cbt_runrec_snap_usable(&info, false) != NULL);
+}
+
+UT_MAIN("runrec",
+	UT_CASE(round_trip),
+	UT_CASE(mismatches),
+	UT_CASE(usable))

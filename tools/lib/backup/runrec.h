@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The record of a `cbt backup' run into S3, kept in the device's lock file
+ * ($CBT_RUN_DIR/MAJOR:MINOR.lock, kernel/device.h) from the snapshot's take
+ * until it is dropped. A run killed mid-upload leaves it beside its
+ * snapshot and closed epoch, both still in the kernel; the next run
+ * continues from that snapshot only when the record names it and the same
+ * options (docs/storage.md, "A killed cbt backup"). Text:
+ *
+ *   cbt-backup-run 1
+ *   snapshot device UUID epoch N name SNAPNAME cow MAJ:MIN
+ *   options to URL type T compression C:L full-mode M preserve P key K version V
+ *   fs-frozen 0|1
+ *
+ * The functions here are pure: job.c reads and writes the file.
+ */
+#ifndef CBT_BACKUP_RUNREC_H
+#define CBT_BACKUP_RUNREC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "kernel/proto.h"
+
+#define CBT_RUNREC_LINE 1024
+
+/* The record's text from its lines (each without its newline). */
+int cbt_runrec_format(char *buf, size_t len, const char *snap_line, const char *opts_line,
+		      bool fs_frozen);
+
+/*
+ * Whether record @rec (NUL-terminated) describes the run the lines of now
+ * describe: NULL if so (*@fs_frozen then gets the record's), else why
+ * not, for the user. "" when @rec is empty or not a record: nothing to say.
+ */
+const char *cbt_runrec_match(const char *rec, const char *snap_line, const char *opts_line,
+			     bool *fs_frozen);
+
+/*
+ * Whether the snapshot @info describes can give the interrupted run's
+ * bytes again: active, its epoch the only closed one, a preserve set
+ * exactly when @preserve, and nothing of it released (a released range
+ * the killed run had read cannot be read again). NULL, or why not.
+ */
+const char *cbt_runrec_snap_usable(const struct cbt_dev_info *info, bool preserve);
+
+#endif /* CBT_BACKUP_RUNREC_H */
