@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Images written in memory for the tests that read them (test_image, test_image_threads). */
+/* Images written in memory for the tests that read them (test_image, test_image_threads, test_crypt). */
 #ifndef CBT_UNIT_IMAGE_H
 #define CBT_UNIT_IMAGE_H
 

@@ -342,6 +342,12 @@ vm_boot_problems() {
 	"" | unsupported | 0) ;;
 	*) echo "kmemleak: ${B_KMEMLEAK[end]} unreferenced object(s) after the last case and dm_cbt's unload (see $B_DIR/kmemleak.end)" ;;
 	esac
+	# The guest said DONE but qemu did not end: the host's timer killed it,
+	# after VM_IDLE_TIMEOUT, time every such boot wastes (a guest that
+	# could not power off: tests/vm/init).
+	if [ "$B_DONE" = 1 ] && [ -n "$B_HOSTKILL" ]; then
+		echo "the VM did not end after its last case: $B_HOSTKILL"
+	fi
 	if [ -n "$B_RUNNER_RC" ] && [ "$B_RUNNER_RC" != 0 ]; then
 		echo "the guest runner failed (exit $B_RUNNER_RC): $(grep -a -v '^\[ *[0-9.]*\]' "$B_DIR/console.log" | tail -n 2 | tr '\n' ' ' | cut -c1-200)"
 	elif [ "$B_DONE" != 1 ] && [ -z "$B_ABORT" ] && [ "$B_CUR" = -1 ]; then
