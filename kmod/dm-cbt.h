@@ -31,7 +31,7 @@
  *                      held. Readers hold cbt_listeners_srcu (SRCU) instead
  *                      and never this mutex, so the synchronize_srcu()
  *                      under it waits only for callbacks in flight.
- *   claims             (per tracker, cbt_claim(), dm-cbt-tracker.c) a
+ *   claims             (per tracker, cbt_claim(), dm-cbt-hold.c) a
  *                      tracker's hold..release of writes (epoch closes,
  *                      takes), its ->snap changes, its snapshot's take
  *                      and releases: one claimer per tracker. A take
@@ -57,7 +57,7 @@
  *                      copies, reads, queued writes and state changes;
  *                      taken in map() and end_io, so under no mutex here.
  *   xa_lock(&s->map)   (irq-safe) only inside s->lock.
- *   cbt_claims_lock    (spinlock, dm-cbt-tracker.c) every tracker's
+ *   cbt_claims_lock    (spinlock, dm-cbt-hold.c) every tracker's
  *                      ->claimer; only inside cbt_claim() and
  *                      cbt_unclaim().
  * The spinlocks are leaves: nothing is taken inside them but the xarray
