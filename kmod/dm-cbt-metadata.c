@@ -57,14 +57,13 @@ static void md_end_io(struct bio *bio)
 		complete(&io->done);
 }
 
-int cbt_md_rw(struct cbt_tracker *t, struct block_device *bdev, struct page **pages,
-	      const u64 *page_nos, unsigned int n, blk_opf_t opf)
+int cbt_md_rw(struct block_device *bdev, struct page **pages, const u64 *page_nos,
+	      unsigned int n, blk_opf_t opf)
 {
 	struct md_batch_io io = { .status = BLK_STS_OK };
 	unsigned int i;
 
 	BUILD_BUG_ON(PAGE_SIZE < DM_CBT_MD_PAGE_SIZE);
-	lockdep_assert_held(&t->lock);
 	if (!n)
 		return 0;
 	atomic_set(&io.remaining, n);
@@ -74,7 +73,7 @@ int cbt_md_rw(struct cbt_tracker *t, struct block_device *bdev, struct page **pa
 		struct bio *bio = bio_alloc_bioset(bdev, 1, opf, GFP_NOIO, &md_bioset);
 
 		bio->bi_iter.bi_sector = page_nos[i] * SECTORS_PER_MD_PAGE;
-		__bio_add_page(bio, pages[i], DM_CBT_MD_PAGE_SIZE, 0);
+		__bio_add_page(bio, pages ? pages[i] : ZERO_PAGE(0), DM_CBT_MD_PAGE_SIZE, 0);
 		bio->bi_private = &io;
 		bio->bi_end_io = md_end_io;
 		submit_bio(bio);
@@ -89,9 +88,10 @@ static int md_rw(struct cbt_tracker *t, struct page **pages, const u64 *page_nos
 {
 	int r;
 
+	lockdep_assert_held(&t->lock);
 	if (WARN_ON_ONCE(t->dead || !t->meta_bdev))
 		return -ENODEV;
-	r = cbt_md_rw(t, t->meta_bdev, pages, page_nos, n, opf);
+	r = cbt_md_rw(t->meta_bdev, pages, page_nos, n, opf);
 	if (r)
 		atomic64_inc(&t->metadata_errors);
 	return r;
@@ -181,18 +181,16 @@ int cbt_md_commit_dirty(struct cbt_tracker *t)
  */
 static int md_zero_pages(struct cbt_tracker *t, u64 first, u64 count)
 {
-	struct page *zeros[CBT_COMMIT_BATCH];
 	u64 page_nos[CBT_COMMIT_BATCH];
 	unsigned int i, n;
 	int r;
 
-	for (i = 0; i < CBT_COMMIT_BATCH; i++)
-		zeros[i] = ZERO_PAGE(0);
 	while (count) {
 		n = min_t(u64, count, CBT_COMMIT_BATCH);
 		for (i = 0; i < n; i++)
 			page_nos[i] = first + i;
-		r = md_rw(t, zeros, page_nos, n, REQ_OP_WRITE | REQ_SYNC);
+		/* No pages: the zero page for each. */
+		r = md_rw(t, NULL, page_nos, n, REQ_OP_WRITE | REQ_SYNC);
 		if (r)
 			return r;
 		first += n;
@@ -706,12 +704,12 @@ static int load(struct cbt_tracker *t, const struct cbt_ledger *l, char **error)
 	return r;
 }
 
-int cbt_md_open(struct cbt_tracker *t, char **error)
+/* cbt_md_open() with room for both superblocks' ledgers in @l. */
+static int md_open(struct cbt_tracker *t, struct cbt_ledger *l, char **error)
 {
 	u64 md_pages = bdev_nr_sectors(t->meta_bdev) / SECTORS_PER_MD_PAGE;
 	u64 need = DM_CBT_MD_SB_COPIES + (u64)DM_CBT_MD_SLOTS *
 		   DIV_ROUND_UP_ULL(t->nr_blocks, CBT_BITS_PER_LEAF);
-	struct cbt_ledger l[DM_CBT_MD_SB_COPIES];
 	u64 page_nos[DM_CBT_MD_SB_COPIES] = { 0, 1 };
 	int r, d[DM_CBT_MD_SB_COPIES], best = -1, i;
 
@@ -765,4 +763,20 @@ int cbt_md_open(struct cbt_tracker *t, char **error)
 		return -ENOSPC;
 	}
 	return load(t, &l[best], error);
+}
+
+int cbt_md_open(struct cbt_tracker *t, char **error)
+{
+	/* Two ledgers are too large for the stack (CONFIG_FRAME_WARN). */
+	struct cbt_ledger *l = kmalloc_array(DM_CBT_MD_SB_COPIES, sizeof(*l), GFP_KERNEL);
+	int r;
+
+	lockdep_assert_held(&t->lock);
+	if (!l) {
+		*error = "Cannot allocate the superblocks' ledgers";
+		return -ENOMEM;
+	}
+	r = md_open(t, l, error);
+	kfree(l);
+	return r;
 }

@@ -51,6 +51,9 @@
  *                      the clearing of dirty_leaves, the region maps'
  *                      changes, size, persistence state and all its
  *                      metadata I/O. Never taken in map() or end_io.
+ *                      Not held across the fingerprint's reads of the
+ *                      origin while live (cbt_fp_work()); only at
+ *                      suspend and resume, when no write can wait for it.
  *   t->deferred_lock   (spinlock, irqsave) ->deferred.
  *   t->held_lock       (spinlock, irqsave) ->holding and ->held.
  *   s->lock            (spinlock, irqsave; dm-cbt-snapshot.h) a snapshot's
@@ -159,7 +162,9 @@ struct cbt_tracker {
 	 * to fp_regions (set only while suspended, read lockless by map())
 	 * while fp_state is CBT_FP_INVALID go down counted in fp_inflight;
 	 * otherwise the worker first clears fp_valid on disk. fp_work
-	 * validates it again (under lock) once no such write is in flight.
+	 * validates it again once no such write is in flight: it reads the
+	 * regions without lock and records the hash under it only if
+	 * fp_state is still CBT_FP_VALIDATING (cbt_fp_work()).
 	 */
 	struct cbt_fp_regions fp_regions;
 	atomic_t fp_state;		/* enum cbt_fp_state */
@@ -227,7 +232,7 @@ struct cbt_tracker {
 
 enum cbt_fp_state {
 	CBT_FP_INVALID,		/* fp_valid clear on disk */
-	CBT_FP_VALIDATING,	/* fp_work is hashing the regions */
+	CBT_FP_VALIDATING,	/* fp_work is hashing the regions, without t->lock */
 	CBT_FP_VALID,		/* fp_valid set on disk and true */
 };
 
@@ -413,9 +418,14 @@ int cbt_md_open(struct cbt_tracker *t, char **error);
  * bits stay, in memory, under the identity cbt_md_failed() gave them.
  */
 int cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why);
-/* Read or write n 4 KiB pages of @bdev at once and wait for all of them. */
-int cbt_md_rw(struct cbt_tracker *t, struct block_device *bdev, struct page **pages,
-	      const u64 *page_nos, unsigned int n, blk_opf_t opf);
+/*
+ * Read or write n 4 KiB pages of @bdev at once and wait for all of them.
+ * The one function here that needs no lock: the caller owns @pages
+ * (t->batch under t->lock, or pages of its own) and keeps @bdev open.
+ * @pages NULL: write the zero page to each.
+ */
+int cbt_md_rw(struct block_device *bdev, struct page **pages, const u64 *page_nos,
+	      unsigned int n, blk_opf_t opf);
 int cbt_md_write_sb(struct cbt_tracker *t);
 /* Write every dirty leaf (marked | pending) and flush. */
 int cbt_md_commit_dirty(struct cbt_tracker *t);
