@@ -333,7 +333,8 @@ bool cbt_md_fold_start(struct cbt_tracker *t, unsigned long *gp)
 	return true;
 }
 
-int cbt_md_fold_finish(struct cbt_tracker *t)
+/* @quiesced: no map() can be running (see cbt_md_fold()). */
+static int fold_finish(struct cbt_tracker *t, bool quiesced)
 {
 	u32 old = !t->rgen;
 	u64 i;
@@ -350,9 +351,11 @@ int cbt_md_fold_finish(struct cbt_tracker *t)
 	 * Every map() that saw a region of the old generation has set its
 	 * fine bits and dirty leaves once the grace period is over: the
 	 * commit below writes them all, and only then does the old
-	 * generation go. Over already when the caller waited for it.
+	 * generation go. Over already when the caller waited for it, and
+	 * not needed when no map() runs.
 	 */
-	cond_synchronize_rcu(t->fold_gp);
+	if (!quiesced)
+		cond_synchronize_rcu(t->fold_gp);
 	r = cbt_md_commit_dirty(t);
 	if (r)
 		return r;
@@ -368,6 +371,25 @@ int cbt_md_fold_finish(struct cbt_tracker *t)
 	return r;
 }
 
+int cbt_md_fold_finish(struct cbt_tracker *t)
+{
+	return fold_finish(t, false);
+}
+
+/*
+ * No grace period here, though map() reads the region map under RCU
+ * (cbt_mark_fast()): the caller guarantees that no map() of this tracker
+ * runs. Writes are held and drained (an epoch close or a snapshot take)
+ * or the device is suspended, and map() reads the region map only for a
+ * write counted in t->writes (or in dm's own in-flight count), whose
+ * end_io comes after its read section ended; the drain (or the suspend)
+ * waited for every such end_io, and writes arriving meanwhile are parked
+ * (or queued by dm) before they reach cbt_mark_fast(). So every map()
+ * that could have seen the old generation has set its fine bits and
+ * dirty leaves already, which is all the grace period waited for. A take
+ * used to wait for a whole grace period here, under t->lock and with the
+ * device's writes held.
+ */
 int cbt_md_fold(struct cbt_tracker *t)
 {
 	unsigned long gp;
@@ -375,10 +397,10 @@ int cbt_md_fold(struct cbt_tracker *t)
 
 	lockdep_assert_held(&t->lock);
 	/* One the fold worker started: finish it before the next. */
-	r = cbt_md_fold_finish(t);
+	r = fold_finish(t, true);
 	if (r || !cbt_md_fold_start(t, &gp))
 		return r;
-	return cbt_md_fold_finish(t);
+	return fold_finish(t, true);
 }
 
 void cbt_md_regions_free(struct cbt_tracker *t)

@@ -244,8 +244,8 @@ static void cbt_fold_work(struct work_struct *ws)
 	 * dirty leaves, which a map() still setting bits under an old mark
 	 * dirties again for the finish's commit; no other fold starts
 	 * (fold_pending), a one-step fold (an epoch close, a suspend) first
-	 * finishes this one, waiting under t->lock for what is left of the
-	 * grace period; region maps are reset or freed only with this work
+	 * finishes this one, with no map() running, so without waiting for
+	 * the grace period (cbt_md_fold()); region maps are reset or freed only with this work
 	 * cancelled (suspend, removal) or by a new identity, which drops the
 	 * pending fold with the generations it zeroes.
 	 */

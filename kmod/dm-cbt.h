@@ -393,7 +393,8 @@ void cbt_commit_marks(struct cbt_tracker *t, const char *what);
 /*
  * Make every fine bit of the current region generation durable and
  * retire the generation (cbt_md_fold()); on failure tracking goes on in
- * memory. t->lock held, no write may be marked in a closed epoch after.
+ * memory. t->lock held, and no map() running: writes held and drained,
+ * or the device suspended. No write may be marked in a closed epoch after.
  */
 void cbt_fold(struct cbt_tracker *t, const char *what);
 /* Cancel a queued fold (suspend, removal): the caller folds itself. */
@@ -437,8 +438,10 @@ bool cbt_md_regions_on(struct cbt_tracker *t);
 void cbt_md_stage_regions(struct cbt_tracker *t, u64 start, u64 len);
 int cbt_md_commit_regions(struct cbt_tracker *t);
 /*
- * A fold in one step: finish a pending one, start, wait for the grace
- * period (under t->lock) and finish. Or in two, for the fold worker:
+ * A fold in one step, only where no map() of the tracker runs (writes
+ * held and drained, or the device suspended): finish a pending one,
+ * start and finish, with no grace period to wait for. Or in two, for the
+ * fold worker, while map() runs:
  * cbt_md_fold_start() retires the current generation (false: nothing to
  * fold, or one pending), then, t->lock dropped, the caller waits for the
  * grace period @gp (cond_synchronize_rcu()), and cbt_md_fold_finish(),
