@@ -69,8 +69,13 @@ void cbt_history_announce(struct cbt_tracker *t)
 	}
 }
 
-/* xxh64 of the fingerprint regions of the first @sectors of the origin. */
-static int fingerprint(struct cbt_tracker *t, u64 sectors, u64 *fp)
+/*
+ * xxh64 of the fingerprint regions of the first @sectors of @bdev, read
+ * through @pages (@nr of them, at most CBT_COMMIT_BATCH), which the caller
+ * owns: t->batch under t->lock, or cbt_fp_work()'s own, without it.
+ */
+static int fingerprint(struct block_device *bdev, struct page **pages, unsigned int nr,
+		       u64 sectors, u64 *fp)
 {
 	const u64 per_page = DM_CBT_MD_PAGE_SIZE >> SECTOR_SHIFT;
 	u64 page_nos[CBT_COMMIT_BATCH], page, end;
@@ -79,23 +84,21 @@ static int fingerprint(struct cbt_tracker *t, u64 sectors, u64 *fp)
 	unsigned int n, i;
 	int r, k;
 
-	lockdep_assert_held(&t->lock);
+	nr = min_t(unsigned int, nr, CBT_COMMIT_BATCH);
 	cbt_fp_regions(sectors, &reg);
 	xxh64_reset(&state, sectors);
 	for (k = 0; k < 2; k++) {
 		page = reg.start[k] / per_page;
 		end = (reg.start[k] + reg.len[k]) / per_page;
 		while (page < end) {
-			n = min_t(u64, CBT_COMMIT_BATCH, end - page);
+			n = min_t(u64, nr, end - page);
 			for (i = 0; i < n; i++)
 				page_nos[i] = page + i;
-			r = cbt_md_rw(t, t->origin_bdev, t->batch, page_nos, n,
-				      REQ_OP_READ | REQ_SYNC);
+			r = cbt_md_rw(bdev, pages, page_nos, n, REQ_OP_READ | REQ_SYNC);
 			if (r)
 				return r;
 			for (i = 0; i < n; i++)
-				xxh64_update(&state, page_address(t->batch[i]),
-					     DM_CBT_MD_PAGE_SIZE);
+				xxh64_update(&state, page_address(pages[i]), DM_CBT_MD_PAGE_SIZE);
 			page += n;
 		}
 	}
@@ -157,7 +160,7 @@ void cbt_history_resume(struct cbt_tracker *t, struct mapped_device *md)
 	if (!t->checked && l->detach == CBT_DETACH_REPLACED && !unchanged_since_replaced(t, md))
 		why = CBT_IDENTITY_TABLE_REPLACED;
 	if (why == CBT_IDENTITY_CONTINUED && l->fp_valid) {
-		r = fingerprint(t, l->fp_sectors, &fp);
+		r = fingerprint(t->origin_bdev, t->batch, CBT_COMMIT_BATCH, l->fp_sectors, &fp);
 		if (r)
 			DMERR("%u:%u: cannot read the origin to check its fingerprint (%d)",
 			      MAJOR(t->devt), MINOR(t->devt), r);
@@ -193,38 +196,59 @@ void cbt_history_attached(struct cbt_tracker *t)
 		mod_delayed_work(t->wq, &t->fp_work, HZ);
 }
 
-/* Hash the regions and record fp_valid; the caller made sure no write to them is in flight. */
-static int fp_record(struct cbt_tracker *t)
+/* The first part of a fingerprint: what the origin holds once its cache is flushed. */
+static int fp_read(struct block_device *origin, struct page **pages, unsigned int nr,
+		   u64 sectors, u64 *fp)
+{
+	return blkdev_issue_flush(origin) ?: fingerprint(origin, pages, nr, sectors, fp);
+}
+
+static void fp_warn(struct cbt_tracker *t, int r)
+{
+	DMWARN("%u:%u: cannot fingerprint the origin (%d): %s", MAJOR(t->devt),
+	       MINOR(t->devt), r, "an untracked write there will not be seen");
+}
+
+/* The second part: record it as valid (in memory; the caller writes the superblock). */
+static void fp_set(struct cbt_tracker *t, u64 fp, u64 sectors)
 {
 	struct cbt_ledger *l = &t->ledger;
+
+	lockdep_assert_held(&t->lock);
+	l->fingerprint = fp;
+	l->fp_sectors = sectors;
+	l->fp_valid = true;
+}
+
+/* Hash the regions and record fp_valid; t->lock held, no write to them in flight. */
+static int fp_record(struct cbt_tracker *t)
+{
 	u64 fp;
 	int r;
 
-	/* What the origin holds once its cache is flushed is what we hash. */
-	r = blkdev_issue_flush(t->origin_bdev);
-	if (!r)
-		r = fingerprint(t, t->dev_sectors, &fp);
+	lockdep_assert_held(&t->lock);
+	r = fp_read(t->origin_bdev, t->batch, CBT_COMMIT_BATCH, t->dev_sectors, &fp);
 	if (r) {
-		DMWARN("%u:%u: cannot fingerprint the origin (%d): %s", MAJOR(t->devt),
-		       MINOR(t->devt), r, "an untracked write there will not be seen");
+		fp_warn(t, r);
 		return r;
 	}
-	l->fingerprint = fp;
-	l->fp_sectors = t->dev_sectors;
-	l->fp_valid = true;
+	fp_set(t, fp, t->dev_sectors);
 	return 0;
 }
 
-void cbt_fp_work(struct work_struct *ws)
-{
-	struct cbt_tracker *t = container_of(to_delayed_work(ws), struct cbt_tracker, fp_work);
-	/* Region writes wait for this work's lock: no reclaim into their I/O. */
-	unsigned int noio = memalloc_noio_save();
+/* Pages of its own for cbt_fp_work(): 64 KiB reads, 32 of them for the 2 MiB. */
+#define CBT_FP_PAGES 16
 
-	mutex_lock(&t->lock);
+/*
+ * Start a validation under t->lock: false when there is nothing to do, or
+ * a write to the regions is in flight (its end_io queues the work again).
+ */
+static bool fp_start(struct cbt_tracker *t)
+{
+	lockdep_assert_held(&t->lock);
 	if (t->persistence != CBT_PERSIST_METADATA || t->dead || !t->was_live ||
 	    atomic_read(&t->fp_state) != CBT_FP_INVALID)
-		goto out;
+		return false;
 	atomic_set(&t->fp_state, CBT_FP_VALIDATING);
 	/*
 	 * Set the state, then read the count; map() counts, then reads the
@@ -234,15 +258,70 @@ void cbt_fp_work(struct work_struct *ws)
 	 * does not order (a no-op on x86), so the read below could pass it.
 	 */
 	smp_mb();
-	if (atomic_read(&t->fp_inflight) || fp_record(t)) {
-		/* The in-flight write's end_io queues this work again. */
-		atomic_set(&t->fp_state, CBT_FP_INVALID);
+	if (!atomic_read(&t->fp_inflight))
+		return true;
+	atomic_set(&t->fp_state, CBT_FP_INVALID);
+	return false;
+}
+
+/*
+ * Validate the fingerprint: hash the regions, record fp_valid. The 2 MiB
+ * are read WITHOUT t->lock, which the commit worker (so the device's
+ * writes to unmarked blocks), status, epoch closes and takes need: a slow
+ * origin delays only this work. Under the lock again, the hash counts only
+ * if the state is still VALIDATING: a write to the regions that came
+ * meanwhile went to the worker, which cleared fp_valid on disk and set
+ * INVALID before letting it down (cbt_fp_invalidate()), so the hash may
+ * hold some of its data or none; that write's end_io queues this work
+ * again. The origin and its size stay as read here: a table swap or a
+ * resize happens only while suspended, and postsuspend cancels this work
+ * synchronously first, so the live table keeps @origin open throughout.
+ */
+void cbt_fp_work(struct work_struct *ws)
+{
+	struct cbt_tracker *t = container_of(to_delayed_work(ws), struct cbt_tracker, fp_work);
+	struct page *pages[CBT_FP_PAGES] = {};
+	/* Region writes may wait for this work's records: no reclaim into their I/O. */
+	unsigned int noio = memalloc_noio_save(), i;
+	struct block_device *origin;
+	u64 sectors, fp = 0;
+	bool started;
+	int r = 0;
+
+	mutex_lock(&t->lock);
+	started = fp_start(t);
+	origin = t->origin_bdev;
+	sectors = t->dev_sectors;
+	mutex_unlock(&t->lock);
+	if (!started)
 		goto out;
+	for (i = 0; i < CBT_FP_PAGES && !r; i++) {
+		pages[i] = alloc_page(GFP_KERNEL);
+		if (!pages[i])
+			r = -ENOMEM;
 	}
+	if (!r)
+		r = fp_read(origin, pages, CBT_FP_PAGES, sectors, &fp);
+
+	mutex_lock(&t->lock);
+	/* Changed meanwhile (see above): this hash means nothing. */
+	if (atomic_read(&t->fp_state) != CBT_FP_VALIDATING || t->dead ||
+	    WARN_ON_ONCE(t->origin_bdev != origin || t->dev_sectors != sectors))
+		goto unlock;
+	if (r) {
+		fp_warn(t, r);
+		atomic_set(&t->fp_state, CBT_FP_INVALID);
+		goto unlock;
+	}
+	fp_set(t, fp, sectors);
 	if (!write_sb(t, "recording the fingerprint"))
 		atomic_set(&t->fp_state, CBT_FP_VALID);
-out:
+unlock:
 	mutex_unlock(&t->lock);
+out:
+	for (i = 0; i < CBT_FP_PAGES; i++)
+		if (pages[i])
+			__free_page(pages[i]);
 	memalloc_noio_restore(noio);
 }
 

@@ -57,14 +57,13 @@ static void md_end_io(struct bio *bio)
 		complete(&io->done);
 }
 
-int cbt_md_rw(struct cbt_tracker *t, struct block_device *bdev, struct page **pages,
-	      const u64 *page_nos, unsigned int n, blk_opf_t opf)
+int cbt_md_rw(struct block_device *bdev, struct page **pages, const u64 *page_nos,
+	      unsigned int n, blk_opf_t opf)
 {
 	struct md_batch_io io = { .status = BLK_STS_OK };
 	unsigned int i;
 
 	BUILD_BUG_ON(PAGE_SIZE < DM_CBT_MD_PAGE_SIZE);
-	lockdep_assert_held(&t->lock);
 	if (!n)
 		return 0;
 	atomic_set(&io.remaining, n);
@@ -74,7 +73,7 @@ int cbt_md_rw(struct cbt_tracker *t, struct block_device *bdev, struct page **pa
 		struct bio *bio = bio_alloc_bioset(bdev, 1, opf, GFP_NOIO, &md_bioset);
 
 		bio->bi_iter.bi_sector = page_nos[i] * SECTORS_PER_MD_PAGE;
-		__bio_add_page(bio, pages[i], DM_CBT_MD_PAGE_SIZE, 0);
+		__bio_add_page(bio, pages ? pages[i] : ZERO_PAGE(0), DM_CBT_MD_PAGE_SIZE, 0);
 		bio->bi_private = &io;
 		bio->bi_end_io = md_end_io;
 		submit_bio(bio);
@@ -89,9 +88,10 @@ static int md_rw(struct cbt_tracker *t, struct page **pages, const u64 *page_nos
 {
 	int r;
 
+	lockdep_assert_held(&t->lock);
 	if (WARN_ON_ONCE(t->dead || !t->meta_bdev))
 		return -ENODEV;
-	r = cbt_md_rw(t, t->meta_bdev, pages, page_nos, n, opf);
+	r = cbt_md_rw(t->meta_bdev, pages, page_nos, n, opf);
 	if (r)
 		atomic64_inc(&t->metadata_errors);
 	return r;
@@ -181,18 +181,16 @@ int cbt_md_commit_dirty(struct cbt_tracker *t)
  */
 static int md_zero_pages(struct cbt_tracker *t, u64 first, u64 count)
 {
-	struct page *zeros[CBT_COMMIT_BATCH];
 	u64 page_nos[CBT_COMMIT_BATCH];
 	unsigned int i, n;
 	int r;
 
-	for (i = 0; i < CBT_COMMIT_BATCH; i++)
-		zeros[i] = ZERO_PAGE(0);
 	while (count) {
 		n = min_t(u64, count, CBT_COMMIT_BATCH);
 		for (i = 0; i < n; i++)
 			page_nos[i] = first + i;
-		r = md_rw(t, zeros, page_nos, n, REQ_OP_WRITE | REQ_SYNC);
+		/* No pages: the zero page for each. */
+		r = md_rw(t, NULL, page_nos, n, REQ_OP_WRITE | REQ_SYNC);
 		if (r)
 			return r;
 		first += n;
@@ -335,7 +333,8 @@ bool cbt_md_fold_start(struct cbt_tracker *t, unsigned long *gp)
 	return true;
 }
 
-int cbt_md_fold_finish(struct cbt_tracker *t)
+/* @quiesced: no map() can be running (see cbt_md_fold()). */
+static int fold_finish(struct cbt_tracker *t, bool quiesced)
 {
 	u32 old = !t->rgen;
 	u64 i;
@@ -352,9 +351,11 @@ int cbt_md_fold_finish(struct cbt_tracker *t)
 	 * Every map() that saw a region of the old generation has set its
 	 * fine bits and dirty leaves once the grace period is over: the
 	 * commit below writes them all, and only then does the old
-	 * generation go. Over already when the caller waited for it.
+	 * generation go. Over already when the caller waited for it, and
+	 * not needed when no map() runs.
 	 */
-	cond_synchronize_rcu(t->fold_gp);
+	if (!quiesced)
+		cond_synchronize_rcu(t->fold_gp);
 	r = cbt_md_commit_dirty(t);
 	if (r)
 		return r;
@@ -370,6 +371,25 @@ int cbt_md_fold_finish(struct cbt_tracker *t)
 	return r;
 }
 
+int cbt_md_fold_finish(struct cbt_tracker *t)
+{
+	return fold_finish(t, false);
+}
+
+/*
+ * No grace period here, though map() reads the region map under RCU
+ * (cbt_mark_fast()): the caller guarantees that no map() of this tracker
+ * runs. Writes are held and drained (an epoch close or a snapshot take)
+ * or the device is suspended, and map() reads the region map only for a
+ * write counted in t->writes (or in dm's own in-flight count), whose
+ * end_io comes after its read section ended; the drain (or the suspend)
+ * waited for every such end_io, and writes arriving meanwhile are parked
+ * (or queued by dm) before they reach cbt_mark_fast(). So every map()
+ * that could have seen the old generation has set its fine bits and
+ * dirty leaves already, which is all the grace period waited for. A take
+ * used to wait for a whole grace period here, under t->lock and with the
+ * device's writes held.
+ */
 int cbt_md_fold(struct cbt_tracker *t)
 {
 	unsigned long gp;
@@ -377,10 +397,10 @@ int cbt_md_fold(struct cbt_tracker *t)
 
 	lockdep_assert_held(&t->lock);
 	/* One the fold worker started: finish it before the next. */
-	r = cbt_md_fold_finish(t);
+	r = fold_finish(t, true);
 	if (r || !cbt_md_fold_start(t, &gp))
 		return r;
-	return cbt_md_fold_finish(t);
+	return fold_finish(t, true);
 }
 
 void cbt_md_regions_free(struct cbt_tracker *t)
@@ -706,12 +726,12 @@ static int load(struct cbt_tracker *t, const struct cbt_ledger *l, char **error)
 	return r;
 }
 
-int cbt_md_open(struct cbt_tracker *t, char **error)
+/* cbt_md_open() with room for both superblocks' ledgers in @l. */
+static int md_open(struct cbt_tracker *t, struct cbt_ledger *l, char **error)
 {
 	u64 md_pages = bdev_nr_sectors(t->meta_bdev) / SECTORS_PER_MD_PAGE;
 	u64 need = DM_CBT_MD_SB_COPIES + (u64)DM_CBT_MD_SLOTS *
 		   DIV_ROUND_UP_ULL(t->nr_blocks, CBT_BITS_PER_LEAF);
-	struct cbt_ledger l[DM_CBT_MD_SB_COPIES];
 	u64 page_nos[DM_CBT_MD_SB_COPIES] = { 0, 1 };
 	int r, d[DM_CBT_MD_SB_COPIES], best = -1, i;
 
@@ -765,4 +785,20 @@ int cbt_md_open(struct cbt_tracker *t, char **error)
 		return -ENOSPC;
 	}
 	return load(t, &l[best], error);
+}
+
+int cbt_md_open(struct cbt_tracker *t, char **error)
+{
+	/* Two ledgers are too large for the stack (CONFIG_FRAME_WARN). */
+	struct cbt_ledger *l = kmalloc_array(DM_CBT_MD_SB_COPIES, sizeof(*l), GFP_KERNEL);
+	int r;
+
+	lockdep_assert_held(&t->lock);
+	if (!l) {
+		*error = "Cannot allocate the superblocks' ledgers";
+		return -ENOMEM;
+	}
+	r = md_open(t, l, error);
+	kfree(l);
+	return r;
 }

@@ -303,11 +303,20 @@ static size_t snapshot_reply_size(unsigned int n)
 	       2 * nla_total_size_64bit(sizeof(u64));	/* FREEZE_NS, HOLD_NS */
 }
 
+/* A take request's members: 1.5 KiB with the attributes, too large for the stack. */
+struct snapshot_req {
+	struct nlattr *tb[CBT_A_MAX + 1];
+	struct cbt_tracker *ts[DM_CBT_MAX_GROUP];
+	u64 epochs[DM_CBT_MAX_GROUP];
+	u64 preserve[DM_CBT_MAX_GROUP];
+};
+
 static int snapshot_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct nlattr *tb[CBT_A_MAX + 1], *dev, *list, *nest;
-	struct cbt_tracker *ts[DM_CBT_MAX_GROUP];
-	u64 epochs[DM_CBT_MAX_GROUP], preserve[DM_CBT_MAX_GROUP], freeze_ns = 0, hold_ns = 0;
+	struct nlattr **tb, *dev, *list, *nest;
+	struct cbt_tracker **ts;
+	u64 *epochs, *preserve, freeze_ns = 0, hold_ns = 0;
+	struct snapshot_req *req;
 	const char *why = NULL;
 	unsigned int n = 0, i;
 	struct sk_buff *msg;
@@ -316,6 +325,13 @@ static int snapshot_doit(struct sk_buff *skb, struct genl_info *info)
 
 	if (GENL_REQ_ATTR_CHECK(info, CBT_A_DEVICES))
 		return -EINVAL;
+	req = kmalloc(sizeof(*req), GFP_KERNEL);
+	if (!req)
+		return -ENOMEM;
+	tb = req->tb;
+	ts = req->ts;
+	epochs = req->epochs;
+	preserve = req->preserve;
 	nla_for_each_nested(dev, info->attrs[CBT_A_DEVICES], rem) {
 		if (nla_type(dev) != CBT_A_DEVICE || n == DM_CBT_MAX_GROUP) {
 			NL_SET_ERR_MSG_ATTR(info->extack, dev,
@@ -345,7 +361,8 @@ static int snapshot_doit(struct sk_buff *skb, struct genl_info *info)
 	}
 	if (!n) {
 		NL_SET_ERR_MSG(info->extack, "No device named");
-		return -EINVAL;
+		r = -EINVAL;
+		goto put;
 	}
 	/* Allocated first, and large enough: nothing fails once taken. */
 	msg = genlmsg_new(snapshot_reply_size(n), GFP_KERNEL);
@@ -388,6 +405,7 @@ static int snapshot_doit(struct sk_buff *skb, struct genl_info *info)
 put:
 	for (i = 0; i < n; i++)
 		cbt_tracker_put(ts[i]);
+	kfree(req);
 	return r;
 }
 

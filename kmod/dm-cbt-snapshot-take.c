@@ -6,6 +6,7 @@
  */
 #include <linux/blkdev.h>
 #include <linux/sched/mm.h>
+#include <linux/slab.h>
 #include <net/genetlink.h>
 
 #include "dm-cbt.h"
@@ -68,19 +69,35 @@ static int order_members(struct cbt_tracker **ts, unsigned int n, unsigned int *
 	return 0;
 }
 
+/* A take's per-member arrays: 1.3 KiB, too large for the stack. */
+struct take_state {
+	struct block_device *disks[DM_CBT_MAX_GROUP];
+	unsigned int order[DM_CBT_MAX_GROUP];
+	struct cbt_epoch *next[DM_CBT_MAX_GROUP];
+};
+
 int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 		       const u64 *preserve_from, u64 *epochs, u64 *freeze_ns, u64 *hold_ns,
 		       const char **why)
 {
-	struct block_device *disks[DM_CBT_MAX_GROUP];
-	unsigned int order[DM_CBT_MAX_GROUP];
-	struct cbt_epoch *next[DM_CBT_MAX_GROUP] = {};
+	struct block_device **disks;
+	struct cbt_epoch **next;
+	struct take_state *st;
+	unsigned int *order;
 	unsigned int i, frozen = 0, held = 0, closed = 0, noio;
 	unsigned long deadline;
 	ktime_t t0, t1, t2, t3;
 	int r = 0;
 
 	BUILD_BUG_ON(DM_CBT_MAX_GROUP > 64);
+	st = kzalloc(sizeof(*st), GFP_KERNEL);
+	if (!st) {
+		*why = "Out of memory: nothing taken";
+		return -ENOMEM;
+	}
+	disks = st->disks;
+	order = st->order;
+	next = st->next;
 	/* The next epochs, allocated before any lock or hold: reclaim may write. */
 	for (i = 0; i < n; i++) {
 		next[i] = cbt_epoch_alloc(ts[i], 0, 0);
@@ -229,6 +246,7 @@ out:
 free:
 	for (i = 0; i < n; i++)
 		cbt_epoch_discard(next[i]);
+	kfree(st);
 	return r;
 }
 

@@ -31,7 +31,7 @@
  *                      held. Readers hold cbt_listeners_srcu (SRCU) instead
  *                      and never this mutex, so the synchronize_srcu()
  *                      under it waits only for callbacks in flight.
- *   claims             (per tracker, cbt_claim(), dm-cbt-tracker.c) a
+ *   claims             (per tracker, cbt_claim(), dm-cbt-hold.c) a
  *                      tracker's hold..release of writes (epoch closes,
  *                      takes), its ->snap changes, its snapshot's take
  *                      and releases: one claimer per tracker. A take
@@ -51,13 +51,16 @@
  *                      the clearing of dirty_leaves, the region maps'
  *                      changes, size, persistence state and all its
  *                      metadata I/O. Never taken in map() or end_io.
+ *                      Not held across the fingerprint's reads of the
+ *                      origin while live (cbt_fp_work()); only at
+ *                      suspend and resume, when no write can wait for it.
  *   t->deferred_lock   (spinlock, irqsave) ->deferred.
  *   t->held_lock       (spinlock, irqsave) ->holding and ->held.
  *   s->lock            (spinlock, irqsave; dm-cbt-snapshot.h) a snapshot's
  *                      copies, reads, queued writes and state changes;
  *                      taken in map() and end_io, so under no mutex here.
  *   xa_lock(&s->map)   (irq-safe) only inside s->lock.
- *   cbt_claims_lock    (spinlock, dm-cbt-tracker.c) every tracker's
+ *   cbt_claims_lock    (spinlock, dm-cbt-hold.c) every tracker's
  *                      ->claimer; only inside cbt_claim() and
  *                      cbt_unclaim().
  * The spinlocks are leaves: nothing is taken inside them but the xarray
@@ -159,7 +162,9 @@ struct cbt_tracker {
 	 * to fp_regions (set only while suspended, read lockless by map())
 	 * while fp_state is CBT_FP_INVALID go down counted in fp_inflight;
 	 * otherwise the worker first clears fp_valid on disk. fp_work
-	 * validates it again (under lock) once no such write is in flight.
+	 * validates it again once no such write is in flight: it reads the
+	 * regions without lock and records the hash under it only if
+	 * fp_state is still CBT_FP_VALIDATING (cbt_fp_work()).
 	 */
 	struct cbt_fp_regions fp_regions;
 	atomic_t fp_state;		/* enum cbt_fp_state */
@@ -227,7 +232,7 @@ struct cbt_tracker {
 
 enum cbt_fp_state {
 	CBT_FP_INVALID,		/* fp_valid clear on disk */
-	CBT_FP_VALIDATING,	/* fp_work is hashing the regions */
+	CBT_FP_VALIDATING,	/* fp_work is hashing the regions, without t->lock */
 	CBT_FP_VALID,		/* fp_valid set on disk and true */
 };
 
@@ -388,7 +393,8 @@ void cbt_commit_marks(struct cbt_tracker *t, const char *what);
 /*
  * Make every fine bit of the current region generation durable and
  * retire the generation (cbt_md_fold()); on failure tracking goes on in
- * memory. t->lock held, no write may be marked in a closed epoch after.
+ * memory. t->lock held, and no map() running: writes held and drained,
+ * or the device suspended. No write may be marked in a closed epoch after.
  */
 void cbt_fold(struct cbt_tracker *t, const char *what);
 /* Cancel a queued fold (suspend, removal): the caller folds itself. */
@@ -413,9 +419,14 @@ int cbt_md_open(struct cbt_tracker *t, char **error);
  * bits stay, in memory, under the identity cbt_md_failed() gave them.
  */
 int cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why);
-/* Read or write n 4 KiB pages of @bdev at once and wait for all of them. */
-int cbt_md_rw(struct cbt_tracker *t, struct block_device *bdev, struct page **pages,
-	      const u64 *page_nos, unsigned int n, blk_opf_t opf);
+/*
+ * Read or write n 4 KiB pages of @bdev at once and wait for all of them.
+ * The one function here that needs no lock: the caller owns @pages
+ * (t->batch under t->lock, or pages of its own) and keeps @bdev open.
+ * @pages NULL: write the zero page to each.
+ */
+int cbt_md_rw(struct block_device *bdev, struct page **pages, const u64 *page_nos,
+	      unsigned int n, blk_opf_t opf);
 int cbt_md_write_sb(struct cbt_tracker *t);
 /* Write every dirty leaf (marked | pending) and flush. */
 int cbt_md_commit_dirty(struct cbt_tracker *t);
@@ -427,8 +438,10 @@ bool cbt_md_regions_on(struct cbt_tracker *t);
 void cbt_md_stage_regions(struct cbt_tracker *t, u64 start, u64 len);
 int cbt_md_commit_regions(struct cbt_tracker *t);
 /*
- * A fold in one step: finish a pending one, start, wait for the grace
- * period (under t->lock) and finish. Or in two, for the fold worker:
+ * A fold in one step, only where no map() of the tracker runs (writes
+ * held and drained, or the device suspended): finish a pending one,
+ * start and finish, with no grace period to wait for. Or in two, for the
+ * fold worker, while map() runs:
  * cbt_md_fold_start() retires the current generation (false: nothing to
  * fold, or one pending), then, t->lock dropped, the caller waits for the
  * grace period @gp (cond_synchronize_rcu()), and cbt_md_fold_finish(),

@@ -614,6 +614,18 @@ def migrate(rows, out, js):
     out.append("")
 
 
+def take(rows, out, js):
+    r = next((r for r in rows if r["bench"] == "take"), None)
+    if not r:
+        return
+    js["take"] = r
+    out.append("== bench_take: snapshot take latency, take/drop loop (4 KiB blocks, metadata) ==")
+    out.append(f"  {r.get('rounds', '?')} takes: writes held median {r.get('hold_ms_median', '?')} ms, "
+               f"p90 {r.get('hold_ms_p90', '?')} ms; cbt snapshot take wall median "
+               f"{r.get('wall_ms_median', '?')} ms, p90 {r.get('wall_ms_p90', '?')} ms")
+    out.append("")
+
+
 def main():
     kver, raw, txt, jsn = sys.argv[1:5]
     rows = parse(raw)
@@ -641,6 +653,7 @@ def main():
     clone(rows, out, js)
     mount(rows, out, js)
     migrate(rows, out, js)
+    take(rows, out, js)
     if len(out) == 2:
         out.append("no results")
     with open(txt, "w") as f:
