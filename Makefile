@@ -30,7 +30,7 @@ soak:
 	tests/soak/run --long
 
 # A kernel upgrade with root tracked, in a Debian guest (tests/upgrade/run):
-# not part of `make check', see README "Testing".
+# the upgrade stage of `make check' alone, see README "Testing".
 check-upgrade:
 	tests/deps.sh
 	tests/check upgrade
@@ -40,7 +40,7 @@ check-upgrade:
 # place of debug). Hours, not minutes: not what CI runs.
 check-full:
 	tests/deps.sh
-	CHECK_FULL=1 tests/check build lint unit s3 kunit dkms pkg vm soak boot boot-dracut debug-full
+	CHECK_FULL=1 tests/check build lint unit s3 kunit dkms pkg upgrade vm soak boot boot-dracut debug-full
 
 # The main job end to end, in a throwaway VM.
 demo:
