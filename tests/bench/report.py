@@ -400,13 +400,21 @@ def scale(rows, out, js):
         thr = (pb / par) / (sb / ser) if ser and par and sb and pb else None
         out.append(f"  {bk['n']} incrementals: serial {fmt(ser / 1e6, 1)} s ({fmt(mib(sb), 1)} MiB read), "
                    f"parallel {fmt(par / 1e6, 1)} s ({fmt(mib(pb), 1)} MiB read): throughput ratio {fmt(thr)}")
+        nu, nb = num(bk.get("niced_us")), num(bk.get("niced_bytes"))
+        nthr = (nb / nu) / (sb / ser) if ser and nu and sb and nb else None
+        if nu:
+            out.append(f"  the same 16 at once at nice 10, best-effort I/O priority 7 (cbt-job@.service): "
+                       f"{fmt(nu / 1e6, 1)} s ({fmt(mib(nb), 1)} MiB read): throughput ratio {fmt(nthr)}")
         i50, i99 = num(bk["idle_p50_us"]), num(bk["idle_p99_us"])
-        for k in ("serial", "parallel"):
+        for k in ("serial", "parallel", "niced"):
+            if f"{k}_p99_us" not in bk:
+                continue
             p50, p99 = num(bk[f"{k}_p50_us"]), num(bk[f"{k}_p99_us"])
             out.append(f"  17th device's writes during the {k} backups: p50 {fmt(p50, 0)} us, p99 {fmt(p99, 0)} us; "
                        f"no backups: {fmt(i50, 0)} / {fmt(i99, 0)} us; p99 ratio (no backups / during) "
                        f"{fmt(i99 / p99 if p99 and i99 else None)}")
-        js["scale"]["backups"] = {"raw": bk, "throughput_parallel_vs_serial": thr}
+        js["scale"]["backups"] = {"raw": bk, "throughput_parallel_vs_serial": thr,
+                                  "throughput_niced_vs_serial": nthr}
         waits = [r for r in rows if r["bench"] == "scale" and r.get("phase") == "waits"]
         js["scale"]["waits"] = waits
         for k in ("serial", "parallel"):
