@@ -4,8 +4,9 @@
 # with fio data, a full image each into a chain on an ext4 of DISK4 (COW:
 # 16 MiB slices of DISK3); then, after 10% of each device's blocks changed,
 # 16 `cbt backup --incremental` one after another, and after another 10%,
-# the same 16 at once. A 17th device takes fio 4 KiB random writes at 1
-# MiB/s all along (every completion logged): p50/p99 of its writes with no
+# the same 16 at once. A 17th device (data and metadata on DISK5, a disk
+# of its own since 2026-12-06; a slice of DISK2 and DISK1 before) takes fio
+# 4 KiB random writes at 1 MiB/s all along (every completion logged): p50/p99 of its writes with no
 # backup running, during the serial ones and during the parallel ones.
 # With BENCH_WAITS=1 (VM_GUEST_ENV), where the backups' processes and
 # dm_cbt's workers wait in the kernel, sampled from /proc/*/stack during
@@ -18,7 +19,7 @@
 # which a lower priority gives back, or for something the backups hold in
 # the kernel, which it does not. Results: "BENCH scale phase=backups" (the
 # bench_scale table shows them); no pass/fail threshold.
-# disks: 2M 420M 272M 640M
+# disks: 2M 420M 272M 640M 25M
 # timeout: 2400
 # grace: 60
 
@@ -51,7 +52,7 @@ need_module dm_cbt
 need_cmd cbt fio mkfs.ext4 renice ionice
 
 rm -rf "$W" && mkdir -p "$W" "$STORE"
-zero_disks "$DISK1"
+zero_disks "$DISK1" "$DISK5"
 log "$NB backed-up devices and a 17th written all along"
 zero_disks "$DISK3"
 assert_cmd mkfs.ext4 -q -F -E nodiscard "$DISK4"
@@ -59,8 +60,16 @@ assert_cmd mount -o noatime "$DISK4" "$STORE"
 i=0
 while [ "$i" -le "$NB" ]; do
 	i=$((i + 1))
-	assert_cmd dmsetup create "sc-bl$i" --table "0 $BSLICE linear $DISK2 $(((i - 1) * BSLICE))"
-	assert_cmd dmsetup create "sc-bm$i" --table "0 $MDSLICE linear $DISK1 $(((i - 1) * MDSLICE))"
+	if [ "$i" -le "$NB" ]; then
+		assert_cmd dmsetup create "sc-bl$i" --table "0 $BSLICE linear $DISK2 $(((i - 1) * BSLICE))"
+		assert_cmd dmsetup create "sc-bm$i" --table "0 $MDSLICE linear $DISK1 $(((i - 1) * MDSLICE))"
+	else
+		# The 17th device, data and metadata, on a disk of its own: what
+		# its writes then share with the backups is the guest (CPU,
+		# dm-cbt, the block layer), not a virtio disk.
+		assert_cmd dmsetup create "sc-bl$i" --table "0 $BSLICE linear $DISK5 0"
+		assert_cmd dmsetup create "sc-bm$i" --table "0 $MDSLICE linear $DISK5 $BSLICE"
+	fi
 	assert_cmd dmsetup create "sc-cb$i" --table "0 $BSLICE cbt /dev/mapper/sc-bl$i 128 2 metadata /dev/mapper/sc-bm$i"
 	[ "$i" -le "$NB" ] &&
 		assert_cmd dmsetup create "sc-w$i" --table "0 $CSLICE linear $DISK3 $(((i - 1) * CSLICE))"
