@@ -21,9 +21,14 @@
  *               with writes while untracked)
  *   v1          the family reports interface version 1 (an older module)
  *   v99         the family reports interface version 99 (a newer module)
+ *
+ * CBT_FAKE_LOG=FILE appends a line per state change it accepts ("close
+ * vg-data 7", "commit vg-data 5"), so a test sees what a refused command
+ * did not do.
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -242,6 +247,17 @@ static void get_device(const struct nlattr *const *tb, uint32_t seq, bool dump)
 	reply_error(seq, 0, NULL, 0);
 }
 
+static void log_change(const char *what, const struct fdev *f, uint64_t n)
+{
+	const char *path = getenv("CBT_FAKE_LOG");
+	FILE *l = path ? fopen(path, "a") : NULL;
+
+	if (!l)
+		return;
+	fprintf(l, "%s %s %llu\n", what, f->d.name, (unsigned long long)n);
+	fclose(l);
+}
+
 static void close_epoch(const struct nlattr *const *tb, uint32_t seq)
 {
 	struct fdev *f = lookup(tb, seq);
@@ -259,6 +275,7 @@ static void close_epoch(const struct nlattr *const *tb, uint32_t seq)
 	nlh = mb_genl(msg_buf(), MB_FAMILY, CBT_CMD_CLOSE_EPOCH, seq, 0);
 	mnl_attr_put_u64(nlh, CBT_A_EPOCH_NUMBER, f->d.epoch_current);
 	msg_done(nlh);
+	log_change("close", f, f->d.epoch_current);
 	f->d.epochs[find_epoch(f, f->d.epoch_current)].state = CBT_EPOCH_CLOSED;
 	add_epoch(f, f->d.epoch_current + 1, CBT_EPOCH_OPEN);
 	reply_error(seq, 0, NULL, 0);
@@ -287,6 +304,7 @@ static void end_epoch(const struct nlattr *const *tb, uint32_t seq, bool commit)
 		reply_error(seq, -EINVAL, "An older closed epoch must be committed first", 0);
 		return;
 	}
+	log_change(commit ? "commit" : "abort", f, n);
 	reply_error(seq, 0, NULL, 0);
 }
 
