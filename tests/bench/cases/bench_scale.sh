@@ -93,7 +93,7 @@ bitmap_bytes() {
 	dmsetup status --target cbt 2>/dev/null | awk '{ s += $10 } END { print s + 0 }'
 }
 
-rm -rf "$W" && mkdir -p "$W" "$STORE"
+rm -rf "$W" && mkdir -p "$W"
 zero_disks "$DISK2"
 last=$(echo "$STEPS" | awk '{ print $NF }')
 
