@@ -61,13 +61,16 @@ mem_snap() {
 			echo 1 >"$f" 2>/dev/null
 		done
 	fi
+	# the tasks first: reading /proc/PID/comm creates proc inodes, which
+	# this snapshot then counts, not the next one
+	echo "tasks all $(ls -d /proc/[0-9]* | wc -l)" >"$1.tasks"
+	echo "tasks kworker $(grep -l '^kworker' /proc/[0-9]*/comm 2>/dev/null | wc -l)" >>"$1.tasks"
 	{
+		cat "$1.tasks"
 		awk '/^(Slab|SReclaimable|SUnreclaim|VmallocUsed|Percpu|KernelStack|PageTables):/ {
 			print "meminfo", substr($1, 1, length($1) - 1), $2 }' /proc/meminfo
 		# name active_objs num_objs objsize objperslab pagesperslab : tunables ... : slabdata active num shared
 		awk 'NR > 2 { print "slab", $1, $2 * $4, $15 * $6 * 4 }' /proc/slabinfo
-		echo "tasks all $(ls -d /proc/[0-9]* | wc -l)"
-		echo "tasks kworker $(grep -l '^kworker' /proc/[0-9]*/comm 2>/dev/null | wc -l)"
 	} >"$1"
 }
 
