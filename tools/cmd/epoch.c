@@ -262,8 +262,10 @@ static const char *past(const char *action)
 	       "aborted";
 }
 
-/* Print the results; the exit status: 0, or the failures' status when they agree (all
- * "no such device": 5), else 1. */
+/*
+ * Print the results. The exit status: 0, or the failures' status when
+ * they agree (all "no such device": 5), else 1.
+ */
 static int report(const struct epoch_args *a, const struct result *res, size_t nr)
 {
 	char summary[128] = "";
@@ -405,10 +407,9 @@ static int many_devices(const struct epoch_args *a)
 
 		for (size_t k = 0; k < EPOCH_THREADS; k++) {
 			w[k] = (struct worker){ .a = a, .res = res, .nr = nr, .first = k };
-			/* A thread that cannot start leaves its devices to worker 0. */
+			/* A worker whose thread cannot start runs in this one, below. */
 			w[k].started = k && k < nr && !pthread_create(&w[k].thread, NULL, work, &w[k]);
 		}
-		w[0].nl = nl;
 		for (size_t k = 0; k < EPOCH_THREADS; k++) {
 			if (k && w[k].started)
 				continue;
