@@ -388,11 +388,41 @@ def scale(rows, out, js):
                 "kmem_kib_per_device_written": wr, "bitmap_bytes_per_device": bm,
                 "status_all_ms": num(r["status_us"]) / 1000, "close_commit_ms_per_device": cc,
                 "two_process_starts_ms": noop})
+        alls = [r for r in growth if r.get("close_all_us")]
+        if alls:
+            out.append(f"  {'devices':>7} {'close --all ms/dev':>18} {'commit --all ms/dev':>19} "
+                       f"{'kmem KiB/dev held':>17} {'live':>6} {'linear held':>11} {'live':>6}")
+        for r in sorted(alls, key=lambda r: num(r["devices"])):
+            n, add = num(r["devices"]), num(r["added"])
+            w0 = num(r["kmem_w0_kib"])
+            lin0 = num(r["kmem_w_live_kib"])
+            row = {"close_all_ms_per_device": num(r["close_all_us"]) / 1000 / n,
+                   "commit_all_ms_per_device": num(r["commit_all_us"]) / 1000 / n,
+                   "written_held_kib_per_device": (num(r["kmem_w_held_kib"]) - w0) / add,
+                   "written_live_kib_per_device": (num(r["kmem_w_live_kib"]) - w0) / add,
+                   "linear_held_kib_per_device": (num(r["kmem_lin_held_kib"]) - lin0) / add,
+                   "linear_live_kib_per_device": (num(r["kmem_lin_live_kib"]) - lin0) / add}
+            out.append(f"  {int(n):>7} {fmt(row['close_all_ms_per_device'], 2):>18} "
+                       f"{fmt(row['commit_all_ms_per_device'], 2):>19} "
+                       f"{fmt(row['written_held_kib_per_device'], 1):>17} {fmt(row['written_live_kib_per_device'], 1):>6} "
+                       f"{fmt(row['linear_held_kib_per_device'], 1):>11} {fmt(row['linear_live_kib_per_device'], 1):>6}")
+            for g in js["scale"]["growth"]:
+                if g["devices"] == n:
+                    g.update(row)
+        slabs = [r for r in rows if r["bench"] == "scale" and r.get("phase") == "slab"]
+        js["scale"]["slab"] = slabs
+        for r in sorted(slabs, key=lambda r: num(r["devices"])):
+            rest = " ".join(f"{k}={v}" for k, v in r.items()
+                            if k not in ("bench", "phase", "devices", "added", "run", "kind"))
+            out.append(f"  {r['devices']} devices, +{r['added']}, writes on {r['run']}, {r['kind']} (KiB): {rest}")
         out.append("  per device: of the devices added in that step (load, kmem, bitmap: the earlier ones were")
         out.append("  committed, their bits freed) or of all (close+commit);")
         out.append("  linear: creating as many dm-linear slices (dmsetup's own cost); kmem: Slab + VmallocUsed +")
         out.append("  Percpu growth, idle and after 5 scattered 4 KiB writes per device; close+commit: two cbt")
-        out.append("  processes per device, next to the cost of starting two (cbt version)")
+        out.append("  processes per device, next to the cost of starting two (cbt version); close/commit --all: one")
+        out.append("  process for all devices; held/live: kmem growth of the writes with empty slabs kept/released")
+        out.append("  (the writes' own; the idle/written columns above count from before the load); linear: the")
+        out.append("  same writes on the dm-linear slices under the devices, after the cbt ones")
         out.append("")
     if bk:
         ser, par = num(bk["serial_us"]), num(bk["parallel_us"])

@@ -21,9 +21,15 @@
  *               with writes while untracked)
  *   v1          the family reports interface version 1 (an older module)
  *   v99         the family reports interface version 99 (a newer module)
+ *
+ * CBT_FAKE_LOG=FILE appends a line per state change it accepts ("close
+ * vg-data 7", "commit vg-data 5"), so a test sees what a refused command
+ * did not do.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,18 +48,31 @@ struct fdev {
 	uint64_t *bits[8];	/* per entry of d.epochs */
 };
 
-static struct fake {
-	const char *scenario;
-	struct fdev devs[2];
-	int nr_devs;
-	int get_device_calls;
+/* One connection's replies, in the order they are read. */
+struct fqueue {
 	char *dgrams[MAX_DGRAMS];
 	size_t lens[MAX_DGRAMS];
 	int head, tail;
 	char *cur;		/* datagram being filled */
 	size_t cur_len;
 	int cur_msgs;
+};
+
+/*
+ * The simulated kernel: its devices, shared by every connection a process
+ * opens at once (cbt epoch opens one per thread), as the module's are.
+ * fk_lock serialises the requests (each runs whole, as a doit does) and
+ * guards fk and the queue a request answers into (q).
+ */
+static pthread_mutex_t fk_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct fake {
+	const char *scenario;
+	struct fdev devs[2];
+	int nr_devs;
+	int get_device_calls;
+	int conns;		/* connections open */
 } fk;
+static struct fqueue *q;	/* the connection of the request being answered */
 
 static bool scenario(const char *s)
 {
@@ -154,27 +173,27 @@ static void setup(void)
 /* Replies: messages go into datagrams of at most two messages each. */
 static void *msg_buf(void)
 {
-	if (!fk.cur)
-		fk.cur = calloc(1, DGRAM_SIZE);
-	return fk.cur + fk.cur_len;
+	if (!q->cur)
+		q->cur = calloc(1, DGRAM_SIZE);
+	return q->cur + q->cur_len;
 }
 
 static void flush(void)
 {
-	if (!fk.cur)
+	if (!q->cur)
 		return;
-	fk.dgrams[fk.tail] = fk.cur;
-	fk.lens[fk.tail] = fk.cur_len;
-	fk.tail = (fk.tail + 1) % MAX_DGRAMS;
-	fk.cur = NULL;
-	fk.cur_len = 0;
-	fk.cur_msgs = 0;
+	q->dgrams[q->tail] = q->cur;
+	q->lens[q->tail] = q->cur_len;
+	q->tail = (q->tail + 1) % MAX_DGRAMS;
+	q->cur = NULL;
+	q->cur_len = 0;
+	q->cur_msgs = 0;
 }
 
 static void msg_done(struct nlmsghdr *nlh)
 {
-	fk.cur_len += MNL_ALIGN(nlh->nlmsg_len);
-	if (++fk.cur_msgs == 2)
+	q->cur_len += MNL_ALIGN(nlh->nlmsg_len);
+	if (++q->cur_msgs == 2)
 		flush();
 }
 
@@ -242,6 +261,17 @@ static void get_device(const struct nlattr *const *tb, uint32_t seq, bool dump)
 	reply_error(seq, 0, NULL, 0);
 }
 
+static void log_change(const char *what, const struct fdev *f, uint64_t n)
+{
+	const char *path = getenv("CBT_FAKE_LOG");
+	FILE *l = path ? fopen(path, "a") : NULL;
+
+	if (!l)
+		return;
+	fprintf(l, "%s %s %llu\n", what, f->d.name, (unsigned long long)n);
+	fclose(l);
+}
+
 static void close_epoch(const struct nlattr *const *tb, uint32_t seq)
 {
 	struct fdev *f = lookup(tb, seq);
@@ -259,6 +289,7 @@ static void close_epoch(const struct nlattr *const *tb, uint32_t seq)
 	nlh = mb_genl(msg_buf(), MB_FAMILY, CBT_CMD_CLOSE_EPOCH, seq, 0);
 	mnl_attr_put_u64(nlh, CBT_A_EPOCH_NUMBER, f->d.epoch_current);
 	msg_done(nlh);
+	log_change("close", f, f->d.epoch_current);
 	f->d.epochs[find_epoch(f, f->d.epoch_current)].state = CBT_EPOCH_CLOSED;
 	add_epoch(f, f->d.epoch_current + 1, CBT_EPOCH_OPEN);
 	reply_error(seq, 0, NULL, 0);
@@ -287,6 +318,7 @@ static void end_epoch(const struct nlattr *const *tb, uint32_t seq, bool commit)
 		reply_error(seq, -EINVAL, "An older closed epoch must be committed first", 0);
 		return;
 	}
+	log_change(commit ? "commit" : "abort", f, n);
 	reply_error(seq, 0, NULL, 0);
 }
 
@@ -404,7 +436,8 @@ static void get_family(const struct nlmsghdr *req)
 	reply_error(req->nlmsg_seq, 0, NULL, 0);
 }
 
-static int fake_send(void *priv, const void *buf, size_t len)
+/* One request, under fk_lock, answered into q. */
+static int handle(const void *buf, size_t len)
 {
 	const struct nlmsghdr *req = buf;
 	const struct genlmsghdr *g = mnl_nlmsg_get_payload(req);
@@ -413,7 +446,6 @@ static int fake_send(void *priv, const void *buf, size_t len)
 	size_t alen;
 	bool dump = req->nlmsg_flags & NLM_F_DUMP;
 
-	(void)priv;
 	if (len != req->nlmsg_len || req->nlmsg_len < MNL_NLMSG_HDRLEN + sizeof(*g))
 		return -EINVAL;
 	if (req->nlmsg_type == GENL_ID_CTRL) {
@@ -448,41 +480,68 @@ static int fake_send(void *priv, const void *buf, size_t len)
 	return 0;
 }
 
+static int fake_send(void *priv, const void *buf, size_t len)
+{
+	int r;
+
+	pthread_mutex_lock(&fk_lock);
+	q = priv;
+	r = handle(buf, len);
+	q = NULL;
+	pthread_mutex_unlock(&fk_lock);
+	return r;
+}
+
+/* Only its own connection reads a queue. */
 static ssize_t fake_recv(void *priv, void *buf, size_t len)
 {
+	struct fqueue *c = priv;
 	size_t n;
 
-	(void)priv;
-	if (fk.head == fk.tail)
+	if (c->head == c->tail)
 		return -EAGAIN;	/* the tool waits for a reply that never comes: a bug */
-	n = fk.lens[fk.head];
+	n = c->lens[c->head];
 	if (n > len)
 		return -ENOSPC;
-	memcpy(buf, fk.dgrams[fk.head], n);
-	free(fk.dgrams[fk.head]);
-	fk.head = (fk.head + 1) % MAX_DGRAMS;
+	memcpy(buf, c->dgrams[c->head], n);
+	free(c->dgrams[c->head]);
+	c->head = (c->head + 1) % MAX_DGRAMS;
 	return (ssize_t)n;
 }
 
 static void fake_close(void *priv)
 {
-	(void)priv;
-	while (fk.head != fk.tail) {
-		free(fk.dgrams[fk.head]);
-		fk.head = (fk.head + 1) % MAX_DGRAMS;
+	struct fqueue *c = priv;
+
+	while (c->head != c->tail) {
+		free(c->dgrams[c->head]);
+		c->head = (c->head + 1) % MAX_DGRAMS;
 	}
-	free(fk.cur);
-	fk.cur = NULL;
-	for (int i = 0; i < fk.nr_devs; i++)
-		for (int j = 0; j < fk.devs[i].d.nr_epochs; j++)
-			free(fk.devs[i].bits[j]);
-	fk.nr_devs = 0;
+	free(c->cur);
+	free(c);
+	pthread_mutex_lock(&fk_lock);
+	if (!--fk.conns) {
+		for (int i = 0; i < fk.nr_devs; i++)
+			for (int j = 0; j < fk.devs[i].d.nr_epochs; j++)
+				free(fk.devs[i].bits[j]);
+		fk.nr_devs = 0;
+	}
+	pthread_mutex_unlock(&fk_lock);
 }
 
 int cbt_nl_open(struct cbt_nl **nlp)
 {
 	struct cbt_nl_transport tr = { fake_send, fake_recv, fake_close, NULL, 0 };
+	struct fqueue *c = calloc(1, sizeof(*c));
 
-	setup();
+	if (!c)
+		return -ENOMEM;
+	tr.priv = c;
+	pthread_mutex_lock(&fk_lock);
+	/* The devices start afresh when no connection holds them. */
+	if (!fk.conns++)
+		setup();
+	pthread_mutex_unlock(&fk_lock);
+	/* On failure it closes the transport (fake_close()) itself. */
 	return cbt_nl_init(nlp, &tr);
 }

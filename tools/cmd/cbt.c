@@ -40,7 +40,7 @@ static const struct {
 	  JSON_BUFFER },
 	{ "bitmap", bitmap_main, "Lists the blocks changed in an epoch or a range of epochs",
 	  JSON_BUFFER },
-	{ "epoch", epoch_main, "Closes the open epoch, or commits or aborts a closed one",
+	{ "epoch", epoch_main, "Closes open epochs, or commits or aborts closed ones, of one or many devices",
 	  JSON_WRAP },
 	{ "snapshot", snapshot_main, "Takes, releases, lists and drops point-in-time snapshots",
 	  JSON_BUFFER },
@@ -326,13 +326,16 @@ static int run_stream_json(int i, int argc, char *argv[])
 
 /*
  * How subcommand @i handles --json in @argv (its name first): snapshot drop
- * and release print nothing of their own, so they are wrapped as epoch is.
+ * and release print nothing of their own, so they are wrapped as epoch of
+ * one DEVICE is; epoch of several devices prints its per-device results.
  */
 static int json_mode(size_t i, int argc, char *argv[])
 {
 	if (!strcmp(subcommands[i].subcommand, "snapshot") && argc > 1 &&
 	    (!strcmp(argv[1], "drop") || !strcmp(argv[1], "release")))
 		return JSON_WRAP;
+	if (!strcmp(subcommands[i].subcommand, "epoch") && epoch_own_json(argc, argv))
+		return JSON_BUFFER;
 	return subcommands[i].json;
 }
 
@@ -348,10 +351,11 @@ static int run(int argc, char *argv[])
 		return status_main(1, new_argv);
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++) {
-		int mode = json_mode(i, argc - 1, argv + 1);
+		int mode;
 
 		if (strcmp(argv[1], subcommands[i].subcommand))
 			continue;
+		mode = json_mode(i, argc - 1, argv + 1);
 		if (mode == JSON_WRAP && wants_json(argc - 1, argv + 1)) {
 			strip_json(argc - 1, argv + 1);
 			return run_json((int)i, mode, argc - 2, argv + 1);

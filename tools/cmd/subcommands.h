@@ -11,6 +11,8 @@ extern const char *PROG_NAME;
 int status_main(int argc, char *argv[]);
 int bitmap_main(int argc, char *argv[]);
 int epoch_main(int argc, char *argv[]);
+/* `cbt epoch' of several devices or --all: it prints JSON of its own (cbt.c). */
+bool epoch_own_json(int argc, char *argv[]);
 int snapshot_main(int argc, char *argv[]);
 int attach_main(int argc, char *argv[]);
 int detach_main(int argc, char *argv[]);

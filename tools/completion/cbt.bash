@@ -52,9 +52,16 @@ _cbt() {
 		_cbt_add -W "--json --count --help" -- "$cur"
 		;;
 	epoch)
+		[[ $prev == --epoch ]] && return
 		if [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_add -W "close commit abort --help" -- "$cur"
-		elif [[ $COMP_CWORD -eq 3 ]]; then
+		elif [[ $cur == -* ]]; then
+			case ${COMP_WORDS[2]} in
+			commit) _cbt_add -W "--all --epoch --oldest --json --help" -- "$cur" ;;
+			abort) _cbt_add -W "--all --epoch --json --help" -- "$cur" ;;
+			*) _cbt_add -W "--all --json --help" -- "$cur" ;;
+			esac
+		else
 			_cbt_devices "$cur"
 		fi
 		;;

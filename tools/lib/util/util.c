@@ -101,6 +101,11 @@ const char *cbt_err_detail(void)
 	return have_detail ? errdetail : NULL;
 }
 
+bool cbt_err_is_usage(void)
+{
+	return have_detail && detail_usage;
+}
+
 void cbt_err_clear(void)
 {
 	have_detail = false;

@@ -37,6 +37,8 @@ int cbt_err_prefix(int err, const char *fmt, ...) __attribute__((format(printf, 
 int cbt_err_hint(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The recorded detail, or NULL. */
 const char *cbt_err_detail(void);
+/* The recorded detail came from cbt_err_usage(): a malformed argument. */
+bool cbt_err_is_usage(void);
 void cbt_err_clear(void);
 /*
  * Print "@prefix: detail" (or "@prefix: strerror") to stderr, once, and
