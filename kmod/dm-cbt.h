@@ -341,6 +341,14 @@ int cbt_tracker_name(struct cbt_tracker *t, char *name);
  * ends at @deadline (jiffies): -ETIMEDOUT, or -EINTR on a fatal signal.
  */
 #define CBT_DRAIN_TIMEOUT_SECS 30
+/*
+ * Count the writes of @n claimed trackers in one atomic counter each,
+ * not per CPU, and wait for the switch: one RCU grace period for all, so
+ * that the holds after it wait for none, only for the writes in flight.
+ * cbt_writes_percpu(), after the releases, switches back (no wait).
+ */
+void cbt_writes_atomic(struct cbt_tracker **ts, unsigned int n);
+void cbt_writes_percpu(struct cbt_tracker **ts, unsigned int n);
 void cbt_hold_writes(struct cbt_tracker *t);
 int cbt_wait_writes(struct cbt_tracker *t, unsigned long deadline);
 void cbt_release_writes(struct cbt_tracker *t);
