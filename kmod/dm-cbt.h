@@ -211,8 +211,10 @@ struct cbt_tracker {
 	struct block_device *origin_bdev;
 	/*
 	 * Writes between map() and their end_io(). Killed to hold new writes
-	 * while a snapshot is taken; writes_drained completes when the last
-	 * one in flight ends.
+	 * while a snapshot is taken or an epoch closed; writes_drained
+	 * completes when the last one in flight ends. In atomic mode from
+	 * before the hold to after the release (cbt_writes_atomic()), so the
+	 * kill waits for no grace period; per-CPU otherwise.
 	 */
 	struct percpu_ref writes;
 	struct completion writes_drained;
