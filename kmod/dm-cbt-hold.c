@@ -104,6 +104,27 @@ bool cbt_count_write(struct cbt_tracker *t, struct bio *bio)
 	return true;
 }
 
+void cbt_writes_atomic(struct cbt_tracker **ts, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		WARN_ON_ONCE(!cbt_claimed(ts[i]));
+		percpu_ref_switch_to_atomic(&ts[i]->writes, NULL);
+	}
+	/* Every switch is under way already: their grace periods overlap. */
+	for (i = 0; i < n; i++)
+		percpu_ref_switch_to_atomic_sync(&ts[i]->writes);
+}
+
+void cbt_writes_percpu(struct cbt_tracker **ts, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		percpu_ref_switch_to_percpu(&ts[i]->writes);
+}
+
 void cbt_hold_writes(struct cbt_tracker *t)
 {
 	unsigned long flags;
@@ -114,6 +135,14 @@ void cbt_hold_writes(struct cbt_tracker *t)
 	t->holding = true;
 	spin_unlock_irqrestore(&t->held_lock, flags);
 	reinit_completion(&t->writes_drained);
+	/*
+	 * In atomic mode (cbt_writes_atomic()) the kill waits for no grace
+	 * period: a write that read the count as live before it is counted
+	 * only while the count is not zero (atomic_long_inc_not_zero()), so
+	 * the drain waits for it; once the count reached zero no write is
+	 * counted until the release. In per-CPU mode the kill's switch
+	 * waits for one, and the drain ends after it.
+	 */
 	percpu_ref_kill(&t->writes);
 }
 
@@ -165,6 +194,7 @@ int cbt_close_epoch(struct cbt_tracker *t, u64 *closed)
 	r = cbt_claim(&t, 1, true);
 	if (r)
 		goto out;
+	cbt_writes_atomic(&t, 1);
 	noio = memalloc_noio_save();
 	cbt_hold_writes(t);
 	r = cbt_wait_writes(t, jiffies + CBT_DRAIN_TIMEOUT_SECS * HZ);
@@ -172,6 +202,7 @@ int cbt_close_epoch(struct cbt_tracker *t, u64 *closed)
 		r = cbt_close_epoch_held(t, &new, closed);
 	cbt_release_writes(t);
 	memalloc_noio_restore(noio);
+	cbt_writes_percpu(&t, 1);
 	cbt_unclaim(&t, 1);
 out:
 	cbt_epoch_discard(new);

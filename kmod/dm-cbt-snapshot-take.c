@@ -143,6 +143,8 @@ int cbt_take_snapshots(struct cbt_tracker **ts, unsigned int n, bool freeze,
 	r = order_members(ts, n, order, disks, why);
 	if (r)
 		goto out;
+	/* The grace period of the count's switch, before the freeze and the holds. */
+	cbt_writes_atomic(ts, n);
 	t0 = ktime_get();
 	if (freeze) {
 		for (frozen = 0; frozen < n; frozen++) {
@@ -237,6 +239,8 @@ thaw:
 				cbt_cow_count_preserved(snap_of(ts[i]));
 	}
 out:
+	/* Nothing held now; a no-op for counts never switched. */
+	cbt_writes_percpu(ts, n);
 	cbt_unclaim(ts, n);
 	if (!r)
 		for (i = 0; i < n; i++) {

@@ -18,10 +18,11 @@
  * a crash can only leave extra bits.
  *
  * Layers (docs/design.md; tests/kmod-layers checks them on the objects):
- * bitmap and format, epoch, metadata, history, tracker, snapshot-check,
- * snapshot, snapshot-take, then netlink and target, then main. A file
- * calls only files below its own. The tracker reaches the layers above
- * through the listeners they register (struct cbt_tracker_listener).
+ * bitmap and format, epoch, metadata, regions, load, history, tracker,
+ * hold, snapshot-check, snapshot-cow, snapshot, snapshot-take, then
+ * netlink and target, then main. A file calls only files below its own.
+ * The tracker reaches the layers above through the listeners they
+ * register (struct cbt_tracker_listener).
  *
  * Locks, outermost first; one is only taken with those above it held or
  * with none, never the reverse:
@@ -210,8 +211,10 @@ struct cbt_tracker {
 	struct block_device *origin_bdev;
 	/*
 	 * Writes between map() and their end_io(). Killed to hold new writes
-	 * while a snapshot is taken; writes_drained completes when the last
-	 * one in flight ends.
+	 * while a snapshot is taken or an epoch closed; writes_drained
+	 * completes when the last one in flight ends. In atomic mode from
+	 * before the hold to after the release (cbt_writes_atomic()), so the
+	 * kill waits for no grace period; per-CPU otherwise.
 	 */
 	struct percpu_ref writes;
 	struct completion writes_drained;
@@ -340,6 +343,14 @@ int cbt_tracker_name(struct cbt_tracker *t, char *name);
  * ends at @deadline (jiffies): -ETIMEDOUT, or -EINTR on a fatal signal.
  */
 #define CBT_DRAIN_TIMEOUT_SECS 30
+/*
+ * Count the writes of @n claimed trackers in one atomic counter each,
+ * not per CPU, and wait for the switch: one RCU grace period for all, so
+ * that the holds after it wait for none, only for the writes in flight.
+ * cbt_writes_percpu(), after the releases, switches back (no wait).
+ */
+void cbt_writes_atomic(struct cbt_tracker **ts, unsigned int n);
+void cbt_writes_percpu(struct cbt_tracker **ts, unsigned int n);
 void cbt_hold_writes(struct cbt_tracker *t);
 int cbt_wait_writes(struct cbt_tracker *t, unsigned long deadline);
 void cbt_release_writes(struct cbt_tracker *t);
@@ -411,14 +422,16 @@ void cbt_epoch_discard(struct cbt_epoch *e);
 /* dm-cbt-metadata.c: the module's bio pool for metadata I/O. */
 int cbt_md_init(void);
 void cbt_md_exit(void);
-/* dm-cbt-metadata.c: every function below needs t->lock held and may sleep. */
-int cbt_md_open(struct cbt_tracker *t, char **error);
-/*
- * Start a new identity on the metadata device, for @why; see
- * cbt_history_resume(), which announces it. On failure (-errno) the old
- * bits stay, in memory, under the identity cbt_md_failed() gave them.
- */
-int cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why);
+
+/* A metadata page's size in sectors. */
+#define CBT_MD_PAGE_SECTORS (DM_CBT_MD_PAGE_SIZE >> SECTOR_SHIFT)
+
+/* The page of the metadata device that holds bitmap leaf @leaf of @slot. */
+static inline u64 cbt_md_slot_page(struct cbt_tracker *t, u32 slot, u32 leaf)
+{
+	return DM_CBT_MD_SB_COPIES + (u64)slot * t->ledger.slot_pages + leaf;
+}
+
 /*
  * Read or write n 4 KiB pages of @bdev at once and wait for all of them.
  * The one function here that needs no lock: the caller owns @pages
@@ -427,12 +440,33 @@ int cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why);
  */
 int cbt_md_rw(struct block_device *bdev, struct page **pages, const u64 *page_nos,
 	      unsigned int n, blk_opf_t opf);
+/*
+ * Set the dirty bit of every leaf of blocks [start, start + len); atomic
+ * bit ops, no lock (map() calls it too, under a coarse mark).
+ */
+void cbt_md_mark_dirty(struct cbt_epoch *e, u64 start, u64 len);
+
+/* dm-cbt-metadata.c: every function below needs t->lock held and may sleep. */
+/*
+ * cbt_md_rw() on @t's metadata device, counting an error in
+ * metadata_errors; -ENODEV once the tracker is dead.
+ */
+int cbt_md_io(struct cbt_tracker *t, struct page **pages, const u64 *page_nos,
+	      unsigned int n, blk_opf_t opf);
+/* Write the zero page to @count pages from @first, from the module's pool. */
+int cbt_md_zero_pages(struct cbt_tracker *t, u64 first, u64 count);
 int cbt_md_write_sb(struct cbt_tracker *t);
 /* Write every dirty leaf (marked | pending) and flush. */
 int cbt_md_commit_dirty(struct cbt_tracker *t);
 int cbt_md_zero_slot(struct cbt_tracker *t, u32 slot, const struct cbt_bitmap *bm);
-void cbt_md_mark_dirty(struct cbt_epoch *e, u64 start, u64 len);
-/* Coarse marks; the first two without t->lock (map(), under RCU). */
+void cbt_md_failed(struct cbt_tracker *t, int err, const char *what);
+/* After cbt_md_failed(): (re)try zeroing both superblocks. */
+void cbt_md_wipe_sb(struct cbt_tracker *t);
+
+/*
+ * dm-cbt-regions.c: coarse marks; the first two without t->lock (map(),
+ * under RCU), the others with it held, and they may sleep.
+ */
 bool cbt_md_regions_marked(struct cbt_tracker *t, u64 start, u64 len);
 bool cbt_md_regions_on(struct cbt_tracker *t);
 void cbt_md_stage_regions(struct cbt_tracker *t, u64 start, u64 len);
@@ -452,9 +486,26 @@ int cbt_md_fold(struct cbt_tracker *t);
 bool cbt_md_fold_start(struct cbt_tracker *t, unsigned long *gp);
 int cbt_md_fold_finish(struct cbt_tracker *t);
 void cbt_md_regions_free(struct cbt_tracker *t);
-void cbt_md_failed(struct cbt_tracker *t, int err, const char *what);
-/* After cbt_md_failed(): (re)try zeroing both superblocks. */
-void cbt_md_wipe_sb(struct cbt_tracker *t);
+/*
+ * Empty region maps for the ledger's layout (a load or a format, with both
+ * generations zero on disk); left NULL without memory for them or in
+ * version 2.
+ */
+void cbt_md_regions_reset(struct cbt_tracker *t);
+/*
+ * A load's replay of both generations' marks into the open epoch @e
+ * (dirty leaves the caller commits); *any says whether a region was set.
+ */
+int cbt_md_regions_replay(struct cbt_tracker *t, struct cbt_epoch *e, bool *any);
+
+/* dm-cbt-load.c: t->lock held, may sleep. */
+int cbt_md_open(struct cbt_tracker *t, char **error);
+/*
+ * Start a new identity on the metadata device, for @why; see
+ * cbt_history_resume(), which announces it. On failure (-errno) the old
+ * bits stay, in memory, under the identity cbt_md_failed() gave them.
+ */
+int cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why);
 
 /* dm-cbt-history.c: evidence of untracked stretches; t->lock held. */
 extern u64 cbt_module_nonce;
