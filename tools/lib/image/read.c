@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -267,6 +268,39 @@ out:
 	return ret;
 }
 
+#define HUGE (2U << 20)
+
+/*
+ * Make *@p (of *@cap bytes) a frame buffer of at least @len bytes: 0 or
+ * -ENOMEM. Its whole 2 MiB are huge pages where the kernel gives them
+ * (transparent huge pages on madvise): their first use then costs a page
+ * fault per 2 MiB, not per 4 KiB. With --threads 2 the page faults of
+ * the frame buffers took a third of the decoding threads' CPU (perf). The
+ * size is rounded up to 256 KiB, so a slightly larger frame does not
+ * take a new buffer.
+ */
+static int frame_buf(uint8_t **p, size_t *cap, size_t len)
+{
+	void *b = NULL;
+
+	if (len <= *cap)
+		return 0;
+	free(*p);
+	*p = NULL;
+	*cap = 0;
+	len = (len + (256U << 10) - 1) / (256U << 10) * (256U << 10);
+	if (len < HUGE) {
+		b = malloc(len);
+	} else if (!posix_memalign(&b, HUGE, len)) {
+		madvise(b, len / HUGE * HUGE, MADV_HUGEPAGE);
+	}
+	if (!b)
+		return -ENOMEM;
+	*p = b;
+	*cap = len;
+	return 0;
+}
+
 /* image/read_priv.h: one frame from the stream, in order. */
 int img_frame_parse(struct cbt_img_reader *r, struct frame_slot *s)
 {
@@ -328,17 +362,8 @@ int img_frame_parse(struct cbt_img_reader *r, struct frame_slot *s)
 	if (total != raw_len)
 		return bad(r, start, "frame length differs from its extents");
 
-	if (raw_len > s->raw_cap) {
-		free(s->raw);
-		s->raw = malloc(raw_len);
-		s->raw_cap = s->raw ? raw_len : 0;
-	}
-	if (stored > s->payload_cap) {
-		free(s->payload);
-		s->payload = malloc(stored);
-		s->payload_cap = s->payload ? stored : 0;
-	}
-	if (!s->raw || !s->payload)
+	if (frame_buf(&s->raw, &s->raw_cap, raw_len) ||
+	    frame_buf(&s->payload, &s->payload_cap, stored))
 		return -ENOMEM;
 	/* A plain uncompressed frame is read straight into place. */
 	s->direct = comp == CBT_IMG_COMP_NONE && !r->crypt_on;
