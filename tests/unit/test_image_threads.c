@@ -6,6 +6,8 @@
  * the same error, the same detail, after the same frames.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -425,6 +427,64 @@ static void freed_half_way(void)
 	CHECK_EQ(t.frames, 3);
 }
 
+struct feeder {
+	int from, to;		/* copy @len bytes of @from to the pipe @to */
+	uint64_t len;
+};
+
+static void *feed(void *arg)
+{
+	struct feeder *f = arg;
+	static uint8_t buf[65536];
+
+	for (uint64_t off = 0; off < f->len;) {
+		size_t k = f->len - off < sizeof(buf) ? f->len - off : sizeof(buf);
+		ssize_t n = pread(f->from, buf, k, (off_t)off);
+
+		if (n <= 0 || write(f->to, buf, (size_t)n) != n)
+			break;	/* the reader is gone (EPIPE) */
+		off += (uint64_t)n;
+	}
+	return NULL;
+}
+
+/*
+ * A reader given up while its reading thread waits in read() on a stream
+ * that stalls (a pipe whose writer neither writes nor closes) stops that
+ * thread and returns: cbt restore of a stalled stream fails instead of
+ * hanging when its target write fails. alarm(): a hang fails the binary.
+ */
+static void freed_on_a_stalled_stream(void)
+{
+	struct cbt_img_frame_ent *v = NULL;
+	struct cbt_img_reader *r;
+	struct cbt_img_frame f;
+	struct feeder fd_in;
+	pthread_t t;
+	int p[2], fd = many_frames(CBT_IMG_COMP_ZSTD);
+	uint64_t n;
+
+	CHECK(fd >= 0);
+	CHECK_EQ(frames_of(fd, &v, &n), 0);
+	CHECK_EQ(pipe(p), 0);
+	signal(SIGPIPE, SIG_IGN);
+	/* everything up to the middle of frame 3 */
+	fd_in = (struct feeder){ fd, p[1], v[3].off + cbt_img_frame_disk_len(&v[3]) / 2 };
+	CHECK_EQ(pthread_create(&t, NULL, feed, &fd_in), 0);
+	alarm(30);
+	CHECK_EQ(cbt_img_reader_open(&r, p[0], "pipe"), 0);
+	CHECK_EQ(cbt_img_reader_threads(r, 2), 0);
+	CHECK_EQ(cbt_img_next(r, &f), 1);
+	CHECK_EQ(cbt_img_next(r, &f), 1);
+	cbt_img_reader_free(r);
+	alarm(0);
+	close(p[0]);
+	pthread_join(t, NULL);
+	close(p[1]);
+	free(v);
+	close(fd);
+}
+
 static void threads_after_first_frame_refused(void)
 {
 	struct cbt_img_reader *r;
@@ -448,4 +508,5 @@ UT_MAIN("image_threads",
 	UT_CASE(restored_bytes_any_threads),
 	UT_CASE(verify_fd_with_default_threads),
 	UT_CASE(freed_half_way),
+	UT_CASE(freed_on_a_stalled_stream),
 	UT_CASE(threads_after_first_frame_refused))
