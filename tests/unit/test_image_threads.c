@@ -383,7 +383,8 @@ static void many_frames_device(uint8_t *p)
 }
 
 /*
- * cbt_apply_images() (cbt restore) with 1, 2 and 4 reading threads: the
+ * cbt_apply_images() (cbt restore) with 1, 2 and 4 reading threads, the
+ * large runs written with O_DIRECT (as to a block device) or not: the
  * target holds the device's bytes every time; a frame damaged in the middle
  * fails every time, with the same detail.
  */
@@ -406,24 +407,28 @@ static void restored_bytes_any_threads(void)
 		for (int damaged = 0; damaged <= 1; damaged++) {
 			if (damaged)
 				flip_byte(fd, v[6].off + cbt_img_frame_disk_len(&v[6]) - 9);
-			for (int threads = 1; threads <= 4; threads *= 2) {
-				int out = memfd(), ret;
+			for (int k = 0; k < 6; k++) {
+				int out = memfd(), ret, threads = 1 << (k % 3);
 
 				CHECK(out >= 0);
 				lseek(fd, 0, SEEK_SET);
 				cbt_img_set_read_threads(threads);
+				cbt_apply_direct_files = k >= 3;
 				cbt_err_clear();
 				ret = cbt_apply_images(&fd, &name, 1, out, true, NULL, &st);
+				cbt_apply_direct_files = false;
 				cbt_img_set_read_threads(1);
 				if (damaged) {
 					CHECK_EQ(ret, -EBADMSG);
 					CHECK(strstr(ut_detail(), "frame data checksum mismatch"));
-					if (threads == 1)
+					if (k == 0)
 						snprintf(d1, sizeof(d1), "%s", ut_detail());
 					CHECK(!strcmp(ut_detail(), d1));
 				} else {
 					CHECK_EQ(ret, 0);
 					CHECK_EQ(st.written, (SPARSE + 24576 + 1) * 512ULL);
+					/* the 12 MiB run's three frames, not the single blocks */
+					CHECK_EQ(st.direct, k >= 3 ? 24576 * 512ULL : 0);
 					CHECK_EQ(pread(out, got, NB * 512ULL, 0), (ssize_t)(NB * 512ULL));
 					CHECK(!memcmp(got, want, NB * 512ULL));
 				}

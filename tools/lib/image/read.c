@@ -277,7 +277,8 @@ out:
  * fault per 2 MiB, not per 4 KiB. With --threads 2 the page faults of
  * the frame buffers took a third of the decoding threads' CPU (perf). The
  * size is rounded up to 256 KiB, so a slightly larger frame does not
- * take a new buffer.
+ * take a new buffer; every buffer is page-aligned, so a restore can write
+ * it with O_DIRECT (image/apply.c).
  */
 static int frame_buf(uint8_t **p, size_t *cap, size_t len)
 {
@@ -289,13 +290,10 @@ static int frame_buf(uint8_t **p, size_t *cap, size_t len)
 	*p = NULL;
 	*cap = 0;
 	len = (len + (256U << 10) - 1) / (256U << 10) * (256U << 10);
-	if (len < HUGE) {
-		b = malloc(len);
-	} else if (!posix_memalign(&b, HUGE, len)) {
-		madvise(b, len / HUGE * HUGE, MADV_HUGEPAGE);
-	}
-	if (!b)
+	if (posix_memalign(&b, len < HUGE ? 4096 : HUGE, len))
 		return -ENOMEM;
+	if (len >= HUGE)
+		madvise(b, len / HUGE * HUGE, MADV_HUGEPAGE);
 	*p = b;
 	*cap = len;
 	return 0;
