@@ -6,11 +6,16 @@
  * the same error, the same detail, after the same frames.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define XXH_STATIC_LINKING_ONLY
 #include <xxhash.h>
 
+#include "image/apply.h"
+#include "image/crypt.h"
 #include "image/image.h"
 #include "unit.h"
 #include "unit_image.h"
@@ -229,6 +234,214 @@ static void damaged_middle_frame_same_error(void)
 	}
 }
 
+/*
+ * Rewrite frame @k of image @fd (uncompressed) with one byte of its data
+ * changed and both its checksums made good again, as a forger without a key
+ * could: only the content digest in the trailer can tell.
+ */
+static int forge_frame(int fd, const struct cbt_img_header *h, const struct cbt_img_frame_ent *e)
+{
+	uint64_t seed = cbt_get_le64(h->uuid), data = e->off + CBT_IMG_FRAME_HDR_SIZE +
+		16ULL * e->nr_ext + 8;
+	size_t hlen = CBT_IMG_FRAME_HDR_SIZE + 16 * (size_t)e->nr_ext;
+	uint8_t *hdr = malloc(hlen + 8), *d = malloc(e->stored);
+	int ret = -EIO;
+
+	if (!hdr || !d || pread(fd, hdr, hlen, (off_t)e->off) != (ssize_t)hlen ||
+	    pread(fd, d, e->stored, (off_t)data) != (ssize_t)e->stored)
+		goto out;
+	d[e->stored / 2] ^= 0x40;
+	cbt_put_le64(hdr + 32, cbt_img_sum(h->uuid, d, e->stored));
+	cbt_put_le64(hdr + hlen, XXH64(hdr, hlen, seed));
+	if (pwrite(fd, hdr, hlen + 8, (off_t)e->off) == (ssize_t)(hlen + 8) &&
+	    pwrite(fd, d, e->stored, (off_t)data) == (ssize_t)e->stored)
+		ret = 0;
+out:
+	free(hdr);
+	free(d);
+	return ret;
+}
+
+/* Change the content digest in image @fd's (plain) trailer and make its checksum good again. */
+static int forge_digest(int fd, const struct cbt_img_header *h)
+{
+	uint8_t tail[24], *t;
+	uint64_t start, len;
+	struct stat st;
+	int ret = -EIO;
+
+	if (fstat(fd, &st) || pread(fd, tail, 24, st.st_size - 24) != 24)
+		return -EIO;
+	start = cbt_get_le64(tail + 8);
+	len = (uint64_t)st.st_size - 24 - start;
+	t = malloc(len);
+	if (t && pread(fd, t, len, (off_t)start) == (ssize_t)len) {
+		t[40] ^= 1;	/* the digest's 9th byte */
+		cbt_put_le64(tail, XXH64(t, len, cbt_get_le64(h->uuid)));
+		if (pwrite(fd, t, len, (off_t)start) == (ssize_t)len &&
+		    pwrite(fd, tail, 8, st.st_size - 24) == 8)
+			ret = 0;
+	}
+	free(t);
+	return ret;
+}
+
+/*
+ * A frame whose data and checksums were both rewritten, and a trailer whose
+ * digest was: every frame comes out (they check), then the trailer's digest
+ * fails, with the same detail on 1, 2 and 4 threads. The digest is taken
+ * on a thread of its own with 2 and more: a digest thread that missed a
+ * frame, or took one twice, fails same_frames_any_threads instead.
+ */
+static void forged_content_caught_any_threads(void)
+{
+	for (int what = 0; what < 3; what++) {
+		uint32_t comp = what == 2 ? CBT_IMG_COMP_ZSTD : CBT_IMG_COMP_NONE;
+		struct cbt_img_frame_ent *v = NULL;
+		struct cbt_img_header h;
+		struct cbt_img_trailer tr;
+		struct transcript one, t;
+		uint64_t n;
+		int fd = many_frames(comp);
+
+		CHECK(fd >= 0);
+		CHECK_EQ(frames_of(fd, &v, &n), 0);
+		CHECK_EQ(cbt_img_read_ends_fd(fd, "img", &h, &tr), 0);
+		cbt_extents_free(&tr.map);
+		if (what == 0)
+			CHECK_EQ(forge_frame(fd, &h, &v[7]), 0);	/* the 12 MiB run's second frame */
+		else
+			CHECK_EQ(forge_digest(fd, &h), 0);
+		for (int k = 0, threads = 1; k < 3; k++, threads *= 2) {
+			transcript(fd, threads, UINT64_MAX, k ? &t : &one);
+			if (k) {
+				CHECK_EQ(t.sum, one.sum);
+				CHECK(!strcmp(t.detail, one.detail));
+			}
+			CHECK_EQ((k ? t : one).ret, -EBADMSG);
+			CHECK_EQ((k ? t : one).frames, 10);
+			CHECK(strstr((k ? t : one).detail, "digest of the content does not match"));
+		}
+		free(v);
+		close(fd);
+	}
+}
+
+/*
+ * An encrypted image (version 3: frames sealed, the digest masked) reads
+ * the same on 1, 2 and 4 threads, and a byte changed in a frame fails
+ * its authentication at the same frame, with the same detail.
+ */
+static void encrypted_any_threads(void)
+{
+	static const uint8_t key[CBT_KEY_BYTES] = "0123456789abcdef0123456789abcde";
+	struct cbt_img_frame_ent *v = NULL;
+	struct transcript one, t;
+	uint64_t n;
+	int fd;
+
+	CHECK_EQ(cbt_key_set(key), 0);
+	fd = many_frames(CBT_IMG_COMP_ZSTD);
+	CHECK(fd >= 0);
+	transcript(fd, 1, UINT64_MAX, &one);
+	CHECK_EQ(one.ret, 0);
+	CHECK_EQ(one.frames, 10);
+	for (int threads = 2; threads <= 4; threads *= 2) {
+		transcript(fd, threads, UINT64_MAX, &t);
+		CHECK_EQ(t.ret, 0);
+		CHECK_EQ(t.frames, one.frames);
+		CHECK_EQ(t.sum, one.sum);
+	}
+	CHECK_EQ(frames_of(fd, &v, &n), 0);
+	/* a data byte of frame 5 (its data checksum made good: only the seal can tell) */
+	{
+		struct cbt_img_header h;
+		struct cbt_img_trailer tr;
+
+		CHECK_EQ(cbt_img_read_ends_fd(fd, "img", &h, &tr), 0);
+		cbt_extents_free(&tr.map);
+		CHECK_EQ(forge_frame(fd, &h, &v[5]), 0);
+	}
+	CHECK_EQ(same_failure(fd, "sealed", &one), 0);
+	CHECK_EQ(one.frames, 5);
+	CHECK(strstr(one.detail, "frame authentication failed"));
+	transcript(fd, 2, UINT64_MAX, &t);
+	CHECK(!strcmp(t.detail, one.detail));
+	free(v);
+	close(fd);
+	cbt_key_clear();
+}
+
+/* The device many_frames() describes: what a restore must write, block by block. */
+static void many_frames_device(uint8_t *p)
+{
+	memset(p, 0, NB * 512ULL);
+	for (uint64_t b = 0; b < NB; b++)
+		if ((b < 2 * SPARSE && b % 2 == 0) || (b >= 2 * SPARSE && b < 2 * SPARSE + 24576) ||
+		    b == NB - 1)
+			fill(p + b * 512, 512, b);
+}
+
+/*
+ * cbt_apply_images() (cbt restore) with 1, 2 and 4 reading threads, the
+ * large runs written with O_DIRECT (as to a block device) or not: the
+ * target holds the device's bytes every time; a frame damaged in the middle
+ * fails every time, with the same detail.
+ */
+static void restored_bytes_any_threads(void)
+{
+	uint8_t *want = malloc(NB * 512ULL), *got = malloc(NB * 512ULL);
+	struct cbt_img_frame_ent *v = NULL;
+	struct cbt_apply_stats st;
+	char d1[1024] = "";
+	uint64_t n;
+
+	CHECK(want && got);
+	many_frames_device(want);
+	for (uint32_t comp = 0; comp <= 1; comp++) {
+		int fd = many_frames(comp);
+		const char *name = "img";
+
+		CHECK(fd >= 0);
+		CHECK_EQ(frames_of(fd, &v, &n), 0);
+		for (int damaged = 0; damaged <= 1; damaged++) {
+			if (damaged)
+				flip_byte(fd, v[6].off + cbt_img_frame_disk_len(&v[6]) - 9);
+			for (int k = 0; k < 6; k++) {
+				int out = memfd(), ret, threads = 1 << (k % 3);
+
+				CHECK(out >= 0);
+				lseek(fd, 0, SEEK_SET);
+				cbt_img_set_read_threads(threads);
+				cbt_apply_direct_files = k >= 3;
+				cbt_err_clear();
+				ret = cbt_apply_images(&fd, &name, 1, out, true, NULL, &st);
+				cbt_apply_direct_files = false;
+				cbt_img_set_read_threads(1);
+				if (damaged) {
+					CHECK_EQ(ret, -EBADMSG);
+					CHECK(strstr(ut_detail(), "frame data checksum mismatch"));
+					if (k == 0)
+						snprintf(d1, sizeof(d1), "%s", ut_detail());
+					CHECK(!strcmp(ut_detail(), d1));
+				} else {
+					CHECK_EQ(ret, 0);
+					CHECK_EQ(st.written, (SPARSE + 24576 + 1) * 512ULL);
+					/* the 12 MiB run's three frames, not the single blocks */
+					CHECK_EQ(st.direct, k >= 3 ? 24576 * 512ULL : 0);
+					CHECK_EQ(pread(out, got, NB * 512ULL, 0), (ssize_t)(NB * 512ULL));
+					CHECK(!memcmp(got, want, NB * 512ULL));
+				}
+				close(out);
+			}
+		}
+		free(v);
+		close(fd);
+	}
+	free(want);
+	free(got);
+}
+
 /* cbt_img_verify_fd() takes the process default, as restore and verify set it. */
 static void verify_fd_with_default_threads(void)
 {
@@ -265,6 +478,64 @@ static void freed_half_way(void)
 	CHECK_EQ(t.frames, 3);
 }
 
+struct feeder {
+	int from, to;		/* copy @len bytes of @from to the pipe @to */
+	uint64_t len;
+};
+
+static void *feed(void *arg)
+{
+	struct feeder *f = arg;
+	static uint8_t buf[65536];
+
+	for (uint64_t off = 0; off < f->len;) {
+		size_t k = f->len - off < sizeof(buf) ? f->len - off : sizeof(buf);
+		ssize_t n = pread(f->from, buf, k, (off_t)off);
+
+		if (n <= 0 || write(f->to, buf, (size_t)n) != n)
+			break;	/* the reader is gone (EPIPE) */
+		off += (uint64_t)n;
+	}
+	return NULL;
+}
+
+/*
+ * A reader given up while its reading thread waits in read() on a stream
+ * that stalls (a pipe whose writer neither writes nor closes) stops that
+ * thread and returns: cbt restore of a stalled stream fails instead of
+ * hanging when its target write fails. alarm(): a hang fails the binary.
+ */
+static void freed_on_a_stalled_stream(void)
+{
+	struct cbt_img_frame_ent *v = NULL;
+	struct cbt_img_reader *r;
+	struct cbt_img_frame f;
+	struct feeder fd_in;
+	pthread_t t;
+	int p[2], fd = many_frames(CBT_IMG_COMP_ZSTD);
+	uint64_t n;
+
+	CHECK(fd >= 0);
+	CHECK_EQ(frames_of(fd, &v, &n), 0);
+	CHECK_EQ(pipe(p), 0);
+	signal(SIGPIPE, SIG_IGN);
+	/* everything up to the middle of frame 3 */
+	fd_in = (struct feeder){ fd, p[1], v[3].off + cbt_img_frame_disk_len(&v[3]) / 2 };
+	CHECK_EQ(pthread_create(&t, NULL, feed, &fd_in), 0);
+	alarm(30);
+	CHECK_EQ(cbt_img_reader_open(&r, p[0], "pipe"), 0);
+	CHECK_EQ(cbt_img_reader_threads(r, 2), 0);
+	CHECK_EQ(cbt_img_next(r, &f), 1);
+	CHECK_EQ(cbt_img_next(r, &f), 1);
+	cbt_img_reader_free(r);
+	alarm(0);
+	close(p[0]);
+	pthread_join(t, NULL);
+	close(p[1]);
+	free(v);
+	close(fd);
+}
+
 static void threads_after_first_frame_refused(void)
 {
 	struct cbt_img_reader *r;
@@ -284,6 +555,10 @@ UT_MAIN("image_threads",
 	UT_CASE(same_frames_any_threads),
 	UT_CASE(same_bytes_any_threads),
 	UT_CASE(damaged_middle_frame_same_error),
+	UT_CASE(forged_content_caught_any_threads),
+	UT_CASE(restored_bytes_any_threads),
+	UT_CASE(encrypted_any_threads),
 	UT_CASE(verify_fd_with_default_threads),
 	UT_CASE(freed_half_way),
+	UT_CASE(freed_on_a_stalled_stream),
 	UT_CASE(threads_after_first_frame_refused))

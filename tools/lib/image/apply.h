@@ -18,6 +18,7 @@
 struct cbt_apply_stats {
 	uint64_t dev_bytes;
 	uint64_t written;	/* data bytes written */
+	uint64_t direct;	/* of which with O_DIRECT (a block device's large runs) */
 	uint64_t zeroed;	/* bytes zeroed */
 	uint64_t read;		/* image bytes read */
 	bool touched;		/* the target was extended or written */
@@ -30,6 +31,10 @@ struct cbt_apply_stats {
  */
 int cbt_apply_images(const int *fds, const char *const *names, size_t n, int target,
 		     bool is_file, struct cbt_progress *p, struct cbt_apply_stats *st);
+#ifdef CBT_TEST_HOOKS
+/* Write large runs to regular files with O_DIRECT too, as to block devices. */
+extern bool cbt_apply_direct_files;
+#endif
 
 /*
  * Open a restore target: a block device opened O_EXCL (so a mounted or

@@ -11,7 +11,8 @@
  * not verify; the digest is XXH3-128 over the logical content.
  *
  * image/write.c: the writer, with a pool of compression threads.
- * image/read.c:  the stream reader, which checks every byte it reads.
+ * image/read.c:  the stream reader, which checks every byte it reads
+ *                (image/read_pool.c: the same on several threads).
  * image/ends.c:  the header and trailer of a seekable file, frames unread.
  * chain.c:       chain directories (an index, file names, links).
  */
@@ -202,10 +203,12 @@ int cbt_img_reader_open(struct cbt_img_reader **rp, int fd, const char *name);
 const struct cbt_img_header *cbt_img_reader_header(const struct cbt_img_reader *r);
 /*
  * Decode (check, decrypt, decompress) frames on @n threads, up to
- * CBT_IMG_READ_THREADS_MAX, while the caller's thread reads the stream ahead
- * into @n + 2 frame buffers (~8 MiB each at most); frames still come out
- * in order, and a damaged image fails with the same error at the same frame
- * as on one thread. Call before the first cbt_img_next(); @n <= 1: no threads.
+ * CBT_IMG_READ_THREADS_MAX, while a thread of their own reads the stream
+ * ahead into @n + 2 frame buffers (~8 MiB each at most) and another feeds
+ * the content digest: the caller's thread only takes the frames (and, in a
+ * restore, writes them). Frames still come out in order, and a damaged
+ * image fails with the same error at the same frame as on one thread. Call
+ * before the first cbt_img_next(); @n <= 1: no threads.
  */
 #define CBT_IMG_READ_THREADS_MAX 64
 int cbt_img_reader_threads(struct cbt_img_reader *r, int n);
