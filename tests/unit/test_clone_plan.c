@@ -328,6 +328,14 @@ static void copied_sizes_stop_shrinking(void)
 	CHECK_EQ(why, CLONE_WHY_CONVERGING);
 	/* pass 2 against pass 1 (the whole device) says nothing */
 	CHECK_EQ(clone_plan_next(&cfg_1g, 2, 16384, 16000, false, 5000, &why), CLONE_STEP_PASS);
+	/* 15% smaller is not enough: another pass would copy most of it again */
+	CHECK_EQ(clone_plan_next(&cfg_1g, 3, 12800, 10880, false, 5000, &why), CLONE_STEP_FINAL);
+	CHECK_EQ(why, CLONE_WHY_NOT_SHRINKING);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 2, 16384, 6400, false, 5400, &why), CLONE_STEP_FINAL);
+	CHECK_EQ(why, CLONE_WHY_NOT_SHRINKING);
+	/* 25% smaller, both: one more pass */
+	CHECK_EQ(clone_plan_next(&cfg_1g, 3, 12800, 9600, false, 7200, &why), CLONE_STEP_PASS);
+	CHECK_EQ(why, CLONE_WHY_CONVERGING);
 }
 
 /* Gaps up to 32 KiB are read through, larger ones are not; the total counts the gaps. */
