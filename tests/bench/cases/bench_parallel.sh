@@ -115,6 +115,25 @@ backup_one() {
 		backup_one "$1" "${2:-}" "$STORE" >"$W/inc$1.json" 2>"$W/inc$1.err"
 }
 
+# all_at_once [niced]: the NB incrementals at once (backup_one); fails if any did.
+all_at_once() {
+	local i=0 pids="" p rc=0
+	while [ "$i" -lt "$NB" ]; do
+		i=$((i + 1))
+		backup_one "$i" "${1:-}" &
+		pids="$pids $!"
+	done
+	for p in $pids; do
+		wait "$p" || rc=1
+	done
+	return "$rc"
+}
+
+# read_bytes: the bytes the last round's incrementals read, summed.
+read_bytes() {
+	cat "$W"/inc*.json | sed -n 's/^ *"read_bytes": *\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s }'
+}
+
 # sampling ROUND / sampled: start the sampler into $W/ROUND.stacks, stop it
 # (only with BENCH_WAITS=1).
 sampling() {
@@ -209,41 +228,19 @@ while [ "$i" -lt "$NB" ]; do
 done
 t1=$(now_us)
 sampled
-serial_bytes=$(cat "$W"/inc*.json | sed -n 's/^ *"read_bytes": *\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s }')
+serial_bytes=$(read_bytes)
 change
 sampling parallel
 t2=$(now_us)
-i=0
-pids=""
-while [ "$i" -lt "$NB" ]; do
-	i=$((i + 1))
-	backup_one "$i" &
-	pids="$pids $!"
-done
-rc=0
-for p in $pids; do
-	wait "$p" || rc=1
-done
+all_at_once || fail "a parallel incremental failed: $(cat "$W"/inc*.err)"
 t3=$(now_us)
 sampled
-[ "$rc" = 0 ] || fail "a parallel incremental failed: $(cat "$W"/inc*.err)"
-par_bytes=$(cat "$W"/inc*.json | sed -n 's/^ *"read_bytes": *\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s }')
+par_bytes=$(read_bytes)
 change
 t4=$(now_us)
-i=0
-pids=""
-while [ "$i" -lt "$NB" ]; do
-	i=$((i + 1))
-	backup_one "$i" niced &
-	pids="$pids $!"
-done
-rc=0
-for p in $pids; do
-	wait "$p" || rc=1
-done
+all_at_once niced || fail "a niced parallel incremental failed: $(cat "$W"/inc*.err)"
 t5=$(now_us)
-[ "$rc" = 0 ] || fail "a niced parallel incremental failed: $(cat "$W"/inc*.err)"
-nice_bytes=$(cat "$W"/inc*.json | sed -n 's/^ *"read_bytes": *\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s }')
+nice_bytes=$(read_bytes)
 kill "$(cat "$W/fio.pid")"
 wait "$(cat "$W/fio.pid")" 2>/dev/null || true
 rm -f "$W/fio.pid"
