@@ -92,7 +92,7 @@ assert_clean() {
 		*) fail "$1: state left in /run/cbt/mount: $(ls /run/cbt/mount)" ;;
 		esac
 	done
-	! pidof nbdkit >/dev/null || fail "$1: nbdkit still runs"
+	! running nbdkit || fail "$1: nbdkit still runs"
 	for s in /sys/block/nbd*/size; do
 		[ "$(cat "$s")" = 0 ] || fail "$1: $s is $(cat "$s"), still connected"
 	done

@@ -64,6 +64,21 @@ wait_until() {
 	done
 }
 
+# running NAME: true if a process named NAME runs. A zombie does not count:
+# a server cbt ended and that init has not reaped yet (busybox pidof lists
+# it) has exited.
+running() {
+	local stat line
+	for stat in /proc/[0-9]*/stat; do
+		read -r line <"$stat" 2>/dev/null || continue
+		case "$line" in
+		*"($1) Z "*) ;;
+		*"($1) "*) return 0 ;;
+		esac
+	done
+	return 1
+}
+
 # ---- writes and what tracking saw ---------------------------------------
 
 # write_block BLOCK [DEV]: write 4 KiB of random data at 4 KiB block BLOCK

@@ -590,8 +590,14 @@ int cbt_mount_stop(const struct cbt_mount *m, bool quiet)
 		kill(m->pid, SIGTERM);
 		for (int ms = 0; ms < 10000 && nbdkit_alive(m->pid); ms += 10)
 			sleep_ms(10);
-		if (nbdkit_alive(m->pid))
+		/* the unmount returns once the server is gone, killed or not */
+		if (nbdkit_alive(m->pid)) {
 			kill(m->pid, SIGKILL);
+			for (int ms = 0; ms < 10000 && nbdkit_alive(m->pid); ms += 10)
+				sleep_ms(10);
+		}
+		if (nbdkit_alive(m->pid) && !quiet)
+			fprintf(stderr, "cbt unmount: nbdkit (pid %d) did not exit\n", (int)m->pid);
 	}
 	unlink(m->socket);
 	if (!state_path(path, sizeof(path), m->id, ".pid"))
