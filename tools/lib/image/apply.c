@@ -501,8 +501,10 @@ static int open_point(const char *src, const char *id, bool full_check, const ch
 		return ret;
 	}
 	ret = cbt_chain_open(&c, src, false, false);
-	if (ret)
+	if (ret) {
+		cbt_chain_close(&c);	/* what it read before the bad line */
 		return ret;
+	}
 	ret = cbt_chain_pick(&c, id, &n);
 	if (!ret) {
 		size_t i = n;
