@@ -136,10 +136,23 @@ module_for() {
 
 # copy_elf ROOT SRC DESTDIR [NAME]: install the ELF binary SRC as
 # ROOT/DESTDIR/NAME (default: its own name), with every library it needs
-# (per ldd) at its own path under ROOT. Run `ldconfig -r ROOT` after.
+# (copy_elf_libs). Run `ldconfig -r ROOT` after.
 copy_elf() {
-	local root=$1 src=$2 destdir=$3 name=${4:-$(basename "$2")} lib
-	install -D -m 0755 "$(readlink -f "$src")" "$root$destdir/$name"
+	local root=$1 src=$2 destdir=$3 name=${4:-$(basename "$2")}
+	install -D -m 0755 "$(readlink -f "$src")" "$root$destdir/$name" &&
+		copy_elf_libs "$root" "$src"
+}
+
+# copy_elf_libs ROOT SRC: every library the ELF file SRC needs (per ldd)
+# at its own path under ROOT. Fails, naming them, when ldd finds no file
+# for some (a library missing on the host, which the guest would miss too).
+copy_elf_libs() {
+	local root=$1 src=$2 lib missing
+	missing=$(ldd "$src" 2>/dev/null | awk '$2 == "=>" && $3 == "not" { print $1 }')
+	if [ -n "$missing" ]; then
+		echo "copy_elf: $src needs ${missing//$'\n'/ }, which ldd finds nowhere on this host" >&2
+		return 1
+	fi
 	while read -r lib; do
 		[ -e "$root$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$root$lib"
 	done < <(ldd "$src" 2>/dev/null | grep -oE '/[^ ]+' || true)

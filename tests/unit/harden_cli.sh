@@ -120,11 +120,13 @@ else
 	run "$CBT" info "$H/c6"
 	expect harden_info_missing_image_named 4 "000002-incr.cbti: No such file or directory"
 
-	# L10: an index line with seq UINT64_MAX is refused (the next would wrap to 0)
+	# L10: an index line with seq UINT64_MAX is refused (the next would wrap to 0):
+	# a damaged chain, exit 4 (the 1 this expected was LeakSanitizer's, for
+	# the index the tool left allocated: tests/unit/run --tsan, 2026-12-07)
 	h_chain "$H/c7"
 	sed -i '3s/^2 /18446744073709551615 /' "$H/c7/chain.idx"
 	run "$CBT" verify "$H/c7"
-	expect harden_seq_max_refused 1 "bad line"
+	expect harden_seq_max_refused 4 "bad line"
 	# an empty index does not block a full backup into the directory
 	h_chain "$H/c8"
 	: >"$H/c8/chain.idx"

@@ -442,6 +442,101 @@ static void restored_bytes_any_threads(void)
 	free(got);
 }
 
+/*
+ * A device that refuses direct writes: call @fail_at of the direct pwrite()
+ * fails with @fail_errno; with @short_first, every call before it writes
+ * only half what it was given (the rest must follow, or be rewritten).
+ */
+static struct {
+	int calls, fail_at, fail_errno;
+	bool short_first;
+	uint64_t done;		/* bytes the direct writes that worked wrote */
+} dw;
+
+static ssize_t refusing_pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	ssize_t n;
+
+	if (++dw.calls == dw.fail_at) {
+		errno = dw.fail_errno;
+		return -1;
+	}
+	n = pwrite(fd, buf, dw.short_first && dw.calls < dw.fail_at ? len / 2 : len, off);
+	if (n > 0)
+		dw.done += (uint64_t)n;
+	return n;
+}
+
+/*
+ * A device that refuses a direct write with EINVAL (a shape it does not
+ * take): that run and every later one go through the page cache, and the
+ * target still holds the device's bytes exactly; the direct writes before
+ * it stand. Any other error (EIO) ends the restore with that error and is
+ * not retried through the page cache.
+ */
+static void direct_write_refused(void)
+{
+	static const struct {
+		int fail_at, fail_errno;
+		bool short_first;
+		int want_ret;
+	} cases[] = {
+		{ 1, EINVAL, false, 0 },	/* the first direct write */
+		{ 2, EINVAL, false, 0 },	/* after a direct run went through */
+		{ 2, EINVAL, true, 0 },		/* after half a run went through */
+		{ 1, EIO, false, -EIO },
+		{ 2, EIO, false, -EIO },
+	};
+	uint8_t *want = malloc(NB * 512ULL), *got = malloc(NB * 512ULL);
+	const char *name = "img";
+	int fd = many_frames(CBT_IMG_COMP_ZSTD);
+
+	CHECK(want && got && fd >= 0);
+	many_frames_device(want);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct cbt_apply_stats st;
+		int out = memfd(), ret;
+
+		CHECK(out >= 0);
+		memset(&dw, 0, sizeof(dw));
+		dw.fail_at = cases[c].fail_at;
+		dw.fail_errno = cases[c].fail_errno;
+		dw.short_first = cases[c].short_first;
+		lseek(fd, 0, SEEK_SET);
+		cbt_apply_direct_files = true;
+		cbt_apply_direct_pwrite = refusing_pwrite;
+		cbt_err_clear();
+		ret = cbt_apply_images(&fd, &name, 1, out, true, NULL, &st);
+		cbt_apply_direct_files = false;
+		cbt_apply_direct_pwrite = pwrite;
+		if (ret != cases[c].want_ret)
+			UT_FAIL("case %zu: returned %d, want %d (%s)", c, ret, cases[c].want_ret,
+				ut_detail());
+		/* no direct write after the one that failed */
+		CHECK_EQ(dw.calls, cases[c].fail_at);
+		CHECK_EQ(st.direct, cases[c].short_first ? 0 : dw.done);
+		CHECK_EQ(pread(out, got, NB * 512ULL, 0), (ssize_t)(NB * 512ULL));
+		if (!ret) {
+			CHECK_EQ(st.written, (SPARSE + 24576 + 1) * 512ULL);
+			CHECK(!memcmp(got, want, NB * 512ULL));
+		} else {
+			uint64_t fail = 2 * SPARSE * 512ULL + dw.done;
+
+			CHECK(strstr(ut_detail(), "writing the target at byte"));
+			CHECK(strstr(ut_detail(), strerror(EIO)));
+			/* what went before is there; the failed run was not written at all */
+			CHECK(!memcmp(got, want, fail));
+			for (uint64_t i = fail; i < NB * 512ULL; i++)
+				if (got[i])
+					UT_FAIL("case %zu: byte %" PRIu64 " written after the EIO", c, i);
+		}
+		close(out);
+	}
+	free(want);
+	free(got);
+	close(fd);
+}
+
 /* cbt_img_verify_fd() takes the process default, as restore and verify set it. */
 static void verify_fd_with_default_threads(void)
 {
@@ -557,6 +652,7 @@ UT_MAIN("image_threads",
 	UT_CASE(damaged_middle_frame_same_error),
 	UT_CASE(forged_content_caught_any_threads),
 	UT_CASE(restored_bytes_any_threads),
+	UT_CASE(direct_write_refused),
 	UT_CASE(encrypted_any_threads),
 	UT_CASE(verify_fd_with_default_threads),
 	UT_CASE(freed_half_way),

@@ -209,8 +209,10 @@ int info_main(int argc, char *argv[])
 		struct cbt_chain ch;
 
 		ret = cbt_chain_open(&ch, src, false, false);
-		if (ret)
+		if (ret) {
+			cbt_chain_close(&ch);	/* what it read before the bad line */
 			goto out;
+		}
 		if (json) {
 			cbt_json_object_begin(&j, NULL);
 			cbt_json_string(&j, "chain", argv[optind]);

@@ -128,6 +128,7 @@ int verify_main(int argc, char *argv[])
 
 		ret = cbt_chain_open(&ch, src, false, false);
 		if (ret) {
+			cbt_chain_close(&ch);	/* what it read before the bad line */
 			cbt_perror("cbt verify", ret);
 			return cbt_exit_status(ret) == CBT_EXIT_USAGE ? CBT_EXIT_USAGE :
 			       CBT_EXIT_DAMAGED;

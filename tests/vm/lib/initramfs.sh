@@ -134,7 +134,7 @@ vm_stage_base() {
 	mknod -m 600 "$root/dev/console" c 5 1
 	mknod -m 666 "$root/dev/null" c 1 3
 	busybox_root "$root"
-	for t in "${VM_TOOLS[@]}"; do copy_elf "$root" "${t#*:}" "${t%%:*}"; done
+	for t in "${VM_TOOLS[@]}"; do copy_elf "$root" "${t#*:}" "${t%%:*}" || return 1; done
 	for t in "${VM_TOOL_LINKS[@]}"; do ln -sf "${t#*:}" "$root${t%%:*}"; done
 	cp /etc/mke2fs.conf "$root/etc/"
 	ldconfig -r "$root" 2>/dev/null || true
@@ -153,7 +153,56 @@ vm_stage_base() {
 	for f in modules.builtin modules.builtin.modinfo modules.order; do
 		[ -f "$VM_KMOD_DIR/$f" ] && cp "$VM_KMOD_DIR/$f" "$root/lib/modules/$kver/"
 	done
-	return 0
+	vm_check_elf_deps "$root"
+}
+
+# vm_check_elf_deps ROOT [ROOT...]: every dynamically linked ELF file
+# under the first ROOT (kernel modules aside) finds each library it needs
+# (DT_NEEDED) in the library directories of the ROOTs together (the
+# guest's root is their union) or in its own RUNPATH/RPATH. Fails with one
+# line per library missing: a tool packed whose dependencies were not,
+# such as the cbt tool after it gained a library that nothing else packed
+# (libjson-c5 fell behind so in the upgrade test's root, session 7).
+vm_check_elf_deps() {
+	local first=$1 missing
+	local -a files
+	mapfile -t files < <(cd "$first" && find . -type f ! -path './lib/modules/*' ! -name '*.ko' |
+		LC_ALL=C sort)
+	[ ${#files[@]} -gt 0 ] || return 0
+	# With more than one file (/dev/null, refused) readelf names each: "File: F".
+	# One line per library needed: FILE SONAME RUNPATH ("-": none).
+	missing=$( (cd "$first" && readelf -d -W "${files[@]}" /dev/null 2>/dev/null) |
+		awk 'function flush(  i) { for (i = 1; i <= nn; i++) print f, need[i], rp; nn = 0; rp = "-" }
+		/^File: / { flush(); f = $2; next }
+		/\(NEEDED\)/ { match($0, /\[.*\]/); need[++nn] = substr($0, RSTART + 1, RLENGTH - 2) }
+		/\((RUNPATH|RPATH)\)/ { match($0, /\[.*\]/); rp = substr($0, RSTART + 1, RLENGTH - 2) }
+		END { flush() }' |
+		while read -r f so rp; do
+			vm_lib_packed "${f#.}" "$so" "$rp" "$@" || echo "${f#.} needs $so"
+		done)
+	[ -z "$missing" ] && return 0
+	echo "vm: initramfs: libraries these files need are not packed (pack each file with copy_elf" \
+		"or copy_elf_libs of tests/lib.sh, which bring its libraries):" >&2
+	while IFS= read -r first; do echo "vm:   $first"; done <<<"$missing" >&2
+	return 1
+}
+
+# vm_lib_packed FILE SONAME RUNPATH ROOT...: SONAME is in a library
+# directory of a ROOT, or in RUNPATH (":"-separated, "-" for none; $ORIGIN
+# is FILE's directory).
+vm_lib_packed() {
+	local f=$1 so=$2 rp=$3 root d
+	shift 3
+	[ "$rp" = - ] && rp=
+	rp=${rp//\$\{ORIGIN\}/${f%/*}}
+	rp=${rp//\$ORIGIN/${f%/*}}
+	for root in "$@"; do
+		for d in /lib/x86_64-linux-gnu /usr/lib/x86_64-linux-gnu /lib64 /usr/lib64 /lib /usr/lib \
+			${rp//:/ }; do
+			[ -e "$root$d/$so" ] && return 0
+		done
+	done
+	return 1
 }
 
 vm_pack() { (cd "$1" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) >"$2.tmp" && mv "$2.tmp" "$2"; }
@@ -169,7 +218,7 @@ vm_build_initramfs() {
 	hash=$(vm_base_manifest "$kver" "${extra_deps[@]}" | sha256sum | cut -d' ' -f1)
 	if [ ! -f "$out/base.cpio" ] || [ "$(cat "$out/base.hash" 2>/dev/null)" != "$hash" ]; then
 		echo "vm[$kver]: staging base initramfs (inputs changed)" >&2
-		vm_stage_base "$kver" "$base" "${extra_deps[@]}"
+		vm_stage_base "$kver" "$base" "${extra_deps[@]}" || return 1
 		vm_pack "$base" "$out/base.cpio"
 		echo "$hash" >"$out/base.hash"
 	fi
@@ -182,13 +231,20 @@ vm_build_initramfs() {
 	install -m 0644 "$VM_CASES"/*.sh "$proj/harness/cases/"
 	# shared shell code of a case directory (tests/soak/cases/soak.inc)
 	for f in "$VM_CASES"/*.inc; do [ -f "$f" ] && install -m 0644 "$f" "$proj/harness/cases/"; done
-	for f in "$helpers"/*; do [ -x "$f" ] && install -m 0755 "$f" "$proj/harness/bin/"; done
+	# (some are linked dynamically: libcbt's examples)
+	for f in "$helpers"/*; do
+		[ -x "$f" ] || continue
+		install -m 0755 "$f" "$proj/harness/bin/" && copy_elf_libs "$proj" "$f" || return 1
+	done
 	for f in "$kmods"/*.ko; do [ -f "$f" ] && install -m 0644 "$f" "$proj/lib/modules/$kver/extra/"; done
 	[ -n "$ko" ] && install -m 0644 "$ko" "$proj/lib/modules/$kver/extra/dm-cbt.ko"
-	[ -n "$tool" ] && copy_elf "$proj" "$tool" /usr/sbin cbt
+	if [ -n "$tool" ]; then copy_elf "$proj" "$tool" /usr/sbin cbt || return 1; fi
 	# The nbdkit plugin, built next to the tool (tests/vm/run).
 	f=$TOP/tools/nbdkit-cbt-plugin.so
-	[ -f "$f" ] && install -D -m 0755 "$f" "$proj$NBDKIT_PLUGINDIR/nbdkit-cbt-plugin.so"
+	if [ -f "$f" ]; then
+		install -D -m 0755 "$f" "$proj$NBDKIT_PLUGINDIR/nbdkit-cbt-plugin.so" &&
+			copy_elf_libs "$proj" "$f" || return 1
+	fi
 	# The boot-time scripts (boot/), for the boot_* cases.
 	install -D -m 0644 "$TOP/boot/cbt-boot.sh" "$proj/usr/share/cbt/cbt-boot.sh"
 	install -D -m 0755 "$TOP/boot/initramfs-tools/scripts/local-top/cbt" "$proj/harness/boot/local-top-cbt"
@@ -215,6 +271,8 @@ vm_build_initramfs() {
 	depmod -b "$out/depmod" "$kver"
 	cp "$out/depmod/lib/modules/$kver"/modules.{dep,alias,symbols,softdep} "$proj/lib/modules/$kver/" 2>/dev/null || true
 	printf '%s\n' "${VM_BUILD_STATUS[@]}" >"$proj/harness/build-status"
+	# Every ELF file of the project layer finds its libraries in the two layers.
+	vm_check_elf_deps "$proj" "$base" || return 1
 
 	hash=$( (cat "$out/base.hash"; cd "$proj" && find . -type f | LC_ALL=C sort | xargs sha256sum) | sha256sum | cut -d' ' -f1)
 	if [ ! -f "$out/initrd.cpio" ] || [ "$(cat "$out/initrd.hash" 2>/dev/null)" != "$hash" ]; then

@@ -47,10 +47,12 @@ int cbt_open_target(const char *path, int *fd, bool *is_file, bool *created)
 	return 0;
 }
 
-static int pwrite_all(int fd, const uint8_t *p, uint64_t len, uint64_t off)
+typedef ssize_t (*pwrite_fn)(int fd, const void *buf, size_t len, off_t off);
+
+static int pwrite_all_with(pwrite_fn wr, int fd, const uint8_t *p, uint64_t len, uint64_t off)
 {
 	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		ssize_t n = wr(fd, p, len, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -62,6 +64,11 @@ static int pwrite_all(int fd, const uint8_t *p, uint64_t len, uint64_t off)
 		len -= (uint64_t)n;
 	}
 	return 0;
+}
+
+static int pwrite_all(int fd, const uint8_t *p, uint64_t len, uint64_t off)
+{
+	return pwrite_all_with(pwrite, fd, p, len, off);
 }
 
 /*
@@ -83,8 +90,10 @@ struct target {
 
 #ifdef CBT_TEST_HOOKS
 bool cbt_apply_direct_files;	/* direct writes to regular files too (unit tests) */
+ssize_t (*cbt_apply_direct_pwrite)(int fd, const void *buf, size_t len, off_t off) = pwrite;
 #else
 static const bool cbt_apply_direct_files;
+#define cbt_apply_direct_pwrite pwrite
 #endif
 
 static void target_open_direct(struct target *t, bool is_file)
@@ -107,7 +116,7 @@ static int target_write(struct target *t, const uint8_t *p, uint64_t len, uint64
 {
 	if (t->dfd >= 0 && len >= DIRECT_MIN && !(len % t->align) && !(off % t->align) &&
 	    !((uintptr_t)p % t->align)) {
-		int ret = pwrite_all(t->dfd, p, len, off);
+		int ret = pwrite_all_with(cbt_apply_direct_pwrite, t->dfd, p, len, off);
 
 		if (ret != -EINVAL) {
 			st->direct += ret ? 0 : len;
@@ -492,8 +501,10 @@ static int open_point(const char *src, const char *id, bool full_check, const ch
 		return ret;
 	}
 	ret = cbt_chain_open(&c, src, false, false);
-	if (ret)
+	if (ret) {
+		cbt_chain_close(&c);	/* what it read before the bad line */
 		return ret;
+	}
 	ret = cbt_chain_pick(&c, id, &n);
 	if (!ret) {
 		size_t i = n;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "util/progress.h"
 
@@ -34,6 +35,12 @@ int cbt_apply_images(const int *fds, const char *const *names, size_t n, int tar
 #ifdef CBT_TEST_HOOKS
 /* Write large runs to regular files with O_DIRECT too, as to block devices. */
 extern bool cbt_apply_direct_files;
+/*
+ * Every O_DIRECT write goes through this (default pwrite()): the unit tests
+ * make it fail as a device would, to test the page-cache fallback on EINVAL
+ * and that any other error ends the restore.
+ */
+extern ssize_t (*cbt_apply_direct_pwrite)(int fd, const void *buf, size_t len, off_t off);
 #endif
 
 /*

@@ -55,7 +55,8 @@ struct cbt_chain {
  * @lock, take DIR/.lock (-EBUSY when another cbt holds it). A directory
  * without an index is an empty chain. With @create or @lock (a writer),
  * DIR must pass cbt_dir_open_private(): not a symbolic link, owned by the
- * effective uid, writable by it alone.
+ * effective uid, writable by it alone. On an error too, @c holds what was
+ * read before it (cbt job reads a damaged index's lines): cbt_chain_close() it.
  */
 int cbt_chain_open(struct cbt_chain *c, const char *dir, bool create, bool lock);
 void cbt_chain_close(struct cbt_chain *c);

@@ -186,8 +186,7 @@ int cbt_s3chain_open(struct cbt_s3chain *r, const char *url, const char *config,
 				ret = cbt_err(-EBADMSG, "%s: image %s the index lists is missing",
 					      r->url, c.v[i].file);
 		}
-		if (!ret || c.dfd >= 0)
-			cbt_chain_close(&c);
+		cbt_chain_close(&c);
 	}
 	close(dfd);
 out:

@@ -73,17 +73,8 @@ static int decode_words(const struct cbt_chunk *c, struct cbt_extents *out)
  * neighbour of bit 0 is the previous word's bit 63, or for the first word
  * whether the last run counted so far ends right at the chunk's start.
  */
-/*
- * Without -mpopcnt, __builtin_popcountll is a libgcc call: the popcnt
- * instruction counts a dense 1 TiB bitmap about 3 times faster, so x86-64
- * picks it at load time where the CPU has it.
- */
-#if defined(__x86_64__) && defined(__has_attribute)
-#if __has_attribute(target_clones)
-__attribute__((target_clones("popcnt", "default")))
-#endif
-#endif
-static void count_words(const struct cbt_chunk *c, struct cbt_bitmap_count *n)
+static inline __attribute__((always_inline)) void
+count_words_body(const struct cbt_chunk *c, struct cbt_bitmap_count *n)
 {
 	size_t nr_words = ((size_t)c->blocks + 63) / 64;
 	uint64_t carry = n->runs && n->end == c->start, w = 0;
@@ -97,6 +88,39 @@ static void count_words(const struct cbt_chunk *c, struct cbt_bitmap_count *n)
 	/* Only a run reaching the chunk's last block can continue in the next chunk. */
 	if (nr_words && w >> ((c->blocks - 1) % 64) & 1)
 		n->end = c->start + c->blocks;
+}
+
+/*
+ * Without -mpopcnt, __builtin_popcountll is a libgcc call: the popcnt
+ * instruction counts a dense 1 TiB bitmap about 3 times faster, so x86-64
+ * uses it where the CPU has it. Picked at the call, not by an ifunc
+ * (target_clones): an ifunc resolver runs while the dynamic loader
+ * relocates the program, before any sanitizer runtime is initialised, and
+ * the compiler instruments the resolver it generates, so a ThreadSanitizer
+ * build died there before main(). __builtin_cpu_init() makes the check
+ * right even before libgcc's constructor ran; it returns at once after.
+ */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target)
+#define COUNT_POPCNT 1
+__attribute__((target("popcnt")))
+static void count_words_popcnt(const struct cbt_chunk *c, struct cbt_bitmap_count *n)
+{
+	count_words_body(c, n);
+}
+#endif
+#endif
+
+static void count_words(const struct cbt_chunk *c, struct cbt_bitmap_count *n)
+{
+#ifdef COUNT_POPCNT
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("popcnt")) {
+		count_words_popcnt(c, n);
+		return;
+	}
+#endif
+	count_words_body(c, n);
 }
 
 static int check_extents(const struct cbt_chunk *c)
