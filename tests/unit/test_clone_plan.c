@@ -404,59 +404,55 @@ static void fits_final_at_the_last_rate(void)
 
 static void final_pass_budget_order(void)
 {
-	struct clone_cfg c = cfg_1g;
-	enum clone_why why;
+	/* 3357 blocks in 560 ms: 2318 pending copy in ~387 ms, 3300 in ~551 ms */
+	static const struct {
+		const char *what;
+		uint32_t budget_ms;
+		unsigned int max, done;
+		uint64_t prev, last, last_ms;
+		bool last_final, freeze;
+		uint64_t pending;
+		enum clone_step step;
+		enum clone_why why;
+	} t[] = {
+		{ "within the budget", 500, 8, 2, 16384, 3357, 560, false, true, 2318,
+		  CLONE_STEP_FINAL, CLONE_WHY_QUICK },
+		{ "the old rule: 31% smaller, one more pass", 0, 8, 2, 16384, 3357, 560, false, true,
+		  2318, CLONE_STEP_PASS, CLONE_WHY_CONVERGING },
+		{ "slower: ~773 ms", 500, 8, 2, 16384, 3357, 1120, false, true, 2318,
+		  CLONE_STEP_PASS, CLONE_WHY_CONVERGING },
+		{ "no rate after the whole-device pass", 500, 8, 1, 0, 16384, 0, false, true, 2318,
+		  CLONE_STEP_PASS, CLONE_WHY_CONVERGING },
+		{ "a resumed run's first pass has a rate", 500, 8, 1, 0, 3357, 560, false, true,
+		  2318, CLONE_STEP_FINAL, CLONE_WHY_QUICK },
+		{ "a small set is reported first", 500, 8, 2, 16384, 3357, 560, false, true, 100,
+		  CLONE_STEP_FINAL, CLONE_WHY_SMALL },
+		{ "the budget before the pass limit", 500, 3, 2, 16384, 3357, 560, false, true, 2318,
+		  CLONE_STEP_FINAL, CLONE_WHY_QUICK },
+		{ "over the budget at the pass limit", 500, 3, 2, 16384, 3357, 1120, false, true,
+		  3300, CLONE_STEP_FINAL, CLONE_WHY_PASS_LIMIT },
+		{ "just over the budget, not shrinking", 500, 8, 3, 3400, 3357, 560, false, true,
+		  3300, CLONE_STEP_FINAL, CLONE_WHY_NOT_SHRINKING },
+		{ "after the final pass", 500, 8, 3, 3357, 2318, 386, true, true, 1500,
+		  CLONE_STEP_DONE, CLONE_WHY_FINISHED },
+		{ "nothing changed, no freeze", 500, 8, 2, 16384, 3357, 560, false, false, 0,
+		  CLONE_STEP_DONE, CLONE_WHY_UNCHANGED },
+	};
 
-	c.final_pass_ms = 500;
-	/* pass 2 copied 3357 blocks in 560 ms; 2318 pending copy in ~387 ms */
-	CHECK_EQ(clone_plan_next(&c, 2, 16384, 3357, 560000000ULL, false, 2318, &why),
-		 CLONE_STEP_FINAL);
-	CHECK_EQ(why, CLONE_WHY_QUICK);
-	/* the same without the budget (the old rule): 31% smaller, one more pass */
-	c.final_pass_ms = 0;
-	CHECK_EQ(clone_plan_next(&c, 2, 16384, 3357, 560000000ULL, false, 2318, &why),
-		 CLONE_STEP_PASS);
-	CHECK_EQ(why, CLONE_WHY_CONVERGING);
-	c.final_pass_ms = 500;
-	/* slower: 2318 blocks would take ~773 ms */
-	CHECK_EQ(clone_plan_next(&c, 2, 16384, 3357, 1120000000ULL, false, 2318, &why),
-		 CLONE_STEP_PASS);
-	CHECK_EQ(why, CLONE_WHY_CONVERGING);
-	/* no rate (the last pass copied the whole device): the budget says nothing */
-	CHECK_EQ(clone_plan_next(&c, 1, 0, 16384, 0, false, 2318, &why), CLONE_STEP_PASS);
-	CHECK_EQ(why, CLONE_WHY_CONVERGING);
-	/* a resumed run's first pass copied changed blocks: its rate counts */
-	CHECK_EQ(clone_plan_next(&c, 1, 0, 3357, 560000000ULL, false, 2318, &why),
-		 CLONE_STEP_FINAL);
-	CHECK_EQ(why, CLONE_WHY_QUICK);
-	/* a small set is reported as such first */
-	CHECK_EQ(clone_plan_next(&c, 2, 16384, 3357, 560000000ULL, false, 100, &why),
-		 CLONE_STEP_FINAL);
-	CHECK_EQ(why, CLONE_WHY_SMALL);
-	/* within the budget at the pass limit, or while not shrinking: the budget */
-	c.max_passes = 3;
-	CHECK_EQ(clone_plan_next(&c, 2, 16384, 3357, 560000000ULL, false, 2318, &why),
-		 CLONE_STEP_FINAL);
-	CHECK_EQ(why, CLONE_WHY_QUICK);
-	CHECK_EQ(clone_plan_next(&c, 2, 16384, 3357, 1120000000ULL, false, 3300, &why),
-		 CLONE_STEP_FINAL);
-	CHECK_EQ(why, CLONE_WHY_PASS_LIMIT);
-	c.max_passes = 8;
-	CHECK_EQ(clone_plan_next(&c, 3, 3400, 3357, 560000000ULL, false, 3300, &why),
-		 CLONE_STEP_FINAL);
-	CHECK_EQ(why, CLONE_WHY_NOT_SHRINKING);
-	CHECK_EQ(clone_plan_next(&c, 3, 3400, 3357, 1120000000ULL, false, 3300, &why),
-		 CLONE_STEP_FINAL);
-	CHECK_EQ(why, CLONE_WHY_NOT_SHRINKING);
-	/* after the final pass: done, whatever the budget says */
-	CHECK_EQ(clone_plan_next(&c, 3, 3357, 2318, 386000000ULL, true, 1500, &why),
-		 CLONE_STEP_DONE);
-	CHECK_EQ(why, CLONE_WHY_FINISHED);
-	/* nothing changed, no freeze: no pass at all */
-	c.freeze = false;
-	CHECK_EQ(clone_plan_next(&c, 2, 16384, 3357, 560000000ULL, false, 0, &why),
-		 CLONE_STEP_DONE);
-	CHECK_EQ(why, CLONE_WHY_UNCHANGED);
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct clone_cfg c = cfg_1g;
+		enum clone_why why = CLONE_WHY_FIRST;
+		enum clone_step step;
+
+		c.final_pass_ms = t[i].budget_ms;
+		c.max_passes = t[i].max;
+		c.freeze = t[i].freeze;
+		step = clone_plan_next(&c, t[i].done, t[i].prev, t[i].last,
+				       t[i].last_ms * 1000000ULL, t[i].last_final, t[i].pending, &why);
+		if (step != t[i].step || why != t[i].why)
+			UT_FAIL("%s: step %d (%s), want %d (%s)", t[i].what, step,
+				clone_why_str(why), t[i].step, clone_why_str(t[i].why));
+	}
 }
 
 /*
