@@ -10,10 +10,10 @@
  *               the filesystem uses) from the snapshot to the target
  *   pass k > 1  drop the previous snapshot, take one (closes Nk), copy the
  *               blocks of epochs N(k-1)+1 .. Nk, fsync, commit them
- *   until the blocks changed since the last snapshot are few, stop
- *   shrinking, or the pass limit is near; then one final pass, under a
- *   filesystem freeze when asked. Its snapshot is the instant the clone
- *   represents.
+ *   until the blocks changed since the last snapshot are few, would copy
+ *   within the final pass's time budget, stop shrinking, or the pass limit
+ *   is near; then one final pass, under a filesystem freeze when asked.
+ *   Its snapshot is the instant the clone represents.
  */
 #ifndef CBT_CLONE_PLAN_H
 #define CBT_CLONE_PLAN_H
