@@ -519,7 +519,7 @@ def clone(rows, out, js):
     if load:
         out.append("Under a write load: fio 4 KiB random writes at --rate, one row per clone (each from scratch)")
         out.append(f"  {'rate':>6} {'got MiB/s':>9} {'IOPS':>6} {'passes':>6} {'copied MiB':>10} {'copied/disk':>11} "
-                   f"{'time s':>7} {'vs idle':>7} {'COW peak MiB':>12}  {'final reason':<30} per-pass MiB")
+                   f"{'time s':>7} {'vs idle':>7} {'COW peak MiB':>12}  {'final reason':<38} per-pass MiB")
         for r in sorted(load, key=lambda r: (parse_rate(r["rate"]), r["rep"])):
             wall = num(r["time_us"]) / 1e6
             wb = num(r.get("write_bytes"))
@@ -533,7 +533,7 @@ def clone(rows, out, js):
             out.append(f"  {r['rate']:>6} {fmt(got, 2):>9} {fmt(iops, 0):>6} {r.get('passes', '-'):>6} "
                        f"{fmt(mib(b), 0):>10} {fmt(b / dev if b is not None and dev else None):>11} "
                        f"{fmt(t, 1):>7} {fmt(t / clone_t if t and clone_t else None):>7} {fmt(mib(cow), 1):>12}  "
-                       f"{reason:<30} {' '.join(f'{x:.0f}' for x in pb)}")
+                       f"{reason:<38} {' '.join(f'{x:.0f}' for x in pb)}")
             js["clone"]["load"].append({
                 "rate": r["rate"], "rate_bytes_per_s": parse_rate(r["rate"]), "rep": r["rep"],
                 "write_mib_per_s": got, "write_iops": iops, "passes": num(r.get("passes")),

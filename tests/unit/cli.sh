@@ -315,6 +315,10 @@ run "$CBT" clone vg /dev/null x --cow c
 expect clone_three_args 2 "takes DEVICE and TARGET, not also \`x'"
 run "$CBT" clone vg /dev/null --cow c --max-passes 0
 expect clone_bad_max_passes 2 "--max-passes takes 1 to 1000, not \`0'"
+run "$CBT" clone vg /dev/null --cow c --final-pass-ms 3600001
+expect clone_bad_final_pass_ms 2 "--final-pass-ms takes milliseconds (0 to 3600000), not \`3600001'"
+run "$CBT" clone vg /dev/null --cow c --final-pass-ms 0.5s
+expect clone_bad_final_pass_ms_unit 2 "--final-pass-ms takes milliseconds (0 to 3600000), not \`0.5s'"
 run "$CBT" clone vg /dev/null --cow c --interval 5
 expect clone_interval_needs_follow 2 "--interval goes with --follow"
 run "$CBT" clone vg /dev/null --cow c --follow --interval 0

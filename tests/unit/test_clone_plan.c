@@ -29,7 +29,7 @@ static unsigned int simulate(const struct clone_cfg *c, uint64_t write_blocks_pe
 		pending = copied * write_blocks_per_s / copy_blocks_per_s;
 		if (pending > clone_nr_blocks(c))
 			pending = clone_nr_blocks(c);
-		switch (clone_plan_next(c, done, prev, copied, last_final, pending, &why)) {
+		switch (clone_plan_next(c, done, prev, copied, 0, last_final, pending, &why)) {
 		case CLONE_STEP_DONE:
 			return done;
 		case CLONE_STEP_FINAL:
@@ -53,11 +53,11 @@ static void first_pass(void)
 	enum clone_why why;
 	struct clone_cfg one = cfg_1g;
 
-	CHECK_EQ(clone_plan_next(&cfg_1g, 0, 0, 0, false, 0, &why), CLONE_STEP_PASS);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 0, 0, 0, 0, false, 0, &why), CLONE_STEP_PASS);
 	CHECK_EQ(why, CLONE_WHY_FIRST);
 	one.max_passes = 1;
-	CHECK_EQ(clone_plan_next(&one, 0, 0, 0, false, 0, &why), CLONE_STEP_FINAL);
-	CHECK_EQ(clone_plan_next(&one, 1, 0, 100, true, 5000, &why), CLONE_STEP_DONE);
+	CHECK_EQ(clone_plan_next(&one, 0, 0, 0, 0, false, 0, &why), CLONE_STEP_FINAL);
+	CHECK_EQ(clone_plan_next(&one, 1, 0, 100, 0, true, 5000, &why), CLONE_STEP_DONE);
 	CHECK_EQ(why, CLONE_WHY_FINISHED);
 }
 
@@ -79,9 +79,9 @@ static void small_changed_set_ends_with_a_final_pass(void)
 {
 	enum clone_why why;
 
-	CHECK_EQ(clone_plan_next(&cfg_1g, 1, 0, 16384, false, 10, &why), CLONE_STEP_FINAL);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 1, 0, 16384, 0, false, 10, &why), CLONE_STEP_FINAL);
 	CHECK_EQ(why, CLONE_WHY_SMALL);
-	CHECK_EQ(clone_plan_next(&cfg_1g, 2, 0, 10, true, 10, &why), CLONE_STEP_DONE);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 2, 0, 10, 0, true, 10, &why), CLONE_STEP_DONE);
 }
 
 static void unchanged_without_freeze_is_done(void)
@@ -90,10 +90,10 @@ static void unchanged_without_freeze_is_done(void)
 	enum clone_why why;
 
 	c.freeze = false;
-	CHECK_EQ(clone_plan_next(&c, 1, 0, 16384, false, 0, &why), CLONE_STEP_DONE);
+	CHECK_EQ(clone_plan_next(&c, 1, 0, 16384, 0, false, 0, &why), CLONE_STEP_DONE);
 	CHECK_EQ(why, CLONE_WHY_UNCHANGED);
 	/* with a freeze wanted, one frozen pass still follows, even if empty */
-	CHECK_EQ(clone_plan_next(&cfg_1g, 1, 0, 16384, false, 0, &why), CLONE_STEP_FINAL);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 1, 0, 16384, 0, false, 0, &why), CLONE_STEP_FINAL);
 	CHECK_EQ(why, CLONE_WHY_SMALL);
 }
 
@@ -322,19 +322,19 @@ static void copied_sizes_stop_shrinking(void)
 	enum clone_why why;
 
 	/* pass 3 copied 11600 blocks after 12800: less than 10% smaller */
-	CHECK_EQ(clone_plan_next(&cfg_1g, 3, 12800, 11600, false, 5000, &why), CLONE_STEP_FINAL);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 3, 12800, 11600, 0, false, 5000, &why), CLONE_STEP_FINAL);
 	CHECK_EQ(why, CLONE_WHY_NOT_SHRINKING);
-	CHECK_EQ(clone_plan_next(&cfg_1g, 3, 20000, 11600, false, 5000, &why), CLONE_STEP_PASS);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 3, 20000, 11600, 0, false, 5000, &why), CLONE_STEP_PASS);
 	CHECK_EQ(why, CLONE_WHY_CONVERGING);
 	/* pass 2 against pass 1 (the whole device) says nothing */
-	CHECK_EQ(clone_plan_next(&cfg_1g, 2, 16384, 16000, false, 5000, &why), CLONE_STEP_PASS);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 2, 16384, 16000, 0, false, 5000, &why), CLONE_STEP_PASS);
 	/* 15% smaller is not enough: another pass would copy most of it again */
-	CHECK_EQ(clone_plan_next(&cfg_1g, 3, 12800, 10880, false, 5000, &why), CLONE_STEP_FINAL);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 3, 12800, 10880, 0, false, 5000, &why), CLONE_STEP_FINAL);
 	CHECK_EQ(why, CLONE_WHY_NOT_SHRINKING);
-	CHECK_EQ(clone_plan_next(&cfg_1g, 2, 16384, 6400, false, 5400, &why), CLONE_STEP_FINAL);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 2, 16384, 6400, 0, false, 5400, &why), CLONE_STEP_FINAL);
 	CHECK_EQ(why, CLONE_WHY_NOT_SHRINKING);
 	/* 25% smaller, both: one more pass */
-	CHECK_EQ(clone_plan_next(&cfg_1g, 3, 12800, 9600, false, 7200, &why), CLONE_STEP_PASS);
+	CHECK_EQ(clone_plan_next(&cfg_1g, 3, 12800, 9600, 0, false, 7200, &why), CLONE_STEP_PASS);
 	CHECK_EQ(why, CLONE_WHY_CONVERGING);
 }
 
@@ -380,6 +380,167 @@ static void extents_coalesce(void)
 	cbt_extents_free(&l);
 }
 
+/* ---- The final pass's time budget ---------------------------------------- */
+
+static void fits_final_at_the_last_rate(void)
+{
+	struct clone_cfg c = cfg_1g;
+
+	c.final_pass_ms = 500;
+	/* 6000 blocks in 1 s: 3000 copy in 500 ms exactly, 3001 do not */
+	CHECK(clone_fits_final(&c, 6000, 1000000000ULL, 3000));
+	CHECK(!clone_fits_final(&c, 6000, 1000000000ULL, 3001));
+	CHECK(clone_fits_final(&c, 6000, 1000000000ULL, 0));
+	/* no rate to go by, or no budget: never */
+	CHECK(!clone_fits_final(&c, 6000, 0, 1));
+	CHECK(!clone_fits_final(&c, 0, 1000000000ULL, 1));
+	c.final_pass_ms = 0;
+	CHECK(!clone_fits_final(&c, 6000, 1000000000ULL, 0));
+	/* extremes do not overflow */
+	c.final_pass_ms = 3600000;
+	CHECK(!clone_fits_final(&c, 1, UINT64_MAX, UINT64_MAX));
+	CHECK(clone_fits_final(&c, UINT64_MAX, 1, UINT64_MAX));
+}
+
+static void final_pass_budget_order(void)
+{
+	/* 3357 blocks in 560 ms: 2318 pending copy in ~387 ms, 3300 in ~551 ms */
+	static const struct {
+		const char *what;
+		uint32_t budget_ms;
+		unsigned int max, done;
+		uint64_t prev, last, last_ms;
+		bool last_final, freeze;
+		uint64_t pending;
+		enum clone_step step;
+		enum clone_why why;
+	} t[] = {
+		{ "within the budget", 500, 8, 2, 16384, 3357, 560, false, true, 2318,
+		  CLONE_STEP_FINAL, CLONE_WHY_QUICK },
+		{ "the old rule: 31% smaller, one more pass", 0, 8, 2, 16384, 3357, 560, false, true,
+		  2318, CLONE_STEP_PASS, CLONE_WHY_CONVERGING },
+		{ "slower: ~773 ms", 500, 8, 2, 16384, 3357, 1120, false, true, 2318,
+		  CLONE_STEP_PASS, CLONE_WHY_CONVERGING },
+		{ "no rate after the whole-device pass", 500, 8, 1, 0, 16384, 0, false, true, 2318,
+		  CLONE_STEP_PASS, CLONE_WHY_CONVERGING },
+		{ "a resumed run's first pass has a rate", 500, 8, 1, 0, 3357, 560, false, true,
+		  2318, CLONE_STEP_FINAL, CLONE_WHY_QUICK },
+		{ "a small set is reported first", 500, 8, 2, 16384, 3357, 560, false, true, 100,
+		  CLONE_STEP_FINAL, CLONE_WHY_SMALL },
+		{ "the budget before the pass limit", 500, 3, 2, 16384, 3357, 560, false, true, 2318,
+		  CLONE_STEP_FINAL, CLONE_WHY_QUICK },
+		{ "over the budget at the pass limit", 500, 3, 2, 16384, 3357, 1120, false, true,
+		  3300, CLONE_STEP_FINAL, CLONE_WHY_PASS_LIMIT },
+		{ "just over the budget, not shrinking", 500, 8, 3, 3400, 3357, 560, false, true,
+		  3300, CLONE_STEP_FINAL, CLONE_WHY_NOT_SHRINKING },
+		{ "after the final pass", 500, 8, 3, 3357, 2318, 386, true, true, 1500,
+		  CLONE_STEP_DONE, CLONE_WHY_FINISHED },
+		{ "nothing changed, no freeze", 500, 8, 2, 16384, 3357, 560, false, false, 0,
+		  CLONE_STEP_DONE, CLONE_WHY_UNCHANGED },
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct clone_cfg c = cfg_1g;
+		enum clone_why why = CLONE_WHY_FIRST;
+		enum clone_step step;
+
+		c.final_pass_ms = t[i].budget_ms;
+		c.max_passes = t[i].max;
+		c.freeze = t[i].freeze;
+		step = clone_plan_next(&c, t[i].done, t[i].prev, t[i].last,
+				       t[i].last_ms * 1000000ULL, t[i].last_final, t[i].pending, &why);
+		if (step != t[i].step || why != t[i].why)
+			UT_FAIL("%s: step %d (%s), want %d (%s)", t[i].what, step,
+				clone_why_str(why), t[i].step, clone_why_str(t[i].why));
+	}
+}
+
+/*
+ * A timed clone of a 2 GiB device in 64 KiB blocks (bench_clone's): pass 1
+ * copies every block at @seq_bps blocks a second, later passes their
+ * changed blocks at @copy_bps; the writers dirty @write_bps blocks a second
+ * (at most the device) during a pass and the @gap_ms after it. Returns the
+ * passes; @copied: blocks copied in all, @final_ns: the last pass's time.
+ */
+static unsigned int simulate_timed(const struct clone_cfg *c, uint64_t seq_bps, uint64_t copy_bps,
+				   uint64_t write_bps, uint64_t gap_ms, uint64_t *copied,
+				   uint64_t *final_ns, enum clone_why *final_why)
+{
+	uint64_t nr = clone_nr_blocks(c), prev = 0, last = 0, last_ns = 0;
+	unsigned int done = 0;
+	bool last_final = false;
+	enum clone_why why;
+
+	*copied = 0;
+	*final_ns = 0;
+	for (;;) {
+		uint64_t pending = 0, blocks;
+
+		if (done) {
+			pending = write_bps * (last_ns + gap_ms * 1000000ULL) / 1000000000ULL;
+			if (pending > nr)
+				pending = nr;
+		}
+		/* pass 1's sequential rate is not the run's rate (run.c passes 0) */
+		switch (clone_plan_next(c, done, prev, last, done == 1 ? 0 : last_ns, last_final,
+					pending, &why)) {
+		case CLONE_STEP_DONE:
+			return done;
+		case CLONE_STEP_FINAL:
+			*final_why = why;
+			last_final = true;
+			break;
+		case CLONE_STEP_PASS:
+			break;
+		}
+		blocks = done ? pending : nr;
+		prev = last;
+		last = blocks;
+		last_ns = blocks * 1000000000ULL / (done ? copy_bps : seq_bps);
+		*copied += blocks;
+		if (last_final)
+			*final_ns = last_ns;
+		if (++done > 100)
+			return done;
+	}
+}
+
+/*
+ * bench_clone at 16 MiB/s of 4 KiB random writes (4000 64 KiB blocks a
+ * second) against a copy of 6000 changed blocks a second: each pass is
+ * 25-30% smaller than the one before, which no shrink rule calls stopping,
+ * so the old rules ran to the pass limit and copied 1.32x the device
+ * (tests/bench/README.md measured 1.37-1.38 with 8 passes). With the 500 ms
+ * budget the third pass is the final one: 1.17x, the final pass ~390 ms.
+ */
+static void final_pass_budget_bounds_the_copy(void)
+{
+	struct clone_cfg c = { .dev_bytes = 2 * GiB, .block_size = 64 * 1024, .max_passes = 8,
+			       .final_pass_ms = 500 };
+	uint64_t nr = clone_nr_blocks(&c), copied, final_ns;
+	enum clone_why why = CLONE_WHY_FIRST;
+	unsigned int passes;
+
+	passes = simulate_timed(&c, 40000, 6000, 4000, 20, &copied, &final_ns, &why);
+	CHECK_EQ(passes, 3);
+	CHECK_EQ(why, CLONE_WHY_QUICK);
+	if (copied * 10 > nr * 13)
+		UT_FAIL("copied %llu blocks of %llu: more than 1.3x",
+			(unsigned long long)copied, (unsigned long long)nr);
+	CHECK(final_ns <= 500000000ULL);
+	/* the old rules on the same load: the pass limit, over 1.3x */
+	c.final_pass_ms = 0;
+	passes = simulate_timed(&c, 40000, 6000, 4000, 20, &copied, &final_ns, &why);
+	CHECK_EQ(passes, 8);
+	CHECK_EQ(why, CLONE_WHY_PASS_LIMIT);
+	CHECK(copied * 10 > nr * 13);
+	/* a load the copy cannot outrun still ends by the other rules */
+	c.final_pass_ms = 500;
+	passes = simulate_timed(&c, 40000, 6000, 12000, 20, &copied, &final_ns, &why);
+	CHECK_EQ(why, CLONE_WHY_NOT_SHRINKING);
+	CHECK(passes <= c.max_passes);
+}
+
 UT_MAIN("clone_plan",
 	UT_CASE(copied_sizes_stop_shrinking),
 	UT_CASE(first_pass),
@@ -389,6 +550,9 @@ UT_MAIN("clone_plan",
 	UT_CASE(converges_when_writes_are_slower),
 	UT_CASE(heavier_workload_stops_when_not_shrinking),
 	UT_CASE(pass_limit),
+	UT_CASE(fits_final_at_the_last_rate),
+	UT_CASE(final_pass_budget_order),
+	UT_CASE(final_pass_budget_bounds_the_copy),
 	UT_CASE(extents_union_and_from),
 	UT_CASE(extents_coalesce),
 	UT_CASE(ios_are_cut_at_1mib_and_the_device_end),

@@ -24,12 +24,13 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: %s clone DEVICE TARGET --cow COW [--used-only] [--force] [--verify]\n"
 		"           [--follow --interval SECS] [--max-passes N] [--freeze | --no-freeze]\n"
 		"           [--json] [--quiet] [--rate BYTES] [--throttle BYTES] [--converge BYTES]\n"
-		"           [--state-dir DIR] [--keep-snapshot]\n\n"
+		"           [--final-pass-ms MS] [--state-dir DIR] [--keep-snapshot]\n\n"
 		"Clones the cbt device DEVICE, while it is in use, onto the disk TARGET,\n"
 		"sector for sector. Pass 1 copies the whole device from a snapshot; each\n"
 		"next pass takes a new snapshot and copies only the blocks written since\n"
 		"the last one, until few are left (less than 1%% of the device or 64 MiB),\n"
-		"they stop shrinking, or the pass limit is near; the last pass runs under\n"
+		"they would copy within --final-pass-ms at the last pass's rate, they stop\n"
+		"shrinking, or the pass limit is near; the last pass runs under\n"
 		"a filesystem freeze when one is mounted. The target then holds DEVICE as\n"
 		"it was at that last snapshot. Epochs are committed only once the target\n"
 		"has them (flushed); on any failure they are aborted, tracking stays intact.\n\n"
@@ -53,6 +54,9 @@ static void usage(FILE *f)
 		"                   (suspended, no filesystem freeze) until time catches up;\n"
 		"                   the copy goes on\n"
 		"  --converge BYTES the changed set under which the next pass is the last\n"
+		"  --final-pass-ms MS  the next pass is the last when the changed set\n"
+		"                   would copy within MS at the last pass's rate (default\n"
+		"                   %u; 0: no time rule)\n"
 		"  --state-dir DIR  where the resume state goes (default " DEFAULT_STATE_DIR ")\n"
 		"  --keep-snapshot  leave the last snapshot attached (for checking); drop\n"
 		"                   it with `cbt snapshot drop DEVICE'\n\n"
@@ -61,7 +65,7 @@ static void usage(FILE *f)
 		"(signal, I/O error, COW overflow) leaves the target marked incomplete in\n"
 		"DIR/clone-<target>.json; running the same command again resumes from\n"
 		"tracking when the target still matches, else starts over.\n",
-		PROG_NAME, CLONE_DEFAULT_MAX_PASSES);
+		PROG_NAME, CLONE_DEFAULT_MAX_PASSES, CLONE_DEFAULT_FINAL_PASS_MS);
 }
 
 /* ---- Reports ------------------------------------------------------------- */
@@ -357,6 +361,7 @@ int clone_main(int argc, char *argv[])
 		{ "rate", required_argument, NULL, 'r' },
 		{ "throttle", required_argument, NULL, 'W' },
 		{ "converge", required_argument, NULL, 'C' },
+		{ "final-pass-ms", required_argument, NULL, 'P' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "keep-snapshot", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
@@ -428,6 +433,12 @@ int clone_main(int argc, char *argv[])
 			if (cbt_parse_size(optarg, &r.converge) || !r.converge)
 				return bad_argument("clone", "--converge takes a size (as 64M), not",
 						    optarg, NULL);
+			break;
+		case 'P':
+			if (cbt_parse_u32(optarg, &v) || v > 3600000)
+				return bad_argument("clone", "--final-pass-ms takes milliseconds (0 to"
+						    " 3600000), not", optarg, NULL);
+			r.final_pass_ms = v;
 			break;
 		case 's':
 			r.state_dir = optarg;

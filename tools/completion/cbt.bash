@@ -175,11 +175,11 @@ _cbt() {
 		case $prev in
 		--cow) _cbt_add -f -- "${cur:-/dev/}"; return ;;
 		--state-dir) _cbt_add -d -- "$cur"; return ;;
-		--interval | --max-passes | --rate | --throttle | --converge) return ;;
+		--interval | --max-passes | --rate | --throttle | --converge | --final-pass-ms) return ;;
 		esac
 		if [[ $cur == -* ]]; then
 			_cbt_add -W "--cow --used-only --force --verify --follow --interval --max-passes
-				--freeze --no-freeze --json --quiet --rate --throttle --converge --state-dir
+				--freeze --no-freeze --json --quiet --rate --throttle --converge --final-pass-ms --state-dir
 				--keep-snapshot --help" -- "$cur"
 		elif [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_devices "$cur"

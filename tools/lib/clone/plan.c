@@ -27,9 +27,19 @@ uint64_t clone_converge_blocks(const struct clone_cfg *c)
 	return bytes ? bytes : 1;
 }
 
+bool clone_fits_final(const struct clone_cfg *c, uint64_t last_blocks, uint64_t last_ns,
+		      uint64_t pending)
+{
+	if (!c->final_pass_ms || !last_blocks || !last_ns)
+		return false;
+	/* pending * last_ns / last_blocks <= budget, without overflow. */
+	return (double)pending * (double)last_ns <=
+	       (double)c->final_pass_ms * 1e6 * (double)last_blocks;
+}
+
 enum clone_step clone_plan_next(const struct clone_cfg *c, unsigned int done,
-				uint64_t prev_blocks, uint64_t last_blocks, bool last_final,
-				uint64_t pending, enum clone_why *why)
+				uint64_t prev_blocks, uint64_t last_blocks, uint64_t last_ns,
+				bool last_final, uint64_t pending, enum clone_why *why)
 {
 	unsigned int max = c->max_passes ? c->max_passes : 1;
 
@@ -48,6 +58,10 @@ enum clone_step clone_plan_next(const struct clone_cfg *c, unsigned int done,
 	}
 	if (pending < clone_converge_blocks(c)) {
 		*why = CLONE_WHY_SMALL;
+		return CLONE_STEP_FINAL;
+	}
+	if (clone_fits_final(c, last_blocks, last_ns, pending)) {
+		*why = CLONE_WHY_QUICK;
 		return CLONE_STEP_FINAL;
 	}
 	if (done + 1 >= max) {
@@ -81,6 +95,8 @@ const char *clone_why_str(enum clone_why why)
 		return "final pass done";
 	case CLONE_WHY_UNCHANGED:
 		return "nothing changed since the last pass";
+	case CLONE_WHY_QUICK:
+		return "changed set fits the final-pass budget";
 	}
 	return "?";
 }

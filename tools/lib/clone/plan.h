@@ -10,10 +10,10 @@
  *               the filesystem uses) from the snapshot to the target
  *   pass k > 1  drop the previous snapshot, take one (closes Nk), copy the
  *               blocks of epochs N(k-1)+1 .. Nk, fsync, commit them
- *   until the blocks changed since the last snapshot are few, stop
- *   shrinking, or the pass limit is near; then one final pass, under a
- *   filesystem freeze when asked. Its snapshot is the instant the clone
- *   represents.
+ *   until the blocks changed since the last snapshot are few, would copy
+ *   within the final pass's time budget, stop shrinking, or the pass limit
+ *   is near; then one final pass, under a filesystem freeze when asked.
+ *   Its snapshot is the instant the clone represents.
  */
 #ifndef CBT_CLONE_PLAN_H
 #define CBT_CLONE_PLAN_H
@@ -38,6 +38,15 @@
  */
 #define CLONE_SHRINK_NUM 4
 #define CLONE_SHRINK_DEN 5
+/*
+ * The final pass's time budget: when the changed set is predicted to copy
+ * within it, at the last pass's measured rate, the next pass is the final
+ * one. Half the 1 s a final pass is allowed (tests/bench/README.md): the
+ * prediction misses the writes made between the decision and the final
+ * snapshot, and a smaller set copies at a lower rate (more seeks, the
+ * fixed flush).
+ */
+#define CLONE_DEFAULT_FINAL_PASS_MS 500
 /* Largest single read or write. */
 #define CLONE_IO_BYTES (1U << 20)
 
@@ -46,6 +55,7 @@ struct clone_cfg {
 	uint32_t block_size;	/* tracking block size */
 	unsigned int max_passes;	/* >= 1 */
 	uint64_t converge_bytes;	/* 0: the default above */
+	uint32_t final_pass_ms;	/* the final pass's time budget; 0: no time rule */
 	bool freeze;		/* the final pass is taken under a freeze */
 };
 
@@ -63,6 +73,7 @@ enum clone_why {
 	CLONE_WHY_PASS_LIMIT,	/* --max-passes */
 	CLONE_WHY_FINISHED,	/* the final pass is done */
 	CLONE_WHY_UNCHANGED,	/* nothing changed since the last pass */
+	CLONE_WHY_QUICK,	/* it would copy within the final pass's budget */
 };
 
 uint64_t clone_nr_blocks(const struct clone_cfg *c);
@@ -70,16 +81,28 @@ uint64_t clone_nr_blocks(const struct clone_cfg *c);
 uint64_t clone_converge_blocks(const struct clone_cfg *c);
 
 /*
- * After @done passes (the last one copied @last_blocks blocks, the one
- * before @prev_blocks, and the last was the final one if @last_final),
- * with @pending blocks changed since its snapshot: what next, and why.
- * The changed set stops shrinking when @pending, or the last pass against
- * the one before (from pass 3 on: pass 1 copies the whole device), is not
- * at least 10% smaller.
+ * After @done passes (the last one copied @last_blocks blocks in @last_ns,
+ * the one before @prev_blocks, and the last was the final one if
+ * @last_final), with @pending blocks changed since its snapshot: what
+ * next, and why. In this order, the next pass is the final one when:
+ *   - @pending is small (clone_converge_blocks());
+ *   - @pending would copy within c->final_pass_ms at the last pass's rate
+ *     (@last_blocks in @last_ns; @last_ns 0: no rate to go by, as after a
+ *     pass that copied the whole device sequentially);
+ *   - one pass is left of c->max_passes;
+ *   - the changed set stopped shrinking: @pending, or the last pass against
+ *     the one before (from pass 3 on: pass 1 copies the whole device), is
+ *     not at least 20% smaller.
  */
 enum clone_step clone_plan_next(const struct clone_cfg *c, unsigned int done,
-				uint64_t prev_blocks, uint64_t last_blocks, bool last_final,
-				uint64_t pending, enum clone_why *why);
+				uint64_t prev_blocks, uint64_t last_blocks, uint64_t last_ns,
+				bool last_final, uint64_t pending, enum clone_why *why);
+/*
+ * Whether @pending blocks would copy within c->final_pass_ms at the rate
+ * of a pass that copied @last_blocks in @last_ns (false without a rate).
+ */
+bool clone_fits_final(const struct clone_cfg *c, uint64_t last_blocks, uint64_t last_ns,
+		      uint64_t pending);
 const char *clone_why_str(enum clone_why why);
 
 /* @out = @a union @b (both sorted); @out must be empty. */

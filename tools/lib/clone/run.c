@@ -31,6 +31,7 @@ void cbt_clone_job_init(struct cbt_clone_job *job)
 	job->freeze_opt = -1;
 	job->interval = 60;
 	job->max_passes = CLONE_DEFAULT_MAX_PASSES;
+	job->final_pass_ms = CLONE_DEFAULT_FINAL_PASS_MS;
 	job->tfd = -1;
 	job->sfd = -1;
 	job->dev_lock = -1;
@@ -139,6 +140,7 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 	r->cfg.dev_bytes = cbt_dev_bytes(&r->info);
 	r->cfg.block_size = r->info.block_size;
 	r->cfg.max_passes = r->max_passes;
+	r->cfg.final_pass_ms = r->final_pass_ms;
 	r->cfg.converge_bytes = r->converge;
 	r->fs_mounted = cbt_dev_mounted(r->info.major, r->info.minor);
 	r->freeze = r->freeze_opt == -1 ? r->fs_mounted : r->freeze_opt;
@@ -415,7 +417,8 @@ static int do_pass(struct cbt_clone_job *r, bool final, bool freeze, enum clone_
 	};
 	struct clone_copy_result res;
 	struct cbt_extents ext, bm, tail, fsext;
-	struct cbt_clone_pass p = { .final = final, .frozen = freeze, .why = why, .follow = follow };
+	struct cbt_clone_pass p = { .final = final, .frozen = freeze, .why = why, .follow = follow,
+				    .full = !r->st.full_done };
 	uint64_t nr = clone_nr_blocks(&r->cfg);
 	bool direct;
 	int ret, ret2;
@@ -597,8 +600,14 @@ int cbt_clone_passes(struct cbt_clone_job *r)
 	int ret;
 
 	for (;;) {
-		uint64_t last_blocks = r->npasses ? r->passes[r->npasses - 1].blocks : 0;
+		const struct cbt_clone_pass *last = r->npasses ? &r->passes[r->npasses - 1] : NULL;
+		uint64_t last_blocks = last ? last->blocks : 0;
 		uint64_t prev_blocks = r->npasses > 1 ? r->passes[r->npasses - 2].blocks : 0;
+		/*
+		 * The rate the final pass is predicted at: a pass of changed
+		 * blocks, not the whole device's sequential copy.
+		 */
+		uint64_t last_ns = last && !last->full ? last->ns : 0;
 		uint64_t pending = 0;
 
 		if (r->npasses) {
@@ -608,7 +617,7 @@ int cbt_clone_passes(struct cbt_clone_job *r)
 			pending = open_bits(&r->info);
 		}
 		step = clone_plan_next(&r->cfg, (unsigned int)r->npasses, prev_blocks, last_blocks,
-				       last_final, pending, &why);
+				       last_ns, last_final, pending, &why);
 		if (step == CLONE_STEP_DONE)
 			break;
 		last_final = step == CLONE_STEP_FINAL;

@@ -43,6 +43,7 @@ struct cbt_clone_pass {
 	uint64_t ns;
 	uint64_t cow_peak, cow_total;
 	bool final, frozen;
+	bool full;		/* copied (the rest of) the first, whole-device pass */
 	uint64_t freeze_ns, hold_ns;
 	uint64_t throttle_ns, throttle_holds;	/* --throttle: DEVICE held, how long, how often */
 	enum clone_why why;
@@ -67,6 +68,7 @@ struct cbt_clone_job {
 	bool used_only, force, verify, keep_snapshot;
 	int freeze_opt;			/* -1: auto */
 	unsigned int interval, max_passes;
+	uint32_t final_pass_ms;		/* the final pass's time budget; 0: none */
 	uint64_t converge, rate;
 	uint64_t throttle;		/* --throttle: bytes a second writers may add; 0: off */
 	volatile sig_atomic_t *stop;	/* raised by each SIGINT or SIGTERM */
