@@ -69,6 +69,9 @@ static const char *const attr_names[] = {
 	[CBT_A_SNAP_FORFEITED] = "CBT_A_SNAP_FORFEITED",
 	[CBT_A_RANGE_SECTOR] = "CBT_A_RANGE_SECTOR",
 	[CBT_A_RANGE_SECTORS] = "CBT_A_RANGE_SECTORS",
+	[CBT_A_COUNT_BLOCKS] = "CBT_A_COUNT_BLOCKS",
+	[CBT_A_COUNT_RUNS] = "CBT_A_COUNT_RUNS",
+	[CBT_A_COUNT_END] = "CBT_A_COUNT_END",
 };
 
 _Static_assert(CBT_A_MAX < 64, "cbt_attr_index()'s multi mask holds 64 types");
@@ -190,8 +193,8 @@ void cbt_put_epoch_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint6
 	mnl_attr_put_u64(nlh, CBT_A_EPOCH_NUMBER, epoch);
 }
 
-void cbt_put_bitmap_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint64_t first,
-			uint64_t last)
+void cbt_put_count_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint64_t first,
+		       uint64_t last)
 {
 	cbt_put_devsel(nlh, sel);
 	if (first == last) {
@@ -200,6 +203,12 @@ void cbt_put_bitmap_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint
 		mnl_attr_put_u64(nlh, CBT_A_EPOCH_FIRST, first);
 		mnl_attr_put_u64(nlh, CBT_A_EPOCH_LAST, last);
 	}
+}
+
+void cbt_put_bitmap_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint64_t first,
+			uint64_t last)
+{
+	cbt_put_count_req(nlh, sel, first, last);
 	mnl_attr_put_u32(nlh, CBT_A_BITMAP_FLAGS, CBT_BITMAP_F_EXTENTS);
 }
 
@@ -504,6 +513,38 @@ int cbt_parse_epoch_reply(const struct nlmsghdr *nlh, uint64_t *epoch)
 		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS);
 	if (!ret)
 		ret = get_u64(tb, CBT_A_EPOCH_NUMBER, epoch);
+	return bad(ret);
+}
+
+int cbt_parse_count_reply(const struct nlmsghdr *nlh, uint64_t nr_blocks,
+			  struct cbt_bitmap_count *count)
+{
+	const struct nlattr *tb[CBT_A_MAX + 1];
+	const void *buf = NULL;
+	uint64_t blocks = 0;
+	size_t len = 0;
+	int ret;
+
+	ret = cbt_genl_payload(nlh, &buf, &len);
+	if (!ret)
+		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_NR_BLOCKS, &blocks);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_COUNT_BLOCKS, &count->blocks);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_COUNT_RUNS, &count->runs);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_COUNT_END, &count->end);
+	if (!ret && blocks != nr_blocks)
+		ret = cbt_err(-ESTALE, "the device has %" PRIu64 " blocks now, %" PRIu64 " when it was"
+			      " asked: its size changed while it was counted", blocks, nr_blocks);
+	/* Each run holds a block, and the last ends after them all, inside the device. */
+	else if (!ret && (count->runs > count->blocks || count->end > nr_blocks ||
+			  count->blocks > count->end || (!count->runs) != (!count->blocks)))
+		ret = cbt_err(-EPROTO, "counts that cannot be: %" PRIu64 " blocks in %" PRIu64
+			      " runs, the last ending at block %" PRIu64 " of %" PRIu64,
+			      count->blocks, count->runs, count->end, nr_blocks);
 	return bad(ret);
 }
 
