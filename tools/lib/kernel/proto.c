@@ -20,6 +20,16 @@ static int bad(int ret)
 	return ret == -EPROTO ? cbt_err_prefix(ret, "bad reply from dm-cbt") : ret;
 }
 
+/* The attributes of a dm_cbt reply, indexed (cbt_attr_index() with @multi). */
+static int reply_index(const struct nlmsghdr *nlh, const struct nlattr **tb, uint64_t multi)
+{
+	const void *buf = NULL;
+	size_t len = 0;
+	int ret = cbt_genl_payload(nlh, &buf, &len);
+
+	return ret ? ret : cbt_attr_index(buf, len, tb, CBT_A_MAX, multi);
+}
+
 static const char *const attr_names[] = {
 	[CBT_A_DEV_NAME] = "CBT_A_DEV_NAME",
 	[CBT_A_DEV_MAJOR] = "CBT_A_DEV_MAJOR",
@@ -426,15 +436,11 @@ static int parse_snap(const struct nlattr *nest, struct cbt_snap_info *s)
 int cbt_parse_device(const struct nlmsghdr *nlh, struct cbt_dev_info *info)
 {
 	const struct nlattr *tb[CBT_A_MAX + 1];
-	const void *buf = NULL;
-	size_t len = 0;
 	uint64_t bytes;
 	int ret;
 
 	memset(info, 0, sizeof(*info));
-	ret = cbt_genl_payload(nlh, &buf, &len);
-	if (!ret)
-		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS);
+	ret = reply_index(nlh, tb, PADS);
 	if (!ret)
 		ret = get_name(tb, info->name);
 	if (!ret)
@@ -504,13 +510,9 @@ err:
 int cbt_parse_epoch_reply(const struct nlmsghdr *nlh, uint64_t *epoch)
 {
 	const struct nlattr *tb[CBT_A_MAX + 1];
-	const void *buf = NULL;
-	size_t len = 0;
 	int ret;
 
-	ret = cbt_genl_payload(nlh, &buf, &len);
-	if (!ret)
-		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS);
+	ret = reply_index(nlh, tb, PADS);
 	if (!ret)
 		ret = get_u64(tb, CBT_A_EPOCH_NUMBER, epoch);
 	return bad(ret);
@@ -520,14 +522,10 @@ int cbt_parse_count_reply(const struct nlmsghdr *nlh, uint64_t nr_blocks,
 			  struct cbt_bitmap_count *count)
 {
 	const struct nlattr *tb[CBT_A_MAX + 1];
-	const void *buf = NULL;
 	uint64_t blocks = 0;
-	size_t len = 0;
 	int ret;
 
-	ret = cbt_genl_payload(nlh, &buf, &len);
-	if (!ret)
-		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS);
+	ret = reply_index(nlh, tb, PADS);
 	if (!ret)
 		ret = get_u64(tb, CBT_A_NR_BLOCKS, &blocks);
 	if (!ret)
@@ -551,15 +549,11 @@ int cbt_parse_count_reply(const struct nlmsghdr *nlh, uint64_t nr_blocks,
 int cbt_parse_event(const struct nlmsghdr *nlh, struct cbt_event_msg *ev)
 {
 	const struct nlattr *tb[CBT_A_MAX + 1];
-	const void *buf = NULL;
-	size_t len = 0;
 	int ret;
 
 	memset(ev, 0, sizeof(*ev));
 	ev->reason = CBT_IDENTITY_UNKNOWN;
-	ret = cbt_genl_payload(nlh, &buf, &len);
-	if (!ret)
-		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS);
+	ret = reply_index(nlh, tb, PADS);
 	if (!ret)
 		ret = get_u32(tb, CBT_A_EVENT, &ev->event);
 	if (!ret)
@@ -633,6 +627,7 @@ int cbt_bitmap_parse_msg(struct cbt_bitmap_reader *r, const struct nlmsghdr *nlh
 	uint32_t block_size;
 	int ret;
 
+	/* The chunks are walked in the payload below: its bounds are needed too. */
 	ret = cbt_genl_payload(nlh, &buf, &len);
 	if (!ret)
 		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS | 1ULL << CBT_A_CHUNK);
@@ -709,14 +704,10 @@ static int parse_snap_dev(const struct nlattr *nest, struct cbt_snap_dev *d)
 int cbt_parse_snapshot_reply(const struct nlmsghdr *nlh, struct cbt_snap_reply *r)
 {
 	const struct nlattr *tb[CBT_A_MAX + 1], *attr;
-	const void *buf = NULL;
-	size_t len = 0;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
-	ret = cbt_genl_payload(nlh, &buf, &len);
-	if (!ret)
-		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS);
+	ret = reply_index(nlh, tb, PADS);
 	if (!ret)
 		ret = need(tb, CBT_A_DEVICES, 0);
 	if (!ret)
