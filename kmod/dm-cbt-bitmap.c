@@ -471,9 +471,16 @@ static __always_inline void count_word(struct leaf_count *lc, unsigned long w, u
 		lc->carry = 0;
 		return;
 	}
-	lc->blocks += hweight_long(w);
-	lc->runs += hweight_long(w & ~((w << 1) | lc->carry));
-	lc->carry = w >> (BITS_PER_LONG - 1);
+	if (~w) {
+		lc->blocks += hweight_long(w);
+		lc->runs += hweight_long(w & ~((w << 1) | lc->carry));
+		lc->carry = w >> (BITS_PER_LONG - 1);
+	} else {
+		/* All ones, as in a dense bitmap: no popcount needed. */
+		lc->blocks += BITS_PER_LONG;
+		lc->runs += !lc->carry;
+		lc->carry = 1;
+	}
 	lc->last = w;
 	lc->last_i = i;
 }

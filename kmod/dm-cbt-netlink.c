@@ -626,9 +626,9 @@ out:
 
 static int count_bitmap_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct cbt_bitmap_count c;
+	struct cbt_range_count rc;
 	struct cbt_tracker *t;
-	u64 first, last, nr_blocks;
+	u64 first, last;
 	struct sk_buff *msg;
 	void *hdr;
 	int r;
@@ -638,10 +638,10 @@ static int count_bitmap_doit(struct sk_buff *skb, struct genl_info *info)
 		return PTR_ERR(t);
 	r = request_range(t, info->attrs, info->extack, &first, &last);
 	if (!r)
-		r = cbt_range_count(t, first, last, &c, &nr_blocks);
+		r = cbt_range_count(t, first, last, &rc);
 	if (r == -ESTALE)
 		NL_SET_ERR_MSG(info->extack,
-			       "An epoch of the range was committed or aborted while it was counted");
+			       "An epoch of the range was committed or aborted, or the device's identity or size changed, while it was counted");
 	if (r)
 		goto put;
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
@@ -652,10 +652,12 @@ static int count_bitmap_doit(struct sk_buff *skb, struct genl_info *info)
 	hdr = genlmsg_put_reply(msg, info, &cbt_family, 0, CBT_CMD_COUNT_BITMAP);
 	if (!hdr ||
 	    nla_put_u64_64bit(msg, CBT_A_EPOCH_NUMBER, first, CBT_A_PAD) ||
-	    nla_put_u64_64bit(msg, CBT_A_NR_BLOCKS, nr_blocks, CBT_A_PAD) ||
-	    nla_put_u64_64bit(msg, CBT_A_COUNT_BLOCKS, c.blocks, CBT_A_PAD) ||
-	    nla_put_u64_64bit(msg, CBT_A_COUNT_RUNS, c.runs, CBT_A_PAD) ||
-	    nla_put_u64_64bit(msg, CBT_A_COUNT_END, c.end, CBT_A_PAD)) {
+	    nla_put(msg, CBT_A_UUID, sizeof(rc.uuid), rc.uuid) ||
+	    nla_put_u64_64bit(msg, CBT_A_DEV_SECTORS, rc.dev_sectors, CBT_A_PAD) ||
+	    nla_put_u64_64bit(msg, CBT_A_NR_BLOCKS, rc.nr_blocks, CBT_A_PAD) ||
+	    nla_put_u64_64bit(msg, CBT_A_COUNT_BLOCKS, rc.c.blocks, CBT_A_PAD) ||
+	    nla_put_u64_64bit(msg, CBT_A_COUNT_RUNS, rc.c.runs, CBT_A_PAD) ||
+	    nla_put_u64_64bit(msg, CBT_A_COUNT_END, rc.c.end, CBT_A_PAD)) {
 		nlmsg_free(msg);
 		r = -EMSGSIZE;
 		goto put;

@@ -49,35 +49,46 @@ bool cbt_range_read_leaf(struct cbt_tracker *t, u64 first, u64 last, u32 leaf,
 	return any;
 }
 
-int cbt_range_count(struct cbt_tracker *t, u64 first, u64 last, struct cbt_bitmap_count *c,
-		    u64 *nr_blocks)
+/* What a count is of: unchanged from its first hold of t->lock to its last. */
+static bool same_device(struct cbt_tracker *t, const struct cbt_range_count *rc)
+{
+	return !memcmp(rc->uuid, t->ledger.uuid, sizeof(rc->uuid)) &&
+	       rc->dev_sectors == t->dev_sectors && rc->nr_blocks == t->nr_blocks;
+}
+
+int cbt_range_count(struct cbt_tracker *t, u64 first, u64 last, struct cbt_range_count *rc)
 {
 	const struct cbt_bitmap *bms[CBT_COUNT_MAX_BITMAPS];
-	u32 leaf = 0, nr_leaves, nr, budget;
+	u32 leaf = 0, nr_leaves = 0, nr, budget;
 	u64 n;
 
 	if (last - first >= CBT_COUNT_MAX_BITMAPS)
 		return -EINVAL;
-	memset(c, 0, sizeof(*c));
+	memset(rc, 0, sizeof(*rc));
 	/*
 	 * t->lock is held for CBT_COUNT_BUDGET of work at a time, as a dump
 	 * holds it for one message, and the range is checked again at every
 	 * hold: the epochs cannot go away while their leaves are read. The
 	 * counts carry over between holds (cbt_bitmap_count_leaf() continues
-	 * runs); a grow in between only adds clear bits at the end.
+	 * runs). The identity and the size are those of the first hold: a
+	 * change by a later one is -ESTALE, so the reply says what it counted.
 	 */
 	do {
 		mutex_lock(&t->lock);
-		if (!cbt_range_held(t, first, last)) {
+		if (!cbt_range_held(t, first, last) || (leaf && !same_device(t, rc))) {
 			mutex_unlock(&t->lock);
 			return -ESTALE;
 		}
+		if (!leaf) {
+			memcpy(rc->uuid, t->ledger.uuid, sizeof(rc->uuid));
+			rc->dev_sectors = t->dev_sectors;
+			rc->nr_blocks = t->nr_blocks;
+			nr_leaves = DIV_ROUND_UP_ULL(t->nr_blocks, CBT_BITS_PER_LEAF);
+		}
 		for (nr = 0, n = first; n <= last; n++)
 			bms[nr++] = &cbt_find_epoch(t, n)->bm;
-		*nr_blocks = t->nr_blocks;
-		nr_leaves = DIV_ROUND_UP_ULL(t->nr_blocks, CBT_BITS_PER_LEAF);
 		for (budget = CBT_COUNT_BUDGET; leaf < nr_leaves && budget; leaf++)
-			budget -= cbt_bitmap_count_leaf(bms, nr, leaf, c) ?
+			budget -= cbt_bitmap_count_leaf(bms, nr, leaf, &rc->c) ?
 				  min(budget, CBT_COUNT_LEAF_COST) : 1;
 		mutex_unlock(&t->lock);
 		if (fatal_signal_pending(current))

@@ -450,7 +450,7 @@ rm -rf "$W"
 CBT_FAKE=badcount run "$FAKE" bitmap vg-data --summary
 expect bitmap_summary_bad_counts 5 "vg-data: bad reply from dm-cbt: counts that cannot be"
 CBT_FAKE=resize run "$FAKE" bitmap vg-data --summary
-expect bitmap_summary_resized 3 "its size changed while it was counted"
+expect bitmap_summary_resized 3 "tracking identity or size changed while its bitmap was read"
 CBT_FAKE=stale run "$FAKE" bitmap vg-data --summary
 expect bitmap_summary_stale 3 "committed or aborted while it was counted"
 

@@ -417,8 +417,12 @@ static void count_bitmap(const struct nlattr *const *tb, uint32_t seq)
 		end = b + 1;
 	}
 	free(u);
+	if (scenario("uuidchange"))	/* changed since the tool's GET_DEVICE */
+		f->d.uuid[0] ^= 0xff;
 	nlh = mb_genl(msg_buf(), MB_FAMILY, CBT_CMD_COUNT_BITMAP, seq, 0);
 	mnl_attr_put_u64(nlh, CBT_A_EPOCH_NUMBER, first);
+	mnl_attr_put(nlh, CBT_A_UUID, sizeof(f->d.uuid), f->d.uuid);
+	mnl_attr_put_u64(nlh, CBT_A_DEV_SECTORS, f->d.dev_sectors);
 	mnl_attr_put_u64(nlh, CBT_A_NR_BLOCKS, f->d.nr_blocks + scenario("resize"));
 	mnl_attr_put_u64(nlh, CBT_A_COUNT_BLOCKS, blocks);
 	mnl_attr_put_u64(nlh, CBT_A_COUNT_RUNS, runs + scenario("badcount") * (blocks + 1));

@@ -114,15 +114,18 @@
  *   the range's bitmaps in the kernel, without sending it. Any other
  *   attribute is refused (-EINVAL), as are a bad range and a selector
  *   that names no device; an epoch not held is -ENOENT. The reply holds
- *   CBT_A_EPOCH_NUMBER (the first epoch of the range), CBT_A_NR_BLOCKS and
+ *   CBT_A_EPOCH_NUMBER (the first epoch of the range), what was counted:
+ *   CBT_A_UUID, CBT_A_DEV_SECTORS and CBT_A_NR_BLOCKS (as in GET_DEVICE),
+ *   and the counts:
  *     CBT_A_COUNT_BLOCKS: NLA_U64, blocks set
  *     CBT_A_COUNT_RUNS: NLA_U64, runs of set blocks: the extents
  *         CBT_CMD_GET_BITMAP's chunks give, once touching ones are joined
  *     CBT_A_COUNT_END: NLA_U64, one past the last block set (0: none)
  *   The count holds the device's lock for a few leaves at a time, as a
  *   dump does for one message, so it is as consistent as a dump: an epoch
- *   of the range committed or aborted meanwhile is -ESTALE, and counting
- *   the open epoch gives a view that may grow while it is read. Modules
+ *   of the range committed or aborted meanwhile is -ESTALE, as is a change
+ *   of the identity or the size, and counting the open epoch gives a view
+ *   that may grow while it is read. Modules
  *   before it lack the command (genetlink's -EOPNOTSUPP; not in the
  *   family's CTRL_ATTR_OPS).
  *

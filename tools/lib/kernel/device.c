@@ -220,7 +220,7 @@ int cbt_read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
 }
 
 struct count_reply {
-	uint64_t nr_blocks;
+	const struct cbt_dev_info *info;
 	struct cbt_bitmap_count *count;
 	bool got;
 };
@@ -230,7 +230,7 @@ static int count_cb(const struct nlmsghdr *nlh, void *data)
 	struct count_reply *c = data;
 
 	c->got = true;
-	return cbt_parse_count_reply(nlh, c->nr_blocks, c->count);
+	return cbt_parse_count_reply(nlh, c->info, c->count);
 }
 
 int cbt_count_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
@@ -243,18 +243,17 @@ int cbt_count_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
 	memset(count, 0, sizeof(*count));
 	if (cbt_nl_has_cmd(nl, CBT_CMD_COUNT_BITMAP)) {
 		struct nlmsghdr *req = cbt_nl_request(nl, CBT_CMD_COUNT_BITMAP, false);
-		struct count_reply c = { .nr_blocks = info->nr_blocks, .count = count };
+		struct count_reply c = { .info = info, .count = count };
 
 		cbt_put_count_req(req, sel, first, last);
 		ret = cbt_nl_exchange(nl, req, count_cb, &c);
-		if (ret == -ESTALE)
+		if (ret == -ESTALE && !c.got)	/* from the kernel, mid-count */
 			cbt_err_hint(ret, "an epoch was committed or aborted while it was counted");
 		if (!ret && !c.got)
 			ret = cbt_err(-EPROTO, "bad reply from dm-cbt: no counts in the answer to"
 				      " COUNT_BITMAP");
-		if (ret)
-			return dev_err(ret, sel);
-		return check_unchanged(nl, sel, info);
+		/* The reply names the identity and size counted: no GET_DEVICE after. */
+		return dev_err(ret, sel);
 	}
 	/* A module without the command: count the dump's words here. */
 	cbt_bitmap_reader_init(&b.r, first, info->block_size, info->nr_blocks);

@@ -518,32 +518,41 @@ int cbt_parse_epoch_reply(const struct nlmsghdr *nlh, uint64_t *epoch)
 	return bad(ret);
 }
 
-int cbt_parse_count_reply(const struct nlmsghdr *nlh, uint64_t nr_blocks,
+int cbt_parse_count_reply(const struct nlmsghdr *nlh, const struct cbt_dev_info *info,
 			  struct cbt_bitmap_count *count)
 {
 	const struct nlattr *tb[CBT_A_MAX + 1];
-	uint64_t blocks = 0;
+	uint64_t nr_blocks = 0, dev_sectors = 0;
 	int ret;
 
 	ret = reply_index(nlh, tb, PADS);
+	if (!ret && (!tb[CBT_A_UUID] || mnl_attr_get_payload_len(tb[CBT_A_UUID]) != sizeof(info->uuid)))
+		ret = cbt_err(-EPROTO, "CBT_A_UUID missing or not %zu bytes", sizeof(info->uuid));
 	if (!ret)
-		ret = get_u64(tb, CBT_A_NR_BLOCKS, &blocks);
+		ret = get_u64(tb, CBT_A_DEV_SECTORS, &dev_sectors);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_NR_BLOCKS, &nr_blocks);
 	if (!ret)
 		ret = get_u64(tb, CBT_A_COUNT_BLOCKS, &count->blocks);
 	if (!ret)
 		ret = get_u64(tb, CBT_A_COUNT_RUNS, &count->runs);
 	if (!ret)
 		ret = get_u64(tb, CBT_A_COUNT_END, &count->end);
-	if (!ret && blocks != nr_blocks)
-		ret = cbt_err(-ESTALE, "the device has %" PRIu64 " blocks now, %" PRIu64 " when it was"
-			      " asked: its size changed while it was counted", blocks, nr_blocks);
+	if (ret)
+		return bad(ret);
+	/* The kernel counted one identity and size: those GET_DEVICE gave, or -ESTALE. */
+	if (memcmp(mnl_attr_get_payload(tb[CBT_A_UUID]), info->uuid, sizeof(info->uuid)) ||
+	    dev_sectors != info->dev_sectors || nr_blocks != info->nr_blocks)
+		return cbt_err(-ESTALE, "the device's tracking identity or size changed while its"
+			       " bitmap was read; read it again (if the UUID changed, take a full"
+			       " image)");
 	/* Each run holds a block, and the last ends after them all, inside the device. */
-	else if (!ret && (count->runs > count->blocks || count->end > nr_blocks ||
-			  count->blocks > count->end || (!count->runs) != (!count->blocks)))
-		ret = cbt_err(-EPROTO, "counts that cannot be: %" PRIu64 " blocks in %" PRIu64
-			      " runs, the last ending at block %" PRIu64 " of %" PRIu64,
-			      count->blocks, count->runs, count->end, nr_blocks);
-	return bad(ret);
+	if (count->runs > count->blocks || count->end > nr_blocks || count->blocks > count->end ||
+	    !count->runs != !count->blocks)
+		return bad(cbt_err(-EPROTO, "counts that cannot be: %" PRIu64 " blocks in %" PRIu64
+				   " runs, the last ending at block %" PRIu64 " of %" PRIu64,
+				   count->blocks, count->runs, count->end, nr_blocks));
+	return 0;
 }
 
 int cbt_parse_event(const struct nlmsghdr *nlh, struct cbt_event_msg *ev)

@@ -125,12 +125,12 @@ const char *cbt_snap_state_name(uint32_t s);
 /* The CBT_A_EPOCH_NUMBER of a CLOSE_EPOCH reply. */
 int cbt_parse_epoch_reply(const struct nlmsghdr *nlh, uint64_t *epoch);
 /*
- * A COUNT_BITMAP reply into @count, for a device of @nr_blocks: -ESTALE
- * when the kernel counted another number of blocks (the device grew),
- * -EPROTO for counts that cannot be (more runs than blocks, an end past
- * the device).
+ * A COUNT_BITMAP reply into @count, for the device @info describes (its
+ * GET_DEVICE reply): -ESTALE when the kernel counted another identity or
+ * size (it changed since), -EPROTO for counts that cannot be (more runs
+ * than blocks, an end past the device).
  */
-int cbt_parse_count_reply(const struct nlmsghdr *nlh, uint64_t nr_blocks,
+int cbt_parse_count_reply(const struct nlmsghdr *nlh, const struct cbt_dev_info *info,
 			  struct cbt_bitmap_count *count);
 
 /* One CBT_CMD_EVENT message of the "events" multicast group. */
