@@ -5,13 +5,17 @@
 # 64-bit words and across bitmap leaves (32768 blocks each: a 1 GiB device
 # over dm-zero at 4 KiB blocks has 8 leaves and a ninth of one block), a
 # whole leaf, a partial last block, one epoch and the union of two. Then
-# bad count requests are refused with a message and change nothing.
+# bad count requests are refused with a message and change nothing, and
+# counts of a 1 TiB device (several holds of the device's lock each) race
+# writes, epoch closes and commits: each ends with the counts or a clean
+# error, and once quiet they agree with the dump again.
 # disks: 8M
-# cost: 5
-# timeout: 300
+# cost: 8
+# timeout: 400
 
 cleanup() {
-	dm_remove z zero
+	bg_stop
+	dm_remove z zero big bigzero
 }
 
 need_module dm_cbt dm_zero
@@ -29,12 +33,13 @@ w() {
 }
 
 # check WHAT BLOCKS EXTENTS ARGS...: --summary and the dump's list of
-# `cbt bitmap z ARGS` both give BLOCKS blocks in EXTENTS extents.
+# `cbt bitmap $DEV ARGS` (DEV: z unless set) both give BLOCKS blocks in
+# EXTENTS extents.
 check() {
 	local what=$1 blocks=$2 extents=$3 s list
 	shift 3
-	s=$(cbt bitmap z "$@" --summary) || fail "$what: cbt bitmap --summary failed"
-	list=$(cbt bitmap z "$@" --blocks) || fail "$what: cbt bitmap --blocks failed"
+	s=$(cbt bitmap "${DEV:-z}" "$@" --summary) || fail "$what: cbt bitmap --summary failed"
+	list=$(cbt bitmap "${DEV:-z}" "$@" --blocks) || fail "$what: cbt bitmap --blocks failed"
 	log "$what: $(echo "$s" | tr '\n' ' ')"
 	assert_eq "$(echo "$list" | awk '{ n += $2 } END { print n + 0 }')" "$blocks" "$what: dumped blocks"
 	assert_eq "$(echo "$list" | grep -c .)" "$extents" "$what: dumped extents"
@@ -103,4 +108,52 @@ probe 95 "" -d $CNT 1:str=z 13:u64="$E"				# no dump of it
 assert_eq "$(cbt status z --json)" "$before" "device state after bad requests"
 
 assert_cmd cbt epoch commit z "$E"
+
+log "counts racing writes, closes and commits on a 1 TiB device"
+assert_cmd dmsetup create bigzero --table "0 2147483648 zero"
+assert_cmd dmsetup create big --table "0 2147483648 cbt /dev/mapper/bigzero 8"
+# One block in every third leaf: 256 leaves, so a count holds the lock 16 times.
+i=0
+while [ "$i" -lt 256 ]; do
+	dd if=/dev/zero of=/dev/mapper/big bs=4096 seek=$((i * 3 * 32768)) count=1 \
+		oflag=direct 2>/dev/null || fail "cannot write block $((i * 3 * 32768)) of big"
+	i=$((i + 1))
+done
+DEV=big check "big, before the race" 256 256
+bigw() {
+	dd if=/dev/zero of=/dev/mapper/big bs=4096 seek=$((($1 * 104729) % 268435000)) count=2 \
+		oflag=direct 2>/dev/null
+}
+cycle() {
+	local n
+	n=$(cbt epoch close big) && cbt epoch commit big "$n"
+}
+bg_loop bigw 0 bigw
+bg_loop cycle 0 cycle
+ok=0 gone=0 i=0
+while [ "$i" -lt 40 ]; do
+	if s=$(cbt bitmap big --summary 2>/tmp/err); then
+		ok=$((ok + 1))
+		echo "$s" | grep -q '^extents: [0-9]' || fail "summary without extents: $s"
+	elif grep -qE "committed or aborted|not held" /tmp/err; then
+		gone=$((gone + 1))	# an epoch of the range went before or while it was counted
+	else
+		cat /tmp/err
+		fail "a count racing commits failed otherwise"
+	fi
+	i=$((i + 1))
+done
+bg_stop
+bg_check bigw "writes to big"
+bg_check cycle "epoch close and commit of big"
+log "40 counts racing commits: $ok counted, $gone found an epoch gone"
+[ "$ok" -gt 0 ] || fail "no count succeeded while epochs closed and committed"
+# What the last commit left in the open epoch, and three more runs, one across leaves.
+bigw 1 && bigw 2 && bigw 3 || fail "cannot write big"
+dd if=/dev/zero of=/dev/mapper/big bs=4096 seek=$((5 * 32768 - 2)) count=4 oflag=direct 2>/dev/null ||
+	fail "cannot write across leaves 4 and 5 of big"
+n=$(cbt bitmap big --blocks | awk '{ n += $2 } END { print n + 0 }')
+e=$(cbt bitmap big --blocks | grep -c . || :)
+[ "$n" -ge 4 ] || fail "big has $n blocks set after the last writes"
+DEV=big check "big, quiet again" "$n" "$e"
 pass
