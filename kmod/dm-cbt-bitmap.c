@@ -440,3 +440,105 @@ int cbt_extents_decode(const struct cbt_extent *ext, u32 nr, void *words, u32 nb
 	}
 	return 0;
 }
+
+/* The bits of word @i of a leaf that lie below @nbits. */
+static unsigned long word_mask(u32 nbits, u32 i)
+{
+	u32 first = i * BITS_PER_LONG;
+
+	if (nbits <= first)
+		return 0;
+	if (nbits - first >= BITS_PER_LONG)
+		return ~0UL;
+	return BIT(nbits - first) - 1;
+}
+
+/* Running state of one leaf's count. */
+struct leaf_count {
+	u64 blocks, runs;
+	unsigned long carry;	/* 1: the bit below the next word is set */
+	unsigned long last;	/* the last non-zero word, and its index */
+	u32 last_i;
+};
+
+/*
+ * A run starts at every set bit whose lower neighbour is clear: for bit 0
+ * of a word that neighbour is bit BITS_PER_LONG - 1 of the word before.
+ */
+static __always_inline void count_word(struct leaf_count *lc, unsigned long w, u32 i)
+{
+	if (!w) {
+		lc->carry = 0;
+		return;
+	}
+	if (~w) {
+		lc->blocks += hweight_long(w);
+		lc->runs += hweight_long(w & ~((w << 1) | lc->carry));
+		lc->carry = w >> (BITS_PER_LONG - 1);
+	} else {
+		/* All ones, as in a dense bitmap: no popcount needed. */
+		lc->blocks += BITS_PER_LONG;
+		lc->runs += !lc->carry;
+		lc->carry = 1;
+	}
+	lc->last = w;
+	lc->last_i = i;
+}
+
+/* Word @i of the union of @pages and of a FULL leaf's first @full_bits bits. */
+static __always_inline unsigned long union_word(const unsigned long *const *pages, u32 npages,
+						u32 full_bits, u32 i)
+{
+	unsigned long w = word_mask(full_bits, i);
+	u32 j;
+
+	for (j = 0; j < npages; j++)
+		w |= READ_ONCE(pages[j][i]);
+	return w;
+}
+
+bool cbt_bitmap_count_leaf(const struct cbt_bitmap *const *bms, u32 nr, u32 idx,
+			   struct cbt_bitmap_count *c)
+{
+	const unsigned long *pages[CBT_COUNT_MAX_BITMAPS];
+	u64 base = (u64)idx * CBT_BITS_PER_LEAF;
+	u32 nbits = 0, full_bits = 0, npages = 0, nwords, i;
+	struct leaf_count lc = { .carry = c->blocks && c->end == base };
+
+	if (WARN_ON_ONCE(nr > CBT_COUNT_MAX_BITMAPS))
+		nr = CBT_COUNT_MAX_BITMAPS;
+	for (i = 0; i < nr; i++) {
+		const unsigned long *leaf;
+		u32 bits;
+
+		if (idx >= bms[i]->nr_leaves)
+			continue;
+		leaf = READ_ONCE(bms[i]->leaves[idx]);
+		if (!leaf)
+			continue;
+		bits = leaf_bits(bms[i], idx);
+		nbits = max(nbits, bits);
+		if (leaf == CBT_LEAF_FULL)
+			full_bits = max(full_bits, bits);
+		else
+			pages[npages++] = leaf;
+	}
+	if (!nbits)
+		return false;
+	nwords = DIV_ROUND_UP(nbits, BITS_PER_LONG);
+	if (npages == 1 && !full_bits) {
+		/* One bitmap has the leaf, as a page: the common case, kept tight. */
+		for (i = 0; i < nwords - 1; i++)
+			count_word(&lc, READ_ONCE(pages[0][i]), i);
+	} else {
+		for (i = 0; i < nwords - 1; i++)
+			count_word(&lc, union_word(pages, npages, full_bits, i), i);
+	}
+	/* The last word: bits past every bitmap's end are never counted. */
+	count_word(&lc, union_word(pages, npages, full_bits, i) & word_mask(nbits, i), i);
+	c->blocks += lc.blocks;
+	c->runs += lc.runs;
+	if (lc.last)
+		c->end = base + (u64)lc.last_i * BITS_PER_LONG + __fls(lc.last) + 1;
+	return true;
+}

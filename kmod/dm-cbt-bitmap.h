@@ -76,6 +76,29 @@ size_t cbt_bitmap_bytes(const struct cbt_bitmap *bm);
 /* False when leaf @leaf was never touched (all clear, costs nothing). */
 bool cbt_bitmap_leaf_present(const struct cbt_bitmap *bm, u32 leaf);
 
+/* Counts over the union of bitmaps, built leaf by leaf. */
+struct cbt_bitmap_count {
+	u64 blocks;	/* bits set */
+	u64 runs;	/* runs of set bits, each counted once wherever it crosses a word or leaf */
+	u64 end;	/* one past the last bit set; 0 while none is */
+};
+
+/* Bitmaps one count may unite: every epoch slot of a device. */
+#define CBT_COUNT_MAX_BITMAPS DM_CBT_MD_SLOTS
+
+/*
+ * Add leaf @leaf of the union of @bms[0 .. @nr) to @c, each bitmap clipped
+ * to its own nr_bits (a FULL leaf counts as ones up to there). Start from a
+ * zeroed @c and add leaves in increasing order; leaves may be skipped: a
+ * run continues from one leaf into the next only when c->end is the
+ * leaf's first bit. Returns false, and leaves @c alone, when no bitmap has
+ * the leaf (it is all clear). @nr above CBT_COUNT_MAX_BITMAPS is clipped,
+ * with a warning. Reads lock-free like
+ * cbt_bitmap_test(): setters may run, each word is read once.
+ */
+bool cbt_bitmap_count_leaf(const struct cbt_bitmap *const *bms, u32 nr, u32 leaf,
+			   struct cbt_bitmap_count *c);
+
 /*
  * Copy leaf @leaf into @buf (CBT_LEAF_BYTES) as little-endian u64 words
  * (bit i = word i / 64, bit i % 64), bits past nr_bits clear. Returns false

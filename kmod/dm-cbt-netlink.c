@@ -35,6 +35,16 @@ static const struct nla_policy cbt_policy[CBT_A_MAX + 1] = {
 	[CBT_A_RANGE_SECTORS] = { .type = NLA_U64 },
 };
 
+/* CBT_CMD_COUNT_BITMAP's own: anything else in its request is refused. */
+static const struct nla_policy cbt_count_policy[CBT_A_MAX + 1] = {
+	[CBT_A_DEV_NAME] = { .type = NLA_NUL_STRING, .len = DM_NAME_LEN - 1 },
+	[CBT_A_DEV_MAJOR] = { .type = NLA_U32 },
+	[CBT_A_DEV_MINOR] = { .type = NLA_U32 },
+	[CBT_A_EPOCH_NUMBER] = { .type = NLA_U64 },
+	[CBT_A_EPOCH_FIRST] = { .type = NLA_U64 },
+	[CBT_A_EPOCH_LAST] = { .type = NLA_U64 },
+};
+
 static struct genl_family cbt_family;
 
 /* Finds the device the request names; takes a tracker reference. */
@@ -442,16 +452,38 @@ struct bitmap_dump {
 	struct cbt_extent ext[CBT_DUMP_CHUNK_WORDS];
 };
 
-/* Every epoch of the range is held; t->lock held. */
-static bool range_held(struct bitmap_dump *st)
+/*
+ * The epoch range of a GET_BITMAP or COUNT_BITMAP request, and whether it
+ * is held now: 0, -EINVAL or -ENOENT, with the extack message.
+ */
+static int request_range(struct cbt_tracker *t, struct nlattr **attrs,
+			 struct netlink_ext_ack *extack, u64 *first, u64 *last)
 {
-	u64 n;
+	bool held;
 
-	lockdep_assert_held(&st->t->lock);
-	for (n = st->first; n <= st->last; n++)
-		if (!cbt_find_epoch(st->t, n))
-			return false;
-	return true;
+	if (attrs[CBT_A_EPOCH_NUMBER] && !attrs[CBT_A_EPOCH_FIRST] && !attrs[CBT_A_EPOCH_LAST]) {
+		*first = nla_get_u64(attrs[CBT_A_EPOCH_NUMBER]);
+		*last = *first;
+	} else if (!attrs[CBT_A_EPOCH_NUMBER] && attrs[CBT_A_EPOCH_FIRST] &&
+		   attrs[CBT_A_EPOCH_LAST]) {
+		*first = nla_get_u64(attrs[CBT_A_EPOCH_FIRST]);
+		*last = nla_get_u64(attrs[CBT_A_EPOCH_LAST]);
+	} else {
+		NL_SET_ERR_MSG(extack, "Give an epoch number, or a first and a last epoch");
+		return -EINVAL;
+	}
+	if (*first > *last || *last - *first >= DM_CBT_MD_SLOTS) {
+		NL_SET_ERR_MSG(extack, "Invalid epoch range");
+		return -EINVAL;
+	}
+	mutex_lock(&t->lock);
+	held = cbt_range_held(t, *first, *last);
+	mutex_unlock(&t->lock);
+	if (!held) {
+		NL_SET_ERR_MSG(extack, "Epoch not held: committed, aborted or not yet begun");
+		return -ENOENT;
+	}
+	return 0;
 }
 
 static int bitmap_start(struct netlink_callback *cb)
@@ -460,7 +492,6 @@ static int bitmap_start(struct netlink_callback *cb)
 	struct netlink_ext_ack *extack = cbt_dump_extack(cb);
 	struct bitmap_dump *st;
 	struct cbt_tracker *t;
-	bool held;
 	int r;
 
 	r = cbt_dump_admin(cb);
@@ -478,36 +509,14 @@ static int bitmap_start(struct netlink_callback *cb)
 	st->cached_leaf = -1;
 	if (attrs[CBT_A_BITMAP_FLAGS])
 		st->flags = nla_get_u32(attrs[CBT_A_BITMAP_FLAGS]);
-	if (attrs[CBT_A_EPOCH_NUMBER] && !attrs[CBT_A_EPOCH_FIRST] && !attrs[CBT_A_EPOCH_LAST]) {
-		st->first = nla_get_u64(attrs[CBT_A_EPOCH_NUMBER]);
-		st->last = st->first;
-	} else if (!attrs[CBT_A_EPOCH_NUMBER] && attrs[CBT_A_EPOCH_FIRST] &&
-		   attrs[CBT_A_EPOCH_LAST]) {
-		st->first = nla_get_u64(attrs[CBT_A_EPOCH_FIRST]);
-		st->last = nla_get_u64(attrs[CBT_A_EPOCH_LAST]);
-	} else {
-		NL_SET_ERR_MSG(extack, "Give an epoch number, or a first and a last epoch");
-		goto invalid;
-	}
-	if (st->first > st->last || st->last - st->first >= DM_CBT_MD_SLOTS) {
-		NL_SET_ERR_MSG(extack, "Invalid epoch range");
-		goto invalid;
-	}
-	mutex_lock(&t->lock);
-	held = range_held(st);
-	mutex_unlock(&t->lock);
-	if (!held) {
-		NL_SET_ERR_MSG(extack, "Epoch not held: committed, aborted or not yet begun");
+	r = request_range(t, attrs, extack, &st->first, &st->last);
+	if (r) {
 		cbt_tracker_put(t);
 		kvfree(st);
-		return -ENOENT;
+		return r;
 	}
 	cb->args[0] = (long)st;
 	return 0;
-invalid:
-	cbt_tracker_put(t);
-	kvfree(st);
-	return -EINVAL;
 }
 
 static int bitmap_done(struct netlink_callback *cb)
@@ -524,24 +533,10 @@ static int bitmap_done(struct netlink_callback *cb)
 /* Union of the range's bits for @leaf into st->words; false if all clear. */
 static bool load_leaf(struct bitmap_dump *st, u32 leaf)
 {
-	bool any = false;
-	u64 n;
-	u32 i;
-
 	if (st->cached_leaf == leaf)
 		return true;
-	memset(st->words, 0, sizeof(st->words));
-	for (n = st->first; n <= st->last; n++) {
-		struct cbt_epoch *e = cbt_find_epoch(st->t, n);
-
-		if (!cbt_bitmap_read_leaf(&e->bm, leaf, st->tmp))
-			continue;
-		any = true;
-		for (i = 0; i < ARRAY_SIZE(st->words); i++)
-			st->words[i] |= st->tmp[i];
-	}
 	st->cached_leaf = leaf;
-	return any;
+	return cbt_range_read_leaf(st->t, st->first, st->last, leaf, st->words, st->tmp);
 }
 
 /* Puts one chunk; 0, 1 when it has no bit set, or -EMSGSIZE. */
@@ -587,7 +582,7 @@ static int bitmap_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 	if (!hdr)
 		return -EMSGSIZE;
 	mutex_lock(&t->lock);
-	if (!range_held(st)) {
+	if (!cbt_range_held(t, st->first, st->last)) {
 		r = -ESTALE;
 		goto out;
 	}
@@ -629,6 +624,51 @@ out:
 	return skb->len;
 }
 
+static int count_bitmap_doit(struct sk_buff *skb, struct genl_info *info)
+{
+	struct cbt_range_count rc;
+	struct cbt_tracker *t;
+	u64 first, last;
+	struct sk_buff *msg;
+	void *hdr;
+	int r;
+
+	t = lookup(info->attrs, info->extack);
+	if (IS_ERR(t))
+		return PTR_ERR(t);
+	r = request_range(t, info->attrs, info->extack, &first, &last);
+	if (!r)
+		r = cbt_range_count(t, first, last, &rc);
+	if (r == -ESTALE)
+		NL_SET_ERR_MSG(info->extack,
+			       "An epoch of the range was committed or aborted, or the device's identity or size changed, while it was counted");
+	if (r)
+		goto put;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
+	if (!msg) {
+		r = -ENOMEM;
+		goto put;
+	}
+	hdr = genlmsg_put_reply(msg, info, &cbt_family, 0, CBT_CMD_COUNT_BITMAP);
+	if (!hdr ||
+	    nla_put_u64_64bit(msg, CBT_A_EPOCH_NUMBER, first, CBT_A_PAD) ||
+	    nla_put(msg, CBT_A_UUID, sizeof(rc.uuid), rc.uuid) ||
+	    nla_put_u64_64bit(msg, CBT_A_DEV_SECTORS, rc.dev_sectors, CBT_A_PAD) ||
+	    nla_put_u64_64bit(msg, CBT_A_NR_BLOCKS, rc.nr_blocks, CBT_A_PAD) ||
+	    nla_put_u64_64bit(msg, CBT_A_COUNT_BLOCKS, rc.c.blocks, CBT_A_PAD) ||
+	    nla_put_u64_64bit(msg, CBT_A_COUNT_RUNS, rc.c.runs, CBT_A_PAD) ||
+	    nla_put_u64_64bit(msg, CBT_A_COUNT_END, rc.c.end, CBT_A_PAD)) {
+		nlmsg_free(msg);
+		r = -EMSGSIZE;
+		goto put;
+	}
+	genlmsg_end(msg, hdr);
+	r = genlmsg_reply(msg, info);
+put:
+	cbt_tracker_put(t);
+	return r;
+}
+
 static const struct genl_ops cbt_ops[] = {
 	{
 		.cmd = CBT_CMD_GET_DEVICE,
@@ -661,6 +701,12 @@ static const struct genl_ops cbt_ops[] = {
 		.start = bitmap_start,
 		.dumpit = bitmap_dumpit,
 		.done = bitmap_done,
+	},
+	{
+		.cmd = CBT_CMD_COUNT_BITMAP,
+		.doit = count_bitmap_doit,
+		.policy = cbt_count_policy,
+		.maxattr = CBT_A_MAX,
 	},
 };
 

@@ -531,6 +531,35 @@ void cbt_history_suspend(struct cbt_tracker *t, struct mapped_device *md, bool n
 /* dtr of the last table: @replaced when another target took the live device. */
 void cbt_history_detach(struct cbt_tracker *t, bool replaced);
 
+/*
+ * dm-cbt-range.c: a range of held epochs [first, last] read as one bitmap,
+ * the union of theirs. With t->lock held: are they all held now; and the
+ * union of leaf @leaf into @words (CBT_LEAF_BYTES, little-endian u64
+ * words as cbt_bitmap_read_leaf() gives them; @tmp is as large), false when
+ * it is all clear (the range must be held).
+ */
+bool cbt_range_held(struct cbt_tracker *t, u64 first, u64 last);
+bool cbt_range_read_leaf(struct cbt_tracker *t, u64 first, u64 last, u32 leaf,
+			 __le64 *words, __le64 *tmp);
+/* A count of a range of epochs, and what it was of. */
+struct cbt_range_count {
+	struct cbt_bitmap_count c;
+	u8 uuid[16];		/* the tracking identity */
+	sector_t dev_sectors;
+	u64 nr_blocks;
+};
+
+/*
+ * Count the union's set blocks and runs into @rc (cbt_bitmap_count_leaf()),
+ * taking t->lock for a bounded stretch of leaves at a time, as a dump
+ * takes it per message. Returns 0; -ESTALE when, at one of the holds, an
+ * epoch of the range is no longer held (committed or aborted meanwhile)
+ * or the identity or the size differ from the first hold's; -EINTR on a
+ * fatal signal; -EINVAL for a range of more than CBT_COUNT_MAX_BITMAPS
+ * epochs. May sleep.
+ */
+int cbt_range_count(struct cbt_tracker *t, u64 first, u64 last, struct cbt_range_count *rc);
+
 /* dm-cbt-netlink.c */
 int cbt_netlink_init(void);
 void cbt_netlink_exit(void);

@@ -435,6 +435,33 @@ epochs: 5..7
 changed: 7.9 MiB of 6.1 GiB (0.1%), 127 blocks of 64 KiB
 extents: 9"
 
+# --summary: the kernel counts (COUNT_BITMAP) when the module has the
+# command; a module without it (nocount) is dumped and counted here. Both
+# must print the same bytes, for every range.
+W=$(mktemp -d)
+for args in "" "--epoch 5" "--epoch 7" "--range 6..7" "--blocks"; do
+	# shellcheck disable=SC2086 # args is a list of options
+	CBT_FAKE_LOG=$W/log run "$FAKE" bitmap vg-data --summary $args
+	expect "bitmap_summary_kernel${args:+_${args//[ .-]/}}" 0 ""
+	kernel_out=$out
+	# shellcheck disable=SC2086
+	CBT_FAKE=nocount CBT_FAKE_LOG=$W/log run "$FAKE" bitmap vg-data --summary $args
+	expect "bitmap_summary_dumped${args:+_${args//[ .-]/}}" 0 "" "$kernel_out"
+done
+first=$(sed -n '1p;2p' "$W/log" | cut -d' ' -f1 | tr '\n' ' ')
+if [ "$first" = "count dump " ] && [ "$(grep -c . "$W/log")" = 10 ]; then
+	tap_ok "unit/cli/bitmap_summary_counts_in_kernel_when_it_can"
+else
+	tap_fail "unit/cli/bitmap_summary_counts_in_kernel_when_it_can: $(tr '\n' ';' <"$W/log")"
+fi
+rm -rf "$W"
+CBT_FAKE=badcount run "$FAKE" bitmap vg-data --summary
+expect bitmap_summary_bad_counts 5 "vg-data: bad reply from dm-cbt: counts that cannot be"
+CBT_FAKE=resize run "$FAKE" bitmap vg-data --summary
+expect bitmap_summary_resized 3 "tracking identity or size changed while its bitmap was read"
+CBT_FAKE=stale run "$FAKE" bitmap vg-data --summary
+expect bitmap_summary_stale 3 "committed or aborted while it was counted"
+
 run "$FAKE" bitmap 253:3 --range 6..7 --json
 expect bitmap_json 0 "" '{
   "device": "vg-data",

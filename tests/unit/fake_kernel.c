@@ -21,10 +21,14 @@
  *               with writes while untracked)
  *   v1          the family reports interface version 1 (an older module)
  *   v99         the family reports interface version 99 (a newer module)
+ *   nocount     a module from before CBT_CMD_COUNT_BITMAP (not in its ops)
+ *   badcount    COUNT_BITMAP replies with more runs than blocks
+ * resize and stale apply to COUNT_BITMAP too.
  *
  * CBT_FAKE_LOG=FILE appends a line per state change it accepts ("close
  * vg-data 7", "commit vg-data 5"), so a test sees what a refused command
- * did not do.
+ * did not do, and one per bitmap read ("dump vg-data 5", "count vg-data
+ * 5": the first epoch), so it sees which way the tool read.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -354,15 +358,15 @@ static void put_chunk(struct nlmsghdr *nlh, const uint64_t *bm, uint64_t chunk, 
 	mb_put_chunk_extents(nlh, chunk * CHUNK_BITS, nbits, e, n);
 }
 
-static void get_bitmap(const struct nlattr *const *tb, uint32_t seq)
+/*
+ * The union of the epochs a GET_BITMAP or COUNT_BITMAP request names, as
+ * words (free()); NULL after replying with the error.
+ */
+static uint64_t *union_bits(struct fdev *f, const struct nlattr *const *tb, uint32_t seq,
+			    uint64_t *firstp)
 {
-	uint64_t first, last, nr_blocks, *u;
-	struct nlmsghdr *nlh = NULL;
-	struct fdev *f = lookup(tb, seq);
-	int in_msg = 0, msgs = 0;
+	uint64_t first, last, nr_blocks = f->d.nr_blocks, *u;
 
-	if (!f)
-		return;
 	if (tb[CBT_A_EPOCH_NUMBER] && !tb[CBT_A_EPOCH_FIRST] && !tb[CBT_A_EPOCH_LAST]) {
 		first = last = mnl_attr_get_u64(tb[CBT_A_EPOCH_NUMBER]);
 	} else if (!tb[CBT_A_EPOCH_NUMBER] && tb[CBT_A_EPOCH_FIRST] && tb[CBT_A_EPOCH_LAST]) {
@@ -370,15 +374,14 @@ static void get_bitmap(const struct nlattr *const *tb, uint32_t seq)
 		last = mnl_attr_get_u64(tb[CBT_A_EPOCH_LAST]);
 	} else {
 		reply_error(seq, -EINVAL, "Give CBT_A_EPOCH_NUMBER, or CBT_A_EPOCH_FIRST and CBT_A_EPOCH_LAST", 0);
-		return;
+		return NULL;
 	}
 	for (uint64_t n = first; n <= last; n++) {
 		if (find_epoch(f, n) < 0) {
 			reply_error(seq, -ENOENT, "Epoch not held: committed, aborted or not yet begun", 0);
-			return;
+			return NULL;
 		}
 	}
-	nr_blocks = f->d.nr_blocks;
 	u = calloc((nr_blocks + 63) / 64 + 1, sizeof(*u));
 	for (uint64_t n = first; n <= last; n++) {
 		const uint64_t *b = f->bits[find_epoch(f, n)];
@@ -386,6 +389,58 @@ static void get_bitmap(const struct nlattr *const *tb, uint32_t seq)
 		for (uint64_t i = 0; i < (nr_blocks + 63) / 64; i++)
 			u[i] |= b[i];
 	}
+	log_change(tb[CBT_A_BITMAP_FLAGS] ? "dump" : "count", f, first);
+	*firstp = first;
+	return u;
+}
+
+/* COUNT_BITMAP, bit by bit: a model the tool's own counting is checked against. */
+static void count_bitmap(const struct nlattr *const *tb, uint32_t seq)
+{
+	uint64_t first, blocks = 0, runs = 0, end = 0, *u;
+	struct fdev *f = lookup(tb, seq);
+	struct nlmsghdr *nlh;
+
+	if (!f || !(u = union_bits(f, tb, seq, &first)))
+		return;
+	if (scenario("stale")) {
+		reply_error(seq, -ESTALE,
+			    "An epoch of the range was committed or aborted while it was counted", 0);
+		free(u);
+		return;
+	}
+	for (uint64_t b = 0; b < f->d.nr_blocks; b++) {
+		if (!(u[b / 64] >> (b % 64) & 1))
+			continue;
+		blocks++;
+		runs += !b || !(u[(b - 1) / 64] >> ((b - 1) % 64) & 1);
+		end = b + 1;
+	}
+	free(u);
+	if (scenario("uuidchange"))	/* changed since the tool's GET_DEVICE */
+		f->d.uuid[0] ^= 0xff;
+	nlh = mb_genl(msg_buf(), MB_FAMILY, CBT_CMD_COUNT_BITMAP, seq, 0);
+	mnl_attr_put_u64(nlh, CBT_A_EPOCH_NUMBER, first);
+	mnl_attr_put(nlh, CBT_A_UUID, sizeof(f->d.uuid), f->d.uuid);
+	mnl_attr_put_u64(nlh, CBT_A_DEV_SECTORS, f->d.dev_sectors);
+	mnl_attr_put_u64(nlh, CBT_A_NR_BLOCKS, f->d.nr_blocks + scenario("resize"));
+	mnl_attr_put_u64(nlh, CBT_A_COUNT_BLOCKS, blocks);
+	mnl_attr_put_u64(nlh, CBT_A_COUNT_RUNS, runs + scenario("badcount") * (blocks + 1));
+	mnl_attr_put_u64(nlh, CBT_A_COUNT_END, end);
+	msg_done(nlh);
+	reply_error(seq, 0, NULL, 0);
+}
+
+static void get_bitmap(const struct nlattr *const *tb, uint32_t seq)
+{
+	uint64_t first, nr_blocks, *u;
+	struct nlmsghdr *nlh = NULL;
+	struct fdev *f = lookup(tb, seq);
+	int in_msg = 0, msgs = 0;
+
+	if (!f || !(u = union_bits(f, tb, seq, &first)))
+		return;
+	nr_blocks = f->d.nr_blocks;
 	/* 1 chunk in the first message, then 2 per message, then one with no chunk */
 	for (uint64_t c = 0; c < (nr_blocks + CHUNK_BITS - 1) / CHUNK_BITS; c++) {
 		uint32_t nbits = (uint32_t)(nr_blocks - c * CHUNK_BITS < CHUNK_BITS ?
@@ -421,6 +476,7 @@ static void get_bitmap(const struct nlattr *const *tb, uint32_t seq)
 
 static void get_family(const struct nlmsghdr *req)
 {
+	struct nlattr *ops;
 	struct nlmsghdr *nlh;
 
 	if (scenario("nomodule")) {
@@ -432,6 +488,20 @@ static void get_family(const struct nlmsghdr *req)
 	mnl_attr_put_u16(nlh, CTRL_ATTR_FAMILY_ID, MB_FAMILY);
 	mnl_attr_put_u32(nlh, CTRL_ATTR_VERSION, scenario("v1") ? 1 : scenario("v99") ? 99 :
 			 DM_CBT_GENL_VERSION);
+	/* The commands it answers; before COUNT_BITMAP (nocount, v1) without it. */
+	ops = mnl_attr_nest_start(nlh, CTRL_ATTR_OPS);
+	for (uint32_t cmd = CBT_CMD_GET_DEVICE; cmd <= CBT_CMD_COUNT_BITMAP; cmd++) {
+		struct nlattr *op;
+
+		if (cmd == CBT_CMD_EVENT || cmd == CBT_CMD_SNAPSHOT || cmd == CBT_CMD_SNAP_RELEASE ||
+		    (cmd == CBT_CMD_COUNT_BITMAP && (scenario("nocount") || scenario("v1"))))
+			continue;
+		op = mnl_attr_nest_start(nlh, cmd);
+		mnl_attr_put_u32(nlh, CTRL_ATTR_OP_ID, cmd);
+		mnl_attr_put_u32(nlh, CTRL_ATTR_OP_FLAGS, 0);
+		mnl_attr_nest_end(nlh, op);
+	}
+	mnl_attr_nest_end(nlh, ops);
 	msg_done(nlh);
 	reply_error(req->nlmsg_seq, 0, NULL, 0);
 }
@@ -473,6 +543,12 @@ static int handle(const void *buf, size_t len)
 			reply_error(req->nlmsg_seq, -EOPNOTSUPP, NULL, 0);
 		else
 			get_bitmap(tb, req->nlmsg_seq);
+		break;
+	case CBT_CMD_COUNT_BITMAP:
+		if (dump || scenario("nocount") || scenario("v1"))
+			reply_error(req->nlmsg_seq, -EOPNOTSUPP, NULL, 0);
+		else
+			count_bitmap(tb, req->nlmsg_seq);
 		break;
 	default:
 		reply_error(req->nlmsg_seq, -EOPNOTSUPP, NULL, 0);

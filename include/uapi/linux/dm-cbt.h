@@ -108,6 +108,27 @@
  *   has not changed. Chunks come in increasing order and never overlap.
  *   Reading the open epoch gives a view that may grow while it is read.
  *
+ * CBT_CMD_COUNT_BITMAP
+ *   doit, with a selector and either CBT_A_EPOCH_NUMBER or CBT_A_EPOCH_FIRST
+ *   and CBT_A_EPOCH_LAST, as for CBT_CMD_GET_BITMAP: counts the union of
+ *   the range's bitmaps in the kernel, without sending it. Any other
+ *   attribute is refused (-EINVAL), as are a bad range and a selector
+ *   that names no device; an epoch not held is -ENOENT. The reply holds
+ *   CBT_A_EPOCH_NUMBER (the first epoch of the range), what was counted:
+ *   CBT_A_UUID, CBT_A_DEV_SECTORS and CBT_A_NR_BLOCKS (as in GET_DEVICE),
+ *   and the counts:
+ *     CBT_A_COUNT_BLOCKS: NLA_U64, blocks set
+ *     CBT_A_COUNT_RUNS: NLA_U64, runs of set blocks: the extents
+ *         CBT_CMD_GET_BITMAP's chunks give, once touching ones are joined
+ *     CBT_A_COUNT_END: NLA_U64, one past the last block set (0: none)
+ *   The count holds the device's lock for a few leaves at a time, as a
+ *   dump does for one message, so it is as consistent as a dump: an epoch
+ *   of the range committed or aborted meanwhile is -ESTALE, as is a change
+ *   of the identity or the size, and counting the open epoch gives a view
+ *   that may grow while it is read. Modules
+ *   before it lack the command (genetlink's -EOPNOTSUPP; not in the
+ *   family's CTRL_ATTR_OPS).
+ *
  * CBT_CMD_SNAPSHOT
  *   doit. Takes a point-in-time snapshot of one or more cbt devices at the
  *   same instant (a consistency group). Each device needs a snapshot device
@@ -189,6 +210,7 @@ enum cbt_cmd {
 	CBT_CMD_EVENT,
 	CBT_CMD_SNAPSHOT,
 	CBT_CMD_SNAP_RELEASE,
+	CBT_CMD_COUNT_BITMAP,
 	__CBT_CMD_MAX
 };
 
@@ -244,6 +266,9 @@ enum cbt_attr {
 	CBT_A_SNAP_FORFEITED,
 	CBT_A_RANGE_SECTOR,
 	CBT_A_RANGE_SECTORS,
+	CBT_A_COUNT_BLOCKS,
+	CBT_A_COUNT_RUNS,
+	CBT_A_COUNT_END,
 	__CBT_A_LAST
 };
 

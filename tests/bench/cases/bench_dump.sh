@@ -14,7 +14,9 @@
 # whole process, netlink dump included), median of DUMPS runs; "noop" is
 # the cost of the timing itself. The same dump read by the nlprobe helper,
 # which receives every message and decodes nothing, gives the kernel's and
-# the socket's share (kdump).
+# the socket's share (kdump), and the count the summary asks for
+# (CBT_CMD_COUNT_BITMAP, no bitmap crosses the socket) read by nlprobe
+# gives the kernel's count alone (kcount).
 # disks: 9M 129M
 # timeout: 900
 # grace: 60
@@ -66,7 +68,7 @@ write_pattern() {
 
 # measure BS PATTERN HOW: dump times and memory of device bd-cbt.
 measure() {
-	local bs=$1 pat=$2 how=$3 st set bytes n=0 t all="" kall="" med kmed sum
+	local bs=$1 pat=$2 how=$3 st set bytes n=0 t all="" kall="" call="" med kmed cmed sum
 	st=$(dmsetup status bd-cbt)
 	set=$(echo "$st" | awk '{ split($8, a, "/"); print a[1] }')
 	bytes=$(echo "$st" | awk '{ print $9 }')
@@ -78,14 +80,20 @@ measure() {
 		# GET_BITMAP (5) of epoch 1 (13), extents allowed (18): the tool's request
 		t=$(time_us nlprobe -d 5 1:str=bd-cbt 13:u64=1 18:u32=1)
 		kall="$kall $t"
+		# COUNT_BITMAP (9) of epoch 1: what --summary asks a module that has it
+		t=$(time_us nlprobe 9 1:str=bd-cbt 13:u64=1)
+		call="$call $t"
 		n=$((n + 1))
 	done
 	t=$(nlprobe -d 5 1:str=bd-cbt 13:u64=1 18:u32=1)
 	case "$t" in *errno=0*) ;; *) fail "nlprobe dump failed: $t" ;; esac
+	t=$(nlprobe 9 1:str=bd-cbt 13:u64=1)
+	case "$t" in *errno=0*) ;; *) fail "nlprobe count failed: $t" ;; esac
 	med=$(echo "$all" | tr ' ' '\n' | grep . | median)
 	kmed=$(echo "$kall" | tr ' ' '\n' | grep . | median)
+	cmed=$(echo "$call" | tr ' ' '\n' | grep . | median)
 	bench_out dump block=$((bs * 512)) pattern=$pat how=$how blocks_set=$set \
-		bitmap_bytes=$bytes dump_us=$med kdump_us=$kmed "runs_us=$(echo $all | tr ' ' ,)"
+		bitmap_bytes=$bytes dump_us=$med kdump_us=$kmed kcount_us=$cmed "runs_us=$(echo $all | tr ' ' ,)"
 }
 
 assert_cmd dmsetup create bd-zero --table "0 $SECTORS zero"

@@ -289,6 +289,7 @@ static void put_attrs(uint8_t cmd)
 			put_u64(CBT_A_EPOCH_NUMBER, pick_epoch());
 		break;
 	case CBT_CMD_GET_BITMAP:
+	case CBT_CMD_COUNT_BITMAP:
 		if (chance(50)) {
 			put_u64(CBT_A_EPOCH_NUMBER, pick_epoch());
 		} else {
@@ -349,7 +350,8 @@ static const struct {
 	{ CBT_A_DEVICES, -2 }, { CBT_A_DEVICE, -2 }, { CBT_A_FREEZE_NS, 8 },
 	{ CBT_A_HOLD_NS, 8 }, { CBT_A_LAST_COMMITTED, 8 }, { CBT_A_IDENTITY_REASON, 4 },
 	{ CBT_A_SNAP_PRESERVE_FROM, 8 }, { CBT_A_SNAP_TO_READ, 8 }, { CBT_A_SNAP_RELEASED, 8 },
-	{ CBT_A_SNAP_FORFEITED, 8 },
+	{ CBT_A_SNAP_FORFEITED, 8 }, { CBT_A_COUNT_BLOCKS, 8 }, { CBT_A_COUNT_RUNS, 8 },
+	{ CBT_A_COUNT_END, 8 },
 };
 
 static int attr_len(uint16_t type)
@@ -365,8 +367,9 @@ static int attr_len(uint16_t type)
 /* Checks a stream of attributes, recursing into nests; notes epochs seen. */
 static void check_attrs(const uint8_t *p, int left, int depth)
 {
+	uint64_t nr_blocks = 0, cblocks = 0, cruns = 0, cend = 0;
 	uint32_t blocks = 0;
-	int words = -1, extents = -1;
+	int words = -1, extents = -1, counts = 0;
 
 	if (depth > 4)
 		bad("attributes nested %d deep", depth);
@@ -397,6 +400,14 @@ static void check_attrs(const uint8_t *p, int left, int depth)
 		}
 		if (type == CBT_A_CHUNK_BLOCKS)
 			memcpy(&blocks, d, 4);
+		if (type == CBT_A_NR_BLOCKS)
+			memcpy(&nr_blocks, d, 8);
+		if (type == CBT_A_COUNT_BLOCKS || type == CBT_A_COUNT_RUNS ||
+		    type == CBT_A_COUNT_END) {
+			memcpy(type == CBT_A_COUNT_BLOCKS ? &cblocks :
+			       type == CBT_A_COUNT_RUNS ? &cruns : &cend, d, 8);
+			counts++;
+		}
 		if (type == CBT_A_CHUNK_WORDS)
 			words = plen;
 		if (type == CBT_A_CHUNK_EXTENTS)
@@ -404,6 +415,12 @@ static void check_attrs(const uint8_t *p, int left, int depth)
 		p += NLA_ALIGN(a->nla_len);
 		left -= NLA_ALIGN(a->nla_len);
 	}
+	/* A count: all three, each run holds a block, all of them before the end. */
+	if (counts && (counts != 3 || cruns > cblocks || cblocks > cend || cend > nr_blocks ||
+		       !cruns != !cblocks))
+		bad("counts: %d attributes, %llu blocks, %llu runs, end %llu of %llu", counts,
+		    (unsigned long long)cblocks, (unsigned long long)cruns,
+		    (unsigned long long)cend, (unsigned long long)nr_blocks);
 	if (words >= 0 || extents >= 0) {
 		if (!blocks || blocks > 8192)
 			bad("chunk of %u blocks", blocks);

@@ -122,7 +122,7 @@ static int hexval(char c)
 
 int main(int argc, char **argv)
 {
-	int fd, opt, family = 0, dump = 0, uid = -1, err, i;
+	int fd, opt, family = 0, dump = 0, uid = -1, err, i, one = 1;
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	struct nlmsghdr *nlh;
 
@@ -141,6 +141,8 @@ int main(int argc, char **argv)
 		perror("nlprobe: socket");
 		return 2;
 	}
+	/* Without it the kernel sends no extack, and "msg=" never shows. */
+	setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof(one));
 	nlh = start(GENL_ID_CTRL, 0, CTRL_CMD_GETFAMILY);
 	put(nlh, CTRL_ATTR_FAMILY_NAME, "dm_cbt", 7);
 	err = exchange(fd, &family);

@@ -166,23 +166,15 @@ static int bitmap_cb(const struct nlmsghdr *nlh, void *data)
 	return ret;
 }
 
-/* The dump into @b (extents to b->cb, or counted), then the identity check. */
-static int read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
-		       const struct cbt_dev_info *info, uint64_t first, uint64_t last,
-		       struct bitmap_read *b)
+/*
+ * After a read of the bitmap of the device @info describes: -ESTALE when
+ * its identity or size changed meanwhile.
+ */
+static int check_unchanged(struct cbt_nl *nl, const struct cbt_devsel *sel,
+			   const struct cbt_dev_info *info)
 {
-	struct nlmsghdr *req = cbt_nl_request(nl, CBT_CMD_GET_BITMAP, true);
 	struct cbt_dev_info now;
 	int ret;
-
-	cbt_put_bitmap_req(req, sel, first, last);
-	ret = cbt_nl_exchange(nl, req, bitmap_cb, b);
-	if (ret == -ESTALE)	/* from the kernel, mid-dump */
-		cbt_err_hint(ret, "an epoch was committed or aborted while it was read");
-	if (!ret && b->r.ext.nr)
-		ret = b->cb(b->r.ext.v, b->r.ext.nr, b->data);
-	if (ret)
-		return dev_err(ret, sel);
 
 	ret = cbt_get_device(nl, sel, &now);
 	if (ret)
@@ -193,6 +185,25 @@ static int read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
 			      " was read; read it again (if the UUID changed, take a full image)");
 	cbt_dev_info_free(&now);
 	return dev_err(ret, sel);
+}
+
+/* The dump into @b (extents to b->cb, or counted), then the identity check. */
+static int read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
+		       const struct cbt_dev_info *info, uint64_t first, uint64_t last,
+		       struct bitmap_read *b)
+{
+	struct nlmsghdr *req = cbt_nl_request(nl, CBT_CMD_GET_BITMAP, true);
+	int ret;
+
+	cbt_put_bitmap_req(req, sel, first, last);
+	ret = cbt_nl_exchange(nl, req, bitmap_cb, b);
+	if (ret == -ESTALE)	/* from the kernel, mid-dump */
+		cbt_err_hint(ret, "an epoch was committed or aborted while it was read");
+	if (!ret && b->r.ext.nr)
+		ret = b->cb(b->r.ext.v, b->r.ext.nr, b->data);
+	if (ret)
+		return dev_err(ret, sel);
+	return check_unchanged(nl, sel, info);
 }
 
 int cbt_read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
@@ -208,6 +219,20 @@ int cbt_read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
 	return ret;
 }
 
+struct count_reply {
+	const struct cbt_dev_info *info;
+	struct cbt_bitmap_count *count;
+	bool got;
+};
+
+static int count_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct count_reply *c = data;
+
+	c->got = true;
+	return cbt_parse_count_reply(nlh, c->info, c->count);
+}
+
 int cbt_count_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
 		     const struct cbt_dev_info *info, uint64_t first, uint64_t last,
 		     struct cbt_bitmap_count *count)
@@ -216,6 +241,21 @@ int cbt_count_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
 	int ret;
 
 	memset(count, 0, sizeof(*count));
+	if (cbt_nl_has_cmd(nl, CBT_CMD_COUNT_BITMAP)) {
+		struct nlmsghdr *req = cbt_nl_request(nl, CBT_CMD_COUNT_BITMAP, false);
+		struct count_reply c = { .info = info, .count = count };
+
+		cbt_put_count_req(req, sel, first, last);
+		ret = cbt_nl_exchange(nl, req, count_cb, &c);
+		if (ret == -ESTALE && !c.got)	/* from the kernel, mid-count */
+			cbt_err_hint(ret, "an epoch was committed or aborted while it was counted");
+		if (!ret && !c.got)
+			ret = cbt_err(-EPROTO, "bad reply from dm-cbt: no counts in the answer to"
+				      " COUNT_BITMAP");
+		/* The reply names the identity and size counted: no GET_DEVICE after. */
+		return dev_err(ret, sel);
+	}
+	/* A module without the command: count the dump's words here. */
 	cbt_bitmap_reader_init(&b.r, first, info->block_size, info->nr_blocks);
 	b.r.count = count;
 	ret = read_bitmap(nl, sel, info, first, last, &b);

@@ -66,7 +66,10 @@ int cbt_read_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
 /*
  * The same read, counting instead of listing: @count gets the set blocks
  * and the extents cbt_read_bitmap() would pass (count->runs), and
- * count->end == info->nr_blocks when the last block is set.
+ * count->end == info->nr_blocks when the last block is set. The kernel
+ * counts when the module has CBT_CMD_COUNT_BITMAP (the family's list of
+ * commands says so, cbt_nl_has_cmd()): nothing but the counts crosses
+ * the socket. Before it, the bitmap is dumped and its words counted here.
  */
 int cbt_count_bitmap(struct cbt_nl *nl, const struct cbt_devsel *sel,
 		     const struct cbt_dev_info *info, uint64_t first, uint64_t last,

@@ -230,6 +230,18 @@ int cbt_nl_parse_family(const struct nlmsghdr *nlh, struct cbt_nl *nl)
 	nl->family = mnl_attr_get_u16(tb[CTRL_ATTR_FAMILY_ID]);
 	if (tb[CTRL_ATTR_VERSION] && mnl_attr_get_payload_len(tb[CTRL_ATTR_VERSION]) == 4)
 		nl->version = mnl_attr_get_u32(tb[CTRL_ATTR_VERSION]);
+	nl->cmds = 0;
+	if (tb[CTRL_ATTR_OPS]) {
+		mnl_attr_for_each_nested(attr, tb[CTRL_ATTR_OPS]) {
+			const struct nlattr *op[CTRL_ATTR_OP_MAX + 1];
+
+			if (!cbt_attr_index(mnl_attr_get_payload(attr), mnl_attr_get_payload_len(attr),
+					    op, CTRL_ATTR_OP_MAX, 0) &&
+			    op[CTRL_ATTR_OP_ID] && mnl_attr_get_payload_len(op[CTRL_ATTR_OP_ID]) == 4 &&
+			    mnl_attr_get_u32(op[CTRL_ATTR_OP_ID]) < 64)
+				nl->cmds |= 1ULL << mnl_attr_get_u32(op[CTRL_ATTR_OP_ID]);
+		}
+	}
 	if (!tb[CTRL_ATTR_MCAST_GROUPS])
 		return 0;
 	mnl_attr_for_each_nested(attr, tb[CTRL_ATTR_MCAST_GROUPS]) {
@@ -245,6 +257,11 @@ int cbt_nl_parse_family(const struct nlmsghdr *nlh, struct cbt_nl *nl)
 			nl->mcgrp_events = mnl_attr_get_u32(g[CTRL_ATTR_MCAST_GRP_ID]);
 	}
 	return 0;
+}
+
+bool cbt_nl_has_cmd(const struct cbt_nl *nl, unsigned int cmd)
+{
+	return cmd < 64 && (nl->cmds >> cmd & 1);
 }
 
 /* Set once by a subcommand before it opens the socket (cbt is single-threaded there). */

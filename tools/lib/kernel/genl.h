@@ -40,6 +40,12 @@ struct cbt_nl {
 	uint16_t family;	/* the dm_cbt family id */
 	uint32_t version;	/* its CTRL_ATTR_VERSION */
 	uint32_t mcgrp_events;	/* id of the "events" group, 0 if none */
+	/*
+	 * Bit (1 << cmd): the module has command cmd, from the family's
+	 * CTRL_ATTR_OPS. How a command newer than the module's interface
+	 * version (CBT_CMD_COUNT_BITMAP) is found without trying it.
+	 */
+	uint64_t cmds;
 	uint32_t seq;
 	char *tx;
 	char *rx;
@@ -98,7 +104,9 @@ struct cbt_nl_rx {
  */
 int cbt_nl_rx(struct cbt_nl_rx *rx, const void *buf, size_t len, cbt_nl_cb cb, void *data);
 
-/* Parse a CTRL_CMD_GETFAMILY reply into @nl's family, version, groups. */
+/* Parse a CTRL_CMD_GETFAMILY reply into @nl's family, version, commands, groups. */
 int cbt_nl_parse_family(const struct nlmsghdr *nlh, struct cbt_nl *nl);
+/* The module has command @cmd (nl->cmds). */
+bool cbt_nl_has_cmd(const struct cbt_nl *nl, unsigned int cmd);
 
 #endif /* CBT_GENL_H */

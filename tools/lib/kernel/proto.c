@@ -20,6 +20,16 @@ static int bad(int ret)
 	return ret == -EPROTO ? cbt_err_prefix(ret, "bad reply from dm-cbt") : ret;
 }
 
+/* The attributes of a dm_cbt reply, indexed (cbt_attr_index() with @multi). */
+static int reply_index(const struct nlmsghdr *nlh, const struct nlattr **tb, uint64_t multi)
+{
+	const void *buf = NULL;
+	size_t len = 0;
+	int ret = cbt_genl_payload(nlh, &buf, &len);
+
+	return ret ? ret : cbt_attr_index(buf, len, tb, CBT_A_MAX, multi);
+}
+
 static const char *const attr_names[] = {
 	[CBT_A_DEV_NAME] = "CBT_A_DEV_NAME",
 	[CBT_A_DEV_MAJOR] = "CBT_A_DEV_MAJOR",
@@ -69,6 +79,9 @@ static const char *const attr_names[] = {
 	[CBT_A_SNAP_FORFEITED] = "CBT_A_SNAP_FORFEITED",
 	[CBT_A_RANGE_SECTOR] = "CBT_A_RANGE_SECTOR",
 	[CBT_A_RANGE_SECTORS] = "CBT_A_RANGE_SECTORS",
+	[CBT_A_COUNT_BLOCKS] = "CBT_A_COUNT_BLOCKS",
+	[CBT_A_COUNT_RUNS] = "CBT_A_COUNT_RUNS",
+	[CBT_A_COUNT_END] = "CBT_A_COUNT_END",
 };
 
 _Static_assert(CBT_A_MAX < 64, "cbt_attr_index()'s multi mask holds 64 types");
@@ -190,8 +203,8 @@ void cbt_put_epoch_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint6
 	mnl_attr_put_u64(nlh, CBT_A_EPOCH_NUMBER, epoch);
 }
 
-void cbt_put_bitmap_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint64_t first,
-			uint64_t last)
+void cbt_put_count_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint64_t first,
+		       uint64_t last)
 {
 	cbt_put_devsel(nlh, sel);
 	if (first == last) {
@@ -200,6 +213,12 @@ void cbt_put_bitmap_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint
 		mnl_attr_put_u64(nlh, CBT_A_EPOCH_FIRST, first);
 		mnl_attr_put_u64(nlh, CBT_A_EPOCH_LAST, last);
 	}
+}
+
+void cbt_put_bitmap_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint64_t first,
+			uint64_t last)
+{
+	cbt_put_count_req(nlh, sel, first, last);
 	mnl_attr_put_u32(nlh, CBT_A_BITMAP_FLAGS, CBT_BITMAP_F_EXTENTS);
 }
 
@@ -417,15 +436,11 @@ static int parse_snap(const struct nlattr *nest, struct cbt_snap_info *s)
 int cbt_parse_device(const struct nlmsghdr *nlh, struct cbt_dev_info *info)
 {
 	const struct nlattr *tb[CBT_A_MAX + 1];
-	const void *buf = NULL;
-	size_t len = 0;
 	uint64_t bytes;
 	int ret;
 
 	memset(info, 0, sizeof(*info));
-	ret = cbt_genl_payload(nlh, &buf, &len);
-	if (!ret)
-		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS);
+	ret = reply_index(nlh, tb, PADS);
 	if (!ret)
 		ret = get_name(tb, info->name);
 	if (!ret)
@@ -495,30 +510,59 @@ err:
 int cbt_parse_epoch_reply(const struct nlmsghdr *nlh, uint64_t *epoch)
 {
 	const struct nlattr *tb[CBT_A_MAX + 1];
-	const void *buf = NULL;
-	size_t len = 0;
 	int ret;
 
-	ret = cbt_genl_payload(nlh, &buf, &len);
-	if (!ret)
-		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS);
+	ret = reply_index(nlh, tb, PADS);
 	if (!ret)
 		ret = get_u64(tb, CBT_A_EPOCH_NUMBER, epoch);
 	return bad(ret);
 }
 
+int cbt_parse_count_reply(const struct nlmsghdr *nlh, const struct cbt_dev_info *info,
+			  struct cbt_bitmap_count *count)
+{
+	const struct nlattr *tb[CBT_A_MAX + 1];
+	uint64_t nr_blocks = 0, dev_sectors = 0;
+	int ret;
+
+	ret = reply_index(nlh, tb, PADS);
+	if (!ret && (!tb[CBT_A_UUID] || mnl_attr_get_payload_len(tb[CBT_A_UUID]) != sizeof(info->uuid)))
+		ret = cbt_err(-EPROTO, "CBT_A_UUID missing or not %zu bytes", sizeof(info->uuid));
+	if (!ret)
+		ret = get_u64(tb, CBT_A_DEV_SECTORS, &dev_sectors);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_NR_BLOCKS, &nr_blocks);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_COUNT_BLOCKS, &count->blocks);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_COUNT_RUNS, &count->runs);
+	if (!ret)
+		ret = get_u64(tb, CBT_A_COUNT_END, &count->end);
+	if (ret)
+		return bad(ret);
+	/* The kernel counted one identity and size: those GET_DEVICE gave, or -ESTALE. */
+	if (memcmp(mnl_attr_get_payload(tb[CBT_A_UUID]), info->uuid, sizeof(info->uuid)) ||
+	    dev_sectors != info->dev_sectors || nr_blocks != info->nr_blocks)
+		return cbt_err(-ESTALE, "the device's tracking identity or size changed while its"
+			       " bitmap was read; read it again (if the UUID changed, take a full"
+			       " image)");
+	/* Each run holds a block, and the last ends after them all, inside the device. */
+	if (count->runs > count->blocks || count->end > nr_blocks || count->blocks > count->end ||
+	    !count->runs != !count->blocks)
+		return bad(cbt_err(-EPROTO, "counts that cannot be: %" PRIu64 " blocks in %" PRIu64
+				   " runs, the last ending at block %" PRIu64 " of %" PRIu64,
+				   count->blocks, count->runs, count->end, nr_blocks));
+	return 0;
+}
+
 int cbt_parse_event(const struct nlmsghdr *nlh, struct cbt_event_msg *ev)
 {
 	const struct nlattr *tb[CBT_A_MAX + 1];
-	const void *buf = NULL;
-	size_t len = 0;
 	int ret;
 
 	memset(ev, 0, sizeof(*ev));
 	ev->reason = CBT_IDENTITY_UNKNOWN;
-	ret = cbt_genl_payload(nlh, &buf, &len);
-	if (!ret)
-		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS);
+	ret = reply_index(nlh, tb, PADS);
 	if (!ret)
 		ret = get_u32(tb, CBT_A_EVENT, &ev->event);
 	if (!ret)
@@ -592,6 +636,7 @@ int cbt_bitmap_parse_msg(struct cbt_bitmap_reader *r, const struct nlmsghdr *nlh
 	uint32_t block_size;
 	int ret;
 
+	/* The chunks are walked in the payload below: its bounds are needed too. */
 	ret = cbt_genl_payload(nlh, &buf, &len);
 	if (!ret)
 		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS | 1ULL << CBT_A_CHUNK);
@@ -668,14 +713,10 @@ static int parse_snap_dev(const struct nlattr *nest, struct cbt_snap_dev *d)
 int cbt_parse_snapshot_reply(const struct nlmsghdr *nlh, struct cbt_snap_reply *r)
 {
 	const struct nlattr *tb[CBT_A_MAX + 1], *attr;
-	const void *buf = NULL;
-	size_t len = 0;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
-	ret = cbt_genl_payload(nlh, &buf, &len);
-	if (!ret)
-		ret = cbt_attr_index(buf, len, tb, CBT_A_MAX, PADS);
+	ret = reply_index(nlh, tb, PADS);
 	if (!ret)
 		ret = need(tb, CBT_A_DEVICES, 0);
 	if (!ret)

@@ -45,6 +45,9 @@ void cbt_put_devsel(struct nlmsghdr *nlh, const struct cbt_devsel *sel);
 void cbt_put_epoch_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint64_t epoch);
 void cbt_put_bitmap_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint64_t first,
 			uint64_t last);
+/* COUNT_BITMAP: GET_BITMAP's request without the flags. */
+void cbt_put_count_req(struct nlmsghdr *nlh, const struct cbt_devsel *sel, uint64_t first,
+		       uint64_t last);
 
 /* The CBT_A_SNAPSHOT nest: a snapshot device is attached to the device. */
 struct cbt_snap_info {
@@ -121,6 +124,14 @@ const char *cbt_snap_state_name(uint32_t s);
 
 /* The CBT_A_EPOCH_NUMBER of a CLOSE_EPOCH reply. */
 int cbt_parse_epoch_reply(const struct nlmsghdr *nlh, uint64_t *epoch);
+/*
+ * A COUNT_BITMAP reply into @count, for the device @info describes (its
+ * GET_DEVICE reply): -ESTALE when the kernel counted another identity or
+ * size (it changed since), -EPROTO for counts that cannot be (more runs
+ * than blocks, an end past the device).
+ */
+int cbt_parse_count_reply(const struct nlmsghdr *nlh, const struct cbt_dev_info *info,
+			  struct cbt_bitmap_count *count);
 
 /* One CBT_CMD_EVENT message of the "events" multicast group. */
 struct cbt_event_msg {
