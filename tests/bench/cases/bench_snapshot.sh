@@ -5,21 +5,33 @@
 # snapshot taken with `cbt snapshot take` (COW chunk 4 KiB, COW store on
 # its own disk); the same taken with `--preserve` over an epoch of its own
 # in which 1 MiB of the region changed (16 runs of 64 KiB, 1/16 of it: a
-# backup's view, where only those chunks are copied); the
+# backup's view, where only those chunks are copied); the same with a
+# preserve set holding the whole region (every chunk copied in the first
+# pass, as without one: the second pass is "once copied" with a preserve
+# set, nothing forfeited); the
 # kernel's dm-snapshot (snapshot-origin + persistent snapshot, chunk 4 KiB,
 # COW on its own disk). fio 4 KiB random writes (O_DIRECT, libaio, iodepth
 # 16) over a fixed region: first pass just after the snapshot is taken
 # (every write copies its chunk first), second pass over the same blocks
 # (chunks already copied). REPS rounds in one fio run, the configurations
-# alternating job by job, in a rotated order each round.
+# alternating job by job, in a rotated order each round (reversed every
+# other round, so no configuration always follows the same one).
+# VM_GUEST_ENV=SNAP_REPS=N,SNAP_CONFIGS=a:b:... changes the rounds and the
+# configurations (linear always runs: the ratios need it).
 # Runs only when the cbt tool has the `snapshot` command.
 # disks: 256M 64M 64M
 # timeout: 900
 # grace: 60
 
-REPS=5
+REPS=${SNAP_REPS:-5}
 RAND_SIZE=16M
-CONFIGS="linear cbt cbt-snap cbt-preserve dm-snapshot"
+CONFIGS="linear cbt cbt-snap cbt-preserve cbt-preserve-all dm-snapshot"
+if [ -n "${SNAP_CONFIGS:-}" ]; then
+	CONFIGS=$(echo linear $(echo "$SNAP_CONFIGS" | tr : '\n' | grep -vx linear))
+fi
+# Configurations that take a cbt snapshot, and dm-snapshot's, per round.
+NSNAP=$(echo "$CONFIGS" | tr ' ' '\n' | grep -c '^cbt-') || true
+NDSNAP=$(echo "$CONFIGS" | tr ' ' '\n' | grep -c '^dm-snapshot$') || true
 
 . /harness/cases/lib.sh
 
@@ -61,6 +73,14 @@ while [ \$k -lt 16 ]; do
 done
 cbt snapshot take s-cbt --cow $DISK2 --chunk 4K --no-freeze --preserve
 EOF
+cat >/tmp/snap-preserve-all.sh <<EOF
+#!/bin/sh
+set -e
+n=\$(cbt epoch close s-cbt)
+cbt epoch commit s-cbt \$n
+dd if=/dev/urandom of=/dev/mapper/s-cbt bs=1M count=${RAND_SIZE%M} oflag=direct conv=notrunc 2>/dev/null
+cbt snapshot take s-cbt --cow $DISK2 --chunk 4K --no-freeze --preserve
+EOF
 cat >/tmp/snap-dm.sh <<EOF
 #!/bin/sh
 set -e
@@ -69,7 +89,7 @@ dmsetup suspend s-origin
 dmsetup create s-dsnap --table "0 $S snapshot $DISK1 $DISK3 P 8"
 dmsetup resume s-origin
 EOF
-chmod +x /tmp/snap-cbt.sh /tmp/snap-preserve.sh /tmp/snap-dm.sh
+chmod +x /tmp/snap-cbt.sh /tmp/snap-preserve.sh /tmp/snap-preserve-all.sh /tmp/snap-dm.sh
 
 # ... and drop it after the second.
 cat >/tmp/drop-cbt.sh <<EOF
@@ -88,17 +108,21 @@ chmod +x /tmp/drop-cbt.sh /tmp/drop-dm.sh
 
 # All rounds in one fio run: configurations alternate job by job.
 jobs() {
-	local r=1 c dev pre post
+	local r=1 c dev pre post order
 	printf '[global]\ndirect=1\nioengine=libaio\niodepth=16\nrandrepeat=1\nstonewall\nrw=randwrite\nbs=4k\nsize=%s\n' "$RAND_SIZE"
 	while [ "$r" -le "$REPS" ]; do
-		for c in $(rotate $((r - 1)) $CONFIGS); do
+		order=$(rotate $((r - 1)) $CONFIGS)
+		[ $((r % 2)) = 1 ] || order=$(echo "$order" | awk '{ for (i = NF; i > 0; i--) printf "%s%s", $i, (i > 1 ? " " : "\n") }')
+		for c in $order; do
 			pre="" post=""
 			case "$c" in
 			linear) dev=/dev/mapper/s-linear ;;
 			cbt) dev=/dev/mapper/s-cbt ;;
 			cbt-snap) dev=/dev/mapper/s-cbt pre="exec_prerun=/tmp/snap-cbt.sh" post="exec_postrun=/tmp/drop-cbt.sh" ;;
 			cbt-preserve) dev=/dev/mapper/s-cbt pre="exec_prerun=/tmp/snap-preserve.sh" post="exec_postrun=/tmp/drop-cbt.sh" ;;
+			cbt-preserve-all) dev=/dev/mapper/s-cbt pre="exec_prerun=/tmp/snap-preserve-all.sh" post="exec_postrun=/tmp/drop-cbt.sh" ;;
 			dm-snapshot) dev=/dev/mapper/s-origin pre="exec_prerun=/tmp/snap-dm.sh" post="exec_postrun=/tmp/drop-dm.sh" ;;
+			*) fail "unknown configuration '$c'" ;;
 			esac
 			printf '[r%s.%s.rand-1st]\nfilename=%s\n%s\n' "$r" "$c" "$dev" "$pre"
 			printf '[r%s.%s.rand-2nd]\nfilename=%s\n%s\n' "$r" "$c" "$dev" "$post"
@@ -112,9 +136,9 @@ log "$REPS rounds in one fio run"
 jobs >/tmp/jobs.fio
 fio_results snapshot /tmp/jobs.fio $((REPS * $(echo "$CONFIGS" | wc -w) * 2))
 cat /tmp/snap-status.log /tmp/dsnap-status.log
-[ "$(grep -c ' active ' /tmp/snap-status.log)" = $((REPS * 2)) ] || fail "a cbt snapshot was not active at the end of its run"
-[ "$(grep -c dropped /tmp/snap-status.log)" = $((REPS * 2)) ] || fail "a cbt snapshot could not be dropped"
-[ "$(grep -c dropped /tmp/dsnap-status.log)" = "$REPS" ] || fail "a dm-snapshot could not be removed"
+[ "$(grep -c ' active ' /tmp/snap-status.log)" = $((REPS * NSNAP)) ] || fail "a cbt snapshot was not active at the end of its run"
+[ "$(grep -c dropped /tmp/snap-status.log)" = $((REPS * NSNAP)) ] || fail "a cbt snapshot could not be dropped"
+[ "$(grep -c dropped /tmp/dsnap-status.log)" = $((REPS * NDSNAP)) ] || fail "a dm-snapshot could not be removed"
 if grep -q Invalid /tmp/dsnap-status.log; then fail "a dm-snapshot became invalid"; fi
 bench_out snapshot-status "status=$(grep ' active ' /tmp/snap-status.log | tail -n 1 | tr ' ' ,)"
 pass
