@@ -225,6 +225,8 @@ def snapshot(rows, out, js):
         return
     head = next((r for r in rows if r["bench"] == "snapshot" and "configs" in r), None)
     configs = head["configs"].split(",") if head else sorted({r["cfg"] for r in res})
+    # The once-copied part runs its own configurations whatever the first part's.
+    configs += sorted({r["cfg"] for r in res} - set(configs))
     out.append("== bench_snapshot: fio 4 KiB randwrite on the origin, ratio to dm-linear ==")
     out.append("")
     out.append(f"{'workload / config':<30} {'median':>10} {'unit':<6} {'vs linear':>18} {'vs cbt':>18} "
