@@ -1,7 +1,8 @@
 #!/bin/sh
 # cbt clone refuses targets it must not write: smaller than the source, the
 # source itself, the disk under it, the COW device, a mounted one, one
-# holding a filesystem (without --force). Each refusal says why, and leaves
+# holding a filesystem (without --force), a bad --final-pass-ms (the target
+# and the COW device checksummed). Each refusal says why, and leaves
 # tracking as it was: no epoch closed, no snapshot attached.
 # disks: 64M 32M 64M 32M
 # cost: 5
@@ -40,6 +41,14 @@ refused "holds an ext4 filesystem (UUID .*, label olddata).*--force" "$DISK3" --
 assert_cmd mount "$DISK3" /mnt/rftgt
 refused "is mounted" "$DISK3" --cow "$DISK4" --force
 assert_cmd umount /mnt/rftgt
+# A valid, forced target and a bad option: only the option can refuse it,
+# and neither the target nor the COW device is written.
+target_sum=$(sha256_of "$DISK3")
+cow_sum=$(sha256_of "$DISK4")
+refused "takes milliseconds (0 to 3600000)" "$DISK3" --cow "$DISK4" --force --final-pass-ms 3600001
+refused "takes milliseconds (0 to 3600000)" "$DISK3" --cow "$DISK4" --force --final-pass-ms 5s
+assert_eq "$(sha256_of "$DISK3")" "$target_sum" "the target after refused clones"
+assert_eq "$(sha256_of "$DISK4")" "$cow_sum" "the COW device after refused clones"
 
 log "tracking as it was"
 cbt status c
