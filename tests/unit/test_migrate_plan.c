@@ -99,7 +99,7 @@ static void refuses_what_cannot_fit(void)
  * -o MIG_LVM_FIELDS': a PV of 39 extents of 4 MiB from 1 MiB on.
  */
 #define ROW(pvc, mda, start, size, lv, uuid, le, type)				\
-	"{\"pv_uuid\":\"PVU\", \"vg_name\":\"mgl\", \"vg_uuid\":\"VGU\","		\
+	"{\"pv_uuid\":\"PVU\", \"vg_name\":\"mgl\", \"vg_uuid\":\"VGU\", \"vg_seqno\":\"7\","	\
 	"\"pe_start\":\"1048576\", \"vg_extent_size\":\"4194304\","		\
 	"\"pv_pe_count\":\"39\", \"pv_pe_alloc_count\":\"15\", \"pv_count\":\"" pvc "\","	\
 	"\"pv_mda_count\":\"" mda "\", \"pvseg_start\":\"" start "\","			\
@@ -126,6 +126,7 @@ static void lvm_report_read(void)
 	CHECK_EQ(mig_lvm_parse(pv, json, p.src), 0);
 	CHECK_STR(pv->pv_uuid, "PVU");
 	CHECK_STR(pv->vg, "mgl");
+	CHECK_EQ(pv->seqno, 7);
 	CHECK_EQ(pv->pe_start, 1048576);
 	CHECK_EQ(pv->extent, 4194304);
 	CHECK_EQ(pv->pe_count, 39);
@@ -178,10 +179,60 @@ static void lvm_report_refused(void)
 	}
 }
 
+/* The VG read again after the copy: what counts as a change of its metadata. */
+static void lvm_metadata_changed(void)
+{
+	const char *json = REPORT(ROW("1", "1", "0", "4", "web", "U2", "0", "linear") ","
+				  ROW("1", "1", "4", "6", "data", "U1", "2", "linear") ","
+				  ROW("1", "1", "10", "2", "data", "U1", "0", "linear") ","
+				  ROW("1", "1", "12", "27", "", "", "0", "free"));
+	/* data extended by 2 extents after its last one, in the report read again. */
+	const char *extended = REPORT(ROW("1", "1", "0", "4", "web", "U2", "0", "linear") ","
+				      ROW("1", "1", "4", "6", "data", "U1", "2", "linear") ","
+				      ROW("1", "1", "10", "2", "data", "U1", "0", "linear") ","
+				      ROW("1", "1", "12", "2", "data", "U1", "8", "linear") ","
+				      ROW("1", "1", "14", "25", "", "", "0", "free"));
+	struct mig_pv was = { 0 }, now = { 0 };
+	char why[300];
+
+	CHECK_EQ(mig_lvm_parse(&was, json, "/dev/vda1"), 0);
+	CHECK_EQ(mig_lvm_parse(&now, json, "/dev/vda1"), 0);
+	CHECK(mig_lvm_same(&was, &now, why, sizeof(why)));
+	CHECK_STR(why, "");
+	/* Any commit of the VG's metadata: its sequence number. */
+	now.seqno = 8;
+	CHECK(!mig_lvm_same(&was, &now, why, sizeof(why)));
+	CHECK_STR(why, "its sequence number went from 7 to 8");
+	/* The same number, other extents (metadata written with --nolocking, say). */
+	mig_lvm_clear(&now);
+	CHECK_EQ(mig_lvm_parse(&now, extended, "/dev/vda1"), 0);
+	CHECK_EQ(now.seqno, 7);
+	CHECK(!mig_lvm_same(&was, &now, why, sizeof(why)));
+	CHECK_STR(why, "LV data has other extents");
+	now.lv[0].nseg = 0;
+	snprintf(now.lv[0].uuid, sizeof(now.lv[0].uuid), "U9");
+	CHECK(!mig_lvm_same(&was, &now, why, sizeof(why)));
+	CHECK_STR(why, "LV web was created");
+	/* An LV gone: the one left is the same as it was. */
+	mig_lvm_clear(&now);
+	CHECK_EQ(mig_lvm_parse(&now, json, "/dev/vda1"), 0);
+	now.nlv = 1;
+	CHECK(!mig_lvm_same(&was, &now, why, sizeof(why)));
+	CHECK_STR(why, "LV data was removed");
+	now.nlv = 2;
+	now.pe_alloc++;
+	CHECK(!mig_lvm_same(&was, &now, why, sizeof(why)));
+	CHECK_STR(why, "its PV or extents are not the same");
+	mig_lvm_clear(&now);
+	mig_lvm_clear(&was);
+	CHECK_EQ(was.nlv, 0);
+}
+
 UT_MAIN("migrate_plan",
 	UT_CASE(grows_the_last),
 	UT_CASE(grow_one_moves_the_rest),
 	UT_CASE(shrinks_by_whole_mib),
 	UT_CASE(refuses_what_cannot_fit),
 	UT_CASE(lvm_report_read),
-	UT_CASE(lvm_report_refused))
+	UT_CASE(lvm_report_refused),
+	UT_CASE(lvm_metadata_changed))

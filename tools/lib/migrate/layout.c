@@ -27,9 +27,7 @@ void mig_lvm_free(struct mig_part *p)
 {
 	if (!p->pv)
 		return;
-	for (size_t i = 0; i < p->pv->nlv; i++)
-		free(p->pv->lv[i].seg);
-	free(p->pv->lv);
+	mig_lvm_clear(p->pv);
 	free(p->pv);
 	p->pv = NULL;
 }

@@ -6,9 +6,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -85,7 +87,7 @@ static int capture(const char *const argv[], char **out)
 	return WEXITSTATUS(status);
 }
 
-static int read_report(struct mig_part *p, struct mig_pv *pv)
+static int read_report(const struct mig_part *p, struct mig_pv *pv)
 {
 	const char *const argv[] = { "lvm", "pvs", "--devices", p->src, "--segments",
 				     "--reportformat", "json", "--units", "b", "--nosuffix",
@@ -101,6 +103,82 @@ static int read_report(struct mig_part *p, struct mig_pv *pv)
 		ret = mig_lvm_parse(pv, out, p->src);
 	free(out);
 	return ret;
+}
+
+int mig_lvm_reread(const struct mig_part *p, struct mig_pv *now)
+{
+	return read_report(p, now);
+}
+
+/*
+ * Where LVM keeps its file locks: `lvm config --typeconfig full
+ * global/locking_dir' says locking_dir="DIR"; /run/lock/lvm (its default)
+ * if it says nothing else.
+ */
+static void lock_dir(struct mig_pv *pv)
+{
+	const char *const argv[] = { "lvm", "config", "--typeconfig", "full", "global/locking_dir",
+				     NULL };
+	char *out = NULL, *a, *b;
+
+	snprintf(pv->lock_dir, sizeof(pv->lock_dir), "/run/lock/lvm");
+	if (!capture(argv, &out) && (a = strchr(out, '"')) && (b = strchr(a + 1, '"')) &&
+	    b > a + 1) {
+		*b = '\0';
+		snprintf(pv->lock_dir, sizeof(pv->lock_dir), "%s", a + 1);
+	}
+	cbt_err_clear();
+	free(out);
+}
+
+/* How long mig_lvm_lock() waits for an LVM command that changes the VG. */
+#define LVM_LOCK_WAIT_S 60
+
+int mig_lvm_lock(const struct mig_pv *pv, volatile sig_atomic_t *stop)
+{
+	char path[PATH_MAX + 160];
+	const struct timespec tick = { 0, 20 * 1000 * 1000 };
+	uint64_t until = cbt_mono_ns() + LVM_LOCK_WAIT_S * 1000000000ULL;
+	struct stat a, b;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/V_%s", pv->lock_dir, pv->vg);
+	for (;;) {
+		/* As LVM opens it (lib/misc/lvm-flock.c): created if missing. */
+		fd = open(path, O_CREAT | O_APPEND | O_RDWR | O_CLOEXEC, 0777);
+		if (fd < 0 && errno == ENOENT)
+			return -ENOENT;
+		if (fd < 0)
+			return cbt_err(-errno, "cannot open LVM's lock %s: %s", path,
+				       strerror(errno));
+		/*
+		 * Not blocking: a command holding it exclusive runs for a moment,
+		 * and a signal must still stop the migration (SA_RESTART).
+		 */
+		while (flock(fd, LOCK_SH | LOCK_NB)) {
+			int e = errno;
+
+			if (e != EWOULDBLOCK && e != EINTR) {
+				close(fd);
+				return cbt_err(-e, "cannot lock %s: %s", path, strerror(e));
+			}
+			if (stop && *stop) {
+				close(fd);
+				return -EINTR;
+			}
+			if (cbt_mono_ns() > until) {
+				close(fd);
+				return cbt_err(-EBUSY, "VG %s: an LVM command held its lock %s for"
+					       " over %d s", pv->vg, path, LVM_LOCK_WAIT_S);
+			}
+			nanosleep(&tick, NULL);
+		}
+		/* LVM unlinks the file when it drops the last lock: this one must be it. */
+		if (!stat(path, &a) && !fstat(fd, &b) && a.st_dev == b.st_dev &&
+		    a.st_ino == b.st_ino)
+			return fd;
+		close(fd);
+	}
 }
 
 /* Each holder of the partition is one of its active LVs. */
@@ -154,6 +232,8 @@ int mig_lvm_read(struct mig_part *p, const struct cbt_dev_info *infos, size_t nr
 		return -ENOMEM;
 	p->pv = pv;
 	ret = read_report(p, pv);
+	if (!ret)
+		lock_dir(pv);
 	for (size_t i = 0; i < pv->nlv && !ret; i++)
 		ret = choose_lv_method(p, &pv->lv[i], infos, nr);
 	if (!ret)

@@ -22,6 +22,9 @@
 #define CBT_MIGRATE_LVM_H
 
 #include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -51,6 +54,8 @@ struct mig_lv {
 
 struct mig_pv {
 	char pv_uuid[40], vg[128], vg_uuid[40];
+	uint64_t seqno;			/* the VG metadata's sequence number */
+	char lock_dir[PATH_MAX];	/* LVM's global/locking_dir: its V_<vg> flock */
 	uint64_t pe_start;		/* bytes: the first extent */
 	uint64_t extent;		/* bytes */
 	uint64_t pe_count, pe_alloc;
@@ -60,9 +65,9 @@ struct mig_pv {
 };
 
 /* What mig_lvm_read() asks `lvm pvs --segments' for: one row per segment of the PV. */
-#define MIG_LVM_FIELDS "pv_uuid,vg_name,vg_uuid,pe_start,vg_extent_size,pv_pe_count," \
-		       "pv_pe_alloc_count,pv_count,pv_mda_count,pvseg_start,pvseg_size," \
-		       "lv_name,lv_uuid,lv_dm_path,seg_start_pe,segtype"
+#define MIG_LVM_FIELDS "pv_uuid,vg_name,vg_uuid,vg_seqno,pe_start,vg_extent_size," \
+		       "pv_pe_count,pv_pe_alloc_count,pv_count,pv_mda_count,pvseg_start," \
+		       "pvseg_size,lv_name,lv_uuid,lv_dm_path,seg_start_pe,segtype"
 
 /*
  * Fill the zeroed @pv from @json, that report (--units b --nosuffix) of
@@ -83,6 +88,29 @@ int mig_lvm_parse(struct mig_pv *pv, const char *json, const char *src);
  */
 int mig_lvm_read(struct mig_part *p, const struct cbt_dev_info *infos, size_t nr);
 void mig_lvm_free(struct mig_part *p);
+
+/*
+ * The VG's metadata in @now is still what @was (the plan's) holds: the
+ * same sequence number, PV, extents and LVs with the same segments. If
+ * not, false and what changed in @why.
+ */
+bool mig_lvm_same(const struct mig_pv *was, const struct mig_pv *now, char *why, size_t len);
+/* Free a mig_pv's LVs and zero it (the struct itself is the caller's). */
+void mig_lvm_clear(struct mig_pv *pv);
+
+/*
+ * LVM's report of @p's PV read again, into the zeroed @now (mig_lvm_clear()
+ * frees it): what the VG's metadata is after the copy.
+ */
+int mig_lvm_reread(const struct mig_part *p, struct mig_pv *now);
+/*
+ * LVM's own lock of @pv's VG (the flock on LOCK_DIR/V_<vg>, which LVM
+ * commands take exclusive to change the VG's metadata), taken shared: the
+ * descriptor; -ENOENT when LVM has no lock directory (no LVM command ran
+ * since boot, or LVM does not lock with files); or -errno (-EINTR: @stop
+ * raised while waiting, -EBUSY: held for over a minute).
+ */
+int mig_lvm_lock(const struct mig_pv *pv, volatile sig_atomic_t *stop);
 
 /* @p's PV fits in @new_bytes: no extent in use lies past it. -ENOSPC with the reason. */
 int mig_lvm_check_shrink(const struct mig_part *p, uint64_t new_bytes);

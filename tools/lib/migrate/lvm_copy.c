@@ -163,28 +163,112 @@ static int clone_lv(struct mig_job *j, size_t i, struct mig_lv *lv, struct mig_r
 	return ret;
 }
 
+/*
+ * Zero the target partition's PV label and metadata area (everything before
+ * the first extent): until the last step writes them, the target holds no
+ * PV that LVM could activate with stale LVs.
+ */
+static int wipe_metadata(const struct mig_part *p, int tfd)
+{
+	uint64_t len = p->pv->pe_start;
+	void *zero = NULL;
+	int ret = posix_memalign(&zero, 4096, LV_IO) ? -ENOMEM : 0;
+
+	if (zero)
+		memset(zero, 0, LV_IO);
+	for (uint64_t off = 0; !ret && off < len; off += LV_IO) {
+		size_t n = len - off < LV_IO ? (size_t)(len - off) : LV_IO;
+
+		if (pwrite(tfd, zero, n, (off_t)off) != (ssize_t)n)
+			ret = cbt_err(errno ? -errno : -EIO, "%s: cannot wipe its PV label: %s",
+				      p->tgt, strerror(errno ? errno : EIO));
+	}
+	if (!ret && fdatasync(tfd))
+		ret = cbt_err(-errno, "%s: %s", p->tgt, strerror(errno));
+	free(zero);
+	return ret;
+}
+
+static int open_pair(const struct mig_part *p, int *sfd, int *tfd)
+{
+	bool sdirect, tdirect;
+
+	*sfd = clone_open(p->src, O_RDONLY, &sdirect);
+	if (*sfd < 0)
+		return cbt_err(*sfd, "%s: %s", p->src, strerror(-*sfd));
+	*tfd = clone_open(p->tgt, O_RDWR | O_EXCL, &tdirect);
+	if (*tfd < 0) {
+		close(*sfd);
+		return cbt_err(*tfd, "%s: %s", p->tgt, strerror(-*tfd));
+	}
+	return 0;
+}
+
+/*
+ * The last step: the PV label and metadata area, copied and compared under
+ * LVM's lock of the VG (shared: no LVM command changes the VG meanwhile;
+ * no LVM command is run while it is held, for LVM's readers queue behind
+ * a waiting writer), then LVM's report read again. The metadata is the
+ * plan's, with the same sequence number and extents, or the copy is
+ * refused and the target's PV wiped again.
+ */
+static int copy_metadata_last(struct mig_job *j, size_t i, struct mig_result *r)
+{
+	const struct mig_part *p = &j->plan.p[i];
+	struct mig_pv now = { 0 };
+	char why[300];
+	int sfd, tfd, lock, ret;
+
+	ret = mig_test_hook("metadata");
+	if (ret)
+		return ret;
+	lock = mig_lvm_lock(p->pv, j->stop);
+	if (lock < 0 && lock != -ENOENT)
+		return lock;
+	cbt_err_clear();
+	ret = open_pair(p, &sfd, &tfd);
+	if (!ret) {
+		ret = copy_lv(j, i, sfd, tfd, NULL, r);
+		close(sfd);
+	}
+	if (lock >= 0)
+		close(lock);
+	if (!ret)
+		ret = mig_lvm_reread(p, &now);
+	if (!ret && !mig_lvm_same(p->pv, &now, why, sizeof(why))) {
+		ret = wipe_metadata(p, tfd);
+		ret = cbt_err(-EAGAIN, "the metadata of VG %s changed during the migration (%s):"
+			      " the LVs were copied as they were before, so %s is not a usable copy"
+			      " and %s; %s is untouched; run the same command again", p->pv->vg,
+			      why, p->tgt, ret ? "its PV label could not be wiped: do not use it" :
+			      "holds no PV (its label and metadata area are wiped)", p->src);
+	}
+	if (tfd >= 0)
+		close(tfd);
+	mig_lvm_clear(&now);
+	return ret;
+}
+
 int mig_lvm_copy(struct mig_job *j, size_t i, struct mig_result *r)
 {
 	const struct mig_part *p = &j->plan.p[i];
 	struct mig_pv *pv = p->pv;
 	struct mig_lv *cur = NULL;
-	bool sdirect, tdirect;
+	char step[160];
 	int sfd, tfd, ret;
 
-	sfd = clone_open(p->src, O_RDONLY, &sdirect);
-	if (sfd < 0)
-		return cbt_err(sfd, "%s: %s", p->src, strerror(-sfd));
-	tfd = clone_open(p->tgt, O_RDWR | O_EXCL, &tdirect);
-	if (tfd < 0) {
-		close(sfd);
-		return cbt_err(tfd, "%s: %s", p->tgt, strerror(-tfd));
-	}
-	/* The PV label and metadata: the VG, PV and LV UUIDs kept. */
-	ret = copy_lv(j, i, sfd, tfd, NULL, r);
+	ret = open_pair(p, &sfd, &tfd);
+	if (ret)
+		return ret;
+	ret = wipe_metadata(p, tfd);
 	for (size_t k = 0; k < pv->nlv && !ret; k++) {
 		cur = &pv->lv[k];
-		if (cur->method != MIG_TRACKED)
-			ret = copy_lv(j, i, sfd, tfd, cur, r);
+		if (cur->method == MIG_TRACKED)
+			continue;
+		ret = copy_lv(j, i, sfd, tfd, cur, r);
+		snprintf(step, sizeof(step), "lv %s", cur->name);
+		if (!ret)
+			ret = mig_test_hook(step);
 	}
 	close(sfd);
 	/* Closed first: the mapping of a tracked LV holds the partition. */
@@ -194,9 +278,13 @@ int mig_lvm_copy(struct mig_job *j, size_t i, struct mig_result *r)
 		if (cur->method == MIG_TRACKED)
 			ret = *j->stop ? -EINTR : clone_lv(j, i, cur, r);
 	}
-	if (ret && ret != -EINTR && cur)
+	if (ret && ret != -EINTR && cur) {
 		cbt_err_prefix(ret, "LV %s", cur->name);
-	else if (ret && ret != -EINTR)
+		return ret;
+	}
+	if (!ret)
+		ret = *j->stop ? -EINTR : copy_metadata_last(j, i, r);
+	if (ret && ret != -EINTR && ret != -EAGAIN)
 		cbt_err_prefix(ret, "the PV's metadata");
 	return ret;
 }

@@ -29,7 +29,7 @@ static uint64_t field_u64(json_object *row, const char *key)
 	return strtoull(field(row, key), NULL, 10);
 }
 
-static struct mig_lv *lv_of(struct mig_pv *pv, const char *uuid)
+static struct mig_lv *lv_of(const struct mig_pv *pv, const char *uuid)
 {
 	for (size_t i = 0; i < pv->nlv; i++)
 		if (!strcmp(pv->lv[i].uuid, uuid))
@@ -48,6 +48,7 @@ static int add_row(struct mig_pv *pv, json_object *row, size_t nrows)
 		snprintf(pv->pv_uuid, sizeof(pv->pv_uuid), "%s", field(row, "pv_uuid"));
 		snprintf(pv->vg, sizeof(pv->vg), "%s", field(row, "vg_name"));
 		snprintf(pv->vg_uuid, sizeof(pv->vg_uuid), "%s", field(row, "vg_uuid"));
+		pv->seqno = field_u64(row, "vg_seqno");
 		pv->pe_start = field_u64(row, "pe_start");
 		pv->extent = field_u64(row, "vg_extent_size");
 		pv->pe_count = field_u64(row, "pv_pe_count");
@@ -130,6 +131,54 @@ int mig_lvm_parse(struct mig_pv *pv, const char *json, const char *src)
 		qsort(pv->lv[i].seg, pv->lv[i].nseg, sizeof(*pv->lv[i].seg), cmp_le);
 	json_object_put(root);
 	return ret;
+}
+
+static bool same_lv(const struct mig_lv *a, const struct mig_lv *b)
+{
+	if (strcmp(a->name, b->name) || a->nseg != b->nseg || a->linear != b->linear)
+		return false;
+	for (size_t k = 0; k < a->nseg; k++)
+		if (a->seg[k].le != b->seg[k].le || a->seg[k].pe != b->seg[k].pe ||
+		    a->seg[k].count != b->seg[k].count)
+			return false;
+	return true;
+}
+
+bool mig_lvm_same(const struct mig_pv *was, const struct mig_pv *now, char *why, size_t len)
+{
+	snprintf(why, len, "its sequence number went from %" PRIu64 " to %" PRIu64, was->seqno,
+		 now->seqno);
+	if (was->seqno != now->seqno)
+		return false;
+	snprintf(why, len, "its PV or extents are not the same");
+	if (strcmp(was->pv_uuid, now->pv_uuid) || strcmp(was->vg_uuid, now->vg_uuid) ||
+	    strcmp(was->vg, now->vg) || was->pe_start != now->pe_start ||
+	    was->extent != now->extent || was->pe_count != now->pe_count ||
+	    was->pe_alloc != now->pe_alloc)
+		return false;
+	for (size_t i = 0; i < now->nlv; i++) {
+		const struct mig_lv *b = &now->lv[i];
+		const struct mig_lv *a = lv_of(was, b->uuid);
+
+		snprintf(why, len, "LV %s %s", b->name, a ? "has other extents" : "was created");
+		if (!a || !same_lv(a, b))
+			return false;
+	}
+	for (size_t i = 0; i < was->nlv; i++) {
+		snprintf(why, len, "LV %s was removed", was->lv[i].name);
+		if (!lv_of(now, was->lv[i].uuid))
+			return false;
+	}
+	why[0] = '\0';
+	return true;
+}
+
+void mig_lvm_clear(struct mig_pv *pv)
+{
+	for (size_t i = 0; i < pv->nlv; i++)
+		free(pv->lv[i].seg);
+	free(pv->lv);
+	memset(pv, 0, sizeof(*pv));
 }
 
 int mig_lvm_check_shrink(const struct mig_part *p, uint64_t new_bytes)

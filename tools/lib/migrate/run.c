@@ -69,6 +69,24 @@ static int run_tool(struct mig_job *j, const char *const argv[])
 	return WEXITSTATUS(status);
 }
 
+#ifdef CBT_TEST_HOOKS
+int mig_test_hook(const char *step)
+{
+	const char *hook = getenv("CBT_MIGRATE_HOOK");
+	char pid[32];
+
+	if (!hook)
+		return 0;
+	setenv("CBT_MIGRATE_STEP", step, 1);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	setenv("CBT_PID", pid, 1);
+	fflush(NULL);
+	if (system(hook))
+		return cbt_err(-ECANCELED, "CBT_MIGRATE_HOOK `%s' failed at step `%s'", hook, step);
+	return 0;
+}
+#endif
+
 /* e2fsck -fy: 0 (clean) and 1 (fixed) are fine. */
 static int fsck_ext(struct mig_job *j, const char *dev)
 {
@@ -422,6 +440,12 @@ int mig_clone_live(struct mig_job *j, const char *cbt, const char *target, bool 
 	ret = cbt_clone_plan(&c);
 	if (!ret)
 		ret = cbt_clone_begin(&c);
+	if (!ret) {
+		char step[PATH_MAX + 8];
+
+		snprintf(step, sizeof(step), "clone %s", target);
+		ret = mig_test_hook(step);
+	}
 	if (!ret)
 		ret = cbt_clone_passes(&c);
 	if (!ret && c.verify)

@@ -69,4 +69,23 @@ int mig_differs(const char *src, const char *tgt, uint64_t off);
 int mig_clone_live(struct mig_job *j, const char *cbt, const char *target, bool shrink,
 		   struct mig_result *r);
 
+/*
+ * Test hook (tests/vm/cases/migrate_lvm_change.sh): in the test build only
+ * (make -C tools cbt-test), the shell command CBT_MIGRATE_HOOK, run with
+ * CBT_MIGRATE_STEP=@step and CBT_PID at fixed points of a copy: "lv NAME"
+ * (an LV of a PV copied and compared), "clone TARGET" (a live clone begun:
+ * its state file written, nothing copied yet), "metadata" (every LV of a
+ * PV copied, its metadata next). A failing hook fails the copy. The
+ * installed tool runs nothing from its environment.
+ */
+#ifdef CBT_TEST_HOOKS
+int mig_test_hook(const char *step);
+#else
+static inline int mig_test_hook(const char *step)
+{
+	(void)step;
+	return 0;
+}
+#endif
+
 #endif /* CBT_MIGRATE_RUN_H */
