@@ -1,0 +1,173 @@
+#!/bin/sh
+# cbt migrate of an LVM PV partition whose VG changes during the migration,
+# and a PV migration interrupted and resumed. The source: a GPT disk with
+# one PV, its VG holding "data" (ext4 under a cbt device, mounted: a live
+# clone), "web" (ext4 mounted, not tracked: recheck) and "raw" (inactive:
+# copied). At fixed points of the copy (CBT_MIGRATE_HOOK, the test build's
+# hook; no sleeps):
+# - after web's copy, `lvextend' of raw: the migration fails with exit
+#   status 1 and says the VG's metadata changed and the target is not a
+#   usable copy; the target partition holds no PV (its label and metadata
+#   area zero), the source VG is whole;
+# - once every LV is copied, before the metadata, `lvcreate': the same;
+# - once data's live clone has begun (its state file written), SIGTERM:
+#   "interrupted", the target holds no PV; the same command then resumes
+#   data's clone ("resumed": true) and completes.
+# The target, activated alone, then holds the source VG as it is after both
+# changes: the same VG, PV and LV UUIDs, every LV on the same extents, raw
+# (with its new extents) and the new LV byte for byte, e2fsck clean on data
+# and web, their files with the source's md5.
+# disks: 128M 192M 64M
+# cost: 50
+# timeout: 600
+# kernels: all
+
+W=/tmp/migrate_lvm_change
+S=$DISK1
+T=$DISK2
+COW=$DISK3
+DATA=/mnt/mc-data
+WEB=/mnt/mc-web
+
+cleanup() {
+	unmount /mnt/mc-t "$DATA" "$WEB"
+	dm_remove mcdata
+	vgchange -an mgc >/dev/null 2>&1 || true
+}
+
+md5_of() { md5sum <"$1" | cut -d' ' -f1; }
+
+# The target partition holds no PV: its first MiB (the label and metadata area) is zero.
+no_pv_on_target() {
+	assert_eq "$(dd if="${T}1" bs=1M count=1 status=none | tr -d '\0' | wc -c)" 0 \
+		"non-zero bytes in the label and metadata area of ${T}1 ($1)"
+	! blkid -p "${T}1" 2>/dev/null | grep -q LVM2_member || fail "${T}1 is an LVM PV ($1)"
+}
+
+# The VG's extents as LVM reports them on PART: one line per LV segment.
+layout() {
+	pvs --devices "$1" --segments --noheadings -o pvseg_start,pvseg_size,lv_name,lv_uuid \
+		--units b --nosuffix "$1" | awk 'NF == 4' | sort -n
+}
+
+# refused_change WHAT HOOK: cbt migrate, HOOK run at its steps, fails saying the VG changed.
+refused_change() {
+	local rc=0 seq_before seq_after
+	log "$1"
+	seq_before=$(vgs --devices "${S}1" --noheadings -o vg_seqno mgc | tr -d ' ')
+	CBT_MIGRATE_HOOK=$2 cbt migrate "$S" "$T" --cow "$COW" --state-dir "$W/state" --json \
+		>"$W/out.json" 2>"$W/err" || rc=$?
+	cat "$W/out.json" "$W/err"
+	seq_after=$(vgs --devices "${S}1" --noheadings -o vg_seqno mgc | tr -d ' ')
+	[ "$seq_after" -gt "$seq_before" ] || fail "$1: the hook did not change the VG"
+	[ "$rc" -ne 0 ] || fail "$1: a migration during which the VG changed was accepted"
+	assert_eq "$rc" 1 "$1: the exit status"
+	grep -q '"result": "failed"' "$W/out.json" || fail "$1: the result is not \"failed\""
+	grep -q "partition 1 (${S}1): the metadata of VG mgc changed during the migration (its sequence number went from $seq_before to $seq_after): the LVs were copied as they were before, so ${T}1 is not a usable copy and holds no PV (its label and metadata area are wiped); ${S}1 is untouched; run the same command again" \
+		"$W/err" || fail "$1: the message does not say what changed and what the target is"
+	no_pv_on_target "$1"
+}
+
+need_module dm_cbt
+need_cmd cbt sfdisk e2fsck lvm pvcreate vgcreate lvcreate lvextend pvs vgs lvs vgchange blkid
+
+rm -rf "$W" && mkdir -p "$W" "$DATA" "$WEB" /mnt/mc-t
+lvm_setup
+
+log "the source: GPT, one LVM PV; LVs data (tracked), web (mounted), raw (inactive)"
+printf 'label: gpt\ntype=E6D6D379-F507-44C2-A23C-238F2A3DF928, name="pv"\n' | sfdisk -q "$S" ||
+	fail "sfdisk $S"
+assert_cmd pvcreate -q -y "${S}1"
+assert_cmd vgcreate -q -s 4M mgc "${S}1"
+assert_cmd lvcreate -q -y -L 24M -n data mgc
+assert_cmd lvcreate -q -y -L 12M -n web mgc
+assert_cmd lvcreate -q -y -L 8M -n raw mgc
+assert_cmd dd if=/dev/urandom of=/dev/mapper/mgc-raw bs=1M count=8 conv=fsync status=none
+raw_head=$(md5_of /dev/mapper/mgc-raw)
+assert_cmd lvchange -q -an mgc/raw
+cbt_create mcdata /dev/mapper/mgc-data 128
+assert_cmd mkfs.ext4 -q -F -L data /dev/mapper/mcdata
+assert_cmd mkfs.ext4 -q -F -L web /dev/mapper/mgc-web
+assert_cmd mount /dev/mapper/mcdata "$DATA"
+assert_cmd mount /dev/mapper/mgc-web "$WEB"
+assert_cmd dd if=/dev/urandom of="$DATA/bulk" bs=1M count=8 conv=fsync status=none
+assert_cmd dd if=/dev/urandom of="$WEB/index" bs=64k count=32 conv=fsync status=none
+data_sum=$(md5_of "$DATA/bulk")
+web_sum=$(md5_of "$WEB/index")
+cbt migrate "$S" "$T" --dry-run >"$W/plan" || fail "cbt migrate --dry-run"
+cat "$W/plan"
+for m in "LV data .* tracked .* mcdata" "LV web .* recheck .* $WEB" "LV raw .* copy .* inactive"; do
+	grep -q "^ *$m" "$W/plan" || fail "the plan lacks \"$m\""
+done
+
+refused_change "raw extended after web's copy, before raw's" \
+	'[ "$CBT_MIGRATE_STEP" != "lv web" ] || lvextend -q -L +8M --devices '"${S}1"' mgc/raw'
+assert_cmd lvchange -q -ay mgc/raw
+assert_eq "$(dd if=/dev/mapper/mgc-raw bs=1M count=8 status=none | md5sum | cut -d' ' -f1)" \
+	"$raw_head" "raw's first 8 MiB on the source after the refused migration"
+# Its new extents hold data of their own, which the target must get.
+assert_cmd dd if=/dev/urandom of=/dev/mapper/mgc-raw bs=1M seek=8 count=8 conv=fsync status=none
+raw_sum=$(md5_of /dev/mapper/mgc-raw)
+assert_cmd lvchange -q -an mgc/raw
+
+refused_change "an LV created once every LV is copied, before the metadata" \
+	'[ "$CBT_MIGRATE_STEP" != metadata ] || lvcreate -q -y -L 8M -n new --devices '"${S}1"' mgc'
+assert_cmd dd if=/dev/urandom of=/dev/mapper/mgc-new bs=1M count=8 conv=fsync status=none
+new_sum=$(md5_of /dev/mapper/mgc-new)
+
+log "SIGTERM once data's live clone has begun, then the same command again"
+rm -rf "$W/state"
+rc=0
+CBT_MIGRATE_HOOK='case "$CBT_MIGRATE_STEP" in "clone "*-data) kill -TERM "$CBT_PID";; esac' \
+	cbt migrate "$S" "$T" --cow "$COW" --state-dir "$W/state" --json >"$W/int.json" \
+	2>"$W/int.err" || rc=$?
+cat "$W/int.json" "$W/int.err"
+assert_eq "$rc" 1 "the exit status of the interrupted migration"
+grep -q '"result": "interrupted"' "$W/int.json" || fail "the stopped run is not \"interrupted\""
+grep -q "interrupted by a signal (SIGINT, SIGTERM or SIGHUP) at partition 1 (${S}1): $S is untouched, $T incomplete" \
+	"$W/int.err" || fail "the stopped run does not say what happened"
+ls "$W"/state/clone-*data.json >/dev/null 2>&1 || fail "no clone state file for data"
+no_pv_on_target "the interrupted run"
+assert_cmd cbt migrate "$S" "$T" --cow "$COW" --state-dir "$W/state" --json >"$W/done.json"
+cat "$W/done.json"
+grep -q '"result": "complete"' "$W/done.json" || fail "the second run did not complete"
+grep -q '"again": true' "$W/done.json" || fail "the second run did not find its own table"
+tr -d '\n' <"$W/done.json" | grep -q '"name": "data",[^}]*"method": "tracked",[^}]*"done": true,[^}]*"resumed": true' ||
+	fail "data's clone did not resume"
+for m in '"name": "web",[^}]*"method": "recheck",[^}]*"done": true' \
+	'"name": "raw",[^}]*"method": "copy",[^}]*"done": true' \
+	'"name": "new",[^}]*"method": "copy",[^}]*"done": true'; do
+	tr -d '\n' <"$W/done.json" | grep -q "$m" || fail "the complete run lacks $m"
+done
+
+log "the source VG stopped: the target alone holds it as it is now"
+pvs --devices "${S}1" --noheadings -o pv_uuid,vg_uuid,pe_start --units b --nosuffix \
+	"${S}1" >"$W/ids" || fail "pvs ${S}1"
+layout "${S}1" >"$W/layout"
+lvs --devices "${S}1" --noheadings -o lv_name,lv_uuid,lv_size --units b --nosuffix mgc |
+	sort >"$W/lvs" || fail "lvs"
+umount "$DATA" "$WEB"
+dm_remove mcdata
+assert_cmd vgchange -q -an --devices "${S}1" mgc
+pvs --devices "${T}1" --noheadings -o pv_uuid,vg_uuid,pe_start --units b --nosuffix \
+	"${T}1" >"$W/t.ids" || fail "pvs ${T}1"
+cmp "$W/ids" "$W/t.ids" || fail "the target's PV and VG UUIDs, or its first extent"
+layout "${T}1" >"$W/t.layout"
+cat "$W/t.layout"
+cmp "$W/layout" "$W/t.layout" || fail "the target's LVs are not on the source's extents"
+lvs --devices "${T}1" --noheadings -o lv_name,lv_uuid,lv_size --units b --nosuffix mgc |
+	sort >"$W/t.lvs" || fail "lvs"
+cmp "$W/lvs" "$W/t.lvs" || fail "the target's LV names, UUIDs or sizes"
+assert_cmd vgchange -q -ay --devices "${T}1" mgc
+assert_eq "$(md5_of /dev/mapper/mgc-raw)" "$raw_sum" "raw, extended, on the target"
+assert_eq "$(md5_of /dev/mapper/mgc-new)" "$new_sum" "the new LV on the target"
+assert_cmd e2fsck -fn /dev/mapper/mgc-web
+assert_cmd e2fsck -fn /dev/mapper/mgc-data
+assert_cmd mount -o ro /dev/mapper/mgc-web /mnt/mc-t
+assert_eq "$(md5_of /mnt/mc-t/index)" "$web_sum" "web's file on the target"
+umount /mnt/mc-t
+assert_cmd mount -o ro /dev/mapper/mgc-data /mnt/mc-t
+assert_eq "$(md5_of /mnt/mc-t/bulk)" "$data_sum" "data's file on the target"
+umount /mnt/mc-t
+assert_cmd vgchange -q -an --devices "${T}1" mgc
+pass
