@@ -255,7 +255,7 @@ int mig_lvm_copy(struct mig_job *j, size_t i, struct mig_result *r)
 	struct mig_pv *pv = p->pv;
 	struct mig_lv *cur = NULL;
 	char step[160];
-	int sfd, tfd, ret;
+	int sfd = -1, tfd = -1, ret;
 
 	ret = open_pair(p, &sfd, &tfd);
 	if (ret)
