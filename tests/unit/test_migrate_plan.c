@@ -4,9 +4,13 @@
  * migrate/lvm_report.c: LVM's JSON report of a PV, and whether it fits.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "migrate/lvm.h"
 #include "migrate/plan.h"
@@ -228,6 +232,48 @@ static void lvm_metadata_changed(void)
 	CHECK_EQ(was.nlv, 0);
 }
 
+/* LVM's lock of the VG: taken shared beside LVM's readers, waited for behind a writer. */
+static void lvm_lock_shared(void)
+{
+	char dir[] = "/tmp/cbt-ut-lvmlock-XXXXXX", path[64];
+	struct mig_pv pv = { .vg = "mgl" };
+	volatile sig_atomic_t stop = 1;
+	int reader, writer, fd;
+	struct stat st;
+
+	CHECK(mkdtemp(dir));
+	snprintf(pv.lock_dir, sizeof(pv.lock_dir), "%s/none", dir);
+	CHECK_EQ(mig_lvm_lock(&pv, &stop), -ENOENT);	/* no lock directory: no LVM lock */
+	snprintf(pv.lock_dir, sizeof(pv.lock_dir), "%s", dir);
+	snprintf(path, sizeof(path), "%s/V_mgl", dir);
+	/* Created as LVM creates it, and shared with an LVM reader. */
+	fd = mig_lvm_lock(&pv, &stop);
+	CHECK(fd >= 0);
+	CHECK_EQ(stat(path, &st), 0);
+	reader = open(path, O_RDWR | O_CLOEXEC);
+	CHECK(reader >= 0);
+	CHECK_EQ(flock(reader, LOCK_SH | LOCK_NB), 0);
+	/* An LVM command that would change the VG cannot. */
+	writer = open(path, O_RDWR | O_CLOEXEC);
+	CHECK(writer >= 0);
+	CHECK_EQ(flock(writer, LOCK_EX | LOCK_NB), -1);
+	CHECK_EQ(errno, EWOULDBLOCK);
+	close(fd);
+	close(reader);
+	/* Held exclusive: waited for until a signal stops the wait. */
+	CHECK_EQ(flock(writer, LOCK_EX | LOCK_NB), 0);
+	CHECK_EQ(mig_lvm_lock(&pv, &stop), -EINTR);
+	close(writer);
+	/* Unlinked by the LVM command that held it last: a new one is taken. */
+	CHECK_EQ(unlink(path), 0);
+	fd = mig_lvm_lock(&pv, &stop);
+	CHECK(fd >= 0);
+	CHECK_EQ(stat(path, &st), 0);
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+}
+
 UT_MAIN("migrate_plan",
 	UT_CASE(grows_the_last),
 	UT_CASE(grow_one_moves_the_rest),
@@ -235,4 +281,5 @@ UT_MAIN("migrate_plan",
 	UT_CASE(refuses_what_cannot_fit),
 	UT_CASE(lvm_report_read),
 	UT_CASE(lvm_report_refused),
-	UT_CASE(lvm_metadata_changed))
+	UT_CASE(lvm_metadata_changed),
+	UT_CASE(lvm_lock_shared))
