@@ -193,6 +193,7 @@ static int open_pair(const struct mig_part *p, int *sfd, int *tfd)
 {
 	bool sdirect, tdirect;
 
+	*tfd = -1;
 	*sfd = clone_open(p->src, O_RDONLY, &sdirect);
 	if (*sfd < 0)
 		return cbt_err(*sfd, "%s: %s", p->src, strerror(-*sfd));
@@ -217,7 +218,7 @@ static int copy_metadata_last(struct mig_job *j, size_t i, struct mig_result *r)
 	const struct mig_part *p = &j->plan.p[i];
 	struct mig_pv now = { 0 };
 	char why[300];
-	int sfd, tfd, lock, ret;
+	int sfd = -1, tfd = -1, lock, ret, wiped;
 
 	ret = mig_test_hook("metadata");
 	if (ret)
@@ -227,24 +228,37 @@ static int copy_metadata_last(struct mig_job *j, size_t i, struct mig_result *r)
 		return lock;
 	cbt_err_clear();
 	ret = open_pair(p, &sfd, &tfd);
-	if (!ret) {
-		ret = copy_lv(j, i, sfd, tfd, NULL, r);
-		close(sfd);
+	if (ret) {
+		if (lock >= 0)
+			close(lock);
+		return ret;
 	}
+	ret = copy_lv(j, i, sfd, tfd, NULL, r);
+	close(sfd);
 	if (lock >= 0)
 		close(lock);
 	if (!ret)
 		ret = mig_lvm_reread(p, &now);
 	if (!ret && !mig_lvm_same(p->pv, &now, why, sizeof(why))) {
-		ret = wipe_metadata(p, tfd);
+		wiped = wipe_metadata(p, tfd);
+		cbt_err_clear();
 		ret = cbt_err(-EAGAIN, "the metadata of VG %s changed during the migration (%s):"
 			      " the LVs were copied as they were before, so %s is not a usable copy"
 			      " and %s; %s is untouched; run the same command again", p->pv->vg,
-			      why, p->tgt, ret ? "its PV label could not be wiped: do not use it" :
+			      why, p->tgt, wiped ? "its PV label could not be wiped: do not use it" :
 			      "holds no PV (its label and metadata area are wiped)", p->src);
+	} else if (ret) {
+		/* Stopped, or a copy that differs: no PV label left half written. */
+		char err[1200];
+
+		snprintf(err, sizeof(err), "%s", cbt_err_detail() ? cbt_err_detail() : "");
+		wiped = wipe_metadata(p, tfd);
+		cbt_err_clear();
+		if (err[0])
+			cbt_err(ret, "%s%s", err, wiped ? "; and its PV label could not be wiped:"
+				" do not use it" : "");
 	}
-	if (tfd >= 0)
-		close(tfd);
+	close(tfd);
 	mig_lvm_clear(&now);
 	return ret;
 }
