@@ -10,6 +10,8 @@
 #   usable copy; the target partition holds no PV (its label and metadata
 #   area zero), the source VG is whole;
 # - once every LV is copied, before the metadata, `lvcreate': the same;
+# - once every LV is copied, before the metadata, SIGTERM: "interrupted",
+#   the target partition holds no PV;
 # - once data's live clone has begun (its state file written), SIGTERM:
 #   "interrupted", the target holds no PV; the same command then resumes
 #   data's clone ("resumed": true) and completes.
@@ -114,6 +116,16 @@ refused_change "an LV created once every LV is copied, before the metadata" \
 	'[ "$CBT_MIGRATE_STEP" != metadata ] || lvcreate -q -y -L 8M -n new --devices '"${S}1"' mgc'
 assert_cmd dd if=/dev/urandom of=/dev/mapper/mgc-new bs=1M count=8 conv=fsync status=none
 new_sum=$(md5_of /dev/mapper/mgc-new)
+
+log "SIGTERM once every LV is copied, before the metadata: no PV left on the target"
+rc=0
+CBT_MIGRATE_HOOK='[ "$CBT_MIGRATE_STEP" != metadata ] || kill -TERM "$CBT_PID"' \
+	cbt migrate "$S" "$T" --cow "$COW" --state-dir "$W/state" --json >"$W/int0.json" \
+	2>"$W/int0.err" || rc=$?
+cat "$W/int0.json" "$W/int0.err"
+assert_eq "$rc" 1 "the exit status of the migration stopped before the metadata"
+grep -q '"result": "interrupted"' "$W/int0.json" || fail "the run stopped before the metadata is not \"interrupted\""
+no_pv_on_target "the run stopped before the metadata"
 
 log "SIGTERM once data's live clone has begun, then the same command again"
 rm -rf "$W/state"
