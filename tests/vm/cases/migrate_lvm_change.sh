@@ -70,6 +70,22 @@ refused_change() {
 	no_pv_on_target "$1"
 }
 
+# stopped WHEN HOOK: cbt migrate, HOOK sending it SIGTERM WHEN, stops with
+# exit status 1, says so, and leaves no PV on the target.
+stopped() {
+	local rc=0
+	log "SIGTERM $1"
+	CBT_MIGRATE_HOOK=$2 cbt migrate "$S" "$T" --cow "$COW" --state-dir "$W/state" --json \
+		>"$W/int.json" 2>"$W/int.err" || rc=$?
+	cat "$W/int.json" "$W/int.err"
+	assert_eq "$rc" 1 "the exit status of the migration stopped $1"
+	grep -q '"result": "interrupted"' "$W/int.json" ||
+		fail "the run stopped $1 is not \"interrupted\""
+	grep -q "interrupted by a signal (SIGINT, SIGTERM or SIGHUP) at partition 1 (${S}1): $S is untouched, $T incomplete" \
+		"$W/int.err" || fail "the run stopped $1 does not say what happened"
+	no_pv_on_target "the run stopped $1"
+}
+
 need_module dm_cbt
 need_cmd cbt sfdisk e2fsck lvm pvcreate vgcreate lvcreate lvextend pvs vgs lvs vgchange blkid
 
@@ -117,29 +133,14 @@ refused_change "an LV created once every LV is copied, before the metadata" \
 assert_cmd dd if=/dev/urandom of=/dev/mapper/mgc-new bs=1M count=8 conv=fsync status=none
 new_sum=$(md5_of /dev/mapper/mgc-new)
 
-log "SIGTERM once every LV is copied, before the metadata: no PV left on the target"
-rc=0
-CBT_MIGRATE_HOOK='[ "$CBT_MIGRATE_STEP" != metadata ] || kill -TERM "$CBT_PID"' \
-	cbt migrate "$S" "$T" --cow "$COW" --state-dir "$W/state" --json >"$W/int0.json" \
-	2>"$W/int0.err" || rc=$?
-cat "$W/int0.json" "$W/int0.err"
-assert_eq "$rc" 1 "the exit status of the migration stopped before the metadata"
-grep -q '"result": "interrupted"' "$W/int0.json" || fail "the run stopped before the metadata is not \"interrupted\""
-no_pv_on_target "the run stopped before the metadata"
+stopped "once every LV is copied, before the metadata" \
+	'[ "$CBT_MIGRATE_STEP" != metadata ] || kill -TERM "$CBT_PID"'
 
 log "SIGTERM once data's live clone has begun, then the same command again"
 rm -rf "$W/state"
-rc=0
-CBT_MIGRATE_HOOK='case "$CBT_MIGRATE_STEP" in "clone "*-data) kill -TERM "$CBT_PID";; esac' \
-	cbt migrate "$S" "$T" --cow "$COW" --state-dir "$W/state" --json >"$W/int.json" \
-	2>"$W/int.err" || rc=$?
-cat "$W/int.json" "$W/int.err"
-assert_eq "$rc" 1 "the exit status of the interrupted migration"
-grep -q '"result": "interrupted"' "$W/int.json" || fail "the stopped run is not \"interrupted\""
-grep -q "interrupted by a signal (SIGINT, SIGTERM or SIGHUP) at partition 1 (${S}1): $S is untouched, $T incomplete" \
-	"$W/int.err" || fail "the stopped run does not say what happened"
+stopped "once data's live clone has begun" \
+	'case "$CBT_MIGRATE_STEP" in "clone "*-data) kill -TERM "$CBT_PID";; esac'
 ls "$W"/state/clone-*data.json >/dev/null 2>&1 || fail "no clone state file for data"
-no_pv_on_target "the interrupted run"
 assert_cmd cbt migrate "$S" "$T" --cow "$COW" --state-dir "$W/state" --json >"$W/done.json"
 cat "$W/done.json"
 grep -q '"result": "complete"' "$W/done.json" || fail "the second run did not complete"
