@@ -33,6 +33,7 @@ static const struct nla_policy cbt_policy[CBT_A_MAX + 1] = {
 	[CBT_A_FREEZE] = { .type = NLA_FLAG },
 	[CBT_A_RANGE_SECTOR] = { .type = NLA_U64 },
 	[CBT_A_RANGE_SECTORS] = { .type = NLA_U64 },
+	[CBT_A_DEVICE_FLAGS] = NLA_POLICY_MASK(NLA_U32, __CBT_DEVICE_F_ALL),
 };
 
 /* CBT_CMD_COUNT_BITMAP's own: anything else in its request is refused. */
@@ -118,13 +119,17 @@ static int put_selector(struct sk_buff *skb, struct cbt_tracker *t)
 	return 0;
 }
 
-static int put_epoch(struct sk_buff *skb, struct cbt_epoch *e, enum cbt_epoch_state state)
+/* @flags: CBT_A_DEVICE_FLAGS of the request (CBT_DEVICE_F_NO_EPOCH_BITS: no count). */
+static int put_epoch(struct sk_buff *skb, struct cbt_epoch *e, enum cbt_epoch_state state,
+		     u32 flags)
 {
 	struct nlattr *nest = nla_nest_start(skb, CBT_A_EPOCH);
 
 	if (!nest ||
 	    nla_put_u64_64bit(skb, CBT_A_EPOCH_NUMBER, e->number, CBT_A_PAD) ||
-	    nla_put_u32(skb, CBT_A_EPOCH_STATE, state) ||
+	    nla_put_u32(skb, CBT_A_EPOCH_STATE, state))
+		return -EMSGSIZE;
+	if (!(flags & CBT_DEVICE_F_NO_EPOCH_BITS) &&
 	    nla_put_u64_64bit(skb, CBT_A_EPOCH_BITS, cbt_bitmap_weight(&e->bm), CBT_A_PAD))
 		return -EMSGSIZE;
 	nla_nest_end(skb, nest);
@@ -132,7 +137,7 @@ static int put_epoch(struct sk_buff *skb, struct cbt_epoch *e, enum cbt_epoch_st
 }
 
 static int fill_device(struct sk_buff *skb, struct cbt_tracker *t, u32 portid,
-		       u32 seq, int flags)
+		       u32 seq, int flags, u32 dev_flags)
 {
 	struct nlattr *epochs;
 	void *hdr;
@@ -161,9 +166,10 @@ static int fill_device(struct sk_buff *skb, struct cbt_tracker *t, u32 portid,
 	if (!epochs)
 		goto unlock;
 	for (i = 0; i < t->ledger.nr_closed; i++)
-		if (put_epoch(skb, t->slots[t->ledger.closed[i].slot], CBT_EPOCH_CLOSED))
+		if (put_epoch(skb, t->slots[t->ledger.closed[i].slot], CBT_EPOCH_CLOSED,
+			      dev_flags))
 			goto unlock;
-	if (put_epoch(skb, t->slots[t->ledger.open_slot], CBT_EPOCH_OPEN))
+	if (put_epoch(skb, t->slots[t->ledger.open_slot], CBT_EPOCH_OPEN, dev_flags))
 		goto unlock;
 	nla_nest_end(skb, epochs);
 	r = 0;
@@ -184,13 +190,17 @@ cancel:
 static int get_device_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct cbt_tracker *t = lookup(info->attrs, info->extack);
+	u32 dev_flags = 0;
 	struct sk_buff *msg;
 	int r;
 
 	if (IS_ERR(t))
 		return PTR_ERR(t);
+	/* Any bit outside __CBT_DEVICE_F_ALL was refused by the policy. */
+	if (info->attrs[CBT_A_DEVICE_FLAGS])
+		dev_flags = nla_get_u32(info->attrs[CBT_A_DEVICE_FLAGS]);
 	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	r = msg ? fill_device(msg, t, info->snd_portid, info->snd_seq, 0) : -ENOMEM;
+	r = msg ? fill_device(msg, t, info->snd_portid, info->snd_seq, 0, dev_flags) : -ENOMEM;
 	cbt_tracker_put(t);
 	if (r) {
 		nlmsg_free(msg);
@@ -222,7 +232,7 @@ static int get_device_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
 		if (!t)
 			break;
 		if (fill_device(skb, t, NETLINK_CB(cb->skb).portid,
-				cb->nlh->nlmsg_seq, NLM_F_MULTI)) {
+				cb->nlh->nlmsg_seq, NLM_F_MULTI, 0)) {
 			cbt_tracker_put(t);
 			break;
 		}

@@ -171,15 +171,21 @@ def dump(rows, out, js):
     if noop:
         out.append(f"   timing overhead (two clock reads around a no-op): {num(noop['dump_us']) / 1000:.1f} ms, "
                    "included below")
+    start = next((r for r in res if r.get("pattern") == "start"), None)
+    if start:
+        out.append(f"   process start: /bin/true {num(start['true_us']) / 1000:.1f} ms, "
+                   f"`cbt --version` {num(start['version_us']) / 1000:.1f} ms (medians of 5)")
     out.append("")
     out.append(f"{'block':>6} {'pattern':<9} {'how':<8} {'blocks set':>11} {'bitmap mem':>11} "
-               f"{'load ms':>8} {'dump ms':>8} {'min ms':>7} {'- empty':>8} {'kernel':>7} {'kcount':>7}  runs (ms)")
-    js["dump"] = {"noop_us": num(noop["dump_us"]) if noop else None, "rows": []}
+               f"{'load ms':>8} {'dump ms':>8} {'min ms':>7} {'- empty':>8} {'kernel':>7} {'kcount':>7} {'kdev':>6}  runs (ms)")
+    js["dump"] = {"noop_us": num(noop["dump_us"]) if noop else None, "rows": [],
+                  "true_ms": num(start["true_us"]) / 1000 if start else None,
+                  "version_ms": num(start["version_us"]) / 1000 if start else None}
     loads = {(r["block"], r["pattern"]): num(r["load_us"]) for r in res if "load_us" in r}
     marks = {(r["block"], r["pattern"]): num(r["mark_us"]) for r in res if "mark_us" in r}
     empty = {r["block"]: num(r["dump_us"]) for r in res if r.get("pattern") == "none" and "dump_us" in r}
     for r in res:
-        if "dump_us" not in r or r.get("pattern") == "noop":
+        if "dump_us" not in r or r.get("pattern") in ("noop", "start"):
             continue
         key = (r["block"], r["pattern"])
         blk = f"{int(r['block']) // 1024}K"
@@ -189,7 +195,7 @@ def dump(rows, out, js):
         runs = [num(x) / 1000 for x in r.get("runs_us", "").split(",") if x]
         net = (num(r["dump_us"]) - empty[r["block"]]) / 1000 if r["block"] in empty else None
         out.append(f"{blk:>6} {r['pattern']:<9} {r['how']:<8} {int(r['blocks_set']):>11} {memtxt:>11} "
-                   f"{fmt(load / 1000 if load else None, 0):>8} {num(r['dump_us']) / 1000:>8.1f} {fmt(min(runs) if runs else None, 1):>7} {fmt(net, 1):>8} {fmt(num(r.get('kdump_us')) / 1000 if r.get('kdump_us') else None, 1):>7} {fmt(num(r.get('kcount_us')) / 1000 if r.get('kcount_us') else None, 1):>7}  "
+                   f"{fmt(load / 1000 if load else None, 0):>8} {num(r['dump_us']) / 1000:>8.1f} {fmt(min(runs) if runs else None, 1):>7} {fmt(net, 1):>8} {fmt(num(r.get('kdump_us')) / 1000 if r.get('kdump_us') else None, 1):>7} {fmt(num(r.get('kcount_us')) / 1000 if r.get('kcount_us') else None, 1):>7} {fmt(num(r.get('kdev_us')) / 1000 if r.get('kdev_us') else None, 1):>6}  "
                    + " ".join(f"{x:.0f}" for x in runs))
         js["dump"]["rows"].append({
             "block_bytes": int(r["block"]), "pattern": r["pattern"], "how": r["how"],
@@ -197,7 +203,8 @@ def dump(rows, out, js):
             ("load_ms" if r["how"] == "loaded" else "mark_ms"): load / 1000 if load else None,
             "dump_ms": num(r["dump_us"]) / 1000, "dump_minus_empty_ms": net, "dump_min_ms": min(runs) if runs else None,
             "kernel_dump_ms": num(r.get("kdump_us")) / 1000 if r.get("kdump_us") else None,
-            "kernel_count_ms": num(r.get("kcount_us")) / 1000 if r.get("kcount_us") else None, "runs_ms": runs})
+            "kernel_count_ms": num(r.get("kcount_us")) / 1000 if r.get("kcount_us") else None,
+            "kernel_device_ms": num(r.get("kdev_us")) / 1000 if r.get("kdev_us") else None, "runs_ms": runs})
     out.append("   dump ms: median wall time of the whole `cbt bitmap --summary` process (min ms: the fastest")
     out.append("   run, the least disturbed by the host); - empty: median minus")
     out.append("   the same for an empty bitmap at that block size (process start, netlink setup), i.e.")
@@ -205,7 +212,8 @@ def dump(rows, out, js):
     out.append("   \"written\", the time fio took to mark the blocks. kernel: the same dump received by")
     out.append("   nlprobe (no decoding, a small static program): kernel + socket, plus its own start.")
     out.append("   kcount: the COUNT_BITMAP request --summary sends, by nlprobe: the kernel's count, plus")
-    out.append("   nlprobe's start")
+    out.append("   nlprobe's start. kdev: GET_DEVICE with every epoch's count (what `cbt status` asks;")
+    out.append("   --summary asks without the counts), by nlprobe")
     out.append("")
 
 

@@ -22,6 +22,9 @@
  *   v1          the family reports interface version 1 (an older module)
  *   v99         the family reports interface version 99 (a newer module)
  *   nocount     a module from before CBT_CMD_COUNT_BITMAP (not in its ops)
+ *               and CBT_A_DEVICE_FLAGS (its CTRL_ATTR_MAXATTR is below it:
+ *               the attribute in a request is -EINVAL, as genetlink's
+ *               strict validation answers); v1 too
  *   badcount    COUNT_BITMAP replies with more runs than blocks
  * resize and stale apply to COUNT_BITMAP too.
  *
@@ -237,32 +240,21 @@ static int find_epoch(struct fdev *f, uint64_t n)
 	return -1;
 }
 
-static void put_device(struct fdev *f, uint32_t seq, uint16_t flags)
+static void put_device(struct fdev *f, uint32_t seq, uint16_t flags, uint32_t dev_flags)
 {
 	struct nlmsghdr *nlh = mb_genl(msg_buf(), MB_FAMILY, CBT_CMD_GET_DEVICE, seq, flags);
+	struct mb_dev d = f->d;
 
-	mb_put_device(nlh, &f->d);
+	if (dev_flags & CBT_DEVICE_F_NO_EPOCH_BITS)
+		d.omit = CBT_A_EPOCH_BITS;
+	mb_put_device(nlh, &d);
 	msg_done(nlh);
 }
 
-static void get_device(const struct nlattr *const *tb, uint32_t seq, bool dump)
+/* The family's CTRL_ATTR_MAXATTR: modules before CBT_A_DEVICE_FLAGS end below it. */
+static uint32_t fake_maxattr(void)
 {
-	struct fdev *f;
-
-	if (dump) {
-		for (int i = 0; i < fk.nr_devs; i++)
-			put_device(&fk.devs[i], seq, NLM_F_MULTI);
-		msg_done(mb_done(msg_buf(), seq, 0, NULL));
-		flush();
-		return;
-	}
-	f = lookup(tb, seq);
-	if (!f)
-		return;
-	if (++fk.get_device_calls == 2 && scenario("uuidchange") && f == &fk.devs[0])
-		f->d.uuid[0] ^= 0xff;
-	put_device(f, seq, 0);
-	reply_error(seq, 0, NULL, 0);
+	return scenario("nocount") || scenario("v1") ? CBT_A_DEVICE_FLAGS - 1 : CBT_A_MAX;
 }
 
 static void log_change(const char *what, const struct fdev *f, uint64_t n)
@@ -274,6 +266,40 @@ static void log_change(const char *what, const struct fdev *f, uint64_t n)
 		return;
 	fprintf(l, "%s %s %llu\n", what, f->d.name, (unsigned long long)n);
 	fclose(l);
+}
+
+static void get_device(const struct nlattr *const *tb, uint32_t seq, bool dump)
+{
+	uint32_t dev_flags = 0;
+	struct fdev *f;
+
+	if (dump) {
+		for (int i = 0; i < fk.nr_devs; i++)
+			put_device(&fk.devs[i], seq, NLM_F_MULTI, 0);
+		msg_done(mb_done(msg_buf(), seq, 0, NULL));
+		flush();
+		return;
+	}
+	if (tb[CBT_A_DEVICE_FLAGS]) {
+		if (fake_maxattr() < CBT_A_DEVICE_FLAGS) {
+			reply_error(seq, -EINVAL, "Unknown attribute type", 0);
+			return;
+		}
+		dev_flags = mnl_attr_get_u32(tb[CBT_A_DEVICE_FLAGS]);
+		if (dev_flags & ~(uint32_t)__CBT_DEVICE_F_ALL) {
+			reply_error(seq, -EINVAL, "reserved bit set", 0);
+			return;
+		}
+	}
+	f = lookup(tb, seq);
+	if (!f)
+		return;
+	if (++fk.get_device_calls == 2 && scenario("uuidchange") && f == &fk.devs[0])
+		f->d.uuid[0] ^= 0xff;
+	if (dev_flags & CBT_DEVICE_F_NO_EPOCH_BITS)
+		log_change("nobits", f, f->d.epoch_current);
+	put_device(f, seq, 0, dev_flags);
+	reply_error(seq, 0, NULL, 0);
 }
 
 static void close_epoch(const struct nlattr *const *tb, uint32_t seq)
@@ -488,6 +514,7 @@ static void get_family(const struct nlmsghdr *req)
 	mnl_attr_put_u16(nlh, CTRL_ATTR_FAMILY_ID, MB_FAMILY);
 	mnl_attr_put_u32(nlh, CTRL_ATTR_VERSION, scenario("v1") ? 1 : scenario("v99") ? 99 :
 			 DM_CBT_GENL_VERSION);
+	mnl_attr_put_u32(nlh, CTRL_ATTR_MAXATTR, fake_maxattr());
 	/* The commands it answers; before COUNT_BITMAP (nocount, v1) without it. */
 	ops = mnl_attr_nest_start(nlh, CTRL_ATTR_OPS);
 	for (uint32_t cmd = CBT_CMD_GET_DEVICE; cmd <= CBT_CMD_COUNT_BITMAP; cmd++) {

@@ -67,7 +67,8 @@ void mb_put_device(struct nlmsghdr *nlh, const struct mb_dev *d)
 
 		put_u64(nlh, CBT_A_EPOCH_NUMBER, d->epochs[i].number);
 		mnl_attr_put_u32(nlh, CBT_A_EPOCH_STATE, d->epochs[i].state);
-		put_u64(nlh, CBT_A_EPOCH_BITS, d->epochs[i].bits);
+		if (!OMIT(CBT_A_EPOCH_BITS))
+			put_u64(nlh, CBT_A_EPOCH_BITS, d->epochs[i].bits);
 		mnl_attr_nest_end(nlh, e);
 	}
 	mnl_attr_nest_end(nlh, epochs);

@@ -156,7 +156,11 @@ int bitmap_main(int argc, char *argv[])
 	if (argc - optind > 1)
 		return bad_argument("bitmap", "takes one DEVICE, not also", argv[optind + 1], NULL);
 	cbt_nl_need(CBT_NL_READ);
-	ret = cbt_dev_lookup(argv[optind], &nl, &sel, &info);
+	/* The summary needs no per-epoch counts: a module that can skips them. */
+	ret = cbt_dev_lookup(argv[optind], &nl, &sel, NULL);
+	if (!ret)
+		ret = cbt_get_device_flags(nl, &sel, &info,
+					   o.mode == SUMMARY ? CBT_DEVICE_F_NO_EPOCH_BITS : 0);
 	if (ret)
 		goto out;
 	if (!have_epochs) {

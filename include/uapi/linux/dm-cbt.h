@@ -21,6 +21,13 @@
  *
  * CBT_CMD_GET_DEVICE
  *   doit, with a selector: one reply carrying the device's status.
+ *   CBT_A_DEVICE_FLAGS (NLA_U32, enum cbt_device_flags; doit only) may
+ *   hold CBT_DEVICE_F_NO_EPOCH_BITS: the epoch nests then leave out
+ *   CBT_A_EPOCH_BITS, which costs a count of every held epoch's bitmap
+ *   under the device's lock (as long as CBT_CMD_COUNT_BITMAP's, for a
+ *   large dense bitmap). An unknown flag is -EINVAL. Modules before it do
+ *   not know the attribute (their family's CTRL_ATTR_MAXATTR is below
+ *   CBT_A_DEVICE_FLAGS) and refuse it with -EINVAL: ask the family first.
  *   dumpit, no attributes: one message per cbt device. Each reply holds:
  *     CBT_A_DEV_NAME, CBT_A_DEV_MAJOR, CBT_A_DEV_MINOR
  *     CBT_A_UUID: binary, 16 bytes. The tracking identity. It is created
@@ -37,7 +44,8 @@
  *         kernel (the open one and every closed one not yet committed):
  *         CBT_A_EPOCH_NUMBER: NLA_U64
  *         CBT_A_EPOCH_STATE: NLA_U32, enum cbt_epoch_state
- *         CBT_A_EPOCH_BITS: NLA_U64, blocks set in its bitmap
+ *         CBT_A_EPOCH_BITS: NLA_U64, blocks set in its bitmap (left out
+ *             when CBT_DEVICE_F_NO_EPOCH_BITS asked so)
  *     CBT_A_METADATA_ERRORS: NLA_U64, failed metadata I/Os since load
  *     CBT_A_LAST_COMMITTED: NLA_U64, the last epoch committed under this
  *         identity (0: none). Committing consumes an epoch's changes: a
@@ -269,6 +277,7 @@ enum cbt_attr {
 	CBT_A_COUNT_BLOCKS,
 	CBT_A_COUNT_RUNS,
 	CBT_A_COUNT_END,
+	CBT_A_DEVICE_FLAGS,
 	__CBT_A_LAST
 };
 
@@ -342,6 +351,13 @@ enum cbt_snap_state {
 enum cbt_bitmap_flags {
 	CBT_BITMAP_F_EXTENTS = 1U << 0,
 	__CBT_BITMAP_F_ALL = CBT_BITMAP_F_EXTENTS
+};
+
+/* CBT_A_DEVICE_FLAGS of a CBT_CMD_GET_DEVICE request. */
+enum cbt_device_flags {
+	/* Leave CBT_A_EPOCH_BITS out of the epoch nests: no count of the bitmaps. */
+	CBT_DEVICE_F_NO_EPOCH_BITS = 1U << 0,
+	__CBT_DEVICE_F_ALL = CBT_DEVICE_F_NO_EPOCH_BITS
 };
 
 enum cbt_event {

@@ -16,7 +16,9 @@
 # which receives every message and decodes nothing, gives the kernel's and
 # the socket's share (kdump), and the count the summary asks for
 # (CBT_CMD_COUNT_BITMAP, no bitmap crosses the socket) read by nlprobe
-# gives the kernel's count alone (kcount).
+# gives the kernel's count alone (kcount); the device query with every
+# epoch's count (kdev) is what `cbt status` asks and --summary no longer
+# does; `cbt --version` beside /bin/true is the process start.
 # disks: 9M 129M
 # timeout: 900
 # grace: 60
@@ -68,7 +70,7 @@ write_pattern() {
 
 # measure BS PATTERN HOW: dump times and memory of device bd-cbt.
 measure() {
-	local bs=$1 pat=$2 how=$3 st set bytes n=0 t all="" kall="" call="" med kmed cmed sum
+	local bs=$1 pat=$2 how=$3 st set bytes n=0 t all="" kall="" call="" dall="" med kmed cmed dmed sum
 	st=$(dmsetup status bd-cbt)
 	set=$(echo "$st" | awk '{ split($8, a, "/"); print a[1] }')
 	bytes=$(echo "$st" | awk '{ print $9 }')
@@ -83,6 +85,10 @@ measure() {
 		# COUNT_BITMAP (9) of epoch 1: what --summary asks a module that has it
 		t=$(time_us nlprobe 9 1:str=bd-cbt 13:u64=1)
 		call="$call $t"
+		# GET_DEVICE (1) with each epoch's count: the query --summary no
+		# longer sends (it asks CBT_DEVICE_F_NO_EPOCH_BITS), `cbt status` does
+		t=$(time_us nlprobe 1 1:str=bd-cbt)
+		dall="$dall $t"
 		n=$((n + 1))
 	done
 	t=$(nlprobe -d 5 1:str=bd-cbt 13:u64=1 18:u32=1)
@@ -92,8 +98,10 @@ measure() {
 	med=$(echo "$all" | tr ' ' '\n' | grep . | median)
 	kmed=$(echo "$kall" | tr ' ' '\n' | grep . | median)
 	cmed=$(echo "$call" | tr ' ' '\n' | grep . | median)
+	dmed=$(echo "$dall" | tr ' ' '\n' | grep . | median)
 	bench_out dump block=$((bs * 512)) pattern=$pat how=$how blocks_set=$set \
-		bitmap_bytes=$bytes dump_us=$med kdump_us=$kmed kcount_us=$cmed "runs_us=$(echo $all | tr ' ' ,)"
+		bitmap_bytes=$bytes dump_us=$med kdump_us=$kmed kcount_us=$cmed kdev_us=$dmed \
+		"runs_us=$(echo $all | tr ' ' ,)"
 }
 
 assert_cmd dmsetup create bd-zero --table "0 $SECTORS zero"
@@ -102,6 +110,12 @@ assert_cmd dmsetup create bd-zero --table "0 $SECTORS zero"
 all=""
 for n in 1 2 3 4 5; do all="$all $(time_us true)"; done
 bench_out dump pattern=noop dump_us="$(echo "$all" | tr ' ' '\n' | grep . | median)"
+# Process start: /bin/true (busybox, static) and `cbt --version` (the tool's
+# libraries loaded and relocated, the module asked for its version).
+all="" call=""
+for n in 1 2 3 4 5; do all="$all $(time_us /bin/true)"; call="$call $(time_us cbt --version)"; done
+bench_out dump pattern=start true_us="$(echo "$all" | tr ' ' '\n' | grep . | median)" \
+	version_us="$(echo "$call" | tr ' ' '\n' | grep . | median)"
 
 for bs in 128 8; do
 	if [ "$bs" = 128 ]; then md=$DISK1; else md=$DISK2; fi

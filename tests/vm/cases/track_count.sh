@@ -5,7 +5,8 @@
 # 64-bit words and across bitmap leaves (32768 blocks each: a 1 GiB device
 # over dm-zero at 4 KiB blocks has 8 leaves and a ninth of one block), a
 # whole leaf, a partial last block, one epoch and the union of two. Then
-# bad count requests are refused with a message and change nothing, and
+# bad count requests (and bad GET_DEVICE flags) are refused with a message
+# and change nothing, and
 # counts of a 1 TiB device (several holds of the device's lock each) race
 # writes, epoch closes and commits: each ends with the counts or a clean
 # error, and once quiet they agree with the dump again.
@@ -106,6 +107,13 @@ probe 19 "No cbt device" $CNT 1:str=nosuch 13:u64=1
 probe 22 "" $CNT 1:str=z 13:raw=0100				# a u64 of two bytes
 probe 1 "CAP_SYS_ADMIN" -u 65534 $CNT 1:str=z 13:u64="$E"
 probe 95 "" -d $CNT 1:str=z 13:u64="$E"				# no dump of it
+# GET_DEVICE (1) with CBT_A_DEVICE_FLAGS (52): CBT_DEVICE_F_NO_EPOCH_BITS
+# (1) is taken; an unknown bit or a wrong size is refused. That the reply
+# then has no CBT_A_EPOCH_BITS, every `cbt bitmap --summary` above checks:
+# the tool refuses a reply that has it (and `cbt status`, one without).
+probe 0 "" 1 1:str=z 52:u32=1
+probe 22 "reserved bit set" 1 1:str=z 52:u32=2
+probe 22 "" 1 1:str=z 52:raw=01
 assert_eq "$(cbt status z --json)" "$before" "device state after bad requests"
 # the blocks every held epoch lists, exactly (the device is over dm-zero:
 # its data cannot change, what tracking recorded can)

@@ -15,6 +15,8 @@
 # Everything is uncompressed: the kernel unpacks 85 MB in ~0.4 s under TCG,
 # gunzip would cost more.
 
+# Libraries the cbt tool loads with dlopen (sonames), packed beside it.
+VM_TOOL_DLOPEN=(libcurl.so.4)
 # Real tools (not busybox applets) the guest gets, as "dest-dir:source".
 VM_TOOLS=(
 	/usr/sbin:/usr/sbin/dmsetup
@@ -238,7 +240,19 @@ vm_build_initramfs() {
 	done
 	for f in "$kmods"/*.ko; do [ -f "$f" ] && install -m 0644 "$f" "$proj/lib/modules/$kver/extra/"; done
 	[ -n "$ko" ] && install -m 0644 "$ko" "$proj/lib/modules/$kver/extra/dm-cbt.ko"
-	if [ -n "$tool" ]; then copy_elf "$proj" "$tool" /usr/sbin cbt || return 1; fi
+	if [ -n "$tool" ]; then
+		copy_elf "$proj" "$tool" /usr/sbin cbt || return 1
+		# What the tool loads with dlopen (not in its DT_NEEDED, so neither
+		# copy_elf nor vm_check_elf_deps sees it): libcurl, for the S3
+		# commands (tools/lib/store/curl_dl.h), with its own libraries.
+		for f in "${VM_TOOL_DLOPEN[@]}"; do
+			f=$(ldconfig -p | awk -v so="$f" '$1 == so && /x86-64/ { print $NF; exit }')
+			[ -n "$f" ] && copy_elf "$proj" "$f" "$(dirname "$f")" || {
+				echo "vm: initramfs: ${VM_TOOL_DLOPEN[*]}: the tool loads it, the host has none" >&2
+				return 1
+			}
+		done
+	fi
 	# The nbdkit plugin, built next to the tool (tests/vm/run).
 	f=$TOP/tools/nbdkit-cbt-plugin.so
 	if [ -f "$f" ]; then

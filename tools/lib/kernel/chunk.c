@@ -111,14 +111,24 @@ static void count_words_popcnt(const struct cbt_chunk *c, struct cbt_bitmap_coun
 #endif
 #endif
 
+#ifdef CBT_TEST_HOOKS
+bool cbt_chunk_no_popcnt;
+unsigned long cbt_chunk_generic_words;
+#else
+#define cbt_chunk_no_popcnt false
+#endif
+
 static void count_words(const struct cbt_chunk *c, struct cbt_bitmap_count *n)
 {
 #ifdef COUNT_POPCNT
 	__builtin_cpu_init();
-	if (__builtin_cpu_supports("popcnt")) {
+	if (!cbt_chunk_no_popcnt && __builtin_cpu_supports("popcnt")) {
 		count_words_popcnt(c, n);
 		return;
 	}
+#endif
+#ifdef CBT_TEST_HOOKS
+	cbt_chunk_generic_words++;
 #endif
 	count_words_body(c, n);
 }

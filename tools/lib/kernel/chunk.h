@@ -13,6 +13,7 @@
 #define CBT_CHUNK_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "util/extents.h"
@@ -63,5 +64,15 @@ struct cbt_bitmap_count {
  * dense 1 TiB bitmap of 4 KiB blocks costs about what its dump does.
  */
 int cbt_chunk_count(struct cbt_chunk_ctx *ctx, const struct cbt_chunk *c, struct cbt_bitmap_count *n);
+
+#ifdef CBT_TEST_HOOKS
+/*
+ * Test builds: count words without the popcnt instruction even where the
+ * CPU has it (the path of CPUs without it, and of qemu64 guests), and how
+ * many chunks of words were counted so.
+ */
+extern bool cbt_chunk_no_popcnt;
+extern unsigned long cbt_chunk_generic_words;
+#endif
 
 #endif /* CBT_CHUNK_H */

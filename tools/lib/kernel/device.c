@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <libmnl/libmnl.h>
 
 #include "kernel/device.h"
 #include "util/util.h"
@@ -31,23 +32,40 @@ static int dev_err(int err, const struct cbt_devsel *sel)
 	return err;
 }
 
+struct device_req {
+	struct cbt_dev_info *info;
+	uint32_t flags;		/* CBT_A_DEVICE_FLAGS sent */
+};
+
 static int device_cb(const struct nlmsghdr *nlh, void *data)
 {
-	struct cbt_dev_info *info = data;
+	struct device_req *d = data;
 
-	if (info->epochs)	/* a doit has one reply */
+	if (d->info->epochs)	/* a doit has one reply */
 		return cbt_err(-EPROTO, "bad reply from dm-cbt: two replies to one GET_DEVICE");
-	return cbt_parse_device(nlh, info);
+	return cbt_parse_device_flags(nlh, d->info, d->flags);
 }
 
 int cbt_get_device(struct cbt_nl *nl, const struct cbt_devsel *sel, struct cbt_dev_info *info)
 {
+	return cbt_get_device_flags(nl, sel, info, 0);
+}
+
+int cbt_get_device_flags(struct cbt_nl *nl, const struct cbt_devsel *sel, struct cbt_dev_info *info,
+			 uint32_t flags)
+{
 	struct nlmsghdr *req = cbt_nl_request(nl, CBT_CMD_GET_DEVICE, false);
+	struct device_req d = { .info = info };
 	int ret;
 
 	memset(info, 0, sizeof(*info));
 	cbt_put_devsel(req, sel);
-	ret = cbt_nl_exchange(nl, req, device_cb, info);
+	/* A module that does not know the attribute would refuse the request. */
+	if (flags && cbt_nl_has_attr(nl, CBT_A_DEVICE_FLAGS)) {
+		d.flags = flags;
+		mnl_attr_put_u32(req, CBT_A_DEVICE_FLAGS, flags);
+	}
+	ret = cbt_nl_exchange(nl, req, device_cb, &d);
 	if (!ret && !info->epochs)
 		ret = cbt_err(-EPROTO, "bad reply from dm-cbt: no answer to GET_DEVICE");
 	if (ret)

@@ -20,6 +20,13 @@
 
 int cbt_get_device(struct cbt_nl *nl, const struct cbt_devsel *sel, struct cbt_dev_info *info);
 /*
+ * The same, asking for CBT_A_DEVICE_FLAGS @flags when the module knows the
+ * attribute (an older one gets the plain request): with
+ * CBT_DEVICE_F_NO_EPOCH_BITS the epochs' bits are not counted and stay 0.
+ */
+int cbt_get_device_flags(struct cbt_nl *nl, const struct cbt_devsel *sel, struct cbt_dev_info *info,
+			 uint32_t flags);
+/*
  * The one sequence that opens a DEVICE argument: parse @arg into @sel
  * (devsel.h), open a dm_cbt socket into *@nlp unless one is open already,
  * and, when @info is not NULL, read the device's state into it

@@ -230,6 +230,9 @@ int cbt_nl_parse_family(const struct nlmsghdr *nlh, struct cbt_nl *nl)
 	nl->family = mnl_attr_get_u16(tb[CTRL_ATTR_FAMILY_ID]);
 	if (tb[CTRL_ATTR_VERSION] && mnl_attr_get_payload_len(tb[CTRL_ATTR_VERSION]) == 4)
 		nl->version = mnl_attr_get_u32(tb[CTRL_ATTR_VERSION]);
+	nl->maxattr = 0;
+	if (tb[CTRL_ATTR_MAXATTR] && mnl_attr_get_payload_len(tb[CTRL_ATTR_MAXATTR]) == 4)
+		nl->maxattr = mnl_attr_get_u32(tb[CTRL_ATTR_MAXATTR]);
 	nl->cmds = 0;
 	if (tb[CTRL_ATTR_OPS]) {
 		mnl_attr_for_each_nested(attr, tb[CTRL_ATTR_OPS]) {
@@ -262,6 +265,11 @@ int cbt_nl_parse_family(const struct nlmsghdr *nlh, struct cbt_nl *nl)
 bool cbt_nl_has_cmd(const struct cbt_nl *nl, unsigned int cmd)
 {
 	return cmd < 64 && (nl->cmds >> cmd & 1);
+}
+
+bool cbt_nl_has_attr(const struct cbt_nl *nl, unsigned int type)
+{
+	return type <= nl->maxattr;
 }
 
 /* Set once by a subcommand before it opens the socket (cbt is single-threaded there). */

@@ -46,6 +46,11 @@ struct cbt_nl {
 	 * version (CBT_CMD_COUNT_BITMAP) is found without trying it.
 	 */
 	uint64_t cmds;
+	/*
+	 * The family's CTRL_ATTR_MAXATTR: the newest attribute the module
+	 * knows. A newer one in a request would be refused (-EINVAL).
+	 */
+	uint32_t maxattr;
 	uint32_t seq;
 	char *tx;
 	char *rx;
@@ -108,5 +113,7 @@ int cbt_nl_rx(struct cbt_nl_rx *rx, const void *buf, size_t len, cbt_nl_cb cb, v
 int cbt_nl_parse_family(const struct nlmsghdr *nlh, struct cbt_nl *nl);
 /* The module has command @cmd (nl->cmds). */
 bool cbt_nl_has_cmd(const struct cbt_nl *nl, unsigned int cmd);
+/* Whether the module knows attribute @type (CTRL_ATTR_MAXATTR). */
+bool cbt_nl_has_attr(const struct cbt_nl *nl, unsigned int type);
 
 #endif /* CBT_GENL_H */

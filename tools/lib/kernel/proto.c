@@ -82,6 +82,7 @@ static const char *const attr_names[] = {
 	[CBT_A_COUNT_BLOCKS] = "CBT_A_COUNT_BLOCKS",
 	[CBT_A_COUNT_RUNS] = "CBT_A_COUNT_RUNS",
 	[CBT_A_COUNT_END] = "CBT_A_COUNT_END",
+	[CBT_A_DEVICE_FLAGS] = "CBT_A_DEVICE_FLAGS",
 };
 
 _Static_assert(CBT_A_MAX < 64, "cbt_attr_index()'s multi mask holds 64 types");
@@ -325,7 +326,7 @@ static int cmp_epoch(const void *a, const void *b)
 	return x->number < y->number ? -1 : x->number > y->number;
 }
 
-static int parse_epochs(const struct nlattr *nest, struct cbt_dev_info *info)
+static int parse_epochs(const struct nlattr *nest, struct cbt_dev_info *info, bool bits)
 {
 	const struct nlattr *tb[CBT_A_MAX + 1], *attr;
 	const void *buf = mnl_attr_get_payload(nest);
@@ -353,8 +354,10 @@ static int parse_epochs(const struct nlattr *nest, struct cbt_dev_info *info)
 			ret = get_u64(etb, CBT_A_EPOCH_NUMBER, &ep->number);
 		if (!ret)
 			ret = get_u32(etb, CBT_A_EPOCH_STATE, &ep->state);
-		if (!ret)
+		if (!ret && bits)
 			ret = get_u64(etb, CBT_A_EPOCH_BITS, &ep->bits);
+		if (!ret && !bits && etb[CBT_A_EPOCH_BITS])
+			ret = cbt_err(-EPROTO, "CBT_A_EPOCH_BITS sent, though not asked for");
 		if (ret)
 			return cbt_err_prefix(ret, "epoch nest %zu", info->nr_epochs);
 		info->nr_epochs++;
@@ -435,6 +438,11 @@ static int parse_snap(const struct nlattr *nest, struct cbt_snap_info *s)
 
 int cbt_parse_device(const struct nlmsghdr *nlh, struct cbt_dev_info *info)
 {
+	return cbt_parse_device_flags(nlh, info, 0);
+}
+
+int cbt_parse_device_flags(const struct nlmsghdr *nlh, struct cbt_dev_info *info, uint32_t flags)
+{
 	const struct nlattr *tb[CBT_A_MAX + 1];
 	uint64_t bytes;
 	int ret;
@@ -493,7 +501,7 @@ int cbt_parse_device(const struct nlmsghdr *nlh, struct cbt_dev_info *info)
 			      info->dev_sectors);
 		goto err;
 	}
-	ret = parse_epochs(tb[CBT_A_EPOCHS], info);
+	ret = parse_epochs(tb[CBT_A_EPOCHS], info, !(flags & CBT_DEVICE_F_NO_EPOCH_BITS));
 	if (!ret && tb[CBT_A_SNAPSHOT])
 		ret = parse_snap(tb[CBT_A_SNAPSHOT], &info->snap);
 	if (!ret && info->snap.present && info->snap.sectors != info->dev_sectors)

@@ -101,6 +101,12 @@ struct cbt_dev_info {
  * closed ones older, bits not above nr_blocks.
  */
 int cbt_parse_device(const struct nlmsghdr *nlh, struct cbt_dev_info *info);
+/*
+ * The same for a reply to a request with CBT_A_DEVICE_FLAGS @flags: with
+ * CBT_DEVICE_F_NO_EPOCH_BITS, the epochs have no CBT_A_EPOCH_BITS (bits
+ * stay 0), and one that has it is refused.
+ */
+int cbt_parse_device_flags(const struct nlmsghdr *nlh, struct cbt_dev_info *info, uint32_t flags);
 void cbt_dev_info_free(struct cbt_dev_info *info);
 uint64_t cbt_dev_bytes(const struct cbt_dev_info *info);
 /* Bytes that @blocks changed blocks stand for, at most the device size. */

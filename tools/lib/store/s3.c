@@ -2,9 +2,9 @@
 /*
  * The S3 client: libcurl does HTTP and the SigV4 signature; this file
  * builds the requests S3 defines, retries them, and picks the few fields
- * it needs out of the XML answers.
+ * it needs out of the XML answers. libcurl is loaded by cbt_s3_open()
+ * (curl_dl.h), so commands that never touch S3 do not load it.
  */
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store/curl_dl.h"
 #include "store/s3.h"
 #include "store/sock.h"
 #include "util/util.h"
@@ -81,12 +82,6 @@ static int read_config(struct cbt_s3 *s, const char *path)
 	}
 	fclose(f);
 	return 0;
-}
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static void curl_init(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
 /* Variable @name: a number up to @max, or @def when unset or empty. */
@@ -165,8 +160,7 @@ int cbt_s3_open(struct cbt_s3 *s, const char *url, const char *config_file)
 		ret = env_u32("CBT_S3_PATIENCE", 600, 86400, " (seconds)", &s->patience_s);
 	if (ret)
 		return ret;
-	pthread_once(&curl_once, curl_init);
-	return 0;
+	return cbt_curl_load(&ret) ? 0 : ret;
 }
 
 void cbt_s3_buf_free(struct cbt_s3_buf *b)
@@ -306,11 +300,11 @@ static bool xml_field(const char *xml, const char *tag, char *out, size_t len)
 	return true;
 }
 
-static int once(const struct cbt_s3 *s, struct req *r, CURLcode *cc)
+static int once(const struct cbt_curl *cu, const struct cbt_s3 *s, struct req *r, CURLcode *cc)
 {
 	char url[2048], user[600], sigv4[128], range[80];
 	struct curl_slist *h = NULL;
-	CURL *c = curl_easy_init();
+	CURL *c = cu->easy_init();
 	int ret = 0;
 
 	if (!c)
@@ -322,7 +316,7 @@ static int once(const struct cbt_s3 *s, struct req *r, CURLcode *cc)
 	snprintf(user, sizeof(user), "%s:%s", s->access_key, s->secret_key);
 	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", s->region);
 	/* S3 servers sign the body as UNSIGNED-PAYLOAD unless told otherwise: say so. */
-	h = curl_slist_append(h, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
+	h = cu->slist_append(h, "x-amz-content-sha256: UNSIGNED-PAYLOAD");
 	/*
 	 * No "Expect:" or "Content-Type:" to drop curl's own: curl 7.88 signs
 	 * such empty headers that it then does not send.
@@ -333,39 +327,39 @@ static int once(const struct cbt_s3 *s, struct req *r, CURLcode *cc)
 				 r->range_off, r->range_off + r->range_len - 1);
 		else
 			snprintf(range, sizeof(range), "Range: bytes=%" PRIu64 "-", r->fd_done);
-		h = curl_slist_append(h, range);
+		h = cu->slist_append(h, range);
 	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4);
-	curl_easy_setopt(c, CURLOPT_USERPWD, user);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	cu->easy_setopt(c, CURLOPT_URL, url);
+	cu->easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4);
+	cu->easy_setopt(c, CURLOPT_USERPWD, user);
+	cu->easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	cu->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	cu->easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
 	/* A stalled server: less than 1 KiB/s for 60 s ends the attempt. */
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
-	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, r);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	cu->easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+	cu->easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+	cu->easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	cu->easy_setopt(c, CURLOPT_WRITEDATA, r);
+	cu->easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	cu->easy_setopt(c, CURLOPT_HEADERDATA, r);
 	if (!strcmp(r->method, "HEAD")) {
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		cu->easy_setopt(c, CURLOPT_NOBODY, 1L);
 	} else if (r->body || !strcmp(r->method, "PUT") || !strcmp(r->method, "POST")) {
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body ? r->body : "");
-		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
+		cu->easy_setopt(c, CURLOPT_POSTFIELDS, r->body ? r->body : "");
+		cu->easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+		cu->easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
 	} else if (strcmp(r->method, "GET")) {
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
+		cu->easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
 	}
 	r->http = 0;
 	r->err.len = 0;
-	*cc = curl_easy_perform(c);
+	*cc = cu->easy_perform(c);
 	if (*cc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->http);
+		cu->easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->http);
 	if (r->write_err)
 		ret = r->write_err;
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
+	cu->slist_free_all(h);
+	cu->easy_cleanup(c);
 	return ret;
 }
 
@@ -403,7 +397,10 @@ static int request(const struct cbt_s3 *s, struct req *r)
 	char code[128], what[1024];
 	CURLcode cc = CURLE_OK;
 	int ret = 0;
+	const struct cbt_curl *cu = cbt_curl_load(&ret);
 
+	if (!cu)
+		return ret;
 	snprintf(what, sizeof(what), "%s s3://%s/%s%s%s", r->method, s->bucket, s->prefix,
 		 r->name && *s->prefix && *r->name ? "/" : "", r->name ? r->name : "");
 	for (int attempt = 0; attempt <= s->retries; attempt++) {
@@ -419,7 +416,7 @@ static int request(const struct cbt_s3 *s, struct req *r)
 		}
 		if (r->out)
 			r->out->len = 0;
-		ret = once(s, r, &cc);
+		ret = once(cu, s, r, &cc);
 		trace(r, cc);
 		if (ret)
 			break;
@@ -445,7 +442,7 @@ static int request(const struct cbt_s3 *s, struct req *r)
 	/* -ETIMEDOUT: every attempt failed in a way worth retrying (cbt_s3_patient()). */
 	if (!ret && cc != CURLE_OK)
 		ret = cbt_err(cbt_s3_retryable(cc, 0) ? -ETIMEDOUT : -EIO, "%s: %s (after %d attempts)",
-			      what, curl_easy_strerror(cc), s->retries + 1);
+			      what, cu->easy_strerror(cc), s->retries + 1);
 	else if (!ret && r->http >= 300) {
 		if (!xml_field(r->err.p, "Code", code, sizeof(code)))
 			snprintf(code, sizeof(code), "HTTP %ld", r->http);
