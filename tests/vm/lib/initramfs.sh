@@ -33,6 +33,9 @@ VM_TOOLS=(
 VM_TOOLS+=(/usr/sbin:/usr/sbin/blkid)
 # util-linux flock (busybox has none), for udev/cbt-reattach.
 VM_TOOLS+=(/usr/bin:/usr/bin/flock)
+# util-linux chrt (busybox has none), for tests/bench's bench_parallel
+# (BENCH_PRIOS=idle: a backup under SCHED_IDLE).
+VM_TOOLS+=(/usr/bin:/usr/bin/chrt)
 # zstd, for tests/bench's bench_backup (its `dd | zstd -3' baseline).
 VM_TOOLS+=(/usr/bin:/usr/bin/zstd)
 # QEMU's NBD stack, for cbt serve --snapshot (serve_snapshot): qemu-nbd, and
