@@ -48,6 +48,7 @@ bg_kill fio
 
 field() { grep -o "\"$1\": [^,]*" "$W/out.json" | tail -n 1 | sed 's/^[^:]*: //; s/"//g'; }
 assert_eq "$(field result)" complete "result"
+assert_eq "$(field final_pass_ms)" 500 "the final-pass budget in force (the default)"
 assert_eq "$(field ok)" true "verify ok"
 assert_eq "$(field frozen)" true "last pass frozen"
 assert_eq "$(field final)" true "last pass is the final one"
