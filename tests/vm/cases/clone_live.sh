@@ -87,7 +87,7 @@ cat "$W/human"
 assert_eq "$rc" 0 "second clone (unmounted source, --force over the first, --used-only)"
 p1=$(sed -n 's/^pass 1: epoch [0-9]*, \([0-9]*\) blocks.*/\1/p' "$W/human")
 log "pass 1 copied $p1 of 2048 blocks"
-[ -n "$p1" ] && [ "$p1" -lt 2048 ] || fail "--used-only copied every block"
+{ [ -n "$p1" ] && [ "$p1" -lt 2048 ]; } || fail "--used-only copied every block"
 grep -q '^verify: .*of blocks the filesystem uses' "$W/human" || fail "no verification of the used blocks"
 grep -q 'growpart' "$W/human" || fail "no hint on growing the larger target"
 grep -q 'writing over an ext4 filesystem' "$W/human" || fail "no word on what --force overwrote"
