@@ -283,17 +283,34 @@ while [ "$k" -lt "${BENCH_ROTATE:-0}" ] && [ $# -gt 1 ]; do
 done
 prios="$*"
 log "I/O schedulers: 17th device $(cat /sys/block/"${DISK5#/dev/}"/queue/scheduler), backed-up $(cat /sys/block/"${DISK2#/dev/}"/queue/scheduler)"
+# cpu_ticks: the guest's busy CPU time (/proc/stat: all but idle and
+# iowait), then that of the kernel's threads (children of kthreadd: the
+# kworkers running dm_cbt's work items, writeback, jbd2), in clock ticks.
+# Kernel threads run at nice 0 whatever the backups' priority: what they
+# do for the backups competes with the 17th device's writer as it is.
+cpu_ticks() {
+	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+	cat /proc/[0-9]*/stat 2>/dev/null |
+		awk '{ sub(/^.*\) /, ""); if ($2 == 2) k += $12 + $13 } END { print k + 0 }'
+}
 for p in $prios; do
 	change
+	set -- $(cpu_ticks)
+	c0=$1 k0=$2
 	s0=$(now_us)
 	all_at_once "$p" || fail "a parallel incremental at $p failed: $(cat "$W"/inc*.err)"
 	s1=$(now_us)
-	echo "$p $s0 $s1 $(read_bytes)" >>"$W/prio.times"
+	set -- $(cpu_ticks)
+	echo "$p $s0 $s1 $(read_bytes) $(($1 - c0)) $(($2 - k0))" >>"$W/prio.times"
 done
 if [ -n "$prios" ]; then
+	set -- $(cpu_ticks)
+	c0=$1 k0=$2
 	s0=$(now_us)
 	sleep 20
-	echo "none $s0 $(now_us) 0" >>"$W/prio.times"
+	s1=$(now_us)
+	set -- $(cpu_ticks)
+	echo "none $s0 $s1 0 $(($1 - c0)) $(($2 - k0))" >>"$W/prio.times"
 fi
 kill "$(cat "$W/fio.pid")"
 wait "$(cat "$W/fio.pid")" 2>/dev/null || true
@@ -311,13 +328,13 @@ bench_out scale phase=backups "n=$NB" "serial_us=$((t1 - t0))" "serial_bytes=$se
 	"parallel_p99_us=$2" "niced_us=$((t5 - t4))" "niced_bytes=$nice_bytes" \
 	"niced_p50_us=$nice50" "niced_p99_us=$nice99"
 if [ -n "$prios" ]; then
-	while read -r p s0 s1 b; do
+	while read -r p s0 s1 b cpu kt; do
 		a=$(((s0 - f0) / 1000)) && z=$(((s1 - f0) / 1000))
 		set -- $(lat_pcts "$W/lat_clat.1.log" "$a" "$z")
 		n=$(awk -F', *' -v a="$a" -v b="$z" '$1 >= a && $1 <= b { n++ } END { print n + 0 }' \
 			"$W/lat_clat.1.log")
 		bench_out scale phase=prio "prio=$p" "us=$((s1 - s0))" "bytes=$b" "p50_us=$1" \
-			"p99_us=$2" "writes=$n" "idle_p99_us=$idle99"
+			"p99_us=$2" "writes=$n" "idle_p99_us=$idle99" "cpu_ticks=$cpu" "kthread_ticks=$kt"
 	done <"$W/prio.times"
 fi
 if [ "${BENCH_WAITS:-0}" = 1 ]; then
