@@ -23,7 +23,8 @@
 # another 10%, the 16 at once at that priority: settings separated by ":",
 # each a "+" list of nice10 (nice 10), idle (SCHED_IDLE, `chrt --idle`,
 # the unit's CPUSchedulingPolicy=idle), be7 (best-effort I/O priority 7),
-# ioidle (the idle I/O class), tN (`cbt backup --threads N`); e.g.
+# ioidle (the idle I/O class), tN (`cbt backup --threads N`), idlecopy
+# (`cbt backup --idle`: SCHED_IDLE once the snapshot is taken); e.g.
 # BENCH_PRIOS=nice10+be7:idle:idle+ioidle. BENCH_ROTATE=K starts the list
 # at its K-th setting (so runs can take the settings in different orders).
 # One "BENCH scale phase=prio" line per setting, and after the last round
@@ -129,7 +130,8 @@ backup_one() {
 		be7) pre="$pre ionice -c 2 -n 7 -p \$\$ &&" ;;
 		ioidle) pre="$pre ionice -c 3 -p \$\$ &&" ;;
 		idle) pre="$pre chrt --idle -p 0 \$\$ >/dev/null &&" ;;
-		t[0-9]*) thr="--threads ${t#t}" ;;
+		t[0-9]*) thr="$thr --threads ${t#t}" ;;
+		idlecopy) thr="$thr --idle" ;;
 		*) fail "BENCH_PRIOS: unknown setting '$t'" ;;
 		esac
 	done
@@ -299,6 +301,10 @@ for p in $prios; do
 	c0=$1 k0=$2
 	s0=$(now_us)
 	all_at_once "$p" || fail "a parallel incremental at $p failed: $(cat "$W"/inc*.err)"
+	case "$p" in
+	*idlecopy*) [ "$(grep -l '"idle": true' "$W"/inc*.json | wc -l)" = "$NB" ] ||
+		fail "--idle: not every backup says \"idle\": true" ;;
+	esac
 	s1=$(now_us)
 	set -- $(cpu_ticks)
 	echo "$p $s0 $s1 $(read_bytes) $(($1 - c0)) $(($2 - k0))" >>"$W/prio.times"
