@@ -11,7 +11,7 @@ linux-source-6.1 linux-source-6.12
 dkms kmod
 libmnl-dev libdevmapper-dev libzstd-dev libxxhash-dev libsodium-dev liburing-dev e2fslibs-dev libblkid-dev libfdisk-dev libjson-c-dev qemu-utils
 clang libclang-rt-dev
-sparse python3 bc bison flex libelf-dev libssl-dev
+sparse shellcheck python3 bc bison flex libelf-dev libssl-dev
 qemu-system-x86 busybox-static cpio xz-utils zstd grub-pc-bin grub-efi-amd64-bin ovmf mtools jq
 dracut-core mmdebstrap
 dmsetup e2fsprogs xfsprogs xfslibs-dev fio util-linux fdisk dosfstools
@@ -39,4 +39,5 @@ echo "deps: installing:$missing"
 $SUDO apt-get update -q
 # Kernel images are only booted under qemu; keep their postinst from
 # building host initramfs images we never use.
+# shellcheck disable=SC2086 # $missing is a list of package names, split on purpose
 DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends $missing

@@ -218,6 +218,7 @@ kernel_source_tree() {
 # and no sign of the module; fails otherwise (no crash, or the module was
 # there).
 EMULATOR_FAULT_RE='Oops|Kernel panic|BUG:|general protection|kernel BUG|double fault|invalid opcode'
+# shellcheck disable=SC2034 # used by tests/vm/run and tests/boot/run
 RETRY_TAG='# retried (emulator fault before module load)'
 emulator_fault() {
 	local log=$1 klines sig

@@ -477,6 +477,17 @@ def scale(rows, out, js):
                        f"{fmt(i99 / p99 if p99 and i99 else None)}")
         js["scale"]["backups"] = {"raw": bk, "throughput_parallel_vs_serial": thr,
                                   "throughput_niced_vs_serial": nthr}
+        # BENCH_PRIOS rounds, in the order run; prio=none is the quiet window after them
+        prio = [r for r in rows if r["bench"] == "scale" and r.get("phase") == "prio"]
+        js["scale"]["prio"] = prio
+        quiet = next((num(r["p99_us"]) for r in prio if r.get("prio") == "none"), None)
+        for r in prio:
+            p99 = num(r["p99_us"])
+            what = ("no backups (after the rounds)" if r.get("prio") == "none"
+                    else f"16 at once at {r.get('prio')}, {fmt(num(r['us']) / 1e6, 1)} s")
+            out.append(f"  17th device's writes, {what}: p50 {fmt(num(r['p50_us']), 0)} us, p99 {fmt(p99, 0)} us; "
+                       f"p99 ratio to the quiet window {fmt(quiet / p99 if quiet and p99 else None)}; "
+                       f"kernel threads {r.get('kthread_ticks')} of {r.get('cpu_ticks')} busy ticks")
         waits = [r for r in rows if r["bench"] == "scale" and r.get("phase") == "waits"]
         js["scale"]["waits"] = waits
         for k in ("serial", "parallel"):

@@ -27,7 +27,7 @@ static void good_file(void)
 		       "full_every = 7d\nfull_on = Sun\nbetween = differential\nkeep_last = 3\n"
 		       "keep_daily = 7\nkeep_weekly = 4\nkeep_monthly = 12\n"
 		       "calendar = *-*-* 02:00\nrandomized_delay = 30min\n"
-		       "encrypt = /etc/cbt/keys/web.key\n", &c), 0);
+		       "encrypt = /etc/cbt/keys/web.key\nidle = yes\n", &c), 0);
 	CHECK_STR(c.device, "/dev/mapper/web");
 	CHECK_STR(c.chain, "/backup/web");
 	CHECK_STR(c.cow, "/dev/vg/cow");
@@ -45,6 +45,7 @@ static void good_file(void)
 	CHECK_STR(c.calendar, "*-*-* 02:00");
 	CHECK_STR(c.delay, "30min");
 	CHECK_STR(c.encrypt, "/etc/cbt/keys/web.key");
+	CHECK(c.idle);
 }
 
 static void defaults(void)
@@ -60,6 +61,7 @@ static void defaults(void)
 	CHECK(cbt_retain_empty(&c.keep));
 	CHECK_STR(c.calendar, "daily");
 	CHECK_STR(c.encrypt, "");
+	CHECK(!c.idle);
 }
 
 static void bad_lines(void)
@@ -71,6 +73,7 @@ static void bad_lines(void)
 	CHECK_ERR(parse("# x\n" BASE "device = /dev/sdb\n", &c), -EINVAL,
 		  "web.conf:5: a second device");
 	CHECK_ERR(parse(BASE "freeze = maybe\n", &c), -EINVAL, "web.conf:4: bad freeze `maybe'");
+	CHECK_ERR(parse(BASE "idle = idle\n", &c), -EINVAL, "web.conf:4: bad idle `idle'");
 	CHECK_ERR(parse(BASE "compression = zstd:20\n", &c), -EINVAL, "web.conf:4: bad compression");
 	CHECK_ERR(parse(BASE "full_every = 0\n", &c), -EINVAL, "web.conf:4: bad full_every");
 	CHECK_ERR(parse(BASE "full_every = 7w\n", &c), -EINVAL, "web.conf:4: bad full_every");

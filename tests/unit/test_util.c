@@ -3,6 +3,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "unit.h"
@@ -163,6 +166,62 @@ static void error_detail_per_thread(void)
 	cbt_err_clear();
 }
 
+static void *wait_for_go(void *arg)
+{
+	int *go = arg;
+
+	while (!__atomic_load_n(go, __ATOMIC_ACQUIRE))
+		usleep(1000);
+	return NULL;
+}
+
+static void *policy_of_self(void *arg)
+{
+	*(int *)arg = sched_getscheduler(0);
+	return NULL;
+}
+
+/*
+ * cbt backup --idle: every thread already running and every thread started
+ * after is under SCHED_IDLE. In a child, so this process keeps its policy.
+ * The child's exit status says which check failed.
+ */
+static int sched_idle_child(void)
+{
+	struct sched_param p;
+	pthread_t before, after;
+	int go = 0, policy = -1, later = -1;
+
+	if (pthread_create(&before, NULL, wait_for_go, &go))
+		return 10;
+	if (cbt_sched_idle())
+		return 11;
+	if (sched_getscheduler(0) != SCHED_IDLE)
+		return 12;
+	if (pthread_getschedparam(before, &policy, &p) || policy != SCHED_IDLE)
+		return 13;
+	if (pthread_create(&after, NULL, policy_of_self, &later) || pthread_join(after, NULL))
+		return 14;
+	if (later != SCHED_IDLE)
+		return 15;
+	__atomic_store_n(&go, 1, __ATOMIC_RELEASE);
+	return pthread_join(before, NULL) ? 16 : 0;
+}
+
+static void sched_idle_threads(void)
+{
+	int status = -1;
+	pid_t pid = fork();
+
+	if (!pid)
+		_exit(sched_idle_child());
+	CHECK(pid > 0);
+	CHECK_EQ(waitpid(pid, &status, 0), pid);
+	CHECK(WIFEXITED(status));
+	CHECK_EQ(WEXITSTATUS(status), 0);
+	CHECK(sched_getscheduler(0) != SCHED_IDLE);
+}
+
 /* The exit statuses of cbt.8 EXIT STATUS, by errno. */
 static void exit_statuses(void)
 {
@@ -191,4 +250,5 @@ UT_MAIN("util",
 	UT_CASE(uuid_format),
 	UT_CASE(error_detail_chain),
 	UT_CASE(error_detail_truncates),
-	UT_CASE(error_detail_per_thread))
+	UT_CASE(error_detail_per_thread),
+	UT_CASE(sched_idle_threads))

@@ -173,4 +173,5 @@ trap 'exit 130' INT TERM
 
 # The helpers cases share (writes, block sets, waits, background writers,
 # the stamp checker): lib/guest-helpers.sh.
+# shellcheck source=lib/guest-helpers.sh
 . /harness/guest-helpers.sh

@@ -51,6 +51,7 @@ leftovers() {
 	m=$(extra_mounts)
 	d=$(dmsetup ls 2>/dev/null | grep -v '^No devices found' | awk '{ print $1 }')
 	l=$(/usr/sbin/losetup -a 2>/dev/null | cut -d: -f1)
+	# shellcheck disable=SC2086,SC2116 # echo joins the lines into one
 	echo "${m:+mounts: $(echo $m) }${d:+dm devices: $(echo $d) }${l:+loop devices: $(echo $l)}"
 }
 
@@ -87,9 +88,12 @@ run_case() {
 	msg BEGIN "$idx" "$name" "$PHASE"
 
 	# The case gets its own session so that the timer can kill all of it.
+	# (The inner shells expand their own arguments: single quotes are meant.)
+	# shellcheck disable=SC2016
 	setsid sh -c 'set -eu; . /harness/guest-lib.sh; . "$0"' "$file" \
 		</dev/null >/dev/console 2>&1 &
 	pid=$!
+	# shellcheck disable=SC2016
 	setsid sh -c 'sleep "$0"; : >"$2"; sh /harness/dump-tasks.sh "$1" >/dev/console 2>&1
 		kill -KILL -"$1"' "${timeout:-60}" "$pid" "$RUN/timedout" \
 		</dev/null >/dev/null 2>&1 &
@@ -180,7 +184,8 @@ end_checks() {
 
 CASES=
 TSCALE=1
-for w in $(cat /proc/cmdline); do
+read -r cmdline </proc/cmdline || :
+for w in $cmdline; do
 	case "$w" in
 	harness.cases=*) CASES=${w#*=} ;;
 	# this boot retries one that died before any module was loaded
@@ -189,7 +194,9 @@ for w in $(cat /proc/cmdline); do
 	# (exported: harness_config checks the hung-task timeout scaled by it)
 	harness.tscale=*) TSCALE=${w#*=}; HARNESS_TSCALE=$TSCALE; export HARNESS_TSCALE ;;
 	# VM_GUEST_ENV on the host: NAME=VALUE,... for the cases (a fuzz seed)
-	harness.env=*) for v in $(echo "${w#*=}" | tr , ' '); do export "$v"; done ;;
+	harness.env=*)
+		# shellcheck disable=SC2163 # v is NAME=VALUE: export "$v" sets and exports NAME
+		for v in $(echo "${w#*=}" | tr , ' '); do export "$v"; done ;;
 	esac
 done
 for m in virtio_pci virtio_blk dm_mod loop ext4 crc32c_generic; do

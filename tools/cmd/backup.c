@@ -53,6 +53,10 @@ static void usage(FILE *f)
 		"                      (K, M, G suffixes; at least 1M), each checksummed\n"
 		"  --threads N         compression threads (one per CPU up to 8 by default;\n"
 		"                      fewer when they would need more than a quarter of RAM)\n"
+		"  --idle              once the snapshot is taken, run under SCHED_IDLE: the\n"
+		"                      CPU only when nothing else wants it (on a busy host\n"
+		"                      the backup may take much longer while its snapshot's\n"
+		"                      COW fills)\n"
 		"  --quiet             no progress line, no summary\n"
 		"  --encrypt FILE      encrypt with the key in FILE (also --key; docs/format.md)\n"
 		"  --json              print the summary as JSON\n", PROG_NAME);
@@ -97,6 +101,7 @@ int backup_main(int argc, char *argv[])
 		{ "whole-snapshot", no_argument, NULL, 'W' },
 		{ "auto-full", no_argument, NULL, 'a' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "idle", no_argument, NULL, IDLE_OPT },
 		{ "split", required_argument, NULL, 'S' },
 		{ "s3-config", required_argument, NULL, 'Y' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -157,6 +162,9 @@ int backup_main(int argc, char *argv[])
 			break;
 		case 'Y':
 			s3cfg = optarg;
+			break;
+		case IDLE_OPT:
+			job.idle = true;
 			break;
 		case 'S':
 			if (cbt_parse_size(optarg, &req->split) || req->split < CBT_SEG_MIN_SIZE)
@@ -258,6 +266,9 @@ int backup_main(int argc, char *argv[])
 		/* read from a killed run's snapshot (docs/storage.md, "A killed cbt backup") */
 		if (job.adopted)
 			cbt_json_bool(&j, "continued", true);
+		/* --idle: whether the copy ran under SCHED_IDLE */
+		if (job.idle)
+			cbt_json_bool(&j, "idle", job.idled);
 		cbt_json_u64(&j, "blocks", res->blocks);
 		cbt_json_u64(&j, "logical_bytes", res->logical_bytes);
 		cbt_json_u64(&j, "stored_bytes", res->stored_bytes);

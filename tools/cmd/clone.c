@@ -195,6 +195,7 @@ static void print_json_summary(struct cbt_clone_job *r, const struct out *o, con
 	cbt_json_u64(&j, "bytes_copied", r->copied_bytes);
 	cbt_json_u64(&j, "duration_ms", total_ns / 1000000);
 	cbt_json_string(&j, "final_reason", r->npasses ? clone_why_str(r->final_why) : "");
+	cbt_json_u64(&j, "final_pass_ms", r->final_pass_ms);
 	if (!o->follow) {
 		cbt_json_array_begin(&j, "passes");
 		for (size_t i = 0; i < r->npasses; i++)

@@ -217,6 +217,7 @@ static int job_run(const char *confdir, const char *name, bool json)
 	job.dev = c.device;
 	job.cow = c.cow;
 	job.freeze = c.freeze;
+	job.idle = c.idle;
 	job.req.type = type;
 	job.req.dir = c.chain;
 	job.req.compression = c.compression;

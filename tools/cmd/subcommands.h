@@ -65,6 +65,7 @@ int device_path_errno(int e);
  * error; a key file that is open to others or holds no key, too).
  */
 #define KEY_OPT 0x1001
+#define IDLE_OPT 0x1002
 int key_option(const char *cmd, const char *path);
 /* --threads N (1 to 64) of @cmd into *@n: 0 or CBT_EXIT_USAGE. */
 int threads_option(const char *cmd, const char *arg, int *n);

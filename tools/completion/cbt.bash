@@ -91,7 +91,7 @@ _cbt() {
 		esac
 		if [[ $cur == -* ]]; then
 			_cbt_add -W "--full --incremental --differential --to --output --cow --force --freeze
-				--no-freeze --compress --all-blocks --auto-full --whole-snapshot --threads --split --s3-config
+				--no-freeze --compress --all-blocks --auto-full --whole-snapshot --threads --idle --split --s3-config
 				--encrypt --key --quiet --json --help" -- "$cur"
 		elif [[ $COMP_CWORD -eq 2 ]]; then
 			_cbt_devices "$cur"

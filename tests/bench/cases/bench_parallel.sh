@@ -19,6 +19,16 @@
 # which a lower priority gives back, or for something the backups hold in
 # the kernel, which it does not. Results: "BENCH scale phase=backups" (the
 # bench_scale table shows them); no pass/fail threshold.
+# BENCH_PRIOS (VM_GUEST_ENV) adds one more round per setting, each after
+# another 10%, the 16 at once at that priority: settings separated by ":",
+# each a "+" list of nice10 (nice 10), idle (SCHED_IDLE, `chrt --idle`,
+# the unit's CPUSchedulingPolicy=idle), be7 (best-effort I/O priority 7),
+# ioidle (the idle I/O class), tN (`cbt backup --threads N`), idlecopy
+# (`cbt backup --idle`: SCHED_IDLE once the snapshot is taken); e.g.
+# BENCH_PRIOS=nice10+be7:idle:idle+ioidle. BENCH_ROTATE=K starts the list
+# at its K-th setting (so runs can take the settings in different orders).
+# One "BENCH scale phase=prio" line per setting, and after the last round
+# 20 s more with no backup (prio=none): a second baseline.
 # disks: 2M 420M 272M 640M 25M
 # timeout: 2400
 # grace: 60
@@ -50,6 +60,7 @@ cleanup() {
 
 need_module dm_cbt
 need_cmd cbt fio mkfs.ext4 renice ionice
+[ -z "${BENCH_PRIOS:-}" ] || need_cmd chrt
 
 rm -rf "$W" && mkdir -p "$W" "$STORE"
 zero_disks "$DISK1" "$DISK5"
@@ -109,10 +120,24 @@ change() {
 # backup_one I [niced]: niced: at nice 10 and best-effort I/O priority 7,
 # as cbt-job@.service runs a scheduled backup (busybox has renice and
 # ionice, not nice: the shell lowers its own priority, then execs cbt).
+# backup_one I SETTING: the same at a BENCH_PRIOS setting (niced: nice10+be7).
 backup_one() {
-	sh -c '[ -z "$2" ] || { renice -n 10 -p $$ >/dev/null && ionice -c 2 -n 7 -p $$; } || exit 99
-		exec cbt backup "sc-cb$1" --incremental --to "$3/b$1" --cow "/dev/mapper/sc-w$1" --json' \
-		backup_one "$1" "${2:-}" "$STORE" >"$W/inc$1.json" 2>"$W/inc$1.err"
+	local prio=${2:-} t pre="" thr=""
+	[ "$prio" != niced ] || prio=nice10+be7
+	for t in $(echo "$prio" | tr + ' '); do
+		case "$t" in
+		nice10) pre="$pre renice -n 10 -p \$\$ >/dev/null &&" ;;
+		be7) pre="$pre ionice -c 2 -n 7 -p \$\$ &&" ;;
+		ioidle) pre="$pre ionice -c 3 -p \$\$ &&" ;;
+		idle) pre="$pre chrt --idle -p 0 \$\$ >/dev/null &&" ;;
+		t[0-9]*) thr="$thr --threads ${t#t}" ;;
+		idlecopy) thr="$thr --idle" ;;
+		*) fail "BENCH_PRIOS: unknown setting '$t'" ;;
+		esac
+	done
+	sh -c "{ $pre :; } || exit 99
+		exec cbt backup \"sc-cb\$1\" --incremental --to \"\$2/b\$1\" --cow \"/dev/mapper/sc-w\$1\" $thr --json" \
+		backup_one "$1" "$STORE" >"$W/inc$1.json" 2>"$W/inc$1.err"
 }
 
 # all_at_once [niced]: the NB incrementals at once (backup_one); fails if any did.
@@ -220,7 +245,7 @@ waits() {
 }
 
 B=$((NB + 1))
-rm -f "$W"/lat_clat.1.log
+rm -f "$W"/lat_clat.1.log "$W/prio.times"
 f0=$(now_us)
 (cd /tmp && exec fio --eta=never --name=lat --filename="/dev/mapper/sc-cb$B" --rw=randwrite --bs=4k \
 	--direct=1 --ioengine=libaio --iodepth=4 --rate=1m --randrepeat=0 --norandommap \
@@ -251,6 +276,48 @@ t4=$(now_us)
 all_at_once niced || fail "a niced parallel incremental failed: $(cat "$W"/inc*.err)"
 t5=$(now_us)
 nice_bytes=$(read_bytes)
+# The BENCH_PRIOS rounds, the list rotated by BENCH_ROTATE.
+set -- $(echo "${BENCH_PRIOS:-}" | tr : ' ')
+k=0
+while [ "$k" -lt "${BENCH_ROTATE:-0}" ] && [ $# -gt 1 ]; do
+	p=$1 && shift && set -- "$@" "$p"
+	k=$((k + 1))
+done
+prios="$*"
+log "I/O schedulers: 17th device $(cat /sys/block/"${DISK5#/dev/}"/queue/scheduler), backed-up $(cat /sys/block/"${DISK2#/dev/}"/queue/scheduler)"
+# cpu_ticks: the guest's busy CPU time (/proc/stat: all but idle and
+# iowait), then that of the kernel's threads (children of kthreadd: the
+# kworkers running dm_cbt's work items, writeback, jbd2), in clock ticks.
+# Kernel threads run at nice 0 whatever the backups' priority: what they
+# do for the backups competes with the 17th device's writer as it is.
+cpu_ticks() {
+	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+	cat /proc/[0-9]*/stat 2>/dev/null |
+		awk '{ sub(/^.*\) /, ""); if ($2 == 2) k += $12 + $13 } END { print k + 0 }'
+}
+for p in $prios; do
+	change
+	set -- $(cpu_ticks)
+	c0=$1 k0=$2
+	s0=$(now_us)
+	all_at_once "$p" || fail "a parallel incremental at $p failed: $(cat "$W"/inc*.err)"
+	case "$p" in
+	*idlecopy*) [ "$(grep -l '"idle": true' "$W"/inc*.json | wc -l)" = "$NB" ] ||
+		fail "--idle: not every backup says \"idle\": true" ;;
+	esac
+	s1=$(now_us)
+	set -- $(cpu_ticks)
+	echo "$p $s0 $s1 $(read_bytes) $(($1 - c0)) $(($2 - k0))" >>"$W/prio.times"
+done
+if [ -n "$prios" ]; then
+	set -- $(cpu_ticks)
+	c0=$1 k0=$2
+	s0=$(now_us)
+	sleep 20
+	s1=$(now_us)
+	set -- $(cpu_ticks)
+	echo "none $s0 $s1 0 $(($1 - c0)) $(($2 - k0))" >>"$W/prio.times"
+fi
 kill "$(cat "$W/fio.pid")"
 wait "$(cat "$W/fio.pid")" 2>/dev/null || true
 rm -f "$W/fio.pid"
@@ -266,6 +333,16 @@ bench_out scale phase=backups "n=$NB" "serial_us=$((t1 - t0))" "serial_bytes=$se
 	"idle_p99_us=$idle99" "serial_p50_us=$ser50" "serial_p99_us=$ser99" "parallel_p50_us=$1" \
 	"parallel_p99_us=$2" "niced_us=$((t5 - t4))" "niced_bytes=$nice_bytes" \
 	"niced_p50_us=$nice50" "niced_p99_us=$nice99"
+if [ -n "$prios" ]; then
+	while read -r p s0 s1 b cpu kt; do
+		a=$(((s0 - f0) / 1000)) && z=$(((s1 - f0) / 1000))
+		set -- $(lat_pcts "$W/lat_clat.1.log" "$a" "$z")
+		n=$(awk -F', *' -v a="$a" -v b="$z" '$1 >= a && $1 <= b { n++ } END { print n + 0 }' \
+			"$W/lat_clat.1.log")
+		bench_out scale phase=prio "prio=$p" "us=$((s1 - s0))" "bytes=$b" "p50_us=$1" \
+			"p99_us=$2" "writes=$n" "idle_p99_us=$idle99" "cpu_ticks=$cpu" "kthread_ticks=$kt"
+	done <"$W/prio.times"
+fi
 if [ "${BENCH_WAITS:-0}" = 1 ]; then
 	d17=$(dmsetup info -c --noheadings -o major,minor "sc-cb$B" | tr -d ' ')
 	waits "$W/serial.stacks" serial "$d17"

@@ -33,7 +33,7 @@ assert_restored() {
 	assert_eq "$(state)" "$STATE" "name, numbers, UUID after $1"
 	dmsetup info "$LV" | grep -q '^State: *ACTIVE' || fail "$LV is not active after $1"
 	dmsetup info "$LV" | grep -q 'Tables present: *LIVE$' || fail "$LV has an inactive table after $1"
-	[ ! -e "/dev/mapper/$HID" ] && ! dmsetup info "$HID" >/dev/null 2>&1 ||
+	{ [ ! -e "/dev/mapper/$HID" ] && ! dmsetup info "$HID" >/dev/null 2>&1; } ||
 		fail "$HID left behind after $1"
 }
 
@@ -116,7 +116,7 @@ log "stop fio: it must have seen no error"
 kill -INT "$(bg_pid fio)"
 rc=0
 bg_wait fio || rc=$?
-cat /tmp/fio.out | grep -E "err=|verify|WRITE:" | head -5
+grep -E "err=|verify|WRITE:" /tmp/fio.out | head -5
 grep -q "err= 0" /tmp/fio.out || { cat /tmp/fio.out; fail "fio reported errors (exit $rc)"; }
 grep -qi "verify.*fail\|bad magic\|crc32c.*mismatch" /tmp/fio.out && fail "fio verification failed"
 assert_cmd umount "$MNT"

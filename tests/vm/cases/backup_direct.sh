@@ -69,7 +69,8 @@ wait_written c
 backup 1 --full
 backup 2 --incremental --whole-snapshot
 backup 3 --differential
-backup 4 --incremental --whole-snapshot
+# --idle: the copy under SCHED_IDLE gives the same image
+backup 4 --incremental --whole-snapshot --idle
 
 bg_kill fio
 fixed=$(sha256_of "$SRC/fixed")

@@ -43,7 +43,7 @@ backup 1 --full
 put 3000 300
 backup 2 --incremental
 
-segs=$(ls "$CH" | grep -c '^000001-full\.cbti\.[0-9][0-9][0-9][0-9]$')
+segs=$(find "$CH" -maxdepth 1 -name '000001-full.cbti.[0-9][0-9][0-9][0-9]' | wc -l)
 [ "$segs" -ge 5 ] || fail "the full image has $segs segments, want 5 or more"
 for f in "$CH"/000001-full.cbti.0000 "$CH"/000001-full.cbti.0001 "$CH"/000002-incr.cbti.0000; do
 	assert_eq "$(stat -c %s "$f")" 1048576 "size of $f"

@@ -107,7 +107,7 @@ cat "$W/info.1"
 grep -q "blocks the filesystem uses" "$W/info.1" ||
 	fail "the full image did not use the xfs free-space trees"
 held=$(sed -n 's/.*holds: .*, \([0-9]*\) blocks* in .*/\1/p' "$W/info.1")
-[ -n "$held" ] && [ "$held" -lt $((NR_BLOCKS / 2)) ] ||
+{ [ -n "$held" ] && [ "$held" -lt $((NR_BLOCKS / 2)) ]; } ||
 	fail "the full image holds $held of $NR_BLOCKS blocks: free space was not left out"
 # The hook reads the whole snapshot: an incremental's default preserve set
 # (docs/snapshot.md) would forfeit the chunks the load rewrites outside the

@@ -29,8 +29,8 @@ log "writer: a new 256 KiB file every 0.3 s, synced"
 writer() { dd if=/dev/urandom of="$SRC/f$(($1 % 40))" bs=64k count=4 conv=fsync 2>/dev/null; }
 bg_loop writer 0.3 writer
 
-log "+ cbt clone c $DISK2 --cow $DISK3 --follow --interval 2 --json --keep-snapshot &"
-bg_start clone cbt clone c "$DISK2" --cow "$DISK3" --follow --interval 2 --json --keep-snapshot \
+log "+ cbt clone c $DISK2 --cow $DISK3 --follow --interval 2 --json --keep-snapshot --final-pass-ms 250 &"
+bg_start clone cbt clone c "$DISK2" --cow "$DISK3" --follow --interval 2 --json --keep-snapshot --final-pass-ms 250 \
 	--state-dir "$W/state" >"$W/out" 2>"$W/err"
 
 log "waiting for 3 follow passes"
@@ -52,6 +52,8 @@ tail -n 2 "$W/out"
 cat "$W/err"
 assert_eq "$rc" 0 "exit status after SIGINT"
 grep -q '"event":"end","result":"complete"' "$W/out" || fail "no complete end record"
+grep '"event":"end"' "$W/out" | grep -q '"final_pass_ms":250,' ||
+	fail "the end record does not give the final-pass budget in force (--final-pass-ms 250)"
 bg_stop writer
 
 log "the target equals the last pass's snapshot"

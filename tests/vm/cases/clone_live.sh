@@ -48,6 +48,7 @@ bg_kill fio
 
 field() { grep -o "\"$1\": [^,]*" "$W/out.json" | tail -n 1 | sed 's/^[^:]*: //; s/"//g'; }
 assert_eq "$(field result)" complete "result"
+assert_eq "$(field final_pass_ms)" 500 "the final-pass budget in force (the default)"
 assert_eq "$(field ok)" true "verify ok"
 assert_eq "$(field frozen)" true "last pass frozen"
 assert_eq "$(field final)" true "last pass is the final one"
@@ -86,7 +87,7 @@ cat "$W/human"
 assert_eq "$rc" 0 "second clone (unmounted source, --force over the first, --used-only)"
 p1=$(sed -n 's/^pass 1: epoch [0-9]*, \([0-9]*\) blocks.*/\1/p' "$W/human")
 log "pass 1 copied $p1 of 2048 blocks"
-[ -n "$p1" ] && [ "$p1" -lt 2048 ] || fail "--used-only copied every block"
+{ [ -n "$p1" ] && [ "$p1" -lt 2048 ]; } || fail "--used-only copied every block"
 grep -q '^verify: .*of blocks the filesystem uses' "$W/human" || fail "no verification of the used blocks"
 grep -q 'growpart' "$W/human" || fail "no hint on growing the larger target"
 grep -q 'writing over an ext4 filesystem' "$W/human" || fail "no word on what --force overwrote"

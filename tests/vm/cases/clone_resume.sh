@@ -105,7 +105,7 @@ bg_stop writer
 writer 1
 changed=$(cbt status c | sed -n 's/.*epoch [0-9]*: open, \([0-9]*\) changed block.*/\1/p')
 log "the open epoch holds $changed changed blocks"
-[ -n "$changed" ] && [ "$changed" -gt 0 ] || fail "no open epoch with changes: '$changed'"
+{ [ -n "$changed" ] && [ "$changed" -gt 0 ]; } || fail "no open epoch with changes: '$changed'"
 rc=0
 cbt clone c "$DISK2" --cow "$DISK3" --keep-snapshot --state-dir "$W/state" >"$W/out3" 2>"$W/err3" ||
 	rc=$?

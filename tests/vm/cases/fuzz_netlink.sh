@@ -43,6 +43,7 @@ bg_loop writer 0 writes
 # toggle: a device and a snapshot attachment that come and go while
 # requests fly.
 toggle() {
+	# shellcheck disable=SC3028 # busybox ash has $RANDOM (checked as dash, which has not)
 	dmsetup create ft --table "0 $ST cbt $DISK5 $((8 << (RANDOM % 4)))" 2>/dev/null || :
 	dmsetup create fbs --readonly --table "0 $FB cbt-snap /dev/mapper/fb $DISK4 8" 2>/dev/null || :
 	dmsetup remove ft 2>/dev/null || :

@@ -134,6 +134,7 @@ while IFS="$tab" read -r op a b; do
 	i=$((i + 1))
 	case "$op" in
 	message)
+		# shellcheck disable=SC2086 # the message's words, split on purpose
 		if dmsetup message "$a" 0 $b >"$W/err" 2>&1; then macc=$((macc + 1)); else mref=$((mref + 1)); fi
 		continue
 		;;

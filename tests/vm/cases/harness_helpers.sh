@@ -23,6 +23,7 @@ must_fail() {
 	local what=$1 rc=0
 	shift
 	(
+		# shellcheck disable=SC2317 # called by the command "$@" runs
 		fail() { echo "(expected) FAIL: $*"; exit 1; }
 		"$@"
 	) || rc=$?

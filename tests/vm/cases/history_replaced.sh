@@ -37,7 +37,7 @@ assert_eq "$(cbt epoch close c)" 1 "closed epoch"
 write_block 11
 old=$(uuid)
 DM=dm-$(dmsetup info -c --noheadings -o minor c)
-log "iostats of $DM: $(cat /sys/block/$DM/queue/iostats), stat: $(cat /sys/block/$DM/stat)"
+log "iostats of $DM: $(cat "/sys/block/$DM/queue/iostats"), stat: $(cat "/sys/block/$DM/stat")"
 
 log "replaced by dm-linear, nothing written, cbt back"
 swap "$LINEAR"

@@ -38,6 +38,7 @@ chain = $CH
 cow = $DISK2
 freeze = no
 compression = zstd:1
+idle = yes
 full_every = 7d
 keep_last = 2
 EOT
@@ -66,6 +67,8 @@ run 1
 assert_eq "$(field "$W/run.1" type)" full "run 1 (empty chain)"
 run 2
 assert_eq "$(field "$W/run.2" type)" incremental "run 2"
+# idle = yes: the copy went under SCHED_IDLE, or the run says why not
+grep -q -- "--idle" "$W/run.1.err" "$W/run.2.err" && fail "idle = yes: $(cat "$W/run.1.err" "$W/run.2.err")"
 run 3
 assert_eq "$(field "$W/run.3" type)" incremental "run 3"
 bg_stop writer

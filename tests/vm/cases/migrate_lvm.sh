@@ -112,7 +112,7 @@ assert_eq "$(md5_of "$TINY")" "$before" "$TINY after the refusal"
 
 # check_target T JSON: T holds the source's VG, alone.
 check_target() {
-	local t=$1 k0 n
+	local t=$1 k0
 	log "checking $t"
 	grep -q '"result": "complete"' "$2" || fail "$2: not complete"
 	for m in '"name": "data",.*"method": "tracked",.*"done": true' \
@@ -145,7 +145,7 @@ check_target() {
 	head -n "$k0" "$W/synced" >"$W/before"
 	(cd /mnt/ml-t && md5sum -c -s "$W/before") ||
 		fail "writer files synced before the migration to $t are missing or differ"
-	log "$(ls /mnt/ml-t | grep -c '^w\.') writer files on $t, $k0 synced before"
+	log "$(find /mnt/ml-t -maxdepth 1 -name 'w.*' | wc -l) writer files on $t, $k0 synced before"
 	umount /mnt/ml-t
 	assert_cmd vgchange -q -an --devices "${t}1" mgl
 }

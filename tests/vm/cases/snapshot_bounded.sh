@@ -49,7 +49,7 @@ TAKE=
 took=$(($(date +%s) - start))
 cat "$W/take.out"
 grep -qi "timed out\|30 s" "$W/take.out" || fail "not refused for the time limit: $(cat "$W/take.out")"
-[ "$took" -ge 29 ] && [ "$took" -le 60 ] || fail "the take gave up after ${took}s, not about 30 s"
+{ [ "$took" -ge 29 ] && [ "$took" -le 60 ]; } || fail "the take gave up after ${took}s, not about 30 s"
 cbt status c | grep -q "snapshot:" && fail "a snapshot is attached after the refused take"
 assert_eq "$(cbt status c --json | sed -n 's/.*"current_epoch": \([0-9]*\).*/\1/p')" 1 "current epoch"
 

@@ -53,9 +53,9 @@ work() {
 bg_loop work 0 work
 
 for r in $(seq 1 "$2"); do
-	dd if=/dev/urandom of=/mnt/o/kept/before.$r bs=64k count=$((r * 5)) 2>/dev/null
+	dd if=/dev/urandom of="/mnt/o/kept/before.$r" bs=64k count=$((r * 5)) 2>/dev/null
 	sync
-	sha256sum /mnt/o/kept/before.$r | cut -d' ' -f1 >"$W/sum.$r"
+	sha256sum "/mnt/o/kept/before.$r" | cut -d' ' -f1 >"$W/sum.$r"
 	# the workload (no pause between its rounds) dirties the filesystem
 	# again right after the sync: the take below freezes a busy one
 	bg_check work "the workload failed"
@@ -93,7 +93,7 @@ for r in $(seq 1 "$2"); do
 	log "$FS check of the snapshot is clean: $(tail -1 "$W/fsck")"
 	assert_cmd mount -t "$FS" -o "$ROOPTS" /dev/mapper/c-snap /mnt/s
 	for k in $(seq 1 "$r"); do
-		got=$(sha256sum /mnt/s/kept/before.$k | cut -d' ' -f1)
+		got=$(sha256sum "/mnt/s/kept/before.$k" | cut -d' ' -f1)
 		[ "$got" = "$(cat "$W/sum.$k")" ] ||
 			fail "round $r: before.$k in the snapshot differs from what was synced before the take"
 	done

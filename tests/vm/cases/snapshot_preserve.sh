@@ -59,7 +59,7 @@ race() {
 	rd "$2" 10 "$W/got.$2" || fail "reading preserved blocks failed"
 	wait $pid || fail "an origin write failed"
 	cmp "$W/want.$2" "$W/got.$2" || fail "preserved blocks $2.. differ from the instant (read under writes)"
-	rd "$2" 10 "$W/got.$2" && cmp "$W/want.$2" "$W/got.$2" ||
+	{ rd "$2" 10 "$W/got.$2" && cmp "$W/want.$2" "$W/got.$2"; } ||
 		fail "preserved blocks $2.. differ from the instant (read after the writes)"
 }
 
@@ -87,7 +87,7 @@ assert_eq "$(field chunks_forfeited)" 1888 "chunks forfeited (written, not in th
 assert_eq "$(field chunks_copied)" 160 "chunks copied"
 assert_eq "$(field cow_used_bytes)" 655360 "COW bytes used"
 must_eio 50
-rd 150 1 "$W/got.150" && cmp "$W/want.150" "$W/got.150" ||
+{ rd 150 1 "$W/got.150" && cmp "$W/want.150" "$W/got.150"; } ||
 	fail "an unwritten chunk outside the set does not read from the origin"
 
 log "release blocks 0-9; a partial chunk is not released"

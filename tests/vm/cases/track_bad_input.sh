@@ -71,7 +71,7 @@ probe $EINVAL 1 1:str=c 2:u32=253 3:u32=0        # both selectors
 probe $EINVAL 1 2:u32=253                        # major without minor
 probe $ENODEV 1 1:str=nosuch                     # unknown device
 probe $ENODEV 2 2:u32=7 3:u32=12345              # close on an unknown number
-probe $EINVAL 1 1:str=$(printf '%0200d' 0)        # name longer than DM_NAME_LEN
+probe $EINVAL 1 "1:str=$(printf '%0200d' 0)"      # name longer than DM_NAME_LEN
 probe $EINVAL 1 2:raw=0100 3:u32=0               # a u32 of two bytes
 probe $EINVAL 1 1:str=c 250:u32=1                # unknown attribute
 probe $EINVAL 3 1:str=c                          # commit without an epoch

@@ -87,7 +87,7 @@ probe() {
 	local want=$1 msg=$2
 	shift 2
 	nlprobe "$@" >/tmp/probe || fail "nlprobe could not ask the kernel: $*"
-	grep -q "^errno=$want\$" /tmp/probe && grep -qF "$msg" /tmp/probe || {
+	{ grep -q "^errno=$want\$" /tmp/probe && grep -qF "$msg" /tmp/probe; } || {
 		cat /tmp/probe
 		fail "nlprobe $*: expected errno $want and '$msg'"
 	}
@@ -161,7 +161,7 @@ bg_check cycle "epoch close and commit of big"
 log "40 counts racing commits: $ok counted, $gone found an epoch gone"
 [ "$ok" -gt 0 ] || fail "no count succeeded while epochs closed and committed"
 # What the last commit left in the open epoch, and three more runs, one across leaves.
-bigw 1 && bigw 2 && bigw 3 || fail "cannot write big"
+{ bigw 1 && bigw 2 && bigw 3; } || fail "cannot write big"
 dd if=/dev/zero of=/dev/mapper/big bs=4096 seek=$((5 * 32768 - 2)) count=4 oflag=direct 2>/dev/null ||
 	fail "cannot write across leaves 4 and 5 of big"
 n=$(cbt bitmap big --blocks | awk '{ n += $2 } END { print n + 0 }')

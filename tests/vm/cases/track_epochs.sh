@@ -48,6 +48,7 @@ assert_eq "$(marked_blocks c --epoch 4)" "2 3 4 " "open epoch after second abort
 if dmsetup message c 0 commit_epoch 9 2>/dev/null; then fail "commit of unknown epoch accepted"; fi
 
 log "status line"
+# shellcheck disable=SC2046 # the status line's words, split on purpose
 set -- $(dmsetup status c)
 # 0 len cbt uuid persistence epoch closed set/blocks bytes errors
 assert_eq "$3 $5 $6 $7" "cbt none 4 0" "status: target, persistence, open epoch, closed"

@@ -9,7 +9,7 @@
 
 cleanup() {
 	# a stopped monitor takes SIGTERM only once continued
-	bg_running mon && kill -CONT "$(bg_pid mon)" || true
+	if bg_running mon; then kill -CONT "$(bg_pid mon)" || true; fi
 	bg_kill mon
 	[ -n "${RMEM:-}" ] && echo "$RMEM" >/proc/sys/net/core/rmem_default
 	dm_remove c

@@ -38,6 +38,7 @@ for META in "" "2 metadata $DISK2"; do
 	assert_cmd dmsetup reload c --table "0 $BIG cbt $DISK1 128 $META"
 	assert_cmd dmsetup resume c
 	assert_eq "$(sectors /dev/mapper/c)" "$BIG" "size after grow"
+	# shellcheck disable=SC2046 # the status line's words, split on purpose
 	assert_eq "$(set -- $(dmsetup status c); echo "$4")" "$uuid" "identity after grow"
 	assert_eq "$(marked_blocks c --epoch 1)" "5 " "closed epoch after grow"
 	assert_eq "$(marked_blocks c --epoch 2)" "7 $(range 99 119)" "open epoch after grow"

@@ -105,7 +105,7 @@ vm_kill_qemu() {
 # in one VM, in order. Results are left in the B_* arrays (indexed by
 # position) for vm_verdict.
 vm_boot() {
-	local kver=$1 i n cache fd line tag idx rest left rc dtarget="" t job
+	local i n cache fd line tag idx rest left rc dtarget="" t job
 	B_DIR=$2
 	shift 2
 	B_CASES=() B_PHASES=()
@@ -149,8 +149,8 @@ vm_boot() {
 	# "# s3: yes": a NIC on qemu's user network, and the server's endpoint (tests/vm/run)
 	local genv=${VM_GUEST_ENV:-}
 	for i in "${!B_CASES[@]}"; do
-		[ "$(vm_hdr "$(vm_case_file "${B_CASES[$i]}")" s3)" = yes ] && [ -n "${VM_S3_ENV:-}" ] || continue
-		args+=(-netdev user,id=n0 -device virtio-net-pci,netdev=n0)
+		{ [ "$(vm_hdr "$(vm_case_file "${B_CASES[$i]}")" s3)" = yes ] && [ -n "${VM_S3_ENV:-}" ]; } || continue
+		args+=(-netdev "user,id=n0" -device "virtio-net-pci,netdev=n0")
 		genv=${genv:+$genv,}$VM_S3_ENV
 		break
 	done
@@ -191,7 +191,10 @@ vm_boot() {
 			read -r tag idx rest <<<"${line#@@H }"
 			case "$line" in
 			"@@QEMU-EXIT "*) B_QEMU_RC=${line#@@QEMU-EXIT } ;;
-			"@@H READY "*) B_READY=1 B_TREADY=$((VM_NOW - B_T0)); deadline=$((VM_NOW + idle_to)); what="between cases" ;;
+			"@@H READY "*)
+				# B_TREADY, B_SECS, B_TEND, VM_FAULT_SIG: read by tests/vm/run
+				# shellcheck disable=SC2034
+				B_READY=1 B_TREADY=$((VM_NOW - B_T0)); deadline=$((VM_NOW + idle_to)); what="between cases" ;;
 			"@@H BEGIN "*)
 				B_BEGUN[$idx]=1 B_CUR=$idx B_START[$idx]=$VM_NOW
 				t=$(vm_hdr "$(vm_case_file "${B_CASES[$idx]}")" grace)
@@ -209,7 +212,8 @@ vm_boot() {
 			"@@H DMESG "*) dtarget=dmesg.$idx; : >"$B_DIR/$dtarget" ;;
 			"@@H DMESG-END "*) dtarget="" ;;
 			"@@H END "*)
-				read -r B_RC[$idx] B_TO[$idx] B_STEP[$idx] <<<"$rest"
+				read -r "B_RC[$idx]" "B_TO[$idx]" "B_STEP[$idx]" <<<"$rest"
+				# shellcheck disable=SC2034
 				B_SECS[$idx]=$((VM_NOW - B_START[$idx])) B_CUR=-1
 				deadline=$((VM_NOW + idle_to)) what="between cases" ;;
 			"@@H ABORT "*) B_ABORT="$rest" ;;
@@ -239,6 +243,7 @@ vm_boot() {
 	wait $! 2>/dev/null || true
 	[ -n "$B_QEMU_RC" ] || B_QEMU_RC=unknown
 	vm_now
+	# shellcheck disable=SC2034
 	B_TEND=$VM_NOW
 }
 
@@ -330,6 +335,7 @@ vm_verdict() {
 # vm_emulator_fault: the last boot died of a kernel crash before any module
 # was loaded (tests/lib.sh, emulator_fault says what counts): a qemu-TCG
 # fault, worth one retry. Sets VM_FAULT_SIG to the crash's first line.
+# shellcheck disable=SC2034 # VM_FAULT_SIG: read by tests/vm/run
 vm_emulator_fault() {
 	VM_FAULT_SIG=""
 	[ "$B_DONE" != 1 ] && [ -z "$B_ABORT" ] || return 1

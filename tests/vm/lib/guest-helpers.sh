@@ -102,6 +102,7 @@ marked_blocks() {
 # bits_at_least DEV N: true if DEV's open epoch has at least N blocks
 # marked (the 10th word of the cbt target's status line: "marked/total").
 bits_at_least() {
+	# shellcheck disable=SC2046 # the status line's words, split on purpose
 	set -- "$1" "$2" $(dmsetup status "$1")
 	[ "${10%%/*}" -ge "$2" ]
 }
@@ -156,6 +157,7 @@ take_waits() {
 # persistence, 11 the identity reason: docs/target.md).
 dm_status_word() {
 	local n=$2
+	# shellcheck disable=SC2046 # the status line's words, split on purpose
 	set -- $(dmsetup status "$1")
 	eval echo "\${$n}"
 }

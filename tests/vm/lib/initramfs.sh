@@ -35,6 +35,9 @@ VM_TOOLS=(
 VM_TOOLS+=(/usr/sbin:/usr/sbin/blkid)
 # util-linux flock (busybox has none), for udev/cbt-reattach.
 VM_TOOLS+=(/usr/bin:/usr/bin/flock)
+# util-linux chrt (busybox has none), for tests/bench's bench_parallel
+# (BENCH_PRIOS=idle: a backup under SCHED_IDLE).
+VM_TOOLS+=(/usr/bin:/usr/bin/chrt)
 # zstd, for tests/bench's bench_backup (its `dd | zstd -3' baseline).
 VM_TOOLS+=(/usr/bin:/usr/bin/zstd)
 # QEMU's NBD stack, for cbt serve --snapshot (serve_snapshot): qemu-nbd, and
@@ -87,7 +90,7 @@ VM_MODULES=(
 vm_resolve_modules() {
 	local kver=$1; shift
 	local -A seen=()
-	local -a out=()
+	local -a mods=()
 	_vm_mod() {
 		local name=${1//-/_} file deps d
 		[ -n "${seen[$name]:-}" ] && return 0
@@ -98,11 +101,11 @@ vm_resolve_modules() {
 		esac
 		deps=$(modinfo -k "$kver" -F depends "$name" 2>/dev/null) || true
 		for d in ${deps//,/ }; do _vm_mod "$d"; done
-		out+=("$file")
+		mods+=("$file")
 	}
 	local m
 	for m in "$@"; do _vm_mod "$m"; done
-	printf '%s\n' "${out[@]}"
+	printf '%s\n' "${mods[@]}"
 }
 
 # Dependencies (module names) of a built .ko file, for the base layer.
@@ -142,7 +145,7 @@ vm_stage_base() {
 	ldconfig -r "$root" 2>/dev/null || true
 	# Kernel modules, decompressed (busybox modprobe reads plain .ko only).
 	while read -r f; do
-		rel=${f#/lib/modules/$kver/}
+		rel=${f#/lib/modules/"$kver"/}
 		dest=$root/lib/modules/$kver/${rel%.xz}
 		mkdir -p "$(dirname "$dest")"
 		case "$f" in

@@ -284,6 +284,19 @@ int cbt_backup_snapshot(struct cbt_backup_job *job)
 			run_record(job, rec);
 	}
 taken:
+	/*
+	 * --idle: the freeze and the writes' hold are behind us (a starved
+	 * task never holds them); the copy and its compression threads (they
+	 * start later and inherit it) take the CPU only when nothing else
+	 * wants it. Not lowered, the backup goes on as it started.
+	 */
+	if (job->idle) {
+		job->idled = !cbt_sched_idle();
+		if (!job->idled && job->notes)
+			fprintf(job->notes, "%s: %s: --idle: %s; the copy runs at the priority it"
+				" started with\n", job->name, job->dev, cbt_err_detail());
+		cbt_err_clear();
+	}
 	memcpy(req->dev_uuid, job->snap.uuid, 16);
 	if (so.preserve_from) {
 		req->release = release_read;

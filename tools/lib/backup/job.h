@@ -45,6 +45,7 @@ struct cbt_backup_job {
 	const char *cow;		/* the snapshot's COW device */
 	bool freeze, force_cow;
 	bool whole_snapshot;		/* no preserve set: every chunk stays readable */
+	bool idle;			/* --idle: SCHED_IDLE once the snapshot is taken */
 	const char *out;		/* -o FILE, "-" for standard output, or NULL (req.dir) */
 	struct cbt_backup_req req;	/* type, dir, compression, threads, auto_full, stop */
 	FILE *notes;			/* what the run tells on the way (recovery, fallbacks); NULL: nothing */
@@ -55,6 +56,7 @@ struct cbt_backup_job {
 	const char *step;		/* what the run was doing (for the failure message) */
 	bool taken, committed;		/* a snapshot was taken; its epoch was committed */
 	bool adopted;			/* the snapshot is a killed run's, continued (runrec.h) */
+	bool idled;			/* --idle: the copy ran under SCHED_IDLE */
 	struct cbt_snap snap;
 	struct cbt_backup_result res;
 	char lost[32];			/* --auto-full: why the chain's history was lost, or "" */

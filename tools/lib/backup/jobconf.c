@@ -99,13 +99,13 @@ static int parse_text(const char *v, char *out, size_t len)
 enum key {
 	K_DEVICE, K_CHAIN, K_COW, K_COW_SIZE, K_COMPRESSION, K_FREEZE, K_THREADS, K_FULL_EVERY,
 	K_FULL_ON, K_BETWEEN, K_KEEP_LAST, K_KEEP_DAILY, K_KEEP_WEEKLY, K_KEEP_MONTHLY,
-	K_CALENDAR, K_DELAY, K_ENCRYPT, K_NR
+	K_CALENDAR, K_DELAY, K_ENCRYPT, K_IDLE, K_NR
 };
 
 static const char *const keys[K_NR] = {
 	"device", "chain", "cow", "cow_size", "compression", "freeze", "threads", "full_every",
 	"full_on", "between", "keep_last", "keep_daily", "keep_weekly", "keep_monthly",
-	"calendar", "randomized_delay", "encrypt",
+	"calendar", "randomized_delay", "encrypt", "idle",
 };
 
 /* One value: 0, or -EINVAL with what was expected in @hint. */
@@ -171,6 +171,9 @@ static int set_key(struct cbt_job_conf *c, enum key k, const char *v, const char
 	case K_ENCRYPT:
 		*hint = "the absolute path of a key file (cbt keygen)";
 		return parse_path(v, c->encrypt, sizeof(c->encrypt));
+	case K_IDLE:
+		*hint = "yes or no";
+		return parse_bool(v, &c->idle);
 	case K_NR:
 		break;
 	}

@@ -25,6 +25,7 @@ struct cbt_job_conf {
 	char cow[4096];
 	uint32_t compression, level;
 	bool freeze;
+	bool idle;			/* the copy under SCHED_IDLE (cbt backup --idle) */
 	unsigned threads;		/* 0: the writer's default */
 	unsigned full_every_days;	/* 0: never by age */
 	int full_weekday;		/* 0 Sunday .. 6 Saturday, -1 none */

@@ -1,5 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
 #include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -403,4 +406,24 @@ int cbt_unix_socket_reclaim(const char *path)
 	if (err != ECONNREFUSED)
 		return cbt_err(-EADDRINUSE, "%s: a server is listening on it", path);
 	return unlink(path) && errno != ENOENT ? cbt_err(-errno, "%s: %s", path, strerror(errno)) : 0;
+}
+
+int cbt_sched_idle(void)
+{
+	const struct sched_param p = { .sched_priority = 0 };
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/task");
+	int ret = 0;
+
+	if (!d)
+		return cbt_err(-errno, "listing this process's threads (/proc/self/task)");
+	while (!ret && (e = readdir(d))) {
+		pid_t tid = (pid_t)strtol(e->d_name, NULL, 10);
+
+		/* A thread that ended since the listing has nothing to lower. */
+		if (tid > 0 && sched_setscheduler(tid, SCHED_IDLE, &p) && errno != ESRCH)
+			ret = cbt_err(-errno, "putting thread %d under SCHED_IDLE", (int)tid);
+	}
+	closedir(d);
+	return ret;
 }

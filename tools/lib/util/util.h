@@ -124,6 +124,13 @@ int cbt_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
  */
 int cbt_unix_socket_reclaim(const char *path);
 
+/*
+ * Put every thread of this process under SCHED_IDLE (threads started
+ * later inherit it): the CPU only when no normal task wants it. 0, or
+ * -errno of the first thread that could not be moved (with a detail).
+ */
+int cbt_sched_idle(void);
+
 /* "512 B", "64 KiB", "1.5 GiB": IEC units, one decimal when not exact. */
 #define CBT_HUMAN_LEN 32
 const char *cbt_human_size(uint64_t bytes, char buf[CBT_HUMAN_LEN]);
