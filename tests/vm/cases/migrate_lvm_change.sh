@@ -118,6 +118,7 @@ for m in "LV data .* tracked .* mcdata" "LV web .* recheck .* $WEB" "LV raw .* c
 	grep -q "^ *$m" "$W/plan" || fail "the plan lacks \"$m\""
 done
 
+# shellcheck disable=SC2016 # the hook's $ expands when the tool runs it
 refused_change "raw extended after web's copy, before raw's" \
 	'[ "$CBT_MIGRATE_STEP" != "lv web" ] || lvextend -q -L +8M --devices '"${S}1"' mgc/raw'
 assert_cmd lvchange -q -ay mgc/raw
@@ -128,16 +129,19 @@ assert_cmd dd if=/dev/urandom of=/dev/mapper/mgc-raw bs=1M seek=8 count=8 conv=f
 raw_sum=$(md5_of /dev/mapper/mgc-raw)
 assert_cmd lvchange -q -an mgc/raw
 
+# shellcheck disable=SC2016 # the hook's $ expands when the tool runs it
 refused_change "an LV created once every LV is copied, before the metadata" \
 	'[ "$CBT_MIGRATE_STEP" != metadata ] || lvcreate -q -y -L 8M -n new --devices '"${S}1"' mgc'
 assert_cmd dd if=/dev/urandom of=/dev/mapper/mgc-new bs=1M count=8 conv=fsync status=none
 new_sum=$(md5_of /dev/mapper/mgc-new)
 
+# shellcheck disable=SC2016 # the hook's $ expands when the tool runs it
 stopped "once every LV is copied, before the metadata" \
 	'[ "$CBT_MIGRATE_STEP" != metadata ] || kill -TERM "$CBT_PID"'
 
 log "SIGTERM once data's live clone has begun, then the same command again"
 rm -rf "$W/state"
+# shellcheck disable=SC2016 # the hook's $ expands when the tool runs it
 stopped "once data's live clone has begun" \
 	'case "$CBT_MIGRATE_STEP" in "clone "*-data) kill -TERM "$CBT_PID";; esac'
 ls "$W"/state/clone-*data.json >/dev/null 2>&1 || fail "no clone state file for data"

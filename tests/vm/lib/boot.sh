@@ -106,6 +106,7 @@ vm_kill_qemu() {
 # position) for vm_verdict.
 vm_boot() {
 	local i n cache fd line tag idx rest left rc dtarget="" t job
+	local kver=$1
 	B_DIR=$2
 	shift 2
 	B_CASES=() B_PHASES=()

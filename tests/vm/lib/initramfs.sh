@@ -250,10 +250,10 @@ vm_build_initramfs() {
 		# commands (tools/lib/store/curl_dl.h), with its own libraries.
 		for f in "${VM_TOOL_DLOPEN[@]}"; do
 			f=$(ldconfig -p | awk -v so="$f" '$1 == so && /x86-64/ { print $NF; exit }')
-			[ -n "$f" ] && copy_elf "$proj" "$f" "$(dirname "$f")" || {
+			if [ -z "$f" ] || ! copy_elf "$proj" "$f" "$(dirname "$f")"; then
 				echo "vm: initramfs: ${VM_TOOL_DLOPEN[*]}: the tool loads it, the host has none" >&2
 				return 1
-			}
+			fi
 		done
 	fi
 	# The nbdkit plugin, built next to the tool (tests/vm/run).
