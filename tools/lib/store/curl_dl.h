@@ -7,9 +7,9 @@
  * (debian/control, dm-cbt.spec), and the VM initramfs packs it
  * (tests/vm/lib/initramfs.sh): nothing sees a dlopen'd library by itself.
  *
- * The table holds the functions s3.c calls, resolved once; the types are
- * <curl/curl.h>'s own, so a mismatch with the real library's prototypes
- * fails to compile.
+ * The table holds the functions s3.c calls, resolved once. Each slot's
+ * type is taken from <curl/curl.h>'s declaration (__typeof__), so a call
+ * through it is checked as a direct call would be.
  */
 #ifndef CBT_CURL_DL_H
 #define CBT_CURL_DL_H
@@ -20,15 +20,15 @@
 #define CBT_LIBCURL_SONAME "libcurl.so.4"
 
 struct cbt_curl {
-	CURLcode (*global_init)(long flags);
-	CURL *(*easy_init)(void);
-	CURLcode (*easy_setopt)(CURL *c, CURLoption opt, ...);
-	CURLcode (*easy_perform)(CURL *c);
-	CURLcode (*easy_getinfo)(CURL *c, CURLINFO info, ...);
-	void (*easy_cleanup)(CURL *c);
-	const char *(*easy_strerror)(CURLcode cc);
-	struct curl_slist *(*slist_append)(struct curl_slist *l, const char *s);
-	void (*slist_free_all)(struct curl_slist *l);
+	__typeof__(curl_global_init) *global_init;
+	__typeof__(curl_easy_init) *easy_init;
+	__typeof__(curl_easy_setopt) *easy_setopt;
+	__typeof__(curl_easy_perform) *easy_perform;
+	__typeof__(curl_easy_getinfo) *easy_getinfo;
+	__typeof__(curl_easy_cleanup) *easy_cleanup;
+	__typeof__(curl_easy_strerror) *easy_strerror;
+	__typeof__(curl_slist_append) *slist_append;
+	__typeof__(curl_slist_free_all) *slist_free_all;
 };
 
 /*
