@@ -186,7 +186,7 @@ sampler() {
 		echo "@ $n"
 		grep -H -e . /proc/[0-9]*/comm 2>/dev/null || true
 		grep -H -e dm_cbt -e mutex -e rcu -e io_schedule -e wait_for -e blk \
-			-e schedule /proc/[0-9]*/stack 2>/dev/null || true
+			-e bio -e schedule /proc/[0-9]*/stack 2>/dev/null || true
 		sleep 0.2
 	done >"$1"
 }
@@ -196,8 +196,25 @@ sampler() {
 # who: cbt (the backups), wq17 (a dm_cbt work item of the 17th device,
 # DEV17 its major:minor), wq (another device's), or the task's name. One
 # BENCH line per place, the most frequent first.
+# The kind comes from the frames inside the dm_cbt one. /proc/PID/stack
+# leaves out every scheduler function (stack_trace_save_tsk() skips the
+# __sched ones: schedule*, io_schedule*, mutex_lock, wait_for_completion*,
+# the wait_event loops), so a dm_cbt function that calls one of them
+# itself is the innermost frame shown, and nothing says how it waits: the
+# kind is then what that function waits on directly (dm-cbt's sources:
+# cbt_md_rw waits in wait_for_completion_io(), cbt_cow_drain in
+# flush_work() and wait_event(), cbt_writes_atomic for the count's RCU
+# switch; "sched" for one not in the table), not "other" as before
+# (2026-12-07: every cbt_md_rw sample was "other"). The sampler keeps the
+# "bio" frames too, which the classifier looks for.
 waits() {
 	awk -v round="$2" -v dev17="dm-cbt-$3" '
+	BEGIN {
+		# dm_cbt functions whose only direct sleep is one hidden wait.
+		split("cbt_md_rw io cbt_wait_writes completion cbt_claim claim " \
+		      "cbt_cow_drain drain cbt_writes_atomic rcu", d, " ")
+		for (i = 1; i < 10; i += 2) direct[d[i]] = d[i + 1]
+	}
 	function flush() {
 		if (fn != "") n[fn "<" caller "/" kind "/" who(cur)]++
 		fn = ""; caller = ""; kind = ""; seen = ""
@@ -221,7 +238,8 @@ waits() {
 			if (fn == "") {
 				fn = f
 				kind = "other"
-				if (seen ~ /mutex/) kind = "mutex"
+				if (seen == "") kind = (f in direct) ? direct[f] : "sched"
+				else if (seen ~ /mutex/) kind = "mutex"
 				else if (seen ~ /rcu/) kind = "rcu"
 				else if (seen ~ /io_schedule|blk|bio/) kind = "io"
 				else if (seen ~ /wait_for_completion/) kind = "completion"
