@@ -6,6 +6,7 @@
  * the same error, the same detail, after the same frames.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -429,6 +430,8 @@ static void restored_bytes_any_threads(void)
 					CHECK_EQ(st.written, (SPARSE + 24576 + 1) * 512ULL);
 					/* the 12 MiB run's three frames, not the single blocks */
 					CHECK_EQ(st.direct, k >= 3 ? 24576 * 512ULL : 0);
+					/* the same through the page cache: handed to writeback */
+					CHECK_EQ(st.kicked, k >= 3 ? 0 : 24576 * 512ULL);
 					CHECK_EQ(pread(out, got, NB * 512ULL, 0), (ssize_t)(NB * 512ULL));
 					CHECK(!memcmp(got, want, NB * 512ULL));
 				}
@@ -531,6 +534,106 @@ static void direct_write_refused(void)
 					UT_FAIL("case %zu: byte %" PRIu64 " written after the EIO", c, i);
 		}
 		close(out);
+	}
+	free(want);
+	free(got);
+	close(fd);
+}
+
+/*
+ * A file's writeback, started after each large run (sync_file_range()):
+ * call @fail_at fails with @fail_errno; every call is recorded.
+ */
+static struct {
+	int calls, fail_at, fail_errno;
+	unsigned int flags;	/* of every call */
+	uint64_t off[8], len[8];
+} wb;
+
+static int recording_writeback(int fd, off_t off, off_t len, unsigned int flags)
+{
+	if (wb.calls < 8) {
+		wb.off[wb.calls] = (uint64_t)off;
+		wb.len[wb.calls] = (uint64_t)len;
+	}
+	wb.flags |= flags;
+	if (++wb.calls == wb.fail_at) {
+		errno = wb.fail_errno;
+		return -1;
+	}
+	return sync_file_range(fd, off, len, flags);
+}
+
+/*
+ * A regular file target, 1, 2 and 4 threads: writeback is started for
+ * exactly the large runs (the 12 MiB run's three frames), right after each
+ * is written, never for the single blocks. A filesystem that refuses it
+ * (EINVAL, ENOSYS) gets no more calls and the same bytes; a writeback
+ * error (EIO, ENOSPC) ends the restore with that error at that run, and
+ * nothing after it is written.
+ */
+static void file_writeback_started(void)
+{
+	static const struct {
+		int fail_at, fail_errno, want_ret;
+	} cases[] = {
+		{ 0, 0, 0 },
+		{ 1, EINVAL, 0 },
+		{ 2, ENOSYS, 0 },
+		{ 1, EIO, -EIO },
+		{ 2, ENOSPC, -ENOSPC },
+	};
+	uint8_t *want = malloc(NB * 512ULL), *got = malloc(NB * 512ULL);
+	const char *name = "img";
+	int fd = many_frames(CBT_IMG_COMP_ZSTD);
+	const uint64_t run = 2 * SPARSE * 512ULL, frame = 8192 * 512ULL;
+
+	CHECK(want && got && fd >= 0);
+	many_frames_device(want);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		for (int threads = 1; threads <= 4; threads *= 2) {
+			struct cbt_apply_stats st;
+			int out = memfd(), ret, want_calls;
+
+			CHECK(out >= 0);
+			memset(&wb, 0, sizeof(wb));
+			wb.fail_at = cases[c].fail_at;
+			wb.fail_errno = cases[c].fail_errno;
+			lseek(fd, 0, SEEK_SET);
+			cbt_img_set_read_threads(threads);
+			cbt_apply_writeback = recording_writeback;
+			cbt_err_clear();
+			ret = cbt_apply_images(&fd, &name, 1, out, true, NULL, &st);
+			cbt_apply_writeback = sync_file_range;
+			cbt_img_set_read_threads(1);
+			if (ret != cases[c].want_ret)
+				UT_FAIL("case %zu, %d threads: returned %d, want %d (%s)", c, threads,
+					ret, cases[c].want_ret, ut_detail());
+			want_calls = cases[c].fail_at ? cases[c].fail_at : 3;
+			/* it starts the writes and waits for none */
+			CHECK_EQ(wb.flags, SYNC_FILE_RANGE_WRITE);
+			CHECK_EQ(wb.calls, want_calls);
+			for (int i = 0; i < want_calls; i++) {
+				CHECK_EQ(wb.off[i], run + (uint64_t)i * frame);
+				CHECK_EQ(wb.len[i], frame);
+			}
+			CHECK_EQ(st.kicked, (uint64_t)(want_calls - !!cases[c].fail_at) * frame);
+			CHECK_EQ(pread(out, got, NB * 512ULL, 0), (ssize_t)(NB * 512ULL));
+			if (!ret) {
+				CHECK(!memcmp(got, want, NB * 512ULL));
+			} else {
+				uint64_t end = run + (uint64_t)want_calls * frame;
+
+				CHECK(strstr(ut_detail(), "writing the target at byte"));
+				CHECK(strstr(ut_detail(), strerror(cases[c].fail_errno)));
+				CHECK(!memcmp(got, want, end));
+				for (uint64_t i = end; i < NB * 512ULL; i++)
+					if (got[i])
+						UT_FAIL("case %zu: byte %" PRIu64 " written after the"
+							" error", c, i);
+			}
+			close(out);
+		}
 	}
 	free(want);
 	free(got);
@@ -653,6 +756,7 @@ UT_MAIN("image_threads",
 	UT_CASE(forged_content_caught_any_threads),
 	UT_CASE(restored_bytes_any_threads),
 	UT_CASE(direct_write_refused),
+	UT_CASE(file_writeback_started),
 	UT_CASE(encrypted_any_threads),
 	UT_CASE(verify_fd_with_default_threads),
 	UT_CASE(freed_half_way),

@@ -20,6 +20,7 @@ struct cbt_apply_stats {
 	uint64_t dev_bytes;
 	uint64_t written;	/* data bytes written */
 	uint64_t direct;	/* of which with O_DIRECT (a block device's large runs) */
+	uint64_t kicked;	/* of which handed to writeback at once (a file's large runs) */
 	uint64_t zeroed;	/* bytes zeroed */
 	uint64_t read;		/* image bytes read */
 	bool touched;		/* the target was extended or written */
@@ -41,6 +42,12 @@ extern bool cbt_apply_direct_files;
  * and that any other error ends the restore.
  */
 extern ssize_t (*cbt_apply_direct_pwrite)(int fd, const void *buf, size_t len, off_t off);
+/*
+ * A regular file's large runs are handed to writeback through this
+ * (default sync_file_range()): the unit tests record the calls and make
+ * them fail as a filesystem would.
+ */
+extern int (*cbt_apply_writeback)(int fd, off_t off, off_t len, unsigned int flags);
 #endif
 
 /*
