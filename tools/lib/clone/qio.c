@@ -177,6 +177,12 @@ int clone_qio_open(int src_fd, int dst_fd, unsigned int depth, struct clone_qio 
 	pthread_cond_init(&q->finished, NULL);
 	if (!force || strcmp(force, "threads"))
 		q->uring = !io_uring_queue_init(2 * depth, &q->ring, 0);
+	if (q->uring) {
+		/* [bounded, unbounded]; 0 keeps a limit. Refused before 5.15: the default cap stays. */
+		unsigned int workers[2] = { depth, 0 };
+
+		(void)io_uring_register_iowq_max_workers(&q->ring, workers);
+	}
 	if (!q->uring) {
 		ret = threads_start(q, depth);
 		if (ret) {
