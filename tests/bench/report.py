@@ -488,6 +488,12 @@ def scale(rows, out, js):
             out.append(f"  17th device's writes, {what}: p50 {fmt(num(r['p50_us']), 0)} us, p99 {fmt(p99, 0)} us; "
                        f"p99 ratio to the quiet window {fmt(quiet / p99 if quiet and p99 else None)}; "
                        f"kernel threads {r.get('kthread_ticks')} of {r.get('cpu_ticks')} busy ticks")
+            kt = [x for x in rows if x["bench"] == "scale" and x.get("phase") == "kthreads"
+                  and x.get("prio") == r.get("prio")]
+            if kt:
+                out.append("    kernel threads by name (ticks, threads): " +
+                           ", ".join(f"{x.get('name')} {x.get('ticks')} ({x.get('threads')})" for x in kt))
+        js["scale"]["kthreads"] = [r for r in rows if r["bench"] == "scale" and r.get("phase") == "kthreads"]
         waits = [r for r in rows if r["bench"] == "scale" and r.get("phase") == "waits"]
         js["scale"]["waits"] = waits
         for k in ("serial", "parallel"):
