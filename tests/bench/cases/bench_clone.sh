@@ -171,8 +171,9 @@ for rate in $LOAD_RATES; do
 		log "fio 4 KiB random writes at $rate/s, clone $r"
 		drop_caches
 		rm -f "$W"/load_*.log
-		f0=$(now_us)
-		load_fio /dev/mapper/bc "$rate" "$W/load" --time_based --runtime=3600 &
+		# Unix times (ms) in the log: the windows below are then exact, not
+		# shifted by fio's own start-up.
+		load_fio /dev/mapper/bc "$rate" "$W/load" --time_based --runtime=3600 --log_unix_epoch=1 &
 		echo $! >"$W/fio.pid"
 		sleep 2
 		set -- $(wstat)
@@ -189,11 +190,11 @@ for rate in $LOAD_RATES; do
 		# The final pass's window: its copy (the last duration_ms before
 		# cbt clone returned) and FINAL_LEAD_MS before it, which holds its
 		# snapshot's take (and the writes' hold) after the pass before.
-		e=$(((c0 + T_US - f0) / 1000))
+		e=$(((c0 + T_US) / 1000))
 		last_ms=$(jpass duration_ms "$j" | awk -F, '{ print $NF }')
-		set -- $(lat_pcts "$W/load_clat.1.log" $(((c0 - f0) / 1000)) "$e")
+		set -- $(lat_pcts "$W/load_clat.1.log" $((c0 / 1000)) "$e")
 		bench_out clone phase=lat cfg=clone "rate=$rate" "rep=$r" "p50_us=$1" "p99_us=$2" \
-			"max_us=$(lat_max "$W/load_clat.1.log" $(((c0 - f0) / 1000)) "$e")" \
+			"max_us=$(lat_max "$W/load_clat.1.log" $((c0 / 1000)) "$e")" \
 			"final_max_us=$(lat_max "$W/load_clat.1.log" $((e - last_ms - FINAL_LEAD_MS)) "$e")" \
 			"final_win_ms=$((last_ms + FINAL_LEAD_MS))"
 		set -- "$s1" "$n1"
