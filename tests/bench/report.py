@@ -488,6 +488,12 @@ def scale(rows, out, js):
             out.append(f"  17th device's writes, {what}: p50 {fmt(num(r['p50_us']), 0)} us, p99 {fmt(p99, 0)} us; "
                        f"p99 ratio to the quiet window {fmt(quiet / p99 if quiet and p99 else None)}; "
                        f"kernel threads {r.get('kthread_ticks')} of {r.get('cpu_ticks')} busy ticks")
+            kt = [x for x in rows if x["bench"] == "scale" and x.get("phase") == "kthreads"
+                  and x.get("prio") == r.get("prio")]
+            if kt:
+                out.append("    kernel threads by name (ticks, threads): " +
+                           ", ".join(f"{x.get('name')} {x.get('ticks')} ({x.get('threads')})" for x in kt))
+        js["scale"]["kthreads"] = [r for r in rows if r["bench"] == "scale" and r.get("phase") == "kthreads"]
         waits = [r for r in rows if r["bench"] == "scale" and r.get("phase") == "waits"]
         js["scale"]["waits"] = waits
         for k in ("serial", "parallel"):
@@ -590,9 +596,11 @@ def clone(rows, out, js):
         out.append("  clone's median time; copied/disk: bytes copied over the device size")
         out.append("")
     if load:
-        out.append("The last pass, and the load's write latency during the clone against dm-linear")
-        out.append(f"  {'rate':>6} {'rep':>3} {'last pass ms':>12} {'p50 us':>7} {'p99 us':>7} "
-                   f"{'linear p50/p99':>14} {'p50 ratio':>9} {'p99 ratio':>9}")
+        out.append("The final pass: its downtime (frozen, writes held) against its copy, and the load's write")
+        out.append("latency during the clone against dm-linear")
+        out.append(f"  {'rate':>6} {'rep':>3} {'last pass ms':>12} {'frozen ms':>9} {'held ms':>7} "
+                   f"{'final max us':>12} {'max us':>7} {'p50 us':>7} {'p99 us':>7} "
+                   f"{'linear p50/p99/max':>18} {'p50 ratio':>9} {'p99 ratio':>9}")
         for r in sorted(load, key=lambda r: (parse_rate(r["rate"]), r["rep"])):
             pm = [num(x) for x in r.get("pass_ms", "").split(",") if x]
             c = next((x for x in lat if x.get("cfg") == "clone" and x["rate"] == r["rate"] and
@@ -602,14 +610,30 @@ def clone(rows, out, js):
             l50, l99 = num(lin.get("p50_us")), num(lin.get("p99_us"))
             r50 = p50 / l50 if p50 and l50 else None
             r99 = p99 / l99 if p99 and l99 else None
+            fr = [x == "true" for x in r.get("pass_frozen", "").split(",") if x]
+            fz = [num(x) for x in r.get("pass_freeze_ns", "").split(",") if x]
+            hd = [num(x) for x in r.get("pass_hold_ns", "").split(",") if x]
+            frozen_ms = fz[-1] / 1e6 if fz and fr and fr[-1] else (0 if fr else None)
+            held_ms = hd[-1] / 1e6 if hd else None
+            fmax, cmax, lmax = num(c.get("final_max_us")), num(c.get("max_us")), num(lin.get("max_us"))
             out.append(f"  {r['rate']:>6} {r['rep']:>3} {fmt(pm[-1] if pm else None, 0):>12} "
-                       f"{fmt(p50, 0):>7} {fmt(p99, 0):>7} {fmt(l50, 0) + '/' + fmt(l99, 0):>14} "
+                       f"{fmt(frozen_ms, 1):>9} {fmt(held_ms, 1):>7} {fmt(fmax, 0):>12} {fmt(cmax, 0):>7} "
+                       f"{fmt(p50, 0):>7} {fmt(p99, 0):>7} "
+                       f"{fmt(l50, 0) + '/' + fmt(l99, 0) + '/' + fmt(lmax, 0):>18} "
                        f"{fmt(r50):>9} {fmt(r99):>9}")
             for j in js["clone"]["load"]:
                 if j["rate"] == r["rate"] and j["rep"] == r["rep"]:
-                    j.update({"last_pass_ms": pm[-1] if pm else None, "p50_us": p50, "p99_us": p99,
+                    j.update({"last_pass_ms": pm[-1] if pm else None, "final_frozen_ms": frozen_ms,
+                              "final_hold_ms": held_ms, "final_window_ms": num(c.get("final_win_ms")),
+                              "final_max_us": fmax, "max_us": cmax, "linear_max_us": lmax,
+                              "pass_hold_ms": [x / 1e6 for x in hd],
+                              "p50_us": p50, "p99_us": p99,
                               "linear_p50_us": l50, "linear_p99_us": l99,
                               "p50_vs_linear": r50, "p99_vs_linear": r99})
+        out.append("  last pass ms: the final pass's copy and flush (DEVICE takes writes meanwhile); frozen ms:")
+        out.append("  the filesystem freeze of its snapshot (none here: no filesystem); held ms: the writes held")
+        out.append("  while its snapshot was taken (what writers feel as downtime); final max us: the worst write")
+        out.append("  latency completed in the final pass's copy and the second before it; max us: over the clone")
         out.append("  ratio: the write latency percentile during the clone over the same load's on dm-linear")
         out.append("  over the same disk, measured just before (higher = slower writes)")
         out.append("")

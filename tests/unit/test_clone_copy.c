@@ -101,7 +101,10 @@ static void copy_with(const char *engine)
 	CHECK_EQ(r.bytes, clone_extents_bytes(&l, BS, DEV_BYTES));
 	cbt_extents_free(&l);
 	CHECK_EQ(r.bytes, 67ULL * BS + 512ULL * BS + BS - 1000);
-	CHECK_EQ(r.ios, 67 + 2 + 1);	/* the run is two 1 MiB I/Os */
+	/* Scattered blocks: 64 copies in flight of up to 256 KiB, so the 2 MiB run is eight. */
+	CHECK_EQ(r.depth, 64);
+	CHECK_EQ(r.io_bytes, 256 * 1024);
+	CHECK_EQ(r.ios, 67 + 8 + 1);
 	CHECK_EQ(r.written_upto, DEV_BYTES);
 
 	/* The copied blocks equal the source, every other byte is still zero. */

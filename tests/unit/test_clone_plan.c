@@ -208,7 +208,7 @@ static void ios_are_cut_at_1mib_and_the_device_end(void)
 	size_t ext = 0;
 	int n = 0;
 
-	while (clone_next_io(&l, 65536, dev, &ext, &pos, &off, &len)) {
+	while (clone_next_io(&l, 65536, dev, CLONE_IO_BYTES, &ext, &pos, &off, &len)) {
 		CHECK(len <= CLONE_IO_BYTES);
 		CHECK(off + len <= dev);
 		sum += len;
@@ -217,6 +217,70 @@ static void ios_are_cut_at_1mib_and_the_device_end(void)
 	CHECK_EQ(n, 3);	/* 1 MiB + 256 KiB, then 64 KiB + 4 KiB */
 	CHECK_EQ(sum, 20 * 65536ULL + 65536 + 4096);
 	CHECK_EQ(clone_extents_bytes(&l, 65536, dev), sum);
+	cbt_extents_free(&l);
+}
+
+static void io_shape_follows_the_extents(void)
+{
+	struct cbt_extents l;
+	struct clone_io_shape sh;
+	uint64_t pos = 0, off, sum = 0;
+	uint32_t len;
+	size_t ext = 0;
+	int n = 0;
+
+	/* a whole device: 16 copies of 1 MiB, as before */
+	cbt_extents_init(&l);
+	CHECK_EQ(cbt_extents_append(&l, 0, 32768), 0);
+	clone_io_shape(&l, 65536, 2 * GiB, &sh);
+	CHECK_EQ(sh.depth, 16);
+	CHECK_EQ(sh.io_bytes, CLONE_IO_BYTES);
+	cbt_extents_free(&l);
+	/* scattered 64 KiB blocks (a later pass): 64 copies, cut at 256 KiB */
+	cbt_extents_init(&l);
+	for (uint64_t b = 0; b < 1000; b++)
+		CHECK_EQ(cbt_extents_append(&l, b * 13, 1), 0);
+	CHECK_EQ(cbt_extents_append(&l, 20000, 40), 0);	/* one long run among them */
+	clone_io_shape(&l, 65536, 2 * GiB, &sh);
+	CHECK_EQ(sh.depth, 64);
+	CHECK_EQ(sh.io_bytes, 256 * 1024);
+	CHECK_EQ(sh.depth * sh.io_bytes, CLONE_INFLIGHT_BYTES);
+	while (clone_next_io(&l, 65536, 2 * GiB, sh.io_bytes, &ext, &pos, &off, &len)) {
+		CHECK(len <= sh.io_bytes);
+		sum += len;
+		n++;
+	}
+	CHECK_EQ(n, 1000 + 10);	/* the 2.5 MiB run in ten 256 KiB copies */
+	CHECK_EQ(sum, 1040 * 65536ULL);
+	cbt_extents_free(&l);
+	/* runs of 6 blocks (384 KiB) on average: 512 KiB copies, 32 in flight */
+	cbt_extents_init(&l);
+	for (uint64_t b = 0; b < 100; b++)
+		CHECK_EQ(cbt_extents_append(&l, b * 100, 6), 0);
+	clone_io_shape(&l, 65536, 2 * GiB, &sh);
+	CHECK_EQ(sh.depth, 32);
+	CHECK_EQ(sh.io_bytes, 512 * 1024);
+	cbt_extents_free(&l);
+	/* 512 KiB blocks, even scattered: no copy is cut below a block */
+	cbt_extents_init(&l);
+	CHECK_EQ(cbt_extents_append(&l, 3, 1), 0);
+	CHECK_EQ(cbt_extents_append(&l, 9, 1), 0);
+	clone_io_shape(&l, 512 * 1024, 2 * GiB, &sh);
+	CHECK_EQ(sh.io_bytes, 512 * 1024);
+	CHECK_EQ(sh.depth, 32);
+	cbt_extents_free(&l);
+	/* 4 MiB blocks: one block per copy, 16 in flight */
+	cbt_extents_init(&l);
+	CHECK_EQ(cbt_extents_append(&l, 0, 4), 0);
+	clone_io_shape(&l, 4 << 20, 2 * GiB, &sh);
+	CHECK_EQ(sh.depth, 16);
+	CHECK_EQ(sh.io_bytes, 4U << 20);
+	cbt_extents_free(&l);
+	/* nothing to copy: any valid shape */
+	cbt_extents_init(&l);
+	clone_io_shape(&l, 65536, 2 * GiB, &sh);
+	CHECK(sh.depth >= 16 && sh.depth <= CLONE_QIO_MAX_DEPTH);
+	CHECK(sh.depth * sh.io_bytes == CLONE_INFLIGHT_BYTES);
 	cbt_extents_free(&l);
 }
 
@@ -556,6 +620,7 @@ UT_MAIN("clone_plan",
 	UT_CASE(extents_union_and_from),
 	UT_CASE(extents_coalesce),
 	UT_CASE(ios_are_cut_at_1mib_and_the_device_end),
+	UT_CASE(io_shape_follows_the_extents),
 	UT_CASE(state_round_trip),
 	UT_CASE(state_rejects_garbage),
 	UT_CASE(resume_decision),

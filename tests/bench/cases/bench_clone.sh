@@ -20,7 +20,11 @@
 # stat over the clone, and the p50/p99 latency of those writes from fio's
 # latency log (the writes that completed while cbt clone ran), next to the
 # same fio load on dm-linear over the same disk for LAT_SECS (no clone, no
-# tracking: the baseline). Each clone starts from scratch (fresh --state-dir,
+# tracking: the baseline). Per clone, the final pass's downtime next to
+# its copy time: the report's frozen/freeze_ns (no filesystem here, so no
+# freeze) and hold_ns (the writes held while its snapshot was taken) per
+# pass, and the worst latency of a write that completed in the final
+# pass's window (its copy and FINAL_LEAD_MS before it). Each clone starts from scratch (fresh --state-dir,
 # --force); their correctness is the VM cases' business (clone_*), so no
 # --verify here.
 # Results: BENCH lines; no pass/fail threshold.
@@ -34,6 +38,7 @@ LOAD_RATES="1m 4m 16m"	# fio --rate (bytes per second) of the 4 KiB random write
 LAT_SECS=8		# the dm-linear latency baseline per rate
 CONFIGS="dd dd-snap clone"
 BLOCK=65536		# tracking block size (128 sectors)
+FINAL_LEAD_MS=1000	# the final pass's latency window starts this long before its copy
 
 . /harness/cases/lib.sh
 
@@ -159,14 +164,16 @@ for rate in $LOAD_RATES; do
 		fail "fio on dm-linear failed"
 	dm_remove bc-lin
 	set -- $(lat_pcts "$W/lin_clat.1.log" 0 $((LAT_SECS * 1000)))
-	bench_out clone phase=lat cfg=linear "rate=$rate" "p50_us=$1" "p99_us=$2"
+	bench_out clone phase=lat cfg=linear "rate=$rate" "p50_us=$1" "p99_us=$2" \
+		"max_us=$(lat_max "$W/lin_clat.1.log" 0 $((LAT_SECS * 1000)))"
 	r=1
 	while [ "$r" -le "$LOAD_ROUNDS" ]; do
 		log "fio 4 KiB random writes at $rate/s, clone $r"
 		drop_caches
 		rm -f "$W"/load_*.log
-		f0=$(now_us)
-		load_fio /dev/mapper/bc "$rate" "$W/load" --time_based --runtime=3600 &
+		# Unix times (ms) in the log: the windows below are then exact, not
+		# shifted by fio's own start-up.
+		load_fio /dev/mapper/bc "$rate" "$W/load" --time_based --runtime=3600 --log_unix_epoch=1 &
 		echo $! >"$W/fio.pid"
 		sleep 2
 		set -- $(wstat)
@@ -179,16 +186,26 @@ for rate in $LOAD_RATES; do
 		wait "$(cat "$W/fio.pid")" 2>/dev/null || true
 		rm -f "$W/fio.pid"
 		# fio writes its log as it exits (SIGTERM ends it cleanly)
-		set -- $(lat_pcts "$W/load_clat.1.log" $(((c0 - f0) / 1000)) $(((c0 + T_US - f0) / 1000)))
-		bench_out clone phase=lat cfg=clone "rate=$rate" "rep=$r" "p50_us=$1" "p99_us=$2"
-		set -- "$s1" "$n1"
 		j=$W/load-$rate-$r.json
+		# The final pass's window: its copy (the last duration_ms before
+		# cbt clone returned) and FINAL_LEAD_MS before it, which holds its
+		# snapshot's take (and the writes' hold) after the pass before.
+		e=$(((c0 + T_US) / 1000))
+		last_ms=$(jpass duration_ms "$j" | awk -F, '{ print $NF }')
+		set -- $(lat_pcts "$W/load_clat.1.log" $((c0 / 1000)) "$e")
+		bench_out clone phase=lat cfg=clone "rate=$rate" "rep=$r" "p50_us=$1" "p99_us=$2" \
+			"max_us=$(lat_max "$W/load_clat.1.log" $((c0 / 1000)) "$e")" \
+			"final_max_us=$(lat_max "$W/load_clat.1.log" $((e - last_ms - FINAL_LEAD_MS)) "$e")" \
+			"final_win_ms=$((last_ms + FINAL_LEAD_MS))"
+		set -- "$s1" "$n1"
 		bench_out clone phase=load "rep=$r" "rate=$rate" "time_us=$T_US" \
 			"write_bytes=$((($1 - s0) * 512))" "write_ios=$(($2 - n0))" \
 			"bytes=$(jtop bytes_copied "$j")" "copy_ms=$(jtop duration_ms "$j")" \
 			"passes=$(jpass pass "$j" | awk -F, '{ print NF }')" \
 			"pass_bytes=$(jpass bytes "$j")" "pass_ms=$(jpass duration_ms "$j")" \
 			"cow_peak=$(jpass cow_peak_bytes "$j")" \
+			"pass_frozen=$(jpass frozen "$j")" "pass_freeze_ns=$(jpass freeze_ns "$j")" \
+			"pass_hold_ns=$(jpass hold_ns "$j")" \
 			"final_reason=$(jtop final_reason "$j" | tr ' ' _)"
 		r=$((r + 1))
 	done

@@ -313,8 +313,33 @@ cpu_ticks() {
 	cat /proc/[0-9]*/stat 2>/dev/null |
 		awk '{ sub(/^.*\) /, ""); if ($2 == 2) k += $12 + $13 } END { print k + 0 }'
 }
+# kthreads FILE: each kernel thread's "pid utime+stime comm" (children of
+# kthreadd). A kworker's comm names the workqueue it last ran
+# (kworker/u4:2-dm-cbt-253:3), as ps shows it.
+kthreads() {
+	for f in /proc/[0-9]*/stat; do
+		cat "$f" 2>/dev/null
+	done | awk '{ c = $0; sub(/^[^(]*\(/, "", c); sub(/\) .*$/, "", c); r = $0; sub(/^.*\) /, "", r)
+		split(r, a, " "); if (a[2] == 2) print $1, a[12] + a[13], c }' >"$1"
+}
+# kthread_top ROUND BEFORE AFTER: the kernel threads' CPU ticks in the
+# round, summed by name with the worker and device numbers taken out
+# (kworker/u4:2-dm-cbt-253:3 -> kworker/u4-dm-cbt; an H after the CPU: a
+# high-priority pool, nice -20), the 12 largest.
+kthread_top() {
+	awk -v round="$1" 'NR == FNR { t0[$1] = $2; next }
+		{ d = $2 - ($1 in t0 ? t0[$1] : 0); c = $3
+		  for (i = 4; i <= NF; i++) c = c "_" $i
+		  sub(/:[0-9]+/, "", c); gsub(/-[0-9]+:[0-9]+/, "", c); gsub(/\/[0-9]+$/, "", c)
+		  if (d > 0) { k[c] += d; n[c]++ } }
+		END { for (c in k) printf "%d %s %d\n", k[c], c, n[c] }' "$2" "$3" | sort -rn | head -n 12 |
+		while read -r t c n; do
+			bench_out scale phase=kthreads "prio=$1" "name=$c" "ticks=$t" "threads=$n"
+		done
+}
 for p in $prios; do
 	change
+	kthreads "$W/kt0"
 	set -- $(cpu_ticks)
 	c0=$1 k0=$2
 	s0=$(now_us)
@@ -326,8 +351,11 @@ for p in $prios; do
 	s1=$(now_us)
 	set -- $(cpu_ticks)
 	echo "$p $s0 $s1 $(read_bytes) $(($1 - c0)) $(($2 - k0))" >>"$W/prio.times"
+	kthreads "$W/kt1"
+	kthread_top "$p" "$W/kt0" "$W/kt1"
 done
 if [ -n "$prios" ]; then
+	kthreads "$W/kt0"
 	set -- $(cpu_ticks)
 	c0=$1 k0=$2
 	s0=$(now_us)
@@ -335,6 +363,8 @@ if [ -n "$prios" ]; then
 	s1=$(now_us)
 	set -- $(cpu_ticks)
 	echo "none $s0 $s1 0 $(($1 - c0)) $(($2 - k0))" >>"$W/prio.times"
+	kthreads "$W/kt1"
+	kthread_top none "$W/kt0" "$W/kt1"
 fi
 kill "$(cat "$W/fio.pid")"
 wait "$(cat "$W/fio.pid")" 2>/dev/null || true

@@ -74,6 +74,14 @@ lat_pcts() {
 			printf "%d %d\n", v[i] / 1000, v[j] / 1000 }'
 }
 
+# lat_max LOG FROM_MS TO_MS: the worst completion latency (us) in a fio
+# latency log (as lat_pcts) of the I/Os that completed between FROM_MS and
+# TO_MS; 0 when none did.
+lat_max() {
+	awk -F', *' -v a="$2" -v b="$3" 'BEGIN { m = 0 } $1 >= a && $1 <= b && $2 > m { m = $2 }
+		END { printf "%d\n", m / 1000 }' "$1"
+}
+
 # median of the numbers on stdin
 median() {
 	sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) exit 1; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'

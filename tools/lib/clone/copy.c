@@ -40,7 +40,7 @@ int clone_open(const char *path, int flags, bool *direct)
 }
 
 /* Completions arrive out of order: a window of sequence numbers finds the written prefix. */
-#define WINDOW (4 * CLONE_QIO_DEPTH)
+#define WINDOW (4 * CLONE_QIO_MAX_DEPTH)
 
 struct prefix {
 	bool done[WINDOW];
@@ -79,9 +79,10 @@ int clone_copy_extents(int src_fd, int dst_fd, const struct cbt_extents *ext,
 {
 	uint64_t total = clone_extents_bytes(ext, o->block_size, o->dev_bytes);
 	uint64_t t0 = cbt_mono_ns(), last_tick = t0, read_bytes = 0, pos = 0, seq = 0;
-	struct clone_qio_req req[CLONE_QIO_DEPTH], *free_req[CLONE_QIO_DEPTH];
+	struct clone_qio_req req[CLONE_QIO_MAX_DEPTH], *free_req[CLONE_QIO_MAX_DEPTH];
 	struct prefix *pf = calloc(1, sizeof(*pf));
 	unsigned int nr_free = 0, inflight = 0;
+	struct clone_io_shape sh;
 	struct clone_qio *q = NULL;
 	bool more = true;
 	size_t ei = 0;
@@ -91,15 +92,17 @@ int clone_copy_extents(int src_fd, int dst_fd, const struct cbt_extents *ext,
 	memset(req, 0, sizeof(req));
 	if (!pf)
 		return -ENOMEM;
-	for (int i = 0; i < CLONE_QIO_DEPTH; i++) {
-		if (posix_memalign(&req[i].buf, ALIGN, CLONE_IO_BYTES > o->block_size ?
-				   CLONE_IO_BYTES : o->block_size)) {
+	clone_io_shape(ext, o->block_size, o->dev_bytes, &sh);
+	res->depth = sh.depth;
+	res->io_bytes = sh.io_bytes;
+	for (unsigned int i = 0; i < sh.depth; i++) {
+		if (posix_memalign(&req[i].buf, ALIGN, sh.io_bytes)) {
 			ret = -ENOMEM;
 			goto out;
 		}
 		free_req[nr_free++] = &req[i];
 	}
-	ret = clone_qio_open(src_fd, dst_fd, CLONE_QIO_DEPTH, &q);
+	ret = clone_qio_open(src_fd, dst_fd, sh.depth, &q);
 	if (ret)
 		goto out;
 
@@ -115,8 +118,8 @@ int clone_copy_extents(int src_fd, int dst_fd, const struct cbt_extents *ext,
 				break;
 			}
 			r = free_req[nr_free - 1];
-			if (!clone_next_io(ext, o->block_size, o->dev_bytes, &ei, &pos, &r->off,
-					   &r->len)) {
+			if (!clone_next_io(ext, o->block_size, o->dev_bytes, sh.io_bytes, &ei, &pos,
+					   &r->off, &r->len)) {
 				more = false;
 				break;
 			}
@@ -163,7 +166,7 @@ int clone_copy_extents(int src_fd, int dst_fd, const struct cbt_extents *ext,
 out:
 	res->err = ret;
 	clone_qio_close(q);
-	for (int i = 0; i < CLONE_QIO_DEPTH; i++)
+	for (unsigned int i = 0; i < CLONE_QIO_MAX_DEPTH; i++)
 		free(req[i].buf);
 	free(pf);
 	return ret;
@@ -336,8 +339,8 @@ int clone_verify(int src_fd, int dst_fd, const struct cbt_extents *ext,
 			r = &slot[next_submit % VERIFY_DEPTH];
 			if (next_submit >= VERIFY_DEPTH)
 				hash_wait(&h, next_submit - VERIFY_DEPTH + 1);
-			if (!clone_next_io(ext, o->block_size, o->dev_bytes, &ei, &pos, &r->off,
-					   &r->len)) {
+			if (!clone_next_io(ext, o->block_size, o->dev_bytes, CLONE_IO_BYTES, &ei, &pos,
+					   &r->off, &r->len)) {
 				more = false;
 				break;
 			}

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The I/O of `cbt clone': copying extents from a snapshot to the target
- * (CLONE_QIO_DEPTH copies of up to 1 MiB in flight, by io_uring or a
- * thread pool: qio.h; O_DIRECT where the files allow it), comparing
+ * (16 MiB in flight: 16 copies of up to 1 MiB, or up to 64 smaller ones
+ * for scattered blocks, clone_io_shape(); by io_uring or a thread pool:
+ * qio.h; O_DIRECT where the files allow it), comparing
  * them afterwards (XXH3-128 per MiB and over the whole). Which blocks a
  * filesystem uses comes from fsmap.h, as for full images.
  */
@@ -35,6 +36,8 @@ struct clone_copy_opts {
 struct clone_copy_result {
 	uint64_t bytes;		/* bytes written (and read) */
 	uint64_t ios;
+	unsigned int depth;	/* copies in flight at most */
+	uint32_t io_bytes;	/* the largest copy */
 	/*
 	 * Every I/O before this byte offset was written: I/Os are issued in
 	 * order, and complete in any order.

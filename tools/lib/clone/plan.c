@@ -184,9 +184,28 @@ void clone_extents_clip(struct cbt_extents *l, uint64_t nr_blocks)
 	}
 }
 
-bool clone_next_io(const struct cbt_extents *l, uint32_t block_size, uint64_t dev_bytes,
-		   size_t *ext, uint64_t *pos, uint64_t *off, uint32_t *len)
+void clone_io_shape(const struct cbt_extents *l, uint32_t block_size, uint64_t dev_bytes,
+		    struct clone_io_shape *s)
 {
+	uint64_t mean = l->nr ? clone_extents_bytes(l, block_size, dev_bytes) / l->nr : 0;
+	uint32_t io = CLONE_IO_MIN_BYTES;
+
+	if (block_size > CLONE_IO_BYTES) {
+		s->depth = CLONE_INFLIGHT_BYTES / CLONE_IO_BYTES;
+		s->io_bytes = block_size;
+		return;
+	}
+	while (io < CLONE_IO_BYTES && (io < mean || io < block_size))
+		io *= 2;
+	s->io_bytes = io;
+	s->depth = CLONE_INFLIGHT_BYTES / io;
+}
+
+bool clone_next_io(const struct cbt_extents *l, uint32_t block_size, uint64_t dev_bytes,
+		   uint32_t max_io, size_t *ext, uint64_t *pos, uint64_t *off, uint32_t *len)
+{
+	if (max_io > CLONE_IO_BYTES || !max_io)
+		max_io = CLONE_IO_BYTES;
 	while (*ext < l->nr) {
 		const struct cbt_range *r = &l->v[*ext];
 		uint64_t s = r->start * block_size, e = (r->start + r->len) * block_size;
@@ -201,8 +220,8 @@ bool clone_next_io(const struct cbt_extents *l, uint32_t block_size, uint64_t de
 			continue;
 		}
 		n = e - *pos;
-		if (n > CLONE_IO_BYTES && block_size <= CLONE_IO_BYTES)
-			n = CLONE_IO_BYTES;
+		if (n > max_io && block_size <= CLONE_IO_BYTES)
+			n = max_io;
 		else if (n > block_size && block_size > CLONE_IO_BYTES)
 			n = block_size;
 		*off = *pos;

@@ -49,6 +49,15 @@
 #define CLONE_DEFAULT_FINAL_PASS_MS 500
 /* Largest single read or write. */
 #define CLONE_IO_BYTES (1U << 20)
+/*
+ * Bytes in flight during a copy: CLONE_INFLIGHT_BYTES / CLONE_IO_BYTES
+ * copies of 1 MiB for a whole device, more and smaller ones for scattered
+ * blocks (clone_io_shape()).
+ */
+#define CLONE_INFLIGHT_BYTES (16U << 20)
+/* The smallest I/O cut for more copies in flight, and so the most copies. */
+#define CLONE_IO_MIN_BYTES (256U << 10)
+#define CLONE_QIO_MAX_DEPTH (CLONE_INFLIGHT_BYTES / CLONE_IO_MIN_BYTES)
 
 struct clone_cfg {
 	uint64_t dev_bytes;	/* source size */
@@ -121,14 +130,31 @@ void clone_extents_coalesce(struct cbt_extents *l, uint32_t block_size);
 /* Sorted extents clipped to [0, @nr_blocks). */
 void clone_extents_clip(struct cbt_extents *l, uint64_t nr_blocks);
 
+/* How a pass's extents are copied: copies in flight, and the largest one. */
+struct clone_io_shape {
+	unsigned int depth;	/* CLONE_INFLIGHT_BYTES / CLONE_IO_BYTES .. CLONE_QIO_MAX_DEPTH */
+	uint32_t io_bytes;	/* CLONE_IO_MIN_BYTES .. CLONE_IO_BYTES, or @block_size if larger */
+};
+/*
+ * The shape for copying @l: the extents' mean size rounded up to a power
+ * of two within [CLONE_IO_MIN_BYTES, CLONE_IO_BYTES] (and not under
+ * @block_size) as the largest I/O, and as many copies in flight as
+ * CLONE_INFLIGHT_BYTES holds of it. A whole device copies 16 at 1 MiB;
+ * scattered 64 KiB blocks (a later pass) 64 at once, where 16 left the
+ * disks idle between requests. Blocks over 1 MiB: one block per I/O, 16.
+ */
+void clone_io_shape(const struct cbt_extents *l, uint32_t block_size, uint64_t dev_bytes,
+		    struct clone_io_shape *s);
+
 /*
  * Cut extents into I/Os: the next I/O at or after @*pos (a byte offset),
- * at most CLONE_IO_BYTES, never across an extent's end or the device end.
- * Returns false when none is left; @*ext is the extent index to start at
- * (updated).
+ * at most @max_io bytes (CLONE_IO_BYTES at most; blocks larger than
+ * CLONE_IO_BYTES go one per I/O), never across an extent's end or the
+ * device end. Returns false when none is left; @*ext is the extent index
+ * to start at (updated).
  */
 bool clone_next_io(const struct cbt_extents *l, uint32_t block_size, uint64_t dev_bytes,
-		   size_t *ext, uint64_t *pos, uint64_t *off, uint32_t *len);
+		   uint32_t max_io, size_t *ext, uint64_t *pos, uint64_t *off, uint32_t *len);
 /* Bytes the extents stand for, the last block cut at the device end. */
 uint64_t clone_extents_bytes(const struct cbt_extents *l, uint32_t block_size,
 			     uint64_t dev_bytes);

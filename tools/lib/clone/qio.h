@@ -16,9 +16,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Requests in flight at most (each with a CLONE_IO_BYTES buffer). */
-#define CLONE_QIO_DEPTH 16
-
 struct clone_qio;
 
 struct clone_qio_req {
@@ -36,7 +33,13 @@ struct clone_qio_req {
 	struct clone_qio_req *next;
 };
 
-/* 0 or -errno (detail recorded); @depth requests may be in flight. */
+/*
+ * 0 or -errno (detail recorded); @depth requests may be in flight. The
+ * io_uring engine lets the kernel run @depth of its blocking workers at
+ * once: reads of a device-mapper device without nowait support (the
+ * snapshot) are all handed to them, and their default cap, 4 per CPU,
+ * would keep fewer copies in flight than @depth on a small machine.
+ */
 int clone_qio_open(int src_fd, int dst_fd, unsigned int depth, struct clone_qio **q);
 /* "io_uring" or "threads". */
 const char *clone_qio_engine(const struct clone_qio *q);
