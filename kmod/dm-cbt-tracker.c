@@ -62,19 +62,83 @@ void cbt_tracker_event(struct cbt_tracker *t, enum cbt_event event, u64 epoch)
 }
 
 /*
+ * Does the attached snapshot's gate let @bio down without asking it: is
+ * every chunk it writes copied, forfeited or released (or past the
+ * snapshot's end)? The same bit test cbt_cow_check_write() starts with.
+ */
+static bool gate_passes(const struct cbt_snap_gate *g, struct bio *bio)
+{
+	u64 first = bio->bi_iter.bi_sector >> g->chunk_shift;
+	u64 last = (bio_end_sector(bio) - 1) >> g->chunk_shift;
+
+	/* Clipped to the snapshot's chunks: past them, nothing to copy. */
+	return cbt_bitmap_range_all_set(g->copied, first, last - first + 1);
+}
+
+/*
  * True if a remapped write may go down now; false if a listener (the
  * snapshot's copy-on-write) took it and submits it itself. Without an
  * attached snapshot there is nothing to ask: the common write pays one
  * pointer test, not an indirect call.
+ *
+ * With one, a write to chunks the snapshot needs nothing of any more
+ * (the common case once a backup is under way) is let down by the gate
+ * alone, under rcu_read_lock() (free on a non-preemptible kernel): no
+ * SRCU section (two full barriers), no indirect call. Only a write to a
+ * chunk whose ->copied bit is clear calls the listeners, which decide as
+ * before. Why letting it down on the gate alone never skips a copy the
+ * snapshot needs, nor reads freed memory:
+ *
+ * - What a set bit means: a chunk's ->copied bit is set only once its
+ *   old data is in the COW store (after the copy's kcopyd completion, so
+ *   after the copy read the origin) or the snapshot gave it up (forfeited
+ *   outside the preserve set, released), and is never cleared. The write
+ *   is submitted after it saw the bit, so it cannot reach the origin
+ *   before the copy's read of it ended. cbt_cow_check_write() let such a
+ *   write down on the same test, in every state: PREPARED has no bit
+ *   set, INVALID lets every write down.
+ * - A take: every caller runs this with the write counted in t->writes
+ *   (map(), the commit worker, a release of held writes). A take holds
+ *   new writes, waits for the counted ones to end, and only then makes
+ *   the snapshot ACTIVE; no bit is set before that. So a write that
+ *   raced the take finds ->copied empty, asks the listener (PREPARED: it
+ *   goes) and ends before the take's instant, as it did before; a write
+ *   after the instant is counted after the release and sees the bits the
+ *   active snapshot set, never those of an earlier one.
+ * - A drop: snap_dtr() invalidates the snapshot, clears ->snap and
+ *   ->snap_gate, and frees the snapshot (the gate, ->copied and its
+ *   leaves are in it) only after cbt_cow_drain()'s synchronize_rcu(),
+ *   which waits for this RCU section. A reader that still saw the gate
+ *   of a snapshot being dropped lets down only writes that one needed
+ *   nothing of; any other write goes to the listener, which finds
+ *   ->snap NULL or the snapshot INVALID and lets it down, as before.
+ * - A release of ranges (cbt_cow_release()), a forfeit: bits are only
+ *   added, under s->lock, with their ->lost bit: a write that sees one
+ *   overwrites a chunk the reader gave up.
+ * - A listener unregister: the gate calls no listener; the SRCU section
+ *   below still covers every callback.
+ * Ordering: the gate and its fields are written before rcu_assign_pointer()
+ * publishes it, and ->copied's leaf pointers are read with READ_ONCE();
+ * cbt_cow_check_write()'s acquire of the state orders only the take's
+ * fields (origin_bdev, epoch), which the gate does not read.
  */
 static bool check_write(struct cbt_tracker *t, struct bio *bio)
 {
+	const struct cbt_snap_gate *g;
 	struct cbt_tracker_listener *l;
-	bool go = true;
+	bool go;
 	int idx;
 
-	if (!rcu_access_pointer(t->snap))
+	if (!rcu_access_pointer(t->snap_gate))
 		return true;
+	rcu_read_lock();
+	g = rcu_dereference(t->snap_gate);
+	go = !g || gate_passes(g, bio);
+	rcu_read_unlock();
+	if (go)
+		return true;
+
+	go = true;
 	idx = srcu_read_lock(&cbt_listeners_srcu);
 	list_for_each_entry_srcu(l, &cbt_listeners, node,
 				 srcu_read_lock_held(&cbt_listeners_srcu)) {
