@@ -83,8 +83,9 @@ static bool gate_passes(const struct cbt_snap_gate *g, struct bio *bio)
  *
  * With one, a write to chunks the snapshot needs nothing of any more
  * (the common case once a backup is under way) is let down by the gate
- * alone, under rcu_read_lock() (free on a non-preemptible kernel): no
- * SRCU section (two full barriers), no indirect call. Only a write to a
+ * alone, under rcu_read_lock() (no barrier: free without PREEMPT_RCU, a
+ * task counter with it, as on Debian's 6.1 and 6.12): no SRCU section
+ * (two full barriers on 6.1), no indirect call. Only a write to a
  * chunk whose ->copied bit is clear calls the listeners, which decide as
  * before. Why letting it down on the gate alone never skips a copy the
  * snapshot needs, nor reads freed memory:
