@@ -76,10 +76,43 @@ static bool gate_passes(const struct cbt_snap_gate *g, struct bio *bio)
 }
 
 /*
+ * Under rcu_read_lock(): true if no snapshot is attached, or its gate lets
+ * @bio down (the argument above check_write()).
+ */
+static bool gate_open_rcu(struct cbt_tracker *t, struct bio *bio)
+{
+	const struct cbt_snap_gate *g = rcu_dereference(t->snap_gate);
+
+	return !g || gate_passes(g, bio);
+}
+
+/* Ask the listeners about a write the gate did not let down. */
+static bool ask_listeners(struct cbt_tracker *t, struct bio *bio)
+{
+	struct cbt_tracker_listener *l;
+	bool go = true;
+	int idx;
+
+	idx = srcu_read_lock(&cbt_listeners_srcu);
+	list_for_each_entry_srcu(l, &cbt_listeners, node,
+				 srcu_read_lock_held(&cbt_listeners_srcu)) {
+		if (l->ops->check_write && !l->ops->check_write(t, bio)) {
+			go = false;
+			break;
+		}
+	}
+	srcu_read_unlock(&cbt_listeners_srcu, idx);
+	return go;
+}
+
+/*
  * True if a remapped write may go down now; false if a listener (the
  * snapshot's copy-on-write) took it and submits it itself. Without an
  * attached snapshot there is nothing to ask: the common write pays one
- * pointer test, not an indirect call.
+ * pointer test, not an indirect call. map() reads the gate in the RCU
+ * section it marks the open epoch in (cbt_process_write()), so a write
+ * there pays one section, not two; the commit worker and a release of
+ * held writes come here.
  *
  * With one, a write to chunks the snapshot needs nothing of any more
  * (the common case once a backup is under way) is let down by the gate
@@ -117,7 +150,10 @@ static bool gate_passes(const struct cbt_snap_gate *g, struct bio *bio)
  *   added, under s->lock, with their ->lost bit: a write that sees one
  *   overwrites a chunk the reader gave up.
  * - A listener unregister: the gate calls no listener; the SRCU section
- *   below still covers every callback.
+ *   of ask_listeners() still covers every callback.
+ * - map() reads the gate in the RCU section it marks the open epoch in
+ *   (cbt_process_write()): the same section as here for all of the above;
+ *   the drop's synchronize_rcu() waits for it as for this one.
  * Ordering: the gate and its fields are written before rcu_assign_pointer()
  * publishes it, and ->copied's leaf pointers are read with READ_ONCE();
  * cbt_cow_check_write()'s acquire of the state orders only the take's
@@ -125,31 +161,14 @@ static bool gate_passes(const struct cbt_snap_gate *g, struct bio *bio)
  */
 static bool check_write(struct cbt_tracker *t, struct bio *bio)
 {
-	const struct cbt_snap_gate *g;
-	struct cbt_tracker_listener *l;
 	bool go;
-	int idx;
 
 	if (!rcu_access_pointer(t->snap_gate))
 		return true;
 	rcu_read_lock();
-	g = rcu_dereference(t->snap_gate);
-	go = !g || gate_passes(g, bio);
+	go = gate_open_rcu(t, bio);
 	rcu_read_unlock();
-	if (go)
-		return true;
-
-	go = true;
-	idx = srcu_read_lock(&cbt_listeners_srcu);
-	list_for_each_entry_srcu(l, &cbt_listeners, node,
-				 srcu_read_lock_held(&cbt_listeners_srcu)) {
-		if (l->ops->check_write && !l->ops->check_write(t, bio)) {
-			go = false;
-			break;
-		}
-	}
-	srcu_read_unlock(&cbt_listeners_srcu, idx);
-	return go;
+	return go || ask_listeners(t, bio);
 }
 
 /* ---- Epochs ---- */
@@ -396,7 +415,7 @@ int cbt_close_epoch_held(struct cbt_tracker *t, struct cbt_epoch **prealloc, u64
 	*prealloc = NULL;
 	/*
 	 * No synchronize_rcu() here: writes are held and drained, and map()
-	 * reads t->open (cbt_mark_fast()) only for a write it counted in
+	 * reads t->open (cbt_mark_fast_rcu()) only for a write it counted in
 	 * t->writes, which the drain waited for; a parked write reads it
 	 * after the release. So no map() still sets bits in the closed epoch.
 	 */
@@ -552,33 +571,26 @@ static void cbt_commit_work(struct work_struct *ws)
 
 /*
  * Record a write without waiting, if possible. True when the write may go
- * to the origin now; false when it must wait for a commit.
+ * to the origin now; false when it must wait for a commit. Under
+ * rcu_read_lock() (t->open).
  */
-static bool cbt_mark_fast(struct cbt_tracker *t, u64 start, u64 len)
+static bool cbt_mark_fast_rcu(struct cbt_tracker *t, u64 start, u64 len)
 {
-	struct cbt_epoch *e;
-	bool ok = true;
+	struct cbt_epoch *e = rcu_dereference(t->open);
 
-	rcu_read_lock();
-	e = rcu_dereference(t->open);
-	if (READ_ONCE(t->persistence) != CBT_PERSIST_METADATA) {
+	if (READ_ONCE(t->persistence) != CBT_PERSIST_METADATA)
 		/*
-		 * A leaf that cannot be had without sleeping is left to the
-		 * worker, which may sleep for it: FULL is the last resort.
+		 * One walk of the bitmap; a leaf that cannot be had without
+		 * sleeping is left to the worker, which may sleep for it:
+		 * FULL is the last resort.
 		 */
-		ok = !cbt_bitmap_prepare(&e->bm, start, len, GFP_NOWAIT);
-		if (ok)
-			cbt_bitmap_set_range(&e->bm, start, len, GFP_NOWAIT);
-	} else {
-		/*
-		 * Persistent: a bit map() sees is on the metadata device
-		 * already, or covered there by its region's coarse mark.
-		 */
-		ok = cbt_bitmap_range_all_set(&e->bm, start, len) ||
-		     mark_covered(t, e, start, len, GFP_NOWAIT);
-	}
-	rcu_read_unlock();
-	return ok;
+		return !cbt_bitmap_try_set_range(&e->bm, start, len, GFP_NOWAIT);
+	/*
+	 * Persistent: a bit map() sees is on the metadata device already,
+	 * or covered there by its region's coarse mark.
+	 */
+	return cbt_bitmap_range_all_set(&e->bm, start, len) ||
+	       mark_covered(t, e, start, len, GFP_NOWAIT);
 }
 
 /* ---- Tracker registry ---- */
@@ -776,13 +788,22 @@ int cbt_process_write(struct cbt_tracker *t, struct bio *bio)
 	unsigned long flags;
 	u64 start, len;
 
+	bool marked = false, go = false;
+
 	bio_blocks(t, bio, &start, &len);
-	if (cbt_fp_write_deferred(t, bio) || !cbt_mark_fast(t, start, len)) {
+	if (!cbt_fp_write_deferred(t, bio)) {
+		/* One RCU section for the mark and the snapshot's gate. */
+		rcu_read_lock();
+		marked = cbt_mark_fast_rcu(t, start, len);
+		go = marked && gate_open_rcu(t, bio);
+		rcu_read_unlock();
+	}
+	if (!marked) {
 		spin_lock_irqsave(&t->deferred_lock, flags);
 		bio_list_add(&t->deferred, bio);
 		spin_unlock_irqrestore(&t->deferred_lock, flags);
 		queue_work(t->wq, &t->commit_work);
 		return DM_MAPIO_SUBMITTED;
 	}
-	return check_write(t, bio) ? DM_MAPIO_REMAPPED : DM_MAPIO_SUBMITTED;
+	return go || ask_listeners(t, bio) ? DM_MAPIO_REMAPPED : DM_MAPIO_SUBMITTED;
 }
