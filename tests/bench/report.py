@@ -707,6 +707,52 @@ def take(rows, out, js):
     out.append("")
 
 
+def wpath(rows, out, js):
+    """bench_wpath: per module, each configuration's IOPS and CPU per write
+    as ratios to dm-linear of the same round; with two modules, the new
+    one's ratio over the base's, round by round."""
+    res = [r for r in rows if r["bench"] == "wpath" and "cfg" in r]
+    if not res:
+        return
+    mods = [m for m in ("new", "base") if any(r["mod"] == m for r in res)]
+    cfgs = ["cbt", "cbt-snap"]
+    out.append("== bench_wpath: 4 KiB psync writes on null_blk, ratio to dm-linear of the same round ==")
+    out.append("  median (the median's 95% interval, or min-max below 6 rounds); cpu: usr+sys per write")
+    js["wpath"] = []
+    per = {}
+    for m in mods:
+        by_rep = by_round([r for r in res if r["mod"] == m])
+        lin = [num(c["linear"]["iops"]) for c in by_rep.values() if "linear" in c]
+        linc = [num(c["linear"]["cpu_us"]) for c in by_rep.values() if "linear" in c]
+        out.append(f"  module {m}: dm-linear {fmt(med(lin), 0)} IOPS, {fmt(med(linc), 1)} us CPU per write")
+        for cfg in cfgs:
+            for metric in ("iops", "cpu_us"):
+                st = ratio_stats(by_rep, cfg, "linear", metric)
+                per[(m, cfg, metric)] = {rep: num(c[cfg][metric]) / num(c["linear"][metric])
+                                         for rep, c in by_rep.items()
+                                         if cfg in c and "linear" in c and num(c["linear"].get(metric))}
+                if st:
+                    out.append(f"    {cfg:9} {metric:6} {ci_fmt(st)}")
+                    js["wpath"].append({"module": m, "config": cfg, "metric": metric, **st})
+    if len(mods) == 2:
+        out.append("  new over base, round by round (each module's ratio to its own dm-linear):")
+        for cfg in cfgs:
+            for metric in ("iops", "cpu_us"):
+                a, b = per.get(("new", cfg, metric), {}), per.get(("base", cfg, metric), {})
+                rs = [a[k] / b[k] for k in sorted(a) if k in b and b[k]]
+                if rs:
+                    st = {"median": statistics.median(rs), "min": min(rs), "max": max(rs), "n": len(rs),
+                          "ci": median_ci(rs)}
+                    out.append(f"    {cfg:9} {metric:6} {ci_fmt(st)}")
+                    js["wpath"].append({"module": "new/base", "config": cfg, "metric": metric, **st})
+    out.append("")
+
+
+def ci_fmt(st):
+    lo, hi = st["ci"] if st.get("ci") else (st["min"], st["max"])
+    return f"{st['median']:.3f} ({lo:.3f}-{hi:.3f}), {st['n']} rounds"
+
+
 def main():
     kver, raw, txt, jsn = sys.argv[1:5]
     rows = parse(raw)
@@ -735,6 +781,7 @@ def main():
     mount(rows, out, js)
     migrate(rows, out, js)
     take(rows, out, js)
+    wpath(rows, out, js)
     if len(out) == 2:
         out.append("no results")
     with open(txt, "w") as f:
