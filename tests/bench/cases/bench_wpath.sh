@@ -23,7 +23,6 @@
 ROUNDS=${WPATH_ROUNDS:-8}
 RUNTIME=${WPATH_RUNTIME:-2}
 REGION_MB=16
-ALT=/harness/alt/dm-cbt.ko
 
 . /harness/cases/lib.sh
 
@@ -49,20 +48,7 @@ wait_until 10 test -b "$NULLB"
 S=$(sectors "$NULLB")
 
 MODS=new
-[ -f "$ALT" ] && MODS="new base"
-
-# use_module new|base: dm_cbt loaded from the tree's module or the base's.
-use_module() {
-	if [ -d /sys/module/dm_cbt ]; then
-		assert_cmd rmmod dm_cbt
-	fi
-	mark_module_load dm_cbt
-	if [ "$1" = base ]; then
-		assert_cmd insmod "$ALT"
-	else
-		assert_cmd modprobe dm_cbt
-	fi
-}
+[ -f "$BENCH_ALT_KO" ] && MODS="new base"
 
 setup() {
 	local used
@@ -94,9 +80,8 @@ jobs() {
 bench_out wpath "mods=$(echo "$MODS" | tr ' ' ,)" rounds="$ROUNDS" runtime_s="$RUNTIME" region_mib=$REGION_MB
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
-	order=$MODS
-	[ $((r % 2)) = 1 ] || order=$(echo "$MODS" | awk '{ for (i = NF; i > 0; i--) printf "%s%s", $i, (i > 1 ? " " : "\n") }')
-	for m in $order; do
+	# shellcheck disable=SC2086 # MODS: one word per module
+	for m in $(module_order "$r" $MODS); do
 		log "round $r: module $m"
 		use_module "$m"
 		setup
