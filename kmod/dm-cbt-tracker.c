@@ -149,6 +149,10 @@ static bool ask_listeners(struct cbt_tracker *t, struct bio *bio)
  * - A release of ranges (cbt_cow_release()), a forfeit: bits are only
  *   added, under s->lock, with their ->lost bit: a write that sees one
  *   overwrites a chunk the reader gave up.
+ * - No gate: t->snap_gate is published after t->snap, while the new
+ *   snapshot is still PREPARED (every write goes), and cleared after
+ *   snap_dtr() made it INVALID (every write goes): a write that finds no
+ *   gate has nothing to ask the listeners.
  * - A listener unregister: the gate calls no listener; the SRCU section
  *   of ask_listeners() still covers every callback.
  * - map() reads the gate in the RCU section it marks the open epoch in
