@@ -374,6 +374,7 @@ int cbt_wait_writes(struct cbt_tracker *t, unsigned long deadline);
 void cbt_release_writes(struct cbt_tracker *t);
 
 /*
+ * dm-cbt-epoch-ops.c (but cbt_close_epoch(), dm-cbt-hold.c).
  * Epoch operations, tracker lock NOT held by the caller. cbt_close_epoch()
  * holds and drains writes around the switch, so the closed epoch lists
  * every write that reached map() before it returns and all of them are
