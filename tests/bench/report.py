@@ -709,8 +709,8 @@ def take(rows, out, js):
 
 def wpath(rows, out, js):
     """bench_wpath: per module, each configuration's IOPS and CPU per write
-    as ratios to dm-linear of the same round; with two modules, the new
-    one's ratio over the base's, round by round."""
+    as ratios to dm-linear of the same (round, sub-round); with two modules,
+    the new one's ratio over the base's, paired the same way."""
     res = [r for r in rows if r["bench"] == "wpath" and "cfg" in r]
     if not res:
         return
@@ -726,6 +726,7 @@ def wpath(rows, out, js):
         linc = [num(c["linear"]["cpu_us"]) for c in by_rep.values() if "linear" in c]
         out.append(f"  module {m}: dm-linear {fmt(med(lin), 0)} IOPS, {fmt(med(linc), 1)} us CPU per write")
         for cfg in cfgs:
+            out.append(f"    {cfg:16} best IOPS over dm-linear's best {fmt(best_ratio(by_rep, cfg, 'linear', 'iops'), 3)}")
             for metric in ("iops", "cpu_us"):
                 st = ratio_stats(by_rep, cfg, "linear", metric)
                 per[(m, cfg, metric)] = {rep: num(c[cfg][metric]) / num(c["linear"][metric])

@@ -14,14 +14,22 @@
 # in an order that alternates by round: rmmod, load, the three devices,
 # the take and the first pass, the jobs in a rotated order, removal.
 #
-# VM_GUEST_ENV=WPATH_ROUNDS=N,WPATH_RUNTIME=S changes the rounds (default
-# 8) and each job's seconds (default 2).
+# Within a module's turn the three configurations alternate job by job,
+# SUB times over (each time in a rotated order), each job short: the jobs
+# compared are a fraction of a second apart, so the host's load, which
+# moves a job's rate by 2x over seconds, moves them alike. Each (round,
+# sub-round) is one ratio; new and base are paired by it.
+#
+# VM_GUEST_ENV=WPATH_ROUNDS=N,WPATH_SUB=N,WPATH_RUNTIME=T changes the
+# rounds (default 12), the sub-rounds of a turn (default 10) and each job's
+# time (default 500ms, as fio's runtime=).
 # disks: 64M
 # timeout: 1800
 # grace: 60
 
-ROUNDS=${WPATH_ROUNDS:-8}
-RUNTIME=${WPATH_RUNTIME:-2}
+ROUNDS=${WPATH_ROUNDS:-12}
+SUB=${WPATH_SUB:-10}
+RUNTIME=${WPATH_RUNTIME:-500ms}
 REGION_MB=16
 
 . /harness/cases/lib.sh
@@ -64,20 +72,23 @@ setup() {
 	assert_eq "${used%/*}" "active $((REGION_MB * 256))" "the snapshot's state and copied chunks after the first pass"
 }
 
-# jobs R: one fio job per configuration, rotated by round.
+# jobs R: SUB jobs per configuration, rotated by round and sub-round.
 jobs() {
-	local c
+	local c k=1
 	printf '[global]\ndirect=1\nioengine=psync\nrandrepeat=1\nstonewall\nrw=randwrite\nbs=4k\nsize=%sM\ntime_based\nruntime=%s\n' \
 		"$REGION_MB" "$RUNTIME"
-	for c in $(rotate $(($1 - 1)) linear cbt cbt-snap); do
-		case "$c" in
-		cbt-snap) printf '[%s]\nfilename=/dev/mapper/w-snap\n' "$c" ;;
-		*) printf '[%s]\nfilename=/dev/mapper/w-%s\n' "$c" "$c" ;;
-		esac
+	while [ "$k" -le "$SUB" ]; do
+		for c in $(rotate $(($1 + k)) linear cbt cbt-snap); do
+			case "$c" in
+			cbt-snap) printf '[%s.%s]\nfilename=/dev/mapper/w-snap\n' "$k" "$c" ;;
+			*) printf '[%s.%s]\nfilename=/dev/mapper/w-%s\n' "$k" "$c" "$c" ;;
+			esac
+		done
+		k=$((k + 1))
 	done
 }
 
-bench_out wpath "mods=$(echo "$MODS" | tr ' ' ,)" rounds="$ROUNDS" runtime_s="$RUNTIME" region_mib=$REGION_MB
+bench_out wpath "mods=$(echo "$MODS" | tr ' ' ,)" rounds="$ROUNDS" sub="$SUB" runtime="$RUNTIME" region_mib=$REGION_MB
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
 	# shellcheck disable=SC2086 # MODS: one word per module
@@ -90,10 +101,10 @@ while [ "$r" -le "$ROUNDS" ]; do
 		(cd /tmp && fio --eta=never --output-format=terse --terse-version=3 /tmp/wpath.fio) |
 			awk -F';' '$1 == 3 { gsub("%", "", $88); gsub("%", "", $89); print $3, $49, $88, $89 }' >/tmp/wpath.res ||
 			fail "fio failed"
-		[ "$(wc -l </tmp/wpath.res)" = 3 ] || fail "fio: expected 3 jobs, got $(wc -l </tmp/wpath.res)"
-		while read -r c iops usr sys; do
+		[ "$(wc -l </tmp/wpath.res)" = $((SUB * 3)) ] || fail "fio: expected $((SUB * 3)) jobs, got $(wc -l </tmp/wpath.res)"
+		while read -r name iops usr sys; do
 			# CPU microseconds per write: (usr + sys)% of the job's time over its writes.
-			bench_out wpath "rep=$r" "mod=$m" "cfg=$c" "iops=$iops" "usr=$usr" "sys=$sys" \
+			bench_out wpath "rep=$r.${name%%.*}" "mod=$m" "cfg=${name#*.}" "iops=$iops" "usr=$usr" "sys=$sys" \
 				"cpu_us=$(awk -v i="$iops" -v u="$usr" -v s="$sys" 'BEGIN { if (i > 0) printf "%.3f", (u + s) * 10000 / i; else print 0 }')"
 		done </tmp/wpath.res
 		teardown
