@@ -91,6 +91,20 @@ int cbt_bitmap_grow(struct cbt_bitmap *bm, u64 nr_bits, gfp_t gfp)
 	return 0;
 }
 
+/*
+ * The end of [start, start + len) clipped to the bitmap (a length that
+ * overflows runs to the end) into @end; false when nothing of it is inside.
+ */
+static bool clip_range(const struct cbt_bitmap *bm, u64 start, u64 len, u64 *end)
+{
+	if (start >= bm->nr_bits || !len)
+		return false;
+	*end = min(start + len, bm->nr_bits);
+	if (*end < start)	/* overflow */
+		*end = bm->nr_bits;
+	return true;
+}
+
 /* Leaf @idx, allocated if it is not there; NULL if it cannot be had. Never FULL. */
 static unsigned long *alloc_leaf(struct cbt_bitmap *bm, u32 idx, gfp_t gfp)
 {
@@ -154,11 +168,8 @@ u64 cbt_bitmap_set_range(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp)
 {
 	u64 end, newly = 0;
 
-	if (start >= bm->nr_bits || !len)
+	if (!clip_range(bm, start, len, &end))
 		return 0;
-	end = min(start + len, bm->nr_bits);
-	if (end < start)	/* overflow */
-		end = bm->nr_bits;
 	while (start < end) {
 		u32 idx = start / CBT_BITS_PER_LEAF;
 		u32 first = start % CBT_BITS_PER_LEAF;
@@ -181,11 +192,8 @@ int cbt_bitmap_prepare(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp)
 	u64 end;
 	u32 idx;
 
-	if (start >= bm->nr_bits || !len)
+	if (!clip_range(bm, start, len, &end))
 		return 0;
-	end = min(start + len, bm->nr_bits);
-	if (end < start)
-		end = bm->nr_bits;
 	for (idx = start / CBT_BITS_PER_LEAF; idx <= (end - 1) / CBT_BITS_PER_LEAF; idx++)
 		if (!alloc_leaf(bm, idx, gfp))
 			return -ENOMEM;
@@ -196,11 +204,8 @@ int cbt_bitmap_try_set_range(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gf
 {
 	u64 end;
 
-	if (start >= bm->nr_bits || !len)
+	if (!clip_range(bm, start, len, &end))
 		return 0;
-	end = min(start + len, bm->nr_bits);
-	if (end < start)	/* overflow */
-		end = bm->nr_bits;
 	while (start < end) {
 		u32 first = start % CBT_BITS_PER_LEAF;
 		u32 n = min_t(u64, end - start, CBT_BITS_PER_LEAF - first);
@@ -246,11 +251,8 @@ bool cbt_bitmap_range_all_set(const struct cbt_bitmap *bm, u64 start, u64 len)
 {
 	u64 end;
 
-	if (start >= bm->nr_bits || !len)
+	if (!clip_range(bm, start, len, &end))
 		return true;
-	end = min(start + len, bm->nr_bits);
-	if (end < start)
-		end = bm->nr_bits;
 	while (start < end) {
 		u32 idx = start / CBT_BITS_PER_LEAF;
 		u32 first = start % CBT_BITS_PER_LEAF;
