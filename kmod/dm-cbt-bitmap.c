@@ -92,30 +92,53 @@ int cbt_bitmap_grow(struct cbt_bitmap *bm, u64 nr_bits, gfp_t gfp)
 }
 
 /*
+ * The end of [start, start + len) clipped to the bitmap (a length that
+ * overflows runs to the end) into @end; false when nothing of it is inside.
+ */
+static bool clip_range(const struct cbt_bitmap *bm, u64 start, u64 len, u64 *end)
+{
+	if (start >= bm->nr_bits || !len)
+		return false;
+	*end = min(start + len, bm->nr_bits);
+	if (*end < start)	/* overflow */
+		*end = bm->nr_bits;
+	return true;
+}
+
+/* Leaf @idx, allocated if it is not there; NULL if it cannot be had. Never FULL. */
+static unsigned long *alloc_leaf(struct cbt_bitmap *bm, u32 idx, gfp_t gfp)
+{
+	unsigned long *leaf = READ_ONCE(bm->leaves[idx]);
+	unsigned long *page;
+
+	if (leaf)
+		return leaf;
+	page = (unsigned long *)get_zeroed_page(gfp | __GFP_NOWARN);
+	if (!page)
+		return NULL;
+	leaf = cmpxchg(&bm->leaves[idx], NULL, page);
+	if (leaf) {
+		free_page((unsigned long)page);
+		return leaf;
+	}
+	atomic_long_inc(&bm->nr_allocated);
+	return page;
+}
+
+/*
  * Returns the leaf for @idx, allocating it if needed. A leaf that cannot be
  * allocated is replaced by CBT_LEAF_FULL, so the caller always gets either
  * a page or FULL, never NULL.
  */
 static unsigned long *get_leaf(struct cbt_bitmap *bm, u32 idx, gfp_t gfp)
 {
-	unsigned long *leaf = READ_ONCE(bm->leaves[idx]);
-	unsigned long *page, *old;
+	unsigned long *leaf = alloc_leaf(bm, idx, gfp);
 
 	if (leaf)
 		return leaf;
-	page = (unsigned long *)get_zeroed_page(gfp | __GFP_NOWARN);
-	if (!page) {
-		/* Over-report rather than miss: the whole leaf reads as changed. */
-		old = cmpxchg(&bm->leaves[idx], NULL, CBT_LEAF_FULL);
-		return old ? old : CBT_LEAF_FULL;
-	}
-	old = cmpxchg(&bm->leaves[idx], NULL, page);
-	if (old) {
-		free_page((unsigned long)page);
-		return old;
-	}
-	atomic_long_inc(&bm->nr_allocated);
-	return page;
+	/* Over-report rather than miss: the whole leaf reads as changed. */
+	leaf = cmpxchg(&bm->leaves[idx], NULL, CBT_LEAF_FULL);
+	return leaf ? leaf : CBT_LEAF_FULL;
 }
 
 /* Sets bits [first, first + n) inside one leaf; returns how many were clear. */
@@ -145,11 +168,8 @@ u64 cbt_bitmap_set_range(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp)
 {
 	u64 end, newly = 0;
 
-	if (start >= bm->nr_bits || !len)
+	if (!clip_range(bm, start, len, &end))
 		return 0;
-	end = min(start + len, bm->nr_bits);
-	if (end < start)	/* overflow */
-		end = bm->nr_bits;
 	while (start < end) {
 		u32 idx = start / CBT_BITS_PER_LEAF;
 		u32 first = start % CBT_BITS_PER_LEAF;
@@ -172,23 +192,30 @@ int cbt_bitmap_prepare(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp)
 	u64 end;
 	u32 idx;
 
-	if (start >= bm->nr_bits || !len)
+	if (!clip_range(bm, start, len, &end))
 		return 0;
-	end = min(start + len, bm->nr_bits);
-	if (end < start)
-		end = bm->nr_bits;
-	for (idx = start / CBT_BITS_PER_LEAF; idx <= (end - 1) / CBT_BITS_PER_LEAF; idx++) {
-		unsigned long *page;
-
-		if (READ_ONCE(bm->leaves[idx]))
-			continue;
-		page = (unsigned long *)get_zeroed_page(gfp | __GFP_NOWARN);
-		if (!page)
+	for (idx = start / CBT_BITS_PER_LEAF; idx <= (end - 1) / CBT_BITS_PER_LEAF; idx++)
+		if (!alloc_leaf(bm, idx, gfp))
 			return -ENOMEM;
-		if (cmpxchg(&bm->leaves[idx], NULL, page))
-			free_page((unsigned long)page);
-		else
-			atomic_long_inc(&bm->nr_allocated);
+	return 0;
+}
+
+int cbt_bitmap_try_set_range(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp)
+{
+	u64 end;
+
+	if (!clip_range(bm, start, len, &end))
+		return 0;
+	while (start < end) {
+		u32 first = start % CBT_BITS_PER_LEAF;
+		u32 n = min_t(u64, end - start, CBT_BITS_PER_LEAF - first);
+		unsigned long *leaf = alloc_leaf(bm, start / CBT_BITS_PER_LEAF, gfp);
+
+		if (!leaf)
+			return -ENOMEM;
+		if (leaf != CBT_LEAF_FULL)
+			leaf_set(leaf, first, n);
+		start += n;
 	}
 	return 0;
 }
@@ -224,11 +251,8 @@ bool cbt_bitmap_range_all_set(const struct cbt_bitmap *bm, u64 start, u64 len)
 {
 	u64 end;
 
-	if (start >= bm->nr_bits || !len)
+	if (!clip_range(bm, start, len, &end))
 		return true;
-	end = min(start + len, bm->nr_bits);
-	if (end < start)
-		end = bm->nr_bits;
 	while (start < end) {
 		u32 idx = start / CBT_BITS_PER_LEAF;
 		u32 first = start % CBT_BITS_PER_LEAF;

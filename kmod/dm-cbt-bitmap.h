@@ -63,6 +63,16 @@ u64 cbt_bitmap_set_range(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp);
  */
 int cbt_bitmap_prepare(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp);
 
+/*
+ * Set bits [start, start + len), clipped to nr_bits, in one walk of the
+ * leaves: a leaf already there (the common rewrite) costs its word tests
+ * only. Like cbt_bitmap_prepare(), never makes a leaf FULL: -ENOMEM at the
+ * first leaf that cannot be had, with the bits of the leaves before it set
+ * (for a caller that then sets the whole range with a @gfp that may
+ * sleep). Lock-free, as cbt_bitmap_set_range().
+ */
+int cbt_bitmap_try_set_range(struct cbt_bitmap *bm, u64 start, u64 len, gfp_t gfp);
+
 /* Clear leaf @leaf (its page is kept for reuse). No setters may run. */
 void cbt_bitmap_clear_leaf(struct cbt_bitmap *bm, u32 leaf);
 

@@ -1,18 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The dm_cbt generic netlink family: see include/uapi/linux/dm-cbt.h for
- * the commands, attributes and dump format.
+ * The dm_cbt generic netlink family's commands on devices, epochs and
+ * snapshots, its table of operations, and the events it multicasts. The
+ * family itself and the bitmap commands are in the files below this one
+ * (dm-cbt-netlink.h); include/uapi/linux/dm-cbt.h has the commands,
+ * attributes and dump format.
  */
 #include <linux/slab.h>
 #include <net/genetlink.h>
 
 #include "dm-cbt.h"
 #include "dm-cbt-compat.h"
-
-/* Blocks per dumped chunk: 1 KiB of words, so any dump skb holds one. */
-#define CBT_DUMP_CHUNK_BITS 8192U
-#define CBT_DUMP_CHUNK_WORDS (CBT_DUMP_CHUNK_BITS / 64)
-#define CHUNKS_PER_LEAF (CBT_BITS_PER_LEAF / CBT_DUMP_CHUNK_BITS)
+#include "dm-cbt-netlink.h"
 
 static const struct nla_policy cbt_device_policy[CBT_A_MAX + 1] = {
 	[CBT_A_DEV_NAME] = { .type = NLA_NUL_STRING, .len = DM_NAME_LEN - 1 },
@@ -20,90 +19,6 @@ static const struct nla_policy cbt_device_policy[CBT_A_MAX + 1] = {
 	[CBT_A_DEV_MINOR] = { .type = NLA_U32 },
 	[CBT_A_SNAP_PRESERVE_FROM] = NLA_POLICY_MIN(NLA_U64, 1),
 };
-
-static const struct nla_policy cbt_policy[CBT_A_MAX + 1] = {
-	[CBT_A_DEV_NAME] = { .type = NLA_NUL_STRING, .len = DM_NAME_LEN - 1 },
-	[CBT_A_DEV_MAJOR] = { .type = NLA_U32 },
-	[CBT_A_DEV_MINOR] = { .type = NLA_U32 },
-	[CBT_A_EPOCH_NUMBER] = { .type = NLA_U64 },
-	[CBT_A_EPOCH_FIRST] = { .type = NLA_U64 },
-	[CBT_A_EPOCH_LAST] = { .type = NLA_U64 },
-	[CBT_A_BITMAP_FLAGS] = NLA_POLICY_MASK(NLA_U32, __CBT_BITMAP_F_ALL),
-	[CBT_A_DEVICES] = { .type = NLA_NESTED },
-	[CBT_A_FREEZE] = { .type = NLA_FLAG },
-	[CBT_A_RANGE_SECTOR] = { .type = NLA_U64 },
-	[CBT_A_RANGE_SECTORS] = { .type = NLA_U64 },
-	[CBT_A_DEVICE_FLAGS] = NLA_POLICY_MASK(NLA_U32, __CBT_DEVICE_F_ALL),
-};
-
-/* CBT_CMD_COUNT_BITMAP's own: anything else in its request is refused. */
-static const struct nla_policy cbt_count_policy[CBT_A_MAX + 1] = {
-	[CBT_A_DEV_NAME] = { .type = NLA_NUL_STRING, .len = DM_NAME_LEN - 1 },
-	[CBT_A_DEV_MAJOR] = { .type = NLA_U32 },
-	[CBT_A_DEV_MINOR] = { .type = NLA_U32 },
-	[CBT_A_EPOCH_NUMBER] = { .type = NLA_U64 },
-	[CBT_A_EPOCH_FIRST] = { .type = NLA_U64 },
-	[CBT_A_EPOCH_LAST] = { .type = NLA_U64 },
-};
-
-static struct genl_family cbt_family;
-
-/* Finds the device the request names; takes a tracker reference. */
-static struct cbt_tracker *lookup(struct nlattr **attrs, struct netlink_ext_ack *extack)
-{
-	const char *name = NULL;
-	struct cbt_tracker *t;
-	dev_t devt = 0;
-
-	if (attrs[CBT_A_DEV_NAME] && !attrs[CBT_A_DEV_MAJOR] && !attrs[CBT_A_DEV_MINOR]) {
-		name = nla_data(attrs[CBT_A_DEV_NAME]);
-	} else if (!attrs[CBT_A_DEV_NAME] && attrs[CBT_A_DEV_MAJOR] && attrs[CBT_A_DEV_MINOR]) {
-		u32 major = nla_get_u32(attrs[CBT_A_DEV_MAJOR]);
-		u32 minor = nla_get_u32(attrs[CBT_A_DEV_MINOR]);
-
-		if (major >= (1U << (32 - MINORBITS)) || minor > MINORMASK) {
-			NL_SET_ERR_MSG(extack, "Device number out of range");
-			return ERR_PTR(-EINVAL);
-		}
-		devt = MKDEV(major, minor);
-	} else {
-		NL_SET_ERR_MSG(extack, "Name the device by name, or by major and minor");
-		return ERR_PTR(-EINVAL);
-	}
-	mutex_lock(&cbt_trackers_lock);
-	t = cbt_tracker_find(name, devt);
-	mutex_unlock(&cbt_trackers_lock);
-	if (!t) {
-		NL_SET_ERR_MSG(extack, "No cbt device by that name or number");
-		return ERR_PTR(-ENODEV);
-	}
-	return t;
-}
-
-/*
- * Everything here reads tracking data or changes state: CAP_SYS_ADMIN, as
- * for dm ioctls (GENL_ADMIN_PERM would check CAP_NET_ADMIN). Checked
- * against the opener of the socket, like netlink's own checks.
- */
-static int cbt_admin(struct sk_buff *skb, struct netlink_ext_ack *extack)
-{
-	if (netlink_capable(skb, CAP_SYS_ADMIN))
-		return 0;
-	NL_SET_ERR_MSG(extack, "dm_cbt needs CAP_SYS_ADMIN");
-	return -EPERM;
-}
-
-static int cbt_pre_doit(const CBT_GENL_DOIT_OPS *ops, struct sk_buff *skb,
-			struct genl_info *info)
-{
-	return cbt_admin(skb, info->extack);
-}
-
-/* The start of every dump: dumps do not pass through pre_doit. */
-static int cbt_dump_admin(struct netlink_callback *cb)
-{
-	return cbt_admin(cb->skb, cbt_dump_extack(cb));
-}
 
 static int put_selector(struct sk_buff *skb, struct cbt_tracker *t)
 {
@@ -189,7 +104,7 @@ cancel:
 
 static int get_device_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct cbt_tracker *t = lookup(info->attrs, info->extack);
+	struct cbt_tracker *t = cbt_nl_lookup(info->attrs, info->extack);
 	u32 dev_flags = 0;
 	struct sk_buff *msg;
 	int r;
@@ -260,7 +175,7 @@ static int epoch_reply(struct genl_info *info, u8 cmd, u64 epoch)
 
 static int close_epoch_doit(struct sk_buff *skb, struct genl_info *info)
 {
-	struct cbt_tracker *t = lookup(info->attrs, info->extack);
+	struct cbt_tracker *t = cbt_nl_lookup(info->attrs, info->extack);
 	u64 closed;
 	int r;
 
@@ -288,7 +203,7 @@ static int end_epoch_doit(struct genl_info *info, bool commit)
 
 	if (GENL_REQ_ATTR_CHECK(info, CBT_A_EPOCH_NUMBER))
 		return -EINVAL;
-	t = lookup(info->attrs, info->extack);
+	t = cbt_nl_lookup(info->attrs, info->extack);
 	if (IS_ERR(t))
 		return PTR_ERR(t);
 	epoch = nla_get_u64(info->attrs[CBT_A_EPOCH_NUMBER]);
@@ -362,7 +277,7 @@ static int snapshot_doit(struct sk_buff *skb, struct genl_info *info)
 		r = nla_parse_nested(tb, CBT_A_MAX, dev, cbt_device_policy, info->extack);
 		if (r)
 			goto put;
-		ts[n] = lookup(tb, info->extack);
+		ts[n] = cbt_nl_lookup(tb, info->extack);
 		if (IS_ERR(ts[n])) {
 			r = PTR_ERR(ts[n]);
 			goto put;
@@ -438,7 +353,7 @@ static int snap_release_doit(struct sk_buff *skb, struct genl_info *info)
 	if (GENL_REQ_ATTR_CHECK(info, CBT_A_RANGE_SECTOR) ||
 	    GENL_REQ_ATTR_CHECK(info, CBT_A_RANGE_SECTORS))
 		return -EINVAL;
-	t = lookup(info->attrs, info->extack);
+	t = cbt_nl_lookup(info->attrs, info->extack);
 	if (IS_ERR(t))
 		return PTR_ERR(t);
 	r = cbt_snap_release(t, nla_get_u64(info->attrs[CBT_A_RANGE_SECTOR]),
@@ -450,240 +365,11 @@ static int snap_release_doit(struct sk_buff *skb, struct genl_info *info)
 	return r;
 }
 
-/* State of one bitmap dump, from start to done. */
-struct bitmap_dump {
-	struct cbt_tracker *t;
-	u64 first, last;	/* epoch range */
-	u32 flags;
-	u64 next_chunk;
-	s64 cached_leaf;	/* leaf held in words, or -1 */
-	__le64 words[CBT_LEAF_BYTES / sizeof(__le64)];
-	__le64 tmp[CBT_LEAF_BYTES / sizeof(__le64)];
-	struct cbt_extent ext[CBT_DUMP_CHUNK_WORDS];
-};
-
-/*
- * The epoch range of a GET_BITMAP or COUNT_BITMAP request, and whether it
- * is held now: 0, -EINVAL or -ENOENT, with the extack message.
- */
-static int request_range(struct cbt_tracker *t, struct nlattr **attrs,
-			 struct netlink_ext_ack *extack, u64 *first, u64 *last)
-{
-	bool held;
-
-	if (attrs[CBT_A_EPOCH_NUMBER] && !attrs[CBT_A_EPOCH_FIRST] && !attrs[CBT_A_EPOCH_LAST]) {
-		*first = nla_get_u64(attrs[CBT_A_EPOCH_NUMBER]);
-		*last = *first;
-	} else if (!attrs[CBT_A_EPOCH_NUMBER] && attrs[CBT_A_EPOCH_FIRST] &&
-		   attrs[CBT_A_EPOCH_LAST]) {
-		*first = nla_get_u64(attrs[CBT_A_EPOCH_FIRST]);
-		*last = nla_get_u64(attrs[CBT_A_EPOCH_LAST]);
-	} else {
-		NL_SET_ERR_MSG(extack, "Give an epoch number, or a first and a last epoch");
-		return -EINVAL;
-	}
-	if (*first > *last || *last - *first >= DM_CBT_MD_SLOTS) {
-		NL_SET_ERR_MSG(extack, "Invalid epoch range");
-		return -EINVAL;
-	}
-	mutex_lock(&t->lock);
-	held = cbt_range_held(t, *first, *last);
-	mutex_unlock(&t->lock);
-	if (!held) {
-		NL_SET_ERR_MSG(extack, "Epoch not held: committed, aborted or not yet begun");
-		return -ENOENT;
-	}
-	return 0;
-}
-
-static int bitmap_start(struct netlink_callback *cb)
-{
-	struct nlattr **attrs = cbt_dump_attrs(cb);
-	struct netlink_ext_ack *extack = cbt_dump_extack(cb);
-	struct bitmap_dump *st;
-	struct cbt_tracker *t;
-	int r;
-
-	r = cbt_dump_admin(cb);
-	if (r)
-		return r;
-	t = lookup(attrs, extack);
-	if (IS_ERR(t))
-		return PTR_ERR(t);
-	st = kvzalloc(sizeof(*st), GFP_KERNEL);
-	if (!st) {
-		cbt_tracker_put(t);
-		return -ENOMEM;
-	}
-	st->t = t;
-	st->cached_leaf = -1;
-	if (attrs[CBT_A_BITMAP_FLAGS])
-		st->flags = nla_get_u32(attrs[CBT_A_BITMAP_FLAGS]);
-	r = request_range(t, attrs, extack, &st->first, &st->last);
-	if (r) {
-		cbt_tracker_put(t);
-		kvfree(st);
-		return r;
-	}
-	cb->args[0] = (long)st;
-	return 0;
-}
-
-static int bitmap_done(struct netlink_callback *cb)
-{
-	struct bitmap_dump *st = (struct bitmap_dump *)cb->args[0];
-
-	if (st) {
-		cbt_tracker_put(st->t);
-		kvfree(st);
-	}
-	return 0;
-}
-
-/* Union of the range's bits for @leaf into st->words; false if all clear. */
-static bool load_leaf(struct bitmap_dump *st, u32 leaf)
-{
-	if (st->cached_leaf == leaf)
-		return true;
-	st->cached_leaf = leaf;
-	return cbt_range_read_leaf(st->t, st->first, st->last, leaf, st->words, st->tmp);
-}
-
-/* Puts one chunk; 0, 1 when it has no bit set, or -EMSGSIZE. */
-static int put_chunk(struct sk_buff *skb, struct bitmap_dump *st, u64 chunk, u32 nbits)
-{
-	const __le64 *words = &st->words[(chunk % CHUNKS_PER_LEAF) * CBT_DUMP_CHUNK_WORDS];
-	u32 nwords = DIV_ROUND_UP(nbits, 64);
-	struct nlattr *nest;
-	int n = -E2BIG;
-
-	if (!memchr_inv(words, 0, nwords * sizeof(*words)))
-		return 1;
-	if (st->flags & CBT_BITMAP_F_EXTENTS)
-		n = cbt_extents_encode(words, nbits, st->ext,
-				       nwords * sizeof(*words) / sizeof(struct cbt_extent) - 1);
-	nest = nla_nest_start(skb, CBT_A_CHUNK);
-	if (!nest ||
-	    nla_put_u64_64bit(skb, CBT_A_CHUNK_START, chunk * CBT_DUMP_CHUNK_BITS, CBT_A_PAD) ||
-	    nla_put_u32(skb, CBT_A_CHUNK_BLOCKS, nbits) ||
-	    (n >= 0 ? nla_put(skb, CBT_A_CHUNK_EXTENTS, n * sizeof(struct cbt_extent), st->ext) :
-		      nla_put(skb, CBT_A_CHUNK_WORDS, nwords * sizeof(*words), words))) {
-		if (nest)
-			nla_nest_cancel(skb, nest);
-		return -EMSGSIZE;
-	}
-	nla_nest_end(skb, nest);
-	return 0;
-}
-
-static int bitmap_dumpit(struct sk_buff *skb, struct netlink_callback *cb)
-{
-	struct bitmap_dump *st = (struct bitmap_dump *)cb->args[0];
-	struct cbt_tracker *t = st->t;
-	u64 nr_chunks, chunk;
-	int r = 0, sent = 0;
-	void *hdr;
-
-	/* args[1]: the dump has ended. */
-	if (cb->args[1])
-		return 0;
-	hdr = genlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
-			  &cbt_family, NLM_F_MULTI, CBT_CMD_GET_BITMAP);
-	if (!hdr)
-		return -EMSGSIZE;
-	mutex_lock(&t->lock);
-	if (!cbt_range_held(t, st->first, st->last)) {
-		r = -ESTALE;
-		goto out;
-	}
-	if (nla_put_u64_64bit(skb, CBT_A_EPOCH_NUMBER, st->first, CBT_A_PAD) ||
-	    nla_put_u32(skb, CBT_A_BLOCK_SIZE, t->block_sectors << SECTOR_SHIFT) ||
-	    nla_put_u64_64bit(skb, CBT_A_NR_BLOCKS, t->nr_blocks, CBT_A_PAD)) {
-		r = -EMSGSIZE;
-		goto out;
-	}
-	nr_chunks = DIV_ROUND_UP_ULL(t->nr_blocks, CBT_DUMP_CHUNK_BITS);
-	for (chunk = st->next_chunk; chunk < nr_chunks; chunk++) {
-		u32 leaf = chunk / CHUNKS_PER_LEAF;
-		u32 nbits = min_t(u64, CBT_DUMP_CHUNK_BITS,
-				  t->nr_blocks - chunk * CBT_DUMP_CHUNK_BITS);
-
-		if (!load_leaf(st, leaf)) {
-			/* Skip the rest of an empty leaf at once. */
-			chunk = (u64)(leaf + 1) * CHUNKS_PER_LEAF - 1;
-			continue;
-		}
-		r = put_chunk(skb, st, chunk, nbits);
-		if (r < 0)
-			break;
-		sent += !r;
-		r = 0;
-	}
-	st->next_chunk = chunk;
-	if (chunk >= nr_chunks)
-		cb->args[1] = 1;
-	if (r == -EMSGSIZE && sent)
-		r = 0;
-out:
-	mutex_unlock(&t->lock);
-	if (r) {
-		genlmsg_cancel(skb, hdr);
-		return r;
-	}
-	genlmsg_end(skb, hdr);
-	return skb->len;
-}
-
-static int count_bitmap_doit(struct sk_buff *skb, struct genl_info *info)
-{
-	struct cbt_range_count rc;
-	struct cbt_tracker *t;
-	u64 first, last;
-	struct sk_buff *msg;
-	void *hdr;
-	int r;
-
-	t = lookup(info->attrs, info->extack);
-	if (IS_ERR(t))
-		return PTR_ERR(t);
-	r = request_range(t, info->attrs, info->extack, &first, &last);
-	if (!r)
-		r = cbt_range_count(t, first, last, &rc);
-	if (r == -ESTALE)
-		NL_SET_ERR_MSG(info->extack,
-			       "An epoch of the range was committed or aborted, or the device's identity or size changed, while it was counted");
-	if (r)
-		goto put;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg) {
-		r = -ENOMEM;
-		goto put;
-	}
-	hdr = genlmsg_put_reply(msg, info, &cbt_family, 0, CBT_CMD_COUNT_BITMAP);
-	if (!hdr ||
-	    nla_put_u64_64bit(msg, CBT_A_EPOCH_NUMBER, first, CBT_A_PAD) ||
-	    nla_put(msg, CBT_A_UUID, sizeof(rc.uuid), rc.uuid) ||
-	    nla_put_u64_64bit(msg, CBT_A_DEV_SECTORS, rc.dev_sectors, CBT_A_PAD) ||
-	    nla_put_u64_64bit(msg, CBT_A_NR_BLOCKS, rc.nr_blocks, CBT_A_PAD) ||
-	    nla_put_u64_64bit(msg, CBT_A_COUNT_BLOCKS, rc.c.blocks, CBT_A_PAD) ||
-	    nla_put_u64_64bit(msg, CBT_A_COUNT_RUNS, rc.c.runs, CBT_A_PAD) ||
-	    nla_put_u64_64bit(msg, CBT_A_COUNT_END, rc.c.end, CBT_A_PAD)) {
-		nlmsg_free(msg);
-		r = -EMSGSIZE;
-		goto put;
-	}
-	genlmsg_end(msg, hdr);
-	r = genlmsg_reply(msg, info);
-put:
-	cbt_tracker_put(t);
-	return r;
-}
-
 static const struct genl_ops cbt_ops[] = {
 	{
 		.cmd = CBT_CMD_GET_DEVICE,
 		.doit = get_device_doit,
-		.start = cbt_dump_admin,
+		.start = cbt_nl_dump_admin,
 		.dumpit = get_device_dumpit,
 	},
 	{
@@ -708,39 +394,16 @@ static const struct genl_ops cbt_ops[] = {
 	},
 	{
 		.cmd = CBT_CMD_GET_BITMAP,
-		.start = bitmap_start,
-		.dumpit = bitmap_dumpit,
-		.done = bitmap_done,
+		.start = cbt_nl_bitmap_start,
+		.dumpit = cbt_nl_bitmap_dumpit,
+		.done = cbt_nl_bitmap_done,
 	},
 	{
 		.cmd = CBT_CMD_COUNT_BITMAP,
-		.doit = count_bitmap_doit,
+		.doit = cbt_nl_count_bitmap_doit,
 		.policy = cbt_count_policy,
 		.maxattr = CBT_A_MAX,
 	},
-};
-
-static const struct genl_multicast_group cbt_mcgrps[] = {
-	{ .name = DM_CBT_GENL_MCGRP_EVENTS, .flags = GENL_MCAST_CAP_SYS_ADMIN },
-};
-
-static struct genl_family cbt_family __ro_after_init = {
-	.name = DM_CBT_GENL_NAME,
-	.version = DM_CBT_GENL_VERSION,
-	.maxattr = CBT_A_MAX,
-	.policy = cbt_policy,
-	.module = THIS_MODULE,
-	.ops = cbt_ops,
-	.n_ops = ARRAY_SIZE(cbt_ops),
-	.pre_doit = cbt_pre_doit,
-	/*
-	 * Commands take no global lock: each serialises on its own (trackers
-	 * and t->lock, the trackers' claims for closes and takes), and a take
-	 * may wait for writes for up to CBT_DRAIN_TIMEOUT_SECS.
-	 */
-	.parallel_ops = true,
-	.mcgrps = cbt_mcgrps,
-	.n_mcgrps = ARRAY_SIZE(cbt_mcgrps),
 };
 
 /* The tracker's ->event: multicast it to the events group. */
@@ -782,7 +445,7 @@ static struct cbt_tracker_listener cbt_netlink_listener = {
 
 int __init cbt_netlink_init(void)
 {
-	int r = genl_register_family(&cbt_family);
+	int r = cbt_nl_register(cbt_ops, ARRAY_SIZE(cbt_ops));
 
 	if (!r)
 		cbt_tracker_listen(&cbt_netlink_listener);

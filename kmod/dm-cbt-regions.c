@@ -173,13 +173,13 @@ int cbt_md_fold_finish(struct cbt_tracker *t)
 
 /*
  * No grace period here, though map() reads the region map under RCU
- * (cbt_mark_fast()): the caller guarantees that no map() of this tracker
+ * (cbt_mark_fast_rcu()): the caller guarantees that no map() of this tracker
  * runs. Writes are held and drained (an epoch close or a snapshot take)
  * or the device is suspended, and map() reads the region map only for a
  * write counted in t->writes (or in dm's own in-flight count), whose
  * end_io comes after its read section ended; the drain (or the suspend)
  * waited for every such end_io, and writes arriving meanwhile are parked
- * (or queued by dm) before they reach cbt_mark_fast(). So every map()
+ * (or queued by dm) before they reach cbt_mark_fast_rcu(). So every map()
  * that could have seen the old generation has set its fine bits and
  * dirty leaves already, which is all the grace period waited for. A take
  * used to wait for a whole grace period here, under t->lock and with the

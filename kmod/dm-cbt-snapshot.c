@@ -192,7 +192,10 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		why = attach_check(s, t, ti->len, &r);
 		if (!why) {
 			s->t = t;
+			s->gate.copied = &s->copied;
+			s->gate.chunk_shift = s->chunk_shift;
 			rcu_assign_pointer(t->snap, s);
+			rcu_assign_pointer(t->snap_gate, &s->gate);
 			r = 0;
 		}
 		mutex_unlock(&cbt_snapshot_lock);
@@ -253,8 +256,10 @@ static void snap_dtr(struct dm_target *ti)
 	cbt_cow_invalidate(s, 0);
 	mutex_lock(&cbt_snapshot_lock);
 	rcu_assign_pointer(t->snap, NULL);
+	rcu_assign_pointer(t->snap_gate, NULL);
 	mutex_unlock(&cbt_snapshot_lock);
 	cbt_unclaim(&t, 1);
+	/* Its grace period also ends every check_write() that read the gate. */
 	cbt_cow_drain(s);
 	dm_put_device(ti, s->origin);
 	dm_put_device(ti, s->cow);

@@ -52,6 +52,7 @@ struct cbt_snapshot {
 	spinlock_t lock;
 	struct xarray map;		/* chunk -> COW index value, or struct cbt_copy */
 	struct cbt_bitmap copied;	/* chunks writes may overwrite freely */
+	struct cbt_snap_gate gate;	/* ->copied for the write path; dm-cbt.h */
 	struct list_head reads;		/* struct cbt_snap_read */
 	struct bio_list queued;		/* writes map() handed over */
 	struct bio_list ready;		/* writes end_io released, to submit */

@@ -119,6 +119,18 @@ struct cbt_epoch {
 	u32 nr_dirty_bits;	/* dirty_leaves' length, never below bm.nr_leaves */
 };
 
+/*
+ * What the write path reads of an attached snapshot without calling up to
+ * it: the chunks a write may overwrite freely (copied, forfeited or
+ * released; a bit once set is never cleared) and their size. Filled in by
+ * the snapshot before it publishes t->snap_gate, fixed while published,
+ * freed only after a grace period once unpublished (cbt_cow_drain()).
+ */
+struct cbt_snap_gate {
+	const struct cbt_bitmap *copied;
+	u32 chunk_shift;
+};
+
 struct cbt_tracker {
 	struct kref ref;
 	struct list_head list;		/* on cbt_trackers, under cbt_trackers_lock */
@@ -231,6 +243,11 @@ struct cbt_tracker {
 	 * claimed and cbt_snapshot_lock held; either keeps it stable.
 	 */
 	struct cbt_snapshot __rcu *snap;
+	/*
+	 * The attached snapshot's gate (in it): set and cleared with ->snap,
+	 * read by the write path under RCU (check_write()).
+	 */
+	const struct cbt_snap_gate __rcu *snap_gate;
 };
 
 enum cbt_fp_state {
@@ -310,10 +327,11 @@ bool cbt_claimed(struct cbt_tracker *t);
  *   may reach userspace after later epoch events (which already carry the
  *   new identity); see the lock order at the top.
  * ->check_write: a remapped write to @t while a snapshot is attached
- *   (t->snap set): true if it may go down now, false if the listener took
- *   it (it submits the write itself). Called from map() (atomic) or the
- *   commit worker with no lock held, or from a release of held writes
- *   under the tracker's claim; it must not sleep.
+ *   (t->snap set) that its gate (struct cbt_snap_gate) did not let down
+ *   (a chunk of it not copied yet): true if it may go down now, false if
+ *   the listener took it (it submits the write itself). Called from map()
+ *   (atomic) or the commit worker with no lock held, or from a release of
+ *   held writes under the tracker's claim; it must not sleep.
  */
 struct cbt_tracker_listener_ops {
 	void (*event)(struct cbt_tracker *t, enum cbt_event event, u64 epoch);
@@ -356,6 +374,7 @@ int cbt_wait_writes(struct cbt_tracker *t, unsigned long deadline);
 void cbt_release_writes(struct cbt_tracker *t);
 
 /*
+ * dm-cbt-epoch-ops.c (but cbt_close_epoch(), dm-cbt-hold.c).
  * Epoch operations, tracker lock NOT held by the caller. cbt_close_epoch()
  * holds and drains writes around the switch, so the closed epoch lists
  * every write that reached map() before it returns and all of them are

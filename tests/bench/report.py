@@ -731,6 +731,85 @@ def take(rows, out, js):
     out.append("")
 
 
+def wpath(rows, out, js):
+    """bench_wpath: per module, each configuration's IOPS and CPU per write
+    as ratios to dm-linear of the same (round, sub-round); with two modules,
+    the new one's ratio over the base's, paired the same way."""
+    res = [r for r in rows if r["bench"] == "wpath" and "cfg" in r]
+    if not res:
+        return
+    mods = [m for m in ("new", "base") if any(r["mod"] == m for r in res)]
+    cfgs = ["cbt", "cbt-snap"]
+    out.append("== bench_wpath: 4 KiB psync writes on null_blk, ratio to dm-linear of the same round ==")
+    out.append("  median (the median's 95% interval, or min-max below 6 rounds); cpu: usr+sys per write")
+    js["wpath"] = []
+    per = {}
+    for m in mods:
+        by_rep = by_round([r for r in res if r["mod"] == m])
+        lin = [num(c["linear"]["iops"]) for c in by_rep.values() if "linear" in c]
+        linc = [num(c["linear"]["cpu_us"]) for c in by_rep.values() if "linear" in c]
+        out.append(f"  module {m}: dm-linear {fmt(med(lin), 0)} IOPS, {fmt(med(linc), 1)} us CPU per write")
+        for cfg in cfgs:
+            out.append(f"    {cfg:16} best IOPS over dm-linear's best {fmt(best_ratio(by_rep, cfg, 'linear', 'iops'), 3)}")
+            for metric in ("iops", "cpu_us"):
+                st = ratio_stats(by_rep, cfg, "linear", metric)
+                per[(m, cfg, metric)] = {rep: num(c[cfg][metric]) / num(c["linear"][metric])
+                                         for rep, c in by_rep.items()
+                                         if cfg in c and "linear" in c and num(c["linear"].get(metric))}
+                if st:
+                    out.append(f"    {cfg:16} {metric:6} {ci_fmt(st)}")
+                    js["wpath"].append({"module": m, "config": cfg, "metric": metric, **st})
+    if len(mods) == 2:
+        new_over_base(per, cfgs, ("iops", "cpu_us"), out, js["wpath"])
+    out.append("")
+
+
+def new_over_base(per, cfgs, metrics, out, js):
+    """The new module's ratio to its own dm-linear over the base's, round
+    by round; per[(mod, cfg, metric)] = {rep: ratio}."""
+    out.append("  new over base, round by round (each module's ratio to its own dm-linear):")
+    for cfg in cfgs:
+        for metric in metrics:
+            a, b = per.get(("new", cfg, metric), {}), per.get(("base", cfg, metric), {})
+            rs = [a[k] / b[k] for k in sorted(a) if k in b and b[k]]
+            if rs:
+                st = {"median": statistics.median(rs), "min": min(rs), "max": max(rs), "n": len(rs),
+                      "ci": median_ci(rs)}
+                out.append(f"    {cfg:16} {metric:6} {ci_fmt(st)}")
+                js.append({"module": "new/base", "config": cfg, "metric": metric, **st})
+
+
+def snapshot_swap(rows, out, js):
+    """bench_snapshot's "once" rounds with SNAP_ONCE_SWAP: each module's
+    ratios to dm-linear, and new over base."""
+    mods = [m for m in ("new", "base") if any(r["bench"] == "snapshot-" + m and "cfg" in r for r in rows)]
+    if not mods:
+        return
+    cfgs = ["cbt", "cbt-snap", "cbt-preserve", "cbt-preserve-all"]
+    out.append("== bench_snapshot, once copied, the tree's module (new) and the base's in alternate order ==")
+    out.append("  IOPS ratio to dm-linear: median (its 95% interval, or min-max below 6 rounds)")
+    js["snapshot_swap"] = []
+    per = {}
+    for m in mods:
+        by_rep = by_round([r for r in rows if r["bench"] == "snapshot-" + m and "cfg" in r])
+        for cfg in cfgs:
+            st = ratio_stats(by_rep, cfg, "linear", "iops")
+            per[(m, cfg, "iops")] = {rep: num(c[cfg]["iops"]) / num(c["linear"]["iops"])
+                                     for rep, c in by_rep.items()
+                                     if cfg in c and "linear" in c and num(c["linear"].get("iops"))}
+            if st:
+                out.append(f"  {m:4} {cfg:16} {ci_fmt(st)}")
+                js["snapshot_swap"].append({"module": m, "config": cfg, "metric": "iops", **st})
+    if len(mods) == 2:
+        new_over_base(per, cfgs, ("iops",), out, js["snapshot_swap"])
+    out.append("")
+
+
+def ci_fmt(st):
+    lo, hi = st["ci"] if st.get("ci") else (st["min"], st["max"])
+    return f"{st['median']:.3f} ({lo:.3f}-{hi:.3f}), {st['n']} rounds"
+
+
 def main():
     kver, raw, txt, jsn = sys.argv[1:5]
     rows = parse(raw)
@@ -759,6 +838,8 @@ def main():
     mount(rows, out, js)
     migrate(rows, out, js)
     take(rows, out, js)
+    wpath(rows, out, js)
+    snapshot_swap(rows, out, js)
     if len(out) == 2:
         out.append("no results")
     with open(txt, "w") as f:

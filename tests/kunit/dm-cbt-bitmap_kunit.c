@@ -637,6 +637,45 @@ static void cbt_bitmap_alloc_failure(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, cbt_bitmap_bytes(bm), TABLE_BYTES(bm) + CBT_LEAF_BYTES);
 }
 
+/*
+ * try_set_range: the bits of set_range in one walk; a leaf it cannot have
+ * stops it with -ENOMEM and stays absent (never FULL), the leaves before
+ * it keep their bits.
+ */
+static void cbt_bitmap_try_set_range_cases(struct kunit *test)
+{
+	struct cbt_bitmap *bm = new_bitmap(test, 3 * LEAF);
+	struct page_hog *hog = kunit_kzalloc(test, sizeof(*hog), GFP_KERNEL);
+	struct kunit_resource *res = kunit_kzalloc(test, sizeof(*res), GFP_KERNEL);
+	int r;
+
+	KUNIT_ASSERT_NOT_NULL(test, hog);
+	KUNIT_ASSERT_NOT_NULL(test, res);
+	KUNIT_EXPECT_EQ(test, cbt_bitmap_try_set_range(bm, LEAF - 3, 6, GFP_KERNEL), 0);
+	KUNIT_EXPECT_TRUE(test, cbt_bitmap_range_all_set(bm, LEAF - 3, 6));
+	KUNIT_EXPECT_FALSE(test, cbt_bitmap_test(bm, LEAF - 4));
+	KUNIT_EXPECT_FALSE(test, cbt_bitmap_test(bm, LEAF + 3));
+	KUNIT_EXPECT_EQ(test, cbt_bitmap_weight(bm), 6ULL);
+	/* Again: nothing changes, and out of range is a no-op. */
+	KUNIT_EXPECT_EQ(test, cbt_bitmap_try_set_range(bm, LEAF - 3, 6, GFP_NOWAIT), 0);
+	KUNIT_EXPECT_EQ(test, cbt_bitmap_try_set_range(bm, 3 * LEAF, 1, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, cbt_bitmap_try_set_range(bm, 0, 0, GFP_KERNEL), 0);
+	KUNIT_EXPECT_EQ(test, cbt_bitmap_weight(bm), 6ULL);
+
+	INIT_LIST_HEAD(&hog->pages);
+	KUNIT_ASSERT_EQ(test, kunit_add_resource(test, page_hog_init, page_hog_free,
+						 res, hog), 0);
+	/* Leaf 1 is a page already: set; leaf 2 gets none: stop there. */
+	r = cbt_bitmap_try_set_range(bm, LEAF + 10, 2 * LEAF, GFP_NOWAIT | __GFP_NOWARN);
+	kunit_remove_resource(test, res);	/* frees the pages */
+
+	KUNIT_ASSERT_GT_MSG(test, hog->nr, 0UL, "no page to hog");
+	KUNIT_EXPECT_EQ(test, r, -ENOMEM);
+	KUNIT_EXPECT_NULL_MSG(test, bm->leaves[2], "a leaf it could not have was made FULL");
+	KUNIT_EXPECT_TRUE(test, cbt_bitmap_range_all_set(bm, LEAF + 10, LEAF - 10));
+	KUNIT_EXPECT_FALSE(test, cbt_bitmap_test(bm, 2 * LEAF));
+}
+
 /* Memory: the table, plus a page per touched leaf. */
 static void cbt_bitmap_bytes_accounting(struct kunit *test)
 {
@@ -681,6 +720,7 @@ static struct kunit_case cbt_bitmap_cases[] = {
 	KUNIT_CASE(cbt_bitmap_full_leaf),
 	KUNIT_CASE(cbt_bitmap_bytes_accounting),
 	KUNIT_CASE(cbt_bitmap_alloc_failure),
+	KUNIT_CASE(cbt_bitmap_try_set_range_cases),
 	{}
 };
 

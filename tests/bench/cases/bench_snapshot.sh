@@ -29,7 +29,10 @@
 #
 # VM_GUEST_ENV=SNAP_REPS=N,SNAP_CONFIGS=a:b:...,SNAP_ONCE_REPS=N changes
 # the rounds and the configurations (linear always runs: the ratios need
-# it); 0 rounds leaves a part out.
+# it); 0 rounds leaves a part out. SNAP_ONCE_SWAP=1 with a base module
+# (tests/bench/run --base REV) runs each "once" round with the tree's
+# module and with REV's, in alternating order, the devices, snapshots and
+# first pass made again for each (bench snapshot-new, snapshot-base).
 # Runs only when the cbt tool has the `snapshot` command.
 # disks: 256M 64M 64M 64M 64M
 # timeout: 900
@@ -186,22 +189,31 @@ once_status() {
 		dmsetup status "$d-snap" | awk -v d="$d" '{ print d, $4, $6, $10 }'
 	done
 }
-assert_cmd dmsetup create o-cbt --table "0 $S cbt $DISK1 128"
-assert_cmd dd if=/dev/zero of=/dev/mapper/o-cbt bs=1M count=${RAND_SIZE%M} oflag=direct conv=notrunc
-once_take o-snap "$DISK2" ""
-once_take o-preserve "$DISK4" runs
-once_take o-preserve-all "$DISK5" all
-once_status >/tmp/once-before
-cat /tmp/once-before
-# Chunks of 4 KiB: the region's 4096 copied, or 256 copied and 3840 forfeited.
-chunks=$((${RAND_SIZE%M} * 256))
-printf '%s\n' "o-snap active $chunks/16383 0" "o-preserve active $((chunks / 16))/16383 $((chunks - chunks / 16))" \
-	"o-preserve-all active $chunks/16383 0" | diff - /tmp/once-before || fail "the first pass did not copy or forfeit every chunk"
+# once_setup: the four devices, the three snapshots, the first pass.
+once_setup() {
+	assert_cmd dmsetup create o-cbt --table "0 $S cbt $DISK1 128"
+	assert_cmd dd if=/dev/zero of=/dev/mapper/o-cbt bs=1M count=${RAND_SIZE%M} oflag=direct conv=notrunc
+	once_take o-snap "$DISK2" ""
+	once_take o-preserve "$DISK4" runs
+	once_take o-preserve-all "$DISK5" all
+	once_status >/tmp/once-before
+	cat /tmp/once-before
+	# Chunks of 4 KiB: the region's 4096 copied, or 256 copied and 3840 forfeited.
+	chunks=$((${RAND_SIZE%M} * 256))
+	printf '%s\n' "o-snap active $chunks/16383 0" "o-preserve active $((chunks / 16))/16383 $((chunks - chunks / 16))" \
+		"o-preserve-all active $chunks/16383 0" | diff - /tmp/once-before || fail "the first pass did not copy or forfeit every chunk"
+}
+once_teardown() {
+	local d
+	for d in $ONCE_DEVS; do assert_cmd cbt snapshot drop "$d"; done
+	dm_remove o-cbt $ONCE_DEVS
+}
 
+# once_jobs FIRST LAST: rounds FIRST to LAST, one job per device each.
 once_jobs() {
-	local r=1 c order
+	local r=$1 c order
 	printf '[global]\ndirect=1\nioengine=libaio\niodepth=16\nrandrepeat=1\nstonewall\nrw=randwrite\nbs=4k\nsize=%s\nloops=2\n' "$RAND_SIZE"
-	while [ "$r" -le "$ONCE_REPS" ]; do
+	while [ "$r" -le "$2" ]; do
 		order=$(rotate $((r - 1)) linear cbt cbt-snap cbt-preserve cbt-preserve-all)
 		[ $((r % 2)) = 1 ] || order=$(echo "$order" | awk '{ for (i = NF; i > 0; i--) printf "%s%s", $i, (i > 1 ? " " : "\n") }')
 		for c in $order; do
@@ -214,8 +226,31 @@ once_jobs() {
 		r=$((r + 1))
 	done
 }
+
+if [ "${SNAP_ONCE_SWAP:-0}" = 1 ] && [ -f "$BENCH_ALT_KO" ]; then
+	# Each round twice, once per module (tests/bench/run --base): results
+	# as bench snapshot-new and snapshot-base.
+	bench_out snapshot once_swap=new,base
+	dm_remove s-cbt
+	r=1
+	while [ "$r" -le "$ONCE_REPS" ]; do
+		for m in $(module_order "$r" new base); do
+			log "once copied, round $r: module $m"
+			use_module "$m"
+			once_setup
+			once_jobs "$r" "$r" >/tmp/once.fio
+			fio_results "snapshot-$m" /tmp/once.fio 5
+			once_status >/tmp/once-after
+			diff /tmp/once-before /tmp/once-after || fail "a write to a copied or forfeited chunk copied or forfeited one"
+			once_teardown
+		done
+		r=$((r + 1))
+	done
+	pass
+fi
+once_setup
 log "once copied: $ONCE_REPS rounds in one fio run"
-once_jobs >/tmp/once.fio
+once_jobs 1 "$ONCE_REPS" >/tmp/once.fio
 fio_results snapshot /tmp/once.fio $((ONCE_REPS * 5))
 once_status >/tmp/once-after
 diff /tmp/once-before /tmp/once-after || fail "a write to a copied or forfeited chunk copied or forfeited one"

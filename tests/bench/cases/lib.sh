@@ -119,3 +119,33 @@ rotate() {
 	shift
 	echo "$@" | awk -v n="$n" '{ for (i = 0; i < NF; i++) printf "%s%s", $((i + n) % NF + 1), (i < NF - 1 ? " " : "\n") }'
 }
+
+# BENCH_ALT_KO: a second dm-cbt.ko to compare with, when tests/bench/run
+# --base packed one ("base"; the tree's is "new").
+BENCH_ALT_KO=/harness/alt/dm-cbt.ko
+
+# use_module new|base: dm_cbt reloaded from the tree's module or the base's
+# (no dm-cbt device may exist).
+use_module() {
+	if [ -d /sys/module/dm_cbt ]; then
+		assert_cmd rmmod dm_cbt
+	fi
+	mark_module_load dm_cbt
+	if [ "$1" = base ]; then
+		assert_cmd insmod "$BENCH_ALT_KO"
+	else
+		assert_cmd modprobe dm_cbt
+	fi
+}
+
+# module_order R MODS...: MODS in round R's order (reversed every other
+# round, so neither module always runs first).
+module_order() {
+	local r=$1
+	shift
+	if [ $((r % 2)) = 1 ]; then
+		echo "$@"
+	else
+		echo "$@" | awk '{ for (i = NF; i > 0; i--) printf "%s%s", $i, (i > 1 ? " " : "\n") }'
+	fi
+}

@@ -80,6 +80,7 @@ VM_MODULES=(
 	dm_mod dm_bufio dm_snapshot dm_flakey dm_delay dm_zero dm_log_writes
 	dm_persistent_data dm_era
 	loop ext4 xfs crc32c_generic crc32c_intel libcrc32c zstd nbd
+	null_blk
 	"${VM_MODULES_ATTACH[@]}"
 	vfat nls_cp437 nls_iso8859_1 nls_ascii
 	virtio_net
@@ -243,6 +244,11 @@ vm_build_initramfs() {
 	done
 	for f in "$kmods"/*.ko; do [ -f "$f" ] && install -m 0644 "$f" "$proj/lib/modules/$kver/extra/"; done
 	[ -n "$ko" ] && install -m 0644 "$ko" "$proj/lib/modules/$kver/extra/dm-cbt.ko"
+	# A second dm-cbt.ko to compare with (tests/bench/run --base): outside
+	# lib/modules, so modprobe never finds it; the bench insmods it.
+	if [ -n "${VM_ALT_KO:-}" ]; then
+		install -D -m 0644 "$VM_ALT_KO" "$proj/harness/alt/dm-cbt.ko" || return 1
+	fi
 	if [ -n "$tool" ]; then
 		copy_elf "$proj" "$tool" /usr/sbin cbt || return 1
 		# What the tool loads with dlopen (not in its DT_NEEDED, so neither
