@@ -151,8 +151,8 @@ refuse_reload() {
 refuse_reload "0 $T cbt $DISK3 16 2 metadata /dev/mapper/md" \
 	"Cannot change the block size of a live cbt device"
 refuse_reload "0 $T cbt $DISK3 8" "Cannot change the metadata device of a live cbt device"
-dd if=/dev/urandom of="$DISK2" bs=512 seek=16384 count=64 conv=fsync 2>/dev/null
-assert_cmd dmsetup create md2 --table "0 64 linear $DISK2 16384"
+dd if=/dev/urandom of="$DISK2" bs=512 seek=12288 count=64 conv=fsync 2>/dev/null
+assert_cmd dmsetup create md2 --table "0 64 linear $DISK2 12288"
 other=$(sha256sum </dev/mapper/md2)
 refuse_reload "0 $T cbt $DISK3 8 2 metadata /dev/mapper/md2" \
 	"Cannot change the metadata device of a live cbt device"
