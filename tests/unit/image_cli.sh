@@ -345,12 +345,36 @@ print(d["code"], [i["ok"] for i in d["images"]])' 2>&1)
 	expect backup_o_full_only 2 "-o writes full images only"
 	run "$CBT" backup vg --full --to "$W/x" --cow c --compress lz4
 	expect backup_bad_compress 2 "unknown compression \`lz4'"
+	# the bounds cbt.8 and docs/jobs.md give: zstd levels 1-19, 1 to 64
+	# threads, --split of at least 1M and only with --to, one type, a COW
+	backup_bad() {
+		# shellcheck disable=SC2086 # the options, split on purpose
+		run "$CBT" backup vg --full --to "$W/x" --cow c $2
+		expect "backup_bad_$1" 2 "$3"
+	}
+	backup_bad zstd_level_0 "--compress zstd:0" "unknown compression \`zstd:0'"
+	backup_bad zstd_level_20 "--compress zstd:20" "unknown compression \`zstd:20'"
+	backup_bad threads_0 "--threads 0" "--threads takes 1 to 64, not \`0'"
+	backup_bad threads_65 "--threads 65" "--threads takes 1 to 64, not \`65'"
+	backup_bad split_under_1M "--split 1048575" "--split takes a size of at least 1M, not \`1048575'"
+	backup_bad split_1000K "--split 1000K" "--split takes a size of at least 1M, not \`1000K'"
+	backup_bad two_types "--incremental" "give one image type, not also \`--incremental'"
+	run "$CBT" backup vg --full -o "$W/x" --cow c --split 4M
+	expect backup_split_needs_to 2 "--split goes with --to DIR, not with -o"
+	run "$CBT" backup vg --full --to "$W/x"
+	expect backup_needs_cow 2 "the snapshot needs a COW device (--cow COW)"
+	[ ! -e "$W/x" ] || tap_fail "unit/image_cli/backup_usage: $W/x was created"
 	run "$CBT" restore "$W/chain" --at x "$W/t"
 	expect restore_bad_at 2 "--at takes an image number, not \`x'"
 	run "$CBT" restore "$W/chain" --at 9 "$W/t"
 	expect restore_no_such_image 1 "no image \`9'"
 	run "$CBT" export "$W/chain" --format vmdk -o "$W/t"
 	expect export_bad_format 2 "unknown format \`vmdk'"
+	# without --format: raw (cbt.8)
+	rm -f "$W/e-default.raw"
+	run "$CBT" export "$W/chain" -o "$W/e-default.raw" --quiet
+	expect export_raw_by_default 0 ""
+	ok_if export_raw_by_default_exact cmp "$W/e-default.raw" "$W/p5"
 
 	# A chain or image that does not exist is bad usage (exit 2), said once,
 	# before anything is created.
