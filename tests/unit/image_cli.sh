@@ -279,6 +279,33 @@ print(sorted(d), d["code"], d["reason"], "full image is needed" in d["error"])' 
 	else
 		tap_fail "unit/image_cli/lost_unknown_image_reason: got '$got'"
 	fi
+	# The device tracks another block size than the chain's last image, or
+	# is smaller than it: exit status 3 with the reason, before the snapshot
+	# (the fake records no state change), the chain unchanged.
+	# lost_refused NAME CHAIN REASON MESSAGE
+	lost_refused() {
+		cp "$2/chain.idx" "$W/lost-idx"
+		: >"$W/fake.log"
+		CBT_FAKE_LOG=$W/fake.log run "$FAKE" backup vg-data --incremental --to "$2" --cow /nonexistent --json
+		expect "lost_$1" 3 "$4"
+		got=$(echo "$out" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["code"], d["reason"])' 2>&1)
+		if [ "$got" = "3 $3" ] && [ ! -s "$W/fake.log" ]; then
+			tap_ok "unit/image_cli/lost_${1}_reason"
+		else
+			tap_fail "unit/image_cli/lost_${1}_reason: got '$got', kernel changes: $(cat "$W/fake.log")"
+		fi
+		ok_if "lost_${1}_chain_unchanged" cmp "$2/chain.idx" "$W/lost-idx"
+	}
+	rm -rf "$W/lost"
+	"$MKIMG" "$W/p1" full --to "$W/lost" "$VU" 6 4096 >/dev/null
+	lost_refused block_size "$W/lost" block-size-changed \
+		"the device tracks 65536-byte blocks, the chain's last image 000001-full.cbti has 4096-byte blocks"
+	# vg-data is 6553567232 bytes: an image of a device 64 KiB larger (sparse)
+	rm -rf "$W/lost" "$W/larger"
+	truncate -s $((6553567232 + 65536)) "$W/larger"
+	"$MKIMG" "$W/larger" full --to "$W/lost" "$VU" 6 65536 >/dev/null
+	rm -f "$W/larger"
+	lost_refused shrunk "$W/lost" shrunk "the device shrank to 6.1 GiB since the chain's last image"
 	run "$FAKE" backup vg-data --full --auto-full --to "$W/lost" --cow /nonexistent
 	expect auto_full_needs_incremental 2 "--auto-full goes with --incremental"
 
