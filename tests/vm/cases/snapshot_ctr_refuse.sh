@@ -92,15 +92,7 @@ log "refused chunk 2^32 + 8: $out"
 # the kernel's MESSAGE (docs/snapshot.md, "What the constructor refuses"),
 # s is not left, and $DISK5 (the COW of most) still holds its stamps.
 refused_table() {
-	log "refused: $1"
-	if dmsetup create s --table "$1" 2>/dev/null; then
-		fail "accepted: $1"
-	fi
-	dmesg | tail -5 | grep -qF "$2" || {
-		dmesg | tail -5
-		fail "kernel did not say '$2' for: $1"
-	}
-	dmsetup info s >/dev/null 2>&1 && fail "s left behind after: $1"
+	table_refused create s "$1" "$2"
 	assert_eq "$(dd if="$DISK5" bs=4096 count=16 2>/dev/null | sha256sum)" "$holder_sum" \
 		"$DISK5's first blocks after: $1"
 }

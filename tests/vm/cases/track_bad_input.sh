@@ -21,18 +21,7 @@ need_cmd cbt nlprobe
 S=$(sectors "$DISK1")
 
 # refuse TABLE EXPECTED-KERNEL-MESSAGE
-refuse() {
-	log "refused: $1"
-	if dmsetup create bad --table "$1" 2>/tmp/err; then
-		fail "table accepted: $1"
-	fi
-	dmesg | tail -5 | grep -qF "$2" || {
-		dmesg | tail -5
-		fail "kernel did not say '$2' for: $1"
-	}
-	[ ! -e /dev/mapper/bad ] || fail "device left behind by: $1"
-	dm_remove bad
-}
+refuse() { table_refused create bad "$1" "$2"; }
 
 refuse "0 $S cbt $DISK1" "Invalid argument count"
 refuse "0 $S cbt $DISK1 12" "Invalid block size"
@@ -136,14 +125,7 @@ uuid=$(status_json c uuid)
 # refuse_reload TABLE MESSAGE: reloading c with TABLE fails with the kernel's
 # MESSAGE; c keeps its live table, no inactive one, and its tracking state.
 refuse_reload() {
-	log "reload refused: $1"
-	if dmsetup reload c --table "$1" 2>/tmp/err; then
-		fail "reload accepted: $1"
-	fi
-	dmesg | tail -5 | grep -qF "$2" || {
-		dmesg | tail -5
-		fail "kernel did not say '$2' for the reload: $1"
-	}
+	table_refused reload c "$1" "$2"
 	dmsetup info c | grep -q "Tables present: *LIVE$" || fail "an inactive table is left after: $1"
 	assert_eq "$(dmsetup table c)" "$live" "c's table after the reload $1"
 	assert_eq "$(cbt status c --json)" "$before" "c's state after the reload $1"
