@@ -181,6 +181,13 @@ run "$CBT" epoch close vg 5
 expect epoch_close_takes_no_n 2 "too many arguments, from \`5'"
 run "$CBT" epoch commit vg -1
 expect epoch_bad_n 2 "unknown option \`-1'"
+# an unknown short option inside a cluster is named, not the argument before it
+run "$CBT" restore chain -zq target
+expect unknown_option_in_cluster 2 "cbt restore: unknown option \`-z'"
+run "$CBT" job run -web
+expect unknown_option_in_cluster_job 2 "cbt job: unknown option \`-w'"
+run "$CBT" bitmap vg --json=x
+expect long_option_with_value 2 "cbt bitmap: unknown option \`--json=x'"
 run "$CBT" help frob
 expect help_unknown 2 "unknown subcommand \`frob'"
 run "$CBT" help status bitmap
