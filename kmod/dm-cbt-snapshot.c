@@ -101,6 +101,16 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	s->sectors = ti->len;
 	s->nr_chunks = DIV_ROUND_UP_ULL((u64)ti->len, chunk);
 	s->state = CBT_SNAP_PREPARED;
+	/*
+	 * First: every error below ends in snap_free(), whose cbt_cow_destroy()
+	 * takes the xarrays' locks this initialises (an early error once
+	 * destroyed them uninitialised: lockdep's "non-static key").
+	 */
+	r = cbt_cow_init(s);
+	if (r) {
+		ti->error = "Cannot allocate copy resources";
+		goto bad;
+	}
 
 	/*
 	 * Not dm_get_device(): it claims the device, which fails while a
@@ -133,11 +143,6 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	if (cbt_bitmap_init(&s->copied, s->nr_chunks, GFP_KERNEL) ||
 	    cbt_bitmap_init(&s->lost, s->nr_chunks, GFP_KERNEL)) {
 		ti->error = "Cannot allocate the copied-chunk bitmap";
-		r = -ENOMEM;
-		goto bad;
-	}
-	if (cbt_cow_init(s)) {
-		ti->error = "Cannot allocate copy resources";
 		r = -ENOMEM;
 		goto bad;
 	}
