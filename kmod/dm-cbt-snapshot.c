@@ -101,6 +101,16 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	s->sectors = ti->len;
 	s->nr_chunks = DIV_ROUND_UP_ULL((u64)ti->len, chunk);
 	s->state = CBT_SNAP_PREPARED;
+	/*
+	 * First: every error below ends in snap_free(), whose cbt_cow_destroy()
+	 * takes the xarrays' locks this initialises (an early error once
+	 * destroyed them uninitialised: lockdep's "non-static key").
+	 */
+	r = cbt_cow_init(s);
+	if (r) {
+		ti->error = "Cannot allocate copy resources";
+		goto bad;
+	}
 
 	/*
 	 * Not dm_get_device(): it claims the device, which fails while a
@@ -136,11 +146,6 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		r = -ENOMEM;
 		goto bad;
 	}
-	if (cbt_cow_init(s)) {
-		ti->error = "Cannot allocate copy resources";
-		r = -ENOMEM;
-		goto bad;
-	}
 
 	mutex_lock(&cbt_trackers_lock);
 	t = cbt_tracker_find(NULL, s->cbt_devt);
@@ -151,12 +156,13 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		goto bad;
 	}
 	/*
-	 * Check everything before writing anything: the COW's first chunk
-	 * may be another device's superblock. The claim keeps other attaches
-	 * and takes of this device away until the snapshot is published;
-	 * cbt_snapshot_lock, held for the checks only, other attaches: the
-	 * zeroing waits for no global lock, so the checks against the other
-	 * snapshots are made again with the pointer's publication.
+	 * Check everything before anything can be written (the first resume
+	 * zeroes the COW's first chunk, which may be another device's
+	 * superblock). The claim keeps other attaches and takes of this
+	 * device away until the snapshot is published; cbt_snapshot_lock,
+	 * held for the checks only, other attaches: the origin's open waits
+	 * for no global lock, so the checks against the other snapshots are
+	 * made again with the pointer's publication.
 	 */
 	r = cbt_claim(&t, 1, true);
 	if (r) {
@@ -180,12 +186,7 @@ static int snap_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 		if (r)
 			why = "Error opening the cbt device's origin";
 	}
-	if (!why) {
-		/* Whatever the device held before: no filesystem signature at its start. */
-		r = blkdev_issue_zeroout(s->cow->bdev, 0, s->chunk_sectors, GFP_KERNEL, 0);
-		if (r)
-			why = "Cannot zero the COW device's first chunk";
-	}
+	/* The COW's first chunk is zeroed at the first resume (snap_preresume). */
 	if (!why) {
 		r = -EINVAL;
 		mutex_lock(&cbt_snapshot_lock);
@@ -266,6 +267,29 @@ static void snap_dtr(struct dm_target *ti)
 	cbt_bdev_close(&s->cbt_ref);
 	snap_free(s);
 	cbt_tracker_put(t);
+}
+
+/*
+ * Whatever the COW device held before: no filesystem signature at its start
+ * (the first chunk never holds a copy). Here, not in snap_ctr(): dm runs
+ * each target's constructor before it refuses a later line of the table (a
+ * second target), and a refused table must write nothing. Only the first
+ * resume writes; dm serialises a device's resumes, which ->cow_zeroed needs.
+ */
+static int snap_preresume(struct dm_target *ti)
+{
+	struct cbt_snapshot *s = ti->private;
+	int r;
+
+	if (s->cow_zeroed)
+		return 0;
+	r = blkdev_issue_zeroout(s->cow->bdev, 0, s->chunk_sectors, GFP_KERNEL, 0);
+	if (r) {
+		DMERR("Cannot zero the COW device's first chunk: %d", r);
+		return r;
+	}
+	s->cow_zeroed = true;
+	return 0;
 }
 
 static int snap_map(struct dm_target *ti, struct bio *bio)
@@ -376,6 +400,7 @@ static struct target_type snap_target = {
 	.module = THIS_MODULE,
 	.ctr = snap_ctr,
 	.dtr = snap_dtr,
+	.preresume = snap_preresume,
 	.map = snap_map,
 	.end_io = snap_end_io,
 	.status = snap_status,

@@ -37,6 +37,7 @@ struct cbt_snapshot {
 	u64 nr_chunks;
 	sector_t sectors;
 	u64 cow_chunks;			/* usable: the first chunk is reserved */
+	bool cow_zeroed;		/* the first chunk zeroed (snap_preresume) */
 	atomic64_t cow_next;
 	u64 epoch;
 	ktime_t taken;

@@ -331,7 +331,7 @@ static int cbt_preresume(struct dm_target *ti)
 {
 	struct cbt_target *ct = ti->private;
 	struct cbt_tracker *t = ct->t;
-	u64 nr_blocks, old_blocks;
+	u64 nr_blocks, first;
 	u32 i;
 	int r = 0;
 
@@ -354,13 +354,13 @@ static int cbt_preresume(struct dm_target *ti)
 			goto out;
 		}
 	}
-	old_blocks = t->nr_blocks;
+	/* A partial old last block grew too; a whole one did not change. */
+	first = t->dev_sectors >> t->block_shift;
 	t->nr_blocks = nr_blocks;
 	t->dev_sectors = ti->len;
 	t->ledger.nr_blocks = nr_blocks;
 	t->ledger.origin_sectors = ti->len;
-	/* The old last block may be partial: it grew too. */
-	cbt_mark_locked(t, old_blocks ? old_blocks - 1 : 0, nr_blocks - old_blocks + 1);
+	cbt_mark_locked(t, first, nr_blocks - first);
 	cbt_commit_marks(t, "growing");
 out:
 	/* Writes the superblock (the new size with it) for persistent devices. */

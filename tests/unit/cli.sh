@@ -156,8 +156,11 @@ expect snapshot_take_bad_device 2 "device \`8:x' is not MAJ:MIN"
 run "$CBT" status 8:1x --json
 expect bad_device_number_json 2 "is not MAJ:MIN"
 got=$(echo "$out" | python3 -c 'import json, sys; print(json.load(sys.stdin)["code"])' 2>&1)
-[ "$got" = 2 ] && tap_ok "unit/cli/bad_device_number_json_code" ||
+if [ "$got" = 2 ]; then
+	tap_ok "unit/cli/bad_device_number_json_code"
+else
 	tap_fail "unit/cli/bad_device_number_json_code: got '$got'"
+fi
 run "$CBT" epoch frob vg
 expect epoch_bad_action 2 "unknown action \`frob' (it is close, commit or abort)"
 run "$CBT" epoch close
@@ -178,6 +181,13 @@ run "$CBT" epoch close vg 5
 expect epoch_close_takes_no_n 2 "too many arguments, from \`5'"
 run "$CBT" epoch commit vg -1
 expect epoch_bad_n 2 "unknown option \`-1'"
+# an unknown short option inside a cluster is named, not the argument before it
+run "$CBT" restore chain -zq target
+expect unknown_option_in_cluster 2 "cbt restore: unknown option \`-z'"
+run "$CBT" job run -web
+expect unknown_option_in_cluster_job 2 "cbt job: unknown option \`-w'"
+run "$CBT" bitmap vg --json=x
+expect long_option_with_value 2 "cbt bitmap: unknown option \`--json=x'"
 run "$CBT" help frob
 expect help_unknown 2 "unknown subcommand \`frob'"
 run "$CBT" help status bitmap
@@ -187,8 +197,11 @@ run "$CBT" help --json
 expect help_json 0 ""
 got=$(echo "$out" | python3 -c 'import json, sys; d = json.load(sys.stdin)
 print(d["command"], [l.split()[0] for l in d["output"] if l.startswith("  ")][:2])' 2>&1)
-[ "$got" = "help ['status', 'bitmap']" ] && tap_ok "unit/cli/help_json_content" ||
+if [ "$got" = "help ['status', 'bitmap']" ]; then
+	tap_ok "unit/cli/help_json_content"
+else
 	tap_fail "unit/cli/help_json_content: got '$got'"
+fi
 run "$CBT" help status --json
 expect_in cli/help_subcommand_json 0 out '"Usage: cbt status [DEVICE] [--json]",'
 run "$CBT" help frob --json
@@ -263,6 +276,7 @@ run env CBT_CONF="$O/devices.conf" "$CBT" setup-boot --remove old --no-initramfs
 expect setup_boot_remove_missing 1 "no line for \`old' in"
 
 # The boot script's block-size parser, under dash as in the initramfs.
+# shellcheck disable=SC2016 # the $1 and $(...) are dash's, not ours
 bs_got=$(dash -c '. "$1"; for s in 4k 64k 64KiB 1m 1M 3k 2m abck 99999999999k "" 64; do
 	printf "%s=%s " "$s" "$(cbt_block_sectors "$s" || echo no)"; done' _ "$TOP/boot/cbt-boot.sh")
 bs_want="4k=8 64k=128 64KiB=128 1m=2048 1M=2048 3k=no 2m=no abck=no 99999999999k=no =no 64=no "
@@ -543,16 +557,21 @@ expect clone_target_missing 2 "target \`$clone_tgt.none' does not exist"
 run "$FAKE" clone vg-data "$clone_tgt" --cow /dev/null --json
 got=$(echo "$out" | python3 -c 'import json, sys; l = sys.stdin.read().splitlines()
 print(len(l), json.loads(l[0])["code"])' 2>&1)
-[ "$rc" = 2 ] && [ "$got" = "1 2" ] && tap_ok "unit/cli/clone_target_refused_json" ||
+if [ "$rc" = 2 ] && [ "$got" = "1 2" ]; then
+	tap_ok "unit/cli/clone_target_refused_json"
+else
 	tap_fail "unit/cli/clone_target_refused_json: exit status $rc, got '$got'"
+fi
 rm -f "$clone_tgt"
 # monitor --json: a failure ends the stream with the error object, on one line
 CBT_FAKE=nomodule run "$FAKE" monitor --json
 got=$(echo "$out" | python3 -c 'import json, sys; l = sys.stdin.read().splitlines()
 print(len(l), json.loads(l[0])["code"], json.loads(l[0])["error"])' 2>&1)
-[ "$rc" = 1 ] && [ "$got" = "1 1 cbt monitor: dm-cbt module not loaded: modprobe dm-cbt" ] &&
-	tap_ok "unit/cli/monitor_json_error" ||
+if [ "$rc" = 1 ] && [ "$got" = "1 1 cbt monitor: dm-cbt module not loaded: modprobe dm-cbt" ]; then
+	tap_ok "unit/cli/monitor_json_error"
+else
 	tap_fail "unit/cli/monitor_json_error: exit status $rc, got '$got'"
+fi
 CBT_FAKE=full run "$FAKE" epoch close vg-data
 expect epoch_close_full 1 "vg-data: Device or resource busy: Too many closed epochs: commit or abort one first"
 CBT_FAKE=nomodule run "$FAKE" status

@@ -76,6 +76,23 @@ sys.exit(any(d in open(f, "rb").read() for f in sys.argv[2:]))' "$EW/dev" "$EW"/
 	expect_in crypt_cli/export_with_key 0 err ""
 	eok export_exact cmp "$EW/t1" "$EW/p4"
 
+	# keygen's file: mode 0600, 64 hex digits and a newline; the same key as
+	# its 32 bytes themselves reads the chain too; 31 bytes are no key
+	eok keygen_mode_0600 test "$(stat -c %a "$EW/keys/k")" = 600
+	eok keygen_64_hex_and_newline python3 -c 'import re, sys
+sys.exit(not re.fullmatch(rb"[0-9a-f]{64}\n", open(sys.argv[1], "rb").read()))' "$EW/keys/k"
+	python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(open(sys.argv[1]).read()))' \
+		"$EW/keys/k" >"$EW/keys/raw"
+	chmod 600 "$EW/keys/raw"
+	run "$CBT" verify --quiet --key "$EW/keys/raw" "$EW/c"
+	expect_in crypt_cli/key_as_32_bytes 0 err ""
+	head -c 31 "$EW/keys/raw" >"$EW/keys/short"
+	chmod 600 "$EW/keys/short"
+	rm -f "$EW/t1"
+	run "$CBT" restore --key "$EW/keys/short" "$EW/c" "$EW/t1"
+	expect_in crypt_cli/key_of_31_bytes 2 err "not a key (32 bytes, or 64 hex digits"
+	eok short_key_no_target test ! -e "$EW/t1"
+
 	# key files: open to others, inside the chain directory, a second --key
 	cp "$EW/keys/k" "$EW/k644"
 	chmod 644 "$EW/k644"

@@ -5,6 +5,8 @@
 # with epoch 1 open. CBT_FAKE_LOG records each state change the fake
 # accepted, so a refusal is seen to have changed nothing.
 
+# $out and $err are set by cli.sh's run.
+# shellcheck disable=SC2154
 elog=$O/epoch-cli.log
 
 # erun CMD...: run with a fresh change log.
@@ -56,9 +58,11 @@ erun "$FAKE" epoch close vg-data nosuch web
 expect epoch_close_bad_among_good 5 "cbt epoch close: nosuch: No such device" \
 	$'vg-data: epoch 7 closed\nweb: epoch 1 closed'
 expect_log close_bad_among_good $'close vg-data 7\nclose web 1'
-[[ $err == *"cbt epoch close: 1 of 3 devices failed"* ]] &&
-	tap_ok "unit/epoch_cli/close_bad_among_good_summary" ||
+if [[ $err == *"cbt epoch close: 1 of 3 devices failed"* ]]; then
+	tap_ok "unit/epoch_cli/close_bad_among_good_summary"
+else
 	tap_fail "unit/epoch_cli/close_bad_among_good_summary: $err"
+fi
 erun "$FAKE" epoch close /nonexistent/cbt-dev vg-data
 expect epoch_close_missing_path 5 "device \`/nonexistent/cbt-dev' does not exist" \
 	"vg-data: epoch 7 closed"
@@ -77,9 +81,11 @@ json_check close_json_all '[(x["device"], x["ok"], x["epoch"]) for x in d["devic
 # commit: without N, each device's one closed epoch; vg-data has two, web none
 erun "$FAKE" epoch commit vg-data web
 expect epoch_commit_two_unsaid 1 "vg-data: epochs 5, 6 are closed; say which to commit" ""
-[[ $err == *"web: no epoch is closed, so there is none to commit"* ]] &&
-	tap_ok "unit/epoch_cli/commit_two_unsaid_web" ||
+if [[ $err == *"web: no epoch is closed, so there is none to commit"* ]]; then
+	tap_ok "unit/epoch_cli/commit_two_unsaid_web"
+else
 	tap_fail "unit/epoch_cli/commit_two_unsaid_web: $err"
+fi
 expect_log commit_two_unsaid ""
 erun "$FAKE" epoch commit vg-data web --oldest
 expect epoch_commit_oldest 1 "web: no epoch is closed" "vg-data: epoch 5 committed"

@@ -279,6 +279,33 @@ print(sorted(d), d["code"], d["reason"], "full image is needed" in d["error"])' 
 	else
 		tap_fail "unit/image_cli/lost_unknown_image_reason: got '$got'"
 	fi
+	# The device tracks another block size than the chain's last image, or
+	# is smaller than it: exit status 3 with the reason, before the snapshot
+	# (the fake records no state change), the chain unchanged.
+	# lost_refused NAME CHAIN REASON MESSAGE
+	lost_refused() {
+		cp "$2/chain.idx" "$W/lost-idx"
+		: >"$W/fake.log"
+		CBT_FAKE_LOG=$W/fake.log run "$FAKE" backup vg-data --incremental --to "$2" --cow /nonexistent --json
+		expect "lost_$1" 3 "$4"
+		got=$(echo "$out" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(d["code"], d["reason"])' 2>&1)
+		if [ "$got" = "3 $3" ] && [ ! -s "$W/fake.log" ]; then
+			tap_ok "unit/image_cli/lost_${1}_reason"
+		else
+			tap_fail "unit/image_cli/lost_${1}_reason: got '$got', kernel changes: $(cat "$W/fake.log")"
+		fi
+		ok_if "lost_${1}_chain_unchanged" cmp "$2/chain.idx" "$W/lost-idx"
+	}
+	rm -rf "$W/lost"
+	"$MKIMG" "$W/p1" full --to "$W/lost" "$VU" 6 4096 >/dev/null
+	lost_refused block_size "$W/lost" block-size-changed \
+		"the device tracks 65536-byte blocks, the chain's last image 000001-full.cbti has 4096-byte blocks"
+	# vg-data is 6553567232 bytes: an image of a device 64 KiB larger (sparse)
+	rm -rf "$W/lost" "$W/larger"
+	truncate -s $((6553567232 + 65536)) "$W/larger"
+	"$MKIMG" "$W/larger" full --to "$W/lost" "$VU" 6 65536 >/dev/null
+	rm -f "$W/larger"
+	lost_refused shrunk "$W/lost" shrunk "the device shrank to 6.1 GiB since the chain's last image"
 	run "$FAKE" backup vg-data --full --auto-full --to "$W/lost" --cow /nonexistent
 	expect auto_full_needs_incremental 2 "--auto-full goes with --incremental"
 
@@ -345,12 +372,36 @@ print(d["code"], [i["ok"] for i in d["images"]])' 2>&1)
 	expect backup_o_full_only 2 "-o writes full images only"
 	run "$CBT" backup vg --full --to "$W/x" --cow c --compress lz4
 	expect backup_bad_compress 2 "unknown compression \`lz4'"
+	# the bounds cbt.8 and docs/jobs.md give: zstd levels 1-19, 1 to 64
+	# threads, --split of at least 1M and only with --to, one type, a COW
+	backup_bad() {
+		# shellcheck disable=SC2086 # the options, split on purpose
+		run "$CBT" backup vg --full --to "$W/x" --cow c $2
+		expect "backup_bad_$1" 2 "$3"
+	}
+	backup_bad zstd_level_0 "--compress zstd:0" "unknown compression \`zstd:0'"
+	backup_bad zstd_level_20 "--compress zstd:20" "unknown compression \`zstd:20'"
+	backup_bad threads_0 "--threads 0" "--threads takes 1 to 64, not \`0'"
+	backup_bad threads_65 "--threads 65" "--threads takes 1 to 64, not \`65'"
+	backup_bad split_under_1M "--split 1048575" "--split takes a size of at least 1M, not \`1048575'"
+	backup_bad split_1000K "--split 1000K" "--split takes a size of at least 1M, not \`1000K'"
+	backup_bad two_types "--incremental" "give one image type, not also \`--incremental'"
+	run "$CBT" backup vg --full -o "$W/x" --cow c --split 4M
+	expect backup_split_needs_to 2 "--split goes with --to DIR, not with -o"
+	run "$CBT" backup vg --full --to "$W/x"
+	expect backup_needs_cow 2 "the snapshot needs a COW device (--cow COW)"
+	[ ! -e "$W/x" ] || tap_fail "unit/image_cli/backup_usage: $W/x was created"
 	run "$CBT" restore "$W/chain" --at x "$W/t"
 	expect restore_bad_at 2 "--at takes an image number, not \`x'"
 	run "$CBT" restore "$W/chain" --at 9 "$W/t"
 	expect restore_no_such_image 1 "no image \`9'"
 	run "$CBT" export "$W/chain" --format vmdk -o "$W/t"
 	expect export_bad_format 2 "unknown format \`vmdk'"
+	# without --format: raw (cbt.8)
+	rm -f "$W/e-default.raw"
+	run "$CBT" export "$W/chain" -o "$W/e-default.raw" --quiet
+	expect export_raw_by_default 0 ""
+	ok_if export_raw_by_default_exact cmp "$W/e-default.raw" "$W/p5"
 
 	# A chain or image that does not exist is bad usage (exit 2), said once,
 	# before anything is created.

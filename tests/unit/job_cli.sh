@@ -42,6 +42,11 @@ run "$CBT" job run nosuch --config-dir "$JC/etc"
 expect_in job_cli/run_unknown_job 2 err "no job \`nosuch'"
 run "$CBT" job run ../web --config-dir "$JC/etc"
 expect_in job_cli/run_bad_name 2 err "bad job name"
+# docs/jobs.md: NAME does not start with `.' or `-' (each char is allowed)
+run "$CBT" job run .web --config-dir "$JC/etc"
+expect_in job_cli/run_name_leading_dot 2 err "bad job name \`.web' (1-64 letters, digits, \`_', \`.', \`-', not starting with \`.' or \`-')"
+run "$CBT" job run "$(printf 'w%.0s' {1..65})" --config-dir "$JC/etc"
+expect_in job_cli/run_name_65 2 err "bad job name"
 run "$CBT" job enable web --config-dir "$JC/etc" --unit-dir "$JC/units"
 expect_in job_cli/enable 0 out "systemctl enable --now cbt-job@web.timer"
 if grep -qx 'OnCalendar=\*-\*-\* 02:30' "$JC/units/cbt-job@web.timer.d/schedule.conf" &&

@@ -106,9 +106,15 @@ int bad_option(const char *cmd, int c, char *argv[])
 {
 	const char *arg = argv[optind - 1];
 
+	/*
+	 * An unknown short option before the end of a cluster (`-zq') leaves
+	 * optind on the cluster: arg is then the argument before it, so a
+	 * short one is named by optopt, never by arg (glibc sets optopt to 0
+	 * for an unknown long option, and to its value for `--json=x').
+	 */
 	if (c == ':')
 		cbt_fail(CBT_EXIT_USAGE, "%s %s: option `%s' needs a value", PROG_NAME, cmd, arg);
-	else if (optopt && arg[0] == '-' && arg[1] != '-')
+	else if (optopt && !(arg[0] == '-' && arg[1] == '-'))
 		cbt_fail(CBT_EXIT_USAGE, "%s %s: unknown option `-%c'", PROG_NAME, cmd, optopt);
 	else
 		cbt_fail(CBT_EXIT_USAGE, "%s %s: unknown option `%s'", PROG_NAME, cmd, arg);

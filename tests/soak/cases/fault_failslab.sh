@@ -15,7 +15,9 @@
 # cost: 5
 # timeout: 600
 
+# shellcheck source=tests/soak/cases/soak.inc
 . /harness/cases/soak.inc
+# shellcheck source=tests/soak/cases/fault.inc
 . /harness/cases/fault.inc
 
 cleanup() {
@@ -39,6 +41,7 @@ need_module dm_cbt
 need_cmd cbt fio
 rm -rf "$SOAK" && mkdir -p "$SOAK"
 COW=$DISK3 TGT=$DISK4 CH=$SOAK/chain
+# shellcheck disable=SC2046 # the range's two addresses, split on purpose
 set -- $(text_range)
 [ $# = 2 ] || fail "no dm_cbt functions in /proc/kallsyms"
 # up to the end of the 64 KiB block after the highest function's start
@@ -54,7 +57,7 @@ before=$(injected)
 log "=== table creation under failslab"
 fi_set failslab probability=10
 ok=0 refused=0
-for i in $(seq 20); do
+for _ in $(seq 20); do
 	if dmsetup create t --table "$table" 2>"$SOAK/ctr.err"; then
 		ok=$((ok + 1))
 		dmsetup remove t || fail "cannot remove t after a table created under failslab"
@@ -74,7 +77,7 @@ uuid=$(status_json c uuid)
 log "=== snapshot take under failslab"
 fi_set failslab probability=10
 ok=0 refused=0
-for i in $(seq 10); do
+for _ in $(seq 10); do
 	if cbt snapshot take c --cow "$COW" --no-freeze >/dev/null 2>"$SOAK/take.err"; then
 		ok=$((ok + 1))
 		cbt snapshot drop c || fail "cannot drop a snapshot taken under failslab"

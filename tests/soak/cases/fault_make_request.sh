@@ -11,7 +11,9 @@
 # cost: 5
 # timeout: 600
 
+# shellcheck source=tests/soak/cases/soak.inc
 . /harness/cases/soak.inc
+# shellcheck source=tests/soak/cases/fault.inc
 . /harness/cases/fault.inc
 
 cleanup() {

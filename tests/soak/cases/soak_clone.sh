@@ -11,6 +11,7 @@
 # cost: 50
 # timeout: 600
 
+# shellcheck source=tests/soak/cases/soak.inc
 . /harness/cases/soak.inc
 
 cleanup() {

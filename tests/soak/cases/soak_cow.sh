@@ -10,6 +10,7 @@
 # cost: 30
 # timeout: 600
 
+# shellcheck source=tests/soak/cases/soak.inc
 . /harness/cases/soak.inc
 
 cleanup() { soak_cleanup; }

@@ -9,7 +9,9 @@
 # cost: 60
 # timeout: 900
 
+# shellcheck source=tests/soak/cases/soak.inc
 . /harness/cases/soak.inc
+# shellcheck source=tests/soak/cases/fsx.inc
 . /harness/cases/fsx.inc
 
 cleanup() { fx_cleanup; }

@@ -11,7 +11,9 @@
 # timeout: 300
 # alone: yes
 
+# shellcheck source=tests/soak/cases/soak.inc
 . /harness/cases/soak.inc
+# shellcheck source=tests/soak/cases/powercut.inc
 . /harness/cases/powercut.inc
 
 cleanup() { pc_cleanup; }

@@ -3,7 +3,9 @@
 # key in the table): the hidden device gets the key from the kernel, data
 # reads back the same through the tracked device, writes land in the
 # bitmap (kept on a metadata device), and detach puts the table back key
-# and all, and wipes the metadata so a later attach starts a new history.
+# and all, and wipes the metadata so a later attach starts a new history;
+# `detach --keep-metadata' keeps it, and the next attach continues the
+# history when nothing was written in between (a new one when something was).
 # disks: 64M 8M
 # cost: 5
 # timeout: 300
@@ -50,6 +52,29 @@ echo 3 >/proc/sys/vm/drop_caches
 assert_eq "$(sha256sum </mnt/c/before)" "$sum" "file after detach"
 assert_cmd umount /mnt/c
 assert_cmd e2fsck -fn "/dev/mapper/$C"
+
+# attach ... then detach --keep-metadata; blocks past the filesystem's
+# first MiB (its superblock) are written: the fingerprint stays valid.
+log "detach --keep-metadata, nothing written until the next attach: the history continues"
+assert_cmd cbt attach "$C" -b 4k --metadata "$DISK2"
+assert_eq "$(status_json "$C" identity_reason)" new-metadata "identity reason after a wiped detach"
+uuid=$(status_json "$C" uuid)
+write_block 700 "/dev/mapper/$C"
+assert_cmd cbt detach "$C" --keep-metadata
+cmp -s -n 8192 "$DISK2" /dev/zero && fail "detach --keep-metadata wiped the metadata superblocks"
+assert_eq "$(dmsetup table --showkeys "$C")" "$ORIG" "table after detach --keep-metadata"
+assert_cmd cbt attach "$C" -b 4k --metadata "$DISK2"
+assert_eq "$(status_json "$C" identity_reason)" continued "identity reason, nothing written while detached"
+assert_eq "$(status_json "$C" uuid)" "$uuid" "identity, nothing written while detached"
+assert_eq "$(cbt bitmap "$C" --blocks | tr '\n' ' ')" "700 1 " "changed blocks across the detach"
+
+log "detach --keep-metadata, then a write: the next attach starts a new history"
+assert_cmd cbt detach "$C" --keep-metadata
+write_block 800 "/dev/mapper/$C"
+assert_cmd cbt attach "$C" -b 4k --metadata "$DISK2"
+assert_eq "$(status_json "$C" identity_reason)" table-replaced "identity reason, written while detached"
+[ "$(status_json "$C" uuid)" != "$uuid" ] || fail "the identity continued over a write while detached"
+assert_cmd cbt detach "$C"
 assert_cmd dmsetup remove "$C"
 
 log "a thin-like target with state of its own is refused: a snapshot-origin"

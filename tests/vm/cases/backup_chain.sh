@@ -12,8 +12,10 @@
 # that instant. Then: a backup killed with SIGKILL after its snapshot was
 # taken (the next run aborts the leftover epoch and the next incremental is
 # still exact), one stopped by SIGTERM (its epoch aborted, no partial file),
-# a mounted restore target refused, a corrupted and a missing middle link
-# refused with a clear error before anything is written.
+# a mounted restore target refused, one smaller than the point refused
+# (ENOSPC) with nothing written, a larger one written up to the point's
+# size only, a corrupted and a missing middle link refused with a clear
+# error before anything is written.
 # disks: 48M 64M 256M 48M
 # cost: 59
 # timeout: 1200
@@ -30,7 +32,7 @@ cleanup() {
 	unmount /mnt/bk-tgt
 	dmsetup resume top 2>/dev/null || true
 	unmount "$SRC"
-	dm_remove top c-snap
+	dm_remove top c-snap small
 	unmount "$STORE"
 	dm_remove c
 }
@@ -148,6 +150,25 @@ umount /mnt/bk-tgt
 if [ "$rc" -ne 1 ] || ! grep -q "in use" "$W/busy.err"; then
 	fail "restore onto a mounted disk: exit $rc: $(cat "$W/busy.err")"
 fi
+
+log "a target smaller than the point: refused before writing (exit status 6, ENOSPC)"
+assert_cmd dmsetup create small --table "0 $((DEV_SECTORS - 8)) linear $DISK4 0"
+small_sum=$(sha256_of /dev/mapper/small)
+rc=0
+cbt restore --quiet "$CH" --at 2 /dev/mapper/small 2>"$W/small.err" || rc=$?
+if [ "$rc" -ne 6 ] || ! grep -q "the target holds" "$W/small.err"; then
+	fail "restore onto a smaller device: exit $rc: $(cat "$W/small.err")"
+fi
+assert_eq "$(sha256_of /dev/mapper/small)" "$small_sum" "the smaller target after the refusal"
+assert_cmd dmsetup remove small
+
+log "a larger target (the COW disk, free now): the point, and nothing written past it"
+MB=$((DEV_SECTORS / 2048))
+dd if=/dev/urandom of="$DISK2" bs=1M seek="$MB" count=$(($(sectors "$DISK2") / 2048 - MB)) conv=fsync 2>/dev/null
+tail_sum=$(dd if="$DISK2" bs=1M skip="$MB" 2>/dev/null | sha256sum)
+assert_cmd cbt restore --quiet "$CH" --at 2 "$DISK2"
+assert_eq "$(sha256_head "$DISK2" $((DEV_SECTORS * 512)))" "$(cat "$W/sum.2")" "point 2 on a larger target"
+assert_eq "$(dd if="$DISK2" bs=1M skip="$MB" 2>/dev/null | sha256sum)" "$tail_sum" "the larger target past the point"
 
 log "a corrupted middle link: refused before writing"
 assert_cmd cp -a "$CH" "$STORE/bad"

@@ -86,11 +86,13 @@ e=$(sed -n 's/.* is a clone of c as of epoch \([0-9]*\).*/\1/p' "$W/clone.out")
 log "the epochs the clone committed are lost to the chain"
 for type in --incremental --differential; do
 	backup "$type"
-	[ "$rc" -ne 0 ] || fail "backup $type after an outside commit succeeded"
+	assert_eq "$rc" 3 "exit status of backup $type after an outside commit (a full image is needed)"
 	grep -q "a full image is needed" "$W/out" || fail "backup $type: no reason given: $(cat "$W/out")"
 	grep -q "epoch $e was committed" "$W/out" || fail "backup $type: the epoch is not named"
 	cmp -s "$CH/chain.idx" "$W/idx.before" || fail "the refused backup $type changed the chain"
 done
+backup --incremental --json
+grep -q '"reason": *"outside-commit"' "$W/out" || fail "the JSON error does not say outside-commit"
 cbt status c | grep -q "last committed epoch: $e" || fail "status does not show the commit: $(cbt status c)"
 
 log "a full image starts over, and incrementals follow it"

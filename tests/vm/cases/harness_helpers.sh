@@ -2,8 +2,8 @@
 # The guest helpers (lib/guest-helpers.sh) fail the case on what they
 # check: stamps_match_log on a stale and on a torn block, bg_check on a
 # failed round, wait_until at its deadline, assert_same_start on one
-# differing byte; each passes on good input, and bg_stop leaves no
-# process. A helper that cannot fail would pass every case built on it.
+# differing byte, table_refused on an accepted table and on another
+# reason; each passes on good input, and bg_stop leaves no process. A helper that cannot fail would pass every case built on it.
 # disks: 8M 8M
 # cost: 5
 # timeout: 120
@@ -12,6 +12,7 @@ W=/tmp/harness_helpers
 
 cleanup() {
 	bg_stop
+	dm_remove hh
 }
 
 need_cmd stamp stampscan
@@ -74,4 +75,12 @@ must_fail "one byte differs" assert_same_start "$W/head" "$DISK2"
 # of them still hashes exactly that many bytes
 assert_eq "$(sha256_head "$DISK2" 100001)" "$(head -c 100001 "$DISK2" | sha256sum | cut -d' ' -f1)" \
 	"sha256_head of 100001 bytes"
+
+log "table_refused"
+need_module dm_mod
+table_refused create hh "0 8 linear /dev/nonexistent 0" "linear: Device lookup failed"
+must_fail "an accepted table" table_refused create hh "0 8 linear $DISK1 0" "anything"
+dm_remove hh
+must_fail "another reason than the one named" table_refused create hh "0 8 linear /dev/nonexistent 0" \
+	"Invalid block size"
 pass

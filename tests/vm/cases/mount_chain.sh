@@ -14,7 +14,9 @@
 # names the image. nbdkit killed under an open file: reads fail with EIO
 # (no hung task), cbt unmount cleans up. A chain with a missing image is
 # refused with nothing attached. --partition 1 mounts the one partition of
-# a point holding an MBR partition table.
+# a point holding an MBR partition table. restore --path keeps a file's mode
+# and time, replaces an existing OUTPUT, refuses -r onto an existing one,
+# and fails on a damaged file (exit status 1) leaving OUTPUT as it was.
 # disks: 64M 64M 256M 320M
 # cost: 12
 # timeout: 900
@@ -60,6 +62,12 @@ point() {
 	assert_cmd mount /dev/mapper/c "$SRC"
 	mkdir -p "$SRC/etc" "$SRC/dir$n"
 	echo "point $n" >"$SRC/etc/fstab"
+	# point 2's /etc/fstab: a mode and a time restore --path must keep
+	if [ "$n" -eq 2 ]; then
+		chmod 0640 "$SRC/etc/fstab"
+		touch -d "2001-02-03 04:05:06" "$SRC/etc/fstab"
+		stat -c '%a %Y' "$SRC/etc/fstab" >"$W/fstab.stat"
+	fi
 	dd if=/dev/urandom of="$SRC/f$n" bs=64k count=$((n * 4)) 2>/dev/null
 	dd if=/dev/urandom of="$SRC/dir$n/a" bs=4k count=3 2>/dev/null
 	[ "$n" -ne 2 ] || rm -f "$SRC/f1"
@@ -161,7 +169,16 @@ rm -f "$W/serve.pid"
 log "restore --path: one file, one directory, an escaping link refused"
 assert_cmd cbt restore "$CH" --at 2 --path /etc/fstab -o "$W/fstab"
 assert_eq "$(cat "$W/fstab")" "point 2" "restored /etc/fstab of point 2"
+assert_eq "$(stat -c '%a %Y' "$W/fstab")" "$(cat "$W/fstab.stat")" "mode and time of the restored file"
+assert_cmd cbt restore "$CH" --at 3 --path /etc/fstab -o "$W/fstab"
+assert_eq "$(cat "$W/fstab")" "point 3" "/etc/fstab of point 3 restored over the one of point 2"
 assert_cmd cbt restore "$CH" --at 3 --path dir2 -r -o "$W/dir2"
+mkdir -p "$W/exists"
+echo x >"$W/exists/x"
+! cbt restore "$CH" --at 3 --path dir2 -r -o "$W/exists" 2>"$W/err" ||
+	fail "restore --path -r onto an existing OUTPUT succeeded"
+log "refused: $(cat "$W/err")"
+assert_eq "$(ls -A "$W/exists")" x "the existing OUTPUT of a refused restore --path -r"
 grep ' ./dir2/a$' "$W/sums.3" | sed 's| ./dir2/| ./|' >"$W/want.dir2"
 sums "$W/dir2" | cmp - "$W/want.dir2" || fail "restore --path -r: dir2 differs"
 ! cbt restore "$CH" --at 1 --path /dir1 -o "$W/d1" 2>"$W/err" || fail "a directory without -r restored"
@@ -195,6 +212,20 @@ grep -q "$(basename "$img")" "/run/cbt/mount/$id.log" ||
 log "logged: $(grep "$(basename "$img")" "/run/cbt/mount/$id.log" | head -n1)"
 assert_cmd cbt unmount "$MP"
 assert_clean "corrupt chain"
+log "restore --path of the file under the corrupt frame: exit status 1, OUTPUT as it was"
+echo keep >"$W/big.out"
+before=$(ls -A "$W")
+if cbt restore "$STORE/bad" --path big -o "$W/big.out" 2>"$W/err"; then
+	fail "restore --path of a damaged file succeeded"
+else
+	assert_eq "$?" 1 "exit status of restore --path of a damaged file"
+fi
+log "refused: $(cat "$W/err")"
+grep -q "big" "$W/err" || fail "the error does not name the file: $(cat "$W/err")"
+grep -qi "input/output error" "$W/err" || fail "the error is not an I/O error: $(cat "$W/err")"
+assert_eq "$(cat "$W/big.out")" keep "OUTPUT after a failed restore --path"
+assert_eq "$(ls -A "$W")" "$before" "files beside OUTPUT after a failed restore --path"
+assert_clean "restore --path of a damaged file"
 
 log "nbdkit killed under an open file: EIO, then cbt unmount cleans up"
 assert_cmd cbt mount "$CH" "$MP"

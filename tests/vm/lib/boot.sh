@@ -27,7 +27,7 @@
 
 VM_BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-180}	# qemu start to READY (52 s seen on a loaded host)
 VM_IDLE_TIMEOUT=${VM_IDLE_TIMEOUT:-60}	# between cases, and to power off
-VM_BAD_RE='BUG:|WARNING:|Oops|general protection|hung task|blocked for more than|refcount_t:|list_add corruption|list_del corruption|KASAN|UBSAN|Kernel panic|kernel BUG|soft lockup|detected stalls'
+VM_BAD_RE='BUG:|WARNING:|Oops|general protection|hung task|blocked for more than|refcount_t:|list_add corruption|list_del corruption|KASAN|UBSAN|Kernel panic|kernel BUG|soft lockup|detected stalls|trying to register non-static key'
 VM_QBOOT=/usr/share/qemu/qboot.rom
 # qboot's MP table has no PCI interrupt entries: a kernel without ACPI (the
 # debug kernel, tinyconfig) then finds no IRQ for virtio-pci ("can't find

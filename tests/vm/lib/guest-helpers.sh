@@ -18,6 +18,22 @@ cbt_create() {
 	assert_cmd dmsetup create "$name" --table "0 $(sectors "$disk") cbt $disk $*"
 }
 
+# table_refused OP NAME TABLE MESSAGE: `dmsetup OP NAME --table TABLE' (OP
+# create or reload) is refused, and the kernel's last lines say MESSAGE (its
+# "table: ..." line); after a refused create no device NAME is left. Fails
+# if not. What the table must not have changed, the caller checks.
+table_refused() {
+	log "refused ($1 $2): $3"
+	if dmsetup "$1" "$2" --table "$3" 2>/dev/null; then
+		fail "table accepted ($1 $2): $3"
+	fi
+	dmesg | tail -5 | grep -qF "$4" || {
+		dmesg | tail -5
+		fail "the kernel did not say '$4' for ($1 $2): $3"
+	}
+	[ "$1" != create ] || ! dmsetup info "$2" >/dev/null 2>&1 || fail "$2 left behind by: $3"
+}
+
 # dm_remove NAME...: remove these dm devices, in this order, those that
 # exist; never fails (for cleanup, which must cope with a half-done setup).
 dm_remove() {

@@ -262,8 +262,8 @@ int cbt_job_load(const char *confdir, const char *name, struct cbt_job_conf *c)
 	int fd, ret;
 
 	if (!cbt_job_name_ok(name))
-		return cbt_err(-EINVAL, "bad job name `%s' (1-64 letters, digits, `_', `.', `-')",
-			       name);
+		return cbt_err(-EINVAL, "bad job name `%s' (1-64 letters, digits, `_', `.', `-',"
+			       " not starting with `.' or `-')", name);
 	if ((size_t)snprintf(path, sizeof(path), "%s/jobs.d/%s.conf", confdir, name) >=
 	    sizeof(path))
 		return cbt_err(-ENAMETOOLONG, "%s: path too long", confdir);
