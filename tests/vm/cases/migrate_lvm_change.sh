@@ -115,6 +115,20 @@ refused_change() {
 	no_pv_on_target "$1"
 }
 
+# raw_grown MIB MORE SUM: after a refused migration that extended raw by
+# MORE MiB, its first MIB MiB on the source still have the md5 SUM; its new
+# extents get data of their own, which the target must get (raw_sum: the
+# md5 of all of raw now).
+raw_grown() {
+	assert_cmd lvchange -q -ay mgc/raw
+	assert_eq "$(dd if=/dev/mapper/mgc-raw bs=1M count="$1" status=none | md5sum | cut -d' ' -f1)" \
+		"$3" "raw's first $1 MiB on the source after the refused migration"
+	assert_cmd dd if=/dev/urandom of=/dev/mapper/mgc-raw bs=1M seek="$1" count="$2" conv=fsync \
+		status=none
+	raw_sum=$(md5_of /dev/mapper/mgc-raw)
+	assert_cmd lvchange -q -an mgc/raw
+}
+
 # stopped WHEN HOOK: cbt migrate, HOOK sending it SIGTERM WHEN, stops with
 # exit status 1, says so, and leaves no PV on the target.
 stopped() {
@@ -169,13 +183,7 @@ done
 # shellcheck disable=SC2016 # the hook's $ expands when the tool runs it
 refused_change "raw extended after web's copy, before raw's" \
 	'[ "$CBT_MIGRATE_STEP" != "lv web" ] || lvextend -q -L +8M --devices '"${S}1"' mgc/raw'
-assert_cmd lvchange -q -ay mgc/raw
-assert_eq "$(dd if=/dev/mapper/mgc-raw bs=1M count=8 status=none | md5sum | cut -d' ' -f1)" \
-	"$raw_head" "raw's first 8 MiB on the source after the refused migration"
-# Its new extents hold data of their own, which the target must get.
-assert_cmd dd if=/dev/urandom of=/dev/mapper/mgc-raw bs=1M seek=8 count=8 conv=fsync status=none
-raw_sum=$(md5_of /dev/mapper/mgc-raw)
-assert_cmd lvchange -q -an mgc/raw
+raw_grown 8 8 "$raw_head"
 
 # shellcheck disable=SC2016 # the hook's $ expands when the tool runs it
 refused_change "an LV created once every LV is copied, before the metadata" \
@@ -188,12 +196,7 @@ lvextend -q -L +4M --devices ${S}1 --config 'global { locking_dir = "/run/lock/l
 EOF
 refused_change "raw extended by the VG's writer, holding its lock, while the metadata step waits" \
 	"sh $W/writer" writer
-assert_cmd lvchange -q -ay mgc/raw
-assert_eq "$(dd if=/dev/mapper/mgc-raw bs=1M count=16 status=none | md5sum | cut -d' ' -f1)" \
-	"$raw_sum" "raw's first 16 MiB on the source after the refused migration"
-assert_cmd dd if=/dev/urandom of=/dev/mapper/mgc-raw bs=1M seek=16 count=4 conv=fsync status=none
-raw_sum=$(md5_of /dev/mapper/mgc-raw)
-assert_cmd lvchange -q -an mgc/raw
+raw_grown 16 4 "$raw_sum"
 
 # shellcheck disable=SC2016 # the hook's $ expands when the tool runs it
 stopped "once every LV is copied, before the metadata" \
