@@ -232,6 +232,19 @@ static void lvm_metadata_changed(void)
 	CHECK_EQ(was.nlv, 0);
 }
 
+/* on_wait of mig_lvm_lock(): counts its calls, lets the writer go (or fails). */
+static int lock_waits, lock_writer = -1, lock_wait_err;
+
+static int lock_on_wait(void)
+{
+	lock_waits++;
+	if (lock_wait_err)
+		return lock_wait_err;
+	close(lock_writer);
+	lock_writer = -1;
+	return 0;
+}
+
 /* LVM's lock of the VG: taken shared beside LVM's readers, waited for behind a writer. */
 static void lvm_lock_shared(void)
 {
@@ -243,11 +256,11 @@ static void lvm_lock_shared(void)
 
 	CHECK(mkdtemp(dir));
 	snprintf(pv.lock_dir, sizeof(pv.lock_dir), "%s/none", dir);
-	CHECK_EQ(mig_lvm_lock(&pv, &stop), -ENOENT);	/* no lock directory: no LVM lock */
+	CHECK_EQ(mig_lvm_lock(&pv, &stop, NULL), -ENOENT);	/* no lock directory: no LVM lock */
 	snprintf(pv.lock_dir, sizeof(pv.lock_dir), "%s", dir);
 	snprintf(path, sizeof(path), "%s/V_mgl", dir);
 	/* Created as LVM creates it, and shared with an LVM reader. */
-	fd = mig_lvm_lock(&pv, &stop);
+	fd = mig_lvm_lock(&pv, &stop, NULL);
 	CHECK(fd >= 0);
 	CHECK_EQ(stat(path, &st), 0);
 	reader = open(path, O_RDWR | O_CLOEXEC);
@@ -262,11 +275,24 @@ static void lvm_lock_shared(void)
 	close(reader);
 	/* Held exclusive: waited for until a signal stops the wait. */
 	CHECK_EQ(flock(writer, LOCK_EX | LOCK_NB), 0);
-	CHECK_EQ(mig_lvm_lock(&pv, &stop), -EINTR);
-	close(writer);
+	CHECK_EQ(mig_lvm_lock(&pv, &stop, NULL), -EINTR);
+	/* on_wait runs once, with the writer holding it; its error ends the wait. */
+	lock_wait_err = -ECANCELED;
+	CHECK_EQ(mig_lvm_lock(&pv, &stop, lock_on_wait), -ECANCELED);
+	CHECK_EQ(lock_waits, 1);
+	/* Once the writer lets go (in on_wait here), it is taken. */
+	lock_wait_err = 0;
+	lock_writer = writer;
+	stop = 0;
+	fd = mig_lvm_lock(&pv, &stop, lock_on_wait);
+	CHECK(fd >= 0);
+	CHECK_EQ(lock_waits, 2);
+	CHECK_EQ(lock_writer, -1);
+	close(fd);
+	stop = 1;
 	/* Unlinked by the LVM command that held it last: a new one is taken. */
 	CHECK_EQ(unlink(path), 0);
-	fd = mig_lvm_lock(&pv, &stop);
+	fd = mig_lvm_lock(&pv, &stop, NULL);
 	CHECK(fd >= 0);
 	CHECK_EQ(stat(path, &st), 0);
 	close(fd);

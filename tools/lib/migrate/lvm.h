@@ -108,9 +108,11 @@ int mig_lvm_reread(const struct mig_part *p, struct mig_pv *now);
  * commands take exclusive to change the VG's metadata), taken shared: the
  * descriptor; -ENOENT when LVM has no lock directory (no LVM command ran
  * since boot, or LVM does not lock with files); or -errno (-EINTR: @stop
- * raised while waiting, -EBUSY: held for over a minute).
+ * raised while waiting, -EBUSY: held for over a minute). @on_wait, if not
+ * NULL, runs once when a writer is found holding it, before the wait (the
+ * test build's hook); its error ends the wait with it.
  */
-int mig_lvm_lock(const struct mig_pv *pv, volatile sig_atomic_t *stop);
+int mig_lvm_lock(const struct mig_pv *pv, volatile sig_atomic_t *stop, int (*on_wait)(void));
 
 /* @p's PV fits in @new_bytes: no extent in use lies past it. -ENOSPC with the reason. */
 int mig_lvm_check_shrink(const struct mig_part *p, uint64_t new_bytes);

@@ -205,6 +205,12 @@ static int open_pair(const struct mig_part *p, int *sfd, int *tfd)
 	return 0;
 }
 
+/* The test build's hook, once, when a writer holds the VG's lock. */
+static int lock_wait_hook(void)
+{
+	return mig_test_hook("metadata wait");
+}
+
 /*
  * The last step: the PV label and metadata area, copied and compared under
  * LVM's lock of the VG (shared: no LVM command changes the VG meanwhile;
@@ -223,7 +229,7 @@ static int copy_metadata_last(struct mig_job *j, size_t i, struct mig_result *r)
 	ret = mig_test_hook("metadata");
 	if (ret)
 		return ret;
-	lock = mig_lvm_lock(p->pv, j->stop);
+	lock = mig_lvm_lock(p->pv, j->stop, lock_wait_hook);
 	if (lock < 0 && lock != -ENOENT)
 		return lock;
 	cbt_err_clear();

@@ -19,12 +19,13 @@
 /* How long mig_lvm_lock() waits for an LVM command that changes the VG. */
 #define LVM_LOCK_WAIT_S 60
 
-int mig_lvm_lock(const struct mig_pv *pv, volatile sig_atomic_t *stop)
+int mig_lvm_lock(const struct mig_pv *pv, volatile sig_atomic_t *stop, int (*on_wait)(void))
 {
 	char path[PATH_MAX + 160];
 	const struct timespec tick = { 0, 20 * 1000 * 1000 };
 	uint64_t until = cbt_mono_ns() + LVM_LOCK_WAIT_S * 1000000000ULL;
 	struct stat a, b;
+	bool waited = false;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/V_%s", pv->lock_dir, pv->vg);
@@ -41,11 +42,19 @@ int mig_lvm_lock(const struct mig_pv *pv, volatile sig_atomic_t *stop)
 		 * and a signal must still stop the migration (SA_RESTART).
 		 */
 		while (flock(fd, LOCK_SH | LOCK_NB)) {
-			int e = errno;
+			int e = errno, ret;
 
 			if (e != EWOULDBLOCK && e != EINTR) {
 				close(fd);
 				return cbt_err(-e, "cannot lock %s: %s", path, strerror(e));
+			}
+			if (e == EWOULDBLOCK && on_wait && !waited) {
+				waited = true;
+				ret = on_wait();
+				if (ret) {
+					close(fd);
+					return ret;
+				}
 			}
 			if (stop && *stop) {
 				close(fd);

@@ -419,13 +419,40 @@ static int tidy_mounted_copy(struct mig_job *j, const struct mig_part *p, const 
 	return rc < 0 ? rc : 0;
 }
 
+#ifdef CBT_TEST_HOOKS
+/* The hook's "clone TARGET pass 1 DONE/TOTAL": once, inside the first pass's copy. */
+static void clone_hook_progress(struct cbt_clone_job *c, uint64_t done, uint64_t total)
+{
+	bool *fired = c->report.data;
+	char step[PATH_MAX + 64];
+	int ret;
+
+	if (*fired || c->pass_n != 1 || !done || done >= total)
+		return;
+	*fired = true;
+	snprintf(step, sizeof(step), "clone %s pass 1 %" PRIu64 "/%" PRIu64, c->target, done,
+		 total);
+	/* A progress report cannot fail the copy: a failing hook is printed. */
+	ret = mig_test_hook(step);
+	if (ret)
+		cbt_perror("cbt migrate", ret);
+}
+#endif
+
 int mig_clone_live(struct mig_job *j, const char *cbt, const char *target, bool shrink,
 		   struct mig_result *r)
 {
 	struct cbt_clone_job c;
 	int ret;
+#ifdef CBT_TEST_HOOKS
+	bool hook_fired = false;
+#endif
 
 	cbt_clone_job_init(&c);
+#ifdef CBT_TEST_HOOKS
+	c.report.progress = clone_hook_progress;
+	c.report.data = &hook_fired;
+#endif
 	c.dev_arg = cbt;
 	c.target = target;
 	c.cow = j->cow;

@@ -74,9 +74,13 @@ int mig_clone_live(struct mig_job *j, const char *cbt, const char *target, bool 
  * (make -C tools cbt-test), the shell command CBT_MIGRATE_HOOK, run with
  * CBT_MIGRATE_STEP=@step and CBT_PID at fixed points of a copy: "lv NAME"
  * (an LV of a PV copied and compared), "clone TARGET" (a live clone begun:
- * its state file written, nothing copied yet), "metadata" (every LV of a
- * PV copied, its metadata next). A failing hook fails the copy. The
- * installed tool runs nothing from its environment.
+ * its state file written, nothing copied yet), "clone TARGET pass 1
+ * DONE/TOTAL" (once, inside the first pass's copy: DONE of its TOTAL bytes
+ * copied, after the first I/O completed), "metadata" (every LV of a PV
+ * copied, its metadata next), "metadata wait" (once, when LVM's lock of
+ * the VG was found held by a writer; the wait follows). A failing hook
+ * fails the copy, except inside a pass (printed only). The installed tool
+ * runs nothing from its environment.
  */
 #ifdef CBT_TEST_HOOKS
 int mig_test_hook(const char *step);
