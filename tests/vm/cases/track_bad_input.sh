@@ -8,7 +8,8 @@
 # device, a size the metadata has no room for) refused with the live table
 # and the tracking state unchanged. A cbt line in a table dm refuses at a
 # later line ("must appear alone") writes nothing to its metadata, blank or
-# holding a history, nor does a table loaded and removed unresumed; the same
+# holding a history, nor does a table loaded and removed unresumed (epoch
+# operations are refused until the first resume, EAGAIN); the same
 # line alone then formats it, or continues the history.
 # disks: 32M 8M 256M
 # cost: 8
@@ -131,6 +132,7 @@ refuse_later "a blank metadata device"
 # loaded and never resumed, then removed: nothing written either
 assert_cmd dmsetup create c --notable
 assert_cmd dmsetup load c --table "0 $S cbt $DISK1 8 2 metadata /dev/mapper/md"
+probe 11 2 1:str=c                               # close_epoch before the first resume: EAGAIN
 assert_cmd dmsetup remove c
 assert_eq "$(sha256sum </dev/mapper/md)" "$zero" "a blank metadata device loaded, never resumed"
 assert_cmd dmsetup create c --table "0 $S cbt $DISK1 8 2 metadata /dev/mapper/md"
