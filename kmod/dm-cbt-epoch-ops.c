@@ -17,7 +17,7 @@ static int epoch_ops_refused(struct cbt_tracker *t)
 	lockdep_assert_held(&t->lock);
 	if (t->dead)
 		return -ENODEV;
-	return t->md_unwritten ? -EAGAIN : 0;
+	return t->md_unwritten ? -ENXIO : 0;
 }
 
 int cbt_close_epoch_held(struct cbt_tracker *t, struct cbt_epoch **prealloc, u64 *closed)

@@ -175,7 +175,7 @@ struct cbt_tracker {
 	 * a load's cleanup and superblock) wait for the first preresume
 	 * (cbt_md_first_resume()), so a table dm refuses after our ctr (a
 	 * later line) writes nothing. Set until they are done, under lock;
-	 * epoch ops are -EAGAIN meanwhile. md_replayed: the load found
+	 * epoch ops are -ENXIO meanwhile. md_replayed: the load found
 	 * coarse marks of an unclean stop, their maps are zeroed then too.
 	 */
 	bool md_unwritten;

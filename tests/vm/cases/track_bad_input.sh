@@ -9,7 +9,7 @@
 # and the tracking state unchanged. A cbt line in a table dm refuses at a
 # later line ("must appear alone") writes nothing to its metadata, blank or
 # holding a history, nor does a table loaded and removed unresumed (epoch
-# operations are refused until the first resume, EAGAIN); the same
+# operations are refused until the first resume, ENXIO); the same
 # line alone then formats it, or continues the history.
 # disks: 32M 8M 256M
 # cost: 8
@@ -132,7 +132,9 @@ refuse_later "a blank metadata device"
 # loaded and never resumed, then removed: nothing written either
 assert_cmd dmsetup create c --notable
 assert_cmd dmsetup load c --table "0 $S cbt $DISK1 8 2 metadata /dev/mapper/md"
-probe 11 2 1:str=c                               # close_epoch before the first resume: EAGAIN
+probe 6 2 1:str=c                                # close before the first resume: ENXIO
+grep -q "never resumed" /tmp/probe || fail "close before the first resume: $(cat /tmp/probe)"
+probe 6 4 1:str=c 13:u64=1                       # abort before the first resume: ENXIO
 assert_cmd dmsetup remove c
 assert_eq "$(sha256sum </dev/mapper/md)" "$zero" "a blank metadata device loaded, never resumed"
 assert_cmd dmsetup create c --table "0 $S cbt $DISK1 8 2 metadata /dev/mapper/md"
