@@ -4,8 +4,11 @@
  * newest valid ledger's epochs and replay its coarse marks, or format a
  * new identity when the metadata is new, damaged, another device's, of
  * version 1 or left by a boot that did not track; and cbt_md_restart(), a
- * new identity on an open device. The page I/O is dm-cbt-metadata.c's,
- * the region maps dm-cbt-regions.c's.
+ * new identity on an open device. cbt_md_open() (the constructor) only
+ * reads and refuses; the writes of the load or the format wait for
+ * cbt_md_first_resume(), so a table dm refuses after our constructor
+ * leaves the device as it was. The page I/O is dm-cbt-metadata.c's, the
+ * region maps dm-cbt-regions.c's.
  *
  * Every function here runs with the tracker's lock held and may sleep.
  */
