@@ -11,6 +11,15 @@
 #include "dm-cbt.h"
 #include "dm-cbt-compat.h"
 
+/* Gone, or not resumed yet (its metadata is not written: cbt_md_first_resume()). */
+static int epoch_ops_refused(struct cbt_tracker *t)
+{
+	lockdep_assert_held(&t->lock);
+	if (t->dead)
+		return -ENODEV;
+	return t->md_unwritten ? -ENXIO : 0;
+}
+
 int cbt_close_epoch_held(struct cbt_tracker *t, struct cbt_epoch **prealloc, u64 *closed)
 {
 	struct cbt_epoch *old, *new = *prealloc;
@@ -19,10 +28,9 @@ int cbt_close_epoch_held(struct cbt_tracker *t, struct cbt_epoch **prealloc, u64
 	int r;
 
 	mutex_lock(&t->lock);
-	if (t->dead) {
-		r = -ENODEV;
+	r = epoch_ops_refused(t);
+	if (r)
 		goto out;
-	}
 	/*
 	 * The closing epoch's fine bits on disk, the region maps empty:
 	 * before the ledger is copied, as a failure gives it a new identity.
@@ -98,7 +106,7 @@ int cbt_commit_epoch(struct cbt_tracker *t, u64 epoch)
 	int r;
 
 	mutex_lock(&t->lock);
-	r = t->dead ? -ENODEV : cbt_ledger_commit(&t->ledger, epoch, &slot);
+	r = epoch_ops_refused(t) ?: cbt_ledger_commit(&t->ledger, epoch, &slot);
 	if (!r)
 		release_slot(t, slot);
 	mutex_unlock(&t->lock);
@@ -123,10 +131,9 @@ int cbt_abort_epoch_quiet(struct cbt_tracker *t, u64 epoch)
 	int r;
 
 	mutex_lock(&t->lock);
-	if (t->dead) {
-		r = -ENODEV;
+	r = epoch_ops_refused(t);
+	if (r)
 		goto out;
-	}
 	e = cbt_find_epoch(t, epoch);
 	open = cbt_open_epoch(t);
 	if (!e || e == open) {

@@ -4,8 +4,11 @@
  * newest valid ledger's epochs and replay its coarse marks, or format a
  * new identity when the metadata is new, damaged, another device's, of
  * version 1 or left by a boot that did not track; and cbt_md_restart(), a
- * new identity on an open device. The page I/O is dm-cbt-metadata.c's,
- * the region maps dm-cbt-regions.c's.
+ * new identity on an open device. cbt_md_open() (the constructor) only
+ * reads and refuses; the writes of the load or the format wait for
+ * cbt_md_first_resume(), so a table dm refuses after our constructor
+ * leaves the device as it was. The page I/O is dm-cbt-metadata.c's, the
+ * region maps dm-cbt-regions.c's.
  *
  * Every function here runs with the tracker's lock held and may sleep.
  */
@@ -41,19 +44,40 @@ static int load_slot(struct cbt_tracker *t, struct cbt_epoch *e)
 	return 0;
 }
 
-static int format(struct cbt_tracker *t, u64 md_pages, enum cbt_identity_reason why,
-		  char **error)
+/*
+ * A new identity in memory: the ledger and an empty open epoch. Nothing
+ * is written: format_write() puts it on the device.
+ */
+static int format_prepare(struct cbt_tracker *t, u64 md_pages, enum cbt_identity_reason why,
+			  char **error)
 {
-	u64 zero_page = 0, one_page = 1;
 	struct cbt_epoch *e;
 	u8 uuid[16];
-	int r;
 
 	generate_random_uuid(uuid);
 	cbt_ledger_init(&t->ledger, uuid, t->block_sectors << SECTOR_SHIFT, t->nr_blocks, 0);
 	t->ledger.origin_sectors = t->dev_sectors;
 	/* cbt_md_open() checked that version 2 fits: this cannot fail. */
 	cbt_md_layout(&t->ledger, md_pages);
+	t->ledger.seq = 1;
+	e = cbt_epoch_alloc(t, t->ledger.open_epoch, t->ledger.open_slot);
+	if (!e) {
+		*error = "Cannot allocate bitmap";
+		return -ENOMEM;
+	}
+	t->slots[e->slot] = e;
+	t->reason = why;
+	/* Weighed already: this identity begins here, there is no stretch to check. */
+	t->checked = true;
+	return 0;
+}
+
+/* Zero the bitmaps and region maps, then both superblocks; 0 or -errno. */
+static int format_write(struct cbt_tracker *t, char **error)
+{
+	u64 zero_page = 0, one_page = 1;
+	int r;
+
 	r = blkdev_issue_zeroout(t->meta_bdev, DM_CBT_MD_SB_COPIES * CBT_MD_PAGE_SECTORS,
 				 (cbt_region_map_page(&t->ledger, 2) - DM_CBT_MD_SB_COPIES) *
 				 CBT_MD_PAGE_SECTORS, GFP_KERNEL, 0);
@@ -61,7 +85,6 @@ static int format(struct cbt_tracker *t, u64 md_pages, enum cbt_identity_reason 
 		*error = "Cannot zero the metadata device";
 		return r;
 	}
-	t->ledger.seq = 1;
 	/* Both copies, so no older superblock can outrank the new identity. */
 	cbt_sb_encode(&t->ledger, page_address(t->batch[0]));
 	r = cbt_md_io(t, &t->batch[0], &zero_page, 1, REQ_OP_WRITE | REQ_SYNC);
@@ -72,17 +95,19 @@ static int format(struct cbt_tracker *t, u64 md_pages, enum cbt_identity_reason 
 		*error = "Cannot write the metadata superblock";
 		return r;
 	}
-	e = cbt_epoch_alloc(t, t->ledger.open_epoch, t->ledger.open_slot);
-	if (!e) {
-		*error = "Cannot allocate bitmap";
-		return -ENOMEM;
-	}
-	t->slots[e->slot] = e;
 	cbt_md_regions_reset(t);
-	t->reason = why;
-	/* Weighed already: this identity begins here, there is no stretch to check. */
-	t->checked = true;
 	return 0;
+}
+
+/* cbt_md_open()'s format: prepared now, written at the first preresume. */
+static int format(struct cbt_tracker *t, u64 md_pages, enum cbt_identity_reason why,
+		  char **error)
+{
+	int r = format_prepare(t, md_pages, why, error);
+
+	if (!r)
+		t->md_unwritten = true;
+	return r;
 }
 
 int cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why)
@@ -97,9 +122,13 @@ int cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why)
 	lockdep_assert_held(&t->lock);
 	memcpy(old, t->slots, sizeof(old));
 	memset(t->slots, 0, sizeof(t->slots));
-	r = format(t, md_pages, why, &error);
+	r = format_prepare(t, md_pages, why, &error);
+	if (!r)
+		r = format_write(t, &error);
 	if (r) {
 		/* The old bits are a superset: keep them, in memory, as a new identity. */
+		for (i = 0; i < DM_CBT_MD_SLOTS; i++)
+			cbt_epoch_free(t->slots[i]);
 		memcpy(t->slots, old, sizeof(old));
 		t->ledger = old_ledger;
 		DMERR("%u:%u: %s (%d)", MAJOR(t->devt), MINOR(t->devt), error, r);
@@ -114,12 +143,15 @@ int cbt_md_restart(struct cbt_tracker *t, enum cbt_identity_reason why)
 	return 0;
 }
 
-/* Load a valid ledger's epochs; 0, or -errno with *error set. */
+/*
+ * Load a valid ledger's epochs into memory, with the origin's growth and
+ * an unclean stop's coarse marks set as dirty leaves; reads only (the
+ * writes are load_write()'s). 0, or -errno with *error set.
+ */
 static int load(struct cbt_tracker *t, const struct cbt_ledger *l, char **error)
 {
 	u64 old_blocks = l->nr_blocks;
 	struct cbt_epoch *e;
-	bool replayed = false;
 	u32 slot, i;
 	int r;
 
@@ -142,6 +174,39 @@ static int load(struct cbt_tracker *t, const struct cbt_ledger *l, char **error)
 			return r;
 		}
 	}
+	if (t->nr_blocks > old_blocks) {
+		/* The origin grew while we were away: the new area changed. */
+		e = t->slots[t->ledger.open_slot];
+		cbt_bitmap_set_range(&e->bm, old_blocks - 1, t->nr_blocks - old_blocks + 1,
+				     GFP_KERNEL);
+		cbt_md_mark_dirty(e, old_blocks - 1, t->nr_blocks - old_blocks + 1);
+		/* On disk with the superblock, after the leaves (load_write()). */
+		t->ledger.nr_blocks = t->nr_blocks;
+		t->ledger.origin_sectors = t->dev_sectors;
+	}
+	if (t->ledger.region_pages) {
+		r = cbt_md_regions_replay(t, t->slots[t->ledger.open_slot], &t->md_replayed);
+		if (r) {
+			*error = "Cannot read the region maps";
+			return r;
+		}
+	}
+	t->reason = CBT_IDENTITY_CONTINUED;
+	t->md_unwritten = true;
+	return 0;
+}
+
+/*
+ * A load's writes, in their crash-safe order: freed slots zeroed; the
+ * dirty leaves (growth, replayed regions, leaves load_slot() could only
+ * keep as FULL); then the region maps zeroed (their marks are in the
+ * leaves now); the superblock last.
+ */
+static int load_write(struct cbt_tracker *t, char **error)
+{
+	u32 slot;
+	int r;
+
 	for (slot = 0; slot < DM_CBT_MD_SLOTS; slot++) {
 		if (!(t->ledger.dirty_slots & (1U << slot)))
 			continue;
@@ -155,35 +220,13 @@ static int load(struct cbt_tracker *t, const struct cbt_ledger *l, char **error)
 		}
 		cbt_ledger_slot_clean(&t->ledger, slot);
 	}
-	if (t->nr_blocks > old_blocks) {
-		/* The origin grew while we were away: the new area changed. */
-		e = t->slots[t->ledger.open_slot];
-		cbt_bitmap_set_range(&e->bm, old_blocks - 1, t->nr_blocks - old_blocks + 1,
-				     GFP_KERNEL);
-		cbt_md_mark_dirty(e, old_blocks - 1, t->nr_blocks - old_blocks + 1);
-		r = cbt_md_commit_dirty(t);
-		if (r) {
-			*error = "Cannot write the metadata bitmaps";
-			return r;
-		}
-		t->ledger.nr_blocks = t->nr_blocks;
-		t->ledger.origin_sectors = t->dev_sectors;
-	}
-	if (t->ledger.region_pages) {
-		r = cbt_md_regions_replay(t, t->slots[t->ledger.open_slot], &replayed);
-		if (r) {
-			*error = "Cannot read the region maps";
-			return r;
-		}
-	}
-	/* Replayed regions, and the leaves load_slot() could only keep as FULL. */
 	r = cbt_md_commit_dirty(t);
 	if (r) {
 		*error = "Cannot write the metadata bitmaps";
 		return r;
 	}
 	/* Both generations zero again; the superblock's PREFLUSH settles it. */
-	if (replayed) {
+	if (t->md_replayed) {
 		DMINFO("%u:%u: unclean stop: the blocks of its coarse marks count as changed",
 		       MAJOR(t->devt), MINOR(t->devt));
 		r = blkdev_issue_zeroout(t->meta_bdev,
@@ -194,14 +237,44 @@ static int load(struct cbt_tracker *t, const struct cbt_ledger *l, char **error)
 			*error = "Cannot zero the region maps";
 			return r;
 		}
+		t->md_replayed = false;
 	}
 	cbt_md_regions_reset(t);
-	t->reason = CBT_IDENTITY_CONTINUED;
 	t->ledger.seq++;
 	r = cbt_md_write_sb(t);
 	if (r)
 		*error = "Cannot write the metadata superblock";
 	return r;
+}
+
+int cbt_md_first_resume(struct cbt_tracker *t)
+{
+	char *error = NULL;
+	u32 i;
+	int r;
+
+	lockdep_assert_held(&t->lock);
+	if (!t->md_unwritten)
+		return 0;
+	if (t->reason == CBT_IDENTITY_CONTINUED)
+		r = load_write(t, &error);
+	else
+		r = format_write(t, &error);
+	if (r) {
+		DMERR("%u:%u: %s (%d); the device stays suspended", MAJOR(t->devt),
+		      MINOR(t->devt), error, r);
+		/*
+		 * A commit that failed part way cleared dirty bits it did not
+		 * write: a retry writes every leaf (memory holds the disk's
+		 * bits and the replayed ones) before the region maps go.
+		 */
+		for (i = 0; i < DM_CBT_MD_SLOTS; i++)
+			if (t->slots[i])
+				bitmap_fill(t->slots[i]->dirty_leaves, t->slots[i]->bm.nr_leaves);
+		return r;
+	}
+	t->md_unwritten = false;
+	return 0;
 }
 
 /* cbt_md_open() with room for both superblocks' ledgers in @l. */

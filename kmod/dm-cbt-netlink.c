@@ -173,6 +173,9 @@ static int epoch_reply(struct genl_info *info, u8 cmd, u64 epoch)
 	return genlmsg_reply(msg, info);
 }
 
+/* -ENXIO of an epoch op: cbt_md_first_resume() has not run. */
+#define CBT_NOT_RESUMED "The cbt device was never resumed: its metadata is not written yet"
+
 static int close_epoch_doit(struct sk_buff *skb, struct genl_info *info)
 {
 	struct cbt_tracker *t = cbt_nl_lookup(info->attrs, info->extack);
@@ -192,6 +195,8 @@ static int close_epoch_doit(struct sk_buff *skb, struct genl_info *info)
 			       "Writes in flight did not end within 30 s: the epoch stays open");
 	else if (r == -EINTR)
 		NL_SET_ERR_MSG(info->extack, "Interrupted: the epoch stays open");
+	else if (r == -ENXIO)
+		NL_SET_ERR_MSG(info->extack, CBT_NOT_RESUMED);
 	return r ? r : epoch_reply(info, CBT_CMD_CLOSE_EPOCH, closed);
 }
 
@@ -213,6 +218,8 @@ static int end_epoch_doit(struct genl_info *info, bool commit)
 		NL_SET_ERR_MSG(info->extack, "No such closed epoch");
 	else if (r == -EINVAL)
 		NL_SET_ERR_MSG(info->extack, "An older closed epoch must be committed first");
+	else if (r == -ENXIO)
+		NL_SET_ERR_MSG(info->extack, CBT_NOT_RESUMED);
 	return r;
 }
 

@@ -340,6 +340,15 @@ static int cbt_preresume(struct dm_target *ti)
 	if (ct->meta)
 		t->meta_bdev = ct->meta->bdev;
 	t->origin_bdev = ct->origin->bdev;
+	/* The metadata our ctr only read: formatted or settled before any write. */
+	if (t->md_unwritten) {
+		r = cbt_md_first_resume(t);
+		if (r)
+			goto unlock;
+		/* A continued history is announced once cbt_history_resume() weighed it. */
+		if (t->reason != CBT_IDENTITY_CONTINUED)
+			cbt_history_announce(t);
+	}
 	cbt_history_resume(t, dm_table_get_md(ti->table));
 	if (ti->len <= t->dev_sectors)
 		goto out;
@@ -366,6 +375,7 @@ out:
 	/* Writes the superblock (the new size with it) for persistent devices. */
 	if (!r)
 		cbt_history_attached(t);
+unlock:
 	mutex_unlock(&t->lock);
 	return r;
 }

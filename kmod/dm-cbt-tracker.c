@@ -613,10 +613,8 @@ struct cbt_tracker *cbt_tracker_create(struct dm_target *ti, u32 block_sectors,
 			mutex_unlock(&t->lock);
 			goto bad;
 		}
+		/* Read only: the first preresume writes and announces it. */
 		e = t->slots[t->ledger.open_slot];
-		/* A continued history is announced once the first resume weighed it. */
-		if (t->reason != CBT_IDENTITY_CONTINUED)
-			cbt_history_announce(t);
 	} else {
 		/* Memory only: a new identity at every load, history starts now. */
 		t->persistence = CBT_PERSIST_NONE;

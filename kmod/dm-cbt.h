@@ -171,6 +171,16 @@ struct cbt_tracker {
 	bool dead;
 	bool sb_wiped;		/* persistence FAILED and both superblocks zeroed */
 	/*
+	 * The constructor only reads the metadata; its writes (a format, or
+	 * a load's cleanup and superblock) wait for the first preresume
+	 * (cbt_md_first_resume()), so a table dm refuses after our ctr (a
+	 * later line) writes nothing. Set until they are done, under lock;
+	 * epoch ops are -ENXIO meanwhile. md_replayed: the load found
+	 * coarse marks of an unclean stop, their maps are zeroed then too.
+	 */
+	bool md_unwritten;
+	bool md_replayed;
+	/*
 	 * The fingerprint kept valid while attached (persistent only). Writes
 	 * to fp_regions (set only while suspended, read lockless by map())
 	 * while fp_state is CBT_FP_INVALID go down counted in fp_inflight;
@@ -519,6 +529,12 @@ int cbt_md_regions_replay(struct cbt_tracker *t, struct cbt_epoch *e, bool *any)
 
 /* dm-cbt-load.c: t->lock held, may sleep. */
 int cbt_md_open(struct cbt_tracker *t, char **error);
+/*
+ * The writes cbt_md_open() left for the first preresume; 0 (also when
+ * none are left), or -errno and the device stays suspended: a retried
+ * resume tries again. t->lock held.
+ */
+int cbt_md_first_resume(struct cbt_tracker *t);
 /*
  * Start a new identity on the metadata device, for @why; see
  * cbt_history_resume(), which announces it. On failure (-errno) the old

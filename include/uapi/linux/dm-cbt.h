@@ -96,6 +96,9 @@
  *   bitmap is merged into the open epoch, so its changes are kept for the
  *   next image, and the epoch is dropped.
  *
+ *   All three are -ENXIO while the device's first table was loaded but
+ *   never resumed: a persistent device writes its metadata at that resume.
+ *
  * CBT_CMD_GET_BITMAP
  *   dumpit only, with a selector and either CBT_A_EPOCH_NUMBER (one epoch,
  *   open or closed) or CBT_A_EPOCH_FIRST and CBT_A_EPOCH_LAST (the union of

@@ -6,7 +6,11 @@
 # least size: version 2; room for the region maps: version 3), and reloads
 # of a live device that would change its meaning (block size, metadata
 # device, a size the metadata has no room for) refused with the live table
-# and the tracking state unchanged.
+# and the tracking state unchanged. A cbt line in a table dm refuses at a
+# later line ("must appear alone") writes nothing to its metadata, blank or
+# holding a history, nor does a table loaded and removed unresumed (epoch
+# operations are refused until the first resume, ENXIO); the same
+# line alone then formats it, or continues the history.
 # disks: 32M 8M 256M
 # cost: 8
 # timeout: 180
@@ -108,6 +112,42 @@ dm_remove c md
 md_dev md 64
 assert_cmd dmsetup create c --table "0 $S cbt $DISK1 8 2 metadata /dev/mapper/md"
 assert_eq "$(md_version /dev/mapper/md)" 3 "format version of a 64-sector metadata device"
+dm_remove c md
+
+# dm runs the cbt constructor of the first line before it refuses the
+# second: that constructor only reads the metadata, the first resume writes.
+# refuse_later WHAT: a cbt line over md then a second line, refused; md's
+# bytes unchanged.
+refuse_later() {
+	local sum
+	sum=$(sha256sum </dev/mapper/md)
+	refuse "0 $S cbt $DISK1 8 2 metadata /dev/mapper/md
+$S 8 error" "target type cbt must appear alone in table"
+	assert_eq "$(sha256sum </dev/mapper/md)" "$sum" "$1 after a refused later line"
+}
+log "a refused later line writes nothing: a blank metadata device, then a history"
+md_dev md 64
+zero=$(sha256sum </dev/mapper/md)
+refuse_later "a blank metadata device"
+# loaded and never resumed, then removed: nothing written either
+assert_cmd dmsetup create c --notable
+assert_cmd dmsetup load c --table "0 $S cbt $DISK1 8 2 metadata /dev/mapper/md"
+probe 6 2 1:str=c                                # close before the first resume: ENXIO
+grep -q "never resumed" /tmp/probe || fail "close before the first resume: $(cat /tmp/probe)"
+probe 6 4 1:str=c 13:u64=1                       # abort before the first resume: ENXIO
+assert_cmd dmsetup remove c
+assert_eq "$(sha256sum </dev/mapper/md)" "$zero" "a blank metadata device loaded, never resumed"
+assert_cmd dmsetup create c --table "0 $S cbt $DISK1 8 2 metadata /dev/mapper/md"
+assert_eq "$(md_version /dev/mapper/md)" 3 "format version after the refusals"
+assert_eq "$(dm_status_word c 11)" new-metadata "reason of the first identity"
+uuid=$(status_json c uuid)
+write_block 7
+assert_cmd dmsetup remove c
+refuse_later "a metadata device holding a history"
+assert_cmd dmsetup create c --table "0 $S cbt $DISK1 8 2 metadata /dev/mapper/md"
+assert_eq "$(status_json c uuid)" "$uuid" "identity after the refused later line"
+assert_eq "$(dm_status_word c 11)" continued "reason after the refused later line"
+assert_eq "$(cbt bitmap c --blocks | tr '\n' ' ')" "7 1 " "changed blocks after the refused later line"
 dm_remove c md
 
 # A live device on $DISK3 (a 64 MiB table of it, 16384 blocks) with 48
