@@ -644,9 +644,8 @@ bad:
 int cbt_process_write(struct cbt_tracker *t, struct bio *bio)
 {
 	unsigned long flags;
-	u64 start, len;
-
 	bool marked = false, go = false;
+	u64 start, len;
 
 	bio_blocks(t, bio, &start, &len);
 	if (!cbt_fp_write_deferred(t, bio)) {
