@@ -37,6 +37,7 @@ BLOCK=65536		# tracking block size (128 sectors)
 LAT_RATE=4m		# the write load of the latency phase
 LAT_SECS=8
 
+# shellcheck source=lib.sh # the guest path of tests/bench/cases/lib.sh
 . /harness/cases/lib.sh
 
 SRC=/mnt/bb-src
@@ -131,6 +132,7 @@ full() {
 log "full images: $ROUNDS rounds of $CONFIGS"
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
+	# shellcheck disable=SC2086 # the list of names, split on purpose
 	for c in $(rotate $((r - 1)) $CONFIGS); do
 		log "round $r: $c"
 		full "$c" "$r"
@@ -170,6 +172,7 @@ bench_out backup phase=chain-full "time_us=$((t1 - t0))" \
 log "incrementals: $INC_ROUNDS rounds of $CHANGES % changed"
 r=1
 while [ "$r" -le "$INC_ROUNDS" ]; do
+	# shellcheck disable=SC2086 # the list of names, split on purpose
 	for pct in $(rotate $((r - 1)) $CHANGES); do
 		log "round $r: $pct% changed"
 		change "$pct" $((r * 1000 + pct))
@@ -215,10 +218,12 @@ t1=$(now_us)
 kill "$(cat "$W/fio.pid")"
 wait "$(cat "$W/fio.pid")" 2>/dev/null || true
 rm -f "$W/fio.pid" && rm -rf "${STORE:?}/lat"
+# shellcheck disable=SC2046 # its words (numbers), split on purpose
 set -- $(lat_pcts "$W/latb_clat.1.log" $(((t0 - f0) / 1000)) $(((t1 - f0) / 1000)))
 bench_out backup phase=lat cfg=backup "rate=$LAT_RATE" "time_us=$((t1 - t0))" "p50_us=$1" "p99_us=$2" \
 	"freeze_ns=$(jget freeze_ns "$W/lat.json")"
 (lat_load "$W/latc" --time_based --runtime="$LAT_SECS") || fail "fio on cbt failed"
+# shellcheck disable=SC2046 # its words (numbers), split on purpose
 set -- $(lat_pcts "$W/latc_clat.1.log" 0 $((LAT_SECS * 1000)))
 bench_out backup phase=lat cfg=cbt "rate=$LAT_RATE" "p50_us=$1" "p99_us=$2"
 # The same filesystem through dm-linear: cbt only passes the data through.
@@ -227,6 +232,7 @@ dm_remove bb
 assert_cmd dmsetup create bb-lin --table "0 $S linear $DISK1 0"
 assert_cmd mount -o noatime /dev/mapper/bb-lin "$SRC"
 (lat_load "$W/latl" --time_based --runtime="$LAT_SECS") || fail "fio on dm-linear failed"
+# shellcheck disable=SC2046 # its words (numbers), split on purpose
 set -- $(lat_pcts "$W/latl_clat.1.log" 0 $((LAT_SECS * 1000)))
 bench_out backup phase=lat cfg=linear "rate=$LAT_RATE" "p50_us=$1" "p99_us=$2"
 pass

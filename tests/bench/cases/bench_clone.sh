@@ -40,6 +40,7 @@ CONFIGS="dd dd-snap clone"
 BLOCK=65536		# tracking block size (128 sectors)
 FINAL_LEAD_MS=1000	# the final pass's latency window starts this long before its copy
 
+# shellcheck source=lib.sh # the guest path of tests/bench/cases/lib.sh
 . /harness/cases/lib.sh
 
 W=/tmp/bc
@@ -109,6 +110,7 @@ clone_run() {
 log "idle: $ROUNDS rounds of $CONFIGS"
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
+	# shellcheck disable=SC2086 # the list of names, split on purpose
 	for c in $(rotate $((r - 1)) $CONFIGS); do
 		log "round $r: $c"
 		drop_caches
@@ -163,6 +165,7 @@ for rate in $LOAD_RATES; do
 	(load_fio /dev/mapper/bc-lin "$rate" "$W/lin" --time_based --runtime="$LAT_SECS") ||
 		fail "fio on dm-linear failed"
 	dm_remove bc-lin
+	# shellcheck disable=SC2046 # its words (numbers), split on purpose
 	set -- $(lat_pcts "$W/lin_clat.1.log" 0 $((LAT_SECS * 1000)))
 	bench_out clone phase=lat cfg=linear "rate=$rate" "p50_us=$1" "p99_us=$2" \
 		"max_us=$(lat_max "$W/lin_clat.1.log" 0 $((LAT_SECS * 1000)))"
@@ -176,10 +179,12 @@ for rate in $LOAD_RATES; do
 		load_fio /dev/mapper/bc "$rate" "$W/load" --time_based --runtime=3600 --log_unix_epoch=1 &
 		echo $! >"$W/fio.pid"
 		sleep 2
+		# shellcheck disable=SC2046 # its words (numbers), split on purpose
 		set -- $(wstat)
 		s0=$1 n0=$2
 		c0=$(now_us)
 		clone_run "load-$rate-$r"
+		# shellcheck disable=SC2046 # its words (numbers), split on purpose
 		set -- $(wstat)
 		s1=$1 n1=$2
 		kill "$(cat "$W/fio.pid")"
@@ -192,6 +197,7 @@ for rate in $LOAD_RATES; do
 		# snapshot's take (and the writes' hold) after the pass before.
 		e=$(((c0 + T_US) / 1000))
 		last_ms=$(jpass duration_ms "$j" | awk -F, '{ print $NF }')
+		# shellcheck disable=SC2046 # its words (numbers), split on purpose
 		set -- $(lat_pcts "$W/load_clat.1.log" $((c0 / 1000)) "$e")
 		bench_out clone phase=lat cfg=clone "rate=$rate" "rep=$r" "p50_us=$1" "p99_us=$2" \
 			"max_us=$(lat_max "$W/load_clat.1.log" $((c0 / 1000)) "$e")" \

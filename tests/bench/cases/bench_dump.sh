@@ -27,6 +27,7 @@ DUMPS=3
 SECTORS=2147483648	# 1 TiB
 PATTERNS="none 1pct 10pct every64 all"
 
+# shellcheck source=lib.sh # the guest path of tests/bench/cases/lib.sh
 . /harness/cases/lib.sh
 
 cleanup() {
@@ -99,8 +100,9 @@ measure() {
 	kmed=$(echo "$kall" | tr ' ' '\n' | grep . | median)
 	cmed=$(echo "$call" | tr ' ' '\n' | grep . | median)
 	dmed=$(echo "$dall" | tr ' ' '\n' | grep . | median)
-	bench_out dump block=$((bs * 512)) pattern=$pat how=$how blocks_set=$set \
-		bitmap_bytes=$bytes dump_us=$med kdump_us=$kmed kcount_us=$cmed kdev_us=$dmed \
+	# shellcheck disable=SC2086 # split on purpose: the runs without the leading space
+	bench_out dump block=$((bs * 512)) "pattern=$pat" "how=$how" "blocks_set=$set" \
+		"bitmap_bytes=$bytes" "dump_us=$med" "kdump_us=$kmed" "kcount_us=$cmed" "kdev_us=$dmed" \
 		"runs_us=$(echo $all | tr ' ' ,)"
 }
 
@@ -131,7 +133,7 @@ for bs in 128 8; do
 		t0=$(now_us)
 		assert_cmd dmsetup create bd-cbt --table "$tbl"
 		t1=$(now_us)
-		bench_out dump block=$((bs * 512)) pattern=$pat load_us=$((t1 - t0))
+		bench_out dump block=$((bs * 512)) "pattern=$pat" load_us=$((t1 - t0))
 		measure "$bs" "$pat" loaded
 		assert_cmd dmsetup remove bd-cbt
 	done

@@ -17,6 +17,7 @@ ROUNDS=3
 N=8		# incrementals per chain
 INC_PCT=2	# percent of the tracking blocks rewritten before each
 
+# shellcheck source=lib.sh # the guest path of tests/bench/cases/lib.sh
 . /harness/cases/lib.sh
 
 STORE=/mnt/bm-store

@@ -18,6 +18,7 @@
 ROUNDS=4
 CONFIGS="dd migrate"
 
+# shellcheck source=lib.sh # the guest path of tests/bench/cases/lib.sh
 . /harness/cases/lib.sh
 
 W=/tmp/bm
@@ -55,6 +56,7 @@ bench_out migrate "configs=$(echo "$CONFIGS" | tr ' ' ,)" "src_bytes=$SRC_BYTES"
 
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
+	# shellcheck disable=SC2086 # the list of names, split on purpose
 	for c in $(rotate $((r - 1)) $CONFIGS); do
 		log "round $r: $c"
 		drop_caches

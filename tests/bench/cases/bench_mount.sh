@@ -12,6 +12,7 @@
 ROUNDS=3
 DATA_MIB=192
 
+# shellcheck source=lib.sh # the guest path of tests/bench/cases/lib.sh
 . /harness/cases/lib.sh
 
 SRC=/mnt/bm-src

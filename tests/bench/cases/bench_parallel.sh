@@ -39,6 +39,7 @@ BSLICE=49152		# sectors per backed-up device (24 MiB)
 CSLICE=32768		# sectors per COW slice (16 MiB)
 CHANGE=10		# percent of each backed-up device's blocks changed before a round
 
+# shellcheck source=lib.sh # the guest path of tests/bench/cases/lib.sh
 . /harness/cases/lib.sh
 
 W=/tmp/sc
@@ -105,6 +106,7 @@ done
 change() {
 	{
 		printf '[global]\nthread\nrw=randwrite\nbs=4k\nblockalign=64k\ndirect=1\nrandrepeat=0\n'
+		# shellcheck disable=SC2017 # whole 64 KiB slices first, as the rest of the bench counts them
 		printf 'number_ios=%s\nbuffer_compress_percentage=50\nrefill_buffers\n' \
 			$((BSLICE / 128 * CHANGE / 100))
 		i=0
@@ -295,6 +297,7 @@ all_at_once niced || fail "a niced parallel incremental failed: $(cat "$W"/inc*.
 t5=$(now_us)
 nice_bytes=$(read_bytes)
 # The BENCH_PRIOS rounds, the list rotated by BENCH_ROTATE.
+# shellcheck disable=SC2046 # the rounds, split on purpose
 set -- $(echo "${BENCH_PRIOS:-}" | tr : ' ')
 k=0
 while [ "$k" -lt "${BENCH_ROTATE:-0}" ] && [ $# -gt 1 ]; do
@@ -340,6 +343,7 @@ kthread_top() {
 for p in $prios; do
 	change
 	kthreads "$W/kt0"
+	# shellcheck disable=SC2046 # its words (numbers), split on purpose
 	set -- $(cpu_ticks)
 	c0=$1 k0=$2
 	s0=$(now_us)
@@ -349,6 +353,7 @@ for p in $prios; do
 		fail "--idle: not every backup says \"idle\": true" ;;
 	esac
 	s1=$(now_us)
+	# shellcheck disable=SC2046 # its words (numbers), split on purpose
 	set -- $(cpu_ticks)
 	echo "$p $s0 $s1 $(read_bytes) $(($1 - c0)) $(($2 - k0))" >>"$W/prio.times"
 	kthreads "$W/kt1"
@@ -356,11 +361,13 @@ for p in $prios; do
 done
 if [ -n "$prios" ]; then
 	kthreads "$W/kt0"
+	# shellcheck disable=SC2046 # its words (numbers), split on purpose
 	set -- $(cpu_ticks)
 	c0=$1 k0=$2
 	s0=$(now_us)
 	sleep 20
 	s1=$(now_us)
+	# shellcheck disable=SC2046 # its words (numbers), split on purpose
 	set -- $(cpu_ticks)
 	echo "none $s0 $s1 0 $(($1 - c0)) $(($2 - k0))" >>"$W/prio.times"
 	kthreads "$W/kt1"
@@ -369,12 +376,16 @@ fi
 kill "$(cat "$W/fio.pid")"
 wait "$(cat "$W/fio.pid")" 2>/dev/null || true
 rm -f "$W/fio.pid"
+# shellcheck disable=SC2046 # its words (numbers), split on purpose
 set -- $(lat_pcts "$W/lat_clat.1.log" 1000 $(((q0 - f0) / 1000)))
 idle50=$1 idle99=$2
+# shellcheck disable=SC2046 # its words (numbers), split on purpose
 set -- $(lat_pcts "$W/lat_clat.1.log" $(((t0 - f0) / 1000)) $(((t1 - f0) / 1000)))
 ser50=$1 ser99=$2
+# shellcheck disable=SC2046 # its words (numbers), split on purpose
 set -- $(lat_pcts "$W/lat_clat.1.log" $(((t4 - f0) / 1000)) $(((t5 - f0) / 1000)))
 nice50=$1 nice99=$2
+# shellcheck disable=SC2046 # its words (numbers), split on purpose
 set -- $(lat_pcts "$W/lat_clat.1.log" $(((t2 - f0) / 1000)) $(((t3 - f0) / 1000)))
 bench_out scale phase=backups "n=$NB" "serial_us=$((t1 - t0))" "serial_bytes=$serial_bytes" \
 	"parallel_us=$((t3 - t2))" "parallel_bytes=$par_bytes" "idle_p50_us=$idle50" \
@@ -384,6 +395,7 @@ bench_out scale phase=backups "n=$NB" "serial_us=$((t1 - t0))" "serial_bytes=$se
 if [ -n "$prios" ]; then
 	while read -r p s0 s1 b cpu kt; do
 		a=$(((s0 - f0) / 1000)) && z=$(((s1 - f0) / 1000))
+		# shellcheck disable=SC2046 # its words (numbers), split on purpose
 		set -- $(lat_pcts "$W/lat_clat.1.log" "$a" "$z")
 		n=$(awk -F', *' -v a="$a" -v b="$z" '$1 >= a && $1 <= b { n++ } END { print n + 0 }' \
 			"$W/lat_clat.1.log")

@@ -32,6 +32,7 @@ STEPS=$(echo "${SCALE_STEPS:-16 64 256}" | tr : " ")	# cbt devices after each gr
 SLICE=4096		# sectors per slice (2 MiB)
 MDSLICE=128		# sectors per metadata slice (64 KiB)
 
+# shellcheck source=lib.sh # the guest path of tests/bench/cases/lib.sh
 . /harness/cases/lib.sh
 
 W=/tmp/sc
@@ -63,6 +64,7 @@ mem_snap() {
 	fi
 	# the tasks first: reading /proc/PID/comm creates proc inodes, which
 	# this snapshot then counts, not the next one
+	# shellcheck disable=SC2012 # a count: the names do not matter
 	echo "tasks all $(ls -d /proc/[0-9]* | wc -l)" >"$1.tasks"
 	echo "tasks kworker $(grep -l '^kworker' /proc/[0-9]*/comm 2>/dev/null | wc -l)" >>"$1.tasks"
 	{
@@ -82,6 +84,7 @@ mem_kib() {
 # mem_out RUN KIND BEFORE AFTER: phase=slab line: meminfo and task deltas,
 # and the 6 caches that grew most (KiB; live bytes or held pages by KIND).
 mem_out() {
+	# shellcheck disable=SC2046 # key=value words, split on purpose
 	bench_out scale phase=slab "devices=$step" "added=$add" "run=$1" "kind=$2" $(awk -v kind="$2" '
 		FNR == NR { v[$1 " " $2] = (kind == "live" && $1 == "slab") ? $3 / 1024 : $NF; next }
 		{ k = $1 " " $2; d = ((kind == "live" && $1 == "slab") ? $3 / 1024 : $NF) - v[k]

@@ -49,6 +49,7 @@ fi
 NSNAP=$(echo "$CONFIGS" | tr ' ' '\n' | grep -c '^cbt-') || true
 NDSNAP=$(echo "$CONFIGS" | tr ' ' '\n' | grep -c '^dm-snapshot$') || true
 
+# shellcheck source=lib.sh # the guest path of tests/bench/cases/lib.sh
 . /harness/cases/lib.sh
 
 ONCE_DEVS="o-snap o-preserve o-preserve-all"
@@ -130,6 +131,7 @@ jobs() {
 	local r=1 c dev pre post order
 	printf '[global]\ndirect=1\nioengine=libaio\niodepth=16\nrandrepeat=1\nstonewall\nrw=randwrite\nbs=4k\nsize=%s\n' "$RAND_SIZE"
 	while [ "$r" -le "$REPS" ]; do
+		# shellcheck disable=SC2086 # the list of names, split on purpose
 		order=$(rotate $((r - 1)) $CONFIGS)
 		[ $((r % 2)) = 1 ] || order=$(echo "$order" | awk '{ for (i = NF; i > 0; i--) printf "%s%s", $i, (i > 1 ? " " : "\n") }')
 		for c in $order; do
@@ -150,7 +152,7 @@ jobs() {
 	done
 }
 
-bench_out snapshot "configs=$(echo "$CONFIGS" | tr ' ' ,)" reps=$REPS rand_size=$RAND_SIZE once_reps=$ONCE_REPS
+bench_out snapshot "configs=$(echo "$CONFIGS" | tr ' ' ,)" "reps=$REPS" "rand_size=$RAND_SIZE" "once_reps=$ONCE_REPS"
 if [ "$REPS" -gt 0 ]; then
 	log "$REPS rounds in one fio run"
 	jobs >/tmp/jobs.fio
@@ -206,6 +208,7 @@ once_setup() {
 once_teardown() {
 	local d
 	for d in $ONCE_DEVS; do assert_cmd cbt snapshot drop "$d"; done
+	# shellcheck disable=SC2086 # the list of names, split on purpose
 	dm_remove o-cbt $ONCE_DEVS
 }
 

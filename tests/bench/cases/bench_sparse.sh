@@ -17,6 +17,7 @@ RUN=4194304		# bytes per written run (4 MiB: 1024 blocks)
 # size_in_TiB runs: 1% of 1 TiB, the same count on 16 TiB, 1% of 16 TiB
 CONFIGS="1:2621 16:2621 16:41943"
 
+# shellcheck source=lib.sh # the guest path of tests/bench/cases/lib.sh
 . /harness/cases/lib.sh
 
 cleanup() {

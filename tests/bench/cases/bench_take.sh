@@ -12,6 +12,7 @@
 
 ROUNDS=40
 
+# shellcheck source=lib.sh # the guest path of tests/bench/cases/lib.sh
 . /harness/cases/lib.sh
 
 cleanup() {

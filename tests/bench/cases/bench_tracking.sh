@@ -24,6 +24,7 @@ RAND_SIZE=32M	# region of the 4 KiB random writes: 8192 writes per pass
 SEQ_SIZE=1G	# the whole disk, in 1 MiB writes
 CONFIGS="raw linear cbt-mem cbt-md-4k cbt-md-64k era-64k"
 
+# shellcheck source=lib.sh # the guest path of tests/bench/cases/lib.sh
 . /harness/cases/lib.sh
 
 cleanup() {
@@ -123,6 +124,7 @@ block_jobs() {
 	printf '[global]\ndirect=1\nioengine=libaio\niodepth=16\nrandrepeat=1\nstonewall\n'
 	while [ "$r" -le "$BLOCK_ROUNDS" ]; do
 		for w in rand seq; do
+			# shellcheck disable=SC2086 # the list of names, split on purpose
 			for c in $(rotate $((r - 1)) $CONFIGS); do
 				eval "dev=\$BDEV_$(idx "$c")"
 				reset=$(reset_script "b-$c" "$(reset_cmd "$c" "$dev")")
@@ -161,6 +163,7 @@ fio_results tracking /tmp/jobs.fio $((BLOCK_ROUNDS * $(echo "$CONFIGS" | wc -w) 
 
 r=1
 while [ "$r" -le "$PEERS_ROUNDS" ]; do
+	# shellcheck disable=SC2086 # the list of names, split on purpose
 	order=$(rotate $((r - 1)) $CONFIGS)
 	log "ext4 round $r/$PEERS_ROUNDS: $order"
 	for c in $order; do

@@ -32,6 +32,7 @@ SUB=${WPATH_SUB:-10}
 RUNTIME=${WPATH_RUNTIME:-500ms}
 REGION_MB=16
 
+# shellcheck source=lib.sh # the guest path of tests/bench/cases/lib.sh
 . /harness/cases/lib.sh
 
 teardown() {
