@@ -154,6 +154,9 @@ void cbt_history_resume(struct cbt_tracker *t, struct mapped_device *md)
 	int r;
 
 	lockdep_assert_held(&t->lock);
+	/* A memory-only identity begins at the load: named at its first resume. */
+	if (!t->was_live && t->reason == CBT_IDENTITY_MEMORY_ONLY)
+		cbt_history_announce(t);
 	t->was_live = true;
 	if (t->persistence != CBT_PERSIST_METADATA)
 		return;
