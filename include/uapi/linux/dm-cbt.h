@@ -156,7 +156,7 @@
  *         reads of it fail with EIO from then on. The set is copied at the
  *         instant: committing or aborting those epochs later changes
  *         nothing. F newer than N is -EINVAL; an epoch of F..N no longer
- *         held (committed) is -ENOENT.
+ *         held (committed) is -ENOENT; F = 0 is -ERANGE (the policy).
  *   In one step for all devices: freeze (if asked); for each device, upper
  *   devices of a stack first, hold new writes, wait for writes in flight
  *   and close its open epoch N; start copy-on-write, release writes, thaw.
@@ -164,8 +164,9 @@
  *   one issued after is in neither. Replies with CBT_A_DEVICES, each
  *   CBT_A_DEVICE holding the selector and the closed CBT_A_EPOCH_NUMBER,
  *   and CBT_A_FREEZE_NS, CBT_A_HOLD_NS: how long filesystems were frozen
- *   and writes were held. Nothing changes when it
- *   fails (-EBUSY: an epoch cannot be closed or a snapshot is taken
+ *   and writes were held. Nothing is taken when it fails; an epoch it
+ *   closed is aborted (its blocks stay in the open epoch, numbered one
+ *   more) (-EBUSY: an epoch cannot be closed or a snapshot is taken
  *   already; -ENOENT: no snapshot device attached; -ELOOP: the devices'
  *   I/O loops through them; -ETIMEDOUT: writes in flight did not end
  *   within 30 s of the first hold; -EINTR: a fatal signal). The reply is

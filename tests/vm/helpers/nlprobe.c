@@ -124,6 +124,8 @@ int main(int argc, char **argv)
 {
 	int fd, opt, family = 0, dump = 0, uid = -1, err, i, one = 1;
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct nlattr *nests[8];
+	unsigned int depth = 0;
 	struct nlmsghdr *nlh;
 
 	while ((opt = getopt(argc, argv, "u:d")) != -1) {
@@ -161,8 +163,21 @@ int main(int argc, char **argv)
 		uint8_t raw[4096];
 		size_t n = 0;
 
+		if (!strcmp(argv[i], "end")) {
+			if (!depth)
+				goto usage;
+			depth--;
+			nests[depth]->nla_len = (char *)nlh + nlh->nlmsg_len - (char *)nests[depth];
+			continue;
+		}
 		if (sscanf(argv[i], "%u:%7[a-z0-9]", &type, kind) != 2)
 			goto usage;
+		if (!strcmp(kind, "nest")) {
+			if (depth == sizeof(nests) / sizeof(nests[0]))
+				goto usage;
+			nests[depth++] = put(nlh, type | NLA_F_NESTED, NULL, 0);
+			continue;
+		}
 		if (!strcmp(kind, "flag")) {
 			put(nlh, type, NULL, 0);
 			continue;
@@ -191,10 +206,12 @@ int main(int argc, char **argv)
 			goto usage;
 		}
 	}
+	if (depth)
+		goto usage;
 	err = exchange(fd, NULL);
 	printf("errno=%d\n", -err);
 	return 0;
 usage:
-	fprintf(stderr, "Usage: nlprobe [-u UID] [-d] CMD [TYPE:u32|u64|str|raw=VALUE | TYPE:flag]...\n");
+	fprintf(stderr, "Usage: nlprobe [-u UID] [-d] CMD [TYPE:u32|u64|str|raw=VALUE | TYPE:flag | TYPE:nest ... end]...\n");
 	return 2;
 }
