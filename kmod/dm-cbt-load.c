@@ -242,8 +242,14 @@ static int load_write(struct cbt_tracker *t, char **error)
 	cbt_md_regions_reset(t);
 	t->ledger.seq++;
 	r = cbt_md_write_sb(t);
-	if (r)
+	if (r) {
+		/*
+		 * The retry writes the same copy again: the other one holds
+		 * the newest valid superblock, which a torn retry must not lose.
+		 */
+		t->ledger.seq--;
 		*error = "Cannot write the metadata superblock";
+	}
 	return r;
 }
 
