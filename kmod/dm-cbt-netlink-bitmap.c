@@ -18,12 +18,7 @@
 
 /* dm-cbt-netlink.h */
 const struct nla_policy cbt_count_policy[CBT_A_MAX + 1] = {
-	[CBT_A_DEV_NAME] = { .type = NLA_NUL_STRING, .len = DM_NAME_LEN - 1 },
-	[CBT_A_DEV_MAJOR] = { .type = NLA_U32 },
-	[CBT_A_DEV_MINOR] = { .type = NLA_U32 },
-	[CBT_A_EPOCH_NUMBER] = { .type = NLA_U64 },
-	[CBT_A_EPOCH_FIRST] = { .type = NLA_U64 },
-	[CBT_A_EPOCH_LAST] = { .type = NLA_U64 },
+	CBT_NL_EPOCH_POLICY,
 };
 
 /* State of one bitmap dump, from start to done. */
@@ -236,20 +231,14 @@ int cbt_nl_count_bitmap_doit(struct sk_buff *skb, struct genl_info *info)
 		goto put;
 	}
 	hdr = genlmsg_put_reply(msg, info, &cbt_family, 0, CBT_CMD_COUNT_BITMAP);
-	if (!hdr ||
-	    nla_put_u64_64bit(msg, CBT_A_EPOCH_NUMBER, first, CBT_A_PAD) ||
-	    nla_put(msg, CBT_A_UUID, sizeof(rc.uuid), rc.uuid) ||
-	    nla_put_u64_64bit(msg, CBT_A_DEV_SECTORS, rc.dev_sectors, CBT_A_PAD) ||
-	    nla_put_u64_64bit(msg, CBT_A_NR_BLOCKS, rc.nr_blocks, CBT_A_PAD) ||
-	    nla_put_u64_64bit(msg, CBT_A_COUNT_BLOCKS, rc.c.blocks, CBT_A_PAD) ||
-	    nla_put_u64_64bit(msg, CBT_A_COUNT_RUNS, rc.c.runs, CBT_A_PAD) ||
-	    nla_put_u64_64bit(msg, CBT_A_COUNT_END, rc.c.end, CBT_A_PAD)) {
-		nlmsg_free(msg);
-		r = -EMSGSIZE;
-		goto put;
-	}
-	genlmsg_end(msg, hdr);
-	r = genlmsg_reply(msg, info);
+	r = cbt_nl_reply(info, msg, hdr, !hdr ||
+			 nla_put_u64_64bit(msg, CBT_A_EPOCH_NUMBER, first, CBT_A_PAD) ||
+			 nla_put(msg, CBT_A_UUID, sizeof(rc.uuid), rc.uuid) ||
+			 nla_put_u64_64bit(msg, CBT_A_DEV_SECTORS, rc.dev_sectors, CBT_A_PAD) ||
+			 nla_put_u64_64bit(msg, CBT_A_NR_BLOCKS, rc.nr_blocks, CBT_A_PAD) ||
+			 nla_put_u64_64bit(msg, CBT_A_COUNT_BLOCKS, rc.c.blocks, CBT_A_PAD) ||
+			 nla_put_u64_64bit(msg, CBT_A_COUNT_RUNS, rc.c.runs, CBT_A_PAD) ||
+			 nla_put_u64_64bit(msg, CBT_A_COUNT_END, rc.c.end, CBT_A_PAD));
 put:
 	cbt_tracker_put(t);
 	return r;

@@ -12,12 +12,7 @@
 #include "dm-cbt-netlink.h"
 
 static const struct nla_policy cbt_policy[CBT_A_MAX + 1] = {
-	[CBT_A_DEV_NAME] = { .type = NLA_NUL_STRING, .len = DM_NAME_LEN - 1 },
-	[CBT_A_DEV_MAJOR] = { .type = NLA_U32 },
-	[CBT_A_DEV_MINOR] = { .type = NLA_U32 },
-	[CBT_A_EPOCH_NUMBER] = { .type = NLA_U64 },
-	[CBT_A_EPOCH_FIRST] = { .type = NLA_U64 },
-	[CBT_A_EPOCH_LAST] = { .type = NLA_U64 },
+	CBT_NL_EPOCH_POLICY,
 	[CBT_A_BITMAP_FLAGS] = NLA_POLICY_MASK(NLA_U32, __CBT_BITMAP_F_ALL),
 	[CBT_A_DEVICES] = { .type = NLA_NESTED },
 	[CBT_A_FREEZE] = { .type = NLA_FLAG },
@@ -75,6 +70,16 @@ static int cbt_pre_doit(const CBT_GENL_DOIT_OPS *ops, struct sk_buff *skb,
 			struct genl_info *info)
 {
 	return cbt_admin(skb, info->extack);
+}
+
+int cbt_nl_reply(struct genl_info *info, struct sk_buff *msg, void *hdr, bool failed)
+{
+	if (failed) {
+		nlmsg_free(msg);
+		return -EMSGSIZE;
+	}
+	genlmsg_end(msg, hdr);
+	return genlmsg_reply(msg, info);
 }
 
 /* The start of every dump: dumps do not pass through pre_doit. */

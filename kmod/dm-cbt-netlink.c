@@ -165,12 +165,8 @@ static int epoch_reply(struct genl_info *info, u8 cmd, u64 epoch)
 	if (!msg)
 		return -ENOMEM;
 	hdr = genlmsg_put_reply(msg, info, &cbt_family, 0, cmd);
-	if (!hdr || nla_put_u64_64bit(msg, CBT_A_EPOCH_NUMBER, epoch, CBT_A_PAD)) {
-		nlmsg_free(msg);
-		return -EMSGSIZE;
-	}
-	genlmsg_end(msg, hdr);
-	return genlmsg_reply(msg, info);
+	return cbt_nl_reply(info, msg, hdr,
+			    !hdr || nla_put_u64_64bit(msg, CBT_A_EPOCH_NUMBER, epoch, CBT_A_PAD));
 }
 
 /* -ENXIO of an epoch op: cbt_md_first_resume() has not run. */
@@ -333,17 +329,13 @@ static int snapshot_doit(struct sk_buff *skb, struct genl_info *info)
 	}
 	if (list)
 		nla_nest_end(msg, list);
-	/* The durations follow the device list, outside its nest. */
-	if (!list ||
-	    nla_put_u64_64bit(msg, CBT_A_FREEZE_NS, freeze_ns, CBT_A_PAD) ||
-	    nla_put_u64_64bit(msg, CBT_A_HOLD_NS, hold_ns, CBT_A_PAD)) {
-		/* Taken all the same; the caller sees the state in GET_DEVICE. */
-		nlmsg_free(msg);
-		r = -EMSGSIZE;
-		goto put;
-	}
-	genlmsg_end(msg, hdr);
-	r = genlmsg_reply(msg, info);
+	/*
+	 * The durations follow the device list, outside its nest. A reply
+	 * that did not fit: taken all the same, GET_DEVICE shows the state.
+	 */
+	r = cbt_nl_reply(info, msg, hdr,
+			 !list || nla_put_u64_64bit(msg, CBT_A_FREEZE_NS, freeze_ns, CBT_A_PAD) ||
+			 nla_put_u64_64bit(msg, CBT_A_HOLD_NS, hold_ns, CBT_A_PAD));
 put:
 	for (i = 0; i < n; i++)
 		cbt_tracker_put(ts[i]);

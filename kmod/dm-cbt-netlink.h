@@ -18,6 +18,18 @@
 
 #include "dm-cbt.h"
 
+/*
+ * The policy of a device selector and an epoch or epoch range: the
+ * family's policy has it, and COUNT_BITMAP's is only this.
+ */
+#define CBT_NL_EPOCH_POLICY							\
+	[CBT_A_DEV_NAME] = { .type = NLA_NUL_STRING, .len = DM_NAME_LEN - 1 },	\
+	[CBT_A_DEV_MAJOR] = { .type = NLA_U32 },				\
+	[CBT_A_DEV_MINOR] = { .type = NLA_U32 },				\
+	[CBT_A_EPOCH_NUMBER] = { .type = NLA_U64 },				\
+	[CBT_A_EPOCH_FIRST] = { .type = NLA_U64 },				\
+	[CBT_A_EPOCH_LAST] = { .type = NLA_U64 }
+
 /* dm-cbt-netlink-family.c */
 
 /* Registered by cbt_nl_register(); read-only once the module is loaded. */
@@ -29,6 +41,11 @@ extern struct genl_family cbt_family;
  * extack message otherwise. Takes cbt_trackers_lock.
  */
 struct cbt_tracker *cbt_nl_lookup(struct nlattr **attrs, struct netlink_ext_ack *extack);
+/*
+ * Ends and sends the reply @msg (@hdr its header); frees it instead with
+ * -EMSGSIZE if @failed (no header, or an attribute did not fit).
+ */
+int cbt_nl_reply(struct genl_info *info, struct sk_buff *msg, void *hdr, bool failed);
 /* A dump's ->start: CAP_SYS_ADMIN, as pre_doit checks for the doits. */
 int cbt_nl_dump_admin(struct netlink_callback *cb);
 /* Module init: register the family with @ops. */
