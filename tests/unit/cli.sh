@@ -239,6 +239,23 @@ run "$CBT" serve vg --snapshot --cow /dev/null --socket "$serve_file"
 expect serve_socket_not_a_socket 1 "exists and is not a socket"
 [ "$(cat "$serve_file")" = keep ] || tap_fail "unit/cli/serve_socket_not_a_socket: the file changed"
 rm -f "$serve_file"
+# A --tls-certificates DIR missing a file: refused before the address is
+# bound and the snapshot taken (qemu-nbd reads the files only after them).
+serve_tls=$(mktemp -d)
+touch "$serve_tls/ca-cert.pem" "$serve_tls/server-cert.pem"
+run "$CBT" serve vg --snapshot --cow /dev/null --tcp 127.0.0.1:0 --tls-certificates "$serve_tls"
+expect serve_tls_dir_incomplete 2 "--tls-certificates $serve_tls: $serve_tls/server-key.pem: No such file"
+rm -rf "$serve_tls"
+# An address in use: refused with nothing changed (bound before the device
+# is looked up: the error is the address's, not the missing device's).
+coproc SERVE_BUSY { exec python3 -c 'import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+print(s.getsockname()[1], flush=True); s.accept()'; }
+read -r serve_port <&"${SERVE_BUSY[0]}"
+run "$CBT" serve vg --snapshot --cow /dev/null --tcp "127.0.0.1:$serve_port"
+expect serve_tcp_address_in_use 1 "--tcp 127.0.0.1:$serve_port: Address already in use"
+kill "$SERVE_BUSY_PID"
+wait "$SERVE_BUSY_PID" 2>/dev/null
 
 # --- attach, detach, setup-boot: usage errors, the configuration file -----
 
