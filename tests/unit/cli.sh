@@ -248,14 +248,29 @@ expect serve_tls_dir_incomplete 2 "--tls-certificates $serve_tls: $serve_tls/ser
 rm -rf "$serve_tls"
 # An address in use: refused with nothing changed (bound before the device
 # is looked up: the error is the address's, not the missing device's).
-coproc SERVE_BUSY { exec python3 -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
-print(s.getsockname()[1], flush=True); s.accept()'; }
-read -r serve_port <&"${SERVE_BUSY[0]}"
-run "$CBT" serve vg --snapshot --cow /dev/null --tcp "127.0.0.1:$serve_port"
-expect serve_tcp_address_in_use 1 "--tcp 127.0.0.1:$serve_port: Address already in use"
-kill "$SERVE_BUSY_PID"
-wait "$SERVE_BUSY_PID" 2>/dev/null
+# The three forms of docs/serve.md bind where they say: an IPv6 address in
+# brackets, and an empty ADDR (the wildcard), each refused on the port a
+# listener of that address holds.
+# serve_busy NAME FAMILY BIND-ADDR TCP-ADDR: cbt serve --tcp TCP-ADDR:PORT
+# while python holds BIND-ADDR:PORT.
+serve_busy() {
+	local serve_port
+	coproc SERVE_BUSY { exec python3 -c 'import socket, sys
+s = socket.socket(int(sys.argv[1])); s.bind((sys.argv[2], 0)); s.listen(1)
+print(s.getsockname()[1], flush=True); s.accept()' "$2" "$3"; }
+	read -r serve_port <&"${SERVE_BUSY[0]}"
+	run "$CBT" serve vg --snapshot --cow /dev/null --tcp "$4:$serve_port"
+	expect "$1" 1 "--tcp $4:$serve_port: Address already in use"
+	kill "$SERVE_BUSY_PID"
+	wait "$SERVE_BUSY_PID" 2>/dev/null
+}
+serve_busy serve_tcp_address_in_use 2 127.0.0.1 127.0.0.1
+serve_busy serve_tcp_wildcard_in_use 2 0.0.0.0 ""
+if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+	serve_busy serve_tcp_ipv6_brackets_in_use 10 ::1 "[::1]"
+else
+	tap_skip unit/cli/serve_tcp_ipv6_brackets_in_use "no IPv6 loopback here"
+fi
 
 # --- attach, detach, setup-boot: usage errors, the configuration file -----
 
