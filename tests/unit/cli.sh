@@ -239,6 +239,63 @@ run "$CBT" serve vg --snapshot --cow /dev/null --socket "$serve_file"
 expect serve_socket_not_a_socket 1 "exists and is not a socket"
 [ "$(cat "$serve_file")" = keep ] || tap_fail "unit/cli/serve_socket_not_a_socket: the file changed"
 rm -f "$serve_file"
+# A --tls-certificates DIR missing a file: refused before the address is
+# bound and the snapshot taken (qemu-nbd reads the files only after them).
+serve_tls=$(mktemp -d)
+touch "$serve_tls/ca-cert.pem" "$serve_tls/server-cert.pem"
+run "$CBT" serve vg --snapshot --cow /dev/null --tcp 127.0.0.1:0 --tls-certificates "$serve_tls"
+expect serve_tls_dir_incomplete 2 "--tls-certificates $serve_tls: $serve_tls/server-key.pem: No such file"
+rm -rf "$serve_tls"
+# An address in use: refused with nothing changed (bound before the device
+# is looked up: the error is the address's, not the missing device's).
+# The three forms of docs/serve.md bind where they say: an IPv6 address in
+# brackets, and an empty ADDR (the wildcard), each refused on the port a
+# listener of that address holds. A Unix socket a server listens on is in
+# use too: refused and left in place (only a socket nobody listens on is
+# replaced; cbt connects to find out, so the listener keeps accepting).
+# listener FAMILY ADDR: python listens on ADDR (port 0: any), in the
+# background ($listener_pid), and says its port (or "unix") on $listener_out.
+listener_out=$(mktemp -u)
+listener() {
+	rm -f "$listener_out"
+	mkfifo "$listener_out"
+	python3 -c 'import socket, sys
+f = int(sys.argv[1]); s = socket.socket(f)
+s.bind(sys.argv[2] if f == socket.AF_UNIX else (sys.argv[2], 0)); s.listen(1)
+print("unix" if f == socket.AF_UNIX else s.getsockname()[1], flush=True)
+while True: s.accept()[0].close()' "$1" "$2" >"$listener_out" &
+	listener_pid=$!
+}
+listener_stop() {
+	kill "$listener_pid"
+	wait "$listener_pid" 2>/dev/null
+	rm -f "$listener_out"
+}
+# serve_busy NAME FAMILY BIND-ADDR TCP-ADDR: cbt serve --tcp TCP-ADDR:PORT
+# while a listener holds BIND-ADDR:PORT.
+serve_busy() {
+	local serve_port=""
+	listener "$2" "$3"
+	read -r serve_port <"$listener_out"
+	run "$CBT" serve vg --snapshot --cow /dev/null --tcp "$4:$serve_port"
+	expect "$1" 1 "--tcp $4:$serve_port: Address already in use"
+	listener_stop
+}
+serve_busy serve_tcp_address_in_use 2 127.0.0.1 127.0.0.1
+serve_busy serve_tcp_wildcard_in_use 2 0.0.0.0 ""
+if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+	serve_busy serve_tcp_ipv6_brackets_in_use 10 ::1 "[::1]"
+else
+	tap_skip unit/cli/serve_tcp_ipv6_brackets_in_use "no IPv6 loopback here"
+fi
+serve_sock=$(mktemp -d)/s.sock
+listener 1 "$serve_sock"
+read -r _ <"$listener_out"
+run "$CBT" serve vg --snapshot --cow /dev/null --socket "$serve_sock"
+expect serve_socket_in_use 1 "$serve_sock: a server is listening on it"
+[ -S "$serve_sock" ] || tap_fail "unit/cli/serve_socket_in_use: the live socket was removed"
+listener_stop
+rm -rf "${serve_sock%/*}"
 
 # --- attach, detach, setup-boot: usage errors, the configuration file -----
 

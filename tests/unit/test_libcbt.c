@@ -244,6 +244,23 @@ static void chain_block_sets(void)
 	rm_chain();
 }
 
+/* An extent iterator is a copy: it outlives the chain it came from (docs/libcbt.md). */
+static void extents_outlive_chain(void)
+{
+	struct cbt_image_chain *c = open_chain();
+	struct cbt_extent_iter *it = NULL;
+	char buf[256];
+
+	CHECK(c);
+	CHECK_EQ(cbt_image_chain_blocks(c, 2, CBT_CHAIN_POINT, &it, &err), 0);
+	cbt_image_chain_close(c);
+	rm_chain();
+	CHECK_STR(extents_str(it, buf, sizeof(buf)), "3+2 10+3 20+3 40+1 ");
+	CHECK_EQ(cbt_extents_blocks(it), 9);
+	CHECK_EQ(cbt_extents_block_size(it), BS);
+	cbt_extents_destroy(it);
+}
+
 static void chain_resolve(void)
 {
 	struct cbt_image_chain *c = open_chain();
@@ -558,6 +575,48 @@ static void encrypted_chain_keys(void)
 	rm_chain();
 }
 
+/*
+ * A failed cbt_image_key_load() leaves no key set, not the one set before
+ * (docs/libcbt.md): whatever made it fail, reading the chain after it is
+ * -ENOKEY, never a read under a key the caller meant to replace.
+ */
+static void failed_key_load_leaves_no_key(void)
+{
+	static const uint8_t key[CBT_IMAGE_KEY_BYTES] = "libcbt test key, 32 bytes long!";
+	struct cbt_image_chain *c = NULL;
+	struct cbt_image_info info;
+	char kf[128], missing[128];
+	FILE *f;
+
+	CHECK_EQ(cbt_image_key_set(key, &err), 0);
+	CHECK_EQ(make_chain(), 0);
+	snprintf(kf, sizeof(kf), "%s.key", dir);
+	snprintf(missing, sizeof(missing), "%s.nokey", dir);
+	f = fopen(kf, "w");
+	CHECK(f);
+	if (f) {
+		fwrite(key, 1, sizeof(key), f);
+		fclose(f);
+	}
+	CHECK_EQ(chmod(kf, 0644), 0);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ(cbt_image_key_set(key, &err), 0);
+		if (i == 0)	/* a key file group and others can read */
+			CHECK_API_ERR(cbt_image_key_load(kf, &err), -EKEYREJECTED, "group or others");
+		else if (i == 1)	/* no such file */
+			CHECK_API_ERR(cbt_image_key_load(missing, &err), -ENOENT, "nokey");
+		else	/* no file named */
+			CHECK_API_ERR(cbt_image_key_load(NULL, &err), -EINVAL, "no key file");
+		CHECK_EQ(cbt_image_chain_open(dir, &c, &err), 0);
+		CHECK_API_ERR(cbt_image_chain_info(c, 0, &info, &err), -ENOKEY, "key");
+		cbt_image_chain_close(c);
+		c = NULL;
+	}
+	cbt_image_key_clear();
+	unlink(kf);
+	rm_chain();
+}
+
 static void names_and_versions(void)
 {
 	CHECK_EQ(cbt_api_version(), CBT_API_VERSION);
@@ -582,6 +641,7 @@ static void names_and_versions(void)
 UT_MAIN("libcbt",
 	UT_CASE(chain_images_and_paths),
 	UT_CASE(chain_block_sets),
+	UT_CASE(extents_outlive_chain),
 	UT_CASE(chain_resolve),
 	UT_CASE(chain_reads_every_point),
 	UT_CASE(chain_damaged_image),
@@ -591,4 +651,5 @@ UT_MAIN("libcbt",
 	UT_CASE(chain_shared_by_threads),
 	UT_CASE(bad_handles),
 	UT_CASE(encrypted_chain_keys),
+	UT_CASE(failed_key_load_leaves_no_key),
 	UT_CASE(names_and_versions))

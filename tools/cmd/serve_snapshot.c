@@ -110,6 +110,25 @@ static int listen_tcp(const char *arg)
 }
 
 /*
+ * qemu-nbd reads the x509 files only when it starts, after the snapshot
+ * was taken: a missing one would close and abort an epoch for nothing.
+ */
+static int check_tls_dir(const char *dir)
+{
+	static const char *const files[] = { "ca-cert.pem", "server-cert.pem", "server-key.pem" };
+	char path[4200];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		if (access(path, R_OK))
+			return cbt_fail(CBT_EXIT_USAGE, "%s serve: --tls-certificates %s: %s: %s (the"
+					" directory holds ca-cert.pem, server-cert.pem and"
+					" server-key.pem)", PROG_NAME, dir, path, strerror(errno));
+	}
+	return 0;
+}
+
+/*
  * Wait for the end: SIGUSR1 (commit), SIGTERM, SIGINT, SIGHUP (abort), or
  * the server's death (-EPIPE). The signals are blocked since the start, so
  * one sent while the snapshot was being taken is not lost.
@@ -271,6 +290,8 @@ int cmd_serve_snapshot(int argc, char **argv)
 	if (e.tls_dir && !tcp)
 		return bad_argument("serve", "--tls-certificates goes with --tcp, not with --socket",
 				    sock, NULL);
+	if (e.tls_dir && check_tls_dir(e.tls_dir))
+		return CBT_EXIT_USAGE;
 	job.dev = argv[optind];
 	job.notes = stderr;
 	job.name = "cbt serve";

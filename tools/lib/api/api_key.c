@@ -15,10 +15,10 @@
 int cbt_image_key_load(const char *path, struct cbt_error *err)
 {
 	cbt_api_begin();
-	if (!path)
-		return cbt_api_fail(err, -EINVAL, "no key file named");
 	/* a failed load leaves no key, not the one before: never the wrong key silently */
 	cbt_key_clear();
+	if (!path)
+		return cbt_api_fail(err, -EINVAL, "no key file named");
 	return cbt_api_end(err, cbt_key_use(path));
 }
 
