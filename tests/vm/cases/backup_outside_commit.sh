@@ -73,7 +73,7 @@ until grep -q '^cbt clone: c ' "$W/clone.out"; do
 done
 backup --incremental
 assert_eq "$rc" 1 "exit status of a backup during a clone"
-grep -q "another cbt backup or clone of c is running" "$W/out" || fail "no reason given: $(cat "$W/out")"
+grep -q "another cbt backup, clone or serve of c is running" "$W/out" || fail "no reason given: $(cat "$W/out")"
 cmp -s "$CH/chain.idx" "$W/idx.before" || fail "the refused backup changed the chain"
 rc=0
 wait "$CLONE" || rc=$?

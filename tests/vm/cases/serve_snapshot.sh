@@ -196,7 +196,7 @@ log "while serving, the device's lock refuses a backup; SIGINT aborts"
 write_block 20
 serve_start
 cbt backup c --full --to "$W/chain" --cow "$DISK1" 2>"$W/berr" && fail "a backup ran beside cbt serve"
-grep -q "another cbt backup or clone of c is running" "$W/berr" ||
+grep -q "another cbt backup, clone or serve of c is running" "$W/berr" ||
 	fail "the backup was not refused for the lock: $(cat "$W/berr")"
 [ -z "$(ls "$W/chain" 2>/dev/null)" ] || fail "the refused backup wrote: $(ls "$W/chain")"
 serve_end INT aborted

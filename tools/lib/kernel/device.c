@@ -300,8 +300,14 @@ int cbt_device_lock(const struct cbt_dev_info *info)
 
 		close(fd);
 		if (err == EWOULDBLOCK)
-			return cbt_err(-EBUSY, "another cbt backup or clone of %s is running (it holds"
-				       " %s); run this one when it has finished", info->name, path);
+			/*
+			 * Every holder named: a backup refused beside `cbt serve`
+			 * must not send the admin looking for a backup.
+			 */
+			return cbt_err(-EBUSY, "another cbt backup, clone or serve of %s is running,"
+				       " or a program holds its snapshot through libcbt (it"
+				       " holds %s); run this one when it has finished",
+				       info->name, path);
 		return cbt_err(-err, "locking %s: %s", path, strerror(err));
 	}
 	return fd;
