@@ -563,6 +563,47 @@ else
 	tap_fail "unit/cli/clone_target_refused_json: exit status $rc, got '$got'"
 fi
 rm -f "$clone_tgt"
+
+# clone: closed epochs it did not close (a backup in progress) make it refuse
+# to start, commit and abort nothing (docs/clone.md, "Epochs"). vg-data has
+# 5 and 6 closed. A state file left by a run that stopped cleanly (its epochs
+# aborted: "epochs_held": false, resume_epoch 5, open then) does not make
+# them its own; one left by a killed run ("epochs_held": true) does.
+cw=$(mktemp -d)
+truncate -s 7G "$cw/tgt"
+# clone_state HELD: a state file for $cw/tgt, incomplete, from epoch 5 on.
+clone_state() {
+	mkdir -p "$cw/state"
+	printf '{"version": 1, "source": "vg-data", "target": "%s", "source_uuid":
+ "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "source_bytes": 6553567232,
+ "block_size": 65536, "target_bytes": 7516192768, "target_sum": 1,
+ "resume_epoch": 5, "full_done": false, "copied_upto": 0, "complete": false,
+ "used_only": false, "last_epoch": 0, "epochs_held": %s, "updated": 1}\n' \
+		"$cw/tgt" "$1" >"$cw/state/clone-${cw//\//-}-tgt.json"
+}
+CBT_FAKE_LOG=$cw/log run "$FAKE" clone vg-data "$cw/tgt" --cow /dev/null --state-dir "$cw/state"
+expect clone_foreign_closed_epoch 1 "cbt clone: vg-data has epoch 5 closed, waiting for commit or abort (a backup in progress?); finish it first (\`cbt epoch commit|abort vg-data 5')"
+[ ! -e "$cw/log" ] && [ ! -e "$cw/state" ] ||
+	tap_fail "unit/cli/clone_foreign_closed_epoch: it changed tracking or wrote a state file"
+clone_state false
+cp "$cw/state"/* "$cw/state.before"
+CBT_FAKE_LOG=$cw/log run "$FAKE" clone vg-data "$cw/tgt" --cow /dev/null --state-dir "$cw/state"
+expect clone_stale_state_foreign_epoch 1 "vg-data has epoch 5 closed, waiting for commit or abort"
+if [ -e "$cw/log" ]; then
+	tap_fail "unit/cli/clone_stale_state_foreign_epoch: it took them over: $(tr '\n' ' ' <"$cw/log")"
+fi
+cmp -s "$cw/state"/* "$cw/state.before" ||
+	tap_fail "unit/cli/clone_stale_state_foreign_epoch: the state file changed"
+rm -f "$cw/log"
+clone_state true
+CBT_FAKE_LOG=$cw/log run "$FAKE" clone vg-data "$cw/tgt" --cow /dev/null --state-dir "$cw/state"
+# The fake refuses the snapshot: the run fails and aborts the epochs it took over.
+expect_in cli/clone_killed_run_epochs_taken_over 1 err "(epochs 5, 6 aborted)"
+[ "$(cat "$cw/log" 2>/dev/null)" = $'abort vg-data 5\nabort vg-data 6' ] ||
+	tap_fail "unit/cli/clone_killed_run_epochs_taken_over: log $(tr '\n' ' ' <"$cw/log")"
+grep -q '"epochs_held": false' "$cw/state"/* ||
+	tap_fail "unit/cli/clone_killed_run_epochs_taken_over: the state file still says epochs are held"
+rm -rf "$cw"
 # monitor --json: a failure ends the stream with the error object, on one line
 CBT_FAKE=nomodule run "$FAKE" monitor --json
 got=$(echo "$out" | python3 -c 'import json, sys; l = sys.stdin.read().splitlines()

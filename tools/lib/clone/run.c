@@ -187,12 +187,12 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 
 	/*
 	 * Closed epochs that are not this clone's belong to someone else. A
-	 * killed run on this target (its state says incomplete) may have left
+	 * killed run on this target (its state says epochs_held) may have left
 	 * one closed, from its resume_epoch on: that one is ours to commit or
-	 * abort.
+	 * abort. One closed after a run that stopped cleanly is not.
 	 */
 	r->first_ours = r->info.epoch_current;
-	if (ours && !old.complete && old.resume_epoch < r->first_ours)
+	if (ours && old.epochs_held && old.resume_epoch < r->first_ours)
 		r->first_ours = old.resume_epoch;
 	for (size_t i = 0; i < r->info.nr_epochs; i++) {
 		const struct cbt_epoch_info *e = &r->info.epochs[i];
@@ -231,10 +231,21 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 	return 0;
 }
 
+/* Whether an epoch this run closed or took over is still closed. */
+static bool holds_ours(const struct cbt_clone_job *r)
+{
+	for (size_t i = 0; i < r->info.nr_epochs; i++)
+		if (r->info.epochs[i].state == CBT_EPOCH_CLOSED &&
+		    r->info.epochs[i].number >= r->first_ours)
+			return true;
+	return false;
+}
+
 int cbt_clone_begin(struct cbt_clone_job *r)
 {
 	/* Marked incomplete before the first write. */
 	r->st.complete = false;
+	r->st.epochs_held = holds_ours(r);
 	r->st.target_sum = clone_head_sum(r->target);
 	return save_state(r);
 }
@@ -442,6 +453,13 @@ static int do_pass(struct cbt_clone_job *r, bool final, bool freeze, enum clone_
 	}
 	if (*r->stop >= stop_at)
 		return cbt_err(-EINTR, "interrupted");
+	/* Killed from here until the commit, this pass leaves its epoch closed for the next run. */
+	if (!r->st.epochs_held) {
+		r->st.epochs_held = true;
+		ret = save_state(r);
+		if (ret)
+			return ret;
+	}
 	ret = cbt_snap_take(devs, 1, &so, &r->snap);
 	if (ret)
 		return cbt_err_prefix(ret, "taking the snapshot for pass %u", p.n);
@@ -570,6 +588,7 @@ static int do_pass(struct cbt_clone_job *r, bool final, bool freeze, enum clone_
 	r->st.copied_upto = 0;
 	r->st.last_epoch = r->snap.epoch;
 	r->st.complete = final;
+	r->st.epochs_held = false;
 	r->st.target_sum = clone_head_sum(r->target);
 	ret = save_state(r);
 	if (ret)
@@ -733,6 +752,8 @@ void cbt_clone_fail(struct cbt_clone_job *r, int ret)
 		/* Aborted epochs merged into the open one: resume from the oldest held. */
 		if (o > r->st.resume_epoch)
 			r->st.resume_epoch = o;
+		/* One whose abort failed is still the next run's to take over. */
+		r->st.epochs_held = holds_ours(r);
 	}
 	r->st.complete = false;
 	r->st.target_sum = clone_head_sum(r->target);
