@@ -604,6 +604,25 @@ expect_in cli/clone_killed_run_epochs_taken_over 1 err "(epochs 5, 6 aborted)"
 grep -q '"epochs_held": false' "$cw/state"/* ||
 	tap_fail "unit/cli/clone_killed_run_epochs_taken_over: the state file still says epochs are held"
 rm -rf "$cw"
+# migrate: bad usage is 2; a SOURCE-DISK that does not exist or is not a
+# block device is 5 (cbt.8, EXIT STATUS), said before anything is read.
+run "$CBT" migrate
+expect migrate_needs_args 2 "Usage: cbt migrate SOURCE-DISK TARGET-DISK"
+run "$CBT" migrate /dev/sda /dev/sdb /dev/sdc
+expect migrate_three_args 2 "Usage: cbt migrate SOURCE-DISK TARGET-DISK"
+run "$CBT" migrate /dev/sda /dev/sdb --grow 0
+expect migrate_bad_grow 2 "cbt migrate: --grow wants a partition number \`0'"
+run "$CBT" migrate /dev/sda /dev/sdb --bogus
+expect migrate_bad_option 2 "cbt migrate: unknown option \`--bogus'"
+run "$CBT" migrate /nonexistent/disk /dev/sdb --dry-run
+expect migrate_source_missing 5 "migrate: /nonexistent/disk does not exist"
+run "$CBT" migrate /dev/null /dev/sdb --dry-run
+expect migrate_source_not_blk 5 "migrate: /dev/null is not a block device (a whole disk)"
+truncate -s 8M "$O/migrate-file"
+run "$CBT" migrate "$O/migrate-file" /dev/sdb --dry-run
+expect migrate_source_file 5 "migrate: $O/migrate-file is not a block device (a whole disk)"
+rm -f "$O/migrate-file"
+
 # monitor --json: a failure ends the stream with the error object, on one line
 CBT_FAKE=nomodule run "$FAKE" monitor --json
 got=$(echo "$out" | python3 -c 'import json, sys; l = sys.stdin.read().splitlines()
