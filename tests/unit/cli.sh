@@ -341,6 +341,10 @@ run "$CBT" clone vg /dev/null --cow c --freeze --no-freeze
 expect clone_freeze_twice 2 "give one of --freeze and --no-freeze"
 run "$CBT" clone vg /dev/null --cow c --rate 5X
 expect clone_bad_rate 2 "--rate takes bytes per second (as 50M), not \`5X'"
+run "$CBT" clone vg /dev/null --cow c --converge 5X
+expect clone_bad_converge 2 "--converge takes a size (as 64M), not \`5X'"
+run "$CBT" clone vg /dev/null --cow c --throttle 0
+expect clone_bad_throttle 2 "--throttle takes bytes per second (as 16M), not \`0'"
 
 # --- The real socket on this host (the module cannot be loaded here) ------
 
@@ -603,6 +607,21 @@ expect_in cli/clone_killed_run_epochs_taken_over 1 err "(epochs 5, 6 aborted)"
 	tap_fail "unit/cli/clone_killed_run_epochs_taken_over: log $(tr '\n' ' ' <"$cw/log")"
 grep -q '"epochs_held": false' "$cw/state"/* ||
 	tap_fail "unit/cli/clone_killed_run_epochs_taken_over: the state file still says epochs are held"
+# A target holding a filesystem, from an earlier clone of vg-data that
+# cannot be resumed (its first MiB no longer matches): a refused TARGET
+# without --force, 2 (docs/clone.md, "Exit status"), nothing written.
+rm -f "$cw/tgt" "$cw/log"
+truncate -s 7G "$cw/tgt"
+mkfs.ext4 -q -F -L olddata "$cw/tgt"
+clone_state false
+cp "$cw/state"/* "$cw/state.before"
+head_sum=$(head -c 1M "$cw/tgt" | sha256sum)
+CBT_FAKE_LOG=$cw/log run "$FAKE" clone vg-data "$cw/tgt" --cow /dev/null --state-dir "$cw/state"
+expect clone_unresumable_target_refused 2 "holds an ext4 filesystem (UUID "
+expect_in cli/clone_unresumable_target_says_why 2 err "from an earlier clone that cannot be resumed (the target was written since the last run: its first MiB changed); --force starts over"
+{ [ ! -e "$cw/log" ] && cmp -s "$cw/state"/* "$cw/state.before" &&
+	[ "$(head -c 1M "$cw/tgt" | sha256sum)" = "$head_sum" ]; } ||
+	tap_fail "unit/cli/clone_unresumable_target_refused: something was written"
 rm -rf "$cw"
 # migrate: bad usage is 2; a SOURCE-DISK that does not exist or is not a
 # block device is 5 (cbt.8, EXIT STATUS), said before anything is read.

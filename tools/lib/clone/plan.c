@@ -511,8 +511,8 @@ bool clone_resume_ok(const struct clone_state *s, const uint8_t uuid[16], uint64
 		return false;
 	}
 	if (s->target_sum != target_sum) {
-		snprintf(why, why_len, "the target was written since the last run (its first MiB"
-			 " changed)");
+		snprintf(why, why_len, "the target was written since the last run: its first MiB"
+			 " changed");
 		return false;
 	}
 	if (s->resume_epoch > current) {

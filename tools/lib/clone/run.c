@@ -180,7 +180,7 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 					     r->info.epoch_current, r->start_why,
 					     sizeof(r->start_why));
 		if (!r->resumed && ours && r->tgt.found[0] && !r->force)
-			return cbt_err(-EEXIST, "target `%s' holds %s from an earlier clone that cannot"
+			return cbt_err_usage(-EEXIST, "target `%s' holds %s from an earlier clone that cannot"
 				       " be resumed (%s); --force starts over", r->target,
 				       r->tgt.found, r->start_why);
 	}
