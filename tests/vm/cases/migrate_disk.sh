@@ -10,14 +10,16 @@
 # Refusals (--dry-run; a target too small for root's data; a source
 # partition held by a device that is not cbt; xfs that would have to
 # shrink; a target holding another table; a target in use; a shrink on a
-# kernel without dm-zero) leave the target byte-identical. The larger
+# kernel without dm-zero; the source itself as the target; tracked
+# partitions without --cow, exit status 2; an MBR source with an extended
+# partition) leave the target byte-identical. The larger
 # target's run is stopped by SIGTERM during root's live copy (exit status
 # 1, a message saying so and what to do); the same command again resumes
 # that copy. An LVM PV partition (its VG inactive: copied) migrated onto a
 # larger disk is pvresized: the target PV's extents fill its grown
 # partition, its LV holds the source's data.
 # disks: 160M 320M 144M 64M 64M
-# cost: 61
+# cost: 63
 # timeout: 900
 
 W=/tmp/migrate_disk
@@ -224,6 +226,16 @@ assert_cmd dmsetup remove mg-held
 assert_cmd mount -o ro "${SMALL}3" /mnt/mg-t
 refused "$SMALL is in use" "$SMALL" "$S" "$SMALL"
 umount /mnt/mg-t
+log "the source itself as the target; tracked partitions without --cow (2): nothing written"
+refused "$S is the source disk itself" "$SMALL" "$S" "$S"
+before=$(md5_of "$SMALL")
+rc=0
+cbt migrate "$S" "$SMALL" --state-dir "$W/state" >"$W/out" 2>"$W/err" || rc=$?
+cat "$W/err"
+assert_eq "$rc" 2 "exit status without --cow"
+grep -q 'partitions under cbt tracking are copied live: --cow COW is needed' "$W/err" ||
+	fail "no word of the missing --cow"
+assert_eq "$(md5_of "$SMALL")" "$before" "$SMALL after the migration without --cow"
 
 log "xfs that would have to shrink"
 printf 'label: gpt\ntype=0FC63DAF-8483-4772-8E69-3D69DE4709E4\n' | sfdisk -q "$BIG" ||
@@ -231,6 +243,11 @@ printf 'label: gpt\ntype=0FC63DAF-8483-4772-8E69-3D69DE4709E4\n' | sfdisk -q "$B
 assert_cmd mkfs.xfs -q -f "${BIG}1"
 refused "$SMALL holds gpt id .*--force" "$SMALL" "$BIG" "$SMALL"
 refused "${BIG}1 holds xfs, which cannot shrink" "$SMALL" "$BIG" "$SMALL" --force
+
+log "an MBR disk with an extended partition: refused"
+printf 'label: dos\nstart=2048, size=8MiB, type=83\nstart=18432, type=5\nstart=20480, size=4MiB, type=83\n' |
+	sfdisk -q "$TINY" || fail "sfdisk $TINY"
+refused "$TINY: extended and logical MBR partitions are not supported" "$BIG" "$TINY" "$BIG" --force
 
 log "an MBR disk: boot code, the gap before partition 1, two primaries"
 printf 'label: dos\nlabel-id: 0x5eed1e57\nstart=2048, size=16MiB, type=83, bootable\ntype=83\n' |
