@@ -12,7 +12,8 @@
 # shrink; a target holding another table; a target in use; a shrink on a
 # kernel without dm-zero; the source itself as the target; tracked
 # partitions without --cow, exit status 2; an MBR source with an extended
-# partition) leave the target byte-identical. The larger
+# partition) leave the target byte-identical. Root with a backup's snapshot
+# attached fails the migration at root, and the backup's closed epoch stays. The larger
 # target's run is stopped by SIGTERM during root's live copy (exit status
 # 1, a message saying so and what to do); the same command again resumes
 # that copy. An LVM PV partition (its VG inactive: copied) migrated onto a
@@ -34,7 +35,7 @@ cleanup() {
 	[ -z "${MODPROBE:-}" ] || echo "$MODPROBE" >/proc/sys/kernel/modprobe
 	bg_stop writer
 	unmount /mnt/mg-t "$ROOT" /mnt/mg-boot /mnt/mg-esp
-	dm_remove mg-held root
+	dm_remove mg-held root-snap root
 	vgchange -an mgvg >/dev/null 2>&1 || true
 }
 
@@ -184,6 +185,22 @@ cat "$W/small.json"
 grep -q '"resized": "shrunk with resize2fs"' "$W/small.json" || fail "root was not shrunk"
 check_target "$SMALL" $((-16 * 2048))
 bg_stop writer
+
+# A backup in progress on root (its snapshot attached, its epoch closed):
+# root's live copy is refused, and the backup's epoch is left to it.
+log "root with a backup's snapshot attached: migrate fails at root, the backup's epoch stays closed"
+assert_cmd cbt snapshot take root --cow "$COW"
+closed=$(cbt status root | sed -n 's/^  epoch \([0-9]*\): closed.*/\1/p')
+[ -n "$closed" ] || fail "no closed epoch after the snapshot"
+rc=0
+cbt migrate "$S" "$SMALL" --cow "$COW" --state-dir "$W/state" >"$W/out" 2>"$W/err" || rc=$?
+cat "$W/err"
+assert_eq "$rc" 1 "exit status with root's snapshot attached"
+grep -q 'root already has a snapshot attached' "$W/err" || fail "no word of root's snapshot"
+cbt status root
+cbt status root | grep -q "epoch $closed: closed" || fail "migrate ended the backup's epoch $closed"
+assert_cmd cbt snapshot drop root
+assert_cmd cbt epoch abort root "$closed"
 bg_check writer
 
 # refused WHAT TARGET ARGS...: cbt migrate fails saying WHAT, TARGET unchanged.

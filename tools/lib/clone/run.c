@@ -35,6 +35,8 @@ void cbt_clone_job_init(struct cbt_clone_job *job)
 	job->tfd = -1;
 	job->sfd = -1;
 	job->dev_lock = -1;
+	/* No closed epoch is this run's until cbt_clone_plan() says which are. */
+	job->first_ours = UINT64_MAX;
 }
 
 void cbt_clone_job_free(struct cbt_clone_job *job)
@@ -246,6 +248,7 @@ int cbt_clone_begin(struct cbt_clone_job *r)
 	/* Marked incomplete before the first write. */
 	r->st.complete = false;
 	r->st.epochs_held = holds_ours(r);
+	r->begun = true;
 	r->st.target_sum = clone_head_sum(r->target);
 	return save_state(r);
 }
@@ -736,6 +739,13 @@ void cbt_clone_fail(struct cbt_clone_job *r, int ret)
 {
 	snprintf(r->why_failed, sizeof(r->why_failed), "%s",
 		 cbt_err_detail() ? cbt_err_detail() : strerror(-ret));
+	/*
+	 * A plan that failed closed no epoch and wrote nothing: the epochs
+	 * closed now are someone else's (a backup's, with its snapshot
+	 * attached), and the state file is an earlier run's.
+	 */
+	if (!r->begun)
+		return;
 	/* Tracking stays intact: this run's uncommitted epochs go back. */
 	abort_ours(r, r->aborted, sizeof(r->aborted));
 	if (r->have_snap) {
