@@ -398,6 +398,10 @@ run "$CBT" clone vg /dev/null --cow c --freeze --no-freeze
 expect clone_freeze_twice 2 "give one of --freeze and --no-freeze"
 run "$CBT" clone vg /dev/null --cow c --rate 5X
 expect clone_bad_rate 2 "--rate takes bytes per second (as 50M), not \`5X'"
+run "$CBT" clone vg /dev/null --cow c --converge 5X
+expect clone_bad_converge 2 "--converge takes a size (as 64M), not \`5X'"
+run "$CBT" clone vg /dev/null --cow c --throttle 0
+expect clone_bad_throttle 2 "--throttle takes bytes per second (as 16M), not \`0'"
 
 # --- The real socket on this host (the module cannot be loaded here) ------
 
@@ -620,6 +624,82 @@ else
 	tap_fail "unit/cli/clone_target_refused_json: exit status $rc, got '$got'"
 fi
 rm -f "$clone_tgt"
+
+# clone: closed epochs it did not close (a backup in progress) make it refuse
+# to start, commit and abort nothing (docs/clone.md, "Epochs"). vg-data has
+# 5 and 6 closed. A state file left by a run that stopped cleanly (its epochs
+# aborted: "epochs_held": false, resume_epoch 5, open then) does not make
+# them its own; one left by a killed run ("epochs_held": true) does.
+cw=$(mktemp -d)
+truncate -s 7G "$cw/tgt"
+# clone_state HELD: a state file for $cw/tgt, incomplete, from epoch 5 on.
+clone_state() {
+	mkdir -p "$cw/state"
+	printf '{"version": 1, "source": "vg-data", "target": "%s", "source_uuid":
+ "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "source_bytes": 6553567232,
+ "block_size": 65536, "target_bytes": 7516192768, "target_sum": 1,
+ "resume_epoch": 5, "full_done": false, "copied_upto": 0, "complete": false,
+ "used_only": false, "last_epoch": 0, "epochs_held": %s, "updated": 1}\n' \
+		"$cw/tgt" "$1" >"$cw/state/clone-${cw//\//-}-tgt.json"
+}
+CBT_FAKE_LOG=$cw/log run "$FAKE" clone vg-data "$cw/tgt" --cow /dev/null --state-dir "$cw/state"
+expect clone_foreign_closed_epoch 1 "cbt clone: vg-data has epoch 5 closed, waiting for commit or abort (a backup in progress?); finish it first (\`cbt epoch commit|abort vg-data 5')"
+if [ -e "$cw/log" ] || [ -e "$cw/state" ]; then
+	tap_fail "unit/cli/clone_foreign_closed_epoch: it changed tracking or wrote a state file"
+fi
+clone_state false
+cp "$cw/state"/* "$cw/state.before"
+CBT_FAKE_LOG=$cw/log run "$FAKE" clone vg-data "$cw/tgt" --cow /dev/null --state-dir "$cw/state"
+expect clone_stale_state_foreign_epoch 1 "vg-data has epoch 5 closed, waiting for commit or abort"
+if [ -e "$cw/log" ]; then
+	tap_fail "unit/cli/clone_stale_state_foreign_epoch: it took them over: $(tr '\n' ' ' <"$cw/log")"
+fi
+cmp -s "$cw/state"/* "$cw/state.before" ||
+	tap_fail "unit/cli/clone_stale_state_foreign_epoch: the state file changed"
+rm -f "$cw/log"
+clone_state true
+CBT_FAKE_LOG=$cw/log run "$FAKE" clone vg-data "$cw/tgt" --cow /dev/null --state-dir "$cw/state"
+# The fake refuses the snapshot: the run fails and aborts the epochs it took over.
+expect_in cli/clone_killed_run_epochs_taken_over 1 err "(epochs 5, 6 aborted)"
+[ "$(cat "$cw/log" 2>/dev/null)" = $'abort vg-data 5\nabort vg-data 6' ] ||
+	tap_fail "unit/cli/clone_killed_run_epochs_taken_over: log $(tr '\n' ' ' <"$cw/log")"
+grep -q '"epochs_held": false' "$cw/state"/* ||
+	tap_fail "unit/cli/clone_killed_run_epochs_taken_over: the state file still says epochs are held"
+# A target holding a filesystem, from an earlier clone of vg-data that
+# cannot be resumed (its first MiB no longer matches): a refused TARGET
+# without --force, 2 (docs/clone.md, "Exit status"), nothing written.
+rm -f "$cw/tgt" "$cw/log"
+truncate -s 7G "$cw/tgt"
+mkfs.ext4 -q -F -L olddata "$cw/tgt"
+clone_state false
+cp "$cw/state"/* "$cw/state.before"
+head_sum=$(head -c 1M "$cw/tgt" | sha256sum)
+CBT_FAKE_LOG=$cw/log run "$FAKE" clone vg-data "$cw/tgt" --cow /dev/null --state-dir "$cw/state"
+expect clone_unresumable_target_refused 2 "holds an ext4 filesystem (UUID "
+expect_in cli/clone_unresumable_target_says_why 2 err "from an earlier clone that cannot be resumed (the target was written since the last run: its first MiB changed); --force starts over"
+{ [ ! -e "$cw/log" ] && cmp -s "$cw/state"/* "$cw/state.before" &&
+	[ "$(head -c 1M "$cw/tgt" | sha256sum)" = "$head_sum" ]; } ||
+	tap_fail "unit/cli/clone_unresumable_target_refused: something was written"
+rm -rf "$cw"
+# migrate: bad usage is 2; a SOURCE-DISK that does not exist or is not a
+# block device is 5 (cbt.8, EXIT STATUS), said before anything is read.
+run "$CBT" migrate
+expect migrate_needs_args 2 "Usage: cbt migrate SOURCE-DISK TARGET-DISK"
+run "$CBT" migrate /dev/sda /dev/sdb /dev/sdc
+expect migrate_three_args 2 "Usage: cbt migrate SOURCE-DISK TARGET-DISK"
+run "$CBT" migrate /dev/sda /dev/sdb --grow 0
+expect migrate_bad_grow 2 "cbt migrate: --grow wants a partition number \`0'"
+run "$CBT" migrate /dev/sda /dev/sdb --bogus
+expect migrate_bad_option 2 "cbt migrate: unknown option \`--bogus'"
+run "$CBT" migrate /nonexistent/disk /dev/sdb --dry-run
+expect migrate_source_missing 5 "migrate: /nonexistent/disk does not exist"
+run "$CBT" migrate /dev/null /dev/sdb --dry-run
+expect migrate_source_not_blk 5 "migrate: /dev/null is not a block device (a whole disk)"
+truncate -s 8M "$O/migrate-file"
+run "$CBT" migrate "$O/migrate-file" /dev/sdb --dry-run
+expect migrate_source_file 5 "migrate: $O/migrate-file is not a block device (a whole disk)"
+rm -f "$O/migrate-file"
+
 # monitor --json: a failure ends the stream with the error object, on one line
 CBT_FAKE=nomodule run "$FAKE" monitor --json
 got=$(echo "$out" | python3 -c 'import json, sys; l = sys.stdin.read().splitlines()

@@ -4,7 +4,8 @@
  * end to end without the module: cbt-fake is the cbt tool linked with this
  * file instead of genl_sock.c. It answers as the uapi header says the
  * module does (and as kmod/dm-cbt-netlink.c does): family lookup, device
- * doit and dump, epoch close/commit/abort, bitmap dumps split over several
+ * doit and dump, epoch close/commit/abort (applied: an abort merges into the
+ * open epoch), bitmap dumps split over several
  * messages and datagrams, mixing the words and extents encodings.
  *
  * CBT_FAKE selects a scenario:
@@ -349,6 +350,21 @@ static void end_epoch(const struct nlattr *const *tb, uint32_t seq, bool commit)
 		return;
 	}
 	log_change(commit ? "commit" : "abort", f, n);
+	/* As the module does: an aborted epoch's blocks go back into the open one. */
+	if (!commit) {
+		uint64_t *open = f->bits[f->d.nr_epochs - 1];
+
+		for (uint64_t w = 0; w < (f->d.nr_blocks + 63) / 64; w++)
+			open[w] |= f->bits[i][w];
+	}
+	free(f->bits[i]);
+	for (; i + 1 < f->d.nr_epochs; i++) {
+		f->d.epochs[i] = f->d.epochs[i + 1];
+		f->bits[i] = f->bits[i + 1];
+	}
+	f->bits[i] = NULL;
+	f->d.nr_epochs--;
+	update_weights(f);
 	reply_error(seq, 0, NULL, 0);
 }
 

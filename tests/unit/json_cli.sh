@@ -54,7 +54,7 @@ json_error keygen 1 keygen "$JW/none/key"
 json_error merge 2 merge "$JW/none" --upto 1
 json_error prune 2 prune "$JW/none" --keep-last 1
 json_error clone 2 clone nodev "$JW/target"
-json_error migrate 1 migrate "$JW/none" "$JW/target"
+json_error migrate 5 migrate "$JW/none" "$JW/target"
 json_error mount 2 mount "$JW/none" "$JW/mnt"
 json_error unmount 1 unmount "$JW/mnt"
 json_error serve 2 serve "$JW/none" --socket "$JW/sock"

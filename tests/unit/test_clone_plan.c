@@ -320,6 +320,29 @@ static void state_round_trip(void)
 	CHECK_EQ(t.last_epoch, 6);
 	CHECK_STR(t.source, s.source);
 	CHECK_STR(t.target, "/dev/vdb");
+	CHECK_EQ(t.epochs_held, false);
+	free(buf);
+
+	/* epochs_held: written as it is; read from a file before it as !complete. */
+	s.epochs_held = true;
+	f = open_memstream(&buf, &len);
+	CHECK(f);
+	clone_state_write(f, &s);
+	fclose(f);
+	CHECK(strstr(buf, "\"epochs_held\": true"));
+	CHECK_EQ(clone_state_parse(buf, &t), 0);
+	CHECK_EQ(t.epochs_held, true);
+	for (int complete = 0; complete < 2; complete++) {
+		char old[512];
+
+		snprintf(old, sizeof(old), "{\"version\": 1, \"source_uuid\": \"01020304-0506-0708-090a-"
+			 "0b0c0d0e0f10\", \"source_bytes\": 1, \"block_size\": 4096, \"target_bytes\": 1,"
+			 " \"target_sum\": 1, \"resume_epoch\": 3, \"full_done\": false,"
+			 " \"copied_upto\": 0, \"complete\": %s, \"used_only\": false,"
+			 " \"last_epoch\": 2}", complete ? "true" : "false");
+		CHECK_EQ(clone_state_parse(old, &t), 0);
+		CHECK_EQ(t.epochs_held, !complete);
+	}
 	free(buf);
 }
 

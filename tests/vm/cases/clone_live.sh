@@ -4,8 +4,9 @@
 # (checked by --verify and independently with sha256 of the snapshot
 # device, kept with --keep-snapshot), e2fsck -fn on the target is clean, a
 # file synced before the clone is intact on the mounted target, the last
-# pass ran frozen, tracking is left with no closed epoch, and the report
-# says how to use the target's extra space.
+# pass ran frozen, tracking is left with no closed epoch, the target past
+# the source's size is untouched, the JSON report has every documented key,
+# and the report says how to use the target's extra space.
 # disks: 128M 192M 64M
 # cost: 19
 # timeout: 400
@@ -38,6 +39,13 @@ bg_start fio fio --name=load --filename="$SRC/load.dat" --size=24M --rw=randwrit
 	--rate=1m --direct=1 --ioengine=psync --time_based --runtime=600 >"$W/fio.log" 2>&1
 sleep 3
 
+log "random data past the source's size on the larger target: the clone leaves it alone"
+src_mib=$(($(sectors /dev/mapper/c) / 2048))
+assert_cmd dd if=/dev/urandom of="$DISK2" bs=1M seek="$src_mib" count=$(($(sectors "$DISK2") / 2048 - src_mib)) \
+	oflag=direct status=none
+tail_sum() { dd if="$DISK2" bs=1M skip="$src_mib" iflag=direct 2>/dev/null | sha256sum | cut -d' ' -f1; }
+tail0=$(tail_sum)
+
 log "+ cbt clone c $DISK2 --cow $DISK3 --verify --keep-snapshot --json"
 rc=0
 cbt clone c "$DISK2" --cow "$DISK3" --verify --keep-snapshot --json --state-dir "$W/state" \
@@ -48,6 +56,13 @@ bg_kill fio
 
 field() { grep -o "\"$1\": [^,]*" "$W/out.json" | tail -n 1 | sed 's/^[^:]*: //; s/"//g'; }
 assert_eq "$(field result)" complete "result"
+for k in result error source target uuid block_size size_bytes target_bytes resumed used_only epoch \
+	bytes_copied duration_ms final_reason final_pass_ms passes verify snapshot state_file pass blocks \
+	bytes rate_bytes_per_s cow_peak_bytes cow_total_bytes final follow frozen freeze_ns hold_ns \
+	throttle_ns throttle_holds reason ok xxh3_128; do
+	grep -q "\"$k\": " "$W/out.json" || fail "the JSON report lacks \"$k\" (docs/clone.md, Output)"
+done
+assert_eq "$(tail_sum)" "$tail0" "the target past the source's size"
 assert_eq "$(field final_pass_ms)" 500 "the final-pass budget in force (the default)"
 assert_eq "$(field ok)" true "verify ok"
 assert_eq "$(field frozen)" true "last pass frozen"

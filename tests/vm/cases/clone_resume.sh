@@ -6,9 +6,11 @@
 # instead of starting over, and a later run refreshes the finished clone
 # with the changes only. A run killed with SIGKILL leaves its snapshot and
 # epoch; once the snapshot is dropped the next run takes the epoch over.
-# Each time the target equals the last snapshot.
+# Each time the target equals the last snapshot. A run stopped cleanly (by
+# SIGTERM) takes over no epoch: one a backup closes after it makes the next
+# refuse.
 # disks: 64M 64M 64M
-# cost: 23
+# cost: 26
 # timeout: 400
 # busybox sh has local.
 # shellcheck disable=SC3043
@@ -142,4 +144,30 @@ grep -q '^verify: the target matches' "$W/out6" || fail "not verified"
 bg_stop writer2
 same_as_snapshot
 assert_eq "$(cbt status c | grep -c ': closed')" 0 "closed epochs at the end"
+
+log "SIGTERM mid pass 1 (a new state dir), then a backup closes an epoch: the next run refuses, leaving it closed"
+bg_start clone cbt clone c "$DISK2" --cow "$DISK3" --rate 8M --state-dir "$W/state3" >"$W/out7" 2>"$W/err7"
+until snapshot_attached; do
+	bg_running clone || fail "the clone ended before the SIGINT: $(cat "$W/out7" "$W/err7")"
+	sleep 0.1
+done
+kill -TERM "$(bg_pid clone)"
+rc=0
+bg_wait clone || rc=$?
+cat "$W/err7" "$W/state3"/clone-*.json
+assert_eq "$rc" 1 "exit status when stopped by SIGTERM"
+grep -q 'interrupted' "$W/err7" || fail "no word of the interruption by SIGTERM"
+assert_eq "$(sed -n 's/.*"epochs_held": \([a-z]*\).*/\1/p' "$W/state3"/clone-*.json)" false \
+	"state: epochs held after a clean stop"
+backup=$(cbt epoch close c)
+rc=0
+cbt clone c "$DISK2" --cow "$DISK3" --state-dir "$W/state3" >"$W/out8" 2>"$W/err8" || rc=$?
+cat "$W/out8" "$W/err8"
+assert_eq "$rc" 1 "exit status with a backup's epoch closed"
+grep -q "c has epoch $backup closed, waiting for commit or abort" "$W/err8" ||
+	fail "no word of the backup's closed epoch $backup"
+cbt status c
+cbt status c | grep -q "epoch $backup: closed" || fail "the backup's epoch $backup is no longer closed"
+if snapshot_attached; then fail "the refused clone attached a snapshot"; fi
+assert_cmd cbt epoch abort c "$backup"
 pass

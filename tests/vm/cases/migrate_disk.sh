@@ -10,14 +10,17 @@
 # Refusals (--dry-run; a target too small for root's data; a source
 # partition held by a device that is not cbt; xfs that would have to
 # shrink; a target holding another table; a target in use; a shrink on a
-# kernel without dm-zero) leave the target byte-identical. The larger
+# kernel without dm-zero; the source itself as the target; tracked
+# partitions without --cow, exit status 2; an MBR source with an extended
+# partition) leave the target byte-identical. Root with a backup's snapshot
+# attached fails the migration at root, and the backup's closed epoch stays. The larger
 # target's run is stopped by SIGTERM during root's live copy (exit status
 # 1, a message saying so and what to do); the same command again resumes
 # that copy. An LVM PV partition (its VG inactive: copied) migrated onto a
 # larger disk is pvresized: the target PV's extents fill its grown
 # partition, its LV holds the source's data.
 # disks: 160M 320M 144M 64M 64M
-# cost: 61
+# cost: 63
 # timeout: 900
 
 W=/tmp/migrate_disk
@@ -32,7 +35,7 @@ cleanup() {
 	[ -z "${MODPROBE:-}" ] || echo "$MODPROBE" >/proc/sys/kernel/modprobe
 	bg_stop writer
 	unmount /mnt/mg-t "$ROOT" /mnt/mg-boot /mnt/mg-esp
-	dm_remove mg-held root
+	dm_remove mg-held root-snap root
 	vgchange -an mgvg >/dev/null 2>&1 || true
 }
 
@@ -182,6 +185,22 @@ cat "$W/small.json"
 grep -q '"resized": "shrunk with resize2fs"' "$W/small.json" || fail "root was not shrunk"
 check_target "$SMALL" $((-16 * 2048))
 bg_stop writer
+
+# A backup in progress on root (its snapshot attached, its epoch closed):
+# root's live copy is refused, and the backup's epoch is left to it.
+log "root with a backup's snapshot attached: migrate fails at root, the backup's epoch stays closed"
+assert_cmd cbt snapshot take root --cow "$COW"
+closed=$(cbt status root | sed -n 's/^  epoch \([0-9]*\): closed.*/\1/p')
+[ -n "$closed" ] || fail "no closed epoch after the snapshot"
+rc=0
+cbt migrate "$S" "$SMALL" --cow "$COW" --state-dir "$W/state" >"$W/out" 2>"$W/err" || rc=$?
+cat "$W/err"
+assert_eq "$rc" 1 "exit status with root's snapshot attached"
+grep -q 'root already has a snapshot attached' "$W/err" || fail "no word of root's snapshot"
+cbt status root
+cbt status root | grep -q "epoch $closed: closed" || fail "migrate ended the backup's epoch $closed"
+assert_cmd cbt snapshot drop root
+assert_cmd cbt epoch abort root "$closed"
 bg_check writer
 
 # refused WHAT TARGET ARGS...: cbt migrate fails saying WHAT, TARGET unchanged.
@@ -224,6 +243,16 @@ assert_cmd dmsetup remove mg-held
 assert_cmd mount -o ro "${SMALL}3" /mnt/mg-t
 refused "$SMALL is in use" "$SMALL" "$S" "$SMALL"
 umount /mnt/mg-t
+log "the source itself as the target; tracked partitions without --cow (2): nothing written"
+refused "$S is the source disk itself" "$SMALL" "$S" "$S"
+before=$(md5_of "$SMALL")
+rc=0
+cbt migrate "$S" "$SMALL" --state-dir "$W/state" >"$W/out" 2>"$W/err" || rc=$?
+cat "$W/err"
+assert_eq "$rc" 2 "exit status without --cow"
+grep -q 'partitions under cbt tracking are copied live: --cow COW is needed' "$W/err" ||
+	fail "no word of the missing --cow"
+assert_eq "$(md5_of "$SMALL")" "$before" "$SMALL after the migration without --cow"
 
 log "xfs that would have to shrink"
 printf 'label: gpt\ntype=0FC63DAF-8483-4772-8E69-3D69DE4709E4\n' | sfdisk -q "$BIG" ||
@@ -231,6 +260,11 @@ printf 'label: gpt\ntype=0FC63DAF-8483-4772-8E69-3D69DE4709E4\n' | sfdisk -q "$B
 assert_cmd mkfs.xfs -q -f "${BIG}1"
 refused "$SMALL holds gpt id .*--force" "$SMALL" "$BIG" "$SMALL"
 refused "${BIG}1 holds xfs, which cannot shrink" "$SMALL" "$BIG" "$SMALL" --force
+
+log "an MBR disk with an extended partition: refused"
+printf 'label: dos\nstart=2048, size=8MiB, type=83\nstart=18432, type=5\nstart=20480, size=4MiB, type=83\n' |
+	sfdisk -q "$TINY" || fail "sfdisk $TINY"
+refused "$TINY: extended and logical MBR partitions are not supported" "$BIG" "$TINY" "$BIG" --force
 
 log "an MBR disk: boot code, the gap before partition 1, two primaries"
 printf 'label: dos\nlabel-id: 0x5eed1e57\nstart=2048, size=16MiB, type=83, bootable\ntype=83\n' |

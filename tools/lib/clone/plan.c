@@ -270,6 +270,7 @@ void clone_state_write(FILE *f, const struct clone_state *s)
 	cbt_json_bool(&j, "complete", s->complete);
 	cbt_json_bool(&j, "used_only", s->used_only);
 	cbt_json_u64(&j, "last_epoch", s->last_epoch);
+	cbt_json_bool(&j, "epochs_held", s->epochs_held);
 	cbt_json_u64(&j, "updated", s->updated);
 	cbt_json_object_end(&j);
 	cbt_json_finish(&j);
@@ -346,12 +347,12 @@ static const char *parse_string(const char *p, char *buf, size_t len)
 
 enum { F_VERSION, F_SOURCE, F_TARGET, F_UUID, F_SRC_BYTES, F_BLOCK_SIZE, F_TARGET_BYTES,
 	F_TARGET_SUM, F_RESUME_EPOCH, F_FULL_DONE, F_COPIED_UPTO, F_COMPLETE, F_USED_ONLY,
-	F_LAST_EPOCH, F_UPDATED, F_NR };
+	F_LAST_EPOCH, F_UPDATED, F_EPOCHS_HELD, F_NR };
 
 static const char *const field_names[F_NR] = {
 	"version", "source", "target", "source_uuid", "source_bytes", "block_size",
 	"target_bytes", "target_sum", "resume_epoch", "full_done", "copied_upto", "complete",
-	"used_only", "last_epoch", "updated",
+	"used_only", "last_epoch", "updated", "epochs_held",
 };
 
 static int parse_uuid(const char *s, uint8_t u[16])
@@ -424,7 +425,8 @@ int clone_state_parse(const char *text, struct clone_state *s)
 				break;
 		if (f < F_NR) {
 			bool want_str = f == F_SOURCE || f == F_TARGET || f == F_UUID;
-			bool want_bool = f == F_FULL_DONE || f == F_COMPLETE || f == F_USED_ONLY;
+			bool want_bool = f == F_FULL_DONE || f == F_COMPLETE || f == F_USED_ONLY ||
+					 f == F_EPOCHS_HELD;
 
 			if (seen[f])
 				return cbt_err(-EINVAL, "\"%s\" given twice", key);
@@ -457,6 +459,7 @@ int clone_state_parse(const char *text, struct clone_state *s)
 			case F_USED_ONLY: s->used_only = bval; break;
 			case F_LAST_EPOCH: s->last_epoch = num; break;
 			case F_UPDATED: s->updated = num; break;
+			case F_EPOCHS_HELD: s->epochs_held = bval; break;
 			}
 		}
 		p = skip_ws(p);
@@ -473,8 +476,12 @@ end:
 	if (*p)
 		return cbt_err(-EINVAL, "junk after the object");
 	for (int f = 0; f < F_NR; f++)
-		if (!seen[f] && f != F_UPDATED && f != F_SOURCE && f != F_TARGET)
+		if (!seen[f] && f != F_UPDATED && f != F_SOURCE && f != F_TARGET &&
+		    f != F_EPOCHS_HELD)
 			return cbt_err(-EINVAL, "\"%s\" missing", field_names[f]);
+	/* A file from before the field: what those tools assumed, an incomplete run's. */
+	if (!seen[F_EPOCHS_HELD])
+		s->epochs_held = !s->complete;
 	if (!s->block_size || (s->block_size & (s->block_size - 1)))
 		return cbt_err(-EINVAL, "block_size %u is not a power of two", s->block_size);
 	return 0;
@@ -504,8 +511,8 @@ bool clone_resume_ok(const struct clone_state *s, const uint8_t uuid[16], uint64
 		return false;
 	}
 	if (s->target_sum != target_sum) {
-		snprintf(why, why_len, "the target was written since the last run (its first MiB"
-			 " changed)");
+		snprintf(why, why_len, "the target was written since the last run: its first MiB"
+			 " changed");
 		return false;
 	}
 	if (s->resume_epoch > current) {

@@ -179,6 +179,13 @@ struct clone_state {
 	bool complete;		/* the target is a consistent clone */
 	bool used_only;		/* free filesystem blocks were not copied */
 	uint64_t last_epoch;	/* the epoch of the snapshot it represents (complete) */
+	/*
+	 * A run may have left epochs closed from resume_epoch on (it was killed
+	 * between a pass's snapshot and its commit): the next run takes those
+	 * over. False while every epoch a run closed is committed or aborted,
+	 * so that one closed later (a backup's) is never taken for a clone's.
+	 */
+	bool epochs_held;
 	uint64_t updated;	/* seconds since the epoch */
 	char source[256];
 	char target[256];

@@ -35,6 +35,8 @@ void cbt_clone_job_init(struct cbt_clone_job *job)
 	job->tfd = -1;
 	job->sfd = -1;
 	job->dev_lock = -1;
+	/* No closed epoch is this run's until cbt_clone_plan() says which are. */
+	job->first_ours = UINT64_MAX;
 }
 
 void cbt_clone_job_free(struct cbt_clone_job *job)
@@ -180,19 +182,19 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 					     r->info.epoch_current, r->start_why,
 					     sizeof(r->start_why));
 		if (!r->resumed && ours && r->tgt.found[0] && !r->force)
-			return cbt_err(-EEXIST, "target `%s' holds %s from an earlier clone that cannot"
+			return cbt_err_usage(-EEXIST, "target `%s' holds %s from an earlier clone that cannot"
 				       " be resumed (%s); --force starts over", r->target,
 				       r->tgt.found, r->start_why);
 	}
 
 	/*
 	 * Closed epochs that are not this clone's belong to someone else. A
-	 * killed run on this target (its state says incomplete) may have left
+	 * killed run on this target (its state says epochs_held) may have left
 	 * one closed, from its resume_epoch on: that one is ours to commit or
-	 * abort.
+	 * abort. One closed after a run that stopped cleanly is not.
 	 */
 	r->first_ours = r->info.epoch_current;
-	if (ours && !old.complete && old.resume_epoch < r->first_ours)
+	if (ours && old.epochs_held && old.resume_epoch < r->first_ours)
 		r->first_ours = old.resume_epoch;
 	for (size_t i = 0; i < r->info.nr_epochs; i++) {
 		const struct cbt_epoch_info *e = &r->info.epochs[i];
@@ -231,10 +233,22 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 	return 0;
 }
 
+/* Whether an epoch this run closed or took over is still closed. */
+static bool holds_ours(const struct cbt_clone_job *r)
+{
+	for (size_t i = 0; i < r->info.nr_epochs; i++)
+		if (r->info.epochs[i].state == CBT_EPOCH_CLOSED &&
+		    r->info.epochs[i].number >= r->first_ours)
+			return true;
+	return false;
+}
+
 int cbt_clone_begin(struct cbt_clone_job *r)
 {
 	/* Marked incomplete before the first write. */
 	r->st.complete = false;
+	r->st.epochs_held = holds_ours(r);
+	r->begun = true;
 	r->st.target_sum = clone_head_sum(r->target);
 	return save_state(r);
 }
@@ -442,6 +456,13 @@ static int do_pass(struct cbt_clone_job *r, bool final, bool freeze, enum clone_
 	}
 	if (*r->stop >= stop_at)
 		return cbt_err(-EINTR, "interrupted");
+	/* Killed from here until the commit, this pass leaves its epoch closed for the next run. */
+	if (!r->st.epochs_held) {
+		r->st.epochs_held = true;
+		ret = save_state(r);
+		if (ret)
+			return ret;
+	}
 	ret = cbt_snap_take(devs, 1, &so, &r->snap);
 	if (ret)
 		return cbt_err_prefix(ret, "taking the snapshot for pass %u", p.n);
@@ -570,6 +591,7 @@ static int do_pass(struct cbt_clone_job *r, bool final, bool freeze, enum clone_
 	r->st.copied_upto = 0;
 	r->st.last_epoch = r->snap.epoch;
 	r->st.complete = final;
+	r->st.epochs_held = false;
 	r->st.target_sum = clone_head_sum(r->target);
 	ret = save_state(r);
 	if (ret)
@@ -717,6 +739,13 @@ void cbt_clone_fail(struct cbt_clone_job *r, int ret)
 {
 	snprintf(r->why_failed, sizeof(r->why_failed), "%s",
 		 cbt_err_detail() ? cbt_err_detail() : strerror(-ret));
+	/*
+	 * A plan that failed closed no epoch and wrote nothing: the epochs
+	 * closed now are someone else's (a backup's, with its snapshot
+	 * attached), and the state file is an earlier run's.
+	 */
+	if (!r->begun)
+		return;
 	/* Tracking stays intact: this run's uncommitted epochs go back. */
 	abort_ours(r, r->aborted, sizeof(r->aborted));
 	if (r->have_snap) {
@@ -733,6 +762,8 @@ void cbt_clone_fail(struct cbt_clone_job *r, int ret)
 		/* Aborted epochs merged into the open one: resume from the oldest held. */
 		if (o > r->st.resume_epoch)
 			r->st.resume_epoch = o;
+		/* One whose abort failed is still the next run's to take over. */
+		r->st.epochs_held = holds_ours(r);
 	}
 	r->st.complete = false;
 	r->st.target_sum = clone_head_sum(r->target);

@@ -97,6 +97,7 @@ struct cbt_clone_job {
 	bool cow_filled;		/* the pass ended because the COW store filled up */
 	char start_why[512];
 	uint64_t first_ours;		/* closed epochs from here on are this run's */
+	bool begun;			/* cbt_clone_begin() ran: there is a state to keep */
 
 	struct cbt_clone_pass *passes;
 	size_t npasses;

@@ -198,16 +198,32 @@ static int blk_bytes(const char *path, int fd, uint64_t *bytes)
 	return 0;
 }
 
+/* @path names an existing block device: else -ENODEV or -ENOTBLK (exit status 5). */
+static int is_disk(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return errno == ENOENT ? cbt_err(-ENODEV, "%s does not exist", path) :
+			cbt_err(-errno, "%s: %s", path, strerror(errno));
+	if (!S_ISBLK(st.st_mode))
+		return cbt_err(-ENOTBLK, "%s is not a block device (a whole disk)", path);
+	return 0;
+}
+
 /* Read the source's label and partitions into @pl. */
 static int read_source(struct mig_plan *pl)
 {
-	struct fdisk_context *cxt = fdisk_new_context();
+	struct fdisk_context *cxt;
 	struct fdisk_table *tb = NULL;
 	struct fdisk_iter *itr = NULL;
 	struct fdisk_partition *pa;
 	char *id = NULL;
-	int ret;
+	int ret = is_disk(pl->src);
 
+	if (ret)
+		return ret;
+	cxt = fdisk_new_context();
 	if (!cxt)
 		return -ENOMEM;
 	ret = fdisk_assign_device(cxt, pl->src, 1);
@@ -344,7 +360,7 @@ static int check_target(struct mig_plan *pl, bool force)
 	if (stat(pl->src, &ss))
 		return cbt_err(-errno, "%s: %s", pl->src, strerror(errno));
 	if (stat(pl->tgt, &ts))
-		return cbt_err(-errno, "%s: %s", pl->tgt, strerror(errno));
+		return is_disk(pl->tgt);
 	if (S_ISBLK(ts.st_mode) && ts.st_rdev == ss.st_rdev)
 		return cbt_err(-EINVAL, "%s is the source disk itself", pl->tgt);
 	fd = open(pl->tgt, O_RDONLY | O_EXCL | O_CLOEXEC);
