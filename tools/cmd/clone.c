@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "clone/run.h"
@@ -247,10 +248,45 @@ static void print_start(struct cbt_clone_job *r, const struct out *o)
 	fflush(stdout);
 }
 
+#ifdef CBT_TEST_HOOKS
+/* The progress report the hook passes on to (the terminal's, or none). */
+static void (*hook_next)(struct cbt_clone_job *r, uint64_t done, uint64_t total);
+
+/*
+ * The test build's CBT_CLONE_HOOK: a shell command run once, inside pass
+ * 1's copy after its first write (CBT_CLONE_STEP "pass 1 DONE/TOTAL",
+ * CBT_PID the tool's pid), a fixed point for tests/vm to change the world
+ * mid-clone without sleeps. A progress report cannot fail the copy: a
+ * failing hook is printed. The installed tool runs nothing from its
+ * environment.
+ */
+static void hook_progress(struct cbt_clone_job *r, uint64_t done, uint64_t total)
+{
+	static bool fired;
+	char step[64], pid[32];
+	const char *hook = getenv("CBT_CLONE_HOOK");
+
+	if (!fired && hook && r->pass_n == 1 && done && done < total) {
+		fired = true;
+		snprintf(step, sizeof(step), "pass 1 %" PRIu64 "/%" PRIu64, done, total);
+		setenv("CBT_CLONE_STEP", step, 1);
+		snprintf(pid, sizeof(pid), "%d", (int)getpid());
+		setenv("CBT_PID", pid, 1);
+		fflush(NULL);
+		if (system(hook))
+			fprintf(stderr, "cbt clone: CBT_CLONE_HOOK `%s' failed at %s\n", hook, step);
+	}
+	if (hook_next)
+		hook_next(r, done, total);
+}
+#endif
+
 /* ---- The run -------------------------------------------------------------- */
 
 static int fail(struct cbt_clone_job *r, struct out *o, int ret)
 {
+	int status;
+
 	if (o->progress)
 		clear_progress(r);
 	cbt_clone_fail(r, ret);
@@ -258,18 +294,23 @@ static int fail(struct cbt_clone_job *r, struct out *o, int ret)
 		print_json_summary(r, o, ret == -EINTR ? "interrupted" : "failed", false, 0,
 				   r->why_failed);
 	fprintf(stderr, "cbt clone: %s\n", ret == -EINTR ? "interrupted" : r->why_failed);
-	fprintf(stderr, "cbt clone: the target is incomplete (%s); the source is untouched and"
-		" its tracking intact%s%s%s; run the same command again to resume\n",
-		r->state_path, r->aborted[0] ? " (epochs " : "", r->aborted,
-		r->aborted[0] ? " aborted)" : "");
 	/*
-	 * The documented statuses (a target that went away: 5, a target or
+	 * The documented statuses (a device that went away: 5, a target or
 	 * state file out of space: 6); a COW store that filled up is not the
 	 * storage's fault but the --cow size's: 1, as documented.
 	 */
-	if (ret == -EINTR || r->cow_filled)
-		return CBT_EXIT_ERROR;
-	return cbt_exit_status(ret);
+	status = ret == -EINTR || r->cow_filled ? CBT_EXIT_ERROR : cbt_exit_status(ret);
+	/* A device gone may be the source's tracking: then it is not intact, say nothing of it. */
+	if (status == CBT_EXIT_DEVICE)
+		fprintf(stderr, "cbt clone: the target is incomplete (%s); the source is untouched;"
+			" run the same command again once the device is back (it starts over if"
+			" the source's tracking was lost)\n", r->state_path);
+	else
+		fprintf(stderr, "cbt clone: the target is incomplete (%s); the source is untouched"
+			" and its tracking intact%s%s%s; run the same command again to resume\n",
+			r->state_path, r->aborted[0] ? " (epochs " : "", r->aborted,
+			r->aborted[0] ? " aborted)" : "");
+	return status;
 }
 
 static int run_clone(struct cbt_clone_job *r, struct out *o)
@@ -482,6 +523,10 @@ int clone_main(int argc, char *argv[])
 		r.report.progress = report_progress;
 		r.report.progress_end = clear_progress;
 	}
+#ifdef CBT_TEST_HOOKS
+	hook_next = r.report.progress;
+	r.report.progress = hook_progress;
+#endif
 
 	r.stop = catch_stop_signals();
 	ret = run_clone(&r, &o);

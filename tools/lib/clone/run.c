@@ -224,9 +224,14 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 	/* Keep the target to ourselves while we write it. */
 	r->tfd = clone_open(r->target, O_WRONLY | (r->tgt.is_blk ? O_EXCL : 0), &r->tdirect);
 	if (r->tfd < 0) {
+		/*
+		 * Another opener got there between the checks and this open:
+		 * the same refusal as clone_check_target()'s, so the same exit
+		 * status (2, a refused target).
+		 */
 		if (r->tfd == -EBUSY)
-			return cbt_err(-EBUSY, "target `%s' is in use (an exclusive open failed)",
-				       r->target);
+			return cbt_err_usage(-EBUSY, "target `%s' is in use (an exclusive open"
+					     " failed)", r->target);
 		return cbt_err(r->tfd, "opening target `%s': %s", r->target, strerror(-r->tfd));
 	}
 
