@@ -335,7 +335,8 @@ int migrate_main(int argc, char *argv[])
 		usage(stderr);
 		return CBT_EXIT_USAGE;
 	}
-	ret = mig_plan_build(&j.plan, argv[optind], argv[optind + 1], grow, force);
+	ret = mig_plan_build(&j.plan, argv[optind], argv[optind + 1], grow, force,
+			     j.state_dir);
 	if (ret) {
 		cbt_perror("migrate", ret);
 		status = cbt_exit_status(ret);

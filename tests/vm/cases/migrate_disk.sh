@@ -12,8 +12,9 @@
 # shrink; a target holding another table; a target in use; a shrink on a
 # kernel without dm-zero; the source itself as the target; tracked
 # partitions without --cow, exit status 2; an MBR source with an extended
-# partition) leave the target byte-identical. Root with a backup's snapshot
-# attached fails the migration at root, and the backup's closed epoch stays. The larger
+# partition; root with a backup's snapshot attached, or its epoch closed:
+# refused by the plan with the clone's message, exit status 1, the backup's
+# epoch left closed) leave the target byte-identical. The larger
 # target's run is stopped by SIGTERM during root's live copy (exit status
 # 1, a message saying so and what to do); the same command again resumes
 # that copy. An LVM PV partition (its VG inactive: copied) migrated onto a
@@ -196,20 +197,41 @@ grep -q '"resized": "shrunk with resize2fs"' "$W/small.json" || fail "root was n
 check_target "$SMALL" $((-16 * 2048))
 bg_stop writer
 
-# A backup in progress on root (its snapshot attached, its epoch closed):
-# root's live copy is refused, and the backup's epoch is left to it.
-log "root with a backup's snapshot attached: migrate fails at root, the backup's epoch stays closed"
+# A backup in progress on root (its snapshot attached, its epoch closed;
+# then its epoch alone): root's live copy is refused by the plan, before
+# anything is written, and the backup's epoch is left to it. The target's
+# boot code and BIOS boot partition are scribbled over first: a run that
+# wrote the table and copied the partitions before root would restore them.
+# target_sums: the target's first MiB (boot code, GPT), partitions 1 and 3.
+target_sums() {
+	echo "$(dd if="$SMALL" bs=1M count=1 status=none | md5sum) $(md5_of "${SMALL}1") $(md5_of "${SMALL}3")"
+}
+assert_cmd dd if=/dev/urandom of="$SMALL" bs=440 count=1 conv=notrunc,fsync status=none
+assert_cmd dd if=/dev/urandom of="${SMALL}1" bs=64k count=16 conv=fsync status=none
+log "root with a backup's snapshot attached: migrate is refused, nothing written, the backup's epoch stays closed"
 assert_cmd cbt snapshot take root --cow "$COW"
 closed=$(cbt status root | sed -n 's/^  epoch \([0-9]*\): closed.*/\1/p')
 [ -n "$closed" ] || fail "no closed epoch after the snapshot"
+before=$(target_sums)
 rc=0
 cbt migrate "$S" "$SMALL" --cow "$COW" --state-dir "$W/state" >"$W/out" 2>"$W/err" || rc=$?
 cat "$W/err"
+assert_eq "$(target_sums)" "$before" "$SMALL (first MiB, partitions 1, 3) after the refusal"
 assert_eq "$rc" 1 "exit status with root's snapshot attached"
-grep -q 'root already has a snapshot attached' "$W/err" || fail "no word of root's snapshot"
+assert_eq "$(cat "$W/err")" "migrate: partition 5 (${S}5): root already has a snapshot attached (\`cbt snapshot list'); drop it first (\`cbt snapshot drop root')" \
+	"the message with root's snapshot attached"
 cbt status root
 cbt status root | grep -q "epoch $closed: closed" || fail "migrate ended the backup's epoch $closed"
 assert_cmd cbt snapshot drop root
+log "root with a backup's epoch closed: migrate is refused, nothing written"
+rc=0
+cbt migrate "$S" "$SMALL" --cow "$COW" --state-dir "$W/state" >"$W/out" 2>"$W/err" || rc=$?
+cat "$W/err"
+assert_eq "$(target_sums)" "$before" "$SMALL (first MiB, partitions 1, 3) after the refusal"
+assert_eq "$rc" 1 "exit status with root's epoch $closed closed"
+assert_eq "$(cat "$W/err")" "migrate: partition 5 (${S}5): root has epoch $closed closed, waiting for commit or abort (a backup in progress?); finish it first (\`cbt epoch commit|abort root $closed')" \
+	"the message with root's epoch closed"
+cbt status root | grep -q "epoch $closed: closed" || fail "migrate ended the backup's epoch $closed"
 assert_cmd cbt epoch abort root "$closed"
 bg_check writer
 

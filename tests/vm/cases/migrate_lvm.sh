@@ -10,7 +10,9 @@
 # both filesystems, raw and web equal the source's, every writer file
 # synced before the migration began is there with its md5, the free
 # extents on the target are still zero. Refused with the reason, the
-# target untouched: a target too small for the PV's last extent in use.
+# target untouched: a target too small for the PV's last extent in use; the
+# tracked LV with a backup's snapshot attached (the clone's message, exit
+# status 1, the backup's epoch left closed).
 # And a copy that differs from its source (an unmounted partition written
 # behind cbt's back during its copy) fails with exit status 1, not 4.
 # disks: 160M 320M 112M 64M 48M 48M
@@ -109,6 +111,24 @@ cat "$W/out" "$W/err"
 grep -q "${S}1 cannot shrink to .*: its LVM PV has an extent in use (LV raw) up to 61 MiB" "$W/err" ||
 	fail "the refusal does not say why"
 assert_eq "$(md5_of "$TINY")" "$before" "$TINY after the refusal"
+
+# A backup in progress on data (its snapshot attached, its epoch closed):
+# refused by the plan with the clone's message, before the table, the
+# other LVs or the PV's metadata are written; the backup's epoch stays.
+log "refused: data with a backup's snapshot attached"
+assert_cmd cbt snapshot take lvdata --cow "$COW"
+closed=$(cbt status lvdata | sed -n 's/^  epoch \([0-9]*\): closed.*/\1/p')
+[ -n "$closed" ] || fail "no closed epoch after the snapshot"
+rc=0
+cbt migrate "$S" "$BIG" --cow "$COW" --state-dir "$W/state" >"$W/out" 2>"$W/err" || rc=$?
+cat "$W/err"
+assert_eq "$(md5_of "$BIG")" "$zero_big" "$BIG after the refusal"
+assert_eq "$rc" 1 "exit status with data's snapshot attached"
+assert_eq "$(cat "$W/err")" "migrate: partition 1 (${S}1): LV data: lvdata already has a snapshot attached (\`cbt snapshot list'); drop it first (\`cbt snapshot drop lvdata')" \
+	"the message with data's snapshot attached"
+cbt status lvdata | grep -q "epoch $closed: closed" || fail "migrate ended the backup's epoch $closed"
+assert_cmd cbt snapshot drop lvdata
+assert_cmd cbt epoch abort lvdata "$closed"
 
 # check_target T JSON: T holds the source's VG, alone.
 check_target() {

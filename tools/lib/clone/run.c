@@ -64,11 +64,11 @@ uint64_t cbt_clone_total_ns(const struct cbt_clone_job *job)
 
 /* ---- The state file ------------------------------------------------------ */
 
-static int load_state(struct cbt_clone_job *r, struct clone_state *s)
+static int load_state(const char *path, struct clone_state *s)
 {
 	char buf[8192];
 	size_t n;
-	FILE *f = fopen(r->state_path, "r");
+	FILE *f = fopen(path, "r");
 
 	if (!f)
 		return -errno;
@@ -121,7 +121,65 @@ uint64_t clone_oldest_held(const struct cbt_dev_info *d)
 	return d->nr_epochs ? d->epochs[0].number : d->epoch_current;
 }
 
+static void state_path(const char *state_dir, const char *target, char *buf, size_t len)
+{
+	char id[200];
+
+	clone_target_id(target, id, sizeof(id));
+	snprintf(buf, len, "%s/clone-%s.json", state_dir, id);
+}
+
 /* ---- Setup ------------------------------------------------------------- */
+
+static int check_snapshot(const struct cbt_dev_info *info)
+{
+	if (info->snap.present)
+		return cbt_err(-EBUSY, "%s already has a snapshot attached (`cbt snapshot list');"
+			       " drop it first (`cbt snapshot drop %s')", info->name, info->name);
+	return 0;
+}
+
+/*
+ * Closed epochs that are not this clone's belong to someone else. A
+ * killed run on this target (its state @old, when it is this device's,
+ * says epochs_held) may have left one closed, from its resume_epoch on:
+ * that one is ours to commit or abort. One closed after a run that
+ * stopped cleanly is not. @first_ours: the first closed epoch that is ours.
+ */
+static int check_epochs(const struct cbt_dev_info *info, const struct clone_state *old,
+			uint64_t *first_ours)
+{
+	*first_ours = info->epoch_current;
+	if (old && old->epochs_held && old->resume_epoch < *first_ours)
+		*first_ours = old->resume_epoch;
+	for (size_t i = 0; i < info->nr_epochs; i++) {
+		const struct cbt_epoch_info *e = &info->epochs[i];
+
+		if (e->state == CBT_EPOCH_CLOSED && e->number < *first_ours)
+			return cbt_err(-EBUSY, "%s has epoch %" PRIu64 " closed, waiting for commit or"
+				       " abort (a backup in progress?); finish it first (`cbt epoch"
+				       " commit|abort %s %" PRIu64 "')", info->name, e->number,
+				       info->name, e->number);
+	}
+	return 0;
+}
+
+int cbt_clone_check_source(const struct cbt_dev_info *info, const char *target,
+			   const char *state_dir)
+{
+	struct clone_state old;
+	char path[PATH_MAX];
+	uint64_t first_ours;
+	bool ours;
+	int ret = check_snapshot(info);
+
+	if (ret)
+		return ret;
+	state_path(state_dir, target, path, sizeof(path));
+	ours = !load_state(path, &old) && !memcmp(old.uuid, info->uuid, 16);
+	cbt_err_clear();
+	return check_epochs(info, ours ? &old : NULL, &first_ours);
+}
 
 int cbt_clone_plan(struct cbt_clone_job *r)
 {
@@ -129,7 +187,6 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 	struct clone_state old;
 	struct stat st;
 	dev_t cow = 0;
-	char id[200];
 	bool have_old, ours = false;
 	int ret;
 
@@ -148,9 +205,9 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 	r->freeze = r->freeze_opt == -1 ? r->fs_mounted : r->freeze_opt;
 	r->cfg.freeze = r->freeze;
 
-	if (r->info.snap.present)
-		return cbt_err(-EBUSY, "%s already has a snapshot attached (`cbt snapshot list');"
-			       " drop it first (`cbt snapshot drop %s')", r->info.name, r->info.name);
+	ret = check_snapshot(&r->info);
+	if (ret)
+		return ret;
 
 	/* What the source is built on, and the COW device. */
 	clone_stack_add(&clone_env_default, &src, makedev(r->info.major, r->info.minor));
@@ -160,9 +217,8 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 		cow = st.st_rdev;
 
 	/* A state file from an earlier run on this target. */
-	clone_target_id(r->target, id, sizeof(id));
-	snprintf(r->state_path, sizeof(r->state_path), "%s/clone-%s.json", r->state_dir, id);
-	have_old = !load_state(r, &old);
+	state_path(r->state_dir, r->target, r->state_path, sizeof(r->state_path));
+	have_old = !load_state(r->state_path, &old);
 	r->had_state = have_old;
 	cbt_err_clear();
 	ours = have_old && !memcmp(old.uuid, r->info.uuid, 16);
@@ -187,24 +243,9 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 				       r->tgt.found, r->start_why);
 	}
 
-	/*
-	 * Closed epochs that are not this clone's belong to someone else. A
-	 * killed run on this target (its state says epochs_held) may have left
-	 * one closed, from its resume_epoch on: that one is ours to commit or
-	 * abort. One closed after a run that stopped cleanly is not.
-	 */
-	r->first_ours = r->info.epoch_current;
-	if (ours && old.epochs_held && old.resume_epoch < r->first_ours)
-		r->first_ours = old.resume_epoch;
-	for (size_t i = 0; i < r->info.nr_epochs; i++) {
-		const struct cbt_epoch_info *e = &r->info.epochs[i];
-
-		if (e->state == CBT_EPOCH_CLOSED && e->number < r->first_ours)
-			return cbt_err(-EBUSY, "%s has epoch %" PRIu64 " closed, waiting for commit or"
-				       " abort (a backup in progress?); finish it first (`cbt epoch"
-				       " commit|abort %s %" PRIu64 "')", r->info.name, e->number,
-				       r->info.name, e->number);
-	}
+	ret = check_epochs(&r->info, ours ? &old : NULL, &r->first_ours);
+	if (ret)
+		return ret;
 
 	if (r->resumed) {
 		r->st = old;

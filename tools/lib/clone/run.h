@@ -137,6 +137,16 @@ int cbt_clone_release(struct cbt_clone_job *job);
 void cbt_clone_fail(struct cbt_clone_job *job, int ret);
 void cbt_clone_job_free(struct cbt_clone_job *job);
 
+/*
+ * Whether @info can be cloned onto @target now, as cbt_clone_plan() checks
+ * it: no snapshot attached, no closed epoch but those an earlier killed
+ * run onto @target left (its state file in @state_dir). 0, or -EBUSY with
+ * cbt_clone_plan()'s message. For a caller that must refuse before it
+ * writes anything (cbt migrate's plan); cbt_clone_plan() checks again.
+ */
+int cbt_clone_check_source(const struct cbt_dev_info *info, const char *target,
+			   const char *state_dir);
+
 /* The oldest epoch the kernel holds for @d (the open one if none is closed). */
 uint64_t clone_oldest_held(const struct cbt_dev_info *d);
 /* Wall time of the passes so far. */

@@ -128,8 +128,7 @@ static int clone_lv(struct mig_job *j, size_t i, struct mig_lv *lv, struct mig_r
 
 	if (stat(p->tgt, &st))
 		return cbt_err(-errno, "%s: %s", p->tgt, strerror(errno));
-	if (snprintf(name, sizeof(name), "cbt-migrate-%s-%s", b ? b + 1 : p->tgt, lv->name) >=
-	    (int)sizeof(name))
+	if (mig_dm_name(p, lv, name, sizeof(name)) >= (int)sizeof(name))
 		return cbt_err(-ENAMETOOLONG, "LV %s: its name is too long for a device-mapper"
 			       " device cbt-migrate-%s-%s", lv->name, b ? b + 1 : p->tgt, lv->name);
 	snprintf(target, sizeof(target), "/dev/mapper/%s", name);

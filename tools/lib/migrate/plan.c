@@ -19,6 +19,7 @@
 #include <libfdisk/libfdisk.h>
 #include <linux/fs.h>
 
+#include "clone/run.h"
 #include "fsmap/fsmap.h"
 #include "kernel/device.h"
 #include "kernel/dmops.h"
@@ -451,8 +452,49 @@ static int check_dm_zero(const struct mig_part *p)
 	return cbt_dm_remove(name);
 }
 
+int mig_dm_name(const struct mig_part *p, const struct mig_lv *lv, char *name, size_t len)
+{
+	const char *b = strrchr(p->tgt, '/');
+
+	if (lv)
+		return snprintf(name, len, "cbt-migrate-%s-%s", b ? b + 1 : p->tgt, lv->name);
+	return snprintf(name, len, "cbt-migrate-%s", b ? b + 1 : p->tgt);
+}
+
+/*
+ * Whether the cbt device @cbt, on partition @p (or its LV @lv), can be
+ * cloned now, as the clone of it will check (a snapshot attached, a closed
+ * epoch of a backup): refused here, before the table is written, with the
+ * message the clone would give. The clone's target decides which state
+ * file says what an earlier run left.
+ */
+static int check_tracked(const struct mig_part *p, const struct mig_lv *lv, const char *cbt,
+			 const struct cbt_dev_info *infos, size_t nr, const char *state_dir)
+{
+	char target[CBT_DM_NAME_LEN + 16];
+	size_t i;
+	int ret;
+
+	for (i = 0; i < nr && strcmp(infos[i].name, cbt); i++)
+		;
+	if (i == nr)
+		return 0;
+	if (lv || p->new_size < p->size) {
+		snprintf(target, sizeof(target), "/dev/mapper/");
+		mig_dm_name(p, lv, target + strlen(target), sizeof(target) - strlen(target));
+	} else {
+		snprintf(target, sizeof(target), "%s", p->tgt);
+	}
+	ret = cbt_clone_check_source(&infos[i], target, state_dir);
+	if (ret && lv)
+		cbt_err_prefix(ret, "LV %s", lv->name);
+	if (ret)
+		cbt_err_prefix(ret, "partition %zu (%s)", p->partno + 1, p->src);
+	return ret;
+}
+
 int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
-		   unsigned int grow_partno, bool force)
+		   unsigned int grow_partno, bool force, const char *state_dir)
 {
 	struct cbt_dev_info *infos = NULL;
 	struct cbt_nl *nl = NULL;
@@ -488,6 +530,14 @@ int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
 				      p->held_by, p->held_by);
 			break;
 		}
+		if (p->method == MIG_TRACKED)
+			ret = check_tracked(p, NULL, p->cbt, infos, nr, state_dir);
+		for (size_t k = 0; p->pv && k < p->pv->nlv && !ret; k++)
+			if (p->pv->lv[k].method == MIG_TRACKED)
+				ret = check_tracked(p, &p->pv->lv[k], p->pv->lv[k].cbt, infos, nr,
+						    state_dir);
+		if (ret)
+			break;
 		if (p->method == MIG_LVM) {
 			pl->copy_bytes += p->copy_bytes;
 			if (p->new_size < p->size)

@@ -86,10 +86,12 @@ int mig_layout(struct mig_plan *pl, unsigned int grow_partno);
  * -EBUSY when something holds it). A target holding a partition table or
  * a filesystem is refused (-EEXIST) unless @force or the table is this
  * source's (an earlier run: @pl->again). Checks that every partition that
- * must shrink can (mig_check_shrink()). Writes nothing.
+ * must shrink can (mig_check_shrink()), and that every tracked partition
+ * or LV can be cloned now (cbt_clone_check_source(), the clone's state
+ * files in @state_dir). Writes nothing.
  */
 int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
-		   unsigned int grow_partno, bool force);
+		   unsigned int grow_partno, bool force, const char *state_dir);
 void mig_plan_free(struct mig_plan *pl);
 
 /*
@@ -109,6 +111,14 @@ int mig_no_dm_zero(const struct mig_part *p);
  */
 int mig_check_shrink(const char *part, const char *fstype, uint64_t bytes, uint64_t new_bytes,
 		     bool live);
+
+/*
+ * The temporary device-mapper device partition @p is written through: for
+ * a shrink ("cbt-migrate-<partition>", @lv NULL) or for LV @lv
+ * ("cbt-migrate-<partition>-<lv>"). snprintf()'s result.
+ */
+struct mig_lv;
+int mig_dm_name(const struct mig_part *p, const struct mig_lv *lv, char *name, size_t len);
 
 /*
  * The devices built on @dev (its holders in sysfs): @cbt gets the cbt

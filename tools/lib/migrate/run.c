@@ -512,10 +512,9 @@ static int shrink_dev(const struct mig_plan *pl, const struct mig_part *p, char 
 	uint64_t f = pl->sector / 512;
 	char params[64];
 	struct stat st;
-	const char *b = strrchr(p->tgt, '/');
 	int ret;
 
-	snprintf(name, len, "cbt-migrate-%s", b ? b + 1 : p->tgt);
+	mig_dm_name(p, NULL, name, len);
 	if (!create)
 		return cbt_dm_remove(name);
 	if (stat(p->tgt, &st))
