@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "qemu/export.h"
@@ -247,9 +248,27 @@ int cbt_qemu_export_start(struct cbt_qemu_export *e, int listen_fd)
 void cbt_qemu_export_stop(struct cbt_qemu_export *e)
 {
 	if (e->server > 0) {
+		/*
+		 * qemu-nbd can miss a SIGTERM that comes while it is still
+		 * starting (seen once under load: it stayed in ppoll and we
+		 * in wait4 until the test's timer): give it 10 s, then kill.
+		 */
+		const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
+		pid_t r = 0;
+
 		kill(e->server, SIGTERM);
-		while (waitpid(e->server, NULL, 0) < 0 && errno == EINTR)
-			;
+		for (int i = 0; i < 1000 && r == 0; i++) {
+			r = waitpid(e->server, NULL, WNOHANG);
+			if (r < 0 && errno == EINTR)
+				r = 0;
+			if (r == 0)
+				nanosleep(&tick, NULL);
+		}
+		if (r == 0) {
+			kill(e->server, SIGKILL);
+			while (waitpid(e->server, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
 		e->server = 0;
 	}
 	if (e->dir[0]) {
