@@ -6,7 +6,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/pidfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -18,6 +21,12 @@
 
 /* qemu-io refuses a request over BDRV_REQUEST_MAX_BYTES (2 GiB - 512 B). */
 #define QEMU_IO_MAX_BYTES (1ULL << 30)
+
+/* How long qemu-nbd may take to open the overlay and start serving. */
+#define SERVER_START_MS (120 * 1000)
+/* How long it may take to end after a SIGTERM, and how often it is sent. */
+#define SERVER_STOP_MS (10 * 1000)
+#define SERVER_TERM_EVERY_MS 500
 
 /* In the child: signals as a fresh program expects them, not as this one set them. */
 static void child_signals(void)
@@ -136,7 +145,7 @@ static int dirty_ranges(const struct cbt_qemu_export *e, const char *file,
 int cbt_qemu_export_prepare(struct cbt_qemu_export *e, const struct cbt_extents *changed)
 {
 	const char *run_dir = getenv("CBT_RUN_DIR") ? getenv("CBT_RUN_DIR") : "/run/cbt";
-	char scratch[4200], size[32], gran[32], backing[4200];
+	char scratch[4200], pid_file[4200], size[32], gran[32], backing[4200];
 	int ret;
 
 	if (mkdir(run_dir, 0700) && errno != EEXIST)
@@ -144,7 +153,9 @@ int cbt_qemu_export_prepare(struct cbt_qemu_export *e, const struct cbt_extents 
 	snprintf(e->dir, sizeof(e->dir), "%s/serve-%s", run_dir, e->tag);
 	snprintf(scratch, sizeof(scratch), "%s/changed.qcow2", e->dir);
 	snprintf(e->overlay, sizeof(e->overlay), "%s/export.qcow2", e->dir);
+	snprintf(pid_file, sizeof(pid_file), "%s/qemu-nbd.pid", e->dir);
 	/* A dead run's files: ours alone, as the device's lock is held. */
+	unlink(pid_file);
 	unlink(scratch);
 	unlink(e->overlay);
 	rmdir(e->dir);
@@ -189,18 +200,107 @@ int cbt_qemu_export_prepare(struct cbt_qemu_export *e, const struct cbt_extents 
 	return ret;
 }
 
+/* The server's state in its pid file: 1 when it holds @pid (qemu-nbd is ready), else 0. */
+static int pid_file_says(const char *path, pid_t pid)
+{
+	char buf[32], want[32];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	snprintf(want, sizeof(want), "%d\n", (int)pid);
+	return !strcmp(buf, want);
+}
+
+/* The server ended: reap it and say how. */
+static int server_ended(struct cbt_qemu_export *e, const char *when)
+{
+	int st;
+
+	while (waitpid(e->server, &st, 0) < 0 && errno == EINTR)
+		;
+	e->server = 0;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
+		return cbt_err(-ENOENT, "qemu-nbd could not be run (is qemu-utils installed?)");
+	return cbt_err(-EPIPE, "qemu-nbd ended %s (%s %d)", when,
+		       WIFEXITED(st) ? "exit status" : "signal",
+		       WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+}
+
+/*
+ * qemu-nbd writes its pid file once it listens and exports, just before
+ * its main loop: wait for that (or its end). Until then it would lose a
+ * SIGTERM (qemu-nbd.c sets its state to RUNNING only as the loop starts,
+ * over the TERMINATE its signal handler set), and "serving" would be
+ * said of a server that may still fail to open the overlay.
+ */
+static int wait_until_serving(struct cbt_qemu_export *e, const char *pid_file)
+{
+	struct pollfd pfd[2] = { { .events = POLLIN }, { .events = POLLIN } };
+	int ret = 0, left = SERVER_START_MS;
+
+	pfd[0].fd = pidfd_open(e->server, 0);
+	if (pfd[0].fd < 0)
+		return cbt_err(-errno, "pidfd_open: %s", strerror(errno));
+	pfd[1].fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (pfd[1].fd < 0 || inotify_add_watch(pfd[1].fd, e->dir, IN_MODIFY | IN_CLOSE_WRITE) < 0) {
+		ret = cbt_err(-errno, "inotify on %s: %s", e->dir, strerror(errno));
+		goto out;
+	}
+	/* Checked after the watch is set: a write before it is not missed. */
+	while (!pid_file_says(pid_file, e->server)) {
+		char events[4096];
+		struct timespec t0, t1;
+		int n;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		n = poll(pfd, 2, left);
+		if (n < 0 && errno != EINTR) {
+			ret = cbt_err(-errno, "poll: %s", strerror(errno));
+			break;
+		}
+		if (pfd[0].revents) {
+			ret = server_ended(e, "before serving");
+			break;
+		}
+		while (read(pfd[1].fd, events, sizeof(events)) > 0)
+			;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left -= (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		if (left <= 0) {
+			ret = cbt_err(-ETIMEDOUT, "qemu-nbd did not start serving within %d s",
+				      SERVER_START_MS / 1000);
+			break;
+		}
+	}
+out:
+	if (pfd[1].fd >= 0)
+		close(pfd[1].fd);
+	close(pfd[0].fd);
+	return ret;
+}
+
 int cbt_qemu_export_start(struct cbt_qemu_export *e, int listen_fd)
 {
-	char tls_obj[4200];
-	char *argv[16];
+	char tls_obj[4200], pid_file[4200], pid_opt[4300];
+	char *argv[18];
 	pid_t parent;
-	int n = 0;
+	int n = 0, ret;
 
+	snprintf(pid_file, sizeof(pid_file), "%s/qemu-nbd.pid", e->dir);
+	snprintf(pid_opt, sizeof(pid_opt), "--pid-file=%s", pid_file);
 	argv[n++] = "qemu-nbd";
 	argv[n++] = "--read-only";
 	argv[n++] = "--persistent";
 	argv[n++] = "--shared=16";
 	argv[n++] = "--format=qcow2";
+	argv[n++] = pid_opt;
 	argv[n++] = "--bitmap";
 	argv[n++] = (char *)e->bitmap;
 	if (e->tls_dir) {
@@ -213,6 +313,7 @@ int cbt_qemu_export_start(struct cbt_qemu_export *e, int listen_fd)
 	argv[n++] = e->overlay;
 	argv[n] = NULL;
 
+	unlink(pid_file);
 	parent = getpid();
 	fflush(NULL);
 	e->server = fork();
@@ -242,36 +343,47 @@ int cbt_qemu_export_start(struct cbt_qemu_export *e, int listen_fd)
 		fprintf(stderr, "cbt: qemu-nbd: %s\n", strerror(errno));
 		_exit(127);
 	}
-	return 0;
+	ret = wait_until_serving(e, pid_file);
+	if (ret && e->server > 0)
+		cbt_qemu_export_stop(e);
+	return ret;
 }
 
 void cbt_qemu_export_stop(struct cbt_qemu_export *e)
 {
 	if (e->server > 0) {
 		/*
-		 * qemu-nbd can miss a SIGTERM that comes while it is still
-		 * starting (seen once under load: it stayed in ppoll and we
-		 * in wait4 until the test's timer): give it 10 s, then kill.
+		 * SIGTERM again every half second: one that comes in the
+		 * instant between the pid file and qemu-nbd's main loop is
+		 * lost (see wait_until_serving()). SIGKILL after 10 s.
 		 */
-		const struct timespec tick = { .tv_nsec = 10 * 1000 * 1000 };
-		pid_t r = 0;
+		struct pollfd pfd = { .fd = pidfd_open(e->server, 0), .events = POLLIN };
+		int waited = 0;
 
-		kill(e->server, SIGTERM);
-		for (int i = 0; i < 1000 && r == 0; i++) {
-			r = waitpid(e->server, NULL, WNOHANG);
-			if (r < 0 && errno == EINTR)
-				r = 0;
-			if (r == 0)
-				nanosleep(&tick, NULL);
+		while (waited < SERVER_STOP_MS) {
+			int r;
+
+			kill(e->server, SIGTERM);
+			if (pfd.fd < 0)
+				break;
+			r = poll(&pfd, 1, SERVER_TERM_EVERY_MS);
+			if (r > 0 || (r < 0 && errno != EINTR))
+				break;
+			waited += SERVER_TERM_EVERY_MS;
 		}
-		if (r == 0) {
+		if (pfd.fd >= 0 && waited >= SERVER_STOP_MS)
 			kill(e->server, SIGKILL);
-			while (waitpid(e->server, NULL, 0) < 0 && errno == EINTR)
-				;
-		}
+		if (pfd.fd >= 0)
+			close(pfd.fd);
+		while (waitpid(e->server, NULL, 0) < 0 && errno == EINTR)
+			;
 		e->server = 0;
 	}
 	if (e->dir[0]) {
+		char pid_file[4200];
+
+		snprintf(pid_file, sizeof(pid_file), "%s/qemu-nbd.pid", e->dir);
+		unlink(pid_file);
 		if (e->overlay[0])
 			unlink(e->overlay);
 		rmdir(e->dir);

@@ -49,10 +49,15 @@ struct cbt_qemu_export {
 int cbt_qemu_export_prepare(struct cbt_qemu_export *e, const struct cbt_extents *changed);
 /*
  * Step 3: start qemu-nbd on @listen_fd (a listening stream socket; the
- * caller keeps its own copy). The server gets SIGTERM if this process dies.
+ * caller keeps its own copy) and return once it serves (its pid file, in
+ * the scratch directory, holds its pid), or fail if it ends first or takes
+ * over 120 s. The server gets SIGTERM if this process dies.
  */
 int cbt_qemu_export_start(struct cbt_qemu_export *e, int listen_fd);
-/* Stop the server (SIGTERM, waited for) and remove the scratch directory. */
+/*
+ * Stop the server (SIGTERM, sent again every 500 ms, SIGKILL after 10 s;
+ * waited for) and remove the scratch directory.
+ */
 void cbt_qemu_export_stop(struct cbt_qemu_export *e);
 
 #endif /* CBT_QEMU_EXPORT_H */
