@@ -278,6 +278,29 @@ static void engine_choice(void)
 	unsetenv("CBT_CLONE_IO");
 }
 
+/* --rate: steady copies are spaced by the rate; a stall earns at most 100 ms of burst. */
+static void rate_due(void)
+{
+	const uint64_t ms = 1000000ULL, rate = 8 << 20;	/* 8 MiB/s: 1 MiB per 125 ms */
+	uint64_t due = 1000 * ms;
+
+	/* On time: each MiB is due 125 ms after the one before. */
+	due = clone_rate_due(due, 1000 * ms, 1 << 20, rate);
+	CHECK_EQ(due, 1125 * ms);
+	due = clone_rate_due(due, 1125 * ms, 1 << 20, rate);
+	CHECK_EQ(due, 1250 * ms);
+	/* Slow copies within the slack keep their credit: 50 ms late, still due 1375 ms. */
+	due = clone_rate_due(due, 1300 * ms, 1 << 20, rate);
+	CHECK_EQ(due, 1375 * ms);
+	/* A 10 s stall: the credit is 100 ms, not 10 s of copies at full speed. */
+	due = clone_rate_due(due, 11375 * ms, 1 << 20, rate);
+	CHECK_EQ(due, 11400 * ms);
+	/* So the copy after the next one waits again. */
+	due = clone_rate_due(due, 11375 * ms, 1 << 20, rate);
+	CHECK_EQ(due, 11525 * ms);
+	CHECK(due > 11375 * ms);
+}
+
 static void teardown(void)
 {
 	unlink(src_path);
@@ -295,4 +318,5 @@ UT_MAIN("clone_copy",
 	UT_CASE(verify_io_uring),
 	UT_CASE(verify_threads),
 	UT_CASE(engine_choice),
+	UT_CASE(rate_due),
 	UT_CASE(teardown))

@@ -70,13 +70,21 @@ static void prefix_done(struct prefix *p, uint64_t seq, uint64_t end)
 #define TEST_TICK_FIRST(res) false
 #endif
 
-/* Sleep until @bytes fit @rate since @t0, or a stop. */
-static void throttle_rate(const struct clone_copy_opts *o, uint64_t t0, uint64_t bytes)
+uint64_t clone_rate_due(uint64_t due, uint64_t now, uint64_t bytes, uint64_t rate)
 {
-	uint64_t due = t0 + bytes * 1000000000ULL / o->rate, t = cbt_mono_ns();
+	if (due + CLONE_RATE_SLACK_NS < now)
+		due = now - CLONE_RATE_SLACK_NS;
+	return due + bytes * 1000000000ULL / rate;
+}
 
-	while (t < due && !(o->stop && *o->stop >= o->stop_level)) {
-		uint64_t d = due - t > 100000000ULL ? 100000000ULL : due - t;
+/* Sleep until @bytes more fit the rate (*@due: when the copies so far were due), or a stop. */
+static void throttle_rate(const struct clone_copy_opts *o, uint64_t *due, uint64_t bytes)
+{
+	uint64_t t = cbt_mono_ns();
+
+	*due = clone_rate_due(*due, t, bytes, o->rate);
+	while (t < *due && !(o->stop && *o->stop >= o->stop_level)) {
+		uint64_t d = *due - t > 100000000ULL ? 100000000ULL : *due - t;
 		struct timespec ts = { 0, (long)d };
 
 		nanosleep(&ts, NULL);
@@ -88,7 +96,7 @@ int clone_copy_extents(int src_fd, int dst_fd, const struct cbt_extents *ext,
 		       const struct clone_copy_opts *o, struct clone_copy_result *res)
 {
 	uint64_t total = clone_extents_bytes(ext, o->block_size, o->dev_bytes);
-	uint64_t t0 = cbt_mono_ns(), last_tick = t0, read_bytes = 0, pos = 0, seq = 0;
+	uint64_t t0 = cbt_mono_ns(), last_tick = t0, rate_due = t0, pos = 0, seq = 0;
 	struct clone_qio_req req[CLONE_QIO_MAX_DEPTH], *free_req[CLONE_QIO_MAX_DEPTH];
 	struct prefix *pf = calloc(1, sizeof(*pf));
 	unsigned int nr_free = 0, inflight = 0;
@@ -142,9 +150,8 @@ int clone_copy_extents(int src_fd, int dst_fd, const struct cbt_extents *ext,
 			}
 			nr_free--;
 			inflight++;
-			read_bytes += r->len;
 			if (o->rate)
-				throttle_rate(o, t0, read_bytes);
+				throttle_rate(o, &rate_due, r->len);
 		}
 		if (!inflight)
 			break;

@@ -49,6 +49,16 @@ struct clone_copy_result {
 };
 
 /*
+ * --rate: the time (CLOCK_MONOTONIC ns) until which a copy of @bytes more
+ * must wait, given @due, when the copies so far were due, and @now. Time
+ * the copy spent stalled or slow earns at most CLONE_RATE_SLACK_NS of credit: a
+ * copy held up for a while does not make up for it with a burst at full
+ * speed, which is what --rate is there to prevent.
+ */
+#define CLONE_RATE_SLACK_NS 100000000ULL
+uint64_t clone_rate_due(uint64_t due, uint64_t now, uint64_t bytes, uint64_t rate);
+
+/*
  * Copy @ext (tracking blocks) from @src_fd to @dst_fd at the same offsets.
  * Returns 0 or -errno (-EINTR when stopped); @r says how far it got. The
  * target is not flushed: call clone_sync().
