@@ -142,8 +142,8 @@ cycle() {
 }
 bg_loop bigw 0 bigw
 bg_loop cycle 0 cycle
-ok=0 gone=0 i=0
-while [ "$i" -lt 40 ]; do
+ok=0 gone=0 i=0 rounds=$(reps 40 10)
+while [ "$i" -lt "$rounds" ]; do
 	if s=$(cbt bitmap big --summary 2>/tmp/err); then
 		ok=$((ok + 1))
 		echo "$s" | grep -q '^extents: [0-9]' || fail "summary without extents: $s"
@@ -158,7 +158,7 @@ done
 bg_stop
 bg_check bigw "writes to big"
 bg_check cycle "epoch close and commit of big"
-log "40 counts racing commits: $ok counted, $gone found an epoch gone"
+log "$rounds counts racing commits: $ok counted, $gone found an epoch gone"
 [ "$ok" -gt 0 ] || fail "no count succeeded while epochs closed and committed"
 # What the last commit left in the open epoch, and three more runs, one across leaves.
 { bigw 1 && bigw 2 && bigw 3; } || fail "cannot write big"

@@ -6,6 +6,17 @@
 # status for the case to assert on. README.md, "Writing a case", lists them.
 # shellcheck shell=sh
 
+# ---- scale ----------------------------------------------------------------
+
+# reps N N_DEBUG: how many rounds of a repeated step to run: N, or N_DEBUG
+# on the debug kernel (harness.tscale 4 and more). Lockdep, KASAN and
+# KFENCE judge a path the first time it runs, and a round there costs
+# 3-8 times as long; the races that want many rounds get them on
+# Debian's kernels and PREEMPT_RT.
+reps() {
+	if [ "${HARNESS_TSCALE:-1}" -ge 4 ]; then echo "$2"; else echo "$1"; fi
+}
+
 # ---- devices --------------------------------------------------------------
 
 # cbt_create NAME DISK BLOCK [FEATURE-ARG...]: create the dm device NAME, a
