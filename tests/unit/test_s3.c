@@ -329,12 +329,14 @@ static void patience_bounded(void)
 	cbt_err_clear();
 }
 
-/* ListParts: two pages, ETags quoted either way, a part missing in between */
+/* ListParts: two pages (the first as S3 sends it, with its xmlns), ETags quoted either way, a part missing in between */
 static void list_parts_pages(void)
 {
 	static const int st[] = { 200, 200 };
 	static const char *const body[] = {
-		"<ListPartsResult><IsTruncated>true</IsTruncated>"
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+		"<ListPartsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+		"<IsTruncated>true</IsTruncated>"
 		"<NextPartNumberMarker>1</NextPartNumberMarker>"
 		"<Part><PartNumber>1</PartNumber><ETag>&quot;0123456789abcdef0123456789abcdef&quot;"
 		"</ETag><Size>8</Size></Part></ListPartsResult>",

@@ -285,22 +285,27 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 /*
  * The first element <@tag>...</@tag> from @xml on that ends before @end
  * (NULL: the string's end): its content from *@a to *@b, the close tag.
+ * Its open tag may have attributes (S3's <ListPartsResult xmlns="...">).
  * Bounded by @end, a lookup inside a parent element (one <Part>) never
  * takes a field of the next one.
  */
 static bool xml_elem(const char *xml, const char *end, const char *tag, const char **a,
 		     const char **b)
 {
-	char open[64], close[64];
-	const char *o, *c;
+	char close[64];
+	size_t tl = strlen(tag);
+	const char *o = xml, *c;
 
-	snprintf(open, sizeof(open), "<%s>", tag);
 	snprintf(close, sizeof(close), "</%s>", tag);
-	o = xml ? strstr(xml, open) : NULL;
-	c = o ? strstr(o + strlen(open), close) : NULL;
+	/* "<Part>" or "<Part ...>", not "<PartNumber>" */
+	while (o && (o = strchr(o, '<')) && (strncmp(o + 1, tag, tl) ||
+					      !strchr("> \t\r\n", o[1 + tl]) || !o[1 + tl]))
+		o++;
+	o = o ? strchr(o, '>') : NULL;
+	c = o ? strstr(o + 1, close) : NULL;
 	if (!c || (end && c + strlen(close) > end))
 		return false;
-	*a = o + strlen(open);
+	*a = o + 1;
 	*b = c;
 	return true;
 }
@@ -733,7 +738,7 @@ int cbt_s3_mpu_list(const struct cbt_s3 *s, const char *name, const char *upload
 			snprintf(v[n - 1], sizeof(v[0]), "%.*s", (int)strcspn(e, "\"&"), e);
 		}
 		if (!ret) {
-			/* The answer's own fields, not a <Part>'s: inside <ListPartsResult>. */
+			/* The answer's own fields, inside its <ListPartsResult>. */
 			xml_elem(b.p, NULL, "ListPartsResult", &res, &res_end);
 			xml_field(res, res_end, "IsTruncated", trunc, sizeof(trunc));
 			if (strcmp(trunc, "true") ||
