@@ -14,6 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #include "image/crypt.h"
 #include "image/image.h"
 #include "unit.h"
@@ -390,6 +394,37 @@ static void key_files(void)
 	CHECK_EQ(system(hex), 0);
 }
 
+/*
+ * A command may take a key twice (--key, then a job file's encrypt=): the
+ * first key file's realpath must not be lost. Checked with LeakSanitizer
+ * now, not at exit, where the last path is still reachable from the key.
+ */
+static void key_use_twice(void)
+{
+	char dir[] = "/tmp/cbt-test-key-XXXXXX", p[128], q[128], cmd[160];
+
+	CHECK(mkdtemp(dir));
+	snprintf(p, sizeof(p), "%s/a", dir);
+	snprintf(q, sizeof(q), "%s/b", dir);
+	CHECK_EQ(put_file(p, KEY, sizeof(KEY), 0600), 0);
+	CHECK_EQ(put_file(q, KEY, sizeof(KEY), 0600), 0);
+	CHECK_EQ(cbt_key_use(p), 0);
+	CHECK_EQ(cbt_key_use(p), 0);
+	CHECK_EQ(cbt_key_use(q), 0);
+	CHECK(cbt_key_path() && strstr(cbt_key_path(), "/b"));
+	/* a refused second key keeps the first, path and all */
+	CHECK_EQ(chmod(q, 0644), 0);
+	CHECK_ERR(cbt_key_use(q), -EKEYREJECTED, "chmod 600");
+	CHECK(cbt_key_path() && strstr(cbt_key_path(), "/b"));
+#ifdef __SANITIZE_ADDRESS__
+	CHECK_EQ(__lsan_do_recoverable_leak_check(), 0);
+#endif
+	cbt_key_clear();
+	CHECK(!cbt_key_path());
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	CHECK_EQ(system(cmd), 0);
+}
+
 UT_MAIN("crypt",
 	UT_CASE(round_trip),
 	UT_CASE(every_byte_forged),
@@ -397,4 +432,5 @@ UT_MAIN("crypt",
 	UT_CASE(frames_reordered),
 	UT_CASE(header_link_forged),
 	UT_CASE(wrong_or_missing_key),
-	UT_CASE(key_files))
+	UT_CASE(key_files),
+	UT_CASE(key_use_twice))

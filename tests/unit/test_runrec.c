@@ -4,6 +4,7 @@
  * killed run into S3 left (docs/storage.md, "A killed cbt backup"), and
  * every case where it must start over instead.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -93,7 +94,36 @@ static void usable(void)
 	CHECK(cbt_runrec_snap_usable(&info, false) != NULL);
 }
 
+/*
+ * An options line past the old 1023-character copy: matched whole, so two
+ * targets that differ only near its end do not match; a line cut by its
+ * buffer is refused, never recorded or compared as if whole.
+ */
+static void long_lines(void)
+{
+	char rec[4096], a[1400], b[1400], cut[CBT_RUNREC_LINE];
+	bool frozen = false;
+	const char *why;
+
+	memset(a, 'x', sizeof(a) - 1);
+	a[sizeof(a) - 1] = '\0';
+	memcpy(a, "to s3://cbt/", 12);
+	memcpy(b, a, sizeof(b));
+	b[1200] = 'y';
+	CHECK_EQ(cbt_runrec_format(rec, sizeof(rec), SNAP, a, true), 0);
+	CHECK(cbt_runrec_match(rec, SNAP, a, &frozen) == NULL);
+	CHECK(frozen);
+	why = cbt_runrec_match(rec, SNAP, b, &frozen);
+	CHECK(why && strstr(why, "options differ"));
+	/* a line its buffer cut: -ENAMETOOLONG, and what was cut is not kept */
+	CHECK_EQ(cbt_runrec_line(cut, sizeof(cut), "to %s key -", a), -ENAMETOOLONG);
+	CHECK_STR(cut, "");
+	CHECK_EQ(cbt_runrec_line(cut, sizeof(cut), "to %s key -", "s3://cbt/c"), 0);
+	CHECK_STR(cut, "to s3://cbt/c key -");
+}
+
 UT_MAIN("runrec",
 	UT_CASE(round_trip),
 	UT_CASE(mismatches),
-	UT_CASE(usable))
+	UT_CASE(usable),
+	UT_CASE(long_lines))

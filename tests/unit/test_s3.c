@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "store/s3.h"
@@ -29,10 +30,11 @@ struct fake {
 	int nr;
 	int requests;		/* served; read after the join */
 	int stop_after;
+	char line[8][256];	/* the first 8 requests' first lines, "GET /bucket/... HTTP/1.1" */
 	pthread_t th;
 };
 
-static void read_request(int c)
+static void read_request(int c, char *line, size_t len)
 {
 	char buf[8192];
 	size_t have = 0;
@@ -50,6 +52,8 @@ static void read_request(int c)
 		if (end)
 			break;
 	}
+	if (line)
+		snprintf(line, len, "%.*s", (int)strcspn(buf, "\r\n"), buf);
 	{
 		char *cl = strcasestr(buf, "Content-Length:");
 
@@ -76,7 +80,10 @@ static void *fake_thread(void *arg)
 
 		if (c < 0)
 			break;
-		read_request(c);
+		if (i < 8)
+			read_request(c, f->line[i], sizeof(f->line[i]));
+		else
+			read_request(c, NULL, 0);
 		snprintf(hdr, sizeof(hdr), "HTTP/1.1 %d X\r\nContent-Length: %zu\r\n"
 			 "Connection: close\r\n\r\n", f->status[k], strlen(f->body[k]));
 		if (write(c, hdr, strlen(hdr)) < 0 || write(c, f->body[k], strlen(f->body[k])) < 0)
@@ -84,6 +91,8 @@ static void *fake_thread(void *arg)
 		close(c);
 		f->requests++;
 	}
+	/* A request past the script is refused, not left waiting for an answer. */
+	close(f->lsock);
 	return NULL;
 }
 
@@ -92,8 +101,12 @@ static int fake_start(struct fake *f, int stop_after)
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t l = sizeof(a);
 
+	/* A client that never comes (it refused its own request) fails the case, not hangs it. */
+	struct timeval tv = { .tv_sec = 10 };
+
 	f->lsock = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (f->lsock < 0 || bind(f->lsock, (struct sockaddr *)&a, sizeof(a)) ||
+	if (f->lsock < 0 || setsockopt(f->lsock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    bind(f->lsock, (struct sockaddr *)&a, sizeof(a)) ||
 	    listen(f->lsock, 8) || getsockname(f->lsock, (struct sockaddr *)&a, &l))
 		return -1;
 	f->port = ntohs(a.sin_port);
@@ -104,7 +117,6 @@ static int fake_start(struct fake *f, int stop_after)
 static void fake_stop(struct fake *f)
 {
 	pthread_join(f->th, NULL);
-	close(f->lsock);
 }
 
 static int open_s3(struct cbt_s3 *s, int port)
@@ -317,12 +329,14 @@ static void patience_bounded(void)
 	cbt_err_clear();
 }
 
-/* ListParts: two pages, ETags quoted either way, a part missing in between */
+/* ListParts: two pages (the first as S3 sends it, with its xmlns), ETags quoted either way, a part missing in between */
 static void list_parts_pages(void)
 {
 	static const int st[] = { 200, 200 };
 	static const char *const body[] = {
-		"<ListPartsResult><IsTruncated>true</IsTruncated>"
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+		"<ListPartsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+		"<IsTruncated>true</IsTruncated>"
 		"<NextPartNumberMarker>1</NextPartNumberMarker>"
 		"<Part><PartNumber>1</PartNumber><ETag>&quot;0123456789abcdef0123456789abcdef&quot;"
 		"</ETag><Size>8</Size></Part></ListPartsResult>",
@@ -344,6 +358,90 @@ static void list_parts_pages(void)
 	CHECK_STR(e[1], "");
 	CHECK_STR(e[2], "fedcba9876543210fedcba9876543210");
 	free(e);
+}
+
+/*
+ * ListParts: each <Part>'s fields come from that <Part>. Part 1 has no
+ * ETag (the server does not hold its bytes): "", not part 2's ETag.
+ */
+static void list_parts_fields_scoped(void)
+{
+	static const int st[] = { 200 };
+	static const char *const body[] = {
+		"<ListPartsResult><IsTruncated>false</IsTruncated>"
+		"<Part><PartNumber>1</PartNumber><Size>8</Size></Part>"
+		"<Part><PartNumber>2</PartNumber><ETag>\"22222222222222222222222222222222\"</ETag></Part>"
+		"<Part><ETag>\"33333333333333333333333333333333\"</ETag></Part>"
+		"</ListPartsResult>" };
+	struct fake f = { .status = st, .body = body, .nr = 1 };
+	char (*e)[80] = NULL;
+	struct cbt_s3 s;
+	int nr = 0;
+
+	CHECK_EQ(fake_start(&f, 1), 0);
+	CHECK_EQ(open_s3(&s, f.port), 0);
+	CHECK_EQ(cbt_s3_mpu_list(&s, "obj", "2~id/x", &e, &nr), 0);
+	fake_stop(&f);
+	CHECK_EQ(f.requests, 1);
+	CHECK_EQ(nr, 2);
+	CHECK_STR(e[0], "");
+	CHECK_STR(e[1], "22222222222222222222222222222222");
+	free(e);
+}
+
+/*
+ * ListParts: NextPartNumberMarker goes into the next query escaped, so a
+ * marker cannot add parameters of its own.
+ */
+static void list_parts_marker_escaped(void)
+{
+	static const int st[] = { 200, 200 };
+	static const char *const body[] = {
+		"<ListPartsResult><IsTruncated>true</IsTruncated>"
+		"<NextPartNumberMarker>1 2&x=y</NextPartNumberMarker>"
+		"<Part><PartNumber>1</PartNumber><ETag>\"11111111111111111111111111111111\"</ETag></Part>"
+		"</ListPartsResult>",
+		"<ListPartsResult><IsTruncated>false</IsTruncated></ListPartsResult>" };
+	struct fake f = { .status = st, .body = body, .nr = 2 };
+	char (*e)[80] = NULL;
+	struct cbt_s3 s;
+	int nr = 0;
+
+	CHECK_EQ(fake_start(&f, 2), 0);
+	CHECK_EQ(open_s3(&s, f.port), 0);
+	CHECK_EQ(cbt_s3_mpu_list(&s, "obj", "2~id/x", &e, &nr), 0);
+	fake_stop(&f);
+	CHECK_EQ(f.requests, 2);
+	CHECK_STR(f.line[0], "GET /bucket/some/prefix/obj?part-number-marker=0&uploadId=2~id%2Fx HTTP/1.1");
+	CHECK_STR(f.line[1], "GET /bucket/some/prefix/obj?part-number-marker=1%202%26x%3Dy&uploadId=2~id%2Fx"
+		  " HTTP/1.1");
+	CHECK_EQ(nr, 1);
+	free(e);
+}
+
+/*
+ * ListMultipartUploads: an <Upload> without an UploadId is skipped, not
+ * aborted under the next one's id; the next is aborted, its record
+ * deleted.
+ */
+static void abort_all_fields_scoped(void)
+{
+	static const int st[] = { 200, 204 };
+	static const char *const body[] = {
+		"<ListMultipartUploadsResult>"
+		"<Upload><Key>some/prefix/a</Key></Upload>"
+		"<Upload><Key>some/prefix/b</Key><UploadId>id-b</UploadId></Upload>"
+		"</ListMultipartUploadsResult>", "" };
+	struct fake f = { .status = st, .body = body, .nr = 2 };
+	struct cbt_s3 s;
+
+	CHECK_EQ(fake_start(&f, 3), 0);
+	CHECK_EQ(open_s3(&s, f.port), 0);
+	CHECK_EQ(cbt_s3_mpu_abort_all(&s, NULL, NULL), 1);
+	fake_stop(&f);
+	CHECK_EQ(f.requests, 3);
+	CHECK_STR(f.line[1], "DELETE /bucket/some/prefix/b?uploadId=id-b HTTP/1.1");
+	CHECK_STR(f.line[2], "DELETE /bucket/some/prefix/.upload-b HTTP/1.1");
 }
 
 /* RFC 1321's test suite, and the padding edges (55, 56, 64 bytes) */
@@ -381,4 +479,7 @@ UT_MAIN("s3",
 	UT_CASE(forbidden_not_transient),
 	UT_CASE(patience_bounded),
 	UT_CASE(list_parts_pages),
+	UT_CASE(list_parts_fields_scoped),
+	UT_CASE(list_parts_marker_escaped),
+	UT_CASE(abort_all_fields_scoped),
 	UT_CASE(md5_vectors))

@@ -90,21 +90,28 @@ static bool use_preserve(const struct cbt_backup_job *job)
 	return job->req.type == CBT_IMG_INCREMENTAL && !job->req.auto_full && !job->whole_snapshot;
 }
 
-/* The record's lines for snapshot @s of epoch @epoch, and for this run's options (runrec.h). */
-static void run_lines(const struct cbt_backup_job *job, const struct cbt_snap *s, uint64_t epoch,
-		      char *snap, char *opts)
+/*
+ * The record's lines for snapshot @s of epoch @epoch, and for this run's
+ * options (runrec.h). -ENAMETOOLONG when one does not fit: then nothing
+ * is recorded and nothing continued, rather than two runs matching on
+ * what is left of their lines.
+ */
+static int run_lines(const struct cbt_backup_job *job, const struct cbt_snap *s, uint64_t epoch,
+		     char *snap, char *opts)
 {
 	const struct cbt_backup_req *req = &job->req;
 	char u[CBT_UUID_STR_LEN], k[CBT_KEY_ID_STR_LEN] = "-";
 
 	if (cbt_key_isset())
 		cbt_key_id_str(cbt_key_id(), k);
-	snprintf(snap, CBT_RUNREC_LINE, "device %s epoch %" PRIu64 " name %s cow %u:%u",
-		 cbt_uuid_str(job->info.uuid, u), epoch, s->snap_name, major(s->cow), minor(s->cow));
-	snprintf(opts, CBT_RUNREC_LINE, "to %s type %u compression %u:%u full-mode %d preserve %d"
-		 " key %s version %u", req->remote ? req->remote->url : "-", req->type,
-		 req->compression, req->level, (int)req->full_mode, use_preserve(job), k,
-		 req->format_version);
+	if (cbt_runrec_line(snap, CBT_RUNREC_LINE, "device %s epoch %" PRIu64 " name %s cow %u:%u",
+			    cbt_uuid_str(job->info.uuid, u), epoch, s->snap_name, major(s->cow),
+			    minor(s->cow)))
+		return -ENAMETOOLONG;
+	return cbt_runrec_line(opts, CBT_RUNREC_LINE, "to %s type %u compression %u:%u full-mode %d"
+			       " preserve %d key %s version %u", req->remote ? req->remote->url : "-",
+			       req->type, req->compression, req->level, (int)req->full_mode,
+			       use_preserve(job), k, req->format_version);
 }
 
 /* Keep (@rec) or forget (NULL) the record of this run in the device's lock file. */
@@ -137,8 +144,10 @@ static int adopt(struct cbt_backup_job *job, const struct cbt_snap *s)
 	if (n <= 0)
 		return 0;
 	rec[n] = '\0';
-	run_lines(job, s, info->snap.epoch, snap, opts);
-	why = cbt_runrec_match(rec, snap, opts, &frozen);
+	if (run_lines(job, s, info->snap.epoch, snap, opts))
+		why = "this run's options do not fit in a record";
+	else
+		why = cbt_runrec_match(rec, snap, opts, &frozen);
 	if (!why && (stat(job->cow, &st) || st.st_rdev != s->cow))
 		why = "this run's COW device is not the snapshot's";
 	if (!why)
@@ -279,8 +288,8 @@ int cbt_backup_snapshot(struct cbt_backup_job *job)
 	}
 	/* Into S3: what the next run needs to continue from this snapshot if this one dies. */
 	if (req->remote) {
-		run_lines(job, &job->snap, job->snap.epoch, snap, opts);
-		if (!cbt_runrec_format(rec, sizeof(rec), snap, opts, job->fs_frozen))
+		if (!run_lines(job, &job->snap, job->snap.epoch, snap, opts) &&
+		    !cbt_runrec_format(rec, sizeof(rec), snap, opts, job->fs_frozen))
 			run_record(job, rec);
 	}
 taken:

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The record of a backup run into S3 (backup/runrec.h). */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,39 +18,61 @@ int cbt_runrec_format(char *buf, size_t len, const char *snap_line, const char *
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-/* The text after "@key " on its own line of @rec into @out; false when absent. */
-static bool field(const char *rec, const char *key, char *out, size_t len)
+int cbt_runrec_line(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, len, fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < len)
+		return 0;
+	/* A cut line would compare equal to another cut the same way: keep none of it. */
+	if (len)
+		buf[0] = '\0';
+	return -ENAMETOOLONG;
+}
+
+/*
+ * The text after "@key " on its own line of @rec: *@out and *@n; false
+ * when absent. Pointed to, not copied, so a line is compared whole
+ * whatever its length.
+ */
+static bool field(const char *rec, const char *key, const char **out, size_t *n)
 {
 	size_t k = strlen(key);
 
 	for (const char *p = rec; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
 		const char *end = strchr(p, '\n');
-		size_t n;
 
 		if (!end || strncmp(p, key, k) || p[k] != ' ')
 			continue;
-		n = (size_t)(end - p) - k - 1;
-		if (n >= len)
-			return false;
-		memcpy(out, p + k + 1, n);
-		out[n] = '\0';
+		*out = p + k + 1;
+		*n = (size_t)(end - *out);
 		return true;
 	}
 	return false;
 }
 
+static bool same(const char *v, size_t n, const char *line)
+{
+	return strlen(line) == n && !memcmp(v, line, n);
+}
+
 const char *cbt_runrec_match(const char *rec, const char *snap_line, const char *opts_line,
 			     bool *fs_frozen)
 {
-	char snap[CBT_RUNREC_LINE], opts[CBT_RUNREC_LINE], ff[8];
+	const char *snap, *opts, *ff;
+	size_t snap_n, opts_n, ff_n;
 
-	if (strncmp(rec, MAGIC, strlen(MAGIC)) || !field(rec, "snapshot", snap, sizeof(snap)) ||
-	    !field(rec, "options", opts, sizeof(opts)) || !field(rec, "fs-frozen", ff, sizeof(ff)) ||
-	    (strcmp(ff, "0") && strcmp(ff, "1")))
+	if (strncmp(rec, MAGIC, strlen(MAGIC)) || !field(rec, "snapshot", &snap, &snap_n) ||
+	    !field(rec, "options", &opts, &opts_n) || !field(rec, "fs-frozen", &ff, &ff_n) ||
+	    (!same(ff, ff_n, "0") && !same(ff, ff_n, "1")))
 		return "";
-	if (strcmp(snap, snap_line))
+	if (!same(snap, snap_n, snap_line))
 		return "it is not the snapshot the interrupted run recorded";
-	if (strcmp(opts, opts_line))
+	if (!same(opts, opts_n, opts_line))
 		return "this run's target or options differ from the interrupted run's";
 	*fs_frozen = ff[0] == '1';
 	return NULL;

@@ -22,7 +22,19 @@
 
 #include "kernel/proto.h"
 
+/*
+ * Room for a line: an S3 URL is at most 580 characters (store/s3.h), the
+ * rest of the options line ~130. A line that does not fit is refused
+ * (cbt_runrec_line()), never kept cut.
+ */
 #define CBT_RUNREC_LINE 1024
+
+/*
+ * printf into @buf: 0, or -ENAMETOOLONG with @buf emptied when the line
+ * does not fit in @len, so that no cut line is recorded or compared.
+ */
+int cbt_runrec_line(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* The record's text from its lines (each without its newline). */
 int cbt_runrec_format(char *buf, size_t len, const char *snap_line, const char *opts_line,
@@ -30,7 +42,7 @@ int cbt_runrec_format(char *buf, size_t len, const char *snap_line, const char *
 
 /*
  * Whether record @rec (NUL-terminated) describes the run the lines of now
- * describe: NULL if so (*@fs_frozen then gets the record's), else why
+ * describe, each line compared whole: NULL if so (*@fs_frozen then gets the record's), else why
  * not, for the user. "" when @rec is empty or not a record: nothing to say.
  */
 const char *cbt_runrec_match(const char *rec, const char *snap_line, const char *opts_line,

@@ -3,7 +3,8 @@
  * One `cbt clone' run as steps (run.h): the setup, the state file, the
  * passes and their epochs, verify, follow, and the cleanup after a
  * failure. The pass planner and the state format are in plan.c, the
- * target checks in check.c, the copying in copy.c.
+ * target checks in check.c, the source checks and reading the state
+ * file in source.c, the copying in copy.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +21,7 @@
 
 #include "clone/copy.h"
 #include "clone/run.h"
+#include "clone/source.h"
 #include "clone/throttle.h"
 #include "fsmap/fsmap.h"
 #include "store/safefile.h"
@@ -64,20 +66,6 @@ uint64_t cbt_clone_total_ns(const struct cbt_clone_job *job)
 
 /* ---- The state file ------------------------------------------------------ */
 
-static int load_state(const char *path, struct clone_state *s)
-{
-	char buf[8192];
-	size_t n;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -errno;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return clone_state_parse(buf, s);
-}
-
 static int mkdir_p(const char *dir)
 {
 	char tmp[PATH_MAX];
@@ -121,65 +109,7 @@ uint64_t clone_oldest_held(const struct cbt_dev_info *d)
 	return d->nr_epochs ? d->epochs[0].number : d->epoch_current;
 }
 
-static void state_path(const char *state_dir, const char *target, char *buf, size_t len)
-{
-	char id[200];
-
-	clone_target_id(target, id, sizeof(id));
-	snprintf(buf, len, "%s/clone-%s.json", state_dir, id);
-}
-
 /* ---- Setup ------------------------------------------------------------- */
-
-static int check_snapshot(const struct cbt_dev_info *info)
-{
-	if (info->snap.present)
-		return cbt_err(-EBUSY, "%s already has a snapshot attached (`cbt snapshot list');"
-			       " drop it first (`cbt snapshot drop %s')", info->name, info->name);
-	return 0;
-}
-
-/*
- * Closed epochs that are not this clone's belong to someone else. A
- * killed run on this target (its state @old, when it is this device's,
- * says epochs_held) may have left one closed, from its resume_epoch on:
- * that one is ours to commit or abort. One closed after a run that
- * stopped cleanly is not. @first_ours: the first closed epoch that is ours.
- */
-static int check_epochs(const struct cbt_dev_info *info, const struct clone_state *old,
-			uint64_t *first_ours)
-{
-	*first_ours = info->epoch_current;
-	if (old && old->epochs_held && old->resume_epoch < *first_ours)
-		*first_ours = old->resume_epoch;
-	for (size_t i = 0; i < info->nr_epochs; i++) {
-		const struct cbt_epoch_info *e = &info->epochs[i];
-
-		if (e->state == CBT_EPOCH_CLOSED && e->number < *first_ours)
-			return cbt_err(-EBUSY, "%s has epoch %" PRIu64 " closed, waiting for commit or"
-				       " abort (a backup in progress?); finish it first (`cbt epoch"
-				       " commit|abort %s %" PRIu64 "')", info->name, e->number,
-				       info->name, e->number);
-	}
-	return 0;
-}
-
-int cbt_clone_check_source(const struct cbt_dev_info *info, const char *target,
-			   const char *state_dir)
-{
-	struct clone_state old;
-	char path[PATH_MAX];
-	uint64_t first_ours;
-	bool ours;
-	int ret = check_snapshot(info);
-
-	if (ret)
-		return ret;
-	state_path(state_dir, target, path, sizeof(path));
-	ours = !load_state(path, &old) && !memcmp(old.uuid, info->uuid, 16);
-	cbt_err_clear();
-	return check_epochs(info, ours ? &old : NULL, &first_ours);
-}
 
 int cbt_clone_plan(struct cbt_clone_job *r)
 {
@@ -205,7 +135,7 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 	r->freeze = r->freeze_opt == -1 ? r->fs_mounted : r->freeze_opt;
 	r->cfg.freeze = r->freeze;
 
-	ret = check_snapshot(&r->info);
+	ret = clone_check_snapshot(&r->info);
 	if (ret)
 		return ret;
 
@@ -217,8 +147,8 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 		cow = st.st_rdev;
 
 	/* A state file from an earlier run on this target. */
-	state_path(r->state_dir, r->target, r->state_path, sizeof(r->state_path));
-	have_old = !load_state(r->state_path, &old);
+	clone_state_path(r->state_dir, r->target, r->state_path, sizeof(r->state_path));
+	have_old = !clone_state_load(r->state_path, &old);
 	r->had_state = have_old;
 	cbt_err_clear();
 	ours = have_old && !memcmp(old.uuid, r->info.uuid, 16);
@@ -243,7 +173,7 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 				       r->tgt.found, r->start_why);
 	}
 
-	ret = check_epochs(&r->info, ours ? &old : NULL, &r->first_ours);
+	ret = clone_check_epochs(&r->info, ours ? &old : NULL, &r->first_ours);
 	if (ret)
 		return ret;
 

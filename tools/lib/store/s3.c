@@ -282,19 +282,41 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
-/* The text of the first <@tag>...</@tag> in @xml, into @out. */
-static bool xml_field(const char *xml, const char *tag, char *out, size_t len)
+/*
+ * The first element <@tag>...</@tag> from @xml on that ends before @end
+ * (NULL: the string's end): its content from *@a to *@b, the close tag.
+ * Its open tag may have attributes (S3's <ListPartsResult xmlns="...">).
+ * Bounded by @end, a lookup inside a parent element (one <Part>) never
+ * takes a field of the next one.
+ */
+static bool xml_elem(const char *xml, const char *end, const char *tag, const char **a,
+		     const char **b)
 {
-	char open[64], close[64];
+	char close[64];
+	size_t tl = strlen(tag);
+	const char *o = xml, *c;
+
+	snprintf(close, sizeof(close), "</%s>", tag);
+	/* "<Part>" or "<Part ...>", not "<PartNumber>" */
+	while (o && (o = strchr(o, '<')) && (strncmp(o + 1, tag, tl) ||
+					      !strchr("> \t\r\n", o[1 + tl]) || !o[1 + tl]))
+		o++;
+	o = o ? strchr(o, '>') : NULL;
+	c = o ? strstr(o + 1, close) : NULL;
+	if (!c || (end && c + strlen(close) > end))
+		return false;
+	*a = o + 1;
+	*b = c;
+	return true;
+}
+
+/* The text of the first <@tag>...</@tag> in @xml before @end (NULL: anywhere), into @out. */
+static bool xml_field(const char *xml, const char *end, const char *tag, char *out, size_t len)
+{
 	const char *a, *b;
 
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	a = xml ? strstr(xml, open) : NULL;
-	b = a ? strstr(a, close) : NULL;
-	if (!b || (size_t)(b - a - strlen(open)) >= len)
+	if (!xml_elem(xml, end, tag, &a, &b) || (size_t)(b - a) >= len)
 		return false;
-	a += strlen(open);
 	memcpy(out, a, (size_t)(b - a));
 	out[b - a] = 0;
 	return true;
@@ -444,7 +466,7 @@ static int request(const struct cbt_s3 *s, struct req *r)
 		ret = cbt_err(cbt_s3_retryable(cc, 0) ? -ETIMEDOUT : -EIO, "%s: %s (after %d attempts)",
 			      what, cu->easy_strerror(cc), s->retries + 1);
 	else if (!ret && r->http >= 300) {
-		if (!xml_field(r->err.p, "Code", code, sizeof(code)))
+		if (!xml_field(r->err.p, NULL, "Code", code, sizeof(code)))
 			snprintf(code, sizeof(code), "HTTP %ld", r->http);
 		ret = r->http == 404 ? -ENOENT : r->http == 403 ? -EACCES :
 		      cbt_s3_retryable(CURLE_OK, r->http) ? -ETIMEDOUT : -EIO;
@@ -530,7 +552,7 @@ int cbt_s3_mpu_start(const struct cbt_s3 *s, const char *name, char *upload_id, 
 
 	r.out = &b;
 	ret = request(s, &r);
-	if (!ret && !xml_field(b.p, "UploadId", upload_id, len))
+	if (!ret && !xml_field(b.p, NULL, "UploadId", upload_id, len))
 		ret = cbt_err(-EIO, "s3://%s/%s/%s: no UploadId in the answer", s->bucket,
 			      s->prefix, name);
 	cbt_s3_buf_free(&b);
@@ -602,7 +624,7 @@ int cbt_s3_mpu_complete(const struct cbt_s3 *s, const char *name, const char *up
 	if (!ret && out.p && strstr(out.p, "<Error>")) {
 		char code[128] = "Error";
 
-		xml_field(out.p, "Code", code, sizeof(code));
+		xml_field(out.p, NULL, "Code", code, sizeof(code));
 		ret = cbt_err(-EIO, "completing the upload of s3://%s/%s/%s: %s", s->bucket,
 			      s->prefix, name, code);
 	}
@@ -628,7 +650,7 @@ int cbt_s3_mpu_abort_all(const struct cbt_s3 *s, const char *keep_name, const ch
 	char q[700], pfx[600];
 	struct req r;
 	int ret, n = 0;
-	const char *p;
+	const char *p, *up;
 
 	snprintf(q, sizeof(q), "%s/", s->prefix);
 	encode(pfx, sizeof(pfx), *s->prefix ? q : "");
@@ -636,13 +658,13 @@ int cbt_s3_mpu_abort_all(const struct cbt_s3 *s, const char *keep_name, const ch
 	r = new_req("GET", NULL, q);
 	r.out = &b;
 	ret = request(s, &r);
-	for (p = b.p; !ret && p && (p = strstr(p, "<Upload>")); p++) {
+	for (p = b.p; !ret && xml_elem(p, NULL, "Upload", &up, &p);) {
 		char key[1100], id[400], rec[1200];
 		size_t pl = *s->prefix ? strlen(s->prefix) + 1 : 0;
 		bool mine;
 
-		if (!xml_field(p, "Key", key, sizeof(key)) || !xml_field(p, "UploadId", id, sizeof(id)) ||
-		    strlen(key) < pl)
+		if (!xml_field(up, p, "Key", key, sizeof(key)) ||
+		    !xml_field(up, p, "UploadId", id, sizeof(id)) || strlen(key) < pl)
 			continue;
 		if (keep_id && !strcmp(id, keep_id))
 			continue;
@@ -675,21 +697,23 @@ int cbt_s3_mpu_list(const struct cbt_s3 *s, const char *name, const char *upload
 	/* 1000 parts an answer at most: IsTruncated and NextPartNumberMarker page on. */
 	for (int page = 0; !ret && page < 20; page++) {
 		struct cbt_s3_buf b = { 0 };
-		char trunc[8] = "false";
-		const char *p;
+		char trunc[8] = "false", m[3 * sizeof(marker)];
+		const char *p, *part, *res = NULL, *res_end = NULL;
 		struct req r;
 
-		snprintf(q, sizeof(q), "?part-number-marker=%s&uploadId=%s", marker, id);
+		/* The server's marker goes into a query: escaped, it adds no parameter. */
+		encode(m, sizeof(m), marker);
+		snprintf(q, sizeof(q), "?part-number-marker=%s&uploadId=%s", m, id);
 		r = new_req("GET", name, q);
 		r.out = &b;
 		ret = request(s, &r);
-		for (p = b.p; !ret && p && (p = strstr(p, "<Part>")); p++) {
+		for (p = b.p; !ret && xml_elem(p, NULL, "Part", &part, &p);) {
 			char num[16], etag[90];
 			const char *e;
 			long n;
 
-			if (!xml_field(p, "PartNumber", num, sizeof(num)) ||
-			    !xml_field(p, "ETag", etag, sizeof(etag)))
+			if (!xml_field(part, p, "PartNumber", num, sizeof(num)) ||
+			    !xml_field(part, p, "ETag", etag, sizeof(etag)))
 				continue;
 			n = strtol(num, NULL, 10);
 			if (n < 1 || n > 10000)
@@ -714,9 +738,11 @@ int cbt_s3_mpu_list(const struct cbt_s3 *s, const char *name, const char *upload
 			snprintf(v[n - 1], sizeof(v[0]), "%.*s", (int)strcspn(e, "\"&"), e);
 		}
 		if (!ret) {
-			xml_field(b.p, "IsTruncated", trunc, sizeof(trunc));
+			/* The answer's own fields, inside its <ListPartsResult>. */
+			xml_elem(b.p, NULL, "ListPartsResult", &res, &res_end);
+			xml_field(res, res_end, "IsTruncated", trunc, sizeof(trunc));
 			if (strcmp(trunc, "true") ||
-			    !xml_field(b.p, "NextPartNumberMarker", marker, sizeof(marker))) {
+			    !xml_field(res, res_end, "NextPartNumberMarker", marker, sizeof(marker))) {
 				cbt_s3_buf_free(&b);
 				break;
 			}
