@@ -6,7 +6,7 @@ PREFIX ?= /usr
 DESTDIR ?=
 BUILD ?= $(CURDIR)/build
 
-.PHONY: all module tool check check-full check-upgrade soak demo clean install uninstall lint install-boot uninstall-boot \
+.PHONY: all module tool check check-full check-upgrade check-dracut soak demo clean install uninstall lint install-boot uninstall-boot \
 	install-udev uninstall-udev install-systemd uninstall-systemd
 
 all: module tool
@@ -30,10 +30,17 @@ soak:
 	tests/soak/run --long
 
 # A kernel upgrade with root tracked, in a Debian guest (tests/upgrade/run):
-# the upgrade stage of `make check' alone, see README "Testing".
+# the upgrade stage (make check-full runs it; make check does not: CI's 90
+# minutes), see README "Testing".
 check-upgrade:
 	tests/deps.sh
 	tests/check upgrade
+
+# Root on cbt from a dracut-built initramfs (tests/boot/run --dracut on both
+# kernels): the boot-dracut stage, in make check-full but not make check.
+check-dracut:
+	tests/deps.sh
+	tests/check boot-dracut
 
 # Everything, on every kernel: the stages of `check', with every VM case and
 # the boot stage on the PREEMPT_RT and the debug kernels too (debug-full in
