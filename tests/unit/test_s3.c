@@ -329,10 +329,31 @@ static void patience_bounded(void)
 	cbt_err_clear();
 }
 
+/*
+ * cbt_s3_mpu_list() of upload "2~id/x" against a fake server answering
+ * 200 with @body[0..@pages-1] in turn: the ETags in *@e, their count in
+ * *@nr, what the server saw in @f.
+ */
+static int list_parts_from(struct fake *f, const char *const *body, int pages,
+			   char (**e)[80], int *nr)
+{
+	static const int ok[] = { 200, 200, 200, 200 };
+	struct cbt_s3 s;
+	int ret;
+
+	*f = (struct fake){ .status = ok, .body = body, .nr = pages };
+	if (fake_start(f, pages))
+		return -1;
+	ret = open_s3(&s, f->port);
+	if (!ret)
+		ret = cbt_s3_mpu_list(&s, "obj", "2~id/x", e, nr);
+	fake_stop(f);
+	return ret;
+}
+
 /* ListParts: two pages (the first as S3 sends it, with its xmlns), ETags quoted either way, a part missing in between */
 static void list_parts_pages(void)
 {
-	static const int st[] = { 200, 200 };
 	static const char *const body[] = {
 		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
 		"<ListPartsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
@@ -343,15 +364,11 @@ static void list_parts_pages(void)
 		"<ListPartsResult><IsTruncated>false</IsTruncated>"
 		"<Part><PartNumber>3</PartNumber><ETag>\"fedcba9876543210fedcba9876543210\"</ETag>"
 		"</Part></ListPartsResult>" };
-	struct fake f = { .status = st, .body = body, .nr = 2 };
 	char (*e)[80] = NULL;
-	struct cbt_s3 s;
+	struct fake f;
 	int nr = 0;
 
-	CHECK_EQ(fake_start(&f, 2), 0);
-	CHECK_EQ(open_s3(&s, f.port), 0);
-	CHECK_EQ(cbt_s3_mpu_list(&s, "obj", "2~id/x", &e, &nr), 0);
-	fake_stop(&f);
+	CHECK_EQ(list_parts_from(&f, body, 2, &e, &nr), 0);
 	CHECK_EQ(f.requests, 2);
 	CHECK_EQ(nr, 3);
 	CHECK_STR(e[0], "0123456789abcdef0123456789abcdef");
@@ -366,22 +383,17 @@ static void list_parts_pages(void)
  */
 static void list_parts_fields_scoped(void)
 {
-	static const int st[] = { 200 };
 	static const char *const body[] = {
 		"<ListPartsResult><IsTruncated>false</IsTruncated>"
 		"<Part><PartNumber>1</PartNumber><Size>8</Size></Part>"
 		"<Part><PartNumber>2</PartNumber><ETag>\"22222222222222222222222222222222\"</ETag></Part>"
 		"<Part><ETag>\"33333333333333333333333333333333\"</ETag></Part>"
 		"</ListPartsResult>" };
-	struct fake f = { .status = st, .body = body, .nr = 1 };
 	char (*e)[80] = NULL;
-	struct cbt_s3 s;
+	struct fake f;
 	int nr = 0;
 
-	CHECK_EQ(fake_start(&f, 1), 0);
-	CHECK_EQ(open_s3(&s, f.port), 0);
-	CHECK_EQ(cbt_s3_mpu_list(&s, "obj", "2~id/x", &e, &nr), 0);
-	fake_stop(&f);
+	CHECK_EQ(list_parts_from(&f, body, 1, &e, &nr), 0);
 	CHECK_EQ(f.requests, 1);
 	CHECK_EQ(nr, 2);
 	CHECK_STR(e[0], "");
@@ -395,22 +407,17 @@ static void list_parts_fields_scoped(void)
  */
 static void list_parts_marker_escaped(void)
 {
-	static const int st[] = { 200, 200 };
 	static const char *const body[] = {
 		"<ListPartsResult><IsTruncated>true</IsTruncated>"
 		"<NextPartNumberMarker>1 2&x=y</NextPartNumberMarker>"
 		"<Part><PartNumber>1</PartNumber><ETag>\"11111111111111111111111111111111\"</ETag></Part>"
 		"</ListPartsResult>",
 		"<ListPartsResult><IsTruncated>false</IsTruncated></ListPartsResult>" };
-	struct fake f = { .status = st, .body = body, .nr = 2 };
 	char (*e)[80] = NULL;
-	struct cbt_s3 s;
+	struct fake f;
 	int nr = 0;
 
-	CHECK_EQ(fake_start(&f, 2), 0);
-	CHECK_EQ(open_s3(&s, f.port), 0);
-	CHECK_EQ(cbt_s3_mpu_list(&s, "obj", "2~id/x", &e, &nr), 0);
-	fake_stop(&f);
+	CHECK_EQ(list_parts_from(&f, body, 2, &e, &nr), 0);
 	CHECK_EQ(f.requests, 2);
 	CHECK_STR(f.line[0], "GET /bucket/some/prefix/obj?part-number-marker=0&uploadId=2~id%2Fx HTTP/1.1");
 	CHECK_STR(f.line[1], "GET /bucket/some/prefix/obj?part-number-marker=1%202%26x%3Dy&uploadId=2~id%2Fx"
