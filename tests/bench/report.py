@@ -825,6 +825,9 @@ def main():
         js["host"] = host
         out.append(f"host: {host.get('nproc', '?')} CPUs, load average before {host.get('load_before', '?')}, "
                    f"after {host.get('load_after', '?')}; tree {host.get('tree', '?')}")
+        if host.get("clock") == "instructions":
+            out.append("guest clock: instructions (--icount: qemu -icount shift=0, 1 vCPU; "
+                       "1 ns per instruction, the host's load out of the figures)")
         out.append("")
     tracking(rows, out, js)
     dump(rows, out, js)

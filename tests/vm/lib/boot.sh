@@ -127,6 +127,8 @@ vm_boot() {
 	[ "$kver" = debug ] && cpu=$VM_DEBUG_CPU
 	[ -n "$cpu" ] && args+=(-cpu "$cpu")
 	[ -f "$VM_QBOOT" ] && [ "$VM_SEABIOS" = 0 ] && args+=(-bios "$VM_QBOOT")
+	# shellcheck disable=SC2206 # VM_QEMU_ARGS: words, by design
+	[ -n "${VM_QEMU_ARGS:-}" ] && args+=($VM_QEMU_ARGS)
 	n=0
 	local boot_to=$((VM_BOOT_TIMEOUT * VM_TSCALE)) idle_to=$((VM_IDLE_TIMEOUT * VM_TSCALE))
 	local hard=$((boot_to + 60))
