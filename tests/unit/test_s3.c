@@ -370,6 +370,8 @@ static void list_parts_pages(void)
 
 	CHECK_EQ(list_parts_from(&f, body, 2, &e, &nr), 0);
 	CHECK_EQ(f.requests, 2);
+	CHECK_STR(f.line[0], "GET /bucket/some/prefix/obj?part-number-marker=0&uploadId=2~id%2Fx HTTP/1.1");
+	CHECK_STR(f.line[1], "GET /bucket/some/prefix/obj?part-number-marker=1&uploadId=2~id%2Fx HTTP/1.1");
 	CHECK_EQ(nr, 3);
 	CHECK_STR(e[0], "0123456789abcdef0123456789abcdef");
 	CHECK_STR(e[1], "");
@@ -402,28 +404,66 @@ static void list_parts_fields_scoped(void)
 }
 
 /*
- * ListParts: NextPartNumberMarker goes into the next query escaped, so a
- * marker cannot add parameters of its own.
+ * ListParts: more parts follow (IsTruncated) after a NextPartNumberMarker
+ * that is no part number (1 to 10000) past the last one, or none: the
+ * listing fails saying so, after that one request. Taken as the last page
+ * (as a marker of 16 characters or more was), the parts after it would
+ * silently count as not held; sent on, it would ask for the wrong page.
  */
-static void list_parts_marker_escaped(void)
+static void list_parts_bad_marker_refused(void)
 {
-	static const char *const body[] = {
-		"<ListPartsResult><IsTruncated>true</IsTruncated>"
-		"<NextPartNumberMarker>1 2&x=y</NextPartNumberMarker>"
-		"<Part><PartNumber>1</PartNumber><ETag>\"11111111111111111111111111111111\"</ETag></Part>"
-		"</ListPartsResult>",
-		"<ListPartsResult><IsTruncated>false</IsTruncated></ListPartsResult>" };
+	static const struct {
+		const char *marker;	/* the element, NULL: none */
+		const char *said;
+	} bad[] = {
+		{ "1000000000000000", "NextPartNumberMarker \"1000000000000000\" is not a part number" },
+		{ "123456", "NextPartNumberMarker \"123456\" is not a part number" },
+		{ "10001", "NextPartNumberMarker \"10001\" is not a part number" },
+		{ "0", "NextPartNumberMarker \"0\" is not a part number" },
+		{ "1 2&x=y", "NextPartNumberMarker \"1 2&x=y\" is not a part number" },
+		{ "", "NextPartNumberMarker \"\" is not a part number" },
+		{ NULL, "more parts follow but no NextPartNumberMarker" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char page[512];
+		const char *body[] = { page };
+		char (*e)[80] = NULL;
+		struct fake f;
+		int nr = 0;
+
+		snprintf(page, sizeof(page), "<ListPartsResult><IsTruncated>true</IsTruncated>%s%s%s"
+			 "<Part><PartNumber>1</PartNumber><ETag>\"11111111111111111111111111111111\""
+			 "</ETag></Part></ListPartsResult>",
+			 bad[i].marker ? "<NextPartNumberMarker>" : "",
+			 bad[i].marker ? bad[i].marker : "", bad[i].marker ? "</NextPartNumberMarker>" : "");
+		CHECK_ERR(list_parts_from(&f, body, 1, &e, &nr), -EBADMSG, bad[i].said);
+		CHECK_EQ(f.requests, 1);
+		CHECK(!e && !nr);
+		CHECK(strstr(ut_detail(), "s3://bucket/some/prefix/obj: ListParts"));
+	}
+	cbt_err_clear();
+}
+
+/* ListParts: a server answering the same page again (marker 1 after marker 1) is refused, not asked for ever */
+static void list_parts_marker_must_advance(void)
+{
+#define PAGE1 "<ListPartsResult><IsTruncated>true</IsTruncated>"				\
+	"<NextPartNumberMarker>1</NextPartNumberMarker>"					\
+	"<Part><PartNumber>1</PartNumber><ETag>\"11111111111111111111111111111111\"</ETag></Part>"	\
+	"</ListPartsResult>"
+	static const char *const body[] = { PAGE1, PAGE1 };
+#undef PAGE1
 	char (*e)[80] = NULL;
 	struct fake f;
 	int nr = 0;
 
-	CHECK_EQ(list_parts_from(&f, body, 2, &e, &nr), 0);
+	CHECK_ERR(list_parts_from(&f, body, 2, &e, &nr), -EBADMSG,
+		  "NextPartNumberMarker \"1\" is not a part number after 1");
 	CHECK_EQ(f.requests, 2);
-	CHECK_STR(f.line[0], "GET /bucket/some/prefix/obj?part-number-marker=0&uploadId=2~id%2Fx HTTP/1.1");
-	CHECK_STR(f.line[1], "GET /bucket/some/prefix/obj?part-number-marker=1%202%26x%3Dy&uploadId=2~id%2Fx"
-		  " HTTP/1.1");
-	CHECK_EQ(nr, 1);
-	free(e);
+	CHECK_STR(f.line[1], "GET /bucket/some/prefix/obj?part-number-marker=1&uploadId=2~id%2Fx HTTP/1.1");
+	CHECK(!e && !nr);
+	cbt_err_clear();
 }
 
 /*
@@ -487,6 +527,7 @@ UT_MAIN("s3",
 	UT_CASE(patience_bounded),
 	UT_CASE(list_parts_pages),
 	UT_CASE(list_parts_fields_scoped),
-	UT_CASE(list_parts_marker_escaped),
+	UT_CASE(list_parts_bad_marker_refused),
+	UT_CASE(list_parts_marker_must_advance),
 	UT_CASE(abort_all_fields_scoped),
 	UT_CASE(md5_vectors))

@@ -684,26 +684,55 @@ int cbt_s3_mpu_abort_all(const struct cbt_s3 *s, const char *keep_name, const ch
 	return ret ? ret : n;
 }
 
+/*
+ * ListParts said more parts follow: the next page starts after
+ * <NextPartNumberMarker> of [@res, @res_end), into *@marker. A part number
+ * (1 to 10000, so 5 digits at most) past *@marker, or the answer is
+ * refused: a marker that does not page on must not read as the last page,
+ * which would silently take the parts after it for parts never sent.
+ */
+static int next_part_marker(const struct cbt_s3 *s, const char *name, const char *res,
+			    const char *res_end, int *marker)
+{
+	const char *a, *b;
+	size_t l;
+	int v = 0;
+
+	if (!xml_elem(res, res_end, "NextPartNumberMarker", &a, &b))
+		return cbt_err(-EBADMSG, "s3://%s/%s/%s: ListParts: more parts follow but no"
+			       " NextPartNumberMarker says where", s->bucket, s->prefix, name);
+	l = (size_t)(b - a);
+	if (l >= 1 && l <= 5 && strspn(a, "0123456789") >= l)
+		for (size_t i = 0; i < l; i++)
+			v = v * 10 + (a[i] - '0');
+	if (v < 1 || v > 10000 || v <= *marker)
+		return cbt_err(-EBADMSG, "s3://%s/%s/%s: ListParts: NextPartNumberMarker \"%.*s%s\" is"
+			       " not a part number after %d (1 to 10000)", s->bucket, s->prefix, name,
+			       (int)(l > 40 ? 40 : l), a, l > 40 ? "..." : "", *marker);
+	*marker = v;
+	return 0;
+}
 int cbt_s3_mpu_list(const struct cbt_s3 *s, const char *name, const char *upload_id,
 		    char (**etags)[80], int *nr)
 {
-	char q[700], id[512], marker[16] = "0";
+	char q[700], id[512];
 	char (*v)[80] = NULL;
-	int ret = 0, have = 0;
+	int ret = 0, have = 0, marker = 0;
 
 	*etags = NULL;
 	*nr = 0;
 	encode(id, sizeof(id), upload_id);
-	/* 1000 parts an answer at most: IsTruncated and NextPartNumberMarker page on. */
-	for (int page = 0; !ret && page < 20; page++) {
+	/*
+	 * 1000 parts an answer at most: IsTruncated and NextPartNumberMarker
+	 * page on. Each marker is past the last, so 10000 pages at most.
+	 */
+	while (!ret) {
 		struct cbt_s3_buf b = { 0 };
-		char trunc[8] = "false", m[3 * sizeof(marker)];
+		char trunc[8] = "false";
 		const char *p, *part, *res = NULL, *res_end = NULL;
 		struct req r;
 
-		/* The server's marker goes into a query: escaped, it adds no parameter. */
-		encode(m, sizeof(m), marker);
-		snprintf(q, sizeof(q), "?part-number-marker=%s&uploadId=%s", m, id);
+		snprintf(q, sizeof(q), "?part-number-marker=%d&uploadId=%s", marker, id);
 		r = new_req("GET", name, q);
 		r.out = &b;
 		ret = request(s, &r);
@@ -741,11 +770,11 @@ int cbt_s3_mpu_list(const struct cbt_s3 *s, const char *name, const char *upload
 			/* The answer's own fields, inside its <ListPartsResult>. */
 			xml_elem(b.p, NULL, "ListPartsResult", &res, &res_end);
 			xml_field(res, res_end, "IsTruncated", trunc, sizeof(trunc));
-			if (strcmp(trunc, "true") ||
-			    !xml_field(res, res_end, "NextPartNumberMarker", marker, sizeof(marker))) {
+			if (strcmp(trunc, "true")) {
 				cbt_s3_buf_free(&b);
 				break;
 			}
+			ret = next_part_marker(s, name, res, res_end, &marker);
 		}
 		cbt_s3_buf_free(&b);
 	}
