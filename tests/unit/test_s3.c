@@ -30,7 +30,7 @@ struct fake {
 	int nr;
 	int requests;		/* served; read after the join */
 	int stop_after;
-	char line[8][256];	/* the first 8 requests' first lines, "GET /bucket/... HTTP/1.1" */
+	char line[8][4096];	/* the first 8 requests' first lines, "GET /bucket/... HTTP/1.1" */
 	pthread_t th;
 };
 
@@ -491,6 +491,93 @@ static void abort_all_fields_scoped(void)
 	CHECK_STR(f.line[2], "DELETE /bucket/some/prefix/.upload-b HTTP/1.1");
 }
 
+/*
+ * ListMultipartUploads: a listing in pages (IsTruncated), each page's
+ * uploads aborted, the next page asked after NextKeyMarker and
+ * NextUploadIdMarker, whatever their length (a key is up to 1024 bytes,
+ * an upload id has no documented bound), XML's escapes undone and the
+ * query's added. Not one page and silence: uploads past the first 1000
+ * would be left unfinished, costing storage.
+ */
+static void abort_all_pages(void)
+{
+	static char page1[4096], query[8192];
+	static const int st[] = { 200, 204, 204, 200, 204, 204 };
+	static const char *const body[] = { page1, "", "",
+		"<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
+		"<Upload><Key>some/prefix/b</Key><UploadId>id-b</UploadId></Upload>"
+		"</ListMultipartUploadsResult>", "", "" };
+	struct fake f = { .status = st, .body = body, .nr = 6 };
+	char key[1100], id[700];
+	struct cbt_s3 s;
+
+	/* a key of 1016 bytes ending "&xAB" (escaped "&amp;x&#65;&#x42;"), an upload id of 600 */
+	snprintf(key, sizeof(key), "some/prefix/%01000d", 0);
+	memset(id, 'I', 600);
+	id[600] = 0;
+	snprintf(page1, sizeof(page1), "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+		 "<ListMultipartUploadsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+		 "<Bucket>bucket</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>"
+		 "<NextKeyMarker>%s&amp;x&#65;&#x42;</NextKeyMarker><NextUploadIdMarker>%s</NextUploadIdMarker>"
+		 "<MaxUploads>1000</MaxUploads><IsTruncated>true</IsTruncated>"
+		 "<Upload><Key>some/prefix/a</Key><UploadId>id-a</UploadId></Upload>"
+		 "</ListMultipartUploadsResult>", key, id);
+	snprintf(query, sizeof(query), "GET /bucket?key-marker=some%%2Fprefix%%2F%01000d%%26xAB"
+		 "&prefix=some%%2Fprefix%%2F&upload-id-marker=%s&uploads= HTTP/1.1", 0, id);
+	CHECK_EQ(fake_start(&f, 6), 0);
+	CHECK_EQ(open_s3(&s, f.port), 0);
+	CHECK_EQ(cbt_s3_mpu_abort_all(&s, NULL, NULL), 2);
+	fake_stop(&f);
+	CHECK_EQ(f.requests, 6);
+	CHECK_STR(f.line[0], "GET /bucket?prefix=some%2Fprefix%2F&uploads= HTTP/1.1");
+	CHECK_STR(f.line[1], "DELETE /bucket/some/prefix/a?uploadId=id-a HTTP/1.1");
+	CHECK_STR(f.line[3], query);
+	CHECK_STR(f.line[4], "DELETE /bucket/some/prefix/b?uploadId=id-b HTTP/1.1");
+	CHECK_STR(f.line[5], "DELETE /bucket/some/prefix/.upload-b HTTP/1.1");
+}
+
+/*
+ * ListMultipartUploads: more uploads follow but no NextKeyMarker, the
+ * same markers as the page before, or a marker with a malformed escape:
+ * refused, saying so, not taken as the end nor asked for ever.
+ */
+static void abort_all_bad_markers_refused(void)
+{
+#define TRUNC(markers) "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>" markers \
+	"</ListMultipartUploadsResult>"
+	static const struct {
+		const char *page[2];
+		int pages;
+		const char *said;
+	} bad[] = {
+		{ { TRUNC("") }, 1, "more uploads follow but no NextKeyMarker" },
+		{ { TRUNC("<NextKeyMarker></NextKeyMarker><NextUploadIdMarker>i</NextUploadIdMarker>") },
+		  1, "more uploads follow but no NextKeyMarker" },
+		{ { TRUNC("<NextKeyMarker>k</NextKeyMarker><NextUploadIdMarker>i</NextUploadIdMarker>"),
+		    TRUNC("<NextKeyMarker>k</NextKeyMarker><NextUploadIdMarker>i</NextUploadIdMarker>") },
+		  2, "the same NextKeyMarker \"k\" and NextUploadIdMarker \"i\" again" },
+		{ { TRUNC("<NextKeyMarker>k&bogus;</NextKeyMarker>") }, 1, "a malformed escape" },
+		{ { TRUNC("<NextKeyMarker>k&#0;</NextKeyMarker>") }, 1, "a malformed escape" },
+		{ { TRUNC("<NextKeyMarker>k&#x;</NextKeyMarker>") }, 1, "a malformed escape" },
+		{ { TRUNC("<NextKeyMarker>k&amp</NextKeyMarker>") }, 1, "a malformed escape" },
+	};
+#undef TRUNC
+	static const int st[] = { 200, 200 };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct fake f = { .status = st, .body = bad[i].page, .nr = bad[i].pages };
+		struct cbt_s3 s;
+
+		CHECK_EQ(fake_start(&f, bad[i].pages), 0);
+		CHECK_EQ(open_s3(&s, f.port), 0);
+		CHECK_ERR(cbt_s3_mpu_abort_all(&s, NULL, NULL), -EBADMSG, bad[i].said);
+		fake_stop(&f);
+		CHECK_EQ(f.requests, bad[i].pages);
+		CHECK(strstr(ut_detail(), "s3://bucket/some/prefix: ListMultipartUploads: "));
+	}
+	cbt_err_clear();
+}
+
 /* RFC 1321's test suite, and the padding edges (55, 56, 64 bytes) */
 static void md5_vectors(void)
 {
@@ -530,4 +617,6 @@ UT_MAIN("s3",
 	UT_CASE(list_parts_bad_marker_refused),
 	UT_CASE(list_parts_marker_must_advance),
 	UT_CASE(abort_all_fields_scoped),
+	UT_CASE(abort_all_pages),
+	UT_CASE(abort_all_bad_markers_refused),
 	UT_CASE(md5_vectors))

@@ -305,19 +305,111 @@ bool cbt_s3_xml_field(const char *xml, const char *end, const char *tag, char *o
 	return true;
 }
 
+/* @c as UTF-8 at @o: its length (0: not a character). */
+static size_t utf8(char *o, unsigned long c)
+{
+	if (c < 0x80) {
+		o[0] = (char)c;
+		return c ? 1 : 0;
+	}
+	if (c < 0x800) {
+		o[0] = (char)(0xc0 | c >> 6);
+		o[1] = (char)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c < 0x10000) {
+		if (c >= 0xd800 && c < 0xe000)
+			return 0;
+		o[0] = (char)(0xe0 | c >> 12);
+		o[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+		o[2] = (char)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	if (c > 0x10ffff)
+		return 0;
+	o[0] = (char)(0xf0 | c >> 18);
+	o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+	o[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+	o[3] = (char)(0x80 | (c & 0x3f));
+	return 4;
+}
+
+/*
+ * The text of the first <@tag> in @xml before @end, XML's escapes undone
+ * (S3 escapes '&', '<', '>', quotes and control characters in keys), as
+ * long as it is: *@out malloc'd. 1, 0 when there is no such element,
+ * -EBADMSG for an escape that is none, -ENOMEM. An escape never takes
+ * more bytes than the character it stands for.
+ */
+int cbt_s3_xml_text(const char *xml, const char *end, const char *tag, char **out)
+{
+	static const char *const named[] = { "amp;&", "lt;<", "gt;>", "quot;\"", "apos;'" };
+	const char *a, *b;
+	size_t o = 0;
+	char *t;
+
+	*out = NULL;
+	if (!cbt_s3_xml_elem(xml, end, tag, &a, &b))
+		return 0;
+	t = malloc((size_t)(b - a) + 1);
+	if (!t)
+		return -ENOMEM;
+	while (a < b) {
+		const char *semi = *a == '&' ? memchr(a, ';', (size_t)(b - a)) : NULL;
+		size_t i, l;
+
+		if (*a != '&') {
+			t[o++] = *a++;
+			continue;
+		}
+		l = semi ? (size_t)(semi - a) : 0;
+		for (i = 0; semi && i < sizeof(named) / sizeof(named[0]); i++)
+			if (strlen(named[i]) - 1 == l && !memcmp(a + 1, named[i], l))
+				break;
+		if (semi && i < sizeof(named) / sizeof(named[0])) {
+			t[o++] = named[i][l];
+		} else if (l > 2 && l < 10 && a[1] == '#') {
+			bool hex = a[2] == 'x';
+			const char *d = a + 2 + hex;
+			size_t digits = strspn(d, hex ? "0123456789abcdefABCDEF" : "0123456789");
+			size_t n = d + digits == semi && digits ?
+				   utf8(t + o, strtoul(d, NULL, hex ? 16 : 10)) : 0;
+
+			if (!n)
+				break;
+			o += n;
+		} else {
+			break;
+		}
+		a += l + 1;
+	}
+	if (a < b) {
+		free(t);
+		return -EBADMSG;
+	}
+	t[o] = 0;
+	*out = t;
+	return 1;
+}
+
 static int once(const struct cbt_curl *cu, const struct cbt_s3 *s, struct req *r, CURLcode *cc)
 {
-	char url[2048], user[600], sigv4[128], range[80];
+	char user[600], sigv4[128], range[80], *url;
 	struct curl_slist *h = NULL;
-	CURL *c = cu->easy_init();
+	CURL *c;
 	int ret = 0;
 
-	if (!c)
+	/* As long as it takes: a listing's markers make long queries. */
+	if (asprintf(&url, "%s/%s%s%s%s%s%s", s->endpoint, s->bucket, r->name ? "/" : "",
+		     r->name && *s->prefix ? s->prefix : "",
+		     r->name && *s->prefix && *r->name ? "/" : "", r->name ? r->name : "",
+		     r->query ? r->query : "") < 0)
 		return -ENOMEM;
-	snprintf(url, sizeof(url), "%s/%s%s%s%s%s%s", s->endpoint, s->bucket,
-		 r->name ? "/" : "", r->name && *s->prefix ? s->prefix : "",
-		 r->name && *s->prefix && *r->name ? "/" : "", r->name ? r->name : "",
-		 r->query ? r->query : "");
+	c = cu->easy_init();
+	if (!c) {
+		free(url);
+		return -ENOMEM;
+	}
 	snprintf(user, sizeof(user), "%s:%s", s->access_key, s->secret_key);
 	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", s->region);
 	/* S3 servers sign the body as UNSIGNED-PAYLOAD unless told otherwise: say so. */
@@ -365,6 +457,7 @@ static int once(const struct cbt_curl *cu, const struct cbt_s3 *s, struct req *r
 		ret = r->write_err;
 	cu->slist_free_all(h);
 	cu->easy_cleanup(c);
+	free(url);
 	return ret;
 }
 

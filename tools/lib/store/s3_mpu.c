@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * S3 multipart uploads (store/s3.h): start, parts, complete, abort, and
- * the two listings, ListParts and ListMultipartUploads.
+ * the two listings, ListParts and ListMultipartUploads, paged through
+ * to their end or refused, never cut short.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -44,30 +45,61 @@ static void encode(char *out, size_t len, const char *in)
 	out[o] = 0;
 }
 
+/* @in percent-encoded (encode()), malloc'd; NULL: no memory. */
+static char *encode_dup(const char *in)
+{
+	size_t len = 3 * strlen(in) + 5;
+	char *out = malloc(len);
+
+	if (out)
+		encode(out, len, in);
+	return out;
+}
+
+/*
+ * The query of a request on upload @upload_id: "?uploadId=ID", after
+ * "@key=@n&" unless @key is NULL; malloc'd, as long as the id (S3 sets it
+ * no bound). NULL: no memory.
+ */
+static char *upload_query(const char *key, int n, const char *upload_id)
+{
+	char *id = encode_dup(upload_id), *q = NULL, num[16] = "";
+
+	if (key)
+		snprintf(num, sizeof(num), "=%d&", n);
+	if (id && asprintf(&q, "?%s%suploadId=%s", key ? key : "", num, id) < 0)
+		q = NULL;
+	free(id);
+	return q;
+}
+
 int cbt_s3_mpu_part(const struct cbt_s3 *s, const char *name, const char *upload_id, int n,
 		    const void *data, size_t len, char *etag, size_t etag_len)
 {
-	char q[600], id[512];
+	char *q = upload_query("partNumber", n, upload_id);
 	struct req r;
+	int ret;
 
-	encode(id, sizeof(id), upload_id);
-	snprintf(q, sizeof(q), "?partNumber=%d&uploadId=%s", n, id);
+	if (!q)
+		return -ENOMEM;
 	r = cbt_s3_req("PUT", name, q);
 	r.body = data;
 	r.body_len = len;
 	r.etag = etag;
 	r.etag_len = etag_len;
 	etag[0] = 0;
-	return cbt_s3_request(s, &r);
+	ret = cbt_s3_request(s, &r);
+	free(q);
+	return ret;
 }
 
 int cbt_s3_mpu_complete(const struct cbt_s3 *s, const char *name, const char *upload_id,
 			char (*etags)[80], int nr)
 {
 	struct cbt_s3_buf body = { 0 }, out = { 0 };
-	char q[600], id[512], part[200];
+	char *q = upload_query(NULL, 0, upload_id), part[200];
 	struct req r;
-	int ret = cbt_s3_buf_add(&body, "<CompleteMultipartUpload>", 25);
+	int ret = q ? cbt_s3_buf_add(&body, "<CompleteMultipartUpload>", 25) : -ENOMEM;
 
 	for (int i = 0; !ret && i < nr; i++) {
 		int l = snprintf(part, sizeof(part), "<Part><PartNumber>%d</PartNumber>"
@@ -79,10 +111,9 @@ int cbt_s3_mpu_complete(const struct cbt_s3 *s, const char *name, const char *up
 		ret = cbt_s3_buf_add(&body, "</CompleteMultipartUpload>", 26);
 	if (ret) {
 		cbt_s3_buf_free(&body);
+		free(q);
 		return ret;
 	}
-	encode(id, sizeof(id), upload_id);
-	snprintf(q, sizeof(q), "?uploadId=%s", id);
 	r = cbt_s3_req("POST", name, q);
 	r.body = body.p;
 	r.body_len = body.len;
@@ -98,57 +129,172 @@ int cbt_s3_mpu_complete(const struct cbt_s3 *s, const char *name, const char *up
 	}
 	cbt_s3_buf_free(&body);
 	cbt_s3_buf_free(&out);
+	free(q);
 	return ret;
 }
 
 int cbt_s3_mpu_abort(const struct cbt_s3 *s, const char *name, const char *upload_id)
 {
-	char q[600], id[512];
+	char *q = upload_query(NULL, 0, upload_id);
 	struct req r;
+	int ret;
 
-	encode(id, sizeof(id), upload_id);
-	snprintf(q, sizeof(q), "?uploadId=%s", id);
+	if (!q)
+		return -ENOMEM;
 	r = cbt_s3_req("DELETE", name, q);
-	return cbt_s3_request(s, &r);
+	ret = cbt_s3_request(s, &r);
+	free(q);
+	return ret;
+}
+
+/*
+ * One page of ListMultipartUploads, @list: abort its uploads under
+ * PREFIX/ (see cbt_s3_mpu_abort_all()), counted in *@n.
+ */
+static int abort_listed(const struct cbt_s3 *s, const char *list, const char *keep_name,
+			const char *keep_id, int *n)
+{
+	size_t pl = *s->prefix ? strlen(s->prefix) + 1 : 0;
+	const char *p, *up;
+	int ret = 0;
+
+	for (p = list; !ret && cbt_s3_xml_elem(p, NULL, "Upload", &up, &p);) {
+		char *key, *id, rec[1200];
+		bool mine;
+
+		ret = cbt_s3_xml_text(up, p, "Key", &key);
+		if (ret > 0)
+			ret = cbt_s3_xml_text(up, p, "UploadId", &id);
+		if (ret <= 0) {
+			free(key);
+			if (ret == -EBADMSG)
+				ret = cbt_err(ret, "s3://%s/%s: ListMultipartUploads: an <Upload> with a"
+					      " malformed escape", s->bucket, s->prefix);
+			continue;
+		}
+		/* Not under PREFIX/ (the server ignored the query's prefix), or kept. */
+		if (strlen(key) < pl || strncmp(key, s->prefix, pl - !!pl) ||
+		    (pl && key[pl - 1] != '/') || (keep_id && !strcmp(id, keep_id))) {
+			free(key);
+			free(id);
+			continue;
+		}
+		ret = cbt_s3_mpu_abort(s, key + pl, id);
+		if (!ret) {
+			(*n)++;
+			/* Its record goes with it, unless the record is the kept upload's. */
+			mine = keep_name && !strcmp(key + pl, keep_name);
+			if (!mine && !strchr(key + pl, '/') &&
+			    (size_t)snprintf(rec, sizeof(rec), CBT_S3_UPLOAD_RECORD "%s", key + pl) <
+			    sizeof(rec)) {
+				cbt_s3_delete(s, rec);
+				cbt_err_clear();
+			}
+		}
+		free(key);
+		free(id);
+	}
+	return ret;
+}
+
+/*
+ * ListMultipartUploads said more uploads follow: the next page starts
+ * after NextKeyMarker and NextUploadIdMarker of [@res, @res_end), into
+ * *@key and *@id (malloc'd, as long as they are: a key is up to 1024
+ * bytes, an upload id has no documented bound). Refused when there is no
+ * key marker or both are the last page's: taken as the end, the uploads
+ * after them would be left unfinished; asked again, the same page would
+ * come for ever.
+ */
+static int next_upload_markers(const struct cbt_s3 *s, const char *res, const char *res_end,
+			       char **key, char **id)
+{
+	char *k, *i;
+	int ret = cbt_s3_xml_text(res, res_end, "NextKeyMarker", &k);
+
+	if (ret >= 0)
+		ret = cbt_s3_xml_text(res, res_end, "NextUploadIdMarker", &i);
+	if (ret < 0) {
+		free(k);
+		return ret == -EBADMSG ? cbt_err(ret, "s3://%s/%s: ListMultipartUploads: a malformed"
+						 " escape in its markers", s->bucket, s->prefix) : ret;
+	}
+	if (!k || !*k) {
+		free(k);
+		free(i);
+		return cbt_err(-EBADMSG, "s3://%s/%s: ListMultipartUploads: more uploads follow but"
+			       " no NextKeyMarker says where", s->bucket, s->prefix);
+	}
+	if (*key && !strcmp(k, *key) && !strcmp(i ? i : "", *id ? *id : "")) {
+		ret = cbt_err(-EBADMSG, "s3://%s/%s: ListMultipartUploads: the same NextKeyMarker"
+			      " \"%.40s%s\" and NextUploadIdMarker \"%.40s%s\" again", s->bucket,
+			      s->prefix, k, strlen(k) > 40 ? "..." : "", i ? i : "",
+			      i && strlen(i) > 40 ? "..." : "");
+		free(k);
+		free(i);
+		return ret;
+	}
+	free(*key);
+	free(*id);
+	*key = k;
+	*id = i;
+	return 0;
 }
 
 int cbt_s3_mpu_abort_all(const struct cbt_s3 *s, const char *keep_name, const char *keep_id)
 {
-	struct cbt_s3_buf b = { 0 };
-	char q[700], pfx[600];
-	struct req r;
-	int ret, n = 0;
-	const char *p, *up;
+	char *key = NULL, *id = NULL, *pfx, *q = NULL;
+	int ret = 0, n = 0;
 
-	snprintf(q, sizeof(q), "%s/", s->prefix);
-	encode(pfx, sizeof(pfx), *s->prefix ? q : "");
-	snprintf(q, sizeof(q), "?prefix=%s&uploads=", pfx);
-	r = cbt_s3_req("GET", NULL, q);
-	r.out = &b;
-	ret = cbt_s3_request(s, &r);
-	for (p = b.p; !ret && cbt_s3_xml_elem(p, NULL, "Upload", &up, &p);) {
-		char key[1100], id[400], rec[1200];
-		size_t pl = *s->prefix ? strlen(s->prefix) + 1 : 0;
-		bool mine;
+	{
+		char dir[sizeof(s->prefix) + 1];
 
-		if (!cbt_s3_xml_field(up, p, "Key", key, sizeof(key)) ||
-		    !cbt_s3_xml_field(up, p, "UploadId", id, sizeof(id)) || strlen(key) < pl)
-			continue;
-		if (keep_id && !strcmp(id, keep_id))
-			continue;
-		ret = cbt_s3_mpu_abort(s, key + pl, id);
-		if (ret)
-			break;
-		n++;
-		/* Its record goes with it, unless the record is the kept upload's. */
-		mine = keep_name && !strcmp(key + pl, keep_name);
-		snprintf(rec, sizeof(rec), CBT_S3_UPLOAD_RECORD "%s", key + pl);
-		if (!mine && !strchr(key + pl, '/')) {
-			cbt_s3_delete(s, rec);
-			cbt_err_clear();
-		}
+		snprintf(dir, sizeof(dir), "%s%s", s->prefix, *s->prefix ? "/" : "");
+		pfx = encode_dup(dir);
 	}
-	cbt_s3_buf_free(&b);
+	/* 1000 uploads a page at most: IsTruncated and the markers page on. */
+	while (!ret && pfx) {
+		struct cbt_s3_buf b = { 0 };
+		char trunc[8] = "false", *k = key ? encode_dup(key) : NULL;
+		char *i = id && *id ? encode_dup(id) : NULL;
+		const char *res = NULL, *res_end = NULL;
+		struct req r;
+
+		/* The query's keys sorted, as SigV4 signs them. */
+		free(q);
+		q = NULL;
+		if ((!key || k) && (!id || !*id || i) &&
+		    asprintf(&q, "?%s%s%sprefix=%s%s%s&uploads=", k ? "key-marker=" : "", k ? k : "",
+			     k ? "&" : "", pfx, i ? "&upload-id-marker=" : "", i ? i : "") < 0)
+			q = NULL;
+		free(k);
+		free(i);
+		if (!q) {
+			ret = -ENOMEM;
+			break;
+		}
+		r = cbt_s3_req("GET", NULL, q);
+		r.out = &b;
+		ret = cbt_s3_request(s, &r);
+		if (!ret)
+			ret = abort_listed(s, b.p, keep_name, keep_id, &n);
+		if (!ret) {
+			cbt_s3_xml_elem(b.p, NULL, "ListMultipartUploadsResult", &res, &res_end);
+			cbt_s3_xml_field(res, res_end, "IsTruncated", trunc, sizeof(trunc));
+			if (strcmp(trunc, "true")) {
+				cbt_s3_buf_free(&b);
+				break;
+			}
+			ret = next_upload_markers(s, res, res_end, &key, &id);
+		}
+		cbt_s3_buf_free(&b);
+	}
+	if (!pfx)
+		ret = -ENOMEM;
+	free(pfx);
+	free(q);
+	free(key);
+	free(id);
 	return ret ? ret : n;
 }
 
@@ -183,13 +329,11 @@ static int next_part_marker(const struct cbt_s3 *s, const char *name, const char
 int cbt_s3_mpu_list(const struct cbt_s3 *s, const char *name, const char *upload_id,
 		    char (**etags)[80], int *nr)
 {
-	char q[700], id[512];
 	char (*v)[80] = NULL;
 	int ret = 0, have = 0, marker = 0;
 
 	*etags = NULL;
 	*nr = 0;
-	encode(id, sizeof(id), upload_id);
 	/*
 	 * 1000 parts an answer at most: IsTruncated and NextPartNumberMarker
 	 * page on. Each marker is past the last, so 10000 pages at most.
@@ -198,12 +342,17 @@ int cbt_s3_mpu_list(const struct cbt_s3 *s, const char *name, const char *upload
 		struct cbt_s3_buf b = { 0 };
 		char trunc[8] = "false";
 		const char *p, *part, *res = NULL, *res_end = NULL;
+		char *q = upload_query("part-number-marker", marker, upload_id);
 		struct req r;
 
-		snprintf(q, sizeof(q), "?part-number-marker=%d&uploadId=%s", marker, id);
+		if (!q) {
+			ret = -ENOMEM;
+			break;
+		}
 		r = cbt_s3_req("GET", name, q);
 		r.out = &b;
 		ret = cbt_s3_request(s, &r);
+		free(q);
 		for (p = b.p; !ret && cbt_s3_xml_elem(p, NULL, "Part", &part, &p);) {
 			char num[16], etag[90];
 			const char *e;

@@ -48,10 +48,13 @@ int cbt_s3_buf_add(struct cbt_s3_buf *b, const void *p, size_t len);
 /*
  * The answers' XML, looked up in [@xml, @end) (@end NULL: to the string's
  * end): the first element <@tag>, its content from *@a to *@b; its text
- * into @out (false when missing or @len too small).
+ * into @out (false when missing or @len too small); its text with XML's
+ * escapes undone, malloc'd into *@out (1, 0 when missing, -EBADMSG,
+ * -ENOMEM).
  */
 bool cbt_s3_xml_elem(const char *xml, const char *end, const char *tag, const char **a,
 		     const char **b);
 bool cbt_s3_xml_field(const char *xml, const char *end, const char *tag, char *out, size_t len);
+int cbt_s3_xml_text(const char *xml, const char *end, const char *tag, char **out);
 
 #endif /* CBT_S3_PRIV_H */
