@@ -467,6 +467,27 @@ static void list_parts_marker_must_advance(void)
 }
 
 /*
+ * cbt_s3_mpu_abort_all() against a fake server answering @st[i], @body[i]
+ * to request i (the last of @nr repeated) for @requests requests: its
+ * result, what the server saw in @f.
+ */
+static int abort_all_from(struct fake *f, const int *st, const char *const *body, int nr,
+			  int requests)
+{
+	struct cbt_s3 s;
+	int ret;
+
+	*f = (struct fake){ .status = st, .body = body, .nr = nr };
+	if (fake_start(f, requests))
+		return -1;
+	ret = open_s3(&s, f->port);
+	if (!ret)
+		ret = cbt_s3_mpu_abort_all(&s, NULL, NULL);
+	fake_stop(f);
+	return ret;
+}
+
+/*
  * ListMultipartUploads: an <Upload> without an UploadId is skipped, not
  * aborted under the next one's id; the next is aborted, its record
  * deleted.
@@ -479,13 +500,9 @@ static void abort_all_fields_scoped(void)
 		"<Upload><Key>some/prefix/a</Key></Upload>"
 		"<Upload><Key>some/prefix/b</Key><UploadId>id-b</UploadId></Upload>"
 		"</ListMultipartUploadsResult>", "" };
-	struct fake f = { .status = st, .body = body, .nr = 2 };
-	struct cbt_s3 s;
+	struct fake f;
 
-	CHECK_EQ(fake_start(&f, 3), 0);
-	CHECK_EQ(open_s3(&s, f.port), 0);
-	CHECK_EQ(cbt_s3_mpu_abort_all(&s, NULL, NULL), 1);
-	fake_stop(&f);
+	CHECK_EQ(abort_all_from(&f, st, body, 2, 3), 1);
 	CHECK_EQ(f.requests, 3);
 	CHECK_STR(f.line[1], "DELETE /bucket/some/prefix/b?uploadId=id-b HTTP/1.1");
 	CHECK_STR(f.line[2], "DELETE /bucket/some/prefix/.upload-b HTTP/1.1");
@@ -507,9 +524,8 @@ static void abort_all_pages(void)
 		"<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
 		"<Upload><Key>some/prefix/b</Key><UploadId>id-b</UploadId></Upload>"
 		"</ListMultipartUploadsResult>", "", "" };
-	struct fake f = { .status = st, .body = body, .nr = 6 };
 	char key[1100], id[700];
-	struct cbt_s3 s;
+	struct fake f;
 
 	/* a key of 1016 bytes ending "&xAB" (escaped "&amp;x&#65;&#x42;"), an upload id of 600 */
 	snprintf(key, sizeof(key), "some/prefix/%01000d", 0);
@@ -524,10 +540,7 @@ static void abort_all_pages(void)
 		 "</ListMultipartUploadsResult>", key, id);
 	snprintf(query, sizeof(query), "GET /bucket?key-marker=some%%2Fprefix%%2F%01000d%%26xAB"
 		 "&prefix=some%%2Fprefix%%2F&upload-id-marker=%s&uploads= HTTP/1.1", 0, id);
-	CHECK_EQ(fake_start(&f, 6), 0);
-	CHECK_EQ(open_s3(&s, f.port), 0);
-	CHECK_EQ(cbt_s3_mpu_abort_all(&s, NULL, NULL), 2);
-	fake_stop(&f);
+	CHECK_EQ(abort_all_from(&f, st, body, 6, 6), 2);
 	CHECK_EQ(f.requests, 6);
 	CHECK_STR(f.line[0], "GET /bucket?prefix=some%2Fprefix%2F&uploads= HTTP/1.1");
 	CHECK_STR(f.line[1], "DELETE /bucket/some/prefix/a?uploadId=id-a HTTP/1.1");
@@ -565,13 +578,10 @@ static void abort_all_bad_markers_refused(void)
 	static const int st[] = { 200, 200 };
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct fake f = { .status = st, .body = bad[i].page, .nr = bad[i].pages };
-		struct cbt_s3 s;
+		struct fake f;
 
-		CHECK_EQ(fake_start(&f, bad[i].pages), 0);
-		CHECK_EQ(open_s3(&s, f.port), 0);
-		CHECK_ERR(cbt_s3_mpu_abort_all(&s, NULL, NULL), -EBADMSG, bad[i].said);
-		fake_stop(&f);
+		CHECK_ERR(abort_all_from(&f, st, bad[i].page, bad[i].pages, bad[i].pages), -EBADMSG,
+			  bad[i].said);
 		CHECK_EQ(f.requests, bad[i].pages);
 		CHECK(strstr(ut_detail(), "s3://bucket/some/prefix: ListMultipartUploads: "));
 	}

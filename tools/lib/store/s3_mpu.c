@@ -148,6 +148,36 @@ int cbt_s3_mpu_abort(const struct cbt_s3 *s, const char *name, const char *uploa
 }
 
 /*
+ * Does the listing's page @body, its root element <@root>, say more
+ * follows (IsTruncated)? The root's content in [*@res, *@res_end), where
+ * the next page's markers are.
+ */
+static bool truncated(const char *body, const char *root, const char **res, const char **res_end)
+{
+	char trunc[8] = "false";
+
+	*res = NULL;
+	*res_end = NULL;
+	cbt_s3_xml_elem(body, NULL, root, res, res_end);
+	cbt_s3_xml_field(*res, *res_end, "IsTruncated", trunc, sizeof(trunc));
+	return !strcmp(trunc, "true");
+}
+
+/* A listing's page: GET @name (NULL: the bucket) with query @q (freed; NULL: no memory) into @b. */
+static int list_page(const struct cbt_s3 *s, const char *name, char *q, struct cbt_s3_buf *b)
+{
+	struct req r = cbt_s3_req("GET", name, q);
+	int ret;
+
+	if (!q)
+		return -ENOMEM;
+	r.out = b;
+	ret = cbt_s3_request(s, &r);
+	free(q);
+	return ret;
+}
+
+/*
  * One page of ListMultipartUploads, @list: abort its uploads under
  * PREFIX/ (see cbt_s3_mpu_abort_all()), counted in *@n.
  */
@@ -243,7 +273,7 @@ static int next_upload_markers(const struct cbt_s3 *s, const char *res, const ch
 
 int cbt_s3_mpu_abort_all(const struct cbt_s3 *s, const char *keep_name, const char *keep_id)
 {
-	char *key = NULL, *id = NULL, *pfx, *q = NULL;
+	char *key = NULL, *id = NULL, *pfx;
 	int ret = 0, n = 0;
 
 	{
@@ -255,44 +285,31 @@ int cbt_s3_mpu_abort_all(const struct cbt_s3 *s, const char *keep_name, const ch
 	/* 1000 uploads a page at most: IsTruncated and the markers page on. */
 	while (!ret && pfx) {
 		struct cbt_s3_buf b = { 0 };
-		char trunc[8] = "false", *k = key ? encode_dup(key) : NULL;
-		char *i = id && *id ? encode_dup(id) : NULL;
-		const char *res = NULL, *res_end = NULL;
-		struct req r;
+		char *k = key ? encode_dup(key) : NULL, *i = id && *id ? encode_dup(id) : NULL;
+		const char *res, *res_end;
+		char *q = NULL;
 
 		/* The query's keys sorted, as SigV4 signs them. */
-		free(q);
-		q = NULL;
 		if ((!key || k) && (!id || !*id || i) &&
 		    asprintf(&q, "?%s%s%sprefix=%s%s%s&uploads=", k ? "key-marker=" : "", k ? k : "",
 			     k ? "&" : "", pfx, i ? "&upload-id-marker=" : "", i ? i : "") < 0)
 			q = NULL;
 		free(k);
 		free(i);
-		if (!q) {
-			ret = -ENOMEM;
-			break;
-		}
-		r = cbt_s3_req("GET", NULL, q);
-		r.out = &b;
-		ret = cbt_s3_request(s, &r);
+		ret = list_page(s, NULL, q, &b);
 		if (!ret)
 			ret = abort_listed(s, b.p, keep_name, keep_id, &n);
-		if (!ret) {
-			cbt_s3_xml_elem(b.p, NULL, "ListMultipartUploadsResult", &res, &res_end);
-			cbt_s3_xml_field(res, res_end, "IsTruncated", trunc, sizeof(trunc));
-			if (strcmp(trunc, "true")) {
-				cbt_s3_buf_free(&b);
-				break;
-			}
-			ret = next_upload_markers(s, res, res_end, &key, &id);
+		if (!ret && !truncated(b.p, "ListMultipartUploadsResult", &res, &res_end)) {
+			cbt_s3_buf_free(&b);
+			break;
 		}
+		if (!ret)
+			ret = next_upload_markers(s, res, res_end, &key, &id);
 		cbt_s3_buf_free(&b);
 	}
 	if (!pfx)
 		ret = -ENOMEM;
 	free(pfx);
-	free(q);
 	free(key);
 	free(id);
 	return ret ? ret : n;
@@ -340,19 +357,9 @@ int cbt_s3_mpu_list(const struct cbt_s3 *s, const char *name, const char *upload
 	 */
 	while (!ret) {
 		struct cbt_s3_buf b = { 0 };
-		char trunc[8] = "false";
-		const char *p, *part, *res = NULL, *res_end = NULL;
-		char *q = upload_query("part-number-marker", marker, upload_id);
-		struct req r;
+		const char *p, *part, *res, *res_end;
 
-		if (!q) {
-			ret = -ENOMEM;
-			break;
-		}
-		r = cbt_s3_req("GET", name, q);
-		r.out = &b;
-		ret = cbt_s3_request(s, &r);
-		free(q);
+		ret = list_page(s, name, upload_query("part-number-marker", marker, upload_id), &b);
 		for (p = b.p; !ret && cbt_s3_xml_elem(p, NULL, "Part", &part, &p);) {
 			char num[16], etag[90];
 			const char *e;
@@ -383,16 +390,13 @@ int cbt_s3_mpu_list(const struct cbt_s3 *s, const char *name, const char *upload
 				e++;
 			snprintf(v[n - 1], sizeof(v[0]), "%.*s", (int)strcspn(e, "\"&"), e);
 		}
-		if (!ret) {
-			/* The answer's own fields, inside its <ListPartsResult>. */
-			cbt_s3_xml_elem(b.p, NULL, "ListPartsResult", &res, &res_end);
-			cbt_s3_xml_field(res, res_end, "IsTruncated", trunc, sizeof(trunc));
-			if (strcmp(trunc, "true")) {
-				cbt_s3_buf_free(&b);
-				break;
-			}
-			ret = next_part_marker(s, name, res, res_end, &marker);
+		/* The answer's own fields, inside its <ListPartsResult>. */
+		if (!ret && !truncated(b.p, "ListPartsResult", &res, &res_end)) {
+			cbt_s3_buf_free(&b);
+			break;
 		}
+		if (!ret)
+			ret = next_part_marker(s, name, res, res_end, &marker);
 		cbt_s3_buf_free(&b);
 	}
 	if (ret) {
