@@ -30,7 +30,7 @@ struct fake {
 	int nr;
 	int requests;		/* served; read after the join */
 	int stop_after;
-	char line[8][256];	/* the first 8 requests' first lines, "GET /bucket/... HTTP/1.1" */
+	char line[8][4096];	/* the first 8 requests' first lines, "GET /bucket/... HTTP/1.1" */
 	pthread_t th;
 };
 
@@ -370,6 +370,8 @@ static void list_parts_pages(void)
 
 	CHECK_EQ(list_parts_from(&f, body, 2, &e, &nr), 0);
 	CHECK_EQ(f.requests, 2);
+	CHECK_STR(f.line[0], "GET /bucket/some/prefix/obj?part-number-marker=0&uploadId=2~id%2Fx HTTP/1.1");
+	CHECK_STR(f.line[1], "GET /bucket/some/prefix/obj?part-number-marker=1&uploadId=2~id%2Fx HTTP/1.1");
 	CHECK_EQ(nr, 3);
 	CHECK_STR(e[0], "0123456789abcdef0123456789abcdef");
 	CHECK_STR(e[1], "");
@@ -402,28 +404,87 @@ static void list_parts_fields_scoped(void)
 }
 
 /*
- * ListParts: NextPartNumberMarker goes into the next query escaped, so a
- * marker cannot add parameters of its own.
+ * ListParts: more parts follow (IsTruncated) after a NextPartNumberMarker
+ * that is no part number (1 to 10000) past the last one, or none: the
+ * listing fails saying so, after that one request. Taken as the last page
+ * (as a marker of 16 characters or more was), the parts after it would
+ * silently count as not held; sent on, it would ask for the wrong page.
  */
-static void list_parts_marker_escaped(void)
+static void list_parts_bad_marker_refused(void)
 {
-	static const char *const body[] = {
-		"<ListPartsResult><IsTruncated>true</IsTruncated>"
-		"<NextPartNumberMarker>1 2&x=y</NextPartNumberMarker>"
-		"<Part><PartNumber>1</PartNumber><ETag>\"11111111111111111111111111111111\"</ETag></Part>"
-		"</ListPartsResult>",
-		"<ListPartsResult><IsTruncated>false</IsTruncated></ListPartsResult>" };
+	static const struct {
+		const char *marker;	/* the element, NULL: none */
+		const char *said;
+	} bad[] = {
+		{ "1000000000000000", "NextPartNumberMarker \"1000000000000000\" is not a part number" },
+		{ "123456", "NextPartNumberMarker \"123456\" is not a part number" },
+		{ "10001", "NextPartNumberMarker \"10001\" is not a part number" },
+		{ "0", "NextPartNumberMarker \"0\" is not a part number" },
+		{ "1 2&x=y", "NextPartNumberMarker \"1 2&x=y\" is not a part number" },
+		{ "", "NextPartNumberMarker \"\" is not a part number" },
+		{ NULL, "more parts follow but no NextPartNumberMarker" },
+	};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char page[512];
+		const char *body[] = { page };
+		char (*e)[80] = NULL;
+		struct fake f;
+		int nr = 0;
+
+		snprintf(page, sizeof(page), "<ListPartsResult><IsTruncated>true</IsTruncated>%s%s%s"
+			 "<Part><PartNumber>1</PartNumber><ETag>\"11111111111111111111111111111111\""
+			 "</ETag></Part></ListPartsResult>",
+			 bad[i].marker ? "<NextPartNumberMarker>" : "",
+			 bad[i].marker ? bad[i].marker : "", bad[i].marker ? "</NextPartNumberMarker>" : "");
+		CHECK_ERR(list_parts_from(&f, body, 1, &e, &nr), -EBADMSG, bad[i].said);
+		CHECK_EQ(f.requests, 1);
+		CHECK(!e && !nr);
+		CHECK(strstr(ut_detail(), "s3://bucket/some/prefix/obj: ListParts"));
+	}
+	cbt_err_clear();
+}
+
+/* ListParts: a server answering the same page again (marker 1 after marker 1) is refused, not asked for ever */
+static void list_parts_marker_must_advance(void)
+{
+#define PAGE1 "<ListPartsResult><IsTruncated>true</IsTruncated>"				\
+	"<NextPartNumberMarker>1</NextPartNumberMarker>"					\
+	"<Part><PartNumber>1</PartNumber><ETag>\"11111111111111111111111111111111\"</ETag></Part>"	\
+	"</ListPartsResult>"
+	static const char *const body[] = { PAGE1, PAGE1 };
+#undef PAGE1
 	char (*e)[80] = NULL;
 	struct fake f;
 	int nr = 0;
 
-	CHECK_EQ(list_parts_from(&f, body, 2, &e, &nr), 0);
+	CHECK_ERR(list_parts_from(&f, body, 2, &e, &nr), -EBADMSG,
+		  "NextPartNumberMarker \"1\" is not a part number after 1");
 	CHECK_EQ(f.requests, 2);
-	CHECK_STR(f.line[0], "GET /bucket/some/prefix/obj?part-number-marker=0&uploadId=2~id%2Fx HTTP/1.1");
-	CHECK_STR(f.line[1], "GET /bucket/some/prefix/obj?part-number-marker=1%202%26x%3Dy&uploadId=2~id%2Fx"
-		  " HTTP/1.1");
-	CHECK_EQ(nr, 1);
-	free(e);
+	CHECK_STR(f.line[1], "GET /bucket/some/prefix/obj?part-number-marker=1&uploadId=2~id%2Fx HTTP/1.1");
+	CHECK(!e && !nr);
+	cbt_err_clear();
+}
+
+/*
+ * cbt_s3_mpu_abort_all() against a fake server answering @st[i], @body[i]
+ * to request i (the last of @nr repeated) for @requests requests: its
+ * result, what the server saw in @f.
+ */
+static int abort_all_from(struct fake *f, const int *st, const char *const *body, int nr,
+			  int requests)
+{
+	struct cbt_s3 s;
+	int ret;
+
+	*f = (struct fake){ .status = st, .body = body, .nr = nr };
+	if (fake_start(f, requests))
+		return -1;
+	ret = open_s3(&s, f->port);
+	if (!ret)
+		ret = cbt_s3_mpu_abort_all(&s, NULL, NULL);
+	fake_stop(f);
+	return ret;
 }
 
 /*
@@ -439,16 +500,92 @@ static void abort_all_fields_scoped(void)
 		"<Upload><Key>some/prefix/a</Key></Upload>"
 		"<Upload><Key>some/prefix/b</Key><UploadId>id-b</UploadId></Upload>"
 		"</ListMultipartUploadsResult>", "" };
-	struct fake f = { .status = st, .body = body, .nr = 2 };
-	struct cbt_s3 s;
+	struct fake f;
 
-	CHECK_EQ(fake_start(&f, 3), 0);
-	CHECK_EQ(open_s3(&s, f.port), 0);
-	CHECK_EQ(cbt_s3_mpu_abort_all(&s, NULL, NULL), 1);
-	fake_stop(&f);
+	CHECK_EQ(abort_all_from(&f, st, body, 2, 3), 1);
 	CHECK_EQ(f.requests, 3);
 	CHECK_STR(f.line[1], "DELETE /bucket/some/prefix/b?uploadId=id-b HTTP/1.1");
 	CHECK_STR(f.line[2], "DELETE /bucket/some/prefix/.upload-b HTTP/1.1");
+}
+
+/*
+ * ListMultipartUploads: a listing in pages (IsTruncated), each page's
+ * uploads aborted, the next page asked after NextKeyMarker and
+ * NextUploadIdMarker, whatever their length (a key is up to 1024 bytes,
+ * an upload id has no documented bound), XML's escapes undone and the
+ * query's added. Not one page and silence: uploads past the first 1000
+ * would be left unfinished, costing storage.
+ */
+static void abort_all_pages(void)
+{
+	static char page1[4096], query[8192];
+	static const int st[] = { 200, 204, 204, 200, 204, 204 };
+	static const char *const body[] = { page1, "", "",
+		"<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
+		"<Upload><Key>some/prefix/b</Key><UploadId>id-b</UploadId></Upload>"
+		"</ListMultipartUploadsResult>", "", "" };
+	char key[1100], id[700];
+	struct fake f;
+
+	/* a key of 1016 bytes ending "&xAB" (escaped "&amp;x&#65;&#x42;"), an upload id of 600 */
+	snprintf(key, sizeof(key), "some/prefix/%01000d", 0);
+	memset(id, 'I', 600);
+	id[600] = 0;
+	snprintf(page1, sizeof(page1), "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+		 "<ListMultipartUploadsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+		 "<Bucket>bucket</Bucket><KeyMarker></KeyMarker><UploadIdMarker></UploadIdMarker>"
+		 "<NextKeyMarker>%s&amp;x&#65;&#x42;</NextKeyMarker><NextUploadIdMarker>%s</NextUploadIdMarker>"
+		 "<MaxUploads>1000</MaxUploads><IsTruncated>true</IsTruncated>"
+		 "<Upload><Key>some/prefix/a</Key><UploadId>id-a</UploadId></Upload>"
+		 "</ListMultipartUploadsResult>", key, id);
+	snprintf(query, sizeof(query), "GET /bucket?key-marker=some%%2Fprefix%%2F%01000d%%26xAB"
+		 "&prefix=some%%2Fprefix%%2F&upload-id-marker=%s&uploads= HTTP/1.1", 0, id);
+	CHECK_EQ(abort_all_from(&f, st, body, 6, 6), 2);
+	CHECK_EQ(f.requests, 6);
+	CHECK_STR(f.line[0], "GET /bucket?prefix=some%2Fprefix%2F&uploads= HTTP/1.1");
+	CHECK_STR(f.line[1], "DELETE /bucket/some/prefix/a?uploadId=id-a HTTP/1.1");
+	CHECK_STR(f.line[3], query);
+	CHECK_STR(f.line[4], "DELETE /bucket/some/prefix/b?uploadId=id-b HTTP/1.1");
+	CHECK_STR(f.line[5], "DELETE /bucket/some/prefix/.upload-b HTTP/1.1");
+}
+
+/*
+ * ListMultipartUploads: more uploads follow but no NextKeyMarker, the
+ * same markers as the page before, or a marker with a malformed escape:
+ * refused, saying so, not taken as the end nor asked for ever.
+ */
+static void abort_all_bad_markers_refused(void)
+{
+#define TRUNC(markers) "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>" markers \
+	"</ListMultipartUploadsResult>"
+	static const struct {
+		const char *page[2];
+		int pages;
+		const char *said;
+	} bad[] = {
+		{ { TRUNC("") }, 1, "more uploads follow but no NextKeyMarker" },
+		{ { TRUNC("<NextKeyMarker></NextKeyMarker><NextUploadIdMarker>i</NextUploadIdMarker>") },
+		  1, "more uploads follow but no NextKeyMarker" },
+		{ { TRUNC("<NextKeyMarker>k</NextKeyMarker><NextUploadIdMarker>i</NextUploadIdMarker>"),
+		    TRUNC("<NextKeyMarker>k</NextKeyMarker><NextUploadIdMarker>i</NextUploadIdMarker>") },
+		  2, "the same NextKeyMarker \"k\" and NextUploadIdMarker \"i\" again" },
+		{ { TRUNC("<NextKeyMarker>k&bogus;</NextKeyMarker>") }, 1, "a malformed escape" },
+		{ { TRUNC("<NextKeyMarker>k&#0;</NextKeyMarker>") }, 1, "a malformed escape" },
+		{ { TRUNC("<NextKeyMarker>k&#x;</NextKeyMarker>") }, 1, "a malformed escape" },
+		{ { TRUNC("<NextKeyMarker>k&amp</NextKeyMarker>") }, 1, "a malformed escape" },
+	};
+#undef TRUNC
+	static const int st[] = { 200, 200 };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct fake f;
+
+		CHECK_ERR(abort_all_from(&f, st, bad[i].page, bad[i].pages, bad[i].pages), -EBADMSG,
+			  bad[i].said);
+		CHECK_EQ(f.requests, bad[i].pages);
+		CHECK(strstr(ut_detail(), "s3://bucket/some/prefix: ListMultipartUploads: "));
+	}
+	cbt_err_clear();
 }
 
 /* RFC 1321's test suite, and the padding edges (55, 56, 64 bytes) */
@@ -487,6 +624,9 @@ UT_MAIN("s3",
 	UT_CASE(patience_bounded),
 	UT_CASE(list_parts_pages),
 	UT_CASE(list_parts_fields_scoped),
-	UT_CASE(list_parts_marker_escaped),
+	UT_CASE(list_parts_bad_marker_refused),
+	UT_CASE(list_parts_marker_must_advance),
 	UT_CASE(abort_all_fields_scoped),
+	UT_CASE(abort_all_pages),
+	UT_CASE(abort_all_bad_markers_refused),
 	UT_CASE(md5_vectors))

@@ -27,6 +27,17 @@
 /* How long it may take to end after a SIGTERM, and how often it is sent. */
 #define SERVER_STOP_MS (10 * 1000)
 #define SERVER_TERM_EVERY_MS 500
+/* Without a pidfd, how often the server is looked at (server_wait()). */
+#define SERVER_POLL_MS 20
+
+#ifdef CBT_TEST_HOOKS
+bool cbt_qemu_no_pidfd;
+int cbt_qemu_start_ms = SERVER_START_MS, cbt_qemu_stop_ms = SERVER_STOP_MS;
+#else
+#define cbt_qemu_no_pidfd false
+#define cbt_qemu_start_ms SERVER_START_MS
+#define cbt_qemu_stop_ms SERVER_STOP_MS
+#endif
 
 /* In the child: signals as a fresh program expects them, not as this one set them. */
 static void child_signals(void)
@@ -218,10 +229,64 @@ static int pid_file_says(const char *path, pid_t pid)
 	return !strcmp(buf, want);
 }
 
+/*
+ * A pidfd for the server, or -1: pidfd_open() is Linux 5.3 (RHEL 8's 4.18
+ * fails with ENOSYS; a seccomp filter may refuse it with EPERM), and any
+ * failure leaves server_wait() to look at the server by itself.
+ */
+static int server_pidfd(pid_t pid)
+{
+	if (cbt_qemu_no_pidfd)
+		return -1;
+	return pidfd_open(pid, 0);
+}
+
+/* Has the server ended? Not reaped: WNOWAIT leaves that to the caller. */
+static bool server_gone(pid_t pid)
+{
+	siginfo_t si = { 0 };
+
+	/* ECHILD: reaped already (SIGCHLD ignored); as good as ended. */
+	if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT))
+		return errno == ECHILD;
+	return si.si_pid == pid;
+}
+
+/*
+ * Wait up to @ms for server @pid to end (1) or @fd (-1: none) to be
+ * readable (0; 0 too when the time is up or a signal came). With a pidfd
+ * (@pidfd >= 0) its end wakes poll(); without, the server is looked at
+ * every SERVER_POLL_MS: qemu-nbd is our child, so waitid() can tell.
+ */
+static int server_wait(pid_t pid, int pidfd, int fd, int ms)
+{
+	struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = pidfd, .events = POLLIN } };
+	int n;
+
+	if (pidfd >= 0) {
+		n = poll(p, 2, ms);
+		if (n < 0)
+			return errno == EINTR ? 0 : -errno;
+		return p[1].revents ? 1 : 0;
+	}
+	for (;;) {
+		int slice = ms < SERVER_POLL_MS ? ms : SERVER_POLL_MS;
+
+		n = poll(p, fd >= 0, slice);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (server_gone(pid))
+			return 1;
+		ms -= slice;
+		if (n || ms <= 0)
+			return 0;
+	}
+}
+
 /* The server ended: reap it and say how. */
 static int server_ended(struct cbt_qemu_export *e, const char *when)
 {
-	int st;
+	int st = 0;
 
 	while (waitpid(e->server, &st, 0) < 0 && errno == EINTR)
 		;
@@ -242,14 +307,10 @@ static int server_ended(struct cbt_qemu_export *e, const char *when)
  */
 static int wait_until_serving(struct cbt_qemu_export *e, const char *pid_file)
 {
-	struct pollfd pfd[2] = { { .events = POLLIN }, { .events = POLLIN } };
-	int ret = 0, left = SERVER_START_MS;
+	int ret = 0, left = cbt_qemu_start_ms, pidfd = server_pidfd(e->server);
+	int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 
-	pfd[0].fd = pidfd_open(e->server, 0);
-	if (pfd[0].fd < 0)
-		return cbt_err(-errno, "pidfd_open: %s", strerror(errno));
-	pfd[1].fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (pfd[1].fd < 0 || inotify_add_watch(pfd[1].fd, e->dir, IN_MODIFY | IN_CLOSE_WRITE) < 0) {
+	if (in < 0 || inotify_add_watch(in, e->dir, IN_MODIFY | IN_CLOSE_WRITE) < 0) {
 		ret = cbt_err(-errno, "inotify on %s: %s", e->dir, strerror(errno));
 		goto out;
 	}
@@ -260,29 +321,30 @@ static int wait_until_serving(struct cbt_qemu_export *e, const char *pid_file)
 		int n;
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		n = poll(pfd, 2, left);
-		if (n < 0 && errno != EINTR) {
-			ret = cbt_err(-errno, "poll: %s", strerror(errno));
+		n = server_wait(e->server, pidfd, in, left);
+		if (n < 0) {
+			ret = cbt_err(n, "waiting for qemu-nbd: %s", strerror(-n));
 			break;
 		}
-		if (pfd[0].revents) {
+		if (n) {
 			ret = server_ended(e, "before serving");
 			break;
 		}
-		while (read(pfd[1].fd, events, sizeof(events)) > 0)
+		while (read(in, events, sizeof(events)) > 0)
 			;
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		left -= (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 		if (left <= 0) {
 			ret = cbt_err(-ETIMEDOUT, "qemu-nbd did not start serving within %d s",
-				      SERVER_START_MS / 1000);
+				      (cbt_qemu_start_ms + 999) / 1000);
 			break;
 		}
 	}
 out:
-	if (pfd[1].fd >= 0)
-		close(pfd[1].fd);
-	close(pfd[0].fd);
+	if (in >= 0)
+		close(in);
+	if (pidfd >= 0)
+		close(pidfd);
 	return ret;
 }
 
@@ -355,26 +417,20 @@ void cbt_qemu_export_stop(struct cbt_qemu_export *e)
 		/*
 		 * SIGTERM again every half second: one that comes in the
 		 * instant between the pid file and qemu-nbd's main loop is
-		 * lost (see wait_until_serving()). SIGKILL after 10 s.
+		 * lost (see wait_until_serving()). SIGKILL after 10 s, or at
+		 * once if it cannot be waited for.
 		 */
-		struct pollfd pfd = { .fd = pidfd_open(e->server, 0), .events = POLLIN };
-		int waited = 0;
+		int pidfd = server_pidfd(e->server), waited = 0, ended = 0;
 
-		while (waited < SERVER_STOP_MS) {
-			int r;
-
+		while (!ended && waited < cbt_qemu_stop_ms) {
 			kill(e->server, SIGTERM);
-			if (pfd.fd < 0)
-				break;
-			r = poll(&pfd, 1, SERVER_TERM_EVERY_MS);
-			if (r > 0 || (r < 0 && errno != EINTR))
-				break;
+			ended = server_wait(e->server, pidfd, -1, SERVER_TERM_EVERY_MS);
 			waited += SERVER_TERM_EVERY_MS;
 		}
-		if (pfd.fd >= 0 && waited >= SERVER_STOP_MS)
+		if (ended <= 0)
 			kill(e->server, SIGKILL);
-		if (pfd.fd >= 0)
-			close(pfd.fd);
+		if (pidfd >= 0)
+			close(pidfd);
 		while (waitpid(e->server, NULL, 0) < 0 && errno == EINTR)
 			;
 		e->server = 0;

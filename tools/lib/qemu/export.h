@@ -20,6 +20,7 @@
 #ifndef CBT_QEMU_EXPORT_H
 #define CBT_QEMU_EXPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -59,5 +60,15 @@ int cbt_qemu_export_start(struct cbt_qemu_export *e, int listen_fd);
  * waited for) and remove the scratch directory.
  */
 void cbt_qemu_export_stop(struct cbt_qemu_export *e);
+
+#ifdef CBT_TEST_HOOKS
+/*
+ * Test builds: wait for the server as on a kernel without pidfd_open()
+ * (before 5.3), and the start and stop bounds in ms (120 s and 10 s
+ * unless a test shortens them).
+ */
+extern bool cbt_qemu_no_pidfd;
+extern int cbt_qemu_start_ms, cbt_qemu_stop_ms;
+#endif
 
 #endif /* CBT_QEMU_EXPORT_H */

@@ -2,7 +2,8 @@
 /*
  * The S3 client: libcurl does HTTP and the SigV4 signature; this file
  * builds the requests S3 defines, retries them, and picks the few fields
- * it needs out of the XML answers. libcurl is loaded by cbt_s3_open()
+ * it needs out of the XML answers (store/s3_priv.h; the multipart uploads
+ * are store/s3_mpu.c's). libcurl is loaded by cbt_s3_open()
  * (curl_dl.h), so commands that never touch S3 do not load it.
  */
 #include <errno.h>
@@ -22,6 +23,7 @@
 
 #include "store/curl_dl.h"
 #include "store/s3.h"
+#include "store/s3_priv.h"
 #include "store/sock.h"
 #include "util/util.h"
 
@@ -169,7 +171,7 @@ void cbt_s3_buf_free(struct cbt_s3_buf *b)
 	memset(b, 0, sizeof(*b));
 }
 
-static int buf_add(struct cbt_s3_buf *b, const void *p, size_t len)
+int cbt_s3_buf_add(struct cbt_s3_buf *b, const void *p, size_t len)
 {
 	if (b->len + len + 1 > b->cap) {
 		size_t cap = (b->len + len + 1) * 2;
@@ -215,34 +217,15 @@ bool cbt_s3_retryable(int curl_code, long http)
 	}
 }
 
-struct req {
-	const char *method;
-	const char *name;
-	const char *query;
-	const char *body;
-	size_t body_len;
-	struct cbt_s3_buf *out;		/* the answer's body, or */
-	int out_fd;			/* streamed here (-1: neither) */
-	uint64_t fd_done;		/* bytes already written to out_fd */
-	uint64_t range_off;		/* with range_len: a byte range */
-	size_t range_len;
-	char *etag;			/* the ETag header, quotes dropped */
-	size_t etag_len;
-	uint64_t length;		/* Content-Length (HEAD) */
-	long http;
-	struct cbt_s3_buf err;		/* the body of an error answer */
-	int write_err;
-};
-
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct req *r = arg;
 	size_t len = size * n;
 
 	if (r->http >= 300 || r->http == 0)
-		return buf_add(&r->err, p, len) ? 0 : len;
+		return cbt_s3_buf_add(&r->err, p, len) ? 0 : len;
 	if (r->out)
-		return buf_add(r->out, p, len) ? 0 : len;
+		return cbt_s3_buf_add(r->out, p, len) ? 0 : len;
 	if (r->out_fd >= 0) {
 		/* A socket whose reader went away: EPIPE, not SIGPIPE. */
 		r->write_err = cbt_write_all(r->out_fd, p, len);
@@ -289,7 +272,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
  * Bounded by @end, a lookup inside a parent element (one <Part>) never
  * takes a field of the next one.
  */
-static bool xml_elem(const char *xml, const char *end, const char *tag, const char **a,
+bool cbt_s3_xml_elem(const char *xml, const char *end, const char *tag, const char **a,
 		     const char **b)
 {
 	char close[64];
@@ -311,30 +294,122 @@ static bool xml_elem(const char *xml, const char *end, const char *tag, const ch
 }
 
 /* The text of the first <@tag>...</@tag> in @xml before @end (NULL: anywhere), into @out. */
-static bool xml_field(const char *xml, const char *end, const char *tag, char *out, size_t len)
+bool cbt_s3_xml_field(const char *xml, const char *end, const char *tag, char *out, size_t len)
 {
 	const char *a, *b;
 
-	if (!xml_elem(xml, end, tag, &a, &b) || (size_t)(b - a) >= len)
+	if (!cbt_s3_xml_elem(xml, end, tag, &a, &b) || (size_t)(b - a) >= len)
 		return false;
 	memcpy(out, a, (size_t)(b - a));
 	out[b - a] = 0;
 	return true;
 }
 
+/* @c as UTF-8 at @o: its length (0: not a character). */
+static size_t utf8(char *o, unsigned long c)
+{
+	if (c < 0x80) {
+		o[0] = (char)c;
+		return c ? 1 : 0;
+	}
+	if (c < 0x800) {
+		o[0] = (char)(0xc0 | c >> 6);
+		o[1] = (char)(0x80 | (c & 0x3f));
+		return 2;
+	}
+	if (c < 0x10000) {
+		if (c >= 0xd800 && c < 0xe000)
+			return 0;
+		o[0] = (char)(0xe0 | c >> 12);
+		o[1] = (char)(0x80 | ((c >> 6) & 0x3f));
+		o[2] = (char)(0x80 | (c & 0x3f));
+		return 3;
+	}
+	if (c > 0x10ffff)
+		return 0;
+	o[0] = (char)(0xf0 | c >> 18);
+	o[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+	o[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+	o[3] = (char)(0x80 | (c & 0x3f));
+	return 4;
+}
+
+/*
+ * The text of the first <@tag> in @xml before @end, XML's escapes undone
+ * (S3 escapes '&', '<', '>', quotes and control characters in keys), as
+ * long as it is: *@out malloc'd. 1, 0 when there is no such element,
+ * -EBADMSG for an escape that is none, -ENOMEM. An escape never takes
+ * more bytes than the character it stands for.
+ */
+int cbt_s3_xml_text(const char *xml, const char *end, const char *tag, char **out)
+{
+	static const char *const named[] = { "amp;&", "lt;<", "gt;>", "quot;\"", "apos;'" };
+	const char *a, *b;
+	size_t o = 0;
+	char *t;
+
+	*out = NULL;
+	if (!cbt_s3_xml_elem(xml, end, tag, &a, &b))
+		return 0;
+	t = malloc((size_t)(b - a) + 1);
+	if (!t)
+		return -ENOMEM;
+	while (a < b) {
+		const char *semi = *a == '&' ? memchr(a, ';', (size_t)(b - a)) : NULL;
+		size_t i, l;
+
+		if (*a != '&') {
+			t[o++] = *a++;
+			continue;
+		}
+		l = semi ? (size_t)(semi - a) : 0;
+		for (i = 0; semi && i < sizeof(named) / sizeof(named[0]); i++)
+			if (strlen(named[i]) - 1 == l && !memcmp(a + 1, named[i], l))
+				break;
+		if (semi && i < sizeof(named) / sizeof(named[0])) {
+			t[o++] = named[i][l];
+		} else if (l > 2 && l < 10 && a[1] == '#') {
+			bool hex = a[2] == 'x';
+			const char *d = a + 2 + hex;
+			size_t digits = strspn(d, hex ? "0123456789abcdefABCDEF" : "0123456789");
+			size_t n = d + digits == semi && digits ?
+				   utf8(t + o, strtoul(d, NULL, hex ? 16 : 10)) : 0;
+
+			if (!n)
+				break;
+			o += n;
+		} else {
+			break;
+		}
+		a += l + 1;
+	}
+	if (a < b) {
+		free(t);
+		return -EBADMSG;
+	}
+	t[o] = 0;
+	*out = t;
+	return 1;
+}
+
 static int once(const struct cbt_curl *cu, const struct cbt_s3 *s, struct req *r, CURLcode *cc)
 {
-	char url[2048], user[600], sigv4[128], range[80];
+	char user[600], sigv4[128], range[80], *url;
 	struct curl_slist *h = NULL;
-	CURL *c = cu->easy_init();
+	CURL *c;
 	int ret = 0;
 
-	if (!c)
+	/* As long as it takes: a listing's markers make long queries. */
+	if (asprintf(&url, "%s/%s%s%s%s%s%s", s->endpoint, s->bucket, r->name ? "/" : "",
+		     r->name && *s->prefix ? s->prefix : "",
+		     r->name && *s->prefix && *r->name ? "/" : "", r->name ? r->name : "",
+		     r->query ? r->query : "") < 0)
 		return -ENOMEM;
-	snprintf(url, sizeof(url), "%s/%s%s%s%s%s%s", s->endpoint, s->bucket,
-		 r->name ? "/" : "", r->name && *s->prefix ? s->prefix : "",
-		 r->name && *s->prefix && *r->name ? "/" : "", r->name ? r->name : "",
-		 r->query ? r->query : "");
+	c = cu->easy_init();
+	if (!c) {
+		free(url);
+		return -ENOMEM;
+	}
 	snprintf(user, sizeof(user), "%s:%s", s->access_key, s->secret_key);
 	snprintf(sigv4, sizeof(sigv4), "aws:amz:%s:s3", s->region);
 	/* S3 servers sign the body as UNSIGNED-PAYLOAD unless told otherwise: say so. */
@@ -382,6 +457,7 @@ static int once(const struct cbt_curl *cu, const struct cbt_s3 *s, struct req *r
 		ret = r->write_err;
 	cu->slist_free_all(h);
 	cu->easy_cleanup(c);
+	free(url);
 	return ret;
 }
 
@@ -414,7 +490,7 @@ static int unread(int fd)
 	return ioctl(fd, SIOCOUTQ, &n) ? 0 : n;
 }
 
-static int request(const struct cbt_s3 *s, struct req *r)
+int cbt_s3_request(const struct cbt_s3 *s, struct req *r)
 {
 	char code[128], what[1024];
 	CURLcode cc = CURLE_OK;
@@ -466,7 +542,7 @@ static int request(const struct cbt_s3 *s, struct req *r)
 		ret = cbt_err(cbt_s3_retryable(cc, 0) ? -ETIMEDOUT : -EIO, "%s: %s (after %d attempts)",
 			      what, cu->easy_strerror(cc), s->retries + 1);
 	else if (!ret && r->http >= 300) {
-		if (!xml_field(r->err.p, NULL, "Code", code, sizeof(code)))
+		if (!cbt_s3_xml_field(r->err.p, NULL, "Code", code, sizeof(code)))
 			snprintf(code, sizeof(code), "HTTP %ld", r->http);
 		ret = r->http == 404 ? -ENOENT : r->http == 403 ? -EACCES :
 		      cbt_s3_retryable(CURLE_OK, r->http) ? -ETIMEDOUT : -EIO;
@@ -476,41 +552,34 @@ static int request(const struct cbt_s3 *s, struct req *r)
 	return ret;
 }
 
-static struct req new_req(const char *method, const char *name, const char *query)
-{
-	struct req r = { .method = method, .name = name, .query = query, .out_fd = -1 };
-
-	return r;
-}
-
 int cbt_s3_put(const struct cbt_s3 *s, const char *name, const void *data, size_t len)
 {
-	struct req r = new_req("PUT", name, NULL);
+	struct req r = cbt_s3_req("PUT", name, NULL);
 
 	r.body = data;
 	r.body_len = len;
-	return request(s, &r);
+	return cbt_s3_request(s, &r);
 }
 
 int cbt_s3_get(const struct cbt_s3 *s, const char *name, struct cbt_s3_buf *out)
 {
-	struct req r = new_req("GET", name, NULL);
+	struct req r = cbt_s3_req("GET", name, NULL);
 
 	r.out = out;
-	return request(s, &r);
+	return cbt_s3_request(s, &r);
 }
 
 int cbt_s3_get_range(const struct cbt_s3 *s, const char *name, uint64_t off, size_t len,
 		     void *buf)
 {
 	struct cbt_s3_buf b = { 0 };
-	struct req r = new_req("GET", name, NULL);
+	struct req r = cbt_s3_req("GET", name, NULL);
 	int ret;
 
 	r.out = &b;
 	r.range_off = off;
 	r.range_len = len;
-	ret = len ? request(s, &r) : 0;
+	ret = len ? cbt_s3_request(s, &r) : 0;
 	if (!ret && b.len != len)
 		ret = cbt_err(-EIO, "s3://%s/%s/%s: %zu bytes at %" PRIu64 ", got %zu", s->bucket,
 			      s->prefix, name, len, off, b.len);
@@ -522,16 +591,16 @@ int cbt_s3_get_range(const struct cbt_s3 *s, const char *name, uint64_t off, siz
 
 int cbt_s3_get_to_fd(const struct cbt_s3 *s, const char *name, int fd)
 {
-	struct req r = new_req("GET", name, NULL);
+	struct req r = cbt_s3_req("GET", name, NULL);
 
 	r.out_fd = fd;
-	return request(s, &r);
+	return cbt_s3_request(s, &r);
 }
 
 int cbt_s3_size(const struct cbt_s3 *s, const char *name, uint64_t *size)
 {
-	struct req r = new_req("HEAD", name, NULL);
-	int ret = request(s, &r);
+	struct req r = cbt_s3_req("HEAD", name, NULL);
+	int ret = cbt_s3_request(s, &r);
 
 	*size = r.length;
 	return ret;
@@ -539,223 +608,9 @@ int cbt_s3_size(const struct cbt_s3 *s, const char *name, uint64_t *size)
 
 int cbt_s3_delete(const struct cbt_s3 *s, const char *name)
 {
-	struct req r = new_req("DELETE", name, NULL);
+	struct req r = cbt_s3_req("DELETE", name, NULL);
 
-	return request(s, &r);
-}
-
-int cbt_s3_mpu_start(const struct cbt_s3 *s, const char *name, char *upload_id, size_t len)
-{
-	struct cbt_s3_buf b = { 0 };
-	struct req r = new_req("POST", name, "?uploads=");
-	int ret;
-
-	r.out = &b;
-	ret = request(s, &r);
-	if (!ret && !xml_field(b.p, NULL, "UploadId", upload_id, len))
-		ret = cbt_err(-EIO, "s3://%s/%s/%s: no UploadId in the answer", s->bucket,
-			      s->prefix, name);
-	cbt_s3_buf_free(&b);
-	return ret;
-}
-
-/* Upload ids are opaque: percent-encode what is not unreserved. */
-static void encode(char *out, size_t len, const char *in)
-{
-	size_t o = 0;
-
-	for (; *in && o + 4 < len; in++) {
-		unsigned char ch = (unsigned char)*in;
-
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		    (ch >= '0' && ch <= '9') || strchr("-_.~", ch))
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, len - o, "%%%02X", ch);
-	}
-	out[o] = 0;
-}
-
-int cbt_s3_mpu_part(const struct cbt_s3 *s, const char *name, const char *upload_id, int n,
-		    const void *data, size_t len, char *etag, size_t etag_len)
-{
-	char q[600], id[512];
-	struct req r;
-
-	encode(id, sizeof(id), upload_id);
-	snprintf(q, sizeof(q), "?partNumber=%d&uploadId=%s", n, id);
-	r = new_req("PUT", name, q);
-	r.body = data;
-	r.body_len = len;
-	r.etag = etag;
-	r.etag_len = etag_len;
-	etag[0] = 0;
-	return request(s, &r);
-}
-
-int cbt_s3_mpu_complete(const struct cbt_s3 *s, const char *name, const char *upload_id,
-			char (*etags)[80], int nr)
-{
-	struct cbt_s3_buf body = { 0 }, out = { 0 };
-	char q[600], id[512], part[200];
-	struct req r;
-	int ret = buf_add(&body, "<CompleteMultipartUpload>", 25);
-
-	for (int i = 0; !ret && i < nr; i++) {
-		int l = snprintf(part, sizeof(part), "<Part><PartNumber>%d</PartNumber>"
-				 "<ETag>\"%s\"</ETag></Part>", i + 1, etags[i]);
-
-		ret = buf_add(&body, part, (size_t)l);
-	}
-	if (!ret)
-		ret = buf_add(&body, "</CompleteMultipartUpload>", 26);
-	if (ret) {
-		cbt_s3_buf_free(&body);
-		return ret;
-	}
-	encode(id, sizeof(id), upload_id);
-	snprintf(q, sizeof(q), "?uploadId=%s", id);
-	r = new_req("POST", name, q);
-	r.body = body.p;
-	r.body_len = body.len;
-	r.out = &out;
-	ret = request(s, &r);
-	/* The answer can be 200 with an error inside. */
-	if (!ret && out.p && strstr(out.p, "<Error>")) {
-		char code[128] = "Error";
-
-		xml_field(out.p, NULL, "Code", code, sizeof(code));
-		ret = cbt_err(-EIO, "completing the upload of s3://%s/%s/%s: %s", s->bucket,
-			      s->prefix, name, code);
-	}
-	cbt_s3_buf_free(&body);
-	cbt_s3_buf_free(&out);
-	return ret;
-}
-
-int cbt_s3_mpu_abort(const struct cbt_s3 *s, const char *name, const char *upload_id)
-{
-	char q[600], id[512];
-	struct req r;
-
-	encode(id, sizeof(id), upload_id);
-	snprintf(q, sizeof(q), "?uploadId=%s", id);
-	r = new_req("DELETE", name, q);
-	return request(s, &r);
-}
-
-int cbt_s3_mpu_abort_all(const struct cbt_s3 *s, const char *keep_name, const char *keep_id)
-{
-	struct cbt_s3_buf b = { 0 };
-	char q[700], pfx[600];
-	struct req r;
-	int ret, n = 0;
-	const char *p, *up;
-
-	snprintf(q, sizeof(q), "%s/", s->prefix);
-	encode(pfx, sizeof(pfx), *s->prefix ? q : "");
-	snprintf(q, sizeof(q), "?prefix=%s&uploads=", pfx);
-	r = new_req("GET", NULL, q);
-	r.out = &b;
-	ret = request(s, &r);
-	for (p = b.p; !ret && xml_elem(p, NULL, "Upload", &up, &p);) {
-		char key[1100], id[400], rec[1200];
-		size_t pl = *s->prefix ? strlen(s->prefix) + 1 : 0;
-		bool mine;
-
-		if (!xml_field(up, p, "Key", key, sizeof(key)) ||
-		    !xml_field(up, p, "UploadId", id, sizeof(id)) || strlen(key) < pl)
-			continue;
-		if (keep_id && !strcmp(id, keep_id))
-			continue;
-		ret = cbt_s3_mpu_abort(s, key + pl, id);
-		if (ret)
-			break;
-		n++;
-		/* Its record goes with it, unless the record is the kept upload's. */
-		mine = keep_name && !strcmp(key + pl, keep_name);
-		snprintf(rec, sizeof(rec), CBT_S3_UPLOAD_RECORD "%s", key + pl);
-		if (!mine && !strchr(key + pl, '/')) {
-			cbt_s3_delete(s, rec);
-			cbt_err_clear();
-		}
-	}
-	cbt_s3_buf_free(&b);
-	return ret ? ret : n;
-}
-
-int cbt_s3_mpu_list(const struct cbt_s3 *s, const char *name, const char *upload_id,
-		    char (**etags)[80], int *nr)
-{
-	char q[700], id[512], marker[16] = "0";
-	char (*v)[80] = NULL;
-	int ret = 0, have = 0;
-
-	*etags = NULL;
-	*nr = 0;
-	encode(id, sizeof(id), upload_id);
-	/* 1000 parts an answer at most: IsTruncated and NextPartNumberMarker page on. */
-	for (int page = 0; !ret && page < 20; page++) {
-		struct cbt_s3_buf b = { 0 };
-		char trunc[8] = "false", m[3 * sizeof(marker)];
-		const char *p, *part, *res = NULL, *res_end = NULL;
-		struct req r;
-
-		/* The server's marker goes into a query: escaped, it adds no parameter. */
-		encode(m, sizeof(m), marker);
-		snprintf(q, sizeof(q), "?part-number-marker=%s&uploadId=%s", m, id);
-		r = new_req("GET", name, q);
-		r.out = &b;
-		ret = request(s, &r);
-		for (p = b.p; !ret && xml_elem(p, NULL, "Part", &part, &p);) {
-			char num[16], etag[90];
-			const char *e;
-			long n;
-
-			if (!xml_field(part, p, "PartNumber", num, sizeof(num)) ||
-			    !xml_field(part, p, "ETag", etag, sizeof(etag)))
-				continue;
-			n = strtol(num, NULL, 10);
-			if (n < 1 || n > 10000)
-				continue;
-			if (n > have) {
-				char (*nv)[80] = realloc(v, (size_t)n * sizeof(*v));
-
-				if (!nv) {
-					ret = -ENOMEM;
-					break;
-				}
-				memset(nv + have, 0, (size_t)(n - have) * sizeof(*v));
-				v = nv;
-				have = (int)n;
-			}
-			/* the ETag comes quoted, as &quot; or as '"' */
-			e = etag;
-			if (!strncmp(e, "&quot;", 6))
-				e += 6;
-			else if (*e == '"')
-				e++;
-			snprintf(v[n - 1], sizeof(v[0]), "%.*s", (int)strcspn(e, "\"&"), e);
-		}
-		if (!ret) {
-			/* The answer's own fields, inside its <ListPartsResult>. */
-			xml_elem(b.p, NULL, "ListPartsResult", &res, &res_end);
-			xml_field(res, res_end, "IsTruncated", trunc, sizeof(trunc));
-			if (strcmp(trunc, "true") ||
-			    !xml_field(res, res_end, "NextPartNumberMarker", marker, sizeof(marker))) {
-				cbt_s3_buf_free(&b);
-				break;
-			}
-		}
-		cbt_s3_buf_free(&b);
-	}
-	if (ret) {
-		free(v);
-		return ret;
-	}
-	*etags = v;
-	*nr = have;
-	return 0;
+	return cbt_s3_request(s, &r);
 }
 
 bool cbt_s3_patient(const struct cbt_s3 *s, int ret, struct cbt_s3_patience *p, const char *what)
