@@ -78,7 +78,33 @@ void cbt_bitmap_clear_leaf(struct cbt_bitmap *bm, u32 leaf);
 
 bool cbt_bitmap_test(const struct cbt_bitmap *bm, u64 bit);
 /* True if every bit of [start, start + len) (clipped) is set. */
-bool cbt_bitmap_range_all_set(const struct cbt_bitmap *bm, u64 start, u64 len);
+bool __cbt_bitmap_range_all_set(const struct cbt_bitmap *bm, u64 start, u64 len);
+
+/*
+ * The same, without a call when the range lies in one word of a leaf, as
+ * a write of one block (or of a few, at small blocks) does: the write
+ * path asks it of every write, once for the tracking bitmap and once for
+ * a snapshot's copied chunks. A leaf holds whole words, so one word is in
+ * one leaf.
+ */
+static inline bool cbt_bitmap_range_all_set(const struct cbt_bitmap *bm, u64 start, u64 len)
+{
+	u64 last = start + len - 1;
+	const unsigned long *leaf;
+	unsigned long mask, word;
+
+	if (!len || last < start || last >= bm->nr_bits ||
+	    start / BITS_PER_LONG != last / BITS_PER_LONG)
+		return __cbt_bitmap_range_all_set(bm, start, len);
+	leaf = READ_ONCE(bm->leaves[start / CBT_BITS_PER_LEAF]);
+	if (!leaf)
+		return false;
+	if (leaf == CBT_LEAF_FULL)
+		return true;
+	mask = GENMASK(last % BITS_PER_LONG, start % BITS_PER_LONG);
+	word = READ_ONCE(leaf[(start % CBT_BITS_PER_LEAF) / BITS_PER_LONG]);
+	return (word & mask) == mask;
+}
 /* Bits set; nr_bits for FULL leaves' range. */
 u64 cbt_bitmap_weight(const struct cbt_bitmap *bm);
 /* Memory the bitmap holds, table included. */

@@ -96,17 +96,6 @@ void cbt_fp_regions(u64 sectors, struct cbt_fp_regions *r)
 	r->len[1] = CBT_FP_REGION_SECTORS;
 }
 
-bool cbt_fp_overlaps(const struct cbt_fp_regions *r, u64 start, u64 len)
-{
-	int i;
-
-	for (i = 0; i < 2; i++)
-		if (r->len[i] && start < r->start[i] + r->len[i] &&
-		    start + len > r->start[i])
-			return true;
-	return false;
-}
-
 int cbt_ledger_close(struct cbt_ledger *l, u32 *closed_slot)
 {
 	u32 busy = used_slots(l), slot;

@@ -100,8 +100,17 @@ struct cbt_fp_regions {
  * device under 2 MiB.
  */
 void cbt_fp_regions(u64 sectors, struct cbt_fp_regions *r);
-/* Does [start, start + len) overlap one of the regions? */
-bool cbt_fp_overlaps(const struct cbt_fp_regions *r, u64 start, u64 len);
+/* Does [start, start + len) overlap one of the regions? (Every write asks.) */
+static inline bool cbt_fp_overlaps(const struct cbt_fp_regions *r, u64 start, u64 len)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (r->len[i] && start < r->start[i] + r->len[i] &&
+		    start + len > r->start[i])
+			return true;
+	return false;
+}
 
 /* On-disk superblock, one 4 KiB page; little-endian. */
 struct cbt_sb_closed_disk {

@@ -328,13 +328,11 @@ out:
 	memalloc_noio_restore(noio);
 }
 
-bool cbt_fp_write_deferred(struct cbt_tracker *t, struct bio *bio)
+/* A persistent tracker's write to the fingerprinted regions. */
+bool __cbt_fp_write_deferred(struct cbt_tracker *t, struct bio *bio)
 {
 	struct cbt_io *io = dm_per_bio_data(bio, sizeof(struct cbt_io));
 
-	if (READ_ONCE(t->persistence) != CBT_PERSIST_METADATA ||
-	    !cbt_fp_overlaps(&t->fp_regions, bio->bi_iter.bi_sector, bio_sectors(bio)))
-		return false;
 	atomic_inc(&t->fp_inflight);
 	/* Count, then read the state: pairs with the barrier in cbt_fp_work(). */
 	smp_mb__after_atomic();

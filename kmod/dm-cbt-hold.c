@@ -83,9 +83,9 @@ bool cbt_claimed(struct cbt_tracker *t)
 
 /*
  * Count a write in t->writes, or park it while writes are held. False
- * when it was parked.
+ * when it was parked. cbt_count_write() tried the live ref already.
  */
-bool cbt_count_write(struct cbt_tracker *t, struct bio *bio)
+bool cbt_count_write_slow(struct cbt_tracker *t, struct bio *bio)
 {
 	struct cbt_io *io = dm_per_bio_data(bio, sizeof(struct cbt_io));
 	unsigned long flags;

@@ -440,11 +440,13 @@ static bool cbt_mark_fast_rcu(struct cbt_tracker *t, u64 start, u64 len)
 
 	if (READ_ONCE(t->persistence) != CBT_PERSIST_METADATA)
 		/*
-		 * One walk of the bitmap; a leaf that cannot be had without
-		 * sleeping is left to the worker, which may sleep for it:
-		 * FULL is the last resort.
+		 * A block written again is set already (no call, most
+		 * often); else one walk of the bitmap, and a leaf that cannot
+		 * be had without sleeping is left to the worker, which may
+		 * sleep for it: FULL is the last resort.
 		 */
-		return !cbt_bitmap_try_set_range(&e->bm, start, len, GFP_NOWAIT);
+		return cbt_bitmap_range_all_set(&e->bm, start, len) ||
+		       !cbt_bitmap_try_set_range(&e->bm, start, len, GFP_NOWAIT);
 	/*
 	 * Persistent: a bit map() sees is on the metadata device already,
 	 * or covered there by its region's coarse mark.

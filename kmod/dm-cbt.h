@@ -416,7 +416,17 @@ void cbt_mark_locked(struct cbt_tracker *t, u64 start, u64 len);
  * it may go down now, DM_MAPIO_SUBMITTED if the worker or the snapshot
  * took it).
  */
-bool cbt_count_write(struct cbt_tracker *t, struct bio *bio);
+bool cbt_count_write_slow(struct cbt_tracker *t, struct bio *bio);
+static inline bool cbt_count_write(struct cbt_tracker *t, struct bio *bio)
+{
+	struct cbt_io *io = dm_per_bio_data(bio, sizeof(struct cbt_io));
+
+	/* Inline: every write comes here, and only a hold takes the slow path. */
+	if (unlikely(!percpu_ref_tryget_live(&t->writes)))
+		return cbt_count_write_slow(t, bio);
+	io->counted = true;
+	return true;
+}
 int cbt_process_write(struct cbt_tracker *t, struct bio *bio);
 
 /* Called with t->lock held: the epoch of that number, or NULL. */
@@ -552,10 +562,17 @@ void cbt_history_resume(struct cbt_tracker *t, struct mapped_device *md);
 /* preresume, last (after a grow): mark the device attached. */
 void cbt_history_attached(struct cbt_tracker *t);
 /*
- * The write path, for a write to [sector, sector + sectors) of the origin:
- * true when the worker must clear fp_valid on disk before it goes down.
+ * The write path: true when the worker must clear fp_valid on disk before
+ * @bio goes down. Only a persistent tracker's writes to the fingerprinted
+ * regions ask the out-of-line part; every other write is answered inline.
  */
-bool cbt_fp_write_deferred(struct cbt_tracker *t, struct bio *bio);
+bool __cbt_fp_write_deferred(struct cbt_tracker *t, struct bio *bio);
+static inline bool cbt_fp_write_deferred(struct cbt_tracker *t, struct bio *bio)
+{
+	return READ_ONCE(t->persistence) == CBT_PERSIST_METADATA &&
+	       cbt_fp_overlaps(&t->fp_regions, bio->bi_iter.bi_sector, bio_sectors(bio)) &&
+	       __cbt_fp_write_deferred(t, bio);
+}
 /* Worker, t->lock held: clear fp_valid for the deferred writes of @bios. */
 void cbt_fp_invalidate(struct cbt_tracker *t, struct bio_list *bios);
 /* end_io of a write counted in fp_inflight. */
