@@ -123,7 +123,11 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 	ret = cbt_dev_lookup(r->dev_arg, &r->nl, &r->sel, &r->info);
 	if (ret)
 		return ret;
-	r->dev_lock = cbt_device_lock(&r->info);
+	if (r->dev_lock >= 0 && r->dev_lock_dev != makedev(r->info.major, r->info.minor))
+		return cbt_err(-EINVAL, "the device lock handed to the clone of %s is another"
+			       " device's", r->info.name);
+	if (r->dev_lock < 0)
+		r->dev_lock = cbt_device_lock(&r->info);
 	if (r->dev_lock < 0)
 		return r->dev_lock;
 	r->cfg.dev_bytes = cbt_dev_bytes(&r->info);

@@ -28,6 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "clone/check.h"
 #include "clone/plan.h"
@@ -88,7 +89,16 @@ struct cbt_clone_job {
 	struct cbt_snap snap;
 	bool have_snap;
 	int sfd;
-	int dev_lock;			/* cbt_device_lock() */
+	/*
+	 * cbt_device_lock() of DEVICE, closed by cbt_clone_job_free(). A
+	 * caller that holds it already (cbt migrate, from before it writes
+	 * anything) hands it over here with dev_lock_dev, DEVICE's number:
+	 * cbt_clone_plan() takes it as its own. Taking it again would fail,
+	 * a second flock on another open of the file conflicting with the
+	 * first even in the same process.
+	 */
+	int dev_lock;
+	dev_t dev_lock_dev;
 
 	struct clone_state st;
 	char state_path[PATH_MAX];
