@@ -10,8 +10,9 @@
 # - the state file's filesystem read-only or full: exit 6, TARGET untouched,
 #   no epoch left closed, no snapshot left;
 # - the state file's filesystem full or read-only between passes (the
-#   hook's "pass 1 done"): exit 6, no epoch left closed, the writes since
-#   still tracked, and the same command resumes once it has room;
+#   hook's "pass 1 done"), or full during pass 1: exit 6, no epoch left
+#   closed, the writes since still tracked, and the same command resumes
+#   once it has room;
 # - the source's tracking going away mid-pass (its cbt table replaced):
 #   exit 5, TARGET incomplete, the message does not call that tracking
 #   intact, and the same command completes the clone once the source is
@@ -132,23 +133,28 @@ assert_eq "$rc" 0 "exit status of the run after"
 assert_eq "$(sum "$DISK2")" "$src" "the target"
 no_leftovers "after"
 
-# Between passes (the hook's "pass 1 done": pass 1 copied, committed and
-# recorded), the hook writes blocks 100 and 300 of the source (so a pass 2
-# is due) and the state file's filesystem fills up, or turns read-only.
-# Pass 2 cannot record that it began: exit 6 saying why, no epoch of the
-# clone left closed, no snapshot, the source as the hook left it and its
-# two blocks still tracked; once the filesystem has room again (or is
-# writable) the same command resumes from pass 1 and copies those two
-# blocks alone, the target then the source's and the snapshot's.
-# between_passes WHAT MAKE-IT-FAIL UNDO MESSAGE
-between_passes() {
-	local what=$1 make_fail=$2 undo=$3 msg=$4 state=$W/bp rc=0
-	log "the state file's filesystem $what between passes: exit 6, then the same command resumes"
+# At the hook's step STEP the hook writes blocks 100 and 300 of the
+# source and the state file's filesystem fills up, or turns read-only:
+# - between passes ("pass 1 done": pass 1 copied, committed and recorded):
+#   pass 2 cannot record that it began;
+# - during pass 1's copy ("pass 1 DONE/TOTAL"): the pass records its end
+#   in room taken before it began (its report printed), then, the page its
+#   old state freed filled too (at "pass 1 done"), pass 2 cannot begin.
+# Either way exit 6 saying why, no epoch of the clone left closed, no
+# snapshot, the source as the hook left it and its two blocks still
+# tracked; once the filesystem has room again (or is writable) the same
+# command resumes from pass 1 and copies those two blocks alone, the
+# target then the source's and the snapshot's.
+# state_fails WHAT STEP-PATTERN MAKE-IT-FAIL UNDO MESSAGE [AT-PASS-END]
+state_fails() {
+	local what=$1 step=$2 make_fail=$3 undo=$4 msg=$5 then=${6:-} state=$W/bp rc=0 before
+	log "the state file's filesystem $what: exit 6, then the same command resumes"
 	unmount "$state"
 	mkdir -p "$state"
 	assert_cmd mount -t tmpfs -o size=64k none "$state"
 	cat >"$W/hook" <<-EOF
-	[ "\$CBT_CLONE_STEP" = 'pass 1 done' ] || exit 0
+	case "\$CBT_CLONE_STEP" in 'pass 1 done') $then ;; esac
+	case "\$CBT_CLONE_STEP" in $step) ;; *) exit 0 ;; esac
 	dd if=/dev/urandom of=/dev/mapper/c bs=64k seek=100 count=1 oflag=direct status=none
 	dd if=/dev/urandom of=/dev/mapper/c bs=64k seek=300 count=1 oflag=direct status=none
 	$make_fail
@@ -156,34 +162,37 @@ between_passes() {
 	CBT_CLONE_HOOK="sh $W/hook" cbt clone c "$DISK2" --cow "$DISK3" --force --state-dir "$state" \
 		>"$W/bp.out" 2>"$W/bp.err" || rc=$?
 	cat "$W/bp.out" "$W/bp.err"
-	assert_eq "$rc" 6 "$what between passes: exit status"
-	grep -q '^pass 1: ' "$W/bp.out" || fail "$what between passes: pass 1 did not complete"
-	grep -q "$msg" "$W/bp.err" || fail "$what between passes: the message does not say \"$msg\""
+	ls -las "$state"
+	assert_eq "$rc" 6 "$what: exit status"
+	grep -q '^pass 1: ' "$W/bp.out" || fail "$what: pass 1 was not reported"
+	grep -q "$msg" "$W/bp.err" || fail "$what: the message does not say \"$msg\""
 	grep -q "^cbt clone: the target is incomplete (.*); the source is untouched and its tracking intact; run the same command again to resume" \
-		"$W/bp.err" || fail "$what between passes: no word on the target, the source and its tracking"
-	no_leftovers "$what between passes"
-	assert_eq "$(marked_blocks c)" "100 300 " "$what between passes: the source's tracked blocks"
-	local before
+		"$W/bp.err" || fail "$what: no word on the target, the source and its tracking"
+	no_leftovers "$what"
+	assert_eq "$(marked_blocks c)" "100 300 " "$what: the source's tracked blocks"
 	before=$(sum /dev/mapper/c)
-	sh -c "$undo" || fail "$what between passes: $undo"
+	sh -c "$undo" || fail "$what: $undo"
 	rc=0
 	cbt clone c "$DISK2" --cow "$DISK3" --verify --keep-snapshot --state-dir "$state" \
 		>"$W/bp2.out" 2>"$W/bp2.err" || rc=$?
 	cat "$W/bp2.out" "$W/bp2.err"
-	assert_eq "$rc" 0 "$what between passes: exit status of the run after"
+	assert_eq "$rc" 0 "$what: exit status of the run after"
 	grep -q '^resuming: the target holds the source up to epoch' "$W/bp2.out" ||
-		fail "$what between passes: the run after did not resume"
+		fail "$what: the run after did not resume"
 	grep -q '^pass 1: epoch [0-9]*, 2 blocks ' "$W/bp2.out" ||
-		fail "$what between passes: the run after did not copy the two blocks alone"
-	assert_eq "$(sum /dev/mapper/c-snap)" "$before" "$what between passes: the kept snapshot"
-	assert_eq "$(sum "$DISK2")" "$before" "$what between passes: the target"
-	assert_eq "$(sum /dev/mapper/c)" "$before" "$what between passes: the source"
+		fail "$what: the run after did not copy the two blocks alone"
+	assert_eq "$(sum /dev/mapper/c-snap)" "$before" "$what: the kept snapshot"
+	assert_eq "$(sum "$DISK2")" "$before" "$what: the target"
+	assert_eq "$(sum /dev/mapper/c)" "$before" "$what: the source"
 	assert_cmd cbt snapshot drop c
-	no_leftovers "$what between passes, after"
+	no_leftovers "$what, after"
 	unmount "$state"
 }
-between_passes "full" "dd if=/dev/zero of=$W/bp/fill bs=4k 2>/dev/null || true" "rm $W/bp/fill" \
-	'No space left on device'
-between_passes "read-only" "mount -o remount,ro $W/bp" "mount -o remount,rw $W/bp" \
-	'Read-only file system'
+fill="dd if=/dev/zero of=$W/bp/fill bs=4k 2>/dev/null || true"
+state_fails "full between passes" "'pass 1 done'" "$fill" "rm $W/bp/fill" 'No space left on device'
+state_fails "read-only between passes" "'pass 1 done'" "mount -o remount,ro $W/bp" \
+	"mount -o remount,rw $W/bp" 'Read-only file system'
+state_fails "full during pass 1" "'pass 1 '*/*" "$fill" "rm $W/bp/fill $W/bp/fill2" \
+	'No space left on device' "dd if=/dev/zero of=$W/bp/fill2 bs=4k 2>/dev/null || true"
+
 pass

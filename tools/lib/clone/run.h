@@ -35,6 +35,7 @@
 #include "clone/throttle.h"
 #include "kernel/device.h"
 #include "kernel/snapdev.h"
+#include "store/safefile.h"
 #include "util/util.h"
 
 struct cbt_clone_pass {
@@ -102,6 +103,13 @@ struct cbt_clone_job {
 
 	struct clone_state st;
 	char state_path[PATH_MAX];
+	/*
+	 * The next state file's temporary file, its room taken before the
+	 * pass (clone_state_save(), source.c): a filesystem filled during a
+	 * pass cannot keep the pass from being recorded.
+	 */
+	struct cbt_tmpfile spare;
+	bool have_spare;
 	bool had_state;			/* a state file from an earlier run was there */
 	bool resumed;
 	bool cow_filled;		/* the pass ended because the COW store filled up */
