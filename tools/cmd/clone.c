@@ -249,35 +249,56 @@ static void print_start(struct cbt_clone_job *r, const struct out *o)
 }
 
 #ifdef CBT_TEST_HOOKS
-/* The progress report the hook passes on to (the terminal's, or none). */
+/* The reports the hook passes on to (the terminal's, or none). */
 static void (*hook_next)(struct cbt_clone_job *r, uint64_t done, uint64_t total);
+static void (*hook_pass_next)(struct cbt_clone_job *r, const struct cbt_clone_pass *p);
 
 /*
- * The test build's CBT_CLONE_HOOK: a shell command run once, inside pass
- * 1's copy after its first write (CBT_CLONE_STEP "pass 1 DONE/TOTAL",
- * CBT_PID the tool's pid), a fixed point for tests/vm to change the world
- * mid-clone without sleeps. A progress report cannot fail the copy: a
- * failing hook is printed. The installed tool runs nothing from its
- * environment.
+ * The test build's CBT_CLONE_HOOK: a shell command run with `sh -c' at
+ * fixed points, CBT_CLONE_STEP saying which and CBT_PID the tool's pid:
+ * once inside pass 1's copy after its first write ("pass 1 DONE/TOTAL"),
+ * and after each pass, its state file written ("pass N done"). For
+ * tests/vm to change the world mid-clone without sleeps. A report cannot
+ * fail the copy: a failing hook is printed. The installed tool runs
+ * nothing from its environment.
  */
+static void run_hook(const char *step)
+{
+	const char *hook = getenv("CBT_CLONE_HOOK");
+	char pid[32];
+
+	if (!hook)
+		return;
+	setenv("CBT_CLONE_STEP", step, 1);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	setenv("CBT_PID", pid, 1);
+	fflush(NULL);
+	if (system(hook))
+		fprintf(stderr, "cbt clone: CBT_CLONE_HOOK `%s' failed at %s\n", hook, step);
+}
+
 static void hook_progress(struct cbt_clone_job *r, uint64_t done, uint64_t total)
 {
 	static bool fired;
-	char step[64], pid[32];
-	const char *hook = getenv("CBT_CLONE_HOOK");
+	char step[64];
 
-	if (!fired && hook && r->pass_n == 1 && done && done < total) {
+	if (!fired && r->pass_n == 1 && done && done < total) {
 		fired = true;
 		snprintf(step, sizeof(step), "pass 1 %" PRIu64 "/%" PRIu64, done, total);
-		setenv("CBT_CLONE_STEP", step, 1);
-		snprintf(pid, sizeof(pid), "%d", (int)getpid());
-		setenv("CBT_PID", pid, 1);
-		fflush(NULL);
-		if (system(hook))
-			fprintf(stderr, "cbt clone: CBT_CLONE_HOOK `%s' failed at %s\n", hook, step);
+		run_hook(step);
 	}
 	if (hook_next)
 		hook_next(r, done, total);
+}
+
+static void hook_pass(struct cbt_clone_job *r, const struct cbt_clone_pass *p)
+{
+	char step[64];
+
+	if (hook_pass_next)
+		hook_pass_next(r, p);
+	snprintf(step, sizeof(step), "pass %u done", p->n);
+	run_hook(step);
 }
 #endif
 
@@ -526,6 +547,8 @@ int clone_main(int argc, char *argv[])
 #ifdef CBT_TEST_HOOKS
 	hook_next = r.report.progress;
 	r.report.progress = hook_progress;
+	hook_pass_next = r.report.pass;
+	r.report.pass = hook_pass;
 #endif
 
 	r.stop = catch_stop_signals();

@@ -368,6 +368,20 @@ int migrate_main(int argc, char *argv[])
 				  " copied live: --cow COW is needed");
 		goto out;
 	}
+	/* The plan made, nothing written yet: tests/vm's fixed point for a backup starting now. */
+	ret = mig_test_hook("plan");
+	/*
+	 * The tracked devices' locks, held until each one's clone ends: a
+	 * backup that began since the plan is refused here, before the
+	 * table is written, not by the clone once other partitions are.
+	 */
+	if (!ret)
+		ret = mig_plan_lock(&j.plan, j.state_dir);
+	if (ret) {
+		cbt_perror("migrate", ret);
+		status = cbt_exit_status(ret);
+		goto out;
+	}
 	j.stop = catch_stop_signals();
 	o.progress = !o.json && !o.quiet && isatty(STDERR_FILENO);
 	j.progress = o.progress ? progress : NULL;

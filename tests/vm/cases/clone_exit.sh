@@ -1,7 +1,7 @@
 #!/bin/sh
 # cbt clone's documented failures (docs/clone.md, Exit status), each made
 # to happen at a fixed point (the test build's CBT_CLONE_HOOK, run inside
-# pass 1's copy; no sleeps):
+# pass 1's copy or after a pass; no sleeps):
 # - TARGET is held O_EXCL while the clone runs: a mount of it in the middle
 #   of pass 1 fails busy, the same mount works once the clone is done;
 # - --verify that finds a difference (dm-flakey corrupting TARGET's writes)
@@ -9,19 +9,23 @@
 #   the clone incomplete, and the next run copies every block again;
 # - the state file's filesystem read-only or full: exit 6, TARGET untouched,
 #   no epoch left closed, no snapshot left;
+# - the state file's filesystem full or read-only between passes (the
+#   hook's "pass 1 done"), or full during pass 1: exit 6, no epoch left
+#   closed, the writes since still tracked, and the same command resumes
+#   once it has room;
 # - the source's tracking going away mid-pass (its cbt table replaced):
 #   exit 5, TARGET incomplete, the message does not call that tracking
 #   intact, and the same command completes the clone once the source is
 #   tracked again.
 # disks: 32M 32M 16M
 # cost: 14
-# timeout: 420
+# timeout: 480
 
 W=/tmp/clone_exit
 MNT=/mnt/clexit
 
 cleanup() {
-	unmount "$MNT" "$W/ro" "$W/full"
+	unmount "$MNT" "$W/ro" "$W/full" "$W/bp"
 	dm_remove c-snap c flaky
 }
 
@@ -44,7 +48,7 @@ no_leftovers() {
 
 log "TARGET held O_EXCL: a mount of it in the middle of pass 1 fails"
 rc=0
-CBT_CLONE_HOOK="mount -o ro -t ext4 $DISK2 $MNT >$W/mount.out 2>&1; echo \$? >$W/mount.rc" \
+CBT_CLONE_HOOK="case \$CBT_CLONE_STEP in *done) exit 0 ;; esac; mount -o ro -t ext4 $DISK2 $MNT >$W/mount.out 2>&1; echo \$? >$W/mount.rc" \
 	cbt clone c "$DISK2" --cow "$DISK3" --state-dir "$W/state" >"$W/out1" 2>"$W/err1" || rc=$?
 cat "$W/out1" "$W/err1" "$W/mount.out"
 assert_eq "$rc" 0 "exit status"
@@ -108,7 +112,7 @@ no_leftovers "full state"
 log "the source's tracking goes away in the middle of pass 1: exit 5"
 stamp_before=$(sum /dev/mapper/c)
 rc=0
-CBT_CLONE_HOOK="dmsetup reload c --table '0 $sz linear $DISK1 0' && dmsetup resume c" \
+CBT_CLONE_HOOK="case \$CBT_CLONE_STEP in *done) exit 0 ;; esac; dmsetup reload c --table '0 $sz linear $DISK1 0' && dmsetup resume c" \
 	cbt clone c "$DISK2" --cow "$DISK3" --force --state-dir "$W/s5" >"$W/out6" 2>"$W/err6" || rc=$?
 cat "$W/out6" "$W/err6"
 assert_eq "$rc" 5 "exit status when the tracking went away"
@@ -128,4 +132,67 @@ cat "$W/out7" "$W/err7"
 assert_eq "$rc" 0 "exit status of the run after"
 assert_eq "$(sum "$DISK2")" "$src" "the target"
 no_leftovers "after"
+
+# At the hook's step STEP the hook writes blocks 100 and 300 of the
+# source and the state file's filesystem fills up, or turns read-only:
+# - between passes ("pass 1 done": pass 1 copied, committed and recorded):
+#   pass 2 cannot record that it began;
+# - during pass 1's copy ("pass 1 DONE/TOTAL"): the pass records its end
+#   in room taken before it began (its report printed), then, the page its
+#   old state freed filled too (at "pass 1 done"), pass 2 cannot begin.
+# Either way exit 6 saying why, no epoch of the clone left closed, no
+# snapshot, the source as the hook left it and its two blocks still
+# tracked; once the filesystem has room again (or is writable) the same
+# command resumes from pass 1 and copies those two blocks alone, the
+# target then the source's and the snapshot's.
+# state_fails WHAT STEP-PATTERN MAKE-IT-FAIL UNDO MESSAGE [AT-PASS-END]
+state_fails() {
+	local what=$1 step=$2 make_fail=$3 undo=$4 msg=$5 then=${6:-} state=$W/bp rc=0 before
+	log "the state file's filesystem $what: exit 6, then the same command resumes"
+	unmount "$state"
+	mkdir -p "$state"
+	assert_cmd mount -t tmpfs -o size=64k none "$state"
+	cat >"$W/hook" <<-EOF
+	case "\$CBT_CLONE_STEP" in 'pass 1 done') $then ;; esac
+	case "\$CBT_CLONE_STEP" in $step) ;; *) exit 0 ;; esac
+	dd if=/dev/urandom of=/dev/mapper/c bs=64k seek=100 count=1 oflag=direct status=none
+	dd if=/dev/urandom of=/dev/mapper/c bs=64k seek=300 count=1 oflag=direct status=none
+	$make_fail
+	EOF
+	CBT_CLONE_HOOK="sh $W/hook" cbt clone c "$DISK2" --cow "$DISK3" --force --state-dir "$state" \
+		>"$W/bp.out" 2>"$W/bp.err" || rc=$?
+	cat "$W/bp.out" "$W/bp.err"
+	ls -las "$state"
+	assert_eq "$rc" 6 "$what: exit status"
+	grep -q '^pass 1: ' "$W/bp.out" || fail "$what: pass 1 was not reported"
+	grep -q "$msg" "$W/bp.err" || fail "$what: the message does not say \"$msg\""
+	grep -q "^cbt clone: the target is incomplete (.*); the source is untouched and its tracking intact; run the same command again to resume" \
+		"$W/bp.err" || fail "$what: no word on the target, the source and its tracking"
+	no_leftovers "$what"
+	assert_eq "$(marked_blocks c)" "100 300 " "$what: the source's tracked blocks"
+	before=$(sum /dev/mapper/c)
+	sh -c "$undo" || fail "$what: $undo"
+	rc=0
+	cbt clone c "$DISK2" --cow "$DISK3" --verify --keep-snapshot --state-dir "$state" \
+		>"$W/bp2.out" 2>"$W/bp2.err" || rc=$?
+	cat "$W/bp2.out" "$W/bp2.err"
+	assert_eq "$rc" 0 "$what: exit status of the run after"
+	grep -q '^resuming: the target holds the source up to epoch' "$W/bp2.out" ||
+		fail "$what: the run after did not resume"
+	grep -q '^pass 1: epoch [0-9]*, 2 blocks ' "$W/bp2.out" ||
+		fail "$what: the run after did not copy the two blocks alone"
+	assert_eq "$(sum /dev/mapper/c-snap)" "$before" "$what: the kept snapshot"
+	assert_eq "$(sum "$DISK2")" "$before" "$what: the target"
+	assert_eq "$(sum /dev/mapper/c)" "$before" "$what: the source"
+	assert_cmd cbt snapshot drop c
+	no_leftovers "$what, after"
+	unmount "$state"
+}
+fill="dd if=/dev/zero of=$W/bp/fill bs=4k 2>/dev/null || true"
+state_fails "full between passes" "'pass 1 done'" "$fill" "rm $W/bp/fill" 'No space left on device'
+state_fails "read-only between passes" "'pass 1 done'" "mount -o remount,ro $W/bp" \
+	"mount -o remount,rw $W/bp" 'Read-only file system'
+state_fails "full during pass 1" "'pass 1 '*/*" "$fill" "rm $W/bp/fill $W/bp/fill2" \
+	'No space left on device' "dd if=/dev/zero of=$W/bp/fill2 bs=4k 2>/dev/null || true"
+
 pass

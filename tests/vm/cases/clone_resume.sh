@@ -129,6 +129,9 @@ done
 bg_kill -KILL clone
 cbt status c
 assert_eq "$(cbt status c | grep -c ': closed')" 1 "closed epochs after SIGKILL"
+# partials DIR: the temporary state files in DIR (the room a run takes for its next state).
+partials() { find "$1" -name '.clone-*.partial' | wc -l; }
+[ "$(partials "$W/state2")" -ge 1 ] || fail "the killed run left no temporary state file: $(ls -a "$W/state2")"
 rc=0
 cbt clone c "$DISK2" --cow "$DISK3" --state-dir "$W/state2" >"$W/out5" 2>"$W/err5" || rc=$?
 cat "$W/err5"
@@ -140,6 +143,7 @@ cbt clone c "$DISK2" --cow "$DISK3" --verify --keep-snapshot --state-dir "$W/sta
 	>"$W/out6" 2>"$W/err6" || rc=$?
 cat "$W/out6" "$W/err6"
 assert_eq "$rc" 0 "exit status after the SIGKILL"
+assert_eq "$(partials "$W/state2")" 0 "temporary state files left after the run after the SIGKILL"
 grep -q '^verify: the target matches' "$W/out6" || fail "not verified"
 bg_stop writer2
 same_as_snapshot

@@ -10,9 +10,10 @@
 # both filesystems, raw and web equal the source's, every writer file
 # synced before the migration began is there with its md5, the free
 # extents on the target are still zero. Refused with the reason, the
-# target untouched: a target too small for the PV's last extent in use; the
-# tracked LV with a backup's snapshot attached (the clone's message, exit
-# status 1, the backup's epoch left closed).
+# target untouched: a target too small for the PV's last extent in use
+# (exit status 6); the tracked LV with a backup's snapshot attached, then
+# with its epoch alone closed (the clone's messages, exit status 1, the
+# backup's epoch left closed).
 # And a copy that differs from its source (an unmounted partition written
 # behind cbt's back during its copy) fails with exit status 1, not 4.
 # disks: 160M 320M 112M 64M 48M 48M
@@ -107,10 +108,10 @@ before=$(md5_of "$TINY")
 rc=0
 cbt migrate "$S" "$TINY" --cow "$COW" --state-dir "$W/state" >"$W/out" 2>"$W/err" || rc=$?
 cat "$W/out" "$W/err"
-[ "$rc" -ne 0 ] || fail "a migration onto $TINY was accepted"
-grep -q "${S}1 cannot shrink to .*: its LVM PV has an extent in use (LV raw) up to 61 MiB" "$W/err" ||
-	fail "the refusal does not say why"
 assert_eq "$(md5_of "$TINY")" "$before" "$TINY after the refusal"
+assert_eq "$rc" 6 "exit status onto $TINY (the target out of space)"
+assert_eq "$(cat "$W/err")" "migrate: ${S}1 cannot shrink to 46 MiB: its LVM PV has an extent in use (LV raw) up to 61 MiB; move it (pvmove) or migrate to a larger disk" \
+	"the refusal onto $TINY"
 
 # A backup in progress on data (its snapshot attached, its epoch closed):
 # refused by the plan with the clone's message, before the table, the
@@ -128,6 +129,17 @@ assert_eq "$(cat "$W/err")" "migrate: partition 1 (${S}1): LV data: lvdata alrea
 	"the message with data's snapshot attached"
 cbt status lvdata | grep -q "epoch $closed: closed" || fail "migrate ended the backup's epoch $closed"
 assert_cmd cbt snapshot drop lvdata
+# The backup's epoch alone (its snapshot dropped, not yet committed): the
+# same refusal, with the epoch's message.
+log "refused: data with a backup's epoch closed"
+rc=0
+cbt migrate "$S" "$BIG" --cow "$COW" --state-dir "$W/state" >"$W/out" 2>"$W/err" || rc=$?
+cat "$W/err"
+assert_eq "$(md5_of "$BIG")" "$zero_big" "$BIG after the refusal"
+assert_eq "$rc" 1 "exit status with data's epoch $closed closed"
+assert_eq "$(cat "$W/err")" "migrate: partition 1 (${S}1): LV data: lvdata has epoch $closed closed, waiting for commit or abort (a backup in progress?); finish it first (\`cbt epoch commit|abort lvdata $closed')" \
+	"the message with data's epoch closed"
+cbt status lvdata | grep -q "epoch $closed: closed" || fail "migrate ended the backup's epoch $closed"
 assert_cmd cbt epoch abort lvdata "$closed"
 
 # check_target T JSON: T holds the source's VG, alone.

@@ -3,8 +3,8 @@
  * One `cbt clone' run as steps (run.h): the setup, the state file, the
  * passes and their epochs, verify, follow, and the cleanup after a
  * failure. The pass planner and the state format are in plan.c, the
- * target checks in check.c, the source checks and reading the state
- * file in source.c, the copying in copy.c.
+ * target checks in check.c, the source checks and reading and writing
+ * the state file in source.c, the copying in copy.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,6 +49,8 @@ void cbt_clone_job_free(struct cbt_clone_job *job)
 		close(job->dev_lock);
 	if (job->sfd >= 0)
 		close(job->sfd);
+	if (job->have_spare)
+		cbt_tmpfile_abort(&job->spare);
 	clone_throttle_free(job->thr);
 	free(job->passes);
 	cbt_dev_info_free(&job->info);
@@ -65,44 +67,6 @@ uint64_t cbt_clone_total_ns(const struct cbt_clone_job *job)
 }
 
 /* ---- The state file ------------------------------------------------------ */
-
-static int mkdir_p(const char *dir)
-{
-	char tmp[PATH_MAX];
-
-	snprintf(tmp, sizeof(tmp), "%s", dir);
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(tmp, 0755) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0755) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-static int save_state(struct cbt_clone_job *r)
-{
-	struct cbt_tmpfile tf;
-	FILE *f;
-	int ret;
-
-	r->st.updated = cbt_real_ns() / 1000000000ULL;
-	ret = mkdir_p(r->state_dir);
-	if (ret)
-		return cbt_err(ret, "cannot create %s: %s", r->state_dir, strerror(-ret));
-	ret = cbt_tmpfile_create(&tf, r->state_path);
-	if (ret)
-		return ret;
-	f = cbt_tmpfile_fdopen(&tf);
-	if (!f)
-		return -ENOMEM;
-	clone_state_write(f, &r->st);
-	return cbt_tmpfile_commit_stdio(&tf, f);
-}
 
 uint64_t clone_oldest_held(const struct cbt_dev_info *d)
 {
@@ -123,7 +87,11 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 	ret = cbt_dev_lookup(r->dev_arg, &r->nl, &r->sel, &r->info);
 	if (ret)
 		return ret;
-	r->dev_lock = cbt_device_lock(&r->info);
+	if (r->dev_lock >= 0 && r->dev_lock_dev != makedev(r->info.major, r->info.minor))
+		return cbt_err(-EINVAL, "the device lock handed to the clone of %s is another"
+			       " device's", r->info.name);
+	if (r->dev_lock < 0)
+		r->dev_lock = cbt_device_lock(&r->info);
 	if (r->dev_lock < 0)
 		return r->dev_lock;
 	r->cfg.dev_bytes = cbt_dev_bytes(&r->info);
@@ -205,6 +173,8 @@ int cbt_clone_plan(struct cbt_clone_job *r)
 					     " failed)", r->target);
 		return cbt_err(r->tfd, "opening target `%s': %s", r->target, strerror(-r->tfd));
 	}
+	if (r->tgt.is_blk)
+		clone_state_remove_partials(r);
 
 	return 0;
 }
@@ -226,7 +196,7 @@ int cbt_clone_begin(struct cbt_clone_job *r)
 	r->st.epochs_held = holds_ours(r);
 	r->begun = true;
 	r->st.target_sum = clone_head_sum(r->target);
-	return save_state(r);
+	return clone_state_save(r, false);
 }
 
 
@@ -435,7 +405,7 @@ static int do_pass(struct cbt_clone_job *r, bool final, bool freeze, enum clone_
 	/* Killed from here until the commit, this pass leaves its epoch closed for the next run. */
 	if (!r->st.epochs_held) {
 		r->st.epochs_held = true;
-		ret = save_state(r);
+		ret = clone_state_save(r, false);
 		if (ret)
 			return ret;
 	}
@@ -569,7 +539,8 @@ static int do_pass(struct cbt_clone_job *r, bool final, bool freeze, enum clone_
 	r->st.complete = final;
 	r->st.epochs_held = false;
 	r->st.target_sum = clone_head_sum(r->target);
-	ret = save_state(r);
+	/* Into the room taken before the pass: recorded on a filesystem filled since, too. */
+	ret = clone_state_save(r, true);
 	if (ret)
 		goto out;
 	r->passes = realloc(r->passes, (r->npasses + 1) * sizeof(*r->passes));
@@ -629,7 +600,7 @@ int cbt_clone_passes(struct cbt_clone_job *r)
 	}
 	if (!r->st.complete) {
 		r->st.complete = true;
-		ret = save_state(r);
+		ret = clone_state_save(r, false);
 		if (ret)
 			return ret;
 	}
@@ -673,7 +644,7 @@ int cbt_clone_verify(struct cbt_clone_job *r)
 	r->st.complete = false;
 	r->st.full_done = false;
 	r->st.copied_upto = 0;
-	save_state(r);
+	clone_state_save(r, true);
 	cbt_err_clear();
 	if (detail[0])
 		cbt_err(vret, "%s", detail);
@@ -743,6 +714,6 @@ void cbt_clone_fail(struct cbt_clone_job *r, int ret)
 	}
 	r->st.complete = false;
 	r->st.target_sum = clone_head_sum(r->target);
-	save_state(r);
+	clone_state_save(r, true);
 	cbt_err_clear();
 }

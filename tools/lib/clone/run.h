@@ -28,12 +28,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include "clone/check.h"
 #include "clone/plan.h"
 #include "clone/throttle.h"
 #include "kernel/device.h"
 #include "kernel/snapdev.h"
+#include "store/safefile.h"
 #include "util/util.h"
 
 struct cbt_clone_pass {
@@ -88,10 +90,26 @@ struct cbt_clone_job {
 	struct cbt_snap snap;
 	bool have_snap;
 	int sfd;
-	int dev_lock;			/* cbt_device_lock() */
+	/*
+	 * cbt_device_lock() of DEVICE, closed by cbt_clone_job_free(). A
+	 * caller that holds it already (cbt migrate, from before it writes
+	 * anything) hands it over here with dev_lock_dev, DEVICE's number:
+	 * cbt_clone_plan() takes it as its own. Taking it again would fail,
+	 * a second flock on another open of the file conflicting with the
+	 * first even in the same process.
+	 */
+	int dev_lock;
+	dev_t dev_lock_dev;
 
 	struct clone_state st;
 	char state_path[PATH_MAX];
+	/*
+	 * The next state file's temporary file, its room taken before the
+	 * pass (clone_state_save(), source.c): a filesystem filled during a
+	 * pass cannot keep the pass from being recorded.
+	 */
+	struct cbt_tmpfile spare;
+	bool have_spare;
 	bool had_state;			/* a state file from an earlier run was there */
 	bool resumed;
 	bool cow_filled;		/* the pass ended because the COW store filled up */

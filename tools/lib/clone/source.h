@@ -9,6 +9,7 @@
 #ifndef CBT_CLONE_SOURCE_H
 #define CBT_CLONE_SOURCE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,17 @@
 void clone_state_path(const char *state_dir, const char *target, char *buf, size_t len);
 /* Read and parse the state file @path; 0 or -errno (with a detail on a parse error). */
 int clone_state_load(const char *path, struct clone_state *s);
+
+struct cbt_clone_job;
+/*
+ * Write @r's state file (r->st): with @room into the room taken in advance
+ * (r->spare; after a pass's commit, which must be recorded), else in a
+ * new temporary file, then taking that room unless it is taken. 0 or
+ * -errno with a detail.
+ */
+int clone_state_save(struct cbt_clone_job *r, bool room);
+/* Remove the temporary state files of runs killed before they could. */
+void clone_state_remove_partials(const struct cbt_clone_job *r);
 
 /* -EBUSY, with the way out, when @info has a snapshot attached. */
 int clone_check_snapshot(const struct cbt_dev_info *info);

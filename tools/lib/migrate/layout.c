@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "migrate/lvm.h"
 #include "migrate/plan.h"
@@ -39,6 +40,12 @@ void mig_plan_free(struct mig_plan *pl)
 	free(pl->p);
 	pl->p = NULL;
 	pl->n = 0;
+	for (size_t i = 0; i < pl->nlocks; i++)
+		if (pl->locks[i].fd >= 0)
+			close(pl->locks[i].fd);
+	free(pl->locks);
+	pl->locks = NULL;
+	pl->nlocks = 0;
 }
 
 int mig_layout(struct mig_plan *pl, unsigned int grow_partno)

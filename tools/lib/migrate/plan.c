@@ -493,6 +493,29 @@ static int check_tracked(const struct mig_part *p, const struct mig_lv *lv, cons
 	return ret;
 }
 
+/* check_tracked() for partition @p, or for each of its tracked LVs. */
+static int check_part_tracked(const struct mig_part *p, const struct cbt_dev_info *infos,
+			      size_t nr, const char *state_dir)
+{
+	int ret = 0;
+
+	if (p->method == MIG_TRACKED)
+		ret = check_tracked(p, NULL, p->cbt, infos, nr, state_dir);
+	for (size_t k = 0; p->pv && k < p->pv->nlv && !ret; k++)
+		if (p->pv->lv[k].method == MIG_TRACKED)
+			ret = check_tracked(p, &p->pv->lv[k], p->pv->lv[k].cbt, infos, nr, state_dir);
+	return ret;
+}
+
+static bool part_tracked(const struct mig_part *p)
+{
+	bool tracked = p->method == MIG_TRACKED;
+
+	for (size_t k = 0; p->pv && k < p->pv->nlv; k++)
+		tracked |= p->pv->lv[k].method == MIG_TRACKED;
+	return tracked;
+}
+
 int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
 		   unsigned int grow_partno, bool force, const char *state_dir)
 {
@@ -530,12 +553,7 @@ int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
 				      p->held_by, p->held_by);
 			break;
 		}
-		if (p->method == MIG_TRACKED)
-			ret = check_tracked(p, NULL, p->cbt, infos, nr, state_dir);
-		for (size_t k = 0; p->pv && k < p->pv->nlv && !ret; k++)
-			if (p->pv->lv[k].method == MIG_TRACKED)
-				ret = check_tracked(p, &p->pv->lv[k], p->pv->lv[k].cbt, infos, nr,
-						    state_dir);
+		ret = check_part_tracked(p, infos, nr, state_dir);
 		if (ret)
 			break;
 		if (p->method == MIG_LVM) {
@@ -556,4 +574,86 @@ int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
 	cbt_dev_infos_free(infos, nr);
 	cbt_nl_close(nl);
 	return ret;
+}
+
+/* The lock of the cbt device @cbt (on partition @p, or its LV @lv): one more in pl->locks. */
+static int lock_one(struct mig_plan *pl, const struct mig_part *p, const struct mig_lv *lv,
+		    const char *cbt, const struct cbt_dev_info *infos, size_t nr)
+{
+	struct mig_lock *l;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < nr && strcmp(infos[i].name, cbt); i++)
+		;
+	if (i == nr)
+		fd = cbt_err(-ENODEV, "cbt device %s went away since the plan", cbt);
+	else
+		fd = cbt_device_lock(&infos[i]);
+	if (fd < 0) {
+		if (lv)
+			cbt_err_prefix(fd, "LV %s", lv->name);
+		return cbt_err_prefix(fd, "partition %zu (%s)", p->partno + 1, p->src);
+	}
+	l = realloc(pl->locks, (pl->nlocks + 1) * sizeof(*l));
+	if (!l) {
+		close(fd);
+		return -ENOMEM;
+	}
+	pl->locks = l;
+	l += pl->nlocks++;
+	snprintf(l->cbt, sizeof(l->cbt), "%s", cbt);
+	l->dev = makedev(infos[i].major, infos[i].minor);
+	l->fd = fd;
+	return 0;
+}
+
+int mig_plan_lock(struct mig_plan *pl, const char *state_dir)
+{
+	struct cbt_dev_info *infos = NULL;
+	struct cbt_nl *nl = NULL;
+	size_t nr = 0;
+	int ret = 0;
+
+	/* What the devices are now: a backup may have begun since the plan. */
+	for (size_t i = 0; i < pl->n && !ret && !nl; i++) {
+		if (!part_tracked(&pl->p[i]))
+			continue;
+		ret = cbt_nl_open(&nl);
+		if (!ret)
+			ret = cbt_list_devices(nl, &infos, &nr);
+	}
+	/*
+	 * Every lock first, then the checks under them. The locks are taken
+	 * without waiting (a backup holds one for its whole run: refused, as
+	 * a clone is), so no order of them can deadlock.
+	 */
+	for (size_t i = 0; i < pl->n && !ret; i++) {
+		struct mig_part *p = &pl->p[i];
+
+		if (p->method == MIG_TRACKED)
+			ret = lock_one(pl, p, NULL, p->cbt, infos, nr);
+		for (size_t k = 0; p->pv && k < p->pv->nlv && !ret; k++)
+			if (p->pv->lv[k].method == MIG_TRACKED)
+				ret = lock_one(pl, p, &p->pv->lv[k], p->pv->lv[k].cbt, infos, nr);
+	}
+	for (size_t i = 0; i < pl->n && !ret; i++)
+		ret = check_part_tracked(&pl->p[i], infos, nr, state_dir);
+	cbt_dev_infos_free(infos, nr);
+	cbt_nl_close(nl);
+	return ret;
+}
+
+int mig_plan_take_lock(struct mig_plan *pl, const char *cbt, dev_t *dev)
+{
+	for (size_t i = 0; i < pl->nlocks; i++) {
+		int fd = pl->locks[i].fd;
+
+		if (fd < 0 || strcmp(pl->locks[i].cbt, cbt))
+			continue;
+		pl->locks[i].fd = -1;
+		*dev = pl->locks[i].dev;
+		return fd;
+	}
+	return -1;
 }

@@ -54,6 +54,13 @@ struct mig_part {
 	struct mig_pv *pv;		/* MIG_LVM: the PV's layout (lvm.h) */
 };
 
+/* A tracked device's lock, taken by mig_plan_lock(). */
+struct mig_lock {
+	char cbt[128];			/* the cbt device */
+	dev_t dev;			/* its device number */
+	int fd;				/* cbt_device_lock(); -1 once handed to its clone */
+};
+
 struct mig_plan {
 	char src[64], tgt[64];
 	char label[8];			/* "gpt" or "dos" */
@@ -69,6 +76,8 @@ struct mig_plan {
 	uint64_t copy_bytes;
 	/* The target already holds this source's table (same disk id): an earlier run's. */
 	bool again;
+	struct mig_lock *locks;		/* mig_plan_lock() */
+	size_t nlocks;
 };
 
 /*
@@ -92,7 +101,26 @@ int mig_layout(struct mig_plan *pl, unsigned int grow_partno);
  */
 int mig_plan_build(struct mig_plan *pl, const char *src, const char *tgt,
 		   unsigned int grow_partno, bool force, const char *state_dir);
+/* Frees @pl and closes the locks it still holds. */
 void mig_plan_free(struct mig_plan *pl);
+
+/*
+ * Before anything is written: take the device lock (cbt_device_lock(),
+ * the one `cbt backup', `cbt clone', `cbt serve' and a libcbt snapshot
+ * hold) of every tracked partition's or LV's cbt device, in the plan's
+ * order, then check each again under it as mig_plan_build() did (a backup
+ * that started since the plan has its snapshot attached or its epoch
+ * closed). Each lock is held until its clone takes it over
+ * (mig_plan_take_lock()), or the plan is freed. A lock another run holds:
+ * -EBUSY with its message, prefixed with the partition (and LV).
+ */
+int mig_plan_lock(struct mig_plan *pl, const char *state_dir);
+/*
+ * The lock mig_plan_lock() took for cbt device @cbt, handed over (the
+ * caller closes it; @dev gets the device's number), or -1 when there is
+ * none.
+ */
+int mig_plan_take_lock(struct mig_plan *pl, const char *cbt, dev_t *dev);
 
 /*
  * The error (-EOPNOTSUPP, with what to do) for partition @p, which must

@@ -453,6 +453,8 @@ int mig_clone_live(struct mig_job *j, const char *cbt, const char *target, bool 
 	c.report.progress = clone_hook_progress;
 	c.report.data = &hook_fired;
 #endif
+	/* migrate has held the device's lock since before it wrote anything: the clone's now. */
+	c.dev_lock = mig_plan_take_lock(&j->plan, cbt, &c.dev_lock_dev);
 	c.dev_arg = cbt;
 	c.target = target;
 	c.cow = j->cow;

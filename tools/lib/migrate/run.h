@@ -72,7 +72,8 @@ int mig_clone_live(struct mig_job *j, const char *cbt, const char *target, bool 
 /*
  * Test hook (tests/vm/cases/migrate_lvm_change.sh): in the test build only
  * (make -C tools cbt-test), the shell command CBT_MIGRATE_HOOK, run with
- * CBT_MIGRATE_STEP=@step and CBT_PID at fixed points of a copy: "lv NAME"
+ * CBT_MIGRATE_STEP=@step and CBT_PID at fixed points of a run: "plan" (the
+ * plan made, nothing written, the device locks not taken yet), "lv NAME"
  * (an LV of a PV copied and compared), "clone TARGET" (a live clone begun:
  * its state file written, nothing copied yet), "clone TARGET pass 1
  * DONE/TOTAL" (once, inside the first pass's copy: DONE of its TOTAL bytes

@@ -233,6 +233,41 @@ int cbt_tmpfile_commit(struct cbt_tmpfile *t)
 	return ret;
 }
 
+int cbt_tmpfile_reserve(struct cbt_tmpfile *t, off_t bytes)
+{
+	int ret = 0;
+
+	if (fallocate(t->fd, FALLOC_FL_KEEP_SIZE, 0, bytes) && errno != EOPNOTSUPP)
+		ret = cbt_err(-errno, "taking room for %s: %s", t->shown, strerror(errno));
+	if (ret) {
+		cbt_tmpfile_abort(t);
+		return ret;
+	}
+	close(t->fd);
+	t->fd = -1;
+	return 0;
+}
+
+int cbt_tmpfile_reopen(struct cbt_tmpfile *t)
+{
+	struct stat st;
+	int ret = 0;
+
+	/* O_NONBLOCK: a FIFO in its place must not hang the open (refused below). */
+	t->fd = openat(t->dfd, t->tmp, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (t->fd < 0)
+		ret = cbt_err(-errno, "opening the temporary file next to %s: %s", t->shown,
+			      strerror(errno));
+	else if (fstat(t->fd, &st))
+		ret = cbt_err(-errno, "%s: %s", t->shown, strerror(errno));
+	/* Replaced since it was made (or linked elsewhere): not ours to write. */
+	else if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != geteuid())
+		ret = cbt_err(-EEXIST, "the temporary file next to %s was replaced", t->shown);
+	if (ret)
+		cbt_tmpfile_abort(t);
+	return ret;
+}
+
 void cbt_tmpfile_abort(struct cbt_tmpfile *t)
 {
 	if (t->dfd >= 0 && t->tmp[0])

@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 /*
  * Open @path as a directory the tool writes into: not a symbolic link,
@@ -59,6 +60,20 @@ int cbt_tmpfile_commit(struct cbt_tmpfile *t);
 FILE *cbt_tmpfile_fdopen(struct cbt_tmpfile *t);
 /* Flush and close @f, then cbt_tmpfile_commit() (or abort when the writes failed). */
 int cbt_tmpfile_commit_stdio(struct cbt_tmpfile *t, FILE *f);
+/*
+ * Take @bytes of room for the temporary file now (fallocate, its size left
+ * 0), then close it (an open file would keep its filesystem from being
+ * remounted read-only); cbt_tmpfile_reopen() opens it again to write into
+ * that room, which a filesystem filled meanwhile cannot take. A
+ * filesystem without fallocate takes no room: 0 all the same. On failure
+ * (-ENOSPC) the temporary file is removed.
+ */
+int cbt_tmpfile_reserve(struct cbt_tmpfile *t, off_t bytes);
+/*
+ * Open again, for writing, the temporary file cbt_tmpfile_reserve() closed:
+ * still a regular file of ours with one link, or -EEXIST (it is removed).
+ */
+int cbt_tmpfile_reopen(struct cbt_tmpfile *t);
 /* Close and remove the temporary file (nothing happens to NAME). */
 void cbt_tmpfile_abort(struct cbt_tmpfile *t);
 /* fsync(@dfd), with a detail naming @shown on failure. */
