@@ -105,6 +105,7 @@ static inline bool cbt_bitmap_range_all_set(const struct cbt_bitmap *bm, u64 sta
 	word = READ_ONCE(leaf[(start % CBT_BITS_PER_LEAF) / BITS_PER_LONG]);
 	return (word & mask) == mask;
 }
+
 /* Bits set; nr_bits for FULL leaves' range. */
 u64 cbt_bitmap_weight(const struct cbt_bitmap *bm);
 /* Memory the bitmap holds, table included. */

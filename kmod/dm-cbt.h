@@ -427,6 +427,7 @@ static inline bool cbt_count_write(struct cbt_tracker *t, struct bio *bio)
 	io->counted = true;
 	return true;
 }
+
 int cbt_process_write(struct cbt_tracker *t, struct bio *bio);
 
 /* Called with t->lock held: the epoch of that number, or NULL. */
@@ -573,6 +574,7 @@ static inline bool cbt_fp_write_deferred(struct cbt_tracker *t, struct bio *bio)
 	       cbt_fp_overlaps(&t->fp_regions, bio->bi_iter.bi_sector, bio_sectors(bio)) &&
 	       __cbt_fp_write_deferred(t, bio);
 }
+
 /* Worker, t->lock held: clear fp_valid for the deferred writes of @bios. */
 void cbt_fp_invalidate(struct cbt_tracker *t, struct bio_list *bios);
 /* end_io of a write counted in fp_inflight. */
