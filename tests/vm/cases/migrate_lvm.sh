@@ -116,30 +116,29 @@ assert_eq "$(cat "$W/err")" "migrate: ${S}1 cannot shrink to 46 MiB: its LVM PV 
 # A backup in progress on data (its snapshot attached, its epoch closed):
 # refused by the plan with the clone's message, before the table, the
 # other LVs or the PV's metadata are written; the backup's epoch stays.
+# refused_by_backup WHAT MESSAGE: the migration is refused with exit 1 and
+# exactly MESSAGE, $BIG is untouched, and the backup's epoch stays closed.
+refused_by_backup() {
+	local rc=0
+	cbt migrate "$S" "$BIG" --cow "$COW" --state-dir "$W/state" >"$W/out" 2>"$W/err" || rc=$?
+	cat "$W/err"
+	assert_eq "$(md5_of "$BIG")" "$zero_big" "$BIG after the refusal"
+	assert_eq "$rc" 1 "exit status with $1"
+	assert_eq "$(cat "$W/err")" "$2" "the message with $1"
+	cbt status lvdata | grep -q "epoch $closed: closed" || fail "migrate ended the backup's epoch $closed"
+}
 log "refused: data with a backup's snapshot attached"
 assert_cmd cbt snapshot take lvdata --cow "$COW"
 closed=$(cbt status lvdata | sed -n 's/^  epoch \([0-9]*\): closed.*/\1/p')
 [ -n "$closed" ] || fail "no closed epoch after the snapshot"
-rc=0
-cbt migrate "$S" "$BIG" --cow "$COW" --state-dir "$W/state" >"$W/out" 2>"$W/err" || rc=$?
-cat "$W/err"
-assert_eq "$(md5_of "$BIG")" "$zero_big" "$BIG after the refusal"
-assert_eq "$rc" 1 "exit status with data's snapshot attached"
-assert_eq "$(cat "$W/err")" "migrate: partition 1 (${S}1): LV data: lvdata already has a snapshot attached (\`cbt snapshot list'); drop it first (\`cbt snapshot drop lvdata')" \
-	"the message with data's snapshot attached"
-cbt status lvdata | grep -q "epoch $closed: closed" || fail "migrate ended the backup's epoch $closed"
+refused_by_backup "data's snapshot attached" \
+	"migrate: partition 1 (${S}1): LV data: lvdata already has a snapshot attached (\`cbt snapshot list'); drop it first (\`cbt snapshot drop lvdata')"
 assert_cmd cbt snapshot drop lvdata
 # The backup's epoch alone (its snapshot dropped, not yet committed): the
 # same refusal, with the epoch's message.
 log "refused: data with a backup's epoch closed"
-rc=0
-cbt migrate "$S" "$BIG" --cow "$COW" --state-dir "$W/state" >"$W/out" 2>"$W/err" || rc=$?
-cat "$W/err"
-assert_eq "$(md5_of "$BIG")" "$zero_big" "$BIG after the refusal"
-assert_eq "$rc" 1 "exit status with data's epoch $closed closed"
-assert_eq "$(cat "$W/err")" "migrate: partition 1 (${S}1): LV data: lvdata has epoch $closed closed, waiting for commit or abort (a backup in progress?); finish it first (\`cbt epoch commit|abort lvdata $closed')" \
-	"the message with data's epoch closed"
-cbt status lvdata | grep -q "epoch $closed: closed" || fail "migrate ended the backup's epoch $closed"
+refused_by_backup "data's epoch $closed closed" \
+	"migrate: partition 1 (${S}1): LV data: lvdata has epoch $closed closed, waiting for commit or abort (a backup in progress?); finish it first (\`cbt epoch commit|abort lvdata $closed')"
 assert_cmd cbt epoch abort lvdata "$closed"
 
 # check_target T JSON: T holds the source's VG, alone.
