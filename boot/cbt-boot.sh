@@ -24,7 +24,15 @@
 # Example:
 #   root PARTUUID=5e1c0b3a-02 block-size=64k metadata=PARTUUID=5e1c0b3a-03
 
-CBT_BOOT_WAIT=${CBT_BOOT_WAIT:-10}
+# How long a line's disk may take to appear: as long as initramfs-tools
+# waits for root (scripts/local: 30 s, or rootdelay= when longer). A
+# shorter wait would boot a root that udev is still probing untracked, and
+# force the next backup to be a full one.
+CBT_BOOT_WAIT=${CBT_BOOT_WAIT:-30}
+case ${ROOTDELAY:-} in
+'' | *[!0-9]*) ;;
+*) [ "$ROOTDELAY" -le "$CBT_BOOT_WAIT" ] || CBT_BOOT_WAIT=$ROOTDELAY ;;
+esac
 
 # cbt_kmsg LEVEL MSG: the kernel log (LEVEL 3 error, 4 warning, 6 info) and stderr.
 cbt_kmsg() {
@@ -58,15 +66,38 @@ cbt_resolve() {
 	readlink -f "$dev"
 }
 
-# cbt_wait_resolve SOURCE: cbt_resolve, waiting up to CBT_BOOT_WAIT seconds.
+# cbt_uptime: whole seconds since the kernel started ("" without /proc).
+cbt_uptime() {
+	local up=""
+	read -r up _ 2>/dev/null </proc/uptime
+	echo "${up%%.*}"
+}
+# The waits share one deadline, CBT_BOOT_WAIT seconds after this script
+# was sourced: several missing disks delay the boot once, not once each.
+CBT_BOOT_DEADLINE=$(cbt_uptime)
+[ -z "$CBT_BOOT_DEADLINE" ] || CBT_BOOT_DEADLINE=$((CBT_BOOT_DEADLINE + CBT_BOOT_WAIT))
+
+# cbt_wait_resolve SOURCE: cbt_resolve, waiting until the deadline
+# (without /proc/uptime: up to CBT_BOOT_WAIT seconds) for the disk and for
+# its size: a node can exist before its disk has one (a device-mapper
+# device between its creation and its table's resume). At the deadline, a
+# disk without a size is still printed, for the caller to say so.
 cbt_wait_resolve() {
-	local i=0
+	local i=0 now dev
 	while :; do
-		cbt_resolve "$1" && return 0
-		[ "$i" -ge "$((CBT_BOOT_WAIT * 4))" ] && return 1
+		if dev=$(cbt_resolve "$1") && [ "$(cbt_dev_sectors "$dev")" -gt 0 ] 2>/dev/null; then
+			echo "$dev"
+			return 0
+		fi
+		if [ -n "$CBT_BOOT_DEADLINE" ] && now=$(cbt_uptime) && [ -n "$now" ]; then
+			[ "$now" -ge "$CBT_BOOT_DEADLINE" ] && break
+		elif [ "$i" -ge "$((CBT_BOOT_WAIT * 4))" ]; then
+			break
+		fi
 		i=$((i + 1))
 		sleep 0.25 2>/dev/null || sleep 1
 	done
+	[ -n "$dev" ] && echo "$dev"
 }
 
 # cbt_md_magic DEV PAGE: the 8 magic bytes of the superblock in page PAGE
@@ -133,7 +164,17 @@ cbt_block_sectors() {
 
 # cbt_dev_sectors DEV: size of a block device node in sectors, from sysfs.
 cbt_dev_sectors() {
-	cat "/sys/class/block/${1##*/}/size" 2>/dev/null
+	local f="/sys/class/block/${1##*/}/size" l
+	if [ ! -r "$f" ]; then
+		# A node not named as the kernel names its disk (/dev/mapper/NAME
+		# made by libdevmapper where no udev links it to ../dm-N): by its
+		# numbers, "brw------- 1 root root 253, 3 ..." in ls -lL.
+		l=$(ls -lL "$1" 2>/dev/null) || return 0
+		# shellcheck disable=SC2086 # its fields, split on purpose
+		set -- $l
+		f=/sys/dev/block/${5%,}:$6/size
+	fi
+	cat "$f" 2>/dev/null
 }
 
 # cbt_boot_line LINENO LINE...: set up one disk; 0 if done, 1 if skipped.

@@ -153,13 +153,21 @@ check migsrc "root shrunk" '^ROOTTEST migrate-vdc\| .*"resized": "shrunk with re
 check migsrc "clean power-off" '^ROOTTEST end$'
 grep -a '^ROOTTEST mw: ' "$W/migsrc.log" | tr -d '\r' >"$M/src.sums" || true
 
-# boot_target NAME DISK SYNCED DELTA FW [QEMU...]: DISK booted alone by
-# its own bootloader, FW (bios, uefi) the firmware the guest must see
-# (QEMU: qemu's options for one other than SeaBIOS); root's partition
-# DELTA sectors off the source's; writer files 1..SYNCED as on the source.
+# boot_target NAME DISK VD DELTA FW [QEMU...]: DISK, migsrc's VD, booted
+# alone by its own bootloader, FW (bios, uefi) the firmware the guest must
+# see (QEMU: qemu's options for one other than SeaBIOS); root's partition
+# DELTA sectors off the source's; the writer files synced before that
+# migration began as on the source.
 boot_target() {
-	local name=$1 disk=$2 synced=$3 delta=$4 fw=$5 want n miss=""
+	local name=$1 disk=$2 vd=$3 delta=$4 fw=$5 synced want n miss=""
 	shift 5
+	synced=$(val migsrc "synced-$vd")
+	# A target the migration did not finish holds no bootloader: its
+	# firmware would wait for a bootable disk until the time cap.
+	if [ "$(val migsrc "migrate-$vd")" != rc=0 ]; then
+		result "$name" "booted by $fw firmware [not booted: cbt migrate onto $vd did not succeed]" 1 ""
+		return 0
+	fi
 	QEMU_FIRMWARE=("$@")
 	qemu_boot "$name" "" "" "$disk"
 	# shellcheck disable=SC2034 # read by qemu_boot
@@ -182,10 +190,10 @@ boot_target() {
 		"missing or different:$miss"
 	check "$name" "clean power-off" '^ROOTTEST end$'
 }
-boot_target mig-big "$M/big.disk" "$(val migsrc synced-vdb)" $(((384 - 192) * 2048)) bios
+boot_target mig-big "$M/big.disk" vdb $(((384 - 192) * 2048)) bios
 # OVMF's variable store is written at boot: a copy.
 cp /usr/share/OVMF/OVMF_VARS_4M.fd "$M/vars.fd"
-boot_target mig-small "$M/small.disk" "$(val migsrc synced-vdc)" $(((176 - 192) * 2048)) uefi \
+boot_target mig-small "$M/small.disk" vdc $(((176 - 192) * 2048)) uefi \
 	-drive "if=pflash,format=raw,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd" \
 	-drive "if=pflash,format=raw,file=$M/vars.fd"
 say "migboot: $(($(date +%s) - MB_START))s wall-clock (three boots)"

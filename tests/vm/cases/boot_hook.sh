@@ -6,7 +6,7 @@
 # and says why in the kernel log; a metadata device of a line that was not
 # set up gets its two superblock magics marked stale, nothing else.
 # disks: 32M 8M
-# cost: 19
+# cost: 31
 # timeout: 300
 
 LIB=/usr/share/cbt/cbt-boot.sh
@@ -14,7 +14,7 @@ LOCALTOP=/harness/boot/local-top-cbt
 
 cleanup() {
 	unmount /mnt/t
-	dm_remove tr tr2
+	dm_remove tr tr2 late
 	[ -f "/lib/modules/$KVER/extra/dm-cbt.ko.hidden" ] &&
 		mv "/lib/modules/$KVER/extra/dm-cbt.ko.hidden" "/lib/modules/$KVER/extra/dm-cbt.ko"
 	rm -rf /etc/cbt /conf
@@ -88,6 +88,22 @@ printf 'bad line here x=1\ntr2 %s\n' "$DISK1" >/etc/cbt/devices.conf
 assert_cmd sh "$LIB" /etc/cbt/devices.conf
 [ -b /dev/mapper/tr2 ] || fail "tr2 not made after a bad line"
 assert_cmd dmsetup remove tr2
+
+# The scenario, not a synchronisation: a disk udev is still probing when
+# the script starts. The wait was 10 s until 2026-12-07 (root then booted
+# untracked, and the next backup was forced to be a full one).
+log "a root disk that appears 12 s after the script starts is tracked"
+echo "tr2 /dev/mapper/late block-size=4k" >/etc/cbt/devices.conf
+: >/conf/param.conf
+dmesg -c >/dev/null
+(sleep 12 && dmsetup create late --table "0 $(sectors "$DISK1") linear $DISK1 0") &
+late=$!
+ROOT=/dev/mapper/late sh "$LOCALTOP" || fail "local-top exited with $?"
+wait "$late" || fail "could not create the late disk"
+[ -b /dev/mapper/tr2 ] || fail "a disk that appeared after 12 s is not tracked: $(dmesg | grep cbt-boot)"
+assert_eq "$(cat /conf/param.conf)" "ROOT=/dev/mapper/tr2" "param.conf for a late root"
+assert_cmd dmsetup remove tr2
+assert_cmd dmsetup remove late
 
 # magic DEV PAGE: the 8 bytes of the superblock magic in page PAGE of DEV
 magic() { dd if="$1" bs=1 skip=$(($2 * 4096 + 8)) count=8 2>/dev/null; }
