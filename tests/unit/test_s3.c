@@ -550,6 +550,34 @@ static void abort_all_pages(void)
 }
 
 /*
+ * Keys another tool chose, under our prefix: a space, '+', '&', '%', '=',
+ * '?', '#' and UTF-8, a "." and ".." segment. Each goes into the URL's
+ * path percent-encoded (RFC 3986's unreserved characters and '/' as they
+ * are, every other byte %XX in upper case, what SigV4's canonical URI
+ * wants, which curl signs from the URL), the dot segments as they are
+ * (S3 keys, not a path to normalize). Before: the raw key went into the
+ * URL, so the DELETE hit another object, or no URL at all.
+ */
+static void abort_all_keys_encoded(void)
+{
+	static const int st[] = { 200, 204 };
+	static const char *const body[] = {
+		"<ListMultipartUploadsResult>"
+		"<Upload><Key>some/prefix/a b+c&amp;d%e=f?g#h\xc3\xa9~_.-</Key><UploadId>id a</UploadId></Upload>"
+		"<Upload><Key>some/prefix/x/./y/../z</Key><UploadId>id-b</UploadId></Upload>"
+		"</ListMultipartUploadsResult>", "" };
+	struct fake f;
+
+	CHECK_EQ(abort_all_from(&f, st, body, 2, 4), 2);
+	CHECK_EQ(f.requests, 4);
+	CHECK_STR(f.line[1], "DELETE /bucket/some/prefix/a%20b%2Bc%26d%25e%3Df%3Fg%23h%C3%A9~_.-"
+		  "?uploadId=id%20a HTTP/1.1");
+	CHECK_STR(f.line[2], "DELETE /bucket/some/prefix/.upload-a%20b%2Bc%26d%25e%3Df%3Fg%23h%C3%A9~_.-"
+		  " HTTP/1.1");
+	CHECK_STR(f.line[3], "DELETE /bucket/some/prefix/x/./y/../z?uploadId=id-b HTTP/1.1");
+}
+
+/*
  * ListMultipartUploads: more uploads follow but no NextKeyMarker, the
  * same markers as the page before, or a marker with a malformed escape:
  * refused, saying so, not taken as the end nor asked for ever.
@@ -628,5 +656,6 @@ UT_MAIN("s3",
 	UT_CASE(list_parts_marker_must_advance),
 	UT_CASE(abort_all_fields_scoped),
 	UT_CASE(abort_all_pages),
+	UT_CASE(abort_all_keys_encoded),
 	UT_CASE(abort_all_bad_markers_refused),
 	UT_CASE(md5_vectors))

@@ -28,32 +28,10 @@ int cbt_s3_mpu_start(const struct cbt_s3 *s, const char *name, char *upload_id, 
 	return ret;
 }
 
-/* Upload ids are opaque: percent-encode what is not unreserved. */
-static void encode(char *out, size_t len, const char *in)
-{
-	size_t o = 0;
-
-	for (; *in && o + 4 < len; in++) {
-		unsigned char ch = (unsigned char)*in;
-
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		    (ch >= '0' && ch <= '9') || strchr("-_.~", ch))
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, len - o, "%%%02X", ch);
-	}
-	out[o] = 0;
-}
-
-/* @in percent-encoded (encode()), malloc'd; NULL: no memory. */
+/* @in percent-encoded for a query (cbt_s3_encode()); NULL: no memory. */
 static char *encode_dup(const char *in)
 {
-	size_t len = 3 * strlen(in) + 5;
-	char *out = malloc(len);
-
-	if (out)
-		encode(out, len, in);
-	return out;
+	return cbt_s3_encode(in, false);
 }
 
 /*
