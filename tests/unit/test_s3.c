@@ -445,6 +445,50 @@ static void list_parts_bad_marker_refused(void)
 	cbt_err_clear();
 }
 
+/*
+ * ListParts: a <Part> whose PartNumber or ETag does not fit (longer than
+ * any part number or ETag), or whose PartNumber is no part number (1 to
+ * 10000): the listing is refused, saying which, not the part skipped (it
+ * would be uploaded again, as if the server did not hold it) nor its ETag
+ * cut short (it would then differ from ours: uploaded again too).
+ */
+static void list_parts_bad_part_refused(void)
+{
+	static char long_etag[200], quoted_etag[200];
+	static const struct {
+		const char *num, *etag, *said;
+	} bad[] = {
+		{ "00000000000000001", "\"1\"", "a <Part> whose PartNumber is longer than 15 bytes" },
+		{ "1", long_etag, "a <Part> whose ETag is longer than" },
+		{ "1", quoted_etag, "a <Part> whose ETag is longer than 79 bytes" },
+		{ "10001", "\"1\"", "a <Part> whose PartNumber \"10001\" is not a part number (1 to 10000)" },
+		{ "0", "\"1\"", "a <Part> whose PartNumber \"0\" is not a part number" },
+		{ "1x", "\"1\"", "a <Part> whose PartNumber \"1x\" is not a part number" },
+		{ "", "\"1\"", "a <Part> whose PartNumber \"\" is not a part number" },
+	};
+
+	memset(long_etag, 'e', 120);
+	/* fits a buffer of 90 with its quotes: cut to 79 before */
+	snprintf(quoted_etag, sizeof(quoted_etag), "\"%085d\"", 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char page[1024];
+		const char *body[] = { page };
+		char (*e)[80] = NULL;
+		struct fake f;
+		int nr = 0;
+
+		snprintf(page, sizeof(page), "<ListPartsResult><IsTruncated>false</IsTruncated>"
+			 "<Part><PartNumber>2</PartNumber><ETag>\"22222222222222222222222222222222\""
+			 "</ETag></Part><Part><PartNumber>%s</PartNumber><ETag>%s</ETag></Part>"
+			 "</ListPartsResult>", bad[i].num, bad[i].etag);
+		CHECK_ERR(list_parts_from(&f, body, 1, &e, &nr), -EBADMSG, bad[i].said);
+		CHECK_EQ(f.requests, 1);
+		CHECK(!e && !nr);
+		CHECK(strstr(ut_detail(), "s3://bucket/some/prefix/obj: ListParts: "));
+	}
+	cbt_err_clear();
+}
+
 /* ListParts: a server answering the same page again (marker 1 after marker 1) is refused, not asked for ever */
 static void list_parts_marker_must_advance(void)
 {
@@ -654,6 +698,7 @@ UT_MAIN("s3",
 	UT_CASE(list_parts_fields_scoped),
 	UT_CASE(list_parts_bad_marker_refused),
 	UT_CASE(list_parts_marker_must_advance),
+	UT_CASE(list_parts_bad_part_refused),
 	UT_CASE(abort_all_fields_scoped),
 	UT_CASE(abort_all_pages),
 	UT_CASE(abort_all_keys_encoded),
