@@ -445,6 +445,50 @@ static void list_parts_bad_marker_refused(void)
 	cbt_err_clear();
 }
 
+/*
+ * ListParts: a <Part> whose PartNumber or ETag does not fit (longer than
+ * any part number or ETag), or whose PartNumber is no part number (1 to
+ * 10000): the listing is refused, saying which, not the part skipped (it
+ * would be uploaded again, as if the server did not hold it) nor its ETag
+ * cut short (it would then differ from ours: uploaded again too).
+ */
+static void list_parts_bad_part_refused(void)
+{
+	static char long_etag[200], quoted_etag[200];
+	static const struct {
+		const char *num, *etag, *said;
+	} bad[] = {
+		{ "00000000000000001", "\"1\"", "a <Part> whose PartNumber is longer than 15 bytes" },
+		{ "1", long_etag, "a <Part> whose ETag is longer than" },
+		{ "1", quoted_etag, "a <Part> whose ETag is longer than 79 bytes" },
+		{ "10001", "\"1\"", "a <Part> whose PartNumber \"10001\" is not a part number (1 to 10000)" },
+		{ "0", "\"1\"", "a <Part> whose PartNumber \"0\" is not a part number" },
+		{ "1x", "\"1\"", "a <Part> whose PartNumber \"1x\" is not a part number" },
+		{ "", "\"1\"", "a <Part> whose PartNumber \"\" is not a part number" },
+	};
+
+	memset(long_etag, 'e', 120);
+	/* fits a buffer of 90 with its quotes: cut to 79 before */
+	snprintf(quoted_etag, sizeof(quoted_etag), "\"%085d\"", 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char page[1024];
+		const char *body[] = { page };
+		char (*e)[80] = NULL;
+		struct fake f;
+		int nr = 0;
+
+		snprintf(page, sizeof(page), "<ListPartsResult><IsTruncated>false</IsTruncated>"
+			 "<Part><PartNumber>2</PartNumber><ETag>\"22222222222222222222222222222222\""
+			 "</ETag></Part><Part><PartNumber>%s</PartNumber><ETag>%s</ETag></Part>"
+			 "</ListPartsResult>", bad[i].num, bad[i].etag);
+		CHECK_ERR(list_parts_from(&f, body, 1, &e, &nr), -EBADMSG, bad[i].said);
+		CHECK_EQ(f.requests, 1);
+		CHECK(!e && !nr);
+		CHECK(strstr(ut_detail(), "s3://bucket/some/prefix/obj: ListParts: "));
+	}
+	cbt_err_clear();
+}
+
 /* ListParts: a server answering the same page again (marker 1 after marker 1) is refused, not asked for ever */
 static void list_parts_marker_must_advance(void)
 {
@@ -550,6 +594,34 @@ static void abort_all_pages(void)
 }
 
 /*
+ * Keys another tool chose, under our prefix: a space, '+', '&', '%', '=',
+ * '?', '#' and UTF-8, a "." and ".." segment. Each goes into the URL's
+ * path percent-encoded (RFC 3986's unreserved characters and '/' as they
+ * are, every other byte %XX in upper case, what SigV4's canonical URI
+ * wants, which curl signs from the URL), the dot segments as they are
+ * (S3 keys, not a path to normalize). Before: the raw key went into the
+ * URL, so the DELETE hit another object, or no URL at all.
+ */
+static void abort_all_keys_encoded(void)
+{
+	static const int st[] = { 200, 204 };
+	static const char *const body[] = {
+		"<ListMultipartUploadsResult>"
+		"<Upload><Key>some/prefix/a b+c&amp;d%e=f?g#h\xc3\xa9~_.-</Key><UploadId>id a</UploadId></Upload>"
+		"<Upload><Key>some/prefix/x/./y/../z</Key><UploadId>id-b</UploadId></Upload>"
+		"</ListMultipartUploadsResult>", "" };
+	struct fake f;
+
+	CHECK_EQ(abort_all_from(&f, st, body, 2, 4), 2);
+	CHECK_EQ(f.requests, 4);
+	CHECK_STR(f.line[1], "DELETE /bucket/some/prefix/a%20b%2Bc%26d%25e%3Df%3Fg%23h%C3%A9~_.-"
+		  "?uploadId=id%20a HTTP/1.1");
+	CHECK_STR(f.line[2], "DELETE /bucket/some/prefix/.upload-a%20b%2Bc%26d%25e%3Df%3Fg%23h%C3%A9~_.-"
+		  " HTTP/1.1");
+	CHECK_STR(f.line[3], "DELETE /bucket/some/prefix/x/./y/../z?uploadId=id-b HTTP/1.1");
+}
+
+/*
  * ListMultipartUploads: more uploads follow but no NextKeyMarker, the
  * same markers as the page before, or a marker with a malformed escape:
  * refused, saying so, not taken as the end nor asked for ever.
@@ -626,7 +698,9 @@ UT_MAIN("s3",
 	UT_CASE(list_parts_fields_scoped),
 	UT_CASE(list_parts_bad_marker_refused),
 	UT_CASE(list_parts_marker_must_advance),
+	UT_CASE(list_parts_bad_part_refused),
 	UT_CASE(abort_all_fields_scoped),
 	UT_CASE(abort_all_pages),
+	UT_CASE(abort_all_keys_encoded),
 	UT_CASE(abort_all_bad_markers_refused),
 	UT_CASE(md5_vectors))

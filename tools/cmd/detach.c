@@ -12,7 +12,9 @@
  * Then the metadata device, if any, is wiped: writes made while detached
  * are not tracked, so its history must not be trusted by a later attach.
  * Before step 1 the reattach record goes, under the handler's lock, held to
- * the end (put back if NAME is still tracked after a failure).
+ * the end (put back if NAME is still tracked after a failure). And NAME's
+ * device lock (the one backup, clone, migrate and serve hold) is taken,
+ * held to the end: refused while one of them runs.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -22,7 +24,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
+#include "kernel/device.h"
 #include "kernel/dmops.h"
 #include "kernel/layer.h"
 #include "subcommands.h"
@@ -37,7 +41,8 @@ static void usage(FILE *f)
 		"goes back in one suspend/resume, and the hidden device NAME-cbt-orig is\n"
 		"removed. A device `cbt attach DISK --name NAME' made is removed (unmount it\n"
 		"first). The tracking history is dropped: the metadata device's superblocks\n"
-		"are wiped, so the next attach starts a new identity and a full image is due.\n\n"
+		"are wiped, so the next attach starts a new identity and a full image is due.\n"
+		"Refused while a backup, clone, migrate or serve of DEVICE runs.\n\n"
 		"  --keep-metadata  leave the metadata device as it is (only if nothing\n"
 		"                   writes to DEVICE until it is attached again)\n",
 		PROG_NAME, PROG_NAME);
@@ -141,7 +146,7 @@ int detach_main(int argc, char *argv[])
 	uint32_t om, on, mm, mn;
 	bool keep = false;
 	const char *arg;
-	int c, ret;
+	int c, ret, dev_lock = -1;
 
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
@@ -202,6 +207,21 @@ int detach_main(int argc, char *argv[])
 		ret = left_over(&dev);
 		goto out;
 	}
+	/*
+	 * The device's lock (cbt_device_lock()), held to the end: a backup,
+	 * clone, migrate or serve of it would see its snapshot go invalid
+	 * (the cbt table replaced) and fail after its work.
+	 */
+	{
+		struct cbt_dev_info li = { .major = dev.major, .minor = dev.minor };
+
+		snprintf(li.name, sizeof(li.name), "%s", dev.name);
+		dev_lock = cbt_device_lock(&li);
+		if (dev_lock < 0) {
+			ret = dev_lock;
+			goto out;
+		}
+	}
 	ret = cbt_dm_info_dev(om, on, &h);
 	if (ret)
 		goto out;
@@ -245,6 +265,8 @@ out:
 	}
 	cbt_dm_table_free(&cbt);
 	dm_lib_release();
+	if (dev_lock >= 0)
+		close(dev_lock);
 	if (ret) {
 		cbt_perror("cbt detach", ret);
 		return cbt_exit_status(ret);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kernel/device.h"
 #include "util/json.h"
@@ -17,7 +18,7 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: %s snapshot take DEVICE... --cow COW... [--freeze | --no-freeze]\n"
 		"                    [--chunk SIZE] [--preserve] [--force] [--json]\n"
 		"       %s snapshot release DEVICE OFFSET LENGTH [--json]\n"
-		"       %s snapshot drop DEVICE [--json]\n"
+		"       %s snapshot drop DEVICE [--force] [--json]\n"
 		"       %s snapshot list [--json]\n\n"
 		"take  attaches a read-only snapshot device DEVICE-snap to each DEVICE, with\n"
 		"      the matching COW device (one per DEVICE, in order) holding the old\n"
@@ -35,17 +36,65 @@ static void usage(FILE *f)
 		"      no longer copied, their COW space is freed, reading them fails.\n"
 		"drop  removes DEVICE's snapshot device and frees its COW device. The\n"
 		"      epoch the snapshot closed stays: commit or abort it (cbt epoch).\n"
+		"      Refused while a backup, clone, migrate or serve of DEVICE runs (or a\n"
+		"      program holds its snapshot through libcbt); --force drops it anyway.\n"
 		"list  shows the attached snapshots: state, epoch, age, COW use.\n\n"
 		"A COW device must be on another disk than the origin, and not a device\n"
 		"stacked on DEVICE, nor a loop device over a file on it. It must be blank\n"
 		"(no partition table, filesystem, LVM or RAID signature) unless --force is\n"
-		"given. When it fills up the snapshot becomes invalid; DEVICE keeps working.\n", PROG_NAME, PROG_NAME,
+		"given. When it fills up the snapshot becomes invalid; DEVICE keeps working.\n"
+		"take is refused while a backup, clone, migrate or serve of a DEVICE runs.\n", PROG_NAME, PROG_NAME,
 		PROG_NAME, PROG_NAME);
 }
 
 static void print_ms(const char *what, uint64_t ns)
 {
 	printf("%s %" PRIu64 ".%03" PRIu64 " ms", what, ns / 1000000, ns / 1000 % 1000);
+}
+
+static void unlock_devices(int *locks, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (locks[i] >= 0)
+			close(locks[i]);
+}
+
+/*
+ * Look up each of @devs[0 .. @n) and take its device lock into @locks
+ * (-1 where none was taken); *@mounted says whether a filesystem is
+ * mounted on one, @preserve gets each one's open epoch. A device named
+ * twice is locked once: cbt_snap_take() refuses the pair by name.
+ */
+static int lock_devices(const char *const *devs, size_t n, int *locks, bool *mounted,
+			uint64_t *preserve)
+{
+	uint32_t ma[DM_CBT_MAX_GROUP], mi[DM_CBT_MAX_GROUP];
+	struct cbt_nl *nl = NULL;
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < n; i++) {
+		struct cbt_devsel sel;
+		struct cbt_dev_info info;
+		bool twice = false;
+
+		ret = cbt_dev_lookup(devs[i], &nl, &sel, &info);
+		if (ret)
+			break;
+		*mounted = *mounted || cbt_dev_mounted(info.major, info.minor);
+		preserve[i] = info.epoch_current;
+		ma[i] = info.major;
+		mi[i] = info.minor;
+		for (size_t k = 0; k < i; k++)
+			twice = twice || (ma[k] == ma[i] && mi[k] == mi[i]);
+		if (!twice) {
+			locks[i] = cbt_device_lock(&info);
+			if (locks[i] < 0)
+				ret = locks[i];
+		}
+		cbt_dev_info_free(&info);
+	}
+	cbt_nl_close(nl);
+	return ret;
 }
 
 static int take(int argc, char *argv[])
@@ -57,9 +106,13 @@ static int take(int argc, char *argv[])
 	struct cbt_snap *snaps = NULL;
 	size_t nd = 0, nc = 0;
 	int freeze = -1, ret;
-	bool json = false, in_cow = false;
+	bool json = false, in_cow = false, mounted = false;
+	int locks[DM_CBT_MAX_GROUP];
 	uint64_t bytes;
 	char u[CBT_UUID_STR_LEN];
+
+	for (size_t i = 0; i < DM_CBT_MAX_GROUP; i++)
+		locks[i] = -1;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
@@ -133,34 +186,22 @@ static int take(int argc, char *argv[])
 		return CBT_EXIT_USAGE;
 	}
 
-	if (freeze == -1 || want_preserve) {
-		/*
-		 * Freeze when a filesystem is mounted on one of the devices;
-		 * preserve from the epoch open now, the one the take closes.
-		 */
-		struct cbt_nl *nl = NULL;
-		bool mounted = false;
-
-		ret = 0;
-		for (size_t i = 0; !ret && i < nd; i++) {
-			struct cbt_devsel sel;
-			struct cbt_dev_info info;
-
-			ret = cbt_dev_lookup(devs[i], &nl, &sel, &info);
-			if (!ret) {
-				mounted = mounted || cbt_dev_mounted(info.major, info.minor);
-				preserve[i] = info.epoch_current;
-				cbt_dev_info_free(&info);
-			}
-		}
-		cbt_nl_close(nl);
-		if (ret)
-			goto out;
-		if (freeze == -1)
-			freeze = mounted;
-		if (want_preserve)
-			o.preserve_from = preserve;
-	}
+	/*
+	 * Each device's lock (cbt_device_lock(): the one backup, clone,
+	 * migrate and serve hold) for the whole take, taken before anything
+	 * is attached: a snapshot taken beside a running one would make it
+	 * fail later, after its work, and its leftovers would pass for a dead
+	 * run's. While reading the devices: freeze when a filesystem is
+	 * mounted on one; preserve from the epoch open now, the one the take
+	 * closes.
+	 */
+	ret = lock_devices(devs, nd, locks, &mounted, preserve);
+	if (ret)
+		goto out;
+	if (freeze == -1)
+		freeze = mounted;
+	if (want_preserve)
+		o.preserve_from = preserve;
 	o.freeze = freeze;
 	snaps = calloc(nd, sizeof(*snaps));
 	if (!snaps) {
@@ -207,6 +248,7 @@ static int take(int argc, char *argv[])
 	}
 out:
 	free(snaps);
+	unlock_devices(locks, nd);
 	if (ret) {
 		cbt_perror("cbt snapshot take", ret);
 		return cbt_exit_status(ret);
@@ -220,32 +262,61 @@ static int drop(int argc, char *argv[])
 	struct cbt_dev_info info;
 	struct cbt_devsel sel;
 	struct cbt_snap s;
-	int ret;
+	const char *dev = NULL;
+	bool force = false;
+	int ret, lock = -1;
 
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage(stdout);
-		return 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--force")) {
+			force = true;
+		} else if (argv[i][0] == '-') {
+			return bad_argument("snapshot drop", "unknown option", argv[i], NULL);
+		} else if (dev) {
+			return bad_argument("snapshot drop", "takes one DEVICE, not also", argv[i], NULL);
+		} else {
+			dev = argv[i];
+		}
 	}
-	if (argc < 2) {
+	if (!dev) {
 		cbt_fail(CBT_EXIT_USAGE, "%s snapshot drop: which DEVICE? (`cbt snapshot list' lists the"
 			 " snapshots)", PROG_NAME);
 		return CBT_EXIT_USAGE;
 	}
-	if (argc > 2)
-		return bad_argument("snapshot drop", "takes one DEVICE, not also", argv[2], NULL);
-	if (argv[1][0] == '-')
-		return bad_argument("snapshot drop", "unknown option", argv[1], NULL);
-	ret = cbt_dev_lookup(argv[1], &nl, &sel, &info);
+	ret = cbt_dev_lookup(dev, &nl, &sel, &info);
 	if (ret)
 		goto out;
-	ret = cbt_snap_find(info.major, info.minor, &s);
-	if (ret == -ENOENT)
-		cbt_err(ret, "%s has no snapshot device attached (`cbt snapshot list' lists them)",
-			info.name);
+	/*
+	 * The device's lock, held by a backup, clone, migrate or serve (or a
+	 * libcbt program) that may be reading this very snapshot: removing it
+	 * would fail that run after its work. --force drops it anyway (a
+	 * holder that hangs); the lock, free or not, is not needed for that.
+	 */
+	lock = cbt_device_lock(&info);
+	if (lock == -EBUSY && force) {
+		fprintf(stderr, "%s snapshot drop: --force: a backup, clone, migrate or serve of %s"
+			" (or a libcbt program) holds its lock: dropping the snapshot anyway\n",
+			PROG_NAME, info.name);
+		cbt_err_clear();
+	} else if (lock == -EBUSY) {
+		ret = cbt_err_hint(lock, "--force drops the snapshot anyway, failing whoever reads it");
+	} else if (lock < 0) {
+		ret = lock;
+	}
+	if (!ret) {
+		ret = cbt_snap_find(info.major, info.minor, &s);
+		if (ret == -ENOENT)
+			cbt_err(ret, "%s has no snapshot device attached (`cbt snapshot list' lists them)",
+				info.name);
+	}
 	cbt_dev_info_free(&info);
 	if (!ret)
 		ret = cbt_snap_drop(&s);
 out:
+	if (lock >= 0)
+		close(lock);
 	cbt_nl_close(nl);
 	if (ret) {
 		cbt_perror("cbt snapshot drop", ret);

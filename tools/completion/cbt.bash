@@ -76,6 +76,7 @@ _cbt() {
 			case ${COMP_WORDS[2]} in
 			take) _cbt_add -W "--cow --freeze --no-freeze --chunk --preserve --force --json --help" -- "$cur" ;;
 			list) _cbt_add -W "--json --help" -- "$cur" ;;
+			drop) _cbt_add -W "--force --json --help" -- "$cur" ;;
 			esac
 		elif [[ ${COMP_WORDS[2]} == take || ( ${COMP_WORDS[2]} =~ ^(drop|release)$ && $COMP_CWORD -eq 3 ) ]]; then
 			_cbt_devices "$cur"

@@ -11,11 +11,15 @@
 # - root's device lock held by another process: refused with the lock's
 #   message, exit status 1, the target unchanged, no epoch closed.
 # Then the migration completes; at its hook "clone" (root's copy begun)
-# root's lock is held, and a cbt clone of root is refused by it. Before: the
-# table and partition 1 were written first, the clone refused after.
+# root's lock is held, and a cbt clone of root is refused by it, and so is a
+# cbt snapshot take of root (exit status 1, the lock's message, nothing
+# attached): before, that take succeeded there (root's clone had no
+# snapshot yet) and the migration failed in root's first pass, "root has a
+# snapshot device attached already". Before: the table and partition 1
+# were written first, the clone refused after.
 # And --dry-run with a backup's snapshot attached: refused with the same
 # message and exit status, nothing written, the snapshot and epochs left.
-# disks: 96M 128M 32M
+# disks: 96M 128M 32M 16M
 # cost: 30
 # timeout: 400
 # busybox sh has local.
@@ -117,17 +121,23 @@ log "the migration; at root's copy, its lock is held and a clone of root refused
 truncate -s 96M "$W/img"
 hook="case \$CBT_MIGRATE_STEP in 'clone ${T}2')
 	flock -x -n $LOCK true; echo \$? >$W/flock.rc
-	cbt clone root $W/img --cow $COW --state-dir $W/state2 >$W/clone.out 2>&1; echo \$? >$W/clone.rc ;;
+	cbt clone root $W/img --cow $COW --state-dir $W/state2 >$W/clone.out 2>&1; echo \$? >$W/clone.rc
+	cbt snapshot take root --cow $DISK4 --no-freeze >$W/take.out 2>&1; echo \$? >$W/take.rc
+	dmsetup ls >$W/take.ls ;;
 esac"
 rc=0
 CBT_MIGRATE_HOOK=$hook cbt migrate "$S" "$T" --cow "$COW" --state-dir "$W/state" >"$W/out" 2>"$W/err" ||
 	rc=$?
-cat "$W/out" "$W/err" "$W/clone.out"
+cat "$W/out" "$W/err" "$W/clone.out" "$W/take.out"
 assert_eq "$rc" 0 "exit status of the migration"
 assert_eq "$(cat "$W/flock.rc")" 1 "flock -n of root's lock during root's copy"
 assert_eq "$(cat "$W/clone.rc")" 1 "exit status of a clone of root during root's copy"
 assert_eq "$(cat "$W/clone.out")" "cbt clone: another cbt backup, clone or serve of root is running, or a program holds its snapshot through libcbt (it holds $LOCK); run this one when it has finished" \
 	"the message of a clone of root during root's copy"
+assert_eq "$(cat "$W/take.rc")" 1 "exit status of a snapshot take of root during root's copy"
+assert_eq "$(cat "$W/take.out")" "cbt snapshot take: another cbt backup, clone or serve of root is running, or a program holds its snapshot through libcbt (it holds $LOCK); run this one when it has finished" \
+	"the message of a snapshot take of root during root's copy"
+if grep -q root-snap "$W/take.ls"; then fail "the refused take attached root-snap"; fi
 assert_eq "$(epochs | grep -c closed || true)" 0 "closed epochs after the migration"
 if snapshot_attached; then fail "a snapshot was left attached"; fi
 assert_cmd flock -x -n "$LOCK" true

@@ -392,19 +392,60 @@ int cbt_s3_xml_text(const char *xml, const char *end, const char *tag, char **ou
 	return 1;
 }
 
+/*
+ * Not curl_easy_escape(): it encodes '/' too (a key's path would need it
+ * per segment), and it is loaded with libcurl (curl_dl.h), which the
+ * unit tests of what goes into a URL should not need.
+ */
+char *cbt_s3_encode(const char *in, bool keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *out = malloc(3 * strlen(in) + 1), *o = out;
+
+	for (; out && *in; in++) {
+		unsigned char ch = (unsigned char)*in;
+
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+		    ch == '-' || ch == '.' || ch == '_' || ch == '~' || (keep_slash && ch == '/')) {
+			*o++ = (char)ch;
+		} else {
+			*o++ = '%';
+			*o++ = hex[ch >> 4];
+			*o++ = hex[ch & 15];
+		}
+	}
+	if (out)
+		*o = 0;
+	return out;
+}
+
 static int once(const struct cbt_curl *cu, const struct cbt_s3 *s, struct req *r, CURLcode *cc)
 {
-	char user[600], sigv4[128], range[80], *url;
+	char user[600], sigv4[128], range[80], *url, *key = NULL, *path = NULL;
 	struct curl_slist *h = NULL;
 	CURL *c;
 	int ret = 0;
 
-	/* As long as it takes: a listing's markers make long queries. */
-	if (asprintf(&url, "%s/%s%s%s%s%s%s", s->endpoint, s->bucket, r->name ? "/" : "",
-		     r->name && *s->prefix ? s->prefix : "",
-		     r->name && *s->prefix && *r->name ? "/" : "", r->name ? r->name : "",
-		     r->query ? r->query : "") < 0)
+	/*
+	 * The key percent-encoded (a key another tool chose, listed by
+	 * ListMultipartUploads, can hold anything): curl signs the path as it
+	 * is in the URL, which is then SigV4's canonical URI too. As long as
+	 * it takes: a listing's markers make long queries.
+	 */
+	if (r->name && asprintf(&key, "%s%s%s", s->prefix, *s->prefix && *r->name ? "/" : "",
+				r->name) < 0)
 		return -ENOMEM;
+	if (key)
+		path = cbt_s3_encode(key, true);
+	free(key);
+	if (r->name && !path)
+		return -ENOMEM;
+	if (asprintf(&url, "%s/%s%s%s%s", s->endpoint, s->bucket, path ? "/" : "", path ? path : "",
+		     r->query ? r->query : "") < 0) {
+		free(path);
+		return -ENOMEM;
+	}
+	free(path);
 	c = cu->easy_init();
 	if (!c) {
 		free(url);
@@ -427,6 +468,8 @@ static int once(const struct cbt_curl *cu, const struct cbt_s3 *s, struct req *r
 		h = cu->slist_append(h, range);
 	}
 	cu->easy_setopt(c, CURLOPT_URL, url);
+	/* A key's "." and ".." segments are names, not a path to tidy up. */
+	cu->easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
 	cu->easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4);
 	cu->easy_setopt(c, CURLOPT_USERPWD, user);
 	cu->easy_setopt(c, CURLOPT_HTTPHEADER, h);

@@ -28,32 +28,10 @@ int cbt_s3_mpu_start(const struct cbt_s3 *s, const char *name, char *upload_id, 
 	return ret;
 }
 
-/* Upload ids are opaque: percent-encode what is not unreserved. */
-static void encode(char *out, size_t len, const char *in)
-{
-	size_t o = 0;
-
-	for (; *in && o + 4 < len; in++) {
-		unsigned char ch = (unsigned char)*in;
-
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		    (ch >= '0' && ch <= '9') || strchr("-_.~", ch))
-			out[o++] = (char)ch;
-		else
-			o += (size_t)snprintf(out + o, len - o, "%%%02X", ch);
-	}
-	out[o] = 0;
-}
-
-/* @in percent-encoded (encode()), malloc'd; NULL: no memory. */
+/* @in percent-encoded for a query (cbt_s3_encode()); NULL: no memory. */
 static char *encode_dup(const char *in)
 {
-	size_t len = 3 * strlen(in) + 5;
-	char *out = malloc(len);
-
-	if (out)
-		encode(out, len, in);
-	return out;
+	return cbt_s3_encode(in, false);
 }
 
 /*
@@ -343,6 +321,38 @@ static int next_part_marker(const struct cbt_s3 *s, const char *name, const char
 	*marker = v;
 	return 0;
 }
+/*
+ * A <Part>'s field @tag, within [@part, @end), into @out: 1, 0 when it has
+ * none, -EBADMSG (said) when it does not fit @len: such a part is not
+ * skipped, which would take it for one the server does not hold.
+ */
+static int part_field(const struct cbt_s3 *s, const char *name, const char *part,
+		      const char *end, const char *tag, char *out, size_t len)
+{
+	const char *a, *b;
+
+	if (!cbt_s3_xml_elem(part, end, tag, &a, &b))
+		return 0;
+	if ((size_t)(b - a) >= len)
+		return cbt_err(-EBADMSG, "s3://%s/%s/%s: ListParts: a <Part> whose %s is longer than"
+			       " %zu bytes", s->bucket, s->prefix, name, tag, len - 1);
+	memcpy(out, a, (size_t)(b - a));
+	out[b - a] = 0;
+	return 1;
+}
+
+/* @num, digits only (15 at most), as a part number 1 to 10000; -1: none. */
+static long part_number(const char *num)
+{
+	long n = 0;
+
+	if (!*num || strspn(num, "0123456789") != strlen(num))
+		return -1;
+	for (; *num; num++)
+		n = n * 10 + (*num - '0');
+	return n <= 10000 ? n : -1;
+}
+
 int cbt_s3_mpu_list(const struct cbt_s3 *s, const char *name, const char *upload_id,
 		    char (**etags)[80], int *nr)
 {
@@ -361,16 +371,27 @@ int cbt_s3_mpu_list(const struct cbt_s3 *s, const char *name, const char *upload
 
 		ret = list_page(s, name, upload_query("part-number-marker", marker, upload_id), &b);
 		for (p = b.p; !ret && cbt_s3_xml_elem(p, NULL, "Part", &part, &p);) {
-			char num[16], etag[90];
+			char num[16], etag[96];
 			const char *e;
 			long n;
+			size_t el;
 
-			if (!cbt_s3_xml_field(part, p, "PartNumber", num, sizeof(num)) ||
-			    !cbt_s3_xml_field(part, p, "ETag", etag, sizeof(etag)))
+			ret = part_field(s, name, part, p, "PartNumber", num, sizeof(num));
+			if (ret > 0)
+				ret = part_field(s, name, part, p, "ETag", etag, sizeof(etag));
+			if (ret <= 0) {
+				/* a part the server holds no bytes of: not held */
+				ret = ret < 0 ? ret : 0;
 				continue;
-			n = strtol(num, NULL, 10);
-			if (n < 1 || n > 10000)
-				continue;
+			}
+			ret = 0;
+			n = part_number(num);
+			if (n < 1) {
+				ret = cbt_err(-EBADMSG, "s3://%s/%s/%s: ListParts: a <Part> whose PartNumber"
+					      " \"%s\" is not a part number (1 to 10000)", s->bucket,
+					      s->prefix, name, num);
+				break;
+			}
 			if (n > have) {
 				char (*nv)[80] = realloc(v, (size_t)n * sizeof(*v));
 
@@ -388,7 +409,14 @@ int cbt_s3_mpu_list(const struct cbt_s3 *s, const char *name, const char *upload
 				e += 6;
 			else if (*e == '"')
 				e++;
-			snprintf(v[n - 1], sizeof(v[0]), "%.*s", (int)strcspn(e, "\"&"), e);
+			el = strcspn(e, "\"&");
+			if (el >= sizeof(v[0])) {
+				ret = cbt_err(-EBADMSG, "s3://%s/%s/%s: ListParts: a <Part> whose ETag is"
+					      " longer than %zu bytes", s->bucket, s->prefix, name,
+					      sizeof(v[0]) - 1);
+				break;
+			}
+			snprintf(v[n - 1], sizeof(v[0]), "%.*s", (int)el, e);
 		}
 		/* The answer's own fields, inside its <ListPartsResult>. */
 		if (!ret && !truncated(b.p, "ListPartsResult", &res, &res_end)) {

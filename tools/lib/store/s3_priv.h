@@ -46,6 +46,14 @@ int cbt_s3_request(const struct cbt_s3 *s, struct req *r);
 int cbt_s3_buf_add(struct cbt_s3_buf *b, const void *p, size_t len);
 
 /*
+ * @in percent-encoded as SigV4 wants and RFC 3986 allows: the unreserved
+ * characters (letters, digits, '-', '.', '_', '~') as they are, '/' too
+ * when @keep_slash (a key in the URL's path), every other byte %XX, upper
+ * case. malloc'd; NULL: no memory.
+ */
+char *cbt_s3_encode(const char *in, bool keep_slash);
+
+/*
  * The answers' XML, looked up in [@xml, @end) (@end NULL: to the string's
  * end): the first element <@tag>, its content from *@a to *@b; its text
  * into @out (false when missing or @len too small); its text with XML's
