@@ -5,7 +5,9 @@
 # of a device holds $CBT_RUN_DIR/MAJOR:MINOR.lock (flock) while it runs;
 # here this shell holds it on fd 9, closed in the tool (9>&-), as another
 # process would. A take is refused before anything is looked at beyond the
-# device (exit 1, the lock's message); a drop too, unless --force.
+# device (exit 1, the lock's message); a drop and a release too, unless
+# --force (a release under a running incremental makes blocks it still
+# needs read EIO).
 
 # $out, $err and $rc are set by cli.sh's run.
 # shellcheck disable=SC2154
@@ -53,11 +55,29 @@ fi
 slrun "$FAKE" snapshot drop vg-data --frob
 expect snapshot_drop_unknown_option 2 "unknown option \`--frob'"
 
+slrun "$FAKE" snapshot release vg-data 0 4K
+expect snapshot_release_locked 1 "cbt snapshot release: $SLMSG (--force releases anyway, failing whoever reads those bytes)"
+slrun "$FAKE" snapshot release --force vg-data 0 4K
+if [[ $err == "cbt snapshot release: --force: a backup, clone, migrate or serve of vg-data (or a libcbt program) holds its lock: releasing anyway"* ]] &&
+	[[ $err != *"is running"* ]]; then
+	tap_ok "unit/cli/snapshot_release_locked_force"
+else
+	tap_fail "unit/cli/snapshot_release_locked_force: exit status $rc: $err"
+fi
+slrun "$FAKE" snapshot release vg-data 0 4K --frob
+expect snapshot_release_unknown_option 2 "unknown option \`--frob'"
+
 flock -u 9
 exec 9>&-
 
 # Unlocked: past the lock, the same as --force above; the take holds the
 # lock only while it runs.
+slrun "$FAKE" snapshot release vg-data 0 4K
+if [[ $err != *"is running"* && $err != *"--force"* ]] && flock -x -n "$SL/run/253:3.lock" true; then
+	tap_ok "unit/cli/snapshot_release_unlocked"
+else
+	tap_fail "unit/cli/snapshot_release_unlocked: exit status $rc: $err"
+fi
 slrun "$FAKE" snapshot drop vg-data
 if [[ $err != *"is running"* ]] && flock -x -n "$SL/run/253:3.lock" true; then
 	tap_ok "unit/cli/snapshot_drop_unlocked"

@@ -5,6 +5,7 @@
  * every case where it must start over instead.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -122,8 +123,45 @@ static void long_lines(void)
 	CHECK_STR(cut, "to s3://cbt/c key -");
 }
 
+/*
+ * The record of `cbt snapshot take': it matches the user's snapshot line
+ * whole and nothing else; a backup run's record is not one, nor is the
+ * take's record a backup run's (so neither is dropped nor continued as the
+ * other).
+ */
+static void take_record(void)
+{
+	char rec[2 * CBT_RUNREC_LINE], run[2 * CBT_RUNREC_LINE], line[CBT_RUNREC_LINE];
+	bool frozen = false;
+
+	CHECK_EQ(cbt_takerec_format(rec, sizeof(rec), SNAP), 0);
+	CHECK_STR(rec, "cbt-snapshot-take 1\nsnapshot " SNAP "\n");
+	CHECK(cbt_takerec_match(rec, SNAP));
+	/* the line both records use, from its format */
+	CHECK_EQ(cbt_runrec_line(line, sizeof(line), CBT_RUNREC_SNAP_FMT,
+				 "5a5a5a5a-1111-4222-8333-444444444444", (uint64_t)7, "d-snap", 254u, 3u),
+		 0);
+	CHECK_STR(line, SNAP);
+	/* a later snapshot of the same name (epoch 8), another COW, another identity */
+	CHECK(!cbt_takerec_match(rec, "device 5a5a5a5a-1111-4222-8333-444444444444 epoch 8 name"
+				 " d-snap cow 254:3"));
+	CHECK(!cbt_takerec_match(rec, "device 5a5a5a5a-1111-4222-8333-444444444444 epoch 7 name"
+				 " d-snap cow 254:4"));
+	CHECK(!cbt_takerec_match(rec, "device 5a5a5a5a-1111-4222-8333-444444444445 epoch 7 name"
+				 " d-snap cow 254:3"));
+	CHECK(!cbt_takerec_match(rec, ""));
+	/* cut short, empty, a backup run's record: not the user's */
+	CHECK(!cbt_takerec_match("", SNAP));
+	CHECK(!cbt_takerec_match("cbt-snapshot-take 1\nsnapshot device 5a5a", SNAP));
+	CHECK_EQ(cbt_runrec_format(run, sizeof(run), SNAP, OPTS, false), 0);
+	CHECK(!cbt_takerec_match(run, SNAP));
+	CHECK_STR(cbt_runrec_match(rec, SNAP, OPTS, &frozen), "");
+	CHECK(cbt_takerec_format(rec, 20, SNAP) < 0);
+}
+
 UT_MAIN("runrec",
 	UT_CASE(round_trip),
 	UT_CASE(mismatches),
 	UT_CASE(usable),
-	UT_CASE(long_lines))
+	UT_CASE(long_lines),
+	UT_CASE(take_record))

@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "backup/runrec.h"
 #include "kernel/device.h"
 #include "util/json.h"
 #include "kernel/snapdev.h"
@@ -17,7 +19,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s snapshot take DEVICE... --cow COW... [--freeze | --no-freeze]\n"
 		"                    [--chunk SIZE] [--preserve] [--force] [--json]\n"
-		"       %s snapshot release DEVICE OFFSET LENGTH [--json]\n"
+		"       %s snapshot release DEVICE OFFSET LENGTH [--force] [--json]\n"
 		"       %s snapshot drop DEVICE [--force] [--json]\n"
 		"       %s snapshot list [--json]\n\n"
 		"take  attaches a read-only snapshot device DEVICE-snap to each DEVICE, with\n"
@@ -36,14 +38,17 @@ static void usage(FILE *f)
 		"      no longer copied, their COW space is freed, reading them fails.\n"
 		"drop  removes DEVICE's snapshot device and frees its COW device. The\n"
 		"      epoch the snapshot closed stays: commit or abort it (cbt epoch).\n"
-		"      Refused while a backup, clone, migrate or serve of DEVICE runs (or a\n"
-		"      program holds its snapshot through libcbt); --force drops it anyway.\n"
+		"release and drop are refused while a backup, clone, migrate or serve of\n"
+		"      DEVICE runs (or a program holds its snapshot through libcbt);\n"
+		"      --force goes ahead anyway.\n"
 		"list  shows the attached snapshots: state, epoch, age, COW use.\n\n"
 		"A COW device must be on another disk than the origin, and not a device\n"
 		"stacked on DEVICE, nor a loop device over a file on it. It must be blank\n"
 		"(no partition table, filesystem, LVM or RAID signature) unless --force is\n"
 		"given. When it fills up the snapshot becomes invalid; DEVICE keeps working.\n"
-		"take is refused while a backup, clone, migrate or serve of a DEVICE runs.\n", PROG_NAME, PROG_NAME,
+		"take is refused while a backup, clone, migrate or serve of a DEVICE runs.\n"
+		"A snapshot taken here is yours until drop: `cbt backup' refuses to run\n"
+		"(it does not drop it as an interrupted backup's leftover).\n", PROG_NAME, PROG_NAME,
 		PROG_NAME, PROG_NAME);
 }
 
@@ -95,6 +100,30 @@ static int lock_devices(const char *const *devs, size_t n, int *locks, bool *mou
 	}
 	cbt_nl_close(nl);
 	return ret;
+}
+
+/*
+ * Record snapshot @s in its device's lock file @fd (backup/runrec.h), so
+ * that a `cbt backup' finding it later leaves it to its user instead of
+ * dropping it as a dead run's. The snapshot is taken either way: a record
+ * not written is said, not a failure.
+ */
+static void record_take(int fd, const struct cbt_snap *s)
+{
+	char line[CBT_RUNREC_LINE], rec[2 * CBT_RUNREC_LINE], u[CBT_UUID_STR_LEN];
+	int ret = -ENAMETOOLONG;
+
+	if (!cbt_runrec_line(line, sizeof(line), CBT_RUNREC_SNAP_FMT, cbt_uuid_str(s->uuid, u),
+			     s->epoch, s->snap_name, major(s->cow), minor(s->cow)) &&
+	    !cbt_takerec_format(rec, sizeof(rec), line)) {
+		ret = 0;
+		if (ftruncate(fd, 0) || pwrite(fd, rec, strlen(rec), 0) != (ssize_t)strlen(rec))
+			ret = -errno;
+	}
+	if (ret)
+		fprintf(stderr, "%s snapshot take: %s: recording snapshot %s in its lock file: %s;"
+			" a `cbt backup' of it would drop it as an interrupted run's\n", PROG_NAME,
+			s->cbt_name, s->snap_name, strerror(-ret));
 }
 
 static int take(int argc, char *argv[])
@@ -211,6 +240,10 @@ static int take(int argc, char *argv[])
 	ret = cbt_snap_take(devs, nd, &o, snaps);
 	if (ret)
 		goto out;
+	/* Still under the locks: no backup sees the snapshots unrecorded. */
+	for (size_t i = 0; i < nd; i++)
+		if (locks[i] >= 0)
+			record_take(locks[i], &snaps[i]);
 
 	if (json) {
 		struct cbt_json j;
@@ -314,6 +347,10 @@ static int drop(int argc, char *argv[])
 	cbt_dev_info_free(&info);
 	if (!ret)
 		ret = cbt_snap_drop(&s);
+	/* Gone, the snapshot's record goes too (only ours to clear while we hold the lock). */
+	if (!ret && lock >= 0 && ftruncate(lock, 0))
+		ret = cbt_err(-errno, "the snapshot is dropped, but clearing its record in the lock"
+			      " file failed: %s", strerror(errno));
 out:
 	if (lock >= 0)
 		close(lock);
@@ -456,28 +493,60 @@ static int release(int argc, char *argv[])
 	struct cbt_nl *nl = NULL;
 	struct cbt_dev_info info;
 	struct cbt_devsel sel;
+	const char *pos[3];
 	uint64_t off, len;
-	int ret;
+	bool force = false;
+	int ret, lock = -1, np = 0;
 
-	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage(stdout);
-		return 0;
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "--force")) {
+			force = true;
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			return bad_argument("snapshot release", "unknown option", argv[i], NULL);
+		} else if (np == 3) {
+			np++;
+		} else {
+			pos[np++] = argv[i];
+		}
 	}
-	if (argc != 4) {
+	if (np != 3) {
 		cbt_fail(CBT_EXIT_USAGE, "%s snapshot release: give DEVICE OFFSET LENGTH", PROG_NAME);
 		return CBT_EXIT_USAGE;
 	}
-	if (cbt_parse_size(argv[2], &off) || off % 512)
+	if (cbt_parse_size(pos[1], &off) || off % 512)
 		return bad_argument("snapshot release", "OFFSET is a size in whole sectors, not",
-				    argv[2], NULL);
-	if (cbt_parse_size(argv[3], &len) || len % 512)
+				    pos[1], NULL);
+	if (cbt_parse_size(pos[2], &len) || len % 512)
 		return bad_argument("snapshot release", "LENGTH is a size in whole sectors, not",
-				    argv[3], NULL);
-	ret = cbt_dev_lookup(argv[1], &nl, &sel, &info);
-	if (!ret) {
-		cbt_dev_info_free(&info);
-		ret = cbt_snap_release(nl, &sel, off, len);
+				    pos[2], NULL);
+	ret = cbt_dev_lookup(pos[0], &nl, &sel, &info);
+	if (ret)
+		goto out;
+	/*
+	 * As drop: a backup, clone, migrate or serve holding the device's lock
+	 * may still need those bytes (an incremental reads what it has not
+	 * released yet): they would read EIO. --force releases anyway.
+	 */
+	lock = cbt_device_lock(&info);
+	if (lock == -EBUSY && force) {
+		fprintf(stderr, "%s snapshot release: --force: a backup, clone, migrate or serve of %s"
+			" (or a libcbt program) holds its lock: releasing anyway\n", PROG_NAME,
+			info.name);
+		cbt_err_clear();
+	} else if (lock == -EBUSY) {
+		ret = cbt_err_hint(lock, "--force releases anyway, failing whoever reads those bytes");
+	} else if (lock < 0) {
+		ret = lock;
 	}
+	cbt_dev_info_free(&info);
+	if (!ret)
+		ret = cbt_snap_release(nl, &sel, off, len);
+out:
+	if (lock >= 0)
+		close(lock);
 	cbt_nl_close(nl);
 	if (ret) {
 		cbt_perror("cbt snapshot release", ret);

@@ -104,8 +104,7 @@ static int run_lines(const struct cbt_backup_job *job, const struct cbt_snap *s,
 
 	if (cbt_key_isset())
 		cbt_key_id_str(cbt_key_id(), k);
-	if (cbt_runrec_line(snap, CBT_RUNREC_LINE, "device %s epoch %" PRIu64 " name %s cow %u:%u",
-			    cbt_uuid_str(job->info.uuid, u), epoch, s->snap_name, major(s->cow),
+	if (cbt_runrec_line(snap, CBT_RUNREC_LINE, CBT_RUNREC_SNAP_FMT, cbt_uuid_str(job->info.uuid, u), epoch, s->snap_name, major(s->cow),
 			    minor(s->cow)))
 		return -ENAMETOOLONG;
 	return cbt_runrec_line(opts, CBT_RUNREC_LINE, "to %s type %u compression %u:%u full-mode %d"
@@ -176,8 +175,38 @@ static int adopt(struct cbt_backup_job *job, const struct cbt_snap *s)
 }
 
 /*
+ * -EBUSY when the snapshot @s on the device is the one `cbt snapshot take'
+ * recorded in the lock file (runrec.h): the user's, which they may be
+ * reading, then commit or abort its epoch; not a dead run's to drop.
+ */
+static int user_snapshot(struct cbt_backup_job *job, const struct cbt_snap *s)
+{
+	const struct cbt_dev_info *info = &job->info;
+	char rec[4096], line[CBT_RUNREC_LINE], u[CBT_UUID_STR_LEN];
+	uint64_t e = info->snap.epoch;
+	ssize_t n;
+
+	if (job->dev_lock < 0)
+		return 0;
+	n = pread(job->dev_lock, rec, sizeof(rec) - 1, 0);
+	if (n <= 0)
+		return 0;
+	rec[n] = '\0';
+	if (cbt_runrec_line(line, sizeof(line), CBT_RUNREC_SNAP_FMT, cbt_uuid_str(info->uuid, u), e,
+			    s->snap_name, major(s->cow), minor(s->cow)) ||
+	    !cbt_takerec_match(rec, line))
+		return 0;
+	return cbt_err(-EBUSY, "%s's snapshot %s (epoch %" PRIu64 ") was taken by `cbt snapshot"
+		       " take', not left by an interrupted backup: it is left as it is; when done"
+		       " with it, `cbt snapshot drop %s', then `cbt epoch commit %s %" PRIu64 "' or"
+		       " `cbt epoch abort %s %" PRIu64 "', and run the backup again", info->name,
+		       s->snap_name, e, info->name, info->name, e, info->name, e);
+}
+
+/*
  * Drop a snapshot and abort closed epochs left by a run that died, unless
- * this run continues from them (adopt()).
+ * this run continues from them (adopt()), or the snapshot is the user's
+ * (user_snapshot()): then nothing is touched.
  */
 static int recover(struct cbt_backup_job *job)
 {
@@ -186,6 +215,11 @@ static int recover(struct cbt_backup_job *job)
 	int ret;
 
 	if (info->snap.present && !cbt_snap_find(info->major, info->minor, &s)) {
+		job->step = "checking the snapshot on the device";
+		ret = user_snapshot(job, &s);
+		if (ret)
+			return ret;
+		job->step = "cleaning up after an interrupted backup";
 		if (adopt(job, &s))
 			return 0;
 		if (job->notes)

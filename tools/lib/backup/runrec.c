@@ -8,6 +8,7 @@
 #include "backup/runrec.h"
 
 #define MAGIC "cbt-backup-run 1\n"
+#define TAKE_MAGIC "cbt-snapshot-take 1\n"
 
 int cbt_runrec_format(char *buf, size_t len, const char *snap_line, const char *opts_line,
 		      bool fs_frozen)
@@ -92,4 +93,20 @@ const char *cbt_runrec_snap_usable(const struct cbt_dev_info *info, bool preserv
 	if (s->has_release && s->released)
 		return "the interrupted run released ranges it had read, which cannot be read again";
 	return NULL;
+}
+
+int cbt_takerec_format(char *buf, size_t len, const char *snap_line)
+{
+	int n = snprintf(buf, len, TAKE_MAGIC "snapshot %s\n", snap_line);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+bool cbt_takerec_match(const char *rec, const char *snap_line)
+{
+	const char *snap;
+	size_t n;
+
+	return !strncmp(rec, TAKE_MAGIC, strlen(TAKE_MAGIC)) && *snap_line &&
+	       field(rec, "snapshot", &snap, &n) && same(snap, n, snap_line);
 }

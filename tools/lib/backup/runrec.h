@@ -12,11 +12,20 @@
  *   options to URL type T compression C:L full-mode M preserve P key K version V
  *   fs-frozen 0|1
  *
- * The functions here are pure: job.c reads and writes the file.
+ * `cbt snapshot take' keeps another record there, for the snapshot it
+ * attached, until `cbt snapshot drop' clears it: a snapshot the user
+ * reads, which a backup must leave alone (docs/snapshot.md). Text:
+ *
+ *   cbt-snapshot-take 1
+ *   snapshot device UUID epoch N name SNAPNAME cow MAJ:MIN
+ *
+ * The functions here are pure: job.c and cmd/snapshot.c read and write
+ * the file.
  */
 #ifndef CBT_BACKUP_RUNREC_H
 #define CBT_BACKUP_RUNREC_H
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -28,6 +37,13 @@
  * (cbt_runrec_line()), never kept cut.
  */
 #define CBT_RUNREC_LINE 1024
+
+/*
+ * The snapshot line of both records: the device's UUID, the epoch the
+ * snapshot closed, its dm name, its COW device's major and minor. Whole,
+ * it tells a snapshot from a later one of the same name.
+ */
+#define CBT_RUNREC_SNAP_FMT "device %s epoch %" PRIu64 " name %s cow %u:%u"
 
 /*
  * printf into @buf: 0, or -ENAMETOOLONG with @buf emptied when the line
@@ -55,5 +71,15 @@ const char *cbt_runrec_match(const char *rec, const char *snap_line, const char 
  * the killed run had read cannot be read again). NULL, or why not.
  */
 const char *cbt_runrec_snap_usable(const struct cbt_dev_info *info, bool preserve);
+
+/* The record of `cbt snapshot take' (above) from its snapshot line. */
+int cbt_takerec_format(char *buf, size_t len, const char *snap_line);
+
+/*
+ * Whether @rec (NUL-terminated) is the record of `cbt snapshot take' for
+ * the snapshot @snap_line describes. A record of another snapshot (one
+ * dropped without `cbt snapshot drop', or another epoch) is not.
+ */
+bool cbt_takerec_match(const char *rec, const char *snap_line);
 
 #endif /* CBT_BACKUP_RUNREC_H */
