@@ -104,8 +104,8 @@ static int run_lines(const struct cbt_backup_job *job, const struct cbt_snap *s,
 
 	if (cbt_key_isset())
 		cbt_key_id_str(cbt_key_id(), k);
-	if (cbt_runrec_line(snap, CBT_RUNREC_LINE, CBT_RUNREC_SNAP_FMT, cbt_uuid_str(job->info.uuid, u), epoch, s->snap_name, major(s->cow),
-			    minor(s->cow)))
+	if (cbt_runrec_line(snap, CBT_RUNREC_LINE, CBT_RUNREC_SNAP_FMT, cbt_uuid_str(job->info.uuid, u),
+			    epoch, s->snap_name, major(s->cow), minor(s->cow)))
 		return -ENAMETOOLONG;
 	return cbt_runrec_line(opts, CBT_RUNREC_LINE, "to %s type %u compression %u:%u full-mode %d"
 			       " preserve %d key %s version %u", req->remote ? req->remote->url : "-",
