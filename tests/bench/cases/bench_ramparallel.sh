@@ -13,14 +13,17 @@
 # guest's own CPU, its scheduler and dm-cbt, not the host's disks.
 #
 # RP_ROUNDS rounds (default 3), each of the phases in RP_PHASES (default
-# "quiet par idle serial"), in an order rotated by round: before each but
+# quiet:par:idle:serial; ":" as VM_GUEST_ENV cannot carry spaces), in an
+# order rotated by round: before each but
 # quiet, CHANGE% of every backed-up device's blocks change; before each the
 # guest settles RP_SETTLE s (default 3: fingerprint re-reads and commits a
 # second after writes pause); then the phase:
 #   quiet   RP_QUIET s (default 5) with no backup: the baseline;
 #   par     16 `cbt backup --incremental` at once, default priority;
 #   idle    the same with `cbt backup --idle` (SCHED_IDLE once taken);
-#   serial  the 16 one after another, default priority.
+#   serial  the 16 one after another, default priority;
+#   wholeidle  (not by default) the 16 at once, each whole process under
+#           SCHED_IDLE from its start (`chrt --idle`).
 # Per phase a "BENCH ramparallel" line: its length, bytes read, the 17th
 # device's write count and p50/p99/p99.9/max latency in ns (fio's total
 # latency, submission to completion: the device completes inline, so the
@@ -37,7 +40,7 @@
 
 NB=${RP_NB:-16}		# devices backed up together
 ROUNDS=${RP_ROUNDS:-3}
-PHASES=${RP_PHASES:-quiet par idle serial}
+PHASES=$(echo "${RP_PHASES:-quiet:par:idle:serial}" | tr : ' ')
 SETTLE=${RP_SETTLE:-3}
 QUIET=${RP_QUIET:-5}
 IODEPTH=${RP_IODEPTH:-4}
@@ -127,10 +130,19 @@ change() {
 	(cd /tmp && fio --eta=never --output=/dev/null "$W/change.fio") || fail "fio could not change"
 }
 
-# backup_one I [ARGS]: an incremental of device I (ARGS: more options).
+# backup_one I [ARGS]: an incremental of device I (ARGS: more options);
+# with WHOLE_IDLE=1, the whole process under SCHED_IDLE (`chrt --idle`,
+# what a unit's CPUSchedulingPolicy=idle does) from its start.
 backup_one() {
 	local i="$1"
 	shift
+	if [ "${WHOLE_IDLE:-0}" = 1 ]; then
+		# shellcheck disable=SC2016 # $$ and $@ are the inner shell's
+		sh -c 'chrt --idle -p 0 $$ >/dev/null && exec cbt "$@"' backup_one backup "rp-cb$i" \
+			--incremental --to "$STORE/b$i" --cow "/dev/mapper/rp-w$i" --json "$@" \
+			>"$W/inc$i.json" 2>"$W/inc$i.err"
+		return
+	fi
 	cbt backup "rp-cb$i" --incremental --to "$STORE/b$i" --cow "/dev/mapper/rp-w$i" --json "$@" \
 		>"$W/inc$i.json" 2>"$W/inc$i.err"
 }
@@ -166,11 +178,10 @@ fio_sched() {
 
 B=$((NB + 1))
 rm -f "$W"/lat_lat.1.log "$W/phases"
-f0=$(now_us)
 (cd /tmp && exec fio --eta=never --name=lat --filename="/dev/mapper/rp-cb$B" --rw=randwrite --bs=4k \
 	--direct=1 --ioengine=libaio --iodepth="$IODEPTH" --rate=1m --randrepeat=0 --norandommap --thread \
 	--clocksource=clock_gettime --time_based --runtime=36000 --output=/dev/null \
-	--write_lat_log="$W/lat" --log_avg_msec=0) &
+	--write_lat_log="$W/lat" --log_avg_msec=0 --log_unix_epoch=1) &
 echo $! >"$W/fio.pid"
 sleep "$SETTLE"
 r=0
@@ -200,6 +211,11 @@ while [ "$r" -lt "$ROUNDS" ]; do
 				i=$((i + 1))
 				backup_one "$i" || fail "serial incremental $i: $(cat "$W/inc$i.err")"
 			done
+			;;
+		wholeidle)
+			WHOLE_IDLE=1
+			at_once || fail "a parallel incremental under chrt --idle failed: $(cat "$W"/inc*.err)"
+			WHOLE_IDLE=0
 			;;
 		*) fail "RP_PHASES: unknown phase '$ph'" ;;
 		esac
@@ -231,7 +247,9 @@ gaps() {
 		END { printf "%d %d\n", k, m }' "$W/lat_lat.1.log"
 }
 while read -r ph r t0 t1 bytes wait slices nvcsw; do
-	a=$(((t0 - f0) / 1000)) && z=$(((t1 - f0) / 1000))
+	# fio's log in ms since the epoch, as now_us (ms since fio's start
+	# would shift every window by fio's start-up, 0.1-0.3 s here).
+	a=$((t0 / 1000)) && z=$((t1 / 1000))
 	# shellcheck disable=SC2046 # its words (numbers), split on purpose
 	set -- $(pcts "$a" "$z")
 	bench_out ramparallel "phase=$ph" "round=$r" "n=$NB" "us=$((t1 - t0))" "bytes=$bytes" "writes=$1" \
