@@ -4,13 +4,14 @@
 # slices of a memory-backed null_blk device, metadata slices of it, 64 KiB
 # blocks), a full image each into chains on a tmpfs, COW stores on slices
 # of the same null_blk device; a 17th cbt device (data and metadata on a
-# second memory-backed null_blk device) takes
-# fio 4 KiB random writes at 1 MiB/s (iodepth 4, every completion logged)
-# from start to end (RP_IODEPTH: fio's iodepth, default 4 as in
-# bench_parallel; see tests/bench/README.md for what it does to the
-# latencies of a device that completes inline). No virtio disk is touched after boot (the guest runs
-# from its initramfs), so on the instruction clock what is measured is the
-# guest's own CPU, its scheduler and dm-cbt, not the host's disks.
+# second memory-backed null_blk device) takes fio 4 KiB random writes at
+# 1 MiB/s (every completion logged) from start to end (RP_IODEPTH: fio's
+# iodepth, default 4 as in bench_parallel; with a device that completes
+# inline, a late writer's catch-up batch then shows in the latencies:
+# tests/bench/README.md, "In memory, on the instruction clock"). No
+# virtio disk is touched after boot (the guest runs from its initramfs),
+# so on the instruction clock what is measured is the guest's own CPU,
+# its scheduler and dm-cbt, not the host's disks.
 #
 # RP_ROUNDS rounds (default 3), each of the phases in RP_PHASES (default
 # quiet:par:idle:serial; ":" as VM_GUEST_ENV cannot carry spaces), in an
