@@ -805,6 +805,37 @@ def snapshot_swap(rows, out, js):
     out.append("")
 
 
+def ramparallel(rows, out, js):
+    """bench_ramparallel: per round and phase the 17th device's write
+    latency, and per round the quiet phase's p99 over each phase's (the
+    goal of issue 16: >= 0.95), with what fio's tasks waited for the CPU."""
+    res = [r for r in rows if r["bench"] == "ramparallel" and r.get("phase") not in (None, "slow")]
+    if not res:
+        return
+    js["ramparallel"] = res
+    out.append("== bench_ramparallel: 16 incrementals on memory-backed null_blk, chains on tmpfs; the 17th device's 4 KiB writes ==")
+    out.append("  round phase     time_ms  MiB read  writes  p50_us  p99_us  p99.9_us  max_us  "
+               "fio waited for CPU ms  slices  preempted  gaps>=8ms,max  p99 quiet/phase")
+    quiet = {r["round"]: num(r["p99_ns"]) for r in res if r["phase"] == "quiet"}
+    ratios = {}
+    for r in sorted(res, key=lambda x: (int(x["round"]), x["phase"])):
+        q = quiet.get(r["round"])
+        p99 = num(r["p99_ns"])
+        ratio = q / p99 if q and p99 else None
+        if r["phase"] != "quiet" and ratio is not None:
+            ratios.setdefault(r["phase"], []).append(ratio)
+        out.append(f"  {r['round']:>5} {r['phase']:8} {num(r['us']) / 1000:8.0f} {num(r['bytes']) / 1048576:9.1f} "
+                   f"{r['writes']:>7} {num(r['p50_ns']) / 1000:7.1f} {p99 / 1000:7.1f} "
+                   f"{num(r['p999_ns']) / 1000:9.1f} {num(r['max_ns']) / 1000:7.1f} "
+                   f"{num(r['fio_wait_ns']) / 1e6:22.1f} {r['fio_slices']:>7} {r['fio_preempted']:>10} "
+                   f"{r.get('late', '-'):>14}  "
+                   f"{fmt(ratio, 3)}")
+    for ph, rs in sorted(ratios.items()):
+        out.append(f"  p99 quiet / {ph}: median {statistics.median(rs):.3f} ({min(rs):.3f}-{max(rs):.3f}), "
+                   f"{len(rs)} rounds (goal >= 0.95)")
+    out.append("")
+
+
 def ci_fmt(st):
     lo, hi = st["ci"] if st.get("ci") else (st["min"], st["max"])
     return f"{st['median']:.3f} ({lo:.3f}-{hi:.3f}), {st['n']} rounds"
@@ -843,6 +874,7 @@ def main():
     take(rows, out, js)
     wpath(rows, out, js)
     snapshot_swap(rows, out, js)
+    ramparallel(rows, out, js)
     if len(out) == 2:
         out.append("no results")
     with open(txt, "w") as f:
