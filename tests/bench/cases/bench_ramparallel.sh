@@ -24,7 +24,9 @@
 #   idle    the same with `cbt backup --idle` (SCHED_IDLE once taken);
 #   serial  the 16 one after another, default priority;
 #   wholeidle  (not by default) the 16 at once, each whole process under
-#           SCHED_IDLE from its start (`chrt --idle`).
+#           SCHED_IDLE from its start (`chrt --idle`);
+#   nice    (not by default) the 16 at once at nice 10, as the scheduled
+#           jobs' unit (cbt-job@.service) runs them.
 # Per phase a "BENCH ramparallel" line: its length, bytes read, the 17th
 # device's write count and p50/p99/p99.9/max latency in ns (fio's total
 # latency, submission to completion: the device completes inline, so the
@@ -132,16 +134,22 @@ change() {
 }
 
 # backup_one I [ARGS]: an incremental of device I (ARGS: more options);
-# with WHOLE_IDLE=1, the whole process under SCHED_IDLE (`chrt --idle`,
-# what a unit's CPUSchedulingPolicy=idle does) from its start.
+# with RUN_AS=idle, the whole process under SCHED_IDLE (`chrt --idle`,
+# what a unit's CPUSchedulingPolicy=idle does) from its start; with
+# RUN_AS=nice, at nice 10 (what cbt-job@.service runs a job at).
 backup_one() {
 	local i="$1"
 	shift
-	if [ "${WHOLE_IDLE:-0}" = 1 ]; then
+	if [ "${RUN_AS:-}" = idle ]; then
 		# shellcheck disable=SC2016 # $$ and $@ are the inner shell's
 		sh -c 'chrt --idle -p 0 $$ >/dev/null && exec cbt "$@"' backup_one backup "rp-cb$i" \
 			--incremental --to "$STORE/b$i" --cow "/dev/mapper/rp-w$i" --json "$@" \
 			>"$W/inc$i.json" 2>"$W/inc$i.err"
+		return
+	fi
+	if [ "${RUN_AS:-}" = nice ]; then
+		nice -n 10 cbt backup "rp-cb$i" --incremental --to "$STORE/b$i" --cow "/dev/mapper/rp-w$i" \
+			--json "$@" >"$W/inc$i.json" 2>"$W/inc$i.err"
 		return
 	fi
 	cbt backup "rp-cb$i" --incremental --to "$STORE/b$i" --cow "/dev/mapper/rp-w$i" --json "$@" \
@@ -214,9 +222,14 @@ while [ "$r" -lt "$ROUNDS" ]; do
 			done
 			;;
 		wholeidle)
-			WHOLE_IDLE=1
+			RUN_AS=idle
 			at_once || fail "a parallel incremental under chrt --idle failed: $(cat "$W"/inc*.err)"
-			WHOLE_IDLE=0
+			RUN_AS=""
+			;;
+		nice)
+			RUN_AS="nice"
+			at_once || fail "a parallel incremental at nice 10 failed: $(cat "$W"/inc*.err)"
+			RUN_AS=""
 			;;
 		*) fail "RP_PHASES: unknown phase '$ph'" ;;
 		esac

@@ -23,7 +23,10 @@
 W=/tmp/bs3
 SRC=/mnt/bs3-src
 MP=/mnt/bs3-point
-URL=s3://cbt/vm
+# A prefix per kernel: tests/vm/run boots its kernels side by side against
+# the one server, and a backup aborts the uploads it finds under its prefix
+# (6.12's full failed with "DELETE ...: NoSuchUpload" beside 6.1's).
+URL=s3://cbt/vm-$(uname -r)
 
 cleanup() {
 	cbt unmount "$MP" 2>/dev/null || true
