@@ -148,8 +148,11 @@ backup_one() {
 		return
 	fi
 	if [ "${RUN_AS:-}" = nice ]; then
-		nice -n 10 cbt backup "rp-cb$i" --incremental --to "$STORE/b$i" --cow "/dev/mapper/rp-w$i" \
-			--json "$@" >"$W/inc$i.json" 2>"$W/inc$i.err"
+		# busybox has renice, not nice: the shell lowers itself, then execs.
+		# shellcheck disable=SC2016 # $$ and $@ are the inner shell's
+		sh -c 'renice -n 10 -p $$ >/dev/null && exec cbt "$@"' backup_one backup "rp-cb$i" \
+			--incremental --to "$STORE/b$i" --cow "/dev/mapper/rp-w$i" --json "$@" \
+			>"$W/inc$i.json" 2>"$W/inc$i.err"
 		return
 	fi
 	cbt backup "rp-cb$i" --incremental --to "$STORE/b$i" --cow "/dev/mapper/rp-w$i" --json "$@" \
