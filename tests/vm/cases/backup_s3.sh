@@ -25,8 +25,9 @@ SRC=/mnt/bs3-src
 MP=/mnt/bs3-point
 # A prefix per kernel: tests/vm/run boots its kernels side by side against
 # the one server, and a backup aborts the uploads it finds under its prefix
-# (6.12's full failed with "DELETE ...: NoSuchUpload" beside 6.1's).
-URL=s3://cbt/vm-$(uname -r)
+# (6.12's full failed with "DELETE ...: NoSuchUpload" beside 6.1's); '+'
+# is not a prefix character.
+URL=s3://cbt/vm-$(uname -r | tr -c "A-Za-z0-9._\n-" _)
 
 cleanup() {
 	cbt unmount "$MP" 2>/dev/null || true
